@@ -1,0 +1,293 @@
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::{Category, FileId, Region, Tenant, TenantId, ValidationError};
+
+/// Where a tenant's objects live: `t/{tenant_id}/`, trailing slash included,
+/// so tenant `…ab` can never match keys of tenant `…abc`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TenantPrefix(String);
+
+impl TenantPrefix {
+    pub fn new(tenant: TenantId) -> Self {
+        Self(format!("t/{tenant}/"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn contains(&self, key: &ObjectKey) -> bool {
+        key.as_str().starts_with(&self.0)
+    }
+}
+
+impl fmt::Display for TenantPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A storage call was about to touch a key outside the tenant it was made for.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("object key {key:?} lies outside tenant prefix {prefix:?}")]
+pub struct KeyOutsideTenant {
+    pub key: String,
+    pub prefix: String,
+}
+
+/// An object key. Coffer generates keys (`t/{tenant}/{category}/{file}`) and
+/// never takes one from a client; keys read back from storage are parsed so a
+/// corrupted one cannot escape its tenant either: ASCII `[A-Za-z0-9._-]`
+/// segments, none empty, `.` or `..`, under a `t/{uuid}/` prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ObjectKey(String);
+
+impl ObjectKey {
+    pub const MAX_BYTES: usize = 1024;
+
+    pub fn for_file(tenant: TenantId, category: &Category, file: FileId) -> Self {
+        Self(format!("{}{category}/{file}", TenantPrefix::new(tenant)))
+    }
+
+    pub fn parse(raw: impl Into<String>) -> Result<Self, ValidationError> {
+        let raw: String = raw.into();
+        let err = |reason: &str| ValidationError::new("key", reason);
+        if raw.is_empty() || raw.len() > Self::MAX_BYTES {
+            return Err(err("must be 1 to 1024 bytes"));
+        }
+        for segment in raw.split('/') {
+            if segment.is_empty() || segment == "." || segment == ".." {
+                return Err(err("must not contain empty, '.' or '..' segments"));
+            }
+            if !segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            {
+                return Err(err(
+                    "segments may only hold ASCII letters, digits, '-', '_' and '.'",
+                ));
+            }
+        }
+        let key = Self(raw);
+        key.tenant()
+            .ok_or_else(|| err("must start with 't/{tenant-uuid}/'"))?;
+        Ok(key)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The tenant whose prefix the key carries.
+    pub fn tenant(&self) -> Option<TenantId> {
+        let mut parts = self.0.splitn(3, '/');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("t"), Some(id), Some(rest)) if !rest.is_empty() => id.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The check every storage adapter makes before it touches a key.
+    pub fn ensure_within(&self, tenant: TenantId) -> Result<(), KeyOutsideTenant> {
+        let prefix = TenantPrefix::new(tenant);
+        if prefix.contains(self) {
+            Ok(())
+        } else {
+            Err(KeyOutsideTenant {
+                key: self.0.clone(),
+                prefix: prefix.0,
+            })
+        }
+    }
+}
+
+impl TryFrom<String> for ObjectKey {
+    type Error = ValidationError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(value)
+    }
+}
+
+impl From<ObjectKey> for String {
+    fn from(value: ObjectKey) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An S3 bucket name (3–63 of lowercase letters, digits, `-`, `.`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BucketName(String);
+
+impl BucketName {
+    pub fn new(raw: impl Into<String>) -> Result<Self, ValidationError> {
+        let raw: String = raw.into();
+        let ok = (3..=63).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            && raw
+                .as_bytes()
+                .first()
+                .is_some_and(u8::is_ascii_alphanumeric)
+            && raw.as_bytes().last().is_some_and(u8::is_ascii_alphanumeric);
+        if ok {
+            Ok(Self(raw))
+        } else {
+            Err(ValidationError::new(
+                "bucket",
+                "must be 3 to 63 lowercase letters, digits, '-' or '.'",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for BucketName {
+    type Error = ValidationError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<BucketName> for String {
+    fn from(value: BucketName) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for BucketName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which bucket a tenant's file goes to. The most specific rule wins: a
+/// tenant's dedicated bucket, then its region's bucket, then the category's
+/// bucket, then the default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub default_bucket: BucketName,
+    pub categories: BTreeMap<Category, BucketName>,
+    pub regions: BTreeMap<Region, BucketName>,
+}
+
+impl Placement {
+    pub fn single(bucket: BucketName) -> Self {
+        Self {
+            default_bucket: bucket,
+            categories: BTreeMap::new(),
+            regions: BTreeMap::new(),
+        }
+    }
+
+    pub fn bucket_for(&self, tenant: &Tenant, category: &Category) -> BucketName {
+        if let Some(bucket) = tenant
+            .dedicated_bucket
+            .as_ref()
+            .and_then(|b| BucketName::new(b.clone()).ok())
+        {
+            return bucket;
+        }
+        self.regions
+            .get(&tenant.region)
+            .or_else(|| self.categories.get(category))
+            .unwrap_or(&self.default_bucket)
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use uuid::Uuid;
+
+    #[test]
+    fn generated_keys_are_tenant_first() {
+        let tenant = TenantId::from_uuid(Uuid::nil());
+        let category = Category::new("media").ok();
+        let file = FileId::from_uuid(Uuid::max());
+        let key = category.map(|c| ObjectKey::for_file(tenant, &c, file));
+        assert_eq!(
+            key.as_ref().map(ObjectKey::as_str),
+            Some(
+                "t/00000000-0000-0000-0000-000000000000/media/ffffffff-ffff-ffff-ffff-ffffffffffff"
+            )
+        );
+        assert_eq!(key.as_ref().and_then(ObjectKey::tenant), Some(tenant));
+    }
+
+    #[test]
+    fn similar_tenant_prefixes_do_not_overlap() {
+        // The trailing slash is what keeps tenant "…ab" out of tenant "…abc".
+        let a = TenantId::from_uuid(Uuid::from_u128(0xab));
+        let b = TenantId::from_uuid(Uuid::from_u128(0xabc));
+        let category = Category::default_category();
+        let key_b = ObjectKey::for_file(b, &category, FileId::new_v7());
+        assert!(key_b.ensure_within(b).is_ok());
+        assert!(key_b.ensure_within(a).is_err());
+        assert!(!TenantPrefix::new(a).contains(&key_b));
+    }
+
+    #[test]
+    fn parse_refuses_escapes() {
+        let t = TenantId::new_random();
+        assert!(ObjectKey::parse(format!("t/{t}/documents/x")).is_ok());
+        for bad in [
+            format!("t/{t}/../other"),
+            format!("t/{t}//x"),
+            format!("t/{t}/"),
+            format!("/t/{t}/x"),
+            format!("t/{t}/a b"),
+            "t/not-a-uuid/x".to_owned(),
+            "x/y".to_owned(),
+        ] {
+            assert!(ObjectKey::parse(bad.clone()).is_err(), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn generated_key_always_lies_under_its_tenant(
+            tenant in any::<u128>(),
+            other in any::<u128>(),
+            file in any::<u128>(),
+            category in "[a-z0-9-]{1,32}",
+        ) {
+            let tenant = TenantId::from_uuid(Uuid::from_u128(tenant));
+            let category = Category::new(category).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let key = ObjectKey::for_file(tenant, &category, FileId::from_uuid(Uuid::from_u128(file)));
+            let prefix = format!("t/{tenant}/");
+            prop_assert!(key.as_str().starts_with(&prefix));
+            prop_assert!(key.ensure_within(tenant).is_ok());
+            prop_assert_eq!(ObjectKey::parse(key.as_str()).ok(), Some(key.clone()));
+            let other = TenantId::from_uuid(Uuid::from_u128(other));
+            prop_assert_eq!(key.ensure_within(other).is_ok(), other == tenant);
+        }
+
+        #[test]
+        fn parsed_keys_never_escape(raw in "[ -~]{0,80}") {
+            if let Ok(key) = ObjectKey::parse(raw.clone()) {
+                let tenant = key.tenant();
+                prop_assert!(tenant.is_some());
+                prop_assert!(raw.split('/').all(|s| s != ".." && s != "." && !s.is_empty()));
+                if let Some(t) = tenant { prop_assert!(key.ensure_within(t).is_ok()); }
+            }
+        }
+    }
+}

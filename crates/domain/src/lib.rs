@@ -1,0 +1,33 @@
+//! Coffer's domain: the types and rules every other crate builds on.
+//!
+//! Nothing here does I/O or is async. Every newtype validates in its
+//! constructor, so a value that exists is valid: a [`Filename`] is NFC and has
+//! no control characters, an [`ObjectKey`] always lies under its tenant's
+//! prefix, and so on. The one access rule of the product is [`decide`].
+
+mod access;
+mod cursor;
+mod disposition;
+mod error;
+mod file;
+mod grant;
+mod ids;
+mod key;
+mod limits;
+mod principal;
+mod tenant;
+
+pub use access::{Action, Decision, DenyReason, Resource, decide, effective_access};
+pub use cursor::PageCursor;
+pub use disposition::{DispositionKind, content_disposition};
+pub use error::ValidationError;
+pub use file::{
+    Category, ContentType, FileRecord, FileStatus, Filename, LogicalPath, METADATA_MAX_BYTES,
+    Metadata, Sha256Digest, Visibility,
+};
+pub use grant::{Access, Grant, GrantSubject};
+pub use ids::{FileId, GrantId, TenantId, UserId};
+pub use key::{BucketName, KeyOutsideTenant, ObjectKey, Placement, TenantPrefix};
+pub use limits::{LimitOverrides, LimitViolation, PlanLimits, Usage};
+pub use principal::{Principal, Role, Subject};
+pub use tenant::{Plan, Region, Tenant, TenantSlug, TenantStatus};

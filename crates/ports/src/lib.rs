@@ -1,0 +1,37 @@
+//! Coffer's ports: what the use cases need from the outside world, as
+//! object-safe async traits used as `Arc<dyn Port>`.
+//!
+//! Each port has one error type carrying a kind ([`StoreErrorKind`],
+//! [`MetadataErrorKind`], [`IdentityErrorKind`]); adapters map their own
+//! errors onto those kinds, and the service layer decides what each kind means
+//! for the caller. With the `mock` feature, mockall mocks (`MockObjectStore`,
+//! …) are generated for unit tests.
+
+mod clock;
+mod error;
+mod identity;
+mod metadata;
+mod object_store;
+
+pub use clock::{Clock, SystemClock};
+pub use error::{
+    IdentityError, IdentityErrorKind, MetadataError, MetadataErrorKind, StoreError, StoreErrorKind,
+};
+pub use identity::{IdentityProvider, TenantClaim, VerifiedIdentity};
+pub use metadata::{
+    AuditEntry, AuditQuery, FilePatch, FileQuery, MetadataStore, NewAudit, NewFile, NewGrant,
+    NewTenant, ObjectFacts, Page, ReadFilter, StoredFile, TenantPatch, TenantScope,
+};
+pub use object_store::{
+    BucketSpec, ByteRange, ByteStream, CompletedPart, GetObject, ListedObject, ObjectList,
+    ObjectLocation, ObjectMeta, ObjectStore, PresignGet, PresignPut, PresignedRequest,
+};
+
+#[cfg(feature = "mock")]
+pub use clock::MockClock;
+#[cfg(feature = "mock")]
+pub use identity::MockIdentityProvider;
+#[cfg(feature = "mock")]
+pub use metadata::MockMetadataStore;
+#[cfg(feature = "mock")]
+pub use object_store::MockObjectStore;

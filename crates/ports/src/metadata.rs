@@ -1,0 +1,394 @@
+use async_trait::async_trait;
+use coffer_domain::{
+    Access, BucketName, Category, ContentType, FileId, FileRecord, FileStatus, Filename, Grant,
+    GrantId, GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, PageCursor, Plan,
+    PlanLimits, Region, Role, Sha256Digest, Subject, Tenant, TenantId, TenantSlug, TenantStatus,
+    Usage, UserId, Visibility,
+};
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::MetadataError;
+
+/// The tenant a unit of metadata work runs for. Every tenant-scoped method
+/// takes one; the PostgreSQL adapter turns it into `SET LOCAL
+/// coffer.tenant_id` so row-level security confines the whole transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TenantScope(TenantId);
+
+impl TenantScope {
+    pub const fn new(tenant: TenantId) -> Self {
+        Self(tenant)
+    }
+
+    pub const fn tenant_id(&self) -> TenantId {
+        self.0
+    }
+}
+
+/// A page of results and the cursor of the next one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTenant {
+    pub id: TenantId,
+    pub slug: TenantSlug,
+    pub display_name: String,
+    pub plan: Plan,
+    pub status: TenantStatus,
+    pub region: Region,
+    pub dedicated_bucket: Option<String>,
+    pub limit_overrides: LimitOverrides,
+    pub created_at: OffsetDateTime,
+}
+
+/// Changes to a tenant; `None` leaves a field as it is, `Some(None)` clears
+/// an optional one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TenantPatch {
+    pub display_name: Option<String>,
+    pub plan: Option<Plan>,
+    pub status: Option<TenantStatus>,
+    pub limit_overrides: Option<LimitOverrides>,
+    pub dedicated_bucket: Option<Option<String>>,
+    pub suspended_at: Option<Option<OffsetDateTime>>,
+    pub cancelled_at: Option<Option<OffsetDateTime>>,
+    pub purge_after: Option<Option<OffsetDateTime>>,
+}
+
+/// A file about to be recorded (normally as `pending`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFile {
+    pub id: FileId,
+    pub owner_id: UserId,
+    pub owner: Subject,
+    pub category: Category,
+    pub path: LogicalPath,
+    pub filename: Filename,
+    pub content_type: ContentType,
+    pub size_bytes: u64,
+    pub checksum_sha256: Option<Sha256Digest>,
+    pub visibility: Visibility,
+    pub metadata: Metadata,
+    pub bucket: BucketName,
+    pub key: ObjectKey,
+    pub upload_expires_at: OffsetDateTime,
+    pub created_at: OffsetDateTime,
+}
+
+/// What was verified about the stored object when an upload completes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectFacts {
+    pub size_bytes: u64,
+    pub checksum_sha256: Option<Sha256Digest>,
+    pub content_type: ContentType,
+    pub at: OffsetDateTime,
+}
+
+/// Changes to a file's metadata. `metadata` is the full new object (the
+/// service has already merged the patch).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FilePatch {
+    pub filename: Option<Filename>,
+    pub path: Option<LogicalPath>,
+    pub visibility: Option<Visibility>,
+    pub metadata: Option<Metadata>,
+}
+
+impl FilePatch {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+/// A file with its grants: everything [`coffer_domain::decide`] needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    pub file: FileRecord,
+    pub grants: Vec<Grant>,
+}
+
+/// Which files a listing may return: all of the tenant's (admins), or only
+/// those the subject may read (owner, `tenant` visibility for members, an
+/// active grant to the subject or one of its roles). It must agree with
+/// [`coffer_domain::effective_access`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadFilter {
+    All,
+    Readable {
+        subject: Subject,
+        roles: Vec<Role>,
+        now: OffsetDateTime,
+    },
+}
+
+/// A listing of files, newest first, by keyset `(created_at, id)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileQuery {
+    pub filter: ReadFilter,
+    /// Exactly this status; listings default to `available`.
+    pub status: FileStatus,
+    pub category: Option<Category>,
+    /// Files directly in this folder.
+    pub path: Option<LogicalPath>,
+    /// Files in this folder or below it.
+    pub prefix: Option<LogicalPath>,
+    /// Case-insensitive substring of the filename.
+    pub name_contains: Option<String>,
+    /// JSON containment (`metadata @> this`).
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    pub owner: Option<Subject>,
+    pub after: Option<PageCursor>,
+    /// 1 to 1000.
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewGrant {
+    pub id: GrantId,
+    pub file_id: FileId,
+    pub subject: GrantSubject,
+    pub access: Access,
+    pub expires_at: Option<OffsetDateTime>,
+    pub created_by: Subject,
+    pub created_at: OffsetDateTime,
+}
+
+/// An audit record to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAudit {
+    pub actor: Subject,
+    /// Dotted action name, e.g. `file.download_url`.
+    pub action: String,
+    pub file_id: Option<FileId>,
+    pub detail: serde_json::Value,
+    pub request_id: Option<String>,
+    pub client_addr: Option<String>,
+    pub at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    pub actor: Subject,
+    pub action: String,
+    pub file_id: Option<FileId>,
+    pub detail: serde_json::Value,
+    pub request_id: Option<String>,
+    pub client_addr: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// Audit listing, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub actor: Option<Subject>,
+    pub action: Option<String>,
+    pub file_id: Option<FileId>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+    pub after: Option<PageCursor>,
+    pub limit: u32,
+}
+
+/// Where metadata, permissions and tenant state live (PostgreSQL in
+/// production, SQLite in embedded mode).
+///
+/// Methods taking a [`TenantScope`] see and change only that tenant's rows: a
+/// row of another tenant is `NotFound`. The tenant methods without a scope
+/// are the platform path. Every method may fail with
+/// [`crate::MetadataErrorKind::Unavailable`] when the database cannot be
+/// reached and `Internal` on anything unexpected.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    /// # Errors
+    /// `Conflict` when the slug (or id) is taken.
+    async fn create_tenant(&self, tenant: NewTenant) -> Result<Tenant, MetadataError>;
+
+    /// # Errors
+    /// `NotFound`.
+    async fn get_tenant(&self, id: TenantId) -> Result<Tenant, MetadataError>;
+
+    /// # Errors
+    /// `NotFound`.
+    async fn find_tenant_by_slug(&self, slug: &TenantSlug) -> Result<Tenant, MetadataError>;
+
+    /// All tenants, oldest first, keyset-paged (platform path).
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn list_tenants(
+        &self,
+        after: Option<PageCursor>,
+        limit: u32,
+    ) -> Result<Page<Tenant>, MetadataError>;
+
+    /// # Errors
+    /// `NotFound`.
+    async fn update_tenant(
+        &self,
+        id: TenantId,
+        patch: TenantPatch,
+    ) -> Result<Tenant, MetadataError>;
+
+    /// Create the user on first sight (just in time) or refresh its roles.
+    ///
+    /// # Errors
+    /// `NotFound` when the tenant does not exist.
+    async fn upsert_user(
+        &self,
+        scope: &TenantScope,
+        subject: &Subject,
+        roles: &[Role],
+    ) -> Result<UserId, MetadataError>;
+
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn usage(&self, scope: &TenantScope) -> Result<Usage, MetadataError>;
+
+    /// Record a pending file and reserve its size against the quota, in one
+    /// transaction: of concurrent reservations, only as many as fit succeed.
+    ///
+    /// # Errors
+    /// `QuotaExceeded` when `limits` do not admit it ([`Usage::admits`]);
+    /// `Conflict` when a live file has the same path and filename.
+    async fn reserve_upload(
+        &self,
+        scope: &TenantScope,
+        file: NewFile,
+        limits: &PlanLimits,
+    ) -> Result<FileRecord, MetadataError>;
+
+    /// A file (in any status) with its grants.
+    ///
+    /// # Errors
+    /// `NotFound`, also for a file of another tenant.
+    async fn get_file(&self, scope: &TenantScope, id: FileId) -> Result<StoredFile, MetadataError>;
+
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn list_files(
+        &self,
+        scope: &TenantScope,
+        query: &FileQuery,
+    ) -> Result<Page<FileRecord>, MetadataError>;
+
+    /// Remember the multipart upload id of a pending file.
+    ///
+    /// # Errors
+    /// `NotFound`; `InvalidState` unless the file is pending.
+    async fn set_multipart_upload(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        upload_id: &str,
+    ) -> Result<FileRecord, MetadataError>;
+
+    /// `pending` → `available`, moving its reservation into usage. On an
+    /// `available` file it changes nothing and returns it (idempotent).
+    ///
+    /// # Errors
+    /// `NotFound`; `InvalidState` for a deleted file.
+    async fn mark_available(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        facts: ObjectFacts,
+    ) -> Result<FileRecord, MetadataError>;
+
+    /// # Errors
+    /// `NotFound`; `Conflict` when the new path and name are taken.
+    async fn update_file(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        patch: FilePatch,
+        at: OffsetDateTime,
+    ) -> Result<FileRecord, MetadataError>;
+
+    /// `available` → `deleted` (trash). Usage is kept until removal.
+    ///
+    /// # Errors
+    /// `NotFound`; `InvalidState` unless available.
+    async fn trash_file(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        at: OffsetDateTime,
+    ) -> Result<FileRecord, MetadataError>;
+
+    /// `deleted` → `available`.
+    ///
+    /// # Errors
+    /// `NotFound`; `InvalidState` unless deleted; `Conflict` when a live file
+    /// now has its path and name.
+    async fn restore_file(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        at: OffsetDateTime,
+    ) -> Result<FileRecord, MetadataError>;
+
+    /// Remove the row and its grants, releasing its usage (or reservation).
+    ///
+    /// # Errors
+    /// `NotFound`.
+    async fn remove_file(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+    ) -> Result<FileRecord, MetadataError>;
+
+    /// # Errors
+    /// `NotFound` for an unknown file.
+    async fn list_grants(
+        &self,
+        scope: &TenantScope,
+        file: FileId,
+    ) -> Result<Vec<Grant>, MetadataError>;
+
+    /// Add a grant; a grant to the same subject on the same file is replaced.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown file.
+    async fn put_grant(&self, scope: &TenantScope, grant: NewGrant)
+    -> Result<Grant, MetadataError>;
+
+    /// # Errors
+    /// `NotFound` when the grant is not on that file.
+    async fn delete_grant(
+        &self,
+        scope: &TenantScope,
+        file: FileId,
+        grant: GrantId,
+    ) -> Result<(), MetadataError>;
+
+    /// Append to the audit log (append-only: nothing updates or deletes it).
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn append_audit(&self, scope: &TenantScope, entry: NewAudit)
+    -> Result<(), MetadataError>;
+
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn list_audit(
+        &self,
+        scope: &TenantScope,
+        query: &AuditQuery,
+    ) -> Result<Page<AuditEntry>, MetadataError>;
+
+    /// Whether the database answers, for `/readyz`.
+    ///
+    /// # Errors
+    /// `Unavailable`.
+    async fn check_ready(&self) -> Result<(), MetadataError>;
+}

@@ -1,0 +1,323 @@
+use std::collections::BTreeMap;
+use std::fmt;
+use std::pin::Pin;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use coffer_domain::{BucketName, ContentType, ObjectKey, Sha256Digest, TenantId};
+use futures::Stream;
+use time::OffsetDateTime;
+
+use crate::{StoreError, StoreErrorKind};
+
+/// A body moving through Coffer: chunks, never a whole file in memory.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static>>;
+
+/// An object of one tenant. Adapters call [`ObjectLocation::check`] before
+/// every request, so a key outside the tenant's prefix is refused before
+/// anything is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectLocation {
+    pub tenant: TenantId,
+    pub bucket: BucketName,
+    pub key: ObjectKey,
+}
+
+impl ObjectLocation {
+    /// # Errors
+    /// [`StoreErrorKind::Refused`] when the key lies outside `t/{tenant}/`.
+    pub fn check(&self) -> Result<(), StoreError> {
+        self.key
+            .ensure_within(self.tenant)
+            .map_err(|e| StoreError::new(StoreErrorKind::Refused, e.to_string()))
+    }
+}
+
+/// A presigned upload. The signature binds the content type, the exact
+/// length and, when given, the SHA-256 checksum; the adapter adds server-side
+/// encryption where it has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignPut {
+    pub location: ObjectLocation,
+    pub content_type: ContentType,
+    pub content_length: u64,
+    pub checksum_sha256: Option<Sha256Digest>,
+    pub now: OffsetDateTime,
+    pub expires_in: Duration,
+}
+
+/// A presigned download that restores the file's name and type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignGet {
+    pub location: ObjectLocation,
+    /// `response-content-disposition`, e.g. from [`coffer_domain::content_disposition`].
+    pub content_disposition: Option<String>,
+    /// `response-content-type`.
+    pub content_type: Option<ContentType>,
+    pub now: OffsetDateTime,
+    pub expires_in: Duration,
+}
+
+/// A request the client makes directly to the store: send exactly these
+/// headers with this method to this URL before `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+    pub expires_at: OffsetDateTime,
+}
+
+/// What the store knows of an object.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObjectMeta {
+    pub size: u64,
+    pub etag: Option<String>,
+    pub content_type: Option<String>,
+    pub checksum_sha256: Option<Sha256Digest>,
+    pub last_modified: Option<OffsetDateTime>,
+}
+
+/// A byte range of an object, as HTTP `Range` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// `bytes=start-end`, both inclusive.
+    Bounded { start: u64, end: u64 },
+    /// `bytes=start-`.
+    From { start: u64 },
+    /// `bytes=-len`: the last `len` bytes.
+    Suffix { len: u64 },
+}
+
+impl ByteRange {
+    /// The inclusive `(start, end)` this range selects of an object of `size`
+    /// bytes, or `None` when it selects nothing (HTTP 416).
+    pub fn resolve(self, size: u64) -> Option<(u64, u64)> {
+        if size == 0 {
+            return None;
+        }
+        let last = size - 1;
+        match self {
+            ByteRange::Bounded { start, end } if start <= end && start <= last => {
+                Some((start, end.min(last)))
+            }
+            ByteRange::From { start } if start <= last => Some((start, last)),
+            ByteRange::Suffix { len } if len > 0 => Some((size.saturating_sub(len), last)),
+            _ => None,
+        }
+    }
+}
+
+/// An object body being read.
+pub struct GetObject {
+    /// Size of the whole object.
+    pub total_size: u64,
+    /// The inclusive byte range the body holds, when a range was asked for.
+    pub range: Option<(u64, u64)>,
+    pub content_type: Option<String>,
+    pub etag: Option<String>,
+    pub body: ByteStream,
+}
+
+impl fmt::Debug for GetObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GetObject")
+            .field("total_size", &self.total_size)
+            .field("range", &self.range)
+            .field("content_type", &self.content_type)
+            .field("etag", &self.etag)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    pub key: ObjectKey,
+    pub size: u64,
+    pub last_modified: Option<OffsetDateTime>,
+}
+
+/// One page of a listing; pass `next` back to continue.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObjectList {
+    pub objects: Vec<ListedObject>,
+    pub next: Option<String>,
+}
+
+/// A part of a multipart upload, as the store acknowledged it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletedPart {
+    pub part_number: u16,
+    pub etag: String,
+}
+
+/// How a bucket must be set up before Coffer uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketSpec {
+    pub bucket: BucketName,
+    /// Web origins allowed to PUT/GET through presigned URLs (CORS).
+    pub cors_origins: Vec<String>,
+    /// Abort multipart uploads left incomplete for this many days.
+    pub abort_incomplete_multipart_days: u32,
+}
+
+/// Where file bytes live (S3, or the local disk in embedded mode).
+///
+/// Every method that takes an [`ObjectLocation`] (or a tenant) refuses with
+/// [`StoreErrorKind::Refused`] a key outside that tenant's prefix, before any
+/// request is made. Every method may fail with
+/// [`StoreErrorKind::Unavailable`] when the store cannot be reached and
+/// [`StoreErrorKind::Internal`] on an unexpected answer.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait ObjectStore: Send + Sync + 'static {
+    /// Presign a `PUT` of exactly `content_length` bytes of `content_type`
+    /// (and checksum, when given). The store refuses any other body.
+    ///
+    /// # Errors
+    /// `Refused` for a foreign key.
+    async fn presign_put(&self, request: PresignPut) -> Result<PresignedRequest, StoreError>;
+
+    /// Presign a `GET` whose response carries the given disposition and type.
+    ///
+    /// # Errors
+    /// `Refused` for a foreign key.
+    async fn presign_get(&self, request: PresignGet) -> Result<PresignedRequest, StoreError>;
+
+    /// Size, ETag, checksum and type of an object.
+    ///
+    /// # Errors
+    /// `NotFound` when there is no object at the location.
+    async fn head(&self, location: &ObjectLocation) -> Result<ObjectMeta, StoreError>;
+
+    /// Delete an object. Deleting a missing object succeeds.
+    ///
+    /// # Errors
+    /// `Refused`, `Unavailable`, `Internal`.
+    async fn delete(&self, location: &ObjectLocation) -> Result<(), StoreError>;
+
+    /// Store `body` at `location`, streaming (multipart for large bodies),
+    /// with bounded memory. A body that fails midway leaves no object.
+    ///
+    /// # Errors
+    /// `Refused` for a foreign key; `Internal` when the body stream fails.
+    async fn put_stream(
+        &self,
+        location: &ObjectLocation,
+        content_type: &ContentType,
+        body: ByteStream,
+    ) -> Result<ObjectMeta, StoreError>;
+
+    /// Read an object, or a range of it, as a stream.
+    ///
+    /// # Errors
+    /// `NotFound`; `Refused` when the range selects nothing.
+    async fn get_stream(
+        &self,
+        location: &ObjectLocation,
+        range: Option<ByteRange>,
+    ) -> Result<GetObject, StoreError>;
+
+    /// List a tenant's objects in `bucket` (everything under `t/{tenant}/`),
+    /// at most `limit` per page.
+    ///
+    /// # Errors
+    /// `NotFound` for a missing bucket.
+    async fn list(
+        &self,
+        tenant: TenantId,
+        bucket: &BucketName,
+        continuation: Option<String>,
+        limit: u32,
+    ) -> Result<ObjectList, StoreError>;
+
+    /// Start a multipart upload; returns its upload id.
+    ///
+    /// # Errors
+    /// `Refused` for a foreign key.
+    async fn create_multipart(
+        &self,
+        location: &ObjectLocation,
+        content_type: &ContentType,
+    ) -> Result<String, StoreError>;
+
+    /// Presign the `PUT` of part `part_number` (1–10 000).
+    ///
+    /// # Errors
+    /// `Refused` for a foreign key or a part number out of range.
+    async fn presign_part(
+        &self,
+        location: &ObjectLocation,
+        upload_id: &str,
+        part_number: u16,
+        now: OffsetDateTime,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, StoreError>;
+
+    /// The parts uploaded so far, in order.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown upload id.
+    async fn list_parts(
+        &self,
+        location: &ObjectLocation,
+        upload_id: &str,
+    ) -> Result<Vec<CompletedPart>, StoreError>;
+
+    /// Assemble the parts into the object.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown upload id; `Conflict` when parts are missing
+    /// or do not match.
+    async fn complete_multipart(
+        &self,
+        location: &ObjectLocation,
+        upload_id: &str,
+        parts: Vec<CompletedPart>,
+    ) -> Result<ObjectMeta, StoreError>;
+
+    /// Abandon a multipart upload and its parts. Aborting an unknown upload succeeds.
+    ///
+    /// # Errors
+    /// `Refused`, `Unavailable`, `Internal`.
+    async fn abort_multipart(
+        &self,
+        location: &ObjectLocation,
+        upload_id: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Create the bucket if missing and apply its settings: private (public
+    /// access blocked where supported), encrypted at rest, CORS, lifecycle.
+    /// Idempotent.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn ensure_bucket(&self, spec: &BucketSpec) -> Result<(), StoreError>;
+
+    /// Whether the store answers, for `/readyz`.
+    ///
+    /// # Errors
+    /// `Unavailable` when it does not.
+    async fn check_ready(&self) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_resolve_like_http() {
+        assert_eq!(
+            ByteRange::Bounded { start: 0, end: 9 }.resolve(5),
+            Some((0, 4))
+        );
+        assert_eq!(ByteRange::Bounded { start: 5, end: 9 }.resolve(5), None);
+        assert_eq!(ByteRange::Bounded { start: 3, end: 2 }.resolve(5), None);
+        assert_eq!(ByteRange::From { start: 2 }.resolve(5), Some((2, 4)));
+        assert_eq!(ByteRange::Suffix { len: 2 }.resolve(5), Some((3, 4)));
+        assert_eq!(ByteRange::Suffix { len: 9 }.resolve(5), Some((0, 4)));
+        assert_eq!(ByteRange::Suffix { len: 0 }.resolve(5), None);
+        assert_eq!(ByteRange::From { start: 0 }.resolve(0), None);
+    }
+}

@@ -1,0 +1,1 @@
+//! ObjectStore contract suite.

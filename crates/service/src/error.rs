@@ -1,0 +1,204 @@
+use std::fmt;
+
+use coffer_domain::{LimitViolation, ValidationError};
+use coffer_ports::{
+    IdentityError, IdentityErrorKind, MetadataError, MetadataErrorKind, StoreError, StoreErrorKind,
+};
+
+/// What kind of failure a use case ended in. The server maps each kind to
+/// one HTTP status, in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// No valid credentials (401).
+    Unauthenticated,
+    /// Authenticated, but not allowed on a resource of its own tenant (403).
+    Forbidden,
+    /// Unknown, or another tenant's (404).
+    NotFound,
+    /// Conflicts with the current state (409).
+    Conflict,
+    /// Over a size limit or quota (413).
+    PayloadTooLarge,
+    /// Content type not allowed (415).
+    UnsupportedMediaType,
+    /// Well-formed but invalid, or verification failed (422).
+    Invalid,
+    /// A byte range that selects nothing (416).
+    RangeNotSatisfiable,
+    /// The caller's tenant is suspended (402).
+    TenantSuspended,
+    /// The caller's tenant is cancelled (410).
+    TenantCancelled,
+    /// A dependency is down (503).
+    Unavailable,
+    /// A bug or an unexpected answer (500).
+    Internal,
+}
+
+/// A use case's failure: a kind, a stable machine `code` clients may match
+/// on, and a human `detail` that never carries internals.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ServiceError {
+    pub kind: ErrorKind,
+    pub code: &'static str,
+    pub detail: String,
+    /// The input field at fault, for validation errors.
+    pub field: Option<&'static str>,
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({:?}): {}", self.code, self.kind, self.detail)
+    }
+}
+
+impl ServiceError {
+    pub fn new(kind: ErrorKind, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            code,
+            detail: detail.into(),
+            field: None,
+        }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            ErrorKind::NotFound,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Forbidden, code, detail)
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Conflict, code, detail)
+    }
+
+    pub fn invalid(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Invalid, code, detail)
+    }
+
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, "internal", detail)
+    }
+
+    /// Metadata errors about a file: `NotFound` names the file.
+    pub(crate) fn from_file_lookup(err: MetadataError) -> Self {
+        if err.is(MetadataErrorKind::NotFound) {
+            Self::not_found("file")
+        } else {
+            err.into()
+        }
+    }
+}
+
+impl From<ValidationError> for ServiceError {
+    fn from(err: ValidationError) -> Self {
+        Self {
+            kind: ErrorKind::Invalid,
+            code: "validation_failed",
+            detail: err.to_string(),
+            field: Some(err.field),
+        }
+    }
+}
+
+impl From<LimitViolation> for ServiceError {
+    fn from(err: LimitViolation) -> Self {
+        let (kind, code) = match err {
+            LimitViolation::FileTooLarge { .. } => (ErrorKind::PayloadTooLarge, "file_too_large"),
+            LimitViolation::ContentTypeNotAllowed { .. } => {
+                (ErrorKind::UnsupportedMediaType, "content_type_not_allowed")
+            }
+            LimitViolation::QuotaBytes { .. } | LimitViolation::QuotaFiles { .. } => {
+                (ErrorKind::PayloadTooLarge, "quota_exceeded")
+            }
+        };
+        Self::new(kind, code, err.to_string())
+    }
+}
+
+impl From<MetadataError> for ServiceError {
+    fn from(err: MetadataError) -> Self {
+        match err.kind() {
+            MetadataErrorKind::NotFound => Self::not_found("resource"),
+            MetadataErrorKind::Conflict => Self::conflict("conflict", err.message().to_owned()),
+            MetadataErrorKind::QuotaExceeded => Self::new(
+                ErrorKind::PayloadTooLarge,
+                "quota_exceeded",
+                err.message().to_owned(),
+            ),
+            MetadataErrorKind::InvalidState => {
+                Self::conflict("invalid_state", err.message().to_owned())
+            }
+            MetadataErrorKind::Unavailable => {
+                tracing::warn!(error = %err, "metadata store unavailable");
+                Self::new(
+                    ErrorKind::Unavailable,
+                    "metadata_unavailable",
+                    "the metadata store is unavailable; retry later",
+                )
+            }
+            MetadataErrorKind::Internal => {
+                tracing::error!(error = ?err, "metadata store failed");
+                Self::internal("internal error")
+            }
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(err: StoreError) -> Self {
+        match err.kind() {
+            StoreErrorKind::NotFound => Self::not_found("object"),
+            StoreErrorKind::Conflict => {
+                Self::conflict("storage_conflict", err.message().to_owned())
+            }
+            StoreErrorKind::Refused => {
+                // A refused key means our own bookkeeping is wrong: never the client's fault.
+                tracing::error!(error = %err, "object store refused a request");
+                Self::internal("internal error")
+            }
+            StoreErrorKind::Unavailable => {
+                tracing::warn!(error = %err, "object store unavailable");
+                Self::new(
+                    ErrorKind::Unavailable,
+                    "storage_unavailable",
+                    "the object store is unavailable; retry later",
+                )
+            }
+            StoreErrorKind::Internal => {
+                tracing::error!(error = ?err, "object store failed");
+                Self::internal("internal error")
+            }
+        }
+    }
+}
+
+impl From<IdentityError> for ServiceError {
+    fn from(err: IdentityError) -> Self {
+        let code = match err.kind() {
+            IdentityErrorKind::Invalid => "invalid_token",
+            IdentityErrorKind::Expired => "token_expired",
+            IdentityErrorKind::TenantMissing => "tenant_missing",
+            IdentityErrorKind::TenantNotAllowed => "tenant_not_allowed",
+            IdentityErrorKind::Unavailable => {
+                tracing::warn!(error = %err, "identity provider unavailable");
+                return Self::new(
+                    ErrorKind::Unavailable,
+                    "identity_unavailable",
+                    "the identity provider is unavailable; retry later",
+                );
+            }
+            IdentityErrorKind::Internal => {
+                tracing::error!(error = ?err, "identity provider failed");
+                return Self::internal("internal error");
+            }
+        };
+        Self::new(ErrorKind::Unauthenticated, code, err.message().to_owned())
+    }
+}

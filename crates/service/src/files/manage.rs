@@ -1,0 +1,186 @@
+//! Changing files: rename, move, visibility, metadata, trash, restore, erase.
+
+use coffer_domain::{Action, FileId, FileRecord, FileStatus};
+use coffer_ports::{FilePatch, MetadataErrorKind};
+use serde_json::json;
+
+use super::{UpdateFile, require_status};
+use crate::{Caller, Coffer, ServiceError};
+
+impl Coffer {
+    /// Rename, move, change visibility or merge metadata.
+    ///
+    /// # Errors
+    /// `Forbidden` without write (or, for visibility, manage) access;
+    /// `Conflict` for a deleted file or a taken path and name.
+    pub async fn update_file(
+        &self,
+        caller: &Caller,
+        id: FileId,
+        update: UpdateFile,
+    ) -> Result<FileRecord, ServiceError> {
+        let (_, scope) = caller.member()?;
+        let stored = self
+            .authorized_file(caller, &scope, id, Action::Write)
+            .await?;
+        if update.visibility.is_some() {
+            let decision = coffer_domain::decide(
+                &caller.principal,
+                coffer_domain::Resource::File(&stored.file),
+                Action::ChangeVisibility,
+                &stored.grants,
+                self.clock.now(),
+            );
+            super::check(decision)?;
+        }
+        let file = stored.file;
+        if file.status == FileStatus::Deleted {
+            return require_status(&file, FileStatus::Available).map(|()| file);
+        }
+        let metadata = update
+            .metadata
+            .as_ref()
+            .map(|patch| file.metadata.merged(patch))
+            .transpose()?;
+        let patch = FilePatch {
+            filename: update.filename,
+            path: update.path,
+            visibility: update.visibility,
+            metadata,
+        };
+        if patch.is_empty() {
+            return Ok(file);
+        }
+        let changed: Vec<&str> = [
+            patch.filename.as_ref().map(|_| "filename"),
+            patch.path.as_ref().map(|_| "path"),
+            patch.visibility.as_ref().map(|_| "visibility"),
+            patch.metadata.as_ref().map(|_| "metadata"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let updated = self
+            .meta
+            .update_file(&scope, id, patch, self.clock.now())
+            .await
+            .map_err(|err| match err.kind() {
+                MetadataErrorKind::Conflict => ServiceError::conflict(
+                    "duplicate_path",
+                    "a file with this name already exists in this folder",
+                ),
+                _ => ServiceError::from_file_lookup(err),
+            })?;
+        self.record_after(
+            caller,
+            &scope,
+            "file.updated",
+            Some(id),
+            json!({ "changed": changed }),
+        )
+        .await;
+        Ok(updated)
+    }
+
+    /// Move a file to the trash, or erase it (`permanent`). A pending upload
+    /// is cancelled and erased either way. Deleting what is already in the
+    /// trash is a no-op.
+    ///
+    /// # Errors
+    /// `Forbidden` without manage access.
+    pub async fn delete_file(
+        &self,
+        caller: &Caller,
+        id: FileId,
+        permanent: bool,
+    ) -> Result<(), ServiceError> {
+        let (_, scope) = caller.member()?;
+        let file = self
+            .authorized_file(caller, &scope, id, Action::Delete)
+            .await?
+            .file;
+        match (file.status, permanent) {
+            (FileStatus::Available, false) => {
+                self.meta
+                    .trash_file(&scope, id, self.clock.now())
+                    .await
+                    .map_err(ServiceError::from_file_lookup)?;
+                self.record_after(caller, &scope, "file.trashed", Some(id), json!({}))
+                    .await;
+            }
+            (FileStatus::Deleted, false) => {}
+            (_, _) => {
+                self.erase(&scope, &file).await?;
+                self.record_after(
+                    caller,
+                    &scope,
+                    "file.erased",
+                    Some(id),
+                    json!({ "status": file.status }),
+                )
+                .await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Bring a file back from the trash, within the tenant's retention.
+    ///
+    /// # Errors
+    /// `Conflict` unless in the trash, after retention, or when its path and
+    /// name were taken meanwhile.
+    pub async fn restore_file(
+        &self,
+        caller: &Caller,
+        id: FileId,
+    ) -> Result<FileRecord, ServiceError> {
+        let (tenant, scope) = caller.member()?;
+        let file = self
+            .authorized_file(caller, &scope, id, Action::Delete)
+            .await?
+            .file;
+        require_status(&file, FileStatus::Deleted)?;
+        let now = self.clock.now();
+        let retention = time::Duration::days(i64::from(self.limits_of(tenant).retention_days));
+        if file.deleted_at.is_some_and(|at| at + retention <= now) {
+            return Err(ServiceError::conflict(
+                "retention_expired",
+                "the file's retention has passed",
+            ));
+        }
+        let restored = self
+            .meta
+            .restore_file(&scope, id, now)
+            .await
+            .map_err(|err| match err.kind() {
+                MetadataErrorKind::Conflict => ServiceError::conflict(
+                    "duplicate_path",
+                    "a file with this name now exists in this folder; rename or move it first",
+                ),
+                _ => ServiceError::from_file_lookup(err),
+            })?;
+        self.record_after(caller, &scope, "file.restored", Some(id), json!({}))
+            .await;
+        Ok(restored)
+    }
+
+    /// Remove the object, then the row: a crash in between leaves a row
+    /// whose object is gone, which the reconciler reports, never an orphan
+    /// object nobody knows of.
+    async fn erase(
+        &self,
+        scope: &coffer_ports::TenantScope,
+        file: &FileRecord,
+    ) -> Result<(), ServiceError> {
+        let location = self.location(file);
+        if let Some(upload_id) = &file.multipart_upload_id {
+            self.store.abort_multipart(&location, upload_id).await?;
+        }
+        self.store.delete(&location).await?;
+        self.meta
+            .remove_file(scope, file.id)
+            .await
+            .map_err(ServiceError::from_file_lookup)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,175 @@
+//! Reading files: metadata, listings, download URLs and streamed content.
+
+use coffer_domain::{
+    Action, Category, DispositionKind, FileId, FileRecord, FileStatus, LogicalPath, PageCursor,
+    Role, Subject, content_disposition,
+};
+use coffer_ports::{
+    ByteRange, FileQuery, GetObject, Page, PresignGet, PresignedRequest, ReadFilter,
+};
+use serde_json::json;
+
+use super::require_status;
+use crate::{Caller, Coffer, ErrorKind, ServiceError};
+
+/// Filters of `GET /files`, validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFiles {
+    pub category: Option<Category>,
+    pub path: Option<LogicalPath>,
+    pub prefix: Option<LogicalPath>,
+    /// Case-insensitive substring of the filename.
+    pub q: Option<String>,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Defaults to `available`; `deleted` lists the trash.
+    pub status: Option<FileStatus>,
+    pub owner: Option<Subject>,
+    pub cursor: Option<String>,
+    /// 1 to 1000, default 100.
+    pub limit: Option<u32>,
+}
+
+impl Coffer {
+    /// One file's metadata.
+    ///
+    /// # Errors
+    /// `NotFound` (also for other tenants' files); `Forbidden` without read access.
+    pub async fn get_file(&self, caller: &Caller, id: FileId) -> Result<FileRecord, ServiceError> {
+        let (_, scope) = caller.member()?;
+        Ok(self
+            .authorized_file(caller, &scope, id, Action::Read)
+            .await?
+            .file)
+    }
+
+    /// The files the caller may read, newest first.
+    ///
+    /// # Errors
+    /// `Invalid` for a bad cursor, limit or search term.
+    pub async fn list_files(
+        &self,
+        caller: &Caller,
+        request: ListFiles,
+    ) -> Result<Page<FileRecord>, ServiceError> {
+        let (_, scope) = caller.member()?;
+        let limit = request.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(ServiceError::invalid(
+                "invalid_limit",
+                "limit must be between 1 and 1000",
+            ));
+        }
+        let after = request
+            .cursor
+            .as_deref()
+            .map(PageCursor::decode)
+            .transpose()?;
+        let name_contains = match request.q {
+            Some(q) if q.chars().count() > 255 || q.chars().any(char::is_control) => {
+                return Err(ServiceError::invalid(
+                    "invalid_query",
+                    "q must be at most 255 printable characters",
+                ));
+            }
+            Some(q) if q.is_empty() => None,
+            q => q,
+        };
+        let principal = &caller.principal;
+        let filter = if principal.has_role(Role::Admin) {
+            ReadFilter::All
+        } else {
+            ReadFilter::Readable {
+                subject: principal.subject.clone(),
+                roles: principal.roles.clone(),
+                now: self.clock.now(),
+            }
+        };
+        let query = FileQuery {
+            filter,
+            status: request.status.unwrap_or(FileStatus::Available),
+            category: request.category,
+            path: request.path,
+            prefix: request.prefix,
+            name_contains,
+            metadata: request.metadata,
+            owner: request.owner,
+            after,
+            limit,
+        };
+        Ok(self.meta.list_files(&scope, &query).await?)
+    }
+
+    /// A short-lived presigned GET that restores the original filename.
+    ///
+    /// # Errors
+    /// `Conflict` unless the file is available.
+    pub async fn download_url(
+        &self,
+        caller: &Caller,
+        id: FileId,
+    ) -> Result<PresignedRequest, ServiceError> {
+        let (_, scope) = caller.member()?;
+        let file = self
+            .authorized_file(caller, &scope, id, Action::Read)
+            .await?
+            .file;
+        require_status(&file, FileStatus::Available)?;
+        // Recorded before the URL exists: no access escapes the log.
+        self.record(
+            caller,
+            &scope,
+            "file.download_url",
+            Some(file.id),
+            json!({}),
+        )
+        .await?;
+        let request = PresignGet {
+            location: self.location(&file),
+            content_disposition: Some(content_disposition(
+                DispositionKind::Attachment,
+                &file.filename,
+            )),
+            content_type: Some(file.content_type.clone()),
+            now: self.clock.now(),
+            expires_in: self.url_lifetime(caller),
+        };
+        Ok(self.store.presign_get(request).await?)
+    }
+
+    /// The file's bytes (or a range of them), streamed through Coffer.
+    ///
+    /// # Errors
+    /// `RangeNotSatisfiable` for a range outside the file.
+    pub async fn open_content(
+        &self,
+        caller: &Caller,
+        id: FileId,
+        range: Option<ByteRange>,
+    ) -> Result<(FileRecord, GetObject), ServiceError> {
+        let (_, scope) = caller.member()?;
+        let file = self
+            .authorized_file(caller, &scope, id, Action::Read)
+            .await?
+            .file;
+        require_status(&file, FileStatus::Available)?;
+        if range.is_some_and(|r| r.resolve(file.size_bytes).is_none()) {
+            return Err(ServiceError::new(
+                ErrorKind::RangeNotSatisfiable,
+                "range_not_satisfiable",
+                format!("the file has {} bytes", file.size_bytes),
+            ));
+        }
+        self.record(
+            caller,
+            &scope,
+            "file.content",
+            Some(file.id),
+            json!({ "range": range.is_some() }),
+        )
+        .await?;
+        // An empty file has no byte to range over; serve it whole.
+        let range = range.filter(|_| file.size_bytes > 0);
+        let object = self.store.get_stream(&self.location(&file), range).await?;
+        Ok((file, object))
+    }
+}

@@ -1,0 +1,613 @@
+//! Uploads: direct (presigned PUT), multipart (presigned parts) and streamed.
+
+use coffer_domain::{
+    Action, ContentType, FileId, FileRecord, FileStatus, ObjectKey, Resource, decide,
+};
+use coffer_ports::{
+    ByteRange, ByteStream, MetadataError, MetadataErrorKind, NewFile, ObjectFacts, ObjectLocation,
+    PresignPut, PresignedRequest, StoreErrorKind, TenantScope,
+};
+use futures::StreamExt as _;
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::{NewFileFields, check, require_status};
+use crate::sniff::{self, SNIFF_LEN};
+use crate::stream;
+use crate::{Caller, Coffer, ErrorKind, ServiceError};
+
+/// S3 allows at most this many parts per upload.
+const MAX_PARTS: u64 = 10_000;
+
+/// `POST /files` with JSON: reserve the file and hand out where to PUT it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitiateUpload {
+    pub file: NewFileFields,
+    /// Exact size in bytes; the store refuses any other length.
+    pub size: u64,
+    /// Upload in parts (large files).
+    pub multipart: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitiatedUpload {
+    pub file: FileRecord,
+    pub upload: UploadTarget,
+}
+
+/// Where the client sends the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadTarget {
+    /// One presigned PUT.
+    Single(PresignedRequest),
+    /// Parts presigned on request (`POST /files/{id}/parts`).
+    Multipart(MultipartUpload),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultipartUpload {
+    /// Every part but the last must have exactly this size.
+    pub part_size: u64,
+    pub part_count: u64,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedPart {
+    pub part_number: u16,
+    pub request: PresignedRequest,
+}
+
+/// `POST /files` with multipart/form-data: the body streams through Coffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamUpload {
+    pub file: NewFileFields,
+}
+
+impl Coffer {
+    /// Reserve a pending file and presign its upload.
+    ///
+    /// # Errors
+    /// `Forbidden` for a viewer; `PayloadTooLarge`/`UnsupportedMediaType`
+    /// over the plan's limits or quota; `Conflict` for a taken path and name.
+    pub async fn initiate_upload(
+        &self,
+        caller: &Caller,
+        request: InitiateUpload,
+    ) -> Result<InitiatedUpload, ServiceError> {
+        let (tenant, scope) = self.creator(caller)?;
+        let limits = self.limits_of(tenant);
+        let content_type = request
+            .file
+            .content_type
+            .clone()
+            .unwrap_or_else(|| ContentType::guess_from(&request.file.filename));
+        limits.check_file(request.size, &content_type)?;
+        let part_size = if request.multipart {
+            Some(self.part_size_for(&request)?)
+        } else {
+            None
+        };
+        let now = self.clock.now();
+        let new = self.new_file(
+            caller,
+            tenant,
+            request.file,
+            content_type,
+            request.size,
+            now,
+        )?;
+        let file = self
+            .meta
+            .reserve_upload(&scope, new, &limits)
+            .await
+            .map_err(reservation_error)?;
+        let location = self.location(&file);
+        let upload = match part_size {
+            Some(part_size) => {
+                self.start_multipart(&scope, &file, &location, part_size)
+                    .await
+            }
+            None => self.presign_single(caller, &file, location).await,
+        };
+        let upload = match upload {
+            Ok(upload) => upload,
+            Err(err) => {
+                // Nothing was sent to the store yet: drop the reservation.
+                if let Err(undo) = self.meta.remove_file(&scope, file.id).await {
+                    tracing::error!(file = %file.id, error = %undo, "could not release a failed reservation");
+                }
+                return Err(err);
+            }
+        };
+        self.record_after(
+            caller,
+            &scope,
+            "file.upload_initiated",
+            Some(file.id),
+            json!({ "size": file.size_bytes, "multipart": part_size.is_some() }),
+        )
+        .await;
+        Ok(InitiatedUpload { file, upload })
+    }
+
+    /// Presign the PUTs of some parts of a multipart upload.
+    ///
+    /// # Errors
+    /// `Conflict` unless the file is a pending multipart upload; `Invalid`
+    /// for part numbers outside the upload.
+    pub async fn presign_parts(
+        &self,
+        caller: &Caller,
+        id: FileId,
+        part_numbers: Vec<u16>,
+    ) -> Result<Vec<PresignedPart>, ServiceError> {
+        let (_, scope) = caller.member()?;
+        let file = self
+            .authorized_file(caller, &scope, id, Action::Write)
+            .await?
+            .file;
+        require_status(&file, FileStatus::Pending)?;
+        let upload_id = file.multipart_upload_id.as_deref().ok_or_else(|| {
+            ServiceError::conflict(
+                "not_multipart",
+                "this upload is a single PUT, not multipart",
+            )
+        })?;
+        let part_count = file
+            .size_bytes
+            .div_ceil(self.config.multipart_part_size)
+            .max(1);
+        if part_numbers.is_empty() || part_numbers.len() > 1000 {
+            return Err(ServiceError::invalid(
+                "invalid_parts",
+                "ask for 1 to 1000 parts at a time",
+            ));
+        }
+        if let Some(bad) = part_numbers
+            .iter()
+            .find(|n| **n == 0 || u64::from(**n) > part_count)
+        {
+            return Err(ServiceError::invalid(
+                "invalid_parts",
+                format!("part {bad} is outside 1..={part_count}"),
+            ));
+        }
+        let location = self.location(&file);
+        let (now, ttl) = (self.clock.now(), self.url_lifetime(caller));
+        let mut parts = Vec::with_capacity(part_numbers.len());
+        for part_number in part_numbers {
+            let request = self
+                .store
+                .presign_part(&location, upload_id, part_number, now, ttl)
+                .await?;
+            parts.push(PresignedPart {
+                part_number,
+                request,
+            });
+        }
+        Ok(parts)
+    }
+
+    /// Verify a direct upload and make the file available. Idempotent.
+    ///
+    /// # Errors
+    /// `Conflict` when the object is not (completely) there yet; `Invalid`
+    /// (422) when size, checksum or content do not match — the object is then
+    /// deleted and the file stays pending for another attempt.
+    pub async fn complete_upload(
+        &self,
+        caller: &Caller,
+        id: FileId,
+    ) -> Result<FileRecord, ServiceError> {
+        let (_, scope) = caller.member()?;
+        let file = self
+            .authorized_file(caller, &scope, id, Action::Write)
+            .await?
+            .file;
+        match file.status {
+            FileStatus::Available => return Ok(file),
+            FileStatus::Deleted => {
+                return require_status(&file, FileStatus::Pending).map(|()| file);
+            }
+            FileStatus::Pending => {}
+        }
+        let location = self.location(&file);
+        if let Some(upload_id) = &file.multipart_upload_id {
+            self.assemble_parts(&location, upload_id).await?;
+        }
+        let object = match self.store.head(&location).await {
+            Ok(object) => object,
+            Err(err) if err.is(StoreErrorKind::NotFound) => {
+                return Err(ServiceError::conflict(
+                    "upload_missing",
+                    "no bytes were uploaded yet: PUT them to the upload URL first",
+                ));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        if let Err(err) = self.verify_object(&file, &location, &object).await {
+            self.discard(&location).await;
+            return Err(err);
+        }
+        let facts = ObjectFacts {
+            size_bytes: object.size,
+            checksum_sha256: file.checksum_sha256.or(object.checksum_sha256),
+            content_type: file.content_type.clone(),
+            at: self.clock.now(),
+        };
+        let file = self.meta.mark_available(&scope, id, facts).await?;
+        self.record_after(
+            caller,
+            &scope,
+            "file.uploaded",
+            Some(file.id),
+            json!({ "size": file.size_bytes }),
+        )
+        .await;
+        Ok(file)
+    }
+
+    /// Stream a body into the store, enforcing limits while it flows, then
+    /// record the file as available.
+    ///
+    /// # Errors
+    /// As [`Coffer::initiate_upload`], plus `PayloadTooLarge` as soon as the
+    /// body passes the limit, `Invalid` when it contradicts the declared
+    /// type or checksum; nothing is left behind on any failure.
+    pub async fn upload_stream(
+        &self,
+        caller: &Caller,
+        request: StreamUpload,
+        body: ByteStream,
+    ) -> Result<FileRecord, ServiceError> {
+        let (tenant, scope) = self.creator(caller)?;
+        let limits = self.limits_of(tenant);
+        let declared = request.file.content_type.clone();
+        let guessed = declared
+            .clone()
+            .unwrap_or_else(|| ContentType::guess_from(&request.file.filename));
+        limits.check_content_type(&guessed)?;
+        let usage = self.meta.usage(&scope).await?;
+        usage.admits(&limits, 0)?;
+        let room = limits
+            .max_total_bytes
+            .saturating_sub(usage.used_bytes.saturating_add(usage.reserved_bytes));
+        let cap = limits.max_file_size.min(room);
+
+        let id = FileId::new_v7();
+        let category = request
+            .file
+            .category
+            .clone()
+            .unwrap_or_else(coffer_domain::Category::default_category);
+        let location = ObjectLocation {
+            tenant: tenant.id,
+            bucket: self.config.placement.bucket_for(tenant, &category),
+            key: ObjectKey::for_file(tenant.id, &category, id),
+        };
+        let (body, meter) = stream::meter(body, cap);
+        let stored = self.store.put_stream(&location, &guessed, body).await;
+        let (size, digest, head, over_limit, body_failed) = {
+            let m = stream::read(&meter);
+            (
+                m.bytes,
+                m.digest(),
+                m.head.clone(),
+                m.over_limit,
+                m.body_failed,
+            )
+        };
+        if let Err(err) = stored {
+            self.discard(&location).await;
+            return Err(if over_limit {
+                if cap == limits.max_file_size {
+                    ServiceError::new(
+                        ErrorKind::PayloadTooLarge,
+                        "file_too_large",
+                        format!("the file is larger than {cap} bytes, this tenant's limit"),
+                    )
+                } else {
+                    ServiceError::new(
+                        ErrorKind::PayloadTooLarge,
+                        "quota_exceeded",
+                        format!("storage quota exceeded: only {cap} bytes are left"),
+                    )
+                }
+            } else if body_failed {
+                ServiceError::new(
+                    ErrorKind::Invalid,
+                    "body_incomplete",
+                    "the upload body ended with an error",
+                )
+            } else {
+                err.into()
+            });
+        }
+        let content_type = match &declared {
+            Some(declared) => declared.clone(),
+            None => sniff::refine(guessed.clone(), &head),
+        };
+        let verified = verify_streamed(&request.file, &content_type, &digest, &head);
+        if let Err(err) = verified {
+            self.discard(&location).await;
+            return Err(err);
+        }
+        let now = self.clock.now();
+        let mut fields = request.file;
+        fields.checksum_sha256 = Some(digest);
+        let mut new = self.new_file(caller, tenant, fields, content_type.clone(), size, now)?;
+        new.id = id;
+        new.category = category;
+        new.bucket = location.bucket.clone();
+        new.key = location.key.clone();
+        let file = match self.meta.reserve_upload(&scope, new, &limits).await {
+            Ok(file) => file,
+            Err(err) => {
+                self.discard(&location).await;
+                return Err(reservation_error(err));
+            }
+        };
+        let facts = ObjectFacts {
+            size_bytes: size,
+            checksum_sha256: Some(digest),
+            content_type,
+            at: now,
+        };
+        let file = self.meta.mark_available(&scope, file.id, facts).await?;
+        self.record_after(
+            caller,
+            &scope,
+            "file.uploaded",
+            Some(file.id),
+            json!({ "size": size, "streamed": true }),
+        )
+        .await;
+        Ok(file)
+    }
+
+    /// The caller's tenant, if the caller may create files in it.
+    fn creator<'c>(
+        &self,
+        caller: &'c Caller,
+    ) -> Result<(&'c coffer_domain::Tenant, TenantScope), ServiceError> {
+        let (tenant, scope) = caller.member()?;
+        check(decide(
+            &caller.principal,
+            Resource::Tenant(tenant.id),
+            Action::Create,
+            &[],
+            self.clock.now(),
+        ))?;
+        Ok((tenant, scope))
+    }
+
+    fn new_file(
+        &self,
+        caller: &Caller,
+        tenant: &coffer_domain::Tenant,
+        fields: NewFileFields,
+        content_type: ContentType,
+        size: u64,
+        now: OffsetDateTime,
+    ) -> Result<NewFile, ServiceError> {
+        let owner_id = caller
+            .principal
+            .user_id
+            .ok_or_else(|| ServiceError::internal("caller has no user record"))?;
+        let id = FileId::new_v7();
+        let category = fields
+            .category
+            .unwrap_or_else(coffer_domain::Category::default_category);
+        Ok(NewFile {
+            id,
+            owner_id,
+            owner: caller.principal.subject.clone(),
+            bucket: self.config.placement.bucket_for(tenant, &category),
+            key: ObjectKey::for_file(tenant.id, &category, id),
+            category,
+            path: fields.path.unwrap_or_else(coffer_domain::LogicalPath::root),
+            filename: fields.filename,
+            content_type,
+            size_bytes: size,
+            checksum_sha256: fields.checksum_sha256,
+            visibility: fields.visibility.unwrap_or_default(),
+            metadata: fields.metadata.unwrap_or_default(),
+            upload_expires_at: now + self.config.upload_window,
+            created_at: now,
+        })
+    }
+
+    fn part_size_for(&self, request: &InitiateUpload) -> Result<u64, ServiceError> {
+        if request.file.checksum_sha256.is_some() {
+            return Err(ServiceError::invalid(
+                "checksum_with_multipart",
+                "checksum_sha256 cannot be verified for multipart uploads; omit it or upload in one PUT",
+            ));
+        }
+        if request.size < self.config.multipart_min_part_size {
+            return Err(ServiceError::invalid(
+                "multipart_too_small",
+                format!(
+                    "multipart needs at least {} bytes; use a single PUT",
+                    self.config.multipart_min_part_size
+                ),
+            ));
+        }
+        Ok(self
+            .config
+            .multipart_part_size
+            .max(request.size.div_ceil(MAX_PARTS)))
+    }
+
+    async fn start_multipart(
+        &self,
+        scope: &TenantScope,
+        file: &FileRecord,
+        location: &ObjectLocation,
+        part_size: u64,
+    ) -> Result<UploadTarget, ServiceError> {
+        let upload_id = self
+            .store
+            .create_multipart(location, &file.content_type)
+            .await?;
+        if let Err(err) = self
+            .meta
+            .set_multipart_upload(scope, file.id, &upload_id)
+            .await
+        {
+            let _ = self.store.abort_multipart(location, &upload_id).await;
+            return Err(err.into());
+        }
+        Ok(UploadTarget::Multipart(MultipartUpload {
+            part_size,
+            part_count: file.size_bytes.div_ceil(part_size),
+            expires_at: file.upload_expires_at.unwrap_or(file.created_at),
+        }))
+    }
+
+    async fn presign_single(
+        &self,
+        caller: &Caller,
+        file: &FileRecord,
+        location: ObjectLocation,
+    ) -> Result<UploadTarget, ServiceError> {
+        let request = PresignPut {
+            location,
+            content_type: file.content_type.clone(),
+            content_length: file.size_bytes,
+            checksum_sha256: file.checksum_sha256,
+            now: self.clock.now(),
+            expires_in: self.url_lifetime(caller),
+        };
+        Ok(UploadTarget::Single(self.store.presign_put(request).await?))
+    }
+
+    /// Complete a multipart upload from the parts the store holds, so the
+    /// client need not collect ETags. A retry after a crash finds the upload
+    /// gone but the object assembled, and goes on to verification.
+    async fn assemble_parts(
+        &self,
+        location: &ObjectLocation,
+        upload_id: &str,
+    ) -> Result<(), ServiceError> {
+        let parts = match self.store.list_parts(location, upload_id).await {
+            Ok(parts) => parts,
+            Err(err) if err.is(StoreErrorKind::NotFound) => return Ok(()),
+            Err(err) => return Err(err.into()),
+        };
+        if parts.is_empty() {
+            return Err(ServiceError::conflict(
+                "upload_incomplete",
+                "no parts were uploaded yet",
+            ));
+        }
+        match self
+            .store
+            .complete_multipart(location, upload_id, parts)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) if err.is(StoreErrorKind::Conflict) => Err(ServiceError::conflict(
+                "upload_incomplete",
+                "the uploaded parts do not form a complete object",
+            )),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn verify_object(
+        &self,
+        file: &FileRecord,
+        location: &ObjectLocation,
+        object: &coffer_ports::ObjectMeta,
+    ) -> Result<(), ServiceError> {
+        if object.size != file.size_bytes {
+            return Err(ServiceError::invalid(
+                "size_mismatch",
+                format!(
+                    "{} bytes were declared but {} were uploaded",
+                    file.size_bytes, object.size
+                ),
+            ));
+        }
+        if let (Some(declared), Some(stored)) = (file.checksum_sha256, object.checksum_sha256)
+            && declared != stored
+        {
+            return Err(ServiceError::invalid(
+                "checksum_mismatch",
+                "the uploaded bytes do not match checksum_sha256",
+            ));
+        }
+        if object.size == 0 {
+            return Ok(());
+        }
+        let end = object.size.min(SNIFF_LEN as u64) - 1;
+        let mut head = Vec::with_capacity(SNIFF_LEN);
+        let mut body = self
+            .store
+            .get_stream(location, Some(ByteRange::Bounded { start: 0, end }))
+            .await?
+            .body;
+        while let Some(chunk) = body.next().await {
+            let chunk =
+                chunk.map_err(|e| ServiceError::internal(format!("reading the object: {e}")))?;
+            head.extend_from_slice(&chunk);
+            if head.len() >= SNIFF_LEN {
+                break;
+            }
+        }
+        match sniff::contradiction(&file.content_type, &head) {
+            Some(sniffed) => Err(content_mismatch(&file.content_type, &sniffed)),
+            None => Ok(()),
+        }
+    }
+
+    /// Delete an object that must not stay; a failure is left to the reaper.
+    pub(crate) async fn discard(&self, location: &ObjectLocation) {
+        if let Err(err) = self.store.delete(location).await {
+            tracing::warn!(key = %location.key, error = %err, "could not delete a refused object");
+        }
+    }
+}
+
+fn verify_streamed(
+    fields: &NewFileFields,
+    content_type: &ContentType,
+    digest: &coffer_domain::Sha256Digest,
+    head: &[u8],
+) -> Result<(), ServiceError> {
+    if fields
+        .checksum_sha256
+        .is_some_and(|declared| declared != *digest)
+    {
+        return Err(ServiceError::invalid(
+            "checksum_mismatch",
+            "the uploaded bytes do not match checksum_sha256",
+        ));
+    }
+    match sniff::contradiction(content_type, head) {
+        Some(sniffed) => Err(content_mismatch(content_type, &sniffed)),
+        None => Ok(()),
+    }
+}
+
+fn content_mismatch(declared: &ContentType, sniffed: &str) -> ServiceError {
+    ServiceError::invalid(
+        "content_mismatch",
+        format!(
+            "the bytes look like {sniffed}, not the declared {}",
+            declared.essence()
+        ),
+    )
+}
+
+fn reservation_error(err: MetadataError) -> ServiceError {
+    match err.kind() {
+        MetadataErrorKind::Conflict => ServiceError::conflict(
+            "duplicate_path",
+            "a file with this name already exists in this folder",
+        ),
+        _ => err.into(),
+    }
+}

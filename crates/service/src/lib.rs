@@ -1,0 +1,84 @@
+//! Coffer's use cases, written against the ports only.
+//!
+//! [`Coffer`] holds the ports as `Arc<dyn …>` and offers one method per use
+//! case. Every tenant use case takes a [`Caller`] (an authenticated principal
+//! and its resolved tenant) and works inside that tenant's
+//! [`coffer_ports::TenantScope`]; access is decided by
+//! [`coffer_domain::decide`], and another tenant's file is always "not found".
+
+mod audit;
+mod caller;
+mod config;
+mod error;
+mod files;
+mod grants;
+mod sniff;
+mod stream;
+mod tenants;
+
+use std::sync::Arc;
+
+use coffer_ports::{Clock, IdentityProvider, MetadataStore, ObjectStore};
+
+pub use caller::{Caller, RequestMeta};
+pub use config::{PlanDefaults, ServiceConfig};
+pub use error::{ErrorKind, ServiceError};
+pub use files::{
+    InitiateUpload, InitiatedUpload, ListFiles, MultipartUpload, NewFileFields, PresignedPart,
+    StreamUpload, UpdateFile, UploadTarget,
+};
+pub use grants::AddGrant;
+pub use tenants::{CreateTenant, TenantUpdate, TenantView};
+
+/// The application: every use case over the ports it needs.
+#[derive(Clone)]
+pub struct Coffer {
+    meta: Arc<dyn MetadataStore>,
+    store: Arc<dyn ObjectStore>,
+    identity: Arc<dyn IdentityProvider>,
+    clock: Arc<dyn Clock>,
+    config: Arc<ServiceConfig>,
+    caches: Arc<caller::Caches>,
+}
+
+impl std::fmt::Debug for Coffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Coffer")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Coffer {
+    pub fn new(
+        meta: Arc<dyn MetadataStore>,
+        store: Arc<dyn ObjectStore>,
+        identity: Arc<dyn IdentityProvider>,
+        clock: Arc<dyn Clock>,
+        config: ServiceConfig,
+    ) -> Self {
+        let caches = Arc::new(caller::Caches::new(config.tenant_cache_ttl));
+        Self {
+            meta,
+            store,
+            identity,
+            clock,
+            config: Arc::new(config),
+            caches,
+        }
+    }
+
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    /// Whether the metadata store and the object store answer.
+    ///
+    /// # Errors
+    /// The first dependency that does not answer, as `Unavailable`.
+    pub async fn check_ready(&self) -> Result<(), ServiceError> {
+        self.meta.check_ready().await?;
+        self.store.check_ready().await?;
+        Ok(())
+    }
+}

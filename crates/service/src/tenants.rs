@@ -1,0 +1,220 @@
+//! Tenants: the caller's own view, and the platform administrators' path.
+
+use coffer_domain::{
+    LimitOverrides, PageCursor, Plan, PlanLimits, Region, Tenant, TenantId, TenantSlug,
+    TenantStatus, Usage,
+};
+use coffer_ports::{BucketSpec, MetadataErrorKind, NewTenant, Page, TenantPatch, TenantScope};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::{Caller, Coffer, ServiceError};
+
+/// A tenant with its effective limits and current usage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TenantView {
+    pub tenant: Tenant,
+    pub limits: PlanLimits,
+    pub usage: Usage,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateTenant {
+    pub slug: TenantSlug,
+    pub display_name: String,
+    pub plan: Plan,
+    pub region: Region,
+    pub limit_overrides: LimitOverrides,
+    pub dedicated_bucket: Option<coffer_domain::BucketName>,
+}
+
+/// A platform administrator's change to a tenant. Status changes follow the
+/// lifecycle: suspend and reactivate, cancel (data kept for the retention),
+/// reactivate a cancelled tenant within its retention.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantUpdate {
+    pub display_name: Option<String>,
+    pub plan: Option<Plan>,
+    pub status: Option<TenantStatus>,
+    pub limit_overrides: Option<LimitOverrides>,
+}
+
+impl Coffer {
+    /// The caller's tenant: plan, limits, usage, status.
+    ///
+    /// # Errors
+    /// The tenant-status errors of [`Caller::member`].
+    pub async fn current_tenant(&self, caller: &Caller) -> Result<TenantView, ServiceError> {
+        let (tenant, scope) = caller.member()?;
+        self.view(tenant.clone(), &scope).await
+    }
+
+    async fn view(&self, tenant: Tenant, scope: &TenantScope) -> Result<TenantView, ServiceError> {
+        let usage = self.meta.usage(scope).await?;
+        Ok(TenantView {
+            limits: self.limits_of(&tenant),
+            tenant,
+            usage,
+        })
+    }
+
+    /// Onboard a tenant (platform admins).
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone else; `Conflict` for a taken slug; `Invalid` for
+    /// a bad display name.
+    pub async fn create_tenant(
+        &self,
+        caller: &Caller,
+        request: CreateTenant,
+    ) -> Result<Tenant, ServiceError> {
+        caller.require_platform_admin()?;
+        let display_name = Tenant::validate_display_name(&request.display_name)?;
+        if let Some(bucket) = &request.dedicated_bucket {
+            let spec = BucketSpec {
+                bucket: bucket.clone(),
+                cors_origins: Vec::new(),
+                abort_incomplete_multipart_days: 2,
+            };
+            self.store.ensure_bucket(&spec).await?;
+        }
+        let new = NewTenant {
+            id: TenantId::new_random(),
+            slug: request.slug,
+            display_name,
+            plan: request.plan,
+            status: TenantStatus::Active,
+            region: request.region,
+            dedicated_bucket: request.dedicated_bucket.map(String::from),
+            limit_overrides: request.limit_overrides,
+            created_at: self.clock.now(),
+        };
+        let tenant = self.meta.create_tenant(new).await.map_err(|err| {
+            if err.is(MetadataErrorKind::Conflict) {
+                ServiceError::conflict("slug_taken", "a tenant with this slug exists")
+            } else {
+                err.into()
+            }
+        })?;
+        self.record_after(
+            caller,
+            &TenantScope::new(tenant.id),
+            "tenant.created",
+            None,
+            json!({ "plan": tenant.plan }),
+        )
+        .await;
+        Ok(tenant)
+    }
+
+    /// # Errors
+    /// `Forbidden` for anyone but platform admins; `Invalid` for a bad cursor.
+    pub async fn list_tenants(
+        &self,
+        caller: &Caller,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Page<Tenant>, ServiceError> {
+        caller.require_platform_admin()?;
+        let after = cursor.as_deref().map(PageCursor::decode).transpose()?;
+        let limit = limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(ServiceError::invalid(
+                "invalid_limit",
+                "limit must be between 1 and 1000",
+            ));
+        }
+        Ok(self.meta.list_tenants(after, limit).await?)
+    }
+
+    /// # Errors
+    /// `Forbidden` for anyone but platform admins; `NotFound`.
+    pub async fn get_tenant(
+        &self,
+        caller: &Caller,
+        id: TenantId,
+    ) -> Result<TenantView, ServiceError> {
+        caller.require_platform_admin()?;
+        let tenant = self.load_tenant(id).await?;
+        self.view(tenant, &TenantScope::new(id)).await
+    }
+
+    /// # Errors
+    /// `Forbidden` for anyone but platform admins; `NotFound`; `Conflict` for
+    /// a status change the lifecycle does not allow.
+    pub async fn update_tenant(
+        &self,
+        caller: &Caller,
+        id: TenantId,
+        update: TenantUpdate,
+    ) -> Result<Tenant, ServiceError> {
+        caller.require_platform_admin()?;
+        let current = self.load_tenant(id).await?;
+        let now = self.clock.now();
+        let mut patch = TenantPatch {
+            display_name: update
+                .display_name
+                .as_deref()
+                .map(Tenant::validate_display_name)
+                .transpose()?,
+            plan: update.plan,
+            limit_overrides: update.limit_overrides,
+            ..TenantPatch::default()
+        };
+        if let Some(next) = update.status.filter(|s| *s != current.status) {
+            use TenantStatus::{Active, Cancelled, Suspended};
+            match (current.status, next) {
+                (Active, Suspended) => patch.suspended_at = Some(Some(now)),
+                (Suspended, Active) => patch.suspended_at = Some(None),
+                (Active | Suspended, Cancelled) => {
+                    let plan = update.plan.unwrap_or(current.plan);
+                    let overrides = patch
+                        .limit_overrides
+                        .as_ref()
+                        .unwrap_or(&current.limit_overrides);
+                    let days = self
+                        .config
+                        .plans
+                        .for_plan(plan)
+                        .with_overrides(overrides)
+                        .retention_days;
+                    patch.cancelled_at = Some(Some(now));
+                    patch.purge_after = Some(Some(now + time::Duration::days(i64::from(days))));
+                }
+                (Cancelled, Active) if current.purge_after.is_none_or(|at| at > now) => {
+                    patch.cancelled_at = Some(None);
+                    patch.purge_after = Some(None);
+                    patch.suspended_at = Some(None);
+                }
+                (from, to) => {
+                    return Err(ServiceError::conflict(
+                        "invalid_transition",
+                        format!("a tenant cannot go from {from} to {to}"),
+                    ));
+                }
+            }
+            patch.status = Some(next);
+        }
+        let tenant = self.meta.update_tenant(id, patch).await?;
+        self.caches.forget_tenant(&tenant);
+        self.record_after(
+            caller,
+            &TenantScope::new(id),
+            "tenant.updated",
+            None,
+            json!({ "status": tenant.status, "plan": tenant.plan }),
+        )
+        .await;
+        Ok(tenant)
+    }
+
+    async fn load_tenant(&self, id: TenantId) -> Result<Tenant, ServiceError> {
+        self.meta.get_tenant(id).await.map_err(|err| {
+            if err.is(MetadataErrorKind::NotFound) {
+                ServiceError::not_found("tenant")
+            } else {
+                err.into()
+            }
+        })
+    }
+}

@@ -1,0 +1,60 @@
+use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::{
+    Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use secrecy::ExposeSecret;
+
+use crate::{S3Config, S3Error};
+
+/// Builds the SDK client the adapter uses for every call.
+pub(crate) async fn build(config: &S3Config) -> Result<aws_sdk_s3::Client, S3Error> {
+    if config.part_size_bytes < S3Config::MIN_PART_SIZE {
+        return Err(S3Error::Config(format!(
+            "part_size_bytes must be at least {} (S3's minimum part size)",
+            S3Config::MIN_PART_SIZE
+        )));
+    }
+    if config.upload_concurrency == 0 {
+        return Err(S3Error::Config(
+            "upload_concurrency must be at least 1".to_owned(),
+        ));
+    }
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(config.region.clone()))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(config.connect_timeout)
+                .build(),
+        );
+    match (&config.access_key_id, &config.secret_access_key) {
+        (Some(id), Some(secret)) => {
+            loader = loader.credentials_provider(Credentials::new(
+                id.clone(),
+                secret.expose_secret().to_owned(),
+                None,
+                None,
+                "coffer-config",
+            ));
+        }
+        (None, None) => {}
+        _ => {
+            return Err(S3Error::Config(
+                "access_key_id and secret_access_key must be given together".to_owned(),
+            ));
+        }
+    }
+    if let Some(endpoint) = &config.endpoint {
+        loader = loader.endpoint_url(endpoint.clone());
+    }
+    let shared = loader.load().await;
+    let s3 = aws_sdk_s3::config::Builder::from(&shared)
+        .force_path_style(config.force_path_style)
+        // The SDK's default (CRC32 on every upload, checked on every
+        // download) breaks several S3-compatible stores and would add headers
+        // to presigned requests; checksums are sent where Coffer asks for them.
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        .build();
+    Ok(aws_sdk_s3::Client::from_conf(s3))
+}

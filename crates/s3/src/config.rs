@@ -1,0 +1,114 @@
+use std::fmt;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// How to reach an S3-compatible store. Which bucket an object goes to is not
+/// configured here: callers pass it in every `ObjectLocation`, as
+/// `coffer_domain::Placement` chose it.
+///
+/// Every field has a default, so a `[storage.s3]` table with only the keys an
+/// operator cares about deserializes. See `docs/storage.md` for each key.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    /// `http(s)://host:port` of a non-AWS store (SeaweedFS, MinIO, Garage,
+    /// R2); `None` for AWS S3, whose endpoint follows from the region.
+    pub endpoint: Option<String>,
+    pub region: String,
+    /// Static credentials. Without them the AWS default chain applies
+    /// (environment, profile, web identity, ECS/EC2 instance role).
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
+    /// `endpoint/bucket/key` instead of `bucket.endpoint/key`: needed by most
+    /// self-hosted stores, which have no per-bucket DNS names.
+    pub force_path_style: bool,
+    /// Ask for SSE-S3 (`AES256`) on every upload and as the bucket default.
+    /// Turn off for stores that refuse the header (some Garage versions).
+    pub server_side_encryption: bool,
+    /// Streamed uploads larger than this go as multipart, in parts of this
+    /// size. S3 requires at least 5 MiB per part (except the last).
+    pub part_size_bytes: u64,
+    /// Parts of one streamed upload in flight at once. Memory held by one
+    /// upload is about `part_size_bytes * (upload_concurrency + 1)`.
+    pub upload_concurrency: usize,
+    #[serde(with = "seconds")]
+    pub connect_timeout: Duration,
+    /// Bound on `check_ready`, so `/readyz` answers quickly when the store hangs.
+    #[serde(with = "seconds")]
+    pub ready_timeout: Duration,
+}
+
+impl S3Config {
+    pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+    /// S3's limit on a presigned URL's lifetime.
+    pub const MAX_PRESIGN: Duration = Duration::from_secs(7 * 24 * 3600);
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            region: "us-east-1".to_owned(),
+            access_key_id: None,
+            secret_access_key: None,
+            force_path_style: false,
+            server_side_encryption: true,
+            part_size_bytes: 8 * 1024 * 1024,
+            upload_concurrency: 2,
+            connect_timeout: Duration::from_secs(5),
+            ready_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+// Written by hand so that neither the key id nor the secret ever reaches a log.
+impl fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let credentials = match (&self.access_key_id, &self.secret_access_key) {
+            (Some(_), Some(_)) => "static",
+            (None, None) => "default chain",
+            _ => "incomplete",
+        };
+        f.debug_struct("S3Config")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("credentials", &credentials)
+            .field("force_path_style", &self.force_path_style)
+            .field("server_side_encryption", &self.server_side_encryption)
+            .field("part_size_bytes", &self.part_size_bytes)
+            .field("upload_concurrency", &self.upload_concurrency)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("ready_timeout", &self.ready_timeout)
+            .finish()
+    }
+}
+
+mod seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_credentials() {
+        let config = S3Config {
+            access_key_id: Some("AKIAEXAMPLEKEYID".to_owned()),
+            secret_access_key: Some(SecretString::from("very-secret-value")),
+            ..S3Config::default()
+        };
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("AKIAEXAMPLEKEYID"), "{printed}");
+        assert!(!printed.contains("very-secret-value"), "{printed}");
+        assert!(printed.contains("static"), "{printed}");
+    }
+}

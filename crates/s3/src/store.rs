@@ -1,0 +1,185 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+use coffer_domain::{BucketName, ContentType, TenantId};
+use coffer_ports::{
+    BucketSpec, ByteRange, ByteStream, CompletedPart, GetObject, ObjectList, ObjectLocation,
+    ObjectMeta, ObjectStore, PresignGet, PresignPut, PresignedRequest, StoreError, StoreErrorKind,
+};
+use time::OffsetDateTime;
+
+use crate::upload::UploadSettings;
+use crate::{S3Config, S3Error, bucket, client, multipart, objects, presign, upload};
+
+/// The [`ObjectStore`] on an S3-compatible store.
+///
+/// Every method checks the location against its tenant's prefix
+/// ([`ObjectLocation::check`]) before it builds or sends anything.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: aws_sdk_s3::Client,
+    region: String,
+    sse: bool,
+    upload: UploadSettings,
+    ready_timeout: Duration,
+}
+
+impl S3Store {
+    /// Builds the client. Sends nothing: an unreachable store shows up in
+    /// [`ObjectStore::check_ready`] and in the first call.
+    ///
+    /// # Errors
+    /// [`S3Error::Config`] for an invalid configuration.
+    pub async fn new(config: S3Config) -> Result<Self, S3Error> {
+        let client = client::build(&config).await?;
+        let part_size = usize::try_from(config.part_size_bytes)
+            .map_err(|_| S3Error::Config("part_size_bytes too large".to_owned()))?;
+        Ok(Self {
+            client,
+            region: config.region,
+            sse: config.server_side_encryption,
+            upload: UploadSettings {
+                sse: config.server_side_encryption,
+                part_size,
+                concurrency: config.upload_concurrency,
+            },
+            ready_timeout: config.ready_timeout,
+        })
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    async fn presign_put(&self, request: PresignPut) -> Result<PresignedRequest, StoreError> {
+        request.location.check()?;
+        Ok(presign::put(&self.client, self.sse, &request).await?)
+    }
+
+    async fn presign_get(&self, request: PresignGet) -> Result<PresignedRequest, StoreError> {
+        request.location.check()?;
+        Ok(presign::get(&self.client, &request).await?)
+    }
+
+    async fn head(&self, location: &ObjectLocation) -> Result<ObjectMeta, StoreError> {
+        location.check()?;
+        Ok(objects::head(&self.client, location).await?)
+    }
+
+    async fn delete(&self, location: &ObjectLocation) -> Result<(), StoreError> {
+        location.check()?;
+        Ok(objects::delete(&self.client, location).await?)
+    }
+
+    async fn put_stream(
+        &self,
+        location: &ObjectLocation,
+        content_type: &ContentType,
+        body: ByteStream,
+    ) -> Result<ObjectMeta, StoreError> {
+        location.check()?;
+        let size =
+            upload::put_stream(&self.client, self.upload, location, content_type, body).await?;
+        let meta = objects::head(&self.client, location).await?;
+        if meta.size != size {
+            return Err(S3Error::Unexpected {
+                operation: "PutObject",
+                detail: format!("wrote {size} bytes, store holds {}", meta.size),
+            }
+            .into());
+        }
+        Ok(meta)
+    }
+
+    async fn get_stream(
+        &self,
+        location: &ObjectLocation,
+        range: Option<ByteRange>,
+    ) -> Result<GetObject, StoreError> {
+        location.check()?;
+        Ok(objects::get(&self.client, location, range).await?)
+    }
+
+    async fn list(
+        &self,
+        tenant: TenantId,
+        bucket: &BucketName,
+        continuation: Option<String>,
+        limit: u32,
+    ) -> Result<ObjectList, StoreError> {
+        // The prefix is built from the tenant here, and every key that comes
+        // back is re-checked against it.
+        Ok(objects::list(&self.client, tenant, bucket, continuation, limit).await?)
+    }
+
+    async fn create_multipart(
+        &self,
+        location: &ObjectLocation,
+        content_type: &ContentType,
+    ) -> Result<String, StoreError> {
+        location.check()?;
+        Ok(multipart::create(&self.client, self.sse, location, content_type).await?)
+    }
+
+    async fn presign_part(
+        &self,
+        location: &ObjectLocation,
+        upload_id: &str,
+        part_number: u16,
+        now: OffsetDateTime,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest, StoreError> {
+        location.check()?;
+        Ok(presign::part(
+            &self.client,
+            location,
+            upload_id,
+            part_number,
+            now,
+            expires_in,
+        )
+        .await?)
+    }
+
+    async fn list_parts(
+        &self,
+        location: &ObjectLocation,
+        upload_id: &str,
+    ) -> Result<Vec<CompletedPart>, StoreError> {
+        location.check()?;
+        Ok(multipart::list_parts(&self.client, location, upload_id).await?)
+    }
+
+    async fn complete_multipart(
+        &self,
+        location: &ObjectLocation,
+        upload_id: &str,
+        parts: Vec<CompletedPart>,
+    ) -> Result<ObjectMeta, StoreError> {
+        location.check()?;
+        multipart::complete(&self.client, location, upload_id, parts).await?;
+        Ok(objects::head(&self.client, location).await?)
+    }
+
+    async fn abort_multipart(
+        &self,
+        location: &ObjectLocation,
+        upload_id: &str,
+    ) -> Result<(), StoreError> {
+        location.check()?;
+        Ok(multipart::abort(&self.client, location, upload_id).await?)
+    }
+
+    async fn ensure_bucket(&self, spec: &BucketSpec) -> Result<(), StoreError> {
+        Ok(bucket::ensure(&self.client, &self.region, self.sse, spec).await?)
+    }
+
+    async fn check_ready(&self) -> Result<(), StoreError> {
+        match tokio::time::timeout(self.ready_timeout, bucket::check_ready(&self.client)).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(StoreError::new(
+                StoreErrorKind::Unavailable,
+                format!("store did not answer within {:?}", self.ready_timeout),
+            )),
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! coffer-s3 integration tests (work in progress).

@@ -1,0 +1,11 @@
+//! Use cases over mocked ports: the success path and every failure branch.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth;
+mod manage;
+mod reads;
+mod sharing;
+mod support;
+mod tenants;
+mod uploads;

@@ -1,0 +1,188 @@
+use std::sync::Arc;
+
+use coffer_domain::{
+    BucketName, Category, ContentType, FileId, FileRecord, FileStatus, Filename, LimitOverrides,
+    LogicalPath, Metadata, ObjectKey, Plan, Principal, Region, Role, Subject, Tenant, TenantId,
+    TenantSlug, TenantStatus, UserId, Visibility,
+};
+use coffer_ports::{
+    Clock, MetadataError, MetadataErrorKind, MockIdentityProvider, MockMetadataStore,
+    MockObjectStore, PresignedRequest, StoreError, StoreErrorKind, StoredFile,
+};
+use coffer_service::{Caller, Coffer, ErrorKind, RequestMeta, ServiceConfig, ServiceError};
+use time::OffsetDateTime;
+
+pub struct FixedClock(pub OffsetDateTime);
+
+impl Clock for FixedClock {
+    fn now(&self) -> OffsetDateTime {
+        self.0
+    }
+}
+
+pub fn now() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+}
+
+/// The mocked ports of one test; set expectations, then `build`.
+pub struct Fx {
+    pub meta: MockMetadataStore,
+    pub store: MockObjectStore,
+    pub identity: MockIdentityProvider,
+    pub config: ServiceConfig,
+}
+
+impl Fx {
+    pub fn new() -> Self {
+        Self {
+            meta: MockMetadataStore::new(),
+            store: MockObjectStore::new(),
+            identity: MockIdentityProvider::new(),
+            config: ServiceConfig::new(BucketName::new("coffer-test").unwrap()),
+        }
+    }
+
+    pub fn build(self) -> Coffer {
+        Coffer::new(
+            Arc::new(self.meta),
+            Arc::new(self.store),
+            Arc::new(self.identity),
+            Arc::new(FixedClock(now())),
+            self.config,
+        )
+    }
+
+    /// Audit appends succeed (and are otherwise not the test's subject).
+    pub fn audit_ok(&mut self) {
+        self.meta.expect_append_audit().returning(|_, _| Ok(()));
+    }
+
+    pub fn serves_file(&mut self, file: &FileRecord) {
+        let stored = StoredFile {
+            file: file.clone(),
+            grants: vec![],
+        };
+        self.meta.expect_get_file().returning(move |scope, id| {
+            if scope.tenant_id() == stored.file.tenant_id && id == stored.file.id {
+                Ok(stored.clone())
+            } else {
+                Err(MetadataError::new(
+                    MetadataErrorKind::NotFound,
+                    "no such file",
+                ))
+            }
+        });
+    }
+}
+
+pub fn tenant(status: TenantStatus) -> Tenant {
+    Tenant {
+        id: TenantId::new_random(),
+        slug: TenantSlug::new("acme").unwrap(),
+        display_name: "Acme".into(),
+        plan: Plan::Starter,
+        status,
+        region: Region::new("eu-west").unwrap(),
+        dedicated_bucket: None,
+        limit_overrides: LimitOverrides::default(),
+        created_at: now(),
+        suspended_at: None,
+        cancelled_at: None,
+        purge_after: None,
+    }
+}
+
+pub fn limited(overrides: LimitOverrides) -> Tenant {
+    Tenant {
+        limit_overrides: overrides,
+        ..tenant(TenantStatus::Active)
+    }
+}
+
+pub fn caller(tenant: &Tenant, sub: &str, roles: &[Role]) -> Caller {
+    Caller {
+        principal: Principal {
+            subject: Subject::new(sub).unwrap(),
+            tenant: Some(tenant.id),
+            user_id: Some(UserId::new_random()),
+            roles: roles.to_vec(),
+        },
+        tenant: Some(tenant.clone()),
+        request: RequestMeta {
+            request_id: Some("req-1".into()),
+            client_addr: None,
+        },
+    }
+}
+
+pub fn platform_admin() -> Caller {
+    Caller {
+        principal: Principal {
+            subject: Subject::new("root").unwrap(),
+            tenant: None,
+            user_id: None,
+            roles: vec![Role::PlatformAdmin],
+        },
+        tenant: None,
+        request: RequestMeta::default(),
+    }
+}
+
+pub fn file(tenant: &Tenant, owner: &str, status: FileStatus) -> FileRecord {
+    let id = FileId::new_v7();
+    let category = Category::default_category();
+    FileRecord {
+        id,
+        tenant_id: tenant.id,
+        owner_id: UserId::new_random(),
+        owner: Subject::new(owner).unwrap(),
+        key: ObjectKey::for_file(tenant.id, &category, id),
+        category,
+        path: LogicalPath::root(),
+        filename: Filename::new("Bericht März.pdf").unwrap(),
+        content_type: ContentType::new("application/pdf").unwrap(),
+        size_bytes: 9,
+        checksum_sha256: None,
+        visibility: Visibility::Private,
+        metadata: Metadata::default(),
+        status,
+        bucket: BucketName::new("coffer-test").unwrap(),
+        multipart_upload_id: None,
+        upload_expires_at: Some(now() + time::Duration::hours(1)),
+        created_at: now(),
+        updated_at: now(),
+        deleted_at: None,
+    }
+}
+
+pub fn presigned(method: &str) -> PresignedRequest {
+    PresignedRequest {
+        method: method.into(),
+        url: "https://store.example/obj?sig".into(),
+        headers: Default::default(),
+        expires_at: now() + time::Duration::minutes(5),
+    }
+}
+
+pub fn meta_err(kind: MetadataErrorKind) -> MetadataError {
+    MetadataError::new(kind, "mocked")
+}
+
+pub fn store_err(kind: StoreErrorKind) -> StoreError {
+    StoreError::new(kind, "mocked")
+}
+
+#[track_caller]
+pub fn assert_err<T: std::fmt::Debug>(
+    result: Result<T, ServiceError>,
+    kind: ErrorKind,
+    code: &str,
+) {
+    match result {
+        Err(err) => {
+            assert_eq!(err.kind, kind, "{err}");
+            assert_eq!(err.code, code, "{err}");
+        }
+        Ok(value) => panic!("expected {kind:?}/{code}, got {value:?}"),
+    }
+}

@@ -1,0 +1,634 @@
+use bytes::Bytes;
+use coffer_domain::{
+    ContentType, FileStatus, Filename, LimitOverrides, Role, Sha256Digest, TenantStatus,
+};
+use coffer_ports::{
+    ByteStream, CompletedPart, GetObject, MetadataErrorKind, ObjectMeta, StoreErrorKind,
+};
+use coffer_service::{ErrorKind, InitiateUpload, NewFileFields, StreamUpload, UploadTarget};
+use futures::StreamExt as _;
+use mockall::Sequence;
+
+use crate::support::*;
+
+const PDF: &[u8] = b"%PDF-1.7\n";
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+
+fn fields(name: &str, content_type: Option<&str>) -> NewFileFields {
+    NewFileFields {
+        filename: Filename::new(name).unwrap(),
+        content_type: content_type.map(|c| ContentType::new(c).unwrap()),
+        category: None,
+        path: None,
+        visibility: None,
+        metadata: None,
+        checksum_sha256: None,
+    }
+}
+
+fn initiate(name: &str, size: u64) -> InitiateUpload {
+    InitiateUpload {
+        file: fields(name, None),
+        size,
+        multipart: false,
+    }
+}
+
+fn reserve_echo(fx: &mut Fx) {
+    fx.meta.expect_reserve_upload().returning(|scope, new, _| {
+        assert_eq!(
+            scope.tenant_id(),
+            new.key.tenant().unwrap(),
+            "key must be under the caller's tenant"
+        );
+        Ok(pending_from(scope.tenant_id(), new))
+    });
+}
+
+fn pending_from(
+    tenant: coffer_domain::TenantId,
+    new: coffer_ports::NewFile,
+) -> coffer_domain::FileRecord {
+    coffer_domain::FileRecord {
+        id: new.id,
+        tenant_id: tenant,
+        owner_id: new.owner_id,
+        owner: new.owner,
+        category: new.category,
+        path: new.path,
+        filename: new.filename,
+        content_type: new.content_type,
+        size_bytes: new.size_bytes,
+        checksum_sha256: new.checksum_sha256,
+        visibility: new.visibility,
+        metadata: new.metadata,
+        status: FileStatus::Pending,
+        bucket: new.bucket,
+        key: new.key,
+        multipart_upload_id: None,
+        upload_expires_at: Some(new.upload_expires_at),
+        created_at: new.created_at,
+        updated_at: new.created_at,
+        deleted_at: None,
+    }
+}
+
+fn body(chunks: &[&'static [u8]]) -> ByteStream {
+    let chunks: Vec<_> = chunks.iter().map(|c| Ok(Bytes::from_static(c))).collect();
+    Box::pin(futures::stream::iter(chunks))
+}
+
+fn object(bytes: &'static [u8]) -> GetObject {
+    GetObject {
+        total_size: bytes.len() as u64,
+        range: None,
+        content_type: None,
+        etag: None,
+        body: body(&[bytes]),
+    }
+}
+
+#[tokio::test]
+async fn initiate_reserves_and_presigns_a_bound_put() {
+    let t = tenant(TenantStatus::Active);
+    let mut fx = Fx::new();
+    fx.audit_ok();
+    reserve_echo(&mut fx);
+    let checksum = Sha256Digest::from_bytes([7; 32]);
+    fx.store
+        .expect_presign_put()
+        .withf(move |r| {
+            r.content_length == 1234
+                && r.content_type.essence() == "application/pdf"
+                && r.checksum_sha256 == Some(checksum)
+                && r.expires_in.as_secs() == 300
+        })
+        .returning(|_| Ok(presigned("PUT")));
+    let mut request = initiate("contract.pdf", 1234);
+    request.file.checksum_sha256 = Some(checksum);
+    let up = fx
+        .build()
+        .initiate_upload(&caller(&t, "alice", &[Role::Editor]), request)
+        .await
+        .unwrap();
+    assert_eq!(up.file.status, FileStatus::Pending);
+    assert_eq!(up.file.owner.as_str(), "alice");
+    assert!(
+        up.file
+            .key
+            .as_str()
+            .starts_with(&format!("t/{}/documents/", t.id))
+    );
+    assert!(matches!(up.upload, UploadTarget::Single(ref r) if r.method == "PUT"));
+}
+
+#[tokio::test]
+async fn viewers_cannot_upload() {
+    let t = tenant(TenantStatus::Active);
+    let mut fx = Fx::new();
+    fx.meta.expect_reserve_upload().never();
+    let result = fx
+        .build()
+        .initiate_upload(&caller(&t, "v", &[Role::Viewer]), initiate("a.pdf", 1))
+        .await;
+    assert_err(result, ErrorKind::Forbidden, "role_cannot_create");
+}
+
+#[tokio::test]
+async fn plan_limits_refuse_before_reserving() {
+    let t = limited(LimitOverrides {
+        max_file_size: Some(100),
+        allowed_content_types: Some(vec!["application/pdf".into()]),
+        ..Default::default()
+    });
+    let mut fx = Fx::new();
+    fx.meta.expect_reserve_upload().never();
+    let app = fx.build();
+    let c = caller(&t, "alice", &[Role::Editor]);
+    assert_err(
+        app.initiate_upload(&c, initiate("a.pdf", 101)).await,
+        ErrorKind::PayloadTooLarge,
+        "file_too_large",
+    );
+    assert_err(
+        app.initiate_upload(&c, initiate("a.html", 10)).await,
+        ErrorKind::UnsupportedMediaType,
+        "content_type_not_allowed",
+    );
+}
+
+#[tokio::test]
+async fn quota_and_duplicates_come_from_the_reservation() {
+    for (kind, status, code) in [
+        (
+            MetadataErrorKind::QuotaExceeded,
+            ErrorKind::PayloadTooLarge,
+            "quota_exceeded",
+        ),
+        (
+            MetadataErrorKind::Conflict,
+            ErrorKind::Conflict,
+            "duplicate_path",
+        ),
+    ] {
+        let t = tenant(TenantStatus::Active);
+        let mut fx = Fx::new();
+        fx.meta
+            .expect_reserve_upload()
+            .returning(move |_, _, _| Err(meta_err(kind)));
+        fx.store.expect_presign_put().never();
+        let result = fx
+            .build()
+            .initiate_upload(&caller(&t, "a", &[Role::Editor]), initiate("a.pdf", 1))
+            .await;
+        assert_err(result, status, code);
+    }
+}
+
+#[tokio::test]
+async fn a_failed_presign_releases_the_reservation() {
+    let t = tenant(TenantStatus::Active);
+    let mut fx = Fx::new();
+    reserve_echo(&mut fx);
+    fx.store
+        .expect_presign_put()
+        .returning(|_| Err(store_err(StoreErrorKind::Unavailable)));
+    let owner = t.clone();
+    fx.meta
+        .expect_remove_file()
+        .times(1)
+        .returning(move |_, id| {
+            Ok(coffer_domain::FileRecord {
+                id,
+                ..file(&owner, "a", FileStatus::Pending)
+            })
+        });
+    let result = fx
+        .build()
+        .initiate_upload(&caller(&t, "a", &[Role::Editor]), initiate("a.pdf", 1))
+        .await;
+    assert_err(result, ErrorKind::Unavailable, "storage_unavailable");
+}
+
+#[tokio::test]
+async fn multipart_starts_an_upload_and_rejects_what_it_cannot_verify() {
+    let t = tenant(TenantStatus::Active);
+    let mut fx = Fx::new();
+    fx.audit_ok();
+    reserve_echo(&mut fx);
+    fx.store
+        .expect_create_multipart()
+        .returning(|_, _| Ok("up-1".into()));
+    fx.meta
+        .expect_set_multipart_upload()
+        .withf(|_, _, id| id == "up-1")
+        .returning(|scope, id, up| {
+            let mut f = file(&tenant(TenantStatus::Active), "a", FileStatus::Pending);
+            f.id = id;
+            f.tenant_id = scope.tenant_id();
+            f.multipart_upload_id = Some(up.to_owned());
+            Ok(f)
+        });
+    let app = fx.build();
+    let c = caller(&t, "a", &[Role::Editor]);
+    let size = 40 * 1024 * 1024;
+    let up = app
+        .initiate_upload(
+            &c,
+            InitiateUpload {
+                multipart: true,
+                ..initiate("big.pdf", size)
+            },
+        )
+        .await
+        .unwrap();
+    let UploadTarget::Multipart(mp) = up.upload else {
+        panic!("expected multipart")
+    };
+    assert_eq!(mp.part_size, 16 * 1024 * 1024);
+    assert_eq!(mp.part_count, 3);
+
+    let small = InitiateUpload {
+        multipart: true,
+        ..initiate("small.pdf", 1024)
+    };
+    assert_err(
+        app.initiate_upload(&c, small).await,
+        ErrorKind::Invalid,
+        "multipart_too_small",
+    );
+    let mut with_sum = InitiateUpload {
+        multipart: true,
+        ..initiate("big.pdf", size)
+    };
+    with_sum.file.checksum_sha256 = Some(Sha256Digest::from_bytes([1; 32]));
+    assert_err(
+        app.initiate_upload(&c, with_sum).await,
+        ErrorKind::Invalid,
+        "checksum_with_multipart",
+    );
+}
+
+fn completing(
+    pending: &coffer_domain::FileRecord,
+    head: Result<ObjectMeta, StoreErrorKind>,
+    bytes: &'static [u8],
+) -> Fx {
+    let mut fx = Fx::new();
+    fx.audit_ok();
+    fx.serves_file(pending);
+    fx.store
+        .expect_head()
+        .returning(move |_| head.clone().map_err(store_err));
+    fx.store
+        .expect_get_stream()
+        .returning(move |_, _| Ok(object(bytes)));
+    fx
+}
+
+#[tokio::test]
+async fn complete_verifies_and_marks_available() {
+    let t = tenant(TenantStatus::Active);
+    let pending = file(&t, "alice", FileStatus::Pending);
+    let mut fx = completing(
+        &pending,
+        Ok(ObjectMeta {
+            size: 9,
+            ..Default::default()
+        }),
+        PDF,
+    );
+    let done = coffer_domain::FileRecord {
+        status: FileStatus::Available,
+        ..pending.clone()
+    };
+    fx.meta
+        .expect_mark_available()
+        .times(1)
+        .withf(|_, _, facts| facts.size_bytes == 9)
+        .returning(move |_, _, _| Ok(done.clone()));
+    fx.store.expect_delete().never();
+    let file = fx
+        .build()
+        .complete_upload(&caller(&t, "alice", &[Role::Editor]), pending.id)
+        .await
+        .unwrap();
+    assert_eq!(file.status, FileStatus::Available);
+}
+
+#[tokio::test]
+async fn complete_is_idempotent() {
+    let t = tenant(TenantStatus::Active);
+    let available = file(&t, "alice", FileStatus::Available);
+    let mut fx = Fx::new();
+    fx.serves_file(&available);
+    fx.store.expect_head().never();
+    fx.meta.expect_mark_available().never();
+    let file = fx
+        .build()
+        .complete_upload(&caller(&t, "alice", &[Role::Editor]), available.id)
+        .await
+        .unwrap();
+    assert_eq!(file, available);
+}
+
+#[tokio::test]
+async fn complete_before_the_put_is_a_conflict() {
+    let t = tenant(TenantStatus::Active);
+    let pending = file(&t, "alice", FileStatus::Pending);
+    let mut fx = completing(&pending, Err(StoreErrorKind::NotFound), PDF);
+    fx.meta.expect_mark_available().never();
+    let result = fx
+        .build()
+        .complete_upload(&caller(&t, "alice", &[Role::Editor]), pending.id)
+        .await;
+    assert_err(result, ErrorKind::Conflict, "upload_missing");
+}
+
+#[tokio::test]
+async fn mismatches_delete_the_object_and_fail_with_422() {
+    let t = tenant(TenantStatus::Active);
+    let mut with_sum = file(&t, "alice", FileStatus::Pending);
+    with_sum.checksum_sha256 = Some(Sha256Digest::from_bytes([1; 32]));
+    let cases = [
+        (
+            file(&t, "alice", FileStatus::Pending),
+            ObjectMeta {
+                size: 10,
+                ..Default::default()
+            },
+            PDF,
+            "size_mismatch",
+        ),
+        (
+            with_sum,
+            ObjectMeta {
+                size: 9,
+                checksum_sha256: Some(Sha256Digest::from_bytes([2; 32])),
+                ..Default::default()
+            },
+            PDF,
+            "checksum_mismatch",
+        ),
+        (
+            file(&t, "alice", FileStatus::Pending),
+            ObjectMeta {
+                size: 9,
+                ..Default::default()
+            },
+            PNG,
+            "content_mismatch",
+        ),
+    ];
+    for (pending, head, bytes, code) in cases {
+        let mut fx = completing(&pending, Ok(head), bytes);
+        let key = pending.key.clone();
+        fx.store
+            .expect_delete()
+            .times(1)
+            .withf(move |loc| loc.key == key)
+            .returning(|_| Ok(()));
+        fx.meta.expect_mark_available().never();
+        let result = fx
+            .build()
+            .complete_upload(&caller(&t, "alice", &[Role::Editor]), pending.id)
+            .await;
+        assert_err(result, ErrorKind::Invalid, code);
+    }
+}
+
+#[tokio::test]
+async fn another_tenants_file_cannot_be_completed() {
+    let a = tenant(TenantStatus::Active);
+    let b = tenant(TenantStatus::Active);
+    let theirs = file(&a, "alice", FileStatus::Pending);
+    let mut fx = Fx::new();
+    fx.serves_file(&theirs);
+    fx.store.expect_head().never();
+    let result = fx
+        .build()
+        .complete_upload(&caller(&b, "alice", &[Role::Admin]), theirs.id)
+        .await;
+    assert_err(result, ErrorKind::NotFound, "not_found");
+}
+
+#[tokio::test]
+async fn multipart_complete_assembles_the_listed_parts() {
+    let t = tenant(TenantStatus::Active);
+    let mut pending = file(&t, "alice", FileStatus::Pending);
+    pending.multipart_upload_id = Some("up-9".into());
+    let mut fx = completing(
+        &pending,
+        Ok(ObjectMeta {
+            size: 9,
+            ..Default::default()
+        }),
+        PDF,
+    );
+    let parts = vec![CompletedPart {
+        part_number: 1,
+        etag: "e1".into(),
+    }];
+    let listed = parts.clone();
+    fx.store
+        .expect_list_parts()
+        .returning(move |_, _| Ok(listed.clone()));
+    fx.store
+        .expect_complete_multipart()
+        .times(1)
+        .withf(move |_, id, p| id == "up-9" && *p == parts)
+        .returning(|_, _, _| Ok(ObjectMeta::default()));
+    let done = coffer_domain::FileRecord {
+        status: FileStatus::Available,
+        ..pending.clone()
+    };
+    fx.meta
+        .expect_mark_available()
+        .returning(move |_, _, _| Ok(done.clone()));
+    assert!(
+        fx.build()
+            .complete_upload(&caller(&t, "alice", &[Role::Editor]), pending.id)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn multipart_without_parts_is_incomplete() {
+    let t = tenant(TenantStatus::Active);
+    let mut pending = file(&t, "alice", FileStatus::Pending);
+    pending.multipart_upload_id = Some("up-9".into());
+    let mut fx = completing(
+        &pending,
+        Ok(ObjectMeta {
+            size: 9,
+            ..Default::default()
+        }),
+        PDF,
+    );
+    fx.store.expect_list_parts().returning(|_, _| Ok(vec![]));
+    fx.store.expect_complete_multipart().never();
+    let result = fx
+        .build()
+        .complete_upload(&caller(&t, "alice", &[Role::Editor]), pending.id)
+        .await;
+    assert_err(result, ErrorKind::Conflict, "upload_incomplete");
+}
+
+/// A store that drains the body like a real one would.
+fn draining_store(fx: &mut Fx) {
+    fx.store.expect_put_stream().returning(|_, _, body| {
+        let drained = futures::executor::block_on(body.collect::<Vec<_>>());
+        match drained.into_iter().collect::<Result<Vec<_>, _>>() {
+            Ok(chunks) => Ok(ObjectMeta {
+                size: chunks.iter().map(|c| c.len() as u64).sum(),
+                ..Default::default()
+            }),
+            Err(e) => Err(coffer_ports::StoreError::new(
+                StoreErrorKind::Internal,
+                e.to_string(),
+            )),
+        }
+    });
+}
+
+#[tokio::test]
+async fn streamed_upload_records_size_checksum_and_sniffed_type() {
+    let t = tenant(TenantStatus::Active);
+    let mut fx = Fx::new();
+    fx.audit_ok();
+    fx.meta.expect_usage().returning(|_| Ok(Default::default()));
+    draining_store(&mut fx);
+    fx.meta
+        .expect_reserve_upload()
+        .withf(|_, new, _| {
+            new.size_bytes == PNG.len() as u64 && new.content_type.essence() == "image/png"
+        })
+        .returning(|scope, new, _| Ok(pending_from(scope.tenant_id(), new)));
+    fx.meta
+        .expect_mark_available()
+        .returning(|scope, id, facts| {
+            let mut f = file(
+                &tenant(TenantStatus::Active),
+                "alice",
+                FileStatus::Available,
+            );
+            f.id = id;
+            f.tenant_id = scope.tenant_id();
+            f.size_bytes = facts.size_bytes;
+            f.checksum_sha256 = facts.checksum_sha256;
+            Ok(f)
+        });
+    fx.store.expect_delete().never();
+    let request = StreamUpload {
+        file: fields("upload.bin", None),
+    };
+    let f = fx
+        .build()
+        .upload_stream(
+            &caller(&t, "alice", &[Role::Editor]),
+            request,
+            body(&[&PNG[..4], &PNG[4..]]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(f.size_bytes, PNG.len() as u64);
+    use sha2::Digest as _;
+    let expected: [u8; 32] = sha2::Sha256::digest(PNG).into();
+    assert_eq!(f.checksum_sha256, Some(Sha256Digest::from_bytes(expected)));
+}
+
+#[tokio::test]
+async fn streamed_upload_stops_at_the_size_limit_and_leaves_nothing() {
+    let t = limited(LimitOverrides {
+        max_file_size: Some(8),
+        ..Default::default()
+    });
+    let mut fx = Fx::new();
+    fx.meta.expect_usage().returning(|_| Ok(Default::default()));
+    draining_store(&mut fx);
+    fx.store.expect_delete().times(1).returning(|_| Ok(()));
+    fx.meta.expect_reserve_upload().never();
+    let request = StreamUpload {
+        file: fields("a.txt", Some("text/plain")),
+    };
+    let result = fx
+        .build()
+        .upload_stream(
+            &caller(&t, "a", &[Role::Editor]),
+            request,
+            body(&[b"12345", b"6789"]),
+        )
+        .await;
+    assert_err(result, ErrorKind::PayloadTooLarge, "file_too_large");
+}
+
+#[tokio::test]
+async fn streamed_upload_refuses_contradicting_content_and_duplicates() {
+    let t = tenant(TenantStatus::Active);
+    let mut fx = Fx::new();
+    fx.meta.expect_usage().returning(|_| Ok(Default::default()));
+    draining_store(&mut fx);
+    fx.store.expect_delete().times(1).returning(|_| Ok(()));
+    fx.meta.expect_reserve_upload().never();
+    let request = StreamUpload {
+        file: fields("a.pdf", Some("application/pdf")),
+    };
+    let result = fx
+        .build()
+        .upload_stream(&caller(&t, "a", &[Role::Editor]), request, body(&[PNG]))
+        .await;
+    assert_err(result, ErrorKind::Invalid, "content_mismatch");
+
+    let mut fx = Fx::new();
+    fx.meta.expect_usage().returning(|_| Ok(Default::default()));
+    draining_store(&mut fx);
+    fx.store.expect_delete().times(1).returning(|_| Ok(()));
+    fx.meta
+        .expect_reserve_upload()
+        .returning(|_, _, _| Err(meta_err(MetadataErrorKind::Conflict)));
+    let request = StreamUpload {
+        file: fields("a.pdf", Some("application/pdf")),
+    };
+    let result = fx
+        .build()
+        .upload_stream(&caller(&t, "a", &[Role::Editor]), request, body(&[PDF]))
+        .await;
+    assert_err(result, ErrorKind::Conflict, "duplicate_path");
+}
+
+#[tokio::test]
+async fn presign_parts_checks_the_upload() {
+    let t = tenant(TenantStatus::Active);
+    let mut pending = file(&t, "alice", FileStatus::Pending);
+    pending.size_bytes = 40 * 1024 * 1024;
+    pending.multipart_upload_id = Some("up-1".into());
+    let mut fx = Fx::new();
+    fx.serves_file(&pending);
+    let mut seq = Sequence::new();
+    for n in [1u16, 3] {
+        fx.store
+            .expect_presign_part()
+            .times(1)
+            .in_sequence(&mut seq)
+            .withf(move |_, id, part, _, _| id == "up-1" && *part == n)
+            .returning(|_, _, _, _, _| Ok(presigned("PUT")));
+    }
+    let app = fx.build();
+    let c = caller(&t, "alice", &[Role::Editor]);
+    let parts = app.presign_parts(&c, pending.id, vec![1, 3]).await.unwrap();
+    assert_eq!(
+        parts.iter().map(|p| p.part_number).collect::<Vec<_>>(),
+        vec![1, 3]
+    );
+    assert_err(
+        app.presign_parts(&c, pending.id, vec![4]).await,
+        ErrorKind::Invalid,
+        "invalid_parts",
+    );
+    assert_err(
+        app.presign_parts(&c, pending.id, vec![]).await,
+        ErrorKind::Invalid,
+        "invalid_parts",
+    );
+}

@@ -1,0 +1,147 @@
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Settings of the Keycloak adapter (`[identity]` in `coffer.toml`, env
+/// `COFFER__IDENTITY__…`). Only `issuer` is required; see `docs/identity.md`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KeycloakConfig {
+    /// The realm's issuer, `{base}/realms/{realm}`, exactly as it appears in
+    /// the tokens' `iss` claim.
+    pub issuer: String,
+    /// The audience Coffer's tokens carry in `aud` (an audience mapper in Keycloak).
+    #[serde(default = "defaults::audience")]
+    pub audience: String,
+    /// Accept a token whose `azp` equals `audience` even if `aud` does not
+    /// contain it (Keycloak's default tokens carry `aud: account` only).
+    #[serde(default)]
+    pub use_azp: bool,
+    #[serde(flatten)]
+    pub claims: ClaimMapping,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    #[serde(default = "defaults::leeway_secs")]
+    pub leeway_secs: u64,
+    /// At most one JWKS refetch for an unknown `kid` per this many seconds.
+    #[serde(default = "defaults::jwks_refetch_interval_secs")]
+    pub jwks_refetch_interval_secs: u64,
+    /// Keys older than this are refreshed on the next verification, so a key
+    /// the issuer withdrew stops being trusted.
+    #[serde(default = "defaults::jwks_max_age_secs")]
+    pub jwks_max_age_secs: u64,
+    /// Accepted token types (`typ` in the header or the payload); empty
+    /// disables the check.
+    #[serde(default = "defaults::token_types")]
+    pub token_types: Vec<String>,
+    /// How many verified tokens are kept (each until it expires).
+    #[serde(default = "defaults::cache_capacity")]
+    pub cache_capacity: u64,
+    /// Timeout of discovery and JWKS requests, in seconds.
+    #[serde(default = "defaults::http_timeout_secs")]
+    pub http_timeout_secs: u64,
+}
+
+impl KeycloakConfig {
+    /// The defaults for everything but the issuer.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience: defaults::audience(),
+            use_azp: false,
+            claims: ClaimMapping::default(),
+            leeway_secs: defaults::leeway_secs(),
+            jwks_refetch_interval_secs: defaults::jwks_refetch_interval_secs(),
+            jwks_max_age_secs: defaults::jwks_max_age_secs(),
+            token_types: defaults::token_types(),
+            cache_capacity: defaults::cache_capacity(),
+            http_timeout_secs: defaults::http_timeout_secs(),
+        }
+    }
+
+    pub(crate) fn refetch_interval(&self) -> Duration {
+        Duration::from_secs(self.jwks_refetch_interval_secs)
+    }
+
+    pub(crate) fn max_age(&self) -> Duration {
+        Duration::from_secs(self.jwks_max_age_secs)
+    }
+}
+
+/// Where the principal's tenant and roles are read from in a token.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ClaimMapping {
+    /// Claim holding the tenant's slug or UUID (a string, or a list of them).
+    #[serde(default = "defaults::tenant_claim")]
+    pub tenant_claim: String,
+    /// Keycloak Organizations claim, used when `tenant_claim` is absent.
+    #[serde(default = "defaults::organization_claim")]
+    pub organization_claim: String,
+    /// Client whose roles in `resource_access.<client>.roles` count; by
+    /// default the audience's name, `coffer`.
+    #[serde(default = "defaults::audience")]
+    pub client_id: String,
+    /// Which provider role names mean which Coffer role.
+    #[serde(default)]
+    pub roles: RoleNames,
+}
+
+impl Default for ClaimMapping {
+    fn default() -> Self {
+        Self {
+            tenant_claim: defaults::tenant_claim(),
+            organization_claim: defaults::organization_claim(),
+            client_id: defaults::audience(),
+            roles: RoleNames::default(),
+        }
+    }
+}
+
+/// Provider role names for Coffer's roles (realm or client roles alike).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct RoleNames {
+    pub admin: String,
+    pub editor: String,
+    pub viewer: String,
+    pub platform_admin: String,
+}
+
+impl Default for RoleNames {
+    fn default() -> Self {
+        Self {
+            admin: "admin".into(),
+            editor: "editor".into(),
+            viewer: "viewer".into(),
+            platform_admin: "platform-admin".into(),
+        }
+    }
+}
+
+mod defaults {
+    pub fn audience() -> String {
+        "coffer".into()
+    }
+    pub fn tenant_claim() -> String {
+        "tenant".into()
+    }
+    pub fn organization_claim() -> String {
+        "organization".into()
+    }
+    pub fn leeway_secs() -> u64 {
+        30
+    }
+    pub fn jwks_refetch_interval_secs() -> u64 {
+        10
+    }
+    pub fn jwks_max_age_secs() -> u64 {
+        600
+    }
+    pub fn token_types() -> Vec<String> {
+        vec!["Bearer".into(), "at+jwt".into()]
+    }
+    pub fn cache_capacity() -> u64 {
+        10_000
+    }
+    pub fn http_timeout_secs() -> u64 {
+        10
+    }
+}

@@ -1,1 +1,9 @@
-//! coffer-s3 integration tests (work in progress).
+//! coffer-s3 against a real S3 server (SeaweedFS from
+//! `scripts/services/seaweedfs.sh start`): the ObjectStore contract suite
+//! plus what only S3 has (CORS, request signing, error mapping).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod contract;
+mod cors;
+mod refusals;
+mod support;

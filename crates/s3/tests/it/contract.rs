@@ -1,0 +1,3 @@
+use crate::support::contract_store;
+
+coffer_contract::object_store_contract!(contract_store);

@@ -1,0 +1,61 @@
+use std::sync::Arc;
+
+use coffer_contract::object_store::Harness;
+use coffer_domain::BucketName;
+use coffer_ports::ObjectStore;
+use coffer_s3::{S3Config, S3Store};
+
+/// The bucket every contract case shares; each case has its own tenant prefix.
+const CONTRACT_BUCKET: &str = "coffer-contract";
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: start the test S3 server with \
+             `scripts/services/seaweedfs.sh start && source .test-services/seaweedfs.env`"
+        )
+    })
+}
+
+pub fn config() -> S3Config {
+    S3Config {
+        endpoint: Some(var("COFFER_TEST_S3_ENDPOINT")),
+        region: var("COFFER_TEST_S3_REGION"),
+        access_key_id: Some(var("COFFER_TEST_S3_ACCESS_KEY_ID")),
+        secret_access_key: Some(var("COFFER_TEST_S3_SECRET_ACCESS_KEY").into()),
+        force_path_style: true,
+        ..S3Config::default()
+    }
+}
+
+pub fn endpoint() -> String {
+    var("COFFER_TEST_S3_ENDPOINT")
+}
+
+pub fn allowed_origin() -> String {
+    var("COFFER_TEST_S3_ALLOWED_ORIGIN")
+}
+
+pub async fn store_with(config: S3Config) -> S3Store {
+    S3Store::new(config).await.expect("S3 store")
+}
+
+/// A fresh bucket name, for tests that change bucket settings.
+pub fn fresh_bucket(prefix: &str) -> BucketName {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    BucketName::new(format!("{prefix}-{}", &suffix[..12])).expect("bucket name")
+}
+
+/// The contract suite's factory: the shared bucket, set up, and a fresh tenant.
+pub async fn contract_store() -> (Arc<dyn ObjectStore>, Harness) {
+    let store = store_with(config()).await;
+    let harness = Harness::new(
+        BucketName::new(CONTRACT_BUCKET).expect("bucket name"),
+        Some(allowed_origin()),
+    );
+    store
+        .ensure_bucket(&harness.bucket_spec())
+        .await
+        .expect("ensure_bucket");
+    (Arc::new(store), harness)
+}

@@ -9,7 +9,8 @@
 //
 // Admin routes (127.0.0.1 only):
 //   GET  /admin/health
-//   POST /admin/realms/<realm>/rotate        -> {kid}   new signing key, old one stays published
+//   POST /admin/realms/<realm>/rotate        -> {kid}   new signing key; the old ones stay published
+//                                                     unless the body is {"retire": true}
 //   GET  /admin/realms/<realm>/jwks-fetches  -> {count} GETs of the realm's JWKS so far
 //   POST /admin/realms/<realm>/mint          -> {token} body {claims?, header?, sign?}
 //        claims/header are merged over defaults (null deletes a default);
@@ -172,7 +173,8 @@ function realm(name) {
   return r;
 }
 
-function rotate(r) {
+function rotate(r, { retire = false } = {}) {
+  if (retire) r.keys.length = 0;
   r.keys.unshift(newKey());
   r.provider = buildProvider(r.issuer, r.keys);
   return r.keys[0].kid;
@@ -240,7 +242,7 @@ async function admin(req, res, path) {
   if (!m) return send(res, 404, { error: 'no such admin route' });
   const r = realm(m[1]);
   switch (`${req.method} ${m[2]}`) {
-    case 'POST rotate': return send(res, 200, { kid: rotate(r) });
+    case 'POST rotate': return send(res, 200, { kid: rotate(r, await readJson(req)) });
     case 'GET jwks-fetches': return send(res, 200, { count: r.jwksFetches });
     case 'POST mint': return send(res, 200, { token: mint(r, await readJson(req)) });
     default: return send(res, 405, { error: 'method not allowed' });

@@ -145,3 +145,34 @@ mod defaults {
         10
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_issuer_is_required() {
+        let c: KeycloakConfig =
+            serde_json::from_str(r#"{"issuer": "https://sso/realms/coffer"}"#).unwrap();
+        assert_eq!(c.audience, "coffer");
+        assert_eq!(c.claims, ClaimMapping::default());
+        assert_eq!(c.leeway_secs, 30);
+        assert!(!c.use_azp);
+        assert!(serde_json::from_str::<KeycloakConfig>("{}").is_err());
+    }
+
+    #[test]
+    fn flattened_mapping_keys_and_role_names() {
+        let c: KeycloakConfig = serde_json::from_str(
+            r#"{"issuer": "i", "tenant_claim": "org", "client_id": "files",
+                "roles": {"platform_admin": "superuser"}, "use_azp": true}"#,
+        )
+        .unwrap();
+        assert_eq!(c.claims.tenant_claim, "org");
+        assert_eq!(c.claims.client_id, "files");
+        assert_eq!(c.claims.roles.platform_admin, "superuser");
+        assert_eq!(c.claims.roles.admin, "admin");
+        assert!(c.use_azp);
+    }
+}

@@ -1,1 +1,1340 @@
 //! MetadataStore contract suite.
+//!
+//! Every case is a `pub async fn` taking a fresh, empty store and panicking
+//! when the store breaks the contract of [`MetadataStore`]. An adapter runs
+//! them all with one line in its integration tests:
+//!
+//! ```ignore
+//! coffer_contract::metadata_store_contract!(async {
+//!     let db = TestDb::new().await;                 // whatever the adapter needs
+//!     let store: Arc<dyn MetadataStore> = Arc::new(db.store(4).unwrap());
+//!     (store, db)                                   // `db` lives until the case ends
+//! });
+//! ```
+//!
+//! The factory yields the store and a guard that is kept alive for the
+//! duration of the case (a test database to drop, a temporary directory…).
+//! Times are whole seconds, so every store round-trips them exactly.
+
+// The suite is test code compiled as a library: a failed expectation must
+// panic, with the case's message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+pub use coffer_ports::MetadataStore;
+
+use coffer_domain::{
+    Access, BucketName, Category, ContentType, FileId, FileRecord, FileStatus, Filename, GrantId,
+    GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, PageCursor, Plan, PlanLimits,
+    Principal, Region, Role, Sha256Digest, Subject, Tenant, TenantId, TenantSlug, TenantStatus,
+    Usage, UserId, Visibility, effective_access,
+};
+use coffer_ports::{
+    AuditQuery, FilePatch, FileQuery, MetadataErrorKind, NewAudit, NewFile, NewGrant, NewTenant,
+    ObjectFacts, ReadFilter, TenantPatch, TenantScope,
+};
+use serde_json::json;
+use time::OffsetDateTime;
+
+/// Expands to one `#[tokio::test]` per contract case. `$factory` is an
+/// expression evaluating to a future of `(Arc<dyn MetadataStore>, guard)`;
+/// it is evaluated afresh for every case.
+#[macro_export]
+macro_rules! metadata_store_contract {
+    ($factory:expr) => {
+        $crate::metadata_store_contract!(@cases $factory;
+            tenants_create_read_update,
+            tenants_conflict_and_not_found,
+            tenants_list_oldest_first_in_pages,
+            users_upsert_is_idempotent,
+            reserve_records_pending_file_and_reservation,
+            other_tenants_files_are_not_found,
+            duplicate_live_path_conflicts,
+            quota_is_enforced_with_reservations,
+            mark_available_commits_usage_once,
+            multipart_upload_id_only_while_pending,
+            update_file_changes_and_conflicts,
+            trash_and_restore_transitions,
+            remove_file_releases_usage_and_grants,
+            grants_replace_list_delete,
+            list_files_filters,
+            list_files_pages_newest_first,
+            list_files_read_filter_matches_effective_access,
+            audit_append_and_list,
+            check_ready_answers,
+        );
+    };
+    (@cases $factory:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (store, _guard) = $factory.await;
+                let store: ::std::sync::Arc<dyn $crate::metadata::MetadataStore> = store;
+                $crate::metadata::$case(store).await;
+            }
+        )+
+    };
+}
+
+type Store = Arc<dyn MetadataStore>;
+
+// ---------------------------------------------------------------- fixtures
+
+const T0: i64 = 1_700_000_000;
+
+/// A whole-second instant, `secs` after a fixed origin.
+pub fn at(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(T0 + secs).unwrap()
+}
+
+fn subject(s: &str) -> Subject {
+    Subject::new(s).unwrap()
+}
+
+fn scope(t: &Tenant) -> TenantScope {
+    TenantScope::new(t.id)
+}
+
+/// An active tenant `slug`, created at `at(created)`.
+pub fn new_tenant(slug: &str, created: i64) -> NewTenant {
+    NewTenant {
+        id: TenantId::new_random(),
+        slug: TenantSlug::new(slug).unwrap(),
+        display_name: format!("Tenant {slug}"),
+        plan: Plan::Professional,
+        status: TenantStatus::Active,
+        region: Region::new("eu-west").unwrap(),
+        dedicated_bucket: None,
+        limit_overrides: LimitOverrides::default(),
+        created_at: at(created),
+    }
+}
+
+async fn tenant(store: &Store, slug: &str) -> Tenant {
+    store.create_tenant(new_tenant(slug, 0)).await.unwrap()
+}
+
+/// Generous limits, unless a case narrows them.
+pub fn limits() -> PlanLimits {
+    PlanLimits {
+        max_file_size: 1 << 30,
+        max_total_bytes: 1 << 40,
+        max_files: 1_000_000,
+        allowed_content_types: vec![],
+        url_ttl_secs: 300,
+        retention_days: 30,
+    }
+}
+
+async fn user(store: &Store, t: &Tenant, sub: &str, roles: &[Role]) -> UserId {
+    store
+        .upsert_user(&scope(t), &subject(sub), roles)
+        .await
+        .unwrap()
+}
+
+/// A pending file of `size` bytes at `path`/`name`, created at `created`.
+pub fn file(
+    t: &Tenant,
+    owner: (UserId, &str),
+    path: &str,
+    name: &str,
+    size: u64,
+    created: i64,
+) -> NewFile {
+    let id = FileId::new_v7();
+    let category = Category::default_category();
+    NewFile {
+        id,
+        owner_id: owner.0,
+        owner: subject(owner.1),
+        key: ObjectKey::for_file(t.id, &category, id),
+        category,
+        path: LogicalPath::new(path).unwrap(),
+        filename: Filename::new(name).unwrap(),
+        content_type: ContentType::new("application/pdf").unwrap(),
+        size_bytes: size,
+        checksum_sha256: None,
+        visibility: Visibility::Private,
+        metadata: Metadata::default(),
+        bucket: BucketName::new("coffer-files").unwrap(),
+        upload_expires_at: at(created + 3600),
+        created_at: at(created),
+    }
+}
+
+fn facts(size: u64, secs: i64) -> ObjectFacts {
+    ObjectFacts {
+        size_bytes: size,
+        checksum_sha256: Some(Sha256Digest::from_bytes([7; 32])),
+        content_type: ContentType::new("application/pdf").unwrap(),
+        at: at(secs),
+    }
+}
+
+async fn reserve(store: &Store, t: &Tenant, f: NewFile) -> FileRecord {
+    store.reserve_upload(&scope(t), f, &limits()).await.unwrap()
+}
+
+/// Reserve and complete: an `available` file.
+async fn available(store: &Store, t: &Tenant, f: NewFile) -> FileRecord {
+    let size = f.size_bytes;
+    let created = f.created_at.unix_timestamp() - T0;
+    let rec = reserve(store, t, f).await;
+    store
+        .mark_available(&scope(t), rec.id, facts(size, created + 1))
+        .await
+        .unwrap()
+}
+
+/// A listing of available files, 100 a page, no other filter.
+pub fn query(filter: ReadFilter) -> FileQuery {
+    FileQuery {
+        filter,
+        status: FileStatus::Available,
+        category: None,
+        path: None,
+        prefix: None,
+        name_contains: None,
+        metadata: None,
+        owner: None,
+        after: None,
+        limit: 100,
+    }
+}
+
+async fn names(store: &Store, t: &Tenant, q: &FileQuery) -> BTreeSet<String> {
+    store
+        .list_files(&scope(t), q)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|f| f.filename.to_string())
+        .collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[track_caller]
+fn assert_kind<T: std::fmt::Debug>(
+    result: Result<T, coffer_ports::MetadataError>,
+    kind: MetadataErrorKind,
+    what: &str,
+) {
+    match result {
+        Err(e) => assert_eq!(e.kind(), kind, "{what}: {e}"),
+        Ok(v) => panic!("{what}: expected {kind}, got Ok({v:?})"),
+    }
+}
+
+// ------------------------------------------------------------------ tenants
+
+pub async fn tenants_create_read_update(store: Store) {
+    let mut new = new_tenant("acme", 5);
+    new.dedicated_bucket = Some("acme-bucket".into());
+    new.limit_overrides.max_files = Some(10);
+    let created = store.create_tenant(new.clone()).await.unwrap();
+    assert_eq!(created.id, new.id);
+    assert_eq!(created.slug, new.slug);
+    assert_eq!(created.display_name, "Tenant acme");
+    assert_eq!(created.plan, Plan::Professional);
+    assert_eq!(created.status, TenantStatus::Active);
+    assert_eq!(created.region.as_str(), "eu-west");
+    assert_eq!(created.dedicated_bucket.as_deref(), Some("acme-bucket"));
+    assert_eq!(created.limit_overrides.max_files, Some(10));
+    assert_eq!(created.created_at, at(5));
+    assert_eq!(created.suspended_at, None);
+
+    assert_eq!(store.get_tenant(new.id).await.unwrap(), created);
+    assert_eq!(store.find_tenant_by_slug(&new.slug).await.unwrap(), created);
+
+    let patch = TenantPatch {
+        display_name: Some("Acme Corp".into()),
+        plan: Some(Plan::Enterprise),
+        status: Some(TenantStatus::Suspended),
+        suspended_at: Some(Some(at(50))),
+        dedicated_bucket: Some(None),
+        limit_overrides: Some(LimitOverrides {
+            max_total_bytes: Some(99),
+            ..LimitOverrides::default()
+        }),
+        ..TenantPatch::default()
+    };
+    let updated = store.update_tenant(new.id, patch).await.unwrap();
+    assert_eq!(updated.display_name, "Acme Corp");
+    assert_eq!(updated.plan, Plan::Enterprise);
+    assert_eq!(updated.status, TenantStatus::Suspended);
+    assert_eq!(updated.suspended_at, Some(at(50)));
+    assert_eq!(updated.dedicated_bucket, None, "Some(None) clears");
+    assert_eq!(updated.limit_overrides.max_total_bytes, Some(99));
+    assert_eq!(updated.limit_overrides.max_files, None);
+    assert_eq!(updated.slug, created.slug, "slugs are immutable");
+    assert_eq!(store.get_tenant(new.id).await.unwrap(), updated);
+
+    // An empty patch changes nothing.
+    let same = store
+        .update_tenant(new.id, TenantPatch::default())
+        .await
+        .unwrap();
+    assert_eq!(same, updated);
+}
+
+pub async fn tenants_conflict_and_not_found(store: Store) {
+    tenant(&store, "acme").await;
+    assert_kind(
+        store.create_tenant(new_tenant("acme", 1)).await,
+        MetadataErrorKind::Conflict,
+        "duplicate slug",
+    );
+    let other = tenant(&store, "other").await;
+    let mut same_id = new_tenant("third", 1);
+    same_id.id = other.id;
+    assert_kind(
+        store.create_tenant(same_id).await,
+        MetadataErrorKind::Conflict,
+        "duplicate id",
+    );
+    let unknown = TenantId::new_random();
+    assert_kind(
+        store.get_tenant(unknown).await,
+        MetadataErrorKind::NotFound,
+        "get unknown",
+    );
+    assert_kind(
+        store
+            .find_tenant_by_slug(&TenantSlug::new("nobody").unwrap())
+            .await,
+        MetadataErrorKind::NotFound,
+        "find unknown slug",
+    );
+    assert_kind(
+        store.update_tenant(unknown, TenantPatch::default()).await,
+        MetadataErrorKind::NotFound,
+        "update unknown",
+    );
+}
+
+pub async fn tenants_list_oldest_first_in_pages(store: Store) {
+    let mut ids = Vec::new();
+    for (i, slug) in ["t-one", "t-two", "t-three", "t-four", "t-five"]
+        .iter()
+        .enumerate()
+    {
+        let t = store
+            .create_tenant(new_tenant(slug, i as i64 * 10))
+            .await
+            .unwrap();
+        ids.push(t.id);
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let page = store.list_tenants(after, 2).await.unwrap();
+        pages += 1;
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.iter().map(|t| t.id));
+        match page.next_cursor {
+            Some(c) => after = Some(PageCursor::decode(&c).unwrap()),
+            None => break,
+        }
+        assert!(pages < 10, "paging does not end");
+    }
+    assert_eq!(seen, ids, "oldest first, every tenant once");
+    assert_eq!(pages, 3);
+}
+
+pub async fn users_upsert_is_idempotent(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let alice = user(&store, &t, "alice", &[Role::Editor]).await;
+    let again = user(&store, &t, "alice", &[Role::Admin, Role::Viewer]).await;
+    assert_eq!(alice, again, "same subject, same user");
+    let bob = user(&store, &t, "bob", &[]).await;
+    assert_ne!(alice, bob);
+    // The same subject in another tenant is another user.
+    let other = tenant(&store, "other").await;
+    assert_ne!(user(&store, &other, "alice", &[]).await, alice);
+    assert_kind(
+        store
+            .upsert_user(
+                &TenantScope::new(TenantId::new_random()),
+                &subject("ghost"),
+                &[],
+            )
+            .await,
+        MetadataErrorKind::NotFound,
+        "unknown tenant",
+    );
+}
+
+// -------------------------------------------------------------------- files
+
+pub async fn reserve_records_pending_file_and_reservation(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let owner = user(&store, &t, "alice", &[Role::Editor]).await;
+    assert_eq!(store.usage(&scope(&t)).await.unwrap(), Usage::default());
+    let mut new = file(&t, (owner, "alice"), "/docs", "a.pdf", 100, 1);
+    new.checksum_sha256 = Some(Sha256Digest::from_bytes([1; 32]));
+    new.visibility = Visibility::Tenant;
+    new.metadata = Metadata::new(json!({"project": "x", "n": 1})).unwrap();
+    let rec = reserve(&store, &t, new.clone()).await;
+    assert_eq!(rec.id, new.id);
+    assert_eq!(rec.tenant_id, t.id);
+    assert_eq!(rec.owner_id, owner);
+    assert_eq!(rec.owner, new.owner);
+    assert_eq!(rec.status, FileStatus::Pending);
+    assert_eq!(rec.path, new.path);
+    assert_eq!(rec.filename, new.filename);
+    assert_eq!(rec.category, new.category);
+    assert_eq!(rec.content_type, new.content_type);
+    assert_eq!(rec.size_bytes, 100);
+    assert_eq!(rec.checksum_sha256, new.checksum_sha256);
+    assert_eq!(rec.visibility, Visibility::Tenant);
+    assert_eq!(rec.metadata, new.metadata);
+    assert_eq!(rec.bucket, new.bucket);
+    assert_eq!(rec.key, new.key);
+    assert_eq!(rec.upload_expires_at, Some(at(3601)));
+    assert_eq!(rec.multipart_upload_id, None);
+    assert_eq!(rec.created_at, at(1));
+    assert_eq!(rec.deleted_at, None);
+
+    let stored = store.get_file(&scope(&t), rec.id).await.unwrap();
+    assert_eq!(stored.file, rec);
+    assert!(stored.grants.is_empty());
+    assert_eq!(
+        store.usage(&scope(&t)).await.unwrap(),
+        Usage {
+            used_bytes: 0,
+            file_count: 0,
+            reserved_bytes: 100,
+            reserved_files: 1
+        }
+    );
+    assert_kind(
+        store.get_file(&scope(&t), FileId::new_v7()).await,
+        MetadataErrorKind::NotFound,
+        "unknown file",
+    );
+}
+
+pub async fn other_tenants_files_are_not_found(store: Store) {
+    let a = tenant(&store, "tenant-a").await;
+    let b = tenant(&store, "tenant-b").await;
+    let alice = user(&store, &a, "alice", &[Role::Admin]).await;
+    user(&store, &b, "bob", &[Role::Admin]).await;
+    let rec = available(
+        &store,
+        &a,
+        file(&a, (alice, "alice"), "/", "secret.pdf", 10, 1),
+    )
+    .await;
+    let sb = scope(&b);
+    let id = rec.id;
+    assert_kind(
+        store.get_file(&sb, id).await,
+        MetadataErrorKind::NotFound,
+        "get",
+    );
+    assert_kind(
+        store
+            .update_file(
+                &sb,
+                id,
+                FilePatch {
+                    visibility: Some(Visibility::Tenant),
+                    ..FilePatch::default()
+                },
+                at(5),
+            )
+            .await,
+        MetadataErrorKind::NotFound,
+        "update",
+    );
+    assert_kind(
+        store.trash_file(&sb, id, at(5)).await,
+        MetadataErrorKind::NotFound,
+        "trash",
+    );
+    assert_kind(
+        store.restore_file(&sb, id, at(5)).await,
+        MetadataErrorKind::NotFound,
+        "restore",
+    );
+    assert_kind(
+        store.set_multipart_upload(&sb, id, "u1").await,
+        MetadataErrorKind::NotFound,
+        "multipart",
+    );
+    assert_kind(
+        store.mark_available(&sb, id, facts(10, 5)).await,
+        MetadataErrorKind::NotFound,
+        "mark available",
+    );
+    assert_kind(
+        store.list_grants(&sb, id).await,
+        MetadataErrorKind::NotFound,
+        "list grants",
+    );
+    assert_kind(
+        store
+            .put_grant(
+                &sb,
+                NewGrant {
+                    id: GrantId::new_random(),
+                    file_id: id,
+                    subject: GrantSubject::User(subject("bob")),
+                    access: Access::Manage,
+                    expires_at: None,
+                    created_by: subject("bob"),
+                    created_at: at(5),
+                },
+            )
+            .await,
+        MetadataErrorKind::NotFound,
+        "put grant",
+    );
+    assert_kind(
+        store.remove_file(&sb, id).await,
+        MetadataErrorKind::NotFound,
+        "remove",
+    );
+    let listed = store
+        .list_files(&sb, &query(ReadFilter::All))
+        .await
+        .unwrap();
+    assert!(listed.items.is_empty(), "B lists nothing of A");
+    assert_eq!(store.usage(&sb).await.unwrap(), Usage::default());
+    // …and A's file is untouched.
+    let still = store.get_file(&scope(&a), id).await.unwrap().file;
+    assert_eq!(still, rec);
+}
+
+pub async fn duplicate_live_path_conflicts(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let o = user(&store, &t, "alice", &[Role::Editor]).await;
+    let first = reserve(&store, &t, file(&t, (o, "alice"), "/docs", "a.pdf", 1, 1)).await;
+    assert_kind(
+        store
+            .reserve_upload(
+                &scope(&t),
+                file(&t, (o, "alice"), "/docs", "a.pdf", 1, 2),
+                &limits(),
+            )
+            .await,
+        MetadataErrorKind::Conflict,
+        "same path and name while pending",
+    );
+    // The failed reservation reserved nothing.
+    assert_eq!(store.usage(&scope(&t)).await.unwrap().reserved_files, 1);
+    // Another folder or another name is fine; so is another tenant.
+    reserve(&store, &t, file(&t, (o, "alice"), "/other", "a.pdf", 1, 3)).await;
+    reserve(&store, &t, file(&t, (o, "alice"), "/docs", "b.pdf", 1, 4)).await;
+    let u = tenant(&store, "umbrella").await;
+    let uo = user(&store, &u, "alice", &[Role::Editor]).await;
+    reserve(&store, &u, file(&u, (uo, "alice"), "/docs", "a.pdf", 1, 5)).await;
+
+    // Trash frees the name; restoring then conflicts with the new file.
+    store
+        .mark_available(&scope(&t), first.id, facts(1, 6))
+        .await
+        .unwrap();
+    store.trash_file(&scope(&t), first.id, at(7)).await.unwrap();
+    let second = reserve(&store, &t, file(&t, (o, "alice"), "/docs", "a.pdf", 1, 8)).await;
+    assert_kind(
+        store.restore_file(&scope(&t), first.id, at(9)).await,
+        MetadataErrorKind::Conflict,
+        "restore onto a live name",
+    );
+    assert_eq!(
+        store
+            .get_file(&scope(&t), first.id)
+            .await
+            .unwrap()
+            .file
+            .status,
+        FileStatus::Deleted
+    );
+    store.remove_file(&scope(&t), second.id).await.unwrap();
+    let restored = store
+        .restore_file(&scope(&t), first.id, at(10))
+        .await
+        .unwrap();
+    assert_eq!(restored.status, FileStatus::Available);
+}
+
+pub async fn quota_is_enforced_with_reservations(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let o = user(&store, &t, "alice", &[Role::Editor]).await;
+    let tight = PlanLimits {
+        max_total_bytes: 100,
+        max_files: 3,
+        ..limits()
+    };
+    let s = scope(&t);
+    store
+        .reserve_upload(&s, file(&t, (o, "alice"), "/", "a", 60, 1), &tight)
+        .await
+        .unwrap();
+    assert_kind(
+        store
+            .reserve_upload(&s, file(&t, (o, "alice"), "/", "b", 41, 2), &tight)
+            .await,
+        MetadataErrorKind::QuotaExceeded,
+        "pending bytes count against the quota",
+    );
+    store
+        .reserve_upload(&s, file(&t, (o, "alice"), "/", "c", 40, 3), &tight)
+        .await
+        .unwrap();
+    let usage = store.usage(&s).await.unwrap();
+    assert_eq!((usage.reserved_bytes, usage.reserved_files), (100, 2));
+    store
+        .reserve_upload(&s, file(&t, (o, "alice"), "/", "d", 0, 4), &tight)
+        .await
+        .unwrap();
+    assert_kind(
+        store
+            .reserve_upload(&s, file(&t, (o, "alice"), "/", "e", 0, 5), &tight)
+            .await,
+        MetadataErrorKind::QuotaExceeded,
+        "file count",
+    );
+    assert_eq!(store.usage(&s).await.unwrap().reserved_files, 3);
+}
+
+pub async fn mark_available_commits_usage_once(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let o = user(&store, &t, "alice", &[Role::Editor]).await;
+    let s = scope(&t);
+    let rec = reserve(&store, &t, file(&t, (o, "alice"), "/", "a.pdf", 100, 1)).await;
+    let done = store
+        .mark_available(&s, rec.id, facts(100, 20))
+        .await
+        .unwrap();
+    assert_eq!(done.status, FileStatus::Available);
+    assert_eq!(
+        done.checksum_sha256,
+        Some(Sha256Digest::from_bytes([7; 32]))
+    );
+    assert_eq!(done.updated_at, at(20));
+    assert_eq!(done.created_at, rec.created_at);
+    assert_eq!(done.multipart_upload_id, None);
+    let expected = Usage {
+        used_bytes: 100,
+        file_count: 1,
+        reserved_bytes: 0,
+        reserved_files: 0,
+    };
+    assert_eq!(store.usage(&s).await.unwrap(), expected);
+    // Completing twice is harmless.
+    let again = store
+        .mark_available(&s, rec.id, facts(100, 30))
+        .await
+        .unwrap();
+    assert_eq!(again, done);
+    assert_eq!(store.usage(&s).await.unwrap(), expected);
+
+    store.trash_file(&s, rec.id, at(40)).await.unwrap();
+    assert_kind(
+        store.mark_available(&s, rec.id, facts(100, 50)).await,
+        MetadataErrorKind::InvalidState,
+        "a deleted file cannot complete",
+    );
+    assert_kind(
+        store
+            .mark_available(&s, FileId::new_v7(), facts(1, 50))
+            .await,
+        MetadataErrorKind::NotFound,
+        "unknown file",
+    );
+}
+
+pub async fn multipart_upload_id_only_while_pending(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let o = user(&store, &t, "alice", &[Role::Editor]).await;
+    let s = scope(&t);
+    let rec = reserve(&store, &t, file(&t, (o, "alice"), "/", "big.bin", 10, 1)).await;
+    let with = store
+        .set_multipart_upload(&s, rec.id, "upload-1")
+        .await
+        .unwrap();
+    assert_eq!(with.multipart_upload_id.as_deref(), Some("upload-1"));
+    assert_eq!(
+        store
+            .get_file(&s, rec.id)
+            .await
+            .unwrap()
+            .file
+            .multipart_upload_id
+            .as_deref(),
+        Some("upload-1")
+    );
+    store
+        .mark_available(&s, rec.id, facts(10, 2))
+        .await
+        .unwrap();
+    assert_kind(
+        store.set_multipart_upload(&s, rec.id, "upload-2").await,
+        MetadataErrorKind::InvalidState,
+        "available file",
+    );
+    assert_kind(
+        store.set_multipart_upload(&s, FileId::new_v7(), "u").await,
+        MetadataErrorKind::NotFound,
+        "unknown file",
+    );
+}
+
+pub async fn update_file_changes_and_conflicts(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let o = user(&store, &t, "alice", &[Role::Editor]).await;
+    let s = scope(&t);
+    let a = available(&store, &t, file(&t, (o, "alice"), "/docs", "a.pdf", 1, 1)).await;
+    available(
+        &store,
+        &t,
+        file(&t, (o, "alice"), "/docs", "taken.pdf", 1, 2),
+    )
+    .await;
+    let meta = Metadata::new(json!({"k": "v"})).unwrap();
+    let changed = store
+        .update_file(
+            &s,
+            a.id,
+            FilePatch {
+                filename: Some(Filename::new("renamed.pdf").unwrap()),
+                path: Some(LogicalPath::new("/archive/2024").unwrap()),
+                visibility: Some(Visibility::Tenant),
+                metadata: Some(meta.clone()),
+            },
+            at(30),
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.filename.as_str(), "renamed.pdf");
+    assert_eq!(changed.path.as_str(), "/archive/2024");
+    assert_eq!(changed.visibility, Visibility::Tenant);
+    assert_eq!(changed.metadata, meta);
+    assert_eq!(changed.updated_at, at(30));
+    assert_eq!(changed.key, a.key, "moving never touches the object key");
+    assert_eq!(store.get_file(&s, a.id).await.unwrap().file, changed);
+
+    // Only what the patch names changes.
+    let renamed_only = store
+        .update_file(
+            &s,
+            a.id,
+            FilePatch {
+                filename: Some(Filename::new("again.pdf").unwrap()),
+                ..FilePatch::default()
+            },
+            at(31),
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed_only.path, changed.path);
+    assert_eq!(renamed_only.metadata, meta);
+
+    assert_kind(
+        store
+            .update_file(
+                &s,
+                a.id,
+                FilePatch {
+                    filename: Some(Filename::new("taken.pdf").unwrap()),
+                    path: Some(LogicalPath::new("/docs").unwrap()),
+                    ..FilePatch::default()
+                },
+                at(32),
+            )
+            .await,
+        MetadataErrorKind::Conflict,
+        "moving onto a live name",
+    );
+    assert_kind(
+        store
+            .update_file(&s, FileId::new_v7(), FilePatch::default(), at(33))
+            .await,
+        MetadataErrorKind::NotFound,
+        "unknown file",
+    );
+}
+
+pub async fn trash_and_restore_transitions(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let o = user(&store, &t, "alice", &[Role::Editor]).await;
+    let s = scope(&t);
+    let pending = reserve(&store, &t, file(&t, (o, "alice"), "/", "p", 5, 1)).await;
+    assert_kind(
+        store.trash_file(&s, pending.id, at(2)).await,
+        MetadataErrorKind::InvalidState,
+        "trash a pending file",
+    );
+    let f = available(&store, &t, file(&t, (o, "alice"), "/", "f", 7, 3)).await;
+    assert_kind(
+        store.restore_file(&s, f.id, at(4)).await,
+        MetadataErrorKind::InvalidState,
+        "restore an available file",
+    );
+    let before = store.usage(&s).await.unwrap();
+    let trashed = store.trash_file(&s, f.id, at(5)).await.unwrap();
+    assert_eq!(trashed.status, FileStatus::Deleted);
+    assert_eq!(trashed.deleted_at, Some(at(5)));
+    assert_eq!(store.usage(&s).await.unwrap(), before, "trash keeps usage");
+    assert_kind(
+        store.trash_file(&s, f.id, at(6)).await,
+        MetadataErrorKind::InvalidState,
+        "trash twice",
+    );
+    let restored = store.restore_file(&s, f.id, at(7)).await.unwrap();
+    assert_eq!(restored.status, FileStatus::Available);
+    assert_eq!(restored.deleted_at, None);
+    assert_eq!(restored.updated_at, at(7));
+    assert_kind(
+        store.trash_file(&s, FileId::new_v7(), at(8)).await,
+        MetadataErrorKind::NotFound,
+        "trash unknown",
+    );
+    assert_kind(
+        store.restore_file(&s, FileId::new_v7(), at(8)).await,
+        MetadataErrorKind::NotFound,
+        "restore unknown",
+    );
+}
+
+pub async fn remove_file_releases_usage_and_grants(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let o = user(&store, &t, "alice", &[Role::Editor]).await;
+    let s = scope(&t);
+    let pending = reserve(&store, &t, file(&t, (o, "alice"), "/", "p", 5, 1)).await;
+    let live = available(&store, &t, file(&t, (o, "alice"), "/", "l", 7, 2)).await;
+    let trashed = available(&store, &t, file(&t, (o, "alice"), "/", "t", 11, 3)).await;
+    store.trash_file(&s, trashed.id, at(4)).await.unwrap();
+    store
+        .put_grant(&s, grant(live.id, "user:bob", Access::Read, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.usage(&s).await.unwrap(),
+        Usage {
+            used_bytes: 18,
+            file_count: 2,
+            reserved_bytes: 5,
+            reserved_files: 1
+        }
+    );
+    let removed = store.remove_file(&s, pending.id).await.unwrap();
+    assert_eq!(removed.id, pending.id);
+    store.remove_file(&s, live.id).await.unwrap();
+    store.remove_file(&s, trashed.id).await.unwrap();
+    assert_eq!(store.usage(&s).await.unwrap(), Usage::default());
+    assert_kind(
+        store.get_file(&s, live.id).await,
+        MetadataErrorKind::NotFound,
+        "removed",
+    );
+    assert_kind(
+        store.list_grants(&s, live.id).await,
+        MetadataErrorKind::NotFound,
+        "grants of a removed file",
+    );
+    assert_kind(
+        store.remove_file(&s, live.id).await,
+        MetadataErrorKind::NotFound,
+        "remove twice",
+    );
+}
+
+// ------------------------------------------------------------------- grants
+
+fn grant(file: FileId, to: &str, access: Access, expires: Option<i64>) -> NewGrant {
+    NewGrant {
+        id: GrantId::new_random(),
+        file_id: file,
+        subject: to.parse().unwrap(),
+        access,
+        expires_at: expires.map(at),
+        created_by: subject("alice"),
+        created_at: at(100),
+    }
+}
+
+pub async fn grants_replace_list_delete(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let o = user(&store, &t, "alice", &[Role::Editor]).await;
+    let s = scope(&t);
+    let f = available(&store, &t, file(&t, (o, "alice"), "/", "f", 1, 1)).await;
+    let g = available(&store, &t, file(&t, (o, "alice"), "/", "g", 1, 2)).await;
+    assert!(store.list_grants(&s, f.id).await.unwrap().is_empty());
+
+    let bob = store
+        .put_grant(&s, grant(f.id, "user:bob", Access::Read, Some(500)))
+        .await
+        .unwrap();
+    assert_eq!(bob.tenant_id, t.id);
+    assert_eq!(bob.file_id, f.id);
+    assert_eq!(bob.subject.to_string(), "user:bob");
+    assert_eq!(bob.access, Access::Read);
+    assert_eq!(bob.expires_at, Some(at(500)));
+    assert_eq!(bob.created_by.as_str(), "alice");
+    let viewers = store
+        .put_grant(&s, grant(f.id, "role:viewer", Access::Write, None))
+        .await
+        .unwrap();
+    // The same subject again replaces its grant.
+    let bob2 = store
+        .put_grant(&s, grant(f.id, "user:bob", Access::Manage, None))
+        .await
+        .unwrap();
+    assert_eq!(bob2.access, Access::Manage);
+    assert_eq!(bob2.expires_at, None);
+    let listed = store.list_grants(&s, f.id).await.unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(listed.contains(&viewers));
+    assert!(listed.contains(&bob2));
+    assert_eq!(store.get_file(&s, f.id).await.unwrap().grants.len(), 2);
+    assert!(store.list_grants(&s, g.id).await.unwrap().is_empty());
+
+    assert_kind(
+        store.delete_grant(&s, g.id, bob2.id).await,
+        MetadataErrorKind::NotFound,
+        "grant on another file",
+    );
+    store.delete_grant(&s, f.id, bob2.id).await.unwrap();
+    assert_eq!(store.list_grants(&s, f.id).await.unwrap(), vec![viewers]);
+    assert_kind(
+        store.delete_grant(&s, f.id, bob2.id).await,
+        MetadataErrorKind::NotFound,
+        "delete twice",
+    );
+    assert_kind(
+        store
+            .put_grant(&s, grant(FileId::new_v7(), "user:bob", Access::Read, None))
+            .await,
+        MetadataErrorKind::NotFound,
+        "grant on unknown file",
+    );
+    assert_kind(
+        store.list_grants(&s, FileId::new_v7()).await,
+        MetadataErrorKind::NotFound,
+        "list on unknown file",
+    );
+}
+
+// ------------------------------------------------------------------ listing
+
+pub async fn list_files_filters(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let alice = user(&store, &t, "alice", &[Role::Editor]).await;
+    let bob = user(&store, &t, "bob", &[Role::Editor]).await;
+    let s = scope(&t);
+    let mut report = file(&t, (alice, "alice"), "/docs", "Annual Report.PDF", 1, 1);
+    report.metadata = Metadata::new(json!({"project": "apollo", "year": 2024})).unwrap();
+    available(&store, &t, report).await;
+    let mut media = file(&t, (alice, "alice"), "/docs/2024", "photo.png", 1, 2);
+    media.category = Category::new("media").unwrap();
+    media.key = ObjectKey::for_file(t.id, &media.category, media.id);
+    media.metadata = Metadata::new(json!({"project": "apollo"})).unwrap();
+    available(&store, &t, media).await;
+    available(
+        &store,
+        &t,
+        file(&t, (bob, "bob"), "/docsx", "100%_done.txt", 1, 3),
+    )
+    .await;
+    available(&store, &t, file(&t, (bob, "bob"), "/", "root.txt", 1, 4)).await;
+    reserve(
+        &store,
+        &t,
+        file(&t, (bob, "bob"), "/docs", "pending.txt", 1, 5),
+    )
+    .await;
+    let gone = available(
+        &store,
+        &t,
+        file(&t, (bob, "bob"), "/docs", "gone.txt", 1, 6),
+    )
+    .await;
+    store.trash_file(&s, gone.id, at(7)).await.unwrap();
+
+    let all = query(ReadFilter::All);
+    assert_eq!(
+        names(&store, &t, &all).await,
+        set(&[
+            "Annual Report.PDF",
+            "photo.png",
+            "100%_done.txt",
+            "root.txt"
+        ]),
+        "available only, by default"
+    );
+    let with = |f: &dyn Fn(&mut FileQuery)| {
+        let mut q = all.clone();
+        f(&mut q);
+        q
+    };
+    let cases: Vec<(FileQuery, BTreeSet<String>)> = vec![
+        (
+            with(&|q| q.status = FileStatus::Pending),
+            set(&["pending.txt"]),
+        ),
+        (
+            with(&|q| q.status = FileStatus::Deleted),
+            set(&["gone.txt"]),
+        ),
+        (
+            with(&|q| q.category = Some(Category::new("media").unwrap())),
+            set(&["photo.png"]),
+        ),
+        (
+            with(&|q| q.path = Some(LogicalPath::new("/docs").unwrap())),
+            set(&["Annual Report.PDF"]),
+        ),
+        (
+            with(&|q| q.prefix = Some(LogicalPath::new("/docs").unwrap())),
+            set(&["Annual Report.PDF", "photo.png"]),
+        ),
+        (
+            with(&|q| q.prefix = Some(LogicalPath::root())),
+            set(&[
+                "Annual Report.PDF",
+                "photo.png",
+                "100%_done.txt",
+                "root.txt",
+            ]),
+        ),
+        (
+            with(&|q| q.name_contains = Some("REPORT".into())),
+            set(&["Annual Report.PDF"]),
+        ),
+        (
+            with(&|q| q.name_contains = Some("%_".into())),
+            set(&["100%_done.txt"]),
+        ),
+        (
+            with(&|q| q.name_contains = Some(".t".into())),
+            set(&["100%_done.txt", "root.txt"]),
+        ),
+        (
+            with(&|q| {
+                q.metadata = json!({"project": "apollo"}).as_object().cloned();
+            }),
+            set(&["Annual Report.PDF", "photo.png"]),
+        ),
+        (
+            with(&|q| q.metadata = json!({"year": 2024}).as_object().cloned()),
+            set(&["Annual Report.PDF"]),
+        ),
+        (
+            with(&|q| q.metadata = json!({"project": "zeus"}).as_object().cloned()),
+            set(&[]),
+        ),
+        (
+            with(&|q| q.owner = Some(subject("bob"))),
+            set(&["100%_done.txt", "root.txt"]),
+        ),
+        (
+            with(&|q| {
+                q.owner = Some(subject("alice"));
+                q.prefix = Some(LogicalPath::new("/docs/2024").unwrap());
+            }),
+            set(&["photo.png"]),
+        ),
+    ];
+    for (q, expected) in cases {
+        assert_eq!(names(&store, &t, &q).await, expected, "{q:?}");
+    }
+}
+
+pub async fn list_files_pages_newest_first(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let o = user(&store, &t, "alice", &[Role::Editor]).await;
+    let mut expected = Vec::new();
+    // Pairs share a creation time: the id breaks the tie.
+    for i in 0..7 {
+        let rec = available(
+            &store,
+            &t,
+            file(&t, (o, "alice"), "/", &format!("f{i}"), 1, i / 2),
+        )
+        .await;
+        expected.push((rec.created_at, rec.id));
+    }
+    expected.sort();
+    expected.reverse();
+    let mut seen = Vec::new();
+    let mut q = query(ReadFilter::All);
+    q.limit = 3;
+    let mut sizes = Vec::new();
+    loop {
+        let page = store.list_files(&scope(&t), &q).await.unwrap();
+        sizes.push(page.items.len());
+        seen.extend(page.items.iter().map(|f| (f.created_at, f.id)));
+        match page.next_cursor {
+            Some(c) => q.after = Some(PageCursor::decode(&c).unwrap()),
+            None => break,
+        }
+        assert!(sizes.len() < 10, "paging does not end");
+    }
+    assert_eq!(
+        seen, expected,
+        "newest first by (created_at, id), each once"
+    );
+    assert_eq!(sizes, vec![3, 3, 1]);
+
+    // A page that ends exactly at the last item says so.
+    let mut exact = query(ReadFilter::All);
+    exact.limit = 7;
+    assert_eq!(
+        store
+            .list_files(&scope(&t), &exact)
+            .await
+            .unwrap()
+            .next_cursor,
+        None
+    );
+}
+
+pub async fn list_files_read_filter_matches_effective_access(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let s = scope(&t);
+    let alice = user(&store, &t, "alice", &[Role::Editor]).await;
+    let bob = user(&store, &t, "bob", &[Role::Viewer]).await;
+    let now = at(1000);
+
+    let own = available(
+        &store,
+        &t,
+        file(&t, (alice, "alice"), "/", "alice-private", 1, 1),
+    )
+    .await;
+    let mut shared = file(&t, (alice, "alice"), "/", "alice-tenant", 1, 2);
+    shared.visibility = Visibility::Tenant;
+    let shared = available(&store, &t, shared).await;
+    let to_carol = available(&store, &t, file(&t, (bob, "bob"), "/", "for-carol", 1, 3)).await;
+    let to_viewers = available(&store, &t, file(&t, (bob, "bob"), "/", "for-viewers", 1, 4)).await;
+    let expired = available(&store, &t, file(&t, (bob, "bob"), "/", "expired", 1, 5)).await;
+    let future = available(&store, &t, file(&t, (bob, "bob"), "/", "future", 1, 6)).await;
+    available(&store, &t, file(&t, (bob, "bob"), "/", "bob-private", 1, 7)).await;
+    store
+        .put_grant(&s, grant(to_carol.id, "user:carol", Access::Read, None))
+        .await
+        .unwrap();
+    store
+        .put_grant(&s, grant(to_viewers.id, "role:viewer", Access::Read, None))
+        .await
+        .unwrap();
+    store
+        .put_grant(
+            &s,
+            grant(expired.id, "user:carol", Access::Write, Some(999)),
+        )
+        .await
+        .unwrap();
+    store
+        .put_grant(&s, grant(future.id, "user:carol", Access::Read, Some(1001)))
+        .await
+        .unwrap();
+    let _ = (own, shared);
+
+    let principals = [
+        ("alice", vec![Role::Editor]),
+        ("bob", vec![Role::Viewer]),
+        ("carol", vec![]),
+        ("carol", vec![Role::Viewer]),
+        ("dave", vec![Role::Admin]),
+        ("erin", vec![]),
+    ];
+    let everything = store
+        .list_files(&s, &query(ReadFilter::All))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(everything.len(), 7);
+    for (sub, roles) in principals {
+        let principal = Principal {
+            subject: subject(sub),
+            tenant: Some(t.id),
+            user_id: None,
+            roles: roles.clone(),
+        };
+        let mut expected = BTreeSet::new();
+        for f in &everything {
+            let grants = store.get_file(&s, f.id).await.unwrap().grants;
+            if effective_access(&principal, f, &grants, now).is_some() {
+                expected.insert(f.filename.to_string());
+            }
+        }
+        let filter = ReadFilter::Readable {
+            subject: subject(sub),
+            roles: roles.clone(),
+            now,
+        };
+        let got = names(&store, &t, &query(filter)).await;
+        assert_eq!(got, expected, "{sub} {roles:?}");
+    }
+    // Spot checks, so the comparison cannot pass vacuously.
+    let carol = names(
+        &store,
+        &t,
+        &query(ReadFilter::Readable {
+            subject: subject("carol"),
+            roles: vec![],
+            now,
+        }),
+    )
+    .await;
+    assert_eq!(carol, set(&["for-carol", "future"]));
+    let viewer_bob = names(
+        &store,
+        &t,
+        &query(ReadFilter::Readable {
+            subject: subject("bob"),
+            roles: vec![Role::Viewer],
+            now,
+        }),
+    )
+    .await;
+    assert_eq!(
+        viewer_bob,
+        set(&[
+            "alice-tenant",
+            "for-carol",
+            "for-viewers",
+            "expired",
+            "future",
+            "bob-private"
+        ])
+    );
+}
+
+// -------------------------------------------------------------------- audit
+
+pub async fn audit_append_and_list(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "other").await;
+    let o = user(&store, &t, "alice", &[Role::Editor]).await;
+    let s = scope(&t);
+    let f = available(&store, &t, file(&t, (o, "alice"), "/", "f", 1, 1)).await;
+    let entry = |actor: &str, action: &str, file: Option<FileId>, secs: i64| NewAudit {
+        actor: subject(actor),
+        action: action.into(),
+        file_id: file,
+        detail: json!({"n": secs}),
+        request_id: Some(format!("req-{secs}")),
+        client_addr: Some("192.0.2.1".into()),
+        at: at(secs),
+    };
+    store
+        .append_audit(&s, entry("alice", "file.create", Some(f.id), 10))
+        .await
+        .unwrap();
+    store
+        .append_audit(&s, entry("alice", "file.download_url", Some(f.id), 20))
+        .await
+        .unwrap();
+    store
+        .append_audit(&s, entry("bob", "file.download_url", Some(f.id), 30))
+        .await
+        .unwrap();
+    store
+        .append_audit(&s, entry("bob", "tenant.read", None, 40))
+        .await
+        .unwrap();
+    store
+        .append_audit(&scope(&other), entry("mallory", "file.create", None, 50))
+        .await
+        .unwrap();
+
+    let base = AuditQuery {
+        actor: None,
+        action: None,
+        file_id: None,
+        since: None,
+        until: None,
+        after: None,
+        limit: 100,
+    };
+    let all = store.list_audit(&s, &base).await.unwrap();
+    let secs: Vec<i64> = all
+        .items
+        .iter()
+        .map(|e| e.at.unix_timestamp() - T0)
+        .collect();
+    assert_eq!(secs, vec![40, 30, 20, 10], "newest first, own tenant only");
+    let first = all.items.last().unwrap();
+    assert_eq!(first.tenant_id, t.id);
+    assert_eq!(first.actor.as_str(), "alice");
+    assert_eq!(first.action, "file.create");
+    assert_eq!(first.file_id, Some(f.id));
+    assert_eq!(first.detail, json!({"n": 10}));
+    assert_eq!(first.request_id.as_deref(), Some("req-10"));
+    assert_eq!(first.client_addr.as_deref(), Some("192.0.2.1"));
+    assert_eq!(all.next_cursor, None);
+
+    let count = |q: AuditQuery| {
+        let store = store.clone();
+        async move { store.list_audit(&s, &q).await.unwrap().items.len() }
+    };
+    assert_eq!(
+        count(AuditQuery {
+            actor: Some(subject("bob")),
+            ..base.clone()
+        })
+        .await,
+        2
+    );
+    assert_eq!(
+        count(AuditQuery {
+            action: Some("file.download_url".into()),
+            ..base.clone()
+        })
+        .await,
+        2
+    );
+    assert_eq!(
+        count(AuditQuery {
+            file_id: Some(f.id),
+            ..base.clone()
+        })
+        .await,
+        3
+    );
+    assert_eq!(
+        count(AuditQuery {
+            since: Some(at(20)),
+            ..base.clone()
+        })
+        .await,
+        3
+    );
+    assert_eq!(
+        count(AuditQuery {
+            until: Some(at(20)),
+            ..base.clone()
+        })
+        .await,
+        2
+    );
+
+    let mut q = AuditQuery {
+        limit: 3,
+        ..base.clone()
+    };
+    let page1 = store.list_audit(&s, &q).await.unwrap();
+    assert_eq!(page1.items.len(), 3);
+    q.after = Some(PageCursor::decode(page1.next_cursor.as_deref().unwrap()).unwrap());
+    let page2 = store.list_audit(&s, &q).await.unwrap();
+    assert_eq!(page2.items.len(), 1);
+    assert_eq!(page2.items[0].at, at(10));
+    assert_eq!(page2.next_cursor, None);
+}
+
+pub async fn check_ready_answers(store: Store) {
+    store.check_ready().await.unwrap();
+}

@@ -1,0 +1,94 @@
+//! The append-only audit log.
+
+use coffer_domain::PageCursor;
+use coffer_ports::{AuditEntry, AuditQuery, NewAudit, Page, TenantScope};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use crate::error::PgError;
+use crate::rows::AuditRow;
+use crate::schema::audit_events;
+use crate::store::{PgMetadataStore, scoped, transaction};
+use crate::tenants::{clamp_limit, page_of};
+
+impl PgMetadataStore {
+    pub(crate) async fn append_audit_impl(
+        &self,
+        scope: &TenantScope,
+        entry: NewAudit,
+    ) -> Result<(), PgError> {
+        let tenant = scope.tenant_id();
+        let row = AuditRow {
+            // Time-ordered ids keep the (at, id) keyset close to insertion order.
+            id: Uuid::now_v7(),
+            tenant_id: *tenant.as_uuid(),
+            actor: entry.actor.as_str().to_owned(),
+            action: entry.action,
+            file_id: entry.file_id.map(|f| *f.as_uuid()),
+            detail: entry.detail,
+            request_id: entry.request_id,
+            client_addr: entry.client_addr,
+            at: entry.at,
+        };
+        let row = &row;
+        transaction!(self, |conn| Ok(scoped(
+            conn,
+            tenant,
+            diesel::insert_into(audit_events::table)
+                .values(row)
+                .execute(&mut &*conn),
+        )
+        .await?))?;
+        Ok(())
+    }
+
+    pub(crate) async fn list_audit_impl(
+        &self,
+        scope: &TenantScope,
+        query: &AuditQuery,
+    ) -> Result<Page<AuditEntry>, PgError> {
+        use audit_events::dsl as a;
+        let tenant = scope.tenant_id();
+        let limit = clamp_limit(query.limit);
+        let rows: Vec<AuditRow> = transaction!(self, |conn| {
+            let mut q = a::audit_events
+                .select(AuditRow::as_select())
+                .filter(a::tenant_id.eq(tenant.as_uuid()))
+                .order((a::at.desc(), a::id.desc()))
+                .limit(limit + 1)
+                .into_boxed();
+            if let Some(actor) = &query.actor {
+                q = q.filter(a::actor.eq(actor.as_str().to_owned()));
+            }
+            if let Some(action) = &query.action {
+                q = q.filter(a::action.eq(action.clone()));
+            }
+            if let Some(file) = query.file_id {
+                q = q.filter(a::file_id.eq(*file.as_uuid()));
+            }
+            if let Some(since) = query.since {
+                q = q.filter(a::at.ge(since));
+            }
+            if let Some(until) = query.until {
+                q = q.filter(a::at.le(until));
+            }
+            if let Some(c) = query.after {
+                q = q.filter(
+                    a::at
+                        .lt(c.created_at)
+                        .or(a::at.eq(c.created_at).and(a::id.lt(c.id))),
+                );
+            }
+            Ok(scoped(conn, tenant, q.load(&mut &*conn)).await?)
+        })?;
+        let items = rows
+            .into_iter()
+            .map(AuditEntry::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(page_of(items, limit as usize, |e| PageCursor {
+            created_at: e.at,
+            id: e.id,
+        }))
+    }
+}

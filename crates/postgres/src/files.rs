@@ -1,0 +1,394 @@
+//! File lifecycle: reserve (pending), complete (available), change, trash,
+//! restore, remove — each with its usage accounting in the same transaction.
+
+use coffer_domain::{FileId, FileRecord, PlanLimits, Usage};
+use coffer_ports::{FilePatch, NewFile, ObjectFacts, StoredFile, TenantScope};
+use diesel::prelude::*;
+use diesel::result::DatabaseErrorKind;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use time::OffsetDateTime;
+
+use crate::error::{PgError, db_kind};
+use crate::rows::{FileRow, GrantRow, UsageRow, grants_from, to_i64};
+use crate::schema::{files, grants, usage_counters};
+use crate::store::{PgMetadataStore, scoped, transaction};
+
+const PENDING: &str = "pending";
+pub(crate) const AVAILABLE: &str = "available";
+pub(crate) const DELETED: &str = "deleted";
+
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = files)]
+struct FileChanges {
+    filename: Option<String>,
+    path: Option<String>,
+    visibility: Option<String>,
+    metadata: Option<serde_json::Value>,
+    updated_at: OffsetDateTime,
+}
+
+fn live_conflict(e: PgError, what: &str) -> PgError {
+    if db_kind(&e) == Some(DatabaseErrorKind::UniqueViolation) {
+        PgError::Conflict(format!("a live file already has {what}"))
+    } else {
+        e
+    }
+}
+
+/// The state of a file that a conditional update did not match: why it did
+/// not (unknown, or in the wrong state).
+async fn explain_miss(
+    conn: &mut AsyncPgConnection,
+    id: FileId,
+    expected: &str,
+) -> Result<PgError, PgError> {
+    let status: Option<String> = files::table
+        .find(id.as_uuid())
+        .select(files::status)
+        .get_result(conn)
+        .await
+        .optional()?;
+    Ok(match status {
+        None => PgError::NotFound("file"),
+        Some(status) => PgError::InvalidState(format!("the file is {status}, not {expected}")),
+    })
+}
+
+/// Adds `bytes`/`files` deltas to the tenant's counters.
+async fn adjust_usage(
+    conn: &mut AsyncPgConnection,
+    scope: &TenantScope,
+    delta: UsageDelta,
+) -> Result<(), PgError> {
+    use usage_counters::dsl as u;
+    diesel::update(u::usage_counters.filter(u::tenant_id.eq(scope.tenant_id().as_uuid())))
+        .set((
+            u::used_bytes.eq(u::used_bytes + delta.used_bytes),
+            u::file_count.eq(u::file_count + delta.file_count),
+            u::reserved_bytes.eq(u::reserved_bytes + delta.reserved_bytes),
+            u::reserved_files.eq(u::reserved_files + delta.reserved_files),
+            u::updated_at.eq(OffsetDateTime::now_utc()),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct UsageDelta {
+    used_bytes: i64,
+    file_count: i64,
+    reserved_bytes: i64,
+    reserved_files: i64,
+}
+
+impl UsageDelta {
+    /// What removing a file in `status` of `size` bytes gives back.
+    fn release(status: &str, size: i64) -> Self {
+        if status == PENDING {
+            Self {
+                reserved_bytes: -size,
+                reserved_files: -1,
+                ..Self::default()
+            }
+        } else {
+            Self {
+                used_bytes: -size,
+                file_count: -1,
+                ..Self::default()
+            }
+        }
+    }
+}
+
+impl PgMetadataStore {
+    pub(crate) async fn reserve_upload_impl(
+        &self,
+        scope: &TenantScope,
+        file: NewFile,
+        limits: &PlanLimits,
+    ) -> Result<FileRecord, PgError> {
+        let tenant = scope.tenant_id();
+        let size = to_i64(file.size_bytes, "size_bytes")?;
+        let row = FileRow {
+            id: *file.id.as_uuid(),
+            tenant_id: *tenant.as_uuid(),
+            owner_id: *file.owner_id.as_uuid(),
+            owner_subject: file.owner.as_str().to_owned(),
+            category: file.category.as_str().to_owned(),
+            path: file.path.as_str().to_owned(),
+            filename: file.filename.as_str().to_owned(),
+            content_type: file.content_type.as_str().to_owned(),
+            size_bytes: size,
+            checksum_sha256: file.checksum_sha256.map(|d| d.as_bytes().to_vec()),
+            visibility: file.visibility.as_str().to_owned(),
+            metadata: file.metadata.clone().into(),
+            status: PENDING.to_owned(),
+            bucket: file.bucket.as_str().to_owned(),
+            object_key: file.key.as_str().to_owned(),
+            multipart_upload_id: None,
+            upload_expires_at: Some(file.upload_expires_at),
+            created_at: file.created_at,
+            updated_at: file.created_at,
+            deleted_at: None,
+        };
+        let row = &row;
+        let inserted = transaction!(self, |conn| {
+            // The counter row is locked for the rest of the transaction:
+            // concurrent reservations of the tenant queue here, and each
+            // sees the reservations committed before it.
+            let usage = scoped(
+                conn,
+                tenant,
+                usage_counters::table
+                    .filter(usage_counters::tenant_id.eq(tenant.as_uuid()))
+                    .select(UsageRow::as_select())
+                    .for_update()
+                    .get_result(&mut &*conn),
+            )
+            .await
+            .optional()?
+            .ok_or(PgError::NotFound("tenant"))?;
+            Usage::try_from(usage)?.admits(limits, file.size_bytes)?;
+            let inserted = diesel::insert_into(files::table)
+                .values(row)
+                .returning(FileRow::as_returning())
+                .get_result(conn)
+                .await
+                .map_err(|e| live_conflict(e.into(), "this path and filename"))?;
+            adjust_usage(
+                conn,
+                scope,
+                UsageDelta {
+                    reserved_bytes: size,
+                    reserved_files: 1,
+                    ..UsageDelta::default()
+                },
+            )
+            .await?;
+            Ok(inserted)
+        })?;
+        inserted.try_into()
+    }
+
+    pub(crate) async fn get_file_impl(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+    ) -> Result<StoredFile, PgError> {
+        let tenant = scope.tenant_id();
+        let (file, grant_rows) = transaction!(self, |conn| {
+            // File and grants in one round trip with the tenant setting.
+            let c: &AsyncPgConnection = conn;
+            let file = files::table
+                .find(id.as_uuid())
+                .select(FileRow::as_select())
+                .get_result(&mut &*c);
+            let grant_rows = grants::table
+                .filter(grants::file_id.eq(id.as_uuid()))
+                .select(GrantRow::as_select())
+                .order(grants::created_at.asc())
+                .load(&mut &*c);
+            let (file, grant_rows) =
+                scoped(c, tenant, futures::future::try_join(file, grant_rows)).await?;
+            Ok((file, grant_rows))
+        })
+        .map_err(|e| match e {
+            PgError::Diesel(diesel::result::Error::NotFound) => PgError::NotFound("file"),
+            e => e,
+        })?;
+        Ok(StoredFile {
+            file: file.try_into()?,
+            grants: grants_from(grant_rows)?,
+        })
+    }
+
+    pub(crate) async fn set_multipart_upload_impl(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        upload_id: &str,
+    ) -> Result<FileRecord, PgError> {
+        let tenant = scope.tenant_id();
+        let row = transaction!(self, |conn| {
+            let updated = scoped(
+                conn,
+                tenant,
+                diesel::update(
+                    files::table
+                        .find(id.as_uuid())
+                        .filter(files::status.eq(PENDING)),
+                )
+                .set(files::multipart_upload_id.eq(upload_id))
+                .returning(FileRow::as_returning())
+                .get_result(&mut &*conn),
+            )
+            .await
+            .optional()?;
+            match updated {
+                Some(row) => Ok(row),
+                None => Err(explain_miss(conn, id, PENDING).await?),
+            }
+        })?;
+        row.try_into()
+    }
+
+    pub(crate) async fn mark_available_impl(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        facts: ObjectFacts,
+    ) -> Result<FileRecord, PgError> {
+        let tenant = scope.tenant_id();
+        let size = to_i64(facts.size_bytes, "size_bytes")?;
+        let checksum = facts.checksum_sha256.map(|d| d.as_bytes().to_vec());
+        let checksum = &checksum;
+        let facts = &facts;
+        let row = transaction!(self, |conn| {
+            let current = scoped(
+                conn,
+                tenant,
+                files::table
+                    .find(id.as_uuid())
+                    .select(FileRow::as_select())
+                    .for_update()
+                    .get_result(&mut &*conn),
+            )
+            .await
+            .optional()?
+            .ok_or(PgError::NotFound("file"))?;
+            match current.status.as_str() {
+                AVAILABLE => return Ok(current),
+                PENDING => {}
+                other => {
+                    return Err(PgError::InvalidState(format!(
+                        "the file is {other}; only a pending upload can complete"
+                    )));
+                }
+            }
+            let updated = diesel::update(files::table.find(id.as_uuid()))
+                .set((
+                    files::status.eq(AVAILABLE),
+                    files::size_bytes.eq(size),
+                    files::checksum_sha256.eq(checksum.clone().or(current.checksum_sha256.clone())),
+                    files::content_type.eq(facts.content_type.as_str()),
+                    files::multipart_upload_id.eq(None::<String>),
+                    files::upload_expires_at.eq(None::<OffsetDateTime>),
+                    files::updated_at.eq(facts.at),
+                ))
+                .returning(FileRow::as_returning())
+                .get_result(conn)
+                .await?;
+            adjust_usage(
+                conn,
+                scope,
+                UsageDelta {
+                    used_bytes: size,
+                    file_count: 1,
+                    reserved_bytes: -current.size_bytes,
+                    reserved_files: -1,
+                },
+            )
+            .await?;
+            Ok(updated)
+        })?;
+        row.try_into()
+    }
+
+    pub(crate) async fn update_file_impl(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        patch: FilePatch,
+        at: OffsetDateTime,
+    ) -> Result<FileRecord, PgError> {
+        let tenant = scope.tenant_id();
+        let changes = FileChanges {
+            filename: patch.filename.map(String::from),
+            path: patch.path.map(String::from),
+            visibility: patch.visibility.map(|v| v.as_str().to_owned()),
+            metadata: patch.metadata.map(serde_json::Value::from),
+            updated_at: at,
+        };
+        let changes = &changes;
+        let row = transaction!(self, |conn| scoped(
+            conn,
+            tenant,
+            diesel::update(files::table.find(id.as_uuid()))
+                .set(changes)
+                .returning(FileRow::as_returning())
+                .get_result(&mut &*conn),
+        )
+        .await
+        .optional()
+        .map_err(|e| live_conflict(e.into(), "this path and filename")))?;
+        row.ok_or(PgError::NotFound("file"))?.try_into()
+    }
+
+    /// `from` → `to` (trash or restore), `InvalidState` from anything else.
+    pub(crate) async fn transition(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        from: &'static str,
+        to: &'static str,
+        at: OffsetDateTime,
+    ) -> Result<FileRecord, PgError> {
+        let tenant = scope.tenant_id();
+        let deleted_at = (to == DELETED).then_some(at);
+        let row = transaction!(self, |conn| {
+            let updated = scoped(
+                conn,
+                tenant,
+                diesel::update(
+                    files::table
+                        .find(id.as_uuid())
+                        .filter(files::status.eq(from)),
+                )
+                .set((
+                    files::status.eq(to),
+                    files::deleted_at.eq(deleted_at),
+                    files::updated_at.eq(at),
+                ))
+                .returning(FileRow::as_returning())
+                .get_result(&mut &*conn),
+            )
+            .await
+            .optional()
+            .map_err(|e| live_conflict(e.into(), "this file's path and filename"))?;
+            match updated {
+                Some(row) => Ok(row),
+                None => Err(explain_miss(conn, id, from).await?),
+            }
+        })?;
+        row.try_into()
+    }
+
+    pub(crate) async fn remove_file_impl(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+    ) -> Result<FileRecord, PgError> {
+        let tenant = scope.tenant_id();
+        let row = transaction!(self, |conn| {
+            let removed = scoped(
+                conn,
+                tenant,
+                diesel::delete(files::table.find(id.as_uuid()))
+                    .returning(FileRow::as_returning())
+                    .get_result(&mut &*conn),
+            )
+            .await
+            .optional()?
+            .ok_or(PgError::NotFound("file"))?;
+            adjust_usage(
+                conn,
+                scope,
+                UsageDelta::release(&removed.status, removed.size_bytes),
+            )
+            .await?;
+            Ok(removed)
+        })?;
+        row.try_into()
+    }
+}

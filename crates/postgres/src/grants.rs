@@ -1,0 +1,107 @@
+//! Grants on files.
+
+use coffer_domain::{FileId, Grant, GrantId};
+use coffer_ports::{NewGrant, TenantScope};
+use diesel::prelude::*;
+use diesel::result::DatabaseErrorKind;
+use diesel::upsert::excluded;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::error::{PgError, db_kind};
+use crate::rows::{GrantRow, grants_from};
+use crate::schema::{files, grants};
+use crate::store::{PgMetadataStore, scoped, transaction};
+
+impl PgMetadataStore {
+    pub(crate) async fn list_grants_impl(
+        &self,
+        scope: &TenantScope,
+        file: FileId,
+    ) -> Result<Vec<Grant>, PgError> {
+        let tenant = scope.tenant_id();
+        let (exists, rows) = transaction!(self, |conn| {
+            let c: &AsyncPgConnection = conn;
+            let exists = diesel::select(diesel::dsl::exists(files::table.find(file.as_uuid())))
+                .get_result::<bool>(&mut &*c);
+            let rows = grants::table
+                .filter(grants::file_id.eq(file.as_uuid()))
+                .select(GrantRow::as_select())
+                .order(grants::created_at.asc())
+                .load(&mut &*c);
+            Ok(scoped(c, tenant, futures::future::try_join(exists, rows)).await?)
+        })?;
+        if !exists {
+            return Err(PgError::NotFound("file"));
+        }
+        grants_from(rows)
+    }
+
+    pub(crate) async fn put_grant_impl(
+        &self,
+        scope: &TenantScope,
+        grant: NewGrant,
+    ) -> Result<Grant, PgError> {
+        let tenant = scope.tenant_id();
+        let row = GrantRow {
+            id: *grant.id.as_uuid(),
+            tenant_id: *tenant.as_uuid(),
+            file_id: *grant.file_id.as_uuid(),
+            subject: grant.subject.to_string(),
+            access: grant.access.as_str().to_owned(),
+            expires_at: grant.expires_at,
+            created_by: grant.created_by.as_str().to_owned(),
+            created_at: grant.created_at,
+        };
+        let row = &row;
+        let result = transaction!(self, |conn| Ok(scoped(
+            conn,
+            tenant,
+            diesel::insert_into(grants::table)
+                .values(row)
+                .on_conflict((grants::file_id, grants::subject))
+                .do_update()
+                .set((
+                    grants::id.eq(excluded(grants::id)),
+                    grants::access.eq(excluded(grants::access)),
+                    grants::expires_at.eq(excluded(grants::expires_at)),
+                    grants::created_by.eq(excluded(grants::created_by)),
+                    grants::created_at.eq(excluded(grants::created_at)),
+                ))
+                .returning(GrantRow::as_returning())
+                .get_result(&mut &*conn),
+        )
+        .await?));
+        match result {
+            // The composite foreign key (tenant_id, file_id) refuses a file
+            // that is unknown or belongs to another tenant alike.
+            Err(e) if db_kind(&e) == Some(DatabaseErrorKind::ForeignKeyViolation) => {
+                Err(PgError::NotFound("file"))
+            }
+            other => other?.try_into(),
+        }
+    }
+
+    pub(crate) async fn delete_grant_impl(
+        &self,
+        scope: &TenantScope,
+        file: FileId,
+        grant: GrantId,
+    ) -> Result<(), PgError> {
+        let tenant = scope.tenant_id();
+        let deleted = transaction!(self, |conn| Ok(scoped(
+            conn,
+            tenant,
+            diesel::delete(
+                grants::table
+                    .find(grant.as_uuid())
+                    .filter(grants::file_id.eq(file.as_uuid())),
+            )
+            .execute(&mut &*conn),
+        )
+        .await?))?;
+        if deleted == 0 {
+            return Err(PgError::NotFound("grant"));
+        }
+        Ok(())
+    }
+}

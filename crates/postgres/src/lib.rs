@@ -1,0 +1,26 @@
+//! Coffer's [`MetadataStore`](coffer_ports::MetadataStore) on PostgreSQL.
+//!
+//! Tenants are kept apart by the database itself: every tenant table has
+//! row-level security (`ENABLE` + `FORCE`) with policies on
+//! `current_setting('coffer.tenant_id', true)`, the service connects as
+//! `coffer_app` (which owns nothing), and every tenant-scoped unit of work is
+//! one transaction that begins with `SET LOCAL coffer.tenant_id`, pipelined
+//! with its first query. See `docs/postgres.md`.
+
+mod audit;
+mod error;
+mod files;
+mod grants;
+mod listing;
+mod migrate;
+mod port;
+mod rows;
+mod schema;
+mod store;
+mod tenants;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::PgError;
+pub use migrate::{APP_ROLE, MigrateOptions, migrate, migrate_with};
+pub use store::PgMetadataStore;

@@ -1,0 +1,232 @@
+//! Rows as stored, and their conversion to domain types. A row that no
+//! longer passes the domain's validation is reported as corrupt rather than
+//! trusted.
+
+use coffer_domain::{
+    Access, BucketName, Category, ContentType, FileId, FileRecord, Filename, Grant, GrantId,
+    GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, Region, Sha256Digest, Subject,
+    Tenant, TenantId, TenantSlug, Usage, UserId,
+};
+use coffer_ports::AuditEntry;
+use diesel::prelude::*;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::PgError;
+use crate::schema::{audit_events, files, grants, tenants, usage_counters};
+
+fn corrupt(what: &str, err: impl std::fmt::Display) -> PgError {
+    PgError::CorruptRow(format!("{what}: {err}"))
+}
+
+pub(crate) fn to_i64(value: u64, what: &'static str) -> Result<i64, PgError> {
+    i64::try_from(value).map_err(|_| PgError::OutOfRange(what))
+}
+
+fn to_u64(value: i64, what: &'static str) -> Result<u64, PgError> {
+    u64::try_from(value).map_err(|_| PgError::CorruptRow(format!("{what} is negative")))
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = tenants, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct TenantRow {
+    pub id: Uuid,
+    pub slug: String,
+    pub display_name: String,
+    pub plan: String,
+    pub status: String,
+    pub region: String,
+    pub dedicated_bucket: Option<String>,
+    pub limit_overrides: serde_json::Value,
+    pub created_at: OffsetDateTime,
+    pub suspended_at: Option<OffsetDateTime>,
+    pub cancelled_at: Option<OffsetDateTime>,
+    pub purge_after: Option<OffsetDateTime>,
+}
+
+impl TryFrom<TenantRow> for Tenant {
+    type Error = PgError;
+
+    fn try_from(row: TenantRow) -> Result<Self, PgError> {
+        Ok(Tenant {
+            id: TenantId::from_uuid(row.id),
+            slug: TenantSlug::new(row.slug).map_err(|e| corrupt("tenant slug", e))?,
+            display_name: row.display_name,
+            plan: row.plan.parse().map_err(|e| corrupt("tenant plan", e))?,
+            status: row
+                .status
+                .parse()
+                .map_err(|e| corrupt("tenant status", e))?,
+            region: Region::new(row.region).map_err(|e| corrupt("tenant region", e))?,
+            dedicated_bucket: row.dedicated_bucket,
+            limit_overrides: serde_json::from_value::<LimitOverrides>(row.limit_overrides)
+                .map_err(|e| corrupt("tenant limit overrides", e))?,
+            created_at: row.created_at,
+            suspended_at: row.suspended_at,
+            cancelled_at: row.cancelled_at,
+            purge_after: row.purge_after,
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = files, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct FileRow {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub owner_id: Uuid,
+    pub owner_subject: String,
+    pub category: String,
+    pub path: String,
+    pub filename: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub checksum_sha256: Option<Vec<u8>>,
+    pub visibility: String,
+    pub metadata: serde_json::Value,
+    pub status: String,
+    pub bucket: String,
+    pub object_key: String,
+    pub multipart_upload_id: Option<String>,
+    pub upload_expires_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub deleted_at: Option<OffsetDateTime>,
+}
+
+pub(crate) fn digest_from(bytes: Option<Vec<u8>>) -> Result<Option<Sha256Digest>, PgError> {
+    bytes
+        .map(|b| {
+            <[u8; 32]>::try_from(b)
+                .map(Sha256Digest::from_bytes)
+                .map_err(|_| PgError::CorruptRow("checksum is not 32 bytes".into()))
+        })
+        .transpose()
+}
+
+impl TryFrom<FileRow> for FileRecord {
+    type Error = PgError;
+
+    fn try_from(row: FileRow) -> Result<Self, PgError> {
+        Ok(FileRecord {
+            id: FileId::from_uuid(row.id),
+            tenant_id: TenantId::from_uuid(row.tenant_id),
+            owner_id: UserId::from_uuid(row.owner_id),
+            owner: Subject::new(row.owner_subject).map_err(|e| corrupt("file owner", e))?,
+            category: Category::new(row.category).map_err(|e| corrupt("file category", e))?,
+            path: LogicalPath::new(row.path).map_err(|e| corrupt("file path", e))?,
+            filename: Filename::new(row.filename).map_err(|e| corrupt("filename", e))?,
+            content_type: ContentType::new(row.content_type)
+                .map_err(|e| corrupt("content type", e))?,
+            size_bytes: to_u64(row.size_bytes, "size_bytes")?,
+            checksum_sha256: digest_from(row.checksum_sha256)?,
+            visibility: row
+                .visibility
+                .parse()
+                .map_err(|e| corrupt("visibility", e))?,
+            metadata: Metadata::new(row.metadata).map_err(|e| corrupt("metadata", e))?,
+            status: row.status.parse().map_err(|e| corrupt("file status", e))?,
+            bucket: BucketName::new(row.bucket).map_err(|e| corrupt("bucket", e))?,
+            key: ObjectKey::parse(row.object_key).map_err(|e| corrupt("object key", e))?,
+            multipart_upload_id: row.multipart_upload_id,
+            upload_expires_at: row.upload_expires_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            deleted_at: row.deleted_at,
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = grants, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct GrantRow {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub file_id: Uuid,
+    pub subject: String,
+    pub access: String,
+    pub expires_at: Option<OffsetDateTime>,
+    pub created_by: String,
+    pub created_at: OffsetDateTime,
+}
+
+impl TryFrom<GrantRow> for Grant {
+    type Error = PgError;
+
+    fn try_from(row: GrantRow) -> Result<Self, PgError> {
+        Ok(Grant {
+            id: GrantId::from_uuid(row.id),
+            tenant_id: TenantId::from_uuid(row.tenant_id),
+            file_id: FileId::from_uuid(row.file_id),
+            subject: row
+                .subject
+                .parse::<GrantSubject>()
+                .map_err(|e| corrupt("grant subject", e))?,
+            access: row
+                .access
+                .parse::<Access>()
+                .map_err(|e| corrupt("access", e))?,
+            expires_at: row.expires_at,
+            created_by: Subject::new(row.created_by).map_err(|e| corrupt("grant author", e))?,
+            created_at: row.created_at,
+        })
+    }
+}
+
+pub(crate) fn grants_from(rows: Vec<GrantRow>) -> Result<Vec<Grant>, PgError> {
+    rows.into_iter().map(Grant::try_from).collect()
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = usage_counters, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct UsageRow {
+    pub used_bytes: i64,
+    pub file_count: i64,
+    pub reserved_bytes: i64,
+    pub reserved_files: i64,
+}
+
+impl TryFrom<UsageRow> for Usage {
+    type Error = PgError;
+
+    fn try_from(row: UsageRow) -> Result<Self, PgError> {
+        Ok(Usage {
+            used_bytes: to_u64(row.used_bytes, "used_bytes")?,
+            file_count: to_u64(row.file_count, "file_count")?,
+            reserved_bytes: to_u64(row.reserved_bytes, "reserved_bytes")?,
+            reserved_files: to_u64(row.reserved_files, "reserved_files")?,
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_events, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct AuditRow {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub actor: String,
+    pub action: String,
+    pub file_id: Option<Uuid>,
+    pub detail: serde_json::Value,
+    pub request_id: Option<String>,
+    pub client_addr: Option<String>,
+    pub at: OffsetDateTime,
+}
+
+impl TryFrom<AuditRow> for AuditEntry {
+    type Error = PgError;
+
+    fn try_from(row: AuditRow) -> Result<Self, PgError> {
+        Ok(AuditEntry {
+            id: row.id,
+            tenant_id: TenantId::from_uuid(row.tenant_id),
+            actor: Subject::new(row.actor).map_err(|e| corrupt("audit actor", e))?,
+            action: row.action,
+            file_id: row.file_id.map(FileId::from_uuid),
+            detail: row.detail,
+            request_id: row.request_id,
+            client_addr: row.client_addr,
+            at: row.at,
+        })
+    }
+}

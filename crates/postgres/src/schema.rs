@@ -1,0 +1,103 @@
+//! Diesel's view of `migrations/postgres` (kept by hand: the schema is small
+//! and `diesel print-schema` would need libpq).
+
+diesel::table! {
+    tenants (id) {
+        id -> Uuid,
+        slug -> Text,
+        display_name -> Text,
+        plan -> Text,
+        status -> Text,
+        region -> Text,
+        dedicated_bucket -> Nullable<Text>,
+        limit_overrides -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        suspended_at -> Nullable<Timestamptz>,
+        cancelled_at -> Nullable<Timestamptz>,
+        purge_after -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        subject -> Text,
+        roles -> Array<Text>,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    files (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        owner_id -> Uuid,
+        owner_subject -> Text,
+        category -> Text,
+        path -> Text,
+        filename -> Text,
+        content_type -> Text,
+        size_bytes -> Int8,
+        checksum_sha256 -> Nullable<Bytea>,
+        visibility -> Text,
+        metadata -> Jsonb,
+        status -> Text,
+        bucket -> Text,
+        object_key -> Text,
+        multipart_upload_id -> Nullable<Text>,
+        upload_expires_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    grants (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        file_id -> Uuid,
+        subject -> Text,
+        access -> Text,
+        expires_at -> Nullable<Timestamptz>,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    usage_counters (tenant_id) {
+        tenant_id -> Uuid,
+        used_bytes -> Int8,
+        file_count -> Int8,
+        reserved_bytes -> Int8,
+        reserved_files -> Int8,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        actor -> Text,
+        action -> Text,
+        file_id -> Nullable<Uuid>,
+        detail -> Jsonb,
+        request_id -> Nullable<Text>,
+        client_addr -> Nullable<Text>,
+        at -> Timestamptz,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    tenants,
+    users,
+    files,
+    grants,
+    usage_counters,
+    audit_events
+);

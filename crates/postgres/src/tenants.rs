@@ -1,0 +1,242 @@
+//! The platform path (tenants) and per-tenant accounts (users, usage).
+
+use coffer_domain::{PageCursor, Role, Subject, Tenant, TenantId, TenantSlug, Usage, UserId};
+use coffer_ports::{NewTenant, Page, TenantPatch, TenantScope};
+use diesel::prelude::*;
+use diesel::result::DatabaseErrorKind;
+use diesel_async::RunQueryDsl;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::{PgError, db_kind};
+use crate::rows::{TenantRow, UsageRow};
+use crate::schema::{tenants, usage_counters, users};
+use crate::store::{PgMetadataStore, enter_tenant, platform, scoped, transaction};
+
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = tenants)]
+struct TenantChanges {
+    display_name: Option<String>,
+    plan: Option<String>,
+    status: Option<String>,
+    limit_overrides: Option<serde_json::Value>,
+    dedicated_bucket: Option<Option<String>>,
+    suspended_at: Option<Option<OffsetDateTime>>,
+    cancelled_at: Option<Option<OffsetDateTime>>,
+    purge_after: Option<Option<OffsetDateTime>>,
+    updated_at: OffsetDateTime,
+}
+
+fn overrides_json(o: &coffer_domain::LimitOverrides) -> Result<serde_json::Value, PgError> {
+    serde_json::to_value(o).map_err(|e| PgError::CorruptRow(format!("limit overrides: {e}")))
+}
+
+pub(crate) fn page_of<T>(
+    mut items: Vec<T>,
+    limit: usize,
+    cursor: impl Fn(&T) -> PageCursor,
+) -> Page<T> {
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|last| cursor(last).encode())
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
+pub(crate) fn clamp_limit(limit: u32) -> i64 {
+    i64::from(limit.clamp(1, 1000))
+}
+
+impl PgMetadataStore {
+    pub(crate) async fn create_tenant_impl(&self, new: NewTenant) -> Result<Tenant, PgError> {
+        let row = TenantRow {
+            id: *new.id.as_uuid(),
+            slug: new.slug.as_str().to_owned(),
+            display_name: new.display_name.clone(),
+            plan: new.plan.as_str().to_owned(),
+            status: new.status.as_str().to_owned(),
+            region: new.region.as_str().to_owned(),
+            dedicated_bucket: new.dedicated_bucket.clone(),
+            limit_overrides: overrides_json(&new.limit_overrides)?,
+            created_at: new.created_at,
+            suspended_at: None,
+            cancelled_at: None,
+            purge_after: None,
+        };
+        let row = &row;
+        let result = transaction!(self, |conn| {
+            let inserted = platform(
+                conn,
+                diesel::insert_into(tenants::table)
+                    .values(row)
+                    .returning(TenantRow::as_returning())
+                    .get_result(&mut &*conn),
+            )
+            .await?;
+            // The usage row belongs to the tenant: written in its scope.
+            enter_tenant(conn, new.id).await?;
+            diesel::insert_into(usage_counters::table)
+                .values(usage_counters::tenant_id.eq(new.id.as_uuid()))
+                .execute(conn)
+                .await?;
+            Ok(inserted)
+        });
+        match result {
+            Err(e) if db_kind(&e) == Some(DatabaseErrorKind::UniqueViolation) => Err(
+                PgError::Conflict(format!("tenant {} or its slug already exists", new.id)),
+            ),
+            other => other?.try_into(),
+        }
+    }
+
+    pub(crate) async fn get_tenant_impl(&self, id: TenantId) -> Result<Tenant, PgError> {
+        let row = transaction!(self, |conn| Ok(platform(
+            conn,
+            tenants::table
+                .find(id.as_uuid())
+                .select(TenantRow::as_select())
+                .get_result(&mut &*conn),
+        )
+        .await
+        .optional()?))?;
+        row.ok_or(PgError::NotFound("tenant"))?.try_into()
+    }
+
+    pub(crate) async fn find_tenant_by_slug_impl(
+        &self,
+        slug: &TenantSlug,
+    ) -> Result<Tenant, PgError> {
+        let row = transaction!(self, |conn| Ok(platform(
+            conn,
+            tenants::table
+                .filter(tenants::slug.eq(slug.as_str()))
+                .select(TenantRow::as_select())
+                .get_result(&mut &*conn),
+        )
+        .await
+        .optional()?))?;
+        row.ok_or(PgError::NotFound("tenant"))?.try_into()
+    }
+
+    pub(crate) async fn list_tenants_impl(
+        &self,
+        after: Option<PageCursor>,
+        limit: u32,
+    ) -> Result<Page<Tenant>, PgError> {
+        let limit = clamp_limit(limit);
+        let rows: Vec<TenantRow> = transaction!(self, |conn| {
+            let mut query = tenants::table
+                .select(TenantRow::as_select())
+                .order((tenants::created_at.asc(), tenants::id.asc()))
+                .limit(limit + 1)
+                .into_boxed();
+            if let Some(c) = after {
+                query = query.filter(
+                    tenants::created_at.gt(c.created_at).or(tenants::created_at
+                        .eq(c.created_at)
+                        .and(tenants::id.gt(c.id))),
+                );
+            }
+            Ok(platform(conn, query.load(&mut &*conn)).await?)
+        })?;
+        let items = rows
+            .into_iter()
+            .map(Tenant::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(page_of(items, limit as usize, |t| PageCursor {
+            created_at: t.created_at,
+            id: *t.id.as_uuid(),
+        }))
+    }
+
+    pub(crate) async fn update_tenant_impl(
+        &self,
+        id: TenantId,
+        patch: TenantPatch,
+    ) -> Result<Tenant, PgError> {
+        let changes = TenantChanges {
+            display_name: patch.display_name,
+            plan: patch.plan.map(|p| p.as_str().to_owned()),
+            status: patch.status.map(|s| s.as_str().to_owned()),
+            limit_overrides: patch
+                .limit_overrides
+                .as_ref()
+                .map(overrides_json)
+                .transpose()?,
+            dedicated_bucket: patch.dedicated_bucket,
+            suspended_at: patch.suspended_at,
+            cancelled_at: patch.cancelled_at,
+            purge_after: patch.purge_after,
+            updated_at: OffsetDateTime::now_utc(),
+        };
+        let changes = &changes;
+        let row = transaction!(self, |conn| Ok(platform(
+            conn,
+            diesel::update(tenants::table.find(id.as_uuid()))
+                .set(changes)
+                .returning(TenantRow::as_returning())
+                .get_result(&mut &*conn),
+        )
+        .await
+        .optional()?))?;
+        row.ok_or(PgError::NotFound("tenant"))?.try_into()
+    }
+
+    pub(crate) async fn upsert_user_impl(
+        &self,
+        scope: &TenantScope,
+        subject: &Subject,
+        roles: &[Role],
+    ) -> Result<UserId, PgError> {
+        let tenant = scope.tenant_id();
+        let mut role_names: Vec<String> = roles.iter().map(|r| r.as_str().to_owned()).collect();
+        role_names.sort();
+        role_names.dedup();
+        let role_names = &role_names;
+        let result = transaction!(self, |conn| {
+            let now = OffsetDateTime::now_utc();
+            Ok(scoped(
+                conn,
+                tenant,
+                diesel::insert_into(users::table)
+                    .values((
+                        users::id.eq(Uuid::new_v4()),
+                        users::tenant_id.eq(tenant.as_uuid()),
+                        users::subject.eq(subject.as_str()),
+                        users::roles.eq(role_names),
+                        users::created_at.eq(now),
+                        users::last_seen_at.eq(now),
+                    ))
+                    .on_conflict((users::tenant_id, users::subject))
+                    .do_update()
+                    .set((users::roles.eq(role_names), users::last_seen_at.eq(now)))
+                    .returning(users::id)
+                    .get_result::<Uuid>(&mut &*conn),
+            )
+            .await?)
+        });
+        match result {
+            Err(e) if db_kind(&e) == Some(DatabaseErrorKind::ForeignKeyViolation) => {
+                Err(PgError::NotFound("tenant"))
+            }
+            other => other.map(UserId::from_uuid),
+        }
+    }
+
+    pub(crate) async fn usage_impl(&self, scope: &TenantScope) -> Result<Usage, PgError> {
+        let tenant = scope.tenant_id();
+        let row = transaction!(self, |conn| Ok(scoped(
+            conn,
+            tenant,
+            usage_counters::table
+                .select(UsageRow::as_select())
+                .filter(usage_counters::tenant_id.eq(tenant.as_uuid()))
+                .get_result(&mut &*conn),
+        )
+        .await
+        .optional()?))?;
+        row.map_or(Ok(Usage::default()), Usage::try_from)
+    }
+}

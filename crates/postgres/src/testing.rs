@@ -1,0 +1,258 @@
+//! Test databases for this crate and for every crate whose tests need
+//! PostgreSQL (feature `testing`).
+//!
+//! [`TestDb::new`] finds a server — `COFFER_TEST_DATABASE_URL`, by default
+//! `postgres://postgres@127.0.0.1:5432/postgres`, or else a throwaway
+//! cluster it starts with `initdb`/`pg_ctl` — migrates a template database
+//! once (named after a hash of the migrations, built under an advisory lock
+//! so parallel test processes do not race), and clones a fresh database
+//! from it for each test, dropped again when the `TestDb` is dropped.
+//! nextest runs every test in its own process, so everything shared lives in
+//! the server (template, lock) or on disk (the throwaway cluster), not in
+//! process memory.
+
+mod cluster;
+mod url;
+
+use std::time::Duration;
+
+use coffer_domain::TenantId;
+use coffer_ports::FileQuery;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+use crate::error::PgError;
+use crate::migrate::{APP_ROLE, MigrateOptions, migrate_with};
+use crate::store::PgMetadataStore;
+pub use url::ServerUrl;
+
+/// The variable naming the server tests use.
+pub const DATABASE_URL_VAR: &str = "COFFER_TEST_DATABASE_URL";
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+/// The `coffer_app` password the harness sets (test clusters only).
+const APP_PASSWORD: &str = "coffer_app";
+/// Advisory lock key serialising template builds across test processes.
+const TEMPLATE_LOCK: i64 = 0x0C0F_FE12_0002;
+
+static TEMPLATE: OnceCell<(ServerUrl, String)> = OnceCell::const_new();
+
+/// One test's own database, cloned from the migrated template.
+#[derive(Debug)]
+pub struct TestDb {
+    name: String,
+    server: ServerUrl,
+}
+
+impl TestDb {
+    /// A fresh, migrated database.
+    ///
+    /// # Panics
+    /// When no PostgreSQL can be reached or started; the message says what
+    /// was tried. A test that needs a database must not pass without one.
+    #[allow(clippy::expect_used)]
+    pub async fn new() -> Self {
+        Self::try_new()
+            .await
+            .expect("coffer_postgres::testing: no PostgreSQL for tests")
+    }
+
+    /// [`TestDb::new`], returning the error instead of panicking.
+    ///
+    /// # Errors
+    /// When no server answers and none can be started, or cloning fails.
+    pub async fn try_new() -> Result<Self, String> {
+        let (server, template) = TEMPLATE
+            .get_or_try_init(|| async {
+                let server = find_server().await?;
+                let template = ensure_template(&server).await?;
+                Ok::<_, String>((server, template))
+            })
+            .await?
+            .clone();
+        let name = format!("coffer_test_{}", Uuid::new_v4().simple());
+        let mut conn = connect(&server.database("postgres")).await?;
+        diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {template}"))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| format!("cloning {template}: {e}"))?;
+        Ok(Self { name, server })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The owner role's URL (the role that ran the migrations).
+    pub fn owner_url(&self) -> String {
+        self.server.database(&self.name)
+    }
+
+    /// The service role's URL (`coffer_app`): what the server connects with.
+    pub fn app_url(&self) -> String {
+        self.server
+            .as_user(APP_ROLE, APP_PASSWORD)
+            .database(&self.name)
+    }
+
+    /// A store connected as `coffer_app`.
+    ///
+    /// # Errors
+    /// When the pool cannot be configured.
+    pub fn store(&self, pool_size: usize) -> Result<PgMetadataStore, PgError> {
+        PgMetadataStore::connect(&self.app_url(), pool_size)
+    }
+
+    /// `EXPLAIN` of the query `list_files` runs for `query`, as `coffer_app`.
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub async fn explain_list_files(
+        &self,
+        tenant: TenantId,
+        query: &FileQuery,
+    ) -> Result<String, PgError> {
+        let mut conn = AsyncPgConnection::establish(&self.app_url()).await?;
+        crate::listing::explain_files_query(&mut conn, tenant, query).await
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // Best effort, on a thread of its own: Drop cannot await, and the
+        // test's runtime may be single-threaded.
+        let url = self.server.database("postgres");
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let mut conn = connect(&url).await.ok()?;
+                diesel::sql_query(sql).execute(&mut conn).await.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("coffer_postgres::testing: could not drop {}", self.name);
+        }
+    }
+}
+
+async fn connect(url: &str) -> Result<AsyncPgConnection, String> {
+    match tokio::time::timeout(Duration::from_secs(5), AsyncPgConnection::establish(url)).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(format!("{}: {e}", ServerUrl::parse(url).redacted())),
+        Err(_) => Err(format!("{}: timed out", ServerUrl::parse(url).redacted())),
+    }
+}
+
+async fn find_server() -> Result<ServerUrl, String> {
+    let configured = std::env::var(DATABASE_URL_VAR).ok();
+    let url = configured.clone().unwrap_or_else(|| DEFAULT_URL.to_owned());
+    match connect(&url).await {
+        Ok(_) => Ok(ServerUrl::parse(&url)),
+        Err(first) => {
+            eprintln!(
+                "coffer_postgres::testing: {first}; starting a throwaway cluster (set {DATABASE_URL_VAR} to use another server)"
+            );
+            let server = tokio::task::spawn_blocking(cluster::ensure_running)
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("{DATABASE_URL_VAR} does not answer ({first}) and no cluster could be started: {e}"))?;
+            connect(&server.database("postgres")).await?;
+            Ok(server)
+        }
+    }
+}
+
+/// A hash of the migrations' text, so a changed schema gets a new template.
+fn migrations_hash() -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/postgres");
+    let mut hasher = Sha256::new();
+    let mut paths: Vec<_> = walk(std::path::Path::new(dir));
+    paths.sort();
+    for path in paths {
+        hasher.update(path.to_string_lossy().as_bytes());
+        hasher.update(std::fs::read(&path).unwrap_or_default());
+    }
+    hex::encode(&hasher.finalize()[..6])
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .flat_map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}
+
+#[derive(diesel::QueryableByName)]
+struct IsTemplate {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    datistemplate: bool,
+}
+
+async fn ensure_template(server: &ServerUrl) -> Result<String, String> {
+    let name = format!("coffer_tpl_{}", migrations_hash());
+    let mut conn = connect(&server.database("postgres")).await?;
+    let sql_err = |e: diesel::result::Error| e.to_string();
+    diesel::sql_query(format!("SELECT pg_advisory_lock({TEMPLATE_LOCK})"))
+        .execute(&mut conn)
+        .await
+        .map_err(sql_err)?;
+    let result = async {
+        let existing: Vec<IsTemplate> =
+            diesel::sql_query("SELECT datistemplate FROM pg_database WHERE datname = $1")
+                .bind::<diesel::sql_types::Text, _>(&name)
+                .load(&mut conn)
+                .await
+                .map_err(sql_err)?;
+        match existing.into_iter().next() {
+            Some(row) if row.datistemplate => return Ok(()),
+            // Left half-built by a run that died: start over.
+            Some(_) => {
+                diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(sql_err)?;
+            }
+            None => {}
+        }
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .map_err(sql_err)?;
+        migrate_with(
+            &server.database(&name),
+            MigrateOptions {
+                app_password: Some(APP_PASSWORD.to_owned()),
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        diesel::sql_query(format!("ALTER DATABASE {name} IS_TEMPLATE true"))
+            .execute(&mut conn)
+            .await
+            .map_err(sql_err)?;
+        Ok::<_, String>(())
+    }
+    .await;
+    let unlocked = diesel::sql_query(format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK})"))
+        .execute(&mut conn)
+        .await;
+    result?;
+    unlocked.map_err(sql_err)?;
+    Ok(name)
+}

@@ -1,0 +1,12 @@
+//! The MetadataStore contract suite, against PostgreSQL as `coffer_app`.
+
+use std::sync::Arc;
+
+use coffer_ports::MetadataStore;
+use coffer_postgres::testing::TestDb;
+
+coffer_contract::metadata_store_contract!(async {
+    let db = TestDb::new().await;
+    let store: Arc<dyn MetadataStore> = Arc::new(db.store(4).unwrap());
+    (store, db)
+});

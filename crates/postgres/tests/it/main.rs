@@ -1,0 +1,10 @@
+//! Integration tests against a real PostgreSQL (see `coffer_postgres::testing`
+//! for how the server is found or started).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod concurrency;
+mod contract;
+mod migrations;
+mod rls;
+mod scale;
+mod support;

@@ -1,0 +1,109 @@
+//! Listing at scale: a tenant of 100 k files pages correctly and every page,
+//! first or deep, is an index scan.
+
+use coffer_contract::metadata::query;
+use coffer_domain::PageCursor;
+use coffer_ports::{FileQuery, MetadataStore, ReadFilter, TenantScope};
+use coffer_postgres::testing::TestDb;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+
+use crate::support::{file, tenant};
+
+const FILES: usize = 100_000;
+
+fn first_page(limit: u32) -> FileQuery {
+    FileQuery {
+        limit,
+        ..query(ReadFilter::All)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_of_100k_files_pages_by_index() {
+    let db = TestDb::new().await;
+    let store = db.store(2).unwrap();
+    let (big, owner) = tenant(&store, "big").await;
+    // A neighbour, so the index has to pick a tenant out.
+    let (small, small_owner) = tenant(&store, "small").await;
+    file(&store, &small, small_owner, "neighbour.txt").await;
+
+    // One statement, run as the owner in the tenant's scope. Pairs of rows
+    // share a creation time so the id has to break ties.
+    let mut conn = AsyncPgConnection::establish(&db.owner_url()).await.unwrap();
+    let t = big.id;
+    conn.batch_execute(&format!(
+        "BEGIN;
+         SET LOCAL coffer.tenant_id = '{t}';
+         INSERT INTO files (id, tenant_id, owner_id, owner_subject, category, path, filename,
+                            content_type, size_bytes, visibility, metadata, status, bucket,
+                            object_key, created_at, updated_at)
+         SELECT gen_random_uuid(), '{t}', '{owner}', 'owner', 'documents', '/bulk',
+                'file-' || i, 'text/plain', 1, 'private', '{{}}', 'available', 'coffer-files',
+                't/{t}/documents/' || i,
+                timestamptz '2024-01-01 00:00:00+00' + (i / 2) * interval '1 second',
+                now()
+         FROM generate_series(1, {FILES}) AS i;
+         COMMIT;
+         ANALYZE files;"
+    ))
+    .await
+    .unwrap();
+
+    let scope = TenantScope::new(big.id);
+    let mut query = first_page(1000);
+    let mut seen = 0_usize;
+    let mut previous: Option<(time::OffsetDateTime, uuid::Uuid)> = None;
+    let mut deep_cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = store.list_files(&scope, &query).await.unwrap();
+        pages += 1;
+        for f in &page.items {
+            let key = (f.created_at, *f.id.as_uuid());
+            if let Some(prev) = previous {
+                assert!(key < prev, "strictly newest first: {key:?} after {prev:?}");
+            }
+            assert_eq!(f.tenant_id, big.id);
+            previous = Some(key);
+        }
+        seen += page.items.len();
+        match page.next_cursor {
+            Some(c) => {
+                let cursor = PageCursor::decode(&c).unwrap();
+                if pages == 90 {
+                    deep_cursor = Some(cursor);
+                }
+                query.after = Some(cursor);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, FILES, "every file exactly once");
+    assert_eq!(pages, FILES / 1000);
+
+    let first = db
+        .explain_list_files(big.id, &first_page(100))
+        .await
+        .unwrap();
+    let deep = db
+        .explain_list_files(
+            big.id,
+            &FileQuery {
+                after: deep_cursor,
+                ..first_page(100)
+            },
+        )
+        .await
+        .unwrap();
+    for (name, plan) in [("first page", first), ("deep page", deep)] {
+        assert!(
+            plan.contains("Index Scan") && plan.contains("files_keyset"),
+            "{name} is not served by the keyset index:\n{plan}"
+        );
+        assert!(!plan.contains("Seq Scan on files"), "{name}:\n{plan}");
+        assert!(
+            !plan.contains("Sort"),
+            "{name} sorts instead of walking the index:\n{plan}"
+        );
+    }
+}

@@ -1,0 +1,41 @@
+//! Small fixtures shared by the PostgreSQL-specific tests, on top of the
+//! contract suite's.
+
+use coffer_contract::metadata::{file as contract_file, limits, new_tenant};
+use coffer_domain::{FileRecord, Role, Subject, Tenant, UserId};
+use coffer_ports::{MetadataStore, NewFile, TenantScope};
+
+/// A tenant and its user `owner`.
+pub async fn tenant(store: &dyn MetadataStore, slug: &str) -> (Tenant, UserId) {
+    let tenant = store.create_tenant(new_tenant(slug, 0)).await.unwrap();
+    let owner = store
+        .upsert_user(
+            &TenantScope::new(tenant.id),
+            &Subject::new("owner").unwrap(),
+            &[Role::Editor],
+        )
+        .await
+        .unwrap();
+    (tenant, owner)
+}
+
+pub fn new_file(tenant: &Tenant, owner: UserId, name: &str, size: u64) -> NewFile {
+    contract_file(tenant, (owner, "owner"), "/", name, size, 1)
+}
+
+/// A pending one-byte file.
+pub async fn file(
+    store: &dyn MetadataStore,
+    tenant: &Tenant,
+    owner: UserId,
+    name: &str,
+) -> FileRecord {
+    store
+        .reserve_upload(
+            &TenantScope::new(tenant.id),
+            new_file(tenant, owner, name, 1),
+            &limits(),
+        )
+        .await
+        .unwrap()
+}

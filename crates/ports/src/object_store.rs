@@ -91,6 +91,29 @@ pub enum ByteRange {
 }
 
 impl ByteRange {
+    /// Parse an HTTP `Range` header: `bytes=a-b`, `bytes=a-` or `bytes=-n`.
+    /// Anything else, several ranges included, is `None`: a server may then
+    /// ignore the header and send the whole object (RFC 9110 §14.2).
+    pub fn parse_header(raw: &str) -> Option<Self> {
+        let spec = raw.trim().strip_prefix("bytes=")?;
+        if spec.contains(',') {
+            return None;
+        }
+        let (start, end) = spec.split_once('-')?;
+        match (start.trim(), end.trim()) {
+            ("", len) => Some(Self::Suffix {
+                len: len.parse().ok()?,
+            }),
+            (start, "") => Some(Self::From {
+                start: start.parse().ok()?,
+            }),
+            (start, end) => Some(Self::Bounded {
+                start: start.parse().ok()?,
+                end: end.parse().ok()?,
+            }),
+        }
+    }
+
     /// The inclusive `(start, end)` this range selects of an object of `size`
     /// bytes, or `None` when it selects nothing (HTTP 416).
     pub fn resolve(self, size: u64) -> Option<(u64, u64)> {
@@ -305,6 +328,25 @@ pub trait ObjectStore: Send + Sync + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn range_headers_parse() {
+        assert_eq!(
+            ByteRange::parse_header("bytes=0-9"),
+            Some(ByteRange::Bounded { start: 0, end: 9 })
+        );
+        assert_eq!(
+            ByteRange::parse_header("bytes=5-"),
+            Some(ByteRange::From { start: 5 })
+        );
+        assert_eq!(
+            ByteRange::parse_header("bytes=-3"),
+            Some(ByteRange::Suffix { len: 3 })
+        );
+        for bad in ["bytes=0-1,3-4", "items=0-1", "bytes=a-b", "bytes=-", "0-1"] {
+            assert_eq!(ByteRange::parse_header(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn ranges_resolve_like_http() {

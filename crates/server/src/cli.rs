@@ -1,0 +1,226 @@
+//! The `coffer` command line.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use coffer_domain::{
+    LimitOverrides, Plan, Region, Role, Subject, TenantId, TenantSlug, TenantStatus,
+};
+use coffer_keycloak::dev::DevIssuer;
+use coffer_ports::{NewTenant, TenantClaim};
+use secrecy::ExposeSecret as _;
+
+use crate::config::{Config, MetadataBackend};
+use crate::{server, telemetry, wiring};
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "coffer",
+    version,
+    about = "Coffer: a multi-tenant file service"
+)]
+pub struct Cli {
+    /// Configuration file (default: ./coffer.toml when present).
+    #[arg(long, global = true, env = "COFFER_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (embedded defaults without configuration).
+    Serve,
+    /// Apply the database migrations.
+    Migrate,
+    /// Mint a token with the embedded dev issuer.
+    Token {
+        /// Tenant slug or id (omit only for platform-admin).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Subject of the user.
+        #[arg(long)]
+        sub: String,
+        /// admin, editor, viewer or platform-admin (repeatable).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Lifetime such as 30m, 1h, 7d, or seconds.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+    },
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Administer tenants directly (embedded mode, or break-glass).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (secrets redacted).
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        slug: String,
+        #[arg(long, default_value = "starter")]
+        plan: String,
+        #[arg(long, default_value = "local")]
+        region: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// Run a parsed command line.
+///
+/// # Errors
+/// Whatever the command failed with, to be printed by `main`.
+pub async fn run(cli: Cli) -> Result<(), Error> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => migrate(&config).await,
+        Command::Token {
+            tenant,
+            sub,
+            roles,
+            ttl,
+        } => {
+            let roles = roles
+                .iter()
+                .map(|r| r.parse::<Role>())
+                .collect::<Result<Vec<_>, _>>()?;
+            let tenant = match tenant {
+                Some(raw) => {
+                    Some(TenantClaim::parse(&raw).ok_or("--tenant is neither a slug nor an id")?)
+                }
+                None => None,
+            };
+            let issuer = DevIssuer::open(&config.data_dir)?;
+            let token = issuer.mint(
+                tenant.as_ref(),
+                &Subject::new(sub)?,
+                &roles,
+                parse_ttl(&ttl)?,
+            )?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Show) => {
+            println!("{config:#?}");
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::Create {
+            slug,
+            plan,
+            region,
+            name,
+        }) => {
+            let meta = wiring::metadata(&config).await?;
+            let slug = TenantSlug::new(slug)?;
+            let tenant = meta
+                .create_tenant(NewTenant {
+                    id: TenantId::new_random(),
+                    display_name: name.unwrap_or_else(|| slug.to_string()),
+                    slug,
+                    plan: plan.parse::<Plan>()?,
+                    status: TenantStatus::Active,
+                    region: Region::new(region)?,
+                    dedicated_bucket: None,
+                    limit_overrides: LimitOverrides::default(),
+                    created_at: time::OffsetDateTime::now_utc(),
+                })
+                .await?;
+            println!("{} {}", tenant.id, tenant.slug);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), Error> {
+    telemetry::init(config.server.json_logs);
+    let wiring = wiring::wire(&config).await?;
+    let listener = TcpListener::bind(config.server.listen)?;
+    let running = server::start(&config, &wiring, listener)?;
+    let url = config.public_url();
+    println!(
+        "coffer listening on http://{} (public URL {url})",
+        running.addr
+    );
+    if config.is_embedded() {
+        println!(
+            "running on embedded defaults: SQLite, objects and dev-issuer key in {}",
+            config.data_dir.display()
+        );
+        if !config.bootstrap.tenant.is_empty() {
+            println!(
+                "mint a token:  cargo run -p coffer-server -- token --tenant {} --sub alice --role editor",
+                config.bootstrap.tenant
+            );
+        }
+    }
+    println!("API reference: {url}/docs/  (OpenAPI: {url}/api/v1/openapi.json)");
+    running.server.await?;
+    Ok(())
+}
+
+async fn migrate(config: &Config) -> Result<(), Error> {
+    match config.metadata.backend {
+        MetadataBackend::Postgres => {
+            let url = config
+                .metadata
+                .migration_url
+                .as_ref()
+                .or(config.metadata.url.as_ref())
+                .ok_or("metadata.migration_url is required")?;
+            let applied = coffer_postgres::migrate(url.expose_secret()).await?;
+            println!("applied {} migration(s)", applied.len());
+            for name in applied {
+                println!("  {name}");
+            }
+        }
+        MetadataBackend::Sqlite => {
+            // Opening the embedded database applies its migrations.
+            wiring::metadata(config).await?;
+            println!("migrated {}", config.sqlite_path().display());
+        }
+    }
+    Ok(())
+}
+
+/// `30m`, `1h`, `7d`, `90s` or plain seconds.
+fn parse_ttl(raw: &str) -> Result<time::Duration, Error> {
+    let raw = raw.trim();
+    let (number, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
+    let n: i64 = number.parse().map_err(|_| format!("bad --ttl {raw:?}"))?;
+    let d = match unit {
+        "" | "s" => time::Duration::seconds(n),
+        "m" => time::Duration::minutes(n),
+        "h" => time::Duration::hours(n),
+        "d" => time::Duration::days(n),
+        _ => return Err(format!("bad --ttl unit in {raw:?}; use s, m, h or d").into()),
+    };
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls() {
+        assert_eq!(parse_ttl("90").ok(), Some(time::Duration::seconds(90)));
+        assert_eq!(parse_ttl("30m").ok(), Some(time::Duration::minutes(30)));
+        assert_eq!(parse_ttl("1h").ok(), Some(time::Duration::hours(1)));
+        assert!(parse_ttl("1w").is_err());
+        assert!(parse_ttl("h").is_err());
+    }
+}

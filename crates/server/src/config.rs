@@ -1,0 +1,333 @@
+//! Configuration: built-in defaults → `coffer.toml` (or `--config`) →
+//! environment `COFFER__SECTION__KEY`. Unknown keys are refused, so a typo
+//! fails at start instead of being silently ignored; secrets are
+//! [`SecretString`]s and never print.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use coffer_service::PlanDefaults;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// The whole configuration of a `coffer` process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Embedded data: SQLite file, objects, signing keys, dev issuer key.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub metadata: MetadataConfig,
+    pub storage: StorageConfig,
+    pub identity: IdentityConfig,
+    pub uploads: UploadsConfig,
+    pub plans: PlanDefaults,
+    pub bootstrap: BootstrapConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Base URL clients reach; used in Coffer-signed storage URLs. Derived
+    /// from `listen` when empty.
+    pub public_url: Option<String>,
+    /// Log as JSON lines instead of human-readable text.
+    pub json_logs: bool,
+    /// Upper bound of a request's handling (not of streamed transfers).
+    pub request_timeout_secs: u64,
+    /// Largest JSON request body.
+    pub json_limit_bytes: usize,
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetadataBackend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetadataConfig {
+    pub backend: MetadataBackend,
+    /// PostgreSQL URL of the service role (`coffer_app`).
+    pub url: Option<SecretString>,
+    /// PostgreSQL URL of the owner role, for `coffer migrate`.
+    pub migration_url: Option<SecretString>,
+    /// Run migrations at start-up (needs `migration_url`).
+    pub migrate_on_start: bool,
+    pub pool_size: usize,
+    /// SQLite file; `<data_dir>/coffer.db` when empty.
+    pub sqlite_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    Fs,
+    S3,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    pub backend: StorageBackend,
+    /// The default bucket (a directory under `<data_dir>/objects` for `fs`).
+    pub bucket: String,
+    /// Category → bucket, e.g. `media = "coffer-media"`.
+    pub category_buckets: BTreeMap<String, String>,
+    /// Region → bucket, for data residency.
+    pub region_buckets: BTreeMap<String, String>,
+    /// Web origins allowed to use presigned URLs from a browser (bucket CORS).
+    pub cors_origins: Vec<String>,
+    /// Create and configure the buckets at start-up.
+    pub ensure_buckets: bool,
+    pub s3: coffer_s3::S3Config,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityBackend {
+    Dev,
+    Keycloak,
+}
+
+/// `backend`, and for `keycloak` the keys of [`coffer_keycloak::KeycloakConfig`]
+/// (`issuer`, `audience`, `tenant_claim`, …) beside it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdentityConfig {
+    pub backend: IdentityBackend,
+    #[serde(flatten)]
+    pub keycloak: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadsConfig {
+    /// How long a pending upload may take before it is reaped.
+    pub window_secs: u64,
+    /// Part size offered to multipart clients.
+    pub multipart_part_size: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapConfig {
+    /// A tenant created at start-up if missing (embedded mode's first
+    /// tenant); empty for none.
+    pub tenant: String,
+}
+
+/// The defaults, as TOML: the embedded mode, listening on localhost.
+const DEFAULTS: &str = r#"
+data_dir = "./.coffer"
+
+[server]
+listen = "127.0.0.1:8080"
+json_logs = false
+request_timeout_secs = 30
+json_limit_bytes = 65536
+
+[metadata]
+backend = "sqlite"
+migrate_on_start = true
+pool_size = 16
+
+[storage]
+backend = "fs"
+bucket = "coffer"
+category_buckets = {}
+region_buckets = {}
+cors_origins = []
+ensure_buckets = true
+
+[storage.s3]
+
+[identity]
+backend = "dev"
+
+[uploads]
+window_secs = 3600
+multipart_part_size = 16777216
+
+[bootstrap]
+tenant = "acme"
+"#;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Load the layers. `file` is `--config`; without it `./coffer.toml` is
+    /// read when present.
+    ///
+    /// # Errors
+    /// A file that does not parse, an unknown key, a value of the wrong type.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// As [`Config::load`], with the environment given (for tests).
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let defaults_plans = toml_plans()?;
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
+            .add_source(config::File::from_str(
+                &defaults_plans,
+                config::FileFormat::Toml,
+            ));
+        builder = match file {
+            Some(path) => builder.add_source(config::File::from(path).required(true)),
+            None => builder.add_source(config::File::with_name("coffer.toml").required(false)),
+        };
+        let env: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("COFFER__"))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("COFFER")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("storage.cors_origins")
+                .source(Some(env)),
+        );
+        let config: Self = builder.build()?.try_deserialize()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.metadata.backend == MetadataBackend::Postgres && self.metadata.url.is_none() {
+            return Err(ConfigError::Invalid(
+                "metadata.url (COFFER__METADATA__URL) is required for the postgres backend".into(),
+            ));
+        }
+        if self.identity.backend == IdentityBackend::Keycloak
+            && !self.identity.keycloak.contains_key("issuer")
+        {
+            return Err(ConfigError::Invalid(
+                "identity.issuer (COFFER__IDENTITY__ISSUER) is required for the keycloak backend"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The URL clients use to reach this server.
+    pub fn public_url(&self) -> String {
+        match &self.server.public_url {
+            Some(url) if !url.is_empty() => url.trim_end_matches('/').to_owned(),
+            _ => format!("http://{}", self.server.listen),
+        }
+    }
+
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.metadata
+            .sqlite_path
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("coffer.db"))
+    }
+
+    /// Whether everything runs on the embedded defaults.
+    pub fn is_embedded(&self) -> bool {
+        self.metadata.backend == MetadataBackend::Sqlite
+            && self.storage.backend == StorageBackend::Fs
+            && self.identity.backend == IdentityBackend::Dev
+    }
+}
+
+/// The plan defaults are defined once, in the service; render them as a layer.
+fn toml_plans() -> Result<String, ConfigError> {
+    let plans = serde_json::to_value(PlanDefaults::default())
+        .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    let mut out = String::new();
+    if let serde_json::Value::Object(plans) = plans {
+        for (plan, limits) in plans {
+            out.push_str(&format!("[plans.{plan}]\n"));
+            if let serde_json::Value::Object(limits) = limits {
+                for (key, value) in limits {
+                    out.push_str(&format!("{key} = {value}\n"));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_mode() {
+        let config = Config::load_from(None, env(&[])).unwrap_or_else(|e| panic!("{e}"));
+        assert!(config.is_embedded());
+        assert_eq!(config.public_url(), "http://127.0.0.1:8080");
+        assert_eq!(config.plans, PlanDefaults::default());
+    }
+
+    #[test]
+    fn environment_overrides_and_unknown_keys_fail() {
+        let config = Config::load_from(
+            None,
+            env(&[
+                ("COFFER__SERVER__LISTEN", "0.0.0.0:9000"),
+                (
+                    "COFFER__STORAGE__CORS_ORIGINS",
+                    "https://a.example,https://b.example",
+                ),
+                ("COFFER__PLANS__STARTER__MAX_FILE_SIZE", "7"),
+                ("COFFER_TEST_UNRELATED", "x"),
+            ]),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.server.listen.port(), 9000);
+        assert_eq!(config.storage.cors_origins.len(), 2);
+        assert_eq!(config.plans.starter.max_file_size, 7);
+
+        let err = Config::load_from(None, env(&[("COFFER__SERVER__LISTN", "x")])).err();
+        assert!(err.is_some_and(|e| e.to_string().contains("listn")));
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let config = Config::load_from(
+            None,
+            env(&[
+                ("COFFER__METADATA__BACKEND", "postgres"),
+                (
+                    "COFFER__METADATA__URL",
+                    "postgres://coffer_app:hunter2@db/coffer",
+                ),
+            ]),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let missing =
+            Config::load_from(None, env(&[("COFFER__METADATA__BACKEND", "postgres")])).err();
+        assert!(missing.is_some_and(|e| e.to_string().contains("COFFER__METADATA__URL")));
+    }
+}

@@ -1,0 +1,68 @@
+//! The bearer-token extractor: every `/api/v1` handler that takes an
+//! [`Authenticated`] caller is authenticated by the IdentityProvider.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
+use coffer_service::{Caller, ErrorKind, RequestMeta};
+use tracing_actix_web::RequestId;
+
+use super::AppState;
+use super::error::ApiError;
+
+/// The authenticated caller of this request.
+#[derive(Debug)]
+pub struct Authenticated(pub Caller);
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req);
+        let tenant = req
+            .headers()
+            .get("x-tenant")
+            .map(|v| v.to_str().map(str::to_owned));
+        let meta = RequestMeta {
+            request_id: req.extensions().get::<RequestId>().map(ToString::to_string),
+            client_addr: req.peer_addr().map(|a| a.ip().to_string()),
+        };
+        Box::pin(async move {
+            let state = state.ok_or_else(|| {
+                ApiError::new(ErrorKind::Internal, "internal", "no application state")
+            })?;
+            let token = token?;
+            let tenant = tenant.transpose().map_err(|_| {
+                ApiError::malformed("malformed_header", "X-Tenant must be visible ASCII")
+            })?;
+            let caller = state.coffer.authenticate(&token, tenant, meta).await?;
+            Ok(Authenticated(caller))
+        })
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
+    let missing = || {
+        ApiError::new(
+            ErrorKind::Unauthenticated,
+            "missing_token",
+            "send Authorization: Bearer <token>",
+        )
+    };
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(missing)?;
+    let value = value.to_str().map_err(|_| missing())?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(missing());
+    }
+    Ok(token.to_owned())
+}

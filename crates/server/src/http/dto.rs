@@ -1,0 +1,478 @@
+//! The JSON the API speaks. Requests are turned into use-case inputs with
+//! `into_domain`; responses are built from domain values. Field names are
+//! `snake_case`, enum values lowercase (DESIGN.md §4).
+
+use std::collections::BTreeMap;
+
+use coffer_domain::{
+    Access, Category, ContentType, FileRecord, FileStatus, Filename, Grant, LimitOverrides,
+    LogicalPath, Metadata, Plan, PlanLimits, Region, Sha256Digest, Tenant, TenantSlug,
+    TenantStatus, Usage, Visibility,
+};
+use coffer_ports::PresignedRequest;
+use coffer_service::{
+    InitiateUpload, InitiatedUpload, NewFileFields, TenantView, UpdateFile, UploadTarget,
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// A file's metadata.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FileDto {
+    pub id: Uuid,
+    pub filename: String,
+    /// Folder, `/`-separated.
+    pub path: String,
+    pub category: String,
+    pub content_type: String,
+    pub size: u64,
+    /// Hex SHA-256, when known.
+    pub checksum_sha256: Option<String>,
+    #[schema(value_type = String, example = "private")]
+    pub visibility: Visibility,
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
+    #[schema(value_type = String, example = "available")]
+    pub status: FileStatus,
+    /// The owner's subject.
+    pub owner: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub deleted_at: Option<OffsetDateTime>,
+}
+
+impl From<FileRecord> for FileDto {
+    fn from(f: FileRecord) -> Self {
+        Self {
+            id: *f.id.as_uuid(),
+            filename: f.filename.into(),
+            path: f.path.into(),
+            category: f.category.into(),
+            content_type: f.content_type.into(),
+            size: f.size_bytes,
+            checksum_sha256: f.checksum_sha256.map(|c| c.to_hex()),
+            visibility: f.visibility,
+            metadata: f.metadata.into(),
+            status: f.status,
+            owner: f.owner.into(),
+            created_at: f.created_at,
+            updated_at: f.updated_at,
+            deleted_at: f.deleted_at,
+        }
+    }
+}
+
+/// A request to make directly to the store.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PresignedDto {
+    pub method: String,
+    pub url: String,
+    /// Send exactly these headers.
+    pub headers: BTreeMap<String, String>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: OffsetDateTime,
+}
+
+impl From<PresignedRequest> for PresignedDto {
+    fn from(r: PresignedRequest) -> Self {
+        Self {
+            method: r.method,
+            url: r.url,
+            headers: r.headers,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MultipartDto {
+    /// Every part but the last has exactly this size.
+    pub part_size: u64,
+    pub part_count: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: OffsetDateTime,
+}
+
+/// An initiated upload: PUT the bytes per `upload` (or presign parts per
+/// `multipart`), then `POST /files/{id}/complete`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InitiatedDto {
+    pub file: FileDto,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload: Option<PresignedDto>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multipart: Option<MultipartDto>,
+}
+
+impl From<InitiatedUpload> for InitiatedDto {
+    fn from(up: InitiatedUpload) -> Self {
+        let (upload, multipart) = match up.upload {
+            UploadTarget::Single(r) => (Some(r.into()), None),
+            UploadTarget::Multipart(m) => (
+                None,
+                Some(MultipartDto {
+                    part_size: m.part_size,
+                    part_count: m.part_count,
+                    expires_at: m.expires_at,
+                }),
+            ),
+        };
+        Self {
+            file: up.file.into(),
+            upload,
+            multipart,
+        }
+    }
+}
+
+/// `POST /files` with JSON.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InitiateBody {
+    #[schema(value_type = String, example = "contract.pdf")]
+    pub filename: Filename,
+    /// Exact size in bytes.
+    pub size: u64,
+    /// Guessed from the filename when absent.
+    #[schema(value_type = Option<String>, example = "application/pdf")]
+    pub content_type: Option<ContentType>,
+    #[schema(value_type = Option<String>, example = "documents")]
+    pub category: Option<Category>,
+    #[schema(value_type = Option<String>, example = "/contracts/2026")]
+    pub path: Option<LogicalPath>,
+    #[schema(value_type = Option<String>, example = "private")]
+    pub visibility: Option<Visibility>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Metadata>,
+    /// Hex or base64; the store then refuses other bytes.
+    #[schema(value_type = Option<String>)]
+    pub checksum_sha256: Option<Sha256Digest>,
+    /// Upload in presigned parts (large files).
+    #[serde(default)]
+    pub multipart: bool,
+}
+
+impl InitiateBody {
+    pub fn into_domain(self) -> InitiateUpload {
+        InitiateUpload {
+            file: NewFileFields {
+                filename: self.filename,
+                content_type: self.content_type,
+                category: self.category,
+                path: self.path,
+                visibility: self.visibility,
+                metadata: self.metadata,
+                checksum_sha256: self.checksum_sha256,
+            },
+            size: self.size,
+            multipart: self.multipart,
+        }
+    }
+}
+
+/// `PATCH /files/{id}`: rename, move, visibility, metadata merge patch.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBody {
+    #[schema(value_type = Option<String>)]
+    pub filename: Option<Filename>,
+    #[schema(value_type = Option<String>)]
+    pub path: Option<LogicalPath>,
+    #[schema(value_type = Option<String>)]
+    pub visibility: Option<Visibility>,
+    /// RFC 7396 merge patch: `null` removes a key.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl UpdateBody {
+    pub fn into_domain(self) -> UpdateFile {
+        UpdateFile {
+            filename: self.filename,
+            path: self.path,
+            visibility: self.visibility,
+            metadata: self.metadata,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartsBody {
+    /// 1-based part numbers, at most 1000 at a time.
+    pub part_numbers: Vec<u16>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartDto {
+    pub part_number: u16,
+    #[serde(flatten)]
+    pub request: PresignedDto,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartsDto {
+    pub parts: Vec<PartDto>,
+}
+
+/// `GET /files` filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    #[param(value_type = Option<String>)]
+    pub category: Option<Category>,
+    /// Files directly in this folder.
+    #[param(value_type = Option<String>)]
+    pub path: Option<LogicalPath>,
+    /// Files in this folder or below.
+    #[param(value_type = Option<String>)]
+    pub prefix: Option<LogicalPath>,
+    /// Filename contains (case-insensitive).
+    pub q: Option<String>,
+    /// JSON object the metadata must contain, e.g. `{"case":"A-1"}`.
+    pub metadata: Option<String>,
+    /// `available` (default), `pending` or `deleted` (the trash).
+    #[param(value_type = Option<String>)]
+    pub status: Option<FileStatus>,
+    /// Owner's subject.
+    pub owner: Option<String>,
+    pub cursor: Option<String>,
+    /// 1–1000, default 100.
+    pub limit: Option<u32>,
+}
+
+/// A page of results; pass `next_cursor` as `cursor` for the next one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageDto<T: ToSchema> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DownloadQuery {
+    /// `false` answers `200 {url, expires_at}` instead of a `302`.
+    pub redirect: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteQuery {
+    /// Erase now instead of moving to the trash (needs manage access).
+    pub permanent: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DownloadDto {
+    pub url: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: OffsetDateTime,
+}
+
+/// A permission on a file.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GrantDto {
+    pub id: Uuid,
+    /// `user:<sub>` or `role:<name>`.
+    pub subject: String,
+    #[schema(value_type = String, example = "read")]
+    pub access: Access,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+impl From<Grant> for GrantDto {
+    fn from(g: Grant) -> Self {
+        Self {
+            id: *g.id.as_uuid(),
+            subject: g.subject.to_string(),
+            access: g.access,
+            expires_at: g.expires_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantBody {
+    #[schema(value_type = String, example = "user:bob")]
+    pub subject: coffer_domain::GrantSubject,
+    #[schema(value_type = String, example = "read")]
+    pub access: Access,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GrantsDto {
+    pub items: Vec<GrantDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantDto {
+    pub id: Uuid,
+    pub slug: String,
+    pub display_name: String,
+    #[schema(value_type = String, example = "starter")]
+    pub plan: Plan,
+    #[schema(value_type = String, example = "active")]
+    pub status: TenantStatus,
+    pub region: String,
+    #[schema(value_type = Object)]
+    pub limit_overrides: LimitOverrides,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub suspended_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub cancelled_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub purge_after: Option<OffsetDateTime>,
+}
+
+impl From<Tenant> for TenantDto {
+    fn from(t: Tenant) -> Self {
+        Self {
+            id: *t.id.as_uuid(),
+            slug: t.slug.into(),
+            display_name: t.display_name,
+            plan: t.plan,
+            status: t.status,
+            region: t.region.into(),
+            limit_overrides: t.limit_overrides,
+            created_at: t.created_at,
+            suspended_at: t.suspended_at,
+            cancelled_at: t.cancelled_at,
+            purge_after: t.purge_after,
+        }
+    }
+}
+
+/// A tenant with its effective limits and usage.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantViewDto {
+    #[serde(flatten)]
+    pub tenant: TenantDto,
+    #[schema(value_type = Object)]
+    pub limits: PlanLimits,
+    #[schema(value_type = Object)]
+    pub usage: Usage,
+}
+
+impl From<TenantView> for TenantViewDto {
+    fn from(v: TenantView) -> Self {
+        Self {
+            tenant: v.tenant.into(),
+            limits: v.limits,
+            usage: v.usage,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenantBody {
+    #[schema(value_type = String, example = "globex")]
+    pub slug: TenantSlug,
+    pub display_name: String,
+    #[schema(value_type = String, example = "professional")]
+    pub plan: Plan,
+    #[schema(value_type = String, example = "eu-west")]
+    pub region: Region,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub limit_overrides: LimitOverrides,
+    #[schema(value_type = Option<String>)]
+    pub dedicated_bucket: Option<coffer_domain::BucketName>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenantBody {
+    pub display_name: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub plan: Option<Plan>,
+    /// `active`, `suspended` or `cancelled`.
+    #[schema(value_type = Option<String>)]
+    pub status: Option<TenantStatus>,
+    #[schema(value_type = Option<Object>)]
+    pub limit_overrides: Option<LimitOverrides>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQueryParams {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub file_id: Option<Uuid>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>)]
+    pub since: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>)]
+    pub until: Option<OffsetDateTime>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditDto {
+    pub id: Uuid,
+    pub actor: String,
+    pub action: String,
+    pub file_id: Option<Uuid>,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    pub request_id: Option<String>,
+    pub client_addr: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: OffsetDateTime,
+}
+
+impl From<coffer_ports::AuditEntry> for AuditDto {
+    fn from(e: coffer_ports::AuditEntry) -> Self {
+        Self {
+            id: e.id,
+            actor: e.actor.into(),
+            action: e.action,
+            file_id: e.file_id.map(|f| *f.as_uuid()),
+            detail: e.detail,
+            request_id: e.request_id,
+            client_addr: e.client_addr,
+            at: e.at,
+        }
+    }
+}

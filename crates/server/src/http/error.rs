@@ -1,0 +1,133 @@
+//! The one mapping from use-case errors to HTTP: RFC 9457 problem+json with
+//! a stable `code`, and `WWW-Authenticate` on 401.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use coffer_service::{ErrorKind, ServiceError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// Always `about:blank`: `code` carries the machine meaning.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine-readable code, e.g. `quota_exceeded`.
+    pub code: String,
+    /// The input field at fault, for validation errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
+}
+
+/// An error as the API answers it.
+#[derive(Debug)]
+pub struct ApiError(pub ServiceError);
+
+impl ApiError {
+    pub fn new(kind: ErrorKind, code: &'static str, detail: impl Into<String>) -> Self {
+        Self(ServiceError::new(kind, code, detail))
+    }
+
+    /// A request the server cannot parse (400). "Malformed" has no use-case
+    /// kind: only the HTTP layer sees raw requests; `code` must be one of
+    /// [`MALFORMED`].
+    pub fn malformed(code: &'static str, detail: impl Into<String>) -> Self {
+        debug_assert!(MALFORMED.contains(&code));
+        Self::new(ErrorKind::Invalid, code, detail)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        Self(err)
+    }
+}
+
+/// Codes the server itself produces for requests it cannot even parse.
+const MALFORMED: &[&str] = &[
+    "malformed_json",
+    "malformed_query",
+    "malformed_id",
+    "malformed_form",
+    "malformed_header",
+];
+
+pub fn status_of(err: &ServiceError) -> StatusCode {
+    if MALFORMED.contains(&err.code) {
+        return StatusCode::BAD_REQUEST;
+    }
+    match err.kind {
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
+        ErrorKind::TenantSuspended => StatusCode::PAYMENT_REQUIRED,
+        ErrorKind::TenantCancelled => StatusCode::GONE,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+pub fn problem_response(
+    status: StatusCode,
+    code: &str,
+    detail: &str,
+    field: Option<&'static str>,
+) -> HttpResponse {
+    let problem = Problem {
+        kind: "about:blank",
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail: detail.to_owned(),
+        code: code.to_owned(),
+        field,
+    };
+    let mut response = HttpResponse::build(status);
+    response.content_type("application/problem+json");
+    if status == StatusCode::UNAUTHORIZED {
+        let challenge = if code == "missing_token" {
+            "Bearer realm=\"coffer\"".to_owned()
+        } else {
+            format!(
+                "Bearer realm=\"coffer\", error=\"invalid_token\", error_description=\"{}\"",
+                code
+            )
+        };
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            response.insert_header((header::WWW_AUTHENTICATE, value));
+        }
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.insert_header((header::RETRY_AFTER, "5"));
+    }
+    response.json(problem)
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        status_of(&self.0)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::warn!(code = self.0.code, detail = %self.0.detail, "request failed");
+        }
+        problem_response(status, self.0.code, &self.0.detail, self.0.field)
+    }
+}

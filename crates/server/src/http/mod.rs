@@ -1,0 +1,85 @@
+//! The HTTP API: routes, extractors and the error mapping.
+
+mod auth;
+mod dto;
+mod error;
+mod files;
+mod openapi;
+mod ops;
+mod storage;
+mod tenants;
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use coffer_fs::FsStore;
+use coffer_service::Coffer;
+
+pub use error::{ApiError, Problem};
+pub use openapi::ApiDoc;
+pub use ops::Metrics;
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub coffer: Coffer,
+    /// Present when objects live on the local disk: the storage route serves
+    /// its signed URLs.
+    pub fs: Option<Arc<FsStore>>,
+    pub metrics: Metrics,
+}
+
+/// Register every route and the request-parsing error handlers.
+pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(json_limit)
+            .error_handler(|err, _| json_error(err).into()),
+    )
+    .app_data(
+        web::QueryConfig::default()
+            .error_handler(|err, _| ApiError::malformed("malformed_query", err.to_string()).into()),
+    )
+    .app_data(web::PathConfig::default().error_handler(|err, _| {
+        ApiError::malformed("malformed_id", format!("not a valid id: {err}")).into()
+    }))
+    .service(
+        web::scope("/api/v1")
+            .configure(files::routes)
+            .configure(tenants::routes)
+            .route("/openapi.json", web::get().to(openapi::document)),
+    )
+    .configure(ops::routes)
+    .configure(storage::routes)
+    .default_service(web::to(not_found));
+}
+
+fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
+    use actix_web::error::JsonPayloadError as E;
+    use coffer_service::ErrorKind;
+    match err {
+        E::OverflowKnownLength { .. } | E::Overflow { .. } => ApiError::new(
+            ErrorKind::PayloadTooLarge,
+            "body_too_large",
+            err.to_string(),
+        ),
+        E::ContentType => ApiError::new(
+            ErrorKind::UnsupportedMediaType,
+            "unsupported_media_type",
+            "send application/json (or multipart/form-data to stream a file)",
+        ),
+        E::Deserialize(e) if e.is_data() => {
+            ApiError::new(ErrorKind::Invalid, "invalid_body", e.to_string())
+        }
+        other => ApiError::malformed("malformed_json", other.to_string()),
+    }
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    error::problem_response(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "route_not_found",
+        &format!("no route for {} {}", req.method(), req.path()),
+        None,
+    )
+}

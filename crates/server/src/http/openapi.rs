@@ -1,0 +1,48 @@
+//! The OpenAPI document, generated from the handlers and DTOs.
+
+use actix_web::HttpResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{dto, error, files, tenants};
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "Coffer", description = "Multi-tenant file service: metadata and permissions here, bytes directly between client and object store through presigned URLs."),
+    paths(
+        files::initiate, files::upload_form, files::complete, files::parts, files::list, files::get,
+        files::update, files::delete, files::restore, files::download, files::content,
+        files::list_grants, files::add_grant, files::remove_grant, files::current_tenant, files::audit,
+        tenants::create, tenants::list, tenants::get, tenants::update,
+    ),
+    components(schemas(
+        error::Problem, dto::FileDto, dto::InitiatedDto, dto::PresignedDto, dto::MultipartDto,
+        dto::InitiateBody, dto::UpdateBody, dto::PartsBody, dto::PartsDto, dto::PartDto,
+        dto::DownloadDto, dto::GrantDto, dto::GrantBody, dto::GrantsDto, dto::TenantDto,
+        dto::TenantViewDto, dto::CreateTenantBody, dto::UpdateTenantBody, dto::AuditDto,
+    )),
+    modifiers(&Bearer),
+    tags((name = "files"), (name = "permissions"), (name = "tenant"), (name = "platform"))
+)]
+pub struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

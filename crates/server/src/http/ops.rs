@@ -1,0 +1,58 @@
+//! Outside `/api/v1`: liveness, readiness, metrics and the API reference.
+
+use actix_web::{HttpResponse, web};
+use prometheus::{IntCounter, Registry};
+
+use super::AppState;
+use super::error::ApiError;
+
+/// Counters beyond the per-route request metrics.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    uploads_started: IntCounter,
+    uploads_completed: IntCounter,
+    upload_bytes: IntCounter,
+}
+
+impl Metrics {
+    /// # Errors
+    /// A name clash in `registry`.
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let counter = |name: &str, help: &str| -> Result<IntCounter, prometheus::Error> {
+            let c = IntCounter::new(name, help)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        Ok(Self {
+            uploads_started: counter("coffer_uploads_started_total", "Direct uploads initiated")?,
+            uploads_completed: counter(
+                "coffer_uploads_completed_total",
+                "Uploads verified and available",
+            )?,
+            upload_bytes: counter("coffer_upload_bytes_total", "Bytes of completed uploads")?,
+        })
+    }
+
+    pub fn upload_started(&self) {
+        self.uploads_started.inc();
+    }
+
+    pub fn upload_completed(&self, bytes: u64) {
+        self.uploads_completed.inc();
+        self.upload_bytes.inc_by(bytes);
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz));
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state.coffer.check_ready().await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })))
+}

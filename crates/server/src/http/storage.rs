@@ -1,0 +1,79 @@
+//! `/storage/{bucket}/{key}`: the signed URLs of the local-disk store,
+//! checked and served by `coffer-fs`; this route only translates HTTP.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use coffer_fs::StorageAccess;
+use futures::StreamExt as _;
+
+use super::AppState;
+use super::error::problem_response;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/storage/{tail:.*}", web::put().to(serve))
+        .route("/storage/{tail:.*}", web::get().to(serve));
+}
+
+fn refuse(status: u16, code: &str, detail: &str) -> HttpResponse {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+    problem_response(status, code, detail, None)
+}
+
+async fn serve(state: web::Data<AppState>, req: HttpRequest, body: web::Payload) -> HttpResponse {
+    let Some(fs) = state.fs.clone() else {
+        return refuse(
+            404,
+            "route_not_found",
+            "this server does not serve storage URLs",
+        );
+    };
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let access = match fs.authorize(
+        req.method().as_str(),
+        req.path(),
+        req.query_string(),
+        header,
+    ) {
+        Ok(access) => access,
+        Err(refused) => return refuse(refused.status(), refused.code(), &refused.to_string()),
+    };
+    match access {
+        StorageAccess::Put(access) => {
+            // The payload is bound to this thread; forward it through a bounded channel.
+            let (mut tx, rx) = futures::channel::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+            let pump = async move {
+                let mut body = body;
+                while let Some(chunk) = body.next().await {
+                    let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()));
+                    let failed = chunk.is_err();
+                    if futures::SinkExt::send(&mut tx, chunk).await.is_err() || failed {
+                        break;
+                    }
+                }
+            };
+            let ((), stored) = futures::join!(pump, fs.serve_put(access, rx));
+            match stored {
+                Ok(put) => HttpResponse::Ok()
+                    .insert_header(("etag", put.etag))
+                    .finish(),
+                Err(failed) => refuse(failed.status(), failed.code(), &failed.to_string()),
+            }
+        }
+        StorageAccess::Get(access) => {
+            let range = header("range").and_then(coffer_fs::parse_range);
+            match fs.serve_get(access, range).await {
+                Ok(object) => {
+                    let status = StatusCode::from_u16(object.status).unwrap_or(StatusCode::OK);
+                    let mut response = HttpResponse::build(status);
+                    for (name, value) in object.headers {
+                        response.insert_header((name, value));
+                    }
+                    response
+                        .no_chunking(object.content_length)
+                        .streaming(object.body)
+                }
+                Err(failed) => refuse(failed.status(), failed.code(), &failed.to_string()),
+            }
+        }
+    }
+}

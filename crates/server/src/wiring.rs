@@ -1,0 +1,245 @@
+//! The one place where adapters are chosen by configuration and plugged
+//! into the use cases — for `coffer serve` and for the tests alike.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use coffer_domain::{
+    BucketName, Category, LimitOverrides, Placement, Plan, Region, TenantId, TenantSlug,
+    TenantStatus,
+};
+use coffer_fs::{FsConfig, FsStore};
+use coffer_keycloak::dev::DevIssuer;
+use coffer_keycloak::{KeycloakConfig, KeycloakProvider};
+use coffer_ports::{
+    BucketSpec, IdentityProvider, MetadataErrorKind, MetadataStore, NewTenant, ObjectStore,
+    SystemClock,
+};
+use coffer_service::{Coffer, ServiceConfig};
+use secrecy::ExposeSecret as _;
+
+use crate::config::{Config, IdentityBackend, MetadataBackend, StorageBackend};
+
+/// The wired application and the adapters some routes and commands need directly.
+#[derive(Clone)]
+pub struct Wiring {
+    pub coffer: Coffer,
+    pub meta: Arc<dyn MetadataStore>,
+    pub store: Arc<dyn ObjectStore>,
+    /// The local-disk store, whose signed URLs the server itself serves.
+    pub fs: Option<Arc<FsStore>>,
+    /// The embedded issuer, which `coffer token` mints with.
+    pub dev_issuer: Option<Arc<DevIssuer>>,
+}
+
+impl std::fmt::Debug for Wiring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wiring")
+            .field("coffer", &self.coffer)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {message}")]
+pub struct WiringError {
+    what: &'static str,
+    message: String,
+}
+
+fn fail(what: &'static str) -> impl FnOnce(String) -> WiringError {
+    move |message| WiringError { what, message }
+}
+
+/// Open the metadata store (migrating first when configured).
+///
+/// # Errors
+/// A database that cannot be opened or migrated.
+pub async fn metadata(config: &Config) -> Result<Arc<dyn MetadataStore>, WiringError> {
+    match config.metadata.backend {
+        MetadataBackend::Postgres => {
+            if config.metadata.migrate_on_start
+                && let Some(owner) = &config.metadata.migration_url
+            {
+                coffer_postgres::migrate(owner.expose_secret())
+                    .await
+                    .map_err(|e| fail("migrating PostgreSQL")(e.to_string()))?;
+            }
+            let url = config
+                .metadata
+                .url
+                .as_ref()
+                .ok_or_else(|| fail("metadata")("metadata.url is required".into()))?;
+            let store = coffer_postgres::PgMetadataStore::connect(
+                url.expose_secret(),
+                config.metadata.pool_size,
+            )
+            .map_err(|e| fail("connecting to PostgreSQL")(e.to_string()))?;
+            Ok(Arc::new(store))
+        }
+        MetadataBackend::Sqlite => Err(fail("metadata")(
+            "the sqlite backend is not built into this binary yet".into(),
+        )),
+    }
+}
+
+/// Open the object store.
+///
+/// # Errors
+/// A store that cannot be configured.
+async fn storage(
+    config: &Config,
+) -> Result<(Arc<dyn ObjectStore>, Option<Arc<FsStore>>), WiringError> {
+    match config.storage.backend {
+        StorageBackend::Fs => {
+            let fs = FsStore::open(FsConfig {
+                data_dir: config.data_dir.clone(),
+                public_url: config.public_url(),
+            })
+            .map_err(|e| fail("opening the local object store")(e.to_string()))?;
+            let fs = Arc::new(fs);
+            Ok((fs.clone(), Some(fs)))
+        }
+        StorageBackend::S3 => {
+            let s3 = coffer_s3::S3Store::new(config.storage.s3.clone())
+                .await
+                .map_err(|e| fail("configuring S3")(e.to_string()))?;
+            Ok((Arc::new(s3), None))
+        }
+    }
+}
+
+async fn identity(
+    config: &Config,
+) -> Result<(Arc<dyn IdentityProvider>, Option<Arc<DevIssuer>>), WiringError> {
+    match config.identity.backend {
+        IdentityBackend::Dev => {
+            let issuer = Arc::new(
+                DevIssuer::open(&config.data_dir)
+                    .map_err(|e| fail("opening the dev issuer")(e.to_string()))?,
+            );
+            Ok((issuer.clone(), Some(issuer)))
+        }
+        IdentityBackend::Keycloak => {
+            let settings =
+                serde_json::Value::Object(config.identity.keycloak.clone().into_iter().collect());
+            let kc: KeycloakConfig = serde_json::from_value(settings)
+                .map_err(|e| fail("identity configuration")(e.to_string()))?;
+            let provider = KeycloakProvider::connect(kc)
+                .await
+                .map_err(|e| fail("discovering the OIDC issuer")(e.to_string()))?;
+            Ok((Arc::new(provider), None))
+        }
+    }
+}
+
+/// Where files go, from `[storage]`.
+///
+/// # Errors
+/// A bucket, category or region name that is not valid.
+pub fn placement(config: &Config) -> Result<Placement, WiringError> {
+    let bucket =
+        |name: &str| BucketName::new(name).map_err(|e| fail("storage placement")(e.to_string()));
+    let mut placement = Placement::single(bucket(&config.storage.bucket)?);
+    for (category, name) in &config.storage.category_buckets {
+        let category = Category::new(category.clone())
+            .map_err(|e| fail("storage.category_buckets")(e.to_string()))?;
+        placement.categories.insert(category, bucket(name)?);
+    }
+    for (region, name) in &config.storage.region_buckets {
+        let region = Region::new(region.clone())
+            .map_err(|e| fail("storage.region_buckets")(e.to_string()))?;
+        placement.regions.insert(region, bucket(name)?);
+    }
+    Ok(placement)
+}
+
+/// Build everything `coffer serve` needs.
+///
+/// # Errors
+/// Any adapter that cannot be opened, or buckets that cannot be prepared.
+pub async fn wire(config: &Config) -> Result<Wiring, WiringError> {
+    let meta = metadata(config).await?;
+    let (store, fs) = storage(config).await?;
+    let (identity, dev_issuer) = identity(config).await?;
+    let placement = placement(config)?;
+    if config.storage.ensure_buckets {
+        ensure_buckets(store.as_ref(), &placement, &config.storage.cors_origins).await?;
+    }
+    let mut service = ServiceConfig::new(placement.default_bucket.clone());
+    service.placement = placement;
+    service.plans = config.plans.clone();
+    service.upload_window = Duration::from_secs(config.uploads.window_secs);
+    service.multipart_part_size = config.uploads.multipart_part_size;
+    let coffer = Coffer::new(
+        meta.clone(),
+        store.clone(),
+        identity,
+        Arc::new(SystemClock),
+        service,
+    );
+    if !config.bootstrap.tenant.is_empty() {
+        bootstrap_tenant(meta.as_ref(), &config.bootstrap.tenant).await?;
+    }
+    Ok(Wiring {
+        coffer,
+        meta,
+        store,
+        fs,
+        dev_issuer,
+    })
+}
+
+async fn ensure_buckets(
+    store: &dyn ObjectStore,
+    placement: &Placement,
+    origins: &[String],
+) -> Result<(), WiringError> {
+    let buckets: BTreeSet<&BucketName> = std::iter::once(&placement.default_bucket)
+        .chain(placement.categories.values())
+        .chain(placement.regions.values())
+        .collect();
+    for bucket in buckets {
+        let spec = BucketSpec {
+            bucket: bucket.clone(),
+            cors_origins: origins.to_vec(),
+            abort_incomplete_multipart_days: 2,
+        };
+        store
+            .ensure_bucket(&spec)
+            .await
+            .map_err(|e| fail("preparing bucket")(format!("{bucket}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Create the first tenant if it does not exist yet (embedded mode).
+async fn bootstrap_tenant(meta: &dyn MetadataStore, slug: &str) -> Result<(), WiringError> {
+    let slug = TenantSlug::new(slug).map_err(|e| fail("bootstrap.tenant")(e.to_string()))?;
+    match meta.find_tenant_by_slug(&slug).await {
+        Ok(_) => return Ok(()),
+        Err(e) if e.is(MetadataErrorKind::NotFound) => {}
+        Err(e) => return Err(fail("bootstrap tenant")(e.to_string())),
+    }
+    let tenant = NewTenant {
+        id: TenantId::new_random(),
+        display_name: slug.to_string(),
+        slug,
+        plan: Plan::Starter,
+        status: TenantStatus::Active,
+        region: Region::new("local").map_err(|e| fail("bootstrap tenant")(e.to_string()))?,
+        dedicated_bucket: None,
+        limit_overrides: LimitOverrides::default(),
+        created_at: time::OffsetDateTime::now_utc(),
+    };
+    match meta.create_tenant(tenant).await {
+        Ok(t) => {
+            tracing::info!(tenant = %t.slug, id = %t.id, "created the first tenant");
+            Ok(())
+        }
+        // Another instance created it meanwhile.
+        Err(e) if e.is(MetadataErrorKind::Conflict) => Ok(()),
+        Err(e) => Err(fail("bootstrap tenant")(e.to_string())),
+    }
+}

@@ -2,8 +2,8 @@
 //!
 //! Each setting is applied on every call, so changing the configured CORS
 //! origins or lifecycle days takes effect at the next start. Settings a store
-//! does not implement (R2 has no public-access block, SeaweedFS no
-//! lifecycle…) are skipped with a warning instead of failing start-up: such
+//! does not implement (SeaweedFS, MinIO and R2 have no public-access
+//! block…) are skipped with a warning instead of failing start-up: such
 //! stores are private by default, and the docs list what to check by hand.
 
 use aws_sdk_s3::types::{

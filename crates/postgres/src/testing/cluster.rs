@@ -27,10 +27,27 @@ pub(super) fn ensure_running() -> Result<ServerUrl, String> {
         return Ok(ServerUrl::from_parts("postgres", "127.0.0.1", port));
     }
 
+    // initdb refuses to run as root: then the cluster belongs to the
+    // `postgres` system user, and its commands run through runuser.
+    let as_root = is_root();
+    if as_root {
+        run(Command::new("chown").arg("postgres").arg(&root))?;
+    }
+    let pg = |name: &str| -> Result<Command, String> {
+        let program = binary(name)?;
+        Ok(if as_root {
+            let mut cmd = Command::new("runuser");
+            cmd.args(["-u", "postgres", "--"]).arg(program);
+            cmd
+        } else {
+            Command::new(program)
+        })
+    };
+
     let data = root.join("data");
     if !data.join("PG_VERSION").exists() {
         let _ = fs::remove_dir_all(&data);
-        run(Command::new(binary("initdb")?).arg("-D").arg(&data).args([
+        run(pg("initdb")?.arg("-D").arg(&data).args([
             "-U",
             "postgres",
             "-A",
@@ -41,7 +58,7 @@ pub(super) fn ensure_running() -> Result<ServerUrl, String> {
         ]))?;
     } else if data.join("postmaster.pid").exists() {
         // Running on a port we no longer know, or a stale pid file.
-        let _ = Command::new(binary("pg_ctl")?)
+        let _ = pg("pg_ctl")?
             .arg("-D")
             .arg(&data)
             .args(["-m", "immediate", "stop"])
@@ -49,7 +66,7 @@ pub(super) fn ensure_running() -> Result<ServerUrl, String> {
     }
     let port = free_port()?;
     let log = root.join("postgres.log");
-    let started = run(Command::new(binary("pg_ctl")?)
+    let started = run(pg("pg_ctl")?
         .arg("-D")
         .arg(&data)
         .arg("-l")
@@ -65,6 +82,13 @@ pub(super) fn ensure_running() -> Result<ServerUrl, String> {
     }
     fs::write(&port_file, port.to_string()).map_err(|e| e.to_string())?;
     Ok(ServerUrl::from_parts("postgres", "127.0.0.1", port))
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.stdout.trim_ascii() == b"0")
 }
 
 fn answers(port: u16) -> bool {

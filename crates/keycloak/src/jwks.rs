@@ -98,9 +98,19 @@ impl JwksStore {
     }
 
     /// Refetches unless another refetch happened within the interval.
-    /// `Ok(false)` means rate-limited.
-    async fn refetch(&self) -> Result<bool, KeycloakError> {
-        let mut last = self.refetch.lock().await;
+    /// `Ok(false)` means rate-limited. With `wait == false` a refetch already
+    /// in progress is not waited for (a routine refresh must not make every
+    /// request wait on a slow issuer); an unknown kid does wait, since the
+    /// running fetch may bring its key.
+    async fn refetch(&self, wait: bool) -> Result<bool, KeycloakError> {
+        let mut last = if wait {
+            self.refetch.lock().await
+        } else {
+            match self.refetch.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return Ok(false),
+            }
+        };
         if last.is_some_and(|at| at.elapsed() < self.refetch_interval) {
             return Ok(false);
         }
@@ -126,19 +136,20 @@ impl KeyResolver for JwksStore {
         };
         if self.stale() {
             // Keep serving the old keys if the issuer is briefly unreachable.
-            if let Err(err) = self.refetch().await {
+            if let Err(err) = self.refetch(false).await {
                 tracing::warn!(error = %err, "identity.jwks.refresh_failed");
             }
         }
         if let Lookup::Found(key) = self.lookup(header)? {
             return Ok(key);
         }
-        if !self.refetch().await? {
-            return Err(unknown("; refetch rate-limited"));
-        }
+        // Rate-limited or not, look again: a concurrent refetch we waited
+        // for may have brought the key.
+        let fetched = self.refetch(true).await?;
         match self.lookup(header)? {
             Lookup::Found(key) => Ok(key),
-            Lookup::Unknown => Err(unknown(", even after a refetch")),
+            Lookup::Unknown if fetched => Err(unknown(", even after a refetch")),
+            Lookup::Unknown => Err(unknown("; refetch rate-limited")),
         }
     }
 }

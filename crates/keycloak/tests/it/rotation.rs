@@ -106,3 +106,34 @@ async fn a_withdrawn_key_stops_being_trusted_once_the_key_set_is_stale() {
     let new = iss.user_token(&realm, "alice").await;
     assert!(provider.verify_token(&new, None).await.is_ok());
 }
+
+#[tokio::test]
+async fn concurrent_tokens_with_a_new_key_share_one_refetch_and_all_verify() {
+    let iss = issuer();
+    let realm = fresh_realm("herd");
+    let mut config = iss.config(&realm);
+    config.jwks_refetch_interval_secs = 60;
+    let provider = std::sync::Arc::new(
+        coffer_keycloak::KeycloakProvider::connect(config)
+            .await
+            .unwrap(),
+    );
+    iss.rotate(&realm).await;
+    let before = iss.jwks_fetches(&realm).await;
+
+    let mut tokens = Vec::new();
+    for _ in 0..10 {
+        tokens.push(iss.user_token(&realm, "alice").await);
+    }
+    let tasks: Vec<_> = tokens
+        .into_iter()
+        .map(|token| {
+            let provider = provider.clone();
+            tokio::spawn(async move { provider.verify_token(&token, None).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(iss.jwks_fetches(&realm).await - before, 1);
+}

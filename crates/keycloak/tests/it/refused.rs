@@ -1,6 +1,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use coffer_ports::IdentityErrorKind::{Expired, Invalid};
+use coffer_ports::IdentityProvider;
 use serde_json::{Value, json};
 
 use crate::support::{fresh_realm, issuer, now, refused};
@@ -20,6 +21,9 @@ async fn expired_and_not_yet_valid() {
         Expired,
         "expired",
     );
+    // through the port, the same kind reaches the caller
+    let err = provider.verify(&expired, None).await.unwrap_err();
+    assert_eq!(err.kind(), Expired);
 
     let early = iss
         .mint(REALM, json!({"claims": {"nbf": now() + 120}}))

@@ -40,11 +40,15 @@ log() { echo "seaweedfs: $*" >&2; }
 
 port_answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# The pid from the pid file, if that process is still our weed (a recycled
+# pid of an unrelated process must never be signalled).
 running_pid() {
     [[ -f "$PID_FILE" ]] || return 1
     local pid
     pid="$(cat "$PID_FILE")"
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "weed mini -dir=$HOME_DIR/data" || return 1
+    echo "$pid"
 }
 
 install() {

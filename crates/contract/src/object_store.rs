@@ -95,9 +95,11 @@ macro_rules! object_store_contract {
             presigned_urls_refuse_after_expiry,
             head_reports_size_checksum_and_type,
             head_of_missing_object_is_not_found,
+            missing_bucket_is_not_found,
             delete_removes_and_is_idempotent,
             list_pages_through_tenant_objects,
             small_and_empty_streamed_puts_round_trip,
+            failed_body_leaves_no_object,
             streamed_put_of_64_mib_and_ranged_gets,
             ranges_outside_the_object_are_refused,
             multipart_via_presigned_parts_assembles_bytes,
@@ -576,6 +578,28 @@ pub async fn head_of_missing_object_is_not_found(store: Arc<dyn ObjectStore>, h:
     );
 }
 
+pub async fn missing_bucket_is_not_found(store: Arc<dyn ObjectStore>, h: Harness) {
+    let suffix = TenantId::new_random().to_string().replace('-', "");
+    let missing = ok(
+        BucketName::new(format!("coffer-missing-{}", &suffix[..16])),
+        "bucket name",
+    );
+    let location = ObjectLocation {
+        bucket: missing.clone(),
+        ..h.location()
+    };
+    refused_with(
+        store.list(h.tenant, &missing, None, 10).await,
+        StoreErrorKind::NotFound,
+        "list of a missing bucket",
+    );
+    refused_with(
+        store.head(&location).await,
+        StoreErrorKind::NotFound,
+        "head in a missing bucket",
+    );
+}
+
 pub async fn delete_removes_and_is_idempotent(store: Arc<dyn ObjectStore>, h: Harness) {
     let location = h.location();
     let kept = h.location();
@@ -672,6 +696,30 @@ pub async fn small_and_empty_streamed_puts_round_trip(store: Arc<dyn ObjectStore
         assert_eq!(got.range, None);
         assert_eq!(got.content_type.as_deref(), Some("text/plain"));
         assert_eq!(collect(got.body).await, pattern(10, 0, size as usize));
+    }
+}
+
+/// A body whose stream fails midway, small or past any sensible part size,
+/// fails the put with `Internal` and leaves nothing behind.
+pub async fn failed_body_leaves_no_object(store: Arc<dyn ObjectStore>, h: Harness) {
+    for good_bytes in [1000u64, 12 * MIB] {
+        let location = h.location();
+        let failing: ByteStream = Box::pin(pattern_stream(19, good_bytes).chain(
+            futures::stream::once(async {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "client went away",
+                ))
+            }),
+        ));
+        refused_with(
+            store
+                .put_stream(&location, &content_type("text/plain"), failing)
+                .await,
+            StoreErrorKind::Internal,
+            &format!("put_stream failing after {good_bytes} bytes"),
+        );
+        assert_absent(store.as_ref(), &location, "object of a failed put").await;
     }
 }
 

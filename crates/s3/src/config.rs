@@ -9,9 +9,10 @@ use serde::Deserialize;
 /// `coffer_domain::Placement` chose it.
 ///
 /// Every field has a default, so a `[storage.s3]` table with only the keys an
-/// operator cares about deserializes. See `docs/storage.md` for each key.
+/// operator cares about deserializes. Unknown keys are left to the caller
+/// (the server keeps `bucket` in the same section). See `docs/storage.md`.
 #[derive(Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct S3Config {
     /// `http(s)://host:port` of a non-AWS store (SeaweedFS, MinIO, Garage,
     /// R2); `None` for AWS S3, whose endpoint follows from the region.
@@ -110,5 +111,23 @@ mod tests {
         assert!(!printed.contains("AKIAEXAMPLEKEYID"), "{printed}");
         assert!(!printed.contains("very-secret-value"), "{printed}");
         assert!(printed.contains("static"), "{printed}");
+    }
+
+    #[test]
+    fn a_partial_section_deserializes_with_defaults() {
+        let config: S3Config = serde_json::from_value(serde_json::json!({
+            "endpoint": "http://127.0.0.1:27400",
+            "access_key_id": "id",
+            "secret_access_key": "secret",
+            "force_path_style": true,
+            "bucket": "kept-by-the-server",
+            "ready_timeout": 2
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.endpoint.as_deref(), Some("http://127.0.0.1:27400"));
+        assert!(config.force_path_style && config.server_side_encryption);
+        assert_eq!(config.region, "us-east-1");
+        assert_eq!(config.ready_timeout, Duration::from_secs(2));
+        assert_eq!(config.part_size_bytes, 8 * 1024 * 1024);
     }
 }

@@ -9,10 +9,11 @@ use serde::Deserialize;
 /// `coffer_domain::Placement` chose it.
 ///
 /// Every field has a default, so a `[storage.s3]` table with only the keys an
-/// operator cares about deserializes. Unknown keys are left to the caller
-/// (the server keeps `bucket` in the same section). See `docs/storage.md`.
+/// operator cares about deserializes. Unknown keys are refused, so a
+/// misplaced `bucket` (chosen by placement, not here) fails loudly instead of
+/// being ignored. See `docs/storage.md` for each key.
 #[derive(Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct S3Config {
     /// `http(s)://host:port` of a non-AWS store (SeaweedFS, MinIO, Garage,
     /// R2); `None` for AWS S3, whose endpoint follows from the region.
@@ -120,7 +121,6 @@ mod tests {
             "access_key_id": "id",
             "secret_access_key": "secret",
             "force_path_style": true,
-            "bucket": "kept-by-the-server",
             "ready_timeout": 2
         }))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -129,5 +129,10 @@ mod tests {
         assert_eq!(config.region, "us-east-1");
         assert_eq!(config.ready_timeout, Duration::from_secs(2));
         assert_eq!(config.part_size_bytes, 8 * 1024 * 1024);
+        let misplaced = serde_json::from_value::<S3Config>(serde_json::json!({"bucket": "b"}));
+        assert!(
+            misplaced.is_err(),
+            "a bucket key must not be silently ignored"
+        );
     }
 }

@@ -16,8 +16,18 @@ pub struct KeycloakConfig {
     /// contain it (Keycloak's default tokens carry `aud: account` only).
     #[serde(default)]
     pub use_azp: bool,
-    #[serde(flatten)]
-    pub claims: ClaimMapping,
+    /// Claim holding the tenant's slug or UUID (a string, or a list of them).
+    #[serde(default = "defaults::tenant_claim")]
+    pub tenant_claim: String,
+    /// Keycloak Organizations claim, used when `tenant_claim` is absent.
+    #[serde(default = "defaults::organization_claim")]
+    pub organization_claim: String,
+    /// Client whose roles in `resource_access.<client>.roles` count.
+    #[serde(default = "defaults::audience")]
+    pub client_id: String,
+    /// Which provider role names mean which Coffer role.
+    #[serde(default)]
+    pub roles: RoleNames,
     /// Clock skew tolerated on `exp` and `nbf`, in seconds.
     #[serde(default = "defaults::leeway_secs")]
     pub leeway_secs: u64,
@@ -47,13 +57,29 @@ impl KeycloakConfig {
             issuer: issuer.into(),
             audience: defaults::audience(),
             use_azp: false,
-            claims: ClaimMapping::default(),
+            tenant_claim: defaults::tenant_claim(),
+            organization_claim: defaults::organization_claim(),
+            client_id: defaults::audience(),
+            roles: RoleNames::default(),
             leeway_secs: defaults::leeway_secs(),
             jwks_refetch_interval_secs: defaults::jwks_refetch_interval_secs(),
             jwks_max_age_secs: defaults::jwks_max_age_secs(),
             token_types: defaults::token_types(),
             cache_capacity: defaults::cache_capacity(),
             http_timeout_secs: defaults::http_timeout_secs(),
+        }
+    }
+
+    /// The claim-mapping part. (Kept as plain fields above rather than a
+    /// `#[serde(flatten)]` struct: flattening makes serde buffer values, and
+    /// the `config` crate's environment strings then no longer parse as
+    /// numbers or booleans.)
+    pub fn claim_mapping(&self) -> ClaimMapping {
+        ClaimMapping {
+            tenant_claim: self.tenant_claim.clone(),
+            organization_claim: self.organization_claim.clone(),
+            client_id: self.client_id.clone(),
+            roles: self.roles.clone(),
         }
     }
 
@@ -66,21 +92,13 @@ impl KeycloakConfig {
     }
 }
 
-/// Where the principal's tenant and roles are read from in a token.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// Where the principal's tenant and roles are read from in a token (see
+/// the fields of the same names on [`KeycloakConfig`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimMapping {
-    /// Claim holding the tenant's slug or UUID (a string, or a list of them).
-    #[serde(default = "defaults::tenant_claim")]
     pub tenant_claim: String,
-    /// Keycloak Organizations claim, used when `tenant_claim` is absent.
-    #[serde(default = "defaults::organization_claim")]
     pub organization_claim: String,
-    /// Client whose roles in `resource_access.<client>.roles` count; by
-    /// default the audience's name, `coffer`.
-    #[serde(default = "defaults::audience")]
     pub client_id: String,
-    /// Which provider role names mean which Coffer role.
-    #[serde(default)]
     pub roles: RoleNames,
 }
 
@@ -156,7 +174,7 @@ mod tests {
         let c: KeycloakConfig =
             serde_json::from_str(r#"{"issuer": "https://sso/realms/coffer"}"#).unwrap();
         assert_eq!(c.audience, "coffer");
-        assert_eq!(c.claims, ClaimMapping::default());
+        assert_eq!(c.claim_mapping(), ClaimMapping::default());
         assert_eq!(c.leeway_secs, 30);
         assert!(!c.use_azp);
         assert!(serde_json::from_str::<KeycloakConfig>("{}").is_err());
@@ -169,10 +187,35 @@ mod tests {
                 "roles": {"platform_admin": "superuser"}, "use_azp": true}"#,
         )
         .unwrap();
-        assert_eq!(c.claims.tenant_claim, "org");
-        assert_eq!(c.claims.client_id, "files");
-        assert_eq!(c.claims.roles.platform_admin, "superuser");
-        assert_eq!(c.claims.roles.admin, "admin");
+        assert_eq!(c.tenant_claim, "org");
+        assert_eq!(c.client_id, "files");
+        assert_eq!(c.roles.platform_admin, "superuser");
+        assert_eq!(c.roles.admin, "admin");
         assert!(c.use_azp);
+    }
+
+    #[test]
+    fn layered_like_the_server_with_strings_from_the_environment() {
+        // env values arrive as strings; they must still parse as numbers and booleans
+        let c: KeycloakConfig = config::Config::builder()
+            .add_source(config::File::from_str(
+                "issuer = \"https://sso/realms/coffer\"\n[roles]\nadmin = \"boss\"\n",
+                config::FileFormat::Toml,
+            ))
+            .set_override("leeway_secs", "5")
+            .unwrap()
+            .set_override("use_azp", "true")
+            .unwrap()
+            .set_override("tenant_claim", "org")
+            .unwrap()
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        assert_eq!(c.leeway_secs, 5);
+        assert!(c.use_azp);
+        assert_eq!(c.tenant_claim, "org");
+        assert_eq!(c.roles.admin, "boss");
+        assert_eq!(c.roles.viewer, "viewer");
     }
 }

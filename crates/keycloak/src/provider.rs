@@ -51,6 +51,7 @@ impl KeycloakProvider {
             config.max_age(),
         )
         .await?;
+        let mapping = config.claim_mapping();
         let rules = TokenRules {
             issuer: config.issuer,
             audience: config.audience,
@@ -59,7 +60,7 @@ impl KeycloakProvider {
             token_types: config.token_types,
         };
         Ok(Self {
-            verifier: TokenVerifier::new(rules, config.claims, config.cache_capacity),
+            verifier: TokenVerifier::new(rules, mapping, config.cache_capacity),
             keys,
         })
     }

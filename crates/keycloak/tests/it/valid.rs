@@ -61,8 +61,8 @@ async fn configured_role_names_and_client() {
     let iss = issuer();
     let mut config = iss.config(REALM);
     // alice's `admin` is a role of client `other-app`: count that client's roles
-    config.claims.client_id = "other-app".into();
-    config.claims.roles.editor = "no-such-role".into();
+    config.client_id = "other-app".into();
+    config.roles.editor = "no-such-role".into();
     let provider = coffer_keycloak::KeycloakProvider::connect(config)
         .await
         .unwrap();

@@ -25,7 +25,7 @@ use time::OffsetDateTime;
 use crate::header::TokenHeader;
 use crate::keys::VerifyingKey;
 use crate::verifier::{KeyResolver, TokenRules, TokenVerifier};
-use crate::{ClaimMapping, KeycloakError};
+use crate::{ClaimMapping, KeycloakConfig, KeycloakError};
 
 /// `iss` of every dev token.
 pub const DEV_ISSUER: &str = "coffer-dev";
@@ -71,18 +71,20 @@ impl DevIssuer {
             .map_err(|e| fail(format!("not an Ed25519 PKCS#8 key: {e}")))?;
         let public = pair.public_key().as_ref().to_vec();
         let kid = hex::encode(&Sha256::digest(&public)[..8]);
+        // The Keycloak adapter's defaults (leeway, token types, cache size).
+        let defaults = KeycloakConfig::new(DEV_ISSUER);
         let rules = TokenRules {
             issuer: DEV_ISSUER.into(),
             audience: DEV_AUDIENCE.into(),
             use_azp: false,
-            leeway_secs: 30,
-            token_types: vec!["Bearer".into(), "at+jwt".into()],
+            leeway_secs: defaults.leeway_secs,
+            token_types: defaults.token_types,
         };
         Ok(Self {
             signing: EncodingKey::from_ed_der(&der),
             key: Arc::new(VerifyingKey::ed25519(kid.clone(), &public)),
             kid,
-            verifier: TokenVerifier::new(rules, ClaimMapping::default(), 10_000),
+            verifier: TokenVerifier::new(rules, ClaimMapping::default(), defaults.cache_capacity),
             path,
         })
     }

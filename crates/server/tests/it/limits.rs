@@ -1,0 +1,126 @@
+//! Plan limits through the API: size, type and quota, at initiate and while streaming.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::journey::in_both_modes;
+use crate::support::*;
+
+in_both_modes!(limits_refuse_and_leave_nothing_behind);
+
+fn pdf_of(len: usize) -> Vec<u8> {
+    let mut bytes = PDF.to_vec();
+    bytes.resize(len, b' ');
+    bytes
+}
+
+fn form(name: &str, bytes: Vec<u8>) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+    )
+}
+
+async fn limits_refuse_and_leave_nothing_behind(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    let tenant = server
+        .tenant(json!({ "max_file_size": 100, "max_total_bytes": 150, "allowed_content_types": ["application/pdf", "image/*"] }))
+        .await;
+    let alice = server.token(Some(&tenant), "alice", &["editor"]).await;
+    let initiate = |name: &str, size: usize| {
+        server
+            .req(Method::POST, "/api/v1/files", &alice)
+            .json(&json!({ "filename": name, "size": size }))
+            .send()
+    };
+    problem(
+        initiate("big.pdf", 101).await.unwrap(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "file_too_large",
+    )
+    .await;
+    problem(
+        initiate("page.html", 10).await.unwrap(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "content_type_not_allowed",
+    )
+    .await;
+    let streamed_big = server
+        .req(Method::POST, "/api/v1/files", &alice)
+        .multipart(form("big.pdf", pdf_of(120)))
+        .send()
+        .await
+        .unwrap();
+    problem(
+        streamed_big,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "file_too_large",
+    )
+    .await;
+    let streamed_html = server
+        .req(Method::POST, "/api/v1/files", &alice)
+        .multipart(form("x.html", b"<p>".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    problem(
+        streamed_html,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "content_type_not_allowed",
+    )
+    .await;
+
+    upload(&server, &alice, "first.pdf", &pdf_of(90), json!({})).await;
+    problem(
+        initiate("second.pdf", 90).await.unwrap(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "quota_exceeded",
+    )
+    .await;
+    let streamed_over = server
+        .req(Method::POST, "/api/v1/files", &alice)
+        .multipart(form("second.pdf", pdf_of(90)))
+        .send()
+        .await
+        .unwrap();
+    problem(
+        streamed_over,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "quota_exceeded",
+    )
+    .await;
+
+    // Only the one accepted file exists, nothing pending, nothing reserved.
+    for (status, expected) in [("available", 1), ("pending", 0), ("deleted", 0)] {
+        let page = ok_json(
+            server
+                .req(
+                    Method::GET,
+                    &format!("/api/v1/files?status={status}"),
+                    &alice,
+                )
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(
+            page["items"].as_array().unwrap().len(),
+            expected,
+            "{status}"
+        );
+    }
+    let view = ok_json(
+        server
+            .req(Method::GET, "/api/v1/tenant", &alice)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(view["usage"]["used_bytes"], 90);
+    assert_eq!(view["usage"]["reserved_bytes"], 0);
+    assert_eq!(view["limits"]["max_file_size"], 100);
+}

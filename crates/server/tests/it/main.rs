@@ -1,0 +1,13 @@
+//! End to end: the `coffer` server on a random port, driven over HTTP
+//! exactly as a client would, on real peers — PostgreSQL, SeaweedFS and the
+//! test OIDC issuer (production wiring) or the embedded defaults.
+//! Run through `scripts/test.sh`, which starts the peers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bad_input;
+mod isolation;
+mod journey;
+mod limits;
+mod support;
+mod tokens;

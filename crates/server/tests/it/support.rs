@@ -1,0 +1,280 @@
+use std::net::TcpListener;
+
+use coffer_domain::{Role, Subject};
+use coffer_ports::TenantClaim;
+use coffer_postgres::testing::TestDb;
+use coffer_server::config::Config;
+use coffer_server::wiring::{self, Wiring};
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// PostgreSQL + SeaweedFS (S3) + the OIDC test issuer.
+    Production,
+    /// SQLite + local disk + the dev issuer, as `coffer serve` with no configuration.
+    Embedded,
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run the tests through scripts/test.sh"))
+}
+
+/// A running server and a client for it.
+pub struct TestServer {
+    pub mode: Mode,
+    pub base: String,
+    pub http: Client,
+    pub wiring: Wiring,
+    handle: actix_web::dev::ServerHandle,
+    _db: Option<TestDb>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start(mode: Mode) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let mut vars = vec![
+            (
+                "COFFER__DATA_DIR".to_owned(),
+                dir.path().display().to_string(),
+            ),
+            ("COFFER__SERVER__PUBLIC_URL".to_owned(), base.clone()),
+            ("COFFER__SERVER__WORKERS".to_owned(), "2".to_owned()),
+            ("COFFER__BOOTSTRAP__TENANT".to_owned(), String::new()),
+        ];
+        let db = match mode {
+            Mode::Embedded => None,
+            Mode::Production => {
+                let db = TestDb::new().await;
+                let bucket = format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+                for (k, v) in [
+                    ("COFFER__METADATA__BACKEND", "postgres".to_owned()),
+                    ("COFFER__METADATA__URL", db.app_url()),
+                    ("COFFER__METADATA__MIGRATE_ON_START", "false".to_owned()),
+                    ("COFFER__STORAGE__BACKEND", "s3".to_owned()),
+                    ("COFFER__STORAGE__BUCKET", bucket),
+                    (
+                        "COFFER__STORAGE__CORS_ORIGINS",
+                        env("COFFER_TEST_S3_ALLOWED_ORIGIN"),
+                    ),
+                    (
+                        "COFFER__STORAGE__S3__ENDPOINT",
+                        env("COFFER_TEST_S3_ENDPOINT"),
+                    ),
+                    ("COFFER__STORAGE__S3__REGION", env("COFFER_TEST_S3_REGION")),
+                    (
+                        "COFFER__STORAGE__S3__ACCESS_KEY_ID",
+                        env("COFFER_TEST_S3_ACCESS_KEY_ID"),
+                    ),
+                    (
+                        "COFFER__STORAGE__S3__SECRET_ACCESS_KEY",
+                        env("COFFER_TEST_S3_SECRET_ACCESS_KEY"),
+                    ),
+                    ("COFFER__STORAGE__S3__FORCE_PATH_STYLE", "true".to_owned()),
+                    ("COFFER__IDENTITY__BACKEND", "keycloak".to_owned()),
+                    ("COFFER__IDENTITY__ISSUER", env("COFFER_TEST_OIDC_ISSUER")),
+                    (
+                        "COFFER__IDENTITY__AUDIENCE",
+                        env("COFFER_TEST_OIDC_AUDIENCE"),
+                    ),
+                ] {
+                    vars.push((k.to_owned(), v));
+                }
+                Some(db)
+            }
+        };
+        let config = Config::load_from(None, vars).unwrap_or_else(|e| panic!("{e}"));
+        let wiring = wiring::wire(&config)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let running = coffer_server::server::start(&config, &wiring, listener).unwrap();
+        let handle = running.handle.clone();
+        actix_web::rt::spawn(running.server);
+        let http = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            mode,
+            base,
+            http,
+            wiring,
+            handle,
+            _db: db,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn req(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.http.request(method, self.url(path)).bearer_auth(token)
+    }
+
+    /// A token for `sub` in `tenant` with `roles`, from the identity
+    /// provider this server trusts.
+    pub async fn token(&self, tenant: Option<&str>, sub: &str, roles: &[&str]) -> String {
+        match self.mode {
+            Mode::Embedded => {
+                let issuer = self.wiring.dev_issuer.as_ref().unwrap();
+                let roles: Vec<Role> = roles.iter().map(|r| r.parse().unwrap()).collect();
+                let claim = tenant.map(|t| TenantClaim::parse(t).unwrap());
+                issuer
+                    .mint(
+                        claim.as_ref(),
+                        &Subject::new(sub).unwrap(),
+                        &roles,
+                        time::Duration::minutes(10),
+                    )
+                    .unwrap()
+            }
+            Mode::Production => {
+                let mut claims = json!({ "sub": sub, "realm_access": { "roles": roles } });
+                claims["tenant"] = tenant.map_or(Value::Null, |t| json!(t));
+                self.mint(claims, "rs256").await
+            }
+        }
+    }
+
+    /// A token with arbitrary claims from the test issuer (production mode).
+    pub async fn mint(&self, claims: Value, sign: &str) -> String {
+        mint_in_realm(&self.http, "coffer", claims, sign).await
+    }
+
+    pub async fn platform_admin(&self) -> String {
+        self.token(None, "root", &["platform-admin"]).await
+    }
+
+    /// Onboard a tenant through the API and return its slug.
+    pub async fn tenant(&self, overrides: Value) -> String {
+        let slug = format!("t-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        let body = json!({
+            "slug": slug, "display_name": "Test tenant", "plan": "starter", "region": "eu-west",
+            "limit_overrides": overrides,
+        });
+        let admin = self.platform_admin().await;
+        let response = self
+            .req(Method::POST, "/api/v1/tenants", &admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "{}",
+            response.text().await.unwrap()
+        );
+        slug
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+pub async fn mint_in_realm(http: &Client, realm: &str, claims: Value, sign: &str) -> String {
+    let url = format!("{}/realms/{realm}/mint", env("COFFER_TEST_OIDC_ADMIN"));
+    let response: Value = http
+        .post(url)
+        .json(&json!({ "claims": claims, "sign": sign }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    response["token"].as_str().unwrap().to_owned()
+}
+
+/// Assert a problem+json answer with `status` and `code`; returns the body.
+pub async fn problem(response: Response, status: StatusCode, code: &str) -> Value {
+    let got = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = response.text().await.unwrap();
+    assert_eq!(got, status, "expected {status} {code}, got {got}: {body}");
+    assert!(
+        content_type.starts_with("application/problem+json"),
+        "content type {content_type}: {body}"
+    );
+    let json: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["code"], code, "{body}");
+    assert_eq!(json["status"], status.as_u16());
+    json
+}
+
+pub async fn ok_json(response: Response, status: StatusCode) -> Value {
+    let got = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(got, status, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Initiate, PUT to the presigned URL with its headers, complete. Returns the file.
+pub async fn upload(
+    server: &TestServer,
+    token: &str,
+    filename: &str,
+    bytes: &[u8],
+    extra: Value,
+) -> Value {
+    let mut body = json!({ "filename": filename, "size": bytes.len() });
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    let initiated = ok_json(
+        server
+            .req(Method::POST, "/api/v1/files", token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    let put = put_bytes(server, &initiated["upload"], bytes.to_vec()).await;
+    assert!(
+        put.status().is_success(),
+        "PUT refused: {}",
+        put.text().await.unwrap()
+    );
+    let id = initiated["file"]["id"].as_str().unwrap();
+    ok_json(
+        server
+            .req(Method::POST, &format!("/api/v1/files/{id}/complete"), token)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// PUT bytes as the upload instructions say. `Content-Length` is the
+/// body's own, as any HTTP client sends it: a body of another size then
+/// contradicts the signed length.
+pub async fn put_bytes(server: &TestServer, upload: &Value, bytes: Vec<u8>) -> Response {
+    let mut request = server.http.put(upload["url"].as_str().unwrap());
+    for (name, value) in upload["headers"].as_object().unwrap() {
+        if !name.eq_ignore_ascii_case("content-length") {
+            request = request.header(name, value.as_str().unwrap());
+        }
+    }
+    request.body(bytes).send().await.unwrap()
+}
+
+pub const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer\n%%EOF\n";
+pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde";

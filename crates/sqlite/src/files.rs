@@ -1,0 +1,370 @@
+//! File lifecycle: reserve (pending), complete (available), change, trash,
+//! restore, remove — each with its usage accounting in the same
+//! transaction. Every statement names the tenant: SQLite has no row-level
+//! security to fall back on.
+
+use coffer_domain::{FileId, FileRecord, PlanLimits, Usage};
+use coffer_ports::{FilePatch, NewFile, ObjectFacts, StoredFile, TenantScope};
+use diesel::prelude::*;
+use diesel::result::DatabaseErrorKind;
+use diesel::sqlite::SqliteConnection;
+use time::OffsetDateTime;
+
+use crate::error::SqliteError;
+use crate::rows::{FileRow, GrantRow, UsageRow, grants_from, id, ns, to_i64};
+use crate::schema::{files, grants, usage_counters};
+use crate::store::SqliteMetadataStore;
+
+const PENDING: &str = "pending";
+pub(crate) const AVAILABLE: &str = "available";
+pub(crate) const DELETED: &str = "deleted";
+
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = files)]
+struct FileChanges {
+    filename: Option<String>,
+    path: Option<String>,
+    visibility: Option<String>,
+    metadata: Option<String>,
+    updated_at: i64,
+}
+
+fn live_conflict(e: SqliteError, what: &str) -> SqliteError {
+    if e.db_kind() == Some(DatabaseErrorKind::UniqueViolation) {
+        SqliteError::Conflict(format!("a live file already has {what}"))
+    } else {
+        e
+    }
+}
+
+/// One file of one tenant.
+#[derive(Debug, Clone)]
+struct Target {
+    tenant: String,
+    file: String,
+}
+
+impl Target {
+    fn new(scope: &TenantScope, file: FileId) -> Self {
+        Self {
+            tenant: id(scope.tenant_id().as_uuid()),
+            file: id(file.as_uuid()),
+        }
+    }
+
+    fn current(&self, conn: &mut SqliteConnection) -> Result<Option<FileRow>, SqliteError> {
+        Ok(files::table
+            .filter(files::tenant_id.eq(&self.tenant))
+            .filter(files::id.eq(&self.file))
+            .select(FileRow::as_select())
+            .get_result(conn)
+            .optional()?)
+    }
+
+    /// The file, or `NotFound` (also for a file of another tenant).
+    fn load(&self, conn: &mut SqliteConnection) -> Result<FileRow, SqliteError> {
+        self.current(conn)?.ok_or(SqliteError::NotFound("file"))
+    }
+
+    fn expect_status(
+        &self,
+        conn: &mut SqliteConnection,
+        expected: &str,
+    ) -> Result<FileRow, SqliteError> {
+        let row = self.load(conn)?;
+        if row.status == expected {
+            Ok(row)
+        } else {
+            Err(SqliteError::InvalidState(format!(
+                "the file is {}, not {expected}",
+                row.status
+            )))
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct UsageDelta {
+    used_bytes: i64,
+    file_count: i64,
+    reserved_bytes: i64,
+    reserved_files: i64,
+}
+
+impl UsageDelta {
+    /// What removing a file in `status` of `size` bytes gives back.
+    fn release(status: &str, size: i64) -> Self {
+        if status == PENDING {
+            Self {
+                reserved_bytes: -size,
+                reserved_files: -1,
+                ..Self::default()
+            }
+        } else {
+            Self {
+                used_bytes: -size,
+                file_count: -1,
+                ..Self::default()
+            }
+        }
+    }
+
+    fn apply(self, conn: &mut SqliteConnection, tenant: &str) -> Result<(), SqliteError> {
+        use usage_counters::dsl as u;
+        diesel::update(u::usage_counters.filter(u::tenant_id.eq(tenant)))
+            .set((
+                u::used_bytes.eq(u::used_bytes + self.used_bytes),
+                u::file_count.eq(u::file_count + self.file_count),
+                u::reserved_bytes.eq(u::reserved_bytes + self.reserved_bytes),
+                u::reserved_files.eq(u::reserved_files + self.reserved_files),
+                u::updated_at.eq(ns(OffsetDateTime::now_utc())?),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+}
+
+impl SqliteMetadataStore {
+    pub(crate) async fn reserve_upload_impl(
+        &self,
+        scope: &TenantScope,
+        file: NewFile,
+        limits: &PlanLimits,
+    ) -> Result<FileRecord, SqliteError> {
+        let tenant = id(scope.tenant_id().as_uuid());
+        let size = to_i64(file.size_bytes, "size_bytes")?;
+        let row = FileRow {
+            id: id(file.id.as_uuid()),
+            tenant_id: tenant.clone(),
+            owner_id: id(file.owner_id.as_uuid()),
+            owner_subject: file.owner.as_str().to_owned(),
+            category: file.category.as_str().to_owned(),
+            path: file.path.as_str().to_owned(),
+            filename: file.filename.as_str().to_owned(),
+            content_type: file.content_type.as_str().to_owned(),
+            size_bytes: size,
+            checksum_sha256: file.checksum_sha256.map(|d| d.as_bytes().to_vec()),
+            visibility: file.visibility.as_str().to_owned(),
+            metadata: serde_json::Value::from(file.metadata.clone()).to_string(),
+            status: PENDING.to_owned(),
+            bucket: file.bucket.as_str().to_owned(),
+            object_key: file.key.as_str().to_owned(),
+            multipart_upload_id: None,
+            upload_expires_at: Some(ns(file.upload_expires_at)?),
+            created_at: ns(file.created_at)?,
+            updated_at: ns(file.created_at)?,
+            deleted_at: None,
+        };
+        let limits = limits.clone();
+        // BEGIN IMMEDIATE holds the write lock from the usage read to the
+        // commit: concurrent reservations queue, each seeing the ones before.
+        let inserted = self
+            .write(move |conn| {
+                let usage = usage_counters::table
+                    .filter(usage_counters::tenant_id.eq(&tenant))
+                    .select(UsageRow::as_select())
+                    .get_result(conn)
+                    .optional()?
+                    .ok_or(SqliteError::NotFound("tenant"))?;
+                Usage::try_from(usage)?.admits(&limits, file.size_bytes)?;
+                let inserted = diesel::insert_into(files::table)
+                    .values(&row)
+                    .returning(FileRow::as_returning())
+                    .get_result(conn)
+                    .map_err(|e| live_conflict(e.into(), "this path and filename"))?;
+                UsageDelta {
+                    reserved_bytes: size,
+                    reserved_files: 1,
+                    ..UsageDelta::default()
+                }
+                .apply(conn, &tenant)?;
+                Ok(inserted)
+            })
+            .await?;
+        inserted.try_into()
+    }
+
+    pub(crate) async fn get_file_impl(
+        &self,
+        scope: &TenantScope,
+        file: FileId,
+    ) -> Result<StoredFile, SqliteError> {
+        let target = Target::new(scope, file);
+        let (row, grant_rows) = self
+            .read(move |conn| {
+                let row = target.load(conn)?;
+                let grant_rows = grants::table
+                    .filter(grants::tenant_id.eq(&target.tenant))
+                    .filter(grants::file_id.eq(&target.file))
+                    .select(GrantRow::as_select())
+                    .order((grants::created_at.asc(), grants::id.asc()))
+                    .load(conn)?;
+                Ok((row, grant_rows))
+            })
+            .await?;
+        Ok(StoredFile {
+            file: row.try_into()?,
+            grants: grants_from(grant_rows)?,
+        })
+    }
+
+    pub(crate) async fn set_multipart_upload_impl(
+        &self,
+        scope: &TenantScope,
+        file: FileId,
+        upload_id: &str,
+    ) -> Result<FileRecord, SqliteError> {
+        let target = Target::new(scope, file);
+        let upload_id = upload_id.to_owned();
+        let row = self
+            .write(move |conn| {
+                target.expect_status(conn, PENDING)?;
+                Ok(diesel::update(files::table)
+                    .filter(files::tenant_id.eq(&target.tenant))
+                    .filter(files::id.eq(&target.file))
+                    .set(files::multipart_upload_id.eq(upload_id))
+                    .returning(FileRow::as_returning())
+                    .get_result(conn)?)
+            })
+            .await?;
+        row.try_into()
+    }
+
+    pub(crate) async fn mark_available_impl(
+        &self,
+        scope: &TenantScope,
+        file: FileId,
+        facts: ObjectFacts,
+    ) -> Result<FileRecord, SqliteError> {
+        let target = Target::new(scope, file);
+        let size = to_i64(facts.size_bytes, "size_bytes")?;
+        let at = ns(facts.at)?;
+        let row = self
+            .write(move |conn| {
+                let current = target.load(conn)?;
+                match current.status.as_str() {
+                    AVAILABLE => return Ok(current),
+                    PENDING => {}
+                    other => {
+                        return Err(SqliteError::InvalidState(format!(
+                            "the file is {other}; only a pending upload can complete"
+                        )));
+                    }
+                }
+                let checksum = facts
+                    .checksum_sha256
+                    .map(|d| d.as_bytes().to_vec())
+                    .or(current.checksum_sha256.clone());
+                let updated = diesel::update(files::table)
+                    .filter(files::tenant_id.eq(&target.tenant))
+                    .filter(files::id.eq(&target.file))
+                    .set((
+                        files::status.eq(AVAILABLE),
+                        files::size_bytes.eq(size),
+                        files::checksum_sha256.eq(checksum),
+                        files::content_type.eq(facts.content_type.as_str()),
+                        files::multipart_upload_id.eq(None::<String>),
+                        files::upload_expires_at.eq(None::<i64>),
+                        files::updated_at.eq(at),
+                    ))
+                    .returning(FileRow::as_returning())
+                    .get_result(conn)?;
+                UsageDelta {
+                    used_bytes: size,
+                    file_count: 1,
+                    reserved_bytes: -current.size_bytes,
+                    reserved_files: -1,
+                }
+                .apply(conn, &target.tenant)?;
+                Ok(updated)
+            })
+            .await?;
+        row.try_into()
+    }
+
+    pub(crate) async fn update_file_impl(
+        &self,
+        scope: &TenantScope,
+        file: FileId,
+        patch: FilePatch,
+        at: OffsetDateTime,
+    ) -> Result<FileRecord, SqliteError> {
+        let target = Target::new(scope, file);
+        let changes = FileChanges {
+            filename: patch.filename.map(String::from),
+            path: patch.path.map(String::from),
+            visibility: patch.visibility.map(|v| v.as_str().to_owned()),
+            metadata: patch
+                .metadata
+                .map(|m| serde_json::Value::from(m).to_string()),
+            updated_at: ns(at)?,
+        };
+        let row = self
+            .write(move |conn| {
+                diesel::update(files::table)
+                    .filter(files::tenant_id.eq(&target.tenant))
+                    .filter(files::id.eq(&target.file))
+                    .set(&changes)
+                    .returning(FileRow::as_returning())
+                    .get_result(conn)
+                    .optional()
+                    .map_err(|e| live_conflict(e.into(), "this path and filename"))
+            })
+            .await?;
+        row.ok_or(SqliteError::NotFound("file"))?.try_into()
+    }
+
+    /// `from` → `to` (trash or restore), `InvalidState` from anything else.
+    pub(crate) async fn transition(
+        &self,
+        scope: &TenantScope,
+        file: FileId,
+        from: &'static str,
+        to: &'static str,
+        at: OffsetDateTime,
+    ) -> Result<FileRecord, SqliteError> {
+        let target = Target::new(scope, file);
+        let at = ns(at)?;
+        let deleted_at = (to == DELETED).then_some(at);
+        let row = self
+            .write(move |conn| {
+                target.expect_status(conn, from)?;
+                diesel::update(files::table)
+                    .filter(files::tenant_id.eq(&target.tenant))
+                    .filter(files::id.eq(&target.file))
+                    .set((
+                        files::status.eq(to),
+                        files::deleted_at.eq(deleted_at),
+                        files::updated_at.eq(at),
+                    ))
+                    .returning(FileRow::as_returning())
+                    .get_result(conn)
+                    .map_err(|e| live_conflict(e.into(), "this file's path and filename"))
+            })
+            .await?;
+        row.try_into()
+    }
+
+    pub(crate) async fn remove_file_impl(
+        &self,
+        scope: &TenantScope,
+        file: FileId,
+    ) -> Result<FileRecord, SqliteError> {
+        let target = Target::new(scope, file);
+        let row = self
+            .write(move |conn| {
+                let removed = diesel::delete(files::table)
+                    .filter(files::tenant_id.eq(&target.tenant))
+                    .filter(files::id.eq(&target.file))
+                    .returning(FileRow::as_returning())
+                    .get_result(conn)
+                    .optional()?
+                    .ok_or(SqliteError::NotFound("file"))?;
+                UsageDelta::release(&removed.status, removed.size_bytes)
+                    .apply(conn, &target.tenant)?;
+                Ok(removed)
+            })
+            .await?;
+        row.try_into()
+    }
+}

@@ -1,0 +1,30 @@
+//! Coffer's embedded [`MetadataStore`](coffer_ports::MetadataStore) on one
+//! SQLite file (bundled SQLite: nothing to install), for `coffer serve` with
+//! no configuration.
+//!
+//! It keeps the same tables and rules as the PostgreSQL adapter (its own
+//! migrations in `migrations/sqlite/`, applied by [`SqliteMetadataStore::open`])
+//! and passes the same contract suite. What it cannot have is row-level
+//! security: tenant scoping is done by the adapter, which puts `tenant_id` in
+//! every `WHERE` and every `INSERT`. That is weaker isolation than
+//! PostgreSQL's (a forgotten filter is not caught by the database) — see
+//! `docs/embedded.md`.
+//!
+//! Writes run in `BEGIN IMMEDIATE` transactions, which take SQLite's single
+//! write lock up front, so a quota check and the reservation it allows are
+//! atomic against every other writer.
+
+mod audit;
+mod error;
+mod files;
+mod functions;
+mod grants;
+mod listing;
+mod port;
+mod rows;
+mod schema;
+mod store;
+mod tenants;
+
+pub use error::SqliteError;
+pub use store::SqliteMetadataStore;

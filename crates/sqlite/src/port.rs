@@ -1,0 +1,190 @@
+//! The `MetadataStore` port, implemented by delegating to the adapter's
+//! methods and mapping `SqliteError` onto the port's error kinds.
+
+use async_trait::async_trait;
+use coffer_domain::{
+    FileId, FileRecord, Grant, GrantId, PageCursor, PlanLimits, Role, Subject, Tenant, TenantId,
+    TenantSlug, Usage, UserId,
+};
+use coffer_ports::{
+    AuditEntry, AuditQuery, FilePatch, FileQuery, MetadataError, MetadataStore, NewAudit, NewFile,
+    NewGrant, NewTenant, ObjectFacts, Page, StoredFile, TenantPatch, TenantScope,
+};
+use time::OffsetDateTime;
+
+use diesel::RunQueryDsl;
+
+use crate::files::{AVAILABLE, DELETED};
+use crate::store::SqliteMetadataStore;
+
+#[async_trait]
+impl MetadataStore for SqliteMetadataStore {
+    async fn create_tenant(&self, tenant: NewTenant) -> Result<Tenant, MetadataError> {
+        Ok(self.create_tenant_impl(tenant).await?)
+    }
+
+    async fn get_tenant(&self, id: TenantId) -> Result<Tenant, MetadataError> {
+        Ok(self.get_tenant_impl(id).await?)
+    }
+
+    async fn find_tenant_by_slug(&self, slug: &TenantSlug) -> Result<Tenant, MetadataError> {
+        Ok(self.find_tenant_by_slug_impl(slug).await?)
+    }
+
+    async fn list_tenants(
+        &self,
+        after: Option<PageCursor>,
+        limit: u32,
+    ) -> Result<Page<Tenant>, MetadataError> {
+        Ok(self.list_tenants_impl(after, limit).await?)
+    }
+
+    async fn update_tenant(
+        &self,
+        id: TenantId,
+        patch: TenantPatch,
+    ) -> Result<Tenant, MetadataError> {
+        Ok(self.update_tenant_impl(id, patch).await?)
+    }
+
+    async fn upsert_user(
+        &self,
+        scope: &TenantScope,
+        subject: &Subject,
+        roles: &[Role],
+    ) -> Result<UserId, MetadataError> {
+        Ok(self.upsert_user_impl(scope, subject, roles).await?)
+    }
+
+    async fn usage(&self, scope: &TenantScope) -> Result<Usage, MetadataError> {
+        Ok(self.usage_impl(scope).await?)
+    }
+
+    async fn reserve_upload(
+        &self,
+        scope: &TenantScope,
+        file: NewFile,
+        limits: &PlanLimits,
+    ) -> Result<FileRecord, MetadataError> {
+        Ok(self.reserve_upload_impl(scope, file, limits).await?)
+    }
+
+    async fn get_file(&self, scope: &TenantScope, id: FileId) -> Result<StoredFile, MetadataError> {
+        Ok(self.get_file_impl(scope, id).await?)
+    }
+
+    async fn list_files(
+        &self,
+        scope: &TenantScope,
+        query: &FileQuery,
+    ) -> Result<Page<FileRecord>, MetadataError> {
+        Ok(self.list_files_impl(scope, query).await?)
+    }
+
+    async fn set_multipart_upload(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        upload_id: &str,
+    ) -> Result<FileRecord, MetadataError> {
+        Ok(self.set_multipart_upload_impl(scope, id, upload_id).await?)
+    }
+
+    async fn mark_available(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        facts: ObjectFacts,
+    ) -> Result<FileRecord, MetadataError> {
+        Ok(self.mark_available_impl(scope, id, facts).await?)
+    }
+
+    async fn update_file(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        patch: FilePatch,
+        at: OffsetDateTime,
+    ) -> Result<FileRecord, MetadataError> {
+        Ok(self.update_file_impl(scope, id, patch, at).await?)
+    }
+
+    async fn trash_file(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        at: OffsetDateTime,
+    ) -> Result<FileRecord, MetadataError> {
+        Ok(self.transition(scope, id, AVAILABLE, DELETED, at).await?)
+    }
+
+    async fn restore_file(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        at: OffsetDateTime,
+    ) -> Result<FileRecord, MetadataError> {
+        Ok(self.transition(scope, id, DELETED, AVAILABLE, at).await?)
+    }
+
+    async fn remove_file(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+    ) -> Result<FileRecord, MetadataError> {
+        Ok(self.remove_file_impl(scope, id).await?)
+    }
+
+    async fn list_grants(
+        &self,
+        scope: &TenantScope,
+        file: FileId,
+    ) -> Result<Vec<Grant>, MetadataError> {
+        Ok(self.list_grants_impl(scope, file).await?)
+    }
+
+    async fn put_grant(
+        &self,
+        scope: &TenantScope,
+        grant: NewGrant,
+    ) -> Result<Grant, MetadataError> {
+        Ok(self.put_grant_impl(scope, grant).await?)
+    }
+
+    async fn delete_grant(
+        &self,
+        scope: &TenantScope,
+        file: FileId,
+        grant: GrantId,
+    ) -> Result<(), MetadataError> {
+        Ok(self.delete_grant_impl(scope, file, grant).await?)
+    }
+
+    async fn append_audit(
+        &self,
+        scope: &TenantScope,
+        entry: NewAudit,
+    ) -> Result<(), MetadataError> {
+        Ok(self.append_audit_impl(scope, entry).await?)
+    }
+
+    async fn list_audit(
+        &self,
+        scope: &TenantScope,
+        query: &AuditQuery,
+    ) -> Result<Page<AuditEntry>, MetadataError> {
+        Ok(self.list_audit_impl(scope, query).await?)
+    }
+
+    async fn check_ready(&self) -> Result<(), MetadataError> {
+        self.read(|conn| {
+            diesel::sql_query("SELECT 1").execute(conn)?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| {
+            MetadataError::new(coffer_ports::MetadataErrorKind::Unavailable, e.to_string())
+                .with_source(e)
+        })
+    }
+}

@@ -1,0 +1,103 @@
+//! Diesel's view of `migrations/sqlite` (kept by hand, like the Postgres one).
+//! UUIDs are text, timestamps integer nanoseconds, JSON text.
+
+diesel::table! {
+    tenants (id) {
+        id -> Text,
+        slug -> Text,
+        display_name -> Text,
+        plan -> Text,
+        status -> Text,
+        region -> Text,
+        dedicated_bucket -> Nullable<Text>,
+        limit_overrides -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        suspended_at -> Nullable<BigInt>,
+        cancelled_at -> Nullable<BigInt>,
+        purge_after -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        tenant_id -> Text,
+        subject -> Text,
+        roles -> Text,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    files (id) {
+        id -> Text,
+        tenant_id -> Text,
+        owner_id -> Text,
+        owner_subject -> Text,
+        category -> Text,
+        path -> Text,
+        filename -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        checksum_sha256 -> Nullable<Binary>,
+        visibility -> Text,
+        metadata -> Text,
+        status -> Text,
+        bucket -> Text,
+        object_key -> Text,
+        multipart_upload_id -> Nullable<Text>,
+        upload_expires_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    grants (id) {
+        id -> Text,
+        tenant_id -> Text,
+        file_id -> Text,
+        subject -> Text,
+        access -> Text,
+        expires_at -> Nullable<BigInt>,
+        created_by -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    usage_counters (tenant_id) {
+        tenant_id -> Text,
+        used_bytes -> BigInt,
+        file_count -> BigInt,
+        reserved_bytes -> BigInt,
+        reserved_files -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        tenant_id -> Text,
+        actor -> Text,
+        action -> Text,
+        file_id -> Nullable<Text>,
+        detail -> Text,
+        request_id -> Nullable<Text>,
+        client_addr -> Nullable<Text>,
+        at -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    tenants,
+    users,
+    files,
+    grants,
+    usage_counters,
+    audit_events
+);

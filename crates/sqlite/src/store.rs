@@ -1,0 +1,127 @@
+//! Opening the database, the connection pool, and the two kinds of unit of
+//! work: reads in a deferred transaction, writes in `BEGIN IMMEDIATE` (which
+//! takes SQLite's write lock up front, so a read-then-write such as a quota
+//! check cannot interleave with another writer).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, ConnectionResult};
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures::FutureExt;
+
+use crate::error::SqliteError;
+use crate::functions;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+/// How long a writer waits for another writer's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const POOL_SIZE: usize = 4;
+
+type Conn = SyncConnectionWrapper<SqliteConnection>;
+
+/// `MetadataStore` on one SQLite file. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteMetadataStore {
+    pool: Pool<Conn>,
+    path: PathBuf,
+}
+
+impl fmt::Debug for SqliteMetadataStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteMetadataStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteMetadataStore {
+    /// Opens (creating if needed) the database at `path`: WAL mode, a busy
+    /// timeout, foreign keys on, and the embedded migrations of
+    /// `migrations/sqlite` applied.
+    ///
+    /// # Errors
+    /// The directory or file cannot be created, or a migration fails.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, SqliteError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let url = path.to_string_lossy().into_owned();
+        let migrate_url = url.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), SqliteError> {
+            let mut conn = connect(&migrate_url)?;
+            conn.run_pending_migrations(MIGRATIONS)
+                .map_err(|e| SqliteError::Migration(e.to_string()))?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| SqliteError::Migration(e.to_string()))??;
+        let mut config = ManagerConfig::default();
+        config.custom_setup = Box::new(|url| {
+            let url = url.to_owned();
+            async move {
+                tokio::task::spawn_blocking(move || connect(&url).map(SyncConnectionWrapper::new))
+                    .await
+                    .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?
+            }
+            .boxed()
+        });
+        let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(url, config);
+        let pool = Pool::builder(manager).max_size(POOL_SIZE).build()?;
+        Ok(Self { pool, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `work` in a read transaction on a pooled connection.
+    pub(crate) async fn read<T, F>(&self, work: F) -> Result<T, SqliteError>
+    where
+        F: FnOnce(&mut SqliteConnection) -> Result<T, SqliteError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(move |conn| conn.transaction(work)).await
+    }
+
+    /// Runs `work` in a `BEGIN IMMEDIATE` transaction on a pooled connection.
+    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T, SqliteError>
+    where
+        F: FnOnce(&mut SqliteConnection) -> Result<T, SqliteError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(move |conn| conn.immediate_transaction(work)).await
+    }
+
+    async fn run<T, F>(&self, work: F) -> Result<T, SqliteError>
+    where
+        F: FnOnce(&mut SqliteConnection) -> Result<T, SqliteError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let mut conn = self.pool.get().await?;
+        // The wrapper's blocking task speaks diesel's error type; ours rides inside.
+        conn.spawn_blocking(move |c| Ok(work(c))).await?
+    }
+}
+
+/// A connection with Coffer's settings and SQL functions.
+fn connect(url: &str) -> ConnectionResult<SqliteConnection> {
+    let mut conn = SqliteConnection::establish(url)?;
+    let setup = format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
+        BUSY_TIMEOUT.as_millis()
+    );
+    conn.batch_execute(&setup)
+        .and_then(|()| functions::register(&mut conn))
+        .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+    Ok(conn)
+}

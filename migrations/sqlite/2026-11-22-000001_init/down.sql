@@ -1,0 +1,9 @@
+DROP TABLE outbox;
+DROP TABLE audit_events;
+DROP TABLE usage_counters;
+DROP TABLE grants;
+DROP TABLE files;
+DROP TABLE users;
+DROP TABLE tenant_features;
+DROP TABLE tenant_settings;
+DROP TABLE tenants;

@@ -3,6 +3,7 @@
 //! plus what only S3 has (CORS, request signing, error mapping).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bucket;
 mod contract;
 mod cors;
 mod refusals;

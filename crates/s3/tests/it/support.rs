@@ -59,3 +59,25 @@ pub async fn contract_store() -> (Arc<dyn ObjectStore>, Harness) {
         .expect("ensure_bucket");
     (Arc::new(store), harness)
 }
+
+/// A plain SDK client on the test server, to look at what the adapter did
+/// through calls the port does not offer.
+pub fn raw_client() -> aws_sdk_s3::Client {
+    let credentials = aws_sdk_s3::config::Credentials::new(
+        var("COFFER_TEST_S3_ACCESS_KEY_ID"),
+        var("COFFER_TEST_S3_SECRET_ACCESS_KEY"),
+        None,
+        None,
+        "coffer-test",
+    );
+    let config = aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new(var(
+            "COFFER_TEST_S3_REGION",
+        )))
+        .endpoint_url(endpoint())
+        .credentials_provider(credentials)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}

@@ -1,0 +1,125 @@
+//! What `ensure_bucket` and aborted uploads leave on the store, read back
+//! with a plain SDK client.
+
+use bytes::Bytes;
+use coffer_domain::{Category, ContentType, FileId, ObjectKey, TenantId};
+use coffer_ports::{BucketSpec, ByteStream, ObjectLocation, ObjectStore, StoreErrorKind};
+use futures::StreamExt;
+
+use crate::support::{allowed_origin, config, fresh_bucket, raw_client, store_with};
+
+#[tokio::test]
+async fn ensure_bucket_sets_encryption_lifecycle_and_cors() {
+    let store = store_with(config()).await;
+    let raw = raw_client();
+    let bucket = fresh_bucket("coffer-setup");
+    let mut spec = BucketSpec {
+        bucket: bucket.clone(),
+        cors_origins: vec![allowed_origin()],
+        abort_incomplete_multipart_days: 3,
+    };
+    store.ensure_bucket(&spec).await.expect("ensure_bucket");
+    raw.head_bucket()
+        .bucket(bucket.as_str())
+        .send()
+        .await
+        .expect("bucket exists");
+
+    let encryption = raw
+        .get_bucket_encryption()
+        .bucket(bucket.as_str())
+        .send()
+        .await
+        .expect("GetBucketEncryption");
+    let algorithms: Vec<String> = encryption
+        .server_side_encryption_configuration()
+        .map(|c| c.rules())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r.apply_server_side_encryption_by_default())
+        .map(|d| d.sse_algorithm().as_str().to_owned())
+        .collect();
+    assert_eq!(algorithms, vec!["AES256".to_owned()]);
+
+    let cors = raw
+        .get_bucket_cors()
+        .bucket(bucket.as_str())
+        .send()
+        .await
+        .expect("GetBucketCors");
+    let origins: Vec<&str> = cors
+        .cors_rules()
+        .iter()
+        .flat_map(|r| r.allowed_origins())
+        .map(String::as_str)
+        .collect();
+    assert_eq!(origins, vec![allowed_origin().as_str()]);
+
+    let lifecycle_days = |raw: aws_sdk_s3::Client, bucket: String| async move {
+        let lifecycle = raw
+            .get_bucket_lifecycle_configuration()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("GetBucketLifecycleConfiguration");
+        lifecycle
+            .rules()
+            .iter()
+            .filter_map(|r| r.abort_incomplete_multipart_upload())
+            .filter_map(|a| a.days_after_initiation())
+            .collect::<Vec<i32>>()
+    };
+    assert_eq!(
+        lifecycle_days(raw.clone(), bucket.to_string()).await,
+        vec![3]
+    );
+
+    // Applied again on every call: a changed setting replaces the old one.
+    spec.abort_incomplete_multipart_days = 5;
+    store
+        .ensure_bucket(&spec)
+        .await
+        .expect("ensure_bucket again");
+    assert_eq!(lifecycle_days(raw, bucket.to_string()).await, vec![5]);
+}
+
+#[tokio::test]
+async fn a_failed_multipart_stream_leaves_no_upload_behind() {
+    let store = store_with(config()).await;
+    let bucket = fresh_bucket("coffer-abort");
+    store
+        .ensure_bucket(&BucketSpec {
+            bucket: bucket.clone(),
+            cors_origins: Vec::new(),
+            abort_incomplete_multipart_days: 1,
+        })
+        .await
+        .expect("ensure_bucket");
+    let tenant = TenantId::new_random();
+    let location = ObjectLocation {
+        tenant,
+        bucket: bucket.clone(),
+        key: ObjectKey::for_file(tenant, &Category::default_category(), FileId::new_v7()),
+    };
+    // Three parts' worth of good bytes (default part size 8 MiB), then an error.
+    let good = futures::stream::iter(
+        (0..24 * 16).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![7u8; 64 * 1024]))),
+    );
+    let body: ByteStream = Box::pin(good.chain(futures::stream::once(async {
+        Err(std::io::Error::other("client went away"))
+    })));
+    let err = store
+        .put_stream(&location, &ContentType::new("text/plain").unwrap(), body)
+        .await
+        .expect_err("the put must fail");
+    assert_eq!(err.kind(), StoreErrorKind::Internal);
+
+    let uploads = raw_client()
+        .list_multipart_uploads()
+        .bucket(bucket.as_str())
+        .send()
+        .await
+        .expect("ListMultipartUploads");
+    let left: Vec<_> = uploads.uploads().iter().filter_map(|u| u.key()).collect();
+    assert!(left.is_empty(), "uploads left behind: {left:?}");
+}

@@ -7,9 +7,10 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::error::PgError;
+use crate::listing::keyset;
 use crate::rows::AuditRow;
 use crate::schema::audit_events;
-use crate::store::{PgMetadataStore, scoped, transaction};
+use crate::store::{PgMetadataStore, read_scoped, scoped, transaction};
 use crate::tenants::{clamp_limit, page_of};
 
 impl PgMetadataStore {
@@ -51,37 +52,31 @@ impl PgMetadataStore {
         use audit_events::dsl as a;
         let tenant = scope.tenant_id();
         let limit = clamp_limit(query.limit);
-        let rows: Vec<AuditRow> = transaction!(self, |conn| {
-            let mut q = a::audit_events
-                .select(AuditRow::as_select())
-                .filter(a::tenant_id.eq(tenant.as_uuid()))
-                .order((a::at.desc(), a::id.desc()))
-                .limit(limit + 1)
-                .into_boxed();
-            if let Some(actor) = &query.actor {
-                q = q.filter(a::actor.eq(actor.as_str().to_owned()));
-            }
-            if let Some(action) = &query.action {
-                q = q.filter(a::action.eq(action.clone()));
-            }
-            if let Some(file) = query.file_id {
-                q = q.filter(a::file_id.eq(*file.as_uuid()));
-            }
-            if let Some(since) = query.since {
-                q = q.filter(a::at.ge(since));
-            }
-            if let Some(until) = query.until {
-                q = q.filter(a::at.le(until));
-            }
-            if let Some(c) = query.after {
-                q = q.filter(
-                    a::at
-                        .lt(c.created_at)
-                        .or(a::at.eq(c.created_at).and(a::id.lt(c.id))),
-                );
-            }
-            Ok(scoped(conn, tenant, q.load(&mut &*conn)).await?)
-        })?;
+        let mut q = a::audit_events
+            .select(AuditRow::as_select())
+            .filter(a::tenant_id.eq(tenant.as_uuid()))
+            .order((a::at.desc(), a::id.desc()))
+            .limit(limit + 1)
+            .into_boxed();
+        if let Some(actor) = &query.actor {
+            q = q.filter(a::actor.eq(actor.as_str().to_owned()));
+        }
+        if let Some(action) = &query.action {
+            q = q.filter(a::action.eq(action.clone()));
+        }
+        if let Some(file) = query.file_id {
+            q = q.filter(a::file_id.eq(*file.as_uuid()));
+        }
+        if let Some(since) = query.since {
+            q = q.filter(a::at.ge(since));
+        }
+        if let Some(until) = query.until {
+            q = q.filter(a::at.le(until));
+        }
+        if let Some(c) = query.after {
+            q = q.filter(keyset("audit_events.at, audit_events.id", "<", c));
+        }
+        let rows: Vec<AuditRow> = read_scoped!(self, tenant, |c| q.load(&mut &*c))?;
         let items = rows
             .into_iter()
             .map(AuditEntry::try_from)

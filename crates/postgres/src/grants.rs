@@ -5,12 +5,12 @@ use coffer_ports::{NewGrant, TenantScope};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
 use diesel::upsert::excluded;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 
 use crate::error::{PgError, db_kind};
 use crate::rows::{GrantRow, grants_from};
 use crate::schema::{files, grants};
-use crate::store::{PgMetadataStore, scoped, transaction};
+use crate::store::{PgMetadataStore, read_scoped, scoped, transaction};
 
 impl PgMetadataStore {
     pub(crate) async fn list_grants_impl(
@@ -19,17 +19,15 @@ impl PgMetadataStore {
         file: FileId,
     ) -> Result<Vec<Grant>, PgError> {
         let tenant = scope.tenant_id();
-        let (exists, rows) = transaction!(self, |conn| {
-            let c: &AsyncPgConnection = conn;
-            let exists = diesel::select(diesel::dsl::exists(files::table.find(file.as_uuid())))
-                .get_result::<bool>(&mut &*c);
-            let rows = grants::table
+        let (exists, rows) = read_scoped!(self, tenant, |c| futures::future::try_join(
+            diesel::select(diesel::dsl::exists(files::table.find(file.as_uuid())))
+                .get_result::<bool>(&mut &*c),
+            grants::table
                 .filter(grants::file_id.eq(file.as_uuid()))
                 .select(GrantRow::as_select())
                 .order(grants::created_at.asc())
-                .load(&mut &*c);
-            Ok(scoped(c, tenant, futures::future::try_join(exists, rows)).await?)
-        })?;
+                .load(&mut &*c),
+        ))?;
         if !exists {
             return Err(PgError::NotFound("file"));
         }

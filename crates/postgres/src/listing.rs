@@ -12,7 +12,9 @@ use diesel_async::RunQueryDsl;
 use crate::error::PgError;
 use crate::rows::FileRow;
 use crate::schema::{files, grants};
-use crate::store::{PgMetadataStore, scoped, transaction};
+#[cfg(feature = "testing")]
+use crate::store::scoped;
+use crate::store::{PgMetadataStore, read_scoped};
 use crate::tenants::page_of;
 
 diesel::define_sql_function!(fn lower(x: Text) -> Text);
@@ -20,6 +22,23 @@ diesel::define_sql_function!(fn lower(x: Text) -> Text);
 type Condition = Box<dyn BoxableExpression<files::table, Pg, SqlType = Bool>>;
 
 pub(crate) type FilesQuery<'a> = files::BoxedQuery<'a, Pg, SqlTypeOf<AsSelect<FileRow, Pg>>>;
+
+/// `(columns) op (cursor)`: a row comparison, so a keyset index serves a
+/// page after the cursor as one range (an `a < x OR (a = x AND b < y)`
+/// spelling would not).
+pub(crate) fn keyset<QS: 'static>(
+    columns: &str,
+    op: &str,
+    cursor: PageCursor,
+) -> Box<dyn BoxableExpression<QS, Pg, SqlType = Bool>> {
+    Box::new(
+        diesel::dsl::sql::<Bool>(&format!("({columns}) {op} ("))
+            .bind::<Timestamptz, _>(cursor.created_at)
+            .sql(", ")
+            .bind::<diesel::sql_types::Uuid, _>(cursor.id)
+            .sql(")"),
+    )
+}
 
 /// `LIKE` pattern matching `raw` literally.
 fn like_escape(raw: &str) -> String {
@@ -102,15 +121,8 @@ pub(crate) fn files_query(tenant: TenantId, query: &FileQuery) -> FilesQuery<'st
     if let Some(owner) = &query.owner {
         q = q.filter(files::owner_subject.eq(owner.as_str().to_owned()));
     }
-    if let Some(PageCursor { created_at, id }) = query.after {
-        // A row comparison, so the keyset index serves it as one range.
-        q = q.filter(
-            diesel::dsl::sql::<Bool>("(files.created_at, files.id) < (")
-                .bind::<Timestamptz, _>(created_at)
-                .sql(", ")
-                .bind::<diesel::sql_types::Uuid, _>(id)
-                .sql(")"),
-        );
+    if let Some(cursor) = query.after {
+        q = q.filter(keyset("files.created_at, files.id", "<", cursor));
     }
     q
 }
@@ -122,12 +134,8 @@ impl PgMetadataStore {
         query: &FileQuery,
     ) -> Result<Page<FileRecord>, PgError> {
         let tenant = scope.tenant_id();
-        let rows: Vec<FileRow> = transaction!(self, |conn| Ok(scoped(
-            conn,
-            tenant,
-            files_query(tenant, query).load(&mut &*conn)
-        )
-        .await?))?;
+        let rows: Vec<FileRow> =
+            read_scoped!(self, tenant, |c| files_query(tenant, query).load(&mut &*c))?;
         let items = rows
             .into_iter()
             .map(FileRecord::try_from)

@@ -8,8 +8,8 @@ use coffer_domain::TenantId;
 use diesel::result::QueryResult;
 use diesel::sql_types::{Bool, Text};
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
-use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
 use crate::error::PgError;
 
@@ -140,3 +140,84 @@ pub(crate) async fn platform<'a, T>(
 pub(crate) async fn enter_tenant(conn: &AsyncPgConnection, tenant: TenantId) -> QueryResult<()> {
     set_tenant(conn, tenant).await.map(|_| ())
 }
+
+/// A pooled connection lent to one read-only unit of work that manages its
+/// transaction by hand (see [`read_scoped!`]). Unless [`ReadConn::finish`]
+/// ends the transaction cleanly, the connection is taken out of the pool
+/// and closed, so no connection returns with a transaction — or a tenant
+/// setting — still open.
+pub(crate) struct ReadConn {
+    conn: Option<Object<AsyncPgConnection>>,
+}
+
+impl ReadConn {
+    pub(crate) async fn get(store: &PgMetadataStore) -> Result<Self, PgError> {
+        Ok(Self {
+            conn: Some(store.pool.get().await?),
+        })
+    }
+
+    pub(crate) fn conn(&self) -> Result<&AsyncPgConnection, PgError> {
+        self.conn.as_deref().ok_or(PgError::Diesel(
+            diesel::result::Error::BrokenTransactionManager,
+        ))
+    }
+
+    /// Ends the transaction (`COMMIT` after success, `ROLLBACK` after an
+    /// error) and gives the connection back to the pool.
+    pub(crate) async fn finish<T>(mut self, result: QueryResult<T>) -> Result<T, PgError> {
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = match self.conn.as_deref() {
+            Some(conn) => {
+                let mut conn = conn;
+                conn.batch_execute(end).await
+            }
+            None => Err(diesel::result::Error::BrokenTransactionManager),
+        };
+        if ended.is_ok() {
+            // Dropping the pool object returns it to the pool.
+            drop(self.conn.take());
+        }
+        let value = result?;
+        ended?;
+        Ok(value)
+    }
+}
+
+impl Drop for ReadConn {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            drop(Object::take(conn));
+        }
+    }
+}
+
+/// The read path in two round trips: `BEGIN READ ONLY`, `SET LOCAL
+/// coffer.tenant_id` and the first query pipelined, then `COMMIT`. `BEGIN`
+/// is a simple-protocol message sent as soon as it is polled, before the
+/// other two, which keep their order as in [`scoped`].
+pub(crate) async fn pipelined_read<'a, T>(
+    conn: &'a AsyncPgConnection,
+    tenant: TenantId,
+    first: impl Future<Output = QueryResult<T>> + Send + 'a,
+) -> QueryResult<T> {
+    let mut begin_conn = conn;
+    let begin = begin_conn.batch_execute("BEGIN READ ONLY");
+    let (_, _, out) = futures::future::try_join3(begin, set_tenant(conn, tenant), first).await?;
+    Ok(out)
+}
+
+/// Runs `$first` (a query future built on `$c: &AsyncPgConnection`) as a
+/// read-only, tenant-scoped transaction of its own, in two round trips.
+/// Evaluates to `Result<T, PgError>`.
+macro_rules! read_scoped {
+    ($store:expr, $tenant:expr, |$c:ident| $first:expr) => {{
+        let lent = $crate::store::ReadConn::get($store).await?;
+        let result = match lent.conn() {
+            Ok($c) => $crate::store::pipelined_read($c, $tenant, $first).await,
+            Err(_) => Err(diesel::result::Error::BrokenTransactionManager),
+        };
+        lent.finish(result).await
+    }};
+}
+pub(crate) use read_scoped;

@@ -9,9 +9,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::{PgError, db_kind};
+use crate::listing::keyset;
 use crate::rows::{TenantRow, UsageRow};
 use crate::schema::{tenants, usage_counters, users};
-use crate::store::{PgMetadataStore, enter_tenant, platform, scoped, transaction};
+use crate::store::{PgMetadataStore, enter_tenant, platform, read_scoped, scoped, transaction};
 
 #[derive(Debug, AsChangeset)]
 #[diesel(table_name = tenants)]
@@ -133,11 +134,7 @@ impl PgMetadataStore {
                 .limit(limit + 1)
                 .into_boxed();
             if let Some(c) = after {
-                query = query.filter(
-                    tenants::created_at.gt(c.created_at).or(tenants::created_at
-                        .eq(c.created_at)
-                        .and(tenants::id.gt(c.id))),
-                );
+                query = query.filter(keyset("tenants.created_at, tenants.id", ">", c));
             }
             Ok(platform(conn, query.load(&mut &*conn)).await?)
         })?;
@@ -227,16 +224,15 @@ impl PgMetadataStore {
 
     pub(crate) async fn usage_impl(&self, scope: &TenantScope) -> Result<Usage, PgError> {
         let tenant = scope.tenant_id();
-        let row = transaction!(self, |conn| Ok(scoped(
-            conn,
-            tenant,
-            usage_counters::table
-                .select(UsageRow::as_select())
-                .filter(usage_counters::tenant_id.eq(tenant.as_uuid()))
-                .get_result(&mut &*conn),
-        )
-        .await
-        .optional()?))?;
+        let row = read_scoped!(self, tenant, |c| usage_counters::table
+            .select(UsageRow::as_select())
+            .filter(usage_counters::tenant_id.eq(tenant.as_uuid()))
+            .get_result(&mut &*c))
+        .map(Some)
+        .or_else(|e| match e {
+            PgError::Diesel(diesel::result::Error::NotFound) => Ok(None),
+            e => Err(e),
+        })?;
         row.map_or(Ok(Usage::default()), Usage::try_from)
     }
 }

@@ -8,3 +8,4 @@ mod migrations;
 mod rls;
 mod scale;
 mod support;
+mod transactions;

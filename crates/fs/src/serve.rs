@@ -248,46 +248,15 @@ impl FsStore {
 }
 
 /// Reads a `Range` header of one byte range (`bytes=0-99`, `bytes=100-`,
-/// `bytes=-100`). Anything else, multiple ranges included, gives `None`:
-/// HTTP lets a server ignore a `Range` it does not support and send it all.
+/// `bytes=-100`); anything else gives `None` and the whole object is sent.
+/// Kept for the storage route; the rule itself is the port's.
 pub fn parse_range(header: &str) -> Option<ByteRange> {
-    let spec = header.trim().strip_prefix("bytes=")?;
-    if spec.contains(',') {
-        return None;
-    }
-    let (start, end) = spec.split_once('-')?;
-    let (start, end) = (start.trim(), end.trim());
-    match (start.is_empty(), end.is_empty()) {
-        (true, false) => Some(ByteRange::Suffix {
-            len: end.parse().ok()?,
-        }),
-        (false, true) => Some(ByteRange::From {
-            start: start.parse().ok()?,
-        }),
-        (false, false) => Some(ByteRange::Bounded {
-            start: start.parse().ok()?,
-            end: end.parse().ok()?,
-        }),
-        (true, true) => None,
-    }
+    ByteRange::parse_header(header)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ranges_parse_like_http() {
-        assert_eq!(
-            parse_range("bytes=0-99"),
-            Some(ByteRange::Bounded { start: 0, end: 99 })
-        );
-        assert_eq!(parse_range("bytes=5-"), Some(ByteRange::From { start: 5 }));
-        assert_eq!(parse_range("bytes=-7"), Some(ByteRange::Suffix { len: 7 }));
-        assert_eq!(parse_range("bytes=0-1,3-4"), None);
-        assert_eq!(parse_range("items=0-1"), None);
-        assert_eq!(parse_range("bytes=-"), None);
-    }
 
     #[test]
     fn body_mismatches_map_to_http() {

@@ -63,8 +63,9 @@ pub(crate) async fn delete(
     {
         Ok(_) => Ok(()),
         // S3 answers 204 for a missing key; some compatible stores say 404.
+        // A missing bucket stays an error: that is misconfiguration.
         Err(e) => match S3Error::sdk("DeleteObject", e) {
-            err if err.code() == Some("NoSuchKey") => Ok(()),
+            err if err.status() == Some(404) && err.code() != Some("NoSuchBucket") => Ok(()),
             err => Err(err),
         },
     }

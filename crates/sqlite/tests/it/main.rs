@@ -4,5 +4,6 @@
 
 mod concurrency;
 mod contract;
+mod listing;
 mod reopen;
 mod support;

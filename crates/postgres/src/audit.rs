@@ -10,7 +10,7 @@ use crate::error::PgError;
 use crate::listing::keyset;
 use crate::rows::AuditRow;
 use crate::schema::audit_events;
-use crate::store::{PgMetadataStore, read_scoped, scoped, transaction};
+use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
 use crate::tenants::{clamp_limit, page_of};
 
 impl PgMetadataStore {
@@ -76,7 +76,7 @@ impl PgMetadataStore {
         if let Some(c) = query.after {
             q = q.filter(keyset("audit_events.at, audit_events.id", "<", c));
         }
-        let rows: Vec<AuditRow> = read_scoped!(self, tenant, |c| q.load(&mut &*c))?;
+        let rows: Vec<AuditRow> = read_scoped!(self, Scope::Tenant(tenant), |c| q.load(&mut &*c))?;
         let items = rows
             .into_iter()
             .map(AuditEntry::try_from)

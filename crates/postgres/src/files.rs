@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use crate::error::{PgError, db_kind};
 use crate::rows::{FileRow, GrantRow, UsageRow, grants_from, to_i64};
 use crate::schema::{files, grants, usage_counters};
-use crate::store::{PgMetadataStore, read_scoped, scoped, transaction};
+use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
 
 const PENDING: &str = "pending";
 pub(crate) const AVAILABLE: &str = "available";
@@ -179,21 +179,22 @@ impl PgMetadataStore {
         let tenant = scope.tenant_id();
         // The hot path: file and grants pipelined with BEGIN and the
         // tenant setting, then COMMIT.
-        let (file, grant_rows) = read_scoped!(self, tenant, |c| futures::future::try_join(
-            files::table
-                .find(id.as_uuid())
-                .select(FileRow::as_select())
-                .get_result(&mut &*c),
-            grants::table
-                .filter(grants::file_id.eq(id.as_uuid()))
-                .select(GrantRow::as_select())
-                .order(grants::created_at.asc())
-                .load(&mut &*c),
-        ))
-        .map_err(|e| match e {
-            PgError::Diesel(diesel::result::Error::NotFound) => PgError::NotFound("file"),
-            e => e,
-        })?;
+        let (file, grant_rows) =
+            read_scoped!(self, Scope::Tenant(tenant), |c| futures::future::try_join(
+                files::table
+                    .find(id.as_uuid())
+                    .select(FileRow::as_select())
+                    .get_result(&mut &*c),
+                grants::table
+                    .filter(grants::file_id.eq(id.as_uuid()))
+                    .select(GrantRow::as_select())
+                    .order(grants::created_at.asc())
+                    .load(&mut &*c),
+            ))
+            .map_err(|e| match e {
+                PgError::Diesel(diesel::result::Error::NotFound) => PgError::NotFound("file"),
+                e => e,
+            })?;
         Ok(StoredFile {
             file: file.try_into()?,
             grants: grants_from(grant_rows)?,

@@ -10,7 +10,7 @@ use diesel_async::RunQueryDsl;
 use crate::error::{PgError, db_kind};
 use crate::rows::{GrantRow, grants_from};
 use crate::schema::{files, grants};
-use crate::store::{PgMetadataStore, read_scoped, scoped, transaction};
+use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
 
 impl PgMetadataStore {
     pub(crate) async fn list_grants_impl(
@@ -19,15 +19,16 @@ impl PgMetadataStore {
         file: FileId,
     ) -> Result<Vec<Grant>, PgError> {
         let tenant = scope.tenant_id();
-        let (exists, rows) = read_scoped!(self, tenant, |c| futures::future::try_join(
-            diesel::select(diesel::dsl::exists(files::table.find(file.as_uuid())))
-                .get_result::<bool>(&mut &*c),
-            grants::table
-                .filter(grants::file_id.eq(file.as_uuid()))
-                .select(GrantRow::as_select())
-                .order(grants::created_at.asc())
-                .load(&mut &*c),
-        ))?;
+        let (exists, rows) =
+            read_scoped!(self, Scope::Tenant(tenant), |c| futures::future::try_join(
+                diesel::select(diesel::dsl::exists(files::table.find(file.as_uuid())))
+                    .get_result::<bool>(&mut &*c),
+                grants::table
+                    .filter(grants::file_id.eq(file.as_uuid()))
+                    .select(GrantRow::as_select())
+                    .order(grants::created_at.asc())
+                    .load(&mut &*c),
+            ))?;
         if !exists {
             return Err(PgError::NotFound("file"));
         }

@@ -14,7 +14,7 @@ use crate::rows::FileRow;
 use crate::schema::{files, grants};
 #[cfg(feature = "testing")]
 use crate::store::scoped;
-use crate::store::{PgMetadataStore, read_scoped};
+use crate::store::{PgMetadataStore, Scope, read_scoped};
 use crate::tenants::page_of;
 
 diesel::define_sql_function!(fn lower(x: Text) -> Text);
@@ -135,7 +135,8 @@ impl PgMetadataStore {
     ) -> Result<Page<FileRecord>, PgError> {
         let tenant = scope.tenant_id();
         let rows: Vec<FileRow> =
-            read_scoped!(self, tenant, |c| files_query(tenant, query).load(&mut &*c))?;
+            read_scoped!(self, Scope::Tenant(tenant), |c| files_query(tenant, query)
+                .load(&mut &*c))?;
         let items = rows
             .into_iter()
             .map(FileRecord::try_from)

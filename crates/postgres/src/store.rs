@@ -198,23 +198,36 @@ impl Drop for ReadConn {
 /// other two, which keep their order as in [`scoped`].
 pub(crate) async fn pipelined_read<'a, T>(
     conn: &'a AsyncPgConnection,
-    tenant: TenantId,
+    scope: Scope,
     first: impl Future<Output = QueryResult<T>> + Send + 'a,
 ) -> QueryResult<T> {
+    let (name, value) = match scope {
+        Scope::Tenant(tenant) => ("coffer.tenant_id", tenant.to_string()),
+        Scope::Platform => ("coffer.platform", "on".to_owned()),
+    };
     let mut begin_conn = conn;
     let begin = begin_conn.batch_execute("BEGIN READ ONLY");
-    let (_, _, out) = futures::future::try_join3(begin, set_tenant(conn, tenant), first).await?;
+    let set = diesel::select(set_config(name, value, true)).execute(&mut &*conn);
+    let (_, _, out) = futures::future::try_join3(begin, set, first).await?;
     Ok(out)
 }
 
+/// Whom a read-only unit of work runs for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scope {
+    Tenant(TenantId),
+    /// The explicit platform path (tenants table only).
+    Platform,
+}
+
 /// Runs `$first` (a query future built on `$c: &AsyncPgConnection`) as a
-/// read-only, tenant-scoped transaction of its own, in two round trips.
+/// read-only transaction in `$scope` ([`Scope`]) of its own, in two round trips.
 /// Evaluates to `Result<T, PgError>`.
 macro_rules! read_scoped {
-    ($store:expr, $tenant:expr, |$c:ident| $first:expr) => {{
+    ($store:expr, $scope:expr, |$c:ident| $first:expr) => {{
         let lent = $crate::store::ReadConn::get($store).await?;
         let result = match lent.conn() {
-            Ok($c) => $crate::store::pipelined_read($c, $tenant, $first).await,
+            Ok($c) => $crate::store::pipelined_read($c, $scope, $first).await,
             Err(_) => Err(diesel::result::Error::BrokenTransactionManager),
         };
         lent.finish(result).await

@@ -12,7 +12,9 @@ use crate::error::{PgError, db_kind};
 use crate::listing::keyset;
 use crate::rows::{TenantRow, UsageRow};
 use crate::schema::{tenants, usage_counters, users};
-use crate::store::{PgMetadataStore, enter_tenant, platform, read_scoped, scoped, transaction};
+use crate::store::{
+    PgMetadataStore, Scope, enter_tenant, platform, read_scoped, scoped, transaction,
+};
 
 #[derive(Debug, AsChangeset)]
 #[diesel(table_name = tenants)]
@@ -44,6 +46,13 @@ pub(crate) fn page_of<T>(
         None
     };
     Page { items, next_cursor }
+}
+
+fn not_found_as_tenant(row: Result<TenantRow, PgError>) -> Result<Tenant, PgError> {
+    match row {
+        Err(PgError::Diesel(diesel::result::Error::NotFound)) => Err(PgError::NotFound("tenant")),
+        other => other?.try_into(),
+    }
 }
 
 pub(crate) fn clamp_limit(limit: u32) -> i64 {
@@ -93,32 +102,22 @@ impl PgMetadataStore {
     }
 
     pub(crate) async fn get_tenant_impl(&self, id: TenantId) -> Result<Tenant, PgError> {
-        let row = transaction!(self, |conn| Ok(platform(
-            conn,
-            tenants::table
-                .find(id.as_uuid())
-                .select(TenantRow::as_select())
-                .get_result(&mut &*conn),
-        )
-        .await
-        .optional()?))?;
-        row.ok_or(PgError::NotFound("tenant"))?.try_into()
+        // Tenant resolution runs on every request the service does not
+        // answer from its cache: the two-round-trip read path.
+        not_found_as_tenant(read_scoped!(self, Scope::Platform, |c| tenants::table
+            .find(id.as_uuid())
+            .select(TenantRow::as_select())
+            .get_result(&mut &*c)))
     }
 
     pub(crate) async fn find_tenant_by_slug_impl(
         &self,
         slug: &TenantSlug,
     ) -> Result<Tenant, PgError> {
-        let row = transaction!(self, |conn| Ok(platform(
-            conn,
-            tenants::table
-                .filter(tenants::slug.eq(slug.as_str()))
-                .select(TenantRow::as_select())
-                .get_result(&mut &*conn),
-        )
-        .await
-        .optional()?))?;
-        row.ok_or(PgError::NotFound("tenant"))?.try_into()
+        not_found_as_tenant(read_scoped!(self, Scope::Platform, |c| tenants::table
+            .filter(tenants::slug.eq(slug.as_str()))
+            .select(TenantRow::as_select())
+            .get_result(&mut &*c)))
     }
 
     pub(crate) async fn list_tenants_impl(
@@ -127,17 +126,15 @@ impl PgMetadataStore {
         limit: u32,
     ) -> Result<Page<Tenant>, PgError> {
         let limit = clamp_limit(limit);
-        let rows: Vec<TenantRow> = transaction!(self, |conn| {
-            let mut query = tenants::table
-                .select(TenantRow::as_select())
-                .order((tenants::created_at.asc(), tenants::id.asc()))
-                .limit(limit + 1)
-                .into_boxed();
-            if let Some(c) = after {
-                query = query.filter(keyset("tenants.created_at, tenants.id", ">", c));
-            }
-            Ok(platform(conn, query.load(&mut &*conn)).await?)
-        })?;
+        let mut query = tenants::table
+            .select(TenantRow::as_select())
+            .order((tenants::created_at.asc(), tenants::id.asc()))
+            .limit(limit + 1)
+            .into_boxed();
+        if let Some(c) = after {
+            query = query.filter(keyset("tenants.created_at, tenants.id", ">", c));
+        }
+        let rows: Vec<TenantRow> = read_scoped!(self, Scope::Platform, |c| query.load(&mut &*c))?;
         let items = rows
             .into_iter()
             .map(Tenant::try_from)
@@ -224,7 +221,7 @@ impl PgMetadataStore {
 
     pub(crate) async fn usage_impl(&self, scope: &TenantScope) -> Result<Usage, PgError> {
         let tenant = scope.tenant_id();
-        let row = read_scoped!(self, tenant, |c| usage_counters::table
+        let row = read_scoped!(self, Scope::Tenant(tenant), |c| usage_counters::table
             .select(UsageRow::as_select())
             .filter(usage_counters::tenant_id.eq(tenant.as_uuid()))
             .get_result(&mut &*c))

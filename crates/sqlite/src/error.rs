@@ -29,6 +29,8 @@ pub enum SqliteError {
     CorruptRow(String),
     #[error("value out of range: {0}")]
     OutOfRange(&'static str),
+    #[error("the database task failed: {0}")]
+    Task(String),
 }
 
 impl SqliteError {
@@ -62,7 +64,8 @@ impl SqliteError {
             | Self::Migration(_)
             | Self::Io(_)
             | Self::CorruptRow(_)
-            | Self::OutOfRange(_) => K::Internal,
+            | Self::OutOfRange(_)
+            | Self::Task(_) => K::Internal,
         }
     }
 

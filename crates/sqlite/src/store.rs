@@ -106,9 +106,17 @@ impl SqliteMetadataStore {
         F: FnOnce(&mut SqliteConnection) -> Result<T, SqliteError> + Send + 'static,
         T: Send + 'static,
     {
-        let mut conn = self.pool.get().await?;
-        // The wrapper's blocking task speaks diesel's error type; ours rides inside.
-        conn.spawn_blocking(move |c| Ok(work(c))).await?
+        let pool = self.pool.clone();
+        // The unit of work runs in a task of its own, so a caller that gives
+        // up (a cancelled request, a client gone) detaches from it instead of
+        // dropping it halfway: diesel-async would then block the thread until
+        // the blocking part ends, which actix's current-thread workers forbid.
+        let task = tokio::spawn(async move {
+            let mut conn = pool.get().await?;
+            // The wrapper's blocking task speaks diesel's error type; ours rides inside.
+            conn.spawn_blocking(move |c| Ok(work(c))).await?
+        });
+        task.await.map_err(|e| SqliteError::Task(e.to_string()))?
     }
 }
 

@@ -2,8 +2,10 @@
 //! suite, and what is specific to a file database.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cancellation;
 mod concurrency;
 mod contract;
+mod isolation;
 mod listing;
 mod reopen;
 mod support;

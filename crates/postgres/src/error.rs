@@ -54,8 +54,13 @@ impl PgError {
             PgError::InvalidState(_) => K::InvalidState,
             PgError::Pool(_)
             | PgError::Connect(_)
+            // tokio-postgres errors without a SQLSTATE (socket closed,
+            // server gone) arrive as UnableToSendCommand.
             | PgError::Diesel(
-                DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+                DieselError::DatabaseError(
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                    _,
+                )
                 | DieselError::BrokenTransactionManager,
             ) => K::Unavailable,
             PgError::Diesel(_)

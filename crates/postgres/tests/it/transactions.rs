@@ -4,7 +4,7 @@
 
 use coffer_contract::metadata::{at, query};
 use coffer_domain::{FileId, TenantId};
-use coffer_ports::{FilePatch, MetadataStore, ReadFilter, TenantScope};
+use coffer_ports::{FilePatch, MetadataErrorKind, MetadataStore, ReadFilter, TenantScope};
 use coffer_postgres::testing::TestDb;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
@@ -64,4 +64,42 @@ async fn no_connection_is_left_in_a_transaction() {
         vec![("idle".to_owned(), 1)],
         "the pooled connection is idle, not idle in transaction"
     );
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_unavailable() {
+    // Nothing listens on port 1.
+    let store =
+        coffer_postgres::PgMetadataStore::connect("postgres://coffer_app:x@127.0.0.1:1/coffer", 1)
+            .unwrap();
+    let ready = store.check_ready().await.unwrap_err();
+    assert!(ready.is(MetadataErrorKind::Unavailable), "{ready}");
+    let read = store.get_tenant(TenantId::new_random()).await.unwrap_err();
+    assert!(read.is(MetadataErrorKind::Unavailable), "{read}");
+    let usage = store
+        .usage(&TenantScope::new(TenantId::new_random()))
+        .await
+        .unwrap_err();
+    assert!(usage.is(MetadataErrorKind::Unavailable), "{usage}");
+}
+
+#[tokio::test]
+async fn the_pool_replaces_a_lost_connection() {
+    let db = TestDb::new().await;
+    let store = db.store(1).unwrap();
+    let (t, _) = tenant(&store, "acme").await;
+    let s = TenantScope::new(t.id);
+    store.usage(&s).await.unwrap();
+    let mut owner = AsyncPgConnection::establish(&db.owner_url()).await.unwrap();
+    let terminated = diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND usename = 'coffer_app'",
+    )
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    assert_eq!(terminated, 1, "the pool's one connection was killed");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The pool notices the dead connection before lending it again.
+    store.usage(&s).await.unwrap();
 }

@@ -78,9 +78,13 @@ pub async fn metadata(config: &Config) -> Result<Arc<dyn MetadataStore>, WiringE
             .map_err(|e| fail("connecting to PostgreSQL")(e.to_string()))?;
             Ok(Arc::new(store))
         }
-        MetadataBackend::Sqlite => Err(fail("metadata")(
-            "the sqlite backend is not built into this binary yet".into(),
-        )),
+        MetadataBackend::Sqlite => {
+            let path = config.sqlite_path();
+            let store = coffer_sqlite::SqliteMetadataStore::open(&path)
+                .await
+                .map_err(|e| fail("opening SQLite")(format!("{}: {e}", path.display())))?;
+            Ok(Arc::new(store))
+        }
     }
 }
 

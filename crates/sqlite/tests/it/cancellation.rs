@@ -4,17 +4,31 @@
 
 use std::time::Duration;
 
+use coffer_contract::metadata::new_tenant;
 use coffer_ports::MetadataStore;
+use diesel::connection::SimpleConnection as _;
+use diesel::{Connection as _, SqliteConnection};
 
 use crate::support::{fresh, tenant};
 
 #[tokio::test(flavor = "current_thread")]
 async fn dropping_an_operation_midway_is_harmless() {
-    let (store, _dir) = fresh().await;
+    let (store, dir) = fresh().await;
     let (t, _) = tenant(&store, "cancelled").await;
-    for _ in 0..20 {
-        // Polled once or a few times, then dropped while its blocking part runs.
-        let _ = tokio::time::timeout(Duration::from_micros(50), store.get_tenant(t.id)).await;
-    }
+    // Another writer holds the lock, so the next write waits inside SQLite
+    // (busy timeout) while its caller gives up on it.
+    let path = dir.path().join("coffer.db");
+    let mut blocker = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    blocker.batch_execute("BEGIN IMMEDIATE").unwrap();
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(300),
+        store.create_tenant(new_tenant("late", 1)),
+    )
+    .await;
+    assert!(
+        gave_up.is_err(),
+        "the write should still be waiting for the lock"
+    );
+    blocker.batch_execute("COMMIT").unwrap();
     assert_eq!(store.get_tenant(t.id).await.unwrap().id, t.id);
 }

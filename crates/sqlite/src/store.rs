@@ -4,6 +4,7 @@
 //! check cannot interleave with another writer).
 
 use std::fmt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -43,8 +44,8 @@ impl fmt::Debug for SqliteMetadataStore {
 }
 
 impl SqliteMetadataStore {
-    /// Opens (creating if needed) the database at `path`: WAL mode, a busy
-    /// timeout, foreign keys on, and the embedded migrations of
+    /// Opens (creating if needed) the database at `path` (mode 0600): WAL
+    /// mode, a busy timeout, foreign keys on, and the embedded migrations of
     /// `migrations/sqlite` applied.
     ///
     /// # Errors
@@ -64,6 +65,9 @@ impl SqliteMetadataStore {
         })
         .await
         .map_err(|e| SqliteError::Migration(e.to_string()))??;
+        // Every tenant's metadata is in this file: readable by its owner only.
+        // SQLite gives the -wal and -shm files the same mode.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
         let mut config = ManagerConfig::default();
         config.custom_setup = Box::new(|url| {
             let url = url.to_owned();

@@ -36,11 +36,14 @@ async fn data_survives_reopening() {
 }
 
 #[tokio::test]
-async fn the_database_runs_in_wal_mode_with_foreign_keys() {
+async fn the_database_is_private_in_wal_mode_with_foreign_keys() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("coffer.db");
     let store = SqliteMetadataStore::open(&path).await.unwrap();
     store.check_ready().await.unwrap();
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "the database is private to its owner");
     // WAL mode is persistent in the file: its -wal companion appears on write.
     let (t, _) = tenant(&store, "walled").await;
     assert!(dir.path().join("coffer.db-wal").exists());
@@ -54,5 +57,5 @@ async fn the_database_runs_in_wal_mode_with_foreign_keys() {
         refused.is(coffer_ports::MetadataErrorKind::NotFound),
         "{refused}"
     );
-    assert!(store.get_tenant(t.id).await.is_ok());
+    store.get_tenant(t.id).await.unwrap();
 }

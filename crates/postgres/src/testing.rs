@@ -4,7 +4,7 @@
 //! [`TestDb::new`] finds a server — `COFFER_TEST_DATABASE_URL`, by default
 //! `postgres://postgres@127.0.0.1:5432/postgres`, or else a throwaway
 //! cluster it starts with `initdb`/`pg_ctl` — migrates a template database
-//! once (named after a hash of the migrations, built under an advisory lock
+//! once (named after a hash of the migrations taken by `build.rs`, built under an advisory lock
 //! so parallel test processes do not race), and clones a fresh database
 //! from it for each test, dropped again when the `TestDb` is dropped.
 //! nextest runs every test in its own process, so everything shared lives in
@@ -19,7 +19,6 @@ use std::time::Duration;
 use coffer_domain::TenantId;
 use coffer_ports::FileQuery;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
@@ -168,36 +167,6 @@ async fn find_server() -> Result<ServerUrl, String> {
     }
 }
 
-/// A hash of the migrations' text, so a changed schema gets a new template.
-fn migrations_hash() -> String {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/postgres");
-    let mut hasher = Sha256::new();
-    let mut paths: Vec<_> = walk(std::path::Path::new(dir));
-    paths.sort();
-    for path in paths {
-        hasher.update(path.to_string_lossy().as_bytes());
-        hasher.update(std::fs::read(&path).unwrap_or_default());
-    }
-    hex::encode(&hasher.finalize()[..6])
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .flat_map(|e| {
-            let path = e.path();
-            if path.is_dir() {
-                walk(&path)
-            } else {
-                vec![path]
-            }
-        })
-        .collect()
-}
-
 #[derive(diesel::QueryableByName)]
 struct IsTemplate {
     #[diesel(sql_type = diesel::sql_types::Bool)]
@@ -205,7 +174,8 @@ struct IsTemplate {
 }
 
 async fn ensure_template(server: &ServerUrl) -> Result<String, String> {
-    let name = format!("coffer_tpl_{}", migrations_hash());
+    // Named after the embedded migrations: a changed schema gets a new template.
+    let name = format!("coffer_tpl_{}", env!("COFFER_PG_MIGRATIONS_HASH"));
     let mut conn = connect(&server.database("postgres")).await?;
     let sql_err = |e: diesel::result::Error| e.to_string();
     diesel::sql_query(format!("SELECT pg_advisory_lock({TEMPLATE_LOCK})"))

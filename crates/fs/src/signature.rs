@@ -296,3 +296,50 @@ fn parse_path(base_path: &str, path: &str) -> Result<(BucketName, ObjectKey), Si
     let key = ObjectKey::parse(key).map_err(|_| malformed("invalid key"))?;
     Ok((bucket, key))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_resolve_with_or_without_the_public_base_path() {
+        let tenant = coffer_domain::TenantId::new_random();
+        let key = format!("t/{tenant}/documents/f");
+        for path in [
+            format!("/coffer/storage/files/{key}"),
+            format!("/storage/files/{key}"),
+        ] {
+            let (bucket, parsed) =
+                parse_path("/coffer", &path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert_eq!((bucket.as_str(), parsed.as_str()), ("files", key.as_str()));
+        }
+        for bad in [
+            format!("/other/files/{key}"),
+            "/storage/files".to_owned(),
+            format!("/storage/files/t/{tenant}/%2E%2E/x"),
+            format!("/storage/Files/{key}"),
+        ] {
+            assert!(
+                matches!(
+                    parse_path("/coffer", &bad),
+                    Err(SignatureError::Malformed(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn length_mismatches_pick_their_status() {
+        let longer = SignatureError::ContentLengthMismatch {
+            expected: 5,
+            actual: 6,
+        };
+        let shorter = SignatureError::ContentLengthMismatch {
+            expected: 5,
+            actual: 4,
+        };
+        assert_eq!((longer.status(), shorter.status()), (413, 400));
+        assert_eq!(SignatureError::MissingContentLength.status(), 411);
+    }
+}

@@ -179,7 +179,19 @@ async fn writing_a_row_for_another_tenant_is_refused() {
     let Loaded { db, a, b } = two_tenants().await;
     let mut conn = app(&db).await;
     let b_id = b.id;
+    let file_id = Uuid::new_v4();
     let attempts = [
+        // RLS WITH CHECK runs before the other constraints, so the foreign
+        // key to a user of B does not even come into play.
+        format!(
+            "INSERT INTO files (id, tenant_id, owner_id, owner_subject, category, path,
+                                filename, content_type, size_bytes, visibility, status,
+                                bucket, object_key, created_at, updated_at)
+             VALUES ('{file_id}', '{b_id}', '{}', 'owner', 'documents', '/', 'planted.txt',
+                     'text/plain', 1, 'private', 'available', 'coffer-files',
+                     't/{b_id}/documents/{file_id}', now(), now())",
+            Uuid::new_v4()
+        ),
         format!(
             "INSERT INTO audit_events (id, tenant_id, actor, action, at)
              VALUES ('{}', '{b_id}', 'x', 'forged', now())",

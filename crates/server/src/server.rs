@@ -68,6 +68,8 @@ pub fn start(
             .wrap(prometheus.clone())
             .wrap(TracingLogger::default())
             .app_data(state.clone())
+            // Before the Swagger UI service, which would answer the bare path with 404.
+            .route("/docs", web::get().to(http::docs_index))
             .service(docs.clone())
             .configure(|cfg| http::configure(cfg, json_limit))
     })

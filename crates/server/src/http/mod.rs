@@ -17,7 +17,7 @@ use coffer_service::Coffer;
 
 pub use error::{ApiError, Problem};
 pub use openapi::ApiDoc;
-pub use ops::Metrics;
+pub use ops::{Metrics, docs_index};
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]

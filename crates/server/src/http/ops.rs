@@ -56,3 +56,10 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.coffer.check_ready().await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })))
 }
+
+/// The reference lives under `/docs/`; the bare path is a common first try.
+pub async fn docs_index() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header(("location", "/docs/"))
+        .finish()
+}

@@ -9,5 +9,6 @@ mod bad_input;
 mod isolation;
 mod journey;
 mod limits;
+mod ops;
 mod support;
 mod tokens;

@@ -53,6 +53,7 @@ macro_rules! metadata_store_contract {
             other_tenants_files_are_not_found,
             duplicate_live_path_conflicts,
             quota_is_enforced_with_reservations,
+            concurrent_reservations_admit_exactly_what_fits,
             mark_available_commits_usage_once,
             multipart_upload_id_only_while_pending,
             update_file_changes_and_conflicts,
@@ -605,6 +606,58 @@ pub async fn quota_is_enforced_with_reservations(store: Store) {
         "file count",
     );
     assert_eq!(store.usage(&s).await.unwrap().reserved_files, 3);
+}
+
+/// Races `attempts` reservations of `size` bytes against `limits` and
+/// returns how many were admitted and the usage afterwards.
+async fn race(
+    store: &Store,
+    slug: &str,
+    limits: PlanLimits,
+    attempts: usize,
+    size: u64,
+) -> (usize, Usage) {
+    let t = tenant(store, slug).await;
+    let owner = user(store, &t, "alice", &[Role::Editor]).await;
+    let limits = Arc::new(limits);
+    let scope = scope(&t);
+    let tasks: Vec<_> = (0..attempts)
+        .map(|i| {
+            let store = store.clone();
+            let limits = limits.clone();
+            let f = file(&t, (owner, "alice"), "/", &format!("f{i}"), size, 1);
+            tokio::spawn(async move { store.reserve_upload(&scope, f, &limits).await })
+        })
+        .collect();
+    let mut admitted = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => admitted += 1,
+            Err(e) => assert!(
+                e.is(MetadataErrorKind::QuotaExceeded),
+                "unexpected error: {e}"
+            ),
+        }
+    }
+    (admitted, store.usage(&scope).await.unwrap())
+}
+
+pub async fn concurrent_reservations_admit_exactly_what_fits(store: Store) {
+    let bytes = PlanLimits {
+        max_total_bytes: 1000,
+        ..limits()
+    };
+    let (admitted, usage) = race(&store, "bytes", bytes, 24, 100).await;
+    assert_eq!(admitted, 10, "1000 bytes fit ten 100-byte uploads");
+    assert_eq!((usage.reserved_bytes, usage.reserved_files), (1000, 10));
+
+    let files = PlanLimits {
+        max_files: 7,
+        ..limits()
+    };
+    let (admitted, usage) = race(&store, "files", files, 20, 1).await;
+    assert_eq!(admitted, 7);
+    assert_eq!(usage.reserved_files, 7);
 }
 
 pub async fn mark_available_commits_usage_once(store: Store) {

@@ -1,4 +1,5 @@
-//! The MetadataStore contract suite, against PostgreSQL as `coffer_app`.
+//! The MetadataStore contract suite, against PostgreSQL as `coffer_app`
+//! (a pool of 8, so the concurrent-reservation case really races).
 
 use std::sync::Arc;
 
@@ -7,6 +8,6 @@ use coffer_postgres::testing::TestDb;
 
 coffer_contract::metadata_store_contract!(async {
     let db = TestDb::new().await;
-    let store: Arc<dyn MetadataStore> = Arc::new(db.store(4).unwrap());
+    let store: Arc<dyn MetadataStore> = Arc::new(db.store(8).unwrap());
     (store, db)
 });

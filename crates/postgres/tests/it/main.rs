@@ -2,7 +2,6 @@
 //! for how the server is found or started).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod concurrency;
 mod contract;
 mod migrations;
 mod rls;

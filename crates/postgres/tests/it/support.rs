@@ -19,7 +19,7 @@ pub async fn tenant(store: &dyn MetadataStore, slug: &str) -> (Tenant, UserId) {
     (tenant, owner)
 }
 
-pub fn new_file(tenant: &Tenant, owner: UserId, name: &str, size: u64) -> NewFile {
+fn new_file(tenant: &Tenant, owner: UserId, name: &str, size: u64) -> NewFile {
     contract_file(tenant, (owner, "owner"), "/", name, size, 1)
 }
 

@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cancellation;
-mod concurrency;
 mod contract;
 mod isolation;
 mod listing;

@@ -10,5 +10,6 @@ mod isolation;
 mod journey;
 mod limits;
 mod ops;
+mod restart;
 mod support;
 mod tokens;

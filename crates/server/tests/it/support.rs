@@ -29,12 +29,16 @@ pub struct TestServer {
     pub wiring: Wiring,
     handle: actix_web::dev::ServerHandle,
     _db: Option<TestDb>,
-    _dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
     pub async fn start(mode: Mode) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(mode, tempfile::tempdir().unwrap()).await
+    }
+
+    /// Start on an existing data directory (a restart).
+    pub async fn start_in(mode: Mode, dir: tempfile::TempDir) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
@@ -106,8 +110,14 @@ impl TestServer {
             wiring,
             handle,
             _db: db,
-            _dir: dir,
+            dir: Some(dir),
         }
+    }
+
+    /// Stop gracefully and hand back the data directory.
+    pub async fn shutdown(mut self) -> tempfile::TempDir {
+        self.handle.stop(true).await;
+        self.dir.take().unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {

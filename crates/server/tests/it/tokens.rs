@@ -139,6 +139,27 @@ async fn embedded_mode_refuses_missing_and_foreign_tokens() {
     assert_eq!(refused(&server, Some(&foreign)).await.0, "invalid_token");
 }
 
+async fn mint_with_header(
+    http: &reqwest::Client,
+    claims: serde_json::Value,
+    header: serde_json::Value,
+) -> String {
+    let url = format!(
+        "{}/realms/coffer/mint",
+        std::env::var("COFFER_TEST_OIDC_ADMIN").unwrap()
+    );
+    let response: serde_json::Value = http
+        .post(url)
+        .json(&json!({ "claims": claims, "header": header }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    response["token"].as_str().unwrap().to_owned()
+}
+
 fn base64_url(bytes: &[u8]) -> String {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();

@@ -103,6 +103,16 @@ async fn refused_tokens_are_401_with_a_challenge() {
             mint_in_realm(&server.http, "foreign", with(json!({})), "rs256").await,
             "invalid_token",
         ),
+        (
+            "unknown key id",
+            mint_with_header(
+                &server.http,
+                with(json!({})),
+                json!({ "kid": "no-such-key" }),
+            )
+            .await,
+            "invalid_token",
+        ),
     ];
     for (what, token, code) in cases {
         let (got, challenge) = refused(&server, Some(&token)).await;

@@ -2,9 +2,9 @@
 //! checked and served by `coffer-fs`; this route only translates HTTP.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use coffer_fs::StorageAccess;
-use futures::StreamExt as _;
+use coffer_fs::{StorageAccess, TransferError};
 
 use super::AppState;
 use super::error::problem_response;
@@ -38,27 +38,12 @@ async fn serve(state: web::Data<AppState>, req: HttpRequest, body: web::Payload)
         Err(refused) => return refuse(refused.status(), refused.code(), &refused.to_string()),
     };
     match access {
-        StorageAccess::Put(access) => {
-            // The payload is bound to this thread; forward it through a bounded channel.
-            let (mut tx, rx) = futures::channel::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
-            let pump = async move {
-                let mut body = body;
-                while let Some(chunk) = body.next().await {
-                    let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()));
-                    let failed = chunk.is_err();
-                    if futures::SinkExt::send(&mut tx, chunk).await.is_err() || failed {
-                        break;
-                    }
-                }
-            };
-            let ((), stored) = futures::join!(pump, fs.serve_put(access, rx));
-            match stored {
-                Ok(put) => HttpResponse::Ok()
-                    .insert_header(("etag", put.etag))
-                    .finish(),
-                Err(failed) => refuse(failed.status(), failed.code(), &failed.to_string()),
-            }
-        }
+        StorageAccess::Put(access) => match fs.serve_put(access, body).await {
+            Ok(put) => HttpResponse::Ok()
+                .insert_header(("etag", put.etag))
+                .finish(),
+            Err(failed) => transfer_refused(&failed),
+        },
         StorageAccess::Get(access) => {
             let range = header("range").and_then(coffer_fs::parse_range);
             match fs.serve_get(access, range).await {
@@ -72,8 +57,18 @@ async fn serve(state: web::Data<AppState>, req: HttpRequest, body: web::Payload)
                         .no_chunking(object.content_length)
                         .streaming(object.body)
                 }
-                Err(failed) => refuse(failed.status(), failed.code(), &failed.to_string()),
+                Err(failed) => transfer_refused(&failed),
             }
         }
     }
+}
+
+fn transfer_refused(failed: &TransferError) -> HttpResponse {
+    let mut response = refuse(failed.status(), failed.code(), &failed.to_string());
+    if let TransferError::RangeNotSatisfiable { size } = failed
+        && let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}"))
+    {
+        response.headers_mut().insert(header::CONTENT_RANGE, value);
+    }
+    response
 }

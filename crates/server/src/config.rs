@@ -194,10 +194,17 @@ impl Config {
             Some(path) => builder.add_source(config::File::from(path).required(true)),
             None => builder.add_source(config::File::with_name("coffer.toml").required(false)),
         };
-        let env: config::Map<String, String> = env
+        let mut env: config::Map<String, String> = env
             .into_iter()
             .filter(|(k, _)| k.starts_with("COFFER__"))
             .collect();
+        // The bucket is not S3's alone (the local store has buckets too), so it
+        // lives in `[storage]`; the S3-flavoured name operators know is
+        // accepted for it, the general key winning when both are set.
+        if let Some(bucket) = env.remove("COFFER__STORAGE__S3__BUCKET") {
+            env.entry("COFFER__STORAGE__BUCKET".to_owned())
+                .or_insert(bucket);
+        }
         builder = builder.add_source(
             config::Environment::with_prefix("COFFER")
                 .prefix_separator("__")
@@ -307,6 +314,10 @@ mod tests {
         assert_eq!(config.server.listen.port(), 9000);
         assert_eq!(config.storage.cors_origins.len(), 2);
         assert_eq!(config.plans.starter.max_file_size, 7);
+
+        let aliased = Config::load_from(None, env(&[("COFFER__STORAGE__S3__BUCKET", "docs-eu")]))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(aliased.storage.bucket, "docs-eu");
 
         let err = Config::load_from(None, env(&[("COFFER__SERVER__LISTN", "x")])).err();
         assert!(err.is_some_and(|e| e.to_string().contains("listn")));

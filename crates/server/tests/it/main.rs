@@ -10,6 +10,7 @@ mod isolation;
 mod journey;
 mod limits;
 mod ops;
+mod outage;
 mod restart;
 mod support;
 mod tokens;

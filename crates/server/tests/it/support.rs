@@ -39,6 +39,11 @@ impl TestServer {
 
     /// Start on an existing data directory (a restart).
     pub async fn start_in(mode: Mode, dir: tempfile::TempDir) -> Self {
+        Self::start_with(mode, dir, &[]).await
+    }
+
+    /// Start with extra `COFFER__…` settings layered over the mode's.
+    pub async fn start_with(mode: Mode, dir: tempfile::TempDir, extra: &[(&str, &str)]) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
@@ -92,6 +97,11 @@ impl TestServer {
                 Some(db)
             }
         };
+        vars.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let config = Config::load_from(None, vars).unwrap_or_else(|e| panic!("{e}"));
         let wiring = wiring::wire(&config)
             .await

@@ -324,6 +324,25 @@ pub enum FileStatus {
 }
 snake_case_names!(FileStatus { Pending => "pending", Available => "available", Deleted => "deleted" }, "status");
 
+/// Why an upload cannot complete: the file is neither pending nor already
+/// available.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the file is {0}; only a pending upload can complete")]
+pub struct NotCompletable(pub FileStatus);
+
+impl FileStatus {
+    /// Whether completing an upload of a file in this status has work to
+    /// do. Completion is idempotent: an `available` file is already
+    /// complete (`Ok(false)`), so a retried completion succeeds unchanged.
+    pub fn needs_completion(self) -> Result<bool, NotCompletable> {
+        match self {
+            Self::Pending => Ok(true),
+            Self::Available => Ok(false),
+            Self::Deleted => Err(NotCompletable(self)),
+        }
+    }
+}
+
 /// Free-form metadata: a JSON object of at most [`METADATA_MAX_BYTES`].
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(try_from = "serde_json::Value", into = "serde_json::Value")]
@@ -428,6 +447,18 @@ pub struct FileRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn completion_is_idempotent_and_only_from_pending() {
+        assert_eq!(FileStatus::Pending.needs_completion(), Ok(true));
+        assert_eq!(FileStatus::Available.needs_completion(), Ok(false));
+        let err = FileStatus::Deleted.needs_completion();
+        assert_eq!(err, Err(NotCompletable(FileStatus::Deleted)));
+        assert_eq!(
+            err.err().map(|e| e.to_string()).as_deref(),
+            Some("the file is deleted; only a pending upload can complete")
+        );
+    }
 
     #[test]
     fn filenames() {

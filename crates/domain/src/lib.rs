@@ -23,11 +23,11 @@ pub use disposition::{DispositionKind, content_disposition};
 pub use error::ValidationError;
 pub use file::{
     Category, ContentType, FileRecord, FileStatus, Filename, LogicalPath, METADATA_MAX_BYTES,
-    Metadata, Sha256Digest, Visibility,
+    Metadata, NotCompletable, Sha256Digest, Visibility,
 };
 pub use grant::{Access, Grant, GrantSubject};
 pub use ids::{FileId, GrantId, TenantId, UserId};
 pub use key::{BucketName, KeyOutsideTenant, ObjectKey, Placement, TenantPrefix};
-pub use limits::{LimitOverrides, LimitViolation, PlanLimits, Usage};
+pub use limits::{LimitOverrides, LimitViolation, NegativeUsage, PlanLimits, Usage, UsageChange};
 pub use principal::{Principal, Role, Subject};
 pub use tenant::{Plan, Region, Tenant, TenantSlug, TenantStatus};

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::ContentType;
+use crate::{ContentType, FileStatus};
 
 /// The effective limits of a tenant: its plan's defaults with any per-tenant
 /// overrides applied.
@@ -121,6 +121,78 @@ impl Usage {
         }
         Ok(())
     }
+
+    /// The usage that a tenant's changes add up to, as the stored counters
+    /// hold it. A negative counter means the accounting went wrong somewhere:
+    /// refused rather than read as a huge unsigned number.
+    pub fn from_total(total: UsageChange) -> Result<Self, NegativeUsage> {
+        let counter = |value: i64, name: &'static str| {
+            u64::try_from(value).map_err(|_| NegativeUsage { counter: name })
+        };
+        Ok(Self {
+            used_bytes: counter(total.used_bytes, "used_bytes")?,
+            file_count: counter(total.file_count, "file_count")?,
+            reserved_bytes: counter(total.reserved_bytes, "reserved_bytes")?,
+            reserved_files: counter(total.reserved_files, "reserved_files")?,
+        })
+    }
+}
+
+/// A usage counter that adds up to less than zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("{counter} is negative")]
+pub struct NegativeUsage {
+    pub counter: &'static str,
+}
+
+/// What one step of a file's lifecycle does to its tenant's [`Usage`]: the
+/// signed amounts every store adds to its counters in the transaction that
+/// takes the step. Sizes are the stored (signed) byte counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UsageChange {
+    pub used_bytes: i64,
+    pub file_count: i64,
+    pub reserved_bytes: i64,
+    pub reserved_files: i64,
+}
+
+impl UsageChange {
+    /// Recording a pending upload of `size` bytes reserves them.
+    pub fn reserve(size: i64) -> Self {
+        Self {
+            reserved_bytes: size,
+            reserved_files: 1,
+            ..Self::default()
+        }
+    }
+
+    /// Completing an upload moves its reservation (`reserved` bytes) into
+    /// usage at the size actually `stored`, which may differ.
+    pub fn complete(reserved: i64, stored: i64) -> Self {
+        Self {
+            used_bytes: stored,
+            file_count: 1,
+            reserved_bytes: -reserved,
+            reserved_files: -1,
+        }
+    }
+
+    /// Removing a file of `size` bytes gives back what it holds: its
+    /// reservation while pending, its usage otherwise (trash still counts).
+    pub fn release(status: FileStatus, size: i64) -> Self {
+        match status {
+            FileStatus::Pending => Self {
+                reserved_bytes: -size,
+                reserved_files: -1,
+                ..Self::default()
+            },
+            FileStatus::Available | FileStatus::Deleted => Self {
+                used_bytes: -size,
+                file_count: -1,
+                ..Self::default()
+            },
+        }
+    }
 }
 
 #[cfg(test)]
@@ -187,6 +259,64 @@ mod tests {
         assert_eq!(
             full.admits(&l, 1),
             Err(LimitViolation::QuotaFiles { max: 3 })
+        );
+    }
+
+    fn plus(total: UsageChange, change: UsageChange) -> UsageChange {
+        UsageChange {
+            used_bytes: total.used_bytes + change.used_bytes,
+            file_count: total.file_count + change.file_count,
+            reserved_bytes: total.reserved_bytes + change.reserved_bytes,
+            reserved_files: total.reserved_files + change.reserved_files,
+        }
+    }
+
+    #[test]
+    fn lifecycle_changes_add_up() {
+        let reserved = UsageChange::reserve(10);
+        assert_eq!(
+            Usage::from_total(reserved),
+            Ok(Usage {
+                reserved_bytes: 10,
+                reserved_files: 1,
+                ..Usage::default()
+            })
+        );
+        // Completion counts the stored size, not the reserved one.
+        let completed = plus(reserved, UsageChange::complete(10, 12));
+        assert_eq!(
+            Usage::from_total(completed),
+            Ok(Usage {
+                used_bytes: 12,
+                file_count: 1,
+                ..Usage::default()
+            })
+        );
+        for status in [FileStatus::Available, FileStatus::Deleted] {
+            let removed = plus(completed, UsageChange::release(status, 12));
+            assert_eq!(removed, UsageChange::default(), "{status:?}");
+        }
+        let abandoned = plus(reserved, UsageChange::release(FileStatus::Pending, 10));
+        assert_eq!(abandoned, UsageChange::default());
+    }
+
+    #[test]
+    fn negative_totals_are_refused() {
+        let total = UsageChange {
+            used_bytes: 5,
+            reserved_files: -1,
+            ..UsageChange::default()
+        };
+        let err = Usage::from_total(total).err();
+        assert_eq!(
+            err,
+            Some(NegativeUsage {
+                counter: "reserved_files"
+            })
+        );
+        assert_eq!(
+            err.map(|e| e.to_string()).as_deref(),
+            Some("reserved_files is negative")
         );
     }
 

@@ -19,8 +19,9 @@ pub use error::{
 };
 pub use identity::{IdentityProvider, TenantClaim, VerifiedIdentity};
 pub use metadata::{
-    AuditEntry, AuditQuery, FilePatch, FileQuery, MetadataStore, NewAudit, NewFile, NewGrant,
-    NewTenant, ObjectFacts, Page, ReadFilter, StoredFile, TenantPatch, TenantScope,
+    AuditEntry, AuditQuery, FilePatch, FileQuery, MAX_PAGE_SIZE, MetadataStore, NewAudit, NewFile,
+    NewGrant, NewTenant, ObjectFacts, Page, ReadFilter, ReadRestriction, StoredFile, TenantPatch,
+    TenantScope, fetch_size, page_size,
 };
 pub use object_store::{
     BucketSpec, ByteRange, ByteStream, CompletedPart, GetObject, ListedObject, ObjectList,

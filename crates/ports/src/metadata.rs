@@ -34,6 +34,43 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// The most items one page of a listing holds.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// How many items a page of the requested `limit` holds: 1 to
+/// [`MAX_PAGE_SIZE`], whatever the caller asked for.
+pub fn page_size(limit: u32) -> u32 {
+    limit.clamp(1, MAX_PAGE_SIZE)
+}
+
+/// How many rows a store fetches for a page of the requested `limit`: one
+/// more than the page holds, so that [`Page::from_overfetch`] knows whether
+/// another page follows without a second query.
+pub fn fetch_size(limit: u32) -> u32 {
+    page_size(limit) + 1
+}
+
+impl<T> Page<T> {
+    /// The page of the requested `limit` from `items`, fetched in keyset
+    /// order with up to [`fetch_size`] rows. When more than the page holds
+    /// came back, the extra one is dropped and the next page starts after
+    /// the cursor of the last item kept.
+    pub fn from_overfetch(
+        mut items: Vec<T>,
+        limit: u32,
+        cursor_of: impl Fn(&T) -> PageCursor,
+    ) -> Self {
+        let size = page_size(limit) as usize;
+        let next_cursor = if items.len() > size {
+            items.truncate(size);
+            items.last().map(|last| cursor_of(last).encode())
+        } else {
+            None
+        };
+        Self { items, next_cursor }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTenant {
     pub id: TenantId,
@@ -125,6 +162,49 @@ pub enum ReadFilter {
         roles: Vec<Role>,
         now: OffsetDateTime,
     },
+}
+
+/// The files a [`ReadFilter::Readable`] listing may return, in terms a
+/// store tests column by column: [`coffer_domain::effective_access`]'s read
+/// rule, stated once for every store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadRestriction<'a> {
+    /// Files this subject owns.
+    pub owner: &'a Subject,
+    /// Files with a grant, active at `now`, to one of these grant subjects
+    /// (`user:<sub>`, `role:<role>`) as stored.
+    pub grantees: Vec<String>,
+    pub now: OffsetDateTime,
+    /// Files of `tenant` visibility, which members (editors, viewers) read.
+    pub tenant_visible: bool,
+}
+
+impl ReadFilter {
+    /// `None` when every file of the tenant passes: [`ReadFilter::All`],
+    /// or a reader holding the admin role.
+    pub fn restriction(&self) -> Option<ReadRestriction<'_>> {
+        let Self::Readable {
+            subject,
+            roles,
+            now,
+        } = self
+        else {
+            return None;
+        };
+        if roles.contains(&Role::Admin) {
+            return None;
+        }
+        Some(ReadRestriction {
+            owner: subject,
+            grantees: std::iter::once(format!("user:{subject}"))
+                .chain(roles.iter().map(|r| format!("role:{r}")))
+                .collect(),
+            now: *now,
+            tenant_visible: roles
+                .iter()
+                .any(|r| matches!(r, Role::Editor | Role::Viewer)),
+        })
+    }
 }
 
 /// A listing of files, newest first, by keyset `(created_at, id)`.
@@ -391,4 +471,85 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// # Errors
     /// `Unavailable`.
     async fn check_ready(&self) -> Result<(), MetadataError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cursor(n: &u32) -> PageCursor {
+        PageCursor {
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            id: Uuid::from_u128(u128::from(*n)),
+        }
+    }
+
+    fn reader(roles: Vec<Role>) -> ReadFilter {
+        ReadFilter::Readable {
+            subject: Subject::new("alice").unwrap_or_else(|_| unreachable!()),
+            roles,
+            now: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn admins_and_all_are_unrestricted() {
+        assert_eq!(ReadFilter::All.restriction(), None);
+        assert_eq!(reader(vec![Role::Viewer, Role::Admin]).restriction(), None);
+    }
+
+    #[test]
+    fn members_read_tenant_files_and_their_grants() {
+        let filter = reader(vec![Role::Viewer]);
+        let r = filter.restriction();
+        assert_eq!(r.as_ref().map(|r| r.owner.as_str()), Some("alice"));
+        assert_eq!(
+            r.as_ref().map(|r| r.grantees.clone()),
+            Some(vec!["user:alice".to_owned(), "role:viewer".to_owned()])
+        );
+        assert_eq!(r.map(|r| r.tenant_visible), Some(true));
+    }
+
+    #[test]
+    fn without_a_member_role_only_owned_and_granted_files() {
+        let filter = reader(vec![]);
+        let r = filter.restriction();
+        assert_eq!(
+            r.as_ref().map(|r| r.grantees.clone()),
+            Some(vec!["user:alice".to_owned()])
+        );
+        assert_eq!(r.map(|r| r.tenant_visible), Some(false));
+    }
+
+    #[test]
+    fn limits_are_clamped() {
+        assert_eq!(page_size(0), 1);
+        assert_eq!(page_size(20), 20);
+        assert_eq!(page_size(5000), MAX_PAGE_SIZE);
+        assert_eq!(fetch_size(0), 2);
+        assert_eq!(fetch_size(u32::MAX), MAX_PAGE_SIZE + 1);
+    }
+
+    #[test]
+    fn an_extra_row_means_another_page() {
+        let page = Page::from_overfetch(vec![1, 2, 3], 2, cursor);
+        assert_eq!(page.items, vec![1, 2]);
+        assert_eq!(page.next_cursor, Some(cursor(&2).encode()));
+    }
+
+    #[test]
+    fn no_extra_row_means_the_last_page() {
+        let page = Page::from_overfetch(vec![1, 2], 2, cursor);
+        assert_eq!(page.items, vec![1, 2]);
+        assert_eq!(page.next_cursor, None);
+        let empty = Page::from_overfetch(Vec::<u32>::new(), 2, cursor);
+        assert_eq!(empty.next_cursor, None);
+    }
+
+    #[test]
+    fn the_page_size_is_clamped_too() {
+        let page = Page::from_overfetch(vec![1, 2], 0, cursor);
+        assert_eq!(page.items, vec![1]);
+        assert_eq!(page.next_cursor, Some(cursor(&1).encode()));
+    }
 }

@@ -1,7 +1,7 @@
 //! The append-only audit log.
 
 use coffer_domain::PageCursor;
-use coffer_ports::{AuditEntry, AuditQuery, NewAudit, Page, TenantScope};
+use coffer_ports::{AuditEntry, AuditQuery, NewAudit, Page, TenantScope, fetch_size};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
@@ -11,7 +11,6 @@ use crate::listing::keyset;
 use crate::rows::AuditRow;
 use crate::schema::audit_events;
 use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
-use crate::tenants::{clamp_limit, page_of};
 
 impl PgMetadataStore {
     pub(crate) async fn append_audit_impl(
@@ -51,12 +50,11 @@ impl PgMetadataStore {
     ) -> Result<Page<AuditEntry>, PgError> {
         use audit_events::dsl as a;
         let tenant = scope.tenant_id();
-        let limit = clamp_limit(query.limit);
         let mut q = a::audit_events
             .select(AuditRow::as_select())
             .filter(a::tenant_id.eq(tenant.as_uuid()))
             .order((a::at.desc(), a::id.desc()))
-            .limit(limit + 1)
+            .limit(i64::from(fetch_size(query.limit)))
             .into_boxed();
         if let Some(actor) = &query.actor {
             q = q.filter(a::actor.eq(actor.as_str().to_owned()));
@@ -81,7 +79,7 @@ impl PgMetadataStore {
             .into_iter()
             .map(AuditEntry::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(page_of(items, limit as usize, |e| PageCursor {
+        Ok(Page::from_overfetch(items, query.limit, |e| PageCursor {
             created_at: e.at,
             id: e.id,
         }))

@@ -1,7 +1,7 @@
 //! File lifecycle: reserve (pending), complete (available), change, trash,
 //! restore, remove — each with its usage accounting in the same transaction.
 
-use coffer_domain::{FileId, FileRecord, PlanLimits, Usage};
+use coffer_domain::{FileId, FileRecord, FileStatus, PlanLimits, Usage, UsageChange};
 use coffer_ports::{FilePatch, NewFile, ObjectFacts, StoredFile, TenantScope};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
@@ -9,13 +9,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use time::OffsetDateTime;
 
 use crate::error::{PgError, db_kind};
-use crate::rows::{FileRow, GrantRow, UsageRow, grants_from, to_i64};
+use crate::rows::{FileRow, GrantRow, UsageRow, grants_from, status_of, to_i64};
 use crate::schema::{files, grants, usage_counters};
 use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
-
-const PENDING: &str = "pending";
-pub(crate) const AVAILABLE: &str = "available";
-pub(crate) const DELETED: &str = "deleted";
 
 #[derive(Debug, AsChangeset)]
 #[diesel(table_name = files)]
@@ -40,7 +36,7 @@ fn live_conflict(e: PgError, what: &str) -> PgError {
 async fn explain_miss(
     conn: &mut AsyncPgConnection,
     id: FileId,
-    expected: &str,
+    expected: FileStatus,
 ) -> Result<PgError, PgError> {
     let status: Option<String> = files::table
         .find(id.as_uuid())
@@ -54,51 +50,24 @@ async fn explain_miss(
     })
 }
 
-/// Adds `bytes`/`files` deltas to the tenant's counters.
+/// Adds `change` to the tenant's counters.
 async fn adjust_usage(
     conn: &mut AsyncPgConnection,
     scope: &TenantScope,
-    delta: UsageDelta,
+    change: UsageChange,
 ) -> Result<(), PgError> {
     use usage_counters::dsl as u;
     diesel::update(u::usage_counters.filter(u::tenant_id.eq(scope.tenant_id().as_uuid())))
         .set((
-            u::used_bytes.eq(u::used_bytes + delta.used_bytes),
-            u::file_count.eq(u::file_count + delta.file_count),
-            u::reserved_bytes.eq(u::reserved_bytes + delta.reserved_bytes),
-            u::reserved_files.eq(u::reserved_files + delta.reserved_files),
+            u::used_bytes.eq(u::used_bytes + change.used_bytes),
+            u::file_count.eq(u::file_count + change.file_count),
+            u::reserved_bytes.eq(u::reserved_bytes + change.reserved_bytes),
+            u::reserved_files.eq(u::reserved_files + change.reserved_files),
             u::updated_at.eq(OffsetDateTime::now_utc()),
         ))
         .execute(conn)
         .await?;
     Ok(())
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct UsageDelta {
-    used_bytes: i64,
-    file_count: i64,
-    reserved_bytes: i64,
-    reserved_files: i64,
-}
-
-impl UsageDelta {
-    /// What removing a file in `status` of `size` bytes gives back.
-    fn release(status: &str, size: i64) -> Self {
-        if status == PENDING {
-            Self {
-                reserved_bytes: -size,
-                reserved_files: -1,
-                ..Self::default()
-            }
-        } else {
-            Self {
-                used_bytes: -size,
-                file_count: -1,
-                ..Self::default()
-            }
-        }
-    }
 }
 
 impl PgMetadataStore {
@@ -123,7 +92,7 @@ impl PgMetadataStore {
             checksum_sha256: file.checksum_sha256.map(|d| d.as_bytes().to_vec()),
             visibility: file.visibility.as_str().to_owned(),
             metadata: file.metadata.clone().into(),
-            status: PENDING.to_owned(),
+            status: FileStatus::Pending.as_str().to_owned(),
             bucket: file.bucket.as_str().to_owned(),
             object_key: file.key.as_str().to_owned(),
             multipart_upload_id: None,
@@ -156,16 +125,7 @@ impl PgMetadataStore {
                 .get_result(conn)
                 .await
                 .map_err(|e| live_conflict(e.into(), "this path and filename"))?;
-            adjust_usage(
-                conn,
-                scope,
-                UsageDelta {
-                    reserved_bytes: size,
-                    reserved_files: 1,
-                    ..UsageDelta::default()
-                },
-            )
-            .await?;
+            adjust_usage(conn, scope, UsageChange::reserve(size)).await?;
             Ok(inserted)
         })?;
         inserted.try_into()
@@ -215,7 +175,7 @@ impl PgMetadataStore {
                 diesel::update(
                     files::table
                         .find(id.as_uuid())
-                        .filter(files::status.eq(PENDING)),
+                        .filter(files::status.eq(FileStatus::Pending.as_str())),
                 )
                 .set(files::multipart_upload_id.eq(upload_id))
                 .returning(FileRow::as_returning())
@@ -225,7 +185,7 @@ impl PgMetadataStore {
             .optional()?;
             match updated {
                 Some(row) => Ok(row),
-                None => Err(explain_miss(conn, id, PENDING).await?),
+                None => Err(explain_miss(conn, id, FileStatus::Pending).await?),
             }
         })?;
         row.try_into()
@@ -255,18 +215,15 @@ impl PgMetadataStore {
             .await
             .optional()?
             .ok_or(PgError::NotFound("file"))?;
-            match current.status.as_str() {
-                AVAILABLE => return Ok(current),
-                PENDING => {}
-                other => {
-                    return Err(PgError::InvalidState(format!(
-                        "the file is {other}; only a pending upload can complete"
-                    )));
-                }
+            let pending = status_of(&current.status)?
+                .needs_completion()
+                .map_err(|e| PgError::InvalidState(e.to_string()))?;
+            if !pending {
+                return Ok(current);
             }
             let updated = diesel::update(files::table.find(id.as_uuid()))
                 .set((
-                    files::status.eq(AVAILABLE),
+                    files::status.eq(FileStatus::Available.as_str()),
                     files::size_bytes.eq(size),
                     files::checksum_sha256.eq(checksum.clone().or(current.checksum_sha256.clone())),
                     files::content_type.eq(facts.content_type.as_str()),
@@ -277,17 +234,7 @@ impl PgMetadataStore {
                 .returning(FileRow::as_returning())
                 .get_result(conn)
                 .await?;
-            adjust_usage(
-                conn,
-                scope,
-                UsageDelta {
-                    used_bytes: size,
-                    file_count: 1,
-                    reserved_bytes: -current.size_bytes,
-                    reserved_files: -1,
-                },
-            )
-            .await?;
+            adjust_usage(conn, scope, UsageChange::complete(current.size_bytes, size)).await?;
             Ok(updated)
         })?;
         row.try_into()
@@ -328,12 +275,12 @@ impl PgMetadataStore {
         &self,
         scope: &TenantScope,
         id: FileId,
-        from: &'static str,
-        to: &'static str,
+        from: FileStatus,
+        to: FileStatus,
         at: OffsetDateTime,
     ) -> Result<FileRecord, PgError> {
         let tenant = scope.tenant_id();
-        let deleted_at = (to == DELETED).then_some(at);
+        let deleted_at = (to == FileStatus::Deleted).then_some(at);
         let row = transaction!(self, |conn| {
             let updated = scoped(
                 conn,
@@ -341,10 +288,10 @@ impl PgMetadataStore {
                 diesel::update(
                     files::table
                         .find(id.as_uuid())
-                        .filter(files::status.eq(from)),
+                        .filter(files::status.eq(from.as_str())),
                 )
                 .set((
-                    files::status.eq(to),
+                    files::status.eq(to.as_str()),
                     files::deleted_at.eq(deleted_at),
                     files::updated_at.eq(at),
                 ))
@@ -379,12 +326,8 @@ impl PgMetadataStore {
             .await
             .optional()?
             .ok_or(PgError::NotFound("file"))?;
-            adjust_usage(
-                conn,
-                scope,
-                UsageDelta::release(&removed.status, removed.size_bytes),
-            )
-            .await?;
+            let change = UsageChange::release(status_of(&removed.status)?, removed.size_bytes);
+            adjust_usage(conn, scope, change).await?;
             Ok(removed)
         })?;
         row.try_into()

@@ -1,8 +1,8 @@
 //! File listings: newest first by the keyset `(created_at, id)`, filtered
 //! in SQL, and confined to what the caller may read.
 
-use coffer_domain::{FileRecord, PageCursor, Role, TenantId};
-use coffer_ports::{FileQuery, Page, ReadFilter, TenantScope};
+use coffer_domain::{FileRecord, PageCursor, TenantId};
+use coffer_ports::{FileQuery, Page, TenantScope, fetch_size};
 use diesel::dsl::{AsSelect, SqlTypeOf};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -15,7 +15,6 @@ use crate::schema::{files, grants};
 #[cfg(feature = "testing")]
 use crate::store::scoped;
 use crate::store::{PgMetadataStore, Scope, read_scoped};
-use crate::tenants::page_of;
 
 diesel::define_sql_function!(fn lower(x: Text) -> Text);
 
@@ -61,41 +60,29 @@ pub(crate) fn files_query(tenant: TenantId, query: &FileQuery) -> FilesQuery<'st
         .filter(files::tenant_id.eq(*tenant.as_uuid()))
         .filter(files::status.eq(query.status.as_str()))
         .order((files::created_at.desc(), files::id.desc()))
-        .limit(i64::from(query.limit.clamp(1, 1000)) + 1)
+        .limit(i64::from(fetch_size(query.limit)))
         .into_boxed();
 
-    if let ReadFilter::Readable {
-        subject,
-        roles,
-        now,
-    } = &query.filter
-    {
-        // Mirrors coffer_domain::effective_access: admins read everything,
-        // owners their files, editors and viewers `tenant`-visible ones, and
-        // anyone holding an active grant to `user:<sub>` or `role:<r>`.
-        if !roles.contains(&Role::Admin) {
-            let subjects: Vec<String> = std::iter::once(format!("user:{subject}"))
-                .chain(roles.iter().map(|r| format!("role:{r}")))
-                .collect();
-            let granted = diesel::dsl::exists(
-                grants::table
-                    .filter(grants::file_id.eq(files::id))
-                    .filter(grants::subject.eq_any(subjects))
-                    .filter(grants::expires_at.is_null().or(grants::expires_at.gt(*now))),
-            );
-            let mut readable: Condition = Box::new(
-                files::owner_subject
-                    .eq(subject.as_str().to_owned())
-                    .or(granted),
-            );
-            if roles
-                .iter()
-                .any(|r| matches!(r, Role::Editor | Role::Viewer))
-            {
-                readable = Box::new(readable.or(files::visibility.eq("tenant")));
-            }
-            q = q.filter(readable);
+    if let Some(only) = query.filter.restriction() {
+        let granted = diesel::dsl::exists(
+            grants::table
+                .filter(grants::file_id.eq(files::id))
+                .filter(grants::subject.eq_any(only.grantees))
+                .filter(
+                    grants::expires_at
+                        .is_null()
+                        .or(grants::expires_at.gt(only.now)),
+                ),
+        );
+        let mut readable: Condition = Box::new(
+            files::owner_subject
+                .eq(only.owner.as_str().to_owned())
+                .or(granted),
+        );
+        if only.tenant_visible {
+            readable = Box::new(readable.or(files::visibility.eq("tenant")));
         }
+        q = q.filter(readable);
     }
     if let Some(category) = &query.category {
         q = q.filter(files::category.eq(category.as_str().to_owned()));
@@ -141,11 +128,9 @@ impl PgMetadataStore {
             .into_iter()
             .map(FileRecord::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(page_of(items, query.limit.clamp(1, 1000) as usize, |f| {
-            PageCursor {
-                created_at: f.created_at,
-                id: *f.id.as_uuid(),
-            }
+        Ok(Page::from_overfetch(items, query.limit, |f| PageCursor {
+            created_at: f.created_at,
+            id: *f.id.as_uuid(),
         }))
     }
 }

@@ -3,9 +3,9 @@
 //! trusted.
 
 use coffer_domain::{
-    Access, BucketName, Category, ContentType, FileId, FileRecord, Filename, Grant, GrantId,
-    GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, Region, Sha256Digest, Subject,
-    Tenant, TenantId, TenantSlug, Usage, UserId,
+    Access, BucketName, Category, ContentType, FileId, FileRecord, FileStatus, Filename, Grant,
+    GrantId, GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, Region, Sha256Digest,
+    Subject, Tenant, TenantId, TenantSlug, Usage, UsageChange, UserId,
 };
 use coffer_ports::AuditEntry;
 use diesel::prelude::*;
@@ -21,6 +21,12 @@ fn corrupt(what: &str, err: impl std::fmt::Display) -> PgError {
 
 pub(crate) fn to_i64(value: u64, what: &'static str) -> Result<i64, PgError> {
     i64::try_from(value).map_err(|_| PgError::OutOfRange(what))
+}
+
+/// A file's status column, which the schema's CHECK keeps to the domain's
+/// names.
+pub(crate) fn status_of(raw: &str) -> Result<FileStatus, PgError> {
+    raw.parse().map_err(|e| corrupt("file status", e))
 }
 
 fn to_u64(value: i64, what: &'static str) -> Result<u64, PgError> {
@@ -190,12 +196,13 @@ impl TryFrom<UsageRow> for Usage {
     type Error = PgError;
 
     fn try_from(row: UsageRow) -> Result<Self, PgError> {
-        Ok(Usage {
-            used_bytes: to_u64(row.used_bytes, "used_bytes")?,
-            file_count: to_u64(row.file_count, "file_count")?,
-            reserved_bytes: to_u64(row.reserved_bytes, "reserved_bytes")?,
-            reserved_files: to_u64(row.reserved_files, "reserved_files")?,
+        Usage::from_total(UsageChange {
+            used_bytes: row.used_bytes,
+            file_count: row.file_count,
+            reserved_bytes: row.reserved_bytes,
+            reserved_files: row.reserved_files,
         })
+        .map_err(|e| PgError::CorruptRow(e.to_string()))
     }
 }
 

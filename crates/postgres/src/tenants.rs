@@ -1,7 +1,7 @@
 //! The platform path (tenants) and per-tenant accounts (users, usage).
 
 use coffer_domain::{PageCursor, Role, Subject, Tenant, TenantId, TenantSlug, Usage, UserId};
-use coffer_ports::{NewTenant, Page, TenantPatch, TenantScope};
+use coffer_ports::{NewTenant, Page, TenantPatch, TenantScope, fetch_size};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
 use diesel_async::RunQueryDsl;
@@ -34,29 +34,11 @@ fn overrides_json(o: &coffer_domain::LimitOverrides) -> Result<serde_json::Value
     serde_json::to_value(o).map_err(|e| PgError::CorruptRow(format!("limit overrides: {e}")))
 }
 
-pub(crate) fn page_of<T>(
-    mut items: Vec<T>,
-    limit: usize,
-    cursor: impl Fn(&T) -> PageCursor,
-) -> Page<T> {
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|last| cursor(last).encode())
-    } else {
-        None
-    };
-    Page { items, next_cursor }
-}
-
 fn not_found_as_tenant(row: Result<TenantRow, PgError>) -> Result<Tenant, PgError> {
     match row {
         Err(PgError::Diesel(diesel::result::Error::NotFound)) => Err(PgError::NotFound("tenant")),
         other => other?.try_into(),
     }
-}
-
-pub(crate) fn clamp_limit(limit: u32) -> i64 {
-    i64::from(limit.clamp(1, 1000))
 }
 
 impl PgMetadataStore {
@@ -125,11 +107,10 @@ impl PgMetadataStore {
         after: Option<PageCursor>,
         limit: u32,
     ) -> Result<Page<Tenant>, PgError> {
-        let limit = clamp_limit(limit);
         let mut query = tenants::table
             .select(TenantRow::as_select())
             .order((tenants::created_at.asc(), tenants::id.asc()))
-            .limit(limit + 1)
+            .limit(i64::from(fetch_size(limit)))
             .into_boxed();
         if let Some(c) = after {
             query = query.filter(keyset("tenants.created_at, tenants.id", ">", c));
@@ -139,7 +120,7 @@ impl PgMetadataStore {
             .into_iter()
             .map(Tenant::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(page_of(items, limit as usize, |t| PageCursor {
+        Ok(Page::from_overfetch(items, limit, |t| PageCursor {
             created_at: t.created_at,
             id: *t.id.as_uuid(),
         }))

@@ -1,7 +1,7 @@
 //! The append-only audit log (triggers refuse UPDATE and DELETE).
 
 use coffer_domain::PageCursor;
-use coffer_ports::{AuditEntry, AuditQuery, NewAudit, Page, TenantScope};
+use coffer_ports::{AuditEntry, AuditQuery, NewAudit, Page, TenantScope, fetch_size};
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -9,7 +9,6 @@ use crate::error::SqliteError;
 use crate::rows::{AuditRow, id, ns};
 use crate::schema::audit_events;
 use crate::store::SqliteMetadataStore;
-use crate::tenants::{clamp_limit, page_of};
 
 impl SqliteMetadataStore {
     pub(crate) async fn append_audit_impl(
@@ -44,12 +43,11 @@ impl SqliteMetadataStore {
         query: &AuditQuery,
     ) -> Result<Page<AuditEntry>, SqliteError> {
         use audit_events::dsl as a;
-        let limit = clamp_limit(query.limit);
         let mut q = a::audit_events
             .select(AuditRow::as_select())
             .filter(a::tenant_id.eq(id(scope.tenant_id().as_uuid())))
             .order((a::at.desc(), a::id.desc()))
-            .limit(limit + 1)
+            .limit(i64::from(fetch_size(query.limit)))
             .into_boxed();
         if let Some(actor) = &query.actor {
             q = q.filter(a::actor.eq(actor.as_str().to_owned()));
@@ -75,7 +73,7 @@ impl SqliteMetadataStore {
             .into_iter()
             .map(AuditEntry::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(page_of(items, limit as usize, |e| PageCursor {
+        Ok(Page::from_overfetch(items, query.limit, |e| PageCursor {
             created_at: e.at,
             id: e.id,
         }))

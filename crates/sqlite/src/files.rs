@@ -3,7 +3,7 @@
 //! transaction. Every statement names the tenant: SQLite has no row-level
 //! security to fall back on.
 
-use coffer_domain::{FileId, FileRecord, PlanLimits, Usage};
+use coffer_domain::{FileId, FileRecord, FileStatus, PlanLimits, Usage, UsageChange};
 use coffer_ports::{FilePatch, NewFile, ObjectFacts, StoredFile, TenantScope};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
@@ -11,13 +11,9 @@ use diesel::sqlite::SqliteConnection;
 use time::OffsetDateTime;
 
 use crate::error::SqliteError;
-use crate::rows::{FileRow, GrantRow, UsageRow, grants_from, id, ns, to_i64};
+use crate::rows::{FileRow, GrantRow, UsageRow, grants_from, id, ns, status_of, to_i64};
 use crate::schema::{files, grants, usage_counters};
 use crate::store::SqliteMetadataStore;
-
-const PENDING: &str = "pending";
-pub(crate) const AVAILABLE: &str = "available";
-pub(crate) const DELETED: &str = "deleted";
 
 #[derive(Debug, AsChangeset)]
 #[diesel(table_name = files)]
@@ -69,10 +65,10 @@ impl Target {
     fn expect_status(
         &self,
         conn: &mut SqliteConnection,
-        expected: &str,
+        expected: FileStatus,
     ) -> Result<FileRow, SqliteError> {
         let row = self.load(conn)?;
-        if row.status == expected {
+        if row.status == expected.as_str() {
             Ok(row)
         } else {
             Err(SqliteError::InvalidState(format!(
@@ -83,45 +79,23 @@ impl Target {
     }
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-struct UsageDelta {
-    used_bytes: i64,
-    file_count: i64,
-    reserved_bytes: i64,
-    reserved_files: i64,
-}
-
-impl UsageDelta {
-    /// What removing a file in `status` of `size` bytes gives back.
-    fn release(status: &str, size: i64) -> Self {
-        if status == PENDING {
-            Self {
-                reserved_bytes: -size,
-                reserved_files: -1,
-                ..Self::default()
-            }
-        } else {
-            Self {
-                used_bytes: -size,
-                file_count: -1,
-                ..Self::default()
-            }
-        }
-    }
-
-    fn apply(self, conn: &mut SqliteConnection, tenant: &str) -> Result<(), SqliteError> {
-        use usage_counters::dsl as u;
-        diesel::update(u::usage_counters.filter(u::tenant_id.eq(tenant)))
-            .set((
-                u::used_bytes.eq(u::used_bytes + self.used_bytes),
-                u::file_count.eq(u::file_count + self.file_count),
-                u::reserved_bytes.eq(u::reserved_bytes + self.reserved_bytes),
-                u::reserved_files.eq(u::reserved_files + self.reserved_files),
-                u::updated_at.eq(ns(OffsetDateTime::now_utc())?),
-            ))
-            .execute(conn)?;
-        Ok(())
-    }
+/// Adds `change` to the tenant's counters.
+fn adjust_usage(
+    conn: &mut SqliteConnection,
+    tenant: &str,
+    change: UsageChange,
+) -> Result<(), SqliteError> {
+    use usage_counters::dsl as u;
+    diesel::update(u::usage_counters.filter(u::tenant_id.eq(tenant)))
+        .set((
+            u::used_bytes.eq(u::used_bytes + change.used_bytes),
+            u::file_count.eq(u::file_count + change.file_count),
+            u::reserved_bytes.eq(u::reserved_bytes + change.reserved_bytes),
+            u::reserved_files.eq(u::reserved_files + change.reserved_files),
+            u::updated_at.eq(ns(OffsetDateTime::now_utc())?),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 impl SqliteMetadataStore {
@@ -146,7 +120,7 @@ impl SqliteMetadataStore {
             checksum_sha256: file.checksum_sha256.map(|d| d.as_bytes().to_vec()),
             visibility: file.visibility.as_str().to_owned(),
             metadata: serde_json::Value::from(file.metadata.clone()).to_string(),
-            status: PENDING.to_owned(),
+            status: FileStatus::Pending.as_str().to_owned(),
             bucket: file.bucket.as_str().to_owned(),
             object_key: file.key.as_str().to_owned(),
             multipart_upload_id: None,
@@ -172,12 +146,7 @@ impl SqliteMetadataStore {
                     .returning(FileRow::as_returning())
                     .get_result(conn)
                     .map_err(|e| live_conflict(e.into(), "this path and filename"))?;
-                UsageDelta {
-                    reserved_bytes: size,
-                    reserved_files: 1,
-                    ..UsageDelta::default()
-                }
-                .apply(conn, &tenant)?;
+                adjust_usage(conn, &tenant, UsageChange::reserve(size))?;
                 Ok(inserted)
             })
             .await?;
@@ -218,7 +187,7 @@ impl SqliteMetadataStore {
         let upload_id = upload_id.to_owned();
         let row = self
             .write(move |conn| {
-                target.expect_status(conn, PENDING)?;
+                target.expect_status(conn, FileStatus::Pending)?;
                 Ok(diesel::update(files::table)
                     .filter(files::tenant_id.eq(&target.tenant))
                     .filter(files::id.eq(&target.file))
@@ -242,14 +211,11 @@ impl SqliteMetadataStore {
         let row = self
             .write(move |conn| {
                 let current = target.load(conn)?;
-                match current.status.as_str() {
-                    AVAILABLE => return Ok(current),
-                    PENDING => {}
-                    other => {
-                        return Err(SqliteError::InvalidState(format!(
-                            "the file is {other}; only a pending upload can complete"
-                        )));
-                    }
+                let pending = status_of(&current.status)?
+                    .needs_completion()
+                    .map_err(|e| SqliteError::InvalidState(e.to_string()))?;
+                if !pending {
+                    return Ok(current);
                 }
                 let checksum = facts
                     .checksum_sha256
@@ -259,7 +225,7 @@ impl SqliteMetadataStore {
                     .filter(files::tenant_id.eq(&target.tenant))
                     .filter(files::id.eq(&target.file))
                     .set((
-                        files::status.eq(AVAILABLE),
+                        files::status.eq(FileStatus::Available.as_str()),
                         files::size_bytes.eq(size),
                         files::checksum_sha256.eq(checksum),
                         files::content_type.eq(facts.content_type.as_str()),
@@ -269,13 +235,11 @@ impl SqliteMetadataStore {
                     ))
                     .returning(FileRow::as_returning())
                     .get_result(conn)?;
-                UsageDelta {
-                    used_bytes: size,
-                    file_count: 1,
-                    reserved_bytes: -current.size_bytes,
-                    reserved_files: -1,
-                }
-                .apply(conn, &target.tenant)?;
+                adjust_usage(
+                    conn,
+                    &target.tenant,
+                    UsageChange::complete(current.size_bytes, size),
+                )?;
                 Ok(updated)
             })
             .await?;
@@ -319,13 +283,13 @@ impl SqliteMetadataStore {
         &self,
         scope: &TenantScope,
         file: FileId,
-        from: &'static str,
-        to: &'static str,
+        from: FileStatus,
+        to: FileStatus,
         at: OffsetDateTime,
     ) -> Result<FileRecord, SqliteError> {
         let target = Target::new(scope, file);
         let at = ns(at)?;
-        let deleted_at = (to == DELETED).then_some(at);
+        let deleted_at = (to == FileStatus::Deleted).then_some(at);
         let row = self
             .write(move |conn| {
                 target.expect_status(conn, from)?;
@@ -333,7 +297,7 @@ impl SqliteMetadataStore {
                     .filter(files::tenant_id.eq(&target.tenant))
                     .filter(files::id.eq(&target.file))
                     .set((
-                        files::status.eq(to),
+                        files::status.eq(to.as_str()),
                         files::deleted_at.eq(deleted_at),
                         files::updated_at.eq(at),
                     ))
@@ -360,8 +324,8 @@ impl SqliteMetadataStore {
                     .get_result(conn)
                     .optional()?
                     .ok_or(SqliteError::NotFound("file"))?;
-                UsageDelta::release(&removed.status, removed.size_bytes)
-                    .apply(conn, &target.tenant)?;
+                let change = UsageChange::release(status_of(&removed.status)?, removed.size_bytes);
+                adjust_usage(conn, &target.tenant, change)?;
                 Ok(removed)
             })
             .await?;

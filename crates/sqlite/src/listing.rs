@@ -2,8 +2,8 @@
 //! filter in SQL (so a page is always full when more rows exist), confined
 //! to the tenant and to what the caller may read.
 
-use coffer_domain::{FileRecord, PageCursor, Role};
-use coffer_ports::{FileQuery, Page, ReadFilter, TenantScope};
+use coffer_domain::{FileRecord, PageCursor};
+use coffer_ports::{FileQuery, Page, TenantScope, fetch_size};
 use diesel::dsl::{AsSelect, SqlTypeOf};
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
@@ -14,7 +14,6 @@ use crate::functions::{coffer_json_contains, coffer_lower, instr};
 use crate::rows::{FileRow, id, ns};
 use crate::schema::{files, grants};
 use crate::store::SqliteMetadataStore;
-use crate::tenants::{clamp_limit, page_of};
 
 type Condition = Box<dyn BoxableExpression<files::table, Sqlite, SqlType = Bool>>;
 type FilesQuery = files::BoxedQuery<'static, Sqlite, SqlTypeOf<AsSelect<FileRow, Sqlite>>>;
@@ -27,43 +26,27 @@ fn files_query(tenant: &str, query: &FileQuery) -> Result<FilesQuery, SqliteErro
         .filter(files::tenant_id.eq(tenant.to_owned()))
         .filter(files::status.eq(query.status.as_str()))
         .order((files::created_at.desc(), files::id.desc()))
-        .limit(clamp_limit(query.limit) + 1)
+        .limit(i64::from(fetch_size(query.limit)))
         .into_boxed();
 
-    if let ReadFilter::Readable {
-        subject,
-        roles,
-        now,
-    } = &query.filter
-    {
-        // Mirrors coffer_domain::effective_access: admins read everything,
-        // owners their files, editors and viewers `tenant`-visible ones, and
-        // anyone holding an active grant to `user:<sub>` or `role:<r>`.
-        if !roles.contains(&Role::Admin) {
-            let subjects: Vec<String> = std::iter::once(format!("user:{subject}"))
-                .chain(roles.iter().map(|r| format!("role:{r}")))
-                .collect();
-            let now = ns(*now)?;
-            let granted = diesel::dsl::exists(
-                grants::table
-                    .filter(grants::tenant_id.eq(files::tenant_id))
-                    .filter(grants::file_id.eq(files::id))
-                    .filter(grants::subject.eq_any(subjects))
-                    .filter(grants::expires_at.is_null().or(grants::expires_at.gt(now))),
-            );
-            let mut readable: Condition = Box::new(
-                files::owner_subject
-                    .eq(subject.as_str().to_owned())
-                    .or(granted),
-            );
-            if roles
-                .iter()
-                .any(|r| matches!(r, Role::Editor | Role::Viewer))
-            {
-                readable = Box::new(readable.or(files::visibility.eq("tenant")));
-            }
-            q = q.filter(readable);
+    if let Some(only) = query.filter.restriction() {
+        let now = ns(only.now)?;
+        let granted = diesel::dsl::exists(
+            grants::table
+                .filter(grants::tenant_id.eq(files::tenant_id))
+                .filter(grants::file_id.eq(files::id))
+                .filter(grants::subject.eq_any(only.grantees))
+                .filter(grants::expires_at.is_null().or(grants::expires_at.gt(now))),
+        );
+        let mut readable: Condition = Box::new(
+            files::owner_subject
+                .eq(only.owner.as_str().to_owned())
+                .or(granted),
+        );
+        if only.tenant_visible {
+            readable = Box::new(readable.or(files::visibility.eq("tenant")));
         }
+        q = q.filter(readable);
     }
     if let Some(category) = &query.category {
         q = q.filter(files::category.eq(category.as_str().to_owned()));
@@ -118,11 +101,9 @@ impl SqliteMetadataStore {
             .into_iter()
             .map(FileRecord::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(page_of(items, clamp_limit(query.limit) as usize, |f| {
-            PageCursor {
-                created_at: f.created_at,
-                id: *f.id.as_uuid(),
-            }
+        Ok(Page::from_overfetch(items, query.limit, |f| PageCursor {
+            created_at: f.created_at,
+            id: *f.id.as_uuid(),
         }))
     }
 }

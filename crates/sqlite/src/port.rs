@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use coffer_domain::{
-    FileId, FileRecord, Grant, GrantId, PageCursor, PlanLimits, Role, Subject, Tenant, TenantId,
-    TenantSlug, Usage, UserId,
+    FileId, FileRecord, FileStatus, Grant, GrantId, PageCursor, PlanLimits, Role, Subject, Tenant,
+    TenantId, TenantSlug, Usage, UserId,
 };
 use coffer_ports::{
     AuditEntry, AuditQuery, FilePatch, FileQuery, MetadataError, MetadataStore, NewAudit, NewFile,
@@ -14,7 +14,6 @@ use time::OffsetDateTime;
 
 use diesel::RunQueryDsl;
 
-use crate::files::{AVAILABLE, DELETED};
 use crate::store::SqliteMetadataStore;
 
 #[async_trait]
@@ -115,7 +114,9 @@ impl MetadataStore for SqliteMetadataStore {
         id: FileId,
         at: OffsetDateTime,
     ) -> Result<FileRecord, MetadataError> {
-        Ok(self.transition(scope, id, AVAILABLE, DELETED, at).await?)
+        Ok(self
+            .transition(scope, id, FileStatus::Available, FileStatus::Deleted, at)
+            .await?)
     }
 
     async fn restore_file(
@@ -124,7 +125,9 @@ impl MetadataStore for SqliteMetadataStore {
         id: FileId,
         at: OffsetDateTime,
     ) -> Result<FileRecord, MetadataError> {
-        Ok(self.transition(scope, id, DELETED, AVAILABLE, at).await?)
+        Ok(self
+            .transition(scope, id, FileStatus::Deleted, FileStatus::Available, at)
+            .await?)
     }
 
     async fn remove_file(

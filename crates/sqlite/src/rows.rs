@@ -3,9 +3,9 @@
 //! domain's validation is reported as corrupt rather than trusted.
 
 use coffer_domain::{
-    Access, BucketName, Category, ContentType, FileId, FileRecord, Filename, Grant, GrantId,
-    GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, Region, Sha256Digest, Subject,
-    Tenant, TenantId, TenantSlug, Usage, UserId,
+    Access, BucketName, Category, ContentType, FileId, FileRecord, FileStatus, Filename, Grant,
+    GrantId, GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, Region, Sha256Digest,
+    Subject, Tenant, TenantId, TenantSlug, Usage, UsageChange, UserId,
 };
 use coffer_ports::AuditEntry;
 use diesel::prelude::*;
@@ -52,6 +52,12 @@ fn json_of(raw: &str, what: &str) -> Result<serde_json::Value, SqliteError> {
 
 pub(crate) fn to_i64(value: u64, what: &'static str) -> Result<i64, SqliteError> {
     i64::try_from(value).map_err(|_| SqliteError::OutOfRange(what))
+}
+
+/// A file's status column, which the schema's CHECK keeps to the domain's
+/// names.
+pub(crate) fn status_of(raw: &str) -> Result<FileStatus, SqliteError> {
+    raw.parse().map_err(|e| corrupt("file status", e))
 }
 
 fn to_u64(value: i64, what: &'static str) -> Result<u64, SqliteError> {
@@ -223,12 +229,13 @@ impl TryFrom<UsageRow> for Usage {
     type Error = SqliteError;
 
     fn try_from(row: UsageRow) -> Result<Self, SqliteError> {
-        Ok(Usage {
-            used_bytes: to_u64(row.used_bytes, "used_bytes")?,
-            file_count: to_u64(row.file_count, "file_count")?,
-            reserved_bytes: to_u64(row.reserved_bytes, "reserved_bytes")?,
-            reserved_files: to_u64(row.reserved_files, "reserved_files")?,
+        Usage::from_total(UsageChange {
+            used_bytes: row.used_bytes,
+            file_count: row.file_count,
+            reserved_bytes: row.reserved_bytes,
+            reserved_files: row.reserved_files,
         })
+        .map_err(|e| SqliteError::CorruptRow(e.to_string()))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Tenants (the platform path) and per-tenant accounts (users, usage).
 
 use coffer_domain::{PageCursor, Role, Subject, Tenant, TenantId, TenantSlug, Usage, UserId};
-use coffer_ports::{NewTenant, Page, TenantPatch, TenantScope};
+use coffer_ports::{NewTenant, Page, TenantPatch, TenantScope, fetch_size};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
 use time::OffsetDateTime;
@@ -34,26 +34,6 @@ fn optional_time(
     value: Option<Option<OffsetDateTime>>,
 ) -> Result<Option<Option<i64>>, SqliteError> {
     value.map(ns_opt).transpose()
-}
-
-/// A page of at most `limit` of `items` (which holds one more when another
-/// page follows), with the cursor of its last item.
-pub(crate) fn page_of<T>(
-    mut items: Vec<T>,
-    limit: usize,
-    cursor: impl Fn(&T) -> PageCursor,
-) -> Page<T> {
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|last| cursor(last).encode())
-    } else {
-        None
-    };
-    Page { items, next_cursor }
-}
-
-pub(crate) fn clamp_limit(limit: u32) -> i64 {
-    i64::from(limit.clamp(1, 1000))
 }
 
 impl SqliteMetadataStore {
@@ -133,7 +113,6 @@ impl SqliteMetadataStore {
         after: Option<PageCursor>,
         limit: u32,
     ) -> Result<Page<Tenant>, SqliteError> {
-        let limit = clamp_limit(limit);
         let after = after
             .map(|c| Ok::<_, SqliteError>((ns(c.created_at)?, id(&c.id))))
             .transpose()?;
@@ -142,7 +121,7 @@ impl SqliteMetadataStore {
                 let mut query = tenants::table
                     .select(TenantRow::as_select())
                     .order((tenants::created_at.asc(), tenants::id.asc()))
-                    .limit(limit + 1)
+                    .limit(i64::from(fetch_size(limit)))
                     .into_boxed();
                 if let Some((at, last)) = after {
                     query = query.filter(
@@ -158,7 +137,7 @@ impl SqliteMetadataStore {
             .into_iter()
             .map(Tenant::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(page_of(items, limit as usize, |t| PageCursor {
+        Ok(Page::from_overfetch(items, limit, |t| PageCursor {
             created_at: t.created_at,
             id: *t.id.as_uuid(),
         }))

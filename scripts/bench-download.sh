@@ -103,7 +103,9 @@ export COFFER__SERVER__PUBLIC_URL="$BASE"
 export COFFER__BOOTSTRAP__TENANT=""
 export COFFER__METADATA__MIGRATE_ON_START=false
 export COFFER__STORAGE__BACKEND=s3
-export COFFER__STORAGE__BUCKET="bench-$(date +%s)"
+# One bucket for every run: each new bucket is a SeaweedFS collection that takes
+# volumes of its own, and a test server runs out of them.
+export COFFER__STORAGE__BUCKET=coffer-bench
 export COFFER__STORAGE__CORS_ORIGINS="$COFFER_TEST_S3_ALLOWED_ORIGIN"
 export COFFER__STORAGE__S3__ENDPOINT="$COFFER_TEST_S3_ENDPOINT"
 export COFFER__STORAGE__S3__REGION="$COFFER_TEST_S3_REGION"

@@ -64,6 +64,7 @@ impl Harness {
             bucket: self.bucket.clone(),
             cors_origins: self.allowed_origin.iter().cloned().collect(),
             abort_incomplete_multipart_days: 1,
+            transitions: Vec::new(),
         }
     }
 

@@ -26,6 +26,7 @@ pub use metadata::{
 pub use object_store::{
     BucketSpec, ByteRange, ByteStream, CompletedPart, GetObject, ListedObject, ObjectList,
     ObjectLocation, ObjectMeta, ObjectStore, PresignGet, PresignPut, PresignedRequest,
+    StorageTransition,
 };
 
 #[cfg(feature = "mock")]

@@ -183,6 +183,18 @@ pub struct BucketSpec {
     pub cors_origins: Vec<String>,
     /// Abort multipart uploads left incomplete for this many days.
     pub abort_incomplete_multipart_days: u32,
+    /// Move objects to cheaper storage classes as they age (e.g. a documents
+    /// bucket to `STANDARD_IA` after 30 days), where the store supports it.
+    pub transitions: Vec<StorageTransition>,
+}
+
+/// A lifecycle transition: objects older than `after_days` move to `storage_class`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageTransition {
+    pub after_days: u32,
+    /// The store's name for the class, e.g. `STANDARD_IA`, `GLACIER_IR`.
+    pub storage_class: String,
 }
 
 /// Where file bytes live (S3, or the local disk in embedded mode).

@@ -11,12 +11,14 @@ use aws_sdk_s3::types::{
     CorsConfiguration, CorsRule, CreateBucketConfiguration, ExpirationStatus, LifecycleRule,
     LifecycleRuleFilter, PublicAccessBlockConfiguration, ServerSideEncryption,
     ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Transition, TransitionStorageClass,
 };
-use coffer_ports::BucketSpec;
+use coffer_ports::{BucketSpec, StorageTransition};
 
 use crate::S3Error;
 
 const LIFECYCLE_RULE_ID: &str = "coffer-abort-incomplete-multipart";
+const TRANSITION_RULE_ID: &str = "coffer-transitions";
 /// Browsers must read the part ETags to complete a multipart upload.
 const CORS_EXPOSED_HEADERS: &[&str] = &["ETag", "x-amz-checksum-sha256", "x-amz-request-id"];
 const CORS_MAX_AGE_SECONDS: i32 = 3600;
@@ -180,9 +182,29 @@ async fn cors(client: &aws_sdk_s3::Client, spec: &BucketSpec) -> Result<(), S3Er
     Ok(())
 }
 
+/// The lifecycle rules: abort abandoned multipart uploads and, when asked,
+/// move aging objects to cheaper classes. A store that refuses transitions
+/// (many S3-compatible ones have a single class) still gets the abort rule.
 async fn lifecycle(client: &aws_sdk_s3::Client, spec: &BucketSpec) -> Result<(), S3Error> {
+    if spec.transitions.is_empty() {
+        return put_lifecycle(client, spec, &[]).await;
+    }
+    match put_lifecycle(client, spec, &spec.transitions).await {
+        Err(err) if err.is_not_implemented() || err.status() == Some(400) => {
+            tracing::warn!(s3.bucket = %spec.bucket, error = %err, "store refuses lifecycle transitions; keeping the other rules");
+            put_lifecycle(client, spec, &[]).await
+        }
+        other => other,
+    }
+}
+
+async fn put_lifecycle(
+    client: &aws_sdk_s3::Client,
+    spec: &BucketSpec,
+    transitions: &[StorageTransition],
+) -> Result<(), S3Error> {
     let days = i32::try_from(spec.abort_incomplete_multipart_days.max(1)).unwrap_or(i32::MAX);
-    let rule = LifecycleRule::builder()
+    let abort = LifecycleRule::builder()
         .id(LIFECYCLE_RULE_ID)
         .status(ExpirationStatus::Enabled)
         .filter(LifecycleRuleFilter::builder().prefix("").build())
@@ -193,8 +215,26 @@ async fn lifecycle(client: &aws_sdk_s3::Client, spec: &BucketSpec) -> Result<(),
         )
         .build()
         .map_err(|e| build_error("PutBucketLifecycleConfiguration", e))?;
-    let configuration = BucketLifecycleConfiguration::builder()
-        .rules(rule)
+    let mut configuration = BucketLifecycleConfiguration::builder().rules(abort);
+    if !transitions.is_empty() {
+        let mut rule = LifecycleRule::builder()
+            .id(TRANSITION_RULE_ID)
+            .status(ExpirationStatus::Enabled)
+            .filter(LifecycleRuleFilter::builder().prefix("").build());
+        for t in transitions {
+            rule = rule.transitions(
+                Transition::builder()
+                    .days(i32::try_from(t.after_days).unwrap_or(i32::MAX))
+                    .storage_class(TransitionStorageClass::from(t.storage_class.as_str()))
+                    .build(),
+            );
+        }
+        let rule = rule
+            .build()
+            .map_err(|e| build_error("PutBucketLifecycleConfiguration", e))?;
+        configuration = configuration.rules(rule);
+    }
+    let configuration = configuration
         .build()
         .map_err(|e| build_error("PutBucketLifecycleConfiguration", e))?;
     client

@@ -85,6 +85,9 @@ pub struct StorageConfig {
     pub cors_origins: Vec<String>,
     /// Create and configure the buckets at start-up.
     pub ensure_buckets: bool,
+    /// Bucket → lifecycle transitions, e.g. a documents bucket to
+    /// `STANDARD_IA` after 30 days (applied where the store supports them).
+    pub transitions: BTreeMap<String, Vec<coffer_ports::StorageTransition>>,
     pub s3: coffer_s3::S3Config,
 }
 
@@ -143,6 +146,7 @@ category_buckets = {}
 region_buckets = {}
 cors_origins = []
 ensure_buckets = true
+transitions = {}
 
 [storage.s3]
 
@@ -294,6 +298,28 @@ mod tests {
         assert!(config.is_embedded());
         assert_eq!(config.public_url(), "http://127.0.0.1:8080");
         assert_eq!(config.plans, PlanDefaults::default());
+        assert!(config.storage.transitions.is_empty());
+    }
+
+    #[test]
+    fn a_file_sets_lifecycle_transitions() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("coffer.toml");
+        let toml = "[storage.transitions]\ncoffer-docs = [{ after_days = 30, storage_class = \"STANDARD_IA\" }]\n";
+        std::fs::write(&file, toml).unwrap_or_else(|e| panic!("{e}"));
+        let config = Config::load_from(Some(&file), env(&[])).unwrap_or_else(|e| panic!("{e}"));
+        let docs = config
+            .storage
+            .transitions
+            .get("coffer-docs")
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(docs.len(), 1);
+        assert_eq!(
+            docs.first()
+                .map(|t| (t.after_days, t.storage_class.as_str())),
+            Some((30, "STANDARD_IA"))
+        );
     }
 
     #[test]

@@ -169,7 +169,7 @@ pub async fn wire(config: &Config) -> Result<Wiring, WiringError> {
     let (identity, dev_issuer) = identity(config).await?;
     let placement = placement(config)?;
     if config.storage.ensure_buckets {
-        ensure_buckets(store.as_ref(), &placement, &config.storage.cors_origins).await?;
+        ensure_buckets(store.as_ref(), &placement, &config.storage).await?;
     }
     let mut service = ServiceConfig::new(placement.default_bucket.clone());
     service.placement = placement;
@@ -198,7 +198,7 @@ pub async fn wire(config: &Config) -> Result<Wiring, WiringError> {
 async fn ensure_buckets(
     store: &dyn ObjectStore,
     placement: &Placement,
-    origins: &[String],
+    storage: &crate::config::StorageConfig,
 ) -> Result<(), WiringError> {
     let buckets: BTreeSet<&BucketName> = std::iter::once(&placement.default_bucket)
         .chain(placement.categories.values())
@@ -207,8 +207,13 @@ async fn ensure_buckets(
     for bucket in buckets {
         let spec = BucketSpec {
             bucket: bucket.clone(),
-            cors_origins: origins.to_vec(),
+            cors_origins: storage.cors_origins.clone(),
             abort_incomplete_multipart_days: 2,
+            transitions: storage
+                .transitions
+                .get(bucket.as_str())
+                .cloned()
+                .unwrap_or_default(),
         };
         store
             .ensure_bucket(&spec)

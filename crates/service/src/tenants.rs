@@ -75,6 +75,7 @@ impl Coffer {
                 bucket: bucket.clone(),
                 cors_origins: Vec::new(),
                 abort_incomplete_multipart_days: 2,
+                transitions: Vec::new(),
             };
             self.store.ensure_bucket(&spec).await?;
         }

@@ -19,6 +19,7 @@ pub async fn ready_bucket(store: &dyn ObjectStore) -> BucketName {
             bucket: bucket.clone(),
             cors_origins: Vec::new(),
             abort_incomplete_multipart_days: 1,
+            transitions: Vec::new(),
         })
         .await
         .expect("ensure bucket");

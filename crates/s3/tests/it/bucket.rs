@@ -3,7 +3,9 @@
 
 use bytes::Bytes;
 use coffer_domain::{Category, ContentType, FileId, ObjectKey, TenantId};
-use coffer_ports::{BucketSpec, ByteStream, ObjectLocation, ObjectStore, StoreErrorKind};
+use coffer_ports::{
+    BucketSpec, ByteStream, ObjectLocation, ObjectStore, StorageTransition, StoreErrorKind,
+};
 use futures::StreamExt;
 
 use crate::support::{allowed_origin, config, fresh_bucket, raw_client, store_with};
@@ -17,6 +19,7 @@ async fn ensure_bucket_sets_encryption_lifecycle_and_cors() {
         bucket: bucket.clone(),
         cors_origins: vec![allowed_origin()],
         abort_incomplete_multipart_days: 3,
+        transitions: Vec::new(),
     };
     store.ensure_bucket(&spec).await.expect("ensure_bucket");
     raw.head_bucket()
@@ -83,6 +86,45 @@ async fn ensure_bucket_sets_encryption_lifecycle_and_cors() {
     assert_eq!(lifecycle_days(raw, bucket.to_string()).await, vec![5]);
 }
 
+/// Transitions are applied where the store takes them; where it refuses
+/// them, the abort rule must still be in place.
+#[tokio::test]
+async fn transitions_never_cost_the_abort_rule() {
+    let store = store_with(config()).await;
+    let raw = raw_client();
+    let bucket = fresh_bucket("coffer-documents");
+    let spec = BucketSpec {
+        bucket: bucket.clone(),
+        cors_origins: Vec::new(),
+        abort_incomplete_multipart_days: 4,
+        transitions: vec![StorageTransition { after_days: 30, storage_class: "STANDARD_IA".into() }],
+    };
+    store.ensure_bucket(&spec).await.expect("ensure_bucket with transitions");
+    let lifecycle = raw
+        .get_bucket_lifecycle_configuration()
+        .bucket(bucket.as_str())
+        .send()
+        .await
+        .expect("GetBucketLifecycleConfiguration");
+    let rules = lifecycle.rules();
+    let abort: Vec<i32> = rules
+        .iter()
+        .filter_map(|r| r.abort_incomplete_multipart_upload())
+        .filter_map(|a| a.days_after_initiation())
+        .collect();
+    assert_eq!(abort, vec![4]);
+    let transitions: Vec<(Option<i32>, Option<String>)> = rules
+        .iter()
+        .flat_map(|r| r.transitions())
+        .map(|t| (t.days(), t.storage_class().map(|c| c.as_str().to_owned())))
+        .collect();
+    // SeaweedFS keeps or drops them; when kept, they are the ones asked for.
+    assert!(
+        transitions.is_empty() || transitions == vec![(Some(30), Some("STANDARD_IA".to_owned()))],
+        "{transitions:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_failed_multipart_stream_leaves_no_upload_behind() {
     let store = store_with(config()).await;
@@ -92,6 +134,7 @@ async fn a_failed_multipart_stream_leaves_no_upload_behind() {
             bucket: bucket.clone(),
             cors_origins: Vec::new(),
             abort_incomplete_multipart_days: 1,
+            transitions: Vec::new(),
         })
         .await
         .expect("ensure_bucket");

@@ -34,6 +34,7 @@ fn spec(bucket: &BucketName, origin: &str) -> BucketSpec {
         bucket: bucket.clone(),
         cors_origins: vec![origin.to_owned()],
         abort_incomplete_multipart_days: 1,
+        transitions: Vec::new(),
     }
 }
 

@@ -8,7 +8,9 @@ use time::OffsetDateTime;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::tenant::snake_case_names;
-use crate::{BucketName, FileId, ObjectKey, Subject, TenantId, UserId, ValidationError};
+use crate::{
+    BucketName, FileId, ObjectKey, PageCursor, Subject, TenantId, UserId, ValidationError,
+};
 
 /// Largest accepted free-form metadata object, serialised as JSON.
 pub const METADATA_MAX_BYTES: usize = 16 * 1024;
@@ -442,6 +444,16 @@ pub struct FileRecord {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub deleted_at: Option<OffsetDateTime>,
+}
+
+impl FileRecord {
+    /// Its place in a file listing, which runs by `(created_at, id)`.
+    pub fn page_cursor(&self) -> PageCursor {
+        PageCursor {
+            created_at: self.created_at,
+            id: *self.id.as_uuid(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -273,25 +273,21 @@ mod tests {
 
     #[test]
     fn lifecycle_changes_add_up() {
-        let reserved = UsageChange::reserve(10);
-        assert_eq!(
-            Usage::from_total(reserved),
-            Ok(Usage {
-                reserved_bytes: 10,
-                reserved_files: 1,
-                ..Usage::default()
+        let counters = |total| {
+            Usage::from_total(total).map(|u| {
+                (
+                    u.used_bytes,
+                    u.file_count,
+                    u.reserved_bytes,
+                    u.reserved_files,
+                )
             })
-        );
+        };
+        let reserved = UsageChange::reserve(10);
+        assert_eq!(counters(reserved), Ok((0, 0, 10, 1)));
         // Completion counts the stored size, not the reserved one.
         let completed = plus(reserved, UsageChange::complete(10, 12));
-        assert_eq!(
-            Usage::from_total(completed),
-            Ok(Usage {
-                used_bytes: 12,
-                file_count: 1,
-                ..Usage::default()
-            })
-        );
+        assert_eq!(counters(completed), Ok((12, 1, 0, 0)));
         for status in [FileStatus::Available, FileStatus::Deleted] {
             let removed = plus(completed, UsageChange::release(status, 12));
             assert_eq!(removed, UsageChange::default(), "{status:?}");

@@ -4,7 +4,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::{LimitOverrides, TenantId, ValidationError};
+use crate::{LimitOverrides, PageCursor, TenantId, ValidationError};
 
 /// A tenant's public, immutable handle: lowercase `[a-z0-9-]{3,63}`, not
 /// starting or ending with `-` (so it can name a bucket or a database).
@@ -55,7 +55,7 @@ impl fmt::Display for TenantSlug {
     }
 }
 
-/// Commercial plan; each has default [`PlanLimits`] in configuration.
+/// Commercial plan; each has default [`PlanLimits`](crate::PlanLimits) in configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Plan {
@@ -192,6 +192,14 @@ pub struct Tenant {
 }
 
 impl Tenant {
+    /// Its place in the tenant listing, which runs by `(created_at, id)`.
+    pub fn page_cursor(&self) -> PageCursor {
+        PageCursor {
+            created_at: self.created_at,
+            id: *self.id.as_uuid(),
+        }
+    }
+
     /// Display names are free text but bounded and printable.
     pub fn validate_display_name(name: &str) -> Result<String, ValidationError> {
         let trimmed = name.trim();

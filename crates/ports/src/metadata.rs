@@ -69,6 +69,23 @@ impl<T> Page<T> {
         };
         Self { items, next_cursor }
     }
+
+    /// [`Page::from_overfetch`] of stored rows, each converted to an item
+    /// first; the first row that does not convert is the error.
+    pub fn try_from_overfetch<R, E>(
+        rows: Vec<R>,
+        limit: u32,
+        cursor_of: impl Fn(&T) -> PageCursor,
+    ) -> Result<Self, E>
+    where
+        T: TryFrom<R, Error = E>,
+    {
+        let items = rows
+            .into_iter()
+            .map(T::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(Self::from_overfetch(items, limit, cursor_of))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -224,7 +241,7 @@ pub struct FileQuery {
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
     pub owner: Option<Subject>,
     pub after: Option<PageCursor>,
-    /// 1 to 1000.
+    /// 1 to [`MAX_PAGE_SIZE`]; stores clamp anything else ([`page_size`]).
     pub limit: u32,
 }
 
@@ -266,6 +283,16 @@ pub struct AuditEntry {
     pub at: OffsetDateTime,
 }
 
+impl AuditEntry {
+    /// Its place in the audit listing, which runs by `(at, id)`.
+    pub fn page_cursor(&self) -> PageCursor {
+        PageCursor {
+            created_at: self.at,
+            id: self.id,
+        }
+    }
+}
+
 /// Audit listing, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditQuery {
@@ -275,6 +302,7 @@ pub struct AuditQuery {
     pub since: Option<OffsetDateTime>,
     pub until: Option<OffsetDateTime>,
     pub after: Option<PageCursor>,
+    /// Clamped like [`FileQuery::limit`].
     pub limit: u32,
 }
 
@@ -522,6 +550,31 @@ mod tests {
     }
 
     #[test]
+    fn audit_entries_page_by_time_and_id() {
+        let at = OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(7);
+        let entry = AuditEntry {
+            id: Uuid::from_u128(9),
+            tenant_id: TenantId::from_uuid(Uuid::from_u128(1)),
+            actor: Subject::new("alice").unwrap_or_else(|_| unreachable!()),
+            action: "file.read".into(),
+            file_id: None,
+            detail: serde_json::Value::Null,
+            request_id: None,
+            client_addr: None,
+            at,
+        };
+        let page = Page::from_overfetch(vec![entry.clone(), entry], 1, AuditEntry::page_cursor);
+        let next = page.next_cursor.map(|c| PageCursor::decode(&c));
+        assert_eq!(
+            next,
+            Some(Ok(PageCursor {
+                created_at: at,
+                id: Uuid::from_u128(9)
+            }))
+        );
+    }
+
+    #[test]
     fn limits_are_clamped() {
         assert_eq!(page_size(0), 1);
         assert_eq!(page_size(20), 20);
@@ -544,6 +597,30 @@ mod tests {
         assert_eq!(page.next_cursor, None);
         let empty = Page::from_overfetch(Vec::<u32>::new(), 2, cursor);
         assert_eq!(empty.next_cursor, None);
+    }
+
+    struct Row(i64);
+
+    impl TryFrom<Row> for u32 {
+        type Error = String;
+
+        fn try_from(row: Row) -> Result<Self, String> {
+            u32::try_from(row.0).map_err(|_| format!("{} is not a count", row.0))
+        }
+    }
+
+    #[test]
+    fn rows_convert_before_paging() {
+        let page = Page::<u32>::try_from_overfetch(vec![Row(1), Row(2), Row(3)], 2, cursor);
+        assert_eq!(
+            page,
+            Ok(Page {
+                items: vec![1, 2],
+                next_cursor: Some(cursor(&2).encode()),
+            })
+        );
+        let bad = Page::<u32>::try_from_overfetch(vec![Row(1), Row(-1)], 2, cursor);
+        assert_eq!(bad, Err("-1 is not a count".to_owned()));
     }
 
     #[test]

@@ -1,6 +1,5 @@
 //! The append-only audit log.
 
-use coffer_domain::PageCursor;
 use coffer_ports::{AuditEntry, AuditQuery, NewAudit, Page, TenantScope, fetch_size};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -75,13 +74,6 @@ impl PgMetadataStore {
             q = q.filter(keyset("audit_events.at, audit_events.id", "<", c));
         }
         let rows: Vec<AuditRow> = read_scoped!(self, Scope::Tenant(tenant), |c| q.load(&mut &*c))?;
-        let items = rows
-            .into_iter()
-            .map(AuditEntry::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(items, query.limit, |e| PageCursor {
-            created_at: e.at,
-            id: e.id,
-        }))
+        Page::try_from_overfetch(rows, query.limit, AuditEntry::page_cursor)
     }
 }

@@ -124,14 +124,7 @@ impl PgMetadataStore {
         let rows: Vec<FileRow> =
             read_scoped!(self, Scope::Tenant(tenant), |c| files_query(tenant, query)
                 .load(&mut &*c))?;
-        let items = rows
-            .into_iter()
-            .map(FileRecord::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(items, query.limit, |f| PageCursor {
-            created_at: f.created_at,
-            id: *f.id.as_uuid(),
-        }))
+        Page::try_from_overfetch(rows, query.limit, FileRecord::page_cursor)
     }
 }
 

@@ -116,14 +116,7 @@ impl PgMetadataStore {
             query = query.filter(keyset("tenants.created_at, tenants.id", ">", c));
         }
         let rows: Vec<TenantRow> = read_scoped!(self, Scope::Platform, |c| query.load(&mut &*c))?;
-        let items = rows
-            .into_iter()
-            .map(Tenant::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(items, limit, |t| PageCursor {
-            created_at: t.created_at,
-            id: *t.id.as_uuid(),
-        }))
+        Page::try_from_overfetch(rows, limit, Tenant::page_cursor)
     }
 
     pub(crate) async fn update_tenant_impl(

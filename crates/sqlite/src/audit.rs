@@ -1,6 +1,5 @@
 //! The append-only audit log (triggers refuse UPDATE and DELETE).
 
-use coffer_domain::PageCursor;
 use coffer_ports::{AuditEntry, AuditQuery, NewAudit, Page, TenantScope, fetch_size};
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -69,13 +68,6 @@ impl SqliteMetadataStore {
             q = q.filter(a::at.lt(at).or(a::at.eq(at).and(a::id.lt(id(&c.id)))));
         }
         let rows: Vec<AuditRow> = self.read(move |conn| Ok(q.load(conn)?)).await?;
-        let items = rows
-            .into_iter()
-            .map(AuditEntry::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(items, query.limit, |e| PageCursor {
-            created_at: e.at,
-            id: e.id,
-        }))
+        Page::try_from_overfetch(rows, query.limit, AuditEntry::page_cursor)
     }
 }

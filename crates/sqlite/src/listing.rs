@@ -97,13 +97,6 @@ impl SqliteMetadataStore {
     ) -> Result<Page<FileRecord>, SqliteError> {
         let q = files_query(&id(scope.tenant_id().as_uuid()), query)?;
         let rows: Vec<FileRow> = self.read(move |conn| Ok(q.load(conn)?)).await?;
-        let items = rows
-            .into_iter()
-            .map(FileRecord::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_overfetch(items, query.limit, |f| PageCursor {
-            created_at: f.created_at,
-            id: *f.id.as_uuid(),
-        }))
+        Page::try_from_overfetch(rows, query.limit, FileRecord::page_cursor)
     }
 }

@@ -2,9 +2,10 @@
 //! methods and mapping `SqliteError` onto the port's error kinds.
 
 use async_trait::async_trait;
+use coffer_domain::FileStatus::{Available, Deleted};
 use coffer_domain::{
-    FileId, FileRecord, FileStatus, Grant, GrantId, PageCursor, PlanLimits, Role, Subject, Tenant,
-    TenantId, TenantSlug, Usage, UserId,
+    FileId, FileRecord, Grant, GrantId, PageCursor, PlanLimits, Role, Subject, Tenant, TenantId,
+    TenantSlug, Usage, UserId,
 };
 use coffer_ports::{
     AuditEntry, AuditQuery, FilePatch, FileQuery, MetadataError, MetadataStore, NewAudit, NewFile,
@@ -114,9 +115,7 @@ impl MetadataStore for SqliteMetadataStore {
         id: FileId,
         at: OffsetDateTime,
     ) -> Result<FileRecord, MetadataError> {
-        Ok(self
-            .transition(scope, id, FileStatus::Available, FileStatus::Deleted, at)
-            .await?)
+        Ok(self.transition(scope, id, Available, Deleted, at).await?)
     }
 
     async fn restore_file(
@@ -125,9 +124,7 @@ impl MetadataStore for SqliteMetadataStore {
         id: FileId,
         at: OffsetDateTime,
     ) -> Result<FileRecord, MetadataError> {
-        Ok(self
-            .transition(scope, id, FileStatus::Deleted, FileStatus::Available, at)
-            .await?)
+        Ok(self.transition(scope, id, Deleted, Available, at).await?)
     }
 
     async fn remove_file(

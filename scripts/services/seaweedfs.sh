@@ -13,7 +13,9 @@
 #   base+4 volume           base+5 volume gRPC
 #   base+6 filer            base+7 filer gRPC
 #   base+8 admin            base+9 admin gRPC
-# Iceberg, Lance, WebDAV and the admin UI are off.
+# Iceberg, Lance, WebDAV and the admin UI are off. Every bucket is a
+# collection with volumes of its own and the tests make many buckets, so
+# volumes are small (128 MB) and plentiful (400), whatever the free disk.
 #
 # Signatures are verified (an identities file is passed with -s3.config) and
 # -s3.allowedOrigins names one test origin, so CORS can be tested both ways.
@@ -113,6 +115,7 @@ start() {
         -admin.port=$((BASE + 8)) -admin.port.grpc=$((BASE + 9)) \
         -admin.ui=false -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 \
         -master.telemetry=false \
+        -master.volumeSizeLimitMB=128 -volume.max=400 \
         -s3.config="$HOME_DIR/identities.json" -s3.allowedOrigins="$ORIGIN" \
         >"$LOG_FILE" 2>&1 </dev/null &
     echo $! >"$PID_FILE"

@@ -7,8 +7,10 @@ use std::future::Future;
 use coffer_domain::TenantId;
 use diesel::result::QueryResult;
 use diesel::sql_types::{Bool, Text};
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
 use crate::error::PgError;
@@ -51,7 +53,14 @@ impl PgMetadataStore {
     /// # Errors
     /// `PgError::PoolBuild` when the pool cannot be configured.
     pub fn connect(app_url: &str, pool_size: usize) -> Result<Self, PgError> {
-        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(app_url);
+        // No `SELECT 1` on every checkout (the default): that ping was two of
+        // a download's seven round trips (docs/benchmarks.md). A connection
+        // that died meanwhile fails its first statement, which maps to
+        // `Unavailable`, and the pool discards it as broken.
+        let mut config = ManagerConfig::default();
+        config.recycling_method = RecyclingMethod::Fast;
+        let manager =
+            AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(app_url, config);
         let pool = Pool::builder(manager).max_size(pool_size.max(1)).build()?;
         Ok(Self { pool })
     }

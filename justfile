@@ -19,9 +19,13 @@ lint:
 fmt:
     cargo fmt --all
 
-# Benchmarks (criterion); see docs/benchmarks.md
+# Micro-benchmarks of the hot paths (criterion); see docs/benchmarks.md
 bench *ARGS:
-    cargo bench --workspace {{ARGS}}
+    cargo bench --workspace --bench hot_paths {{ARGS}}
+
+# The whole-request download benchmark against pgbench -S (starts its peers)
+bench-download:
+    scripts/bench-download.sh
 
 # Start the test peers and print their environment, for running single tests
 services:

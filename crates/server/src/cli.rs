@@ -181,7 +181,9 @@ async fn migrate(config: &Config) -> Result<(), Error> {
                 .as_ref()
                 .or(config.metadata.url.as_ref())
                 .ok_or("metadata.migration_url is required")?;
-            let applied = coffer_postgres::migrate(url.expose_secret()).await?;
+            let applied =
+                coffer_postgres::migrate_with(url.expose_secret(), wiring::migrate_options(config))
+                    .await?;
             println!("applied {} migration(s)", applied.len());
             for name in applied {
                 println!("  {name}");

@@ -59,6 +59,9 @@ pub struct MetadataConfig {
     pub migration_url: Option<SecretString>,
     /// Run migrations at start-up (needs `migration_url`).
     pub migrate_on_start: bool,
+    /// Password the migrations give the `coffer_app` role (with `LOGIN`);
+    /// unset leaves the role's login as a DBA configured it.
+    pub app_password: Option<SecretString>,
     pub pool_size: usize,
     /// SQLite file; `<data_dir>/coffer.db` when empty.
     pub sqlite_path: Option<PathBuf>,
@@ -137,7 +140,7 @@ json_limit_bytes = 65536
 [metadata]
 backend = "sqlite"
 migrate_on_start = true
-pool_size = 16
+pool_size = 32
 
 [storage]
 backend = "fs"
@@ -224,11 +227,6 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if self.metadata.backend == MetadataBackend::Postgres && self.metadata.url.is_none() {
-            return Err(ConfigError::Invalid(
-                "metadata.url (COFFER__METADATA__URL) is required for the postgres backend".into(),
-            ));
-        }
         if self.identity.backend == IdentityBackend::Keycloak
             && !self.identity.keycloak.contains_key("issuer")
         {
@@ -363,8 +361,34 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert!(!format!("{config:?}").contains("hunter2"));
-        let missing =
-            Config::load_from(None, env(&[("COFFER__METADATA__BACKEND", "postgres")])).err();
-        assert!(missing.is_some_and(|e| e.to_string().contains("COFFER__METADATA__URL")));
+        // `coffer migrate` needs only the owner URL; serving needs the app URL.
+        let migrate_only = Config::load_from(
+            None,
+            env(&[
+                ("COFFER__METADATA__BACKEND", "postgres"),
+                (
+                    "COFFER__METADATA__MIGRATION_URL",
+                    "postgres://owner@db/coffer",
+                ),
+                ("COFFER__METADATA__APP_PASSWORD", "s3cret-app"),
+            ]),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!format!("{migrate_only:?}").contains("s3cret-app"));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let missing = runtime.block_on(crate::wiring::metadata(&Config {
+            metadata: MetadataConfig {
+                migrate_on_start: false,
+                ..migrate_only.metadata.clone()
+            },
+            ..migrate_only
+        }));
+        assert!(
+            missing
+                .err()
+                .is_some_and(|e| e.to_string().contains("COFFER__METADATA__URL"))
+        );
     }
 }

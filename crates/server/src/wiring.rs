@@ -62,15 +62,15 @@ pub async fn metadata(config: &Config) -> Result<Arc<dyn MetadataStore>, WiringE
             if config.metadata.migrate_on_start
                 && let Some(owner) = &config.metadata.migration_url
             {
-                coffer_postgres::migrate(owner.expose_secret())
+                coffer_postgres::migrate_with(owner.expose_secret(), migrate_options(config))
                     .await
                     .map_err(|e| fail("migrating PostgreSQL")(e.to_string()))?;
             }
-            let url = config
-                .metadata
-                .url
-                .as_ref()
-                .ok_or_else(|| fail("metadata")("metadata.url is required".into()))?;
+            let url = config.metadata.url.as_ref().ok_or_else(|| {
+                fail("metadata")(
+                    "metadata.url (COFFER__METADATA__URL) is required for postgres".into(),
+                )
+            })?;
             let store = coffer_postgres::PgMetadataStore::connect(
                 url.expose_secret(),
                 config.metadata.pool_size,
@@ -85,6 +85,17 @@ pub async fn metadata(config: &Config) -> Result<Arc<dyn MetadataStore>, WiringE
                 .map_err(|e| fail("opening SQLite")(format!("{}: {e}", path.display())))?;
             Ok(Arc::new(store))
         }
+    }
+}
+
+/// What `coffer migrate` (and migrate-on-start) does besides migrating.
+pub fn migrate_options(config: &Config) -> coffer_postgres::MigrateOptions {
+    coffer_postgres::MigrateOptions {
+        app_password: config
+            .metadata
+            .app_password
+            .as_ref()
+            .map(|p| p.expose_secret().to_owned()),
     }
 }
 

@@ -97,9 +97,15 @@ async fn transitions_never_cost_the_abort_rule() {
         bucket: bucket.clone(),
         cors_origins: Vec::new(),
         abort_incomplete_multipart_days: 4,
-        transitions: vec![StorageTransition { after_days: 30, storage_class: "STANDARD_IA".into() }],
+        transitions: vec![StorageTransition {
+            after_days: 30,
+            storage_class: "STANDARD_IA".into(),
+        }],
     };
-    store.ensure_bucket(&spec).await.expect("ensure_bucket with transitions");
+    store
+        .ensure_bucket(&spec)
+        .await
+        .expect("ensure_bucket with transitions");
     let lifecycle = raw
         .get_bucket_lifecycle_configuration()
         .bucket(bucket.as_str())

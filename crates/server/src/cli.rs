@@ -36,6 +36,8 @@ pub enum Command {
     Serve,
     /// Apply the database migrations.
     Migrate,
+    /// Reap expired uploads and purge expired trash now (`coffer serve` does it periodically).
+    Reap,
     /// Mint a token with the embedded dev issuer.
     Token {
         /// Tenant slug or id (omit only for platform-admin).
@@ -88,6 +90,15 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(&config).await,
+        Command::Reap => {
+            let wiring = wiring::wire(&config).await?;
+            let report = wiring.coffer.sweep().await?;
+            println!(
+                "{} tenant(s): {} upload(s) reaped, {} trashed file(s) purged, {} left for later",
+                report.tenants, report.reaped, report.purged, report.failed
+            );
+            Ok(())
+        }
         Command::Token {
             tenant,
             sub,
@@ -150,6 +161,12 @@ async fn serve(config: Config) -> Result<(), Error> {
     let wiring = wiring::wire(&config).await?;
     let listener = TcpListener::bind(config.server.listen)?;
     let running = server::start(&config, &wiring, listener)?;
+    if config.jobs.sweep_interval_secs > 0 {
+        actix_web::rt::spawn(sweep_periodically(
+            wiring.coffer.clone(),
+            std::time::Duration::from_secs(config.jobs.sweep_interval_secs),
+        ));
+    }
     let url = config.public_url();
     println!(
         "coffer listening on http://{} (public URL {url})",
@@ -170,6 +187,29 @@ async fn serve(config: Config) -> Result<(), Error> {
     println!("API reference: {url}/docs/  (OpenAPI: {url}/api/v1/openapi.json)");
     running.server.await?;
     Ok(())
+}
+
+/// The periodic sweep of `coffer serve`. Each run is idempotent, so several
+/// instances sweeping at once only repeat each other's work.
+async fn sweep_periodically(coffer: coffer_service::Coffer, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match coffer.sweep().await {
+            Ok(r) if r.reaped + r.purged + r.failed > 0 => {
+                tracing::info!(
+                    reaped = r.reaped,
+                    purged = r.purged,
+                    failed = r.failed,
+                    "sweep done"
+                );
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "sweep failed; retrying at the next interval"),
+        }
+    }
 }
 
 async fn migrate(config: &Config) -> Result<(), Error> {

@@ -22,6 +22,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub identity: IdentityConfig,
     pub uploads: UploadsConfig,
+    pub jobs: JobsConfig,
     pub plans: PlanDefaults,
     pub bootstrap: BootstrapConfig,
 }
@@ -121,6 +122,14 @@ pub struct UploadsConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    /// How often `coffer serve` reaps expired uploads and purges expired
+    /// trash (`coffer reap` does it once); 0 turns it off.
+    pub sweep_interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BootstrapConfig {
     /// A tenant created at start-up if missing (embedded mode's first
     /// tenant); empty for none.
@@ -159,6 +168,9 @@ backend = "dev"
 [uploads]
 window_secs = 3600
 multipart_part_size = 16777216
+
+[jobs]
+sweep_interval_secs = 300
 
 [bootstrap]
 tenant = "acme"

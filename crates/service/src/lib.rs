@@ -14,6 +14,7 @@ mod files;
 mod grants;
 mod sniff;
 mod stream;
+mod sweep;
 mod tenants;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub use files::{
     StreamUpload, UpdateFile, UploadTarget,
 };
 pub use grants::AddGrant;
+pub use sweep::SweepReport;
 pub use tenants::{CreateTenant, TenantUpdate, TenantView};
 
 /// The application: every use case over the ports it needs.

@@ -13,4 +13,5 @@ mod ops;
 mod outage;
 mod restart;
 mod support;
+mod sweep;
 mod tokens;

@@ -167,7 +167,7 @@ impl Coffer {
     /// Remove the object, then the row: a crash in between leaves a row
     /// whose object is gone, which the reconciler reports, never an orphan
     /// object nobody knows of.
-    async fn erase(
+    pub(crate) async fn erase(
         &self,
         scope: &coffer_ports::TenantScope,
         file: &FileRecord,

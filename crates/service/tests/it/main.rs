@@ -7,5 +7,6 @@ mod manage;
 mod reads;
 mod sharing;
 mod support;
+mod sweep;
 mod tenants;
 mod uploads;

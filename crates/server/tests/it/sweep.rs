@@ -1,0 +1,157 @@
+//! Expired uploads and expired trash disappear, objects included, and
+//! nothing else does.
+
+use coffer_domain::{Category, FileId, ObjectKey, TenantId};
+use coffer_ports::{ObjectLocation, StoreErrorKind};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::journey::in_both_modes;
+use crate::support::*;
+
+in_both_modes!(sweep_reaps_expired_uploads_and_purges_expired_trash);
+
+async fn sweep_reaps_expired_uploads_and_purges_expired_trash(mode: Mode) {
+    let server = TestServer::start_with(
+        mode,
+        tempfile::tempdir().unwrap(),
+        &[("COFFER__UPLOADS__WINDOW_SECS", "1")],
+    )
+    .await;
+    let tenant = server.tenant(json!({ "retention_days": 0 })).await;
+    let other = server.tenant(json!({})).await;
+    let alice = server.token(Some(&tenant), "alice", &["editor"]).await;
+    let bob = server.token(Some(&other), "bob", &["editor"]).await;
+
+    // A pending upload whose bytes arrived but was never completed.
+    let abandoned = ok_json(
+        server
+            .req(Method::POST, "/api/v1/files", &alice)
+            .json(&json!({ "filename": "a.pdf", "size": PDF.len() }))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    assert!(
+        put_bytes(&server, &abandoned["upload"], PDF.to_vec())
+            .await
+            .status()
+            .is_success()
+    );
+    // A trashed file (retention 0 days), and files that must stay.
+    let trashed = upload(&server, &alice, "old.pdf", PDF, json!({})).await;
+    let kept = upload(&server, &alice, "kept.pdf", PDF, json!({})).await;
+    let theirs = upload(&server, &bob, "theirs.pdf", PDF, json!({})).await;
+    let path = |f: &serde_json::Value| format!("/api/v1/files/{}", f["id"].as_str().unwrap());
+    assert_eq!(
+        server
+            .req(Method::DELETE, &path(&trashed), &alice)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let bob_pending = ok_json(
+        server
+            .req(Method::POST, "/api/v1/files", &bob)
+            .json(&json!({ "filename": "b.pdf", "size": 3 }))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let report = server.wiring.coffer.sweep().await.unwrap();
+    assert_eq!(
+        (report.reaped, report.purged, report.failed),
+        (2, 1, 0),
+        "{report:?}"
+    );
+
+    for gone in [&abandoned["file"], &trashed] {
+        problem(
+            server
+                .req(Method::GET, &path(gone), &alice)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+    }
+    problem(
+        server
+            .req(Method::GET, &path(&bob_pending["file"]), &bob)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_eq!(
+        server
+            .req(Method::GET, &path(&kept), &alice)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        server
+            .req(Method::GET, &path(&theirs), &bob)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    // Objects went with the rows, and usage and reservations were released.
+    let view = ok_json(
+        server
+            .req(Method::GET, "/api/v1/tenant", &alice)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        view["usage"]["used_bytes"],
+        PDF.len(),
+        "only kept.pdf counts"
+    );
+    assert_eq!(view["usage"]["reserved_bytes"], 0);
+    let tenant_id: TenantId = view["id"].as_str().unwrap().parse().unwrap();
+    let bucket = server
+        .wiring
+        .coffer
+        .config()
+        .placement
+        .default_bucket
+        .clone();
+    for gone in [&abandoned["file"], &trashed] {
+        let id: FileId = gone["id"].as_str().unwrap().parse().unwrap();
+        let location = ObjectLocation {
+            tenant: tenant_id,
+            bucket: bucket.clone(),
+            key: ObjectKey::for_file(tenant_id, &Category::default_category(), id),
+        };
+        let head = server.wiring.store.head(&location).await;
+        assert!(
+            head.is_err_and(|e| e.is(StoreErrorKind::NotFound)),
+            "object of {id} still there"
+        );
+    }
+    // A second sweep finds nothing more to do.
+    let again = server.wiring.coffer.sweep().await.unwrap();
+    assert_eq!((again.reaped, again.purged, again.failed), (0, 0, 0));
+}

@@ -9,6 +9,9 @@ use coffer_ports::{
 /// one HTTP status, in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
+    /// The request cannot be parsed at all (400); only the HTTP layer,
+    /// which sees raw requests, produces it.
+    Malformed,
     /// No valid credentials (401).
     Unauthenticated,
     /// Authenticated, but not allowed on a resource of its own tenant (403).

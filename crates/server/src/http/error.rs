@@ -33,12 +33,9 @@ impl ApiError {
         Self(ServiceError::new(kind, code, detail))
     }
 
-    /// A request the server cannot parse (400). "Malformed" has no use-case
-    /// kind: only the HTTP layer sees raw requests; `code` must be one of
-    /// [`MALFORMED`].
+    /// A request the server cannot parse (400).
     pub fn malformed(code: &'static str, detail: impl Into<String>) -> Self {
-        debug_assert!(MALFORMED.contains(&code));
-        Self::new(ErrorKind::Invalid, code, detail)
+        Self::new(ErrorKind::Malformed, code, detail)
     }
 }
 
@@ -54,20 +51,9 @@ impl From<ServiceError> for ApiError {
     }
 }
 
-/// Codes the server itself produces for requests it cannot even parse.
-const MALFORMED: &[&str] = &[
-    "malformed_json",
-    "malformed_query",
-    "malformed_id",
-    "malformed_form",
-    "malformed_header",
-];
-
 pub fn status_of(err: &ServiceError) -> StatusCode {
-    if MALFORMED.contains(&err.code) {
-        return StatusCode::BAD_REQUEST;
-    }
     match err.kind {
+        ErrorKind::Malformed => StatusCode::BAD_REQUEST,
         ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
         ErrorKind::Forbidden => StatusCode::FORBIDDEN,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,

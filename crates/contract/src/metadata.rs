@@ -32,11 +32,25 @@ use coffer_domain::{
     Usage, UserId, Visibility, effective_access,
 };
 use coffer_ports::{
-    AuditQuery, FilePatch, FileQuery, MetadataErrorKind, NewAudit, NewFile, NewGrant, NewTenant,
-    ObjectFacts, ReadFilter, TenantPatch, TenantScope,
+    AuditQuery, FilePatch, FileQuery, Journal, MetadataErrorKind, NewAudit, NewFile, NewGrant,
+    NewTenant, ObjectFacts, ReadFilter, TenantPatch, TenantScope,
 };
 use serde_json::json;
 use time::OffsetDateTime;
+
+/// The record a change is made with where the case does not look at it.
+pub fn record() -> Journal {
+    Journal::audit(NewAudit {
+        actor: Subject::new("contract").unwrap(),
+        action: "contract.change".to_owned(),
+        file_id: None,
+        detail: json!({}),
+        request_id: None,
+        client_addr: None,
+        // Before every time the cases use, so they can leave it out with `since`.
+        at: at(-1000),
+    })
+}
 
 /// Expands to one `#[tokio::test]` per contract case. `$factory` is an
 /// expression evaluating to a future of `(Arc<dyn MetadataStore>, guard)`;
@@ -64,6 +78,9 @@ macro_rules! metadata_store_contract {
             list_files_pages_newest_first,
             list_files_read_filter_matches_effective_access,
             audit_append_and_list,
+            changes_are_recorded_exactly_when_they_happen,
+            events_are_claimed_leased_and_settled,
+            settings_are_set_read_and_cleared,
             check_ready_answers,
         );
     };
@@ -114,7 +131,10 @@ pub fn new_tenant(slug: &str, created: i64) -> NewTenant {
 }
 
 async fn tenant(store: &Store, slug: &str) -> Tenant {
-    store.create_tenant(new_tenant(slug, 0)).await.unwrap()
+    store
+        .create_tenant(new_tenant(slug, 0), record())
+        .await
+        .unwrap()
 }
 
 /// Generous limits, unless a case narrows them.
@@ -176,7 +196,10 @@ fn facts(size: u64, secs: i64) -> ObjectFacts {
 }
 
 async fn reserve(store: &Store, t: &Tenant, f: NewFile) -> FileRecord {
-    store.reserve_upload(&scope(t), f, &limits()).await.unwrap()
+    store
+        .reserve_upload(&scope(t), f, &limits(), record())
+        .await
+        .unwrap()
 }
 
 /// Reserve and complete: an `available` file.
@@ -185,7 +208,7 @@ async fn available(store: &Store, t: &Tenant, f: NewFile) -> FileRecord {
     let created = f.created_at.unix_timestamp() - T0;
     let rec = reserve(store, t, f).await;
     store
-        .mark_available(&scope(t), rec.id, facts(size, created + 1))
+        .mark_available(&scope(t), rec.id, facts(size, created + 1), record())
         .await
         .unwrap()
 }
@@ -239,7 +262,7 @@ pub async fn tenants_create_read_update(store: Store) {
     let mut new = new_tenant("acme", 5);
     new.dedicated_bucket = Some("acme-bucket".into());
     new.limit_overrides.max_files = Some(10);
-    let created = store.create_tenant(new.clone()).await.unwrap();
+    let created = store.create_tenant(new.clone(), record()).await.unwrap();
     assert_eq!(created.id, new.id);
     assert_eq!(created.slug, new.slug);
     assert_eq!(created.display_name, "Tenant acme");
@@ -266,7 +289,7 @@ pub async fn tenants_create_read_update(store: Store) {
         }),
         ..TenantPatch::default()
     };
-    let updated = store.update_tenant(new.id, patch).await.unwrap();
+    let updated = store.update_tenant(new.id, patch, record()).await.unwrap();
     assert_eq!(updated.display_name, "Acme Corp");
     assert_eq!(updated.plan, Plan::Enterprise);
     assert_eq!(updated.status, TenantStatus::Suspended);
@@ -279,7 +302,7 @@ pub async fn tenants_create_read_update(store: Store) {
 
     // An empty patch changes nothing.
     let same = store
-        .update_tenant(new.id, TenantPatch::default())
+        .update_tenant(new.id, TenantPatch::default(), record())
         .await
         .unwrap();
     assert_eq!(same, updated);
@@ -288,7 +311,7 @@ pub async fn tenants_create_read_update(store: Store) {
 pub async fn tenants_conflict_and_not_found(store: Store) {
     tenant(&store, "acme").await;
     assert_kind(
-        store.create_tenant(new_tenant("acme", 1)).await,
+        store.create_tenant(new_tenant("acme", 1), record()).await,
         MetadataErrorKind::Conflict,
         "duplicate slug",
     );
@@ -296,7 +319,7 @@ pub async fn tenants_conflict_and_not_found(store: Store) {
     let mut same_id = new_tenant("third", 1);
     same_id.id = other.id;
     assert_kind(
-        store.create_tenant(same_id).await,
+        store.create_tenant(same_id, record()).await,
         MetadataErrorKind::Conflict,
         "duplicate id",
     );
@@ -314,7 +337,9 @@ pub async fn tenants_conflict_and_not_found(store: Store) {
         "find unknown slug",
     );
     assert_kind(
-        store.update_tenant(unknown, TenantPatch::default()).await,
+        store
+            .update_tenant(unknown, TenantPatch::default(), record())
+            .await,
         MetadataErrorKind::NotFound,
         "update unknown",
     );
@@ -327,7 +352,7 @@ pub async fn tenants_list_oldest_first_in_pages(store: Store) {
         .enumerate()
     {
         let t = store
-            .create_tenant(new_tenant(slug, i as i64 * 10))
+            .create_tenant(new_tenant(slug, i as i64 * 10), record())
             .await
             .unwrap();
         ids.push(t.id);
@@ -451,18 +476,19 @@ pub async fn other_tenants_files_are_not_found(store: Store) {
                     ..FilePatch::default()
                 },
                 at(5),
+                record(),
             )
             .await,
         MetadataErrorKind::NotFound,
         "update",
     );
     assert_kind(
-        store.trash_file(&sb, id, at(5)).await,
+        store.trash_file(&sb, id, at(5), record()).await,
         MetadataErrorKind::NotFound,
         "trash",
     );
     assert_kind(
-        store.restore_file(&sb, id, at(5)).await,
+        store.restore_file(&sb, id, at(5), record()).await,
         MetadataErrorKind::NotFound,
         "restore",
     );
@@ -472,7 +498,7 @@ pub async fn other_tenants_files_are_not_found(store: Store) {
         "multipart",
     );
     assert_kind(
-        store.mark_available(&sb, id, facts(10, 5)).await,
+        store.mark_available(&sb, id, facts(10, 5), record()).await,
         MetadataErrorKind::NotFound,
         "mark available",
     );
@@ -494,13 +520,14 @@ pub async fn other_tenants_files_are_not_found(store: Store) {
                     created_by: subject("bob"),
                     created_at: at(5),
                 },
+                record(),
             )
             .await,
         MetadataErrorKind::NotFound,
         "put grant",
     );
     assert_kind(
-        store.remove_file(&sb, id).await,
+        store.remove_file(&sb, id, record()).await,
         MetadataErrorKind::NotFound,
         "remove",
     );
@@ -525,6 +552,7 @@ pub async fn duplicate_live_path_conflicts(store: Store) {
                 &scope(&t),
                 file(&t, (o, "alice"), "/docs", "a.pdf", 1, 2),
                 &limits(),
+                record(),
             )
             .await,
         MetadataErrorKind::Conflict,
@@ -541,13 +569,18 @@ pub async fn duplicate_live_path_conflicts(store: Store) {
 
     // Trash frees the name; restoring then conflicts with the new file.
     store
-        .mark_available(&scope(&t), first.id, facts(1, 6))
+        .mark_available(&scope(&t), first.id, facts(1, 6), record())
         .await
         .unwrap();
-    store.trash_file(&scope(&t), first.id, at(7)).await.unwrap();
+    store
+        .trash_file(&scope(&t), first.id, at(7), record())
+        .await
+        .unwrap();
     let second = reserve(&store, &t, file(&t, (o, "alice"), "/docs", "a.pdf", 1, 8)).await;
     assert_kind(
-        store.restore_file(&scope(&t), first.id, at(9)).await,
+        store
+            .restore_file(&scope(&t), first.id, at(9), record())
+            .await,
         MetadataErrorKind::Conflict,
         "restore onto a live name",
     );
@@ -560,9 +593,12 @@ pub async fn duplicate_live_path_conflicts(store: Store) {
             .status,
         FileStatus::Deleted
     );
-    store.remove_file(&scope(&t), second.id).await.unwrap();
+    store
+        .remove_file(&scope(&t), second.id, record())
+        .await
+        .unwrap();
     let restored = store
-        .restore_file(&scope(&t), first.id, at(10))
+        .restore_file(&scope(&t), first.id, at(10), record())
         .await
         .unwrap();
     assert_eq!(restored.status, FileStatus::Available);
@@ -578,29 +614,44 @@ pub async fn quota_is_enforced_with_reservations(store: Store) {
     };
     let s = scope(&t);
     store
-        .reserve_upload(&s, file(&t, (o, "alice"), "/", "a", 60, 1), &tight)
+        .reserve_upload(
+            &s,
+            file(&t, (o, "alice"), "/", "a", 60, 1),
+            &tight,
+            record(),
+        )
         .await
         .unwrap();
     assert_kind(
         store
-            .reserve_upload(&s, file(&t, (o, "alice"), "/", "b", 41, 2), &tight)
+            .reserve_upload(
+                &s,
+                file(&t, (o, "alice"), "/", "b", 41, 2),
+                &tight,
+                record(),
+            )
             .await,
         MetadataErrorKind::QuotaExceeded,
         "pending bytes count against the quota",
     );
     store
-        .reserve_upload(&s, file(&t, (o, "alice"), "/", "c", 40, 3), &tight)
+        .reserve_upload(
+            &s,
+            file(&t, (o, "alice"), "/", "c", 40, 3),
+            &tight,
+            record(),
+        )
         .await
         .unwrap();
     let usage = store.usage(&s).await.unwrap();
     assert_eq!((usage.reserved_bytes, usage.reserved_files), (100, 2));
     store
-        .reserve_upload(&s, file(&t, (o, "alice"), "/", "d", 0, 4), &tight)
+        .reserve_upload(&s, file(&t, (o, "alice"), "/", "d", 0, 4), &tight, record())
         .await
         .unwrap();
     assert_kind(
         store
-            .reserve_upload(&s, file(&t, (o, "alice"), "/", "e", 0, 5), &tight)
+            .reserve_upload(&s, file(&t, (o, "alice"), "/", "e", 0, 5), &tight, record())
             .await,
         MetadataErrorKind::QuotaExceeded,
         "file count",
@@ -626,7 +677,7 @@ async fn race(
             let store = store.clone();
             let limits = limits.clone();
             let f = file(&t, (owner, "alice"), "/", &format!("f{i}"), size, 1);
-            tokio::spawn(async move { store.reserve_upload(&scope, f, &limits).await })
+            tokio::spawn(async move { store.reserve_upload(&scope, f, &limits, record()).await })
         })
         .collect();
     let mut admitted = 0;
@@ -666,7 +717,7 @@ pub async fn mark_available_commits_usage_once(store: Store) {
     let s = scope(&t);
     let rec = reserve(&store, &t, file(&t, (o, "alice"), "/", "a.pdf", 100, 1)).await;
     let done = store
-        .mark_available(&s, rec.id, facts(100, 20))
+        .mark_available(&s, rec.id, facts(100, 20), record())
         .await
         .unwrap();
     assert_eq!(done.status, FileStatus::Available);
@@ -686,21 +737,26 @@ pub async fn mark_available_commits_usage_once(store: Store) {
     assert_eq!(store.usage(&s).await.unwrap(), expected);
     // Completing twice is harmless.
     let again = store
-        .mark_available(&s, rec.id, facts(100, 30))
+        .mark_available(&s, rec.id, facts(100, 30), record())
         .await
         .unwrap();
     assert_eq!(again, done);
     assert_eq!(store.usage(&s).await.unwrap(), expected);
 
-    store.trash_file(&s, rec.id, at(40)).await.unwrap();
+    store
+        .trash_file(&s, rec.id, at(40), record())
+        .await
+        .unwrap();
     assert_kind(
-        store.mark_available(&s, rec.id, facts(100, 50)).await,
+        store
+            .mark_available(&s, rec.id, facts(100, 50), record())
+            .await,
         MetadataErrorKind::InvalidState,
         "a deleted file cannot complete",
     );
     assert_kind(
         store
-            .mark_available(&s, FileId::new_v7(), facts(1, 50))
+            .mark_available(&s, FileId::new_v7(), facts(1, 50), record())
             .await,
         MetadataErrorKind::NotFound,
         "unknown file",
@@ -728,7 +784,7 @@ pub async fn multipart_upload_id_only_while_pending(store: Store) {
         Some("upload-1")
     );
     store
-        .mark_available(&s, rec.id, facts(10, 2))
+        .mark_available(&s, rec.id, facts(10, 2), record())
         .await
         .unwrap();
     assert_kind(
@@ -766,6 +822,7 @@ pub async fn update_file_changes_and_conflicts(store: Store) {
                 metadata: Some(meta.clone()),
             },
             at(30),
+            record(),
         )
         .await
         .unwrap();
@@ -787,6 +844,7 @@ pub async fn update_file_changes_and_conflicts(store: Store) {
                 ..FilePatch::default()
             },
             at(31),
+            record(),
         )
         .await
         .unwrap();
@@ -804,6 +862,7 @@ pub async fn update_file_changes_and_conflicts(store: Store) {
                     ..FilePatch::default()
                 },
                 at(32),
+                record(),
             )
             .await,
         MetadataErrorKind::Conflict,
@@ -811,7 +870,7 @@ pub async fn update_file_changes_and_conflicts(store: Store) {
     );
     assert_kind(
         store
-            .update_file(&s, FileId::new_v7(), FilePatch::default(), at(33))
+            .update_file(&s, FileId::new_v7(), FilePatch::default(), at(33), record())
             .await,
         MetadataErrorKind::NotFound,
         "unknown file",
@@ -824,37 +883,41 @@ pub async fn trash_and_restore_transitions(store: Store) {
     let s = scope(&t);
     let pending = reserve(&store, &t, file(&t, (o, "alice"), "/", "p", 5, 1)).await;
     assert_kind(
-        store.trash_file(&s, pending.id, at(2)).await,
+        store.trash_file(&s, pending.id, at(2), record()).await,
         MetadataErrorKind::InvalidState,
         "trash a pending file",
     );
     let f = available(&store, &t, file(&t, (o, "alice"), "/", "f", 7, 3)).await;
     assert_kind(
-        store.restore_file(&s, f.id, at(4)).await,
+        store.restore_file(&s, f.id, at(4), record()).await,
         MetadataErrorKind::InvalidState,
         "restore an available file",
     );
     let before = store.usage(&s).await.unwrap();
-    let trashed = store.trash_file(&s, f.id, at(5)).await.unwrap();
+    let trashed = store.trash_file(&s, f.id, at(5), record()).await.unwrap();
     assert_eq!(trashed.status, FileStatus::Deleted);
     assert_eq!(trashed.deleted_at, Some(at(5)));
     assert_eq!(store.usage(&s).await.unwrap(), before, "trash keeps usage");
     assert_kind(
-        store.trash_file(&s, f.id, at(6)).await,
+        store.trash_file(&s, f.id, at(6), record()).await,
         MetadataErrorKind::InvalidState,
         "trash twice",
     );
-    let restored = store.restore_file(&s, f.id, at(7)).await.unwrap();
+    let restored = store.restore_file(&s, f.id, at(7), record()).await.unwrap();
     assert_eq!(restored.status, FileStatus::Available);
     assert_eq!(restored.deleted_at, None);
     assert_eq!(restored.updated_at, at(7));
     assert_kind(
-        store.trash_file(&s, FileId::new_v7(), at(8)).await,
+        store
+            .trash_file(&s, FileId::new_v7(), at(8), record())
+            .await,
         MetadataErrorKind::NotFound,
         "trash unknown",
     );
     assert_kind(
-        store.restore_file(&s, FileId::new_v7(), at(8)).await,
+        store
+            .restore_file(&s, FileId::new_v7(), at(8), record())
+            .await,
         MetadataErrorKind::NotFound,
         "restore unknown",
     );
@@ -867,9 +930,12 @@ pub async fn remove_file_releases_usage_and_grants(store: Store) {
     let pending = reserve(&store, &t, file(&t, (o, "alice"), "/", "p", 5, 1)).await;
     let live = available(&store, &t, file(&t, (o, "alice"), "/", "l", 7, 2)).await;
     let trashed = available(&store, &t, file(&t, (o, "alice"), "/", "t", 11, 3)).await;
-    store.trash_file(&s, trashed.id, at(4)).await.unwrap();
     store
-        .put_grant(&s, grant(live.id, "user:bob", Access::Read, None))
+        .trash_file(&s, trashed.id, at(4), record())
+        .await
+        .unwrap();
+    store
+        .put_grant(&s, grant(live.id, "user:bob", Access::Read, None), record())
         .await
         .unwrap();
     assert_eq!(
@@ -881,10 +947,10 @@ pub async fn remove_file_releases_usage_and_grants(store: Store) {
             reserved_files: 1
         }
     );
-    let removed = store.remove_file(&s, pending.id).await.unwrap();
+    let removed = store.remove_file(&s, pending.id, record()).await.unwrap();
     assert_eq!(removed.id, pending.id);
-    store.remove_file(&s, live.id).await.unwrap();
-    store.remove_file(&s, trashed.id).await.unwrap();
+    store.remove_file(&s, live.id, record()).await.unwrap();
+    store.remove_file(&s, trashed.id, record()).await.unwrap();
     assert_eq!(store.usage(&s).await.unwrap(), Usage::default());
     assert_kind(
         store.get_file(&s, live.id).await,
@@ -897,7 +963,7 @@ pub async fn remove_file_releases_usage_and_grants(store: Store) {
         "grants of a removed file",
     );
     assert_kind(
-        store.remove_file(&s, live.id).await,
+        store.remove_file(&s, live.id, record()).await,
         MetadataErrorKind::NotFound,
         "remove twice",
     );
@@ -926,7 +992,11 @@ pub async fn grants_replace_list_delete(store: Store) {
     assert!(store.list_grants(&s, f.id).await.unwrap().is_empty());
 
     let bob = store
-        .put_grant(&s, grant(f.id, "user:bob", Access::Read, Some(500)))
+        .put_grant(
+            &s,
+            grant(f.id, "user:bob", Access::Read, Some(500)),
+            record(),
+        )
         .await
         .unwrap();
     assert_eq!(bob.tenant_id, t.id);
@@ -936,12 +1006,16 @@ pub async fn grants_replace_list_delete(store: Store) {
     assert_eq!(bob.expires_at, Some(at(500)));
     assert_eq!(bob.created_by.as_str(), "alice");
     let viewers = store
-        .put_grant(&s, grant(f.id, "role:viewer", Access::Write, None))
+        .put_grant(
+            &s,
+            grant(f.id, "role:viewer", Access::Write, None),
+            record(),
+        )
         .await
         .unwrap();
     // The same subject again replaces its grant.
     let bob2 = store
-        .put_grant(&s, grant(f.id, "user:bob", Access::Manage, None))
+        .put_grant(&s, grant(f.id, "user:bob", Access::Manage, None), record())
         .await
         .unwrap();
     assert_eq!(bob2.access, Access::Manage);
@@ -954,20 +1028,27 @@ pub async fn grants_replace_list_delete(store: Store) {
     assert!(store.list_grants(&s, g.id).await.unwrap().is_empty());
 
     assert_kind(
-        store.delete_grant(&s, g.id, bob2.id).await,
+        store.delete_grant(&s, g.id, bob2.id, record()).await,
         MetadataErrorKind::NotFound,
         "grant on another file",
     );
-    store.delete_grant(&s, f.id, bob2.id).await.unwrap();
+    store
+        .delete_grant(&s, f.id, bob2.id, record())
+        .await
+        .unwrap();
     assert_eq!(store.list_grants(&s, f.id).await.unwrap(), vec![viewers]);
     assert_kind(
-        store.delete_grant(&s, f.id, bob2.id).await,
+        store.delete_grant(&s, f.id, bob2.id, record()).await,
         MetadataErrorKind::NotFound,
         "delete twice",
     );
     assert_kind(
         store
-            .put_grant(&s, grant(FileId::new_v7(), "user:bob", Access::Read, None))
+            .put_grant(
+                &s,
+                grant(FileId::new_v7(), "user:bob", Access::Read, None),
+                record(),
+            )
             .await,
         MetadataErrorKind::NotFound,
         "grant on unknown file",
@@ -1013,7 +1094,10 @@ pub async fn list_files_filters(store: Store) {
         file(&t, (bob, "bob"), "/docs", "gone.txt", 1, 6),
     )
     .await;
-    store.trash_file(&s, gone.id, at(7)).await.unwrap();
+    store
+        .trash_file(&s, gone.id, at(7), record())
+        .await
+        .unwrap();
 
     let all = query(ReadFilter::All);
     assert_eq!(
@@ -1175,22 +1259,35 @@ pub async fn list_files_read_filter_matches_effective_access(store: Store) {
     let future = available(&store, &t, file(&t, (bob, "bob"), "/", "future", 1, 6)).await;
     available(&store, &t, file(&t, (bob, "bob"), "/", "bob-private", 1, 7)).await;
     store
-        .put_grant(&s, grant(to_carol.id, "user:carol", Access::Read, None))
+        .put_grant(
+            &s,
+            grant(to_carol.id, "user:carol", Access::Read, None),
+            record(),
+        )
         .await
         .unwrap();
     store
-        .put_grant(&s, grant(to_viewers.id, "role:viewer", Access::Read, None))
+        .put_grant(
+            &s,
+            grant(to_viewers.id, "role:viewer", Access::Read, None),
+            record(),
+        )
         .await
         .unwrap();
     store
         .put_grant(
             &s,
             grant(expired.id, "user:carol", Access::Write, Some(999)),
+            record(),
         )
         .await
         .unwrap();
     store
-        .put_grant(&s, grant(future.id, "user:carol", Access::Read, Some(1001)))
+        .put_grant(
+            &s,
+            grant(future.id, "user:carol", Access::Read, Some(1001)),
+            record(),
+        )
         .await
         .unwrap();
     let _ = (own, shared);
@@ -1308,10 +1405,12 @@ pub async fn audit_append_and_list(store: Store) {
         actor: None,
         action: None,
         file_id: None,
-        since: None,
+        // The records of the tenants' and file's creation are older.
+        since: Some(at(0)),
         until: None,
         after: None,
         limit: 100,
+        oldest_first: false,
     };
     let all = store.list_audit(&s, &base).await.unwrap();
     let secs: Vec<i64> = all
@@ -1386,6 +1485,306 @@ pub async fn audit_append_and_list(store: Store) {
     assert_eq!(page2.items.len(), 1);
     assert_eq!(page2.items[0].at, at(10));
     assert_eq!(page2.next_cursor, None);
+
+    // An export runs oldest first, and pages forward.
+    let mut q = AuditQuery {
+        limit: 3,
+        oldest_first: true,
+        ..base.clone()
+    };
+    let page1 = store.list_audit(&s, &q).await.unwrap();
+    let secs = |p: &coffer_ports::Page<coffer_ports::AuditEntry>| -> Vec<i64> {
+        p.items.iter().map(|e| e.at.unix_timestamp() - T0).collect()
+    };
+    assert_eq!(secs(&page1), vec![10, 20, 30]);
+    q.after = Some(PageCursor::decode(page1.next_cursor.as_deref().unwrap()).unwrap());
+    let page2 = store.list_audit(&s, &q).await.unwrap();
+    assert_eq!(secs(&page2), vec![40]);
+    assert_eq!(page2.next_cursor, None);
+}
+
+/// A change's record: an audit entry, and an event when `announced`.
+fn change(action: &str, file: Option<FileId>, secs: i64, announced: bool) -> Journal {
+    let audit = NewAudit {
+        actor: subject("alice"),
+        action: action.to_owned(),
+        file_id: file,
+        detail: json!({ "at": secs }),
+        request_id: Some(format!("req-{secs}")),
+        client_addr: None,
+        at: at(secs),
+    };
+    if announced {
+        Journal::announced(
+            audit,
+            coffer_ports::NewEvent {
+                id: uuid::Uuid::now_v7(),
+                kind: action.to_owned(),
+                data: json!({ "n": secs }),
+            },
+        )
+    } else {
+        Journal::audit(audit)
+    }
+}
+
+async fn audited(store: &Store, t: &Tenant, action: &str) -> usize {
+    let q = AuditQuery {
+        actor: None,
+        action: Some(action.to_owned()),
+        file_id: None,
+        since: None,
+        until: None,
+        after: None,
+        limit: 1000,
+        oldest_first: true,
+    };
+    store.list_audit(&scope(t), &q).await.unwrap().items.len()
+}
+
+async fn events(store: &Store, t: &Tenant) -> Vec<coffer_ports::Event> {
+    store
+        .list_events(&scope(t), None, at(10_000), 1000)
+        .await
+        .unwrap()
+        .items
+}
+
+pub async fn changes_are_recorded_exactly_when_they_happen(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "other").await;
+    let o = user(&store, &t, "alice", &[Role::Editor]).await;
+    let s = scope(&t);
+    let f = available(&store, &t, file(&t, (o, "alice"), "/", "f", 1, 1)).await;
+
+    let trash = change("file.trashed", Some(f.id), 30, true);
+    let event_id = trash.event.as_ref().unwrap().id;
+    store.trash_file(&s, f.id, at(30), trash).await.unwrap();
+    // A change that does not happen leaves no record.
+    let again = store
+        .trash_file(
+            &s,
+            f.id,
+            at(31),
+            change("file.trashed", Some(f.id), 31, true),
+        )
+        .await;
+    assert_eq!(again.unwrap_err().kind(), MetadataErrorKind::InvalidState);
+    assert_eq!(audited(&store, &t, "file.trashed").await, 1);
+    let listed = events(&store, &t).await;
+    assert_eq!(listed.len(), 1, "one event, for the one change");
+    assert_eq!(listed[0].id, event_id);
+    assert_eq!(listed[0].kind, "file.trashed");
+    assert_eq!(listed[0].tenant_id, t.id);
+    assert_eq!(listed[0].data, json!({ "n": 30 }));
+    assert_eq!(listed[0].created_at, at(30));
+
+    // Completing what is already available changes nothing: no record.
+    let g = available(&store, &t, file(&t, (o, "alice"), "/", "g", 1, 2)).await;
+    store
+        .mark_available(
+            &s,
+            g.id,
+            facts(1, 40),
+            change("file.uploaded", Some(g.id), 40, true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(audited(&store, &t, "file.uploaded").await, 0);
+    // A conflict rolls the record back with the change.
+    let h = available(&store, &t, file(&t, (o, "alice"), "/", "h", 1, 3)).await;
+    let clash = FilePatch {
+        filename: Some(Filename::new("g").unwrap()),
+        ..FilePatch::default()
+    };
+    let conflict = store
+        .update_file(
+            &s,
+            h.id,
+            clash,
+            at(50),
+            change("file.updated", Some(h.id), 50, true),
+        )
+        .await;
+    assert_eq!(conflict.unwrap_err().kind(), MetadataErrorKind::Conflict);
+    assert_eq!(audited(&store, &t, "file.updated").await, 0);
+    store
+        .remove_file(&s, h.id, change("file.erased", Some(h.id), 60, true))
+        .await
+        .unwrap();
+    assert_eq!(audited(&store, &t, "file.erased").await, 1);
+    let kinds: Vec<String> = events(&store, &t)
+        .await
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, vec!["file.trashed", "file.erased"]);
+    assert!(
+        events(&store, &other).await.is_empty(),
+        "events stay in their tenant"
+    );
+}
+
+pub async fn events_are_claimed_leased_and_settled(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "other").await;
+    let s = scope(&t);
+    for secs in [10, 11, 12] {
+        store
+            .put_setting(
+                &s,
+                "k",
+                Some(json!(secs)),
+                change("setting.changed", None, secs, true),
+            )
+            .await
+            .unwrap();
+    }
+    let claim = |now: i64, since: i64, limit: u32| coffer_ports::EventClaim {
+        now: at(now),
+        since: at(since),
+        lease: time::Duration::seconds(60),
+        limit,
+    };
+    let secs = |events: &[coffer_ports::Event]| -> Vec<i64> {
+        events
+            .iter()
+            .map(|e| e.created_at.unix_timestamp() - T0)
+            .collect()
+    };
+    let first = store.claim_events(&s, &claim(100, 0, 2)).await.unwrap();
+    assert_eq!(secs(&first), vec![10, 11], "oldest first, up to the limit");
+    let rest = store.claim_events(&s, &claim(100, 0, 10)).await.unwrap();
+    assert_eq!(
+        secs(&rest),
+        vec![12],
+        "claimed events are leased to the first claim"
+    );
+    assert!(
+        store
+            .claim_events(&scope(&other), &claim(100, 0, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .claim_events(&s, &claim(100, 0, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    use coffer_ports::DeliveryOutcome::{Dead, Delivered, Retry};
+    store
+        .record_delivery(&s, first[0].id, Delivered { at: at(101) })
+        .await
+        .unwrap();
+    store
+        .record_delivery(
+            &s,
+            first[1].id,
+            Retry {
+                error: "refused".into(),
+                retry_at: at(110),
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .record_delivery(
+            &s,
+            rest[0].id,
+            Dead {
+                error: "gone".into(),
+                at: at(102),
+            },
+        )
+        .await
+        .unwrap();
+    let unknown = store
+        .record_delivery(&s, uuid::Uuid::now_v7(), Delivered { at: at(103) })
+        .await;
+    assert_eq!(unknown.unwrap_err().kind(), MetadataErrorKind::NotFound);
+    let foreign = store
+        .record_delivery(&scope(&other), first[1].id, Delivered { at: at(103) })
+        .await;
+    assert_eq!(foreign.unwrap_err().kind(), MetadataErrorKind::NotFound);
+
+    assert!(
+        store
+            .claim_events(&s, &claim(109, 0, 10))
+            .await
+            .unwrap()
+            .is_empty(),
+        "not due yet"
+    );
+    // After the lease and the retry time: only the retried one, never the
+    // delivered or the dead-lettered one.
+    let retried = store.claim_events(&s, &claim(200, 0, 10)).await.unwrap();
+    assert_eq!(secs(&retried), vec![11]);
+    assert_eq!(retried[0].attempts, 1);
+    assert!(
+        store
+            .claim_events(&s, &claim(400, 12, 10))
+            .await
+            .unwrap()
+            .is_empty(),
+        "older than since"
+    );
+
+    // Polling sees every event, delivered or not, once settled.
+    let all = store.list_events(&s, None, at(1000), 2).await.unwrap();
+    assert_eq!(secs(&all.items), vec![10, 11]);
+    let after = PageCursor::decode(all.next_cursor.as_deref().unwrap()).unwrap();
+    let next = store
+        .list_events(&s, Some(after), at(1000), 2)
+        .await
+        .unwrap();
+    assert_eq!(secs(&next.items), vec![12]);
+    assert_eq!(next.next_cursor, None);
+    let unsettled = store.list_events(&s, None, at(12), 10).await.unwrap();
+    assert_eq!(
+        secs(&unsettled.items),
+        vec![10, 11],
+        "events from `settled_before` on wait"
+    );
+}
+
+pub async fn settings_are_set_read_and_cleared(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "other").await;
+    let s = scope(&t);
+    assert_eq!(store.get_setting(&s, "webhook").await.unwrap(), None);
+    for (secs, value) in [(1, json!({"url": "a"})), (2, json!({"url": "b"}))] {
+        store
+            .put_setting(
+                &s,
+                "webhook",
+                Some(value),
+                change("setting.set", None, secs, false),
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.get_setting(&s, "webhook").await.unwrap(),
+        Some(json!({"url": "b"}))
+    );
+    assert_eq!(
+        store.get_setting(&scope(&other), "webhook").await.unwrap(),
+        None
+    );
+    store
+        .put_setting(&s, "webhook", None, change("setting.set", None, 3, false))
+        .await
+        .unwrap();
+    assert_eq!(store.get_setting(&s, "webhook").await.unwrap(), None);
+    assert_eq!(audited(&store, &t, "setting.set").await, 3);
+    assert!(
+        events(&store, &t).await.is_empty(),
+        "unannounced changes make no event"
+    );
 }
 
 pub async fn check_ready_answers(store: Store) {

@@ -16,6 +16,7 @@ mod key;
 mod limits;
 mod principal;
 mod tenant;
+pub mod webhook;
 
 pub use access::{Action, Decision, DenyReason, Resource, decide, effective_access};
 pub use cursor::PageCursor;

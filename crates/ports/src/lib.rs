@@ -9,6 +9,7 @@
 
 mod clock;
 mod error;
+mod events;
 mod identity;
 mod metadata;
 mod object_store;
@@ -16,6 +17,9 @@ mod object_store;
 pub use clock::{Clock, SystemClock};
 pub use error::{
     IdentityError, IdentityErrorKind, MetadataError, MetadataErrorKind, StoreError, StoreErrorKind,
+};
+pub use events::{
+    DeliveryOutcome, Event, EventClaim, Journal, NewEvent, WebhookRequest, WebhookSender,
 };
 pub use identity::{IdentityProvider, TenantClaim, VerifiedIdentity};
 pub use metadata::{
@@ -31,6 +35,8 @@ pub use object_store::{
 
 #[cfg(feature = "mock")]
 pub use clock::MockClock;
+#[cfg(feature = "mock")]
+pub use events::MockWebhookSender;
 #[cfg(feature = "mock")]
 pub use identity::MockIdentityProvider;
 #[cfg(feature = "mock")]

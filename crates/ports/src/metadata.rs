@@ -9,7 +9,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::MetadataError;
+use crate::{DeliveryOutcome, Event, EventClaim, Journal, MetadataError};
 
 /// The tenant a unit of metadata work runs for. Every tenant-scoped method
 /// takes one; the PostgreSQL adapter turns it into `SET LOCAL
@@ -304,6 +304,8 @@ pub struct AuditQuery {
     pub after: Option<PageCursor>,
     /// Clamped like [`FileQuery::limit`].
     pub limit: u32,
+    /// Oldest first (an export) instead of newest first (a listing).
+    pub oldest_first: bool,
 }
 
 /// Where metadata, permissions and tenant state live (PostgreSQL in
@@ -319,7 +321,11 @@ pub struct AuditQuery {
 pub trait MetadataStore: Send + Sync + 'static {
     /// # Errors
     /// `Conflict` when the slug (or id) is taken.
-    async fn create_tenant(&self, tenant: NewTenant) -> Result<Tenant, MetadataError>;
+    async fn create_tenant(
+        &self,
+        tenant: NewTenant,
+        journal: Journal,
+    ) -> Result<Tenant, MetadataError>;
 
     /// # Errors
     /// `NotFound`.
@@ -345,6 +351,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         &self,
         id: TenantId,
         patch: TenantPatch,
+        journal: Journal,
     ) -> Result<Tenant, MetadataError>;
 
     /// Create the user on first sight (just in time) or refresh its roles.
@@ -373,6 +380,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         scope: &TenantScope,
         file: NewFile,
         limits: &PlanLimits,
+        journal: Journal,
     ) -> Result<FileRecord, MetadataError>;
 
     /// A file (in any status) with its grants.
@@ -410,6 +418,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         scope: &TenantScope,
         id: FileId,
         facts: ObjectFacts,
+        journal: Journal,
     ) -> Result<FileRecord, MetadataError>;
 
     /// # Errors
@@ -420,6 +429,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         id: FileId,
         patch: FilePatch,
         at: OffsetDateTime,
+        journal: Journal,
     ) -> Result<FileRecord, MetadataError>;
 
     /// `available` → `deleted` (trash). Usage is kept until removal.
@@ -431,6 +441,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         scope: &TenantScope,
         id: FileId,
         at: OffsetDateTime,
+        journal: Journal,
     ) -> Result<FileRecord, MetadataError>;
 
     /// `deleted` → `available`.
@@ -443,6 +454,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         scope: &TenantScope,
         id: FileId,
         at: OffsetDateTime,
+        journal: Journal,
     ) -> Result<FileRecord, MetadataError>;
 
     /// Remove the row and its grants, releasing its usage (or reservation).
@@ -453,6 +465,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         &self,
         scope: &TenantScope,
         id: FileId,
+        journal: Journal,
     ) -> Result<FileRecord, MetadataError>;
 
     /// # Errors
@@ -467,8 +480,12 @@ pub trait MetadataStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// `NotFound` for an unknown file.
-    async fn put_grant(&self, scope: &TenantScope, grant: NewGrant)
-    -> Result<Grant, MetadataError>;
+    async fn put_grant(
+        &self,
+        scope: &TenantScope,
+        grant: NewGrant,
+        journal: Journal,
+    ) -> Result<Grant, MetadataError>;
 
     /// # Errors
     /// `NotFound` when the grant is not on that file.
@@ -477,9 +494,12 @@ pub trait MetadataStore: Send + Sync + 'static {
         scope: &TenantScope,
         file: FileId,
         grant: GrantId,
+        journal: Journal,
     ) -> Result<(), MetadataError>;
 
-    /// Append to the audit log (append-only: nothing updates or deletes it).
+    /// Append to the audit log (append-only: nothing updates or deletes
+    /// it) what is not a change: a download URL issued, content streamed.
+    /// Changes are recorded by their own method's [`Journal`].
     ///
     /// # Errors
     /// `Unavailable`, `Internal`.
@@ -493,6 +513,65 @@ pub trait MetadataStore: Send + Sync + 'static {
         scope: &TenantScope,
         query: &AuditQuery,
     ) -> Result<Page<AuditEntry>, MetadataError>;
+
+    /// A tenant setting (`None` when unset).
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn get_setting(
+        &self,
+        scope: &TenantScope,
+        key: &str,
+    ) -> Result<Option<serde_json::Value>, MetadataError>;
+
+    /// Set (`Some`) or clear (`None`) a tenant setting.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn put_setting(
+        &self,
+        scope: &TenantScope,
+        key: &str,
+        value: Option<serde_json::Value>,
+        journal: Journal,
+    ) -> Result<(), MetadataError>;
+
+    /// The tenant's events, oldest first, created before `settled_before`
+    /// (so that a poller never skips an event whose transaction commits
+    /// after a later one's), keyset-paged by `(created_at, id)`.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn list_events(
+        &self,
+        scope: &TenantScope,
+        after: Option<PageCursor>,
+        settled_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Page<Event>, MetadataError>;
+
+    /// Claim the tenant's events due for delivery (not delivered, not dead,
+    /// due by `claim.now`), oldest first, skipping those another
+    /// dispatcher holds, and lease them (see [`EventClaim::lease`]).
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn claim_events(
+        &self,
+        scope: &TenantScope,
+        claim: &EventClaim,
+    ) -> Result<Vec<Event>, MetadataError>;
+
+    /// Record what became of delivering an event.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown event.
+    async fn record_delivery(
+        &self,
+        scope: &TenantScope,
+        event: Uuid,
+        outcome: DeliveryOutcome,
+    ) -> Result<(), MetadataError>;
 
     /// Whether the database answers, for `/readyz`.
     ///

@@ -1,11 +1,11 @@
 //! The append-only audit log.
 
-use coffer_ports::{AuditEntry, AuditQuery, NewAudit, Page, TenantScope, fetch_size};
+use coffer_ports::{AuditEntry, AuditQuery, Journal, NewAudit, Page, TenantScope, fetch_size};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use uuid::Uuid;
 
 use crate::error::PgError;
+use crate::journal::JournalRows;
 use crate::listing::keyset;
 use crate::rows::AuditRow;
 use crate::schema::audit_events;
@@ -18,27 +18,12 @@ impl PgMetadataStore {
         entry: NewAudit,
     ) -> Result<(), PgError> {
         let tenant = scope.tenant_id();
-        let row = AuditRow {
-            // Time-ordered ids keep the (at, id) keyset close to insertion order.
-            id: Uuid::now_v7(),
-            tenant_id: *tenant.as_uuid(),
-            actor: entry.actor.as_str().to_owned(),
-            action: entry.action,
-            file_id: entry.file_id.map(|f| *f.as_uuid()),
-            detail: entry.detail,
-            request_id: entry.request_id,
-            client_addr: entry.client_addr,
-            at: entry.at,
-        };
-        let row = &row;
-        transaction!(self, |conn| Ok(scoped(
-            conn,
-            tenant,
-            diesel::insert_into(audit_events::table)
-                .values(row)
-                .execute(&mut &*conn),
-        )
-        .await?))?;
+        let rows = &JournalRows::new(tenant, Journal::audit(entry));
+        // One round trip inside the transaction: the tenant setting and the
+        // insert pipelined (a download URL is audited on the hot path).
+        transaction!(self, |conn| Ok(
+            scoped(conn, tenant, rows.insert(conn)).await?
+        ))?;
         Ok(())
     }
 
@@ -52,9 +37,13 @@ impl PgMetadataStore {
         let mut q = a::audit_events
             .select(AuditRow::as_select())
             .filter(a::tenant_id.eq(tenant.as_uuid()))
-            .order((a::at.desc(), a::id.desc()))
             .limit(i64::from(fetch_size(query.limit)))
             .into_boxed();
+        q = if query.oldest_first {
+            q.order((a::at.asc(), a::id.asc()))
+        } else {
+            q.order((a::at.desc(), a::id.desc()))
+        };
         if let Some(actor) = &query.actor {
             q = q.filter(a::actor.eq(actor.as_str().to_owned()));
         }
@@ -71,7 +60,8 @@ impl PgMetadataStore {
             q = q.filter(a::at.le(until));
         }
         if let Some(c) = query.after {
-            q = q.filter(keyset("audit_events.at, audit_events.id", "<", c));
+            let direction = if query.oldest_first { ">" } else { "<" };
+            q = q.filter(keyset("audit_events.at, audit_events.id", direction, c));
         }
         let rows: Vec<AuditRow> = read_scoped!(self, Scope::Tenant(tenant), |c| q.load(&mut &*c))?;
         Page::try_from_overfetch(rows, query.limit, AuditEntry::page_cursor)

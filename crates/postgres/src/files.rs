@@ -2,13 +2,14 @@
 //! restore, remove — each with its usage accounting in the same transaction.
 
 use coffer_domain::{FileId, FileRecord, FileStatus, PlanLimits, Usage, UsageChange};
-use coffer_ports::{FilePatch, NewFile, ObjectFacts, StoredFile, TenantScope};
+use coffer_ports::{FilePatch, Journal, NewFile, ObjectFacts, StoredFile, TenantScope};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use time::OffsetDateTime;
 
 use crate::error::{PgError, db_kind};
+use crate::journal::JournalRows;
 use crate::rows::{FileRow, GrantRow, UsageRow, grants_from, status_of, to_i64};
 use crate::schema::{files, grants, usage_counters};
 use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
@@ -76,8 +77,10 @@ impl PgMetadataStore {
         scope: &TenantScope,
         file: NewFile,
         limits: &PlanLimits,
+        journal: Journal,
     ) -> Result<FileRecord, PgError> {
         let tenant = scope.tenant_id();
+        let journal = &JournalRows::new(tenant, journal);
         let size = to_i64(file.size_bytes, "size_bytes")?;
         let row = FileRow {
             id: *file.id.as_uuid(),
@@ -126,6 +129,7 @@ impl PgMetadataStore {
                 .await
                 .map_err(|e| live_conflict(e.into(), "this path and filename"))?;
             adjust_usage(conn, scope, UsageChange::reserve(size)).await?;
+            journal.insert(conn).await?;
             Ok(inserted)
         })?;
         inserted.try_into()
@@ -196,8 +200,10 @@ impl PgMetadataStore {
         scope: &TenantScope,
         id: FileId,
         facts: ObjectFacts,
+        journal: Journal,
     ) -> Result<FileRecord, PgError> {
         let tenant = scope.tenant_id();
+        let journal = &JournalRows::new(tenant, journal);
         let size = to_i64(facts.size_bytes, "size_bytes")?;
         let checksum = facts.checksum_sha256.map(|d| d.as_bytes().to_vec());
         let checksum = &checksum;
@@ -235,6 +241,7 @@ impl PgMetadataStore {
                 .get_result(conn)
                 .await?;
             adjust_usage(conn, scope, UsageChange::complete(current.size_bytes, size)).await?;
+            journal.insert(conn).await?;
             Ok(updated)
         })?;
         row.try_into()
@@ -246,8 +253,10 @@ impl PgMetadataStore {
         id: FileId,
         patch: FilePatch,
         at: OffsetDateTime,
+        journal: Journal,
     ) -> Result<FileRecord, PgError> {
         let tenant = scope.tenant_id();
+        let journal = &JournalRows::new(tenant, journal);
         let changes = FileChanges {
             filename: patch.filename.map(String::from),
             path: patch.path.map(String::from),
@@ -256,18 +265,23 @@ impl PgMetadataStore {
             updated_at: at,
         };
         let changes = &changes;
-        let row = transaction!(self, |conn| scoped(
-            conn,
-            tenant,
-            diesel::update(files::table.find(id.as_uuid()))
-                .set(changes)
-                .returning(FileRow::as_returning())
-                .get_result(&mut &*conn),
-        )
-        .await
-        .optional()
-        .map_err(|e| live_conflict(e.into(), "this path and filename")))?;
-        row.ok_or(PgError::NotFound("file"))?.try_into()
+        let row = transaction!(self, |conn| {
+            let row = scoped(
+                conn,
+                tenant,
+                diesel::update(files::table.find(id.as_uuid()))
+                    .set(changes)
+                    .returning(FileRow::as_returning())
+                    .get_result(&mut &*conn),
+            )
+            .await
+            .optional()
+            .map_err(|e| live_conflict(e.into(), "this path and filename"))?
+            .ok_or(PgError::NotFound("file"))?;
+            journal.insert(conn).await?;
+            Ok(row)
+        })?;
+        row.try_into()
     }
 
     /// `from` → `to` (trash or restore), `InvalidState` from anything else.
@@ -278,8 +292,10 @@ impl PgMetadataStore {
         from: FileStatus,
         to: FileStatus,
         at: OffsetDateTime,
+        journal: Journal,
     ) -> Result<FileRecord, PgError> {
         let tenant = scope.tenant_id();
+        let journal = &JournalRows::new(tenant, journal);
         let deleted_at = (to == FileStatus::Deleted).then_some(at);
         let row = transaction!(self, |conn| {
             let updated = scoped(
@@ -302,7 +318,10 @@ impl PgMetadataStore {
             .optional()
             .map_err(|e| live_conflict(e.into(), "this file's path and filename"))?;
             match updated {
-                Some(row) => Ok(row),
+                Some(row) => {
+                    journal.insert(conn).await?;
+                    Ok(row)
+                }
                 None => Err(explain_miss(conn, id, from).await?),
             }
         })?;
@@ -313,8 +332,10 @@ impl PgMetadataStore {
         &self,
         scope: &TenantScope,
         id: FileId,
+        journal: Journal,
     ) -> Result<FileRecord, PgError> {
         let tenant = scope.tenant_id();
+        let journal = &JournalRows::new(tenant, journal);
         let row = transaction!(self, |conn| {
             let removed = scoped(
                 conn,
@@ -328,6 +349,7 @@ impl PgMetadataStore {
             .ok_or(PgError::NotFound("file"))?;
             let change = UsageChange::release(status_of(&removed.status)?, removed.size_bytes);
             adjust_usage(conn, scope, change).await?;
+            journal.insert(conn).await?;
             Ok(removed)
         })?;
         row.try_into()

@@ -1,13 +1,14 @@
 //! Grants on files.
 
 use coffer_domain::{FileId, Grant, GrantId};
-use coffer_ports::{NewGrant, TenantScope};
+use coffer_ports::{Journal, NewGrant, TenantScope};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
 use diesel::upsert::excluded;
 use diesel_async::RunQueryDsl;
 
 use crate::error::{PgError, db_kind};
+use crate::journal::JournalRows;
 use crate::rows::{GrantRow, grants_from};
 use crate::schema::{files, grants};
 use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
@@ -39,8 +40,10 @@ impl PgMetadataStore {
         &self,
         scope: &TenantScope,
         grant: NewGrant,
+        journal: Journal,
     ) -> Result<Grant, PgError> {
         let tenant = scope.tenant_id();
+        let journal = &JournalRows::new(tenant, journal);
         let row = GrantRow {
             id: *grant.id.as_uuid(),
             tenant_id: *tenant.as_uuid(),
@@ -52,24 +55,28 @@ impl PgMetadataStore {
             created_at: grant.created_at,
         };
         let row = &row;
-        let result = transaction!(self, |conn| Ok(scoped(
-            conn,
-            tenant,
-            diesel::insert_into(grants::table)
-                .values(row)
-                .on_conflict((grants::file_id, grants::subject))
-                .do_update()
-                .set((
-                    grants::id.eq(excluded(grants::id)),
-                    grants::access.eq(excluded(grants::access)),
-                    grants::expires_at.eq(excluded(grants::expires_at)),
-                    grants::created_by.eq(excluded(grants::created_by)),
-                    grants::created_at.eq(excluded(grants::created_at)),
-                ))
-                .returning(GrantRow::as_returning())
-                .get_result(&mut &*conn),
-        )
-        .await?));
+        let result = transaction!(self, |conn| {
+            let row = scoped(
+                conn,
+                tenant,
+                diesel::insert_into(grants::table)
+                    .values(row)
+                    .on_conflict((grants::file_id, grants::subject))
+                    .do_update()
+                    .set((
+                        grants::id.eq(excluded(grants::id)),
+                        grants::access.eq(excluded(grants::access)),
+                        grants::expires_at.eq(excluded(grants::expires_at)),
+                        grants::created_by.eq(excluded(grants::created_by)),
+                        grants::created_at.eq(excluded(grants::created_at)),
+                    ))
+                    .returning(GrantRow::as_returning())
+                    .get_result(&mut &*conn),
+            )
+            .await?;
+            journal.insert(conn).await?;
+            Ok(row)
+        });
         match result {
             // The composite foreign key (tenant_id, file_id) refuses a file
             // that is unknown or belongs to another tenant alike.
@@ -85,22 +92,27 @@ impl PgMetadataStore {
         scope: &TenantScope,
         file: FileId,
         grant: GrantId,
+        journal: Journal,
     ) -> Result<(), PgError> {
         let tenant = scope.tenant_id();
-        let deleted = transaction!(self, |conn| Ok(scoped(
-            conn,
-            tenant,
-            diesel::delete(
-                grants::table
-                    .find(grant.as_uuid())
-                    .filter(grants::file_id.eq(file.as_uuid())),
+        let journal = &JournalRows::new(tenant, journal);
+        transaction!(self, |conn| {
+            let deleted = scoped(
+                conn,
+                tenant,
+                diesel::delete(
+                    grants::table
+                        .find(grant.as_uuid())
+                        .filter(grants::file_id.eq(file.as_uuid())),
+                )
+                .execute(&mut &*conn),
             )
-            .execute(&mut &*conn),
-        )
-        .await?))?;
-        if deleted == 0 {
-            return Err(PgError::NotFound("grant"));
-        }
-        Ok(())
+            .await?;
+            if deleted == 0 {
+                return Err(PgError::NotFound("grant"));
+            }
+            journal.insert(conn).await?;
+            Ok(())
+        })
     }
 }

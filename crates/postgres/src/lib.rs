@@ -9,13 +9,16 @@
 
 mod audit;
 mod error;
+mod events;
 mod files;
 mod grants;
+mod journal;
 mod listing;
 mod migrate;
 mod port;
 mod rows;
 mod schema;
+mod settings;
 mod store;
 mod tenants;
 #[cfg(feature = "testing")]

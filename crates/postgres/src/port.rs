@@ -8,8 +8,9 @@ use coffer_domain::{
     TenantSlug, Usage, UserId,
 };
 use coffer_ports::{
-    AuditEntry, AuditQuery, FilePatch, FileQuery, MetadataError, MetadataStore, NewAudit, NewFile,
-    NewGrant, NewTenant, ObjectFacts, Page, StoredFile, TenantPatch, TenantScope,
+    AuditEntry, AuditQuery, DeliveryOutcome, Event, EventClaim, FilePatch, FileQuery, Journal,
+    MetadataError, MetadataStore, NewAudit, NewFile, NewGrant, NewTenant, ObjectFacts, Page,
+    StoredFile, TenantPatch, TenantScope,
 };
 use diesel_async::RunQueryDsl;
 use time::OffsetDateTime;
@@ -19,8 +20,12 @@ use crate::store::PgMetadataStore;
 
 #[async_trait]
 impl MetadataStore for PgMetadataStore {
-    async fn create_tenant(&self, tenant: NewTenant) -> Result<Tenant, MetadataError> {
-        Ok(self.create_tenant_impl(tenant).await?)
+    async fn create_tenant(
+        &self,
+        tenant: NewTenant,
+        journal: Journal,
+    ) -> Result<Tenant, MetadataError> {
+        Ok(self.create_tenant_impl(tenant, journal).await?)
     }
 
     async fn get_tenant(&self, id: TenantId) -> Result<Tenant, MetadataError> {
@@ -43,8 +48,9 @@ impl MetadataStore for PgMetadataStore {
         &self,
         id: TenantId,
         patch: TenantPatch,
+        journal: Journal,
     ) -> Result<Tenant, MetadataError> {
-        Ok(self.update_tenant_impl(id, patch).await?)
+        Ok(self.update_tenant_impl(id, patch, journal).await?)
     }
 
     async fn upsert_user(
@@ -65,8 +71,11 @@ impl MetadataStore for PgMetadataStore {
         scope: &TenantScope,
         file: NewFile,
         limits: &PlanLimits,
+        journal: Journal,
     ) -> Result<FileRecord, MetadataError> {
-        Ok(self.reserve_upload_impl(scope, file, limits).await?)
+        Ok(self
+            .reserve_upload_impl(scope, file, limits, journal)
+            .await?)
     }
 
     async fn get_file(&self, scope: &TenantScope, id: FileId) -> Result<StoredFile, MetadataError> {
@@ -95,8 +104,9 @@ impl MetadataStore for PgMetadataStore {
         scope: &TenantScope,
         id: FileId,
         facts: ObjectFacts,
+        journal: Journal,
     ) -> Result<FileRecord, MetadataError> {
-        Ok(self.mark_available_impl(scope, id, facts).await?)
+        Ok(self.mark_available_impl(scope, id, facts, journal).await?)
     }
 
     async fn update_file(
@@ -105,8 +115,9 @@ impl MetadataStore for PgMetadataStore {
         id: FileId,
         patch: FilePatch,
         at: OffsetDateTime,
+        journal: Journal,
     ) -> Result<FileRecord, MetadataError> {
-        Ok(self.update_file_impl(scope, id, patch, at).await?)
+        Ok(self.update_file_impl(scope, id, patch, at, journal).await?)
     }
 
     async fn trash_file(
@@ -114,8 +125,11 @@ impl MetadataStore for PgMetadataStore {
         scope: &TenantScope,
         id: FileId,
         at: OffsetDateTime,
+        journal: Journal,
     ) -> Result<FileRecord, MetadataError> {
-        Ok(self.transition(scope, id, Available, Deleted, at).await?)
+        Ok(self
+            .transition(scope, id, Available, Deleted, at, journal)
+            .await?)
     }
 
     async fn restore_file(
@@ -123,16 +137,20 @@ impl MetadataStore for PgMetadataStore {
         scope: &TenantScope,
         id: FileId,
         at: OffsetDateTime,
+        journal: Journal,
     ) -> Result<FileRecord, MetadataError> {
-        Ok(self.transition(scope, id, Deleted, Available, at).await?)
+        Ok(self
+            .transition(scope, id, Deleted, Available, at, journal)
+            .await?)
     }
 
     async fn remove_file(
         &self,
         scope: &TenantScope,
         id: FileId,
+        journal: Journal,
     ) -> Result<FileRecord, MetadataError> {
-        Ok(self.remove_file_impl(scope, id).await?)
+        Ok(self.remove_file_impl(scope, id, journal).await?)
     }
 
     async fn list_grants(
@@ -147,8 +165,9 @@ impl MetadataStore for PgMetadataStore {
         &self,
         scope: &TenantScope,
         grant: NewGrant,
+        journal: Journal,
     ) -> Result<Grant, MetadataError> {
-        Ok(self.put_grant_impl(scope, grant).await?)
+        Ok(self.put_grant_impl(scope, grant, journal).await?)
     }
 
     async fn delete_grant(
@@ -156,8 +175,9 @@ impl MetadataStore for PgMetadataStore {
         scope: &TenantScope,
         file: FileId,
         grant: GrantId,
+        journal: Journal,
     ) -> Result<(), MetadataError> {
-        Ok(self.delete_grant_impl(scope, file, grant).await?)
+        Ok(self.delete_grant_impl(scope, file, grant, journal).await?)
     }
 
     async fn append_audit(
@@ -174,6 +194,53 @@ impl MetadataStore for PgMetadataStore {
         query: &AuditQuery,
     ) -> Result<Page<AuditEntry>, MetadataError> {
         Ok(self.list_audit_impl(scope, query).await?)
+    }
+
+    async fn get_setting(
+        &self,
+        scope: &TenantScope,
+        key: &str,
+    ) -> Result<Option<serde_json::Value>, MetadataError> {
+        Ok(self.get_setting_impl(scope, key).await?)
+    }
+
+    async fn put_setting(
+        &self,
+        scope: &TenantScope,
+        key: &str,
+        value: Option<serde_json::Value>,
+        journal: Journal,
+    ) -> Result<(), MetadataError> {
+        Ok(self.put_setting_impl(scope, key, value, journal).await?)
+    }
+
+    async fn list_events(
+        &self,
+        scope: &TenantScope,
+        after: Option<PageCursor>,
+        settled_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Page<Event>, MetadataError> {
+        Ok(self
+            .list_events_impl(scope, after, settled_before, limit)
+            .await?)
+    }
+
+    async fn claim_events(
+        &self,
+        scope: &TenantScope,
+        claim: &EventClaim,
+    ) -> Result<Vec<Event>, MetadataError> {
+        Ok(self.claim_events_impl(scope, claim).await?)
+    }
+
+    async fn record_delivery(
+        &self,
+        scope: &TenantScope,
+        event: uuid::Uuid,
+        outcome: DeliveryOutcome,
+    ) -> Result<(), MetadataError> {
+        Ok(self.record_delivery_impl(scope, event, outcome).await?)
     }
 
     async fn check_ready(&self) -> Result<(), MetadataError> {

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::PgError;
-use crate::schema::{audit_events, files, grants, tenants, usage_counters};
+use crate::schema::{audit_events, files, grants, outbox, tenants, usage_counters};
 
 fn corrupt(what: &str, err: impl std::fmt::Display) -> PgError {
     PgError::CorruptRow(format!("{what}: {err}"))
@@ -234,6 +234,45 @@ impl TryFrom<AuditRow> for AuditEntry {
             request_id: row.request_id,
             client_addr: row.client_addr,
             at: row.at,
+        })
+    }
+}
+
+/// A new outbox row; the delivery columns start at their defaults.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct OutboxRow {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub topic: String,
+    pub payload: serde_json::Value,
+    pub created_at: OffsetDateTime,
+    pub next_attempt_at: OffsetDateTime,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct EventRow {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub topic: String,
+    pub payload: serde_json::Value,
+    pub created_at: OffsetDateTime,
+    pub attempts: i32,
+}
+
+impl TryFrom<EventRow> for coffer_ports::Event {
+    type Error = PgError;
+
+    fn try_from(row: EventRow) -> Result<Self, PgError> {
+        Ok(coffer_ports::Event {
+            id: row.id,
+            tenant_id: TenantId::from_uuid(row.tenant_id),
+            kind: row.topic,
+            data: row.payload,
+            created_at: row.created_at,
+            attempts: u32::try_from(row.attempts)
+                .map_err(|e| PgError::CorruptRow(format!("outbox attempts: {e}")))?,
         })
     }
 }

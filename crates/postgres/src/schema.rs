@@ -93,11 +93,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        topic -> Text,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+        published_at -> Nullable<Timestamptz>,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        dead_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    tenant_settings (tenant_id, key) {
+        tenant_id -> Uuid,
+        key -> Text,
+        value -> Jsonb,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
     files,
     grants,
     usage_counters,
-    audit_events
+    audit_events,
+    outbox,
+    tenant_settings
 );

@@ -1,7 +1,7 @@
 //! The platform path (tenants) and per-tenant accounts (users, usage).
 
 use coffer_domain::{PageCursor, Role, Subject, Tenant, TenantId, TenantSlug, Usage, UserId};
-use coffer_ports::{NewTenant, Page, TenantPatch, TenantScope, fetch_size};
+use coffer_ports::{Journal, NewTenant, Page, TenantPatch, TenantScope, fetch_size};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
 use diesel_async::RunQueryDsl;
@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::{PgError, db_kind};
+use crate::journal::JournalRows;
 use crate::listing::keyset;
 use crate::rows::{TenantRow, UsageRow};
 use crate::schema::{tenants, usage_counters, users};
@@ -42,7 +43,12 @@ fn not_found_as_tenant(row: Result<TenantRow, PgError>) -> Result<Tenant, PgErro
 }
 
 impl PgMetadataStore {
-    pub(crate) async fn create_tenant_impl(&self, new: NewTenant) -> Result<Tenant, PgError> {
+    pub(crate) async fn create_tenant_impl(
+        &self,
+        new: NewTenant,
+        journal: Journal,
+    ) -> Result<Tenant, PgError> {
+        let journal = &JournalRows::new(new.id, journal);
         let row = TenantRow {
             id: *new.id.as_uuid(),
             slug: new.slug.as_str().to_owned(),
@@ -73,6 +79,7 @@ impl PgMetadataStore {
                 .values(usage_counters::tenant_id.eq(new.id.as_uuid()))
                 .execute(conn)
                 .await?;
+            journal.insert(conn).await?;
             Ok(inserted)
         });
         match result {
@@ -123,7 +130,9 @@ impl PgMetadataStore {
         &self,
         id: TenantId,
         patch: TenantPatch,
+        journal: Journal,
     ) -> Result<Tenant, PgError> {
+        let journal = &JournalRows::new(id, journal);
         let changes = TenantChanges {
             display_name: patch.display_name,
             plan: patch.plan.map(|p| p.as_str().to_owned()),
@@ -140,16 +149,23 @@ impl PgMetadataStore {
             updated_at: OffsetDateTime::now_utc(),
         };
         let changes = &changes;
-        let row = transaction!(self, |conn| Ok(platform(
-            conn,
-            diesel::update(tenants::table.find(id.as_uuid()))
-                .set(changes)
-                .returning(TenantRow::as_returning())
-                .get_result(&mut &*conn),
-        )
-        .await
-        .optional()?))?;
-        row.ok_or(PgError::NotFound("tenant"))?.try_into()
+        let row = transaction!(self, |conn| {
+            let row = platform(
+                conn,
+                diesel::update(tenants::table.find(id.as_uuid()))
+                    .set(changes)
+                    .returning(TenantRow::as_returning())
+                    .get_result(&mut &*conn),
+            )
+            .await
+            .optional()?
+            .ok_or(PgError::NotFound("tenant"))?;
+            // The record belongs to the tenant: written in its scope.
+            enter_tenant(conn, id).await?;
+            journal.insert(conn).await?;
+            Ok(row)
+        })?;
+        row.try_into()
     }
 
     pub(crate) async fn upsert_user_impl(

@@ -59,6 +59,22 @@ pub enum Command {
     /// Administer tenants directly (embedded mode, or break-glass).
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print a tenant's audit log as JSON lines, oldest first.
+    Export {
+        /// Tenant slug or id.
+        #[arg(long)]
+        tenant: String,
+        /// Only records at or after this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,6 +141,17 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             println!("{token}");
             Ok(())
         }
+        Command::Audit(AuditCommand::Export { tenant, since }) => {
+            let meta = wiring::metadata(&config).await?;
+            let since = since
+                .map(|s| {
+                    time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
+                })
+                .transpose()?;
+            let tenant = find_tenant(meta.as_ref(), &tenant).await?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            export_audit(meta.as_ref(), tenant, since, &mut out).await
+        }
         Command::Config(ConfigCommand::Show) => {
             println!("{config:#?}");
             Ok(())
@@ -137,23 +164,68 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         }) => {
             let meta = wiring::metadata(&config).await?;
             let slug = TenantSlug::new(slug)?;
-            let tenant = meta
-                .create_tenant(NewTenant {
-                    id: TenantId::new_random(),
-                    display_name: name.unwrap_or_else(|| slug.to_string()),
-                    slug,
-                    plan: plan.parse::<Plan>()?,
-                    status: TenantStatus::Active,
-                    region: Region::new(region)?,
-                    dedicated_bucket: None,
-                    limit_overrides: LimitOverrides::default(),
-                    created_at: time::OffsetDateTime::now_utc(),
-                })
-                .await?;
+            let new = NewTenant {
+                id: TenantId::new_random(),
+                display_name: name.unwrap_or_else(|| slug.to_string()),
+                slug,
+                plan: plan.parse::<Plan>()?,
+                status: TenantStatus::Active,
+                region: Region::new(region)?,
+                dedicated_bucket: None,
+                limit_overrides: LimitOverrides::default(),
+                created_at: time::OffsetDateTime::now_utc(),
+            };
+            let journal = wiring::created_by_operator(&new, "cli");
+            let tenant = meta.create_tenant(new, journal).await?;
             println!("{} {}", tenant.id, tenant.slug);
             Ok(())
         }
     }
+}
+
+/// A tenant by slug or id.
+async fn find_tenant(
+    meta: &dyn coffer_ports::MetadataStore,
+    key: &str,
+) -> Result<coffer_domain::Tenant, Error> {
+    Ok(match uuid::Uuid::parse_str(key) {
+        Ok(id) => meta.get_tenant(TenantId::from_uuid(id)).await?,
+        Err(_) => meta.find_tenant_by_slug(&TenantSlug::new(key)?).await?,
+    })
+}
+
+/// Writes every audit record of `tenant` (from `since`) as one JSON object
+/// per line, oldest first, paging through the log so memory stays flat.
+pub async fn export_audit(
+    meta: &dyn coffer_ports::MetadataStore,
+    tenant: coffer_domain::Tenant,
+    since: Option<time::OffsetDateTime>,
+    out: &mut impl std::io::Write,
+) -> Result<(), Error> {
+    let scope = coffer_ports::TenantScope::new(tenant.id);
+    let mut query = coffer_ports::AuditQuery {
+        actor: None,
+        action: None,
+        file_id: None,
+        since,
+        until: None,
+        after: None,
+        limit: coffer_ports::MAX_PAGE_SIZE,
+        oldest_first: true,
+    };
+    loop {
+        let page = meta.list_audit(&scope, &query).await?;
+        for entry in &page.items {
+            serde_json::to_writer(&mut *out, entry)?;
+            out.write_all(b"\n")?;
+        }
+        match page.next_cursor {
+            Some(cursor) => query.after = Some(coffer_domain::PageCursor::decode(&cursor)?),
+            None => break,
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 async fn serve(config: Config) -> Result<(), Error> {
@@ -161,6 +233,7 @@ async fn serve(config: Config) -> Result<(), Error> {
     let wiring = wiring::wire(&config).await?;
     let listener = TcpListener::bind(config.server.listen)?;
     let running = server::start(&config, &wiring, listener)?;
+    crate::jobs::spawn(&config, &wiring.coffer);
     if config.jobs.sweep_interval_secs > 0 {
         actix_web::rt::spawn(sweep_periodically(
             wiring.coffer.clone(),

@@ -23,6 +23,7 @@ pub struct Config {
     pub identity: IdentityConfig,
     pub uploads: UploadsConfig,
     pub jobs: JobsConfig,
+    pub events: EventsConfig,
     pub plans: PlanDefaults,
     pub bootstrap: BootstrapConfig,
 }
@@ -128,6 +129,40 @@ pub struct JobsConfig {
     pub sweep_interval_secs: u64,
 }
 
+/// Delivery of the events outbox to tenants' webhooks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsConfig {
+    /// How often `coffer serve` looks for due events; 0 turns delivery off.
+    pub dispatch_interval_ms: u64,
+    /// Attempts before an event is dead-lettered.
+    pub max_attempts: u32,
+    /// Wait after the first failed attempt; doubled after each further one.
+    pub backoff_base_ms: u64,
+    /// Longest wait between two attempts.
+    pub backoff_max_secs: u64,
+    /// How long one delivery may take before it counts as failed.
+    pub delivery_timeout_secs: u64,
+    /// Age an event must reach before pollers (`GET /api/v1/events`) see it.
+    pub settle_ms: u64,
+}
+
+impl EventsConfig {
+    pub fn policy(&self) -> coffer_service::DeliveryPolicy {
+        use std::time::Duration;
+        let timeout = Duration::from_secs(self.delivery_timeout_secs);
+        coffer_service::DeliveryPolicy {
+            max_attempts: self.max_attempts.max(1),
+            backoff_base: Duration::from_millis(self.backoff_base_ms),
+            backoff_max: Duration::from_secs(self.backoff_max_secs),
+            // A claim outlives a whole batch's deliveries.
+            lease: timeout.saturating_mul(4).max(Duration::from_secs(30)),
+            settle: Duration::from_millis(self.settle_ms),
+            ..coffer_service::DeliveryPolicy::default()
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BootstrapConfig {
@@ -171,6 +206,14 @@ multipart_part_size = 16777216
 
 [jobs]
 sweep_interval_secs = 300
+
+[events]
+dispatch_interval_ms = 1000
+max_attempts = 10
+backoff_base_ms = 5000
+backoff_max_secs = 3600
+delivery_timeout_secs = 10
+settle_ms = 2000
 
 [bootstrap]
 tenant = "acme"

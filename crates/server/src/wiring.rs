@@ -187,13 +187,19 @@ pub async fn wire(config: &Config) -> Result<Wiring, WiringError> {
     service.plans = config.plans.clone();
     service.upload_window = Duration::from_secs(config.uploads.window_secs);
     service.multipart_part_size = config.uploads.multipart_part_size;
+    service.delivery = config.events.policy();
+    let sender = crate::webhooks::HttpWebhookSender::new(Duration::from_secs(
+        config.events.delivery_timeout_secs,
+    ))
+    .map_err(|e| fail("the webhook client")(e.to_string()))?;
     let coffer = Coffer::new(
         meta.clone(),
         store.clone(),
         identity,
         Arc::new(SystemClock),
         service,
-    );
+    )
+    .with_webhook_sender(Arc::new(sender));
     if !config.bootstrap.tenant.is_empty() {
         bootstrap_tenant(meta.as_ref(), &config.bootstrap.tenant).await?;
     }
@@ -253,7 +259,8 @@ async fn bootstrap_tenant(meta: &dyn MetadataStore, slug: &str) -> Result<(), Wi
         limit_overrides: LimitOverrides::default(),
         created_at: time::OffsetDateTime::now_utc(),
     };
-    match meta.create_tenant(tenant).await {
+    let journal = created_by_operator(&tenant, "bootstrap");
+    match meta.create_tenant(tenant, journal).await {
         Ok(t) => {
             tracing::info!(tenant = %t.slug, id = %t.id, "created the first tenant");
             Ok(())
@@ -262,4 +269,22 @@ async fn bootstrap_tenant(meta: &dyn MetadataStore, slug: &str) -> Result<(), Wi
         Err(e) if e.is(MetadataErrorKind::Conflict) => Ok(()),
         Err(e) => Err(fail("bootstrap tenant")(e.to_string())),
     }
+}
+
+/// The record of a tenant created from the command line or at start-up,
+/// where no authenticated caller exists: the actor is Coffer itself.
+pub fn created_by_operator(tenant: &NewTenant, how: &str) -> coffer_ports::Journal {
+    let actor = match coffer_domain::Subject::new("system:coffer") {
+        Ok(actor) => actor,
+        Err(_) => unreachable!("a valid subject"),
+    };
+    coffer_ports::Journal::audit(coffer_ports::NewAudit {
+        actor,
+        action: "tenant.created".to_owned(),
+        file_id: None,
+        detail: serde_json::json!({ "via": how, "plan": tenant.plan }),
+        request_id: None,
+        client_addr: None,
+        at: tenant.created_at,
+    })
 }

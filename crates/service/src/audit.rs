@@ -1,10 +1,89 @@
-use coffer_domain::FileId;
-use coffer_ports::{AuditEntry, AuditQuery, NewAudit, Page, TenantScope};
+use coffer_domain::{FileId, FileRecord};
+use coffer_ports::{AuditEntry, AuditQuery, Journal, NewAudit, NewEvent, Page, TenantScope};
+use serde_json::json;
 
 use crate::{Caller, Coffer, ServiceError};
 
 impl Coffer {
-    /// Append to the tenant's audit log.
+    /// The audit entry of what `caller` does now.
+    pub(crate) fn audit_entry(
+        &self,
+        caller: &Caller,
+        action: &str,
+        file_id: Option<FileId>,
+        detail: serde_json::Value,
+    ) -> NewAudit {
+        NewAudit {
+            actor: caller.principal.subject.clone(),
+            action: action.to_owned(),
+            file_id,
+            detail,
+            request_id: caller.request.request_id.clone(),
+            client_addr: caller.request.client_addr.clone(),
+            at: self.clock.now(),
+        }
+    }
+
+    /// A change that goes on record in the audit log only.
+    pub(crate) fn journal(
+        &self,
+        caller: &Caller,
+        action: &str,
+        file_id: Option<FileId>,
+        detail: serde_json::Value,
+    ) -> Journal {
+        Journal::audit(self.audit_entry(caller, action, file_id, detail))
+    }
+
+    /// A change that goes on record and is announced as the event `action`,
+    /// with the file as it was when the change was decided.
+    pub(crate) fn announce(
+        &self,
+        caller: &Caller,
+        action: &str,
+        file: &FileRecord,
+        detail: serde_json::Value,
+    ) -> Journal {
+        let event = NewEvent {
+            id: uuid::Uuid::now_v7(),
+            kind: action.to_owned(),
+            data: json!({
+                "file": {
+                    "id": file.id,
+                    "filename": file.filename,
+                    "path": file.path,
+                    "category": file.category,
+                    "content_type": file.content_type,
+                    "size": file.size_bytes,
+                },
+                "actor": caller.principal.subject,
+                "detail": detail,
+            }),
+        };
+        Journal::announced(
+            self.audit_entry(caller, action, Some(file.id), detail),
+            event,
+        )
+    }
+
+    /// A tenant change that goes on record and is announced as `action`.
+    pub(crate) fn announce_tenant(
+        &self,
+        caller: &Caller,
+        action: &str,
+        detail: serde_json::Value,
+    ) -> Journal {
+        let event = NewEvent {
+            id: uuid::Uuid::now_v7(),
+            kind: action.to_owned(),
+            data: json!({ "actor": caller.principal.subject, "detail": detail }),
+        };
+        Journal::announced(self.audit_entry(caller, action, None, detail), event)
+    }
+
+    /// Append to the tenant's audit log what is not a change (a download
+    /// URL issued, content streamed): it must be on record before the
+    /// access is granted, so a failure is the caller's error.
     pub(crate) async fn record(
         &self,
         caller: &Caller,
@@ -13,32 +92,9 @@ impl Coffer {
         file_id: Option<FileId>,
         detail: serde_json::Value,
     ) -> Result<(), ServiceError> {
-        let entry = NewAudit {
-            actor: caller.principal.subject.clone(),
-            action: action.to_owned(),
-            file_id,
-            detail,
-            request_id: caller.request.request_id.clone(),
-            client_addr: caller.request.client_addr.clone(),
-            at: self.clock.now(),
-        };
+        let entry = self.audit_entry(caller, action, file_id, detail);
         self.meta.append_audit(scope, entry).await?;
         Ok(())
-    }
-
-    /// Record a change that has already happened: a failure to record is
-    /// logged, not returned, since the change cannot be undone here.
-    pub(crate) async fn record_after(
-        &self,
-        caller: &Caller,
-        scope: &TenantScope,
-        action: &str,
-        file_id: Option<FileId>,
-        detail: serde_json::Value,
-    ) {
-        if let Err(err) = self.record(caller, scope, action, file_id, detail).await {
-            tracing::error!(action, error = %err, "audit record lost");
-        }
     }
 
     /// The tenant's audit log, for tenant admins.
@@ -50,13 +106,7 @@ impl Coffer {
         caller: &Caller,
         query: AuditQuery,
     ) -> Result<Page<AuditEntry>, ServiceError> {
-        let (_, scope) = caller.member()?;
-        if !caller.principal.is_tenant_admin() {
-            return Err(ServiceError::forbidden(
-                "admin_required",
-                "the audit log is for tenant administrators",
-            ));
-        }
+        let (_, scope) = caller.admin("the audit log")?;
         let query = AuditQuery {
             limit: query.limit.clamp(1, 1000),
             ..query

@@ -52,6 +52,23 @@ impl Caller {
         }
     }
 
+    /// [`Caller::member`], for tenant administrators only.
+    ///
+    /// # Errors
+    /// As [`Caller::member`]; `Forbidden` (`admin_required`) for anyone
+    /// but a tenant admin, naming `what` they asked for.
+    pub fn admin(&self, what: &str) -> Result<(&Tenant, TenantScope), ServiceError> {
+        let member = self.member()?;
+        if self.principal.is_tenant_admin() {
+            Ok(member)
+        } else {
+            Err(ServiceError::forbidden(
+                "admin_required",
+                format!("{what} is for tenant administrators"),
+            ))
+        }
+    }
+
     pub fn require_platform_admin(&self) -> Result<(), ServiceError> {
         if self.principal.is_platform_admin() {
             Ok(())

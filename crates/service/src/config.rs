@@ -57,6 +57,8 @@ pub struct ServiceConfig {
     pub multipart_min_part_size: u64,
     /// How long a resolved tenant is cached before it is read again.
     pub tenant_cache_ttl: Duration,
+    /// How events are delivered to tenants' webhooks.
+    pub delivery: crate::DeliveryPolicy,
 }
 
 impl ServiceConfig {
@@ -68,6 +70,7 @@ impl ServiceConfig {
             multipart_part_size: 16 * MIB,
             multipart_min_part_size: 5 * MIB,
             tenant_cache_ttl: Duration::from_secs(5),
+            delivery: crate::DeliveryPolicy::default(),
         }
     }
 }

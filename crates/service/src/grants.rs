@@ -66,20 +66,16 @@ impl Coffer {
             created_by: caller.principal.subject.clone(),
             created_at: now,
         };
-        let grant = self
-            .meta
-            .put_grant(&scope, grant)
-            .await
-            .map_err(ServiceError::from_file_lookup)?;
-        self.record_after(
+        let journal = self.announce(
             caller,
-            &scope,
             "grant.added",
-            Some(file),
+            &stored.file,
             json!({ "grant": grant.id, "subject": grant.subject.to_string(), "access": grant.access }),
-        )
-        .await;
-        Ok(grant)
+        );
+        self.meta
+            .put_grant(&scope, grant, journal)
+            .await
+            .map_err(ServiceError::from_file_lookup)
     }
 
     /// # Errors
@@ -91,10 +87,17 @@ impl Coffer {
         grant: GrantId,
     ) -> Result<(), ServiceError> {
         let (_, scope) = caller.member()?;
-        self.authorized_file(caller, &scope, file, Action::Share)
+        let stored = self
+            .authorized_file(caller, &scope, file, Action::Share)
             .await?;
+        let journal = self.announce(
+            caller,
+            "grant.removed",
+            &stored.file,
+            json!({ "grant": grant }),
+        );
         self.meta
-            .delete_grant(&scope, file, grant)
+            .delete_grant(&scope, file, grant, journal)
             .await
             .map_err(|err| {
                 if err.is(MetadataErrorKind::NotFound) {
@@ -102,15 +105,6 @@ impl Coffer {
                 } else {
                     err.into()
                 }
-            })?;
-        self.record_after(
-            caller,
-            &scope,
-            "grant.removed",
-            Some(file),
-            json!({ "grant": grant }),
-        )
-        .await;
-        Ok(())
+            })
     }
 }

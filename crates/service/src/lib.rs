@@ -10,6 +10,7 @@ mod audit;
 mod caller;
 mod config;
 mod error;
+mod events;
 mod files;
 mod grants;
 mod sniff;
@@ -19,11 +20,12 @@ mod tenants;
 
 use std::sync::Arc;
 
-use coffer_ports::{Clock, IdentityProvider, MetadataStore, ObjectStore};
+use coffer_ports::{Clock, IdentityProvider, MetadataStore, ObjectStore, WebhookSender};
 
 pub use caller::{Caller, RequestMeta};
 pub use config::{PlanDefaults, ServiceConfig};
 pub use error::{ErrorKind, ServiceError};
+pub use events::{DeliveryPolicy, DispatchReport, Webhook};
 pub use files::{
     InitiateUpload, InitiatedUpload, ListFiles, MultipartUpload, NewFileFields, PresignedPart,
     StreamUpload, UpdateFile, UploadTarget,
@@ -41,6 +43,7 @@ pub struct Coffer {
     clock: Arc<dyn Clock>,
     config: Arc<ServiceConfig>,
     caches: Arc<caller::Caches>,
+    webhooks: Arc<dyn WebhookSender>,
 }
 
 impl std::fmt::Debug for Coffer {
@@ -67,6 +70,7 @@ impl Coffer {
             clock,
             config: Arc::new(config),
             caches,
+            webhooks: Arc::new(events::NoSender),
         }
     }
 

@@ -78,7 +78,15 @@ impl Coffer {
                 };
                 let page = self.meta.list_files(&scope, &query).await?;
                 for file in page.items.iter().filter(|f| due(f)) {
-                    match self.erase(&scope, file).await {
+                    let detail = json!({ "size": file.size_bytes });
+                    // A reaped upload was never available: nobody hears of
+                    // it. A purged file is announced like any erase.
+                    let journal = if status == FileStatus::Pending {
+                        self.journal(&system, "file.reaped", Some(file.id), detail)
+                    } else {
+                        self.announce(&system, "file.purged", file, detail)
+                    };
+                    match self.erase(&scope, file, journal).await {
                         Ok(()) => {}
                         Err(err) if err.kind == ErrorKind::NotFound => continue,
                         Err(err) => {
@@ -87,21 +95,11 @@ impl Coffer {
                             continue;
                         }
                     }
-                    let action = if status == FileStatus::Pending {
+                    if status == FileStatus::Pending {
                         report.reaped += 1;
-                        "file.reaped"
                     } else {
                         report.purged += 1;
-                        "file.purged"
-                    };
-                    self.record_after(
-                        &system,
-                        &scope,
-                        action,
-                        Some(file.id),
-                        json!({ "size": file.size_bytes }),
-                    )
-                    .await;
+                    }
                 }
                 match (page.next_cursor, page.items.last()) {
                     (Some(_), Some(last)) => after = Some(last.page_cursor()),

@@ -90,21 +90,18 @@ impl Coffer {
             limit_overrides: request.limit_overrides,
             created_at: self.clock.now(),
         };
-        let tenant = self.meta.create_tenant(new).await.map_err(|err| {
+        let journal = self.announce_tenant(
+            caller,
+            "tenant.created",
+            json!({ "slug": new.slug, "plan": new.plan, "region": new.region, "status": new.status }),
+        );
+        let tenant = self.meta.create_tenant(new, journal).await.map_err(|err| {
             if err.is(MetadataErrorKind::Conflict) {
                 ServiceError::conflict("slug_taken", "a tenant with this slug exists")
             } else {
                 err.into()
             }
         })?;
-        self.record_after(
-            caller,
-            &TenantScope::new(tenant.id),
-            "tenant.created",
-            None,
-            json!({ "plan": tenant.plan }),
-        )
-        .await;
         Ok(tenant)
     }
 
@@ -196,16 +193,16 @@ impl Coffer {
             }
             patch.status = Some(next);
         }
-        let tenant = self.meta.update_tenant(id, patch).await?;
-        self.caches.forget_tenant(&tenant);
-        self.record_after(
+        let journal = self.announce_tenant(
             caller,
-            &TenantScope::new(id),
             "tenant.updated",
-            None,
-            json!({ "status": tenant.status, "plan": tenant.plan }),
-        )
-        .await;
+            json!({
+                "status": patch.status.unwrap_or(current.status),
+                "plan": patch.plan.unwrap_or(current.plan),
+            }),
+        );
+        let tenant = self.meta.update_tenant(id, patch, journal).await?;
+        self.caches.forget_tenant(&tenant);
         Ok(tenant)
     }
 

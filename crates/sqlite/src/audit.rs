@@ -1,10 +1,10 @@
 //! The append-only audit log (triggers refuse UPDATE and DELETE).
 
-use coffer_ports::{AuditEntry, AuditQuery, NewAudit, Page, TenantScope, fetch_size};
+use coffer_ports::{AuditEntry, AuditQuery, Journal, NewAudit, Page, TenantScope, fetch_size};
 use diesel::prelude::*;
-use uuid::Uuid;
 
 use crate::error::SqliteError;
+use crate::journal::JournalRows;
 use crate::rows::{AuditRow, id, ns};
 use crate::schema::audit_events;
 use crate::store::SqliteMetadataStore;
@@ -15,25 +15,8 @@ impl SqliteMetadataStore {
         scope: &TenantScope,
         entry: NewAudit,
     ) -> Result<(), SqliteError> {
-        let row = AuditRow {
-            // Time-ordered ids keep the (at, id) keyset close to insertion order.
-            id: id(&Uuid::now_v7()),
-            tenant_id: id(scope.tenant_id().as_uuid()),
-            actor: entry.actor.as_str().to_owned(),
-            action: entry.action,
-            file_id: entry.file_id.map(|f| id(f.as_uuid())),
-            detail: entry.detail.to_string(),
-            request_id: entry.request_id,
-            client_addr: entry.client_addr,
-            at: ns(entry.at)?,
-        };
-        self.write(move |conn| {
-            diesel::insert_into(audit_events::table)
-                .values(&row)
-                .execute(conn)?;
-            Ok(())
-        })
-        .await
+        let rows = JournalRows::new(scope.tenant_id(), Journal::audit(entry))?;
+        self.write(move |conn| rows.insert(conn)).await
     }
 
     pub(crate) async fn list_audit_impl(
@@ -45,9 +28,13 @@ impl SqliteMetadataStore {
         let mut q = a::audit_events
             .select(AuditRow::as_select())
             .filter(a::tenant_id.eq(id(scope.tenant_id().as_uuid())))
-            .order((a::at.desc(), a::id.desc()))
             .limit(i64::from(fetch_size(query.limit)))
             .into_boxed();
+        q = if query.oldest_first {
+            q.order((a::at.asc(), a::id.asc()))
+        } else {
+            q.order((a::at.desc(), a::id.desc()))
+        };
         if let Some(actor) = &query.actor {
             q = q.filter(a::actor.eq(actor.as_str().to_owned()));
         }
@@ -65,7 +52,12 @@ impl SqliteMetadataStore {
         }
         if let Some(c) = query.after {
             let at = ns(c.created_at)?;
-            q = q.filter(a::at.lt(at).or(a::at.eq(at).and(a::id.lt(id(&c.id)))));
+            let last = id(&c.id);
+            q = if query.oldest_first {
+                q.filter(a::at.gt(at).or(a::at.eq(at).and(a::id.gt(last))))
+            } else {
+                q.filter(a::at.lt(at).or(a::at.eq(at).and(a::id.lt(last))))
+            };
         }
         let rows: Vec<AuditRow> = self.read(move |conn| Ok(q.load(conn)?)).await?;
         Page::try_from_overfetch(rows, query.limit, AuditEntry::page_cursor)

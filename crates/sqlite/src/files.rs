@@ -4,13 +4,14 @@
 //! security to fall back on.
 
 use coffer_domain::{FileId, FileRecord, FileStatus, PlanLimits, Usage, UsageChange};
-use coffer_ports::{FilePatch, NewFile, ObjectFacts, StoredFile, TenantScope};
+use coffer_ports::{FilePatch, Journal, NewFile, ObjectFacts, StoredFile, TenantScope};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
 use diesel::sqlite::SqliteConnection;
 use time::OffsetDateTime;
 
 use crate::error::SqliteError;
+use crate::journal::JournalRows;
 use crate::rows::{FileRow, GrantRow, UsageRow, grants_from, id, ns, status_of, to_i64};
 use crate::schema::{files, grants, usage_counters};
 use crate::store::SqliteMetadataStore;
@@ -104,7 +105,9 @@ impl SqliteMetadataStore {
         scope: &TenantScope,
         file: NewFile,
         limits: &PlanLimits,
+        journal: Journal,
     ) -> Result<FileRecord, SqliteError> {
+        let journal = JournalRows::new(scope.tenant_id(), journal)?;
         let tenant = id(scope.tenant_id().as_uuid());
         let size = to_i64(file.size_bytes, "size_bytes")?;
         let row = FileRow {
@@ -147,6 +150,7 @@ impl SqliteMetadataStore {
                     .get_result(conn)
                     .map_err(|e| live_conflict(e.into(), "this path and filename"))?;
                 adjust_usage(conn, &tenant, UsageChange::reserve(size))?;
+                journal.insert(conn)?;
                 Ok(inserted)
             })
             .await?;
@@ -204,7 +208,9 @@ impl SqliteMetadataStore {
         scope: &TenantScope,
         file: FileId,
         facts: ObjectFacts,
+        journal: Journal,
     ) -> Result<FileRecord, SqliteError> {
+        let journal = JournalRows::new(scope.tenant_id(), journal)?;
         let target = Target::new(scope, file);
         let size = to_i64(facts.size_bytes, "size_bytes")?;
         let at = ns(facts.at)?;
@@ -240,6 +246,7 @@ impl SqliteMetadataStore {
                     &target.tenant,
                     UsageChange::complete(current.size_bytes, size),
                 )?;
+                journal.insert(conn)?;
                 Ok(updated)
             })
             .await?;
@@ -252,7 +259,9 @@ impl SqliteMetadataStore {
         file: FileId,
         patch: FilePatch,
         at: OffsetDateTime,
+        journal: Journal,
     ) -> Result<FileRecord, SqliteError> {
+        let journal = JournalRows::new(scope.tenant_id(), journal)?;
         let target = Target::new(scope, file);
         let changes = FileChanges {
             filename: patch.filename.map(String::from),
@@ -265,17 +274,20 @@ impl SqliteMetadataStore {
         };
         let row = self
             .write(move |conn| {
-                diesel::update(files::table)
+                let row = diesel::update(files::table)
                     .filter(files::tenant_id.eq(&target.tenant))
                     .filter(files::id.eq(&target.file))
                     .set(&changes)
                     .returning(FileRow::as_returning())
                     .get_result(conn)
                     .optional()
-                    .map_err(|e| live_conflict(e.into(), "this path and filename"))
+                    .map_err(|e| live_conflict(e.into(), "this path and filename"))?
+                    .ok_or(SqliteError::NotFound("file"))?;
+                journal.insert(conn)?;
+                Ok(row)
             })
             .await?;
-        row.ok_or(SqliteError::NotFound("file"))?.try_into()
+        row.try_into()
     }
 
     /// `from` → `to` (trash or restore), `InvalidState` from anything else.
@@ -286,14 +298,16 @@ impl SqliteMetadataStore {
         from: FileStatus,
         to: FileStatus,
         at: OffsetDateTime,
+        journal: Journal,
     ) -> Result<FileRecord, SqliteError> {
+        let journal = JournalRows::new(scope.tenant_id(), journal)?;
         let target = Target::new(scope, file);
         let at = ns(at)?;
         let deleted_at = (to == FileStatus::Deleted).then_some(at);
         let row = self
             .write(move |conn| {
                 target.expect_status(conn, from)?;
-                diesel::update(files::table)
+                let row = diesel::update(files::table)
                     .filter(files::tenant_id.eq(&target.tenant))
                     .filter(files::id.eq(&target.file))
                     .set((
@@ -303,7 +317,9 @@ impl SqliteMetadataStore {
                     ))
                     .returning(FileRow::as_returning())
                     .get_result(conn)
-                    .map_err(|e| live_conflict(e.into(), "this file's path and filename"))
+                    .map_err(|e| live_conflict(e.into(), "this file's path and filename"))?;
+                journal.insert(conn)?;
+                Ok(row)
             })
             .await?;
         row.try_into()
@@ -313,8 +329,10 @@ impl SqliteMetadataStore {
         &self,
         scope: &TenantScope,
         file: FileId,
+        journal: Journal,
     ) -> Result<FileRecord, SqliteError> {
         let target = Target::new(scope, file);
+        let journal = JournalRows::new(scope.tenant_id(), journal)?;
         let row = self
             .write(move |conn| {
                 let removed = diesel::delete(files::table)
@@ -326,6 +344,7 @@ impl SqliteMetadataStore {
                     .ok_or(SqliteError::NotFound("file"))?;
                 let change = UsageChange::release(status_of(&removed.status)?, removed.size_bytes);
                 adjust_usage(conn, &target.tenant, change)?;
+                journal.insert(conn)?;
                 Ok(removed)
             })
             .await?;

@@ -1,11 +1,12 @@
 //! Grants on files, always within the caller's tenant.
 
 use coffer_domain::{FileId, Grant, GrantId};
-use coffer_ports::{NewGrant, TenantScope};
+use coffer_ports::{Journal, NewGrant, TenantScope};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 
 use crate::error::SqliteError;
+use crate::journal::JournalRows;
 use crate::rows::{GrantRow, grants_from, id, ns, ns_opt};
 use crate::schema::{files, grants};
 use crate::store::SqliteMetadataStore;
@@ -53,7 +54,9 @@ impl SqliteMetadataStore {
         &self,
         scope: &TenantScope,
         grant: NewGrant,
+        journal: Journal,
     ) -> Result<Grant, SqliteError> {
+        let journal = JournalRows::new(scope.tenant_id(), journal)?;
         let row = GrantRow {
             id: id(grant.id.as_uuid()),
             tenant_id: id(scope.tenant_id().as_uuid()),
@@ -69,7 +72,7 @@ impl SqliteMetadataStore {
                 // Checked first: a file of another tenant is unknown here,
                 // and the (file, subject) upsert must never touch its grants.
                 file_exists(conn, &row.tenant_id, &row.file_id)?;
-                Ok(diesel::insert_into(grants::table)
+                let stored = diesel::insert_into(grants::table)
                     .values(&row)
                     .on_conflict((grants::file_id, grants::subject))
                     .do_update()
@@ -81,7 +84,9 @@ impl SqliteMetadataStore {
                         grants::created_at.eq(excluded(grants::created_at)),
                     ))
                     .returning(GrantRow::as_returning())
-                    .get_result(conn)?)
+                    .get_result(conn)?;
+                journal.insert(conn)?;
+                Ok(stored)
             })
             .await?;
         row.try_into()
@@ -92,21 +97,22 @@ impl SqliteMetadataStore {
         scope: &TenantScope,
         file: FileId,
         grant: GrantId,
+        journal: Journal,
     ) -> Result<(), SqliteError> {
+        let journal = JournalRows::new(scope.tenant_id(), journal)?;
         let tenant = id(scope.tenant_id().as_uuid());
         let (file, grant) = (id(file.as_uuid()), id(grant.as_uuid()));
-        let deleted = self
-            .write(move |conn| {
-                Ok(diesel::delete(grants::table)
-                    .filter(grants::tenant_id.eq(&tenant))
-                    .filter(grants::file_id.eq(&file))
-                    .filter(grants::id.eq(&grant))
-                    .execute(conn)?)
-            })
-            .await?;
-        if deleted == 0 {
-            return Err(SqliteError::NotFound("grant"));
-        }
-        Ok(())
+        self.write(move |conn| {
+            let deleted = diesel::delete(grants::table)
+                .filter(grants::tenant_id.eq(&tenant))
+                .filter(grants::file_id.eq(&file))
+                .filter(grants::id.eq(&grant))
+                .execute(conn)?;
+            if deleted == 0 {
+                return Err(SqliteError::NotFound("grant"));
+            }
+            journal.insert(conn)
+        })
+        .await
     }
 }

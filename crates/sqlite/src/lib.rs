@@ -16,13 +16,16 @@
 
 mod audit;
 mod error;
+mod events;
 mod files;
 mod functions;
 mod grants;
+mod journal;
 mod listing;
 mod port;
 mod rows;
 mod schema;
+mod settings;
 mod store;
 mod tenants;
 

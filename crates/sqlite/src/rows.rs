@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::SqliteError;
-use crate::schema::{audit_events, files, grants, tenants, usage_counters};
+use crate::schema::{audit_events, files, grants, outbox, tenants, usage_counters};
 
 fn corrupt(what: &str, err: impl std::fmt::Display) -> SqliteError {
     SqliteError::CorruptRow(format!("{what}: {err}"))
@@ -270,6 +270,44 @@ impl TryFrom<AuditRow> for AuditEntry {
             request_id: row.request_id,
             client_addr: row.client_addr,
             at: time_of(row.at)?,
+        })
+    }
+}
+
+/// A new outbox row; the delivery columns start at their defaults.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = outbox, check_for_backend(diesel::sqlite::Sqlite))]
+pub(crate) struct OutboxRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub topic: String,
+    pub payload: String,
+    pub created_at: i64,
+    pub next_attempt_at: i64,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = outbox, check_for_backend(diesel::sqlite::Sqlite))]
+pub(crate) struct EventRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub topic: String,
+    pub payload: String,
+    pub created_at: i64,
+    pub attempts: i32,
+}
+
+impl TryFrom<EventRow> for coffer_ports::Event {
+    type Error = SqliteError;
+
+    fn try_from(row: EventRow) -> Result<Self, SqliteError> {
+        Ok(coffer_ports::Event {
+            id: uuid_of(&row.id, "event id")?,
+            tenant_id: TenantId::from_uuid(uuid_of(&row.tenant_id, "event tenant")?),
+            kind: row.topic,
+            data: json_of(&row.payload, "event payload")?,
+            created_at: time_of(row.created_at)?,
+            attempts: u32::try_from(row.attempts).map_err(|e| corrupt("event attempts", e))?,
         })
     }
 }

@@ -93,11 +93,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        tenant_id -> Text,
+        topic -> Text,
+        payload -> Text,
+        created_at -> BigInt,
+        published_at -> Nullable<BigInt>,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        last_error -> Nullable<Text>,
+        dead_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    tenant_settings (tenant_id, key) {
+        tenant_id -> Text,
+        key -> Text,
+        value -> Text,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
     files,
     grants,
     usage_counters,
-    audit_events
+    audit_events,
+    outbox,
+    tenant_settings
 );

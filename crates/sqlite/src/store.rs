@@ -127,9 +127,11 @@ impl SqliteMetadataStore {
 /// A connection with Coffer's settings and SQL functions.
 fn connect(url: &str) -> ConnectionResult<SqliteConnection> {
     let mut conn = SqliteConnection::establish(url)?;
+    // The busy timeout first: setting the journal mode takes a lock, which
+    // a just-closed instance's last write (a restart) may still hold.
     let setup = format!(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
+        "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
+         PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
         BUSY_TIMEOUT.as_millis()
     );
     conn.batch_execute(&setup)

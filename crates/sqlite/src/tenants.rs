@@ -1,13 +1,14 @@
 //! Tenants (the platform path) and per-tenant accounts (users, usage).
 
 use coffer_domain::{PageCursor, Role, Subject, Tenant, TenantId, TenantSlug, Usage, UserId};
-use coffer_ports::{NewTenant, Page, TenantPatch, TenantScope, fetch_size};
+use coffer_ports::{Journal, NewTenant, Page, TenantPatch, TenantScope, fetch_size};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::SqliteError;
+use crate::journal::JournalRows;
 use crate::rows::{TenantRow, UsageRow, id, ns, ns_opt};
 use crate::schema::{tenants, usage_counters, users};
 use crate::store::SqliteMetadataStore;
@@ -37,7 +38,12 @@ fn optional_time(
 }
 
 impl SqliteMetadataStore {
-    pub(crate) async fn create_tenant_impl(&self, new: NewTenant) -> Result<Tenant, SqliteError> {
+    pub(crate) async fn create_tenant_impl(
+        &self,
+        new: NewTenant,
+        journal: Journal,
+    ) -> Result<Tenant, SqliteError> {
+        let journal = JournalRows::new(new.id, journal)?;
         let created = ns(new.created_at)?;
         let row = TenantRow {
             id: id(new.id.as_uuid()),
@@ -66,6 +72,7 @@ impl SqliteMetadataStore {
                         usage_counters::updated_at.eq(created),
                     ))
                     .execute(conn)?;
+                journal.insert(conn)?;
                 Ok(inserted)
             })
             .await;
@@ -140,7 +147,9 @@ impl SqliteMetadataStore {
         &self,
         tenant: TenantId,
         patch: TenantPatch,
+        journal: Journal,
     ) -> Result<Tenant, SqliteError> {
+        let journal = JournalRows::new(tenant, journal)?;
         let changes = TenantChanges {
             display_name: patch.display_name,
             plan: patch.plan.map(|p| p.as_str().to_owned()),
@@ -159,14 +168,17 @@ impl SqliteMetadataStore {
         let key = id(tenant.as_uuid());
         let row = self
             .write(move |conn| {
-                Ok(diesel::update(tenants::table.find(key))
+                let row = diesel::update(tenants::table.find(key))
                     .set(&changes)
                     .returning(TenantRow::as_returning())
                     .get_result(conn)
-                    .optional()?)
+                    .optional()?
+                    .ok_or(SqliteError::NotFound("tenant"))?;
+                journal.insert(conn)?;
+                Ok(row)
             })
             .await?;
-        row.ok_or(SqliteError::NotFound("tenant"))?.try_into()
+        row.try_into()
     }
 
     pub(crate) async fn upsert_user_impl(

@@ -1,13 +1,17 @@
 //! Small fixtures shared by the PostgreSQL-specific tests, on top of the
 //! contract suite's.
 
+use coffer_contract::metadata::record;
 use coffer_contract::metadata::{file as contract_file, limits, new_tenant};
 use coffer_domain::{FileRecord, Role, Subject, Tenant, UserId};
 use coffer_ports::{MetadataStore, NewFile, TenantScope};
 
 /// A tenant and its user `owner`.
 pub async fn tenant(store: &dyn MetadataStore, slug: &str) -> (Tenant, UserId) {
-    let tenant = store.create_tenant(new_tenant(slug, 0)).await.unwrap();
+    let tenant = store
+        .create_tenant(new_tenant(slug, 0), record())
+        .await
+        .unwrap();
     let owner = store
         .upsert_user(
             &TenantScope::new(tenant.id),
@@ -35,6 +39,7 @@ pub async fn file(
             &TenantScope::new(tenant.id),
             new_file(tenant, owner, name, 1),
             &limits(),
+            record(),
         )
         .await
         .unwrap()

@@ -2,6 +2,7 @@
 //! or failure, read or write, no service connection is left inside a
 //! transaction (and so none carries a tenant setting into its next use).
 
+use coffer_contract::metadata::record;
 use coffer_contract::metadata::{at, query};
 use coffer_domain::{FileId, TenantId};
 use coffer_ports::{FilePatch, MetadataErrorKind, MetadataStore, ReadFilter, TenantScope};
@@ -49,9 +50,9 @@ async fn no_connection_is_left_in_a_transaction() {
     store.list_files(&s, &query(ReadFilter::All)).await.unwrap();
     store.usage(&s).await.unwrap();
     assert!(store.list_grants(&s, FileId::new_v7()).await.is_err());
-    assert!(store.trash_file(&s, f.id, at(5)).await.is_err());
+    assert!(store.trash_file(&s, f.id, at(5), record()).await.is_err());
     store
-        .update_file(&s, f.id, FilePatch::default(), at(6))
+        .update_file(&s, f.id, FilePatch::default(), at(6), record())
         .await
         .unwrap();
     assert!(store.get_tenant(TenantId::new_random()).await.is_err());

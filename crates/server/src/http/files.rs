@@ -546,6 +546,7 @@ pub async fn audit(
             .transpose()
             .map_err(|e| ApiError(e.into()))?,
         limit: q.limit.unwrap_or(100),
+        oldest_first: false,
     };
     let page = state.coffer.list_audit(&caller.0, query).await?;
     Ok(HttpResponse::Ok().json(PageDto {

@@ -3,6 +3,7 @@
 mod auth;
 mod dto;
 mod error;
+mod events;
 mod files;
 mod openapi;
 mod ops;
@@ -47,6 +48,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
         web::scope("/api/v1")
             .configure(files::routes)
             .configure(tenants::routes)
+            .configure(events::routes)
             .route("/openapi.json", web::get().to(openapi::document)),
     )
     .configure(ops::routes)

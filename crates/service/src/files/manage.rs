@@ -60,9 +60,10 @@ impl Coffer {
         .into_iter()
         .flatten()
         .collect();
+        let journal = self.announce(caller, "file.updated", &file, json!({ "changed": changed }));
         let updated = self
             .meta
-            .update_file(&scope, id, patch, self.clock.now())
+            .update_file(&scope, id, patch, self.clock.now(), journal)
             .await
             .map_err(|err| match err.kind() {
                 MetadataErrorKind::Conflict => ServiceError::conflict(
@@ -71,14 +72,6 @@ impl Coffer {
                 ),
                 _ => ServiceError::from_file_lookup(err),
             })?;
-        self.record_after(
-            caller,
-            &scope,
-            "file.updated",
-            Some(id),
-            json!({ "changed": changed }),
-        )
-        .await;
         Ok(updated)
     }
 
@@ -101,24 +94,21 @@ impl Coffer {
             .file;
         match (file.status, permanent) {
             (FileStatus::Available, false) => {
+                let journal = self.announce(caller, "file.trashed", &file, json!({}));
                 self.meta
-                    .trash_file(&scope, id, self.clock.now())
+                    .trash_file(&scope, id, self.clock.now(), journal)
                     .await
                     .map_err(ServiceError::from_file_lookup)?;
-                self.record_after(caller, &scope, "file.trashed", Some(id), json!({}))
-                    .await;
             }
             (FileStatus::Deleted, false) => {}
             (_, _) => {
-                self.erase(&scope, &file).await?;
-                self.record_after(
+                let journal = self.announce(
                     caller,
-                    &scope,
                     "file.erased",
-                    Some(id),
+                    &file,
                     json!({ "status": file.status }),
-                )
-                .await;
+                );
+                self.erase(&scope, &file, journal).await?;
             }
         }
         Ok(())
@@ -148,9 +138,10 @@ impl Coffer {
                 "the file's retention has passed",
             ));
         }
+        let journal = self.announce(caller, "file.restored", &file, json!({}));
         let restored = self
             .meta
-            .restore_file(&scope, id, now)
+            .restore_file(&scope, id, now, journal)
             .await
             .map_err(|err| match err.kind() {
                 MetadataErrorKind::Conflict => ServiceError::conflict(
@@ -159,18 +150,18 @@ impl Coffer {
                 ),
                 _ => ServiceError::from_file_lookup(err),
             })?;
-        self.record_after(caller, &scope, "file.restored", Some(id), json!({}))
-            .await;
         Ok(restored)
     }
 
     /// Remove the object, then the row: a crash in between leaves a row
     /// whose object is gone, which the reconciler reports, never an orphan
-    /// object nobody knows of.
+    /// object nobody knows of. `journal` records the erase with the row's
+    /// removal.
     pub(crate) async fn erase(
         &self,
         scope: &coffer_ports::TenantScope,
         file: &FileRecord,
+        journal: coffer_ports::Journal,
     ) -> Result<(), ServiceError> {
         let location = self.location(file);
         if let Some(upload_id) = &file.multipart_upload_id {
@@ -178,7 +169,7 @@ impl Coffer {
         }
         self.store.delete(&location).await?;
         self.meta
-            .remove_file(scope, file.id)
+            .remove_file(scope, file.id, journal)
             .await
             .map_err(ServiceError::from_file_lookup)?;
         Ok(())

@@ -97,9 +97,15 @@ impl Coffer {
             request.size,
             now,
         )?;
+        let journal = self.journal(
+            caller,
+            "file.upload_initiated",
+            Some(new.id),
+            json!({ "size": new.size_bytes, "multipart": part_size.is_some() }),
+        );
         let file = self
             .meta
-            .reserve_upload(&scope, new, &limits)
+            .reserve_upload(&scope, new, &limits, journal)
             .await
             .map_err(reservation_error)?;
         let location = self.location(&file);
@@ -114,20 +120,18 @@ impl Coffer {
             Ok(upload) => upload,
             Err(err) => {
                 // Nothing was sent to the store yet: drop the reservation.
-                if let Err(undo) = self.meta.remove_file(&scope, file.id).await {
+                let journal = self.journal(
+                    caller,
+                    "file.upload_abandoned",
+                    Some(file.id),
+                    json!({ "reason": err.code }),
+                );
+                if let Err(undo) = self.meta.remove_file(&scope, file.id, journal).await {
                     tracing::error!(file = %file.id, error = %undo, "could not release a failed reservation");
                 }
                 return Err(err);
             }
         };
-        self.record_after(
-            caller,
-            &scope,
-            "file.upload_initiated",
-            Some(file.id),
-            json!({ "size": file.size_bytes, "multipart": part_size.is_some() }),
-        )
-        .await;
         Ok(InitiatedUpload { file, upload })
     }
 
@@ -236,16 +240,13 @@ impl Coffer {
             content_type: file.content_type.clone(),
             at: self.clock.now(),
         };
-        let file = self.meta.mark_available(&scope, id, facts).await?;
-        self.record_after(
+        let journal = self.announce(
             caller,
-            &scope,
             "file.uploaded",
-            Some(file.id),
-            json!({ "size": file.size_bytes }),
-        )
-        .await;
-        Ok(file)
+            &file,
+            json!({ "size": facts.size_bytes }),
+        );
+        Ok(self.meta.mark_available(&scope, id, facts, journal).await?)
     }
 
     /// Stream a body into the store, enforcing limits while it flows, then
@@ -341,7 +342,19 @@ impl Coffer {
         new.category = category;
         new.bucket = location.bucket.clone();
         new.key = location.key.clone();
-        let file = match self.meta.reserve_upload(&scope, new, &limits).await {
+        // The bytes are already stored: the row is written as pending and
+        // made available at once, one record each.
+        let journal = self.journal(
+            caller,
+            "file.upload_initiated",
+            Some(new.id),
+            json!({ "size": size, "streamed": true }),
+        );
+        let file = match self
+            .meta
+            .reserve_upload(&scope, new, &limits, journal)
+            .await
+        {
             Ok(file) => file,
             Err(err) => {
                 self.discard(&location).await;
@@ -354,16 +367,16 @@ impl Coffer {
             content_type,
             at: now,
         };
-        let file = self.meta.mark_available(&scope, file.id, facts).await?;
-        self.record_after(
+        let journal = self.announce(
             caller,
-            &scope,
             "file.uploaded",
-            Some(file.id),
+            &file,
             json!({ "size": size, "streamed": true }),
-        )
-        .await;
-        Ok(file)
+        );
+        Ok(self
+            .meta
+            .mark_available(&scope, file.id, facts, journal)
+            .await?)
     }
 
     /// The caller's tenant, if the caller may create files in it.

@@ -40,10 +40,10 @@ async fn a_writer_may_rename_but_not_change_visibility() {
     fx.meta
         .expect_update_file()
         .times(1)
-        .withf(|_, _, p, _| {
+        .withf(|_, _, p, _, _| {
             p.filename.as_ref().map(Filename::as_str) == Some("new.pdf") && p.visibility.is_none()
         })
-        .returning(move |_, _, _, _| Ok(renamed.clone()));
+        .returning(move |_, _, _, _, _| Ok(renamed.clone()));
     let app = fx.build();
     let bob = caller(&t, "bob", &[Role::Viewer]);
     let rename = UpdateFile {
@@ -80,13 +80,13 @@ async fn metadata_is_merged_and_duplicates_conflict() {
     fx.meta
         .expect_update_file()
         .times(1)
-        .withf(|_, _, p, _| {
+        .withf(|_, _, p, _, _| {
             p.metadata
                 .as_ref()
                 .map(|m| serde_json::Value::from(m.clone()))
                 == Some(serde_json::json!({"case": 2}))
         })
-        .returning(|_, _, _, _| Err(meta_err(MetadataErrorKind::Conflict)));
+        .returning(|_, _, _, _, _| Err(meta_err(MetadataErrorKind::Conflict)));
     let patch = serde_json::json!({"case": 2, "drop": null})
         .as_object()
         .cloned();
@@ -118,7 +118,7 @@ async fn delete_trashes_and_permanent_erases_object_before_row() {
     fx.meta
         .expect_trash_file()
         .times(1)
-        .returning(move |_, _, _| Ok(trashed.clone()));
+        .returning(move |_, _, _, _| Ok(trashed.clone()));
     let mut seq = Sequence::new();
     let key = f.key.clone();
     fx.store
@@ -132,7 +132,7 @@ async fn delete_trashes_and_permanent_erases_object_before_row() {
         .expect_remove_file()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(move |_, _| Ok(gone.clone()));
+        .returning(move |_, _, _| Ok(gone.clone()));
     let app = fx.build();
     let alice = caller(&t, "alice", &[Role::Editor]);
     app.delete_file(&alice, f.id, false).await.unwrap();
@@ -175,7 +175,7 @@ async fn deleting_a_pending_upload_aborts_it() {
     fx.meta
         .expect_remove_file()
         .times(1)
-        .returning(move |_, _| Ok(gone.clone()));
+        .returning(move |_, _, _| Ok(gone.clone()));
     fx.build()
         .delete_file(&caller(&t, "alice", &[Role::Editor]), f.id, false)
         .await
@@ -208,7 +208,7 @@ async fn restore_works_within_retention_only() {
     fx.meta
         .expect_restore_file()
         .times(1)
-        .returning(move |_, _, _| Ok(back.clone()));
+        .returning(move |_, _, _, _| Ok(back.clone()));
     let app = fx.build();
     let alice = caller(&t, "alice", &[Role::Editor]);
     assert_eq!(

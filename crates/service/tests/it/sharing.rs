@@ -22,8 +22,8 @@ async fn owners_grant_and_revoke() {
     fx.meta
         .expect_put_grant()
         .times(1)
-        .withf(|_, g| g.access == Access::Read && g.created_by.as_str() == "alice")
-        .returning(|scope, g| {
+        .withf(|_, g, _| g.access == Access::Read && g.created_by.as_str() == "alice")
+        .returning(|scope, g, _| {
             Ok(coffer_domain::Grant {
                 id: g.id,
                 tenant_id: scope.tenant_id(),
@@ -38,7 +38,7 @@ async fn owners_grant_and_revoke() {
     fx.meta
         .expect_delete_grant()
         .times(1)
-        .returning(|_, _, _| Err(meta_err(MetadataErrorKind::NotFound)));
+        .returning(|_, _, _, _| Err(meta_err(MetadataErrorKind::NotFound)));
     let app = fx.build();
     let alice = caller(&t, "alice", &[Role::Editor]);
     let grant = app

@@ -53,8 +53,8 @@ async fn reaps_expired_uploads_and_purges_old_trash_only() {
     fx.meta
         .expect_remove_file()
         .times(2)
-        .withf(move |_, id| gone.contains(id))
-        .returning(move |_, _| Ok(sample.clone()));
+        .withf(move |_, id, _| gone.contains(id))
+        .returning(move |_, _, _| Ok(sample.clone()));
     let report = fx.build().sweep().await.unwrap();
     assert_eq!(
         report,
@@ -107,8 +107,8 @@ async fn a_file_that_cannot_be_erased_is_left_for_the_next_sweep() {
     fx.meta
         .expect_remove_file()
         .times(1)
-        .withf(move |_, id| *id == kept.id)
-        .returning(move |_, _| Ok(next.clone()));
+        .withf(move |_, id, _| *id == kept.id)
+        .returning(move |_, _, _| Ok(next.clone()));
     let report = fx.build().sweep().await.unwrap();
     assert_eq!(
         report,

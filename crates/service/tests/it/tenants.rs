@@ -42,8 +42,8 @@ async fn create_validates_and_reports_taken_slugs() {
     fx.meta
         .expect_create_tenant()
         .times(1)
-        .withf(|n| n.display_name == "Globex" && n.status == TenantStatus::Active)
-        .returning(|_| Err(meta_err(MetadataErrorKind::Conflict)));
+        .withf(|n, _| n.display_name == "Globex" && n.status == TenantStatus::Active)
+        .returning(|_, _| Err(meta_err(MetadataErrorKind::Conflict)));
     let app = fx.build();
     assert_err(
         app.create_tenant(&platform_admin(), create("globex")).await,
@@ -74,7 +74,7 @@ async fn lifecycle_transitions() {
     fx.meta
         .expect_update_tenant()
         .times(2)
-        .returning(move |_, patch| {
+        .returning(move |_, patch, _| {
             let mut t = echo.clone();
             t.status = patch.status.unwrap_or(t.status);
             t.purge_after = patch.purge_after.flatten();
@@ -176,6 +176,7 @@ async fn audit_is_for_tenant_admins() {
         until: None,
         after: None,
         limit: 50,
+        oldest_first: false,
     };
     assert_err(
         app.list_audit(&caller(&t, "ed", &[Role::Editor]), query())

@@ -35,14 +35,16 @@ fn initiate(name: &str, size: u64) -> InitiateUpload {
 }
 
 fn reserve_echo(fx: &mut Fx) {
-    fx.meta.expect_reserve_upload().returning(|scope, new, _| {
-        assert_eq!(
-            scope.tenant_id(),
-            new.key.tenant().unwrap(),
-            "key must be under the caller's tenant"
-        );
-        Ok(pending_from(scope.tenant_id(), new))
-    });
+    fx.meta
+        .expect_reserve_upload()
+        .returning(|scope, new, _, _| {
+            assert_eq!(
+                scope.tenant_id(),
+                new.key.tenant().unwrap(),
+                "key must be under the caller's tenant"
+            );
+            Ok(pending_from(scope.tenant_id(), new))
+        });
 }
 
 fn pending_from(
@@ -175,7 +177,7 @@ async fn quota_and_duplicates_come_from_the_reservation() {
         let mut fx = Fx::new();
         fx.meta
             .expect_reserve_upload()
-            .returning(move |_, _, _| Err(meta_err(kind)));
+            .returning(move |_, _, _, _| Err(meta_err(kind)));
         fx.store.expect_presign_put().never();
         let result = fx
             .build()
@@ -197,7 +199,7 @@ async fn a_failed_presign_releases_the_reservation() {
     fx.meta
         .expect_remove_file()
         .times(1)
-        .returning(move |_, id| {
+        .returning(move |_, id, _| {
             Ok(coffer_domain::FileRecord {
                 id,
                 ..file(&owner, "a", FileStatus::Pending)
@@ -305,8 +307,8 @@ async fn complete_verifies_and_marks_available() {
     fx.meta
         .expect_mark_available()
         .times(1)
-        .withf(|_, _, facts| facts.size_bytes == 9)
-        .returning(move |_, _, _| Ok(done.clone()));
+        .withf(|_, _, facts, _| facts.size_bytes == 9)
+        .returning(move |_, _, _, _| Ok(done.clone()));
     fx.store.expect_delete().never();
     let file = fx
         .build()
@@ -444,7 +446,7 @@ async fn multipart_complete_assembles_the_listed_parts() {
     };
     fx.meta
         .expect_mark_available()
-        .returning(move |_, _, _| Ok(done.clone()));
+        .returning(move |_, _, _, _| Ok(done.clone()));
     assert!(
         fx.build()
             .complete_upload(&caller(&t, "alice", &[Role::Editor]), pending.id)
@@ -501,13 +503,13 @@ async fn streamed_upload_records_size_checksum_and_sniffed_type() {
     draining_store(&mut fx);
     fx.meta
         .expect_reserve_upload()
-        .withf(|_, new, _| {
+        .withf(|_, new, _, _| {
             new.size_bytes == PNG.len() as u64 && new.content_type.essence() == "image/png"
         })
-        .returning(|scope, new, _| Ok(pending_from(scope.tenant_id(), new)));
+        .returning(|scope, new, _, _| Ok(pending_from(scope.tenant_id(), new)));
     fx.meta
         .expect_mark_available()
-        .returning(|scope, id, facts| {
+        .returning(|scope, id, facts, _| {
             let mut f = file(
                 &tenant(TenantStatus::Active),
                 "alice",
@@ -586,7 +588,7 @@ async fn streamed_upload_refuses_contradicting_content_and_duplicates() {
     fx.store.expect_delete().times(1).returning(|_| Ok(()));
     fx.meta
         .expect_reserve_upload()
-        .returning(|_, _, _| Err(meta_err(MetadataErrorKind::Conflict)));
+        .returning(|_, _, _, _| Err(meta_err(MetadataErrorKind::Conflict)));
     let request = StreamUpload {
         file: fields("a.pdf", Some("application/pdf")),
     };

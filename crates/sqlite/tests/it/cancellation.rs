@@ -2,6 +2,7 @@
 //! neither panic the runtime nor leave the store unusable — on the
 //! current-thread runtime every actix worker runs.
 
+use coffer_contract::metadata::record;
 use std::time::Duration;
 
 use coffer_contract::metadata::new_tenant;
@@ -22,7 +23,7 @@ async fn dropping_an_operation_midway_is_harmless() {
     blocker.batch_execute("BEGIN IMMEDIATE").unwrap();
     let gave_up = tokio::time::timeout(
         Duration::from_millis(300),
-        store.create_tenant(new_tenant("late", 1)),
+        store.create_tenant(new_tenant("late", 1), record()),
     )
     .await;
     assert!(

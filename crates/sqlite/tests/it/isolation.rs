@@ -2,6 +2,7 @@
 //! statement, and the schema's composite foreign keys and key-prefix check
 //! refuse cross-tenant rows even when written by hand.
 
+use coffer_contract::metadata::record;
 use coffer_contract::metadata::{at, limits};
 use coffer_domain::{Access, GrantId, GrantSubject, Subject};
 use coffer_ports::{AuditQuery, MetadataErrorKind, MetadataStore, NewAudit, NewGrant, TenantScope};
@@ -17,7 +18,7 @@ async fn grants_and_audit_stay_in_their_tenant() {
     let (b, _) = tenant(&store, "tenant-b").await;
     let (sa, sb) = (TenantScope::new(a.id), TenantScope::new(b.id));
     let file = store
-        .reserve_upload(&sa, new_file(&a, alice, "a.pdf", 1), &limits())
+        .reserve_upload(&sa, new_file(&a, alice, "a.pdf", 1), &limits(), record())
         .await
         .unwrap();
     let grant = store
@@ -32,11 +33,12 @@ async fn grants_and_audit_stay_in_their_tenant() {
                 created_by: Subject::new("owner").unwrap(),
                 created_at: at(1),
             },
+            record(),
         )
         .await
         .unwrap();
     let refused = store
-        .delete_grant(&sb, file.id, grant.id)
+        .delete_grant(&sb, file.id, grant.id, record())
         .await
         .unwrap_err();
     assert!(refused.is(MetadataErrorKind::NotFound), "{refused}");
@@ -57,12 +59,14 @@ async fn grants_and_audit_stay_in_their_tenant() {
     store.append_audit(&sa, entry).await.unwrap();
     let query = AuditQuery {
         actor: None,
-        action: None,
+        // Tenant and file creation are on record too.
+        action: Some("file.create".to_owned()),
         file_id: None,
         since: None,
         until: None,
         after: None,
         limit: 100,
+        oldest_first: false,
     };
     assert_eq!(store.list_audit(&sa, &query).await.unwrap().items.len(), 1);
     assert!(

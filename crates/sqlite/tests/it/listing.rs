@@ -1,6 +1,7 @@
 //! What SQLite does in SQL that PostgreSQL has built in: nested JSON
 //! containment and Unicode case folding, with pages that stay exact.
 
+use coffer_contract::metadata::record;
 use coffer_contract::metadata::{at, limits, query};
 use coffer_domain::{ContentType, Filename, Metadata, Tenant, UserId};
 use coffer_ports::{MetadataStore, ObjectFacts, ReadFilter, TenantScope};
@@ -20,14 +21,20 @@ async fn available(
     f.metadata = Metadata::new(metadata).unwrap();
     f.created_at = at(created);
     let scope = TenantScope::new(t.id);
-    let rec = store.reserve_upload(&scope, f, &limits()).await.unwrap();
+    let rec = store
+        .reserve_upload(&scope, f, &limits(), record())
+        .await
+        .unwrap();
     let facts = ObjectFacts {
         size_bytes: 1,
         checksum_sha256: None,
         content_type: ContentType::new("application/pdf").unwrap(),
         at: at(created),
     };
-    store.mark_available(&scope, rec.id, facts).await.unwrap();
+    store
+        .mark_available(&scope, rec.id, facts, record())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

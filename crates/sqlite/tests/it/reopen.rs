@@ -2,6 +2,7 @@
 //! re-opening does not re-run migrations over existing data.
 
 use coffer_contract::metadata::limits;
+use coffer_contract::metadata::record;
 use coffer_ports::{MetadataStore, TenantScope};
 use coffer_sqlite::SqliteMetadataStore;
 
@@ -19,6 +20,7 @@ async fn data_survives_reopening() {
                 &TenantScope::new(t.id),
                 new_file(&t, owner, "kept.pdf", 42),
                 &limits(),
+                record(),
             )
             .await
             .unwrap();

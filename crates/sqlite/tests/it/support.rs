@@ -1,6 +1,7 @@
 //! A store on a fresh temp-file database, and small fixtures on top of the
 //! contract suite's.
 
+use coffer_contract::metadata::record;
 use coffer_contract::metadata::{file as contract_file, new_tenant};
 use coffer_domain::{Role, Subject, Tenant, UserId};
 use coffer_ports::{MetadataStore, NewFile, TenantScope};
@@ -18,7 +19,10 @@ pub async fn fresh() -> (SqliteMetadataStore, TempDir) {
 
 /// A tenant and its user `owner`.
 pub async fn tenant(store: &dyn MetadataStore, slug: &str) -> (Tenant, UserId) {
-    let tenant = store.create_tenant(new_tenant(slug, 0)).await.unwrap();
+    let tenant = store
+        .create_tenant(new_tenant(slug, 0), record())
+        .await
+        .unwrap();
     let owner = store
         .upsert_user(
             &TenantScope::new(tenant.id),

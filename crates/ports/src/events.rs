@@ -1,0 +1,120 @@
+//! What a change puts on record (audit entry and event, in the change's own
+//! transaction), the events outbox as the dispatcher and pollers see it, and
+//! the port that delivers an event to a tenant's webhook.
+
+use async_trait::async_trait;
+use coffer_domain::{PageCursor, TenantId};
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::NewAudit;
+
+/// The record of one change: its audit entry and, for changes that other
+/// systems hear of, its event. A store writes both in the same transaction
+/// as the change itself, and only when the change happened — so each
+/// change is on record exactly once, and nothing is on record that did not
+/// happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Journal {
+    pub audit: NewAudit,
+    pub event: Option<NewEvent>,
+}
+
+impl Journal {
+    /// A change recorded in the audit log only.
+    pub fn audit(audit: NewAudit) -> Self {
+        Self { audit, event: None }
+    }
+
+    /// A change recorded in the audit log and announced as an event.
+    pub fn announced(audit: NewAudit, event: NewEvent) -> Self {
+        Self {
+            audit,
+            event: Some(event),
+        }
+    }
+}
+
+/// An event to announce. Its time is the audit entry's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// Stable across deliveries, so receivers can de-duplicate
+    /// (at-least-once delivery). Time-ordered (UUID v7).
+    pub id: Uuid,
+    /// Dotted event type, e.g. `file.created`.
+    pub kind: String,
+    pub data: serde_json::Value,
+}
+
+/// An event in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub data: serde_json::Value,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Delivery attempts so far.
+    #[serde(skip)]
+    pub attempts: u32,
+}
+
+impl Event {
+    /// Its place in the event listing, which runs by `(created_at, id)`.
+    pub fn page_cursor(&self) -> PageCursor {
+        PageCursor {
+            created_at: self.created_at,
+            id: self.id,
+        }
+    }
+}
+
+/// What became of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// The receiver acknowledged it (a `2xx`); it is never sent again.
+    Delivered { at: OffsetDateTime },
+    /// It failed and is tried again at `retry_at`.
+    Retry {
+        error: String,
+        retry_at: OffsetDateTime,
+    },
+    /// It failed for the last time: it stays in the outbox as dead-lettered,
+    /// still listed for polling, never sent again.
+    Dead { error: String, at: OffsetDateTime },
+}
+
+/// A claim on due events for delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventClaim {
+    pub now: OffsetDateTime,
+    /// Only events created at or after this (when the webhook was set).
+    pub since: OffsetDateTime,
+    /// The claimed events are not due again until `now + lease`, so
+    /// concurrent dispatchers (several instances) never send the same
+    /// event at once; a dispatcher that dies mid-delivery only delays it.
+    pub lease: time::Duration,
+    pub limit: u32,
+}
+
+/// One signed HTTP delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRequest {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// Delivers events over HTTP (an adapter of the server).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait WebhookSender: Send + Sync + 'static {
+    /// POST `request`; `Ok` only for a `2xx` answer.
+    ///
+    /// # Errors
+    /// A description of the failure (connection refused, timeout, status).
+    async fn send(&self, request: WebhookRequest) -> Result<(), String>;
+}

@@ -1,0 +1,150 @@
+//! `/api/v1/tenant/webhook` and `/api/v1/events`: how other systems hear
+//! of a tenant's changes — pushed to a webhook, or polled.
+
+use actix_web::{HttpResponse, web};
+use coffer_domain::webhook::WebhookUrl;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::AppState;
+use super::auth::Authenticated;
+use super::dto::PageDto;
+use super::error::{ApiError, Problem};
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/tenant/webhook")
+            .route(web::get().to(get_webhook))
+            .route(web::put().to(put_webhook))
+            .route(web::delete().to(delete_webhook)),
+    )
+    .route("/events", web::get().to(list_events));
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookBody {
+    /// Absolute `http(s)` URL that receives a signed POST per event.
+    pub url: String,
+}
+
+/// A tenant's webhook. `secret` (the HMAC key of `Coffer-Signature`) is
+/// shown only in the answer to `PUT`, when it is made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookDto {
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Events from this moment on are delivered.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub since: OffsetDateTime,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// `next_cursor` of the previous page; omit for the oldest events.
+    pub after: Option<String>,
+    /// 1 to 1000 (default 100).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventDto {
+    /// Stable across deliveries: de-duplicate on it.
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+/// The tenant's webhook (tenant admins); `404` when none is set.
+#[utoipa::path(get, path = "/api/v1/tenant/webhook", tag = "events",
+    responses((status = 200, body = WebhookDto), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_webhook(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+) -> Result<HttpResponse> {
+    let hook = state
+        .coffer
+        .webhook(&caller.0)
+        .await?
+        .ok_or_else(|| ApiError(coffer_service::ServiceError::not_found("webhook")))?;
+    Ok(HttpResponse::Ok().json(WebhookDto {
+        url: hook.url,
+        secret: None,
+        since: hook.since,
+    }))
+}
+
+/// Deliver the tenant's events to a URL from now on (tenant admins). Each
+/// `PUT` makes a new signing secret, returned once.
+#[utoipa::path(put, path = "/api/v1/tenant/webhook", tag = "events", request_body = WebhookBody,
+    responses((status = 200, body = WebhookDto), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn put_webhook(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    body: web::Json<WebhookBody>,
+) -> Result<HttpResponse> {
+    let url = WebhookUrl::new(body.into_inner().url).map_err(|e| ApiError(e.into()))?;
+    let hook = state.coffer.set_webhook(&caller.0, url).await?;
+    Ok(HttpResponse::Ok().json(WebhookDto {
+        url: hook.url,
+        secret: Some(hook.secret),
+        since: hook.since,
+    }))
+}
+
+/// Stop delivering (tenant admins); events stay available for polling.
+#[utoipa::path(delete, path = "/api/v1/tenant/webhook", tag = "events",
+    responses((status = 204), (status = 403, body = Problem)), security(("bearer" = [])))]
+pub async fn delete_webhook(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+) -> Result<HttpResponse> {
+    state.coffer.remove_webhook(&caller.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The tenant's events, oldest first (tenant admins): for clients that
+/// poll instead of receiving a webhook. Events appear a moment after they
+/// happen (`events.settle_ms`), so paging with `after` never skips one.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(EventsQuery),
+    responses((status = 200, body = PageDto<EventDto>), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_events(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    query: web::Query<EventsQuery>,
+) -> Result<HttpResponse> {
+    let q = query.into_inner();
+    let page = state
+        .coffer
+        .list_events(&caller.0, q.after.as_deref(), q.limit.unwrap_or(100))
+        .await?;
+    Ok(HttpResponse::Ok().json(PageDto {
+        items: page
+            .items
+            .into_iter()
+            .map(|e| EventDto {
+                id: e.id,
+                kind: e.kind,
+                data: e.data,
+                created_at: e.created_at,
+            })
+            .collect(),
+        next_cursor: page.next_cursor,
+    }))
+}

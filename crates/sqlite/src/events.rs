@@ -1,0 +1,125 @@
+//! The events outbox: polling, claiming for delivery, delivery outcomes.
+//! SQLite has one writer at a time (`BEGIN IMMEDIATE`), so a claim needs no
+//! row locks: the lease alone keeps a second dispatcher off.
+
+use coffer_domain::PageCursor;
+use coffer_ports::{DeliveryOutcome, Event, EventClaim, Page, TenantScope, fetch_size};
+use diesel::prelude::*;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::SqliteError;
+use crate::rows::{EventRow, id, ns};
+use crate::schema::outbox::dsl as o;
+use crate::store::SqliteMetadataStore;
+
+impl SqliteMetadataStore {
+    pub(crate) async fn list_events_impl(
+        &self,
+        scope: &TenantScope,
+        after: Option<PageCursor>,
+        settled_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Page<Event>, SqliteError> {
+        let tenant = id(scope.tenant_id().as_uuid());
+        let before = ns(settled_before)?;
+        let after = after
+            .map(|c| Ok::<_, SqliteError>((ns(c.created_at)?, id(&c.id))))
+            .transpose()?;
+        let rows = self
+            .read(move |conn| {
+                let mut q = o::outbox
+                    .select(EventRow::as_select())
+                    .filter(o::tenant_id.eq(&tenant))
+                    .filter(o::created_at.lt(before))
+                    .order((o::created_at.asc(), o::id.asc()))
+                    .limit(i64::from(fetch_size(limit)))
+                    .into_boxed();
+                if let Some((at, last)) = after {
+                    q = q.filter(
+                        o::created_at
+                            .gt(at)
+                            .or(o::created_at.eq(at).and(o::id.gt(last))),
+                    );
+                }
+                Ok(q.load(conn)?)
+            })
+            .await?;
+        Page::try_from_overfetch(rows, limit, Event::page_cursor)
+    }
+
+    pub(crate) async fn claim_events_impl(
+        &self,
+        scope: &TenantScope,
+        claim: &EventClaim,
+    ) -> Result<Vec<Event>, SqliteError> {
+        let tenant = id(scope.tenant_id().as_uuid());
+        let (now, since) = (ns(claim.now)?, ns(claim.since)?);
+        let until = ns(claim.now + claim.lease)?;
+        let limit = i64::from(claim.limit.max(1));
+        let rows = self
+            .write(move |conn| {
+                let due: Vec<String> = o::outbox
+                    .select(o::id)
+                    .filter(o::tenant_id.eq(&tenant))
+                    .filter(o::published_at.is_null())
+                    .filter(o::dead_at.is_null())
+                    .filter(o::next_attempt_at.le(now))
+                    .filter(o::created_at.ge(since))
+                    .order((o::created_at.asc(), o::id.asc()))
+                    .limit(limit)
+                    .load(conn)?;
+                diesel::update(o::outbox.filter(o::id.eq_any(&due)))
+                    .set(o::next_attempt_at.eq(until))
+                    .execute(conn)?;
+                Ok(o::outbox
+                    .select(EventRow::as_select())
+                    .filter(o::id.eq_any(&due))
+                    .order((o::created_at.asc(), o::id.asc()))
+                    .load(conn)?)
+            })
+            .await?;
+        rows.into_iter().map(Event::try_from).collect()
+    }
+
+    pub(crate) async fn record_delivery_impl(
+        &self,
+        scope: &TenantScope,
+        event: Uuid,
+        outcome: DeliveryOutcome,
+    ) -> Result<(), SqliteError> {
+        let tenant = id(scope.tenant_id().as_uuid());
+        let event = id(&event);
+        let updated = self
+            .write(move |conn| {
+                let target = o::outbox
+                    .filter(o::tenant_id.eq(&tenant))
+                    .filter(o::id.eq(&event));
+                let attempts = o::attempts.eq(o::attempts + 1);
+                Ok(match outcome {
+                    DeliveryOutcome::Delivered { at } => diesel::update(target)
+                        .set((o::published_at.eq(Some(ns(at)?)), attempts))
+                        .execute(conn)?,
+                    DeliveryOutcome::Retry { error, retry_at } => diesel::update(target)
+                        .set((
+                            attempts,
+                            o::last_error.eq(Some(error)),
+                            o::next_attempt_at.eq(ns(retry_at)?),
+                        ))
+                        .execute(conn)?,
+                    DeliveryOutcome::Dead { error, at } => diesel::update(target)
+                        .set((
+                            attempts,
+                            o::last_error.eq(Some(error)),
+                            o::dead_at.eq(Some(ns(at)?)),
+                        ))
+                        .execute(conn)?,
+                })
+            })
+            .await?;
+        if updated == 0 {
+            return Err(SqliteError::NotFound("event"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,8 @@
+DROP INDEX outbox_keyset;
+DROP INDEX outbox_due;
+CREATE INDEX outbox_unpublished ON outbox (created_at) WHERE published_at IS NULL;
+ALTER TABLE outbox
+    DROP COLUMN dead_at,
+    DROP COLUMN last_error,
+    DROP COLUMN next_attempt_at,
+    DROP COLUMN attempts;

@@ -3,6 +3,11 @@
 #
 #   scripts/services/seaweedfs.sh start   # install if needed, start, wait, write .test-services/seaweedfs.env
 #   scripts/services/seaweedfs.sh stop    # stop what start started
+#   SEAWEEDFS_SECRET_KEY=… scripts/services/seaweedfs.sh run DIR BASE
+#       # one more weed in the foreground (exec'd: its pid is this script's),
+#       # data in DIR/data, ports from BASE: for tests that stop, freeze and
+#       # restart a store of their own (crates/server/tests/it/faults.rs).
+#       # Same flags as `start`; restarting on the same DIR keeps the data.
 #
 # `weed mini` runs master, volume, filer and S3 gateway in one process. Every
 # port it opens is set explicitly from SEAWEEDFS_PORT_BASE (default 27400) so
@@ -26,7 +31,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SERVICES="$ROOT/.test-services"
 HOME_DIR="$SERVICES/seaweedfs"
 VENV="$SERVICES/venv"
-WEED="$VENV/bin/weed"
+WEED="${COFFER_TEST_WEED_BIN:-$VENV/bin/weed}"
 PID_FILE="$HOME_DIR/weed.pid"
 LOG_FILE="$HOME_DIR/weed.log"
 ENV_FILE="$SERVICES/seaweedfs.env"
@@ -71,7 +76,43 @@ export COFFER_TEST_S3_REGION=$REGION
 export COFFER_TEST_S3_ACCESS_KEY_ID=$ACCESS_KEY
 export COFFER_TEST_S3_SECRET_ACCESS_KEY=$SECRET_KEY
 export COFFER_TEST_S3_ALLOWED_ORIGIN=$ORIGIN
+export COFFER_TEST_WEED_BIN=$WEED
 EOF
+}
+
+identities() { # ACCESS_KEY SECRET
+    cat <<EOF
+{"identities":[{"name":"coffer-test","credentials":[{"accessKey":"$1","secretKey":"$2"}],
+  "actions":["Admin","Read","List","Tagging","Write"]}]}
+EOF
+}
+
+# The one weed command line, for `start` and `run`: DATA_DIR BASE IDENTITIES_FILE.
+weed_args() {
+    local dir="$1" base="$2" ids="$3"
+    echo mini \
+        -dir="$dir" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+        -s3.port="$base" -s3.port.grpc=$((base + 1)) \
+        -master.port=$((base + 2)) -master.port.grpc=$((base + 3)) \
+        -volume.port=$((base + 4)) -volume.port.grpc=$((base + 5)) \
+        -filer.port=$((base + 6)) -filer.port.grpc=$((base + 7)) \
+        -admin.port=$((base + 8)) -admin.port.grpc=$((base + 9)) \
+        -admin.ui=false -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 \
+        -master.telemetry=false \
+        -master.volumeSizeLimitMB=128 -volume.max=400 \
+        -s3.config="$ids" -s3.allowedOrigins="$ORIGIN"
+}
+
+# `run DIR BASE`: a weed of a test's own, in the foreground.
+run() {
+    local dir="${1:?usage: run DIR BASE}" base="${2:?usage: run DIR BASE}"
+    [[ -n "${SEAWEEDFS_SECRET_KEY:-}" ]] || { log "run: set SEAWEEDFS_SECRET_KEY"; exit 2; }
+    install
+    mkdir -p "$dir/data"
+    identities "$ACCESS_KEY" "$SEAWEEDFS_SECRET_KEY" >"$dir/identities.json"
+    # Paths are ours (no spaces): splitting weed_args into words is intended.
+    # shellcheck disable=SC2046
+    exec "$WEED" $(weed_args "$dir/data" "$base" "$dir/identities.json")
 }
 
 fresh_config() {
@@ -80,10 +121,7 @@ fresh_config() {
     local secret
     secret="$(python3 -c 'import secrets; print(secrets.token_hex(20))')"
     echo "SECRET_KEY=$secret" >"$CREDS_FILE"
-    cat >"$HOME_DIR/identities.json" <<EOF
-{"identities":[{"name":"coffer-test","credentials":[{"accessKey":"$ACCESS_KEY","secretKey":"$secret"}],
-  "actions":["Admin","Read","List","Tagging","Write"]}]}
-EOF
+    identities "$ACCESS_KEY" "$secret" >"$HOME_DIR/identities.json"
 }
 
 start() {
@@ -106,17 +144,8 @@ start() {
     fresh_config
     log "starting weed mini on 127.0.0.1:$S3_PORT (log: $LOG_FILE)"
     # setsid: the server outlives this script and gets its own process group.
-    setsid "$WEED" mini \
-        -dir="$HOME_DIR/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-        -s3.port="$S3_PORT" -s3.port.grpc=$((BASE + 1)) \
-        -master.port=$((BASE + 2)) -master.port.grpc=$((BASE + 3)) \
-        -volume.port=$((BASE + 4)) -volume.port.grpc=$((BASE + 5)) \
-        -filer.port=$((BASE + 6)) -filer.port.grpc=$((BASE + 7)) \
-        -admin.port=$((BASE + 8)) -admin.port.grpc=$((BASE + 9)) \
-        -admin.ui=false -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 \
-        -master.telemetry=false \
-        -master.volumeSizeLimitMB=128 -volume.max=400 \
-        -s3.config="$HOME_DIR/identities.json" -s3.allowedOrigins="$ORIGIN" \
+    # shellcheck disable=SC2046
+    setsid "$WEED" $(weed_args "$HOME_DIR/data" "$BASE" "$HOME_DIR/identities.json") \
         >"$LOG_FILE" 2>&1 </dev/null &
     echo $! >"$PID_FILE"
     local deadline=$((SECONDS + READY_TIMEOUT))
@@ -163,8 +192,12 @@ stop() {
 case "${1:-}" in
 start) start ;;
 stop) stop ;;
+run)
+    shift
+    run "$@"
+    ;;
 *)
-    echo "usage: $0 start|stop" >&2
+    echo "usage: $0 start|stop|run DIR BASE" >&2
     exit 2
     ;;
 esac

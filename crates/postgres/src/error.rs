@@ -27,6 +27,45 @@ pub enum PgError {
     CorruptRow(String),
     #[error("value out of range: {0}")]
     OutOfRange(&'static str),
+    /// The database did not answer within the configured bound.
+    #[error("the database did not answer within {0:?}")]
+    Timeout(std::time::Duration),
+}
+
+/// What PostgreSQL says when it ends a statement or a session for a reason
+/// outside the request: an operator (`pg_terminate_backend`,
+/// `pg_cancel_backend`), the statement, lock or idle timeouts, a shutdown,
+/// a crash restart. diesel-async keeps the SQLSTATE only for constraint
+/// and serialization errors and reports these as `Unknown` with the
+/// server's message, so the message is all there is to go on. They are in
+/// English unless the server's `lc_messages` says otherwise
+/// (docs/operations.md); a connection they close also fails every later
+/// statement as `UnableToSendCommand`, which maps to `Unavailable` anyway.
+const OUTAGE_MESSAGES: &[&str] = &[
+    // 57P01 admin_shutdown: pg_terminate_backend, smart/fast shutdown
+    "terminating connection due to administrator command",
+    // 57014 query_canceled
+    "canceling statement due to statement timeout",
+    "canceling statement due to user request",
+    // 55P03 lock_not_available
+    "canceling statement due to lock timeout",
+    // 25P03, 57P05
+    "terminating connection due to idle-in-transaction timeout",
+    "terminating connection due to idle-session timeout",
+    // 57P02 crash_shutdown
+    "terminating connection because of crash of another server process",
+    // 57P03 cannot_connect_now
+    "the database system is shutting down",
+    "the database system is starting up",
+    "the database system is in recovery mode",
+    "the database system is not yet accepting connections",
+];
+
+fn is_outage(info: &(dyn diesel::result::DatabaseErrorInformation + Send + Sync)) -> bool {
+    let message = info.message();
+    OUTAGE_MESSAGES
+        .iter()
+        .any(|known| message.starts_with(known))
 }
 
 impl PgError {
@@ -52,8 +91,14 @@ impl PgError {
             }
             PgError::Quota(_) => K::QuotaExceeded,
             PgError::InvalidState(_) => K::InvalidState,
+            PgError::Diesel(DieselError::DatabaseError(DatabaseErrorKind::Unknown, info))
+                if is_outage(info.as_ref()) =>
+            {
+                K::Unavailable
+            }
             PgError::Pool(_)
             | PgError::Connect(_)
+            | PgError::Timeout(_)
             // tokio-postgres errors without a SQLSTATE (socket closed,
             // server gone) arrive as UnableToSendCommand.
             | PgError::Diesel(

@@ -26,4 +26,4 @@ pub mod testing;
 
 pub use error::PgError;
 pub use migrate::{APP_ROLE, MigrateOptions, migrate, migrate_with};
-pub use store::PgMetadataStore;
+pub use store::{PgMetadataStore, PoolOptions};

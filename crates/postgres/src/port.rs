@@ -244,11 +244,12 @@ impl MetadataStore for PgMetadataStore {
     }
 
     async fn check_ready(&self) -> Result<(), MetadataError> {
-        let mut conn = self.pool.get().await.map_err(PgError::from)?;
-        diesel::sql_query("SELECT 1")
-            .execute(&mut conn)
-            .await
-            .map_err(PgError::from)?;
+        self.bounded(async {
+            let mut conn = self.pool.get().await?;
+            diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+            Ok::<_, PgError>(())
+        })
+        .await?;
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::time::Duration;
 
 use coffer_domain::TenantId;
 use diesel::result::QueryResult;
@@ -11,7 +12,7 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
 use crate::error::PgError;
 
@@ -32,6 +33,8 @@ diesel::define_sql_function! {
 #[derive(Clone)]
 pub struct PgMetadataStore {
     pub(crate) pool: Pool<AsyncPgConnection>,
+    /// Client-side bound of `check_ready` (the statement timeout).
+    ready_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for PgMetadataStore {
@@ -45,24 +48,105 @@ impl fmt::Debug for PgMetadataStore {
     }
 }
 
+/// How long the pool waits on PostgreSQL before it gives up with
+/// `Unavailable`. Without these a database that accepts connections but
+/// never answers (or a pool whose every connection is stuck) would hold a
+/// request forever. `None` waits without bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// Most connections open at once.
+    pub max_size: usize,
+    /// Opening one connection: TCP, TLS, startup and authentication.
+    pub connect_timeout: Option<Duration>,
+    /// Waiting for a free connection when all `max_size` are lent out.
+    pub checkout_timeout: Option<Duration>,
+    /// PostgreSQL's `statement_timeout`, set on every new session: the
+    /// server cancels a statement that runs longer (a lock wait, a runaway
+    /// query) and the error maps to `Unavailable`.
+    pub statement_timeout: Option<Duration>,
+}
+
+impl PoolOptions {
+    /// `max_size` connections, no timeouts.
+    pub fn new(max_size: usize) -> Self {
+        Self {
+            max_size,
+            connect_timeout: None,
+            checkout_timeout: None,
+            statement_timeout: None,
+        }
+    }
+}
+
 impl PgMetadataStore {
-    /// A store with a pool of at most `pool_size` connections to `app_url`.
+    /// A store with a pool of at most `pool_size` connections to `app_url`,
+    /// with no timeouts (see [`PgMetadataStore::connect_with`]).
+    ///
+    /// # Errors
+    /// `PgError::PoolBuild` when the pool cannot be configured.
+    pub fn connect(app_url: &str, pool_size: usize) -> Result<Self, PgError> {
+        Self::connect_with(app_url, PoolOptions::new(pool_size))
+    }
+
+    /// A store with a pool to `app_url` bounded by `options`.
     /// Connections are opened lazily; call [`coffer_ports::MetadataStore::check_ready`]
     /// to find out whether the database answers.
     ///
     /// # Errors
     /// `PgError::PoolBuild` when the pool cannot be configured.
-    pub fn connect(app_url: &str, pool_size: usize) -> Result<Self, PgError> {
+    pub fn connect_with(app_url: &str, options: PoolOptions) -> Result<Self, PgError> {
         // No `SELECT 1` on every checkout (the default): that ping was two of
         // a download's seven round trips (docs/benchmarks.md). A connection
         // that died meanwhile fails its first statement, which maps to
         // `Unavailable`, and the pool discards it as broken.
         let mut config = ManagerConfig::default();
         config.recycling_method = RecyclingMethod::Fast;
+        if let Some(timeout) = options.statement_timeout {
+            // One `SET` per new session rather than per transaction: sessions
+            // live long in the pool, so it costs nothing on the hot path.
+            let set = format!("SET statement_timeout = {}", timeout.as_millis().max(1));
+            config.custom_setup = Box::new(move |url| {
+                let url = url.to_owned();
+                let set = set.clone();
+                Box::pin(async move {
+                    let mut conn = AsyncPgConnection::establish(&url).await?;
+                    conn.batch_execute(&set)
+                        .await
+                        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                    Ok(conn)
+                })
+            });
+        }
         let manager =
             AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(app_url, config);
-        let pool = Pool::builder(manager).max_size(pool_size.max(1)).build()?;
-        Ok(Self { pool })
+        let pool = Pool::builder(manager)
+            .max_size(options.max_size.max(1))
+            .wait_timeout(options.checkout_timeout)
+            .create_timeout(options.connect_timeout)
+            // Fast recycling sends nothing, but a custom method might.
+            .recycle_timeout(options.connect_timeout)
+            // deadpool needs a runtime to time anything out.
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()?;
+        Ok(Self {
+            pool,
+            ready_timeout: options.statement_timeout,
+        })
+    }
+
+    /// Bounds the readiness probe's `SELECT 1` on the client side too: a
+    /// server that stopped answering (not just a slow statement) never
+    /// sends the cancellation `statement_timeout` would.
+    pub(crate) async fn bounded<T>(
+        &self,
+        probe: impl Future<Output = Result<T, PgError>>,
+    ) -> Result<T, PgError> {
+        match self.ready_timeout {
+            Some(limit) => tokio::time::timeout(limit, probe)
+                .await
+                .map_err(|_| PgError::Timeout(limit))?,
+            None => probe.await,
+        }
     }
 }
 

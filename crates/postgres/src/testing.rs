@@ -103,6 +103,25 @@ impl TestDb {
         PgMetadataStore::connect(&self.app_url(), pool_size)
     }
 
+    /// Kill every session of `coffer_app` on this database with
+    /// `pg_terminate_backend`, as its owner (a superuser on test servers),
+    /// the way an operator or a failover would; returns how many died.
+    /// For fault tests.
+    ///
+    /// # Errors
+    /// When the owner cannot connect or the query fails.
+    pub async fn terminate_app_backends(&self) -> Result<usize, String> {
+        let mut owner = connect(&self.owner_url()).await?;
+        diesel::sql_query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND usename = $1",
+        )
+        .bind::<diesel::sql_types::Text, _>(APP_ROLE)
+        .execute(&mut owner)
+        .await
+        .map_err(|e| e.to_string())
+    }
+
     /// `EXPLAIN` of the query `list_files` runs for `query`, as `coffer_app`.
     ///
     /// # Errors

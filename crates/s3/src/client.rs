@@ -20,13 +20,13 @@ pub(crate) async fn build(config: &S3Config) -> Result<aws_sdk_s3::Client, S3Err
             "upload_concurrency must be at least 1".to_owned(),
         ));
     }
+    let mut timeouts = TimeoutConfig::builder().connect_timeout(config.connect_timeout);
+    if !config.operation_timeout.is_zero() {
+        timeouts = timeouts.operation_timeout(config.operation_timeout);
+    }
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(config.region.clone()))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(config.connect_timeout)
-                .build(),
-        );
+        .timeout_config(timeouts.build());
     match (&config.access_key_id, &config.secret_access_key) {
         (Some(id), Some(secret)) => {
             loader = loader.credentials_provider(Credentials::new(

@@ -37,6 +37,12 @@ pub struct S3Config {
     pub upload_concurrency: usize,
     #[serde(with = "seconds")]
     pub connect_timeout: Duration,
+    /// Bound on one SDK call, retries included, until the store's answer
+    /// begins (a streamed body is not cut off). A store that accepts
+    /// connections but never answers then fails the call as `Unavailable`
+    /// instead of holding the request. Zero: no bound.
+    #[serde(with = "seconds")]
+    pub operation_timeout: Duration,
     /// Bound on `check_ready`, so `/readyz` answers quickly when the store hangs.
     #[serde(with = "seconds")]
     pub ready_timeout: Duration,
@@ -60,6 +66,7 @@ impl Default for S3Config {
             part_size_bytes: 8 * 1024 * 1024,
             upload_concurrency: 2,
             connect_timeout: Duration::from_secs(5),
+            operation_timeout: Duration::from_secs(20),
             ready_timeout: Duration::from_secs(5),
         }
     }
@@ -82,6 +89,7 @@ impl fmt::Debug for S3Config {
             .field("part_size_bytes", &self.part_size_bytes)
             .field("upload_concurrency", &self.upload_concurrency)
             .field("connect_timeout", &self.connect_timeout)
+            .field("operation_timeout", &self.operation_timeout)
             .field("ready_timeout", &self.ready_timeout)
             .finish()
     }
@@ -121,13 +129,15 @@ mod tests {
             "access_key_id": "id",
             "secret_access_key": "secret",
             "force_path_style": true,
-            "ready_timeout": 2
+            "ready_timeout": 2,
+            "operation_timeout": 7
         }))
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config.endpoint.as_deref(), Some("http://127.0.0.1:27400"));
         assert!(config.force_path_style && config.server_side_encryption);
         assert_eq!(config.region, "us-east-1");
         assert_eq!(config.ready_timeout, Duration::from_secs(2));
+        assert_eq!(config.operation_timeout, Duration::from_secs(7));
         assert_eq!(config.part_size_bytes, 8 * 1024 * 1024);
         let misplaced = serde_json::from_value::<S3Config>(serde_json::json!({"bucket": "b"}));
         assert!(

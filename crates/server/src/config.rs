@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use coffer_service::PlanDefaults;
 use secrecy::SecretString;
@@ -37,7 +38,10 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// Log as JSON lines instead of human-readable text.
     pub json_logs: bool,
-    /// Upper bound of a request's handling (not of streamed transfers).
+    /// Upper bound of a request's handling (not of streamed transfers):
+    /// past it the answer is `503 request_timeout`. Also bounds how long a
+    /// client may take to send the request head. A backstop behind the
+    /// dependency timeouts below, so keep it above them. 0: no bound.
     pub request_timeout_secs: u64,
     /// Largest JSON request body.
     pub json_limit_bytes: usize,
@@ -65,6 +69,13 @@ pub struct MetadataConfig {
     /// unset leaves the role's login as a DBA configured it.
     pub app_password: Option<SecretString>,
     pub pool_size: usize,
+    /// Opening one PostgreSQL connection (TCP, TLS, authentication). 0: no bound.
+    pub connect_timeout_secs: u64,
+    /// Waiting for a free pooled connection when all are in use. 0: no bound.
+    pub checkout_timeout_secs: u64,
+    /// PostgreSQL's `statement_timeout` for the service's sessions (also the
+    /// client-side bound of the readiness probe). 0: no bound.
+    pub statement_timeout_secs: u64,
     /// SQLite file; `<data_dir>/coffer.db` when empty.
     pub sqlite_path: Option<PathBuf>,
 }
@@ -185,6 +196,9 @@ json_limit_bytes = 65536
 backend = "sqlite"
 migrate_on_start = true
 pool_size = 32
+connect_timeout_secs = 5
+checkout_timeout_secs = 5
+statement_timeout_secs = 10
 
 [storage]
 backend = "fs"
@@ -293,6 +307,21 @@ impl Config {
         Ok(())
     }
 
+    /// The PostgreSQL pool's size and timeouts.
+    pub fn pool_options(&self) -> coffer_postgres::PoolOptions {
+        coffer_postgres::PoolOptions {
+            max_size: self.metadata.pool_size,
+            connect_timeout: seconds(self.metadata.connect_timeout_secs),
+            checkout_timeout: seconds(self.metadata.checkout_timeout_secs),
+            statement_timeout: seconds(self.metadata.statement_timeout_secs),
+        }
+    }
+
+    /// The bound of one request's handling, if any.
+    pub fn request_timeout(&self) -> Option<Duration> {
+        seconds(self.server.request_timeout_secs)
+    }
+
     /// The URL clients use to reach this server.
     pub fn public_url(&self) -> String {
         match &self.server.public_url {
@@ -314,6 +343,11 @@ impl Config {
             && self.storage.backend == StorageBackend::Fs
             && self.identity.backend == IdentityBackend::Dev
     }
+}
+
+/// Timeout keys count seconds; 0 means no bound.
+fn seconds(secs: u64) -> Option<Duration> {
+    (secs > 0).then(|| Duration::from_secs(secs))
 }
 
 /// The plan defaults are defined once, in the service; render them as a layer.
@@ -400,6 +434,34 @@ mod tests {
 
         let err = Config::load_from(None, env(&[("COFFER__SERVER__LISTN", "x")])).err();
         assert!(err.is_some_and(|e| e.to_string().contains("listn")));
+    }
+
+    #[test]
+    fn timeouts_have_defaults_and_zero_turns_them_off() {
+        let config = Config::load_from(None, env(&[])).unwrap_or_else(|e| panic!("{e}"));
+        let pool = config.pool_options();
+        assert_eq!(pool.connect_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(pool.checkout_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(pool.statement_timeout, Some(Duration::from_secs(10)));
+        assert_eq!(config.request_timeout(), Some(Duration::from_secs(30)));
+        assert_eq!(config.storage.s3.operation_timeout, Duration::from_secs(20));
+        let tuned = Config::load_from(
+            None,
+            env(&[
+                ("COFFER__METADATA__STATEMENT_TIMEOUT_SECS", "0"),
+                ("COFFER__METADATA__CHECKOUT_TIMEOUT_SECS", "2"),
+                ("COFFER__SERVER__REQUEST_TIMEOUT_SECS", "0"),
+                ("COFFER__STORAGE__S3__OPERATION_TIMEOUT", "3"),
+            ]),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(tuned.pool_options().statement_timeout, None);
+        assert_eq!(
+            tuned.pool_options().checkout_timeout,
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(tuned.request_timeout(), None);
+        assert_eq!(tuned.storage.s3.operation_timeout, Duration::from_secs(3));
     }
 
     #[test]

@@ -63,8 +63,13 @@ pub fn start(
         "/api/v1/openapi.json",
         <http::ApiDoc as utoipa::OpenApi>::openapi(),
     );
+    let request_timeout = config.request_timeout();
     let mut server = HttpServer::new(move || {
         App::new()
+            // Innermost, so that metrics and the request log see its 503.
+            .wrap(actix_web::middleware::from_fn(move |req, next| {
+                http::deadline(request_timeout, req, next)
+            }))
             .wrap(prometheus.clone())
             .wrap(TracingLogger::default())
             .app_data(state.clone())
@@ -73,9 +78,9 @@ pub fn start(
             .service(docs.clone())
             .configure(|cfg| http::configure(cfg, json_limit))
     })
-    .client_request_timeout(std::time::Duration::from_secs(
-        config.server.request_timeout_secs,
-    ))
+    // A client that takes longer than a whole request may to send its
+    // request head is cut off too (0 leaves it unbounded, as actix does).
+    .client_request_timeout(request_timeout.unwrap_or(std::time::Duration::ZERO))
     .shutdown_timeout(30);
     if let Some(workers) = config.server.workers {
         server = server.workers(workers);

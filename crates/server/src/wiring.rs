@@ -71,9 +71,9 @@ pub async fn metadata(config: &Config) -> Result<Arc<dyn MetadataStore>, WiringE
                     "metadata.url (COFFER__METADATA__URL) is required for postgres".into(),
                 )
             })?;
-            let store = coffer_postgres::PgMetadataStore::connect(
+            let store = coffer_postgres::PgMetadataStore::connect_with(
                 url.expose_secret(),
-                config.metadata.pool_size,
+                config.pool_options(),
             )
             .map_err(|e| fail("connecting to PostgreSQL")(e.to_string()))?;
             Ok(Arc::new(store))

@@ -1,6 +1,7 @@
 //! The HTTP API: routes, extractors and the error mapping.
 
 mod auth;
+mod deadline;
 mod dto;
 mod error;
 mod events;
@@ -16,6 +17,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use coffer_fs::FsStore;
 use coffer_service::Coffer;
 
+pub use deadline::deadline;
 pub use error::{ApiError, Problem};
 pub use openapi::ApiDoc;
 pub use ops::{Metrics, docs_index};

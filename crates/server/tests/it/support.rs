@@ -124,6 +124,11 @@ impl TestServer {
         }
     }
 
+    /// The test database (production mode).
+    pub fn db(&self) -> Option<&TestDb> {
+        self._db.as_ref()
+    }
+
     /// Stop gracefully and hand back the data directory.
     pub async fn shutdown(mut self) -> tempfile::TempDir {
         self.handle.stop(true).await;

@@ -192,9 +192,32 @@ struct IsTemplate {
     datistemplate: bool,
 }
 
+/// FNV-1a of the embedded migrations' names, in order.
+fn embedded_names_hash() -> Result<String, String> {
+    use diesel::migration::MigrationSource;
+    let migrations = MigrationSource::<diesel::pg::Pg>::migrations(&crate::migrate::MIGRATIONS)
+        .map_err(|e| e.to_string())?;
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for migration in migrations {
+        for byte in migration.name().to_string().bytes().chain(Some(b'\n')) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    Ok(format!("{hash:016x}"))
+}
+
 async fn ensure_template(server: &ServerUrl) -> Result<String, String> {
-    // Named after the embedded migrations: a changed schema gets a new template.
-    let name = format!("coffer_tpl_{}", env!("COFFER_PG_MIGRATIONS_HASH"));
+    // Named after the embedded migrations: a changed schema gets a new
+    // template. The build script fingerprints their files; the names are
+    // read here from what is really embedded, so that a build script
+    // output reused from another checkout (a shared target directory)
+    // cannot pair this schema with another's template.
+    let name = format!(
+        "coffer_tpl_{}_{}",
+        env!("COFFER_PG_MIGRATIONS_HASH"),
+        embedded_names_hash()?
+    );
     let mut conn = connect(&server.database("postgres")).await?;
     let sql_err = |e: diesel::result::Error| e.to_string();
     diesel::sql_query(format!("SELECT pg_advisory_lock({TEMPLATE_LOCK})"))

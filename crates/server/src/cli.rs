@@ -233,7 +233,7 @@ async fn serve(config: Config) -> Result<(), Error> {
     let wiring = wiring::wire(&config).await?;
     let listener = TcpListener::bind(config.server.listen)?;
     let running = server::start(&config, &wiring, listener)?;
-    crate::jobs::spawn(&config, &wiring.coffer);
+    let _jobs = crate::jobs::spawn(&config, &wiring.coffer);
     if config.jobs.sweep_interval_secs > 0 {
         actix_web::rt::spawn(sweep_periodically(
             wiring.coffer.clone(),

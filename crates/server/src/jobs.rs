@@ -7,14 +7,32 @@ use coffer_service::Coffer;
 
 use crate::config::Config;
 
-/// Start the periodic jobs the configuration asks for.
-pub fn spawn(config: &Config, coffer: &Coffer) {
-    if config.events.dispatch_interval_ms > 0 {
-        actix_web::rt::spawn(dispatch_periodically(
-            coffer.clone(),
-            Duration::from_millis(config.events.dispatch_interval_ms),
-        ));
+/// The running jobs; dropping it stops them (at their next await).
+#[derive(Debug, Default)]
+pub struct Jobs {
+    running: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Jobs {
+    fn drop(&mut self) {
+        for job in &self.running {
+            job.abort();
+        }
     }
+}
+
+/// Start the periodic jobs the configuration asks for, on the current
+/// (actix) runtime.
+pub fn spawn(config: &Config, coffer: &Coffer) -> Jobs {
+    let mut jobs = Jobs::default();
+    if config.events.dispatch_interval_ms > 0 {
+        jobs.running
+            .push(actix_web::rt::spawn(dispatch_periodically(
+                coffer.clone(),
+                Duration::from_millis(config.events.dispatch_interval_ms),
+            )));
+    }
+    jobs
 }
 
 /// Delivers due events every `every`. Claims are leased in the database,

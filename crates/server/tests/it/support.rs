@@ -28,7 +28,10 @@ pub struct TestServer {
     pub http: Client,
     pub wiring: Wiring,
     handle: actix_web::dev::ServerHandle,
-    _db: Option<TestDb>,
+    jobs: Option<coffer_server::jobs::Jobs>,
+    db: Option<TestDb>,
+    bucket: Option<String>,
+    extra: Vec<(String, String)>,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -44,6 +47,33 @@ impl TestServer {
 
     /// Start with extra `COFFER__…` settings layered over the mode's.
     pub async fn start_with(mode: Mode, dir: tempfile::TempDir, extra: &[(&str, &str)]) -> Self {
+        let extra = extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Self::start_on(mode, dir, None, None, extra).await
+    }
+
+    /// Stop this server and start another on the same data: directory,
+    /// database, bucket and settings (a `coffer serve` restart).
+    pub async fn restart(mut self) -> Self {
+        let (mode, db, bucket, extra) = (
+            self.mode,
+            self.db.take(),
+            self.bucket.take(),
+            std::mem::take(&mut self.extra),
+        );
+        let dir = self.shutdown().await;
+        Self::start_on(mode, dir, db, bucket, extra).await
+    }
+
+    async fn start_on(
+        mode: Mode,
+        dir: tempfile::TempDir,
+        db: Option<TestDb>,
+        bucket: Option<String>,
+        extra: Vec<(String, String)>,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
@@ -56,17 +86,22 @@ impl TestServer {
             ("COFFER__SERVER__WORKERS".to_owned(), "2".to_owned()),
             ("COFFER__BOOTSTRAP__TENANT".to_owned(), String::new()),
         ];
-        let db = match mode {
-            Mode::Embedded => None,
+        let (db, bucket) = match mode {
+            Mode::Embedded => (None, None),
             Mode::Production => {
-                let db = TestDb::new().await;
-                let bucket = format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+                let db = match db {
+                    Some(db) => db,
+                    None => TestDb::new().await,
+                };
+                let bucket = bucket.unwrap_or_else(|| {
+                    format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+                });
                 for (k, v) in [
                     ("COFFER__METADATA__BACKEND", "postgres".to_owned()),
                     ("COFFER__METADATA__URL", db.app_url()),
                     ("COFFER__METADATA__MIGRATE_ON_START", "false".to_owned()),
                     ("COFFER__STORAGE__BACKEND", "s3".to_owned()),
-                    ("COFFER__STORAGE__BUCKET", bucket),
+                    ("COFFER__STORAGE__BUCKET", bucket.clone()),
                     (
                         "COFFER__STORAGE__CORS_ORIGINS",
                         env("COFFER_TEST_S3_ALLOWED_ORIGIN"),
@@ -94,14 +129,10 @@ impl TestServer {
                 ] {
                     vars.push((k.to_owned(), v));
                 }
-                Some(db)
+                (Some(db), Some(bucket))
             }
         };
-        vars.extend(
-            extra
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        );
+        vars.extend(extra.iter().cloned());
         let config = Config::load_from(None, vars).unwrap_or_else(|e| panic!("{e}"));
         let wiring = wiring::wire(&config)
             .await
@@ -109,6 +140,8 @@ impl TestServer {
         let running = coffer_server::server::start(&config, &wiring, listener).unwrap();
         let handle = running.handle.clone();
         actix_web::rt::spawn(running.server);
+        // The background jobs, as `coffer serve` starts them.
+        let jobs = Some(coffer_server::jobs::spawn(&config, &wiring.coffer));
         let http = Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -119,18 +152,22 @@ impl TestServer {
             http,
             wiring,
             handle,
-            _db: db,
+            jobs,
+            db,
+            bucket,
+            extra,
             dir: Some(dir),
         }
     }
 
     /// The test database (production mode).
     pub fn db(&self) -> Option<&TestDb> {
-        self._db.as_ref()
+        self.db.as_ref()
     }
 
     /// Stop gracefully and hand back the data directory.
     pub async fn shutdown(mut self) -> tempfile::TempDir {
+        drop(self.jobs.take());
         self.handle.stop(true).await;
         self.dir.take().unwrap()
     }

@@ -10,6 +10,7 @@
 mod clock;
 mod error;
 mod identity;
+mod jobs;
 mod metadata;
 mod object_store;
 
@@ -18,10 +19,11 @@ pub use error::{
     IdentityError, IdentityErrorKind, MetadataError, MetadataErrorKind, StoreError, StoreErrorKind,
 };
 pub use identity::{IdentityProvider, TenantClaim, VerifiedIdentity};
+pub use jobs::JobLock;
 pub use metadata::{
-    AuditEntry, AuditQuery, FilePatch, FileQuery, MAX_PAGE_SIZE, MetadataStore, NewAudit, NewFile,
-    NewGrant, NewTenant, ObjectFacts, Page, ReadFilter, ReadRestriction, StoredFile, TenantPatch,
-    TenantScope, fetch_size, page_size,
+    AuditEntry, AuditQuery, FileObject, FileObjectQuery, FilePatch, FileQuery, MAX_PAGE_SIZE,
+    MetadataStore, NewAudit, NewFile, NewGrant, NewTenant, ObjectFacts, Page, ReadFilter,
+    ReadRestriction, StoredFile, TenantPatch, TenantScope, fetch_size, page_size,
 };
 pub use object_store::{
     BucketSpec, ByteRange, ByteStream, CompletedPart, GetObject, ListedObject, ObjectList,

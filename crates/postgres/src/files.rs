@@ -1,5 +1,7 @@
 //! File lifecycle: reserve (pending), complete (available), change, trash,
 //! restore, remove — each with its usage accounting in the same transaction.
+//! A row whose erase began (`erase_started_at`) is `NotFound` to all of them
+//! but removal: it is on its way out (docs/integrity.md).
 
 use coffer_domain::{FileId, FileRecord, FileStatus, PlanLimits, Usage, UsageChange};
 use coffer_ports::{FilePatch, NewFile, ObjectFacts, StoredFile, TenantScope};
@@ -40,6 +42,7 @@ async fn explain_miss(
 ) -> Result<PgError, PgError> {
     let status: Option<String> = files::table
         .find(id.as_uuid())
+        .filter(files::erase_started_at.is_null())
         .select(files::status)
         .get_result(conn)
         .await
@@ -143,6 +146,7 @@ impl PgMetadataStore {
             read_scoped!(self, Scope::Tenant(tenant), |c| futures::future::try_join(
                 files::table
                     .find(id.as_uuid())
+                    .filter(files::erase_started_at.is_null())
                     .select(FileRow::as_select())
                     .get_result(&mut &*c),
                 grants::table
@@ -175,6 +179,7 @@ impl PgMetadataStore {
                 diesel::update(
                     files::table
                         .find(id.as_uuid())
+                        .filter(files::erase_started_at.is_null())
                         .filter(files::status.eq(FileStatus::Pending.as_str())),
                 )
                 .set(files::multipart_upload_id.eq(upload_id))
@@ -208,6 +213,7 @@ impl PgMetadataStore {
                 tenant,
                 files::table
                     .find(id.as_uuid())
+                    .filter(files::erase_started_at.is_null())
                     .select(FileRow::as_select())
                     .for_update()
                     .get_result(&mut &*conn),
@@ -259,10 +265,14 @@ impl PgMetadataStore {
         let row = transaction!(self, |conn| scoped(
             conn,
             tenant,
-            diesel::update(files::table.find(id.as_uuid()))
-                .set(changes)
-                .returning(FileRow::as_returning())
-                .get_result(&mut &*conn),
+            diesel::update(
+                files::table
+                    .find(id.as_uuid())
+                    .filter(files::erase_started_at.is_null())
+            )
+            .set(changes)
+            .returning(FileRow::as_returning())
+            .get_result(&mut &*conn),
         )
         .await
         .optional()
@@ -288,6 +298,7 @@ impl PgMetadataStore {
                 diesel::update(
                     files::table
                         .find(id.as_uuid())
+                        .filter(files::erase_started_at.is_null())
                         .filter(files::status.eq(from.as_str())),
                 )
                 .set((

@@ -11,6 +11,8 @@ mod audit;
 mod error;
 mod files;
 mod grants;
+mod integrity;
+mod jobs;
 mod listing;
 mod migrate;
 mod port;

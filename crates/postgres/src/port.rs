@@ -8,8 +8,9 @@ use coffer_domain::{
     TenantSlug, Usage, UserId,
 };
 use coffer_ports::{
-    AuditEntry, AuditQuery, FilePatch, FileQuery, MetadataError, MetadataStore, NewAudit, NewFile,
-    NewGrant, NewTenant, ObjectFacts, Page, StoredFile, TenantPatch, TenantScope,
+    AuditEntry, AuditQuery, FileObject, FileObjectQuery, FilePatch, FileQuery, JobLock,
+    MetadataError, MetadataStore, NewAudit, NewFile, NewGrant, NewTenant, ObjectFacts, Page,
+    StoredFile, TenantPatch, TenantScope,
 };
 use diesel_async::RunQueryDsl;
 use time::OffsetDateTime;
@@ -174,6 +175,36 @@ impl MetadataStore for PgMetadataStore {
         query: &AuditQuery,
     ) -> Result<Page<AuditEntry>, MetadataError> {
         Ok(self.list_audit_impl(scope, query).await?)
+    }
+
+    async fn begin_erase(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        at: OffsetDateTime,
+    ) -> Result<FileRecord, MetadataError> {
+        Ok(self.begin_erase_impl(scope, id, at).await?)
+    }
+
+    async fn list_file_objects(
+        &self,
+        scope: &TenantScope,
+        query: &FileObjectQuery,
+    ) -> Result<Vec<FileObject>, MetadataError> {
+        Ok(self.list_file_objects_impl(scope, query).await?)
+    }
+
+    async fn mark_object_missing(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        at: OffsetDateTime,
+    ) -> Result<(), MetadataError> {
+        Ok(self.mark_object_missing_impl(scope, id, at).await?)
+    }
+
+    async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>, MetadataError> {
+        Ok(self.try_lock_job_impl(job).await?)
     }
 
     async fn check_ready(&self) -> Result<(), MetadataError> {

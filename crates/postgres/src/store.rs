@@ -32,6 +32,8 @@ diesel::define_sql_function! {
 #[derive(Clone)]
 pub struct PgMetadataStore {
     pub(crate) pool: Pool<AsyncPgConnection>,
+    /// For the dedicated connections that hold job locks (`jobs.rs`).
+    pub(crate) app_url: std::sync::Arc<str>,
 }
 
 impl fmt::Debug for PgMetadataStore {
@@ -62,7 +64,10 @@ impl PgMetadataStore {
         let manager =
             AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(app_url, config);
         let pool = Pool::builder(manager).max_size(pool_size.max(1)).build()?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            app_url: app_url.into(),
+        })
     }
 }
 

@@ -48,10 +48,13 @@ impl Target {
         }
     }
 
+    /// The file, unless its erase began: such a row is on its way out and
+    /// `NotFound` to everything but removal (docs/integrity.md).
     fn current(&self, conn: &mut SqliteConnection) -> Result<Option<FileRow>, SqliteError> {
         Ok(files::table
             .filter(files::tenant_id.eq(&self.tenant))
             .filter(files::id.eq(&self.file))
+            .filter(files::erase_started_at.is_null())
             .select(FileRow::as_select())
             .get_result(conn)
             .optional()?)
@@ -268,6 +271,7 @@ impl SqliteMetadataStore {
                 diesel::update(files::table)
                     .filter(files::tenant_id.eq(&target.tenant))
                     .filter(files::id.eq(&target.file))
+                    .filter(files::erase_started_at.is_null())
                     .set(&changes)
                     .returning(FileRow::as_returning())
                     .get_result(conn)

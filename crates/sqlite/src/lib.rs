@@ -19,6 +19,8 @@ mod error;
 mod files;
 mod functions;
 mod grants;
+mod integrity;
+mod jobs;
 mod listing;
 mod port;
 mod rows;

@@ -57,6 +57,9 @@ pub struct ServiceConfig {
     pub multipart_min_part_size: u64,
     /// How long a resolved tenant is cached before it is read again.
     pub tenant_cache_ttl: Duration,
+    /// How long a permanent delete may take before the sweep finishes it
+    /// instead (a crash between marking the row and removing it).
+    pub erase_grace: Duration,
 }
 
 impl ServiceConfig {
@@ -68,6 +71,7 @@ impl ServiceConfig {
             multipart_part_size: 16 * MIB,
             multipart_min_part_size: 5 * MIB,
             tenant_cache_ttl: Duration::from_secs(5),
+            erase_grace: Duration::from_secs(300),
         }
     }
 }

@@ -9,9 +9,11 @@
 mod audit;
 mod caller;
 mod config;
+mod erase;
 mod error;
 mod files;
 mod grants;
+mod reconcile;
 mod sniff;
 mod stream;
 mod sweep;
@@ -29,6 +31,7 @@ pub use files::{
     StreamUpload, UpdateFile, UploadTarget,
 };
 pub use grants::AddGrant;
+pub use reconcile::ReconcileReport;
 pub use sweep::SweepReport;
 pub use tenants::{CreateTenant, TenantUpdate, TenantView};
 

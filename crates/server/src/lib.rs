@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod jobs;
 pub mod server;
 pub mod telemetry;
 pub mod wiring;

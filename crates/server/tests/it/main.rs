@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_input;
+mod hanging;
+mod integrity;
 mod isolation;
 mod journey;
 mod limits;

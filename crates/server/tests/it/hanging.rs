@@ -1,0 +1,169 @@
+//! A metadata store whose `remove_file` never returns: a process that dies
+//! between deleting an object and removing its row, as a request sees it.
+//! Everything else goes to the real store.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use coffer_domain::{
+    FileId, FileRecord, Grant, GrantId, PageCursor, PlanLimits, Role, Subject, Tenant, TenantId,
+    TenantSlug, Usage, UserId,
+};
+use coffer_ports::{
+    AuditEntry, AuditQuery, FileObject, FileObjectQuery, FilePatch, FileQuery, JobLock,
+    MetadataError, MetadataStore, NewAudit, NewFile, NewGrant, NewTenant, ObjectFacts, Page,
+    StoredFile, TenantPatch, TenantScope,
+};
+use time::OffsetDateTime;
+
+pub struct HangsOnRemove(pub Arc<dyn MetadataStore>);
+
+#[async_trait]
+impl MetadataStore for HangsOnRemove {
+    async fn remove_file(&self, _: &TenantScope, _: FileId) -> Result<FileRecord, MetadataError> {
+        std::future::pending().await
+    }
+
+    async fn create_tenant(&self, t: NewTenant) -> Result<Tenant, MetadataError> {
+        self.0.create_tenant(t).await
+    }
+    async fn get_tenant(&self, id: TenantId) -> Result<Tenant, MetadataError> {
+        self.0.get_tenant(id).await
+    }
+    async fn find_tenant_by_slug(&self, s: &TenantSlug) -> Result<Tenant, MetadataError> {
+        self.0.find_tenant_by_slug(s).await
+    }
+    async fn list_tenants(
+        &self,
+        after: Option<PageCursor>,
+        limit: u32,
+    ) -> Result<Page<Tenant>, MetadataError> {
+        self.0.list_tenants(after, limit).await
+    }
+    async fn update_tenant(&self, id: TenantId, p: TenantPatch) -> Result<Tenant, MetadataError> {
+        self.0.update_tenant(id, p).await
+    }
+    async fn upsert_user(
+        &self,
+        s: &TenantScope,
+        sub: &Subject,
+        roles: &[Role],
+    ) -> Result<UserId, MetadataError> {
+        self.0.upsert_user(s, sub, roles).await
+    }
+    async fn usage(&self, s: &TenantScope) -> Result<Usage, MetadataError> {
+        self.0.usage(s).await
+    }
+    async fn reserve_upload(
+        &self,
+        s: &TenantScope,
+        f: NewFile,
+        l: &PlanLimits,
+    ) -> Result<FileRecord, MetadataError> {
+        self.0.reserve_upload(s, f, l).await
+    }
+    async fn get_file(&self, s: &TenantScope, id: FileId) -> Result<StoredFile, MetadataError> {
+        self.0.get_file(s, id).await
+    }
+    async fn list_files(
+        &self,
+        s: &TenantScope,
+        q: &FileQuery,
+    ) -> Result<Page<FileRecord>, MetadataError> {
+        self.0.list_files(s, q).await
+    }
+    async fn set_multipart_upload(
+        &self,
+        s: &TenantScope,
+        id: FileId,
+        u: &str,
+    ) -> Result<FileRecord, MetadataError> {
+        self.0.set_multipart_upload(s, id, u).await
+    }
+    async fn mark_available(
+        &self,
+        s: &TenantScope,
+        id: FileId,
+        f: ObjectFacts,
+    ) -> Result<FileRecord, MetadataError> {
+        self.0.mark_available(s, id, f).await
+    }
+    async fn update_file(
+        &self,
+        s: &TenantScope,
+        id: FileId,
+        p: FilePatch,
+        at: OffsetDateTime,
+    ) -> Result<FileRecord, MetadataError> {
+        self.0.update_file(s, id, p, at).await
+    }
+    async fn trash_file(
+        &self,
+        s: &TenantScope,
+        id: FileId,
+        at: OffsetDateTime,
+    ) -> Result<FileRecord, MetadataError> {
+        self.0.trash_file(s, id, at).await
+    }
+    async fn restore_file(
+        &self,
+        s: &TenantScope,
+        id: FileId,
+        at: OffsetDateTime,
+    ) -> Result<FileRecord, MetadataError> {
+        self.0.restore_file(s, id, at).await
+    }
+    async fn list_grants(&self, s: &TenantScope, f: FileId) -> Result<Vec<Grant>, MetadataError> {
+        self.0.list_grants(s, f).await
+    }
+    async fn put_grant(&self, s: &TenantScope, g: NewGrant) -> Result<Grant, MetadataError> {
+        self.0.put_grant(s, g).await
+    }
+    async fn delete_grant(
+        &self,
+        s: &TenantScope,
+        f: FileId,
+        g: GrantId,
+    ) -> Result<(), MetadataError> {
+        self.0.delete_grant(s, f, g).await
+    }
+    async fn append_audit(&self, s: &TenantScope, e: NewAudit) -> Result<(), MetadataError> {
+        self.0.append_audit(s, e).await
+    }
+    async fn list_audit(
+        &self,
+        s: &TenantScope,
+        q: &AuditQuery,
+    ) -> Result<Page<AuditEntry>, MetadataError> {
+        self.0.list_audit(s, q).await
+    }
+    async fn begin_erase(
+        &self,
+        s: &TenantScope,
+        id: FileId,
+        at: OffsetDateTime,
+    ) -> Result<FileRecord, MetadataError> {
+        self.0.begin_erase(s, id, at).await
+    }
+    async fn list_file_objects(
+        &self,
+        s: &TenantScope,
+        q: &FileObjectQuery,
+    ) -> Result<Vec<FileObject>, MetadataError> {
+        self.0.list_file_objects(s, q).await
+    }
+    async fn mark_object_missing(
+        &self,
+        s: &TenantScope,
+        id: FileId,
+        at: OffsetDateTime,
+    ) -> Result<(), MetadataError> {
+        self.0.mark_object_missing(s, id, at).await
+    }
+    async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>, MetadataError> {
+        self.0.try_lock_job(job).await
+    }
+    async fn check_ready(&self) -> Result<(), MetadataError> {
+        self.0.check_ready().await
+    }
+}

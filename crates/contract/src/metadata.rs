@@ -32,8 +32,8 @@ use coffer_domain::{
     Usage, UserId, Visibility, effective_access,
 };
 use coffer_ports::{
-    AuditQuery, FilePatch, FileQuery, Journal, MetadataErrorKind, NewAudit, NewFile, NewGrant,
-    NewTenant, ObjectFacts, ReadFilter, TenantPatch, TenantScope,
+    AuditQuery, FileObjectQuery, FilePatch, FileQuery, Journal, MetadataErrorKind, NewAudit,
+    NewFile, NewGrant, NewTenant, ObjectFacts, ReadFilter, TenantPatch, TenantScope,
 };
 use serde_json::json;
 use time::OffsetDateTime;
@@ -81,6 +81,10 @@ macro_rules! metadata_store_contract {
             changes_are_recorded_exactly_when_they_happen,
             events_are_claimed_leased_and_settled,
             settings_are_set_read_and_cleared,
+            erase_marks_hide_a_file_until_it_is_removed,
+            file_objects_list_every_row_by_id,
+            object_missing_is_marked_once,
+            job_locks_admit_one_holder_per_job,
             check_ready_answers,
         );
     };
@@ -527,7 +531,7 @@ pub async fn other_tenants_files_are_not_found(store: Store) {
         "put grant",
     );
     assert_kind(
-        store.remove_file(&sb, id, record()).await,
+        store.remove_file(&sb, id, Some(record())).await,
         MetadataErrorKind::NotFound,
         "remove",
     );
@@ -594,7 +598,7 @@ pub async fn duplicate_live_path_conflicts(store: Store) {
         FileStatus::Deleted
     );
     store
-        .remove_file(&scope(&t), second.id, record())
+        .remove_file(&scope(&t), second.id, Some(record()))
         .await
         .unwrap();
     let restored = store
@@ -947,10 +951,19 @@ pub async fn remove_file_releases_usage_and_grants(store: Store) {
             reserved_files: 1
         }
     );
-    let removed = store.remove_file(&s, pending.id, record()).await.unwrap();
+    let removed = store
+        .remove_file(&s, pending.id, Some(record()))
+        .await
+        .unwrap();
     assert_eq!(removed.id, pending.id);
-    store.remove_file(&s, live.id, record()).await.unwrap();
-    store.remove_file(&s, trashed.id, record()).await.unwrap();
+    store
+        .remove_file(&s, live.id, Some(record()))
+        .await
+        .unwrap();
+    store
+        .remove_file(&s, trashed.id, Some(record()))
+        .await
+        .unwrap();
     assert_eq!(store.usage(&s).await.unwrap(), Usage::default());
     assert_kind(
         store.get_file(&s, live.id).await,
@@ -963,7 +976,7 @@ pub async fn remove_file_releases_usage_and_grants(store: Store) {
         "grants of a removed file",
     );
     assert_kind(
-        store.remove_file(&s, live.id, record()).await,
+        store.remove_file(&s, live.id, Some(record())).await,
         MetadataErrorKind::NotFound,
         "remove twice",
     );
@@ -1609,7 +1622,7 @@ pub async fn changes_are_recorded_exactly_when_they_happen(store: Store) {
     assert_eq!(conflict.unwrap_err().kind(), MetadataErrorKind::Conflict);
     assert_eq!(audited(&store, &t, "file.updated").await, 0);
     store
-        .remove_file(&s, h.id, change("file.erased", Some(h.id), 60, true))
+        .remove_file(&s, h.id, Some(change("file.erased", Some(h.id), 60, true)))
         .await
         .unwrap();
     assert_eq!(audited(&store, &t, "file.erased").await, 1);
@@ -1789,4 +1802,264 @@ pub async fn settings_are_set_read_and_cleared(store: Store) {
 
 pub async fn check_ready_answers(store: Store) {
     store.check_ready().await.unwrap();
+}
+
+// ---------------------------------------------------------------- integrity
+
+fn objects_query(after: Option<FileId>, limit: u32) -> FileObjectQuery {
+    FileObjectQuery {
+        erase_started_before: None,
+        after,
+        limit,
+    }
+}
+
+pub async fn erase_marks_hide_a_file_until_it_is_removed(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let o = user(&store, &t, "alice", &[Role::Editor]).await;
+    let s = scope(&t);
+    let doomed = available(&store, &t, file(&t, (o, "alice"), "/", "doomed", 7, 1)).await;
+    let trashed = available(&store, &t, file(&t, (o, "alice"), "/", "trashed", 5, 2)).await;
+    store
+        .trash_file(&s, trashed.id, at(3), record())
+        .await
+        .unwrap();
+    let kept = available(&store, &t, file(&t, (o, "alice"), "/", "kept", 3, 4)).await;
+
+    let marked = store
+        .begin_erase(&s, doomed.id, at(10), record())
+        .await
+        .unwrap();
+    assert_eq!(
+        (marked.id, marked.key.clone()),
+        (doomed.id, doomed.key.clone())
+    );
+    store
+        .begin_erase(&s, trashed.id, at(11), record())
+        .await
+        .unwrap();
+    // Marking again keeps the first mark (the sweep's grace counts from it).
+    store
+        .begin_erase(&s, doomed.id, at(20), record())
+        .await
+        .unwrap();
+
+    for (id, what) in [
+        (doomed.id, "erasing available"),
+        (trashed.id, "erasing trashed"),
+    ] {
+        assert_kind(
+            store.get_file(&s, id).await,
+            MetadataErrorKind::NotFound,
+            what,
+        );
+        assert_kind(
+            store.restore_file(&s, id, at(21), record()).await,
+            MetadataErrorKind::NotFound,
+            &format!("restore {what}"),
+        );
+        assert_kind(
+            store.trash_file(&s, id, at(21), record()).await,
+            MetadataErrorKind::NotFound,
+            &format!("trash {what}"),
+        );
+        assert_kind(
+            store
+                .update_file(
+                    &s,
+                    id,
+                    FilePatch {
+                        visibility: Some(Visibility::Tenant),
+                        ..FilePatch::default()
+                    },
+                    at(21),
+                    record(),
+                )
+                .await,
+            MetadataErrorKind::NotFound,
+            &format!("update {what}"),
+        );
+    }
+    assert_eq!(
+        names(&store, &t, &query(ReadFilter::All)).await,
+        set(&["kept"])
+    );
+    let mut trash = query(ReadFilter::All);
+    trash.status = FileStatus::Deleted;
+    assert_eq!(
+        names(&store, &t, &trash).await,
+        set(&[]),
+        "not in the trash either"
+    );
+
+    // A file being erased holds no name: the same one may be uploaded again.
+    reserve(&store, &t, file(&t, (o, "alice"), "/", "doomed", 1, 22)).await;
+
+    // The integrity jobs still see both, with the first mark.
+    let rows = store
+        .list_file_objects(&s, &objects_query(None, 100))
+        .await
+        .unwrap();
+    let mark = |id: FileId| {
+        rows.iter()
+            .find(|r| r.id == id)
+            .and_then(|r| r.erase_started_at)
+    };
+    assert_eq!(mark(doomed.id), Some(at(10)));
+    assert_eq!(mark(trashed.id), Some(at(11)));
+    assert_eq!(mark(kept.id), None);
+    let mut due = objects_query(None, 100);
+    due.erase_started_before = Some(at(11));
+    let due: Vec<FileId> = store
+        .list_file_objects(&s, &due)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        due,
+        vec![doomed.id],
+        "only erases that began before the instant"
+    );
+
+    // Removal ends it, releasing usage as for any file.
+    let before = store.usage(&s).await.unwrap();
+    store.remove_file(&s, doomed.id, None).await.unwrap();
+    assert_eq!(
+        store.usage(&s).await.unwrap().used_bytes,
+        before.used_bytes - 7
+    );
+    assert_kind(
+        store.begin_erase(&s, doomed.id, at(30), record()).await,
+        MetadataErrorKind::NotFound,
+        "mark a removed file",
+    );
+    let other = tenant(&store, "other").await;
+    assert_kind(
+        store
+            .begin_erase(&scope(&other), kept.id, at(30), record())
+            .await,
+        MetadataErrorKind::NotFound,
+        "mark another tenant's file",
+    );
+    assert!(
+        store.get_file(&s, kept.id).await.is_ok(),
+        "kept stays unmarked"
+    );
+}
+
+pub async fn file_objects_list_every_row_by_id(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let o = user(&store, &t, "alice", &[Role::Editor]).await;
+    let other = tenant(&store, "other").await;
+    let p = user(&store, &other, "bob", &[Role::Editor]).await;
+    let s = scope(&t);
+    let pending = reserve(&store, &t, file(&t, (o, "alice"), "/", "p", 1, 1)).await;
+    let live = available(&store, &t, file(&t, (o, "alice"), "/", "l", 2, 2)).await;
+    let trashed = available(&store, &t, file(&t, (o, "alice"), "/", "t", 3, 3)).await;
+    store
+        .trash_file(&s, trashed.id, at(4), record())
+        .await
+        .unwrap();
+    available(
+        &store,
+        &other,
+        file(&other, (p, "bob"), "/", "theirs", 4, 5),
+    )
+    .await;
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_file_objects(&s, &objects_query(after, 2))
+            .await
+            .unwrap();
+        assert!(page.len() <= 2);
+        after = page.last().map(|r| r.id);
+        let last = page.len() < 2;
+        seen.extend(page);
+        if last {
+            break;
+        }
+    }
+    let mut ids: Vec<FileId> = vec![pending.id, live.id, trashed.id];
+    ids.sort_by_key(|id| *id.as_uuid());
+    assert_eq!(
+        seen.iter().map(|r| r.id).collect::<Vec<_>>(),
+        ids,
+        "this tenant's rows, by id"
+    );
+    let row = seen.iter().find(|r| r.id == trashed.id).unwrap();
+    assert_eq!(row.status, FileStatus::Deleted);
+    assert_eq!(
+        (row.bucket.clone(), row.key.clone()),
+        (trashed.bucket.clone(), trashed.key.clone())
+    );
+    assert_eq!(row.created_at, at(3));
+    assert_eq!((row.erase_started_at, row.object_missing_at), (None, None));
+    let row = seen.iter().find(|r| r.id == pending.id).unwrap();
+    assert_eq!(row.status, FileStatus::Pending);
+}
+
+pub async fn object_missing_is_marked_once(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let o = user(&store, &t, "alice", &[Role::Editor]).await;
+    let s = scope(&t);
+    let f = available(&store, &t, file(&t, (o, "alice"), "/", "f", 7, 1)).await;
+    store.mark_object_missing(&s, f.id, at(5)).await.unwrap();
+    store.mark_object_missing(&s, f.id, at(9)).await.unwrap();
+    let rows = store
+        .list_file_objects(&s, &objects_query(None, 10))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0].object_missing_at,
+        Some(at(5)),
+        "the first mark stays"
+    );
+    // The file stays visible: what to do about lost bytes is an operator's call.
+    assert!(store.get_file(&s, f.id).await.is_ok());
+    let other = tenant(&store, "other").await;
+    assert_kind(
+        store.mark_object_missing(&scope(&other), f.id, at(9)).await,
+        MetadataErrorKind::NotFound,
+        "another tenant's file",
+    );
+    assert_kind(
+        store.mark_object_missing(&s, FileId::new_v7(), at(9)).await,
+        MetadataErrorKind::NotFound,
+        "unknown file",
+    );
+}
+
+pub async fn job_locks_admit_one_holder_per_job(store: Store) {
+    let sweep = store.try_lock_job("sweep").await.unwrap();
+    assert_eq!(sweep.as_ref().map(|l| l.job()), Some("sweep"));
+    assert!(
+        store.try_lock_job("sweep").await.unwrap().is_none(),
+        "held: no second holder"
+    );
+    let reconcile = store.try_lock_job("reconcile").await.unwrap();
+    assert!(reconcile.is_some(), "another job is independent");
+    drop(sweep);
+    assert!(
+        lock_soon(&store, "sweep").await.is_some(),
+        "free again once the guard is dropped"
+    );
+    drop(reconcile);
+}
+
+/// The job lock, retried for a few seconds: a store may release a dropped
+/// guard asynchronously (PostgreSQL: when the server sees its connection close).
+pub async fn lock_soon(store: &Store, job: &str) -> Option<coffer_ports::JobLock> {
+    for _ in 0..50 {
+        if let Some(lock) = store.try_lock_job(job).await.unwrap() {
+            return Some(lock);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    None
 }

@@ -209,6 +209,22 @@ impl Placement {
             .unwrap_or(&self.default_bucket)
             .clone()
     }
+
+    /// Every bucket [`Placement::bucket_for`] can choose for `tenant`, in
+    /// any category: where the tenant's objects may be. A superset (its
+    /// dedicated bucket, else its region's, plus every category bucket and
+    /// the default, which older placements may have used).
+    pub fn buckets_for(&self, tenant: &Tenant) -> std::collections::BTreeSet<BucketName> {
+        tenant
+            .dedicated_bucket
+            .as_ref()
+            .and_then(|b| BucketName::new(b.clone()).ok())
+            .into_iter()
+            .chain(self.regions.get(&tenant.region).cloned())
+            .chain(self.categories.values().cloned())
+            .chain(std::iter::once(self.default_bucket.clone()))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -230,6 +246,52 @@ mod tests {
             )
         );
         assert_eq!(key.as_ref().and_then(ObjectKey::tenant), Some(tenant));
+    }
+
+    #[test]
+    fn a_tenants_buckets_cover_every_placement_choice() {
+        use crate::{LimitOverrides, Plan, Region, TenantSlug, TenantStatus};
+        let b = |n: &str| BucketName::new(n).unwrap_or_else(|_| unreachable!());
+        let region = Region::new("eu-west").unwrap_or_else(|_| unreachable!());
+        let media = Category::new("media").unwrap_or_else(|_| unreachable!());
+        let mut placement = Placement::single(b("default"));
+        placement
+            .categories
+            .insert(media.clone(), b("media-bucket"));
+        placement.regions.insert(region.clone(), b("eu-bucket"));
+        let mut tenant = Tenant {
+            id: TenantId::new_random(),
+            slug: TenantSlug::new("acme").unwrap_or_else(|_| unreachable!()),
+            display_name: "Acme".into(),
+            plan: Plan::Enterprise,
+            status: TenantStatus::Active,
+            region,
+            dedicated_bucket: None,
+            limit_overrides: LimitOverrides::default(),
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            suspended_at: None,
+            cancelled_at: None,
+            purge_after: None,
+        };
+        let names = |p: &Placement, t: &Tenant| -> Vec<String> {
+            p.buckets_for(t).into_iter().map(String::from).collect()
+        };
+        assert_eq!(
+            names(&placement, &tenant),
+            ["default", "eu-bucket", "media-bucket"]
+        );
+        tenant.dedicated_bucket = Some("acme-own".into());
+        assert_eq!(
+            names(&placement, &tenant),
+            ["acme-own", "default", "eu-bucket", "media-bucket"]
+        );
+        for category in [media, Category::default_category()] {
+            assert!(
+                placement
+                    .buckets_for(&tenant)
+                    .contains(&placement.bucket_for(&tenant, &category))
+            );
+        }
     }
 
     #[test]

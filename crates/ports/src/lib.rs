@@ -11,6 +11,7 @@ mod clock;
 mod error;
 mod events;
 mod identity;
+mod jobs;
 mod metadata;
 mod object_store;
 
@@ -22,10 +23,11 @@ pub use events::{
     DeliveryOutcome, Event, EventClaim, Journal, NewEvent, WebhookRequest, WebhookSender,
 };
 pub use identity::{IdentityProvider, TenantClaim, VerifiedIdentity};
+pub use jobs::JobLock;
 pub use metadata::{
-    AuditEntry, AuditQuery, FilePatch, FileQuery, MAX_PAGE_SIZE, MetadataStore, NewAudit, NewFile,
-    NewGrant, NewTenant, ObjectFacts, Page, ReadFilter, ReadRestriction, StoredFile, TenantPatch,
-    TenantScope, fetch_size, page_size,
+    AuditEntry, AuditQuery, FileObject, FileObjectQuery, FilePatch, FileQuery, MAX_PAGE_SIZE,
+    MetadataStore, NewAudit, NewFile, NewGrant, NewTenant, ObjectFacts, Page, ReadFilter,
+    ReadRestriction, StoredFile, TenantPatch, TenantScope, fetch_size, page_size,
 };
 pub use object_store::{
     BucketSpec, ByteRange, ByteStream, CompletedPart, GetObject, ListedObject, ObjectList,

@@ -9,7 +9,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{DeliveryOutcome, Event, EventClaim, Journal, MetadataError};
+use crate::{DeliveryOutcome, Event, EventClaim, JobLock, Journal, MetadataError};
 
 /// The tenant a unit of metadata work runs for. Every tenant-scoped method
 /// takes one; the PostgreSQL adapter turns it into `SET LOCAL
@@ -308,6 +308,35 @@ pub struct AuditQuery {
     pub oldest_first: bool,
 }
 
+/// What the integrity jobs need of a file row: where its object is and how
+/// far its life has come. Unlike [`FileRecord`] it includes rows being
+/// erased, which no user listing shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileObject {
+    pub id: FileId,
+    pub status: FileStatus,
+    pub bucket: BucketName,
+    pub key: ObjectKey,
+    pub multipart_upload_id: Option<String>,
+    pub created_at: OffsetDateTime,
+    /// Set by [`MetadataStore::begin_erase`]: the row is on its way out.
+    pub erase_started_at: Option<OffsetDateTime>,
+    /// Set by [`MetadataStore::mark_object_missing`]: the reconciler found
+    /// no object for this row.
+    pub object_missing_at: Option<OffsetDateTime>,
+}
+
+/// A listing of [`FileObject`]s by ascending id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileObjectQuery {
+    /// Only rows whose erase began before this instant (unfinished erases).
+    pub erase_started_before: Option<OffsetDateTime>,
+    /// Rows with an id after this one (the last of the previous page).
+    pub after: Option<FileId>,
+    /// Clamped like [`FileQuery::limit`]; a shorter answer is the last page.
+    pub limit: u32,
+}
+
 /// Where metadata, permissions and tenant state live (PostgreSQL in
 /// production, SQLite in embedded mode).
 ///
@@ -458,6 +487,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> Result<FileRecord, MetadataError>;
 
     /// Remove the row and its grants, releasing its usage (or reservation).
+    /// `journal` is `None` where the removal finishes an erase already on
+    /// record ([`Self::begin_erase`]).
     ///
     /// # Errors
     /// `NotFound`.
@@ -465,7 +496,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         &self,
         scope: &TenantScope,
         id: FileId,
-        journal: Journal,
+        journal: Option<Journal>,
     ) -> Result<FileRecord, MetadataError>;
 
     /// # Errors
@@ -572,6 +603,52 @@ pub trait MetadataStore: Send + Sync + 'static {
         event: Uuid,
         outcome: DeliveryOutcome,
     ) -> Result<(), MetadataError>;
+    /// Mark a file (any status) as being erased permanently, at `at` unless
+    /// an erase already began (idempotent). From then on the file is
+    /// `NotFound` for every method but this one, [`Self::remove_file`] and
+    /// [`Self::list_file_objects`]; it holds no name, and only removal ends
+    /// it. Returns the file as it is.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    async fn begin_erase(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        at: OffsetDateTime,
+        journal: Journal,
+    ) -> Result<FileRecord, MetadataError>;
+
+    /// The tenant's file rows in every status, rows being erased included,
+    /// by ascending id.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn list_file_objects(
+        &self,
+        scope: &TenantScope,
+        query: &FileObjectQuery,
+    ) -> Result<Vec<FileObject>, MetadataError>;
+
+    /// Record that the file's object was not found, at `at` unless already
+    /// recorded (idempotent).
+    ///
+    /// # Errors
+    /// `NotFound`.
+    async fn mark_object_missing(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        at: OffsetDateTime,
+    ) -> Result<(), MetadataError>;
+
+    /// Claim the background job `job` for this process: `None` while
+    /// another holder (in any process sharing the database, where the store
+    /// can tell) has it. The claim lasts until the guard is dropped.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database cannot be reached.
+    async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>, MetadataError>;
 
     /// Whether the database answers, for `/readyz`.
     ///

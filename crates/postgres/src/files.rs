@@ -1,5 +1,7 @@
 //! File lifecycle: reserve (pending), complete (available), change, trash,
 //! restore, remove — each with its usage accounting in the same transaction.
+//! A row whose erase began (`erase_started_at`) is `NotFound` to all of them
+//! but removal: it is on its way out (docs/integrity.md).
 
 use coffer_domain::{FileId, FileRecord, FileStatus, PlanLimits, Usage, UsageChange};
 use coffer_ports::{FilePatch, Journal, NewFile, ObjectFacts, StoredFile, TenantScope};
@@ -41,6 +43,7 @@ async fn explain_miss(
 ) -> Result<PgError, PgError> {
     let status: Option<String> = files::table
         .find(id.as_uuid())
+        .filter(files::erase_started_at.is_null())
         .select(files::status)
         .get_result(conn)
         .await
@@ -147,6 +150,7 @@ impl PgMetadataStore {
             read_scoped!(self, Scope::Tenant(tenant), |c| futures::future::try_join(
                 files::table
                     .find(id.as_uuid())
+                    .filter(files::erase_started_at.is_null())
                     .select(FileRow::as_select())
                     .get_result(&mut &*c),
                 grants::table
@@ -179,6 +183,7 @@ impl PgMetadataStore {
                 diesel::update(
                     files::table
                         .find(id.as_uuid())
+                        .filter(files::erase_started_at.is_null())
                         .filter(files::status.eq(FileStatus::Pending.as_str())),
                 )
                 .set(files::multipart_upload_id.eq(upload_id))
@@ -214,6 +219,7 @@ impl PgMetadataStore {
                 tenant,
                 files::table
                     .find(id.as_uuid())
+                    .filter(files::erase_started_at.is_null())
                     .select(FileRow::as_select())
                     .for_update()
                     .get_result(&mut &*conn),
@@ -269,10 +275,14 @@ impl PgMetadataStore {
             let row = scoped(
                 conn,
                 tenant,
-                diesel::update(files::table.find(id.as_uuid()))
-                    .set(changes)
-                    .returning(FileRow::as_returning())
-                    .get_result(&mut &*conn),
+                diesel::update(
+                    files::table
+                        .find(id.as_uuid())
+                        .filter(files::erase_started_at.is_null()),
+                )
+                .set(changes)
+                .returning(FileRow::as_returning())
+                .get_result(&mut &*conn),
             )
             .await
             .optional()
@@ -304,6 +314,7 @@ impl PgMetadataStore {
                 diesel::update(
                     files::table
                         .find(id.as_uuid())
+                        .filter(files::erase_started_at.is_null())
                         .filter(files::status.eq(from.as_str())),
                 )
                 .set((
@@ -332,10 +343,10 @@ impl PgMetadataStore {
         &self,
         scope: &TenantScope,
         id: FileId,
-        journal: Journal,
+        journal: Option<Journal>,
     ) -> Result<FileRecord, PgError> {
         let tenant = scope.tenant_id();
-        let journal = &JournalRows::new(tenant, journal);
+        let journal = &journal.map(|j| JournalRows::new(tenant, j));
         let row = transaction!(self, |conn| {
             let removed = scoped(
                 conn,
@@ -349,7 +360,9 @@ impl PgMetadataStore {
             .ok_or(PgError::NotFound("file"))?;
             let change = UsageChange::release(status_of(&removed.status)?, removed.size_bytes);
             adjust_usage(conn, scope, change).await?;
-            journal.insert(conn).await?;
+            if let Some(journal) = journal {
+                journal.insert(conn).await?;
+            }
             Ok(removed)
         })?;
         row.try_into()

@@ -12,6 +12,8 @@ mod error;
 mod events;
 mod files;
 mod grants;
+mod integrity;
+mod jobs;
 mod journal;
 mod listing;
 mod migrate;

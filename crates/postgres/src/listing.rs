@@ -59,6 +59,8 @@ pub(crate) fn files_query(tenant: TenantId, query: &FileQuery) -> FilesQuery<'st
         .select(FileRow::as_select())
         .filter(files::tenant_id.eq(*tenant.as_uuid()))
         .filter(files::status.eq(query.status.as_str()))
+        // A row whose erase began is gone for users (docs/integrity.md).
+        .filter(files::erase_started_at.is_null())
         .order((files::created_at.desc(), files::id.desc()))
         .limit(i64::from(fetch_size(query.limit)))
         .into_boxed();

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::error::PgError;
 use crate::schema::{audit_events, files, grants, outbox, tenants, usage_counters};
 
-fn corrupt(what: &str, err: impl std::fmt::Display) -> PgError {
+pub(crate) fn corrupt(what: &str, err: impl std::fmt::Display) -> PgError {
     PgError::CorruptRow(format!("{what}: {err}"))
 }
 

@@ -52,6 +52,8 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         deleted_at -> Nullable<Timestamptz>,
+        erase_started_at -> Nullable<Timestamptz>,
+        object_missing_at -> Nullable<Timestamptz>,
     }
 }
 

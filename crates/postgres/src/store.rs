@@ -35,6 +35,8 @@ pub struct PgMetadataStore {
     pub(crate) pool: Pool<AsyncPgConnection>,
     /// Client-side bound of `check_ready` (the statement timeout).
     ready_timeout: Option<Duration>,
+    /// For the dedicated connections that hold job locks (`jobs.rs`).
+    pub(crate) app_url: std::sync::Arc<str>,
 }
 
 impl fmt::Debug for PgMetadataStore {
@@ -131,6 +133,7 @@ impl PgMetadataStore {
         Ok(Self {
             pool,
             ready_timeout: options.statement_timeout,
+            app_url: app_url.into(),
         })
     }
 

@@ -12,7 +12,7 @@ use coffer_ports::{NewTenant, TenantClaim};
 use secrecy::ExposeSecret as _;
 
 use crate::config::{Config, MetadataBackend};
-use crate::{server, telemetry, wiring};
+use crate::{jobs, server, telemetry, wiring};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -36,8 +36,20 @@ pub enum Command {
     Serve,
     /// Apply the database migrations.
     Migrate,
-    /// Reap expired uploads and purge expired trash now (`coffer serve` does it periodically).
+    /// Reap expired uploads, purge expired trash and finish interrupted
+    /// erases now (`coffer serve` does it periodically).
     Reap,
+    /// Compare stored objects with file rows and report the drift; with
+    /// `--repair`, delete orphan objects, mark rows whose object is missing
+    /// and finish interrupted erases (`coffer serve` does it periodically).
+    Reconcile {
+        /// Only this tenant (slug); default every tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Repair what is found, not only report it.
+        #[arg(long)]
+        repair: bool,
+    },
     /// Mint a token with the embedded dev issuer.
     Token {
         /// Tenant slug or id (omit only for platform-admin).
@@ -108,13 +120,17 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Migrate => migrate(&config).await,
         Command::Reap => {
             let wiring = wiring::wire(&config).await?;
-            let report = wiring.coffer.sweep().await?;
+            let report = jobs::sweep_once(&wiring)
+                .await?
+                .ok_or("another instance is sweeping now; try again later")?;
             println!(
-                "{} tenant(s): {} upload(s) reaped, {} trashed file(s) purged, {} left for later",
-                report.tenants, report.reaped, report.purged, report.failed
+                "{} tenant(s): {} upload(s) reaped, {} trashed file(s) purged, \
+                 {} interrupted erase(s) finished, {} left for later",
+                report.tenants, report.reaped, report.purged, report.erases_finished, report.failed
             );
             Ok(())
         }
+        Command::Reconcile { tenant, repair } => reconcile(&config, tenant, repair).await,
         Command::Token {
             tenant,
             sub,
@@ -233,13 +249,7 @@ async fn serve(config: Config) -> Result<(), Error> {
     let wiring = wiring::wire(&config).await?;
     let listener = TcpListener::bind(config.server.listen)?;
     let running = server::start(&config, &wiring, listener)?;
-    let _jobs = crate::jobs::spawn(&config, &wiring.coffer);
-    if config.jobs.sweep_interval_secs > 0 {
-        actix_web::rt::spawn(sweep_periodically(
-            wiring.coffer.clone(),
-            std::time::Duration::from_secs(config.jobs.sweep_interval_secs),
-        ));
-    }
+    let _jobs = jobs::spawn(&config, &wiring, &running.metrics);
     let url = config.public_url();
     println!(
         "coffer listening on http://{} (public URL {url})",
@@ -262,27 +272,50 @@ async fn serve(config: Config) -> Result<(), Error> {
     Ok(())
 }
 
-/// The periodic sweep of `coffer serve`. Each run is idempotent, so several
-/// instances sweeping at once only repeat each other's work.
-async fn sweep_periodically(coffer: coffer_service::Coffer, every: std::time::Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        match coffer.sweep().await {
-            Ok(r) if r.reaped + r.purged + r.failed > 0 => {
-                tracing::info!(
-                    reaped = r.reaped,
-                    purged = r.purged,
-                    failed = r.failed,
-                    "sweep done"
-                );
-            }
-            Ok(_) => {}
-            Err(err) => tracing::warn!(error = %err, "sweep failed; retrying at the next interval"),
-        }
+/// `coffer reconcile`: one run under the reconcile lock, and its summary.
+async fn reconcile(config: &Config, tenant: Option<String>, repair: bool) -> Result<(), Error> {
+    let wiring = wiring::wire(config).await?;
+    let tenant = match tenant {
+        Some(slug) => Some(
+            wiring
+                .meta
+                .find_tenant_by_slug(&TenantSlug::new(slug)?)
+                .await?
+                .id,
+        ),
+        None => None,
+    };
+    let run = jobs::ReconcileRun {
+        tenant,
+        repair,
+        grace: std::time::Duration::from_secs(config.jobs.reconcile_grace_secs),
+    };
+    let r = jobs::reconcile_once(&wiring, run, None)
+        .await?
+        .ok_or("another instance is reconciling now; try again later")?;
+    println!(
+        "{} tenant(s): {} object(s) and {} row(s) scanned",
+        r.tenants, r.objects_scanned, r.rows_scanned
+    );
+    println!(
+        "orphan objects: {} found, {} deleted",
+        r.orphans_found, r.orphans_deleted
+    );
+    println!(
+        "rows missing their object: {} found, {} marked",
+        r.missing_found, r.missing_marked
+    );
+    println!(
+        "interrupted erases: {} found, {} finished",
+        r.erases_found, r.erases_finished
+    );
+    if r.failed > 0 {
+        println!("{} repair(s) failed (see the log); run again", r.failed);
     }
+    if !repair && r.orphans_found + r.missing_found + r.erases_found > 0 {
+        println!("report only: run with --repair to fix");
+    }
+    Ok(())
 }
 
 async fn migrate(config: &Config) -> Result<(), Error> {

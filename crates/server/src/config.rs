@@ -135,9 +135,18 @@ pub struct UploadsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobsConfig {
-    /// How often `coffer serve` reaps expired uploads and purges expired
-    /// trash (`coffer reap` does it once); 0 turns it off.
+    /// How often `coffer serve` reaps expired uploads, purges expired trash
+    /// and finishes interrupted erases (`coffer reap` does it once); 0 turns
+    /// it off.
     pub sweep_interval_secs: u64,
+    /// How often `coffer serve` reconciles objects with rows, repairing
+    /// (`coffer reconcile --repair` does it once); 0 turns it off.
+    pub reconcile_interval_secs: u64,
+    /// How old an object without a row must be to count as an orphan: longer
+    /// than any streamed upload takes between its object and its row.
+    pub reconcile_grace_secs: u64,
+    /// How long a permanent delete may take before the jobs finish it.
+    pub erase_grace_secs: u64,
 }
 
 /// Delivery of the events outbox to tenants' webhooks.
@@ -220,6 +229,9 @@ multipart_part_size = 16777216
 
 [jobs]
 sweep_interval_secs = 300
+reconcile_interval_secs = 3600
+reconcile_grace_secs = 3600
+erase_grace_secs = 300
 
 [events]
 dispatch_interval_ms = 1000

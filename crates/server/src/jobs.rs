@@ -1,11 +1,66 @@
-//! Background work of `coffer serve`, started by [`spawn`] for the binary
-//! and the end-to-end tests alike.
+//! The background jobs of `coffer serve`, started by [`spawn`] for the
+//! binary and the end-to-end tests alike. The sweep and the reconciler each
+//! run under their job lock, so that of several instances on one database
+//! only one runs a job at a time (the others skip that round); `coffer
+//! reap` and `coffer reconcile` take the same locks. The event dispatcher
+//! needs none: its claims are leased row by row. See docs/integrity.md.
 
+use std::future::Future;
 use std::time::Duration;
 
-use coffer_service::Coffer;
+use coffer_domain::TenantId;
+use coffer_service::{ReconcileReport, ServiceError, SweepReport};
 
 use crate::config::Config;
+use crate::http::Metrics;
+use crate::wiring::Wiring;
+
+/// The lock names, shared by every instance and the CLI.
+pub const SWEEP: &str = "sweep";
+pub const RECONCILE: &str = "reconcile";
+
+/// One sweep under the sweep lock; `None` when another runner holds it.
+///
+/// # Errors
+/// The lock or the sweep failing.
+pub async fn sweep_once(wiring: &Wiring) -> Result<Option<SweepReport>, ServiceError> {
+    let Some(_lock) = wiring.meta.try_lock_job(SWEEP).await? else {
+        return Ok(None);
+    };
+    wiring.coffer.sweep().await.map(Some)
+}
+
+/// What one reconciliation covers and may do.
+#[derive(Debug, Clone, Copy)]
+pub struct ReconcileRun {
+    /// One tenant, or all of them.
+    pub tenant: Option<TenantId>,
+    pub repair: bool,
+    pub grace: Duration,
+}
+
+/// One reconciliation under the reconcile lock; `None` when another runner
+/// holds it. A run over every tenant is published to `metrics`.
+///
+/// # Errors
+/// The lock or the reconciliation failing.
+pub async fn reconcile_once(
+    wiring: &Wiring,
+    run: ReconcileRun,
+    metrics: Option<&Metrics>,
+) -> Result<Option<ReconcileReport>, ServiceError> {
+    let Some(_lock) = wiring.meta.try_lock_job(RECONCILE).await? else {
+        return Ok(None);
+    };
+    let report = wiring
+        .coffer
+        .reconcile(run.tenant, run.repair, run.grace)
+        .await?;
+    if let (None, Some(metrics)) = (run.tenant, metrics) {
+        metrics.reconciled(&report, time::OffsetDateTime::now_utc());
+    }
+    Ok(Some(report))
+}
 
 /// The running jobs; dropping it stops them (at their next await).
 #[derive(Debug, Default)]
@@ -21,42 +76,116 @@ impl Drop for Jobs {
     }
 }
 
-/// Start the periodic jobs the configuration asks for, on the current
-/// (actix) runtime.
-pub fn spawn(config: &Config, coffer: &Coffer) -> Jobs {
+/// Start the periodic jobs of `coffer serve` on the current (actix)
+/// runtime; an interval of 0 turns one off.
+pub fn spawn(config: &Config, wiring: &Wiring, metrics: &Metrics) -> Jobs {
     let mut jobs = Jobs::default();
-    if config.events.dispatch_interval_ms > 0 {
-        jobs.running
-            .push(actix_web::rt::spawn(dispatch_periodically(
-                coffer.clone(),
-                Duration::from_millis(config.events.dispatch_interval_ms),
-            )));
+    let (events, config) = (&config.events, &config.jobs);
+    if events.dispatch_interval_ms > 0 {
+        let coffer = wiring.coffer.clone();
+        jobs.running.push(actix_web::rt::spawn(periodically(
+            Duration::from_millis(events.dispatch_interval_ms),
+            move || {
+                let coffer = coffer.clone();
+                async move { log_dispatch(coffer.dispatch_events().await) }
+            },
+        )));
+    }
+    if config.sweep_interval_secs > 0 {
+        let wiring = wiring.clone();
+        jobs.running.push(actix_web::rt::spawn(periodically(
+            Duration::from_secs(config.sweep_interval_secs),
+            move || {
+                let wiring = wiring.clone();
+                async move { log_sweep(sweep_once(&wiring).await) }
+            },
+        )));
+    }
+    if config.reconcile_interval_secs > 0 {
+        let (wiring, metrics) = (wiring.clone(), metrics.clone());
+        let run = ReconcileRun {
+            tenant: None,
+            repair: true,
+            grace: Duration::from_secs(config.reconcile_grace_secs),
+        };
+        jobs.running.push(actix_web::rt::spawn(periodically(
+            Duration::from_secs(config.reconcile_interval_secs),
+            move || {
+                let (wiring, metrics) = (wiring.clone(), metrics.clone());
+                async move { log_reconcile(reconcile_once(&wiring, run, Some(&metrics)).await) }
+            },
+        )));
     }
     jobs
 }
 
-/// Delivers due events every `every`. Claims are leased in the database,
-/// so several instances dispatching at once never send an event twice at
-/// the same time; a round that fails (database down) is retried at the
-/// next tick.
-async fn dispatch_periodically(coffer: Coffer, every: Duration) {
+/// Claims are leased in the database, so several instances dispatching at
+/// once never send an event twice at the same time; a round that fails
+/// (database down) is retried at the next tick.
+fn log_dispatch(outcome: Result<coffer_service::DispatchReport, ServiceError>) {
+    match outcome {
+        Ok(r) if r.delivered + r.retried + r.dead > 0 => tracing::debug!(
+            delivered = r.delivered,
+            retried = r.retried,
+            dead = r.dead,
+            "events dispatched"
+        ),
+        Ok(_) => {}
+        Err(err) => {
+            tracing::warn!(error = %err, "event dispatch failed; retrying at the next tick")
+        }
+    }
+}
+
+/// Runs `job` every `every`, the first time one period after start (an
+/// instance that restarts in a loop must not hammer the stores).
+async fn periodically<F, Fut>(every: Duration, mut job: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
     loop {
         tick.tick().await;
-        match coffer.dispatch_events().await {
-            Ok(r) if r.delivered + r.retried + r.dead > 0 => {
-                tracing::debug!(
-                    delivered = r.delivered,
-                    retried = r.retried,
-                    dead = r.dead,
-                    "events dispatched"
-                );
-            }
-            Ok(_) => {}
-            Err(err) => {
-                tracing::warn!(error = %err, "event dispatch failed; retrying at the next tick");
-            }
+        job().await;
+    }
+}
+
+fn log_sweep(outcome: Result<Option<SweepReport>, ServiceError>) {
+    match outcome {
+        Ok(Some(r)) if r.reaped + r.purged + r.erases_finished + r.failed > 0 => {
+            tracing::info!(
+                reaped = r.reaped,
+                purged = r.purged,
+                erases_finished = r.erases_finished,
+                failed = r.failed,
+                "sweep done"
+            );
+        }
+        Ok(Some(_)) => {}
+        Ok(None) => tracing::debug!("sweep running elsewhere; skipped"),
+        Err(err) => tracing::warn!(error = %err, "sweep failed; retrying at the next interval"),
+    }
+}
+
+fn log_reconcile(outcome: Result<Option<ReconcileReport>, ServiceError>) {
+    match outcome {
+        Ok(Some(r)) => tracing::info!(
+            objects = r.objects_scanned,
+            rows = r.rows_scanned,
+            orphans_found = r.orphans_found,
+            orphans_deleted = r.orphans_deleted,
+            missing_found = r.missing_found,
+            missing_marked = r.missing_marked,
+            erases_finished = r.erases_finished,
+            failed = r.failed,
+            "reconciliation done"
+        ),
+        Ok(None) => tracing::debug!("reconciliation running elsewhere; skipped"),
+        Err(err) => {
+            tracing::warn!(error = %err, "reconciliation failed; retrying at the next interval");
         }
     }
 }

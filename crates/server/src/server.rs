@@ -16,6 +16,8 @@ pub struct Running {
     pub addr: std::net::SocketAddr,
     pub handle: actix_web::dev::ServerHandle,
     pub server: actix_web::dev::Server,
+    /// The registry's Coffer metrics, for the background jobs to publish to.
+    pub metrics: Metrics,
 }
 
 impl std::fmt::Debug for Running {
@@ -56,7 +58,7 @@ pub fn start(
     let state = web::Data::new(AppState {
         coffer: wiring.coffer.clone(),
         fs: wiring.fs.clone(),
-        metrics,
+        metrics: metrics.clone(),
     });
     let json_limit = config.server.json_limit_bytes;
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url(
@@ -93,5 +95,6 @@ pub fn start(
         addr,
         handle: server.handle(),
         server,
+        metrics,
     })
 }

@@ -175,7 +175,19 @@ pub fn placement(config: &Config) -> Result<Placement, WiringError> {
 /// # Errors
 /// Any adapter that cannot be opened, or buckets that cannot be prepared.
 pub async fn wire(config: &Config) -> Result<Wiring, WiringError> {
-    let meta = metadata(config).await?;
+    wire_with(config, |meta| meta).await
+}
+
+/// [`wire`], with the metadata store passed through `wrap` before anything
+/// uses it: how the tests put a store that fails on cue under a real server.
+///
+/// # Errors
+/// As [`wire`].
+pub async fn wire_with(
+    config: &Config,
+    wrap: impl FnOnce(Arc<dyn MetadataStore>) -> Arc<dyn MetadataStore>,
+) -> Result<Wiring, WiringError> {
+    let meta = wrap(metadata(config).await?);
     let (store, fs) = storage(config).await?;
     let (identity, dev_issuer) = identity(config).await?;
     let placement = placement(config)?;
@@ -187,6 +199,7 @@ pub async fn wire(config: &Config) -> Result<Wiring, WiringError> {
     service.plans = config.plans.clone();
     service.upload_window = Duration::from_secs(config.uploads.window_secs);
     service.multipart_part_size = config.uploads.multipart_part_size;
+    service.erase_grace = Duration::from_secs(config.jobs.erase_grace_secs);
     service.delivery = config.events.policy();
     let sender = crate::webhooks::HttpWebhookSender::new(Duration::from_secs(
         config.events.delivery_timeout_secs,

@@ -59,6 +59,9 @@ pub struct ServiceConfig {
     pub tenant_cache_ttl: Duration,
     /// How events are delivered to tenants' webhooks.
     pub delivery: crate::DeliveryPolicy,
+    /// How long a permanent delete may take before the sweep finishes it
+    /// instead (a crash between marking the row and removing it).
+    pub erase_grace: Duration,
 }
 
 impl ServiceConfig {
@@ -71,6 +74,7 @@ impl ServiceConfig {
             multipart_min_part_size: 5 * MIB,
             tenant_cache_ttl: Duration::from_secs(5),
             delivery: crate::DeliveryPolicy::default(),
+            erase_grace: Duration::from_secs(300),
         }
     }
 }

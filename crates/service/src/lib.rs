@@ -9,10 +9,12 @@
 mod audit;
 mod caller;
 mod config;
+mod erase;
 mod error;
 mod events;
 mod files;
 mod grants;
+mod reconcile;
 mod sniff;
 mod stream;
 mod sweep;
@@ -31,6 +33,7 @@ pub use files::{
     StreamUpload, UpdateFile, UploadTarget,
 };
 pub use grants::AddGrant;
+pub use reconcile::ReconcileReport;
 pub use sweep::SweepReport;
 pub use tenants::{CreateTenant, TenantUpdate, TenantView};
 

@@ -1,6 +1,8 @@
-//! The sweep: pending uploads whose window has passed are reaped, and files
-//! in the trash past the tenant's retention are purged — objects first, then
-//! rows, as every erase does. Safe to run on several instances at once: an
+//! The sweep: pending uploads whose window has passed are reaped, files in
+//! the trash past the tenant's retention are purged, and permanent deletes
+//! that a crash interrupted are finished — each as every erase is: the row
+//! marked, the object deleted, the row removed. Safe to run on several
+//! instances at once (`coffer serve` runs it under a job lock anyway): an
 //! erase that finds the row already gone counts as done.
 
 use coffer_domain::{FileRecord, FileStatus, PageCursor, Principal, Subject, Tenant};
@@ -18,6 +20,8 @@ pub struct SweepReport {
     pub reaped: u64,
     /// Trashed files past retention erased.
     pub purged: u64,
+    /// Permanent deletes interrupted (older than the erase grace) finished.
+    pub erases_finished: u64,
     /// Files that could not be erased this time (left for the next sweep).
     pub failed: u64,
 }
@@ -107,7 +111,15 @@ impl Coffer {
                 }
             }
         }
+        let finished = self.finish_erases(&scope, now - self.erase_grace()).await?;
+        report.erases_finished += finished.finished;
+        report.failed += finished.failed;
         Ok(())
+    }
+
+    /// [`crate::ServiceConfig::erase_grace`] as a span of time.
+    pub(crate) fn erase_grace(&self) -> time::Duration {
+        time::Duration::try_from(self.config.erase_grace).unwrap_or(time::Duration::MAX)
     }
 }
 

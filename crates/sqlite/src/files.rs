@@ -49,10 +49,13 @@ impl Target {
         }
     }
 
+    /// The file, unless its erase began: such a row is on its way out and
+    /// `NotFound` to everything but removal (docs/integrity.md).
     fn current(&self, conn: &mut SqliteConnection) -> Result<Option<FileRow>, SqliteError> {
         Ok(files::table
             .filter(files::tenant_id.eq(&self.tenant))
             .filter(files::id.eq(&self.file))
+            .filter(files::erase_started_at.is_null())
             .select(FileRow::as_select())
             .get_result(conn)
             .optional()?)
@@ -277,6 +280,7 @@ impl SqliteMetadataStore {
                 let row = diesel::update(files::table)
                     .filter(files::tenant_id.eq(&target.tenant))
                     .filter(files::id.eq(&target.file))
+                    .filter(files::erase_started_at.is_null())
                     .set(&changes)
                     .returning(FileRow::as_returning())
                     .get_result(conn)
@@ -329,10 +333,12 @@ impl SqliteMetadataStore {
         &self,
         scope: &TenantScope,
         file: FileId,
-        journal: Journal,
+        journal: Option<Journal>,
     ) -> Result<FileRecord, SqliteError> {
         let target = Target::new(scope, file);
-        let journal = JournalRows::new(scope.tenant_id(), journal)?;
+        let journal = journal
+            .map(|j| JournalRows::new(scope.tenant_id(), j))
+            .transpose()?;
         let row = self
             .write(move |conn| {
                 let removed = diesel::delete(files::table)
@@ -344,7 +350,9 @@ impl SqliteMetadataStore {
                     .ok_or(SqliteError::NotFound("file"))?;
                 let change = UsageChange::release(status_of(&removed.status)?, removed.size_bytes);
                 adjust_usage(conn, &target.tenant, change)?;
-                journal.insert(conn)?;
+                if let Some(journal) = &journal {
+                    journal.insert(conn)?;
+                }
                 Ok(removed)
             })
             .await?;

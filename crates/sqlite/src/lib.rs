@@ -20,6 +20,8 @@ mod events;
 mod files;
 mod functions;
 mod grants;
+mod integrity;
+mod jobs;
 mod journal;
 mod listing;
 mod port;

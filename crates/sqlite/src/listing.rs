@@ -25,6 +25,8 @@ fn files_query(tenant: &str, query: &FileQuery) -> Result<FilesQuery, SqliteErro
         .select(FileRow::as_select())
         .filter(files::tenant_id.eq(tenant.to_owned()))
         .filter(files::status.eq(query.status.as_str()))
+        // A row whose erase began is gone for users (docs/integrity.md).
+        .filter(files::erase_started_at.is_null())
         .order((files::created_at.desc(), files::id.desc()))
         .limit(i64::from(fetch_size(query.limit)))
         .into_boxed();

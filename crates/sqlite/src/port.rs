@@ -8,9 +8,9 @@ use coffer_domain::{
     TenantSlug, Usage, UserId,
 };
 use coffer_ports::{
-    AuditEntry, AuditQuery, DeliveryOutcome, Event, EventClaim, FilePatch, FileQuery, Journal,
-    MetadataError, MetadataStore, NewAudit, NewFile, NewGrant, NewTenant, ObjectFacts, Page,
-    StoredFile, TenantPatch, TenantScope,
+    AuditEntry, AuditQuery, DeliveryOutcome, Event, EventClaim, FileObject, FileObjectQuery,
+    FilePatch, FileQuery, JobLock, Journal, MetadataError, MetadataStore, NewAudit, NewFile,
+    NewGrant, NewTenant, ObjectFacts, Page, StoredFile, TenantPatch, TenantScope,
 };
 use time::OffsetDateTime;
 
@@ -148,7 +148,7 @@ impl MetadataStore for SqliteMetadataStore {
         &self,
         scope: &TenantScope,
         id: FileId,
-        journal: Journal,
+        journal: Option<Journal>,
     ) -> Result<FileRecord, MetadataError> {
         Ok(self.remove_file_impl(scope, id, journal).await?)
     }
@@ -241,6 +241,37 @@ impl MetadataStore for SqliteMetadataStore {
         outcome: DeliveryOutcome,
     ) -> Result<(), MetadataError> {
         Ok(self.record_delivery_impl(scope, event, outcome).await?)
+    }
+
+    async fn begin_erase(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        at: OffsetDateTime,
+        journal: Journal,
+    ) -> Result<FileRecord, MetadataError> {
+        Ok(self.begin_erase_impl(scope, id, at, journal).await?)
+    }
+
+    async fn list_file_objects(
+        &self,
+        scope: &TenantScope,
+        query: &FileObjectQuery,
+    ) -> Result<Vec<FileObject>, MetadataError> {
+        Ok(self.list_file_objects_impl(scope, query).await?)
+    }
+
+    async fn mark_object_missing(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        at: OffsetDateTime,
+    ) -> Result<(), MetadataError> {
+        Ok(self.mark_object_missing_impl(scope, id, at).await?)
+    }
+
+    async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>, MetadataError> {
+        Ok(self.try_lock_job_impl(job))
     }
 
     async fn check_ready(&self) -> Result<(), MetadataError> {

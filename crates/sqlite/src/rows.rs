@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::error::SqliteError;
 use crate::schema::{audit_events, files, grants, outbox, tenants, usage_counters};
 
-fn corrupt(what: &str, err: impl std::fmt::Display) -> SqliteError {
+pub(crate) fn corrupt(what: &str, err: impl std::fmt::Display) -> SqliteError {
     SqliteError::CorruptRow(format!("{what}: {err}"))
 }
 
@@ -29,11 +29,11 @@ pub(crate) fn ns_opt(at: Option<OffsetDateTime>) -> Result<Option<i64>, SqliteEr
     at.map(ns).transpose()
 }
 
-fn time_of(ns: i64) -> Result<OffsetDateTime, SqliteError> {
+pub(crate) fn time_of(ns: i64) -> Result<OffsetDateTime, SqliteError> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)).map_err(|e| corrupt("timestamp", e))
 }
 
-fn time_opt(ns: Option<i64>) -> Result<Option<OffsetDateTime>, SqliteError> {
+pub(crate) fn time_opt(ns: Option<i64>) -> Result<Option<OffsetDateTime>, SqliteError> {
     ns.map(time_of).transpose()
 }
 
@@ -42,7 +42,7 @@ pub(crate) fn id(uuid: &Uuid) -> String {
     uuid.hyphenated().to_string()
 }
 
-fn uuid_of(raw: &str, what: &str) -> Result<Uuid, SqliteError> {
+pub(crate) fn uuid_of(raw: &str, what: &str) -> Result<Uuid, SqliteError> {
     Uuid::parse_str(raw).map_err(|e| corrupt(what, e))
 }
 

@@ -52,6 +52,8 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         deleted_at -> Nullable<BigInt>,
+        erase_started_at -> Nullable<BigInt>,
+        object_missing_at -> Nullable<BigInt>,
     }
 }
 

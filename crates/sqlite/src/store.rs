@@ -33,6 +33,8 @@ type Conn = SyncConnectionWrapper<SqliteConnection>;
 pub struct SqliteMetadataStore {
     pool: Pool<Conn>,
     path: PathBuf,
+    /// Background jobs running in this process (`jobs.rs`).
+    pub(crate) jobs: crate::jobs::Claims,
 }
 
 impl fmt::Debug for SqliteMetadataStore {
@@ -80,7 +82,11 @@ impl SqliteMetadataStore {
         });
         let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(url, config);
         let pool = Pool::builder(manager).max_size(POOL_SIZE).build()?;
-        Ok(Self { pool, path })
+        Ok(Self {
+            pool,
+            path,
+            jobs: crate::jobs::Claims::default(),
+        })
     }
 
     pub fn path(&self) -> &Path {

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod contract;
+mod jobs;
 mod migrations;
 mod rls;
 mod scale;

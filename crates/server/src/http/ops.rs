@@ -1,7 +1,8 @@
 //! Outside `/api/v1`: liveness, readiness, metrics and the API reference.
 
 use actix_web::{HttpResponse, web};
-use prometheus::{IntCounter, Registry};
+use coffer_service::ReconcileReport;
+use prometheus::{IntCounter, IntGauge, IntGaugeVec, Opts, Registry};
 
 use super::AppState;
 use super::error::ApiError;
@@ -12,6 +13,9 @@ pub struct Metrics {
     uploads_started: IntCounter,
     uploads_completed: IntCounter,
     upload_bytes: IntCounter,
+    /// The last reconciliation's counts, by `what` (docs/integrity.md).
+    reconcile: IntGaugeVec,
+    reconcile_finished_at: IntGauge,
 }
 
 impl Metrics {
@@ -30,7 +34,47 @@ impl Metrics {
                 "Uploads verified and available",
             )?,
             upload_bytes: counter("coffer_upload_bytes_total", "Bytes of completed uploads")?,
+            reconcile: {
+                let g = IntGaugeVec::new(
+                    Opts::new(
+                        "coffer_reconcile_last",
+                        "Counts of the last reconciliation of objects with rows",
+                    ),
+                    &["what"],
+                )?;
+                registry.register(Box::new(g.clone()))?;
+                g
+            },
+            reconcile_finished_at: {
+                let g = IntGauge::new(
+                    "coffer_reconcile_last_finished_timestamp_seconds",
+                    "When the last reconciliation finished (Unix time)",
+                )?;
+                registry.register(Box::new(g.clone()))?;
+                g
+            },
         })
+    }
+
+    /// Publish a finished reconciliation's counts.
+    pub fn reconciled(&self, report: &ReconcileReport, at: time::OffsetDateTime) {
+        for (what, n) in [
+            ("tenants", report.tenants),
+            ("objects_scanned", report.objects_scanned),
+            ("rows_scanned", report.rows_scanned),
+            ("orphan_objects_found", report.orphans_found),
+            ("orphan_objects_deleted", report.orphans_deleted),
+            ("rows_missing_object_found", report.missing_found),
+            ("rows_missing_object_marked", report.missing_marked),
+            ("erases_found", report.erases_found),
+            ("erases_finished", report.erases_finished),
+            ("failed", report.failed),
+        ] {
+            self.reconcile
+                .with_label_values(&[what])
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        self.reconcile_finished_at.set(at.unix_timestamp());
     }
 
     pub fn upload_started(&self) {

@@ -8,6 +8,8 @@
 mod bad_input;
 mod events;
 mod faults;
+mod hanging;
+mod integrity;
 mod isolation;
 mod journey;
 mod limits;

@@ -1,9 +1,13 @@
 use std::net::TcpListener;
+use std::sync::Arc;
+
+use coffer_ports::MetadataStore;
 
 use coffer_domain::{Role, Subject};
 use coffer_ports::TenantClaim;
 use coffer_postgres::testing::TestDb;
 use coffer_server::config::Config;
+use coffer_server::http::Metrics;
 use coffer_server::wiring::{self, Wiring};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
@@ -27,13 +31,18 @@ pub struct TestServer {
     pub base: String,
     pub http: Client,
     pub wiring: Wiring,
+    /// The server's Coffer metrics (what the background jobs publish to).
+    pub metrics: Metrics,
     handle: actix_web::dev::ServerHandle,
     jobs: Option<coffer_server::jobs::Jobs>,
     db: Option<TestDb>,
-    bucket: Option<String>,
-    extra: Vec<(String, String)>,
     dir: Option<tempfile::TempDir>,
+    /// The settings it started with, for a restart on the same database and bucket.
+    vars: Vec<(String, String)>,
 }
+
+/// Passes the metadata store through unchanged.
+pub type Wrap = Box<dyn FnOnce(Arc<dyn MetadataStore>) -> Arc<dyn MetadataStore>>;
 
 impl TestServer {
     pub async fn start(mode: Mode) -> Self {
@@ -47,61 +56,36 @@ impl TestServer {
 
     /// Start with extra `COFFER__…` settings layered over the mode's.
     pub async fn start_with(mode: Mode, dir: tempfile::TempDir, extra: &[(&str, &str)]) -> Self {
-        let extra = extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Self::start_on(mode, dir, None, None, extra).await
+        Self::start_wrapped(mode, dir, extra, Box::new(|meta| meta)).await
     }
 
-    /// Stop this server and start another on the same data: directory,
-    /// database, bucket and settings (a `coffer serve` restart).
-    pub async fn restart(mut self) -> Self {
-        let (mode, db, bucket, extra) = (
-            self.mode,
-            self.db.take(),
-            self.bucket.take(),
-            std::mem::take(&mut self.extra),
-        );
-        let dir = self.shutdown().await;
-        Self::start_on(mode, dir, db, bucket, extra).await
-    }
-
-    async fn start_on(
+    /// Start with the metadata store passed through `wrap` (a store that
+    /// fails on cue under a real server).
+    pub async fn start_wrapped(
         mode: Mode,
         dir: tempfile::TempDir,
-        db: Option<TestDb>,
-        bucket: Option<String>,
-        extra: Vec<(String, String)>,
+        extra: &[(&str, &str)],
+        wrap: Wrap,
     ) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let base = format!("http://{addr}");
         let mut vars = vec![
             (
                 "COFFER__DATA_DIR".to_owned(),
                 dir.path().display().to_string(),
             ),
-            ("COFFER__SERVER__PUBLIC_URL".to_owned(), base.clone()),
             ("COFFER__SERVER__WORKERS".to_owned(), "2".to_owned()),
             ("COFFER__BOOTSTRAP__TENANT".to_owned(), String::new()),
         ];
-        let (db, bucket) = match mode {
-            Mode::Embedded => (None, None),
+        let db = match mode {
+            Mode::Embedded => None,
             Mode::Production => {
-                let db = match db {
-                    Some(db) => db,
-                    None => TestDb::new().await,
-                };
-                let bucket = bucket.unwrap_or_else(|| {
-                    format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
-                });
+                let db = TestDb::new().await;
+                let bucket = format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
                 for (k, v) in [
                     ("COFFER__METADATA__BACKEND", "postgres".to_owned()),
                     ("COFFER__METADATA__URL", db.app_url()),
                     ("COFFER__METADATA__MIGRATE_ON_START", "false".to_owned()),
                     ("COFFER__STORAGE__BACKEND", "s3".to_owned()),
-                    ("COFFER__STORAGE__BUCKET", bucket.clone()),
+                    ("COFFER__STORAGE__BUCKET", bucket),
                     (
                         "COFFER__STORAGE__CORS_ORIGINS",
                         env("COFFER_TEST_S3_ALLOWED_ORIGIN"),
@@ -129,19 +113,39 @@ impl TestServer {
                 ] {
                     vars.push((k.to_owned(), v));
                 }
-                (Some(db), Some(bucket))
+                Some(db)
             }
         };
-        vars.extend(extra.iter().cloned());
-        let config = Config::load_from(None, vars).unwrap_or_else(|e| panic!("{e}"));
-        let wiring = wiring::wire(&config)
+        vars.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        Self::launch(mode, vars, db, dir, wrap).await
+    }
+
+    async fn launch(
+        mode: Mode,
+        vars: Vec<(String, String)>,
+        db: Option<TestDb>,
+        dir: tempfile::TempDir,
+        wrap: Wrap,
+    ) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let mut settings = vars.clone();
+        settings.push(("COFFER__SERVER__PUBLIC_URL".to_owned(), base.clone()));
+        let config = Config::load_from(None, settings).unwrap_or_else(|e| panic!("{e}"));
+        let wiring = wiring::wire_with(&config, wrap)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let running = coffer_server::server::start(&config, &wiring, listener).unwrap();
         let handle = running.handle.clone();
+        let metrics = running.metrics.clone();
         actix_web::rt::spawn(running.server);
         // The background jobs, as `coffer serve` starts them.
-        let jobs = Some(coffer_server::jobs::spawn(&config, &wiring.coffer));
+        let jobs = Some(coffer_server::jobs::spawn(&config, &wiring, &metrics));
         let http = Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -151,18 +155,51 @@ impl TestServer {
             base,
             http,
             wiring,
+            metrics,
             handle,
             jobs,
             db,
-            bucket,
-            extra,
             dir: Some(dir),
+            vars,
         }
     }
 
     /// The test database (production mode).
     pub fn db(&self) -> Option<&TestDb> {
         self.db.as_ref()
+    }
+
+    /// Stop gracefully and start a fresh server with the same settings on
+    /// the same database, bucket and data directory (a `coffer serve`
+    /// restart).
+    pub async fn restart(mut self) -> Self {
+        drop(self.jobs.take());
+        self.handle.stop(true).await;
+        let (db, dir, vars) = (
+            self.db.take(),
+            self.dir.take().unwrap(),
+            std::mem::take(&mut self.vars),
+        );
+        Self::launch(self.mode, vars, db, dir, Box::new(|meta| meta)).await
+    }
+
+    /// Stop at once, as a killed process would (requests in flight are
+    /// dropped), and start a fresh server with the same settings on the same
+    /// database, bucket and data directory.
+    pub async fn kill_and_restart(mut self) -> Self {
+        // The jobs die with the process.
+        drop(self.jobs.take());
+        self.handle.stop(false).await;
+        let (db, dir, vars) = (
+            self.db.take(),
+            self.dir.take().unwrap(),
+            std::mem::take(&mut self.vars),
+        );
+        Self::launch(self.mode, vars, db, dir, Box::new(|meta| meta)).await
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.as_ref().unwrap().path()
     }
 
     /// Stop gracefully and hand back the data directory.
@@ -276,6 +313,19 @@ pub async fn problem(response: Response, status: StatusCode, code: &str) -> Valu
     assert_eq!(json["code"], code, "{body}");
     assert_eq!(json["status"], status.as_u16());
     json
+}
+
+/// `GET /api/v1/tenant` as `token`: the caller's tenant, its limits and usage.
+pub async fn tenant_view(server: &TestServer, token: &str) -> Value {
+    ok_json(
+        server
+            .req(Method::GET, "/api/v1/tenant", token)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 pub async fn ok_json(response: Response, status: StatusCode) -> Value {

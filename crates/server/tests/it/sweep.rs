@@ -1,11 +1,12 @@
 //! Expired uploads and expired trash disappear, objects included, and
 //! nothing else does.
 
-use coffer_domain::{Category, FileId, ObjectKey, TenantId};
+use coffer_domain::{Category, FileId, ObjectKey};
 use coffer_ports::{ObjectLocation, StoreErrorKind};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
+use crate::integrity::{drift, raw_exists, raw_put, reconcile, tenant_id};
 use crate::journey::in_both_modes;
 use crate::support::*;
 
@@ -65,8 +66,17 @@ async fn sweep_reaps_expired_uploads_and_purges_expired_trash(mode: Mode) {
     )
     .await;
 
+    // Keys beside the tenant's prefix (no tenant's): the sweep never lists
+    // by prefix, but nothing of its must reach them either.
+    let tenant_id = tenant_id(&server, &alice).await;
+    let neighbour = format!("t/{tenant_id}x/documents/{}", FileId::new_v7());
+    raw_put(&server, &neighbour).await;
+
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let report = server.wiring.coffer.sweep().await.unwrap();
+    let report = coffer_server::jobs::sweep_once(&server.wiring)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (report.reaped, report.purged, report.failed),
         (2, 1, 0),
@@ -115,22 +125,14 @@ async fn sweep_reaps_expired_uploads_and_purges_expired_trash(mode: Mode) {
     );
 
     // Objects went with the rows, and usage and reservations were released.
-    let view = ok_json(
-        server
-            .req(Method::GET, "/api/v1/tenant", &alice)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let view = tenant_view(&server, &alice).await;
     assert_eq!(
         view["usage"]["used_bytes"],
         PDF.len(),
         "only kept.pdf counts"
     );
     assert_eq!(view["usage"]["reserved_bytes"], 0);
-    let tenant_id: TenantId = view["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(view["id"].as_str().unwrap(), tenant_id.to_string());
     let bucket = server
         .wiring
         .coffer
@@ -151,6 +153,10 @@ async fn sweep_reaps_expired_uploads_and_purges_expired_trash(mode: Mode) {
             "object of {id} still there"
         );
     }
+    assert!(raw_exists(&server, &neighbour).await);
+    // Rows and objects agree: no orphan, no row without its object.
+    let check = reconcile(&server, None, false).await;
+    assert_eq!(drift(&check), (0, 0, 0), "{check:?}");
     // A second sweep finds nothing more to do.
     let again = server.wiring.coffer.sweep().await.unwrap();
     assert_eq!((again.reaped, again.purged, again.failed), (0, 0, 0));

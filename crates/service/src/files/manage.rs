@@ -153,25 +153,29 @@ impl Coffer {
         Ok(restored)
     }
 
-    /// Remove the object, then the row: a crash in between leaves a row
-    /// whose object is gone, which the reconciler reports, never an orphan
-    /// object nobody knows of. `journal` records the erase with the row's
-    /// removal.
+    /// Mark the row, remove the object, then the row. Once marked, the file
+    /// is gone for users (not found, not listed, not restorable); a crash
+    /// after the mark leaves a marked row, with or without its object, which
+    /// the sweep finishes after `erase_grace` (docs/integrity.md). Never an
+    /// object nobody knows of, never a visible row without its object.
     pub(crate) async fn erase(
         &self,
         scope: &coffer_ports::TenantScope,
         file: &FileRecord,
         journal: coffer_ports::Journal,
     ) -> Result<(), ServiceError> {
-        let location = self.location(file);
-        if let Some(upload_id) = &file.multipart_upload_id {
-            self.store.abort_multipart(&location, upload_id).await?;
-        }
-        self.store.delete(&location).await?;
-        self.meta
-            .remove_file(scope, file.id, journal)
+        // The marked row is the fresher word on a multipart upload id.
+        let marked = self
+            .meta
+            .begin_erase(scope, file.id, self.clock.now(), journal)
             .await
             .map_err(ServiceError::from_file_lookup)?;
-        Ok(())
+        self.finish_erase(
+            scope,
+            marked.id,
+            &self.location(&marked),
+            marked.multipart_upload_id.as_deref(),
+        )
+        .await
     }
 }

@@ -126,7 +126,7 @@ impl Coffer {
                     Some(file.id),
                     json!({ "reason": err.code }),
                 );
-                if let Err(undo) = self.meta.remove_file(&scope, file.id, journal).await {
+                if let Err(undo) = self.meta.remove_file(&scope, file.id, Some(journal)).await {
                     tracing::error!(file = %file.id, error = %undo, "could not release a failed reservation");
                 }
                 return Err(err);

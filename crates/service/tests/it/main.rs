@@ -5,6 +5,7 @@
 mod auth;
 mod manage;
 mod reads;
+mod reconcile;
 mod sharing;
 mod support;
 mod sweep;

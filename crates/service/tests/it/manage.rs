@@ -120,6 +120,14 @@ async fn delete_trashes_and_permanent_erases_object_before_row() {
         .times(1)
         .returning(move |_, _, _, _| Ok(trashed.clone()));
     let mut seq = Sequence::new();
+    let (id, marked) = (f.id, f.clone());
+    // The row is marked first: from then on the file is gone for users.
+    fx.meta
+        .expect_begin_erase()
+        .times(1)
+        .in_sequence(&mut seq)
+        .withf(move |_, marking, at, _| *marking == id && *at == now())
+        .returning(move |_, _, _, _| Ok(marked.clone()));
     let key = f.key.clone();
     fx.store
         .expect_delete()
@@ -165,6 +173,7 @@ async fn deleting_a_pending_upload_aborts_it() {
     let mut fx = Fx::new();
     fx.audit_ok();
     fx.serves_file(&f);
+    fx.marks_for_erase(std::slice::from_ref(&f));
     fx.store
         .expect_abort_multipart()
         .times(1)
@@ -228,4 +237,25 @@ async fn restore_works_within_retention_only() {
         ErrorKind::Conflict,
         "file_available",
     );
+}
+
+#[tokio::test]
+async fn an_erase_cut_short_after_the_mark_keeps_the_row_for_the_sweep() {
+    let t = tenant(coffer_domain::TenantStatus::Active);
+    let f = file(&t, "alice", FileStatus::Deleted);
+    let mut fx = Fx::new();
+    fx.audit_ok();
+    fx.serves_file(&f);
+    fx.marks_for_erase(std::slice::from_ref(&f));
+    fx.store
+        .expect_delete()
+        .times(1)
+        .returning(|_| Err(store_err(coffer_ports::StoreErrorKind::Unavailable)));
+    // The marked row stays (hidden) until the sweep finishes the erase.
+    fx.meta.expect_remove_file().never();
+    let result = fx
+        .build()
+        .delete_file(&caller(&t, "alice", &[Role::Editor]), f.id, true)
+        .await;
+    assert_err(result, ErrorKind::Unavailable, "storage_unavailable");
 }

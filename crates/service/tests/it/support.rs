@@ -57,6 +57,27 @@ impl Fx {
         self.meta.expect_append_audit().returning(|_, _| Ok(()));
     }
 
+    /// `begin_erase` of any of `files` succeeds, answering the file.
+    pub fn marks_for_erase(&mut self, files: &[FileRecord]) {
+        let files = files.to_vec();
+        self.meta
+            .expect_begin_erase()
+            .returning(move |_, id, _, _| {
+                files
+                    .iter()
+                    .find(|f| f.id == id)
+                    .cloned()
+                    .ok_or_else(|| meta_err(MetadataErrorKind::NotFound))
+            });
+    }
+
+    /// No permanent delete was left unfinished.
+    pub fn no_unfinished_erases(&mut self) {
+        self.meta
+            .expect_list_file_objects()
+            .returning(|_, _| Ok(vec![]));
+    }
+
     pub fn serves_file(&mut self, file: &FileRecord) {
         let stored = StoredFile {
             file: file.clone(),

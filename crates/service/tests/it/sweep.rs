@@ -1,6 +1,9 @@
-use coffer_domain::{FileStatus, LimitOverrides, TenantStatus};
-use coffer_ports::{Page, StoreErrorKind};
+use coffer_domain::{
+    BucketName, Category, FileId, FileStatus, LimitOverrides, ObjectKey, TenantStatus,
+};
+use coffer_ports::{FileObject, Page, StoreErrorKind};
 use coffer_service::SweepReport;
+use mockall::Sequence;
 
 use crate::support::*;
 
@@ -20,6 +23,8 @@ async fn reaps_expired_uploads_and_purges_old_trash_only() {
 
     let mut fx = Fx::new();
     fx.audit_ok();
+    fx.no_unfinished_erases();
+    fx.marks_for_erase(&[expired.clone(), old.clone(), fresh.clone(), recent.clone()]);
     let tenant = t.clone();
     fx.meta.expect_list_tenants().returning(move |_, _| {
         Ok(Page {
@@ -62,6 +67,7 @@ async fn reaps_expired_uploads_and_purges_old_trash_only() {
             tenants: 1,
             reaped: 1,
             purged: 1,
+            erases_finished: 0,
             failed: 0
         }
     );
@@ -76,6 +82,8 @@ async fn a_file_that_cannot_be_erased_is_left_for_the_next_sweep() {
     next.upload_expires_at = Some(now() - time::Duration::seconds(1));
     let mut fx = Fx::new();
     fx.audit_ok();
+    fx.no_unfinished_erases();
+    fx.marks_for_erase(&[stuck.clone(), next.clone()]);
     let tenant = t.clone();
     fx.meta.expect_list_tenants().returning(move |_, _| {
         Ok(Page {
@@ -116,7 +124,66 @@ async fn a_file_that_cannot_be_erased_is_left_for_the_next_sweep() {
             tenants: 1,
             reaped: 1,
             purged: 0,
+            erases_finished: 0,
             failed: 1
         }
     );
+}
+
+#[tokio::test]
+async fn interrupted_erases_older_than_the_grace_are_finished() {
+    let t = tenant(TenantStatus::Active);
+    let id = FileId::new_v7();
+    let interrupted = FileObject {
+        id,
+        status: FileStatus::Available,
+        bucket: BucketName::new("coffer-test").unwrap(),
+        key: ObjectKey::for_file(t.id, &Category::default_category(), id),
+        multipart_upload_id: Some("up".into()),
+        created_at: now() - time::Duration::days(1),
+        erase_started_at: Some(now() - time::Duration::minutes(10)),
+        object_missing_at: None,
+    };
+    let mut fx = Fx::new();
+    let tenant = t.clone();
+    fx.meta.expect_list_tenants().returning(move |_, _| {
+        Ok(Page {
+            items: vec![tenant.clone()],
+            next_cursor: None,
+        })
+    });
+    fx.meta.expect_list_files().returning(|_, _| {
+        Ok(Page {
+            items: vec![],
+            next_cursor: None,
+        })
+    });
+    let row = interrupted.clone();
+    fx.meta
+        .expect_list_file_objects()
+        .withf(|_, q| q.erase_started_before == Some(now() - time::Duration::minutes(5)))
+        .returning(move |_, _| Ok(vec![row.clone()]));
+    let mut seq = Sequence::new();
+    fx.store
+        .expect_abort_multipart()
+        .times(1)
+        .in_sequence(&mut seq)
+        .withf(|_, up| up == "up")
+        .returning(|_, _| Ok(()));
+    let key = interrupted.key.clone();
+    fx.store
+        .expect_delete()
+        .times(1)
+        .in_sequence(&mut seq)
+        .withf(move |l| l.key == key)
+        .returning(|_| Ok(()));
+    let record = file(&t, "alice", FileStatus::Available);
+    fx.meta
+        .expect_remove_file()
+        .times(1)
+        .in_sequence(&mut seq)
+        .withf(move |_, removed, _| *removed == id)
+        .returning(move |_, _, _| Ok(record.clone()));
+    let report = fx.build().sweep().await.unwrap();
+    assert_eq!((report.erases_finished, report.failed), (1, 0));
 }

@@ -1,0 +1,42 @@
+//! Job locks across instances: two stores on one database stand for two
+//! `coffer serve` processes, each with its own pool.
+
+use std::sync::Arc;
+
+use coffer_contract::metadata::lock_soon;
+use coffer_domain::TenantId;
+use coffer_ports::{MetadataStore, TenantScope};
+use coffer_postgres::testing::TestDb;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_runs_on_one_instance_at_a_time() {
+    let db = TestDb::new().await;
+    let one: Arc<dyn MetadataStore> = Arc::new(db.store(2).unwrap());
+    let two: Arc<dyn MetadataStore> = Arc::new(db.store(2).unwrap());
+
+    let held = one.try_lock_job("sweep").await.unwrap();
+    assert!(held.is_some());
+    // The lock is not on a pooled connection: work on the holder's pool
+    // (every connection of it) neither releases it nor takes it along.
+    for _ in 0..4 {
+        one.usage(&TenantScope::new(TenantId::new_random()))
+            .await
+            .unwrap();
+    }
+    assert!(
+        two.try_lock_job("sweep").await.unwrap().is_none(),
+        "held by the other instance"
+    );
+    assert!(
+        one.try_lock_job("sweep").await.unwrap().is_none(),
+        "nor twice in one instance"
+    );
+    let other_job = two.try_lock_job("reconcile").await.unwrap();
+    assert!(other_job.is_some(), "another job is free");
+
+    drop(held);
+    let taken_over = lock_soon(&two, "sweep").await;
+    assert!(taken_over.is_some(), "released when the guard is dropped");
+    assert!(one.try_lock_job("sweep").await.unwrap().is_none());
+    assert!(one.try_lock_job("reconcile").await.unwrap().is_none());
+}

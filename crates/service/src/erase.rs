@@ -1,0 +1,96 @@
+//! The second half of a permanent delete, shared by the delete itself and
+//! by the jobs that finish erases a crash interrupted: abort a multipart
+//! upload, delete the object, remove the row. Every step is idempotent, so
+//! finishing twice (two instances, or a job racing the request) is harmless.
+
+use coffer_domain::FileId;
+use coffer_ports::{FileObject, FileObjectQuery, ObjectLocation, TenantScope};
+use time::OffsetDateTime;
+
+use crate::{Coffer, ServiceError};
+
+/// Unfinished erases found and finished in one tenant.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Finished {
+    pub found: u64,
+    pub finished: u64,
+    pub failed: u64,
+}
+
+impl Coffer {
+    /// Delete the object of a row marked for erase, then the row.
+    ///
+    /// # Errors
+    /// The store or the database failing; `NotFound` when the row is gone
+    /// already (another runner finished it).
+    pub(crate) async fn finish_erase(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        location: &ObjectLocation,
+        multipart_upload_id: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        if let Some(upload_id) = multipart_upload_id {
+            self.store.abort_multipart(location, upload_id).await?;
+        }
+        self.store.delete(location).await?;
+        self.meta
+            // The erase went on record when it began.
+            .remove_file(scope, id, None)
+            .await
+            .map_err(ServiceError::from_file_lookup)?;
+        Ok(())
+    }
+
+    /// Finish every erase of the tenant that began before `started_before`
+    /// (older than the grace that lets a running delete end by itself).
+    ///
+    /// # Errors
+    /// Only when the rows cannot be listed; an erase that cannot be
+    /// finished is counted in `failed` and left for the next run.
+    pub(crate) async fn finish_erases(
+        &self,
+        scope: &TenantScope,
+        started_before: OffsetDateTime,
+    ) -> Result<Finished, ServiceError> {
+        let mut done = Finished::default();
+        let mut after = None;
+        loop {
+            let query = FileObjectQuery {
+                erase_started_before: Some(started_before),
+                after,
+                limit: 1000,
+            };
+            let page = self.meta.list_file_objects(scope, &query).await?;
+            for row in &page {
+                done.found += 1;
+                match self.finish_row(scope, row).await {
+                    Ok(()) => done.finished += 1,
+                    Err(err) if err.kind == crate::ErrorKind::NotFound => {}
+                    Err(err) => {
+                        done.failed += 1;
+                        tracing::warn!(file = %row.id, error = %err, "could not finish an erase; left for the next run");
+                    }
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() >= 1000 => after = Some(last.id),
+                _ => return Ok(done),
+            }
+        }
+    }
+
+    pub(crate) async fn finish_row(
+        &self,
+        scope: &TenantScope,
+        row: &FileObject,
+    ) -> Result<(), ServiceError> {
+        let location = ObjectLocation {
+            tenant: scope.tenant_id(),
+            bucket: row.bucket.clone(),
+            key: row.key.clone(),
+        };
+        self.finish_erase(scope, row.id, &location, row.multipart_upload_id.as_deref())
+            .await
+    }
+}

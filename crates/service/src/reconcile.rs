@@ -1,0 +1,245 @@
+//! The reconciler: compares a tenant's objects with its rows and repairs
+//! the drift a crash or an outside hand can leave (docs/integrity.md).
+//!
+//! - An object under exactly `t/{tenant}/` with no row, older than the
+//!   grace, is an orphan: deleted on repair. The grace covers the moment of
+//!   a streamed upload between its object and its row; direct uploads have
+//!   a (pending) row before their object, so they are never orphans.
+//! - A row (available or in the trash; pending rows have no object yet)
+//!   whose object is missing is reported and, on repair, marked
+//!   (`object_missing_at`). It is not removed: lost bytes are an operator's
+//!   call, and the row says what was lost.
+//! - A row marked for erase longer than the erase grace is finished, on
+//!   repair.
+//!
+//! Rows are read before objects are listed, so a file created meanwhile has
+//! an object younger than the grace and is not taken for an orphan.
+
+use std::collections::{BTreeSet, HashMap};
+
+use coffer_domain::{BucketName, FileStatus, ObjectKey, PageCursor, Tenant, TenantId};
+use coffer_ports::{FileObject, FileObjectQuery, MetadataErrorKind, ObjectLocation, TenantScope};
+use time::OffsetDateTime;
+
+use crate::{Coffer, ServiceError};
+
+/// What one reconciliation found and did, over every tenant it covered.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReconcileReport {
+    pub tenants: u64,
+    pub objects_scanned: u64,
+    pub rows_scanned: u64,
+    /// Objects without a row, older than the grace.
+    pub orphans_found: u64,
+    pub orphans_deleted: u64,
+    /// Available or trashed rows whose object is not in the store.
+    pub missing_found: u64,
+    /// Of those, marked by this run (the others were marked before).
+    pub missing_marked: u64,
+    /// Rows marked for erase longer than the erase grace.
+    pub erases_found: u64,
+    pub erases_finished: u64,
+    /// Repairs that failed (left for the next run).
+    pub failed: u64,
+}
+
+/// How many objects or rows one listing call asks for.
+const PAGE: u32 = 1000;
+
+impl Coffer {
+    /// Reconcile one tenant, or every tenant. With `repair` false it only
+    /// reports; with `repair` it deletes orphans older than `grace`, marks
+    /// rows without objects and finishes interrupted erases.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown tenant; a store or database that cannot
+    /// list (nothing of that tenant is repaired then: an incomplete listing
+    /// must not pass for missing objects).
+    pub async fn reconcile(
+        &self,
+        tenant: Option<TenantId>,
+        repair: bool,
+        grace: std::time::Duration,
+    ) -> Result<ReconcileReport, ServiceError> {
+        let grace = time::Duration::try_from(grace).unwrap_or(time::Duration::MAX);
+        let mut report = ReconcileReport::default();
+        if let Some(id) = tenant {
+            let tenant = self.meta.get_tenant(id).await?;
+            self.reconcile_tenant(&tenant, repair, grace, &mut report)
+                .await?;
+            return Ok(report);
+        }
+        let mut after = None;
+        loop {
+            let page = self.meta.list_tenants(after, 100).await?;
+            for tenant in &page.items {
+                self.reconcile_tenant(tenant, repair, grace, &mut report)
+                    .await?;
+            }
+            match page.next_cursor {
+                Some(cursor) => after = Some(PageCursor::decode(&cursor)?),
+                None => return Ok(report),
+            }
+        }
+    }
+
+    async fn reconcile_tenant(
+        &self,
+        tenant: &Tenant,
+        repair: bool,
+        grace: time::Duration,
+        report: &mut ReconcileReport,
+    ) -> Result<(), ServiceError> {
+        let now = self.clock.now();
+        let scope = TenantScope::new(tenant.id);
+        report.tenants += 1;
+        let mut rows = self.rows_of(&scope).await?;
+        report.rows_scanned += rows.len() as u64;
+
+        let erase_due = now - self.erase_grace();
+        let erases: Vec<FileObject> = rows
+            .values()
+            .filter(|r| r.erase_started_at.is_some_and(|at| at < erase_due))
+            .cloned()
+            .collect();
+
+        let buckets: BTreeSet<BucketName> = self
+            .config
+            .placement
+            .buckets_for(tenant)
+            .into_iter()
+            .chain(rows.keys().map(|(bucket, _)| bucket.clone()))
+            .collect();
+        let mut orphans = Vec::new();
+        for bucket in &buckets {
+            self.scan_bucket(
+                tenant.id,
+                bucket,
+                now - grace,
+                &mut rows,
+                &mut orphans,
+                report,
+            )
+            .await?;
+        }
+        // What is left of `rows` had no object in any bucket.
+        let missing: Vec<&FileObject> = rows
+            .values()
+            .filter(|r| r.status != FileStatus::Pending && r.erase_started_at.is_none())
+            .collect();
+
+        report.erases_found += erases.len() as u64;
+        report.orphans_found += orphans.len() as u64;
+        report.missing_found += missing.len() as u64;
+        if !repair {
+            return Ok(());
+        }
+        for row in &erases {
+            match self.finish_row(&scope, row).await {
+                Ok(()) => report.erases_finished += 1,
+                Err(err) if err.kind == crate::ErrorKind::NotFound => {}
+                Err(err) => {
+                    report.failed += 1;
+                    tracing::warn!(tenant = %tenant.slug, file = %row.id, error = %err, "reconcile could not finish an erase");
+                }
+            }
+        }
+        for location in &orphans {
+            match self.store.delete(location).await {
+                Ok(()) => {
+                    report.orphans_deleted += 1;
+                    tracing::info!(tenant = %tenant.slug, bucket = %location.bucket, key = %location.key, "deleted an orphan object");
+                }
+                Err(err) => {
+                    report.failed += 1;
+                    tracing::warn!(tenant = %tenant.slug, key = %location.key, error = %err, "reconcile could not delete an orphan object");
+                }
+            }
+        }
+        for row in missing
+            .into_iter()
+            .filter(|r| r.object_missing_at.is_none())
+        {
+            match self.meta.mark_object_missing(&scope, row.id, now).await {
+                Ok(()) => {
+                    report.missing_marked += 1;
+                    tracing::warn!(tenant = %tenant.slug, file = %row.id, key = %row.key, "a file's object is missing");
+                }
+                // Removed since the rows were read: nothing is missing any more.
+                Err(err) if err.is(MetadataErrorKind::NotFound) => report.missing_found -= 1,
+                Err(err) => {
+                    report.failed += 1;
+                    tracing::warn!(tenant = %tenant.slug, file = %row.id, error = %err, "reconcile could not mark a missing object");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every row of the tenant, erasing ones included, by where its object is.
+    async fn rows_of(
+        &self,
+        scope: &TenantScope,
+    ) -> Result<HashMap<(BucketName, ObjectKey), FileObject>, ServiceError> {
+        let mut rows = HashMap::new();
+        let mut after = None;
+        loop {
+            let query = FileObjectQuery {
+                erase_started_before: None,
+                after,
+                limit: PAGE,
+            };
+            let page = self.meta.list_file_objects(scope, &query).await?;
+            let full = page.len() >= PAGE as usize;
+            after = page.last().map(|r| r.id);
+            rows.extend(
+                page.into_iter()
+                    .map(|r| ((r.bucket.clone(), r.key.clone()), r)),
+            );
+            if !full {
+                return Ok(rows);
+            }
+        }
+    }
+
+    /// List the tenant's objects in `bucket`, taking each one that has a row
+    /// out of `rows` and collecting those without one, older than `cutoff`.
+    async fn scan_bucket(
+        &self,
+        tenant: TenantId,
+        bucket: &BucketName,
+        cutoff: OffsetDateTime,
+        rows: &mut HashMap<(BucketName, ObjectKey), FileObject>,
+        orphans: &mut Vec<ObjectLocation>,
+        report: &mut ReconcileReport,
+    ) -> Result<(), ServiceError> {
+        let mut continuation = None;
+        loop {
+            let page = match self.store.list(tenant, bucket, continuation, PAGE).await {
+                Ok(page) => page,
+                // A bucket that does not exist holds no object.
+                Err(err) if err.is(coffer_ports::StoreErrorKind::NotFound) => return Ok(()),
+                Err(err) => return Err(err.into()),
+            };
+            for object in page.objects {
+                report.objects_scanned += 1;
+                if rows.remove(&(bucket.clone(), object.key.clone())).is_some() {
+                    continue;
+                }
+                // An object of unknown age might be a streamed upload about
+                // to get its row: only a known old one is an orphan.
+                if object.last_modified.is_some_and(|at| at <= cutoff) {
+                    orphans.push(ObjectLocation {
+                        tenant,
+                        bucket: bucket.clone(),
+                        key: object.key,
+                    });
+                }
+            }
+            match page.next {
+                Some(next) => continuation = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+}

@@ -1,0 +1,7 @@
+DROP INDEX files_erasing;
+DROP INDEX files_live_name;
+CREATE UNIQUE INDEX files_live_name ON files (tenant_id, path, filename)
+    WHERE status IN ('pending', 'available');
+ALTER TABLE files
+    DROP COLUMN object_missing_at,
+    DROP COLUMN erase_started_at;

@@ -2008,8 +2008,24 @@ pub async fn object_missing_is_marked_once(store: Store) {
     let o = user(&store, &t, "alice", &[Role::Editor]).await;
     let s = scope(&t);
     let f = available(&store, &t, file(&t, (o, "alice"), "/", "f", 7, 1)).await;
-    store.mark_object_missing(&s, f.id, at(5)).await.unwrap();
-    store.mark_object_missing(&s, f.id, at(9)).await.unwrap();
+    store
+        .mark_object_missing(
+            &s,
+            f.id,
+            at(5),
+            change("file.object_missing", Some(f.id), 5, false),
+        )
+        .await
+        .unwrap();
+    store
+        .mark_object_missing(
+            &s,
+            f.id,
+            at(9),
+            change("file.object_missing", Some(f.id), 9, false),
+        )
+        .await
+        .unwrap();
     let rows = store
         .list_file_objects(&s, &objects_query(None, 10))
         .await
@@ -2020,16 +2036,25 @@ pub async fn object_missing_is_marked_once(store: Store) {
         Some(at(5)),
         "the first mark stays"
     );
+    assert_eq!(
+        audited(&store, &t, "file.object_missing").await,
+        1,
+        "the first mark only is on record"
+    );
     // The file stays visible: what to do about lost bytes is an operator's call.
     assert!(store.get_file(&s, f.id).await.is_ok());
     let other = tenant(&store, "other").await;
     assert_kind(
-        store.mark_object_missing(&scope(&other), f.id, at(9)).await,
+        store
+            .mark_object_missing(&scope(&other), f.id, at(9), record())
+            .await,
         MetadataErrorKind::NotFound,
         "another tenant's file",
     );
     assert_kind(
-        store.mark_object_missing(&s, FileId::new_v7(), at(9)).await,
+        store
+            .mark_object_missing(&s, FileId::new_v7(), at(9), record())
+            .await,
         MetadataErrorKind::NotFound,
         "unknown file",
     );

@@ -631,7 +631,7 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> Result<Vec<FileObject>, MetadataError>;
 
     /// Record that the file's object was not found, at `at` unless already
-    /// recorded (idempotent).
+    /// recorded (idempotent: `journal` is written with the first mark only).
     ///
     /// # Errors
     /// `NotFound`.
@@ -640,6 +640,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         scope: &TenantScope,
         id: FileId,
         at: OffsetDateTime,
+        journal: Journal,
     ) -> Result<(), MetadataError>;
 
     /// Claim the background job `job` for this process: `None` while

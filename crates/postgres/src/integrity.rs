@@ -117,8 +117,10 @@ impl PgMetadataStore {
         scope: &TenantScope,
         id: FileId,
         at: OffsetDateTime,
+        journal: Journal,
     ) -> Result<(), PgError> {
         let tenant = scope.tenant_id();
+        let journal = &JournalRows::new(tenant, journal);
         let found = transaction!(self, |conn| {
             let marked = scoped(
                 conn,
@@ -133,6 +135,7 @@ impl PgMetadataStore {
             )
             .await?;
             if marked > 0 {
+                journal.insert(conn).await?;
                 return Ok(true);
             }
             // Already marked (idempotent), or gone.

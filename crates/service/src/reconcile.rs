@@ -19,6 +19,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use coffer_domain::{BucketName, FileStatus, ObjectKey, PageCursor, Tenant, TenantId};
 use coffer_ports::{FileObject, FileObjectQuery, MetadataErrorKind, ObjectLocation, TenantScope};
+use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::{Coffer, ServiceError};
@@ -134,6 +135,7 @@ impl Coffer {
         if !repair {
             return Ok(());
         }
+        let system = crate::sweep::system_caller(tenant)?;
         for row in &erases {
             match self.finish_row(&scope, row).await {
                 Ok(()) => report.erases_finished += 1,
@@ -149,6 +151,15 @@ impl Coffer {
                 Ok(()) => {
                     report.orphans_deleted += 1;
                     tracing::info!(tenant = %tenant.slug, bucket = %location.bucket, key = %location.key, "deleted an orphan object");
+                    // No row changed, so there is no transaction to record
+                    // it in: the record follows the delete.
+                    let detail = json!({ "bucket": location.bucket, "key": location.key });
+                    if let Err(err) = self
+                        .record(&system, &scope, "object.orphan_deleted", None, detail)
+                        .await
+                    {
+                        tracing::error!(key = %location.key, error = %err, "audit record of an orphan delete lost");
+                    }
                 }
                 Err(err) => {
                     report.failed += 1;
@@ -160,7 +171,17 @@ impl Coffer {
             .into_iter()
             .filter(|r| r.object_missing_at.is_none())
         {
-            match self.meta.mark_object_missing(&scope, row.id, now).await {
+            let journal = self.journal(
+                &system,
+                "file.object_missing",
+                Some(row.id),
+                json!({ "bucket": row.bucket, "key": row.key }),
+            );
+            match self
+                .meta
+                .mark_object_missing(&scope, row.id, now, journal)
+                .await
+            {
                 Ok(()) => {
                     report.missing_marked += 1;
                     tracing::warn!(tenant = %tenant.slug, file = %row.id, key = %row.key, "a file's object is missing");

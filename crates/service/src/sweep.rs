@@ -123,7 +123,7 @@ impl Coffer {
     }
 }
 
-fn system_caller(tenant: &Tenant) -> Result<Caller, ServiceError> {
+pub(crate) fn system_caller(tenant: &Tenant) -> Result<Caller, ServiceError> {
     let subject = Subject::new(SYSTEM_ACTOR)?;
     Ok(Caller {
         principal: Principal {

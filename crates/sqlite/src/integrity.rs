@@ -115,16 +115,21 @@ impl SqliteMetadataStore {
         scope: &TenantScope,
         file: FileId,
         at: OffsetDateTime,
+        journal: Journal,
     ) -> Result<(), SqliteError> {
+        let journal = JournalRows::new(scope.tenant_id(), journal)?;
         let (tenant, file) = (id(scope.tenant_id().as_uuid()), id(file.as_uuid()));
         let at = ns(at)?;
         self.write(move |conn| {
-            diesel::update(files::table)
+            let marked = diesel::update(files::table)
                 .filter(files::tenant_id.eq(&tenant))
                 .filter(files::id.eq(&file))
                 .filter(files::object_missing_at.is_null())
                 .set(files::object_missing_at.eq(at))
                 .execute(conn)?;
+            if marked > 0 {
+                journal.insert(conn)?;
+            }
             let exists: Option<String> = files::table
                 .filter(files::tenant_id.eq(&tenant))
                 .filter(files::id.eq(&file))

@@ -266,8 +266,11 @@ impl MetadataStore for SqliteMetadataStore {
         scope: &TenantScope,
         id: FileId,
         at: OffsetDateTime,
+        journal: Journal,
     ) -> Result<(), MetadataError> {
-        Ok(self.mark_object_missing_impl(scope, id, at).await?)
+        Ok(self
+            .mark_object_missing_impl(scope, id, at, journal)
+            .await?)
     }
 
     async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>, MetadataError> {

@@ -179,8 +179,9 @@ impl MetadataStore for HangsOnRemove {
         s: &TenantScope,
         id: FileId,
         at: OffsetDateTime,
+        j: Journal,
     ) -> Result<(), MetadataError> {
-        self.0.mark_object_missing(s, id, at).await
+        self.0.mark_object_missing(s, id, at, j).await
     }
     async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>, MetadataError> {
         self.0.try_lock_job(job).await

@@ -117,6 +117,17 @@ async fn repair_deletes_old_orphans_marks_missing_rows_and_finishes_erases() {
         .times(2)
         .withf(move |l| doomed.contains(&l.key))
         .returning(|_| Ok(()));
+    // The orphan's delete is on record, by the system.
+    let orphan_key = orphan.to_string();
+    w.fx.meta
+        .expect_append_audit()
+        .times(1)
+        .withf(move |_, entry| {
+            entry.action == "object.orphan_deleted"
+                && entry.actor.as_str() == "system:coffer"
+                && entry.detail["key"] == orphan_key.as_str()
+        })
+        .returning(|_, _| Ok(()));
     let erased = erasing.id;
     let record = file(&w.tenant, "alice", FileStatus::Available);
     w.fx.meta
@@ -128,8 +139,13 @@ async fn repair_deletes_old_orphans_marks_missing_rows_and_finishes_erases() {
     w.fx.meta
         .expect_mark_object_missing()
         .times(1)
-        .withf(move |_, id, at| *id == marked && *at == now())
-        .returning(|_, _, _| Ok(()));
+        .withf(move |_, id, at, journal| {
+            *id == marked
+                && *at == now()
+                && journal.audit.action == "file.object_missing"
+                && journal.audit.actor.as_str() == "system:coffer"
+        })
+        .returning(|_, _, _, _| Ok(()));
 
     let report = w.fx.build().reconcile(None, true, GRACE).await.unwrap();
     assert_eq!(

@@ -13,6 +13,9 @@ use crate::support::*;
 
 const SECRET: &str = "whsec_test";
 
+type Sent = Arc<Mutex<Vec<WebhookRequest>>>;
+type Recorded = Arc<Mutex<Vec<(uuid::Uuid, DeliveryOutcome)>>>;
+
 fn event(tenant: &coffer_domain::Tenant, attempts: u32) -> Event {
     Event {
         id: uuid::Uuid::now_v7(),
@@ -32,11 +35,7 @@ fn fixture(
     hooked: Option<coffer_domain::TenantId>,
     events: Vec<Event>,
     send: impl Fn(&WebhookRequest) -> Result<(), String> + Send + Sync + 'static,
-) -> (
-    coffer_service::Coffer,
-    Arc<Mutex<Vec<WebhookRequest>>>,
-    Arc<Mutex<Vec<(uuid::Uuid, DeliveryOutcome)>>>,
-) {
+) -> (coffer_service::Coffer, Sent, Recorded) {
     let mut fx = Fx::new();
     fx.config.delivery = DeliveryPolicy {
         max_attempts: 3,

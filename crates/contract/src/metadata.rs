@@ -85,6 +85,7 @@ macro_rules! metadata_store_contract {
             file_objects_list_every_row_by_id,
             object_missing_is_marked_once,
             job_locks_admit_one_holder_per_job,
+            purge_removes_only_a_cancelled_tenant,
             check_ready_answers,
         );
     };
@@ -2087,4 +2088,65 @@ pub async fn lock_soon(store: &Store, job: &str) -> Option<coffer_ports::JobLock
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     None
+}
+
+pub async fn purge_removes_only_a_cancelled_tenant(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "other").await;
+    for (tn, name) in [(&t, "alice"), (&other, "bob")] {
+        let o = user(&store, tn, name, &[Role::Editor]).await;
+        available(&store, tn, file(tn, (o, name), "/", "f", 7, 1)).await;
+    }
+    let purged = || coffer_ports::PlatformRecord {
+        actor: subject("system:coffer"),
+        action: "tenant.purged".into(),
+        detail: json!({}),
+        at: at(100),
+    };
+    assert_kind(
+        store.purge_tenant(t.id, purged()).await,
+        MetadataErrorKind::InvalidState,
+        "an active tenant",
+    );
+    assert_kind(
+        store.purge_tenant(TenantId::new_random(), purged()).await,
+        MetadataErrorKind::NotFound,
+        "an unknown tenant",
+    );
+    let usage = store.tenant_usage(None, 10).await.unwrap();
+    let mut summary: Vec<(String, u64, u64)> = usage
+        .items
+        .iter()
+        .map(|u| (u.slug.to_string(), u.usage.file_count, u.users))
+        .collect();
+    summary.sort();
+    assert_eq!(
+        summary,
+        vec![("acme".into(), 1, 1), ("other".into(), 1, 1)],
+        "the platform path reads every tenant's usage"
+    );
+
+    let cancel = TenantPatch {
+        status: Some(TenantStatus::Cancelled),
+        ..TenantPatch::default()
+    };
+    store.update_tenant(t.id, cancel, record()).await.unwrap();
+    store.purge_tenant(t.id, purged()).await.unwrap();
+    assert_kind(
+        store.get_tenant(t.id).await,
+        MetadataErrorKind::NotFound,
+        "purged",
+    );
+    assert_eq!(store.usage(&scope(&t)).await.unwrap(), Usage::default());
+    assert!(events(&store, &t).await.is_empty());
+    assert_eq!(
+        audited(&store, &t, "contract.change").await,
+        0,
+        "its audit log went with it"
+    );
+    // Nothing of the other tenant.
+    assert_eq!(store.usage(&scope(&other)).await.unwrap().file_count, 1);
+    assert!(audited(&store, &other, "contract.change").await > 0);
+    let left = store.tenant_usage(None, 10).await.unwrap();
+    assert_eq!(left.items.len(), 1);
 }

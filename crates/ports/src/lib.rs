@@ -14,6 +14,7 @@ mod identity;
 mod jobs;
 mod metadata;
 mod object_store;
+mod platform;
 
 pub use clock::{Clock, SystemClock};
 pub use error::{
@@ -34,6 +35,7 @@ pub use object_store::{
     ObjectLocation, ObjectMeta, ObjectStore, PresignGet, PresignPut, PresignedRequest,
     StorageTransition,
 };
+pub use platform::{PlatformRecord, TenantUsage};
 
 #[cfg(feature = "mock")]
 pub use clock::MockClock;

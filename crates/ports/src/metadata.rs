@@ -9,7 +9,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{DeliveryOutcome, Event, EventClaim, JobLock, Journal, MetadataError};
+use crate::{
+    DeliveryOutcome, Event, EventClaim, JobLock, Journal, MetadataError, PlatformRecord,
+    TenantUsage,
+};
 
 /// The tenant a unit of metadata work runs for. Every tenant-scoped method
 /// takes one; the PostgreSQL adapter turns it into `SET LOCAL
@@ -642,6 +645,27 @@ pub trait MetadataStore: Send + Sync + 'static {
         at: OffsetDateTime,
         journal: Journal,
     ) -> Result<(), MetadataError>;
+
+    /// Every tenant's usage and user count, oldest tenant first,
+    /// keyset-paged (the platform path: the one read across tenants).
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn tenant_usage(
+        &self,
+        after: Option<PageCursor>,
+        limit: u32,
+    ) -> Result<Page<TenantUsage>, MetadataError>;
+
+    /// Remove a cancelled tenant and every row of it (users, files, grants,
+    /// usage, settings, its audit log and events), and append `record` to
+    /// the platform audit log, in one transaction. Its objects must be
+    /// deleted first.
+    ///
+    /// # Errors
+    /// `NotFound`; `InvalidState` unless the tenant is cancelled.
+    async fn purge_tenant(&self, id: TenantId, record: PlatformRecord)
+    -> Result<(), MetadataError>;
 
     /// Claim the background job `job` for this process: `None` while
     /// another holder (in any process sharing the database, where the store

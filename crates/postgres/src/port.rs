@@ -10,7 +10,8 @@ use coffer_domain::{
 use coffer_ports::{
     AuditEntry, AuditQuery, DeliveryOutcome, Event, EventClaim, FileObject, FileObjectQuery,
     FilePatch, FileQuery, JobLock, Journal, MetadataError, MetadataStore, NewAudit, NewFile,
-    NewGrant, NewTenant, ObjectFacts, Page, StoredFile, TenantPatch, TenantScope,
+    NewGrant, NewTenant, ObjectFacts, Page, PlatformRecord, StoredFile, TenantPatch, TenantScope,
+    TenantUsage,
 };
 use diesel_async::RunQueryDsl;
 use time::OffsetDateTime;
@@ -271,6 +272,22 @@ impl MetadataStore for PgMetadataStore {
         Ok(self
             .mark_object_missing_impl(scope, id, at, journal)
             .await?)
+    }
+
+    async fn tenant_usage(
+        &self,
+        after: Option<PageCursor>,
+        limit: u32,
+    ) -> Result<Page<TenantUsage>, MetadataError> {
+        Ok(self.tenant_usage_impl(after, limit).await?)
+    }
+
+    async fn purge_tenant(
+        &self,
+        id: TenantId,
+        record: PlatformRecord,
+    ) -> Result<(), MetadataError> {
+        Ok(self.purge_tenant_impl(id, record).await?)
     }
 
     async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>, MetadataError> {

@@ -119,6 +119,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    platform_audit (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        tenant_slug -> Text,
+        actor -> Text,
+        action -> Text,
+        detail -> Jsonb,
+        at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
@@ -127,5 +139,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     usage_counters,
     audit_events,
     outbox,
-    tenant_settings
+    tenant_settings,
+    platform_audit
 );

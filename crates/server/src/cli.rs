@@ -125,8 +125,13 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 .ok_or("another instance is sweeping now; try again later")?;
             println!(
                 "{} tenant(s): {} upload(s) reaped, {} trashed file(s) purged, \
-                 {} interrupted erase(s) finished, {} left for later",
-                report.tenants, report.reaped, report.purged, report.erases_finished, report.failed
+                 {} interrupted erase(s) finished, {} cancelled tenant(s) purged, {} left for later",
+                report.tenants,
+                report.reaped,
+                report.purged,
+                report.erases_finished,
+                report.tenants_purged,
+                report.failed
             );
             Ok(())
         }

@@ -155,11 +155,14 @@ where
 
 fn log_sweep(outcome: Result<Option<SweepReport>, ServiceError>) {
     match outcome {
-        Ok(Some(r)) if r.reaped + r.purged + r.erases_finished + r.failed > 0 => {
+        Ok(Some(r))
+            if r.reaped + r.purged + r.erases_finished + r.tenants_purged + r.failed > 0 =>
+        {
             tracing::info!(
                 reaped = r.reaped,
                 purged = r.purged,
                 erases_finished = r.erases_finished,
+                tenants_purged = r.tenants_purged,
                 failed = r.failed,
                 "sweep done"
             );

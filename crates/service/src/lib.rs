@@ -14,6 +14,8 @@ mod error;
 mod events;
 mod files;
 mod grants;
+mod platform;
+mod purge;
 mod reconcile;
 mod sniff;
 mod stream;
@@ -33,6 +35,7 @@ pub use files::{
     StreamUpload, UpdateFile, UploadTarget,
 };
 pub use grants::AddGrant;
+pub use platform::PlatformMetrics;
 pub use reconcile::ReconcileReport;
 pub use sweep::SweepReport;
 pub use tenants::{CreateTenant, TenantUpdate, TenantView};

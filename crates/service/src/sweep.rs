@@ -22,7 +22,10 @@ pub struct SweepReport {
     pub purged: u64,
     /// Permanent deletes interrupted (older than the erase grace) finished.
     pub erases_finished: u64,
-    /// Files that could not be erased this time (left for the next sweep).
+    /// Cancelled tenants past their retention erased, objects and rows.
+    pub tenants_purged: u64,
+    /// Files (or tenants) that could not be erased this time (left for the
+    /// next sweep).
     pub failed: u64,
 }
 
@@ -30,7 +33,8 @@ pub struct SweepReport {
 const SYSTEM_ACTOR: &str = "system:coffer";
 
 impl Coffer {
-    /// Reap expired uploads and purge expired trash in every tenant.
+    /// Reap expired uploads and purge expired trash in every tenant, and
+    /// erase cancelled tenants past their retention.
     ///
     /// # Errors
     /// Only when the tenants or files cannot be listed (a store down); a
@@ -43,6 +47,16 @@ impl Coffer {
             let page = self.meta.list_tenants(after, 100).await?;
             for tenant in &page.items {
                 report.tenants += 1;
+                if Self::purge_due(tenant, now) {
+                    match self.purge_tenant(tenant).await {
+                        Ok(_) => report.tenants_purged += 1,
+                        Err(err) => {
+                            report.failed += 1;
+                            tracing::warn!(tenant = %tenant.slug, error = %err, "could not purge a cancelled tenant; left for the next sweep");
+                        }
+                    }
+                    continue;
+                }
                 self.sweep_tenant(tenant, now, &mut report).await?;
             }
             match page.next_cursor {

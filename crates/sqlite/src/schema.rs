@@ -119,6 +119,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    platform_audit (id) {
+        id -> Text,
+        tenant_id -> Text,
+        tenant_slug -> Text,
+        actor -> Text,
+        action -> Text,
+        detail -> Text,
+        at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tenant_purges (tenant_id) {
+        tenant_id -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
@@ -127,5 +145,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     usage_counters,
     audit_events,
     outbox,
-    tenant_settings
+    tenant_settings,
+    platform_audit,
+    tenant_purges
 );

@@ -8,6 +8,7 @@ mod events;
 mod files;
 mod openapi;
 mod ops;
+mod platform;
 mod storage;
 mod tenants;
 
@@ -51,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
             .configure(files::routes)
             .configure(tenants::routes)
             .configure(events::routes)
+            .configure(platform::routes)
             .route("/openapi.json", web::get().to(openapi::document)),
     )
     .configure(ops::routes)

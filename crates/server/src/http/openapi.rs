@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{dto, error, events, files, tenants};
+use super::{dto, error, events, files, platform, tenants};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -15,6 +15,7 @@ use super::{dto, error, events, files, tenants};
         files::list_grants, files::add_grant, files::remove_grant, files::current_tenant, files::audit,
         tenants::create, tenants::list, tenants::get, tenants::update,
         events::get_webhook, events::put_webhook, events::delete_webhook, events::list_events,
+        platform::metrics,
     ),
     components(schemas(
         error::Problem, dto::FileDto, dto::InitiatedDto, dto::PresignedDto, dto::MultipartDto,
@@ -22,6 +23,7 @@ use super::{dto, error, events, files, tenants};
         dto::DownloadDto, dto::GrantDto, dto::GrantBody, dto::GrantsDto, dto::TenantDto,
         dto::TenantViewDto, dto::CreateTenantBody, dto::UpdateTenantBody, dto::AuditDto,
         events::WebhookBody, events::WebhookDto, events::EventDto,
+        platform::PlatformMetricsDto, platform::TenantUsageDto,
     )),
     modifiers(&Bearer),
     tags((name = "files"), (name = "permissions"), (name = "tenant"), (name = "platform"), (name = "events"))

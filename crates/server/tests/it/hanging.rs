@@ -12,7 +12,8 @@ use coffer_domain::{
 use coffer_ports::{
     AuditEntry, AuditQuery, DeliveryOutcome, Event, EventClaim, FileObject, FileObjectQuery,
     FilePatch, FileQuery, JobLock, Journal, MetadataError, MetadataStore, NewAudit, NewFile,
-    NewGrant, NewTenant, ObjectFacts, Page, StoredFile, TenantPatch, TenantScope,
+    NewGrant, NewTenant, ObjectFacts, Page, PlatformRecord, StoredFile, TenantPatch, TenantScope,
+    TenantUsage,
 };
 use time::OffsetDateTime;
 
@@ -182,6 +183,16 @@ impl MetadataStore for HangsOnRemove {
         j: Journal,
     ) -> Result<(), MetadataError> {
         self.0.mark_object_missing(s, id, at, j).await
+    }
+    async fn tenant_usage(
+        &self,
+        after: Option<PageCursor>,
+        limit: u32,
+    ) -> Result<Page<TenantUsage>, MetadataError> {
+        self.0.tenant_usage(after, limit).await
+    }
+    async fn purge_tenant(&self, id: TenantId, r: PlatformRecord) -> Result<(), MetadataError> {
+        self.0.purge_tenant(id, r).await
     }
     async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>, MetadataError> {
         self.0.try_lock_job(job).await

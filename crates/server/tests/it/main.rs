@@ -13,6 +13,7 @@ mod hanging;
 mod integrity;
 mod isolation;
 mod journey;
+mod lifecycle;
 mod limits;
 mod ops;
 mod outage;

@@ -1,0 +1,74 @@
+//! `/api/v1/platform/metrics`: platform administrators' view across
+//! tenants (the only read across tenants; no file names, no contents).
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::AppState;
+use super::auth::Authenticated;
+use super::error::{ApiError, Problem};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/platform/metrics", web::get().to(metrics));
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantUsageDto {
+    pub id: Uuid,
+    pub slug: String,
+    pub plan: String,
+    pub status: String,
+    pub used_bytes: u64,
+    pub file_count: u64,
+    pub reserved_bytes: u64,
+    pub users: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlatformMetricsDto {
+    pub tenants: u64,
+    pub tenants_by_status: BTreeMap<String, u64>,
+    pub tenants_by_plan: BTreeMap<String, u64>,
+    pub files: u64,
+    pub bytes: u64,
+    pub users: u64,
+    pub usage: Vec<TenantUsageDto>,
+}
+
+/// Tenants by status and plan, files, bytes and users, and each tenant's
+/// usage (platform admins).
+#[utoipa::path(get, path = "/api/v1/platform/metrics", tag = "platform",
+    responses((status = 200, body = PlatformMetricsDto), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn metrics(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let m = state.coffer.platform_metrics(&caller.0).await?;
+    Ok(HttpResponse::Ok().json(PlatformMetricsDto {
+        tenants: m.tenants,
+        tenants_by_status: m.by_status,
+        tenants_by_plan: m.by_plan,
+        files: m.files,
+        bytes: m.bytes,
+        users: m.users,
+        usage: m
+            .usage
+            .into_iter()
+            .map(|t| TenantUsageDto {
+                id: *t.tenant.as_uuid(),
+                slug: t.slug.to_string(),
+                plan: t.plan.to_string(),
+                status: t.status.to_string(),
+                used_bytes: t.usage.used_bytes,
+                file_count: t.usage.file_count,
+                reserved_bytes: t.usage.reserved_bytes,
+                users: t.users,
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,112 @@
+//! The end of a cancelled tenant: once its retention has passed, every
+//! object under its prefix and then every row of it are erased, and the
+//! platform audit log — which outlives the tenant — says so. Idempotent:
+//! a crash midway leaves the tenant cancelled with fewer objects, and the
+//! next sweep finishes the job.
+
+use coffer_domain::{Subject, Tenant, TenantStatus};
+use coffer_ports::{FileObjectQuery, ObjectLocation, PlatformRecord, TenantScope};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::{Coffer, ServiceError};
+
+const PAGE: u32 = 1000;
+
+impl Coffer {
+    /// Whether `tenant` is cancelled and past its retention at `now`.
+    pub(crate) fn purge_due(tenant: &Tenant, now: OffsetDateTime) -> bool {
+        tenant.status == TenantStatus::Cancelled && tenant.purge_after.is_some_and(|at| at <= now)
+    }
+
+    /// Erase a cancelled tenant past its retention: multipart uploads in
+    /// progress are aborted, every object under `t/{tenant}/` in every
+    /// bucket it can have objects in is deleted, then its rows go in one
+    /// transaction. Returns the number of objects deleted.
+    ///
+    /// # Errors
+    /// The stores failing (the tenant stays, for the next sweep);
+    /// `Conflict` when the tenant was reactivated meanwhile.
+    pub(crate) async fn purge_tenant(&self, tenant: &Tenant) -> Result<u64, ServiceError> {
+        let scope = TenantScope::new(tenant.id);
+        self.abort_uploads(&scope).await?;
+        let mut deleted = 0;
+        for bucket in self.config.placement.buckets_for(tenant) {
+            let mut continuation = None;
+            loop {
+                let page = match self
+                    .store
+                    .list(tenant.id, &bucket, continuation, PAGE)
+                    .await
+                {
+                    Ok(page) => page,
+                    Err(err) if err.is(coffer_ports::StoreErrorKind::NotFound) => break,
+                    Err(err) => return Err(err.into()),
+                };
+                for object in page.objects {
+                    let location = ObjectLocation {
+                        tenant: tenant.id,
+                        bucket: bucket.clone(),
+                        key: object.key,
+                    };
+                    self.store.delete(&location).await?;
+                    deleted += 1;
+                }
+                match page.next {
+                    Some(next) => continuation = Some(next),
+                    None => break,
+                }
+            }
+        }
+        let record = PlatformRecord {
+            actor: Subject::new("system:coffer")?,
+            action: "tenant.purged".to_owned(),
+            detail: json!({
+                "slug": tenant.slug,
+                "cancelled_at": tenant.cancelled_at.map(|t| t.unix_timestamp()),
+                "objects_deleted": deleted,
+            }),
+            at: self.clock.now(),
+        };
+        self.meta
+            .purge_tenant(tenant.id, record)
+            .await
+            .map_err(|err| {
+                if err.is(coffer_ports::MetadataErrorKind::InvalidState) {
+                    ServiceError::conflict("tenant_not_cancelled", err.to_string())
+                } else {
+                    err.into()
+                }
+            })?;
+        self.caches.forget_tenant(tenant);
+        Ok(deleted)
+    }
+
+    /// Abort the tenant's multipart uploads in progress: their parts are
+    /// not objects yet, so listing the prefix would not find them.
+    async fn abort_uploads(&self, scope: &TenantScope) -> Result<(), ServiceError> {
+        let mut after = None;
+        loop {
+            let query = FileObjectQuery {
+                erase_started_before: None,
+                after,
+                limit: PAGE,
+            };
+            let rows = self.meta.list_file_objects(scope, &query).await?;
+            for row in &rows {
+                if let Some(upload_id) = &row.multipart_upload_id {
+                    let location = ObjectLocation {
+                        tenant: scope.tenant_id(),
+                        bucket: row.bucket.clone(),
+                        key: row.key.clone(),
+                    };
+                    self.store.abort_multipart(&location, upload_id).await?;
+                }
+            }
+            match rows.last() {
+                Some(last) if rows.len() >= PAGE as usize => after = Some(last.id),
+                _ => return Ok(()),
+            }
+        }
+    }
+}

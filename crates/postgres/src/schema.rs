@@ -119,6 +119,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tenant_features (tenant_id, key) {
+        tenant_id -> Uuid,
+        key -> Text,
+        enabled -> Bool,
+        expires_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
@@ -127,5 +137,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     usage_counters,
     audit_events,
     outbox,
-    tenant_settings
+    tenant_settings,
+    tenant_features
 );

@@ -410,6 +410,11 @@ impl EffectiveConfig {
         }
     }
 
+    /// The lifetime of presigned URLs (at least one second).
+    pub fn url_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.url_ttl_secs.value.max(1)))
+    }
+
     /// Whether the path `key` gates is open.
     pub fn enabled(&self, key: FeatureKey) -> bool {
         self.features

@@ -15,6 +15,7 @@ mod events;
 mod files;
 mod grants;
 mod reconcile;
+mod settings;
 mod sniff;
 mod stream;
 mod sweep;
@@ -34,6 +35,7 @@ pub use files::{
 };
 pub use grants::AddGrant;
 pub use reconcile::ReconcileReport;
+pub use settings::{EffectiveConfigView, FeatureView, SetFeature, SettingView};
 pub use sweep::SweepReport;
 pub use tenants::{CreateTenant, TenantUpdate, TenantView};
 

@@ -6,6 +6,7 @@ mod auth;
 mod manage;
 mod reads;
 mod reconcile;
+mod settings;
 mod sharing;
 mod support;
 mod sweep;

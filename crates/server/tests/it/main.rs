@@ -16,6 +16,7 @@ mod limits;
 mod ops;
 mod outage;
 mod restart;
+mod settings;
 mod support;
 mod sweep;
 mod tokens;

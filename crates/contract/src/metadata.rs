@@ -81,6 +81,8 @@ macro_rules! metadata_store_contract {
             changes_are_recorded_exactly_when_they_happen,
             events_are_claimed_leased_and_settled,
             settings_are_set_read_and_cleared,
+            settings_are_listed_per_tenant_in_key_order,
+            features_are_set_read_listed_and_cleared,
             erase_marks_hide_a_file_until_it_is_removed,
             file_objects_list_every_row_by_id,
             object_missing_is_marked_once,
@@ -1798,6 +1800,148 @@ pub async fn settings_are_set_read_and_cleared(store: Store) {
     assert!(
         events(&store, &t).await.is_empty(),
         "unannounced changes make no event"
+    );
+}
+
+pub async fn settings_are_listed_per_tenant_in_key_order(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "other").await;
+    let s = scope(&t);
+    assert!(store.list_settings(&s).await.unwrap().is_empty());
+    for (secs, key, value) in [
+        (1, "url_ttl_secs", json!(60)),
+        (2, "allowed_content_types", json!(["image/*"])),
+        (3, "url_ttl_secs", json!(90)),
+    ] {
+        store
+            .put_setting(
+                &s,
+                key,
+                Some(value),
+                change("setting.set", None, secs, false),
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .put_setting(
+            &scope(&other),
+            "max_file_size",
+            Some(json!(7)),
+            change("setting.set", None, 4, false),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_settings(&s).await.unwrap(),
+        vec![
+            ("allowed_content_types".to_owned(), json!(["image/*"])),
+            ("url_ttl_secs".to_owned(), json!(90)),
+        ]
+    );
+    store
+        .put_setting(
+            &s,
+            "url_ttl_secs",
+            None,
+            change("setting.set", None, 5, false),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.list_settings(&s).await.unwrap().len(), 1);
+    assert_eq!(
+        store.list_settings(&scope(&other)).await.unwrap(),
+        vec![("max_file_size".to_owned(), json!(7))]
+    );
+}
+
+pub async fn features_are_set_read_listed_and_cleared(store: Store) {
+    use coffer_domain::FeatureFlag;
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "other").await;
+    let s = scope(&t);
+    let flag = |key: &str, enabled: bool, expires: Option<i64>| FeatureFlag {
+        key: key.to_owned(),
+        enabled,
+        expires_at: expires.map(at),
+    };
+    assert_eq!(
+        store.get_feature(&s, "streamed_uploads").await.unwrap(),
+        None
+    );
+    assert!(store.list_features(&s).await.unwrap().is_empty());
+    store
+        .put_feature(
+            &s,
+            "streamed_uploads",
+            Some(flag("streamed_uploads", false, Some(100))),
+            change("feature.set", None, 1, false),
+        )
+        .await
+        .unwrap();
+    // Replaced, expiry cleared; an expired flag is still stored and listed.
+    store
+        .put_feature(
+            &s,
+            "streamed_uploads",
+            Some(flag("streamed_uploads", true, None)),
+            change("feature.set", None, 2, false),
+        )
+        .await
+        .unwrap();
+    store
+        .put_feature(
+            &s,
+            "content_streaming",
+            Some(flag("content_streaming", false, Some(-5))),
+            change("feature.set", None, 3, false),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_feature(&s, "streamed_uploads").await.unwrap(),
+        Some(flag("streamed_uploads", true, None))
+    );
+    assert_eq!(
+        store.list_features(&s).await.unwrap(),
+        vec![
+            flag("content_streaming", false, Some(-5)),
+            flag("streamed_uploads", true, None),
+        ]
+    );
+    assert!(
+        store
+            .list_features(&scope(&other))
+            .await
+            .unwrap()
+            .is_empty(),
+        "another tenant's flags are not listed"
+    );
+    assert_eq!(
+        store
+            .get_feature(&scope(&other), "streamed_uploads")
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .put_feature(
+            &s,
+            "streamed_uploads",
+            None,
+            change("feature.set", None, 4, false),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_feature(&s, "streamed_uploads").await.unwrap(),
+        None
+    );
+    assert_eq!(store.list_features(&s).await.unwrap().len(), 1);
+    assert_eq!(
+        audited(&store, &t, "feature.set").await,
+        4,
+        "every change is journalled in its transaction"
     );
 }
 

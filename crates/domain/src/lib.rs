@@ -6,6 +6,7 @@
 //! prefix, and so on. The one access rule of the product is [`decide`].
 
 mod access;
+mod config;
 mod cursor;
 mod disposition;
 mod error;
@@ -19,6 +20,10 @@ mod tenant;
 pub mod webhook;
 
 pub use access::{Action, Decision, DenyReason, Resource, decide, effective_access};
+pub use config::{
+    ConfigKeyError, EffectiveConfig, FeatureFlag, FeatureKey, FlagState, MAX_RETENTION_DAYS,
+    MAX_URL_TTL_SECS, RESERVED_SETTINGS, SettingKey, Source, Sourced, TenantConfig,
+};
 pub use cursor::PageCursor;
 pub use disposition::{DispositionKind, content_disposition};
 pub use error::ValidationError;

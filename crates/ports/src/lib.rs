@@ -7,6 +7,7 @@
 //! for the caller. With the `mock` feature, mockall mocks (`MockObjectStore`,
 //! …) are generated for unit tests.
 
+mod changes;
 mod clock;
 mod error;
 mod events;
@@ -16,6 +17,7 @@ mod metadata;
 mod object_store;
 mod platform;
 
+pub use changes::{NoTenantChanges, TenantChange, TenantChanges};
 pub use clock::{Clock, SystemClock};
 pub use error::{
     IdentityError, IdentityErrorKind, MetadataError, MetadataErrorKind, StoreError, StoreErrorKind,

@@ -1,9 +1,9 @@
 use async_trait::async_trait;
 use coffer_domain::{
-    Access, BucketName, Category, ContentType, FileId, FileRecord, FileStatus, Filename, Grant,
-    GrantId, GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, PageCursor, Plan,
-    PlanLimits, Region, Role, Sha256Digest, Subject, Tenant, TenantId, TenantSlug, TenantStatus,
-    Usage, UserId, Visibility,
+    Access, BucketName, Category, ContentType, FeatureFlag, FileId, FileRecord, FileStatus,
+    Filename, Grant, GrantId, GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey,
+    PageCursor, Plan, PlanLimits, Region, Role, Sha256Digest, Subject, Tenant, TenantId,
+    TenantSlug, TenantStatus, Usage, UserId, Visibility,
 };
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -567,6 +567,47 @@ pub trait MetadataStore: Send + Sync + 'static {
         scope: &TenantScope,
         key: &str,
         value: Option<serde_json::Value>,
+        journal: Journal,
+    ) -> Result<(), MetadataError>;
+
+    /// Every setting of the tenant as stored (reserved keys such as
+    /// `webhook` included), in key order.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn list_settings(
+        &self,
+        scope: &TenantScope,
+    ) -> Result<Vec<(String, serde_json::Value)>, MetadataError>;
+
+    /// A tenant feature flag (`None` when unset), expired or not.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn get_feature(
+        &self,
+        scope: &TenantScope,
+        key: &str,
+    ) -> Result<Option<FeatureFlag>, MetadataError>;
+
+    /// Every feature flag of the tenant, expired ones included, in key order.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn list_features(&self, scope: &TenantScope) -> Result<Vec<FeatureFlag>, MetadataError>;
+
+    /// Set (`Some`, replacing the flag of the same key) or clear (`None`) a
+    /// tenant feature flag, journalled in the same transaction. Like every
+    /// change to a tenant's configuration it is announced to other
+    /// instances (see [`crate::TenantChanges`]) when it commits.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn put_feature(
+        &self,
+        scope: &TenantScope,
+        key: &str,
+        flag: Option<FeatureFlag>,
         journal: Journal,
     ) -> Result<(), MetadataError>;
 

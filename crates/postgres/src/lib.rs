@@ -8,6 +8,7 @@
 //! with its first query. See `docs/postgres.md`.
 
 mod audit;
+mod changes;
 mod error;
 mod events;
 mod files;
@@ -27,6 +28,7 @@ mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use changes::CHANNEL as TENANT_CHANGES_CHANNEL;
 pub use error::PgError;
 pub use migrate::{APP_ROLE, MigrateOptions, migrate, migrate_with};
 pub use store::{PgMetadataStore, PoolOptions};

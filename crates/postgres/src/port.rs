@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use coffer_domain::FileStatus::{Available, Deleted};
 use coffer_domain::{
-    FileId, FileRecord, Grant, GrantId, PageCursor, PlanLimits, Role, Subject, Tenant, TenantId,
-    TenantSlug, Usage, UserId,
+    FeatureFlag, FileId, FileRecord, Grant, GrantId, PageCursor, PlanLimits, Role, Subject, Tenant,
+    TenantId, TenantSlug, Usage, UserId,
 };
 use coffer_ports::{
     AuditEntry, AuditQuery, DeliveryOutcome, Event, EventClaim, FileObject, FileObjectQuery,
@@ -213,6 +213,35 @@ impl MetadataStore for PgMetadataStore {
         journal: Journal,
     ) -> Result<(), MetadataError> {
         Ok(self.put_setting_impl(scope, key, value, journal).await?)
+    }
+
+    async fn list_settings(
+        &self,
+        scope: &TenantScope,
+    ) -> Result<Vec<(String, serde_json::Value)>, MetadataError> {
+        Ok(self.list_settings_impl(scope).await?)
+    }
+
+    async fn get_feature(
+        &self,
+        scope: &TenantScope,
+        key: &str,
+    ) -> Result<Option<FeatureFlag>, MetadataError> {
+        Ok(self.get_feature_impl(scope, key).await?)
+    }
+
+    async fn list_features(&self, scope: &TenantScope) -> Result<Vec<FeatureFlag>, MetadataError> {
+        Ok(self.list_features_impl(scope).await?)
+    }
+
+    async fn put_feature(
+        &self,
+        scope: &TenantScope,
+        key: &str,
+        flag: Option<FeatureFlag>,
+        journal: Journal,
+    ) -> Result<(), MetadataError> {
+        Ok(self.put_feature_impl(scope, key, flag, journal).await?)
     }
 
     async fn list_events(

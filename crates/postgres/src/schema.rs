@@ -131,6 +131,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tenant_features (tenant_id, key) {
+        tenant_id -> Uuid,
+        key -> Text,
+        enabled -> Bool,
+        expires_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
@@ -140,5 +150,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     outbox,
     tenant_settings,
-    platform_audit
+    platform_audit,
+    tenant_features
 );

@@ -1,12 +1,16 @@
-//! Per-tenant settings (the tenant's webhook, among others).
+//! Per-tenant settings (the tenant's webhook, among others) and feature
+//! flags. Every change notifies other instances ([`crate::changes`]).
 
+use coffer_domain::FeatureFlag;
 use coffer_ports::{Journal, TenantScope};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::RunQueryDsl;
 
+use crate::changes::notify;
 use crate::error::PgError;
 use crate::journal::JournalRows;
+use crate::schema::tenant_features as f;
 use crate::schema::tenant_settings as s;
 use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
 
@@ -68,8 +72,111 @@ impl PgMetadataStore {
                     .await?;
                 }
             }
-            rows.insert(conn).await?;
+            futures::future::try_join(rows.insert(conn), notify(conn, tenant)).await?;
             Ok(())
         })
+    }
+
+    pub(crate) async fn list_settings_impl(
+        &self,
+        scope: &TenantScope,
+    ) -> Result<Vec<(String, serde_json::Value)>, PgError> {
+        let tenant = scope.tenant_id();
+        read_scoped!(self, Scope::Tenant(tenant), |c| s::table
+            .filter(s::tenant_id.eq(tenant.as_uuid()))
+            .order(s::key.asc())
+            .select((s::key, s::value))
+            .load(&mut &*c))
+    }
+
+    pub(crate) async fn get_feature_impl(
+        &self,
+        scope: &TenantScope,
+        key: &str,
+    ) -> Result<Option<FeatureFlag>, PgError> {
+        let tenant = scope.tenant_id();
+        let row: Option<(String, bool, Option<time::OffsetDateTime>)> =
+            read_scoped!(self, Scope::Tenant(tenant), |c| f::table
+                .find((tenant.as_uuid(), key))
+                .select((f::key, f::enabled, f::expires_at))
+                .get_result(&mut &*c))
+            .map(Some)
+            .or_else(|e| match e {
+                PgError::Diesel(diesel::result::Error::NotFound) => Ok(None),
+                e => Err(e),
+            })?;
+        Ok(row.map(flag))
+    }
+
+    pub(crate) async fn list_features_impl(
+        &self,
+        scope: &TenantScope,
+    ) -> Result<Vec<FeatureFlag>, PgError> {
+        let tenant = scope.tenant_id();
+        let rows: Vec<(String, bool, Option<time::OffsetDateTime>)> =
+            read_scoped!(self, Scope::Tenant(tenant), |c| f::table
+                .filter(f::tenant_id.eq(tenant.as_uuid()))
+                .order(f::key.asc())
+                .select((f::key, f::enabled, f::expires_at))
+                .load(&mut &*c))?;
+        Ok(rows.into_iter().map(flag).collect())
+    }
+
+    pub(crate) async fn put_feature_impl(
+        &self,
+        scope: &TenantScope,
+        key: &str,
+        value: Option<FeatureFlag>,
+        journal: Journal,
+    ) -> Result<(), PgError> {
+        let tenant = scope.tenant_id();
+        let at = journal.audit.at;
+        let rows = &JournalRows::new(tenant, journal);
+        let value = &value;
+        transaction!(self, |conn| {
+            match value {
+                Some(flag) => {
+                    scoped(
+                        conn,
+                        tenant,
+                        diesel::insert_into(f::table)
+                            .values((
+                                f::tenant_id.eq(tenant.as_uuid()),
+                                f::key.eq(key),
+                                f::enabled.eq(flag.enabled),
+                                f::expires_at.eq(flag.expires_at),
+                                f::updated_at.eq(at),
+                            ))
+                            .on_conflict((f::tenant_id, f::key))
+                            .do_update()
+                            .set((
+                                f::enabled.eq(excluded(f::enabled)),
+                                f::expires_at.eq(excluded(f::expires_at)),
+                                f::updated_at.eq(at),
+                            ))
+                            .execute(&mut &*conn),
+                    )
+                    .await?;
+                }
+                None => {
+                    scoped(
+                        conn,
+                        tenant,
+                        diesel::delete(f::table.find((tenant.as_uuid(), key))).execute(&mut &*conn),
+                    )
+                    .await?;
+                }
+            }
+            futures::future::try_join(rows.insert(conn), notify(conn, tenant)).await?;
+            Ok(())
+        })
+    }
+}
+
+fn flag((key, enabled, expires_at): (String, bool, Option<time::OffsetDateTime>)) -> FeatureFlag {
+    FeatureFlag {
+        key,
+        enabled,
+        expires_at,
     }
 }

@@ -162,7 +162,9 @@ impl PgMetadataStore {
             .ok_or(PgError::NotFound("tenant"))?;
             // The record belongs to the tenant: written in its scope.
             enter_tenant(conn, id).await?;
-            journal.insert(conn).await?;
+            // Other instances drop their cached copy once this commits.
+            futures::future::try_join(journal.insert(conn), crate::changes::notify(conn, id))
+                .await?;
             Ok(row)
         })?;
         row.try_into()

@@ -26,7 +26,19 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub events: EventsConfig,
     pub plans: PlanDefaults,
+    pub tenants: TenantsConfig,
     pub bootstrap: BootstrapConfig,
+}
+
+/// The in-process tenant cache.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantsConfig {
+    /// How long a resolved tenant and its settings and flags are cached.
+    /// Changes drop the entry at once on every instance (PostgreSQL
+    /// `LISTEN/NOTIFY`); the TTL is the backstop should a notification be
+    /// lost.
+    pub cache_ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -240,6 +252,9 @@ backoff_base_ms = 5000
 backoff_max_secs = 3600
 delivery_timeout_secs = 10
 settle_ms = 2000
+
+[tenants]
+cache_ttl_secs = 5
 
 [bootstrap]
 tenant = "acme"

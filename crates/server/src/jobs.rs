@@ -80,6 +80,11 @@ impl Drop for Jobs {
 /// runtime; an interval of 0 turns one off.
 pub fn spawn(config: &Config, wiring: &Wiring, metrics: &Metrics) -> Jobs {
     let mut jobs = Jobs::default();
+    // Cached tenants are dropped as soon as any instance changes them.
+    let (coffer, changes) = (wiring.coffer.clone(), wiring.changes.clone());
+    jobs.running.push(actix_web::rt::spawn(async move {
+        coffer.follow_tenant_changes(changes).await;
+    }));
     let (events, config) = (&config.events, &config.jobs);
     if events.dispatch_interval_ms > 0 {
         let coffer = wiring.coffer.clone();

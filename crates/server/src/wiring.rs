@@ -14,7 +14,7 @@ use coffer_keycloak::dev::DevIssuer;
 use coffer_keycloak::{KeycloakConfig, KeycloakProvider};
 use coffer_ports::{
     BucketSpec, IdentityProvider, MetadataErrorKind, MetadataStore, NewTenant, ObjectStore,
-    SystemClock,
+    SystemClock, TenantChanges,
 };
 use coffer_service::{Coffer, ServiceConfig};
 use secrecy::ExposeSecret as _;
@@ -27,6 +27,8 @@ pub struct Wiring {
     pub coffer: Coffer,
     pub meta: Arc<dyn MetadataStore>,
     pub store: Arc<dyn ObjectStore>,
+    /// Committed tenant changes of every instance on the same database.
+    pub changes: Arc<dyn TenantChanges>,
     /// The local-disk store, whose signed URLs the server itself serves.
     pub fs: Option<Arc<FsStore>>,
     /// The embedded issuer, which `coffer token` mints with.
@@ -57,6 +59,13 @@ fn fail(what: &'static str) -> impl FnOnce(String) -> WiringError {
 /// # Errors
 /// A database that cannot be opened or migrated.
 pub async fn metadata(config: &Config) -> Result<Arc<dyn MetadataStore>, WiringError> {
+    Ok(metadata_and_changes(config).await?.0)
+}
+
+/// The metadata store and the feed of tenant changes it announces.
+async fn metadata_and_changes(
+    config: &Config,
+) -> Result<(Arc<dyn MetadataStore>, Arc<dyn TenantChanges>), WiringError> {
     match config.metadata.backend {
         MetadataBackend::Postgres => {
             if config.metadata.migrate_on_start
@@ -76,14 +85,16 @@ pub async fn metadata(config: &Config) -> Result<Arc<dyn MetadataStore>, WiringE
                 config.pool_options(),
             )
             .map_err(|e| fail("connecting to PostgreSQL")(e.to_string()))?;
-            Ok(Arc::new(store))
+            let store = Arc::new(store);
+            Ok((store.clone(), store))
         }
         MetadataBackend::Sqlite => {
             let path = config.sqlite_path();
             let store = coffer_sqlite::SqliteMetadataStore::open(&path)
                 .await
                 .map_err(|e| fail("opening SQLite")(format!("{}: {e}", path.display())))?;
-            Ok(Arc::new(store))
+            let store = Arc::new(store);
+            Ok((store.clone(), store))
         }
     }
 }
@@ -187,7 +198,8 @@ pub async fn wire_with(
     config: &Config,
     wrap: impl FnOnce(Arc<dyn MetadataStore>) -> Arc<dyn MetadataStore>,
 ) -> Result<Wiring, WiringError> {
-    let meta = wrap(metadata(config).await?);
+    let (meta, changes) = metadata_and_changes(config).await?;
+    let meta = wrap(meta);
     let (store, fs) = storage(config).await?;
     let (identity, dev_issuer) = identity(config).await?;
     let placement = placement(config)?;
@@ -201,6 +213,7 @@ pub async fn wire_with(
     service.multipart_part_size = config.uploads.multipart_part_size;
     service.erase_grace = Duration::from_secs(config.jobs.erase_grace_secs);
     service.delivery = config.events.policy();
+    service.tenant_cache_ttl = Duration::from_secs(config.tenants.cache_ttl_secs.max(1));
     let sender = crate::webhooks::HttpWebhookSender::new(Duration::from_secs(
         config.events.delivery_timeout_secs,
     ))
@@ -220,6 +233,7 @@ pub async fn wire_with(
         coffer,
         meta,
         store,
+        changes,
         fs,
         dev_issuer,
     })

@@ -2,7 +2,12 @@
 
 use std::time::Duration;
 
-use coffer_domain::{PlanLimits, Principal, Role, Subject, Tenant, TenantId, TenantStatus, UserId};
+use std::sync::Arc;
+
+use coffer_domain::{
+    PlanLimits, Principal, Role, Subject, Tenant, TenantConfig, TenantId, TenantSlug, TenantStatus,
+    UserId,
+};
 use coffer_ports::{MetadataErrorKind, TenantClaim, TenantScope};
 use moka::sync::Cache;
 
@@ -81,11 +86,16 @@ impl Caller {
     }
 }
 
-/// In-process caches of the hot path: resolved tenants (short TTL, dropped
-/// at once when this process changes a tenant) and users already provisioned
-/// with the same roles, so that steady traffic costs no extra writes.
+/// In-process caches of the hot path: resolved tenants and their stored
+/// configuration (settings and feature flags) with a short TTL, dropped at
+/// once when a tenant changes — in this process, or in another one (see
+/// [`Coffer::follow_tenant_changes`]) — and users already provisioned with
+/// the same roles, so that steady traffic costs no extra writes.
 pub(crate) struct Caches {
     tenants: Cache<TenantClaim, Tenant>,
+    /// Slugs are immutable: which slug entry to drop for a tenant id.
+    slugs: Cache<TenantId, TenantSlug>,
+    pub(crate) configs: Cache<TenantId, Arc<TenantConfig>>,
     users: Cache<(TenantId, Subject, Vec<Role>), UserId>,
 }
 
@@ -93,6 +103,11 @@ impl Caches {
     pub(crate) fn new(ttl: Duration) -> Self {
         Self {
             tenants: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(ttl)
+                .build(),
+            slugs: Cache::builder().max_capacity(10_000).build(),
+            configs: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(ttl)
                 .build(),
@@ -104,9 +119,29 @@ impl Caches {
     }
 
     pub(crate) fn forget_tenant(&self, tenant: &Tenant) {
-        self.tenants.invalidate(&TenantClaim::Id(tenant.id));
+        self.forget_tenant_id(tenant.id);
         self.tenants
             .invalidate(&TenantClaim::Slug(tenant.slug.clone()));
+    }
+
+    /// Drop everything cached about the tenant `id`.
+    pub(crate) fn forget_tenant_id(&self, id: TenantId) {
+        self.tenants.invalidate(&TenantClaim::Id(id));
+        if let Some(slug) = self.slugs.get(&id) {
+            self.tenants.invalidate(&TenantClaim::Slug(slug));
+        }
+        self.configs.invalidate(&id);
+    }
+
+    /// Drop every cached tenant and configuration (changes may have been missed).
+    pub(crate) fn forget_all_tenants(&self) {
+        self.tenants.invalidate_all();
+        self.configs.invalidate_all();
+    }
+
+    fn remember_tenant(&self, claim: TenantClaim, tenant: Tenant) {
+        self.slugs.insert(tenant.id, tenant.slug.clone());
+        self.tenants.insert(claim, tenant);
     }
 }
 
@@ -186,7 +221,7 @@ impl Coffer {
         };
         match found {
             Ok(tenant) => {
-                self.caches.tenants.insert(claim.clone(), tenant.clone());
+                self.caches.remember_tenant(claim.clone(), tenant.clone());
                 Ok(Some(tenant))
             }
             Err(err) if err.is(MetadataErrorKind::NotFound) => Ok(None),
@@ -213,7 +248,9 @@ impl Coffer {
         Ok(id)
     }
 
-    /// The tenant's effective limits: plan defaults with its overrides.
+    /// The tenant's plan defaults with its overrides only — without its
+    /// settings and flags. The upload, download and retention paths use
+    /// [`Coffer::effective_config`] instead.
     pub fn limits_of(&self, tenant: &Tenant) -> PlanLimits {
         self.config
             .plans

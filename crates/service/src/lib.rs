@@ -17,6 +17,7 @@ mod grants;
 mod platform;
 mod purge;
 mod reconcile;
+mod settings;
 mod sniff;
 mod stream;
 mod sweep;
@@ -37,6 +38,7 @@ pub use files::{
 pub use grants::AddGrant;
 pub use platform::PlatformMetrics;
 pub use reconcile::ReconcileReport;
+pub use settings::{EffectiveConfigView, FeatureView, SetFeature, SettingView};
 pub use sweep::SweepReport;
 pub use tenants::{CreateTenant, TenantUpdate, TenantView};
 

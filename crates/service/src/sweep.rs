@@ -73,7 +73,8 @@ impl Coffer {
         report: &mut SweepReport,
     ) -> Result<(), ServiceError> {
         let scope = TenantScope::new(tenant.id);
-        let retention = time::Duration::days(i64::from(self.limits_of(tenant).retention_days));
+        let days = self.effective_config(tenant).await?.retention_days.value;
+        let retention = time::Duration::days(i64::from(days));
         let system = system_caller(tenant)?;
         for status in [FileStatus::Pending, FileStatus::Deleted] {
             let due = |file: &FileRecord| match status {

@@ -52,7 +52,7 @@ impl Coffer {
     async fn view(&self, tenant: Tenant, scope: &TenantScope) -> Result<TenantView, ServiceError> {
         let usage = self.meta.usage(scope).await?;
         Ok(TenantView {
-            limits: self.limits_of(&tenant),
+            limits: self.effective_config(&tenant).await?.limits(),
             tenant,
             usage,
         })
@@ -170,12 +170,17 @@ impl Coffer {
                         .limit_overrides
                         .as_ref()
                         .unwrap_or(&current.limit_overrides);
-                    let days = self
-                        .config
-                        .plans
-                        .for_plan(plan)
-                        .with_overrides(overrides)
-                        .retention_days;
+                    // As the effective configuration would resolve it
+                    // with the new plan and overrides.
+                    let stored = self.stored_config(id).await?;
+                    let days = coffer_domain::EffectiveConfig::resolve(
+                        self.config.plans.for_plan(plan),
+                        overrides,
+                        &stored,
+                        now,
+                    )
+                    .retention_days
+                    .value;
                     patch.cancelled_at = Some(Some(now));
                     patch.purge_after = Some(Some(now + time::Duration::days(i64::from(days))));
                 }
@@ -206,7 +211,7 @@ impl Coffer {
         Ok(tenant)
     }
 
-    async fn load_tenant(&self, id: TenantId) -> Result<Tenant, ServiceError> {
+    pub(crate) async fn load_tenant(&self, id: TenantId) -> Result<Tenant, ServiceError> {
         self.meta.get_tenant(id).await.map_err(|err| {
             if err.is(MetadataErrorKind::NotFound) {
                 ServiceError::not_found("tenant")

@@ -137,6 +137,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tenant_features (tenant_id, key) {
+        tenant_id -> Text,
+        key -> Text,
+        enabled -> Bool,
+        expires_at -> Nullable<BigInt>,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
@@ -147,5 +157,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     tenant_settings,
     platform_audit,
-    tenant_purges
+    tenant_purges,
+    tenant_features
 );

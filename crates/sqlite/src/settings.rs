@@ -1,12 +1,16 @@
-//! Per-tenant settings (the tenant's webhook, among others).
+//! Per-tenant settings (the tenant's webhook, among others) and feature
+//! flags. One process owns the database, so no other instance needs telling
+//! of a change ([`coffer_ports::TenantChanges`] reports nothing).
 
-use coffer_ports::{Journal, TenantScope};
+use coffer_domain::FeatureFlag;
+use coffer_ports::{Journal, TenantChange, TenantChanges, TenantScope};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 
 use crate::error::SqliteError;
 use crate::journal::JournalRows;
-use crate::rows::{id, ns};
+use crate::rows::{id, ns, ns_opt, time_opt};
+use crate::schema::tenant_features as f;
 use crate::schema::tenant_settings as s;
 use crate::store::SqliteMetadataStore;
 
@@ -72,5 +76,129 @@ impl SqliteMetadataStore {
             rows.insert(conn)
         })
         .await
+    }
+
+    pub(crate) async fn list_settings_impl(
+        &self,
+        scope: &TenantScope,
+    ) -> Result<Vec<(String, serde_json::Value)>, SqliteError> {
+        let tenant = id(scope.tenant_id().as_uuid());
+        let rows: Vec<(String, String)> = self
+            .read(move |conn| {
+                Ok(s::table
+                    .filter(s::tenant_id.eq(&tenant))
+                    .order(s::key.asc())
+                    .select((s::key, s::value))
+                    .load(conn)?)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(k, v)| {
+                serde_json::from_str(&v)
+                    .map(|v| (k, v))
+                    .map_err(|e| SqliteError::CorruptRow(format!("setting: {e}")))
+            })
+            .collect()
+    }
+
+    pub(crate) async fn get_feature_impl(
+        &self,
+        scope: &TenantScope,
+        key: &str,
+    ) -> Result<Option<FeatureFlag>, SqliteError> {
+        let tenant = id(scope.tenant_id().as_uuid());
+        let key = key.to_owned();
+        let row: Option<(String, bool, Option<i64>)> = self
+            .read(move |conn| {
+                Ok(f::table
+                    .filter(f::tenant_id.eq(&tenant))
+                    .filter(f::key.eq(&key))
+                    .select((f::key, f::enabled, f::expires_at))
+                    .get_result(conn)
+                    .optional()?)
+            })
+            .await?;
+        row.map(flag).transpose()
+    }
+
+    pub(crate) async fn list_features_impl(
+        &self,
+        scope: &TenantScope,
+    ) -> Result<Vec<FeatureFlag>, SqliteError> {
+        let tenant = id(scope.tenant_id().as_uuid());
+        let rows: Vec<(String, bool, Option<i64>)> = self
+            .read(move |conn| {
+                Ok(f::table
+                    .filter(f::tenant_id.eq(&tenant))
+                    .order(f::key.asc())
+                    .select((f::key, f::enabled, f::expires_at))
+                    .load(conn)?)
+            })
+            .await?;
+        rows.into_iter().map(flag).collect()
+    }
+
+    pub(crate) async fn put_feature_impl(
+        &self,
+        scope: &TenantScope,
+        key: &str,
+        value: Option<FeatureFlag>,
+        journal: Journal,
+    ) -> Result<(), SqliteError> {
+        let tenant = id(scope.tenant_id().as_uuid());
+        let at = ns(journal.audit.at)?;
+        let expires_at = ns_opt(value.as_ref().and_then(|f| f.expires_at))?;
+        let rows = JournalRows::new(scope.tenant_id(), journal)?;
+        let key = key.to_owned();
+        self.write(move |conn| {
+            match value {
+                Some(flag) => {
+                    diesel::insert_into(f::table)
+                        .values((
+                            f::tenant_id.eq(&tenant),
+                            f::key.eq(&key),
+                            f::enabled.eq(flag.enabled),
+                            f::expires_at.eq(expires_at),
+                            f::updated_at.eq(at),
+                        ))
+                        .on_conflict((f::tenant_id, f::key))
+                        .do_update()
+                        .set((
+                            f::enabled.eq(excluded(f::enabled)),
+                            f::expires_at.eq(excluded(f::expires_at)),
+                            f::updated_at.eq(at),
+                        ))
+                        .execute(conn)?;
+                }
+                None => {
+                    diesel::delete(
+                        f::table
+                            .filter(f::tenant_id.eq(&tenant))
+                            .filter(f::key.eq(&key)),
+                    )
+                    .execute(conn)?;
+                }
+            }
+            rows.insert(conn)
+        })
+        .await
+    }
+}
+
+fn flag(
+    (key, enabled, expires_at): (String, bool, Option<i64>),
+) -> Result<FeatureFlag, SqliteError> {
+    Ok(FeatureFlag {
+        key,
+        enabled,
+        expires_at: time_opt(expires_at)?,
+    })
+}
+
+impl TenantChanges for SqliteMetadataStore {
+    /// Nothing to hear of: no other process shares the database, and the
+    /// service forgets its own changes at once.
+    fn subscribe(&self) -> futures::stream::BoxStream<'static, TenantChange> {
+        Box::pin(futures::stream::pending())
     }
 }

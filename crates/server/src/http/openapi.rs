@@ -14,6 +14,8 @@ use super::{dto, error, events, files, platform, tenants};
         files::update, files::delete, files::restore, files::download, files::content,
         files::list_grants, files::add_grant, files::remove_grant, files::current_tenant, files::audit,
         tenants::create, tenants::list, tenants::get, tenants::update,
+        tenants::get_setting, tenants::put_setting, tenants::get_feature, tenants::put_feature,
+        tenants::effective_config,
         events::get_webhook, events::put_webhook, events::delete_webhook, events::list_events,
         platform::metrics,
     ),
@@ -24,6 +26,8 @@ use super::{dto, error, events, files, platform, tenants};
         dto::TenantViewDto, dto::CreateTenantBody, dto::UpdateTenantBody, dto::AuditDto,
         events::WebhookBody, events::WebhookDto, events::EventDto,
         platform::PlatformMetricsDto, platform::TenantUsageDto,
+        tenants::SettingBody, tenants::SettingDto, tenants::FeatureBody, tenants::FeatureDto,
+        tenants::EffectiveConfigDto,
     )),
     modifiers(&Bearer),
     tags((name = "files"), (name = "permissions"), (name = "tenant"), (name = "platform"), (name = "events"))

@@ -2,7 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 use coffer_domain::TenantId;
-use coffer_service::{CreateTenant, TenantUpdate};
+use coffer_service::{CreateTenant, SetFeature, TenantUpdate};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::AppState;
@@ -20,6 +23,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/tenants/{id}")
             .route(web::get().to(get))
             .route(web::patch().to(update)),
+    )
+    .service(
+        web::resource("/tenants/{id}/settings/{key}")
+            .route(web::get().to(get_setting))
+            .route(web::put().to(put_setting)),
+    )
+    .service(
+        web::resource("/tenants/{id}/features/{key}")
+            .route(web::get().to(get_feature))
+            .route(web::put().to(put_feature)),
+    )
+    .route(
+        "/tenants/{id}/effective-config",
+        web::get().to(effective_config),
     );
 }
 
@@ -99,4 +116,197 @@ pub async fn update(
         .update_tenant(&caller.0, TenantId::from_uuid(*id), update)
         .await?;
     Ok(HttpResponse::Ok().json(TenantDto::from(tenant)))
+}
+
+/// A setting's new value; `null` clears it (the override or plan value applies again).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingBody {
+    /// `max_file_size` (bytes ≥ 1), `url_ttl_secs` (1…604800),
+    /// `allowed_content_types` (list of `type/subtype` or `type/*`),
+    /// `retention_days` (0…3650).
+    #[schema(value_type = Object)]
+    pub value: serde_json::Value,
+}
+
+/// A setting: what is stored (`null` when unset) and the limit's effective
+/// value with its source (`plan`, `override` or `setting`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettingDto {
+    pub key: String,
+    #[schema(value_type = Object)]
+    pub value: Option<serde_json::Value>,
+    #[schema(value_type = Object)]
+    pub effective: serde_json::Value,
+    /// `plan`, `override`, `setting`.
+    pub source: String,
+}
+
+/// A feature flag to store: on or off, until `expires_at` when given.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureBody {
+    pub enabled: bool,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// A flag's effective state (source `feature` while a stored flag applies,
+/// `default` otherwise) and the stored flag, expired or not.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeatureDto {
+    pub key: String,
+    pub enabled: bool,
+    /// `default` or `feature`.
+    pub source: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<OffsetDateTime>,
+    #[schema(value_type = Object)]
+    pub stored: Option<serde_json::Value>,
+}
+
+/// Every limit as `{value, source}` and every flag as `{enabled, source,
+/// expires_at}`; sources are `default`, `plan`, `override`, `setting`, `feature`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EffectiveConfigDto {
+    pub tenant_id: Uuid,
+    pub plan: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub evaluated_at: String,
+    #[schema(value_type = Object)]
+    pub max_file_size: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub max_total_bytes: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub max_files: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub allowed_content_types: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub url_ttl_secs: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub retention_days: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub features: serde_json::Value,
+}
+
+fn setting_dto(view: coffer_service::SettingView) -> SettingDto {
+    SettingDto {
+        key: view.key,
+        value: view.value,
+        effective: view.effective,
+        source: view.source.to_string(),
+    }
+}
+
+fn feature_dto(view: coffer_service::FeatureView) -> FeatureDto {
+    FeatureDto {
+        key: view.key,
+        enabled: view.enabled,
+        source: view.source.to_string(),
+        expires_at: view.expires_at,
+        stored: view.stored.and_then(|f| serde_json::to_value(f).ok()),
+    }
+}
+
+/// One setting of a tenant.
+#[utoipa::path(get, path = "/api/v1/tenants/{id}/settings/{key}", tag = "platform",
+    params(("id" = Uuid, Path), ("key" = String, Path, description = "max_file_size, url_ttl_secs, allowed_content_types, retention_days")),
+    responses((status = 200, body = SettingDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_setting(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<(Uuid, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, key) = path.into_inner();
+    let view = state
+        .coffer
+        .tenant_setting(&caller.0, TenantId::from_uuid(id), &key)
+        .await?;
+    Ok(HttpResponse::Ok().json(setting_dto(view)))
+}
+
+/// Set or clear (`{"value": null}`) a setting; every instance applies it at once.
+#[utoipa::path(put, path = "/api/v1/tenants/{id}/settings/{key}", tag = "platform",
+    params(("id" = Uuid, Path), ("key" = String, Path)), request_body = SettingBody,
+    responses((status = 200, body = SettingDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn put_setting(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<(Uuid, String)>,
+    body: web::Json<SettingBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, key) = path.into_inner();
+    let view = state
+        .coffer
+        .set_tenant_setting(
+            &caller.0,
+            TenantId::from_uuid(id),
+            &key,
+            Some(body.into_inner().value),
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(setting_dto(view)))
+}
+
+/// One feature flag of a tenant.
+#[utoipa::path(get, path = "/api/v1/tenants/{id}/features/{key}", tag = "platform",
+    params(("id" = Uuid, Path), ("key" = String, Path, description = "streamed_uploads, multipart_uploads, content_streaming")),
+    responses((status = 200, body = FeatureDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_feature(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<(Uuid, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, key) = path.into_inner();
+    let view = state
+        .coffer
+        .tenant_feature(&caller.0, TenantId::from_uuid(id), &key)
+        .await?;
+    Ok(HttpResponse::Ok().json(feature_dto(view)))
+}
+
+/// Set a feature flag, optionally until `expires_at`; every instance applies it at once.
+#[utoipa::path(put, path = "/api/v1/tenants/{id}/features/{key}", tag = "platform",
+    params(("id" = Uuid, Path), ("key" = String, Path)), request_body = FeatureBody,
+    responses((status = 200, body = FeatureDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn put_feature(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<(Uuid, String)>,
+    body: web::Json<FeatureBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, key) = path.into_inner();
+    let b = body.into_inner();
+    let set = SetFeature {
+        enabled: b.enabled,
+        expires_at: b.expires_at,
+    };
+    let view = state
+        .coffer
+        .set_tenant_feature(&caller.0, TenantId::from_uuid(id), &key, set)
+        .await?;
+    Ok(HttpResponse::Ok().json(feature_dto(view)))
+}
+
+/// The tenant's effective configuration and where each value came from.
+#[utoipa::path(get, path = "/api/v1/tenants/{id}/effective-config", tag = "platform",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = EffectiveConfigDto), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn effective_config(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let view = state
+        .coffer
+        .tenant_effective_config(&caller.0, TenantId::from_uuid(*id))
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
 }

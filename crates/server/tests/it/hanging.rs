@@ -213,6 +213,34 @@ impl MetadataStore for HangsOnRemove {
     ) -> Result<(), MetadataError> {
         self.0.put_setting(s, key, value, j).await
     }
+    async fn list_settings(
+        &self,
+        s: &TenantScope,
+    ) -> Result<Vec<(String, serde_json::Value)>, MetadataError> {
+        self.0.list_settings(s).await
+    }
+    async fn get_feature(
+        &self,
+        s: &TenantScope,
+        key: &str,
+    ) -> Result<Option<coffer_domain::FeatureFlag>, MetadataError> {
+        self.0.get_feature(s, key).await
+    }
+    async fn list_features(
+        &self,
+        s: &TenantScope,
+    ) -> Result<Vec<coffer_domain::FeatureFlag>, MetadataError> {
+        self.0.list_features(s).await
+    }
+    async fn put_feature(
+        &self,
+        s: &TenantScope,
+        key: &str,
+        flag: Option<coffer_domain::FeatureFlag>,
+        j: Journal,
+    ) -> Result<(), MetadataError> {
+        self.0.put_feature(s, key, flag, j).await
+    }
     async fn list_events(
         &self,
         s: &TenantScope,

@@ -18,6 +18,7 @@ mod limits;
 mod ops;
 mod outage;
 mod restart;
+mod settings;
 mod support;
 mod sweep;
 mod tokens;

@@ -198,6 +198,26 @@ impl TestServer {
         Self::launch(self.mode, vars, db, dir, Box::new(|meta| meta)).await
     }
 
+    /// Another instance beside this one, with the same settings (plus
+    /// `extra`) on the same database and bucket: two `coffer serve`
+    /// processes behind one load balancer. The first keeps the database.
+    pub async fn second(&self, extra: &[(&str, &str)]) -> Self {
+        let mut vars = self.vars.clone();
+        vars.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        Self::launch(
+            self.mode,
+            vars,
+            None,
+            tempfile::tempdir().unwrap(),
+            Box::new(|meta| meta),
+        )
+        .await
+    }
+
     pub fn data_dir(&self) -> &std::path::Path {
         self.dir.as_ref().unwrap().path()
     }

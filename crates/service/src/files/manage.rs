@@ -131,7 +131,8 @@ impl Coffer {
             .file;
         require_status(&file, FileStatus::Deleted)?;
         let now = self.clock.now();
-        let retention = time::Duration::days(i64::from(self.limits_of(tenant).retention_days));
+        let days = self.effective_config(tenant).await?.retention_days.value;
+        let retention = time::Duration::days(i64::from(days));
         if file.deleted_at.is_some_and(|at| at + retention <= now) {
             return Err(ServiceError::conflict(
                 "retention_expired",

@@ -58,14 +58,6 @@ impl Coffer {
             key: file.key.clone(),
         }
     }
-
-    fn url_lifetime(&self, caller: &Caller) -> std::time::Duration {
-        let secs = caller
-            .tenant
-            .as_ref()
-            .map_or(300, |t| self.limits_of(t).url_ttl_secs);
-        std::time::Duration::from_secs(u64::from(secs.max(1)))
-    }
 }
 
 /// Turn a denial into the error the caller may see: another tenant's file

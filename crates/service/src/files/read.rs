@@ -108,12 +108,13 @@ impl Coffer {
         caller: &Caller,
         id: FileId,
     ) -> Result<PresignedRequest, ServiceError> {
-        let (_, scope) = caller.member()?;
+        let (tenant, scope) = caller.member()?;
         let file = self
             .authorized_file(caller, &scope, id, Action::Read)
             .await?
             .file;
         require_status(&file, FileStatus::Available)?;
+        let expires_in = self.effective_config(tenant).await?.url_ttl();
         // Recorded before the URL exists: no access escapes the log.
         self.record(
             caller,
@@ -131,7 +132,7 @@ impl Coffer {
             )),
             content_type: Some(file.content_type.clone()),
             now: self.clock.now(),
-            expires_in: self.url_lifetime(caller),
+            expires_in,
         };
         Ok(self.store.presign_get(request).await?)
     }
@@ -146,7 +147,9 @@ impl Coffer {
         id: FileId,
         range: Option<ByteRange>,
     ) -> Result<(FileRecord, GetObject), ServiceError> {
-        let (_, scope) = caller.member()?;
+        let (tenant, scope) = caller.member()?;
+        let eff = self.effective_config(tenant).await?;
+        Self::require_feature(&eff, coffer_domain::FeatureKey::ContentStreaming)?;
         let file = self
             .authorized_file(caller, &scope, id, Action::Read)
             .await?

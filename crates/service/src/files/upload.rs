@@ -1,7 +1,7 @@
 //! Uploads: direct (presigned PUT), multipart (presigned parts) and streamed.
 
 use coffer_domain::{
-    Action, ContentType, FileId, FileRecord, FileStatus, ObjectKey, Resource, decide,
+    Action, ContentType, FeatureKey, FileId, FileRecord, FileStatus, ObjectKey, Resource, decide,
 };
 use coffer_ports::{
     ByteRange, ByteStream, MetadataError, MetadataErrorKind, NewFile, ObjectFacts, ObjectLocation,
@@ -76,7 +76,11 @@ impl Coffer {
         request: InitiateUpload,
     ) -> Result<InitiatedUpload, ServiceError> {
         let (tenant, scope) = self.creator(caller)?;
-        let limits = self.limits_of(tenant);
+        let eff = self.effective_config(tenant).await?;
+        if request.multipart {
+            Self::require_feature(&eff, FeatureKey::MultipartUploads)?;
+        }
+        let limits = eff.limits();
         let content_type = request
             .file
             .content_type
@@ -114,7 +118,7 @@ impl Coffer {
                 self.start_multipart(&scope, &file, &location, part_size)
                     .await
             }
-            None => self.presign_single(caller, &file, location).await,
+            None => self.presign_single(&file, location, eff.url_ttl()).await,
         };
         let upload = match upload {
             Ok(upload) => upload,
@@ -146,12 +150,13 @@ impl Coffer {
         id: FileId,
         part_numbers: Vec<u16>,
     ) -> Result<Vec<PresignedPart>, ServiceError> {
-        let (_, scope) = caller.member()?;
+        let (tenant, scope) = caller.member()?;
         let file = self
             .authorized_file(caller, &scope, id, Action::Write)
             .await?
             .file;
         require_status(&file, FileStatus::Pending)?;
+        let ttl = self.effective_config(tenant).await?.url_ttl();
         let upload_id = file.multipart_upload_id.as_deref().ok_or_else(|| {
             ServiceError::conflict(
                 "not_multipart",
@@ -178,7 +183,7 @@ impl Coffer {
             ));
         }
         let location = self.location(&file);
-        let (now, ttl) = (self.clock.now(), self.url_lifetime(caller));
+        let now = self.clock.now();
         let mut parts = Vec::with_capacity(part_numbers.len());
         for part_number in part_numbers {
             let request = self
@@ -263,7 +268,9 @@ impl Coffer {
         body: ByteStream,
     ) -> Result<FileRecord, ServiceError> {
         let (tenant, scope) = self.creator(caller)?;
-        let limits = self.limits_of(tenant);
+        let eff = self.effective_config(tenant).await?;
+        Self::require_feature(&eff, FeatureKey::StreamedUploads)?;
+        let limits = eff.limits();
         let declared = request.file.content_type.clone();
         let guessed = declared
             .clone()
@@ -481,9 +488,9 @@ impl Coffer {
 
     async fn presign_single(
         &self,
-        caller: &Caller,
         file: &FileRecord,
         location: ObjectLocation,
+        expires_in: std::time::Duration,
     ) -> Result<UploadTarget, ServiceError> {
         let request = PresignPut {
             location,
@@ -491,7 +498,7 @@ impl Coffer {
             content_length: file.size_bytes,
             checksum_sha256: file.checksum_sha256,
             now: self.clock.now(),
-            expires_in: self.url_lifetime(caller),
+            expires_in,
         };
         Ok(UploadTarget::Single(self.store.presign_put(request).await?))
     }

@@ -7,6 +7,7 @@ mod dispatch;
 mod manage;
 mod reads;
 mod reconcile;
+mod settings;
 mod sharing;
 mod support;
 mod sweep;

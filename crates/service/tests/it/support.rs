@@ -42,7 +42,11 @@ impl Fx {
         }
     }
 
-    pub fn build(self) -> Coffer {
+    pub fn build(mut self) -> Coffer {
+        // A tenant without settings or flags, unless the test said otherwise
+        // (mockall tries expectations in the order they were set).
+        self.meta.expect_list_settings().returning(|_| Ok(vec![]));
+        self.meta.expect_list_features().returning(|_| Ok(vec![]));
         Coffer::new(
             Arc::new(self.meta),
             Arc::new(self.store),

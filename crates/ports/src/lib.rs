@@ -7,6 +7,7 @@
 //! for the caller. With the `mock` feature, mockall mocks (`MockObjectStore`,
 //! …) are generated for unit tests.
 
+mod billing;
 mod clock;
 mod error;
 mod events;
@@ -15,6 +16,7 @@ mod jobs;
 mod metadata;
 mod object_store;
 
+pub use billing::{BillingChange, BillingEffect, BillingRecorded, NewBillingEvent};
 pub use clock::{Clock, SystemClock};
 pub use error::{
     IdentityError, IdentityErrorKind, MetadataError, MetadataErrorKind, StoreError, StoreErrorKind,

@@ -119,6 +119,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    billing_events (id) {
+        id -> Text,
+        kind -> Text,
+        tenant_id -> Nullable<Text>,
+        outcome -> Text,
+        detail -> Text,
+        occurred_at -> Nullable<BigInt>,
+        received_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
@@ -127,5 +139,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     usage_counters,
     audit_events,
     outbox,
-    tenant_settings
+    tenant_settings,
+    billing_events
 );

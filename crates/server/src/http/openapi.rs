@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{dto, error, events, files, tenants};
+use super::{billing, dto, error, events, files, tenants};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -15,16 +15,17 @@ use super::{dto, error, events, files, tenants};
         files::list_grants, files::add_grant, files::remove_grant, files::current_tenant, files::audit,
         tenants::create, tenants::list, tenants::get, tenants::update,
         events::get_webhook, events::put_webhook, events::delete_webhook, events::list_events,
+        billing::receive,
     ),
     components(schemas(
         error::Problem, dto::FileDto, dto::InitiatedDto, dto::PresignedDto, dto::MultipartDto,
         dto::InitiateBody, dto::UpdateBody, dto::PartsBody, dto::PartsDto, dto::PartDto,
         dto::DownloadDto, dto::GrantDto, dto::GrantBody, dto::GrantsDto, dto::TenantDto,
         dto::TenantViewDto, dto::CreateTenantBody, dto::UpdateTenantBody, dto::AuditDto,
-        events::WebhookBody, events::WebhookDto, events::EventDto,
+        events::WebhookBody, events::WebhookDto, events::EventDto, billing::BillingReceiptDto,
     )),
     modifiers(&Bearer),
-    tags((name = "files"), (name = "permissions"), (name = "tenant"), (name = "platform"), (name = "events"))
+    tags((name = "files"), (name = "permissions"), (name = "tenant"), (name = "platform"), (name = "events"), (name = "billing"))
 )]
 pub struct ApiDoc;
 

@@ -32,8 +32,9 @@ use coffer_domain::{
     Usage, UserId, Visibility, effective_access,
 };
 use coffer_ports::{
-    AuditQuery, FileObjectQuery, FilePatch, FileQuery, Journal, MetadataErrorKind, NewAudit,
-    NewFile, NewGrant, NewTenant, ObjectFacts, ReadFilter, TenantPatch, TenantScope,
+    AuditQuery, BillingChange, BillingEffect, BillingRecorded, FileObjectQuery, FilePatch,
+    FileQuery, Journal, MetadataErrorKind, NewAudit, NewBillingEvent, NewFile, NewGrant, NewTenant,
+    ObjectFacts, ReadFilter, TenantPatch, TenantScope,
 };
 use serde_json::json;
 use time::OffsetDateTime;
@@ -81,6 +82,9 @@ macro_rules! metadata_store_contract {
             changes_are_recorded_exactly_when_they_happen,
             events_are_claimed_leased_and_settled,
             settings_are_set_read_and_cleared,
+            billing_events_are_recorded_once_with_their_effect,
+            billing_events_for_a_missing_tenant_record_nothing,
+            concurrent_billing_events_with_one_id_apply_once,
             settings_are_listed_per_tenant_in_key_order,
             features_are_set_read_listed_and_cleared,
             erase_marks_hide_a_file_until_it_is_removed,
@@ -2293,4 +2297,203 @@ pub async fn purge_removes_only_a_cancelled_tenant(store: Store) {
     assert!(audited(&store, &other, "contract.change").await > 0);
     let left = store.tenant_usage(None, 10).await.unwrap();
     assert_eq!(left.items.len(), 1);
+}
+
+// ---------------------------------------------------------------- billing
+
+fn billing_event(id: &str, tenant: Option<&Tenant>, outcome: &str) -> NewBillingEvent {
+    NewBillingEvent {
+        id: id.to_owned(),
+        kind: "customer.subscription.updated".to_owned(),
+        tenant: tenant.map(|t| t.id),
+        outcome: outcome.to_owned(),
+        detail: json!({ "plan": "enterprise" }),
+        occurred_at: Some(at(5)),
+        received_at: at(6),
+    }
+}
+
+fn plan_effect(t: TenantId, plan: Plan, secs: i64) -> BillingEffect {
+    BillingEffect {
+        tenant: t,
+        change: BillingChange::Tenant(TenantPatch {
+            plan: Some(plan),
+            ..TenantPatch::default()
+        }),
+        journal: change("tenant.updated", None, secs, true),
+    }
+}
+
+fn notice_effect(t: TenantId, value: Option<serde_json::Value>, secs: i64) -> BillingEffect {
+    BillingEffect {
+        tenant: t,
+        change: BillingChange::Setting {
+            key: "billing".to_owned(),
+            value,
+        },
+        journal: change("billing.notice", None, secs, false),
+    }
+}
+
+pub async fn billing_events_are_recorded_once_with_their_effect(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "other").await;
+    let first = store
+        .record_billing_event(
+            billing_event("evt_1", Some(&t), "applied"),
+            Some(plan_effect(t.id, Plan::Enterprise, 1)),
+        )
+        .await
+        .unwrap();
+    let BillingRecorded::Recorded(Some(changed)) = first else {
+        panic!("the first delivery is recorded with its change: {first:?}");
+    };
+    assert_eq!(changed.plan, Plan::Enterprise);
+    assert_eq!(store.get_tenant(t.id).await.unwrap().plan, Plan::Enterprise);
+    assert_eq!(audited(&store, &t, "tenant.updated").await, 1);
+    assert_eq!(events(&store, &t).await.len(), 1);
+
+    // The plan changes by other means; a replay of the first id changes nothing.
+    store
+        .update_tenant(
+            t.id,
+            TenantPatch {
+                plan: Some(Plan::Starter),
+                ..TenantPatch::default()
+            },
+            change("tenant.admin", None, 2, false),
+        )
+        .await
+        .unwrap();
+    let replay = store
+        .record_billing_event(
+            billing_event("evt_1", Some(&t), "applied"),
+            Some(plan_effect(t.id, Plan::Enterprise, 3)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(replay, BillingRecorded::Replay);
+    assert_eq!(store.get_tenant(t.id).await.unwrap().plan, Plan::Starter);
+    assert_eq!(audited(&store, &t, "tenant.updated").await, 1);
+    assert_eq!(events(&store, &t).await.len(), 1);
+
+    // An event without an effect is recorded, and its id protected, too.
+    assert_eq!(
+        store
+            .record_billing_event(billing_event("evt_2", None, "ignored"), None)
+            .await
+            .unwrap(),
+        BillingRecorded::Recorded(None)
+    );
+    assert_eq!(
+        store
+            .record_billing_event(
+                billing_event("evt_2", Some(&t), "applied"),
+                Some(plan_effect(t.id, Plan::Enterprise, 4)),
+            )
+            .await
+            .unwrap(),
+        BillingRecorded::Replay
+    );
+    assert_eq!(store.get_tenant(t.id).await.unwrap().plan, Plan::Starter);
+
+    // A notice is a tenant setting, set and cleared with the event.
+    let notice = json!({ "payment_failed_at": "2026-12-01T00:00:00Z", "invoice": "in_1" });
+    assert_eq!(
+        store
+            .record_billing_event(
+                billing_event("evt_3", Some(&t), "applied"),
+                Some(notice_effect(t.id, Some(notice.clone()), 5)),
+            )
+            .await
+            .unwrap(),
+        BillingRecorded::Recorded(None)
+    );
+    assert_eq!(
+        store.get_setting(&scope(&t), "billing").await.unwrap(),
+        Some(notice)
+    );
+    assert_eq!(
+        store.get_setting(&scope(&other), "billing").await.unwrap(),
+        None
+    );
+    store
+        .record_billing_event(
+            billing_event("evt_4", Some(&t), "applied"),
+            Some(notice_effect(t.id, None, 6)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_setting(&scope(&t), "billing").await.unwrap(),
+        None
+    );
+    assert_eq!(audited(&store, &t, "billing.notice").await, 2);
+    assert_eq!(audited(&store, &other, "billing.notice").await, 0);
+    assert_eq!(other.plan, store.get_tenant(other.id).await.unwrap().plan);
+}
+
+pub async fn billing_events_for_a_missing_tenant_record_nothing(store: Store) {
+    let missing = TenantId::new_random();
+    for (id, effect) in [
+        ("evt_plan", plan_effect(missing, Plan::Enterprise, 1)),
+        (
+            "evt_notice",
+            notice_effect(missing, Some(json!({"x": 1})), 1),
+        ),
+    ] {
+        let mut event = billing_event(id, None, "applied");
+        event.tenant = Some(missing);
+        assert_kind(
+            store.record_billing_event(event, Some(effect)).await,
+            MetadataErrorKind::NotFound,
+            id,
+        );
+        // Nothing of the failed attempt was kept: the id is still new.
+        assert_eq!(
+            store
+                .record_billing_event(billing_event(id, None, "ignored"), None)
+                .await
+                .unwrap(),
+            BillingRecorded::Recorded(None),
+            "{id}"
+        );
+    }
+}
+
+pub async fn concurrent_billing_events_with_one_id_apply_once(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let attempts = (0..8).map(|n| {
+        let store = store.clone();
+        let t = t.id;
+        tokio::spawn(async move {
+            store
+                .record_billing_event(
+                    NewBillingEvent {
+                        id: "evt_race".to_owned(),
+                        kind: "customer.subscription.updated".to_owned(),
+                        tenant: Some(t),
+                        outcome: "applied".to_owned(),
+                        detail: json!({}),
+                        occurred_at: None,
+                        received_at: at(n),
+                    },
+                    Some(plan_effect(t, Plan::Enterprise, n)),
+                )
+                .await
+        })
+    });
+    let mut recorded = 0;
+    for attempt in futures::future::join_all(attempts).await {
+        match attempt.unwrap() {
+            Ok(BillingRecorded::Recorded(_)) => recorded += 1,
+            Ok(BillingRecorded::Replay) => {}
+            Err(e) => assert!(
+                e.is(MetadataErrorKind::Unavailable),
+                "a concurrent delivery fails only as retryable: {e}"
+            ),
+        }
+    }
+    assert_eq!(recorded, 1);
+    assert_eq!(audited(&store, &t, "tenant.updated").await, 1);
 }

@@ -7,6 +7,7 @@
 //! for the caller. With the `mock` feature, mockall mocks (`MockObjectStore`,
 //! …) are generated for unit tests.
 
+mod billing;
 mod changes;
 mod clock;
 mod error;
@@ -17,6 +18,7 @@ mod metadata;
 mod object_store;
 mod platform;
 
+pub use billing::{BillingChange, BillingEffect, BillingRecorded, NewBillingEvent};
 pub use changes::{NoTenantChanges, TenantChange, TenantChanges};
 pub use clock::{Clock, SystemClock};
 pub use error::{

@@ -10,8 +10,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
-    DeliveryOutcome, Event, EventClaim, JobLock, Journal, MetadataError, PlatformRecord,
-    TenantUsage,
+    BillingEffect, BillingRecorded, DeliveryOutcome, Event, EventClaim, JobLock, Journal,
+    MetadataError, NewBillingEvent, PlatformRecord, TenantUsage,
 };
 
 /// The tenant a unit of metadata work runs for. Every tenant-scoped method
@@ -715,6 +715,21 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// # Errors
     /// `Unavailable` when the database cannot be reached.
     async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>, MetadataError>;
+
+    /// Record a billing event by its id and apply its effect, in one
+    /// transaction (platform path): when the id was recorded before, nothing
+    /// is changed ([`BillingRecorded::Replay`]); otherwise the event is
+    /// recorded, the effect's change made and its journal written, or none
+    /// of them. Of concurrent calls with one id, exactly one records it.
+    ///
+    /// # Errors
+    /// `NotFound` when the effect's tenant does not exist (nothing is
+    /// recorded then).
+    async fn record_billing_event(
+        &self,
+        event: NewBillingEvent,
+        effect: Option<BillingEffect>,
+    ) -> Result<BillingRecorded, MetadataError>;
 
     /// Whether the database answers, for `/readyz`.
     ///

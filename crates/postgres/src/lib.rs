@@ -8,6 +8,7 @@
 //! with its first query. See `docs/postgres.md`.
 
 mod audit;
+mod billing;
 mod changes;
 mod error;
 mod events;

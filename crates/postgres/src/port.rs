@@ -8,10 +8,10 @@ use coffer_domain::{
     TenantId, TenantSlug, Usage, UserId,
 };
 use coffer_ports::{
-    AuditEntry, AuditQuery, DeliveryOutcome, Event, EventClaim, FileObject, FileObjectQuery,
-    FilePatch, FileQuery, JobLock, Journal, MetadataError, MetadataStore, NewAudit, NewFile,
-    NewGrant, NewTenant, ObjectFacts, Page, PlatformRecord, StoredFile, TenantPatch, TenantScope,
-    TenantUsage,
+    AuditEntry, AuditQuery, BillingEffect, BillingRecorded, DeliveryOutcome, Event, EventClaim,
+    FileObject, FileObjectQuery, FilePatch, FileQuery, JobLock, Journal, MetadataError,
+    MetadataStore, NewAudit, NewBillingEvent, NewFile, NewGrant, NewTenant, ObjectFacts, Page,
+    PlatformRecord, StoredFile, TenantPatch, TenantScope, TenantUsage,
 };
 use diesel_async::RunQueryDsl;
 use time::OffsetDateTime;
@@ -321,6 +321,14 @@ impl MetadataStore for PgMetadataStore {
 
     async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>, MetadataError> {
         Ok(self.try_lock_job_impl(job).await?)
+    }
+
+    async fn record_billing_event(
+        &self,
+        event: NewBillingEvent,
+        effect: Option<BillingEffect>,
+    ) -> Result<BillingRecorded, MetadataError> {
+        Ok(self.record_billing_event_impl(event, effect).await?)
     }
 
     async fn check_ready(&self) -> Result<(), MetadataError> {

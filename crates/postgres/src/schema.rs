@@ -141,6 +141,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    billing_events (id) {
+        id -> Text,
+        kind -> Text,
+        tenant_id -> Nullable<Uuid>,
+        outcome -> Text,
+        detail -> Jsonb,
+        occurred_at -> Nullable<Timestamptz>,
+        received_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
@@ -151,5 +163,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     tenant_settings,
     platform_audit,
-    tenant_features
+    tenant_features,
+    billing_events
 );

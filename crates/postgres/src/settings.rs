@@ -1,11 +1,12 @@
 //! Per-tenant settings (the tenant's webhook, among others) and feature
 //! flags. Every change notifies other instances ([`crate::changes`]).
 
-use coffer_domain::FeatureFlag;
+use coffer_domain::{FeatureFlag, TenantId};
 use coffer_ports::{Journal, TenantScope};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use time::OffsetDateTime;
 
 use crate::changes::notify;
 use crate::error::PgError;
@@ -171,6 +172,46 @@ impl PgMetadataStore {
             Ok(())
         })
     }
+}
+
+/// Sets (`Some`) or clears (`None`) a setting in the tenant's scope, inside
+/// the caller's transaction.
+pub(crate) async fn write_setting(
+    conn: &AsyncPgConnection,
+    tenant: TenantId,
+    key: &str,
+    value: Option<&serde_json::Value>,
+    at: OffsetDateTime,
+) -> Result<(), PgError> {
+    match value {
+        Some(value) => {
+            scoped(
+                conn,
+                tenant,
+                diesel::insert_into(s::table)
+                    .values((
+                        s::tenant_id.eq(tenant.as_uuid()),
+                        s::key.eq(key),
+                        s::value.eq(value),
+                        s::updated_at.eq(at),
+                    ))
+                    .on_conflict((s::tenant_id, s::key))
+                    .do_update()
+                    .set((s::value.eq(excluded(s::value)), s::updated_at.eq(at)))
+                    .execute(&mut &*conn),
+            )
+            .await?;
+        }
+        None => {
+            scoped(
+                conn,
+                tenant,
+                diesel::delete(s::table.find((tenant.as_uuid(), key))).execute(&mut &*conn),
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 fn flag((key, enabled, expires_at): (String, bool, Option<time::OffsetDateTime>)) -> FeatureFlag {

@@ -4,7 +4,7 @@ use coffer_domain::{PageCursor, Role, Subject, Tenant, TenantId, TenantSlug, Usa
 use coffer_ports::{Journal, NewTenant, Page, TenantPatch, TenantScope, fetch_size};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -19,7 +19,7 @@ use crate::store::{
 
 #[derive(Debug, AsChangeset)]
 #[diesel(table_name = tenants)]
-struct TenantChanges {
+pub(crate) struct TenantChanges {
     display_name: Option<String>,
     plan: Option<String>,
     status: Option<String>,
@@ -29,6 +29,45 @@ struct TenantChanges {
     cancelled_at: Option<Option<OffsetDateTime>>,
     purge_after: Option<Option<OffsetDateTime>>,
     updated_at: OffsetDateTime,
+}
+
+impl TenantChanges {
+    pub(crate) fn of(patch: TenantPatch) -> Result<Self, PgError> {
+        Ok(Self {
+            display_name: patch.display_name,
+            plan: patch.plan.map(|p| p.as_str().to_owned()),
+            status: patch.status.map(|s| s.as_str().to_owned()),
+            limit_overrides: patch
+                .limit_overrides
+                .as_ref()
+                .map(overrides_json)
+                .transpose()?,
+            dedicated_bucket: patch.dedicated_bucket,
+            suspended_at: patch.suspended_at,
+            cancelled_at: patch.cancelled_at,
+            purge_after: patch.purge_after,
+            updated_at: OffsetDateTime::now_utc(),
+        })
+    }
+}
+
+/// Applies `changes` to the tenant on the platform path, inside the
+/// caller's transaction.
+pub(crate) async fn update_tenant_row(
+    conn: &AsyncPgConnection,
+    id: TenantId,
+    changes: &TenantChanges,
+) -> Result<TenantRow, PgError> {
+    platform(
+        conn,
+        diesel::update(tenants::table.find(id.as_uuid()))
+            .set(changes)
+            .returning(TenantRow::as_returning())
+            .get_result(&mut &*conn),
+    )
+    .await
+    .optional()?
+    .ok_or(PgError::NotFound("tenant"))
 }
 
 fn overrides_json(o: &coffer_domain::LimitOverrides) -> Result<serde_json::Value, PgError> {
@@ -133,33 +172,9 @@ impl PgMetadataStore {
         journal: Journal,
     ) -> Result<Tenant, PgError> {
         let journal = &JournalRows::new(id, journal);
-        let changes = TenantChanges {
-            display_name: patch.display_name,
-            plan: patch.plan.map(|p| p.as_str().to_owned()),
-            status: patch.status.map(|s| s.as_str().to_owned()),
-            limit_overrides: patch
-                .limit_overrides
-                .as_ref()
-                .map(overrides_json)
-                .transpose()?,
-            dedicated_bucket: patch.dedicated_bucket,
-            suspended_at: patch.suspended_at,
-            cancelled_at: patch.cancelled_at,
-            purge_after: patch.purge_after,
-            updated_at: OffsetDateTime::now_utc(),
-        };
-        let changes = &changes;
+        let changes = &TenantChanges::of(patch)?;
         let row = transaction!(self, |conn| {
-            let row = platform(
-                conn,
-                diesel::update(tenants::table.find(id.as_uuid()))
-                    .set(changes)
-                    .returning(TenantRow::as_returning())
-                    .get_result(&mut &*conn),
-            )
-            .await
-            .optional()?
-            .ok_or(PgError::NotFound("tenant"))?;
+            let row = update_tenant_row(conn, id, changes).await?;
             // The record belongs to the tenant: written in its scope.
             enter_tenant(conn, id).await?;
             // Other instances drop their cached copy once this commits.

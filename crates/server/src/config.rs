@@ -25,6 +25,7 @@ pub struct Config {
     pub uploads: UploadsConfig,
     pub jobs: JobsConfig,
     pub events: EventsConfig,
+    pub billing: BillingConfig,
     pub plans: PlanDefaults,
     pub tenants: TenantsConfig,
     pub bootstrap: BootstrapConfig,
@@ -195,6 +196,18 @@ impl EventsConfig {
     }
 }
 
+/// Billing events from a Stripe-compatible provider, at
+/// `POST /webhooks/billing` (docs/billing.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillingConfig {
+    /// The endpoint's signing secret (Stripe's `whsec_…`); unset turns the
+    /// endpoint off (it answers `404 billing_not_configured`).
+    pub webhook_secret: Option<SecretString>,
+    /// How far a signature's timestamp may be from now, in seconds.
+    pub tolerance_secs: u64,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BootstrapConfig {
@@ -252,6 +265,9 @@ backoff_base_ms = 5000
 backoff_max_secs = 3600
 delivery_timeout_secs = 10
 settle_ms = 2000
+
+[billing]
+tolerance_secs = 300
 
 [tenants]
 cache_ttl_secs = 5
@@ -505,6 +521,14 @@ mod tests {
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert!(!format!("{config:?}").contains("hunter2"));
+        let billing = Config::load_from(
+            None,
+            env(&[("COFFER__BILLING__WEBHOOK_SECRET", "whsec_hunter3")]),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(billing.billing.webhook_secret.is_some());
+        assert_eq!(billing.billing.tolerance_secs, 300);
+        assert!(!format!("{billing:?}").contains("whsec_hunter3"));
         // `coffer migrate` needs only the owner URL; serving needs the app URL.
         let migrate_only = Config::load_from(
             None,

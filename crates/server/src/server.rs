@@ -59,6 +59,14 @@ pub fn start(
         coffer: wiring.coffer.clone(),
         fs: wiring.fs.clone(),
         metrics: metrics.clone(),
+        billing: config
+            .billing
+            .webhook_secret
+            .clone()
+            .map(|secret| http::BillingEndpoint {
+                secret,
+                tolerance_secs: i64::try_from(config.billing.tolerance_secs).unwrap_or(i64::MAX),
+            }),
     });
     let json_limit = config.server.json_limit_bytes;
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url(

@@ -7,6 +7,7 @@
 //! [`coffer_domain::decide`], and another tenant's file is always "not found".
 
 mod audit;
+mod billing;
 mod caller;
 mod config;
 mod erase;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 
 use coffer_ports::{Clock, IdentityProvider, MetadataStore, ObjectStore, WebhookSender};
 
+pub use billing::{BILLING_ACTOR, BILLING_SETTING, BillingOutcome, BillingReceipt, BillingWebhook};
 pub use caller::{Caller, RequestMeta};
 pub use config::{PlanDefaults, ServiceConfig};
 pub use error::{ErrorKind, ServiceError};

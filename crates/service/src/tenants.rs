@@ -16,6 +16,10 @@ pub struct TenantView {
     pub tenant: Tenant,
     pub limits: PlanLimits,
     pub usage: Usage,
+    /// The billing notice (an unpaid invoice, see docs/billing.md), shown to
+    /// tenant and platform administrators only; `None` when there is none
+    /// or the caller may not see it.
+    pub billing: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,15 +50,29 @@ impl Coffer {
     /// The tenant-status errors of [`Caller::member`].
     pub async fn current_tenant(&self, caller: &Caller) -> Result<TenantView, ServiceError> {
         let (tenant, scope) = caller.member()?;
-        self.view(tenant.clone(), &scope).await
+        let billing = caller.principal.is_tenant_admin();
+        self.view(tenant.clone(), &scope, billing).await
     }
 
-    async fn view(&self, tenant: Tenant, scope: &TenantScope) -> Result<TenantView, ServiceError> {
+    async fn view(
+        &self,
+        tenant: Tenant,
+        scope: &TenantScope,
+        with_billing: bool,
+    ) -> Result<TenantView, ServiceError> {
         let usage = self.meta.usage(scope).await?;
+        let billing = if with_billing {
+            self.meta
+                .get_setting(scope, crate::billing::BILLING_SETTING)
+                .await?
+        } else {
+            None
+        };
         Ok(TenantView {
             limits: self.effective_config(&tenant).await?.limits(),
             tenant,
             usage,
+            billing,
         })
     }
 
@@ -134,7 +152,7 @@ impl Coffer {
     ) -> Result<TenantView, ServiceError> {
         caller.require_platform_admin()?;
         let tenant = self.load_tenant(id).await?;
-        self.view(tenant, &TenantScope::new(id)).await
+        self.view(tenant, &TenantScope::new(id), true).await
     }
 
     /// # Errors
@@ -148,6 +166,32 @@ impl Coffer {
     ) -> Result<Tenant, ServiceError> {
         caller.require_platform_admin()?;
         let current = self.load_tenant(id).await?;
+        let patch = self.tenant_patch(&current, &update).await?;
+        let journal = self.announce_tenant(
+            caller,
+            "tenant.updated",
+            json!({
+                "status": patch.status.unwrap_or(current.status),
+                "plan": patch.plan.unwrap_or(current.plan),
+            }),
+        );
+        let tenant = self.meta.update_tenant(id, patch, journal).await?;
+        self.caches.forget_tenant(&tenant);
+        Ok(tenant)
+    }
+
+    /// The patch that makes `update` of `current`, status changes following
+    /// the lifecycle — for platform administrators and trusted system
+    /// callers (billing events) alike.
+    ///
+    /// # Errors
+    /// `Invalid` for a bad display name; `Conflict` (`invalid_transition`)
+    /// for a status change the lifecycle does not allow.
+    pub(crate) async fn tenant_patch(
+        &self,
+        current: &Tenant,
+        update: &TenantUpdate,
+    ) -> Result<TenantPatch, ServiceError> {
         let now = self.clock.now();
         let mut patch = TenantPatch {
             display_name: update
@@ -156,7 +200,7 @@ impl Coffer {
                 .map(Tenant::validate_display_name)
                 .transpose()?,
             plan: update.plan,
-            limit_overrides: update.limit_overrides,
+            limit_overrides: update.limit_overrides.clone(),
             ..TenantPatch::default()
         };
         if let Some(next) = update.status.filter(|s| *s != current.status) {
@@ -172,7 +216,7 @@ impl Coffer {
                         .unwrap_or(&current.limit_overrides);
                     // As the effective configuration would resolve it
                     // with the new plan and overrides.
-                    let stored = self.stored_config(id).await?;
+                    let stored = self.stored_config(current.id).await?;
                     let days = coffer_domain::EffectiveConfig::resolve(
                         self.config.plans.for_plan(plan),
                         overrides,
@@ -198,17 +242,7 @@ impl Coffer {
             }
             patch.status = Some(next);
         }
-        let journal = self.announce_tenant(
-            caller,
-            "tenant.updated",
-            json!({
-                "status": patch.status.unwrap_or(current.status),
-                "plan": patch.plan.unwrap_or(current.plan),
-            }),
-        );
-        let tenant = self.meta.update_tenant(id, patch, journal).await?;
-        self.caches.forget_tenant(&tenant);
-        Ok(tenant)
+        Ok(patch)
     }
 
     pub(crate) async fn load_tenant(&self, id: TenantId) -> Result<Tenant, ServiceError> {

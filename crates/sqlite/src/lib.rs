@@ -15,6 +15,7 @@
 //! atomic against every other writer.
 
 mod audit;
+mod billing;
 mod error;
 mod events;
 mod files;

@@ -147,6 +147,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    billing_events (id) {
+        id -> Text,
+        kind -> Text,
+        tenant_id -> Nullable<Text>,
+        outcome -> Text,
+        detail -> Text,
+        occurred_at -> Nullable<BigInt>,
+        received_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
@@ -158,5 +170,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     tenant_settings,
     platform_audit,
     tenant_purges,
-    tenant_features
+    tenant_features,
+    billing_events
 );

@@ -5,6 +5,7 @@
 use coffer_domain::FeatureFlag;
 use coffer_ports::{Journal, TenantChange, TenantChanges, TenantScope};
 use diesel::prelude::*;
+use diesel::sqlite::SqliteConnection;
 use diesel::upsert::excluded;
 
 use crate::error::SqliteError;
@@ -50,29 +51,7 @@ impl SqliteMetadataStore {
         let rows = JournalRows::new(scope.tenant_id(), journal)?;
         let key = key.to_owned();
         self.write(move |conn| {
-            match value {
-                Some(value) => {
-                    diesel::insert_into(s::table)
-                        .values((
-                            s::tenant_id.eq(&tenant),
-                            s::key.eq(&key),
-                            s::value.eq(value.to_string()),
-                            s::updated_at.eq(at),
-                        ))
-                        .on_conflict((s::tenant_id, s::key))
-                        .do_update()
-                        .set((s::value.eq(excluded(s::value)), s::updated_at.eq(at)))
-                        .execute(conn)?;
-                }
-                None => {
-                    diesel::delete(
-                        s::table
-                            .filter(s::tenant_id.eq(&tenant))
-                            .filter(s::key.eq(&key)),
-                    )
-                    .execute(conn)?;
-                }
-            }
+            write_setting(conn, &tenant, &key, value.as_ref(), at)?;
             rows.insert(conn)
         })
         .await
@@ -201,4 +180,39 @@ impl TenantChanges for SqliteMetadataStore {
     fn subscribe(&self) -> futures::stream::BoxStream<'static, TenantChange> {
         Box::pin(futures::stream::pending())
     }
+}
+
+/// Sets (`Some`) or clears (`None`) a setting of `tenant` (its stored id),
+/// inside the caller's unit of work.
+pub(crate) fn write_setting(
+    conn: &mut SqliteConnection,
+    tenant: &str,
+    key: &str,
+    value: Option<&serde_json::Value>,
+    at: i64,
+) -> Result<(), SqliteError> {
+    match value {
+        Some(value) => {
+            diesel::insert_into(s::table)
+                .values((
+                    s::tenant_id.eq(tenant),
+                    s::key.eq(key),
+                    s::value.eq(value.to_string()),
+                    s::updated_at.eq(at),
+                ))
+                .on_conflict((s::tenant_id, s::key))
+                .do_update()
+                .set((s::value.eq(excluded(s::value)), s::updated_at.eq(at)))
+                .execute(conn)?;
+        }
+        None => {
+            diesel::delete(
+                s::table
+                    .filter(s::tenant_id.eq(tenant))
+                    .filter(s::key.eq(key)),
+            )
+            .execute(conn)?;
+        }
+    }
+    Ok(())
 }

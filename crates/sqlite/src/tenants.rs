@@ -4,6 +4,7 @@ use coffer_domain::{PageCursor, Role, Subject, Tenant, TenantId, TenantSlug, Usa
 use coffer_ports::{Journal, NewTenant, Page, TenantPatch, TenantScope, fetch_size};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
+use diesel::sqlite::SqliteConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -15,7 +16,7 @@ use crate::store::SqliteMetadataStore;
 
 #[derive(Debug, AsChangeset)]
 #[diesel(table_name = tenants)]
-struct TenantChanges {
+pub(crate) struct TenantChanges {
     display_name: Option<String>,
     plan: Option<String>,
     status: Option<String>,
@@ -25,6 +26,40 @@ struct TenantChanges {
     cancelled_at: Option<Option<i64>>,
     purge_after: Option<Option<i64>>,
     updated_at: i64,
+}
+
+impl TenantChanges {
+    pub(crate) fn of(patch: TenantPatch) -> Result<Self, SqliteError> {
+        Ok(Self {
+            display_name: patch.display_name,
+            plan: patch.plan.map(|p| p.as_str().to_owned()),
+            status: patch.status.map(|s| s.as_str().to_owned()),
+            limit_overrides: patch
+                .limit_overrides
+                .as_ref()
+                .map(overrides_json)
+                .transpose()?,
+            dedicated_bucket: patch.dedicated_bucket,
+            suspended_at: optional_time(patch.suspended_at)?,
+            cancelled_at: optional_time(patch.cancelled_at)?,
+            purge_after: optional_time(patch.purge_after)?,
+            updated_at: ns(OffsetDateTime::now_utc())?,
+        })
+    }
+}
+
+/// Applies `changes` to the tenant, inside the caller's unit of work.
+pub(crate) fn update_tenant_row(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    changes: &TenantChanges,
+) -> Result<TenantRow, SqliteError> {
+    diesel::update(tenants::table.find(id(tenant.as_uuid())))
+        .set(changes)
+        .returning(TenantRow::as_returning())
+        .get_result(conn)
+        .optional()?
+        .ok_or(SqliteError::NotFound("tenant"))
 }
 
 fn overrides_json(o: &coffer_domain::LimitOverrides) -> Result<String, SqliteError> {
@@ -150,30 +185,10 @@ impl SqliteMetadataStore {
         journal: Journal,
     ) -> Result<Tenant, SqliteError> {
         let journal = JournalRows::new(tenant, journal)?;
-        let changes = TenantChanges {
-            display_name: patch.display_name,
-            plan: patch.plan.map(|p| p.as_str().to_owned()),
-            status: patch.status.map(|s| s.as_str().to_owned()),
-            limit_overrides: patch
-                .limit_overrides
-                .as_ref()
-                .map(overrides_json)
-                .transpose()?,
-            dedicated_bucket: patch.dedicated_bucket,
-            suspended_at: optional_time(patch.suspended_at)?,
-            cancelled_at: optional_time(patch.cancelled_at)?,
-            purge_after: optional_time(patch.purge_after)?,
-            updated_at: ns(OffsetDateTime::now_utc())?,
-        };
-        let key = id(tenant.as_uuid());
+        let changes = TenantChanges::of(patch)?;
         let row = self
             .write(move |conn| {
-                let row = diesel::update(tenants::table.find(key))
-                    .set(&changes)
-                    .returning(TenantRow::as_returning())
-                    .get_result(conn)
-                    .optional()?
-                    .ok_or(SqliteError::NotFound("tenant"))?;
+                let row = update_tenant_row(conn, tenant, &changes)?;
                 journal.insert(conn)?;
                 Ok(row)
             })

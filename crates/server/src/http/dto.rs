@@ -380,6 +380,11 @@ pub struct TenantViewDto {
     pub limits: PlanLimits,
     #[schema(value_type = Object)]
     pub usage: Usage,
+    /// The billing notice (an unpaid invoice: `payment_failed_at`,
+    /// `invoice`, `amount_due`, `currency`, …), for administrators; `null`
+    /// when there is none.
+    #[schema(value_type = Option<Object>)]
+    pub billing: Option<serde_json::Value>,
 }
 
 impl From<TenantView> for TenantViewDto {
@@ -388,6 +393,7 @@ impl From<TenantView> for TenantViewDto {
             tenant: v.tenant.into(),
             limits: v.limits,
             usage: v.usage,
+            billing: v.billing,
         }
     }
 }

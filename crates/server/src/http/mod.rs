@@ -1,6 +1,7 @@
 //! The HTTP API: routes, extractors and the error mapping.
 
 mod auth;
+mod billing;
 mod deadline;
 mod dto;
 mod error;
@@ -18,6 +19,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use coffer_fs::FsStore;
 use coffer_service::Coffer;
 
+pub use billing::BillingEndpoint;
 pub use deadline::deadline;
 pub use error::{ApiError, Problem};
 pub use openapi::ApiDoc;
@@ -31,6 +33,8 @@ pub struct AppState {
     /// its signed URLs.
     pub fs: Option<Arc<FsStore>>,
     pub metrics: Metrics,
+    /// The billing endpoint, when a signing secret is configured.
+    pub billing: Option<BillingEndpoint>,
 }
 
 /// Register every route and the request-parsing error handlers.
@@ -55,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
             .configure(platform::routes)
             .route("/openapi.json", web::get().to(openapi::document)),
     )
+    .configure(billing::routes)
     .configure(ops::routes)
     .configure(storage::routes)
     .default_service(web::to(not_found));

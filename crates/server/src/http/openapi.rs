@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{dto, error, events, files, platform, tenants};
+use super::{billing, dto, error, events, files, platform, tenants};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -17,20 +17,20 @@ use super::{dto, error, events, files, platform, tenants};
         tenants::get_setting, tenants::put_setting, tenants::get_feature, tenants::put_feature,
         tenants::effective_config,
         events::get_webhook, events::put_webhook, events::delete_webhook, events::list_events,
-        platform::metrics,
+        platform::metrics, billing::receive,
     ),
     components(schemas(
         error::Problem, dto::FileDto, dto::InitiatedDto, dto::PresignedDto, dto::MultipartDto,
         dto::InitiateBody, dto::UpdateBody, dto::PartsBody, dto::PartsDto, dto::PartDto,
         dto::DownloadDto, dto::GrantDto, dto::GrantBody, dto::GrantsDto, dto::TenantDto,
         dto::TenantViewDto, dto::CreateTenantBody, dto::UpdateTenantBody, dto::AuditDto,
-        events::WebhookBody, events::WebhookDto, events::EventDto,
+        events::WebhookBody, events::WebhookDto, events::EventDto, billing::BillingReceiptDto,
         platform::PlatformMetricsDto, platform::TenantUsageDto,
         tenants::SettingBody, tenants::SettingDto, tenants::FeatureBody, tenants::FeatureDto,
         tenants::EffectiveConfigDto,
     )),
     modifiers(&Bearer),
-    tags((name = "files"), (name = "permissions"), (name = "tenant"), (name = "platform"), (name = "events"))
+    tags((name = "files"), (name = "permissions"), (name = "tenant"), (name = "platform"), (name = "events"), (name = "billing"))
 )]
 pub struct ApiDoc;
 

@@ -10,10 +10,10 @@ use coffer_domain::{
     TenantSlug, Usage, UserId,
 };
 use coffer_ports::{
-    AuditEntry, AuditQuery, DeliveryOutcome, Event, EventClaim, FileObject, FileObjectQuery,
-    FilePatch, FileQuery, JobLock, Journal, MetadataError, MetadataStore, NewAudit, NewFile,
-    NewGrant, NewTenant, ObjectFacts, Page, PlatformRecord, StoredFile, TenantPatch, TenantScope,
-    TenantUsage,
+    AuditEntry, AuditQuery, BillingEffect, BillingRecorded, DeliveryOutcome, Event, EventClaim,
+    FileObject, FileObjectQuery, FilePatch, FileQuery, JobLock, Journal, MetadataError,
+    MetadataStore, NewAudit, NewBillingEvent, NewFile, NewGrant, NewTenant, ObjectFacts, Page,
+    PlatformRecord, StoredFile, TenantPatch, TenantScope, TenantUsage,
 };
 use time::OffsetDateTime;
 
@@ -264,6 +264,13 @@ impl MetadataStore for HangsOnRemove {
         outcome: DeliveryOutcome,
     ) -> Result<(), MetadataError> {
         self.0.record_delivery(s, event, outcome).await
+    }
+    async fn record_billing_event(
+        &self,
+        e: NewBillingEvent,
+        effect: Option<BillingEffect>,
+    ) -> Result<BillingRecorded, MetadataError> {
+        self.0.record_billing_event(e, effect).await
     }
     async fn check_ready(&self) -> Result<(), MetadataError> {
         self.0.check_ready().await

@@ -7,6 +7,7 @@
 
 mod audit;
 mod bad_input;
+mod billing;
 mod events;
 mod faults;
 mod hanging;

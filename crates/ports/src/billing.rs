@@ -1,0 +1,59 @@
+//! Billing events from the payment provider (Stripe-compatible): what is
+//! recorded of each for replay protection, and the change it makes, written
+//! together in one transaction.
+
+use coffer_domain::{Tenant, TenantId};
+use time::OffsetDateTime;
+
+use crate::{Journal, TenantPatch};
+
+/// A billing event as Coffer records it. Its `id` (the provider's event id,
+/// `evt_…`) is recorded once: the same id again is a replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBillingEvent {
+    pub id: String,
+    /// The provider's event type, e.g. `customer.subscription.updated`.
+    pub kind: String,
+    /// The tenant it was mapped to, if any.
+    pub tenant: Option<TenantId>,
+    /// What Coffer did with it: `applied`, `unchanged` or `ignored`.
+    pub outcome: String,
+    /// Why, and what was taken from it (never the whole payload).
+    pub detail: serde_json::Value,
+    /// When the provider created it (`created`), when given.
+    pub occurred_at: Option<OffsetDateTime>,
+    pub received_at: OffsetDateTime,
+}
+
+/// What a billing event changes in one tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BillingChange {
+    /// Plan or status, as [`crate::MetadataStore::update_tenant`] changes them.
+    Tenant(TenantPatch),
+    /// Set (`Some`) or clear (`None`) a tenant setting (the billing notice),
+    /// as [`crate::MetadataStore::put_setting`] does.
+    Setting {
+        key: String,
+        value: Option<serde_json::Value>,
+    },
+}
+
+/// A change and its record on the tenant's audit log (and events).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillingEffect {
+    pub tenant: TenantId,
+    pub change: BillingChange,
+    pub journal: Journal,
+}
+
+/// What [`crate::MetadataStore::record_billing_event`] did.
+// One answer per delivered event, never held in bulk: not worth a box.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BillingRecorded {
+    /// First time this id was seen: recorded, and its effect (if any)
+    /// applied; the tenant as it is now when the effect changed it.
+    Recorded(Option<Tenant>),
+    /// The id was recorded before: nothing was changed or recorded now.
+    Replay,
+}

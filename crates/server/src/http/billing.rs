@@ -1,0 +1,78 @@
+//! `POST /webhooks/billing`: signed billing events from a Stripe-compatible
+//! provider. Authenticated by the signature (`Stripe-Signature`), not by a
+//! bearer token; outside `/api/v1`. See docs/billing.md.
+
+use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+use coffer_service::{BillingWebhook, ErrorKind, RequestMeta};
+use secrecy::{ExposeSecret as _, SecretString};
+use tracing_actix_web::RequestId;
+
+use super::AppState;
+use super::error::{ApiError, Problem};
+
+/// The header a Stripe-compatible provider signs its events in.
+pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
+
+/// The billing endpoint's settings (`[billing]`).
+#[derive(Debug, Clone)]
+pub struct BillingEndpoint {
+    pub secret: SecretString,
+    pub tolerance_secs: i64,
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/webhooks/billing", web::post().to(receive));
+}
+
+/// Receive a billing event. Answers `200 {id, type, outcome, reason?}` for
+/// every authentic event, processed or not (a replay: `outcome = "replay"`).
+#[utoipa::path(post, path = "/webhooks/billing", tag = "billing",
+    params(("Stripe-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\">")),
+    request_body(content = Object, description = "a Stripe event: {id, type, created, data: {object}}"),
+    responses((status = 200, body = BillingReceiptDto), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn receive(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let endpoint = state.billing.as_ref().ok_or_else(|| {
+        ApiError::new(
+            ErrorKind::NotFound,
+            "billing_not_configured",
+            "billing events are not configured (billing.webhook_secret)",
+        )
+    })?;
+    let signature = req
+        .headers()
+        .get(SIGNATURE_HEADER)
+        .map(|v| v.to_str())
+        .transpose()
+        .map_err(|_| ApiError::malformed("invalid_signature", "Stripe-Signature is not ASCII"))?;
+    let meta = RequestMeta {
+        request_id: req.extensions().get::<RequestId>().map(ToString::to_string),
+        client_addr: req.peer_addr().map(|a| a.ip().to_string()),
+    };
+    let webhook = BillingWebhook {
+        secret: endpoint.secret.expose_secret().as_bytes(),
+        tolerance_secs: endpoint.tolerance_secs,
+    };
+    let receipt = state
+        .coffer
+        .receive_billing_event(webhook, signature, &body, meta)
+        .await?;
+    Ok(HttpResponse::Ok().json(receipt))
+}
+
+/// What Coffer did with a billing event.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BillingReceiptDto {
+    /// The event's id.
+    pub id: String,
+    /// The event's type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `applied`, `unchanged`, `ignored` or `replay`.
+    pub outcome: String,
+    /// Why it was unchanged or ignored, e.g. `unknown_tenant`.
+    pub reason: Option<String>,
+}

@@ -71,9 +71,11 @@ impl PgMetadataStore {
                     None
                 }
             };
-            // The record belongs to the tenant: written in its scope.
+            // The record belongs to the tenant: written in its scope. Other
+            // instances drop their cached tenant when this commits.
             enter_tenant(conn, *tenant).await?;
-            journal.insert(conn).await?;
+            futures::future::try_join(journal.insert(conn), crate::changes::notify(conn, *tenant))
+                .await?;
             Ok(BillingRecorded::Recorded(
                 changed.map(TryInto::try_into).transpose()?,
             ))

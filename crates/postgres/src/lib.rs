@@ -17,6 +17,7 @@ mod jobs;
 mod journal;
 mod listing;
 mod migrate;
+mod onboarding;
 mod port;
 mod rows;
 mod schema;

@@ -14,6 +14,7 @@ mod error;
 mod events;
 mod files;
 mod grants;
+mod onboarding;
 mod reconcile;
 mod sniff;
 mod stream;

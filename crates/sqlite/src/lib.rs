@@ -24,6 +24,7 @@ mod integrity;
 mod jobs;
 mod journal;
 mod listing;
+mod onboarding;
 mod port;
 mod rows;
 mod schema;

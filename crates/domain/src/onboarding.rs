@@ -135,6 +135,9 @@ mod tests {
         assert_eq!(steps_from_str(&all).ok(), Some(Onboarding::STEPS.to_vec()));
         assert_eq!(steps_from_str("").ok(), Some(vec![]));
         assert!(steps_from_str("placement,nope").is_err());
-        assert_eq!("failed".parse::<OnboardingState>().ok(), Some(OnboardingState::Failed));
+        assert_eq!(
+            "failed".parse::<OnboardingState>().ok(),
+            Some(OnboardingState::Failed)
+        );
     }
 }

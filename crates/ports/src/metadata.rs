@@ -1,10 +1,9 @@
 use async_trait::async_trait;
 use coffer_domain::{
     Access, BucketName, Category, ContentType, FileId, FileRecord, FileStatus, Filename, Grant,
-    GrantId, GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, Onboarding, OnboardingRequest,
-    OnboardingState, OnboardingStep, PageCursor, Plan,
-    PlanLimits, Region, Role, Sha256Digest, Subject, Tenant, TenantId, TenantSlug, TenantStatus,
-    Usage, UserId, Visibility,
+    GrantId, GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, Onboarding,
+    OnboardingRequest, OnboardingState, OnboardingStep, PageCursor, Plan, PlanLimits, Region, Role,
+    Sha256Digest, Subject, Tenant, TenantId, TenantSlug, TenantStatus, Usage, UserId, Visibility,
 };
 use serde::Serialize;
 use time::OffsetDateTime;

@@ -147,7 +147,10 @@ impl PgMetadataStore {
         }
     }
 
-    pub(crate) async fn get_onboarding_impl(&self, tenant: TenantId) -> Result<Onboarding, PgError> {
+    pub(crate) async fn get_onboarding_impl(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Onboarding, PgError> {
         let row = read_scoped!(self, Scope::Platform, |c| tenant_onboardings::table
             .find(tenant.as_uuid())
             .select(OnboardingRow::as_select())
@@ -173,11 +176,9 @@ impl PgMetadataStore {
                 conn,
                 o::tenant_onboardings
                     .filter(
-                        o::state
-                            .eq(OnboardingState::Queued.as_str())
-                            .or(o::state
-                                .eq(OnboardingState::Running.as_str())
-                                .and(o::lease_until.lt(now))),
+                        o::state.eq(OnboardingState::Queued.as_str()).or(o::state
+                            .eq(OnboardingState::Running.as_str())
+                            .and(o::lease_until.lt(now))),
                     )
                     .order(o::queued_at.asc())
                     .select(o::tenant_id)

@@ -4,13 +4,14 @@
 use async_trait::async_trait;
 use coffer_domain::FileStatus::{Available, Deleted};
 use coffer_domain::{
-    FileId, FileRecord, Grant, GrantId, PageCursor, PlanLimits, Role, Subject, Tenant, TenantId,
-    TenantSlug, Usage, UserId, Onboarding,
+    FileId, FileRecord, Grant, GrantId, Onboarding, PageCursor, PlanLimits, Role, Subject, Tenant,
+    TenantId, TenantSlug, Usage, UserId,
 };
 use coffer_ports::{
     AuditEntry, AuditQuery, DeliveryOutcome, Event, EventClaim, FileObject, FileObjectQuery,
     FilePatch, FileQuery, JobLock, Journal, MetadataError, MetadataStore, NewAudit, NewFile,
-    NewGrant, NewOnboarding, NewTenant, ObjectFacts, OnboardingUpdate, Page, StoredFile, TenantPatch, TenantScope,
+    NewGrant, NewOnboarding, NewTenant, ObjectFacts, OnboardingUpdate, Page, StoredFile,
+    TenantPatch, TenantScope,
 };
 use diesel_async::RunQueryDsl;
 use time::OffsetDateTime;

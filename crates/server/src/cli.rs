@@ -4,9 +4,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use coffer_domain::{
-    LimitOverrides, Plan, Region, Role, Subject, TenantId, TenantSlug,
-};
+use coffer_domain::{LimitOverrides, Plan, Region, Role, Subject, TenantId, TenantSlug};
 use coffer_keycloak::dev::DevIssuer;
 use coffer_ports::TenantClaim;
 use secrecy::ExposeSecret as _;
@@ -209,7 +207,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                     break tenant;
                 }
                 if std::time::Instant::now() > deadline {
-                    return Err("the onboarding is still running; see GET /api/v1/tenants/{id}".into());
+                    return Err(
+                        "the onboarding is still running; see GET /api/v1/tenants/{id}".into(),
+                    );
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             };

@@ -10,8 +10,7 @@ use coffer_domain::{
     Onboarding, OnboardingState, OnboardingStep, Role, Subject, Tenant, TenantId, TenantStatus,
 };
 use coffer_ports::{
-    BucketSpec, Journal, MetadataErrorKind, NewAudit, NewEvent, OnboardingUpdate, StoreErrorKind,
-    TenantScope,
+    BucketSpec, Journal, MetadataErrorKind, NewAudit, OnboardingUpdate, StoreErrorKind, TenantScope,
 };
 use serde_json::json;
 
@@ -60,8 +59,7 @@ impl Coffer {
             OnboardingState::Done => Ok(Some(self.load_tenant_row(tenant).await?)),
             OnboardingState::Failed => Err(ServiceError::conflict(
                 "onboarding_failed",
-                job.last_error
-                    .unwrap_or_else(|| "onboarding failed".into()),
+                job.last_error.unwrap_or_else(|| "onboarding failed".into()),
             )),
             OnboardingState::Queued | OnboardingState::Running => Ok(None),
         }
@@ -268,12 +266,9 @@ impl Coffer {
             at: now,
         };
         let detail = json!({ "slug": tenant.slug, "plan": tenant.plan, "region": tenant.region });
-        let mut journal = system_journal(tenant, now, "tenant.activated", detail.clone())?;
-        journal.event = Some(NewEvent {
-            id: uuid::Uuid::now_v7(),
-            kind: "tenant.activated".into(),
-            data: json!({ "actor": SYSTEM_ACTOR, "detail": detail }),
-        });
+        // On record in the audit log; not announced as an event (the
+        // tenant's feed starts with `tenant.created`, as it always did).
+        let journal = system_journal(tenant, now, "tenant.activated", detail)?;
         let finished = self
             .meta
             .update_onboarding(tenant.id, update, journal)

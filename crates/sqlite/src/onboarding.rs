@@ -163,11 +163,9 @@ impl SqliteMetadataStore {
             .write(move |conn| {
                 let due = o::tenant_onboardings
                     .filter(
-                        o::state
-                            .eq(OnboardingState::Queued.as_str())
-                            .or(o::state
-                                .eq(OnboardingState::Running.as_str())
-                                .and(o::lease_until.lt(now))),
+                        o::state.eq(OnboardingState::Queued.as_str()).or(o::state
+                            .eq(OnboardingState::Running.as_str())
+                            .and(o::lease_until.lt(now))),
                     )
                     .order(o::queued_at.asc())
                     .select(o::tenant_id)

@@ -126,10 +126,7 @@ impl ObjectStore for Owned {
     async fn remove_bucket(&self, bucket: &coffer_domain::BucketName) -> Result<(), StoreError> {
         self.store().remove_bucket(bucket).await
     }
-    async fn bucket_exists(
-        &self,
-        bucket: &coffer_domain::BucketName,
-    ) -> Result<bool, StoreError> {
+    async fn bucket_exists(&self, bucket: &coffer_domain::BucketName) -> Result<bool, StoreError> {
         self.store().bucket_exists(bucket).await
     }
     async fn check_ready(&self) -> Result<(), StoreError> {

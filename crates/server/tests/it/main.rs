@@ -7,12 +7,12 @@
 
 mod bad_input;
 mod events;
+mod failing;
 mod faults;
 mod hanging;
 mod integrity;
 mod isolation;
 mod journey;
-mod failing;
 mod limits;
 mod onboarding;
 mod ops;

@@ -265,9 +265,7 @@ impl TestServer {
             "limit_overrides": overrides,
         });
         let created = self.create_tenant(&body).await;
-        let view = self
-            .wait_onboarded(created["id"].as_str().unwrap())
-            .await;
+        let view = self.wait_onboarded(created["id"].as_str().unwrap()).await;
         assert_eq!(view["status"], "active", "{view}");
         slug
     }

@@ -4,6 +4,7 @@
 
 mod auth;
 mod manage;
+mod onboarding;
 mod reads;
 mod reconcile;
 mod sharing;

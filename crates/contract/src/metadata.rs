@@ -27,14 +27,15 @@ pub use coffer_ports::MetadataStore;
 
 use coffer_domain::{
     Access, BucketName, Category, ContentType, FileId, FileRecord, FileStatus, Filename, GrantId,
-    GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, PageCursor, Plan, PlanLimits,
-    Principal, Region, Role, Sha256Digest, Subject, Tenant, TenantId, TenantSlug, TenantStatus,
-    Usage, UserId, Visibility, effective_access,
+    GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, OnboardingRequest,
+    OnboardingState, OnboardingStep, PageCursor, Plan, PlanLimits, Principal, Region, Role,
+    Sha256Digest, Subject, Tenant, TenantId, TenantSlug, TenantStatus, Usage, UserId, Visibility,
+    effective_access,
 };
 use coffer_ports::{
     AuditQuery, BillingChange, BillingEffect, BillingRecorded, FileObjectQuery, FilePatch,
-    FileQuery, Journal, MetadataErrorKind, NewAudit, NewBillingEvent, NewFile, NewGrant, NewTenant,
-    ObjectFacts, ReadFilter, TenantPatch, TenantScope,
+    FileQuery, Journal, MetadataErrorKind, NewAudit, NewBillingEvent, NewFile, NewGrant,
+    NewOnboarding, NewTenant, ObjectFacts, OnboardingUpdate, ReadFilter, TenantPatch, TenantScope,
 };
 use serde_json::json;
 use time::OffsetDateTime;
@@ -91,6 +92,9 @@ macro_rules! metadata_store_contract {
             file_objects_list_every_row_by_id,
             object_missing_is_marked_once,
             job_locks_admit_one_holder_per_job,
+            onboarding_is_queued_claimed_once_and_finished,
+            failed_onboarding_is_requeued_and_reclaimed,
+            remove_user_is_idempotent_and_spares_owners,
             purge_removes_only_a_cancelled_tenant,
             check_ready_answers,
         );
@@ -2236,6 +2240,286 @@ pub async fn lock_soon(store: &Store, job: &str) -> Option<coffer_ports::JobLock
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     None
+}
+
+// ---------------------------------------------------------------- onboarding
+
+fn named(action: &str, secs: i64) -> Journal {
+    Journal::audit(NewAudit {
+        actor: subject("system:coffer"),
+        action: action.to_owned(),
+        file_id: None,
+        detail: json!({}),
+        request_id: None,
+        client_addr: None,
+        at: at(secs),
+    })
+}
+
+async fn actions(store: &Store, t: TenantId, action: &str) -> usize {
+    let q = AuditQuery {
+        actor: None,
+        action: Some(action.to_owned()),
+        file_id: None,
+        since: None,
+        until: None,
+        after: None,
+        limit: 100,
+        oldest_first: true,
+    };
+    store
+        .list_audit(&TenantScope::new(t), &q)
+        .await
+        .unwrap()
+        .items
+        .len()
+}
+
+fn progress(
+    expected: OnboardingState,
+    state: OnboardingState,
+    done: &[OnboardingStep],
+    status: Option<TenantStatus>,
+    secs: i64,
+) -> OnboardingUpdate {
+    OnboardingUpdate {
+        expected,
+        state,
+        current_step: done.last().copied(),
+        steps_done: done.to_vec(),
+        last_error: None,
+        tenant_status: status,
+        at: at(secs),
+    }
+}
+
+async fn queue(store: &Store, slug: &str, secs: i64) -> Tenant {
+    let mut new = new_tenant(slug, secs);
+    new.status = TenantStatus::Provisioning;
+    let (tenant, job) = store
+        .create_onboarding(
+            new,
+            NewOnboarding {
+                request: OnboardingRequest {
+                    admin_subject: Some(subject("first-admin")),
+                },
+                queued_at: at(secs),
+            },
+            named("tenant.created", secs),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tenant.status, TenantStatus::Provisioning);
+    assert_eq!(job.state, OnboardingState::Queued);
+    assert_eq!(job.attempts, 0);
+    assert_eq!(job.request.admin_subject, Some(subject("first-admin")));
+    tenant
+}
+
+pub async fn onboarding_is_queued_claimed_once_and_finished(store: Store) {
+    use OnboardingState::{Done, Queued, Running};
+    let first = queue(&store, "onb-first", 0).await;
+    let second = queue(&store, "onb-second", 5).await;
+    assert_eq!(actions(&store, first.id, "tenant.created").await, 1);
+    // The slug is taken: nothing of the second attempt is left.
+    let mut again = new_tenant("onb-first", 6);
+    again.status = TenantStatus::Provisioning;
+    let err = store
+        .create_onboarding(
+            again.clone(),
+            NewOnboarding {
+                request: OnboardingRequest::default(),
+                queued_at: at(6),
+            },
+            record(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), MetadataErrorKind::Conflict);
+    assert_eq!(
+        store.get_onboarding(again.id).await.unwrap_err().kind(),
+        MetadataErrorKind::NotFound
+    );
+    // Oldest first, each once, leased.
+    let lease = time::Duration::seconds(60);
+    let claimed = store
+        .claim_onboarding(at(10), lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.tenant_id, first.id);
+    assert_eq!(claimed.state, Running);
+    assert_eq!(claimed.attempts, 1);
+    assert_eq!(claimed.lease_until, Some(at(70)));
+    let next = store
+        .claim_onboarding(at(11), lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.tenant_id, second.id);
+    assert_eq!(store.claim_onboarding(at(12), lease).await.unwrap(), None);
+    // A record in the wrong state changes nothing and records nothing.
+    let wrong = store
+        .update_onboarding(
+            first.id,
+            progress(Queued, Running, &[OnboardingStep::Placement], None, 13),
+            named("onboarding.step", 13),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.kind(), MetadataErrorKind::InvalidState);
+    assert_eq!(actions(&store, first.id, "onboarding.step").await, 0);
+    // A step's record keeps the lease.
+    let step = store
+        .update_onboarding(
+            first.id,
+            progress(Running, Running, &[OnboardingStep::Placement], None, 14),
+            named("onboarding.step", 14),
+        )
+        .await
+        .unwrap();
+    assert_eq!(step.steps_done, [OnboardingStep::Placement]);
+    assert_eq!(step.current_step, Some(OnboardingStep::Placement));
+    assert_eq!(step.lease_until, Some(at(70)));
+    assert_eq!(actions(&store, first.id, "onboarding.step").await, 1);
+    // A worker that died: its lease runs out and another takes over.
+    assert_eq!(store.claim_onboarding(at(69), lease).await.unwrap(), None);
+    let taken = store
+        .claim_onboarding(at(71), lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.tenant_id, first.id);
+    assert_eq!(taken.attempts, 2);
+    assert_eq!(taken.steps_done, [OnboardingStep::Placement]);
+    // Done, and the tenant active, in one change.
+    let all = OnboardingStep::ALL;
+    let done = store
+        .update_onboarding(
+            first.id,
+            progress(Running, Done, all, Some(TenantStatus::Active), 72),
+            named("tenant.activated", 72),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.state, Done);
+    assert_eq!(done.lease_until, None);
+    assert_eq!(store.get_onboarding(first.id).await.unwrap(), done);
+    assert_eq!(
+        store.get_tenant(first.id).await.unwrap().status,
+        TenantStatus::Active
+    );
+    assert_eq!(
+        store.get_tenant(second.id).await.unwrap().status,
+        TenantStatus::Provisioning
+    );
+    assert_eq!(actions(&store, first.id, "tenant.activated").await, 1);
+    assert_eq!(
+        store
+            .claim_onboarding(at(500), lease)
+            .await
+            .unwrap()
+            .map(|j| j.tenant_id),
+        Some(second.id)
+    );
+    assert_eq!(store.claim_onboarding(at(501), lease).await.unwrap(), None);
+}
+
+pub async fn failed_onboarding_is_requeued_and_reclaimed(store: Store) {
+    use OnboardingState::{Failed, Queued, Running};
+    let t = queue(&store, "onb-fails", 0).await;
+    let lease = time::Duration::seconds(60);
+    store.claim_onboarding(at(1), lease).await.unwrap().unwrap();
+    let mut failure = progress(
+        Running,
+        Failed,
+        &[],
+        Some(TenantStatus::ProvisioningFailed),
+        2,
+    );
+    failure.current_step = Some(OnboardingStep::AdminUser);
+    failure.last_error = Some("admin_user: boom".into());
+    let failed = store
+        .update_onboarding(t.id, failure, named("onboarding.failed", 2))
+        .await
+        .unwrap();
+    assert_eq!(failed.state, Failed);
+    assert_eq!(failed.current_step, Some(OnboardingStep::AdminUser));
+    assert_eq!(failed.last_error.as_deref(), Some("admin_user: boom"));
+    assert_eq!(
+        store.get_tenant(t.id).await.unwrap().status,
+        TenantStatus::ProvisioningFailed
+    );
+    // A failed onboarding is never claimed, even long after.
+    assert_eq!(
+        store.claim_onboarding(at(10_000), lease).await.unwrap(),
+        None
+    );
+    let requeued = store
+        .update_onboarding(
+            t.id,
+            progress(Failed, Queued, &[], Some(TenantStatus::Provisioning), 3),
+            named("onboarding.retried", 3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(requeued.state, Queued);
+    assert_eq!(
+        store.get_tenant(t.id).await.unwrap().status,
+        TenantStatus::Provisioning
+    );
+    let again = store.claim_onboarding(at(4), lease).await.unwrap().unwrap();
+    assert_eq!(again.attempts, 2);
+    // Retrying what is not failed is refused.
+    let err = store
+        .update_onboarding(t.id, progress(Failed, Queued, &[], None, 5), record())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), MetadataErrorKind::InvalidState);
+    assert_eq!(
+        store
+            .update_onboarding(
+                TenantId::new_random(),
+                progress(Running, Failed, &[], None, 5),
+                record()
+            )
+            .await
+            .unwrap_err()
+            .kind(),
+        MetadataErrorKind::NotFound
+    );
+}
+
+pub async fn remove_user_is_idempotent_and_spares_owners(store: Store) {
+    let t = tenant(&store, "rm-users").await;
+    user(&store, &t, "gone", &[Role::Admin]).await;
+    store
+        .remove_user(&scope(&t), &subject("gone"), named("user.removed", 1))
+        .await
+        .unwrap();
+    assert_eq!(actions(&store, t.id, "user.removed").await, 1);
+    // Again: nothing to remove, nothing recorded.
+    store
+        .remove_user(&scope(&t), &subject("gone"), named("user.removed", 2))
+        .await
+        .unwrap();
+    assert_eq!(actions(&store, t.id, "user.removed").await, 1);
+    // A new user of the same subject is a new user.
+    let owner = user(&store, &t, "owner", &[Role::Editor]).await;
+    reserve(&store, &t, file(&t, (owner, "owner"), "/", "a.pdf", 1, 3)).await;
+    let err = store
+        .remove_user(&scope(&t), &subject("owner"), record())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), MetadataErrorKind::Conflict);
+    // Another tenant's user of the same subject is untouched.
+    let other = tenant(&store, "rm-users-other").await;
+    let theirs = user(&store, &other, "owner", &[Role::Viewer]).await;
+    store
+        .remove_user(&scope(&t), &subject("nobody"), record())
+        .await
+        .unwrap();
+    assert_eq!(user(&store, &other, "owner", &[Role::Viewer]).await, theirs);
 }
 
 pub async fn purge_removes_only_a_cancelled_tenant(store: Store) {

@@ -108,6 +108,7 @@ macro_rules! object_store_contract {
             abort_multipart_is_idempotent,
             foreign_key_is_refused_by_every_method,
             ensure_bucket_is_idempotent_and_store_is_ready,
+            remove_bucket_removes_only_an_empty_bucket,
         );
     };
     (@cases $factory:path; $($case:ident),+ $(,)?) => {
@@ -1102,6 +1103,67 @@ pub async fn ensure_bucket_is_idempotent_and_store_is_ready(
         "put_stream",
     );
     assert_eq!(ok(store.head(&location).await, "head").size, 10);
+}
+
+/// An onboarding's compensation: a bucket is removed only when empty, a
+/// missing one is success, and `bucket_exists` tells.
+pub async fn remove_bucket_removes_only_an_empty_bucket(store: Arc<dyn ObjectStore>, h: Harness) {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let Ok(bucket) = BucketName::new(format!("coffer-rm-{}", &suffix[..12])) else {
+        panic!("a valid bucket name");
+    };
+    assert!(!ok(store.bucket_exists(&bucket).await, "bucket_exists"));
+    ok(
+        store.remove_bucket(&bucket).await,
+        "removing a missing bucket",
+    );
+    let spec = BucketSpec {
+        bucket: bucket.clone(),
+        ..h.bucket_spec()
+    };
+    ok(store.ensure_bucket(&spec).await, "ensure_bucket");
+    assert!(ok(store.bucket_exists(&bucket).await, "bucket_exists"));
+    let location = ObjectLocation {
+        bucket: bucket.clone(),
+        ..h.location()
+    };
+    // SeaweedFS answers 500 to the first writes into a brand-new bucket
+    // while it grows a volume for it: try a few times.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match store
+            .put_stream(
+                &location,
+                &content_type("text/plain"),
+                pattern_stream(3, 10),
+            )
+            .await
+        {
+            Ok(_) => break,
+            Err(e) if e.kind() == StoreErrorKind::Unavailable && attempts < 20 => {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => panic!("put_stream: {e}"),
+        }
+    }
+    let Err(err) = store.remove_bucket(&bucket).await else {
+        panic!("a bucket holding an object was removed");
+    };
+    assert_eq!(err.kind(), StoreErrorKind::Conflict, "{err}");
+    assert_eq!(
+        ok(store.head(&location).await, "head after refusal").size,
+        10
+    );
+    ok(store.delete(&location).await, "delete");
+    ok(
+        store.remove_bucket(&bucket).await,
+        "removing the emptied bucket",
+    );
+    assert!(!ok(store.bucket_exists(&bucket).await, "bucket_exists"));
+    ok(store.remove_bucket(&bucket).await, "removing it again");
+    // The harness's bucket is untouched.
+    assert!(ok(store.bucket_exists(&h.bucket).await, "bucket_exists"));
 }
 
 #[cfg(test)]

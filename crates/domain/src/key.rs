@@ -195,6 +195,15 @@ impl Placement {
         }
     }
 
+    /// Whether tenants of `region` have somewhere to live: the region has
+    /// a bucket of its own, or no region has one (a single-region
+    /// deployment, where everything goes to the category and default
+    /// buckets). Onboarding refuses a region this answers `false` for, so
+    /// that no object of a tenant is written outside its region.
+    pub fn serves_region(&self, region: &Region) -> bool {
+        self.regions.is_empty() || self.regions.contains_key(region)
+    }
+
     pub fn bucket_for(&self, tenant: &Tenant, category: &Category) -> BucketName {
         if let Some(bucket) = tenant
             .dedicated_bucket
@@ -292,6 +301,17 @@ mod tests {
                     .contains(&placement.bucket_for(&tenant, &category))
             );
         }
+    }
+
+    #[test]
+    fn only_configured_regions_are_served_once_any_is() {
+        let b = |n: &str| BucketName::new(n).unwrap_or_else(|_| unreachable!());
+        let r = |n: &str| Region::new(n).unwrap_or_else(|_| unreachable!());
+        let mut placement = Placement::single(b("default"));
+        assert!(placement.serves_region(&r("anywhere")));
+        placement.regions.insert(r("eu-west"), b("eu-bucket"));
+        assert!(placement.serves_region(&r("eu-west")));
+        assert!(!placement.serves_region(&r("us-east")));
     }
 
     #[test]

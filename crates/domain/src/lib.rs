@@ -15,6 +15,7 @@ mod grant;
 mod ids;
 mod key;
 mod limits;
+mod onboarding;
 mod principal;
 mod tenant;
 pub mod webhook;
@@ -35,5 +36,8 @@ pub use grant::{Access, Grant, GrantSubject};
 pub use ids::{FileId, GrantId, TenantId, UserId};
 pub use key::{BucketName, KeyOutsideTenant, ObjectKey, Placement, TenantPrefix};
 pub use limits::{LimitOverrides, LimitViolation, NegativeUsage, PlanLimits, Usage, UsageChange};
+pub use onboarding::{
+    Onboarding, OnboardingRequest, OnboardingState, OnboardingStep, steps_from_str, steps_to_string,
+};
 pub use principal::{Principal, Role, Subject};
 pub use tenant::{Plan, Region, Tenant, TenantSlug, TenantStatus};

@@ -231,6 +231,31 @@ impl ObjectStore for FsStore {
         .await?)
     }
 
+    async fn remove_bucket(&self, bucket: &BucketName) -> Result<(), StoreError> {
+        let dir = self.layout().bucket_dir(bucket)?;
+        let name = bucket.to_string();
+        Ok(blocking(move || {
+            if !dir.exists() {
+                return Ok(());
+            }
+            if holds_files(&dir).map_err(FsError::io("read bucket"))? {
+                return Err(FsError::Conflict(format!("bucket {name} is not empty")));
+            }
+            match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(FsError::io("remove bucket")(e))
+                }
+                _ => Ok(()),
+            }
+        })
+        .await?)
+    }
+
+    async fn bucket_exists(&self, bucket: &BucketName) -> Result<bool, StoreError> {
+        let dir = self.layout().bucket_dir(bucket)?;
+        Ok(blocking(move || Ok(dir.is_dir())).await?)
+    }
+
     async fn check_ready(&self) -> Result<(), StoreError> {
         let probe = self.layout().temp_file();
         blocking(move || {
@@ -277,4 +302,21 @@ fn delete_object(bucket_dir: &Path, path: &Path) -> Result<(), FsError> {
         dir = current.parent().map(Path::to_path_buf);
     }
     Ok(())
+}
+
+/// Whether a bucket directory holds any file (an object, a sidecar, a part)
+/// at any depth; empty directories left by deleted objects do not count.
+fn holds_files(dir: &Path) -> std::io::Result<bool> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            if holds_files(&entry.path())? {
+                return Ok(true);
+            }
+        } else {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

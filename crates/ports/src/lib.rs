@@ -31,8 +31,9 @@ pub use identity::{IdentityProvider, TenantClaim, VerifiedIdentity};
 pub use jobs::JobLock;
 pub use metadata::{
     AuditEntry, AuditQuery, FileObject, FileObjectQuery, FilePatch, FileQuery, MAX_PAGE_SIZE,
-    MetadataStore, NewAudit, NewFile, NewGrant, NewTenant, ObjectFacts, Page, ReadFilter,
-    ReadRestriction, StoredFile, TenantPatch, TenantScope, fetch_size, page_size,
+    MetadataStore, NewAudit, NewFile, NewGrant, NewOnboarding, NewTenant, ObjectFacts,
+    OnboardingUpdate, Page, ReadFilter, ReadRestriction, StoredFile, TenantPatch, TenantScope,
+    fetch_size, page_size,
 };
 pub use object_store::{
     BucketSpec, ByteRange, ByteStream, CompletedPart, GetObject, ListedObject, ObjectList,

@@ -2,8 +2,9 @@ use async_trait::async_trait;
 use coffer_domain::{
     Access, BucketName, Category, ContentType, FeatureFlag, FileId, FileRecord, FileStatus,
     Filename, Grant, GrantId, GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey,
-    PageCursor, Plan, PlanLimits, Region, Role, Sha256Digest, Subject, Tenant, TenantId,
-    TenantSlug, TenantStatus, Usage, UserId, Visibility,
+    Onboarding, OnboardingRequest, OnboardingState, OnboardingStep, PageCursor, Plan, PlanLimits,
+    Region, Role, Sha256Digest, Subject, Tenant, TenantId, TenantSlug, TenantStatus, Usage, UserId,
+    Visibility,
 };
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -102,6 +103,30 @@ pub struct NewTenant {
     pub dedicated_bucket: Option<String>,
     pub limit_overrides: LimitOverrides,
     pub created_at: OffsetDateTime,
+}
+
+/// An onboarding to queue with its tenant (see
+/// [`MetadataStore::create_onboarding`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOnboarding {
+    pub request: OnboardingRequest,
+    pub queued_at: OffsetDateTime,
+}
+
+/// The next state of an onboarding, written only while it is in
+/// `expected` (otherwise `InvalidState`): a worker's record of a step,
+/// its outcome, or a retry. `tenant_status` changes the tenant row in the
+/// same transaction (`active` when done, `provisioning_failed` on failure,
+/// `provisioning` on retry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnboardingUpdate {
+    pub expected: OnboardingState,
+    pub state: OnboardingState,
+    pub current_step: Option<OnboardingStep>,
+    pub steps_done: Vec<OnboardingStep>,
+    pub last_error: Option<String>,
+    pub tenant_status: Option<TenantStatus>,
+    pub at: OffsetDateTime,
 }
 
 /// Changes to a tenant; `None` leaves a field as it is, `Some(None)` clears
@@ -715,6 +740,61 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// # Errors
     /// `Unavailable` when the database cannot be reached.
     async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>, MetadataError>;
+
+    /// Create the tenant (normally `provisioning`) and queue its
+    /// onboarding, in one transaction.
+    ///
+    /// # Errors
+    /// `Conflict` when the slug (or id) is taken.
+    async fn create_onboarding(
+        &self,
+        tenant: NewTenant,
+        onboarding: NewOnboarding,
+        journal: Journal,
+    ) -> Result<(Tenant, Onboarding), MetadataError>;
+
+    /// A tenant's onboarding (platform path).
+    ///
+    /// # Errors
+    /// `NotFound` for a tenant that was never onboarded as a job.
+    async fn get_onboarding(&self, tenant: TenantId) -> Result<Onboarding, MetadataError>;
+
+    /// Claim the oldest onboarding that is `queued`, or `running` with a
+    /// lease that ended before `now` (its worker died), skipping rows
+    /// another worker is claiming (`FOR UPDATE SKIP LOCKED`): it becomes
+    /// `running`, leased until `now + lease`, one attempt more. `None`
+    /// when nothing is due.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn claim_onboarding(
+        &self,
+        now: OffsetDateTime,
+        lease: time::Duration,
+    ) -> Result<Option<Onboarding>, MetadataError>;
+
+    /// Move an onboarding on (see [`OnboardingUpdate`]), with its record.
+    ///
+    /// # Errors
+    /// `NotFound`; `InvalidState` unless it is in `update.expected`.
+    async fn update_onboarding(
+        &self,
+        tenant: TenantId,
+        update: OnboardingUpdate,
+        journal: Journal,
+    ) -> Result<Onboarding, MetadataError>;
+
+    /// Remove a user that owns nothing (an onboarding's compensation).
+    /// Removing a user that does not exist succeeds (idempotent).
+    ///
+    /// # Errors
+    /// `Conflict` when the user still owns files.
+    async fn remove_user(
+        &self,
+        scope: &TenantScope,
+        subject: &Subject,
+        journal: Journal,
+    ) -> Result<(), MetadataError>;
 
     /// Record a billing event by its id and apply its effect, in one
     /// transaction (platform path): when the id was recorded before, nothing

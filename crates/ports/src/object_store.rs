@@ -330,6 +330,20 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// `Unavailable`, `Internal`.
     async fn ensure_bucket(&self, spec: &BucketSpec) -> Result<(), StoreError>;
 
+    /// Delete the bucket if it holds no object (an onboarding's
+    /// compensation for a dedicated bucket). A missing bucket is success
+    /// (idempotent).
+    ///
+    /// # Errors
+    /// `Conflict` when it still holds objects; `Unavailable`, `Internal`.
+    async fn remove_bucket(&self, bucket: &BucketName) -> Result<(), StoreError>;
+
+    /// Whether the bucket exists.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn bucket_exists(&self, bucket: &BucketName) -> Result<bool, StoreError>;
+
     /// Whether the store answers, for `/readyz`.
     ///
     /// # Errors

@@ -19,6 +19,7 @@ mod jobs;
 mod journal;
 mod listing;
 mod migrate;
+mod onboarding;
 mod platform;
 mod port;
 mod rows;

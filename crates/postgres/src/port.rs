@@ -4,14 +4,15 @@
 use async_trait::async_trait;
 use coffer_domain::FileStatus::{Available, Deleted};
 use coffer_domain::{
-    FeatureFlag, FileId, FileRecord, Grant, GrantId, PageCursor, PlanLimits, Role, Subject, Tenant,
-    TenantId, TenantSlug, Usage, UserId,
+    FeatureFlag, FileId, FileRecord, Grant, GrantId, Onboarding, PageCursor, PlanLimits, Role,
+    Subject, Tenant, TenantId, TenantSlug, Usage, UserId,
 };
 use coffer_ports::{
     AuditEntry, AuditQuery, BillingEffect, BillingRecorded, DeliveryOutcome, Event, EventClaim,
     FileObject, FileObjectQuery, FilePatch, FileQuery, JobLock, Journal, MetadataError,
-    MetadataStore, NewAudit, NewBillingEvent, NewFile, NewGrant, NewTenant, ObjectFacts, Page,
-    PlatformRecord, StoredFile, TenantPatch, TenantScope, TenantUsage,
+    MetadataStore, NewAudit, NewBillingEvent, NewFile, NewGrant, NewOnboarding, NewTenant,
+    ObjectFacts, OnboardingUpdate, Page, PlatformRecord, StoredFile, TenantPatch, TenantScope,
+    TenantUsage,
 };
 use diesel_async::RunQueryDsl;
 use time::OffsetDateTime;
@@ -21,6 +22,47 @@ use crate::store::PgMetadataStore;
 
 #[async_trait]
 impl MetadataStore for PgMetadataStore {
+    async fn create_onboarding(
+        &self,
+        tenant: NewTenant,
+        onboarding: NewOnboarding,
+        journal: Journal,
+    ) -> Result<(Tenant, Onboarding), MetadataError> {
+        Ok(self
+            .create_onboarding_impl(tenant, onboarding, journal)
+            .await?)
+    }
+
+    async fn get_onboarding(&self, tenant: TenantId) -> Result<Onboarding, MetadataError> {
+        Ok(self.get_onboarding_impl(tenant).await?)
+    }
+
+    async fn claim_onboarding(
+        &self,
+        now: OffsetDateTime,
+        lease: time::Duration,
+    ) -> Result<Option<Onboarding>, MetadataError> {
+        Ok(self.claim_onboarding_impl(now, lease).await?)
+    }
+
+    async fn update_onboarding(
+        &self,
+        tenant: TenantId,
+        update: OnboardingUpdate,
+        journal: Journal,
+    ) -> Result<Onboarding, MetadataError> {
+        Ok(self.update_onboarding_impl(tenant, update, journal).await?)
+    }
+
+    async fn remove_user(
+        &self,
+        scope: &TenantScope,
+        subject: &Subject,
+        journal: Journal,
+    ) -> Result<(), MetadataError> {
+        Ok(self.remove_user_impl(scope, subject, journal).await?)
+    }
+
     async fn create_tenant(
         &self,
         tenant: NewTenant,

@@ -166,3 +166,18 @@ diesel::allow_tables_to_appear_in_same_query!(
     tenant_features,
     billing_events
 );
+
+diesel::table! {
+    tenant_onboardings (tenant_id) {
+        tenant_id -> Uuid,
+        state -> Text,
+        admin_subject -> Nullable<Text>,
+        current_step -> Nullable<Text>,
+        steps_done -> Text,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+        lease_until -> Nullable<Timestamptz>,
+        queued_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}

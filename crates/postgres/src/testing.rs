@@ -268,3 +268,29 @@ async fn ensure_template(server: &ServerUrl) -> Result<String, String> {
     unlocked.map_err(sql_err)?;
     Ok(name)
 }
+
+#[derive(diesel::QueryableByName)]
+struct SubjectRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    subject: String,
+}
+
+impl TestDb {
+    /// The subjects of `tenant`'s users with their roles (`alice:admin`),
+    /// read as the owner (past row-level security). For onboarding tests.
+    ///
+    /// # Errors
+    /// When the owner cannot connect or the query fails.
+    pub async fn users_of(&self, tenant: uuid::Uuid) -> Result<Vec<String>, String> {
+        let mut owner = connect(&self.owner_url()).await?;
+        let rows: Vec<SubjectRow> = diesel::sql_query(
+            "SELECT subject || ':' || array_to_string(roles, ',') AS subject
+             FROM users WHERE tenant_id = $1 ORDER BY subject",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(tenant)
+        .load(&mut owner)
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(rows.into_iter().map(|r| r.subject).collect())
+    }
+}

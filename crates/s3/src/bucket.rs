@@ -267,3 +267,62 @@ pub(crate) async fn check_ready(client: &aws_sdk_s3::Client) -> Result<(), S3Err
         },
     }
 }
+
+/// Whether the bucket exists (`HeadBucket`).
+pub(crate) async fn exists(client: &aws_sdk_s3::Client, bucket: &str) -> Result<bool, S3Error> {
+    match client.head_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(true),
+        Err(e) => match S3Error::sdk("HeadBucket", e) {
+            err if err.is_not_found() => Ok(false),
+            err => Err(err),
+        },
+    }
+}
+
+/// Delete the bucket if it holds no object and no unfinished multipart
+/// upload. Stores differ on deleting a non-empty bucket (SeaweedFS deletes
+/// it with its contents), so emptiness is checked first rather than left
+/// to `BucketNotEmpty`. A missing bucket is success.
+pub(crate) async fn remove_if_empty(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Result<(), S3Error> {
+    let listed = match client
+        .list_objects_v2()
+        .bucket(bucket)
+        .max_keys(1)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) => {
+            return match S3Error::sdk("ListObjectsV2", e) {
+                err if err.is_not_found() => Ok(()),
+                err => Err(err),
+            };
+        }
+    };
+    let uploads = match client
+        .list_multipart_uploads()
+        .bucket(bucket)
+        .max_uploads(1)
+        .send()
+        .await
+    {
+        Ok(out) => !out.uploads().is_empty(),
+        Err(e) => match S3Error::sdk("ListMultipartUploads", e) {
+            err if err.is_not_implemented() => false,
+            err => return Err(err),
+        },
+    };
+    if !listed.contents().is_empty() || uploads {
+        return Err(S3Error::NotEmpty(bucket.to_owned()));
+    }
+    match client.delete_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => match S3Error::sdk("DeleteBucket", e) {
+            err if err.is_not_found() => Ok(()),
+            err => Err(err),
+        },
+    }
+}

@@ -38,6 +38,9 @@ pub enum S3Error {
         #[source]
         source: Source,
     },
+    /// A bucket to remove still holds objects or uploads.
+    #[error("bucket {0} is not empty")]
+    NotEmpty(String),
     #[error("upload body failed")]
     Body(#[source] std::io::Error),
     #[error("{operation}: unexpected answer: {detail}")]
@@ -118,6 +121,7 @@ impl S3Error {
     pub fn kind(&self) -> StoreErrorKind {
         match self {
             Self::Refused(_) => StoreErrorKind::Refused,
+            Self::NotEmpty(_) => StoreErrorKind::Conflict,
             Self::Unreachable { .. } => StoreErrorKind::Unavailable,
             Self::Config(_) | Self::Build { .. } | Self::Body(_) | Self::Unexpected { .. } => {
                 StoreErrorKind::Internal

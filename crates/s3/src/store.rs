@@ -173,6 +173,14 @@ impl ObjectStore for S3Store {
         Ok(bucket::ensure(&self.client, &self.region, self.sse, spec).await?)
     }
 
+    async fn remove_bucket(&self, bucket: &BucketName) -> Result<(), StoreError> {
+        Ok(bucket::remove_if_empty(&self.client, bucket.as_str()).await?)
+    }
+
+    async fn bucket_exists(&self, bucket: &BucketName) -> Result<bool, StoreError> {
+        Ok(bucket::exists(&self.client, bucket.as_str()).await?)
+    }
+
     async fn check_ready(&self) -> Result<(), StoreError> {
         match tokio::time::timeout(self.ready_timeout, bucket::check_ready(&self.client)).await {
             Ok(result) => Ok(result?),

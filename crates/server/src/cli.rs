@@ -4,11 +4,9 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use coffer_domain::{
-    LimitOverrides, Plan, Region, Role, Subject, TenantId, TenantSlug, TenantStatus,
-};
+use coffer_domain::{LimitOverrides, Plan, Region, Role, Subject, TenantId, TenantSlug};
 use coffer_keycloak::dev::DevIssuer;
-use coffer_ports::{NewTenant, TenantClaim};
+use coffer_ports::TenantClaim;
 use secrecy::ExposeSecret as _;
 
 use crate::config::{Config, MetadataBackend};
@@ -106,6 +104,12 @@ pub enum TenantCommand {
         region: String,
         #[arg(long)]
         name: Option<String>,
+        /// The first tenant administrator (identity provider subject).
+        #[arg(long)]
+        admin: Option<String>,
+        /// A dedicated bucket, created private and encrypted.
+        #[arg(long)]
+        bucket: Option<String>,
     },
 }
 
@@ -182,22 +186,38 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             plan,
             region,
             name,
+            admin,
+            bucket,
         }) => {
-            let meta = wiring::metadata(&config).await?;
+            let wiring = wiring::wire(&config).await?;
             let slug = TenantSlug::new(slug)?;
-            let new = NewTenant {
-                id: TenantId::new_random(),
+            let request = coffer_service::CreateTenant {
                 display_name: name.unwrap_or_else(|| slug.to_string()),
                 slug,
                 plan: plan.parse::<Plan>()?,
-                status: TenantStatus::Active,
                 region: Region::new(region)?,
-                dedicated_bucket: None,
                 limit_overrides: LimitOverrides::default(),
-                created_at: time::OffsetDateTime::now_utc(),
+                dedicated_bucket: bucket.map(coffer_domain::BucketName::new).transpose()?,
+                admin_subject: admin.map(Subject::new).transpose()?,
             };
-            let journal = wiring::created_by_operator(&new, "cli");
-            let tenant = meta.create_tenant(new, journal).await?;
+            let created = wiring
+                .coffer
+                .create_tenant_as_operator(request, "cli")
+                .await?;
+            // The steps run here, as a worker would run them: the command
+            // ends with the tenant active (or the step's error).
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            let tenant = loop {
+                if let Some(tenant) = wiring.coffer.onboard_now(created.id).await? {
+                    break tenant;
+                }
+                if std::time::Instant::now() > deadline {
+                    return Err(
+                        "the onboarding is still running; see GET /api/v1/tenants/{id}".into(),
+                    );
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            };
             println!("{} {}", tenant.id, tenant.slug);
             Ok(())
         }

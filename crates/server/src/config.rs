@@ -160,6 +160,12 @@ pub struct JobsConfig {
     pub reconcile_grace_secs: u64,
     /// How long a permanent delete may take before the jobs finish it.
     pub erase_grace_secs: u64,
+    /// How often `coffer serve` looks for queued tenant onboardings (each
+    /// round runs every due one); 0 turns the worker off.
+    pub onboarding_interval_ms: u64,
+    /// How long a worker holds a claimed onboarding before another
+    /// instance may take it over (its worker died).
+    pub onboarding_lease_secs: u64,
 }
 
 /// Delivery of the events outbox to tenants' webhooks.
@@ -257,6 +263,8 @@ sweep_interval_secs = 300
 reconcile_interval_secs = 3600
 reconcile_grace_secs = 3600
 erase_grace_secs = 300
+onboarding_interval_ms = 1000
+onboarding_lease_secs = 300
 
 [events]
 dispatch_interval_ms = 1000

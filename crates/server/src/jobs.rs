@@ -3,7 +3,8 @@
 //! run under their job lock, so that of several instances on one database
 //! only one runs a job at a time (the others skip that round); `coffer
 //! reap` and `coffer reconcile` take the same locks. The event dispatcher
-//! needs none: its claims are leased row by row. See docs/integrity.md.
+//! needs none: its claims are leased row by row, and so does the onboarding
+//! worker (docs/tenants-onboarding.md). See docs/integrity.md.
 
 use std::future::Future;
 use std::time::Duration;
@@ -96,6 +97,16 @@ pub fn spawn(config: &Config, wiring: &Wiring, metrics: &Metrics) -> Jobs {
             },
         )));
     }
+    if config.onboarding_interval_ms > 0 {
+        let coffer = wiring.coffer.clone();
+        jobs.running.push(actix_web::rt::spawn(periodically(
+            Duration::from_millis(config.onboarding_interval_ms),
+            move || {
+                let coffer = coffer.clone();
+                async move { log_onboarding(coffer.onboard_pending().await) }
+            },
+        )));
+    }
     if config.sweep_interval_secs > 0 {
         let wiring = wiring.clone();
         jobs.running.push(actix_web::rt::spawn(periodically(
@@ -138,6 +149,19 @@ fn log_dispatch(outcome: Result<coffer_service::DispatchReport, ServiceError>) {
         Ok(_) => {}
         Err(err) => {
             tracing::warn!(error = %err, "event dispatch failed; retrying at the next tick")
+        }
+    }
+}
+
+/// Claims come from a queue (`FOR UPDATE SKIP LOCKED`), so several
+/// instances never run the same onboarding; a failed round is retried at the
+/// next tick, and what it left running is taken over when its lease ends.
+fn log_onboarding(outcome: Result<usize, ServiceError>) {
+    match outcome {
+        Ok(0) => {}
+        Ok(ran) => tracing::debug!(ran, "onboardings run"),
+        Err(err) => {
+            tracing::warn!(error = %err, "onboarding round failed; retrying at the next tick");
         }
     }
 }

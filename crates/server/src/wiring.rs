@@ -213,6 +213,8 @@ pub async fn wire_with(
     service.multipart_part_size = config.uploads.multipart_part_size;
     service.erase_grace = Duration::from_secs(config.jobs.erase_grace_secs);
     service.delivery = config.events.policy();
+    service.bucket_cors_origins = config.storage.cors_origins.clone();
+    service.onboarding_lease = Duration::from_secs(config.jobs.onboarding_lease_secs.max(1));
     service.tenant_cache_ttl = Duration::from_secs(config.tenants.cache_ttl_secs.max(1));
     let sender = crate::webhooks::HttpWebhookSender::new(Duration::from_secs(
         config.events.delivery_timeout_secs,

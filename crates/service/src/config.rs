@@ -62,6 +62,11 @@ pub struct ServiceConfig {
     /// How long a permanent delete may take before the sweep finishes it
     /// instead (a crash between marking the row and removing it).
     pub erase_grace: Duration,
+    /// Web origins given to buckets made for a tenant (dedicated buckets).
+    pub bucket_cors_origins: Vec<String>,
+    /// How long a worker holds a claimed onboarding before another may
+    /// take it over (a worker that died).
+    pub onboarding_lease: Duration,
 }
 
 impl ServiceConfig {
@@ -75,6 +80,8 @@ impl ServiceConfig {
             tenant_cache_ttl: Duration::from_secs(5),
             delivery: crate::DeliveryPolicy::default(),
             erase_grace: Duration::from_secs(300),
+            bucket_cors_origins: Vec::new(),
+            onboarding_lease: Duration::from_secs(300),
         }
     }
 }

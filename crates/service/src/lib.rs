@@ -15,6 +15,7 @@ mod error;
 mod events;
 mod files;
 mod grants;
+mod onboarding;
 mod platform;
 mod purge;
 mod reconcile;

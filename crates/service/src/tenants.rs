@@ -1,10 +1,10 @@
 //! Tenants: the caller's own view, and the platform administrators' path.
 
 use coffer_domain::{
-    LimitOverrides, PageCursor, Plan, PlanLimits, Region, Tenant, TenantId, TenantSlug,
-    TenantStatus, Usage,
+    LimitOverrides, Onboarding, OnboardingRequest, PageCursor, Plan, PlanLimits, Region, Subject,
+    Tenant, TenantId, TenantSlug, TenantStatus, Usage,
 };
-use coffer_ports::{BucketSpec, MetadataErrorKind, NewTenant, Page, TenantPatch, TenantScope};
+use coffer_ports::{MetadataErrorKind, NewOnboarding, NewTenant, Page, TenantPatch, TenantScope};
 use serde::Serialize;
 use serde_json::json;
 
@@ -20,6 +20,9 @@ pub struct TenantView {
     /// tenant and platform administrators only; `None` when there is none
     /// or the caller may not see it.
     pub billing: Option<serde_json::Value>,
+    /// Its onboarding's progress (platform administrators' view only).
+    #[serde(skip)]
+    pub onboarding: Option<Onboarding>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +33,8 @@ pub struct CreateTenant {
     pub region: Region,
     pub limit_overrides: LimitOverrides,
     pub dedicated_bucket: Option<coffer_domain::BucketName>,
+    /// The first tenant administrator, created by the onboarding job.
+    pub admin_subject: Option<Subject>,
 }
 
 /// A platform administrator's change to a tenant. Status changes follow the
@@ -73,53 +78,99 @@ impl Coffer {
             tenant,
             usage,
             billing,
+            onboarding: None,
         })
     }
 
-    /// Onboard a tenant (platform admins).
+    /// Onboard a tenant (platform admins): validate it, record it as
+    /// `provisioning` and queue its onboarding, which a worker runs
+    /// ([`Coffer::onboard_pending`]).
     ///
     /// # Errors
     /// `Forbidden` for anyone else; `Conflict` for a taken slug; `Invalid` for
-    /// a bad display name.
+    /// a bad display name or a region without a storage placement
+    /// (`region_not_placed`).
     pub async fn create_tenant(
         &self,
         caller: &Caller,
         request: CreateTenant,
     ) -> Result<Tenant, ServiceError> {
         caller.require_platform_admin()?;
+        let journal = |new: &NewTenant| {
+            self.announce_tenant(
+                caller,
+                "tenant.created",
+                json!({ "slug": new.slug, "plan": new.plan, "region": new.region, "status": new.status }),
+            )
+        };
+        self.queue_tenant(request, journal).await
+    }
+
+    /// [`Coffer::create_tenant`] for an operator (the CLI), recorded as
+    /// `system:coffer` with `via`; the caller runs the onboarding
+    /// ([`Coffer::onboard_now`]).
+    ///
+    /// # Errors
+    /// As [`Coffer::create_tenant`].
+    pub async fn create_tenant_as_operator(
+        &self,
+        request: CreateTenant,
+        via: &str,
+    ) -> Result<Tenant, ServiceError> {
+        let at = self.clock.now();
+        let journal = |new: &NewTenant| {
+            coffer_ports::Journal::audit(coffer_ports::NewAudit {
+                actor: Subject::new("system:coffer").unwrap_or_else(|_| unreachable!()),
+                action: "tenant.created".to_owned(),
+                file_id: None,
+                detail: json!({ "via": via, "plan": new.plan, "region": new.region }),
+                request_id: None,
+                client_addr: None,
+                at,
+            })
+        };
+        self.queue_tenant(request, journal).await
+    }
+
+    async fn queue_tenant(
+        &self,
+        request: CreateTenant,
+        journal: impl FnOnce(&NewTenant) -> coffer_ports::Journal,
+    ) -> Result<Tenant, ServiceError> {
         let display_name = Tenant::validate_display_name(&request.display_name)?;
-        if let Some(bucket) = &request.dedicated_bucket {
-            let spec = BucketSpec {
-                bucket: bucket.clone(),
-                cors_origins: Vec::new(),
-                abort_incomplete_multipart_days: 2,
-                transitions: Vec::new(),
-            };
-            self.store.ensure_bucket(&spec).await?;
+        if !self.config.placement.serves_region(&request.region) {
+            return Err(crate::onboarding::region_not_placed(&request.region));
         }
+        let now = self.clock.now();
         let new = NewTenant {
             id: TenantId::new_random(),
             slug: request.slug,
             display_name,
             plan: request.plan,
-            status: TenantStatus::Active,
+            status: TenantStatus::Provisioning,
             region: request.region,
             dedicated_bucket: request.dedicated_bucket.map(String::from),
             limit_overrides: request.limit_overrides,
-            created_at: self.clock.now(),
+            created_at: now,
         };
-        let journal = self.announce_tenant(
-            caller,
-            "tenant.created",
-            json!({ "slug": new.slug, "plan": new.plan, "region": new.region, "status": new.status }),
-        );
-        let tenant = self.meta.create_tenant(new, journal).await.map_err(|err| {
-            if err.is(MetadataErrorKind::Conflict) {
-                ServiceError::conflict("slug_taken", "a tenant with this slug exists")
-            } else {
-                err.into()
-            }
-        })?;
+        let journal = journal(&new);
+        let onboarding = NewOnboarding {
+            request: OnboardingRequest {
+                admin_subject: request.admin_subject,
+            },
+            queued_at: now,
+        };
+        let (tenant, _) = self
+            .meta
+            .create_onboarding(new, onboarding, journal)
+            .await
+            .map_err(|err| {
+                if err.is(MetadataErrorKind::Conflict) {
+                    ServiceError::conflict("slug_taken", "a tenant with this slug exists")
+                } else {
+                    err.into()
+                }
+            })?;
         Ok(tenant)
     }
 
@@ -152,7 +203,14 @@ impl Coffer {
     ) -> Result<TenantView, ServiceError> {
         caller.require_platform_admin()?;
         let tenant = self.load_tenant(id).await?;
-        self.view(tenant, &TenantScope::new(id), true).await
+        let mut view = self.view(tenant, &TenantScope::new(id), true).await?;
+        view.onboarding = match self.meta.get_onboarding(id).await {
+            Ok(job) => Some(job),
+            // Tenants created before onboarding was a job.
+            Err(e) if e.is(MetadataErrorKind::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        Ok(view)
     }
 
     /// # Errors

@@ -25,6 +25,7 @@ mod integrity;
 mod jobs;
 mod journal;
 mod listing;
+mod onboarding;
 mod platform;
 mod port;
 mod rows;

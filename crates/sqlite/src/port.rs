@@ -21,6 +21,50 @@ use crate::store::SqliteMetadataStore;
 
 #[async_trait]
 impl MetadataStore for SqliteMetadataStore {
+    async fn create_onboarding(
+        &self,
+        tenant: coffer_ports::NewTenant,
+        onboarding: coffer_ports::NewOnboarding,
+        journal: Journal,
+    ) -> Result<(Tenant, coffer_domain::Onboarding), MetadataError> {
+        Ok(self
+            .create_onboarding_impl(tenant, onboarding, journal)
+            .await?)
+    }
+
+    async fn get_onboarding(
+        &self,
+        tenant: TenantId,
+    ) -> Result<coffer_domain::Onboarding, MetadataError> {
+        Ok(self.get_onboarding_impl(tenant).await?)
+    }
+
+    async fn claim_onboarding(
+        &self,
+        now: time::OffsetDateTime,
+        lease: time::Duration,
+    ) -> Result<Option<coffer_domain::Onboarding>, MetadataError> {
+        Ok(self.claim_onboarding_impl(now, lease).await?)
+    }
+
+    async fn update_onboarding(
+        &self,
+        tenant: TenantId,
+        update: coffer_ports::OnboardingUpdate,
+        journal: Journal,
+    ) -> Result<coffer_domain::Onboarding, MetadataError> {
+        Ok(self.update_onboarding_impl(tenant, update, journal).await?)
+    }
+
+    async fn remove_user(
+        &self,
+        scope: &TenantScope,
+        subject: &Subject,
+        journal: Journal,
+    ) -> Result<(), MetadataError> {
+        Ok(self.remove_user_impl(scope, subject, journal).await?)
+    }
+
     async fn create_tenant(
         &self,
         tenant: NewTenant,

@@ -173,3 +173,18 @@ diesel::allow_tables_to_appear_in_same_query!(
     tenant_features,
     billing_events
 );
+
+diesel::table! {
+    tenant_onboardings (tenant_id) {
+        tenant_id -> Text,
+        state -> Text,
+        admin_subject -> Nullable<Text>,
+        current_step -> Nullable<Text>,
+        steps_done -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        queued_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}

@@ -123,6 +123,12 @@ impl ObjectStore for Owned {
     async fn ensure_bucket(&self, spec: &BucketSpec) -> Result<(), StoreError> {
         self.store().ensure_bucket(spec).await
     }
+    async fn remove_bucket(&self, bucket: &coffer_domain::BucketName) -> Result<(), StoreError> {
+        self.store().remove_bucket(bucket).await
+    }
+    async fn bucket_exists(&self, bucket: &coffer_domain::BucketName) -> Result<bool, StoreError> {
+        self.store().bucket_exists(bucket).await
+    }
     async fn check_ready(&self) -> Result<(), StoreError> {
         self.store().check_ready().await
     }

@@ -380,11 +380,47 @@ pub struct TenantViewDto {
     pub limits: PlanLimits,
     #[schema(value_type = Object)]
     pub usage: Usage,
+    /// The onboarding job's progress (absent for tenants created before
+    /// onboarding was a job).
+    pub onboarding: Option<OnboardingDto>,
     /// The billing notice (an unpaid invoice: `payment_failed_at`,
     /// `invoice`, `amount_due`, `currency`, …), for administrators; `null`
     /// when there is none.
     #[schema(value_type = Option<Object>)]
     pub billing: Option<serde_json::Value>,
+}
+
+/// Where a tenant's onboarding stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OnboardingDto {
+    /// `queued`, `running`, `done` or `failed`.
+    #[schema(value_type = String, example = "running")]
+    pub state: coffer_domain::OnboardingState,
+    /// The step running now, or the one that failed.
+    #[schema(value_type = Option<String>, example = "placement")]
+    pub current_step: Option<coffer_domain::OnboardingStep>,
+    #[schema(value_type = Vec<String>)]
+    pub steps_done: Vec<coffer_domain::OnboardingStep>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub admin_subject: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<coffer_domain::Onboarding> for OnboardingDto {
+    fn from(o: coffer_domain::Onboarding) -> Self {
+        Self {
+            state: o.state,
+            current_step: o.current_step,
+            steps_done: o.steps_done,
+            attempts: o.attempts,
+            last_error: o.last_error,
+            admin_subject: o.request.admin_subject.map(String::from),
+            updated_at: o.updated_at,
+        }
+    }
 }
 
 impl From<TenantView> for TenantViewDto {
@@ -393,6 +429,7 @@ impl From<TenantView> for TenantViewDto {
             tenant: v.tenant.into(),
             limits: v.limits,
             usage: v.usage,
+            onboarding: v.onboarding.map(OnboardingDto::from),
             billing: v.billing,
         }
     }
@@ -413,6 +450,10 @@ pub struct CreateTenantBody {
     pub limit_overrides: LimitOverrides,
     #[schema(value_type = Option<String>)]
     pub dedicated_bucket: Option<coffer_domain::BucketName>,
+    /// The first tenant administrator (the identity provider's subject),
+    /// created with the `admin` role by the onboarding job.
+    #[schema(value_type = Option<String>)]
+    pub admin_subject: Option<coffer_domain::Subject>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

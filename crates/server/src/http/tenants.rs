@@ -37,12 +37,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/tenants/{id}/effective-config",
         web::get().to(effective_config),
-    );
+    )
+    .service(web::resource("/tenants/{id}/retry").route(web::post().to(retry)));
 }
 
-/// Onboard a tenant.
+/// Onboard a tenant: recorded as `provisioning`, onboarded by a worker
+/// (`GET /tenants/{id}` shows the progress).
 #[utoipa::path(post, path = "/api/v1/tenants", tag = "platform", request_body = CreateTenantBody,
-    responses((status = 201, body = TenantDto), (status = 403, body = Problem), (status = 409, body = Problem)), security(("bearer" = [])))]
+    responses((status = 202, body = TenantDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -56,9 +58,10 @@ pub async fn create(
         region: b.region,
         limit_overrides: b.limit_overrides,
         dedicated_bucket: b.dedicated_bucket,
+        admin_subject: b.admin_subject,
     };
     let tenant = state.coffer.create_tenant(&caller.0, request).await?;
-    Ok(HttpResponse::Created().json(TenantDto::from(tenant)))
+    Ok(HttpResponse::Accepted().json(TenantDto::from(tenant)))
 }
 
 /// All tenants.
@@ -116,6 +119,21 @@ pub async fn update(
         .update_tenant(&caller.0, TenantId::from_uuid(*id), update)
         .await?;
     Ok(HttpResponse::Ok().json(TenantDto::from(tenant)))
+}
+
+/// Queue a failed onboarding again.
+#[utoipa::path(post, path = "/api/v1/tenants/{id}/retry", tag = "platform", params(("id" = Uuid, Path)),
+    responses((status = 202, body = TenantDto), (status = 404, body = Problem), (status = 409, body = Problem)), security(("bearer" = [])))]
+pub async fn retry(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = state
+        .coffer
+        .retry_onboarding(&caller.0, TenantId::from_uuid(*id))
+        .await?;
+    Ok(HttpResponse::Accepted().json(TenantDto::from(tenant)))
 }
 
 /// A setting's new value; `null` clears it (the override or plan value applies again).

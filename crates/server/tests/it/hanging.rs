@@ -265,6 +265,43 @@ impl MetadataStore for HangsOnRemove {
     ) -> Result<(), MetadataError> {
         self.0.record_delivery(s, event, outcome).await
     }
+    async fn create_onboarding(
+        &self,
+        t: NewTenant,
+        o: coffer_ports::NewOnboarding,
+        j: Journal,
+    ) -> Result<(Tenant, coffer_domain::Onboarding), MetadataError> {
+        self.0.create_onboarding(t, o, j).await
+    }
+    async fn get_onboarding(
+        &self,
+        t: TenantId,
+    ) -> Result<coffer_domain::Onboarding, MetadataError> {
+        self.0.get_onboarding(t).await
+    }
+    async fn claim_onboarding(
+        &self,
+        now: OffsetDateTime,
+        lease: time::Duration,
+    ) -> Result<Option<coffer_domain::Onboarding>, MetadataError> {
+        self.0.claim_onboarding(now, lease).await
+    }
+    async fn update_onboarding(
+        &self,
+        t: TenantId,
+        u: coffer_ports::OnboardingUpdate,
+        j: Journal,
+    ) -> Result<coffer_domain::Onboarding, MetadataError> {
+        self.0.update_onboarding(t, u, j).await
+    }
+    async fn remove_user(
+        &self,
+        s: &TenantScope,
+        sub: &Subject,
+        j: Journal,
+    ) -> Result<(), MetadataError> {
+        self.0.remove_user(s, sub, j).await
+    }
     async fn record_billing_event(
         &self,
         e: NewBillingEvent,

@@ -74,6 +74,11 @@ impl TestServer {
             ),
             ("COFFER__SERVER__WORKERS".to_owned(), "2".to_owned()),
             ("COFFER__BOOTSTRAP__TENANT".to_owned(), String::new()),
+            // Onboarding runs as a job: the worker looks often in tests.
+            (
+                "COFFER__JOBS__ONBOARDING_INTERVAL_MS".to_owned(),
+                "100".to_owned(),
+            ),
         ];
         let db = match mode {
             Mode::Embedded => None,
@@ -271,27 +276,63 @@ impl TestServer {
         self.token(None, "root", &["platform-admin"]).await
     }
 
-    /// Onboard a tenant through the API and return its slug.
+    /// Onboard a tenant through the API and return its slug, once the
+    /// onboarding job has made it `active`.
     pub async fn tenant(&self, overrides: Value) -> String {
         let slug = format!("t-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let body = json!({
             "slug": slug, "display_name": "Test tenant", "plan": "starter", "region": "eu-west",
             "limit_overrides": overrides,
         });
+        let created = self.create_tenant(&body).await;
+        let view = self.wait_onboarded(created["id"].as_str().unwrap()).await;
+        assert_eq!(view["status"], "active", "{view}");
+        slug
+    }
+
+    /// `POST /api/v1/tenants` with `body`, expecting `202` and a
+    /// `provisioning` tenant; returns it.
+    pub async fn create_tenant(&self, body: &Value) -> Value {
         let admin = self.platform_admin().await;
         let response = self
             .req(Method::POST, "/api/v1/tenants", &admin)
-            .json(&body)
+            .json(body)
             .send()
             .await
             .unwrap();
-        assert_eq!(
-            response.status(),
-            StatusCode::CREATED,
-            "{}",
-            response.text().await.unwrap()
-        );
-        slug
+        let created = ok_json(response, StatusCode::ACCEPTED).await;
+        assert_eq!(created["status"], "provisioning", "{created}");
+        created
+    }
+
+    /// `GET /api/v1/tenants/{id}` as a platform admin.
+    pub async fn tenant_admin_view(&self, id: &str) -> Value {
+        let admin = self.platform_admin().await;
+        ok_json(
+            self.req(Method::GET, &format!("/api/v1/tenants/{id}"), &admin)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::OK,
+        )
+        .await
+    }
+
+    /// Poll `GET /api/v1/tenants/{id}` until the onboarding job ended
+    /// (`active` or `provisioning_failed`); returns the view.
+    pub async fn wait_onboarded(&self, id: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let view = self.tenant_admin_view(id).await;
+            if view["status"] != "provisioning" {
+                return view;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "onboarding did not end: {view}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 }
 

@@ -6,6 +6,7 @@ mod auth;
 mod billing;
 mod dispatch;
 mod manage;
+mod onboarding;
 mod reads;
 mod reconcile;
 mod settings;

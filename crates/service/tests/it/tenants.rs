@@ -13,6 +13,7 @@ fn create(slug: &str) -> CreateTenant {
         region: Region::new("eu-west").unwrap(),
         limit_overrides: LimitOverrides::default(),
         dedicated_bucket: None,
+        admin_subject: None,
     }
 }
 
@@ -20,7 +21,7 @@ fn create(slug: &str) -> CreateTenant {
 async fn only_platform_admins_manage_tenants() {
     let t = tenant(TenantStatus::Active);
     let mut fx = Fx::new();
-    fx.meta.expect_create_tenant().never();
+    fx.meta.expect_create_onboarding().never();
     let app = fx.build();
     let admin = caller(&t, "boss", &[Role::Admin]);
     assert_err(
@@ -40,10 +41,10 @@ async fn create_validates_and_reports_taken_slugs() {
     let mut fx = Fx::new();
     fx.audit_ok();
     fx.meta
-        .expect_create_tenant()
+        .expect_create_onboarding()
         .times(1)
-        .withf(|n, _| n.display_name == "Globex" && n.status == TenantStatus::Active)
-        .returning(|_, _| Err(meta_err(MetadataErrorKind::Conflict)));
+        .withf(|n, _, _| n.display_name == "Globex" && n.status == TenantStatus::Provisioning)
+        .returning(|_, _, _| Err(meta_err(MetadataErrorKind::Conflict)));
     let app = fx.build();
     assert_err(
         app.create_tenant(&platform_admin(), create("globex")).await,

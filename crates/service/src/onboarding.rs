@@ -1,0 +1,378 @@
+//! Onboarding as a job (docs/tenants-onboarding.md): `create_tenant`
+//! records the tenant as `provisioning` and queues its onboarding; a worker
+//! ([`Coffer::onboard_pending`], inside `coffer serve`) claims it and runs
+//! the steps — placement, first admin user, activation. Every step is
+//! idempotent and has a compensation; when one fails, the compensations of
+//! the steps made so far (the failing one included, as it may be half made)
+//! run in reverse and the tenant ends `provisioning_failed`, retryable.
+
+use coffer_domain::{
+    Onboarding, OnboardingState, OnboardingStep, Role, Subject, Tenant, TenantId, TenantStatus,
+};
+use coffer_ports::{
+    BucketSpec, Journal, MetadataErrorKind, NewAudit, OnboardingUpdate, StoreErrorKind, TenantScope,
+};
+use serde_json::json;
+
+use crate::{Caller, Coffer, ServiceError};
+
+const SYSTEM_ACTOR: &str = "system:coffer";
+
+/// At most this many onboardings are run per worker round.
+const ROUND: usize = 100;
+
+impl Coffer {
+    /// Claim and run onboardings until none is due (at most a round's
+    /// worth). Returns how many ran (failed ones included).
+    ///
+    /// # Errors
+    /// The metadata store failing to claim or record; what it left running
+    /// is claimed again once its lease ends.
+    pub async fn onboard_pending(&self) -> Result<usize, ServiceError> {
+        let mut ran = 0;
+        while ran < ROUND {
+            let Some(job) = self
+                .meta
+                .claim_onboarding(self.clock.now(), self.onboarding_lease())
+                .await?
+            else {
+                break;
+            };
+            self.run_onboarding(job).await?;
+            ran += 1;
+        }
+        Ok(ran)
+    }
+
+    /// Run the pending onboardings (as a worker would), then tell where
+    /// `tenant`'s stands: for `coffer tenant create` and other callers
+    /// without a worker, which call it again (after a pause) while it is
+    /// `queued` or `running` — another instance may be running it.
+    ///
+    /// # Errors
+    /// `Conflict` (`onboarding_failed`) with the step's error when it
+    /// failed; the store's errors.
+    pub async fn onboard_now(&self, tenant: TenantId) -> Result<Option<Tenant>, ServiceError> {
+        self.onboard_pending().await?;
+        let job = self.meta.get_onboarding(tenant).await?;
+        match job.state {
+            OnboardingState::Done => Ok(Some(self.load_tenant_row(tenant).await?)),
+            OnboardingState::Failed => Err(ServiceError::conflict(
+                "onboarding_failed",
+                job.last_error.unwrap_or_else(|| "onboarding failed".into()),
+            )),
+            OnboardingState::Queued | OnboardingState::Running => Ok(None),
+        }
+    }
+
+    /// Queue a failed onboarding again (platform admins): the tenant goes
+    /// back to `provisioning` and a worker runs every step anew.
+    ///
+    /// # Errors
+    /// `Forbidden`; `NotFound`; `Conflict` (`not_failed`) unless the
+    /// onboarding failed.
+    pub async fn retry_onboarding(
+        &self,
+        caller: &Caller,
+        id: TenantId,
+    ) -> Result<Tenant, ServiceError> {
+        caller.require_platform_admin()?;
+        let tenant = self.load_tenant_row(id).await?;
+        let not_failed = || {
+            ServiceError::conflict(
+                "not_failed",
+                "only an onboarding that failed can be retried",
+            )
+        };
+        let job = match self.meta.get_onboarding(id).await {
+            Ok(job) => job,
+            Err(e) if e.is(MetadataErrorKind::NotFound) => return Err(not_failed()),
+            Err(e) => return Err(e.into()),
+        };
+        let update = OnboardingUpdate {
+            expected: OnboardingState::Failed,
+            state: OnboardingState::Queued,
+            current_step: None,
+            steps_done: job.steps_done,
+            last_error: job.last_error,
+            tenant_status: Some(TenantStatus::Provisioning),
+            at: self.clock.now(),
+        };
+        let journal = self.journal(
+            caller,
+            "tenant.onboarding_retried",
+            None,
+            json!({ "attempts": job.attempts }),
+        );
+        match self.meta.update_onboarding(id, update, journal).await {
+            Ok(_) => {}
+            Err(e) if e.is(MetadataErrorKind::InvalidState) => return Err(not_failed()),
+            Err(e) => return Err(e.into()),
+        }
+        self.caches.forget_tenant(&tenant);
+        self.load_tenant_row(id).await
+    }
+
+    /// Run a claimed (`running`) onboarding to its end: `done` with the
+    /// tenant `active`, or `failed` with what was made undone.
+    ///
+    /// # Errors
+    /// Only the store failing to record the outcome.
+    pub async fn run_onboarding(&self, job: Onboarding) -> Result<Onboarding, ServiceError> {
+        let tenant = self.load_tenant_row(job.tenant_id).await?;
+        let mut done: Vec<OnboardingStep> = Vec::new();
+        for &step in Onboarding::STEPS {
+            let outcome = if step == OnboardingStep::Activate {
+                self.activate(&tenant, &done).await
+            } else {
+                match self.do_step(step, &tenant, &job).await {
+                    Ok(()) => {
+                        done.push(step);
+                        self.record_step(&tenant, step, &done).await
+                    }
+                    Err(err) => Err(err),
+                }
+            };
+            match outcome {
+                Ok(Some(finished)) => return Ok(finished),
+                Ok(None) => {}
+                Err(err) => {
+                    // The failing step may be half made: undo it too.
+                    if !done.contains(&step) {
+                        done.push(step);
+                    }
+                    return self.fail(&tenant, &job, step, done, &err).await;
+                }
+            }
+        }
+        Err(ServiceError::internal("onboarding ran out of steps"))
+    }
+
+    async fn do_step(
+        &self,
+        step: OnboardingStep,
+        tenant: &Tenant,
+        job: &Onboarding,
+    ) -> Result<(), ServiceError> {
+        match step {
+            OnboardingStep::Placement => {
+                self.check_region(tenant)?;
+                if let Some(bucket) = dedicated_bucket(tenant)? {
+                    let spec = BucketSpec {
+                        bucket,
+                        cors_origins: self.config.bucket_cors_origins.clone(),
+                        abort_incomplete_multipart_days: 2,
+                        transitions: Vec::new(),
+                    };
+                    self.store.ensure_bucket(&spec).await?;
+                }
+                Ok(())
+            }
+            OnboardingStep::AdminUser => {
+                if let Some(subject) = &job.request.admin_subject {
+                    self.meta
+                        .upsert_user(&TenantScope::new(tenant.id), subject, &[Role::Admin])
+                        .await?;
+                }
+                Ok(())
+            }
+            OnboardingStep::Activate => Ok(()),
+        }
+    }
+
+    /// Undo what `step` made; undoing what was never made succeeds.
+    async fn compensate(
+        &self,
+        step: OnboardingStep,
+        tenant: &Tenant,
+        job: &Onboarding,
+    ) -> Result<(), ServiceError> {
+        match step {
+            OnboardingStep::Placement => {
+                if let Some(bucket) = dedicated_bucket(tenant)? {
+                    match self.store.remove_bucket(&bucket).await {
+                        Ok(()) => {}
+                        // Objects that were there before are not ours to remove.
+                        Err(e) if e.kind() == StoreErrorKind::Conflict => {
+                            tracing::warn!(tenant = %tenant.slug, bucket = %bucket, "dedicated bucket not empty; left in place");
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Ok(())
+            }
+            OnboardingStep::AdminUser => {
+                if let Some(subject) = &job.request.admin_subject {
+                    let journal = system_journal(
+                        tenant,
+                        self.clock.now(),
+                        "user.removed",
+                        json!({ "subject": subject, "why": "onboarding failed" }),
+                    )?;
+                    self.meta
+                        .remove_user(&TenantScope::new(tenant.id), subject, journal)
+                        .await?;
+                }
+                Ok(())
+            }
+            // Activation is one transaction: when it fails nothing changed.
+            OnboardingStep::Activate => Ok(()),
+        }
+    }
+
+    async fn record_step(
+        &self,
+        tenant: &Tenant,
+        step: OnboardingStep,
+        done: &[OnboardingStep],
+    ) -> Result<Option<Onboarding>, ServiceError> {
+        let now = self.clock.now();
+        let update = OnboardingUpdate {
+            expected: OnboardingState::Running,
+            state: OnboardingState::Running,
+            current_step: Some(step),
+            steps_done: done.to_vec(),
+            last_error: None,
+            tenant_status: None,
+            at: now,
+        };
+        let journal = system_journal(
+            tenant,
+            now,
+            "tenant.onboarding_step",
+            json!({ "step": step }),
+        )?;
+        self.meta
+            .update_onboarding(tenant.id, update, journal)
+            .await?;
+        Ok(None)
+    }
+
+    async fn activate(
+        &self,
+        tenant: &Tenant,
+        done: &[OnboardingStep],
+    ) -> Result<Option<Onboarding>, ServiceError> {
+        let now = self.clock.now();
+        let mut steps = done.to_vec();
+        steps.push(OnboardingStep::Activate);
+        let update = OnboardingUpdate {
+            expected: OnboardingState::Running,
+            state: OnboardingState::Done,
+            current_step: None,
+            steps_done: steps,
+            last_error: None,
+            tenant_status: Some(TenantStatus::Active),
+            at: now,
+        };
+        let detail = json!({ "slug": tenant.slug, "plan": tenant.plan, "region": tenant.region });
+        // On record in the audit log; not announced as an event (the
+        // tenant's feed starts with `tenant.created`, as it always did).
+        let journal = system_journal(tenant, now, "tenant.activated", detail)?;
+        let finished = self
+            .meta
+            .update_onboarding(tenant.id, update, journal)
+            .await?;
+        self.caches.forget_tenant(tenant);
+        tracing::info!(tenant = %tenant.slug, id = %tenant.id, "tenant onboarded");
+        Ok(Some(finished))
+    }
+
+    async fn fail(
+        &self,
+        tenant: &Tenant,
+        job: &Onboarding,
+        step: OnboardingStep,
+        made: Vec<OnboardingStep>,
+        err: &ServiceError,
+    ) -> Result<Onboarding, ServiceError> {
+        tracing::warn!(tenant = %tenant.slug, %step, error = %err, "onboarding step failed; compensating");
+        let mut error = format!("{step}: {err}");
+        let mut left = Vec::new();
+        for &made in made.iter().rev() {
+            if let Err(undo) = self.compensate(made, tenant, job).await {
+                tracing::warn!(tenant = %tenant.slug, step = %made, error = %undo, "compensation failed");
+                error.push_str(&format!("; undoing {made}: {undo}"));
+                left.insert(0, made);
+            }
+        }
+        let now = self.clock.now();
+        let update = OnboardingUpdate {
+            expected: OnboardingState::Running,
+            state: OnboardingState::Failed,
+            current_step: Some(step),
+            steps_done: left,
+            last_error: Some(error.clone()),
+            tenant_status: Some(TenantStatus::ProvisioningFailed),
+            at: now,
+        };
+        let journal = system_journal(
+            tenant,
+            now,
+            "tenant.onboarding_failed",
+            json!({ "step": step, "error": error }),
+        )?;
+        let failed = self
+            .meta
+            .update_onboarding(tenant.id, update, journal)
+            .await?;
+        self.caches.forget_tenant(tenant);
+        Ok(failed)
+    }
+
+    /// Data residency: a tenant's region must have a placement.
+    pub(crate) fn check_region(&self, tenant: &Tenant) -> Result<(), ServiceError> {
+        if self.config.placement.serves_region(&tenant.region) {
+            Ok(())
+        } else {
+            Err(region_not_placed(&tenant.region))
+        }
+    }
+
+    fn onboarding_lease(&self) -> time::Duration {
+        time::Duration::try_from(self.config.onboarding_lease).unwrap_or(time::Duration::MINUTE)
+    }
+
+    pub(crate) async fn load_tenant_row(&self, id: TenantId) -> Result<Tenant, ServiceError> {
+        self.meta.get_tenant(id).await.map_err(|err| {
+            if err.is(MetadataErrorKind::NotFound) {
+                ServiceError::not_found("tenant")
+            } else {
+                err.into()
+            }
+        })
+    }
+}
+
+pub(crate) fn region_not_placed(region: &coffer_domain::Region) -> ServiceError {
+    ServiceError::invalid(
+        "region_not_placed",
+        format!("no storage placement is configured for region {region}"),
+    )
+}
+
+fn dedicated_bucket(tenant: &Tenant) -> Result<Option<coffer_domain::BucketName>, ServiceError> {
+    Ok(tenant
+        .dedicated_bucket
+        .clone()
+        .map(coffer_domain::BucketName::new)
+        .transpose()?)
+}
+
+fn system_journal(
+    tenant: &Tenant,
+    at: time::OffsetDateTime,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<Journal, ServiceError> {
+    let _ = tenant;
+    Ok(Journal::audit(NewAudit {
+        actor: Subject::new(SYSTEM_ACTOR)?,
+        action: action.to_owned(),
+        file_id: None,
+        detail,
+        request_id: None,
+        client_addr: None,
+        at,
+    }))
+}

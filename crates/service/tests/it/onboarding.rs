@@ -1,0 +1,306 @@
+//! The onboarding job over mocks: steps in order, compensations in reverse
+//! on failure, the outcome recorded, retries and the residency check.
+
+use std::sync::{Arc, Mutex};
+
+use coffer_domain::{
+    BucketName, LimitOverrides, Onboarding, OnboardingRequest, OnboardingState, OnboardingStep,
+    Plan, Region, Role, Subject, Tenant, TenantSlug, TenantStatus,
+};
+use coffer_ports::{MetadataErrorKind, OnboardingUpdate, StoreErrorKind};
+use coffer_service::{CreateTenant, ErrorKind};
+
+use crate::support::*;
+
+fn job(t: &Tenant) -> Onboarding {
+    Onboarding {
+        tenant_id: t.id,
+        state: OnboardingState::Running,
+        request: OnboardingRequest {
+            admin_subject: Some(Subject::new("boss").unwrap()),
+        },
+        current_step: None,
+        steps_done: vec![],
+        attempts: 1,
+        last_error: None,
+        lease_until: Some(now()),
+        queued_at: now(),
+        updated_at: now(),
+    }
+}
+
+fn provisioning() -> Tenant {
+    Tenant {
+        dedicated_bucket: Some("acme-own".into()),
+        ..tenant(TenantStatus::Provisioning)
+    }
+}
+
+/// What the mocks saw, in order.
+type Log = Arc<Mutex<Vec<String>>>;
+
+/// A fixture where `fail` (a step) fails; every call is logged.
+fn fixture(t: &Tenant, fail: Option<OnboardingStep>, log: &Log) -> Fx {
+    let mut fx = Fx::new();
+    let row = t.clone();
+    fx.meta
+        .expect_get_tenant()
+        .returning(move |_| Ok(row.clone()));
+    let l = log.clone();
+    fx.store.expect_ensure_bucket().returning(move |spec| {
+        l.lock()
+            .unwrap()
+            .push(format!("ensure_bucket {}", spec.bucket));
+        Ok(())
+    });
+    let l = log.clone();
+    fx.store.expect_remove_bucket().returning(move |b| {
+        l.lock().unwrap().push(format!("remove_bucket {b}"));
+        Ok(())
+    });
+    let l = log.clone();
+    fx.meta.expect_upsert_user().returning(move |_, s, roles| {
+        l.lock().unwrap().push(format!("upsert_user {s} {roles:?}"));
+        if fail == Some(OnboardingStep::AdminUser) {
+            return Err(meta_err(MetadataErrorKind::Unavailable));
+        }
+        Ok(coffer_domain::UserId::new_random())
+    });
+    let l = log.clone();
+    fx.meta.expect_remove_user().returning(move |_, s, _| {
+        l.lock().unwrap().push(format!("remove_user {s}"));
+        Ok(())
+    });
+    let l = log.clone();
+    let base = job(t);
+    fx.meta
+        .expect_update_onboarding()
+        .returning(move |_, u: OnboardingUpdate, _| {
+            l.lock().unwrap().push(format!(
+                "update {} {:?} {:?} {:?}",
+                u.state, u.current_step, u.steps_done, u.tenant_status
+            ));
+            let step_failing = match u.state {
+                OnboardingState::Running => u.current_step == fail && fail.is_some(),
+                OnboardingState::Done => fail == Some(OnboardingStep::Activate),
+                _ => false,
+            };
+            if step_failing && fail != Some(OnboardingStep::AdminUser) {
+                return Err(meta_err(MetadataErrorKind::Unavailable));
+            }
+            Ok(Onboarding {
+                state: u.state,
+                current_step: u.current_step,
+                steps_done: u.steps_done,
+                last_error: u.last_error,
+                ..base.clone()
+            })
+        });
+    fx
+}
+
+#[tokio::test]
+async fn the_steps_run_in_order_and_the_tenant_becomes_active() {
+    let t = provisioning();
+    let log = Log::default();
+    let app = fixture(&t, None, &log).build();
+    let done = app.run_onboarding(job(&t)).await.unwrap();
+    assert_eq!(done.state, OnboardingState::Done);
+    assert_eq!(done.steps_done, OnboardingStep::ALL);
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "ensure_bucket acme-own",
+            "update running Some(Placement) [Placement] None",
+            "upsert_user boss [Admin]",
+            "update running Some(AdminUser) [Placement, AdminUser] None",
+            "update done None [Placement, AdminUser, Activate] Some(Active)",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_step_undoes_what_was_made_in_reverse_and_records_the_failure() {
+    let cases = [
+        (OnboardingStep::Placement, vec!["remove_bucket acme-own"]),
+        (
+            OnboardingStep::AdminUser,
+            vec!["remove_user boss", "remove_bucket acme-own"],
+        ),
+        (
+            OnboardingStep::Activate,
+            vec!["remove_user boss", "remove_bucket acme-own"],
+        ),
+    ];
+    for (step, undone) in cases {
+        let t = provisioning();
+        let log = Log::default();
+        let app = fixture(&t, Some(step), &log).build();
+        let failed = app.run_onboarding(job(&t)).await.unwrap();
+        assert_eq!(failed.state, OnboardingState::Failed, "{step}");
+        assert_eq!(failed.current_step, Some(step));
+        assert_eq!(failed.steps_done, Vec::<OnboardingStep>::new());
+        assert!(
+            failed
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.starts_with(&format!("{step}: "))),
+            "{failed:?}"
+        );
+        let log = log.lock().unwrap().clone();
+        let compensations: Vec<&str> = log
+            .iter()
+            .map(String::as_str)
+            .filter(|l| l.starts_with("remove_"))
+            .collect();
+        assert_eq!(compensations, undone, "{step}: {log:?}");
+        assert_eq!(
+            log.last().map(String::as_str),
+            Some(format!("update failed Some({step:?}) [] Some(ProvisioningFailed)").as_str()),
+            "{step}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_compensation_that_fails_is_reported_and_left_on_record() {
+    let t = provisioning();
+    let log = Log::default();
+    let mut fx = fixture(&t, Some(OnboardingStep::AdminUser), &log);
+    fx.store.checkpoint();
+    fx.store.expect_ensure_bucket().returning(|_| Ok(()));
+    fx.store
+        .expect_remove_bucket()
+        .returning(|_| Err(store_err(StoreErrorKind::Unavailable)));
+    let failed = fx.build().run_onboarding(job(&t)).await.unwrap();
+    assert_eq!(failed.state, OnboardingState::Failed);
+    assert_eq!(failed.steps_done, [OnboardingStep::Placement]);
+    assert!(
+        failed
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("undoing placement")),
+        "{failed:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_non_empty_dedicated_bucket_is_left_in_place() {
+    let t = provisioning();
+    let log = Log::default();
+    let mut fx = fixture(&t, Some(OnboardingStep::Activate), &log);
+    fx.store.checkpoint();
+    fx.store.expect_ensure_bucket().returning(|_| Ok(()));
+    fx.store
+        .expect_remove_bucket()
+        .returning(|_| Err(store_err(StoreErrorKind::Conflict)));
+    let failed = fx.build().run_onboarding(job(&t)).await.unwrap();
+    assert_eq!(failed.steps_done, Vec::<OnboardingStep>::new());
+}
+
+fn request(region: &str) -> CreateTenant {
+    CreateTenant {
+        slug: TenantSlug::new("globex").unwrap(),
+        display_name: "Globex".into(),
+        plan: Plan::Enterprise,
+        region: Region::new(region).unwrap(),
+        limit_overrides: LimitOverrides::default(),
+        dedicated_bucket: Some(BucketName::new("globex-own").unwrap()),
+        admin_subject: Some(Subject::new("boss").unwrap()),
+    }
+}
+
+#[tokio::test]
+async fn create_queues_a_provisioning_tenant_and_makes_nothing_yet() {
+    let mut fx = Fx::new();
+    fx.store.expect_ensure_bucket().never();
+    fx.meta.expect_upsert_user().never();
+    fx.meta
+        .expect_create_onboarding()
+        .times(1)
+        .withf(|n, o, _| {
+            n.status == TenantStatus::Provisioning
+                && n.dedicated_bucket.as_deref() == Some("globex-own")
+                && o.request.admin_subject.as_ref().map(Subject::as_str) == Some("boss")
+        })
+        .returning(|n, o, _| {
+            let t = Tenant {
+                id: n.id,
+                slug: n.slug,
+                status: n.status,
+                ..tenant(TenantStatus::Provisioning)
+            };
+            let mut j = job(&t);
+            j.state = OnboardingState::Queued;
+            j.request = o.request;
+            Ok((t, j))
+        });
+    let app = fx.build();
+    let t = app
+        .create_tenant(&platform_admin(), request("eu-west"))
+        .await
+        .unwrap();
+    assert_eq!(t.status, TenantStatus::Provisioning);
+}
+
+#[tokio::test]
+async fn a_region_without_placement_is_refused_at_request_time() {
+    let mut fx = Fx::new();
+    fx.config.placement.regions.insert(
+        Region::new("eu-west").unwrap(),
+        BucketName::new("coffer-eu").unwrap(),
+    );
+    fx.meta.expect_create_onboarding().never();
+    let app = fx.build();
+    assert_err(
+        app.create_tenant(&platform_admin(), request("us-east"))
+            .await,
+        ErrorKind::Invalid,
+        "region_not_placed",
+    );
+}
+
+#[tokio::test]
+async fn only_a_failed_onboarding_is_retried() {
+    let t = tenant(TenantStatus::ProvisioningFailed);
+    let mut fx = Fx::new();
+    let row = t.clone();
+    fx.meta
+        .expect_get_tenant()
+        .returning(move |_| Ok(row.clone()));
+    let mut failed = job(&t);
+    failed.state = OnboardingState::Failed;
+    fx.meta
+        .expect_get_onboarding()
+        .returning(move |_| Ok(failed.clone()));
+    let mut calls = 0;
+    fx.meta
+        .expect_update_onboarding()
+        .times(2)
+        .withf(|_, u, _| {
+            u.expected == OnboardingState::Failed
+                && u.state == OnboardingState::Queued
+                && u.tenant_status == Some(TenantStatus::Provisioning)
+        })
+        .returning(move |_, _, _| {
+            calls += 1;
+            if calls == 1 {
+                Ok(job(&tenant(TenantStatus::Provisioning)))
+            } else {
+                Err(meta_err(MetadataErrorKind::InvalidState))
+            }
+        });
+    let app = fx.build();
+    app.retry_onboarding(&platform_admin(), t.id).await.unwrap();
+    assert_err(
+        app.retry_onboarding(&platform_admin(), t.id).await,
+        ErrorKind::Conflict,
+        "not_failed",
+    );
+    let member = caller(&t, "boss", &[Role::Admin]);
+    assert_err(
+        app.retry_onboarding(&member, t.id).await,
+        ErrorKind::Forbidden,
+        "platform_admin_required",
+    );
+}

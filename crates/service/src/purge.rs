@@ -1,5 +1,6 @@
 //! The end of a cancelled tenant: once its retention has passed, every
-//! object under its prefix and then every row of it are erased, and the
+//! object under its prefix (and its dedicated bucket) and then every row of
+//! it are erased, and the
 //! platform audit log — which outlives the tenant — says so. Idempotent:
 //! a crash midway leaves the tenant cancelled with fewer objects, and the
 //! next sweep finishes the job.
@@ -58,6 +59,15 @@ impl Coffer {
                 }
             }
         }
+        // A dedicated bucket held only this tenant's objects: now empty, it
+        // goes too (a bucket some other tenant shares is never one).
+        let dedicated = tenant
+            .dedicated_bucket
+            .as_ref()
+            .and_then(|b| coffer_domain::BucketName::new(b.clone()).ok());
+        if let Some(bucket) = &dedicated {
+            self.store.remove_bucket(bucket).await?;
+        }
         let record = PlatformRecord {
             actor: Subject::new("system:coffer")?,
             action: "tenant.purged".to_owned(),
@@ -65,6 +75,7 @@ impl Coffer {
                 "slug": tenant.slug,
                 "cancelled_at": tenant.cancelled_at.map(|t| t.unix_timestamp()),
                 "objects_deleted": deleted,
+                "bucket_removed": dedicated.map(|b| b.to_string()),
             }),
             at: self.clock.now(),
         };

@@ -201,3 +201,38 @@ async fn reactivation_within_retention_restores_everything() {
     let content = server.req(Method::GET, &path, &alice).send().await.unwrap();
     assert_eq!(content.bytes().await.unwrap().as_ref(), PDF);
 }
+
+#[actix_web::test]
+async fn a_purged_tenant_takes_its_dedicated_bucket_with_it() {
+    let server = TestServer::start(Mode::Production).await;
+    let slug = format!("own-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let bucket = format!(
+        "coffer-own-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let created = server
+        .create_tenant(&json!({
+            "slug": slug, "display_name": "Own bucket", "plan": "enterprise", "region": "eu-west",
+            "dedicated_bucket": bucket, "admin_subject": "boss",
+            "limit_overrides": { "retention_days": 0 },
+        }))
+        .await;
+    let view = server.wait_onboarded(created["id"].as_str().unwrap()).await;
+    assert_eq!(view["status"], "active", "{view}");
+    let boss = server.token(Some(&slug), "boss", &["admin"]).await;
+    upload(&server, &boss, "a.pdf", PDF, json!({})).await;
+    let name = coffer_domain::BucketName::new(bucket.clone()).unwrap();
+    assert!(server.wiring.store.bucket_exists(&name).await.unwrap());
+
+    let id = tenant_id(&server, &slug).await;
+    set_status(&server, id, "cancelled").await;
+    let report = coffer_server::jobs::sweep_once(&server.wiring)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((report.tenants_purged, report.failed), (1, 0));
+    assert!(
+        !server.wiring.store.bucket_exists(&name).await.unwrap(),
+        "the dedicated bucket went with its tenant"
+    );
+}

@@ -10,7 +10,7 @@ use coffer_domain::{BucketName, OnboardingStep, TenantId};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::failing::{Cue, FailsOnCue};
+use crate::faulty::{Cue, Fault, Faulty};
 use crate::support::{Mode, PDF, PNG, TestServer, ok_json, problem, upload};
 
 fn unique(prefix: &str) -> String {
@@ -172,7 +172,7 @@ async fn a_failure_at_each_step_leaves_nothing_and_a_retry_succeeds() {
         Mode::Production,
         tempfile::tempdir().unwrap(),
         &[],
-        Box::new(move |meta| Arc::new(FailsOnCue(meta, wrapped))),
+        Box::new(move |meta| Arc::new(Faulty(meta, Fault::FailOnboardingStep(wrapped)))),
     )
     .await;
     let admin = server.platform_admin().await;

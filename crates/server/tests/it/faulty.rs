@@ -1,6 +1,4 @@
-//! A metadata store whose `remove_file` never returns: a process that dies
-//! between deleting an object and removing its row, as a request sees it.
-//! Everything else goes to the real store.
+//! A metadata store that goes wrong on cue, for end-to-end fault runs.
 
 use std::sync::Arc;
 
@@ -17,17 +15,36 @@ use coffer_ports::{
 };
 use time::OffsetDateTime;
 
-pub struct HangsOnRemove(pub Arc<dyn MetadataStore>);
+/// The step to fail next (taken when it fires).
+pub type Cue = Arc<std::sync::Mutex<Option<coffer_domain::OnboardingStep>>>;
+
+/// What goes wrong.
+pub enum Fault {
+    /// `remove_file` never returns: a process that dies between deleting an
+    /// object and removing its row, as a request sees it.
+    HangOnRemove,
+    /// The record of the cued onboarding step fails (after the step's work
+    /// is done, so its compensation has something to undo), or the
+    /// activation. The cue fires once, so a retry succeeds.
+    FailOnboardingStep(Cue),
+}
+
+/// A metadata store that goes wrong as its [`Fault`] says under a real
+/// server; everything else goes to the real store. Test-only.
+pub struct Faulty(pub Arc<dyn MetadataStore>, pub Fault);
 
 #[async_trait]
-impl MetadataStore for HangsOnRemove {
+impl MetadataStore for Faulty {
     async fn remove_file(
         &self,
-        _: &TenantScope,
-        _: FileId,
-        _: Option<Journal>,
+        s: &TenantScope,
+        id: FileId,
+        j: Option<Journal>,
     ) -> Result<FileRecord, MetadataError> {
-        std::future::pending().await
+        if matches!(self.1, Fault::HangOnRemove) {
+            return std::future::pending().await;
+        }
+        self.0.remove_file(s, id, j).await
     }
 
     async fn create_tenant(&self, t: NewTenant, j: Journal) -> Result<Tenant, MetadataError> {
@@ -184,16 +201,6 @@ impl MetadataStore for HangsOnRemove {
     ) -> Result<(), MetadataError> {
         self.0.mark_object_missing(s, id, at, j).await
     }
-    async fn tenant_usage(
-        &self,
-        after: Option<PageCursor>,
-        limit: u32,
-    ) -> Result<Page<TenantUsage>, MetadataError> {
-        self.0.tenant_usage(after, limit).await
-    }
-    async fn purge_tenant(&self, id: TenantId, r: PlatformRecord) -> Result<(), MetadataError> {
-        self.0.purge_tenant(id, r).await
-    }
     async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>, MetadataError> {
         self.0.try_lock_job(job).await
     }
@@ -212,34 +219,6 @@ impl MetadataStore for HangsOnRemove {
         j: Journal,
     ) -> Result<(), MetadataError> {
         self.0.put_setting(s, key, value, j).await
-    }
-    async fn list_settings(
-        &self,
-        s: &TenantScope,
-    ) -> Result<Vec<(String, serde_json::Value)>, MetadataError> {
-        self.0.list_settings(s).await
-    }
-    async fn get_feature(
-        &self,
-        s: &TenantScope,
-        key: &str,
-    ) -> Result<Option<coffer_domain::FeatureFlag>, MetadataError> {
-        self.0.get_feature(s, key).await
-    }
-    async fn list_features(
-        &self,
-        s: &TenantScope,
-    ) -> Result<Vec<coffer_domain::FeatureFlag>, MetadataError> {
-        self.0.list_features(s).await
-    }
-    async fn put_feature(
-        &self,
-        s: &TenantScope,
-        key: &str,
-        flag: Option<coffer_domain::FeatureFlag>,
-        j: Journal,
-    ) -> Result<(), MetadataError> {
-        self.0.put_feature(s, key, flag, j).await
     }
     async fn list_events(
         &self,
@@ -292,6 +271,30 @@ impl MetadataStore for HangsOnRemove {
         u: coffer_ports::OnboardingUpdate,
         j: Journal,
     ) -> Result<coffer_domain::Onboarding, MetadataError> {
+        use coffer_domain::{OnboardingState, OnboardingStep};
+        // The record of the cued step (made by then), or the activation.
+        let step = match u.state {
+            OnboardingState::Running => u.current_step,
+            OnboardingState::Done => Some(OnboardingStep::Activate),
+            _ => None,
+        };
+        let hit = match &self.1 {
+            Fault::FailOnboardingStep(cue) => {
+                let mut cue = cue.lock().unwrap();
+                if step.is_some() && *cue == step {
+                    cue.take()
+                } else {
+                    None
+                }
+            }
+            Fault::HangOnRemove => None,
+        };
+        if let Some(step) = hit {
+            return Err(MetadataError::new(
+                coffer_ports::MetadataErrorKind::Unavailable,
+                format!("injected failure after {step}"),
+            ));
+        }
         self.0.update_onboarding(t, u, j).await
     }
     async fn remove_user(
@@ -301,6 +304,44 @@ impl MetadataStore for HangsOnRemove {
         j: Journal,
     ) -> Result<(), MetadataError> {
         self.0.remove_user(s, sub, j).await
+    }
+    async fn list_settings(
+        &self,
+        s: &TenantScope,
+    ) -> Result<Vec<(String, serde_json::Value)>, MetadataError> {
+        self.0.list_settings(s).await
+    }
+    async fn get_feature(
+        &self,
+        s: &TenantScope,
+        key: &str,
+    ) -> Result<Option<coffer_domain::FeatureFlag>, MetadataError> {
+        self.0.get_feature(s, key).await
+    }
+    async fn list_features(
+        &self,
+        s: &TenantScope,
+    ) -> Result<Vec<coffer_domain::FeatureFlag>, MetadataError> {
+        self.0.list_features(s).await
+    }
+    async fn put_feature(
+        &self,
+        s: &TenantScope,
+        key: &str,
+        flag: Option<coffer_domain::FeatureFlag>,
+        j: Journal,
+    ) -> Result<(), MetadataError> {
+        self.0.put_feature(s, key, flag, j).await
+    }
+    async fn tenant_usage(
+        &self,
+        after: Option<PageCursor>,
+        limit: u32,
+    ) -> Result<Page<TenantUsage>, MetadataError> {
+        self.0.tenant_usage(after, limit).await
+    }
+    async fn purge_tenant(&self, id: TenantId, r: PlatformRecord) -> Result<(), MetadataError> {
+        self.0.purge_tenant(id, r).await
     }
     async fn record_billing_event(
         &self,

@@ -83,6 +83,7 @@ macro_rules! metadata_store_contract {
             changes_are_recorded_exactly_when_they_happen,
             events_are_claimed_leased_and_settled,
             settings_are_set_read_and_cleared,
+            webhooks_are_listed_across_tenants,
             billing_events_are_recorded_once_with_their_effect,
             billing_events_for_a_missing_tenant_record_nothing,
             concurrent_billing_events_with_one_id_apply_once,
@@ -2780,4 +2781,61 @@ pub async fn concurrent_billing_events_with_one_id_apply_once(store: Store) {
     }
     assert_eq!(recorded, 1);
     assert_eq!(audited(&store, &t, "tenant.updated").await, 1);
+}
+
+pub async fn webhooks_are_listed_across_tenants(store: Store) {
+    let a = tenant(&store, "acme").await;
+    let b = tenant(&store, "bravo").await;
+    let quiet = tenant(&store, "quiet").await;
+    for (t, url) in [(&a, "https://a.example/"), (&b, "https://b.example/")] {
+        store
+            .put_setting(
+                &scope(t),
+                "webhook",
+                Some(json!({ "url": url })),
+                change("webhook.set", None, 1, false),
+            )
+            .await
+            .unwrap();
+    }
+    // Another setting does not make a tenant appear.
+    store
+        .put_setting(
+            &scope(&quiet),
+            "url_ttl_secs",
+            Some(json!(60)),
+            change("setting.set", None, 2, false),
+        )
+        .await
+        .unwrap();
+    let mut found: Vec<(String, serde_json::Value)> = store
+        .setting_across_tenants("webhook")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, slug, value)| {
+            assert!(id == a.id || id == b.id);
+            (slug.to_string(), value)
+        })
+        .collect();
+    found.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(
+        found,
+        vec![
+            ("acme".to_owned(), json!({ "url": "https://a.example/" })),
+            ("bravo".to_owned(), json!({ "url": "https://b.example/" })),
+        ]
+    );
+    store
+        .put_setting(
+            &scope(&a),
+            "webhook",
+            None,
+            change("webhook.removed", None, 3, false),
+        )
+        .await
+        .unwrap();
+    let left = store.setting_across_tenants("webhook").await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].0, b.id);
 }

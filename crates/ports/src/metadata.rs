@@ -636,6 +636,18 @@ pub trait MetadataStore: Send + Sync + 'static {
         journal: Journal,
     ) -> Result<(), MetadataError>;
 
+    /// Every tenant that has the setting `key`, with its slug and the
+    /// value, by tenant id (the platform path: the event dispatcher's one
+    /// query per round for the tenants' webhooks). PostgreSQL admits only
+    /// the `webhook` key on that path (policy `platform_reads_webhooks`).
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn setting_across_tenants(
+        &self,
+        key: &str,
+    ) -> Result<Vec<(TenantId, TenantSlug, serde_json::Value)>, MetadataError>;
+
     /// The tenant's events, oldest first, created before `settled_before`
     /// (so that a poller never skips an event whose transaction commits
     /// after a later one's), keyset-paged by `(created_at, id)`.

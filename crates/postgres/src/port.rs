@@ -286,6 +286,13 @@ impl MetadataStore for PgMetadataStore {
         Ok(self.put_feature_impl(scope, key, flag, journal).await?)
     }
 
+    async fn setting_across_tenants(
+        &self,
+        key: &str,
+    ) -> Result<Vec<(TenantId, TenantSlug, serde_json::Value)>, MetadataError> {
+        Ok(self.setting_across_tenants_impl(key).await?)
+    }
+
     async fn list_events(
         &self,
         scope: &TenantScope,

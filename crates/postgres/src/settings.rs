@@ -1,7 +1,7 @@
 //! Per-tenant settings (the tenant's webhook, among others) and feature
 //! flags. Every change notifies other instances ([`crate::changes`]).
 
-use coffer_domain::{FeatureFlag, TenantId};
+use coffer_domain::{FeatureFlag, TenantId, TenantSlug};
 use coffer_ports::{Journal, TenantScope};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
@@ -16,6 +16,29 @@ use crate::schema::tenant_settings as s;
 use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
 
 impl PgMetadataStore {
+    pub(crate) async fn setting_across_tenants_impl(
+        &self,
+        key: &str,
+    ) -> Result<Vec<(TenantId, TenantSlug, serde_json::Value)>, PgError> {
+        use crate::schema::tenants;
+        // The platform path sees the `webhook` rows only (policy
+        // platform_reads_webhooks): any other key finds nothing.
+        let rows: Vec<(uuid::Uuid, String, serde_json::Value)> =
+            read_scoped!(self, Scope::Platform, |c| s::table
+                .inner_join(tenants::table.on(tenants::id.eq(s::tenant_id)))
+                .filter(s::key.eq(key))
+                .select((s::tenant_id, tenants::slug, s::value))
+                .order(s::tenant_id)
+                .load(&mut &*c))?;
+        rows.into_iter()
+            .map(|(id, slug, value)| {
+                let slug = TenantSlug::new(slug)
+                    .map_err(|e| PgError::CorruptRow(format!("tenant slug: {e}")))?;
+                Ok((TenantId::from_uuid(id), slug, value))
+            })
+            .collect()
+    }
+
     pub(crate) async fn get_setting_impl(
         &self,
         scope: &TenantScope,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_domain::webhook::{self, WebhookUrl};
-use coffer_domain::{PageCursor, Tenant};
+use coffer_domain::{PageCursor, TenantId, TenantSlug};
 use coffer_ports::{
     DeliveryOutcome, Event, EventClaim, Page, TenantScope, WebhookRequest, WebhookSender,
 };
@@ -204,26 +204,26 @@ impl Coffer {
     /// failed delivery is recorded and retried later.
     pub async fn dispatch_events(&self) -> Result<DispatchReport, ServiceError> {
         let mut report = DispatchReport::default();
-        let mut after = None;
-        loop {
-            let page = self.meta.list_tenants(after, 100).await?;
-            for tenant in &page.items {
-                let scope = TenantScope::new(tenant.id);
-                if let Some(hook) = self.stored_webhook(&scope).await? {
-                    self.dispatch_tenant(tenant, &scope, &hook, &mut report)
-                        .await?;
+        // One query for the tenants with a webhook, not one per tenant.
+        for (tenant, slug, value) in self.meta.setting_across_tenants(WEBHOOK_SETTING).await? {
+            let hook: Webhook = match serde_json::from_value(value) {
+                Ok(hook) => hook,
+                Err(err) => {
+                    tracing::error!(tenant = %slug, error = %err, "unreadable webhook setting; skipped");
+                    continue;
                 }
-            }
-            match page.next_cursor {
-                Some(cursor) => after = Some(PageCursor::decode(&cursor)?),
-                None => return Ok(report),
-            }
+            };
+            let scope = TenantScope::new(tenant);
+            self.dispatch_tenant(tenant, &slug, &scope, &hook, &mut report)
+                .await?;
         }
+        Ok(report)
     }
 
     async fn dispatch_tenant(
         &self,
-        tenant: &Tenant,
+        tenant: TenantId,
+        slug: &TenantSlug,
         scope: &TenantScope,
         hook: &Webhook,
         report: &mut DispatchReport,
@@ -236,7 +236,7 @@ impl Coffer {
             limit: policy.batch,
         };
         for event in self.meta.claim_events(scope, &claim).await? {
-            let request = signed_request(tenant, hook, &event, self.clock.now());
+            let request = signed_request(tenant, slug, hook, &event, self.clock.now());
             let outcome = match self.webhooks.send(request).await {
                 Ok(()) => {
                     report.delivered += 1;
@@ -254,7 +254,7 @@ impl Coffer {
                     }
                     None => {
                         report.dead += 1;
-                        tracing::warn!(tenant = %tenant.slug, event = %event.id, error, "event dead-lettered");
+                        tracing::warn!(tenant = %slug, event = %event.id, error, "event dead-lettered");
                         DeliveryOutcome::Dead {
                             error,
                             at: self.clock.now(),
@@ -271,7 +271,8 @@ impl Coffer {
 /// The delivery of `event`: its JSON body and the headers a receiver needs
 /// to verify and de-duplicate it.
 fn signed_request(
-    tenant: &Tenant,
+    tenant: TenantId,
+    slug: &TenantSlug,
     hook: &Webhook,
     event: &Event,
     now: OffsetDateTime,
@@ -279,7 +280,7 @@ fn signed_request(
     let body = json!({
         "id": event.id,
         "type": event.kind,
-        "tenant": { "id": tenant.id, "slug": tenant.slug },
+        "tenant": { "id": tenant, "slug": slug },
         "created_at": event.created_at.format(&time::format_description::well_known::Rfc3339).ok(),
         "data": event.data,
     })

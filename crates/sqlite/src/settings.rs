@@ -2,7 +2,7 @@
 //! flags. One process owns the database, so no other instance needs telling
 //! of a change ([`coffer_ports::TenantChanges`] reports nothing).
 
-use coffer_domain::FeatureFlag;
+use coffer_domain::{FeatureFlag, TenantId, TenantSlug};
 use coffer_ports::{Journal, TenantChange, TenantChanges, TenantScope};
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
@@ -16,6 +16,36 @@ use crate::schema::tenant_settings as s;
 use crate::store::SqliteMetadataStore;
 
 impl SqliteMetadataStore {
+    pub(crate) async fn setting_across_tenants_impl(
+        &self,
+        key: &str,
+    ) -> Result<Vec<(TenantId, TenantSlug, serde_json::Value)>, SqliteError> {
+        use crate::schema::tenants;
+        let key = key.to_owned();
+        let rows: Vec<(String, String, String)> = self
+            .read(move |conn| {
+                Ok(s::table
+                    .inner_join(tenants::table.on(tenants::id.eq(s::tenant_id)))
+                    .filter(s::key.eq(&key))
+                    .select((s::tenant_id, tenants::slug, s::value))
+                    .order(s::tenant_id)
+                    .load(conn)?)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(id, slug, value)| {
+                let corrupt = |e: String| SqliteError::CorruptRow(e);
+                let id =
+                    uuid::Uuid::parse_str(&id).map_err(|e| corrupt(format!("tenant id: {e}")))?;
+                let slug =
+                    TenantSlug::new(slug).map_err(|e| corrupt(format!("tenant slug: {e}")))?;
+                let value =
+                    serde_json::from_str(&value).map_err(|e| corrupt(format!("setting: {e}")))?;
+                Ok((TenantId::from_uuid(id), slug, value))
+            })
+            .collect()
+    }
+
     pub(crate) async fn get_setting_impl(
         &self,
         scope: &TenantScope,

@@ -220,6 +220,12 @@ impl MetadataStore for Faulty {
     ) -> Result<(), MetadataError> {
         self.0.put_setting(s, key, value, j).await
     }
+    async fn setting_across_tenants(
+        &self,
+        key: &str,
+    ) -> Result<Vec<(TenantId, TenantSlug, serde_json::Value)>, MetadataError> {
+        self.0.setting_across_tenants(key).await
+    }
     async fn list_events(
         &self,
         s: &TenantScope,

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use coffer_domain::{TenantStatus, webhook};
-use coffer_ports::{DeliveryOutcome, Event, MockWebhookSender, Page, TenantScope, WebhookRequest};
+use coffer_ports::{DeliveryOutcome, Event, MockWebhookSender, TenantScope, WebhookRequest};
 use coffer_service::DeliveryPolicy;
 use serde_json::json;
 
@@ -43,18 +43,21 @@ fn fixture(
         backoff_max: Duration::from_secs(60),
         ..DeliveryPolicy::default()
     };
-    fx.meta.expect_list_tenants().returning(move |_, _| {
-        Ok(Page {
-            items: tenants.clone(),
-            next_cursor: None,
-        })
-    });
-    fx.meta.expect_get_setting().returning(move |scope, key| {
-        assert_eq!(key, "webhook");
-        Ok((Some(scope.tenant_id()) == hooked).then(|| {
-            json!({ "url": "https://hooks.example/x", "secret": SECRET, "since": "2020-01-01T00:00:00Z" })
-        }))
-    });
+    // The store answers the tenants with a webhook, in one query.
+    fx.meta
+        .expect_setting_across_tenants()
+        .times(1)
+        .returning(move |key| {
+            assert_eq!(key, "webhook");
+            Ok(tenants
+                .iter()
+                .filter(|t| Some(t.id) == hooked)
+                .map(|t| {
+                    let hook = json!({ "url": "https://hooks.example/x", "secret": SECRET, "since": "2020-01-01T00:00:00Z" });
+                    (t.id, t.slug.clone(), hook)
+                })
+                .collect())
+        });
     fx.meta
         .expect_claim_events()
         .times(usize::from(hooked.is_some()))

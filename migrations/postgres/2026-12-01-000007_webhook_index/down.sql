@@ -1,0 +1,1 @@
+DROP POLICY platform_reads_webhooks ON tenant_settings;

@@ -1,0 +1,1 @@
+DROP INDEX tenant_settings_by_key;

@@ -136,8 +136,15 @@ api() { # method path token [json body]
 }
 slug="bench-$(date +%s)"
 admin=$(mint '{"sub": "bench-admin", "tenant": null, "realm_access": {"roles": ["platform-admin"]}}')
-api POST /api/v1/tenants "$admin" \
-    "{\"slug\": \"$slug\", \"display_name\": \"Bench\", \"plan\": \"starter\", \"region\": \"eu-west\", \"limit_overrides\": {}}" >/dev/null
+tenant_id=$(api POST /api/v1/tenants "$admin" \
+    "{\"slug\": \"$slug\", \"display_name\": \"Bench\", \"plan\": \"starter\", \"region\": \"eu-west\", \"limit_overrides\": {}}" | jq -er .id)
+# Onboarding is a job (202 provisioning): wait until the worker made it active.
+for _ in $(seq 1 100); do
+    status=$(api GET "/api/v1/tenants/$tenant_id" "$admin" | jq -er .status)
+    [[ "$status" == provisioning ]] || break
+    sleep 0.1
+done
+[[ "$status" == active ]] || fail "the bench tenant ended $status, not active"
 token=$(mint "{\"sub\": \"bench-user\", \"tenant\": \"$slug\", \"realm_access\": {\"roles\": [\"editor\"]}}")
 body='%PDF-1.7 benchmark file'
 initiated=$(api POST /api/v1/files "$token" "{\"filename\": \"report.pdf\", \"size\": ${#body}}")

@@ -68,34 +68,7 @@ impl PgMetadataStore {
         let rows = &JournalRows::new(tenant, journal);
         let value = &value;
         transaction!(self, |conn| {
-            match value {
-                Some(value) => {
-                    scoped(
-                        conn,
-                        tenant,
-                        diesel::insert_into(s::table)
-                            .values((
-                                s::tenant_id.eq(tenant.as_uuid()),
-                                s::key.eq(key),
-                                s::value.eq(value),
-                                s::updated_at.eq(at),
-                            ))
-                            .on_conflict((s::tenant_id, s::key))
-                            .do_update()
-                            .set((s::value.eq(excluded(s::value)), s::updated_at.eq(at)))
-                            .execute(&mut &*conn),
-                    )
-                    .await?;
-                }
-                None => {
-                    scoped(
-                        conn,
-                        tenant,
-                        diesel::delete(s::table.find((tenant.as_uuid(), key))).execute(&mut &*conn),
-                    )
-                    .await?;
-                }
-            }
+            write_setting(conn, tenant, key, value.as_ref(), at).await?;
             futures::future::try_join(rows.insert(conn), notify(conn, tenant)).await?;
             Ok(())
         })

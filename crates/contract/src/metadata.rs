@@ -87,6 +87,8 @@ macro_rules! metadata_store_contract {
             billing_events_are_recorded_once_with_their_effect,
             billing_events_for_a_missing_tenant_record_nothing,
             concurrent_billing_events_with_one_id_apply_once,
+            billing_events_older_than_their_stream_change_nothing,
+            racing_billing_events_end_at_the_latest,
             settings_are_listed_per_tenant_in_key_order,
             features_are_set_read_listed_and_cleared,
             erase_marks_hide_a_file_until_it_is_removed,
@@ -2595,6 +2597,7 @@ fn billing_event(id: &str, tenant: Option<&Tenant>, outcome: &str) -> NewBilling
         detail: json!({ "plan": "enterprise" }),
         occurred_at: Some(at(5)),
         received_at: at(6),
+        stream: None,
     }
 }
 
@@ -2762,6 +2765,7 @@ pub async fn concurrent_billing_events_with_one_id_apply_once(store: Store) {
                         detail: json!({}),
                         occurred_at: None,
                         received_at: at(n),
+                        stream: None,
                     },
                     Some(plan_effect(t, Plan::Enterprise, n)),
                 )
@@ -2773,6 +2777,7 @@ pub async fn concurrent_billing_events_with_one_id_apply_once(store: Store) {
         match attempt.unwrap() {
             Ok(BillingRecorded::Recorded(_)) => recorded += 1,
             Ok(BillingRecorded::Replay) => {}
+            Ok(BillingRecorded::Superseded) => panic!("an unordered event is never superseded"),
             Err(e) => assert!(
                 e.is(MetadataErrorKind::Unavailable),
                 "a concurrent delivery fails only as retryable: {e}"
@@ -2781,6 +2786,121 @@ pub async fn concurrent_billing_events_with_one_id_apply_once(store: Store) {
     }
     assert_eq!(recorded, 1);
     assert_eq!(audited(&store, &t, "tenant.updated").await, 1);
+}
+
+/// A subscription event of `t` that occurred at `secs`, changing the plan.
+fn subscription_event(id: &str, t: &Tenant, secs: i64) -> NewBillingEvent {
+    NewBillingEvent {
+        stream: Some("subscription".to_owned()),
+        occurred_at: Some(at(secs)),
+        received_at: at(100 + secs),
+        ..billing_event(id, Some(t), "applied")
+    }
+}
+
+pub async fn billing_events_older_than_their_stream_change_nothing(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let other = tenant(&store, "other").await;
+    let newer = store
+        .record_billing_event(
+            subscription_event("evt_new", &t, 20),
+            Some(plan_effect(t.id, Plan::Enterprise, 20)),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(newer, BillingRecorded::Recorded(Some(_))),
+        "{newer:?}"
+    );
+    // Delivered late: it occurred before the event already applied.
+    let late = store
+        .record_billing_event(
+            subscription_event("evt_old", &t, 10),
+            Some(plan_effect(t.id, Plan::Professional, 21)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(late, BillingRecorded::Superseded);
+    assert_eq!(store.get_tenant(t.id).await.unwrap().plan, Plan::Enterprise);
+    assert_eq!(audited(&store, &t, "tenant.updated").await, 1);
+    // It is on record: delivered again, it is a replay.
+    assert_eq!(
+        store
+            .record_billing_event(subscription_event("evt_old", &t, 10), None)
+            .await
+            .unwrap(),
+        BillingRecorded::Replay
+    );
+    // Another stream of the tenant, and the same stream of another tenant,
+    // are ordered on their own.
+    let invoice = NewBillingEvent {
+        stream: Some("invoice".to_owned()),
+        ..subscription_event("evt_invoice", &t, 5)
+    };
+    assert_eq!(
+        store
+            .record_billing_event(invoice, Some(notice_effect(t.id, Some(json!({})), 22)))
+            .await
+            .unwrap(),
+        BillingRecorded::Recorded(None)
+    );
+    let theirs = store
+        .record_billing_event(
+            subscription_event("evt_theirs", &other, 10),
+            Some(plan_effect(other.id, Plan::Professional, 23)),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(theirs, BillingRecorded::Recorded(Some(_))),
+        "{theirs:?}"
+    );
+    // An event of the same second as the latest is not older: it applies.
+    let same_second = store
+        .record_billing_event(
+            subscription_event("evt_same", &t, 20),
+            Some(plan_effect(t.id, Plan::Starter, 24)),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(same_second, BillingRecorded::Recorded(Some(_))),
+        "{same_second:?}"
+    );
+    assert_eq!(store.get_tenant(t.id).await.unwrap().plan, Plan::Starter);
+}
+
+pub async fn racing_billing_events_end_at_the_latest(store: Store) {
+    let t = tenant(&store, "acme").await;
+    let plans = [Plan::Enterprise, Plan::Starter, Plan::Professional];
+    // Eight deliveries at once, occurred at 1..=8 s; whichever commits
+    // first, the plan of the one that occurred last is where it ends.
+    let attempts = (1..=8_i64).map(|n| {
+        let store = store.clone();
+        let t = t.clone();
+        let plan = plans[usize::try_from(n).unwrap() % plans.len()];
+        tokio::spawn(async move {
+            loop {
+                let result = store
+                    .record_billing_event(
+                        subscription_event(&format!("evt_{n}"), &t, n),
+                        Some(plan_effect(t.id, plan, n)),
+                    )
+                    .await;
+                match result {
+                    Err(e) if e.is(MetadataErrorKind::Unavailable) => continue,
+                    other => break other.unwrap(),
+                }
+            }
+        })
+    });
+    for attempt in futures::future::join_all(attempts).await {
+        attempt.unwrap();
+    }
+    assert_eq!(
+        store.get_tenant(t.id).await.unwrap().plan,
+        plans[8 % plans.len()]
+    );
 }
 
 pub async fn webhooks_are_listed_across_tenants(store: Store) {

@@ -23,6 +23,25 @@ pub struct NewBillingEvent {
     /// When the provider created it (`created`), when given.
     pub occurred_at: Option<OffsetDateTime>,
     pub received_at: OffsetDateTime,
+    /// The series whose latest event decides a state of the tenant (e.g.
+    /// `subscription` for plan and status, `invoice` for the payment
+    /// notice). With `tenant` and `occurred_at` set, an event that occurred
+    /// before one of the same tenant and stream already recorded as
+    /// `applied` or `unchanged` is *superseded*: recorded as `ignored`, its
+    /// effect not made. Events of the same second apply in arrival order.
+    pub stream: Option<String>,
+}
+
+impl NewBillingEvent {
+    /// The detail recorded when the event is superseded: what it said, and
+    /// why it changed nothing.
+    pub fn superseded_detail(&self) -> serde_json::Value {
+        let mut detail = self.detail.clone();
+        if let Some(map) = detail.as_object_mut() {
+            map.insert("reason".into(), serde_json::json!("superseded"));
+        }
+        detail
+    }
 }
 
 /// What a billing event changes in one tenant.
@@ -56,4 +75,7 @@ pub enum BillingRecorded {
     Recorded(Option<Tenant>),
     /// The id was recorded before: nothing was changed or recorded now.
     Replay,
+    /// A later event of its stream was recorded before it arrived: it is
+    /// recorded (outcome `ignored`, reason `superseded`) and changed nothing.
+    Superseded,
 }

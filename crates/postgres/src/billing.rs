@@ -41,25 +41,40 @@ impl PgMetadataStore {
         let effect = &effect;
         let event = &event;
         let tenant_id = event.tenant.map(|t| *t.as_uuid());
+        let ordered = ordering(event);
         let result = transaction!(self, |conn| {
-            let inserted = platform(
-                conn,
-                diesel::insert_into(b::table)
-                    .values((
-                        b::id.eq(&event.id),
-                        b::kind.eq(&event.kind),
-                        b::tenant_id.eq(tenant_id),
-                        b::outcome.eq(&event.outcome),
-                        b::detail.eq(&event.detail),
-                        b::occurred_at.eq(event.occurred_at),
-                        b::received_at.eq(event.received_at),
-                    ))
-                    .on_conflict_do_nothing()
-                    .execute(&mut &*conn),
-            )
-            .await?;
+            let superseded = match &ordered {
+                Some(series) => platform(conn, series.superseded(conn)).await?,
+                None => false,
+            };
+            let (outcome, detail) = if superseded {
+                ("ignored", event.superseded_detail())
+            } else {
+                (event.outcome.as_str(), event.detail.clone())
+            };
+            let insert = diesel::insert_into(b::table)
+                .values((
+                    b::id.eq(&event.id),
+                    b::kind.eq(&event.kind),
+                    b::tenant_id.eq(tenant_id),
+                    b::outcome.eq(outcome),
+                    b::detail.eq(&detail),
+                    b::occurred_at.eq(event.occurred_at),
+                    b::received_at.eq(event.received_at),
+                    b::stream.eq(&event.stream),
+                ))
+                .on_conflict_do_nothing()
+                .execute(&mut &*conn);
+            let inserted = if ordered.is_some() {
+                insert.await?
+            } else {
+                platform(conn, insert).await?
+            };
             if inserted == 0 {
                 return Ok(BillingRecorded::Replay);
+            }
+            if superseded {
+                return Ok(BillingRecorded::Superseded);
             }
             let Some((tenant, change, journal, at)) = effect else {
                 return Ok(BillingRecorded::Recorded(None));
@@ -86,6 +101,49 @@ impl PgMetadataStore {
                 Err(PgError::NotFound("tenant"))
             }
             other => other,
+        }
+    }
+}
+
+/// The series an event is ordered in: its tenant, stream and time.
+struct Series<'a> {
+    tenant: uuid::Uuid,
+    stream: &'a str,
+    occurred_at: time::OffsetDateTime,
+}
+
+fn ordering(event: &NewBillingEvent) -> Option<Series<'_>> {
+    Some(Series {
+        tenant: *event.tenant?.as_uuid(),
+        stream: event.stream.as_deref()?,
+        occurred_at: event.occurred_at?,
+    })
+}
+
+impl Series<'_> {
+    /// Whether an event of this series that occurred later was acted on.
+    /// Deliveries for one tenant take turns on a transaction-scoped
+    /// advisory lock first, so two racing events cannot both see the
+    /// other as absent.
+    fn superseded<'c>(
+        &'c self,
+        conn: &'c diesel_async::AsyncPgConnection,
+    ) -> impl std::future::Future<Output = diesel::QueryResult<bool>> + Send + 'c {
+        use diesel::dsl::exists;
+        async move {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind::<diesel::sql_types::Text, _>(format!("coffer:billing:{}", self.tenant))
+                .execute(&mut &*conn)
+                .await?;
+            diesel::select(exists(
+                b::table
+                    .filter(b::tenant_id.eq(self.tenant))
+                    .filter(b::stream.eq(self.stream))
+                    .filter(b::outcome.eq_any(["applied", "unchanged"]))
+                    .filter(b::occurred_at.gt(self.occurred_at)),
+            ))
+            .get_result(&mut &*conn)
+            .await
         }
     }
 }

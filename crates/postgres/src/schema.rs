@@ -150,6 +150,7 @@ diesel::table! {
         detail -> Jsonb,
         occurred_at -> Nullable<Timestamptz>,
         received_at -> Timestamptz,
+        stream -> Nullable<Text>,
     }
 }
 

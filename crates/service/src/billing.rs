@@ -214,6 +214,7 @@ impl Coffer {
             detail,
             occurred_at,
             received_at: now,
+            stream: stream_of(&kind).map(str::to_owned),
         };
         let recorded = self
             .meta
@@ -228,6 +229,7 @@ impl Coffer {
             })?;
         let (outcome, reason) = match recorded {
             BillingRecorded::Replay => (BillingOutcome::Replay, None),
+            BillingRecorded::Superseded => (BillingOutcome::Ignored, Some("superseded")),
             BillingRecorded::Recorded(changed) => {
                 if let Some(tenant) = changed {
                     self.caches.forget_tenant(&tenant);
@@ -406,6 +408,19 @@ impl Coffer {
             BillingChange::Tenant(patch),
             journal,
         ))
+    }
+}
+
+/// The series an event type belongs to: the latest event of a series
+/// decides its state, so an older one arriving late changes nothing.
+/// Subscription events decide plan and status; invoice events the notice.
+fn stream_of(kind: &str) -> Option<&'static str> {
+    if kind.starts_with("customer.subscription.") {
+        Some("subscription")
+    } else if kind.starts_with("invoice.") {
+        Some("invoice")
+    } else {
+        None
     }
 }
 

@@ -2,6 +2,7 @@
 //! unit of work (see coffer-postgres' twin).
 
 use coffer_ports::{BillingChange, BillingEffect, BillingRecorded, NewBillingEvent};
+use diesel::dsl::exists;
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
 
@@ -43,20 +44,42 @@ impl SqliteMetadataStore {
         let detail = event.detail.to_string();
         let result = self
             .write(move |conn| {
+                // One writer at a time: nothing can slip in between the
+                // check and the insert.
+                let superseded = match (&tenant_id, &event.stream, occurred_at) {
+                    (Some(tenant), Some(stream), Some(at)) => diesel::select(exists(
+                        b::table
+                            .filter(b::tenant_id.eq(tenant))
+                            .filter(b::stream.eq(stream))
+                            .filter(b::outcome.eq_any(["applied", "unchanged"]))
+                            .filter(b::occurred_at.gt(at)),
+                    ))
+                    .get_result::<bool>(conn)?,
+                    _ => false,
+                };
+                let (outcome, detail) = if superseded {
+                    ("ignored", event.superseded_detail().to_string())
+                } else {
+                    (event.outcome.as_str(), detail)
+                };
                 let inserted = diesel::insert_into(b::table)
                     .values((
                         b::id.eq(&event.id),
                         b::kind.eq(&event.kind),
                         b::tenant_id.eq(&tenant_id),
-                        b::outcome.eq(&event.outcome),
+                        b::outcome.eq(outcome),
                         b::detail.eq(&detail),
                         b::occurred_at.eq(occurred_at),
                         b::received_at.eq(received_at),
+                        b::stream.eq(&event.stream),
                     ))
                     .on_conflict_do_nothing()
                     .execute(conn)?;
                 if inserted == 0 {
                     return Ok(BillingRecorded::Replay);
+                }
+                if superseded {
+                    return Ok(BillingRecorded::Superseded);
                 }
                 let Some((tenant, change, journal, at)) = effect else {
                     return Ok(BillingRecorded::Recorded(None));

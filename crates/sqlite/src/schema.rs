@@ -156,6 +156,7 @@ diesel::table! {
         detail -> Text,
         occurred_at -> Nullable<BigInt>,
         received_at -> BigInt,
+        stream -> Nullable<Text>,
     }
 }
 

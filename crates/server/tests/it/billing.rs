@@ -412,3 +412,74 @@ async fn billing_is_not_found_without_a_secret() {
     )
     .await;
 }
+
+/// An event body like [`event`], created `created` (unix seconds).
+fn event_at(id: &str, kind: &str, object: Value, created: i64) -> Vec<u8> {
+    let mut body: Value = serde_json::from_slice(&event(id, kind, object)).unwrap();
+    body["created"] = json!(created);
+    serde_json::to_vec(&body).unwrap()
+}
+
+async fn billing_events_out_of_order_apply_the_latest(mode: Mode) {
+    let server = billing_server(mode).await;
+    let (_slug, admin, id) = onboard(&server).await;
+    let now = unix_now();
+    // Invoices: a payment that failed before the one that succeeded,
+    // delivered after it, leaves no notice behind.
+    let invoice = json!({ "id": "in_1", "object": "invoice", "amount_due": 4900, "currency": "eur",
+        "subscription_details": { "metadata": { "tenant_id": id } }, "metadata": { "tenant_id": id } });
+    let failed = event_at(
+        "evt_fail",
+        "invoice.payment_failed",
+        invoice.clone(),
+        now - 30,
+    );
+    let paid = event_at("evt_paid", "invoice.paid", invoice.clone(), now - 5);
+    let first_failed = event_at("evt_fail0", "invoice.payment_failed", invoice, now - 40);
+    // A notice first, so that the payment clears something.
+    assert_eq!(deliver(&server, &first_failed).await["outcome"], "applied");
+    assert_eq!(deliver(&server, &paid).await["outcome"], "applied");
+    let stale = deliver(&server, &failed).await;
+    assert_eq!(stale["reason"], "superseded", "{stale}");
+    assert!(
+        audit(&server, &admin, "billing.payment_failed").await.len() == 1,
+        "only the first failure is on the tenant's record"
+    );
+
+    // The provider made the plan professional, then deleted the
+    // subscription; the deletion is delivered first.
+    let deleted = event_at(
+        "evt_del",
+        "customer.subscription.deleted",
+        subscription(&id, "professional_monthly"),
+        now - 10,
+    );
+    let updated = event_at(
+        "evt_upd",
+        "customer.subscription.updated",
+        subscription(&id, "professional_monthly"),
+        now - 20,
+    );
+    assert_eq!(deliver(&server, &deleted).await["outcome"], "applied");
+    let late = deliver(&server, &updated).await;
+    assert_eq!(late["outcome"], "ignored", "{late}");
+    assert_eq!(late["reason"], "superseded", "{late}");
+    let view = platform_view(&server, &id).await;
+    assert_eq!(view["status"], "suspended", "{view}");
+    assert_eq!(
+        view["plan"], "starter",
+        "the late plan change was not made: {view}"
+    );
+    // On record: the same late event again is a replay.
+    assert_eq!(deliver(&server, &updated).await["outcome"], "replay");
+}
+
+#[actix_web::test]
+async fn billing_events_out_of_order_apply_the_latest_in_production() {
+    billing_events_out_of_order_apply_the_latest(Mode::Production).await;
+}
+
+#[actix_web::test]
+async fn billing_events_out_of_order_apply_the_latest_embedded() {
+    billing_events_out_of_order_apply_the_latest(Mode::Embedded).await;
+}

@@ -1,0 +1,2 @@
+DROP INDEX billing_events_stream;
+ALTER TABLE billing_events DROP COLUMN stream;

@@ -143,6 +143,7 @@ pub fn new_tenant(slug: &str, created: i64) -> NewTenant {
         status: TenantStatus::Active,
         region: Region::new("eu-west").unwrap(),
         dedicated_bucket: None,
+        dedicated_database: None,
         limit_overrides: LimitOverrides::default(),
         created_at: at(created),
     }

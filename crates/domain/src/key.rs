@@ -276,6 +276,7 @@ mod tests {
             status: TenantStatus::Active,
             region,
             dedicated_bucket: None,
+            dedicated_database: None,
             limit_overrides: LimitOverrides::default(),
             created_at: time::OffsetDateTime::UNIX_EPOCH,
             suspended_at: None,

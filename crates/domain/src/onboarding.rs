@@ -18,6 +18,10 @@ pub enum OnboardingStep {
     /// Storage placement: the region's bucket (a prefix in it) or a
     /// dedicated bucket, created private, encrypted, with CORS and lifecycle.
     Placement,
+    /// Metadata placement: for a tenant with a dedicated database, that
+    /// database created, migrated and given the tenant's row; nothing to
+    /// do for a tenant in the shared database.
+    Database,
     /// The first tenant administrator (when the request names one).
     AdminUser,
     /// The tenant becomes `active`.
@@ -26,6 +30,7 @@ pub enum OnboardingStep {
 
 snake_case_names!(OnboardingStep {
     Placement => "placement",
+    Database => "database",
     AdminUser => "admin_user",
     Activate => "activate",
 }, "step");

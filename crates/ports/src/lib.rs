@@ -33,7 +33,7 @@ pub use metadata::{
     AuditEntry, AuditQuery, FileObject, FileObjectQuery, FilePatch, FileQuery, MAX_PAGE_SIZE,
     MetadataStore, NewAudit, NewFile, NewGrant, NewOnboarding, NewTenant, ObjectFacts,
     OnboardingUpdate, Page, ReadFilter, ReadRestriction, StoredFile, TenantPatch, TenantScope,
-    fetch_size, page_size,
+    fetch_size, page_size, single_database_only,
 };
 pub use object_store::{
     BucketSpec, ByteRange, ByteStream, CompletedPart, GetObject, ListedObject, ObjectList,

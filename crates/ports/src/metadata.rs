@@ -74,6 +74,39 @@ impl<T> Page<T> {
         Self { items, next_cursor }
     }
 
+    /// One page of a listing kept in two places (a tenant's dedicated
+    /// database and the shared one), from one page of each fetched with
+    /// the same cursor and `limit`: the first `limit` items of both in
+    /// keyset order (`descending` for newest-first listings). Taking no
+    /// more than one page's worth keeps every item before the last of
+    /// either page, so nothing a source holds past its page is skipped.
+    pub fn merge(
+        a: Self,
+        b: Self,
+        limit: u32,
+        descending: bool,
+        cursor_of: impl Fn(&T) -> PageCursor,
+    ) -> Self {
+        let key = |item: &T| {
+            let c = cursor_of(item);
+            (c.created_at, c.id)
+        };
+        let more_behind = a.next_cursor.is_some() || b.next_cursor.is_some();
+        let mut items: Vec<T> = a.items.into_iter().chain(b.items).collect();
+        if descending {
+            items.sort_by_key(|item| std::cmp::Reverse(key(item)));
+        } else {
+            items.sort_by_key(key);
+        }
+        let size = page_size(limit) as usize;
+        let truncated = items.len() > size;
+        items.truncate(size);
+        let next_cursor = (truncated || more_behind)
+            .then(|| items.last().map(|last| cursor_of(last).encode()))
+            .flatten();
+        Self { items, next_cursor }
+    }
+
     /// [`Page::from_overfetch`] of stored rows, each converted to an item
     /// first; the first row that does not convert is the error.
     pub fn try_from_overfetch<R, E>(
@@ -101,6 +134,8 @@ pub struct NewTenant {
     pub status: TenantStatus,
     pub region: Region,
     pub dedicated_bucket: Option<String>,
+    /// See [`Tenant::dedicated_database`].
+    pub dedicated_database: Option<String>,
     pub limit_overrides: LimitOverrides,
     pub created_at: OffsetDateTime,
 }
@@ -373,6 +408,26 @@ pub struct FileObjectQuery {
 /// are the platform path. Every method may fail with
 /// [`crate::MetadataErrorKind::Unavailable`] when the database cannot be
 /// reached and `Internal` on anything unexpected.
+/// [`MetadataStore::provision_database`] and
+/// [`MetadataStore::drop_database`] of a store that places every tenant in
+/// its one database: nothing to do for a tenant without a dedicated
+/// database, and an `InvalidState` error for one with.
+///
+/// # Errors
+/// `InvalidState` when `tenant` has a dedicated database.
+pub fn single_database_only(tenant: &Tenant) -> Result<(), MetadataError> {
+    match &tenant.dedicated_database {
+        None => Ok(()),
+        Some(database) => Err(MetadataError::new(
+            crate::MetadataErrorKind::InvalidState,
+            format!(
+                "tenant {} has the dedicated database {database}, and this store has no dedicated databases configured",
+                tenant.slug
+            ),
+        )),
+    }
+}
+
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait MetadataStore: Send + Sync + 'static {
@@ -823,6 +878,24 @@ pub trait MetadataStore: Send + Sync + 'static {
         effect: Option<BillingEffect>,
     ) -> Result<BillingRecorded, MetadataError>;
 
+    /// Make the tenant's dedicated database ready (metadata placement):
+    /// created if missing, migrated, and holding the tenant's row. Nothing
+    /// to do for a tenant without one. Idempotent.
+    ///
+    /// # Errors
+    /// `InvalidState` when the store has no dedicated databases configured
+    /// (the embedded store never has); `Unavailable` when the database
+    /// server does not answer.
+    async fn provision_database(&self, tenant: &Tenant) -> Result<(), MetadataError>;
+
+    /// Drop the tenant's dedicated database with everything in it (an
+    /// onboarding's compensation; purge). Nothing to do for a tenant
+    /// without one, or when it is gone already.
+    ///
+    /// # Errors
+    /// As [`Self::provision_database`].
+    async fn drop_database(&self, tenant: &Tenant) -> Result<(), MetadataError>;
+
     /// Whether the database answers, for `/readyz`.
     ///
     /// # Errors
@@ -950,6 +1023,55 @@ mod tests {
         );
         let bad = Page::<u32>::try_from_overfetch(vec![Row(1), Row(-1)], 2, cursor);
         assert_eq!(bad, Err("-1 is not a count".to_owned()));
+    }
+
+    /// Pages of `items` (cursor seconds) as a store would serve them.
+    fn served(items: &[u32], after: Option<u32>, limit: u32, descending: bool) -> Page<u32> {
+        let mut all: Vec<u32> = items.to_vec();
+        all.sort_unstable();
+        if descending {
+            all.reverse();
+        }
+        let rest: Vec<u32> = all
+            .into_iter()
+            .filter(|n| after.is_none_or(|a| if descending { *n < a } else { *n > a }))
+            .take(fetch_size(limit) as usize)
+            .collect();
+        Page::from_overfetch(rest, limit, cursor)
+    }
+
+    #[test]
+    fn merged_pages_list_both_sources_once_in_order() {
+        for descending in [false, true] {
+            let a = [1, 2, 3, 4, 9, 10, 11];
+            let b = [5, 6, 7, 8, 12];
+            let mut seen = Vec::new();
+            let mut after: Option<u32> = None;
+            for _ in 0..20 {
+                let page = Page::merge(
+                    served(&a, after, 3, descending),
+                    served(&b, after, 3, descending),
+                    3,
+                    descending,
+                    cursor,
+                );
+                assert!(page.items.len() <= 3);
+                seen.extend(page.items.iter().copied());
+                match page.next_cursor {
+                    Some(next) => {
+                        let c = PageCursor::decode(&next).unwrap();
+                        after = Some(u32::try_from(c.id.as_u128()).unwrap());
+                    }
+                    None => break,
+                }
+            }
+            let mut expected: Vec<u32> = a.iter().chain(&b).copied().collect();
+            expected.sort_unstable();
+            if descending {
+                expected.reverse();
+            }
+            assert_eq!(seen, expected, "descending: {descending}");
+        }
     }
 
     #[test]

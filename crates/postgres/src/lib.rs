@@ -10,6 +10,7 @@
 mod audit;
 mod billing;
 mod changes;
+mod dedicated;
 mod error;
 mod events;
 mod files;
@@ -20,6 +21,7 @@ mod journal;
 mod listing;
 mod migrate;
 mod onboarding;
+mod placed;
 mod platform;
 mod port;
 mod rows;
@@ -31,6 +33,8 @@ mod tenants;
 pub mod testing;
 
 pub use changes::CHANNEL as TENANT_CHANGES_CHANNEL;
+pub use dedicated::{DATABASE_PLACEHOLDER, DatabaseServer, DedicatedDatabases};
 pub use error::PgError;
 pub use migrate::{APP_ROLE, MigrateOptions, migrate, migrate_with};
+pub use placed::PlacedMetadataStore;
 pub use store::{PgMetadataStore, PoolOptions};

@@ -93,6 +93,7 @@ impl PgMetadataStore {
             status: new.status.as_str().to_owned(),
             region: new.region.as_str().to_owned(),
             dedicated_bucket: new.dedicated_bucket.clone(),
+            dedicated_database: new.dedicated_database.clone(),
             limit_overrides: serde_json::to_value(&new.limit_overrides)
                 .map_err(|e| PgError::CorruptRow(format!("limit overrides: {e}")))?,
             created_at: new.created_at,

@@ -380,6 +380,14 @@ impl MetadataStore for PgMetadataStore {
         Ok(self.record_billing_event_impl(event, effect).await?)
     }
 
+    async fn provision_database(&self, tenant: &Tenant) -> Result<(), MetadataError> {
+        coffer_ports::single_database_only(tenant)
+    }
+
+    async fn drop_database(&self, tenant: &Tenant) -> Result<(), MetadataError> {
+        coffer_ports::single_database_only(tenant)
+    }
+
     async fn check_ready(&self) -> Result<(), MetadataError> {
         self.bounded(async {
             let mut conn = self.pool.get().await?;

@@ -43,11 +43,34 @@ pub(crate) struct TenantRow {
     pub status: String,
     pub region: String,
     pub dedicated_bucket: Option<String>,
+    pub dedicated_database: Option<String>,
     pub limit_overrides: serde_json::Value,
     pub created_at: OffsetDateTime,
     pub suspended_at: Option<OffsetDateTime>,
     pub cancelled_at: Option<OffsetDateTime>,
     pub purge_after: Option<OffsetDateTime>,
+}
+
+impl TenantRow {
+    /// The row of `tenant` as it is (for the copy in its dedicated database).
+    pub(crate) fn of(tenant: &Tenant) -> Result<Self, PgError> {
+        Ok(Self {
+            id: *tenant.id.as_uuid(),
+            slug: tenant.slug.as_str().to_owned(),
+            display_name: tenant.display_name.clone(),
+            plan: tenant.plan.as_str().to_owned(),
+            status: tenant.status.as_str().to_owned(),
+            region: tenant.region.as_str().to_owned(),
+            dedicated_bucket: tenant.dedicated_bucket.clone(),
+            dedicated_database: tenant.dedicated_database.clone(),
+            limit_overrides: serde_json::to_value(&tenant.limit_overrides)
+                .map_err(|e| PgError::CorruptRow(format!("limit overrides: {e}")))?,
+            created_at: tenant.created_at,
+            suspended_at: tenant.suspended_at,
+            cancelled_at: tenant.cancelled_at,
+            purge_after: tenant.purge_after,
+        })
+    }
 }
 
 impl TryFrom<TenantRow> for Tenant {
@@ -65,6 +88,7 @@ impl TryFrom<TenantRow> for Tenant {
                 .map_err(|e| corrupt("tenant status", e))?,
             region: Region::new(row.region).map_err(|e| corrupt("tenant region", e))?,
             dedicated_bucket: row.dedicated_bucket,
+            dedicated_database: row.dedicated_database,
             limit_overrides: serde_json::from_value::<LimitOverrides>(row.limit_overrides)
                 .map_err(|e| corrupt("tenant limit overrides", e))?,
             created_at: row.created_at,

@@ -10,6 +10,7 @@ diesel::table! {
         status -> Text,
         region -> Text,
         dedicated_bucket -> Nullable<Text>,
+        dedicated_database -> Nullable<Text>,
         limit_overrides -> Jsonb,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,

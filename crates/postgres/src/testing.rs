@@ -83,6 +83,84 @@ impl TestDb {
         &self.name
     }
 
+    /// The prefix of this test's dedicated databases (tenants' own
+    /// databases made on the same server): dropped with the test database.
+    pub fn dedicated_prefix(&self) -> String {
+        let id = self.name.trim_start_matches("coffer_test_");
+        format!("ct{}_", &id[..id.len().min(12)])
+    }
+
+    /// The owner's URL with `{database}` for the database, as
+    /// `metadata.dedicated.admin_url` takes it.
+    pub fn owner_url_template(&self) -> String {
+        self.server.database(crate::DATABASE_PLACEHOLDER)
+    }
+
+    /// The service role's URL with `{database}` (`metadata.dedicated.app_url`).
+    pub fn app_url_template(&self) -> String {
+        self.server
+            .as_user(APP_ROLE, APP_PASSWORD)
+            .database(crate::DATABASE_PLACEHOLDER)
+    }
+
+    /// Run `sql` in database `db` of this server as the owner (for tests
+    /// that break or rewind a database on purpose).
+    ///
+    /// # Errors
+    /// When the database cannot be reached or the statements fail.
+    pub async fn execute_in(&self, db: &str, sql: &str) -> Result<(), String> {
+        use diesel_async::SimpleAsyncConnection as _;
+        let mut conn = connect(&self.server.database(db)).await?;
+        conn.batch_execute(sql).await.map_err(|e| e.to_string())
+    }
+
+    /// The databases on this server whose names start with `prefix`.
+    ///
+    /// # Errors
+    /// When the server cannot be queried.
+    pub async fn databases_like(&self, prefix: &str) -> Result<Vec<String>, String> {
+        let mut conn = connect(&self.server.database("postgres")).await?;
+        let rows: Vec<SubjectRow> = diesel::sql_query(
+            "SELECT datname AS subject FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1",
+        )
+        .bind::<diesel::sql_types::Text, _>(prefix)
+        .load(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(rows.into_iter().map(|r| r.subject).collect())
+    }
+
+    /// `SELECT count(*)` of `table` rows of `tenant` in database `db` of
+    /// this server, read as the owner (past row-level security).
+    ///
+    /// # Errors
+    /// When the database cannot be reached or the query fails.
+    pub async fn count_rows(&self, db: &str, table: &str, tenant: Uuid) -> Result<i64, String> {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = connect(&self.server.database(db)).await?;
+        diesel::sql_query("SET coffer.platform = 'on'")
+            .execute(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        let column = if table == "tenants" {
+            "id"
+        } else {
+            "tenant_id"
+        };
+        let row: Count = diesel::sql_query(format!(
+            "SELECT count(*) AS n FROM {table} WHERE {column} = $1"
+        ))
+        .bind::<diesel::sql_types::Uuid, _>(tenant)
+        .get_result(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(row.n)
+    }
+
     /// The owner role's URL (the role that ran the migrations).
     pub fn owner_url(&self) -> String {
         self.server.database(&self.name)
@@ -142,6 +220,7 @@ impl Drop for TestDb {
         // test's runtime may be single-threaded.
         let url = self.server.database("postgres");
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let prefix = self.dedicated_prefix();
         let dropped = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -149,6 +228,18 @@ impl Drop for TestDb {
                 .ok()?;
             rt.block_on(async {
                 let mut conn = connect(&url).await.ok()?;
+                // The test's dedicated databases go with it.
+                let own: Vec<SubjectRow> = diesel::sql_query(
+                    "SELECT datname AS subject FROM pg_database WHERE starts_with(datname, $1)",
+                )
+                .bind::<diesel::sql_types::Text, _>(&prefix)
+                .load(&mut conn)
+                .await
+                .ok()?;
+                for db in own {
+                    let drop_own = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.subject);
+                    diesel::sql_query(drop_own).execute(&mut conn).await.ok()?;
+                }
                 diesel::sql_query(sql).execute(&mut conn).await.ok()
             })
         })
@@ -282,7 +373,19 @@ impl TestDb {
     /// # Errors
     /// When the owner cannot connect or the query fails.
     pub async fn users_of(&self, tenant: uuid::Uuid) -> Result<Vec<String>, String> {
-        let mut owner = connect(&self.owner_url()).await?;
+        self.users_in(&self.name, tenant).await
+    }
+
+    /// [`TestDb::users_of`] in database `db` of this server (a dedicated one).
+    ///
+    /// # Errors
+    /// As [`TestDb::users_of`].
+    pub async fn users_in(&self, db: &str, tenant: uuid::Uuid) -> Result<Vec<String>, String> {
+        let mut owner = connect(&self.server.database(db)).await?;
+        diesel::sql_query("SET coffer.platform = 'on'")
+            .execute(&mut owner)
+            .await
+            .map_err(|e| e.to_string())?;
         let rows: Vec<SubjectRow> = diesel::sql_query(
             "SELECT subject || ':' || array_to_string(roles, ',') AS subject
              FROM users WHERE tenant_id = $1 ORDER BY subject",

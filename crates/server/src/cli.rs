@@ -110,6 +110,10 @@ pub enum TenantCommand {
         /// A dedicated bucket, created private and encrypted.
         #[arg(long)]
         bucket: Option<String>,
+        /// A dedicated database (`true`/`false`); default: as the plan says
+        /// (`metadata.dedicated.plans`).
+        #[arg(long)]
+        dedicated_database: Option<bool>,
     },
 }
 
@@ -188,6 +192,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             name,
             admin,
             bucket,
+            dedicated_database,
         }) => {
             let wiring = wiring::wire(&config).await?;
             let slug = TenantSlug::new(slug)?;
@@ -198,6 +203,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 region: Region::new(region)?,
                 limit_overrides: LimitOverrides::default(),
                 dedicated_bucket: bucket.map(coffer_domain::BucketName::new).transpose()?,
+                dedicated_database,
                 admin_subject: admin.map(Subject::new).transpose()?,
             };
             let created = wiring
@@ -343,30 +349,111 @@ async fn reconcile(config: &Config, tenant: Option<String>, repair: bool) -> Res
     Ok(())
 }
 
+/// What `coffer migrate` did: the shared database's migrations applied,
+/// and each dedicated database's outcome (oldest tenant first).
+#[derive(Debug, Default)]
+pub struct MigrateReport {
+    pub shared: Vec<String>,
+    pub dedicated: Vec<DedicatedMigration>,
+}
+
+/// One dedicated database's migration.
+#[derive(Debug)]
+pub struct DedicatedMigration {
+    pub tenant: coffer_domain::TenantSlug,
+    pub database: String,
+    /// The versions applied, or why it failed.
+    pub outcome: Result<Vec<String>, String>,
+}
+
+impl MigrateReport {
+    pub fn failures(&self) -> usize {
+        self.dedicated.iter().filter(|d| d.outcome.is_err()).count()
+    }
+}
+
 async fn migrate(config: &Config) -> Result<(), Error> {
+    let report = migrate_all(config).await?;
+    if config.metadata.backend == MetadataBackend::Sqlite {
+        println!("migrated {}", config.sqlite_path().display());
+        return Ok(());
+    }
+    println!(
+        "shared database: applied {} migration(s)",
+        report.shared.len()
+    );
+    for name in &report.shared {
+        println!("  {name}");
+    }
+    for d in &report.dedicated {
+        match &d.outcome {
+            Ok(applied) => println!(
+                "tenant {} ({}): applied {} migration(s)",
+                d.tenant,
+                d.database,
+                applied.len()
+            ),
+            Err(e) => println!("tenant {} ({}): FAILED: {e}", d.tenant, d.database),
+        }
+    }
+    match report.failures() {
+        0 => Ok(()),
+        failed => Err(format!(
+            "{failed} of {} dedicated database(s) failed to migrate",
+            report.dedicated.len()
+        )
+        .into()),
+    }
+}
+
+/// Migrate the shared database, then every tenant's dedicated database one
+/// after the other, going on past a failure (each is in the report).
+///
+/// # Errors
+/// The shared database failing to migrate, or the tenants not being listed.
+pub async fn migrate_all(config: &Config) -> Result<MigrateReport, Error> {
     match config.metadata.backend {
+        MetadataBackend::Sqlite => {
+            // Opening the embedded database applies its migrations.
+            wiring::metadata(config).await?;
+            Ok(MigrateReport::default())
+        }
         MetadataBackend::Postgres => {
-            let url = config
+            let owner = config
                 .metadata
                 .migration_url
                 .as_ref()
                 .or(config.metadata.url.as_ref())
                 .ok_or("metadata.migration_url is required")?;
-            let applied =
-                coffer_postgres::migrate_with(url.expose_secret(), wiring::migrate_options(config))
-                    .await?;
-            println!("applied {} migration(s)", applied.len());
-            for name in applied {
-                println!("  {name}");
-            }
-        }
-        MetadataBackend::Sqlite => {
-            // Opening the embedded database applies its migrations.
-            wiring::metadata(config).await?;
-            println!("migrated {}", config.sqlite_path().display());
+            let shared = coffer_postgres::migrate_with(
+                owner.expose_secret(),
+                wiring::migrate_options(config),
+            )
+            .await?;
+            let url = config
+                .metadata
+                .url
+                .as_ref()
+                .ok_or("metadata.url is required to find the dedicated databases")?;
+            let registry = coffer_postgres::PgMetadataStore::connect_with(
+                url.expose_secret(),
+                config.pool_options(),
+            )?;
+            let placed =
+                coffer_postgres::PlacedMetadataStore::new(registry, wiring::dedicated(config)?);
+            let dedicated = placed
+                .migrate_dedicated()
+                .await?
+                .into_iter()
+                .map(|(tenant, outcome)| DedicatedMigration {
+                    database: tenant.dedicated_database.unwrap_or_default(),
+                    tenant: tenant.slug,
+                    outcome: outcome.map_err(|e| e.to_string()),
+                })
+                .collect();
+            Ok(MigrateReport { shared, dedicated })
         }
     }
-    Ok(())
 }
 
 /// `30m`, `1h`, `7d`, `90s` or plain seconds.

@@ -91,6 +91,37 @@ pub struct MetadataConfig {
     pub statement_timeout_secs: u64,
     /// SQLite file; `<data_dir>/coffer.db` when empty.
     pub sqlite_path: Option<PathBuf>,
+    pub dedicated: DedicatedConfig,
+}
+
+/// Dedicated databases (metadata placement, docs/tenants-placement.md):
+/// off unless `admin_url` is set; PostgreSQL only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DedicatedConfig {
+    /// URL of a role that may create databases on the server they are
+    /// made on, with `{database}` where the name goes
+    /// (`postgres://coffer_admin:…@db-ent:5432/{database}`).
+    pub admin_url: Option<SecretString>,
+    /// The service role's URL on that server, with `{database}`.
+    pub app_url: Option<SecretString>,
+    /// Tenants of these plans get a database of their own, unless their
+    /// creation says `"dedicated_database": false`.
+    pub plans: Vec<coffer_domain::Plan>,
+    /// Databases are named `<prefix><tenant id without dashes>`.
+    pub database_prefix: String,
+    /// Connections per dedicated database.
+    pub pool_size: usize,
+    /// Region → server, for tenants whose database must stay in their
+    /// region; other regions use the server above.
+    pub regions: BTreeMap<String, DedicatedServerConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DedicatedServerConfig {
+    pub admin_url: SecretString,
+    pub app_url: SecretString,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -239,6 +270,12 @@ pool_size = 32
 connect_timeout_secs = 5
 checkout_timeout_secs = 5
 statement_timeout_secs = 10
+
+[metadata.dedicated]
+plans = ["enterprise"]
+database_prefix = "coffer_t_"
+pool_size = 4
+regions = {}
 
 [storage]
 backend = "fs"

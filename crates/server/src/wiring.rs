@@ -80,13 +80,15 @@ async fn metadata_and_changes(
                     "metadata.url (COFFER__METADATA__URL) is required for postgres".into(),
                 )
             })?;
-            let store = coffer_postgres::PgMetadataStore::connect_with(
+            let shared = coffer_postgres::PgMetadataStore::connect_with(
                 url.expose_secret(),
                 config.pool_options(),
             )
             .map_err(|e| fail("connecting to PostgreSQL")(e.to_string()))?;
-            let store = Arc::new(store);
-            Ok((store.clone(), store))
+            // Changes are announced on the shared database (the registry).
+            let changes = Arc::new(shared.clone());
+            let store = coffer_postgres::PlacedMetadataStore::new(shared, dedicated(config)?);
+            Ok((Arc::new(store), changes))
         }
         MetadataBackend::Sqlite => {
             let path = config.sqlite_path();
@@ -97,6 +99,76 @@ async fn metadata_and_changes(
             Ok((store.clone(), store))
         }
     }
+}
+
+/// The servers dedicated databases are made on, from `[metadata.dedicated]`;
+/// `None` when it has no `admin_url`.
+///
+/// # Errors
+/// An `admin_url` without `app_url`, a URL without `{database}`, a region
+/// name that is not valid, or dedicated databases with the SQLite backend.
+pub fn dedicated(
+    config: &Config,
+) -> Result<Option<coffer_postgres::DedicatedDatabases>, WiringError> {
+    let d = &config.metadata.dedicated;
+    let Some(admin_url) = &d.admin_url else {
+        if !d.regions.is_empty() {
+            return Err(fail("metadata.dedicated")(
+                "regions are set but admin_url is not".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    if config.metadata.backend != MetadataBackend::Postgres {
+        return Err(fail("metadata.dedicated")(
+            "dedicated databases need the postgres backend".into(),
+        ));
+    }
+    let app_url = d
+        .app_url
+        .as_ref()
+        .ok_or_else(|| fail("metadata.dedicated")("app_url is required with admin_url".into()))?;
+    let server = |admin: &secrecy::SecretString, app: &secrecy::SecretString| {
+        coffer_postgres::DatabaseServer {
+            admin_url: admin.expose_secret().to_owned(),
+            app_url: app.expose_secret().to_owned(),
+        }
+    };
+    let mut regions = std::collections::BTreeMap::new();
+    for (region, s) in &d.regions {
+        let region = Region::new(region.clone())
+            .map_err(|e| fail("metadata.dedicated.regions")(e.to_string()))?;
+        regions.insert(region, server(&s.admin_url, &s.app_url));
+    }
+    let dedicated = coffer_postgres::DedicatedDatabases {
+        default: server(admin_url, app_url),
+        regions,
+        pool: coffer_postgres::PoolOptions {
+            max_size: d.pool_size.max(1),
+            ..config.pool_options()
+        },
+        app_password: migrate_options(config).app_password,
+    };
+    dedicated
+        .check()
+        .map_err(|e| fail("metadata.dedicated")(e.to_string()))?;
+    Ok(Some(dedicated))
+}
+
+/// Which new tenants get a dedicated database, for the use cases.
+///
+/// # Errors
+/// A `database_prefix` that is not a plain identifier.
+fn database_placement(
+    config: &Config,
+) -> Result<Option<coffer_service::DatabasePlacement>, WiringError> {
+    let d = &config.metadata.dedicated;
+    if d.admin_url.is_none() {
+        return Ok(None);
+    }
+    coffer_service::DatabasePlacement::new(d.database_prefix.clone(), d.plans.iter().copied())
+        .map(Some)
+        .map_err(|e| fail("metadata.dedicated.database_prefix")(e.to_string()))
 }
 
 /// What `coffer migrate` (and migrate-on-start) does besides migrating.
@@ -216,6 +288,7 @@ pub async fn wire_with(
     service.bucket_cors_origins = config.storage.cors_origins.clone();
     service.onboarding_lease = Duration::from_secs(config.jobs.onboarding_lease_secs.max(1));
     service.tenant_cache_ttl = Duration::from_secs(config.tenants.cache_ttl_secs.max(1));
+    service.dedicated_databases = database_placement(config)?;
     let sender = crate::webhooks::HttpWebhookSender::new(Duration::from_secs(
         config.events.delivery_timeout_secs,
     ))
@@ -285,6 +358,7 @@ async fn bootstrap_tenant(meta: &dyn MetadataStore, slug: &str) -> Result<(), Wi
         status: TenantStatus::Active,
         region: Region::new("local").map_err(|e| fail("bootstrap tenant")(e.to_string()))?,
         dedicated_bucket: None,
+        dedicated_database: None,
         limit_overrides: LimitOverrides::default(),
         created_at: time::OffsetDateTime::now_utc(),
     };

@@ -67,6 +67,56 @@ pub struct ServiceConfig {
     /// How long a worker holds a claimed onboarding before another may
     /// take it over (a worker that died).
     pub onboarding_lease: Duration,
+    /// Which new tenants get a database of their own (metadata placement);
+    /// `None`: every tenant lives in the shared database.
+    pub dedicated_databases: Option<DatabasePlacement>,
+}
+
+/// The rule for dedicated databases: tenants of these plans get one (unless
+/// their creation asks otherwise), named `<prefix><tenant id without dashes>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabasePlacement {
+    prefix: String,
+    pub plans: Vec<coffer_domain::Plan>,
+}
+
+impl DatabasePlacement {
+    /// The longest prefix: with the 32 hex digits of the id it must fit
+    /// PostgreSQL's 63-byte identifiers.
+    pub const MAX_PREFIX_LEN: usize = 31;
+
+    /// # Errors
+    /// A prefix that is not a lower-case identifier start (`[a-z_][a-z0-9_]*`)
+    /// of at most [`Self::MAX_PREFIX_LEN`] bytes: it is spliced into
+    /// `CREATE DATABASE`.
+    pub fn new(
+        prefix: impl Into<String>,
+        plans: impl IntoIterator<Item = coffer_domain::Plan>,
+    ) -> Result<Self, coffer_domain::ValidationError> {
+        let prefix = prefix.into();
+        let identifier = prefix
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| b == b'_' || b.is_ascii_lowercase() || (i > 0 && b.is_ascii_digit()));
+        if prefix.is_empty() || prefix.len() > Self::MAX_PREFIX_LEN || !identifier {
+            return Err(coffer_domain::ValidationError::new(
+                "database_prefix",
+                format!(
+                    "the dedicated database prefix must be 1 to {} of a-z, 0-9 and _, not starting with a digit",
+                    Self::MAX_PREFIX_LEN
+                ),
+            ));
+        }
+        Ok(Self {
+            prefix,
+            plans: plans.into_iter().collect(),
+        })
+    }
+
+    /// The database of tenant `id`.
+    pub fn name_for(&self, id: coffer_domain::TenantId) -> String {
+        format!("{}{}", self.prefix, id.as_uuid().simple())
+    }
 }
 
 impl ServiceConfig {
@@ -82,6 +132,7 @@ impl ServiceConfig {
             erase_grace: Duration::from_secs(300),
             bucket_cors_origins: Vec::new(),
             onboarding_lease: Duration::from_secs(300),
+            dedicated_databases: None,
         }
     }
 }

@@ -31,7 +31,7 @@ use coffer_ports::{Clock, IdentityProvider, MetadataStore, ObjectStore, WebhookS
 
 pub use billing::{BILLING_ACTOR, BILLING_SETTING, BillingOutcome, BillingReceipt, BillingWebhook};
 pub use caller::{Caller, RequestMeta};
-pub use config::{PlanDefaults, ServiceConfig};
+pub use config::{DatabasePlacement, PlanDefaults, ServiceConfig};
 pub use error::{ErrorKind, ServiceError};
 pub use events::{DeliveryPolicy, DispatchReport, Webhook};
 pub use files::{

@@ -168,6 +168,7 @@ impl Coffer {
                 }
                 Ok(())
             }
+            OnboardingStep::Database => Ok(self.meta.provision_database(tenant).await?),
             OnboardingStep::AdminUser => {
                 if let Some(subject) = &job.request.admin_subject {
                     self.meta
@@ -201,6 +202,8 @@ impl Coffer {
                 }
                 Ok(())
             }
+            // Everything the tenant's database held goes with it.
+            OnboardingStep::Database => Ok(self.meta.drop_database(tenant).await?),
             OnboardingStep::AdminUser => {
                 if let Some(subject) = &job.request.admin_subject {
                     let journal = system_journal(

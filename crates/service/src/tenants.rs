@@ -33,6 +33,9 @@ pub struct CreateTenant {
     pub region: Region,
     pub limit_overrides: LimitOverrides,
     pub dedicated_bucket: Option<coffer_domain::BucketName>,
+    /// A database of its own: `None` follows the configured plans
+    /// ([`crate::DatabasePlacement`]), `Some` asks for or declines one.
+    pub dedicated_database: Option<bool>,
     /// The first tenant administrator, created by the onboarding job.
     pub admin_subject: Option<Subject>,
 }
@@ -49,6 +52,25 @@ pub struct TenantUpdate {
 }
 
 impl Coffer {
+    /// The dedicated database a new tenant gets, if any.
+    fn dedicated_database(
+        &self,
+        id: TenantId,
+        plan: Plan,
+        asked: Option<bool>,
+    ) -> Result<Option<String>, ServiceError> {
+        let placement = self.config.dedicated_databases.as_ref();
+        match (asked, placement) {
+            (Some(false), _) | (None, None) => Ok(None),
+            (Some(true), None) => Err(ServiceError::invalid(
+                "dedicated_database_unavailable",
+                "no dedicated databases are configured (metadata.dedicated)",
+            )),
+            (Some(true), Some(p)) => Ok(Some(p.name_for(id))),
+            (None, Some(p)) => Ok(p.plans.contains(&plan).then(|| p.name_for(id))),
+        }
+    }
+
     /// The caller's tenant: plan, limits, usage, status.
     ///
     /// # Errors
@@ -65,7 +87,17 @@ impl Coffer {
         scope: &TenantScope,
         with_billing: bool,
     ) -> Result<TenantView, ServiceError> {
-        let usage = self.meta.usage(scope).await?;
+        // Until onboarding made its placement (a dedicated database), a
+        // tenant has nothing stored anywhere to count.
+        let placed = !matches!(
+            tenant.status,
+            TenantStatus::Provisioning | TenantStatus::ProvisioningFailed
+        );
+        let usage = if placed {
+            self.meta.usage(scope).await?
+        } else {
+            Usage::default()
+        };
         let billing = if with_billing {
             self.meta
                 .get_setting(scope, crate::billing::BILLING_SETTING)
@@ -142,8 +174,12 @@ impl Coffer {
             return Err(crate::onboarding::region_not_placed(&request.region));
         }
         let now = self.clock.now();
+        let id = TenantId::new_random();
+        let dedicated_database =
+            self.dedicated_database(id, request.plan, request.dedicated_database)?;
         let new = NewTenant {
-            id: TenantId::new_random(),
+            id,
+            dedicated_database,
             slug: request.slug,
             display_name,
             plan: request.plan,

@@ -81,6 +81,7 @@ impl SqliteMetadataStore {
             status: new.status.as_str().to_owned(),
             region: new.region.as_str().to_owned(),
             dedicated_bucket: new.dedicated_bucket.clone(),
+            dedicated_database: new.dedicated_database.clone(),
             limit_overrides: serde_json::to_string(&new.limit_overrides)
                 .map_err(|e| SqliteError::CorruptRow(format!("limit overrides: {e}")))?,
             created_at: created,

@@ -382,6 +382,14 @@ impl MetadataStore for SqliteMetadataStore {
         Ok(self.record_billing_event_impl(event, effect).await?)
     }
 
+    async fn provision_database(&self, tenant: &Tenant) -> Result<(), MetadataError> {
+        coffer_ports::single_database_only(tenant)
+    }
+
+    async fn drop_database(&self, tenant: &Tenant) -> Result<(), MetadataError> {
+        coffer_ports::single_database_only(tenant)
+    }
+
     async fn check_ready(&self) -> Result<(), MetadataError> {
         self.read(|conn| {
             diesel::sql_query("SELECT 1").execute(conn)?;

@@ -74,6 +74,7 @@ pub(crate) struct TenantRow {
     pub status: String,
     pub region: String,
     pub dedicated_bucket: Option<String>,
+    pub dedicated_database: Option<String>,
     pub limit_overrides: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -97,6 +98,7 @@ impl TryFrom<TenantRow> for Tenant {
                 .map_err(|e| corrupt("tenant status", e))?,
             region: Region::new(row.region).map_err(|e| corrupt("tenant region", e))?,
             dedicated_bucket: row.dedicated_bucket,
+            dedicated_database: row.dedicated_database,
             limit_overrides: serde_json::from_str::<LimitOverrides>(&row.limit_overrides)
                 .map_err(|e| corrupt("tenant limit overrides", e))?,
             created_at: time_of(row.created_at)?,

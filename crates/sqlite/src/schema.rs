@@ -10,6 +10,7 @@ diesel::table! {
         status -> Text,
         region -> Text,
         dedicated_bucket -> Nullable<Text>,
+        dedicated_database -> Nullable<Text>,
         limit_overrides -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,

@@ -88,6 +88,7 @@ impl SqliteMetadataStore {
             status: new.status.as_str().to_owned(),
             region: new.region.as_str().to_owned(),
             dedicated_bucket: new.dedicated_bucket.clone(),
+            dedicated_database: new.dedicated_database.clone(),
             limit_overrides: overrides_json(&new.limit_overrides)?,
             created_at: created,
             updated_at: created,

@@ -337,6 +337,10 @@ pub struct TenantDto {
     #[schema(value_type = String, example = "active")]
     pub status: TenantStatus,
     pub region: String,
+    /// Its own bucket, when it has one (storage placement).
+    pub dedicated_bucket: Option<String>,
+    /// Its own PostgreSQL database, when it has one (metadata placement).
+    pub dedicated_database: Option<String>,
     #[schema(value_type = Object)]
     pub limit_overrides: LimitOverrides,
     #[serde(with = "time::serde::rfc3339")]
@@ -362,6 +366,8 @@ impl From<Tenant> for TenantDto {
             plan: t.plan,
             status: t.status,
             region: t.region.into(),
+            dedicated_bucket: t.dedicated_bucket,
+            dedicated_database: t.dedicated_database,
             limit_overrides: t.limit_overrides,
             created_at: t.created_at,
             suspended_at: t.suspended_at,
@@ -450,6 +456,9 @@ pub struct CreateTenantBody {
     pub limit_overrides: LimitOverrides,
     #[schema(value_type = Option<String>)]
     pub dedicated_bucket: Option<coffer_domain::BucketName>,
+    /// A PostgreSQL database of its own; omitted, the configured plans
+    /// decide (`metadata.dedicated.plans`).
+    pub dedicated_database: Option<bool>,
     /// The first tenant administrator (the identity provider's subject),
     /// created with the `admin` role by the onboarding job.
     #[schema(value_type = Option<String>)]

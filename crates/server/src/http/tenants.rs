@@ -58,6 +58,7 @@ pub async fn create(
         region: b.region,
         limit_overrides: b.limit_overrides,
         dedicated_bucket: b.dedicated_bucket,
+        dedicated_database: b.dedicated_database,
         admin_subject: b.admin_subject,
     };
     let tenant = state.coffer.create_tenant(&caller.0, request).await?;

@@ -356,6 +356,12 @@ impl MetadataStore for Faulty {
     ) -> Result<BillingRecorded, MetadataError> {
         self.0.record_billing_event(e, effect).await
     }
+    async fn provision_database(&self, tenant: &Tenant) -> Result<(), MetadataError> {
+        self.0.provision_database(tenant).await
+    }
+    async fn drop_database(&self, tenant: &Tenant) -> Result<(), MetadataError> {
+        self.0.drop_database(tenant).await
+    }
     async fn check_ready(&self) -> Result<(), MetadataError> {
         self.0.check_ready().await
     }

@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::faulty::{Cue, Fault, Faulty};
-use crate::support::{Mode, PDF, PNG, TestServer, ok_json, problem, upload};
+use crate::support::{DEDICATED_DATABASES, Mode, PDF, PNG, TestServer, ok_json, problem, upload};
 
 fn unique(prefix: &str) -> String {
     format!(
@@ -33,13 +33,28 @@ async fn bucket_exists(server: &TestServer, bucket: &str) -> bool {
         .unwrap()
 }
 
+/// The tenant's users, read where its data lives (its own database, if any).
 async fn users(server: &TestServer, view: &Value) -> Vec<String> {
+    let db = server.db().unwrap();
+    let database = view["dedicated_database"].as_str().unwrap_or(db.name());
+    db.users_in(database, *tenant_id(view).as_uuid())
+        .await
+        .unwrap_or_default()
+}
+
+/// Rows of `table` of the tenant in database `database` of the test server.
+async fn rows(server: &TestServer, database: &str, table: &str, view: &Value) -> i64 {
     server
         .db()
         .unwrap()
-        .users_of(*tenant_id(view).as_uuid())
+        .count_rows(database, table, *tenant_id(view).as_uuid())
         .await
         .unwrap()
+}
+
+async fn database_exists(server: &TestServer, name: &str) -> bool {
+    let found = server.db().unwrap().databases_like(name).await.unwrap();
+    found.iter().any(|d| d == name)
 }
 
 /// Keys of `tenant`'s objects in `bucket`, listed through the store.
@@ -59,7 +74,13 @@ async fn objects_in(server: &TestServer, tenant: TenantId, bucket: &str) -> Vec<
 
 #[actix_web::test]
 async fn each_plan_onboards_end_to_end_through_the_worker() {
-    let server = TestServer::start(Mode::Production).await;
+    let server = TestServer::start_with(
+        Mode::Production,
+        tempfile::tempdir().unwrap(),
+        &[DEDICATED_DATABASES],
+    )
+    .await;
+    let shared = server.db().unwrap().name().to_owned();
     for plan in ["starter", "professional", "enterprise"] {
         let slug = unique(plan);
         let created = server
@@ -74,7 +95,7 @@ async fn each_plan_onboards_end_to_end_through_the_worker() {
         assert_eq!(view["onboarding"]["state"], "done", "{view}");
         assert_eq!(
             view["onboarding"]["steps_done"],
-            json!(["placement", "admin_user", "activate"])
+            json!(["placement", "database", "admin_user", "activate"])
         );
         assert_eq!(view["onboarding"]["last_error"], Value::Null);
         // The first admin exists before anyone signed in, with the admin role.
@@ -82,6 +103,22 @@ async fn each_plan_onboards_end_to_end_through_the_worker() {
         let admin = server.token(Some(&slug), "first-admin", &["admin"]).await;
         let file = upload(&server, &admin, "a.pdf", PDF, json!({})).await;
         assert_eq!(file["status"], "available");
+        // Enterprise (the configured plan) has a database of its own that
+        // holds its data; the others live in the shared one.
+        let own = view["dedicated_database"].as_str();
+        if plan == "enterprise" {
+            let own = own.expect("an enterprise tenant has its own database");
+            assert!(database_exists(&server, own).await, "{own}");
+            assert_eq!(rows(&server, own, "files", &view).await, 1);
+            assert_eq!(rows(&server, own, "users", &view).await, 1);
+            assert_eq!(rows(&server, &shared, "files", &view).await, 0);
+            assert_eq!(rows(&server, &shared, "users", &view).await, 0);
+            // The registry row stays in the shared database.
+            assert_eq!(rows(&server, &shared, "tenants", &view).await, 1);
+        } else {
+            assert_eq!(own, None, "{view}");
+            assert_eq!(rows(&server, &shared, "files", &view).await, 1);
+        }
     }
 }
 
@@ -171,13 +208,14 @@ async fn a_failure_at_each_step_leaves_nothing_and_a_retry_succeeds() {
     let server = TestServer::start_wrapped(
         Mode::Production,
         tempfile::tempdir().unwrap(),
-        &[],
+        &[DEDICATED_DATABASES],
         Box::new(move |meta| Arc::new(Faulty(meta, Fault::FailOnboardingStep(wrapped)))),
     )
     .await;
     let admin = server.platform_admin().await;
     for step in [
         OnboardingStep::Placement,
+        OnboardingStep::Database,
         OnboardingStep::AdminUser,
         OnboardingStep::Activate,
     ] {
@@ -208,6 +246,11 @@ async fn a_failure_at_each_step_leaves_nothing_and_a_retry_succeeds() {
             "{step}: bucket left"
         );
         assert!(users(&server, &view).await.is_empty(), "{step}: user left");
+        let database = view["dedicated_database"].as_str().unwrap().to_owned();
+        assert!(
+            !database_exists(&server, &database).await,
+            "{step}: database left"
+        );
         let boss = server.token(Some(&slug), "boss", &["admin"]).await;
         problem(
             server
@@ -234,6 +277,7 @@ async fn a_failure_at_each_step_leaves_nothing_and_a_retry_succeeds() {
         assert_eq!(view["status"], "active", "{step}: {view}");
         assert_eq!(view["onboarding"]["attempts"], 2);
         assert!(bucket_exists(&server, &bucket).await);
+        assert!(database_exists(&server, &database).await);
         assert_eq!(users(&server, &view).await, ["boss:admin"]);
         // Only a failed onboarding can be retried.
         problem(

@@ -41,6 +41,10 @@ pub struct TestServer {
     vars: Vec<(String, String)>,
 }
 
+/// An extra setting that turns dedicated databases on, made on the test's
+/// PostgreSQL server (see [`TestServer::start_with`]).
+pub const DEDICATED_DATABASES: (&str, &str) = ("COFFER__METADATA__DEDICATED__ADMIN_URL", "auto");
+
 /// Passes the metadata store through unchanged.
 pub type Wrap = Box<dyn FnOnce(Arc<dyn MetadataStore>) -> Arc<dyn MetadataStore>>;
 
@@ -121,11 +125,24 @@ impl TestServer {
                 Some(db)
             }
         };
-        vars.extend(
-            extra
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        );
+        for (k, v) in extra {
+            if (*k, *v) == DEDICATED_DATABASES {
+                // Dedicated databases on the test's server, named after the
+                // test's database and dropped with it.
+                let db = db.as_ref().expect("dedicated databases need PostgreSQL");
+                vars.push((k.to_string(), db.owner_url_template()));
+                vars.push((
+                    "COFFER__METADATA__DEDICATED__APP_URL".to_owned(),
+                    db.app_url_template(),
+                ));
+                vars.push((
+                    "COFFER__METADATA__DEDICATED__DATABASE_PREFIX".to_owned(),
+                    db.dedicated_prefix(),
+                ));
+            } else {
+                vars.push(((*k).to_owned(), (*v).to_owned()));
+            }
+        }
         Self::launch(mode, vars, db, dir, wrap).await
     }
 

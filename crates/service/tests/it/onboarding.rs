@@ -32,6 +32,7 @@ fn job(t: &Tenant) -> Onboarding {
 fn provisioning() -> Tenant {
     Tenant {
         dedicated_bucket: Some("acme-own".into()),
+        dedicated_database: Some("coffer_t_acme".into()),
         ..tenant(TenantStatus::Provisioning)
     }
 }
@@ -56,6 +57,25 @@ fn fixture(t: &Tenant, fail: Option<OnboardingStep>, log: &Log) -> Fx {
     let l = log.clone();
     fx.store.expect_remove_bucket().returning(move |b| {
         l.lock().unwrap().push(format!("remove_bucket {b}"));
+        Ok(())
+    });
+    let l = log.clone();
+    fx.meta.expect_provision_database().returning(move |t| {
+        l.lock().unwrap().push(format!(
+            "provision_database {}",
+            t.dedicated_database.as_deref().unwrap_or("-")
+        ));
+        if fail == Some(OnboardingStep::Database) {
+            return Err(meta_err(MetadataErrorKind::Unavailable));
+        }
+        Ok(())
+    });
+    let l = log.clone();
+    fx.meta.expect_drop_database().returning(move |t| {
+        l.lock().unwrap().push(format!(
+            "drop_database {}",
+            t.dedicated_database.as_deref().unwrap_or("-")
+        ));
         Ok(())
     });
     let l = log.clone();
@@ -85,7 +105,11 @@ fn fixture(t: &Tenant, fail: Option<OnboardingStep>, log: &Log) -> Fx {
                 OnboardingState::Done => fail == Some(OnboardingStep::Activate),
                 _ => false,
             };
-            if step_failing && fail != Some(OnboardingStep::AdminUser) {
+            let failed_in_its_work = matches!(
+                fail,
+                Some(OnboardingStep::AdminUser | OnboardingStep::Database)
+            );
+            if step_failing && !failed_in_its_work {
                 return Err(meta_err(MetadataErrorKind::Unavailable));
             }
             Ok(Onboarding {
@@ -112,9 +136,11 @@ async fn the_steps_run_in_order_and_the_tenant_becomes_active() {
         [
             "ensure_bucket acme-own",
             "update running Some(Placement) [Placement] None",
+            "provision_database coffer_t_acme",
+            "update running Some(Database) [Placement, Database] None",
             "upsert_user boss [Admin]",
-            "update running Some(AdminUser) [Placement, AdminUser] None",
-            "update done None [Placement, AdminUser, Activate] Some(Active)",
+            "update running Some(AdminUser) [Placement, Database, AdminUser] None",
+            "update done None [Placement, Database, AdminUser, Activate] Some(Active)",
         ]
     );
 }
@@ -124,12 +150,24 @@ async fn a_failed_step_undoes_what_was_made_in_reverse_and_records_the_failure()
     let cases = [
         (OnboardingStep::Placement, vec!["remove_bucket acme-own"]),
         (
+            OnboardingStep::Database,
+            vec!["drop_database coffer_t_acme", "remove_bucket acme-own"],
+        ),
+        (
             OnboardingStep::AdminUser,
-            vec!["remove_user boss", "remove_bucket acme-own"],
+            vec![
+                "remove_user boss",
+                "drop_database coffer_t_acme",
+                "remove_bucket acme-own",
+            ],
         ),
         (
             OnboardingStep::Activate,
-            vec!["remove_user boss", "remove_bucket acme-own"],
+            vec![
+                "remove_user boss",
+                "drop_database coffer_t_acme",
+                "remove_bucket acme-own",
+            ],
         ),
     ];
     for (step, undone) in cases {
@@ -151,7 +189,7 @@ async fn a_failed_step_undoes_what_was_made_in_reverse_and_records_the_failure()
         let compensations: Vec<&str> = log
             .iter()
             .map(String::as_str)
-            .filter(|l| l.starts_with("remove_"))
+            .filter(|l| l.starts_with("remove_") || l.starts_with("drop_"))
             .collect();
         assert_eq!(compensations, undone, "{step}: {log:?}");
         assert_eq!(
@@ -206,7 +244,96 @@ fn request(region: &str) -> CreateTenant {
         region: Region::new(region).unwrap(),
         limit_overrides: LimitOverrides::default(),
         dedicated_bucket: Some(BucketName::new("globex-own").unwrap()),
+        dedicated_database: None,
         admin_subject: Some(Subject::new("boss").unwrap()),
+    }
+}
+
+/// What `create_tenant` put into the new tenant's `dedicated_database`,
+/// for a request of `plan` asking `asked`, with `placement` configured.
+async fn database_chosen(
+    placement: Option<coffer_service::DatabasePlacement>,
+    plan: Plan,
+    asked: Option<bool>,
+) -> Result<Option<String>, coffer_service::ServiceError> {
+    let mut fx = Fx::new();
+    fx.config.dedicated_databases = placement;
+    let chosen = Arc::new(Mutex::new(None));
+    let seen = chosen.clone();
+    fx.meta
+        .expect_create_onboarding()
+        .returning(move |n, o, _| {
+            *seen.lock().unwrap() = Some(n.dedicated_database.clone());
+            let t = Tenant {
+                id: n.id,
+                dedicated_database: n.dedicated_database,
+                ..tenant(TenantStatus::Provisioning)
+            };
+            let mut j = job(&t);
+            j.request = o.request;
+            Ok((t, j))
+        });
+    let app = fx.build();
+    let req = CreateTenant {
+        plan,
+        dedicated_database: asked,
+        ..request("eu-west")
+    };
+    let t = app.create_tenant(&platform_admin(), req).await?;
+    let stored = chosen.lock().unwrap().clone().flatten();
+    assert_eq!(t.dedicated_database, stored);
+    Ok(stored)
+}
+
+#[tokio::test]
+async fn dedicated_databases_follow_the_plan_unless_the_request_says_otherwise() {
+    let enterprise =
+        || coffer_service::DatabasePlacement::new("coffer_t_", [Plan::Enterprise]).ok();
+    let named = database_chosen(enterprise(), Plan::Enterprise, None)
+        .await
+        .unwrap();
+    let name = named.expect("an enterprise tenant gets its own database");
+    assert!(
+        name.starts_with("coffer_t_") && name.len() == "coffer_t_".len() + 32,
+        "{name}"
+    );
+    assert_eq!(
+        database_chosen(enterprise(), Plan::Starter, None)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        database_chosen(enterprise(), Plan::Starter, Some(true))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        database_chosen(enterprise(), Plan::Enterprise, Some(false))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        database_chosen(None, Plan::Enterprise, None).await.unwrap(),
+        None
+    );
+    assert_err(
+        database_chosen(None, Plan::Enterprise, Some(true)).await,
+        ErrorKind::Invalid,
+        "dedicated_database_unavailable",
+    );
+}
+
+#[test]
+fn database_prefixes_are_plain_identifiers() {
+    use coffer_service::DatabasePlacement;
+    for good in ["coffer_t_", "t", "_x9"] {
+        assert!(DatabasePlacement::new(good, []).is_ok(), "{good}");
+    }
+    for bad in ["", "9x", "Coffer", "a-b", "a;drop", &"x".repeat(32)] {
+        assert!(DatabasePlacement::new(bad, []).is_err(), "{bad}");
     }
 }
 

@@ -109,6 +109,7 @@ pub fn tenant(status: TenantStatus) -> Tenant {
         status,
         region: Region::new("eu-west").unwrap(),
         dedicated_bucket: None,
+        dedicated_database: None,
         limit_overrides: LimitOverrides::default(),
         created_at: now(),
         suspended_at: None,

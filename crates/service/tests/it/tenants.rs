@@ -13,6 +13,7 @@ fn create(slug: &str) -> CreateTenant {
         region: Region::new("eu-west").unwrap(),
         limit_overrides: LimitOverrides::default(),
         dedicated_bucket: None,
+        dedicated_database: None,
         admin_subject: None,
     }
 }

@@ -109,6 +109,23 @@ impl Coffer {
         self.stores.for_tenant(tenant).as_ref()
     }
 
+    /// Every bucket of its store `tenant`'s objects may be in. A region
+    /// with a store of its own has only ever held its region's bucket (or
+    /// the tenant's dedicated one) there: the category and default buckets
+    /// belong to the default store, and asking another endpoint about them
+    /// fails where bucket names are global (AWS answers with a redirect or
+    /// `AccessDenied`), which would stop every repair of the tenant.
+    pub(crate) fn buckets_of(
+        &self,
+        tenant: &coffer_domain::Tenant,
+    ) -> std::collections::BTreeSet<coffer_domain::BucketName> {
+        if self.stores.has_own_store(&tenant.region) {
+            self.config.placement.tenant_buckets(tenant)
+        } else {
+            self.config.placement.buckets_for(tenant)
+        }
+    }
+
     pub fn config(&self) -> &ServiceConfig {
         &self.config
     }

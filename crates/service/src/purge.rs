@@ -34,7 +34,7 @@ impl Coffer {
         let store = self.store_of(tenant);
         self.abort_uploads(store, &scope).await?;
         let mut deleted = 0;
-        for bucket in self.config.placement.buckets_for(tenant) {
+        for bucket in self.buckets_of(tenant) {
             let mut continuation = None;
             loop {
                 let page = match store.list(tenant.id, &bucket, continuation, PAGE).await {

@@ -105,9 +105,7 @@ impl Coffer {
             .collect();
 
         let buckets: BTreeSet<BucketName> = self
-            .config
-            .placement
-            .buckets_for(tenant)
+            .buckets_of(tenant)
             .into_iter()
             .chain(rows.keys().map(|(bucket, _)| bucket.clone()))
             .collect();

@@ -224,14 +224,22 @@ impl Placement {
     /// dedicated bucket, else its region's, plus every category bucket and
     /// the default, which older placements may have used).
     pub fn buckets_for(&self, tenant: &Tenant) -> std::collections::BTreeSet<BucketName> {
+        let mut buckets = self.tenant_buckets(tenant);
+        buckets.extend(self.categories.values().cloned());
+        buckets.insert(self.default_bucket.clone());
+        buckets
+    }
+
+    /// The buckets that are the tenant's or its region's alone: its
+    /// dedicated bucket and its region's. All a tenant of a region with an
+    /// endpoint of its own can have objects in on that endpoint.
+    pub fn tenant_buckets(&self, tenant: &Tenant) -> std::collections::BTreeSet<BucketName> {
         tenant
             .dedicated_bucket
             .as_ref()
             .and_then(|b| BucketName::new(b.clone()).ok())
             .into_iter()
             .chain(self.regions.get(&tenant.region).cloned())
-            .chain(self.categories.values().cloned())
-            .chain(std::iter::once(self.default_bucket.clone()))
             .collect()
     }
 }
@@ -295,6 +303,12 @@ mod tests {
             names(&placement, &tenant),
             ["acme-own", "default", "eu-bucket", "media-bucket"]
         );
+        let own: Vec<String> = placement
+            .tenant_buckets(&tenant)
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(own, ["acme-own", "eu-bucket"]);
         for category in [media, Category::default_category()] {
             assert!(
                 placement

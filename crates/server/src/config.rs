@@ -139,8 +139,12 @@ pub struct StorageConfig {
     pub bucket: String,
     /// Category → bucket, e.g. `media = "coffer-media"`.
     pub category_buckets: BTreeMap<String, String>,
-    /// Region → bucket, for data residency.
+    /// Region → bucket on the default endpoint, for data residency.
     pub region_buckets: BTreeMap<String, String>,
+    /// Region → its bucket and, optionally, an S3 endpoint of its own
+    /// (`[storage.regions.eu-west]`). A region is either here or in
+    /// `region_buckets`, never both.
+    pub regions: BTreeMap<String, RegionStorage>,
     /// Web origins allowed to use presigned URLs from a browser (bucket CORS).
     pub cors_origins: Vec<String>,
     /// Create and configure the buckets at start-up.
@@ -150,6 +154,23 @@ pub struct StorageConfig {
     pub transitions: BTreeMap<String, Vec<coffer_ports::StorageTransition>>,
     pub s3: coffer_s3::S3Config,
 }
+
+/// Where a region's objects live: `bucket`, on the region's own endpoint
+/// when `s3` is set, else on the default one (as `region_buckets`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionStorage {
+    pub bucket: String,
+    /// The region's endpoint. Keys it leaves out are taken from
+    /// `[storage.s3]`, except [`NOT_INHERITED`]: where the store is and
+    /// whose credentials open it are never borrowed from another region.
+    pub s3: Option<coffer_s3::S3Config>,
+}
+
+/// Keys of `[storage.s3]` a region's `s3` table does not inherit. An
+/// endpoint inherited by a region that forgot its own would put that
+/// region's objects in the default region, the one thing residency forbids.
+pub const NOT_INHERITED: [&str; 4] = ["endpoint", "region", "access_key_id", "secret_access_key"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -282,6 +303,7 @@ backend = "fs"
 bucket = "coffer"
 category_buckets = {}
 region_buckets = {}
+regions = {}
 cors_origins = []
 ensure_buckets = true
 transitions = {}
@@ -369,6 +391,10 @@ impl Config {
             env.entry("COFFER__STORAGE__BUCKET".to_owned())
                 .or_insert(bucket);
         }
+        let env: config::Map<String, String> = env
+            .into_iter()
+            .map(|(k, v)| (region_env_key(&k), v))
+            .collect();
         builder = builder.add_source(
             config::Environment::with_prefix("COFFER")
                 .prefix_separator("__")
@@ -378,12 +404,60 @@ impl Config {
                 .with_list_parse_key("storage.cors_origins")
                 .source(Some(env)),
         );
-        let config: Self = builder.build()?.try_deserialize()?;
+        let built = builder.build()?;
+        let mut config: Self = built.clone().try_deserialize()?;
+        config.inherit_region_s3(&built)?;
         config.validate()?;
         Ok(config)
     }
 
+    /// Fill the keys each region's `s3` table left out from `[storage.s3]`
+    /// (all but [`NOT_INHERITED`]), by merging the raw tables and reading
+    /// the result again, so that every key of `S3Config`, present or
+    /// future, follows the same rule.
+    fn inherit_region_s3(&mut self, built: &config::Config) -> Result<(), ConfigError> {
+        if self.storage.regions.values().all(|r| r.s3.is_none()) {
+            return Ok(());
+        }
+        let mut inherited = built.get_table("storage.s3")?;
+        inherited.retain(|key, _| !NOT_INHERITED.contains(&key.as_str()));
+        let raw = built.get_table("storage.regions")?;
+        for (name, region) in &mut self.storage.regions {
+            if region.s3.is_none() {
+                continue;
+            }
+            let own = raw
+                .get(name)
+                .cloned()
+                .ok_or_else(|| ConfigError::Invalid(format!("storage.regions.{name} vanished")))?
+                .into_table()?
+                .remove("s3")
+                .ok_or_else(|| ConfigError::Invalid(format!("storage.regions.{name}.s3 vanished")))?
+                .into_table()?;
+            let mut merged = inherited.clone();
+            merged.extend(own);
+            let merged = config::Value::new(None, config::ValueKind::Table(merged));
+            region.s3 =
+                Some(merged.try_deserialize().map_err(|e| {
+                    ConfigError::Invalid(format!("storage.regions.{name}.s3: {e}"))
+                })?);
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
+        for (name, region) in &self.storage.regions {
+            if self.storage.region_buckets.contains_key(name) {
+                return Err(ConfigError::Invalid(format!(
+                    "region {name} is in both storage.region_buckets and storage.regions: keep one"
+                )));
+            }
+            if region.s3.is_some() && self.storage.backend != StorageBackend::S3 {
+                return Err(ConfigError::Invalid(format!(
+                    "storage.regions.{name}.s3 needs storage.backend = \"s3\" (the local store has no endpoints)"
+                )));
+            }
+        }
         if self.identity.backend == IdentityBackend::Keycloak
             && !self.identity.keycloak.contains_key("issuer")
         {
@@ -431,6 +505,28 @@ impl Config {
             && self.storage.backend == StorageBackend::Fs
             && self.identity.backend == IdentityBackend::Dev
     }
+}
+
+/// Region names have hyphens, which shells cannot export: in
+/// `COFFER__STORAGE__REGIONS__EU_WEST__…` and
+/// `COFFER__STORAGE__REGION_BUCKETS__EU_WEST` the region's segment takes
+/// `_` for `-` (a region name has no `_`, so nothing is ambiguous).
+fn region_env_key(key: &str) -> String {
+    for prefix in [
+        "COFFER__STORAGE__REGIONS__",
+        "COFFER__STORAGE__REGION_BUCKETS__",
+    ] {
+        if let Some(rest) = key.strip_prefix(prefix) {
+            let (region, tail) = rest.split_once("__").unwrap_or((rest, ""));
+            let region = region.replace('_', "-");
+            return if tail.is_empty() {
+                format!("{prefix}{region}")
+            } else {
+                format!("{prefix}{region}__{tail}")
+            };
+        }
+    }
+    key.to_owned()
 }
 
 /// Timeout keys count seconds; 0 means no bound.
@@ -522,6 +618,177 @@ mod tests {
 
         let err = Config::load_from(None, env(&[("COFFER__SERVER__LISTN", "x")])).err();
         assert!(err.is_some_and(|e| e.to_string().contains("listn")));
+    }
+
+    fn load_toml(toml: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("coffer.toml");
+        std::fs::write(&file, toml).unwrap_or_else(|e| panic!("{e}"));
+        Config::load_from(Some(&file), env(vars))
+    }
+
+    const REGIONS: &str = r#"
+[storage]
+backend = "s3"
+region_buckets = { us-east = "coffer-us" }
+[storage.s3]
+endpoint = "http://us.example:8333"
+region = "us-east-1"
+access_key_id = "us-id"
+secret_access_key = "us-secret"
+force_path_style = true
+operation_timeout = 7
+[storage.regions.eu-west]
+bucket = "coffer-eu"
+s3 = { endpoint = "http://eu.example:8333", region = "eu-central-1", access_key_id = "eu-id", secret_access_key = "eu-secret-value" }
+[storage.regions.ap-south]
+bucket = "coffer-ap"
+[storage.regions.sa-east]
+bucket = "coffer-sa"
+s3 = { region = "sa-east-1", part_size_bytes = 6291456 }
+"#;
+
+    fn region<'c>(config: &'c Config, name: &str) -> &'c RegionStorage {
+        config
+            .storage
+            .regions
+            .get(name)
+            .unwrap_or_else(|| panic!("no region {name}"))
+    }
+
+    #[test]
+    fn a_region_has_its_own_endpoint_and_inherits_only_tuning() {
+        let config = load_toml(REGIONS, &[]).unwrap_or_else(|e| panic!("{e}"));
+        let eu = region(&config, "eu-west");
+        assert_eq!(eu.bucket, "coffer-eu");
+        let eu_s3 = eu.s3.clone().unwrap_or_else(|| panic!("eu-west has no s3"));
+        assert_eq!(eu_s3.endpoint.as_deref(), Some("http://eu.example:8333"));
+        assert_eq!(eu_s3.region, "eu-central-1");
+        assert_eq!(eu_s3.access_key_id.as_deref(), Some("eu-id"));
+        // Tuning comes from [storage.s3] …
+        assert!(eu_s3.force_path_style);
+        assert_eq!(eu_s3.operation_timeout, Duration::from_secs(7));
+        // … but where the store is and whose keys open it never do: a
+        // region that names no endpoint is AWS in its own S3 region, with
+        // the default credential chain, not the default endpoint.
+        let sa = region(&config, "sa-east")
+            .s3
+            .clone()
+            .unwrap_or_else(|| panic!("sa-east has no s3"));
+        assert_eq!(sa.endpoint, None);
+        assert_eq!(sa.region, "sa-east-1");
+        assert_eq!(sa.access_key_id, None);
+        assert!(sa.secret_access_key.is_none());
+        assert_eq!(sa.part_size_bytes, 6 * 1024 * 1024);
+        assert!(sa.force_path_style);
+        // Without `s3` a region's bucket is on the default endpoint.
+        assert!(region(&config, "ap-south").s3.is_none());
+        assert!(!format!("{config:?}").contains("eu-secret-value"));
+
+        let placement = crate::wiring::placement(&config).unwrap_or_else(|e| panic!("{e}"));
+        let placed: Vec<(String, String)> = placement
+            .regions
+            .iter()
+            .map(|(r, b)| (r.to_string(), b.to_string()))
+            .collect();
+        let pair = |r: &str, b: &str| (r.to_owned(), b.to_owned());
+        assert_eq!(
+            placed,
+            [
+                pair("ap-south", "coffer-ap"),
+                pair("eu-west", "coffer-eu"),
+                pair("sa-east", "coffer-sa"),
+                pair("us-east", "coffer-us"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_region_in_both_tables_unknown_keys_and_endpoints_without_s3_fail() {
+        let both = "[storage]\nregion_buckets = { eu-west = \"coffer-eu\" }\n[storage.regions.eu-west]\nbucket = \"coffer-eu2\"\n";
+        let err = load_toml(both, &[]).err().map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("eu-west") && e.contains("both")),
+            "{err:?}"
+        );
+        for bad in [
+            "[storage.regions.eu-west]\nbucket = \"coffer-eu\"\nendpoint = \"http://eu\"\n",
+            "[storage]\nbackend = \"s3\"\n[storage.regions.eu-west]\nbucket = \"coffer-eu\"\ns3 = { endpoint = \"http://eu\", bucket = \"b\" }\n",
+            "[storage.regions.eu-west]\ns3 = { endpoint = \"http://eu\" }\n",
+        ] {
+            assert!(load_toml(bad, &[]).is_err(), "accepted: {bad}");
+        }
+        let fs = "[storage.regions.eu-west]\nbucket = \"coffer-eu\"\ns3 = { endpoint = \"http://eu\" }\n";
+        let err = load_toml(fs, &[]).err().map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("storage.backend")),
+            "{err:?}"
+        );
+        // The local store keeps regions' buckets as directories.
+        let local = "[storage.regions.eu-west]\nbucket = \"coffer-eu\"\n";
+        assert!(load_toml(local, &[]).is_ok());
+    }
+
+    #[test]
+    fn the_environment_sets_and_overrides_regions() {
+        let config = load_toml(
+            REGIONS,
+            &[
+                // A shell cannot export `-`: `_` stands for it in the region.
+                (
+                    "COFFER__STORAGE__REGIONS__EU_WEST__S3__ENDPOINT",
+                    "http://eu2.example",
+                ),
+                ("COFFER__STORAGE__REGIONS__EU_WEST__BUCKET", "coffer-eu2"),
+                // A secret of digits only is still a string.
+                (
+                    "COFFER__STORAGE__REGIONS__AP_SOUTH__S3__SECRET_ACCESS_KEY",
+                    "12345",
+                ),
+                (
+                    "COFFER__STORAGE__REGIONS__AP_SOUTH__S3__ACCESS_KEY_ID",
+                    "ap-id",
+                ),
+                (
+                    "COFFER__STORAGE__REGIONS__AP_SOUTH__S3__ENDPOINT",
+                    "http://ap.example",
+                ),
+                ("COFFER__STORAGE__REGIONS__ME_CENTRAL__BUCKET", "coffer-me"),
+                ("COFFER__STORAGE__REGION_BUCKETS__CA_CENTRAL", "coffer-ca"),
+                ("COFFER__STORAGE__S3__UPLOAD_CONCURRENCY", "5"),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let eu = region(&config, "eu-west");
+        assert_eq!(eu.bucket, "coffer-eu2");
+        let eu_s3 = eu.s3.clone().unwrap_or_else(|| panic!("eu-west has no s3"));
+        assert_eq!(eu_s3.endpoint.as_deref(), Some("http://eu2.example"));
+        assert_eq!(eu_s3.region, "eu-central-1");
+        assert_eq!(eu_s3.upload_concurrency, 5);
+        let ap = region(&config, "ap-south")
+            .s3
+            .clone()
+            .unwrap_or_else(|| panic!("the environment gave ap-south no s3"));
+        assert_eq!(ap.endpoint.as_deref(), Some("http://ap.example"));
+        assert_eq!(ap.access_key_id.as_deref(), Some("ap-id"));
+        assert!(ap.secret_access_key.is_some());
+        assert!(ap.force_path_style);
+        assert_eq!(region(&config, "me-central").bucket, "coffer-me");
+        assert_eq!(
+            config
+                .storage
+                .region_buckets
+                .get("ca-central")
+                .map(String::as_str),
+            Some("coffer-ca")
+        );
+        let conflict = load_toml(
+            REGIONS,
+            &[("COFFER__STORAGE__REGION_BUCKETS__EU_WEST", "coffer-eu")],
+        );
+        assert!(conflict.is_err());
     }
 
     #[test]

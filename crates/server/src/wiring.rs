@@ -1,7 +1,7 @@
 //! The one place where adapters are chosen by configuration and plugged
 //! into the use cases — for `coffer serve` and for the tests alike.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +26,8 @@ use crate::config::{Config, IdentityBackend, MetadataBackend, StorageBackend};
 pub struct Wiring {
     pub coffer: Coffer,
     pub meta: Arc<dyn MetadataStore>,
+    /// The default object store; a region with an endpoint of its own has
+    /// its store in `coffer.stores()`.
     pub store: Arc<dyn ObjectStore>,
     /// Committed tenant changes of every instance on the same database.
     pub changes: Arc<dyn TenantChanges>,
@@ -208,6 +210,26 @@ async fn storage(
     }
 }
 
+/// The stores of the regions with an S3 endpoint of their own.
+///
+/// # Errors
+/// A region name that is not valid, a store that cannot be configured.
+async fn region_stores(
+    config: &Config,
+) -> Result<BTreeMap<Region, Arc<dyn ObjectStore>>, WiringError> {
+    let mut stores = BTreeMap::new();
+    for (name, region) in &config.storage.regions {
+        let Some(s3) = &region.s3 else { continue };
+        let region =
+            Region::new(name.clone()).map_err(|e| fail("storage.regions")(e.to_string()))?;
+        let store = coffer_s3::S3Store::new(s3.clone())
+            .await
+            .map_err(|e| fail("configuring a region's S3")(format!("{region}: {e}")))?;
+        stores.insert(region, Arc::new(store) as Arc<dyn ObjectStore>);
+    }
+    Ok(stores)
+}
+
 async fn identity(
     config: &Config,
 ) -> Result<(Arc<dyn IdentityProvider>, Option<Arc<DevIssuer>>), WiringError> {
@@ -250,6 +272,11 @@ pub fn placement(config: &Config) -> Result<Placement, WiringError> {
             .map_err(|e| fail("storage.region_buckets")(e.to_string()))?;
         placement.regions.insert(region, bucket(name)?);
     }
+    for (region, storage) in &config.storage.regions {
+        let region =
+            Region::new(region.clone()).map_err(|e| fail("storage.regions")(e.to_string()))?;
+        placement.regions.insert(region, bucket(&storage.bucket)?);
+    }
     Ok(placement)
 }
 
@@ -273,10 +300,11 @@ pub async fn wire_with(
     let (meta, changes) = metadata_and_changes(config).await?;
     let meta = wrap(meta);
     let (store, fs) = storage(config).await?;
+    let regional = region_stores(config).await?;
     let (identity, dev_issuer) = identity(config).await?;
     let placement = placement(config)?;
     if config.storage.ensure_buckets {
-        ensure_buckets(store.as_ref(), &placement, &config.storage).await?;
+        ensure_buckets(store.as_ref(), &regional, &placement, &config.storage).await?;
     }
     let mut service = ServiceConfig::new(placement.default_bucket.clone());
     service.placement = placement;
@@ -293,7 +321,7 @@ pub async fn wire_with(
         config.events.delivery_timeout_secs,
     ))
     .map_err(|e| fail("the webhook client")(e.to_string()))?;
-    let coffer = Coffer::new(
+    let mut coffer = Coffer::new(
         meta.clone(),
         store.clone(),
         identity,
@@ -301,6 +329,9 @@ pub async fn wire_with(
         service,
     )
     .with_webhook_sender(Arc::new(sender));
+    for (region, regional) in regional {
+        coffer = coffer.with_region_store(region, regional);
+    }
     if !config.bootstrap.tenant.is_empty() {
         bootstrap_tenant(meta.as_ref(), &config.bootstrap.tenant).await?;
     }
@@ -314,32 +345,55 @@ pub async fn wire_with(
     })
 }
 
+/// Prepare every bucket on the store it lives on: a region with an
+/// endpoint of its own has its bucket there (and nowhere else); the default
+/// store has the rest.
 async fn ensure_buckets(
     store: &dyn ObjectStore,
+    regional: &BTreeMap<Region, Arc<dyn ObjectStore>>,
     placement: &Placement,
     storage: &crate::config::StorageConfig,
 ) -> Result<(), WiringError> {
     let buckets: BTreeSet<&BucketName> = std::iter::once(&placement.default_bucket)
         .chain(placement.categories.values())
-        .chain(placement.regions.values())
+        .chain(
+            placement
+                .regions
+                .iter()
+                .filter(|(region, _)| !regional.contains_key(*region))
+                .map(|(_, bucket)| bucket),
+        )
         .collect();
     for bucket in buckets {
-        let spec = BucketSpec {
-            bucket: bucket.clone(),
-            cors_origins: storage.cors_origins.clone(),
-            abort_incomplete_multipart_days: 2,
-            transitions: storage
-                .transitions
-                .get(bucket.as_str())
-                .cloned()
-                .unwrap_or_default(),
-        };
-        store
-            .ensure_bucket(&spec)
-            .await
-            .map_err(|e| fail("preparing bucket")(format!("{bucket}: {e}")))?;
+        ensure_bucket(store, bucket, storage).await?;
+    }
+    for (region, regional) in regional {
+        if let Some(bucket) = placement.regions.get(region) {
+            ensure_bucket(regional.as_ref(), bucket, storage).await?;
+        }
     }
     Ok(())
+}
+
+async fn ensure_bucket(
+    store: &dyn ObjectStore,
+    bucket: &BucketName,
+    storage: &crate::config::StorageConfig,
+) -> Result<(), WiringError> {
+    let spec = BucketSpec {
+        bucket: bucket.clone(),
+        cors_origins: storage.cors_origins.clone(),
+        abort_incomplete_multipart_days: 2,
+        transitions: storage
+            .transitions
+            .get(bucket.as_str())
+            .cloned()
+            .unwrap_or_default(),
+    };
+    store
+        .ensure_bucket(&spec)
+        .await
+        .map_err(|e| fail("preparing bucket")(format!("{bucket}: {e}")))
 }
 
 /// Create the first tenant if it does not exist yet (embedded mode).

@@ -3,7 +3,7 @@
 //! upload, delete the object, remove the row. Every step is idempotent, so
 //! finishing twice (two instances, or a job racing the request) is harmless.
 
-use coffer_domain::FileId;
+use coffer_domain::{FileId, Tenant};
 use coffer_ports::{FileObject, FileObjectQuery, ObjectLocation, TenantScope};
 use time::OffsetDateTime;
 
@@ -25,18 +25,19 @@ impl Coffer {
     /// already (another runner finished it).
     pub(crate) async fn finish_erase(
         &self,
-        scope: &TenantScope,
+        tenant: &Tenant,
         id: FileId,
         location: &ObjectLocation,
         multipart_upload_id: Option<&str>,
     ) -> Result<(), ServiceError> {
+        let store = self.store_of(tenant);
         if let Some(upload_id) = multipart_upload_id {
-            self.store.abort_multipart(location, upload_id).await?;
+            store.abort_multipart(location, upload_id).await?;
         }
-        self.store.delete(location).await?;
+        store.delete(location).await?;
         self.meta
             // The erase went on record when it began.
-            .remove_file(scope, id, None)
+            .remove_file(&TenantScope::new(tenant.id), id, None)
             .await
             .map_err(ServiceError::from_file_lookup)?;
         Ok(())
@@ -50,9 +51,10 @@ impl Coffer {
     /// finished is counted in `failed` and left for the next run.
     pub(crate) async fn finish_erases(
         &self,
-        scope: &TenantScope,
+        tenant: &Tenant,
         started_before: OffsetDateTime,
     ) -> Result<Finished, ServiceError> {
+        let scope = &TenantScope::new(tenant.id);
         let mut done = Finished::default();
         let mut after = None;
         loop {
@@ -64,7 +66,7 @@ impl Coffer {
             let page = self.meta.list_file_objects(scope, &query).await?;
             for row in &page {
                 done.found += 1;
-                match self.finish_row(scope, row).await {
+                match self.finish_row(tenant, row).await {
                     Ok(()) => done.finished += 1,
                     Err(err) if err.kind == crate::ErrorKind::NotFound => {}
                     Err(err) => {
@@ -82,15 +84,20 @@ impl Coffer {
 
     pub(crate) async fn finish_row(
         &self,
-        scope: &TenantScope,
+        tenant: &Tenant,
         row: &FileObject,
     ) -> Result<(), ServiceError> {
         let location = ObjectLocation {
-            tenant: scope.tenant_id(),
+            tenant: tenant.id,
             bucket: row.bucket.clone(),
             key: row.key.clone(),
         };
-        self.finish_erase(scope, row.id, &location, row.multipart_upload_id.as_deref())
-            .await
+        self.finish_erase(
+            tenant,
+            row.id,
+            &location,
+            row.multipart_upload_id.as_deref(),
+        )
+        .await
     }
 }

@@ -21,12 +21,14 @@ mod purge;
 mod reconcile;
 mod settings;
 mod sniff;
+mod stores;
 mod stream;
 mod sweep;
 mod tenants;
 
 use std::sync::Arc;
 
+use coffer_domain::Region;
 use coffer_ports::{Clock, IdentityProvider, MetadataStore, ObjectStore, WebhookSender};
 
 pub use billing::{BILLING_ACTOR, BILLING_SETTING, BillingOutcome, BillingReceipt, BillingWebhook};
@@ -42,6 +44,7 @@ pub use grants::AddGrant;
 pub use platform::PlatformMetrics;
 pub use reconcile::ReconcileReport;
 pub use settings::{EffectiveConfigView, FeatureView, SetFeature, SettingView};
+pub use stores::Stores;
 pub use sweep::SweepReport;
 pub use tenants::{CreateTenant, TenantUpdate, TenantView};
 
@@ -49,7 +52,7 @@ pub use tenants::{CreateTenant, TenantUpdate, TenantView};
 #[derive(Clone)]
 pub struct Coffer {
     meta: Arc<dyn MetadataStore>,
-    store: Arc<dyn ObjectStore>,
+    stores: Arc<Stores>,
     identity: Arc<dyn IdentityProvider>,
     clock: Arc<dyn Clock>,
     config: Arc<ServiceConfig>,
@@ -76,7 +79,7 @@ impl Coffer {
         let caches = Arc::new(caller::Caches::new(config.tenant_cache_ttl));
         Self {
             meta,
-            store,
+            stores: Arc::new(Stores::new(store)),
             identity,
             clock,
             config: Arc::new(config),
@@ -85,17 +88,55 @@ impl Coffer {
         }
     }
 
+    /// Give tenants of `region` an object store of their own (an endpoint
+    /// in that region). The region needs a bucket in
+    /// [`ServiceConfig::placement`] too, or its tenants' objects would be
+    /// named after buckets of the default store.
+    #[must_use]
+    pub fn with_region_store(mut self, region: Region, store: Arc<dyn ObjectStore>) -> Self {
+        let stores = (*self.stores).clone().with_region(region, store);
+        self.stores = Arc::new(stores);
+        self
+    }
+
+    /// Every object store, by region.
+    pub fn stores(&self) -> &Stores {
+        &self.stores
+    }
+
+    /// The store of `tenant`'s objects.
+    pub(crate) fn store_of(&self, tenant: &coffer_domain::Tenant) -> &dyn ObjectStore {
+        self.stores.for_tenant(tenant).as_ref()
+    }
+
+    /// Every bucket of its store `tenant`'s objects may be in. A region
+    /// with a store of its own has only ever held its region's bucket (or
+    /// the tenant's dedicated one) there: the category and default buckets
+    /// belong to the default store, and asking another endpoint about them
+    /// fails where bucket names are global (AWS answers with a redirect or
+    /// `AccessDenied`), which would stop every repair of the tenant.
+    pub(crate) fn buckets_of(
+        &self,
+        tenant: &coffer_domain::Tenant,
+    ) -> std::collections::BTreeSet<coffer_domain::BucketName> {
+        if self.stores.has_own_store(&tenant.region) {
+            self.config.placement.tenant_buckets(tenant)
+        } else {
+            self.config.placement.buckets_for(tenant)
+        }
+    }
+
     pub fn config(&self) -> &ServiceConfig {
         &self.config
     }
 
-    /// Whether the metadata store and the object store answer.
+    /// Whether the metadata store and every object store answer.
     ///
     /// # Errors
     /// The first dependency that does not answer, as `Unavailable`.
     pub async fn check_ready(&self) -> Result<(), ServiceError> {
         self.meta.check_ready().await?;
-        self.store.check_ready().await?;
+        self.stores.check_ready().await?;
         Ok(())
     }
 }

@@ -164,7 +164,9 @@ impl Coffer {
                         abort_incomplete_multipart_days: 2,
                         transitions: Vec::new(),
                     };
-                    self.store.ensure_bucket(&spec).await?;
+                    // On the region's store: a dedicated bucket is where the
+                    // tenant's objects live, so it must be in its region.
+                    self.store_of(tenant).ensure_bucket(&spec).await?;
                 }
                 Ok(())
             }
@@ -191,7 +193,7 @@ impl Coffer {
         match step {
             OnboardingStep::Placement => {
                 if let Some(bucket) = dedicated_bucket(tenant)? {
-                    match self.store.remove_bucket(&bucket).await {
+                    match self.store_of(tenant).remove_bucket(&bucket).await {
                         Ok(()) => {}
                         // Objects that were there before are not ours to remove.
                         Err(e) if e.kind() == StoreErrorKind::Conflict => {

@@ -6,7 +6,7 @@
 //! next sweep finishes the job.
 
 use coffer_domain::{Subject, Tenant, TenantStatus};
-use coffer_ports::{FileObjectQuery, ObjectLocation, PlatformRecord, TenantScope};
+use coffer_ports::{FileObjectQuery, ObjectLocation, ObjectStore, PlatformRecord, TenantScope};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -22,7 +22,8 @@ impl Coffer {
 
     /// Erase a cancelled tenant past its retention: multipart uploads in
     /// progress are aborted, every object under `t/{tenant}/` in every
-    /// bucket it can have objects in is deleted, then its rows go in one
+    /// bucket it can have objects in (on its region's store) is deleted,
+    /// then its rows go in one
     /// transaction. Returns the number of objects deleted.
     ///
     /// # Errors
@@ -30,16 +31,13 @@ impl Coffer {
     /// `Conflict` when the tenant was reactivated meanwhile.
     pub(crate) async fn purge_tenant(&self, tenant: &Tenant) -> Result<u64, ServiceError> {
         let scope = TenantScope::new(tenant.id);
-        self.abort_uploads(&scope).await?;
+        let store = self.store_of(tenant);
+        self.abort_uploads(store, &scope).await?;
         let mut deleted = 0;
-        for bucket in self.config.placement.buckets_for(tenant) {
+        for bucket in self.buckets_of(tenant) {
             let mut continuation = None;
             loop {
-                let page = match self
-                    .store
-                    .list(tenant.id, &bucket, continuation, PAGE)
-                    .await
-                {
+                let page = match store.list(tenant.id, &bucket, continuation, PAGE).await {
                     Ok(page) => page,
                     Err(err) if err.is(coffer_ports::StoreErrorKind::NotFound) => break,
                     Err(err) => return Err(err.into()),
@@ -50,7 +48,7 @@ impl Coffer {
                         bucket: bucket.clone(),
                         key: object.key,
                     };
-                    self.store.delete(&location).await?;
+                    store.delete(&location).await?;
                     deleted += 1;
                 }
                 match page.next {
@@ -66,7 +64,7 @@ impl Coffer {
             .as_ref()
             .and_then(|b| coffer_domain::BucketName::new(b.clone()).ok());
         if let Some(bucket) = &dedicated {
-            self.store.remove_bucket(bucket).await?;
+            store.remove_bucket(bucket).await?;
         }
         let record = PlatformRecord {
             actor: Subject::new("system:coffer")?,
@@ -95,7 +93,11 @@ impl Coffer {
 
     /// Abort the tenant's multipart uploads in progress: their parts are
     /// not objects yet, so listing the prefix would not find them.
-    async fn abort_uploads(&self, scope: &TenantScope) -> Result<(), ServiceError> {
+    async fn abort_uploads(
+        &self,
+        store: &dyn ObjectStore,
+        scope: &TenantScope,
+    ) -> Result<(), ServiceError> {
         let mut after = None;
         loop {
             let query = FileObjectQuery {
@@ -111,7 +113,7 @@ impl Coffer {
                         bucket: row.bucket.clone(),
                         key: row.key.clone(),
                     };
-                    self.store.abort_multipart(&location, upload_id).await?;
+                    store.abort_multipart(&location, upload_id).await?;
                 }
             }
             match rows.last() {

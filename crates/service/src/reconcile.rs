@@ -105,23 +105,14 @@ impl Coffer {
             .collect();
 
         let buckets: BTreeSet<BucketName> = self
-            .config
-            .placement
-            .buckets_for(tenant)
+            .buckets_of(tenant)
             .into_iter()
             .chain(rows.keys().map(|(bucket, _)| bucket.clone()))
             .collect();
         let mut orphans = Vec::new();
         for bucket in &buckets {
-            self.scan_bucket(
-                tenant.id,
-                bucket,
-                now - grace,
-                &mut rows,
-                &mut orphans,
-                report,
-            )
-            .await?;
+            self.scan_bucket(tenant, bucket, now - grace, &mut rows, &mut orphans, report)
+                .await?;
         }
         // What is left of `rows` had no object in any bucket.
         let missing: Vec<&FileObject> = rows
@@ -137,7 +128,7 @@ impl Coffer {
         }
         let system = crate::sweep::system_caller(tenant)?;
         for row in &erases {
-            match self.finish_row(&scope, row).await {
+            match self.finish_row(tenant, row).await {
                 Ok(()) => report.erases_finished += 1,
                 Err(err) if err.kind == crate::ErrorKind::NotFound => {}
                 Err(err) => {
@@ -147,7 +138,7 @@ impl Coffer {
             }
         }
         for location in &orphans {
-            match self.store.delete(location).await {
+            match self.store_of(tenant).delete(location).await {
                 Ok(()) => {
                     report.orphans_deleted += 1;
                     tracing::info!(tenant = %tenant.slug, bucket = %location.bucket, key = %location.key, "deleted an orphan object");
@@ -227,16 +218,17 @@ impl Coffer {
     /// out of `rows` and collecting those without one, older than `cutoff`.
     async fn scan_bucket(
         &self,
-        tenant: TenantId,
+        tenant: &Tenant,
         bucket: &BucketName,
         cutoff: OffsetDateTime,
         rows: &mut HashMap<(BucketName, ObjectKey), FileObject>,
         orphans: &mut Vec<ObjectLocation>,
         report: &mut ReconcileReport,
     ) -> Result<(), ServiceError> {
+        let store = self.store_of(tenant);
         let mut continuation = None;
         loop {
-            let page = match self.store.list(tenant, bucket, continuation, PAGE).await {
+            let page = match store.list(tenant.id, bucket, continuation, PAGE).await {
                 Ok(page) => page,
                 // A bucket that does not exist holds no object.
                 Err(err) if err.is(coffer_ports::StoreErrorKind::NotFound) => return Ok(()),
@@ -251,7 +243,7 @@ impl Coffer {
                 // to get its row: only a known old one is an orphan.
                 if object.last_modified.is_some_and(|at| at <= cutoff) {
                     orphans.push(ObjectLocation {
-                        tenant,
+                        tenant: tenant.id,
                         bucket: bucket.clone(),
                         key: object.key,
                     });

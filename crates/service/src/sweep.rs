@@ -105,7 +105,7 @@ impl Coffer {
                     } else {
                         self.announce(&system, "file.purged", file, detail)
                     };
-                    match self.erase(&scope, file, journal).await {
+                    match self.erase(tenant, file, journal).await {
                         Ok(()) => {}
                         Err(err) if err.kind == ErrorKind::NotFound => continue,
                         Err(err) => {
@@ -126,7 +126,7 @@ impl Coffer {
                 }
             }
         }
-        let finished = self.finish_erases(&scope, now - self.erase_grace()).await?;
+        let finished = self.finish_erases(tenant, now - self.erase_grace()).await?;
         report.erases_finished += finished.finished;
         report.failed += finished.failed;
         Ok(())

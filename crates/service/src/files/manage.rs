@@ -87,7 +87,7 @@ impl Coffer {
         id: FileId,
         permanent: bool,
     ) -> Result<(), ServiceError> {
-        let (_, scope) = caller.member()?;
+        let (tenant, scope) = caller.member()?;
         let file = self
             .authorized_file(caller, &scope, id, Action::Delete)
             .await?
@@ -108,7 +108,7 @@ impl Coffer {
                     &file,
                     json!({ "status": file.status }),
                 );
-                self.erase(&scope, &file, journal).await?;
+                self.erase(tenant, &file, journal).await?;
             }
         }
         Ok(())
@@ -161,18 +161,19 @@ impl Coffer {
     /// object nobody knows of, never a visible row without its object.
     pub(crate) async fn erase(
         &self,
-        scope: &coffer_ports::TenantScope,
+        tenant: &coffer_domain::Tenant,
         file: &FileRecord,
         journal: coffer_ports::Journal,
     ) -> Result<(), ServiceError> {
+        let scope = coffer_ports::TenantScope::new(tenant.id);
         // The marked row is the fresher word on a multipart upload id.
         let marked = self
             .meta
-            .begin_erase(scope, file.id, self.clock.now(), journal)
+            .begin_erase(&scope, file.id, self.clock.now(), journal)
             .await
             .map_err(ServiceError::from_file_lookup)?;
         self.finish_erase(
-            scope,
+            tenant,
             marked.id,
             &self.location(&marked),
             marked.multipart_upload_id.as_deref(),

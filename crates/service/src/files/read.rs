@@ -134,7 +134,7 @@ impl Coffer {
             now: self.clock.now(),
             expires_in,
         };
-        Ok(self.store.presign_get(request).await?)
+        Ok(self.store_of(tenant).presign_get(request).await?)
     }
 
     /// The file's bytes (or a range of them), streamed through Coffer.
@@ -172,7 +172,10 @@ impl Coffer {
         .await?;
         // An empty file has no byte to range over; serve it whole.
         let range = range.filter(|_| file.size_bytes > 0);
-        let object = self.store.get_stream(&self.location(&file), range).await?;
+        let object = self
+            .store_of(tenant)
+            .get_stream(&self.location(&file), range)
+            .await?;
         Ok((file, object))
     }
 }

@@ -5,7 +5,7 @@ use coffer_domain::{
 };
 use coffer_ports::{
     ByteRange, ByteStream, MetadataError, MetadataErrorKind, NewFile, ObjectFacts, ObjectLocation,
-    PresignPut, PresignedRequest, StoreErrorKind, TenantScope,
+    ObjectStore, PresignPut, PresignedRequest, StoreErrorKind, TenantScope,
 };
 use futures::StreamExt as _;
 use serde_json::json;
@@ -113,12 +113,16 @@ impl Coffer {
             .await
             .map_err(reservation_error)?;
         let location = self.location(&file);
+        let store = self.store_of(tenant);
         let upload = match part_size {
             Some(part_size) => {
-                self.start_multipart(&scope, &file, &location, part_size)
+                self.start_multipart(store, &scope, &file, &location, part_size)
                     .await
             }
-            None => self.presign_single(&file, location, eff.url_ttl()).await,
+            None => {
+                self.presign_single(store, &file, location, eff.url_ttl())
+                    .await
+            }
         };
         let upload = match upload {
             Ok(upload) => upload,
@@ -183,11 +187,11 @@ impl Coffer {
             ));
         }
         let location = self.location(&file);
+        let store = self.store_of(tenant);
         let now = self.clock.now();
         let mut parts = Vec::with_capacity(part_numbers.len());
         for part_number in part_numbers {
-            let request = self
-                .store
+            let request = store
                 .presign_part(&location, upload_id, part_number, now, ttl)
                 .await?;
             parts.push(PresignedPart {
@@ -209,7 +213,7 @@ impl Coffer {
         caller: &Caller,
         id: FileId,
     ) -> Result<FileRecord, ServiceError> {
-        let (_, scope) = caller.member()?;
+        let (tenant, scope) = caller.member()?;
         let file = self
             .authorized_file(caller, &scope, id, Action::Write)
             .await?
@@ -222,10 +226,11 @@ impl Coffer {
             FileStatus::Pending => {}
         }
         let location = self.location(&file);
+        let store = self.store_of(tenant);
         if let Some(upload_id) = &file.multipart_upload_id {
-            self.assemble_parts(&location, upload_id).await?;
+            self.assemble_parts(store, &location, upload_id).await?;
         }
-        let object = match self.store.head(&location).await {
+        let object = match store.head(&location).await {
             Ok(object) => object,
             Err(err) if err.is(StoreErrorKind::NotFound) => {
                 return Err(ServiceError::conflict(
@@ -235,8 +240,8 @@ impl Coffer {
             }
             Err(err) => return Err(err.into()),
         };
-        if let Err(err) = self.verify_object(&file, &location, &object).await {
-            self.discard(&location).await;
+        if let Err(err) = self.verify_object(store, &file, &location, &object).await {
+            self.discard(store, &location).await;
             return Err(err);
         }
         let facts = ObjectFacts {
@@ -295,7 +300,8 @@ impl Coffer {
             key: ObjectKey::for_file(tenant.id, &category, id),
         };
         let (body, meter) = stream::meter(body, cap);
-        let stored = self.store.put_stream(&location, &guessed, body).await;
+        let store = self.store_of(tenant);
+        let stored = store.put_stream(&location, &guessed, body).await;
         let (size, digest, head, over_limit, body_failed) = {
             let m = stream::read(&meter);
             (
@@ -307,7 +313,7 @@ impl Coffer {
             )
         };
         if let Err(err) = stored {
-            self.discard(&location).await;
+            self.discard(store, &location).await;
             return Err(if over_limit {
                 if cap == limits.max_file_size {
                     ServiceError::new(
@@ -338,7 +344,7 @@ impl Coffer {
         };
         let verified = verify_streamed(&request.file, &content_type, &digest, &head);
         if let Err(err) = verified {
-            self.discard(&location).await;
+            self.discard(store, &location).await;
             return Err(err);
         }
         let now = self.clock.now();
@@ -364,7 +370,7 @@ impl Coffer {
         {
             Ok(file) => file,
             Err(err) => {
-                self.discard(&location).await;
+                self.discard(store, &location).await;
                 return Err(reservation_error(err));
             }
         };
@@ -462,21 +468,19 @@ impl Coffer {
 
     async fn start_multipart(
         &self,
+        store: &dyn ObjectStore,
         scope: &TenantScope,
         file: &FileRecord,
         location: &ObjectLocation,
         part_size: u64,
     ) -> Result<UploadTarget, ServiceError> {
-        let upload_id = self
-            .store
-            .create_multipart(location, &file.content_type)
-            .await?;
+        let upload_id = store.create_multipart(location, &file.content_type).await?;
         if let Err(err) = self
             .meta
             .set_multipart_upload(scope, file.id, &upload_id)
             .await
         {
-            let _ = self.store.abort_multipart(location, &upload_id).await;
+            let _ = store.abort_multipart(location, &upload_id).await;
             return Err(err.into());
         }
         Ok(UploadTarget::Multipart(MultipartUpload {
@@ -488,6 +492,7 @@ impl Coffer {
 
     async fn presign_single(
         &self,
+        store: &dyn ObjectStore,
         file: &FileRecord,
         location: ObjectLocation,
         expires_in: std::time::Duration,
@@ -500,7 +505,7 @@ impl Coffer {
             now: self.clock.now(),
             expires_in,
         };
-        Ok(UploadTarget::Single(self.store.presign_put(request).await?))
+        Ok(UploadTarget::Single(store.presign_put(request).await?))
     }
 
     /// Complete a multipart upload from the parts the store holds, so the
@@ -508,10 +513,11 @@ impl Coffer {
     /// gone but the object assembled, and goes on to verification.
     async fn assemble_parts(
         &self,
+        store: &dyn ObjectStore,
         location: &ObjectLocation,
         upload_id: &str,
     ) -> Result<(), ServiceError> {
-        let parts = match self.store.list_parts(location, upload_id).await {
+        let parts = match store.list_parts(location, upload_id).await {
             Ok(parts) => parts,
             Err(err) if err.is(StoreErrorKind::NotFound) => return Ok(()),
             Err(err) => return Err(err.into()),
@@ -522,11 +528,7 @@ impl Coffer {
                 "no parts were uploaded yet",
             ));
         }
-        match self
-            .store
-            .complete_multipart(location, upload_id, parts)
-            .await
-        {
+        match store.complete_multipart(location, upload_id, parts).await {
             Ok(_) => Ok(()),
             Err(err) if err.is(StoreErrorKind::Conflict) => Err(ServiceError::conflict(
                 "upload_incomplete",
@@ -538,6 +540,7 @@ impl Coffer {
 
     async fn verify_object(
         &self,
+        store: &dyn ObjectStore,
         file: &FileRecord,
         location: &ObjectLocation,
         object: &coffer_ports::ObjectMeta,
@@ -564,8 +567,7 @@ impl Coffer {
         }
         let end = object.size.min(SNIFF_LEN as u64) - 1;
         let mut head = Vec::with_capacity(SNIFF_LEN);
-        let mut body = self
-            .store
+        let mut body = store
             .get_stream(location, Some(ByteRange::Bounded { start: 0, end }))
             .await?
             .body;
@@ -584,8 +586,8 @@ impl Coffer {
     }
 
     /// Delete an object that must not stay; a failure is left to the reaper.
-    pub(crate) async fn discard(&self, location: &ObjectLocation) {
-        if let Err(err) = self.store.delete(location).await {
+    pub(crate) async fn discard(&self, store: &dyn ObjectStore, location: &ObjectLocation) {
+        if let Err(err) = store.delete(location).await {
             tracing::warn!(key = %location.key, error = %err, "could not delete a refused object");
         }
     }

@@ -9,6 +9,7 @@ mod manage;
 mod onboarding;
 mod reads;
 mod reconcile;
+mod regions;
 mod settings;
 mod sharing;
 mod support;

@@ -431,3 +431,46 @@ async fn only_a_failed_onboarding_is_retried() {
         "platform_admin_required",
     );
 }
+
+#[tokio::test]
+async fn a_dedicated_bucket_is_made_and_undone_on_the_regions_own_store() {
+    // eu-west has an endpoint of its own: its tenants' dedicated buckets
+    // are made there, and undone there, never on the default store.
+    let t = provisioning();
+    let log = Log::default();
+    let mut fx = fixture(&t, Some(OnboardingStep::AdminUser), &log);
+    let eu_west = Region::new("eu-west").unwrap();
+    fx.config
+        .placement
+        .regions
+        .insert(eu_west.clone(), BucketName::new("coffer-eu").unwrap());
+    fx.store.checkpoint();
+    fx.store.expect_ensure_bucket().never();
+    fx.store.expect_remove_bucket().never();
+    let mut eu = coffer_ports::MockObjectStore::new();
+    let l = log.clone();
+    eu.expect_ensure_bucket().times(1).returning(move |spec| {
+        l.lock()
+            .unwrap()
+            .push(format!("eu ensure_bucket {}", spec.bucket));
+        Ok(())
+    });
+    let l = log.clone();
+    eu.expect_remove_bucket().times(1).returning(move |b| {
+        l.lock().unwrap().push(format!("eu remove_bucket {b}"));
+        Ok(())
+    });
+    fx.regions.push((eu_west, eu));
+    let failed = fx.build().run_onboarding(job(&t)).await.unwrap();
+    assert_eq!(failed.state, OnboardingState::Failed);
+    let log = log.lock().unwrap().clone();
+    let buckets: Vec<&str> = log
+        .iter()
+        .map(String::as_str)
+        .filter(|l| l.contains("_bucket"))
+        .collect();
+    assert_eq!(
+        buckets,
+        ["eu ensure_bucket acme-own", "eu remove_bucket acme-own"]
+    );
+}

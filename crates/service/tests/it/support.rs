@@ -30,6 +30,8 @@ pub struct Fx {
     pub store: MockObjectStore,
     pub identity: MockIdentityProvider,
     pub config: ServiceConfig,
+    /// Regions with an object store of their own.
+    pub regions: Vec<(Region, MockObjectStore)>,
 }
 
 impl Fx {
@@ -39,6 +41,7 @@ impl Fx {
             store: MockObjectStore::new(),
             identity: MockIdentityProvider::new(),
             config: ServiceConfig::new(BucketName::new("coffer-test").unwrap()),
+            regions: Vec::new(),
         }
     }
 
@@ -47,13 +50,18 @@ impl Fx {
         // (mockall tries expectations in the order they were set).
         self.meta.expect_list_settings().returning(|_| Ok(vec![]));
         self.meta.expect_list_features().returning(|_| Ok(vec![]));
-        Coffer::new(
+        let coffer = Coffer::new(
             Arc::new(self.meta),
             Arc::new(self.store),
             Arc::new(self.identity),
             Arc::new(FixedClock(now())),
             self.config,
-        )
+        );
+        self.regions
+            .into_iter()
+            .fold(coffer, |coffer, (region, store)| {
+                coffer.with_region_store(region, Arc::new(store))
+            })
     }
 
     /// Audit appends succeed (and are otherwise not the test's subject).

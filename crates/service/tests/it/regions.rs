@@ -1,0 +1,338 @@
+//! Data residency over mocks: a tenant of a region with a store of its own
+//! is served by that store alone — uploads, reads, erases, repairs — and the
+//! default store is never asked about it; tenants of other regions keep
+//! the default store.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use coffer_domain::{
+    BucketName, Category, FileId, FileStatus, Filename, ObjectKey, Region, Role, Tenant,
+    TenantStatus,
+};
+use coffer_ports::{
+    ByteStream, FileObject, GetObject, ListedObject, MockObjectStore, ObjectList, ObjectMeta,
+    PresignedRequest, StoreErrorKind,
+};
+use coffer_service::{ErrorKind, InitiateUpload, NewFileFields, StreamUpload, UploadTarget};
+use futures::StreamExt as _;
+
+use crate::support::*;
+
+fn region(name: &str) -> Region {
+    Region::new(name).unwrap()
+}
+
+fn eu_bucket() -> BucketName {
+    BucketName::new("coffer-eu").unwrap()
+}
+
+fn us_bucket() -> BucketName {
+    BucketName::new("coffer-us").unwrap()
+}
+
+fn eu_tenant() -> Tenant {
+    Tenant {
+        region: region("eu-west"),
+        ..tenant(TenantStatus::Active)
+    }
+}
+
+fn us_tenant() -> Tenant {
+    Tenant {
+        region: region("us-east"),
+        ..tenant(TenantStatus::Active)
+    }
+}
+
+/// `eu-west` on a store of its own (`coffer-eu`), `us-east` on the default
+/// store (`coffer-us`). The returned store is eu-west's, to set
+/// expectations on before [`with_eu`] hands it over.
+fn regional() -> (Fx, MockObjectStore) {
+    let mut fx = Fx::new();
+    fx.config
+        .placement
+        .regions
+        .insert(region("eu-west"), eu_bucket());
+    fx.config
+        .placement
+        .regions
+        .insert(region("us-east"), us_bucket());
+    (fx, MockObjectStore::new())
+}
+
+fn with_eu(mut fx: Fx, eu: MockObjectStore) -> Fx {
+    fx.regions.push((region("eu-west"), eu));
+    fx
+}
+
+fn signed(url: &str) -> PresignedRequest {
+    PresignedRequest {
+        url: url.into(),
+        ..presigned("PUT")
+    }
+}
+
+fn fields(name: &str) -> NewFileFields {
+    NewFileFields {
+        filename: Filename::new(name).unwrap(),
+        content_type: None,
+        category: None,
+        path: None,
+        visibility: None,
+        metadata: None,
+        checksum_sha256: None,
+    }
+}
+
+fn pending(
+    new: coffer_ports::NewFile,
+    tenant: coffer_domain::TenantId,
+) -> coffer_domain::FileRecord {
+    let mut f = file(&tenant_with_id(tenant), "alice", FileStatus::Pending);
+    f.id = new.id;
+    f.bucket = new.bucket;
+    f.key = new.key;
+    f.size_bytes = new.size_bytes;
+    f.content_type = new.content_type;
+    f
+}
+
+fn tenant_with_id(id: coffer_domain::TenantId) -> Tenant {
+    Tenant {
+        id,
+        ..tenant(TenantStatus::Active)
+    }
+}
+
+fn body(bytes: &'static [u8]) -> ByteStream {
+    Box::pin(futures::stream::iter([Ok(Bytes::from_static(bytes))]))
+}
+
+#[tokio::test]
+async fn each_tenant_is_presigned_on_its_regions_store() {
+    let (eu_t, us_t) = (eu_tenant(), us_tenant());
+    let (mut fx, mut eu) = regional();
+    fx.audit_ok();
+    fx.meta
+        .expect_reserve_upload()
+        .returning(|scope, new, _, _| Ok(pending(new, scope.tenant_id())));
+    let eu_id = eu_t.id;
+    eu.expect_presign_put()
+        .times(1)
+        .withf(move |r| r.location.tenant == eu_id && r.location.bucket == eu_bucket())
+        .returning(|_| Ok(signed("https://eu.store/put")));
+    let us_id = us_t.id;
+    fx.store
+        .expect_presign_put()
+        .times(1)
+        .withf(move |r| r.location.tenant == us_id && r.location.bucket == us_bucket())
+        .returning(|_| Ok(signed("https://us.store/put")));
+    let app = with_eu(fx, eu).build();
+    for (t, expected) in [
+        (&eu_t, "https://eu.store/put"),
+        (&us_t, "https://us.store/put"),
+    ] {
+        let up = app
+            .initiate_upload(
+                &caller(t, "alice", &[Role::Editor]),
+                InitiateUpload {
+                    file: fields("contract.pdf"),
+                    size: 9,
+                    multipart: false,
+                },
+            )
+            .await
+            .unwrap();
+        match up.upload {
+            UploadTarget::Single(put) => assert_eq!(put.url, expected),
+            other => panic!("expected a single PUT, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_streamed_upload_is_written_to_the_regions_store_only() {
+    let t = eu_tenant();
+    let (mut fx, mut eu) = regional();
+    fx.audit_ok();
+    fx.meta.expect_usage().returning(|_| Ok(Default::default()));
+    fx.meta
+        .expect_reserve_upload()
+        .withf(|_, new, _, _| new.bucket == eu_bucket())
+        .returning(|scope, new, _, _| Ok(pending(new, scope.tenant_id())));
+    fx.meta
+        .expect_mark_available()
+        .returning(|scope, id, facts, _| {
+            let mut f = file(
+                &tenant_with_id(scope.tenant_id()),
+                "alice",
+                FileStatus::Available,
+            );
+            f.id = id;
+            f.size_bytes = facts.size_bytes;
+            Ok(f)
+        });
+    fx.store.expect_put_stream().never();
+    fx.store.expect_delete().never();
+    let owner = t.id;
+    eu.expect_put_stream()
+        .times(1)
+        .withf(move |l, _, _| l.tenant == owner && l.bucket == eu_bucket())
+        .returning(|_, _, body| {
+            let chunks = futures::executor::block_on(body.collect::<Vec<_>>());
+            let size = chunks
+                .into_iter()
+                .map(|c| c.map(|c| c.len() as u64).unwrap_or(0))
+                .sum();
+            Ok(ObjectMeta {
+                size,
+                ..Default::default()
+            })
+        });
+    eu.expect_delete().never();
+    let f = with_eu(fx, eu)
+        .build()
+        .upload_stream(
+            &caller(&t, "alice", &[Role::Editor]),
+            StreamUpload {
+                file: fields("notes.txt"),
+            },
+            body(b"residency"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(f.size_bytes, 9);
+}
+
+#[tokio::test]
+async fn reads_and_erases_of_a_tenant_use_its_regions_store() {
+    let t = eu_tenant();
+    let mut f = file(&t, "alice", FileStatus::Available);
+    f.bucket = eu_bucket();
+    let (mut fx, mut eu) = regional();
+    fx.audit_ok();
+    fx.serves_file(&f);
+    let marked = f.clone();
+    fx.meta
+        .expect_begin_erase()
+        .returning(move |_, _, _, _| Ok(marked.clone()));
+    let gone = f.clone();
+    fx.meta
+        .expect_remove_file()
+        .returning(move |_, _, _| Ok(gone.clone()));
+    fx.store.expect_presign_get().never();
+    fx.store.expect_get_stream().never();
+    fx.store.expect_delete().never();
+    let key = f.key.clone();
+    eu.expect_presign_get()
+        .times(1)
+        .withf(move |r| r.location.key == key && r.location.bucket == eu_bucket())
+        .returning(|_| Ok(signed("https://eu.store/get")));
+    eu.expect_get_stream().times(1).returning(|_, _| {
+        Ok(GetObject {
+            total_size: 9,
+            range: None,
+            content_type: None,
+            etag: None,
+            body: body(b"%PDF-1.7\n"),
+        })
+    });
+    let key = f.key.clone();
+    eu.expect_delete()
+        .times(1)
+        .withf(move |l| l.key == key && l.bucket == eu_bucket())
+        .returning(|_| Ok(()));
+    let app = with_eu(fx, eu).build();
+    let alice = caller(&t, "alice", &[Role::Editor]);
+    let url = app.download_url(&alice, f.id).await.unwrap();
+    assert_eq!(url.url, "https://eu.store/get");
+    let (_, object) = app.open_content(&alice, f.id, None).await.unwrap();
+    assert_eq!(object.total_size, 9);
+    app.delete_file(&alice, f.id, true).await.unwrap();
+}
+
+#[tokio::test]
+async fn readiness_asks_every_store() {
+    for eu_ready in [true, false] {
+        let (mut fx, mut eu) = regional();
+        fx.meta.expect_check_ready().returning(|| Ok(()));
+        fx.store.expect_check_ready().times(1).returning(|| Ok(()));
+        eu.expect_check_ready().times(1).returning(move || {
+            if eu_ready {
+                Ok(())
+            } else {
+                Err(store_err(StoreErrorKind::Unavailable))
+            }
+        });
+        let ready = with_eu(fx, eu).build().check_ready().await;
+        match ready {
+            Ok(()) => assert!(eu_ready, "ready although eu-west's store is down"),
+            Err(err) => {
+                assert!(!eu_ready, "{err}");
+                assert_eq!(err.kind, ErrorKind::Unavailable);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_reconciler_lists_and_repairs_on_the_regions_store() {
+    let t = eu_tenant();
+    let (mut fx, mut eu) = regional();
+    fx.audit_ok();
+    let row = t.clone();
+    fx.meta
+        .expect_get_tenant()
+        .returning(move |_| Ok(row.clone()));
+    fx.meta
+        .expect_list_file_objects()
+        .returning(|_, _| Ok(Vec::<FileObject>::new()));
+    fx.store.expect_list().never();
+    fx.store.expect_delete().never();
+    let orphan = ObjectKey::for_file(t.id, &Category::default_category(), FileId::new_v7());
+    let listed = orphan.clone();
+    let owner = t.id;
+    eu.expect_list()
+        .times(1)
+        .returning(move |tenant, bucket, _, _| {
+            assert_eq!(tenant, owner);
+            // Only its region's bucket: the default and category buckets are
+            // the default store's, and asking this endpoint about them fails
+            // where bucket names are global.
+            assert_eq!(*bucket, eu_bucket());
+            Ok(ObjectList {
+                objects: vec![ListedObject {
+                    key: listed.clone(),
+                    size: 9,
+                    last_modified: Some(now() - time::Duration::days(2)),
+                }],
+                next: None,
+            })
+        });
+    eu.expect_delete()
+        .times(1)
+        .withf(move |l| l.key == orphan && l.bucket == eu_bucket())
+        .returning(|_| Ok(()));
+    let report = with_eu(fx, eu)
+        .build()
+        .reconcile(Some(t.id), true, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(report.orphans_found, 1);
+    assert_eq!(report.orphans_deleted, 1);
+}
+
+#[test]
+fn stores_choose_by_the_tenants_region() {
+    use std::sync::Arc;
+
+    let default: Arc<dyn coffer_ports::ObjectStore> = Arc::new(MockObjectStore::new());
+    let eu: Arc<dyn coffer_ports::ObjectStore> = Arc::new(MockObjectStore::new());
+    let stores =
+        coffer_service::Stores::new(default.clone()).with_region(region("eu-west"), eu.clone());
+    assert!(Arc::ptr_eq(stores.for_tenant(&eu_tenant()), &eu));
+    assert!(Arc::ptr_eq(stores.for_tenant(&us_tenant()), &default));
+    assert!(stores.has_own_store(&region("eu-west")));
+    assert!(!stores.has_own_store(&region("us-east")));
+}

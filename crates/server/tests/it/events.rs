@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 /// Fast retries, so a receiver that comes back is served within the test.
-const FAST_DELIVERY: &[(&str, &str)] = &[
+pub(crate) const FAST_DELIVERY: &[(&str, &str)] = &[
     ("COFFER__EVENTS__DISPATCH_INTERVAL_MS", "100"),
     ("COFFER__EVENTS__BACKOFF_BASE_MS", "100"),
     ("COFFER__EVENTS__BACKOFF_MAX_SECS", "1"),
@@ -25,10 +25,10 @@ const FAST_DELIVERY: &[(&str, &str)] = &[
 
 /// What the receiver was sent: the signature header, the event id header
 /// and the body, per request.
-type Received = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
+pub(crate) type Received = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
 
 /// A webhook receiver on `port`, answering 200 to every POST.
-fn receiver(port: u16, received: Received) -> actix_web::dev::ServerHandle {
+pub(crate) fn receiver(port: u16, received: Received) -> actix_web::dev::ServerHandle {
     let server = HttpServer::new(move || {
         let received = received.clone();
         App::new().route(
@@ -63,7 +63,7 @@ fn receiver(port: u16, received: Received) -> actix_web::dev::ServerHandle {
 }
 
 /// A port nothing listens on (yet).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -71,7 +71,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn set_webhook(server: &TestServer, admin: &str, url: &str) -> Value {
+pub(crate) async fn set_webhook(server: &TestServer, admin: &str, url: &str) -> Value {
     ok_json(
         server
             .req(Method::PUT, "/api/v1/tenant/webhook", admin)
@@ -86,7 +86,7 @@ async fn set_webhook(server: &TestServer, admin: &str, url: &str) -> Value {
 
 /// Every settled event of the tenant, through the polling endpoint, page
 /// by page.
-async fn polled(server: &TestServer, admin: &str) -> Vec<Value> {
+pub(crate) async fn polled(server: &TestServer, admin: &str) -> Vec<Value> {
     let mut events = Vec::new();
     let mut path = "/api/v1/events?limit=2".to_owned();
     loop {

@@ -203,8 +203,24 @@ async fn reactivation_within_retention_restores_everything() {
 }
 
 #[actix_web::test]
-async fn a_purged_tenant_takes_its_dedicated_bucket_with_it() {
-    let server = TestServer::start(Mode::Production).await;
+async fn a_purged_tenant_takes_its_dedicated_bucket_and_database_with_it() {
+    let server = TestServer::start_with(
+        Mode::Production,
+        tempfile::tempdir().unwrap(),
+        &[DEDICATED_DATABASES],
+    )
+    .await;
+    // A neighbour with a database of its own, which stays.
+    let neighbour = server
+        .create_tenant(&json!({
+            "slug": format!("next-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+            "display_name": "Neighbour", "plan": "enterprise", "region": "eu-west",
+        }))
+        .await;
+    let neighbour = server
+        .wait_onboarded(neighbour["id"].as_str().unwrap())
+        .await;
+    let kept = neighbour["dedicated_database"].as_str().unwrap().to_owned();
     let slug = format!("own-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let bucket = format!(
         "coffer-own-{}",
@@ -219,6 +235,7 @@ async fn a_purged_tenant_takes_its_dedicated_bucket_with_it() {
         .await;
     let view = server.wait_onboarded(created["id"].as_str().unwrap()).await;
     assert_eq!(view["status"], "active", "{view}");
+    let database = view["dedicated_database"].as_str().unwrap().to_owned();
     let boss = server.token(Some(&slug), "boss", &["admin"]).await;
     upload(&server, &boss, "a.pdf", PDF, json!({})).await;
     let name = coffer_domain::BucketName::new(bucket.clone()).unwrap();
@@ -234,5 +251,15 @@ async fn a_purged_tenant_takes_its_dedicated_bucket_with_it() {
     assert!(
         !server.wiring.store.bucket_exists(&name).await.unwrap(),
         "the dedicated bucket went with its tenant"
+    );
+    let db = server.db().unwrap();
+    let left = db.databases_like(&db.dedicated_prefix()).await.unwrap();
+    assert_eq!(left, [kept], "its database went, the neighbour's stayed");
+    assert_eq!(
+        db.count_rows(db.name(), "tenants", *id.as_uuid())
+            .await
+            .unwrap(),
+        0,
+        "the registry row went too"
     );
 }

@@ -19,6 +19,7 @@ mod limits;
 mod onboarding;
 mod ops;
 mod outage;
+mod placement;
 mod regions;
 mod restart;
 mod settings;

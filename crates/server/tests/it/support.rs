@@ -191,6 +191,14 @@ impl TestServer {
         self.db.as_ref()
     }
 
+    /// The configuration it started with, plus `extra` (for commands such
+    /// as `coffer migrate` run against the same databases).
+    pub fn config(&self, extra: &[(&str, String)]) -> coffer_server::config::Config {
+        let mut settings = self.vars.clone();
+        settings.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        coffer_server::config::Config::load_from(None, settings).unwrap()
+    }
+
     /// Stop gracefully and start a fresh server with the same settings on
     /// the same database, bucket and data directory (a `coffer serve`
     /// restart).

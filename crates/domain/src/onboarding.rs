@@ -131,12 +131,13 @@ mod tests {
             Onboarding::STEPS,
             &[
                 OnboardingStep::Placement,
+                OnboardingStep::Database,
                 OnboardingStep::AdminUser,
                 OnboardingStep::Activate
             ]
         );
         let all = steps_to_string(Onboarding::STEPS);
-        assert_eq!(all, "placement,admin_user,activate");
+        assert_eq!(all, "placement,database,admin_user,activate");
         assert_eq!(steps_from_str(&all).ok(), Some(Onboarding::STEPS.to_vec()));
         assert_eq!(steps_from_str("").ok(), Some(vec![]));
         assert!(steps_from_str("placement,nope").is_err());

@@ -402,6 +402,7 @@ impl Config {
                 .try_parsing(true)
                 .list_separator(",")
                 .with_list_parse_key("storage.cors_origins")
+                .with_list_parse_key("metadata.dedicated.plans")
                 .source(Some(env)),
         );
         let built = builder.build()?;

@@ -445,3 +445,105 @@ pub fn created_by_operator(tenant: &NewTenant, how: &str) -> coffer_ports::Journ
         at: tenant.created_at,
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, String> {
+        let mut vars = vec![("COFFER__METADATA__BACKEND", "postgres")];
+        vars.extend_from_slice(pairs);
+        Config::load_from(
+            None,
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    const ADMIN: &str = "postgres://admin:pw@db:5432/{database}";
+    const APP: &str = "postgres://coffer_app:pw@db:5432/{database}";
+
+    #[test]
+    fn dedicated_databases_are_off_without_an_admin_url() {
+        let config = config(&[]).unwrap();
+        assert!(dedicated(&config).unwrap().is_none());
+        assert!(database_placement(&config).unwrap().is_none());
+    }
+
+    #[test]
+    fn dedicated_databases_come_from_the_environment_and_the_file() {
+        let config = config(&[
+            ("COFFER__METADATA__DEDICATED__ADMIN_URL", ADMIN),
+            ("COFFER__METADATA__DEDICATED__APP_URL", APP),
+            (
+                "COFFER__METADATA__DEDICATED__PLANS",
+                "enterprise,professional",
+            ),
+            ("COFFER__METADATA__DEDICATED__DATABASE_PREFIX", "acme_t_"),
+            ("COFFER__METADATA__DEDICATED__POOL_SIZE", "2"),
+        ])
+        .unwrap();
+        let servers = dedicated(&config).unwrap().unwrap();
+        assert_eq!(servers.default.admin_url, ADMIN);
+        assert_eq!(servers.pool.max_size, 2);
+        let placement = database_placement(&config).unwrap().unwrap();
+        assert_eq!(placement.plans, [Plan::Enterprise, Plan::Professional]);
+        let id = TenantId::new_random();
+        assert_eq!(
+            placement.name_for(id),
+            format!("acme_t_{}", id.as_uuid().simple())
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("coffer.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[metadata]\nbackend = \"postgres\"\n[metadata.dedicated]\nadmin_url = \"{ADMIN}\"\napp_url = \"{APP}\"\n\
+                 [metadata.dedicated.regions.eu-west]\nadmin_url = \"postgres://a@eu/{{database}}\"\napp_url = \"postgres://b@eu/{{database}}\"\n"
+            ),
+        )
+        .unwrap();
+        let config = Config::load_from(Some(&file), Vec::new()).unwrap();
+        let servers = dedicated(&config).unwrap().unwrap();
+        let eu = Region::new("eu-west").unwrap();
+        assert_eq!(servers.regions[&eu].app_url, "postgres://b@eu/{database}");
+        // The default plan rule: enterprise only.
+        let placement = database_placement(&config).unwrap().unwrap();
+        assert_eq!(placement.plans, [Plan::Enterprise]);
+    }
+
+    #[test]
+    fn dedicated_databases_refuse_what_cannot_work() {
+        let cases: [&[(&str, &str)]; 4] = [
+            // No service-role URL.
+            &[("COFFER__METADATA__DEDICATED__ADMIN_URL", ADMIN)],
+            // No place for the database's name: every tenant in one database.
+            &[
+                (
+                    "COFFER__METADATA__DEDICATED__ADMIN_URL",
+                    "postgres://admin@db/coffer",
+                ),
+                ("COFFER__METADATA__DEDICATED__APP_URL", APP),
+            ],
+            // The embedded store has no dedicated databases.
+            &[
+                ("COFFER__METADATA__BACKEND", "sqlite"),
+                ("COFFER__METADATA__DEDICATED__ADMIN_URL", ADMIN),
+                ("COFFER__METADATA__DEDICATED__APP_URL", APP),
+            ],
+            // A prefix that would be spliced into CREATE DATABASE unquoted.
+            &[
+                ("COFFER__METADATA__DEDICATED__ADMIN_URL", ADMIN),
+                ("COFFER__METADATA__DEDICATED__APP_URL", APP),
+                ("COFFER__METADATA__DEDICATED__DATABASE_PREFIX", "x; DROP"),
+            ],
+        ];
+        for pairs in cases {
+            let config = config(pairs).unwrap();
+            let refused = dedicated(&config).is_err() || database_placement(&config).is_err();
+            assert!(refused, "{pairs:?}");
+        }
+    }
+}

@@ -107,9 +107,9 @@ async fn each_action_is_on_record_exactly_once(mode: Mode) {
     ];
     let counts: BTreeMap<&str, usize> = by_action.iter().map(|(k, v)| (*k, v.len())).collect();
     let mut expected: BTreeMap<&str, usize> = file_actions.iter().map(|a| (*a, 1)).collect();
-    // Onboarding: created, each step, activated.
+    // Onboarding: created, each step (placement, database, admin user), activated.
     expected.insert("tenant.created", 1);
-    expected.insert("tenant.onboarding_step", 2);
+    expected.insert("tenant.onboarding_step", 3);
     expected.insert("tenant.activated", 1);
     assert_eq!(counts, expected, "each action exactly once");
     let mut request_ids = std::collections::BTreeSet::new();

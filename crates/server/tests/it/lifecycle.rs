@@ -241,6 +241,13 @@ async fn a_purged_tenant_takes_its_dedicated_bucket_and_database_with_it() {
     let name = coffer_domain::BucketName::new(bucket.clone()).unwrap();
     assert!(server.wiring.store.bucket_exists(&name).await.unwrap());
 
+    let db = server.db().unwrap();
+    let before = db.databases_like(&db.dedicated_prefix()).await.unwrap();
+    assert!(
+        before.contains(&database) && before.contains(&kept),
+        "{before:?}"
+    );
+
     let id = tenant_id(&server, &slug).await;
     set_status(&server, id, "cancelled").await;
     let report = coffer_server::jobs::sweep_once(&server.wiring)
@@ -252,7 +259,6 @@ async fn a_purged_tenant_takes_its_dedicated_bucket_and_database_with_it() {
         !server.wiring.store.bucket_exists(&name).await.unwrap(),
         "the dedicated bucket went with its tenant"
     );
-    let db = server.db().unwrap();
     let left = db.databases_like(&db.dedicated_prefix()).await.unwrap();
     assert_eq!(left, [kept], "its database went, the neighbour's stayed");
     assert_eq!(

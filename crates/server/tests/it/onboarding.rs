@@ -83,12 +83,16 @@ async fn each_plan_onboards_end_to_end_through_the_worker() {
     let shared = server.db().unwrap().name().to_owned();
     for plan in ["starter", "professional", "enterprise"] {
         let slug = unique(plan);
-        let created = server
-            .create_tenant(&json!({
-                "slug": slug, "display_name": "Plan test", "plan": plan, "region": "eu-west",
-                "admin_subject": "first-admin",
-            }))
-            .await;
+        let mut request = json!({
+            "slug": slug, "display_name": "Plan test", "plan": plan, "region": "eu-west",
+            "admin_subject": "first-admin",
+        });
+        // The enterprise tenant has both placements of its own.
+        let bucket = unique("coffer-plan");
+        if plan == "enterprise" {
+            request["dedicated_bucket"] = json!(bucket);
+        }
+        let created = server.create_tenant(&request).await;
         let view = server.wait_onboarded(created["id"].as_str().unwrap()).await;
         assert_eq!(view["status"], "active", "{view}");
         assert_eq!(view["plan"], plan);
@@ -109,6 +113,8 @@ async fn each_plan_onboards_end_to_end_through_the_worker() {
         if plan == "enterprise" {
             let own = own.expect("an enterprise tenant has its own database");
             assert!(database_exists(&server, own).await, "{own}");
+            let keys = objects_in(&server, tenant_id(&view), &bucket).await;
+            assert_eq!(keys.len(), 1, "its object is in its own bucket: {keys:?}");
             assert_eq!(rows(&server, own, "files", &view).await, 1);
             assert_eq!(rows(&server, own, "users", &view).await, 1);
             assert_eq!(rows(&server, &shared, "files", &view).await, 0);

@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
 use crate::error::PgError;
-use crate::migrate::{MigrateOptions, migrate_with};
+use crate::migrate::{APP_ROLE, MigrateOptions, migrate_with};
 use crate::rows::TenantRow;
 use crate::schema::{tenants, usage_counters};
 use crate::store::PoolOptions;
@@ -142,6 +142,14 @@ impl DedicatedDatabases {
             },
         )
         .await?;
+        // A new database lets every role of the server connect; this one is
+        // for the service role (and its owner) only. The role exists once
+        // the migrations ran.
+        maintenance
+            .batch_execute(&format!(
+                "REVOKE ALL ON DATABASE {name} FROM PUBLIC; GRANT CONNECT, TEMPORARY ON DATABASE {name} TO {APP_ROLE}"
+            ))
+            .await?;
         let mut owner = AsyncPgConnection::establish(&server.admin_url_of(name)).await?;
         let row = TenantRow::of(tenant)?;
         // The owner is bound by FORCE ROW LEVEL SECURITY too; this session

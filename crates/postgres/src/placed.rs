@@ -76,7 +76,12 @@ impl PlacedMetadataStore {
     }
 
     fn remember(&self, tenant: &Tenant) {
-        if let Ok(mut placements) = self.placements.write() {
+        // Placement never changes: once known, only a read lock is taken.
+        let known = self
+            .placements
+            .read()
+            .is_ok_and(|p| p.contains_key(&tenant.id));
+        if !known && let Ok(mut placements) = self.placements.write() {
             placements.insert(tenant.id, tenant.dedicated_database.clone());
         }
     }

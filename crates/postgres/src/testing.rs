@@ -114,6 +114,27 @@ impl TestDb {
         conn.batch_execute(sql).await.map_err(|e| e.to_string())
     }
 
+    /// Whether roles without a grant of their own (`PUBLIC`) may connect
+    /// to database `db` of this server.
+    ///
+    /// # Errors
+    /// When the server cannot be queried.
+    pub async fn public_may_connect(&self, db: &str) -> Result<bool, String> {
+        #[derive(diesel::QueryableByName)]
+        struct May {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            may: bool,
+        }
+        let mut conn = connect(&self.server.database("postgres")).await?;
+        let row: May =
+            diesel::sql_query("SELECT has_database_privilege('public', $1, 'CONNECT') AS may")
+                .bind::<diesel::sql_types::Text, _>(db)
+                .get_result(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
+        Ok(row.may)
+    }
+
     /// The databases on this server whose names start with `prefix`.
     ///
     /// # Errors

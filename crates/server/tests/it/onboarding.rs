@@ -113,6 +113,15 @@ async fn each_plan_onboards_end_to_end_through_the_worker() {
         if plan == "enterprise" {
             let own = own.expect("an enterprise tenant has its own database");
             assert!(database_exists(&server, own).await, "{own}");
+            let db = server.db().unwrap();
+            assert!(
+                !db.public_may_connect(own).await.unwrap(),
+                "{own} is not open to every role"
+            );
+            assert!(
+                db.public_may_connect(&shared).await.unwrap(),
+                "the check can tell"
+            );
             let keys = objects_in(&server, tenant_id(&view), &bucket).await;
             assert_eq!(keys.len(), 1, "its object is in its own bucket: {keys:?}");
             assert_eq!(rows(&server, own, "files", &view).await, 1);

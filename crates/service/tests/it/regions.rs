@@ -336,3 +336,56 @@ fn stores_choose_by_the_tenants_region() {
     assert!(stores.has_own_store(&region("eu-west")));
     assert!(!stores.has_own_store(&region("us-east")));
 }
+
+#[tokio::test]
+async fn a_multipart_upload_is_started_and_its_parts_presigned_on_the_regions_store() {
+    let t = eu_tenant();
+    let (mut fx, mut eu) = regional();
+    fx.audit_ok();
+    fx.meta
+        .expect_reserve_upload()
+        .returning(|scope, new, _, _| Ok(pending(new, scope.tenant_id())));
+    let owner = t.clone();
+    fx.meta
+        .expect_set_multipart_upload()
+        .returning(move |scope, id, up| {
+            let mut f = file(&owner, "alice", FileStatus::Pending);
+            f.id = id;
+            f.tenant_id = scope.tenant_id();
+            f.multipart_upload_id = Some(up.to_owned());
+            Ok(f)
+        });
+    // The default store has no expectations: any call to it fails the test.
+    let eu_id = t.id;
+    eu.expect_create_multipart()
+        .times(1)
+        .withf(move |location, _| location.tenant == eu_id && location.bucket == eu_bucket())
+        .returning(|_, _| Ok("up-eu".into()));
+    eu.expect_presign_part()
+        .times(1)
+        .withf(|location, id, part, _, _| {
+            location.bucket == eu_bucket() && id == "up-eu" && *part == 1
+        })
+        .returning(|_, _, _, _, _| Ok(signed("https://eu.store/part")));
+    let mut multipart = file(&t, "alice", FileStatus::Pending);
+    multipart.bucket = eu_bucket();
+    multipart.size_bytes = 40 * 1024 * 1024;
+    multipart.multipart_upload_id = Some("up-eu".into());
+    fx.serves_file(&multipart);
+    let app = with_eu(fx, eu).build();
+    let c = caller(&t, "alice", &[Role::Editor]);
+    let up = app
+        .initiate_upload(
+            &c,
+            InitiateUpload {
+                file: fields("big.pdf"),
+                size: 40 * 1024 * 1024,
+                multipart: true,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(up.upload, UploadTarget::Multipart(_)), "{up:?}");
+    let parts = app.presign_parts(&c, multipart.id, vec![1]).await.unwrap();
+    assert_eq!(parts.len(), 1);
+}

@@ -133,17 +133,32 @@ fn scope(t: &Tenant) -> TenantScope {
     TenantScope::new(t.id)
 }
 
+/// The prefix of a database of its own for every tenant the cases create
+/// (see [`dedicate_tenants`]).
+static DEDICATED_PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Run the cases with every tenant in a database of its own named
+/// `<prefix><id>` (for a store with dedicated databases: it must make the
+/// database when the tenant is created). Process-wide; nextest runs every
+/// case in a process of its own.
+pub fn dedicate_tenants(prefix: &str) {
+    let _ = DEDICATED_PREFIX.set(prefix.to_owned());
+}
+
 /// An active tenant `slug`, created at `at(created)`.
 pub fn new_tenant(slug: &str, created: i64) -> NewTenant {
+    let id = TenantId::new_random();
     NewTenant {
-        id: TenantId::new_random(),
+        dedicated_database: DEDICATED_PREFIX
+            .get()
+            .map(|prefix| format!("{prefix}{}", id.as_uuid().simple())),
+        id,
         slug: TenantSlug::new(slug).unwrap(),
         display_name: format!("Tenant {slug}"),
         plan: Plan::Professional,
         status: TenantStatus::Active,
         region: Region::new("eu-west").unwrap(),
         dedicated_bucket: None,
-        dedicated_database: None,
         limit_overrides: LimitOverrides::default(),
         created_at: at(created),
     }
@@ -2300,6 +2315,8 @@ fn progress(
 async fn queue(store: &Store, slug: &str, secs: i64) -> Tenant {
     let mut new = new_tenant(slug, secs);
     new.status = TenantStatus::Provisioning;
+    // Onboarding cases are about the queue: the database step is not theirs.
+    new.dedicated_database = None;
     let (tenant, job) = store
         .create_onboarding(
             new,

@@ -203,6 +203,47 @@ impl PlacedMetadataStore {
 
 #[async_trait]
 impl MetadataStore for PlacedMetadataStore {
+    /// A tenant created as it is (the embedded bootstrap, tests) gets its
+    /// dedicated database first: nothing onboards it later.
+    async fn create_tenant(
+        &self,
+        new: NewTenant,
+        journal: Journal,
+    ) -> Result<Tenant, MetadataError> {
+        let Some(_) = &new.dedicated_database else {
+            return self.shared.create_tenant(new, journal).await;
+        };
+        let planned = Tenant {
+            id: new.id,
+            slug: new.slug.clone(),
+            display_name: new.display_name.clone(),
+            plan: new.plan,
+            status: new.status,
+            region: new.region.clone(),
+            dedicated_bucket: new.dedicated_bucket.clone(),
+            dedicated_database: new.dedicated_database.clone(),
+            limit_overrides: new.limit_overrides.clone(),
+            created_at: new.created_at,
+            suspended_at: None,
+            cancelled_at: None,
+            purge_after: None,
+        };
+        self.provision_database(&planned).await?;
+        match self.shared.create_tenant(new, journal).await {
+            Ok(tenant) => {
+                self.remember(&tenant);
+                Ok(tenant)
+            }
+            Err(e) => {
+                // No registry row names it: it must not stay.
+                if let Err(dropped) = self.drop_database(&planned).await {
+                    tracing::warn!(error = %dropped, "could not drop the database of a tenant not created");
+                }
+                Err(e)
+            }
+        }
+    }
+
     async fn get_tenant(&self, id: TenantId) -> Result<Tenant, MetadataError> {
         let tenant = self.shared.get_tenant(id).await?;
         self.remember(&tenant);
@@ -243,7 +284,7 @@ impl MetadataStore for PlacedMetadataStore {
                     data,
                     registry,
                     query.limit,
-                    true,
+                    !query.oldest_first,
                     AuditEntry::page_cursor,
                 ))
             }
@@ -368,14 +409,6 @@ impl MetadataStore for PlacedMetadataStore {
         // Close this process's pool before the database goes.
         self.forget(tenant);
         Ok(dedicated.drop_database(tenant).await?)
-    }
-
-    async fn create_tenant(
-        &self,
-        tenant: NewTenant,
-        journal: Journal,
-    ) -> Result<Tenant, MetadataError> {
-        self.shared.create_tenant(tenant, journal).await
     }
 
     async fn list_tenants(

@@ -11,3 +11,33 @@ coffer_contract::metadata_store_contract!(async {
     let store: Arc<dyn MetadataStore> = Arc::new(db.store(8).unwrap());
     (store, db)
 });
+
+/// The same suite through the store `coffer serve` uses, with every tenant
+/// in a database of its own: the registry in the test database, each
+/// tenant's data in `<prefix><id>` on the same server (dropped with it).
+mod dedicated {
+    use std::sync::Arc;
+
+    use coffer_ports::MetadataStore;
+    use coffer_postgres::testing::TestDb;
+    use coffer_postgres::{DatabaseServer, DedicatedDatabases, PlacedMetadataStore, PoolOptions};
+
+    coffer_contract::metadata_store_contract!(async {
+        let db = TestDb::new().await;
+        coffer_contract::metadata::dedicate_tenants(&db.dedicated_prefix());
+        let dedicated = DedicatedDatabases {
+            default: DatabaseServer {
+                admin_url: db.owner_url_template(),
+                app_url: db.app_url_template(),
+            },
+            regions: Default::default(),
+            pool: PoolOptions::new(8),
+            app_password: None,
+        };
+        let store: Arc<dyn MetadataStore> = Arc::new(PlacedMetadataStore::new(
+            db.store(8).unwrap(),
+            Some(dedicated),
+        ));
+        (store, db)
+    });
+}

@@ -354,16 +354,16 @@ impl MetadataStore for PlacedMetadataStore {
         for item in &mut page.items {
             let scope = TenantScope::new(item.tenant);
             // Usage and users of a dedicated tenant are in its database; a
-            // tenant whose database is not made yet (or gone) has none.
-            let Ok(Some(own)) = self.own(&scope).await else {
-                continue;
-            };
+            // tenant whose onboarding has not made it yet has none.
             if matches!(
                 item.status,
                 TenantStatus::Provisioning | TenantStatus::ProvisioningFailed
             ) {
                 continue;
             }
+            let Some(own) = self.own(&scope).await? else {
+                continue;
+            };
             let theirs = own.tenant_usage(None, 1).await?;
             if let Some(counted) = theirs.items.into_iter().find(|t| t.tenant == item.tenant) {
                 item.usage = counted.usage;

@@ -85,22 +85,7 @@ impl PgMetadataStore {
         journal: Journal,
     ) -> Result<(Tenant, Onboarding), PgError> {
         let journal = &JournalRows::new(new.id, journal);
-        let row = &TenantRow {
-            id: *new.id.as_uuid(),
-            slug: new.slug.as_str().to_owned(),
-            display_name: new.display_name.clone(),
-            plan: new.plan.as_str().to_owned(),
-            status: new.status.as_str().to_owned(),
-            region: new.region.as_str().to_owned(),
-            dedicated_bucket: new.dedicated_bucket.clone(),
-            dedicated_database: new.dedicated_database.clone(),
-            limit_overrides: serde_json::to_value(&new.limit_overrides)
-                .map_err(|e| PgError::CorruptRow(format!("limit overrides: {e}")))?,
-            created_at: new.created_at,
-            suspended_at: None,
-            cancelled_at: None,
-            purge_after: None,
-        };
+        let row = &TenantRow::new(&new)?;
         let queued = &OnboardingRow {
             tenant_id: *new.id.as_uuid(),
             state: OnboardingState::Queued.as_str().to_owned(),

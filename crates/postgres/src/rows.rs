@@ -51,7 +51,30 @@ pub(crate) struct TenantRow {
     pub purge_after: Option<OffsetDateTime>,
 }
 
+fn overrides_json(o: &LimitOverrides) -> Result<serde_json::Value, PgError> {
+    serde_json::to_value(o).map_err(|e| PgError::CorruptRow(format!("limit overrides: {e}")))
+}
+
 impl TenantRow {
+    /// The row of a tenant being created.
+    pub(crate) fn new(new: &coffer_ports::NewTenant) -> Result<Self, PgError> {
+        Ok(Self {
+            id: *new.id.as_uuid(),
+            slug: new.slug.as_str().to_owned(),
+            display_name: new.display_name.clone(),
+            plan: new.plan.as_str().to_owned(),
+            status: new.status.as_str().to_owned(),
+            region: new.region.as_str().to_owned(),
+            dedicated_bucket: new.dedicated_bucket.clone(),
+            dedicated_database: new.dedicated_database.clone(),
+            limit_overrides: overrides_json(&new.limit_overrides)?,
+            created_at: new.created_at,
+            suspended_at: None,
+            cancelled_at: None,
+            purge_after: None,
+        })
+    }
+
     /// The row of `tenant` as it is (for the copy in its dedicated database).
     pub(crate) fn of(tenant: &Tenant) -> Result<Self, PgError> {
         Ok(Self {
@@ -63,8 +86,7 @@ impl TenantRow {
             region: tenant.region.as_str().to_owned(),
             dedicated_bucket: tenant.dedicated_bucket.clone(),
             dedicated_database: tenant.dedicated_database.clone(),
-            limit_overrides: serde_json::to_value(&tenant.limit_overrides)
-                .map_err(|e| PgError::CorruptRow(format!("limit overrides: {e}")))?,
+            limit_overrides: overrides_json(&tenant.limit_overrides)?,
             created_at: tenant.created_at,
             suspended_at: tenant.suspended_at,
             cancelled_at: tenant.cancelled_at,

@@ -12,8 +12,13 @@ use crate::support::*;
 
 /// Every audit record of the tenant, newest first, through the API.
 async fn audit_log(server: &TestServer, admin: &str) -> Vec<Value> {
+    audit_pages(server, admin, 5).await
+}
+
+/// [`audit_log`], `limit` records a page.
+pub(crate) async fn audit_pages(server: &TestServer, admin: &str, limit: u32) -> Vec<Value> {
     let mut records = Vec::new();
-    let mut path = "/api/v1/audit?limit=5".to_owned();
+    let mut path = format!("/api/v1/audit?limit={limit}");
     loop {
         let page = ok_json(
             server.req(Method::GET, &path, admin).send().await.unwrap(),
@@ -22,7 +27,7 @@ async fn audit_log(server: &TestServer, admin: &str) -> Vec<Value> {
         .await;
         records.extend(page["items"].as_array().unwrap().iter().cloned());
         match page["next_cursor"].as_str() {
-            Some(cursor) => path = format!("/api/v1/audit?limit=5&cursor={cursor}"),
+            Some(cursor) => path = format!("/api/v1/audit?limit={limit}&cursor={cursor}"),
             None => return records,
         }
     }

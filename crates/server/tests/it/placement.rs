@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use coffer_domain::TenantId;
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::audit::audit_pages;
 use crate::events::{FAST_DELIVERY, Received, free_port, polled, receiver, set_webhook};
 use crate::support::*;
 
@@ -57,24 +58,6 @@ async fn rows(server: &TestServer, database: &str, table: &str, tenant: &Placed)
         .count_rows(database, table, *tenant.id.as_uuid())
         .await
         .unwrap()
-}
-
-/// Every audit entry the tenant admin sees, one per page, newest first.
-async fn audit_one_by_one(server: &TestServer, admin: &str) -> Vec<Value> {
-    let mut entries = Vec::new();
-    let mut path = "/api/v1/audit?limit=1".to_owned();
-    loop {
-        let page = ok_json(
-            server.req(Method::GET, &path, admin).send().await.unwrap(),
-            StatusCode::OK,
-        )
-        .await;
-        entries.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(cursor) => path = format!("/api/v1/audit?limit=1&cursor={cursor}"),
-            None => return entries,
-        }
-    }
 }
 
 #[actix_web::test]
@@ -169,7 +152,7 @@ async fn the_audit_log_and_events_of_a_dedicated_tenant_come_from_both_databases
     )
     .await;
 
-    let entries = audit_one_by_one(&server, &a.admin).await;
+    let entries = audit_pages(&server, &a.admin, 1).await;
     let actions: Vec<&str> = entries
         .iter()
         .map(|e| e["action"].as_str().unwrap())

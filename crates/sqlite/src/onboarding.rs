@@ -72,24 +72,8 @@ impl SqliteMetadataStore {
         journal: Journal,
     ) -> Result<(Tenant, Onboarding), SqliteError> {
         let journal = JournalRows::new(new.id, journal)?;
-        let created = ns(new.created_at)?;
-        let row = TenantRow {
-            id: id(new.id.as_uuid()),
-            slug: new.slug.as_str().to_owned(),
-            display_name: new.display_name.clone(),
-            plan: new.plan.as_str().to_owned(),
-            status: new.status.as_str().to_owned(),
-            region: new.region.as_str().to_owned(),
-            dedicated_bucket: new.dedicated_bucket.clone(),
-            dedicated_database: new.dedicated_database.clone(),
-            limit_overrides: serde_json::to_string(&new.limit_overrides)
-                .map_err(|e| SqliteError::CorruptRow(format!("limit overrides: {e}")))?,
-            created_at: created,
-            updated_at: created,
-            suspended_at: None,
-            cancelled_at: None,
-            purge_after: None,
-        };
+        let row = TenantRow::new(&new)?;
+        let created = row.created_at;
         let queued_at = ns(onboarding.queued_at)?;
         let queued = OnboardingRow {
             tenant_id: row.id.clone(),

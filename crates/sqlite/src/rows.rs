@@ -83,6 +83,30 @@ pub(crate) struct TenantRow {
     pub purge_after: Option<i64>,
 }
 
+impl TenantRow {
+    /// The row of a tenant being created.
+    pub(crate) fn new(new: &coffer_ports::NewTenant) -> Result<Self, SqliteError> {
+        let created = ns(new.created_at)?;
+        Ok(Self {
+            id: id(new.id.as_uuid()),
+            slug: new.slug.as_str().to_owned(),
+            display_name: new.display_name.clone(),
+            plan: new.plan.as_str().to_owned(),
+            status: new.status.as_str().to_owned(),
+            region: new.region.as_str().to_owned(),
+            dedicated_bucket: new.dedicated_bucket.clone(),
+            dedicated_database: new.dedicated_database.clone(),
+            limit_overrides: serde_json::to_string(&new.limit_overrides)
+                .map_err(|e| SqliteError::CorruptRow(format!("limit overrides: {e}")))?,
+            created_at: created,
+            updated_at: created,
+            suspended_at: None,
+            cancelled_at: None,
+            purge_after: None,
+        })
+    }
+}
+
 impl TryFrom<TenantRow> for Tenant {
     type Error = SqliteError;
 

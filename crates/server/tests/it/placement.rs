@@ -247,6 +247,20 @@ async fn coffer_migrate_migrates_every_placement_and_goes_on_past_a_failure() {
     .await
     .unwrap();
 
+    // Without its database, B is unavailable; A and the instance are not.
+    problem(
+        server
+            .req(Method::GET, "/api/v1/files", &b.admin)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "metadata_unavailable",
+    )
+    .await;
+    let ready = server.http.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+
     let config = server.config(&[("COFFER__METADATA__MIGRATION_URL", db.owner_url())]);
     let report = coffer_server::cli::migrate_all(&config).await.unwrap();
     assert!(

@@ -15,7 +15,8 @@
 //   POST /admin/realms/<realm>/mint          -> {token} body {claims?, header?, sign?}
 //        claims/header are merged over defaults (null deletes a default);
 //        sign: "rs256" (current key, default) | "hs256-public-key" | "none"
-import { createHmac, createPublicKey, generateKeyPairSync, randomUUID, sign as rsaSign } from 'node:crypto';
+import { createHmac, createPublicKey, generateKeyPair, randomUUID, sign as rsaSign } from 'node:crypto';
+import { promisify } from 'node:util';
 import { createServer } from 'node:http';
 
 import Provider, { errors } from 'oidc-provider';
@@ -106,8 +107,14 @@ const resourceServerInfo = {
   jwt: { sign: { alg: 'RS256' } },
 };
 
-function newKey() {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+// Key generation runs on libuv's thread pool, never on the event loop: a
+// synchronous generateKeyPairSync was seen to leave the whole issuer hung
+// (main thread parked on a futex, connections queued unaccepted) under the
+// load of a full test run.
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+async function newKey() {
+  const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
   const kid = randomUUID();
   return { kid, privateKey, jwk: { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' } };
 }
@@ -160,22 +167,27 @@ function buildProvider(issuer, keys) {
   return provider;
 }
 
+// name -> Promise of the realm: concurrent first requests share one.
 const realms = new Map();
 
 function realm(name) {
   let r = realms.get(name);
   if (!r) {
-    const issuer = `${BASE}/realms/${name}`;
-    const keys = [newKey()];
-    r = { name, issuer, keys, provider: buildProvider(issuer, keys), jwksFetches: 0 };
+    r = (async () => {
+      const issuer = `${BASE}/realms/${name}`;
+      const keys = [await newKey()];
+      return { name, issuer, keys, provider: buildProvider(issuer, keys), jwksFetches: 0 };
+    })();
+    r.catch(() => realms.delete(name));
     realms.set(name, r);
   }
   return r;
 }
 
-function rotate(r, { retire = false } = {}) {
+async function rotate(r, { retire = false } = {}) {
+  const key = await newKey();
   if (retire) r.keys.length = 0;
-  r.keys.unshift(newKey());
+  r.keys.unshift(key);
   r.provider = buildProvider(r.issuer, r.keys);
   return r.keys[0].kid;
 }
@@ -240,9 +252,9 @@ async function admin(req, res, path) {
   if (path === '/admin/health') return send(res, 200, { ok: true });
   const m = ADMIN.exec(path);
   if (!m) return send(res, 404, { error: 'no such admin route' });
-  const r = realm(m[1]);
+  const r = await realm(m[1]);
   switch (`${req.method} ${m[2]}`) {
-    case 'POST rotate': return send(res, 200, { kid: rotate(r, await readJson(req)) });
+    case 'POST rotate': return send(res, 200, { kid: await rotate(r, await readJson(req)) });
     case 'GET jwks-fetches': return send(res, 200, { count: r.jwksFetches });
     case 'POST mint': return send(res, 200, { token: mint(r, await readJson(req)) });
     default: return send(res, 405, { error: 'method not allowed' });
@@ -255,7 +267,7 @@ const server = createServer(async (req, res) => {
     if (url.pathname.startsWith('/admin/')) return await admin(req, res, url.pathname);
     const m = REALM.exec(url.pathname);
     if (!m) return send(res, 404, { error: 'not found' });
-    const r = realm(m[1]);
+    const r = await realm(m[1]);
     const rest = m[2] ?? '/';
     if (req.method === 'GET' && rest === '/jwks') r.jwksFetches += 1;
     // Mounted under a prefix: oidc-provider derives its mount path from originalUrl.
@@ -268,7 +280,7 @@ const server = createServer(async (req, res) => {
   }
 });
 
-server.listen(PORT, HOST, () => {
-  realm('coffer');
+server.listen(PORT, HOST, async () => {
+  await realm('coffer');
   console.log(`test OIDC issuer listening on ${BASE} (realm coffer: ${BASE}/realms/coffer)`);
 });

@@ -40,4 +40,4 @@ pub use onboarding::{
     Onboarding, OnboardingRequest, OnboardingState, OnboardingStep, steps_from_str, steps_to_string,
 };
 pub use principal::{Principal, Role, Subject};
-pub use tenant::{Plan, Region, Tenant, TenantSlug, TenantStatus};
+pub use tenant::{Plan, Region, Tenant, TenantSlug, TenantStatus, is_plain_identifier};

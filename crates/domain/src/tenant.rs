@@ -223,6 +223,19 @@ impl Tenant {
     }
 }
 
+/// Whether `name` is a plain lower-case SQL identifier (`[a-z_][a-z0-9_]*`)
+/// of 1 to `max_len` bytes: what a dedicated database's name (and its
+/// prefix) must be, since `CREATE DATABASE` takes no bind parameters and
+/// the name is spliced in unquoted.
+pub fn is_plain_identifier(name: &str, max_len: usize) -> bool {
+    !name.is_empty()
+        && name.len() <= max_len
+        && name
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| b == b'_' || b.is_ascii_lowercase() || (i > 0 && b.is_ascii_digit()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

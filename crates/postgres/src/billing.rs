@@ -43,16 +43,19 @@ impl PgMetadataStore {
         let tenant_id = event.tenant.map(|t| *t.as_uuid());
         let ordered = ordering(event);
         let result = transaction!(self, |conn| {
-            let superseded = match &ordered {
-                Some(series) => platform(conn, series.superseded(conn)).await?,
-                None => false,
-            };
+            let superseded = platform(conn, async {
+                match &ordered {
+                    Some(series) => series.superseded(conn).await,
+                    None => Ok(false),
+                }
+            })
+            .await?;
             let (outcome, detail) = if superseded {
                 ("ignored", event.superseded_detail())
             } else {
                 (event.outcome.as_str(), event.detail.clone())
             };
-            let insert = diesel::insert_into(b::table)
+            let inserted = diesel::insert_into(b::table)
                 .values((
                     b::id.eq(&event.id),
                     b::kind.eq(&event.kind),
@@ -64,12 +67,8 @@ impl PgMetadataStore {
                     b::stream.eq(&event.stream),
                 ))
                 .on_conflict_do_nothing()
-                .execute(&mut &*conn);
-            let inserted = if ordered.is_some() {
-                insert.await?
-            } else {
-                platform(conn, insert).await?
-            };
+                .execute(&mut &*conn)
+                .await?;
             if inserted == 0 {
                 return Ok(BillingRecorded::Replay);
             }

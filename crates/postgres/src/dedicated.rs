@@ -98,12 +98,8 @@ impl DedicatedDatabases {
             .dedicated_database
             .as_deref()
             .map(|name| {
-                let plain = !name.is_empty()
-                    && name.len() <= 63
-                    && name.bytes().enumerate().all(|(i, b)| {
-                        b == b'_' || b.is_ascii_lowercase() || (i > 0 && b.is_ascii_digit())
-                    });
-                if plain {
+                // PostgreSQL's identifiers are at most 63 bytes.
+                if coffer_domain::is_plain_identifier(name, 63) {
                     Ok(name)
                 } else {
                     Err(PgError::InvalidState(format!(
@@ -121,9 +117,7 @@ impl DedicatedDatabases {
         let Some(name) = Self::database_of(tenant)? else {
             return Ok(());
         };
-        let server = self.server_for(&tenant.region);
-        let mut maintenance =
-            AsyncPgConnection::establish(&server.admin_url_of(MAINTENANCE_DATABASE)).await?;
+        let (server, mut maintenance) = self.maintenance(tenant).await?;
         if !database_exists(&mut maintenance, name).await? {
             match maintenance
                 .batch_execute(&format!("CREATE DATABASE {name}"))
@@ -135,13 +129,7 @@ impl DedicatedDatabases {
                 Err(e) => return Err(e.into()),
             }
         }
-        migrate_with(
-            &server.admin_url_of(name),
-            MigrateOptions {
-                app_password: self.app_password.clone(),
-            },
-        )
-        .await?;
+        self.migrate_database(server, name).await?;
         // A new database lets every role of the server connect; this one is
         // for the service role (and its owner) only. The role exists once
         // the migrations ran.
@@ -176,9 +164,7 @@ impl DedicatedDatabases {
         let Some(name) = Self::database_of(tenant)? else {
             return Ok(());
         };
-        let server = self.server_for(&tenant.region);
-        let mut maintenance =
-            AsyncPgConnection::establish(&server.admin_url_of(MAINTENANCE_DATABASE)).await?;
+        let (_, mut maintenance) = self.maintenance(tenant).await?;
         maintenance
             .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .await?;
@@ -190,12 +176,29 @@ impl DedicatedDatabases {
         let Some(name) = Self::database_of(tenant)? else {
             return Ok(Vec::new());
         };
-        let server = self.server_for(&tenant.region);
-        let mut maintenance =
-            AsyncPgConnection::establish(&server.admin_url_of(MAINTENANCE_DATABASE)).await?;
+        let (server, mut maintenance) = self.maintenance(tenant).await?;
         if !database_exists(&mut maintenance, name).await? {
             return Err(PgError::NotFound("dedicated database"));
         }
+        self.migrate_database(server, name).await
+    }
+
+    /// The server of `tenant`'s database, and a session on its maintenance
+    /// database (where databases are created and dropped).
+    async fn maintenance(
+        &self,
+        tenant: &Tenant,
+    ) -> Result<(&DatabaseServer, AsyncPgConnection), PgError> {
+        let server = self.server_for(&tenant.region);
+        let conn = AsyncPgConnection::establish(&server.admin_url_of(MAINTENANCE_DATABASE)).await?;
+        Ok((server, conn))
+    }
+
+    async fn migrate_database(
+        &self,
+        server: &DatabaseServer,
+        name: &str,
+    ) -> Result<Vec<String>, PgError> {
         migrate_with(
             &server.admin_url_of(name),
             MigrateOptions {

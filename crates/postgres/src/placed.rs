@@ -15,8 +15,8 @@ use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use coffer_domain::{
-    FeatureFlag, FileId, FileRecord, Grant, GrantId, Onboarding, PageCursor, PlanLimits, Role,
-    Subject, Tenant, TenantId, TenantSlug, TenantStatus, Usage, UserId,
+    FeatureFlag, FileId, FileRecord, Grant, GrantId, Onboarding, PageCursor, PlanLimits, Region,
+    Role, Subject, Tenant, TenantId, TenantSlug, TenantStatus, Usage, UserId,
 };
 use coffer_ports::{
     AuditEntry, AuditQuery, BillingEffect, BillingRecorded, DeliveryOutcome, Event, EventClaim,
@@ -32,8 +32,25 @@ use crate::dedicated::DedicatedDatabases;
 use crate::error::PgError;
 use crate::store::PgMetadataStore;
 
-/// Where a tenant's data lives, as far as this process has seen.
-type Placements = HashMap<TenantId, Option<String>>;
+/// A tenant's own database: its name, and the region whose server holds it.
+#[derive(Clone)]
+struct Own {
+    database: String,
+    region: Region,
+}
+
+impl Own {
+    fn of(tenant: &Tenant) -> Option<Self> {
+        Some(Self {
+            database: tenant.dedicated_database.clone()?,
+            region: tenant.region.clone(),
+        })
+    }
+}
+
+/// Where a tenant's data lives (`None`: the shared database), as far as
+/// this process has seen.
+type Placements = HashMap<TenantId, Option<Own>>;
 
 /// [`MetadataStore`] over the shared database and the dedicated ones.
 #[derive(Clone)]
@@ -82,7 +99,7 @@ impl PlacedMetadataStore {
             .read()
             .is_ok_and(|p| p.contains_key(&tenant.id));
         if !known && let Ok(mut placements) = self.placements.write() {
-            placements.insert(tenant.id, tenant.dedicated_database.clone());
+            placements.insert(tenant.id, Own::of(tenant));
         }
     }
 
@@ -96,7 +113,7 @@ impl PlacedMetadataStore {
     }
 
     /// The dedicated database of the tenant, `None` for the shared one.
-    async fn placement(&self, tenant: TenantId) -> Result<Option<String>, MetadataError> {
+    async fn placement(&self, tenant: TenantId) -> Result<Option<Own>, MetadataError> {
         let known = self
             .placements
             .read()
@@ -108,7 +125,7 @@ impl PlacedMetadataStore {
         match self.shared.get_tenant(tenant).await {
             Ok(found) => {
                 self.remember(&found);
-                Ok(found.dedicated_database)
+                Ok(Own::of(&found))
             }
             // An unknown tenant has nothing anywhere: the shared database
             // answers for it (not found, nothing listed).
@@ -119,48 +136,46 @@ impl PlacedMetadataStore {
 
     /// The store holding the data of the scope's tenant.
     async fn at(&self, scope: &TenantScope) -> Result<PgMetadataStore, MetadataError> {
-        match self.placement(scope.tenant_id()).await? {
-            None => Ok(self.shared.clone()),
-            Some(database) => self.dedicated_store(scope.tenant_id(), &database).await,
-        }
+        Ok(self
+            .own(scope)
+            .await?
+            .unwrap_or_else(|| self.shared.clone()))
     }
 
     /// The store of the tenant's dedicated database, when it has one.
     async fn own(&self, scope: &TenantScope) -> Result<Option<PgMetadataStore>, MetadataError> {
         match self.placement(scope.tenant_id()).await? {
             None => Ok(None),
-            Some(database) => Ok(Some(
-                self.dedicated_store(scope.tenant_id(), &database).await?,
-            )),
+            Some(own) => self.dedicated_store(scope.tenant_id(), &own).map(Some),
         }
     }
 
-    async fn dedicated_store(
+    fn dedicated_store(
         &self,
         tenant: TenantId,
-        database: &str,
+        own: &Own,
     ) -> Result<PgMetadataStore, MetadataError> {
         if let Some(store) = self
             .pools
             .read()
             .ok()
-            .and_then(|p| p.get(database).cloned())
+            .and_then(|p| p.get(&own.database).cloned())
         {
             return Ok(store);
         }
         let Some(dedicated) = &self.dedicated else {
             return Err(unavailable(format!(
-                "tenant {tenant} has the dedicated database {database}, and no dedicated databases are configured (metadata.dedicated)"
+                "tenant {tenant} has the dedicated database {}, and no dedicated databases are configured (metadata.dedicated)",
+                own.database
             )));
         };
-        let region = self.shared.get_tenant(tenant).await?.region;
-        let url = dedicated.server_for(&region).app_url_of(database);
+        let url = dedicated.server_for(&own.region).app_url_of(&own.database);
         let store = PgMetadataStore::connect_with(&url, dedicated.pool)?;
         let mut pools = self
             .pools
             .write()
             .map_err(|_| unavailable("the pool map is poisoned".to_owned()))?;
-        Ok(pools.entry(database.to_owned()).or_insert(store).clone())
+        Ok(pools.entry(own.database.clone()).or_insert(store).clone())
     }
 
     /// Apply the pending migrations to the dedicated database of every
@@ -210,24 +225,11 @@ impl MetadataStore for PlacedMetadataStore {
         new: NewTenant,
         journal: Journal,
     ) -> Result<Tenant, MetadataError> {
-        let Some(_) = &new.dedicated_database else {
+        if new.dedicated_database.is_none() {
             return self.shared.create_tenant(new, journal).await;
-        };
-        let planned = Tenant {
-            id: new.id,
-            slug: new.slug.clone(),
-            display_name: new.display_name.clone(),
-            plan: new.plan,
-            status: new.status,
-            region: new.region.clone(),
-            dedicated_bucket: new.dedicated_bucket.clone(),
-            dedicated_database: new.dedicated_database.clone(),
-            limit_overrides: new.limit_overrides.clone(),
-            created_at: new.created_at,
-            suspended_at: None,
-            cancelled_at: None,
-            purge_after: None,
-        };
+        }
+        // The tenant as it will be, for the database's row.
+        let planned = Tenant::try_from(crate::rows::TenantRow::new(&new)?)?;
         self.provision_database(&planned).await?;
         match self.shared.create_tenant(new, journal).await {
             Ok(tenant) => {

@@ -94,11 +94,7 @@ impl DatabasePlacement {
         plans: impl IntoIterator<Item = coffer_domain::Plan>,
     ) -> Result<Self, coffer_domain::ValidationError> {
         let prefix = prefix.into();
-        let identifier = prefix
-            .bytes()
-            .enumerate()
-            .all(|(i, b)| b == b'_' || b.is_ascii_lowercase() || (i > 0 && b.is_ascii_digit()));
-        if prefix.is_empty() || prefix.len() > Self::MAX_PREFIX_LEN || !identifier {
+        if !coffer_domain::is_plain_identifier(&prefix, Self::MAX_PREFIX_LEN) {
             return Err(coffer_domain::ValidationError::new(
                 "database_prefix",
                 format!(

@@ -92,7 +92,8 @@ impl ObjectKey {
         }
     }
 
-    /// The check every storage adapter makes before it touches a key.
+    /// The tenant-prefix check: `coffer_ports::ObjectLocation::new` makes it
+    /// for every key a store call can name, and listings for every key they return.
     pub fn ensure_within(&self, tenant: TenantId) -> Result<(), KeyOutsideTenant> {
         let prefix = TenantPrefix::new(tenant);
         if prefix.contains(self) {

@@ -1,5 +1,7 @@
-//! [`ObjectStore`] for [`FsStore`]. Every method checks its location (or
-//! tenant) first, then maps the key to a path through [`crate::layout`].
+//! [`ObjectStore`] for [`FsStore`]. Every method maps its location's key to a
+//! path through [`crate::layout`]; the key lies under its tenant's prefix
+//! because an [`ObjectLocation`] cannot be built otherwise. `list` builds the
+//! prefix from the tenant and walks that tenant's directory only.
 
 use std::fs::DirBuilder;
 use std::os::unix::fs::DirBuilderExt;
@@ -26,24 +28,20 @@ const MAX_LIST: u32 = 1000;
 #[async_trait]
 impl ObjectStore for FsStore {
     async fn presign_put(&self, request: PresignPut) -> Result<PresignedRequest, StoreError> {
-        request.location.check()?;
         Ok(self.presign_put_url(&request)?)
     }
 
     async fn presign_get(&self, request: PresignGet) -> Result<PresignedRequest, StoreError> {
-        request.location.check()?;
         Ok(self.presign_get_url(&request)?)
     }
 
     async fn head(&self, location: &ObjectLocation) -> Result<ObjectMeta, StoreError> {
-        location.check()?;
-        let (bucket_dir, path) = self.paths(&location.bucket, &location.key)?;
+        let (bucket_dir, path) = self.paths(location.bucket(), location.key())?;
         Ok(read::head(self.layout(), bucket_dir, path).await?)
     }
 
     async fn delete(&self, location: &ObjectLocation) -> Result<(), StoreError> {
-        location.check()?;
-        let (bucket_dir, path) = self.paths(&location.bucket, &location.key)?;
+        let (bucket_dir, path) = self.paths(location.bucket(), location.key())?;
         Ok(blocking(move || delete_object(&bucket_dir, &path)).await?)
     }
 
@@ -53,10 +51,9 @@ impl ObjectStore for FsStore {
         content_type: &ContentType,
         body: ByteStream,
     ) -> Result<ObjectMeta, StoreError> {
-        location.check()?;
-        let (bucket_dir, path) = self.paths(&location.bucket, &location.key)?;
+        let (bucket_dir, path) = self.paths(location.bucket(), location.key())?;
         if !bucket_dir.is_dir() {
-            return Err(FsError::NoSuchBucket(location.bucket.to_string()).into());
+            return Err(FsError::NoSuchBucket(location.bucket().to_string()).into());
         }
         let layout = self.layout().clone();
         let received = write::receive(&layout, body, Expect::default()).await?;
@@ -72,8 +69,7 @@ impl ObjectStore for FsStore {
         location: &ObjectLocation,
         range: Option<ByteRange>,
     ) -> Result<GetObject, StoreError> {
-        location.check()?;
-        let (bucket_dir, path) = self.paths(&location.bucket, &location.key)?;
+        let (bucket_dir, path) = self.paths(location.bucket(), location.key())?;
         Ok(read::get(self.layout(), bucket_dir, path, range).await?)
     }
 
@@ -123,12 +119,11 @@ impl ObjectStore for FsStore {
         location: &ObjectLocation,
         content_type: &ContentType,
     ) -> Result<String, StoreError> {
-        location.check()?;
-        let (bucket_dir, _) = self.paths(&location.bucket, &location.key)?;
+        let (bucket_dir, _) = self.paths(location.bucket(), location.key())?;
         let layout = self.layout().clone();
         let record = UploadRecord {
-            bucket: location.bucket.to_string(),
-            key: location.key.to_string(),
+            bucket: location.bucket().to_string(),
+            key: location.key().to_string(),
             content_type: content_type.to_string(),
         };
         let id = blocking(move || {
@@ -149,7 +144,6 @@ impl ObjectStore for FsStore {
         now: OffsetDateTime,
         expires_in: Duration,
     ) -> Result<PresignedRequest, StoreError> {
-        location.check()?;
         Ok(self.presign_part_url(location, upload_id, part_number, now, expires_in)?)
     }
 
@@ -158,9 +152,8 @@ impl ObjectStore for FsStore {
         location: &ObjectLocation,
         upload_id: &str,
     ) -> Result<Vec<CompletedPart>, StoreError> {
-        location.check()?;
         let upload = self
-            .upload(&location.bucket, &location.key, upload_id)
+            .upload(location.bucket(), location.key(), upload_id)
             .await?;
         Ok(blocking(move || multipart::list_parts(&upload.dir)).await?)
     }
@@ -171,10 +164,9 @@ impl ObjectStore for FsStore {
         upload_id: &str,
         parts: Vec<CompletedPart>,
     ) -> Result<ObjectMeta, StoreError> {
-        location.check()?;
-        let (bucket_dir, path) = self.paths(&location.bucket, &location.key)?;
+        let (bucket_dir, path) = self.paths(location.bucket(), location.key())?;
         let upload = self
-            .upload(&location.bucket, &location.key, upload_id)
+            .upload(location.bucket(), location.key(), upload_id)
             .await?;
         let dir = upload.dir.clone();
         let files = blocking(move || multipart::resolve_parts(&dir, &parts)).await?;
@@ -195,9 +187,8 @@ impl ObjectStore for FsStore {
         location: &ObjectLocation,
         upload_id: &str,
     ) -> Result<(), StoreError> {
-        location.check()?;
         match self
-            .upload(&location.bucket, &location.key, upload_id)
+            .upload(location.bucket(), location.key(), upload_id)
             .await
         {
             Ok(upload) => Ok(blocking(move || {

@@ -91,7 +91,7 @@ impl FsStore {
         headers: BTreeMap<String, String>,
         expires_at: OffsetDateTime,
     ) -> PresignedRequest {
-        let (bucket, key) = (location.bucket.as_str(), location.key.as_str());
+        let (bucket, key) = (location.bucket().as_str(), location.key().as_str());
         let signature = params.sign(&self.inner.signing_key, method, bucket, key);
         PresignedRequest {
             method: method.to_owned(),

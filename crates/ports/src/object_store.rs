@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use coffer_domain::{BucketName, ContentType, ObjectKey, Sha256Digest, TenantId};
+use coffer_domain::{BucketName, Category, ContentType, FileId, ObjectKey, Sha256Digest, TenantId};
 use futures::Stream;
 use time::OffsetDateTime;
 
@@ -14,23 +14,73 @@ use crate::{StoreError, StoreErrorKind};
 /// A body moving through Coffer: chunks, never a whole file in memory.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static>>;
 
-/// An object of one tenant. Adapters call [`ObjectLocation::check`] before
-/// every request, so a key outside the tenant's prefix is refused before
-/// anything is sent.
+/// Where one tenant's object lives: a bucket and a key under `t/{tenant}/`.
+///
+/// The fields are private and every constructor proves the prefix (DESIGN
+/// §2), so a location that exists is one its tenant may touch. The store
+/// methods take nothing else for an object, which is why the adapters check
+/// nothing themselves: a key outside the tenant is refused here, before any
+/// store is involved. A location cannot be written out field by field:
+///
+/// ```compile_fail
+/// use coffer_domain::{BucketName, ObjectKey, TenantId};
+/// use coffer_ports::ObjectLocation;
+///
+/// fn forge(tenant: TenantId, bucket: BucketName, key: ObjectKey) -> ObjectLocation {
+///     ObjectLocation { tenant, bucket, key }
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectLocation {
-    pub tenant: TenantId,
-    pub bucket: BucketName,
-    pub key: ObjectKey,
+    tenant: TenantId,
+    bucket: BucketName,
+    key: ObjectKey,
 }
 
 impl ObjectLocation {
+    /// The location of `key` in `bucket`, for `tenant`: a key read back from
+    /// the database or from a listing.
+    ///
     /// # Errors
-    /// [`StoreErrorKind::Refused`] when the key lies outside `t/{tenant}/`.
-    pub fn check(&self) -> Result<(), StoreError> {
-        self.key
-            .ensure_within(self.tenant)
-            .map_err(|e| StoreError::new(StoreErrorKind::Refused, e.to_string()))
+    /// [`StoreErrorKind::Refused`] when the key lies outside `t/{tenant}/`
+    /// (trailing slash included).
+    pub fn new(tenant: TenantId, bucket: BucketName, key: ObjectKey) -> Result<Self, StoreError> {
+        key.ensure_within(tenant)
+            .map_err(|e| StoreError::new(StoreErrorKind::Refused, e.to_string()))?;
+        Ok(Self {
+            tenant,
+            bucket,
+            key,
+        })
+    }
+
+    /// The location of a new file's object. The key is generated under the
+    /// tenant's prefix ([`ObjectKey::for_file`]), so there is nothing to refuse.
+    pub fn for_file(
+        tenant: TenantId,
+        bucket: BucketName,
+        category: &Category,
+        file: FileId,
+    ) -> Self {
+        Self {
+            tenant,
+            bucket,
+            key: ObjectKey::for_file(tenant, category, file),
+        }
+    }
+
+    /// The tenant the key was checked against.
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+
+    pub fn bucket(&self) -> &BucketName {
+        &self.bucket
+    }
+
+    /// A key under [`ObjectLocation::tenant`]'s prefix.
+    pub fn key(&self) -> &ObjectKey {
+        &self.key
     }
 }
 
@@ -199,9 +249,11 @@ pub struct StorageTransition {
 
 /// Where file bytes live (S3, or the local disk in embedded mode).
 ///
-/// Every method that takes an [`ObjectLocation`] (or a tenant) refuses with
-/// [`StoreErrorKind::Refused`] a key outside that tenant's prefix, before any
-/// request is made. Every method may fail with
+/// A method about one object takes an [`ObjectLocation`], which cannot hold
+/// a key outside its tenant's prefix, so no such key reaches a store; `list`
+/// builds the prefix from the tenant and returns only keys under it. Bucket
+/// management takes a [`BucketName`]: it is about no tenant. Every method may
+/// fail with
 /// [`StoreErrorKind::Unavailable`] when the store cannot be reached and
 /// [`StoreErrorKind::Internal`] on an unexpected answer.
 #[cfg_attr(feature = "mock", mockall::automock)]
@@ -211,13 +263,13 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// (and checksum, when given). The store refuses any other body.
     ///
     /// # Errors
-    /// `Refused` for a foreign key.
+    /// `Refused` for a lifetime outside 1 s … 7 days.
     async fn presign_put(&self, request: PresignPut) -> Result<PresignedRequest, StoreError>;
 
     /// Presign a `GET` whose response carries the given disposition and type.
     ///
     /// # Errors
-    /// `Refused` for a foreign key.
+    /// `Refused` for a lifetime outside 1 s … 7 days.
     async fn presign_get(&self, request: PresignGet) -> Result<PresignedRequest, StoreError>;
 
     /// Size, ETag, checksum and type of an object.
@@ -236,7 +288,7 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// with bounded memory. A body that fails midway leaves no object.
     ///
     /// # Errors
-    /// `Refused` for a foreign key; `Internal` when the body stream fails.
+    /// `Internal` when the body stream fails.
     async fn put_stream(
         &self,
         location: &ObjectLocation,
@@ -270,7 +322,7 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// Start a multipart upload; returns its upload id.
     ///
     /// # Errors
-    /// `Refused` for a foreign key.
+    /// `Unavailable`, `Internal`.
     async fn create_multipart(
         &self,
         location: &ObjectLocation,
@@ -280,7 +332,7 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// Presign the `PUT` of part `part_number` (1–10 000).
     ///
     /// # Errors
-    /// `Refused` for a foreign key or a part number out of range.
+    /// `Refused` for a part number out of range or a lifetime outside 1 s … 7 days.
     async fn presign_part(
         &self,
         location: &ObjectLocation,
@@ -353,7 +405,48 @@ pub trait ObjectStore: Send + Sync + 'static {
 
 #[cfg(test)]
 mod tests {
+    use coffer_domain::TenantPrefix;
+    use uuid::Uuid;
+
     use super::*;
+
+    fn bucket() -> BucketName {
+        BucketName::new("files").unwrap_or_else(|_| unreachable!())
+    }
+
+    #[test]
+    fn a_location_holds_only_its_tenants_keys() {
+        // Tenants "…ab" and "…abc": only the trailing slash tells them apart.
+        let ab = TenantId::from_uuid(Uuid::from_u128(0xab));
+        let abc = TenantId::from_uuid(Uuid::from_u128(0xabc));
+        let category = Category::default_category();
+        let key = ObjectKey::for_file(abc, &category, FileId::new_v7());
+
+        let own = ObjectLocation::new(abc, bucket(), key.clone());
+        assert_eq!(own.as_ref().map(ObjectLocation::key).ok(), Some(&key));
+        assert_eq!(own.as_ref().map(ObjectLocation::tenant).ok(), Some(abc));
+
+        let foreign = ObjectLocation::new(ab, bucket(), key).err();
+        assert_eq!(
+            foreign.as_ref().map(StoreError::kind),
+            Some(StoreErrorKind::Refused)
+        );
+    }
+
+    #[test]
+    fn a_new_files_location_lies_under_its_tenant() {
+        let tenant = TenantId::new_random();
+        let file = FileId::new_v7();
+        let location =
+            ObjectLocation::for_file(tenant, bucket(), &Category::default_category(), file);
+        assert_eq!(location.tenant(), tenant);
+        assert_eq!(location.bucket(), &bucket());
+        assert!(TenantPrefix::new(tenant).contains(location.key()));
+        assert_eq!(
+            ObjectLocation::new(tenant, bucket(), location.key().clone()).ok(),
+            Some(location)
+        );
+    }
 
     #[test]
     fn range_headers_parse() {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use coffer_domain::{BucketName, Category, ContentType, FileId, ObjectKey, Sha256Digest, TenantId};
+use coffer_domain::{BucketName, Category, ContentType, FileId, Sha256Digest, TenantId};
 use coffer_ports::{ObjectLocation, ObjectStore, PresignGet, PresignPut};
 use coffer_s3::{S3Config, S3Store};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -12,11 +12,13 @@ use time::OffsetDateTime;
 
 fn location() -> ObjectLocation {
     let tenant = TenantId::new_random();
-    ObjectLocation {
+    let bucket = BucketName::new("coffer-bench").unwrap();
+    ObjectLocation::for_file(
         tenant,
-        bucket: BucketName::new("coffer-bench").unwrap(),
-        key: ObjectKey::for_file(tenant, &Category::default_category(), FileId::new_v7()),
-    }
+        bucket,
+        &Category::default_category(),
+        FileId::new_v7(),
+    )
 }
 
 fn presign(c: &mut Criterion) {

@@ -15,8 +15,8 @@ pub(crate) async fn create(
 ) -> Result<String, S3Error> {
     let out = client
         .create_multipart_upload()
-        .bucket(location.bucket.as_str())
-        .key(location.key.as_str())
+        .bucket(location.bucket().as_str())
+        .key(location.key().as_str())
         .content_type(content_type.as_str())
         .set_server_side_encryption(sse.then_some(ServerSideEncryption::Aes256))
         .send()
@@ -49,8 +49,8 @@ pub(crate) async fn list_parts(
     loop {
         let out = client
             .list_parts()
-            .bucket(location.bucket.as_str())
-            .key(location.key.as_str())
+            .bucket(location.bucket().as_str())
+            .key(location.key().as_str())
             .upload_id(upload_id)
             .set_part_number_marker(marker.take())
             .send()
@@ -94,8 +94,8 @@ pub(crate) async fn complete(
         .collect();
     client
         .complete_multipart_upload()
-        .bucket(location.bucket.as_str())
-        .key(location.key.as_str())
+        .bucket(location.bucket().as_str())
+        .key(location.key().as_str())
         .upload_id(upload_id)
         .multipart_upload(
             CompletedMultipartUpload::builder()
@@ -115,8 +115,8 @@ pub(crate) async fn abort(
 ) -> Result<(), S3Error> {
     match client
         .abort_multipart_upload()
-        .bucket(location.bucket.as_str())
-        .key(location.key.as_str())
+        .bucket(location.bucket().as_str())
+        .key(location.key().as_str())
         .upload_id(upload_id)
         .send()
         .await

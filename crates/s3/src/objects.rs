@@ -30,8 +30,8 @@ pub(crate) async fn head(
 ) -> Result<ObjectMeta, S3Error> {
     let out = client
         .head_object()
-        .bucket(location.bucket.as_str())
-        .key(location.key.as_str())
+        .bucket(location.bucket().as_str())
+        .key(location.key().as_str())
         // Without it S3 leaves the stored checksum out of the answer.
         .checksum_mode(ChecksumMode::Enabled)
         .send()
@@ -56,8 +56,8 @@ pub(crate) async fn delete(
 ) -> Result<(), S3Error> {
     match client
         .delete_object()
-        .bucket(location.bucket.as_str())
-        .key(location.key.as_str())
+        .bucket(location.bucket().as_str())
+        .key(location.key().as_str())
         .send()
         .await
     {
@@ -160,8 +160,8 @@ pub(crate) async fn get(
     }
     let out = client
         .get_object()
-        .bucket(location.bucket.as_str())
-        .key(location.key.as_str())
+        .bucket(location.bucket().as_str())
+        .key(location.key().as_str())
         .set_range(range.map(range_header))
         .send()
         .await

@@ -61,8 +61,8 @@ pub(crate) async fn put(
     let location = &request.location;
     let mut op = client
         .put_object()
-        .bucket(location.bucket.as_str())
-        .key(location.key.as_str())
+        .bucket(location.bucket().as_str())
+        .key(location.key().as_str())
         .content_type(request.content_type.as_str())
         .content_length(length);
     if let Some(digest) = &request.checksum_sha256 {
@@ -92,8 +92,8 @@ pub(crate) async fn get(
     let location = &request.location;
     let presigned = client
         .get_object()
-        .bucket(location.bucket.as_str())
-        .key(location.key.as_str())
+        .bucket(location.bucket().as_str())
+        .key(location.key().as_str())
         .set_response_content_disposition(request.content_disposition.clone())
         .set_response_content_type(request.content_type.as_ref().map(|t| t.as_str().to_owned()))
         .presigned(window)
@@ -118,8 +118,8 @@ pub(crate) async fn part(
     let (window, expires_at) = signing_window(now, expires_in)?;
     let presigned = client
         .upload_part()
-        .bucket(location.bucket.as_str())
-        .key(location.key.as_str())
+        .bucket(location.bucket().as_str())
+        .key(location.key().as_str())
         .upload_id(upload_id)
         .part_number(i32::from(part_number))
         .presigned(window)
@@ -130,9 +130,7 @@ pub(crate) async fn part(
 
 #[cfg(test)]
 mod tests {
-    use coffer_domain::{
-        BucketName, Category, ContentType, FileId, ObjectKey, Sha256Digest, TenantId,
-    };
+    use coffer_domain::{BucketName, Category, ContentType, FileId, Sha256Digest, TenantId};
 
     use super::*;
 
@@ -152,11 +150,13 @@ mod tests {
 
     fn location() -> ObjectLocation {
         let tenant = TenantId::new_random();
-        ObjectLocation {
+        let bucket = BucketName::new("coffer-test").unwrap_or_else(|e| panic!("{e}"));
+        ObjectLocation::for_file(
             tenant,
-            bucket: BucketName::new("coffer-test").unwrap_or_else(|e| panic!("{e}")),
-            key: ObjectKey::for_file(tenant, &Category::default_category(), FileId::new_v7()),
-        }
+            bucket,
+            &Category::default_category(),
+            FileId::new_v7(),
+        )
     }
 
     fn query_names(url: &str) -> Vec<String> {

@@ -13,8 +13,9 @@ use crate::{S3Config, S3Error, bucket, client, multipart, objects, presign, uplo
 
 /// The [`ObjectStore`] on an S3-compatible store.
 ///
-/// Every method checks the location against its tenant's prefix
-/// ([`ObjectLocation::check`]) before it builds or sends anything.
+/// It checks no key itself: an [`ObjectLocation`] holds only keys under its
+/// tenant's prefix ([`ObjectLocation::new`]), and `list` builds the prefix
+/// from the tenant and skips any returned key outside it.
 #[derive(Debug, Clone)]
 pub struct S3Store {
     client: aws_sdk_s3::Client,
@@ -51,22 +52,18 @@ impl S3Store {
 #[async_trait]
 impl ObjectStore for S3Store {
     async fn presign_put(&self, request: PresignPut) -> Result<PresignedRequest, StoreError> {
-        request.location.check()?;
         Ok(presign::put(&self.client, self.sse, &request).await?)
     }
 
     async fn presign_get(&self, request: PresignGet) -> Result<PresignedRequest, StoreError> {
-        request.location.check()?;
         Ok(presign::get(&self.client, &request).await?)
     }
 
     async fn head(&self, location: &ObjectLocation) -> Result<ObjectMeta, StoreError> {
-        location.check()?;
         Ok(objects::head(&self.client, location).await?)
     }
 
     async fn delete(&self, location: &ObjectLocation) -> Result<(), StoreError> {
-        location.check()?;
         Ok(objects::delete(&self.client, location).await?)
     }
 
@@ -76,7 +73,6 @@ impl ObjectStore for S3Store {
         content_type: &ContentType,
         body: ByteStream,
     ) -> Result<ObjectMeta, StoreError> {
-        location.check()?;
         let size =
             upload::put_stream(&self.client, self.upload, location, content_type, body).await?;
         let meta = objects::head(&self.client, location).await?;
@@ -95,7 +91,6 @@ impl ObjectStore for S3Store {
         location: &ObjectLocation,
         range: Option<ByteRange>,
     ) -> Result<GetObject, StoreError> {
-        location.check()?;
         Ok(objects::get(&self.client, location, range).await?)
     }
 
@@ -116,7 +111,6 @@ impl ObjectStore for S3Store {
         location: &ObjectLocation,
         content_type: &ContentType,
     ) -> Result<String, StoreError> {
-        location.check()?;
         Ok(multipart::create(&self.client, self.sse, location, content_type).await?)
     }
 
@@ -128,7 +122,6 @@ impl ObjectStore for S3Store {
         now: OffsetDateTime,
         expires_in: Duration,
     ) -> Result<PresignedRequest, StoreError> {
-        location.check()?;
         Ok(presign::part(
             &self.client,
             location,
@@ -145,7 +138,6 @@ impl ObjectStore for S3Store {
         location: &ObjectLocation,
         upload_id: &str,
     ) -> Result<Vec<CompletedPart>, StoreError> {
-        location.check()?;
         Ok(multipart::list_parts(&self.client, location, upload_id).await?)
     }
 
@@ -155,7 +147,6 @@ impl ObjectStore for S3Store {
         upload_id: &str,
         parts: Vec<CompletedPart>,
     ) -> Result<ObjectMeta, StoreError> {
-        location.check()?;
         multipart::complete(&self.client, location, upload_id, parts).await?;
         Ok(objects::head(&self.client, location).await?)
     }
@@ -165,7 +156,6 @@ impl ObjectStore for S3Store {
         location: &ObjectLocation,
         upload_id: &str,
     ) -> Result<(), StoreError> {
-        location.check()?;
         Ok(multipart::abort(&self.client, location, upload_id).await?)
     }
 

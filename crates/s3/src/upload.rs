@@ -91,7 +91,7 @@ pub(crate) async fn put_stream(
         Err(err) => {
             if let Err(abort) = multipart::abort(client, location, &upload_id).await {
                 // The bucket's lifecycle rule cleans up what this leaves.
-                tracing::warn!(error = %abort, s3.key = %location.key, "aborting failed upload failed");
+                tracing::warn!(error = %abort, s3.key = %location.key(), "aborting failed upload failed");
             }
             Err(err)
         }
@@ -107,8 +107,8 @@ async fn put_single(
 ) -> Result<(), S3Error> {
     client
         .put_object()
-        .bucket(location.bucket.as_str())
-        .key(location.key.as_str())
+        .bucket(location.bucket().as_str())
+        .key(location.key().as_str())
         .content_type(content_type.as_str())
         .content_length(i64::try_from(bytes.len()).unwrap_or(i64::MAX))
         .set_server_side_encryption(sse.then_some(ServerSideEncryption::Aes256))
@@ -166,8 +166,8 @@ async fn upload_part(
 ) -> Result<CompletedPart, S3Error> {
     let out = client
         .upload_part()
-        .bucket(location.bucket.as_str())
-        .key(location.key.as_str())
+        .bucket(location.bucket().as_str())
+        .key(location.key().as_str())
         .upload_id(upload_id)
         .part_number(i32::from(number))
         .content_length(i64::try_from(bytes.len()).unwrap_or(i64::MAX))

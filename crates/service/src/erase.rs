@@ -87,11 +87,7 @@ impl Coffer {
         tenant: &Tenant,
         row: &FileObject,
     ) -> Result<(), ServiceError> {
-        let location = ObjectLocation {
-            tenant: tenant.id,
-            bucket: row.bucket.clone(),
-            key: row.key.clone(),
-        };
+        let location = ObjectLocation::new(tenant.id, row.bucket.clone(), row.key.clone())?;
         self.finish_erase(
             tenant,
             row.id,

@@ -43,11 +43,7 @@ impl Coffer {
                     Err(err) => return Err(err.into()),
                 };
                 for object in page.objects {
-                    let location = ObjectLocation {
-                        tenant: tenant.id,
-                        bucket: bucket.clone(),
-                        key: object.key,
-                    };
+                    let location = ObjectLocation::new(tenant.id, bucket.clone(), object.key)?;
                     store.delete(&location).await?;
                     deleted += 1;
                 }
@@ -108,11 +104,11 @@ impl Coffer {
             let rows = self.meta.list_file_objects(scope, &query).await?;
             for row in &rows {
                 if let Some(upload_id) = &row.multipart_upload_id {
-                    let location = ObjectLocation {
-                        tenant: scope.tenant_id(),
-                        bucket: row.bucket.clone(),
-                        key: row.key.clone(),
-                    };
+                    let location = ObjectLocation::new(
+                        scope.tenant_id(),
+                        row.bucket.clone(),
+                        row.key.clone(),
+                    )?;
                     store.abort_multipart(&location, upload_id).await?;
                 }
             }

@@ -141,20 +141,20 @@ impl Coffer {
             match self.store_of(tenant).delete(location).await {
                 Ok(()) => {
                     report.orphans_deleted += 1;
-                    tracing::info!(tenant = %tenant.slug, bucket = %location.bucket, key = %location.key, "deleted an orphan object");
+                    tracing::info!(tenant = %tenant.slug, bucket = %location.bucket(), key = %location.key(), "deleted an orphan object");
                     // No row changed, so there is no transaction to record
                     // it in: the record follows the delete.
-                    let detail = json!({ "bucket": location.bucket, "key": location.key });
+                    let detail = json!({ "bucket": location.bucket(), "key": location.key() });
                     if let Err(err) = self
                         .record(&system, &scope, "object.orphan_deleted", None, detail)
                         .await
                     {
-                        tracing::error!(key = %location.key, error = %err, "audit record of an orphan delete lost");
+                        tracing::error!(key = %location.key(), error = %err, "audit record of an orphan delete lost");
                     }
                 }
                 Err(err) => {
                     report.failed += 1;
-                    tracing::warn!(tenant = %tenant.slug, key = %location.key, error = %err, "reconcile could not delete an orphan object");
+                    tracing::warn!(tenant = %tenant.slug, key = %location.key(), error = %err, "reconcile could not delete an orphan object");
                 }
             }
         }
@@ -242,11 +242,7 @@ impl Coffer {
                 // An object of unknown age might be a streamed upload about
                 // to get its row: only a known old one is an orphan.
                 if object.last_modified.is_some_and(|at| at <= cutoff) {
-                    orphans.push(ObjectLocation {
-                        tenant: tenant.id,
-                        bucket: bucket.clone(),
-                        key: object.key,
-                    });
+                    orphans.push(ObjectLocation::new(tenant.id, bucket.clone(), object.key)?);
                 }
             }
             match page.next {

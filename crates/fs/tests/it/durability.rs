@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use coffer_domain::TenantId;
-use coffer_ports::{ByteStream, ObjectStore, StoreErrorKind};
+use coffer_ports::{ByteStream, ObjectLocation, ObjectStore, StoreErrorKind};
 use futures::TryStreamExt;
 
 use crate::server;
@@ -111,7 +111,10 @@ async fn a_sidecar_that_describes_other_bytes_is_not_believed() {
         )
         .await
         .unwrap();
-    let path = test.data_dir().join("objects/files").join(loc.key.as_str());
+    let path = test
+        .data_dir()
+        .join("objects/files")
+        .join(loc.key().as_str());
     let replacement = test.data_dir().join("tmp/replacement");
     std::fs::write(&replacement, b"new").unwrap();
     std::fs::rename(&replacement, &path).unwrap();
@@ -127,19 +130,29 @@ async fn keys_never_leave_their_bucket_dir() {
     let store = &test.store;
     let bucket = ready_bucket(store).await;
     let tenant = TenantId::new_random();
-    let mut foreign = location(TenantId::new_random(), &bucket);
-    foreign.tenant = tenant;
-    let refused = store
+    // Another tenant's key cannot make a location of this tenant, and the
+    // store takes nothing else: the foreign key never reaches it.
+    let other = location(TenantId::new_random(), &bucket);
+    let refused = ObjectLocation::new(tenant, bucket.clone(), other.key().clone()).unwrap_err();
+    assert!(refused.is(StoreErrorKind::Refused));
+    let files: Vec<_> = walk(&test.data_dir().join("objects")).collect();
+    assert!(files.is_empty(), "{files:?}");
+    // An own key does reach it, inside the bucket's directory.
+    let own = location(tenant, &bucket);
+    store
         .put_stream(
-            &foreign,
+            &own,
             &content_type("text/plain"),
             body(Bytes::from_static(b"x")),
         )
         .await
-        .unwrap_err();
-    assert!(refused.is(StoreErrorKind::Refused));
+        .unwrap();
     let files: Vec<_> = walk(&test.data_dir().join("objects")).collect();
-    assert!(files.is_empty(), "{files:?}");
+    let bucket_dir = test.data_dir().join("objects").join(bucket.as_str());
+    assert!(
+        !files.is_empty() && files.iter().all(|f| f.starts_with(&bucket_dir)),
+        "{files:?}"
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Box<dyn Iterator<Item = std::path::PathBuf>> {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use coffer_domain::{BucketName, Category, ContentType, FileId, ObjectKey, Sha256Digest, TenantId};
+use coffer_domain::{BucketName, Category, ContentType, FileId, Sha256Digest, TenantId};
 use coffer_ports::{
     BucketSpec, ObjectLocation, ObjectStore, PresignGet, PresignPut, PresignedRequest,
 };
@@ -27,11 +27,8 @@ pub async fn ready_bucket(store: &dyn ObjectStore) -> BucketName {
 }
 
 pub fn location(tenant: TenantId, bucket: &BucketName) -> ObjectLocation {
-    ObjectLocation {
-        tenant,
-        bucket: bucket.clone(),
-        key: ObjectKey::for_file(tenant, &Category::default_category(), FileId::new_v7()),
-    }
+    let category = Category::default_category();
+    ObjectLocation::for_file(tenant, bucket.clone(), &category, FileId::new_v7())
 }
 
 pub fn sha256(bytes: &[u8]) -> Sha256Digest {

@@ -2,7 +2,7 @@
 //! with a plain SDK client.
 
 use bytes::Bytes;
-use coffer_domain::{Category, ContentType, FileId, ObjectKey, TenantId};
+use coffer_domain::{Category, ContentType, FileId, TenantId};
 use coffer_ports::{
     BucketSpec, ByteStream, ObjectLocation, ObjectStore, StorageTransition, StoreErrorKind,
 };
@@ -145,11 +145,12 @@ async fn a_failed_multipart_stream_leaves_no_upload_behind() {
         .await
         .expect("ensure_bucket");
     let tenant = TenantId::new_random();
-    let location = ObjectLocation {
+    let location = ObjectLocation::for_file(
         tenant,
-        bucket: bucket.clone(),
-        key: ObjectKey::for_file(tenant, &Category::default_category(), FileId::new_v7()),
-    };
+        bucket.clone(),
+        &Category::default_category(),
+        FileId::new_v7(),
+    );
     // Three parts' worth of good bytes (default part size 8 MiB), then an error.
     let good = futures::stream::iter(
         (0..24 * 16).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![7u8; 64 * 1024]))),

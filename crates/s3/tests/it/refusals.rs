@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use coffer_domain::{BucketName, Category, ContentType, FileId, ObjectKey, TenantId};
-use coffer_ports::{ObjectLocation, ObjectStore, PresignGet, StoreErrorKind};
+use coffer_domain::{BucketName, Category, FileId, ObjectKey, TenantId};
+use coffer_ports::{ObjectLocation, ObjectStore, PresignGet, StoreError, StoreErrorKind};
 use coffer_s3::S3Config;
 use time::OffsetDateTime;
 
@@ -23,51 +23,32 @@ fn dead_config() -> S3Config {
     }
 }
 
-fn location(tenant: TenantId, key_tenant: TenantId) -> ObjectLocation {
-    ObjectLocation {
-        tenant,
-        bucket: BucketName::new("coffer-nowhere").unwrap(),
-        key: ObjectKey::for_file(key_tenant, &Category::default_category(), FileId::new_v7()),
-    }
+/// A location of `tenant` for a key generated under `key_tenant`'s prefix.
+fn location(tenant: TenantId, key_tenant: TenantId) -> Result<ObjectLocation, StoreError> {
+    let key = ObjectKey::for_file(key_tenant, &Category::default_category(), FileId::new_v7());
+    ObjectLocation::new(tenant, BucketName::new("coffer-nowhere").unwrap(), key)
+}
+
+fn own(tenant: TenantId) -> ObjectLocation {
+    location(tenant, tenant).unwrap()
 }
 
 /// Against an unreachable store a foreign key still answers `Refused`, not
-/// `Unavailable`: the check runs before any connection is attempted.
+/// `Unavailable`: the location holding it cannot be built, so the adapter,
+/// which takes nothing else, never sees it.
 #[tokio::test]
-async fn foreign_keys_are_refused_before_anything_is_sent() {
+async fn a_foreign_key_cannot_reach_the_store() {
     let store = store_with(dead_config()).await;
     let tenant = TenantId::new_random();
     let foreign = location(tenant, TenantId::new_random());
-    let ctype = ContentType::new("text/plain").unwrap();
-    let kind = |r: Result<_, coffer_ports::StoreError>| r.err().map(|e| e.kind());
-    let refused = Some(StoreErrorKind::Refused);
-    assert_eq!(kind(store.head(&foreign).await.map(|_| ())), refused);
-    assert_eq!(kind(store.delete(&foreign).await), refused);
     assert_eq!(
-        kind(store.get_stream(&foreign, None).await.map(|_| ())),
-        refused
-    );
-    assert_eq!(
-        kind(store.create_multipart(&foreign, &ctype).await.map(|_| ())),
-        refused
-    );
-    assert_eq!(
-        kind(store.list_parts(&foreign, "u").await.map(|_| ())),
-        refused
-    );
-    assert_eq!(kind(store.abort_multipart(&foreign, "u").await), refused);
-    let body: coffer_ports::ByteStream = Box::pin(futures::stream::empty());
-    assert_eq!(
-        kind(store.put_stream(&foreign, &ctype, body).await.map(|_| ())),
-        refused
+        foreign.err().map(|e| e.kind()),
+        Some(StoreErrorKind::Refused)
     );
 
-    // The same calls on an own key do try the store, and find it down.
-    let own = location(tenant, tenant);
-    assert_eq!(
-        kind(store.head(&own).await.map(|_| ())),
-        Some(StoreErrorKind::Unavailable)
-    );
+    // An own key does reach the store, and finds it down.
+    let head = store.head(&own(tenant)).await.err().map(|e| e.kind());
+    assert_eq!(head, Some(StoreErrorKind::Unavailable));
 }
 
 #[tokio::test]
@@ -79,7 +60,7 @@ async fn an_unreachable_store_is_not_ready() {
     let tenant = TenantId::new_random();
     let presigned = store
         .presign_get(PresignGet {
-            location: location(tenant, tenant),
+            location: own(tenant),
             content_disposition: None,
             content_type: None,
             now: OffsetDateTime::now_utc(),
@@ -99,11 +80,7 @@ async fn wrong_credentials_are_not_ready_and_not_mistaken_for_missing_objects() 
     let err = store.check_ready().await.err().map(|e| e.kind());
     assert_eq!(err, Some(StoreErrorKind::Internal));
     let tenant = TenantId::new_random();
-    let head = store
-        .head(&location(tenant, tenant))
-        .await
-        .err()
-        .map(|e| e.kind());
+    let head = store.head(&own(tenant)).await.err().map(|e| e.kind());
     assert_ne!(
         head,
         Some(StoreErrorKind::NotFound),

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use coffer_domain::{Category, FileId, ObjectKey, TenantId};
+use coffer_domain::{Category, FileId, TenantId};
 use coffer_ports::{ObjectLocation, StoreErrorKind};
 use coffer_server::jobs::{self, ReconcileRun};
 use coffer_service::ReconcileReport;
@@ -39,17 +39,9 @@ fn location(server: &TestServer, tenant: TenantId, file: &Value) -> ObjectLocati
 
 /// Where the object of file `id` of `tenant` lives (default category and bucket).
 fn location_of(server: &TestServer, tenant: TenantId, id: FileId) -> ObjectLocation {
-    ObjectLocation {
-        tenant,
-        bucket: server
-            .wiring
-            .coffer
-            .config()
-            .placement
-            .default_bucket
-            .clone(),
-        key: ObjectKey::for_file(tenant, &Category::default_category(), id),
-    }
+    let placement = &server.wiring.coffer.config().placement;
+    let category = Category::default_category();
+    ObjectLocation::for_file(tenant, placement.default_bucket.clone(), &category, id)
 }
 
 async fn exists(server: &TestServer, at: &ObjectLocation) -> bool {

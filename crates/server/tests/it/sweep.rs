@@ -1,7 +1,7 @@
 //! Expired uploads and expired trash disappear, objects included, and
 //! nothing else does.
 
-use coffer_domain::{Category, FileId, ObjectKey};
+use coffer_domain::{Category, FileId};
 use coffer_ports::{ObjectLocation, StoreErrorKind};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -142,11 +142,8 @@ async fn sweep_reaps_expired_uploads_and_purges_expired_trash(mode: Mode) {
         .clone();
     for gone in [&abandoned["file"], &trashed] {
         let id: FileId = gone["id"].as_str().unwrap().parse().unwrap();
-        let location = ObjectLocation {
-            tenant: tenant_id,
-            bucket: bucket.clone(),
-            key: ObjectKey::for_file(tenant_id, &Category::default_category(), id),
-        };
+        let category = Category::default_category();
+        let location = ObjectLocation::for_file(tenant_id, bucket.clone(), &category, id);
         let head = server.wiring.store.head(&location).await;
         assert!(
             head.is_err_and(|e| e.is(StoreErrorKind::NotFound)),

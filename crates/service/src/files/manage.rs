@@ -175,7 +175,7 @@ impl Coffer {
         self.finish_erase(
             tenant,
             marked.id,
-            &self.location(&marked),
+            &self.location(&marked)?,
             marked.multipart_upload_id.as_deref(),
         )
         .await

@@ -8,7 +8,7 @@ use coffer_domain::{
     Action, Category, ContentType, Decision, DenyReason, FileId, FileRecord, FileStatus, Filename,
     LogicalPath, Metadata, Sha256Digest, Visibility, decide,
 };
-use coffer_ports::{ObjectLocation, StoredFile, TenantScope};
+use coffer_ports::{ObjectLocation, StoreError, StoredFile, TenantScope};
 
 use crate::{Caller, Coffer, ErrorKind, ServiceError};
 
@@ -51,12 +51,8 @@ impl Coffer {
         Ok(stored)
     }
 
-    fn location(&self, file: &FileRecord) -> ObjectLocation {
-        ObjectLocation {
-            tenant: file.tenant_id,
-            bucket: file.bucket.clone(),
-            key: file.key.clone(),
-        }
+    fn location(&self, file: &FileRecord) -> Result<ObjectLocation, StoreError> {
+        ObjectLocation::new(file.tenant_id, file.bucket.clone(), file.key.clone())
     }
 }
 

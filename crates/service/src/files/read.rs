@@ -125,7 +125,7 @@ impl Coffer {
         )
         .await?;
         let request = PresignGet {
-            location: self.location(&file),
+            location: self.location(&file)?,
             content_disposition: Some(content_disposition(
                 DispositionKind::Attachment,
                 &file.filename,
@@ -174,7 +174,7 @@ impl Coffer {
         let range = range.filter(|_| file.size_bytes > 0);
         let object = self
             .store_of(tenant)
-            .get_stream(&self.location(&file), range)
+            .get_stream(&self.location(&file)?, range)
             .await?;
         Ok((file, object))
     }

@@ -112,14 +112,14 @@ impl Coffer {
             .reserve_upload(&scope, new, &limits, journal)
             .await
             .map_err(reservation_error)?;
-        let location = self.location(&file);
         let store = self.store_of(tenant);
-        let upload = match part_size {
-            Some(part_size) => {
+        let upload = match (self.location(&file), part_size) {
+            (Err(err), _) => Err(err.into()),
+            (Ok(location), Some(part_size)) => {
                 self.start_multipart(store, &scope, &file, &location, part_size)
                     .await
             }
-            None => {
+            (Ok(location), None) => {
                 self.presign_single(store, &file, location, eff.url_ttl())
                     .await
             }
@@ -186,7 +186,7 @@ impl Coffer {
                 format!("part {bad} is outside 1..={part_count}"),
             ));
         }
-        let location = self.location(&file);
+        let location = self.location(&file)?;
         let store = self.store_of(tenant);
         let now = self.clock.now();
         let mut parts = Vec::with_capacity(part_numbers.len());
@@ -225,7 +225,7 @@ impl Coffer {
             }
             FileStatus::Pending => {}
         }
-        let location = self.location(&file);
+        let location = self.location(&file)?;
         let store = self.store_of(tenant);
         if let Some(upload_id) = &file.multipart_upload_id {
             self.assemble_parts(store, &location, upload_id).await?;
@@ -294,11 +294,8 @@ impl Coffer {
             .category
             .clone()
             .unwrap_or_else(coffer_domain::Category::default_category);
-        let location = ObjectLocation {
-            tenant: tenant.id,
-            bucket: self.config.placement.bucket_for(tenant, &category),
-            key: ObjectKey::for_file(tenant.id, &category, id),
-        };
+        let bucket = self.config.placement.bucket_for(tenant, &category);
+        let location = ObjectLocation::for_file(tenant.id, bucket, &category, id);
         let (body, meter) = stream::meter(body, cap);
         let store = self.store_of(tenant);
         let stored = store.put_stream(&location, &guessed, body).await;
@@ -353,8 +350,8 @@ impl Coffer {
         let mut new = self.new_file(caller, tenant, fields, content_type.clone(), size, now)?;
         new.id = id;
         new.category = category;
-        new.bucket = location.bucket.clone();
-        new.key = location.key.clone();
+        new.bucket = location.bucket().clone();
+        new.key = location.key().clone();
         // The bytes are already stored: the row is written as pending and
         // made available at once, one record each.
         let journal = self.journal(
@@ -588,7 +585,7 @@ impl Coffer {
     /// Delete an object that must not stay; a failure is left to the reaper.
     pub(crate) async fn discard(&self, store: &dyn ObjectStore, location: &ObjectLocation) {
         if let Err(err) = store.delete(location).await {
-            tracing::warn!(key = %location.key, error = %err, "could not delete a refused object");
+            tracing::warn!(key = %location.key(), error = %err, "could not delete a refused object");
         }
     }
 }

@@ -133,7 +133,7 @@ async fn delete_trashes_and_permanent_erases_object_before_row() {
         .expect_delete()
         .times(1)
         .in_sequence(&mut seq)
-        .withf(move |l| l.key == key)
+        .withf(move |l| l.key() == &key)
         .returning(|_| Ok(()));
     let gone = f.clone();
     fx.meta

@@ -115,7 +115,7 @@ async fn repair_deletes_old_orphans_marks_missing_rows_and_finishes_erases() {
     w.fx.store
         .expect_delete()
         .times(2)
-        .withf(move |l| doomed.contains(&l.key))
+        .withf(move |l| doomed.contains(l.key()))
         .returning(|_| Ok(()));
     // The orphan's delete is on record, by the system.
     let orphan_key = orphan.to_string();

@@ -120,13 +120,13 @@ async fn each_tenant_is_presigned_on_its_regions_store() {
     let eu_id = eu_t.id;
     eu.expect_presign_put()
         .times(1)
-        .withf(move |r| r.location.tenant == eu_id && r.location.bucket == eu_bucket())
+        .withf(move |r| r.location.tenant() == eu_id && r.location.bucket() == &eu_bucket())
         .returning(|_| Ok(signed("https://eu.store/put")));
     let us_id = us_t.id;
     fx.store
         .expect_presign_put()
         .times(1)
-        .withf(move |r| r.location.tenant == us_id && r.location.bucket == us_bucket())
+        .withf(move |r| r.location.tenant() == us_id && r.location.bucket() == &us_bucket())
         .returning(|_| Ok(signed("https://us.store/put")));
     let app = with_eu(fx, eu).build();
     for (t, expected) in [
@@ -178,7 +178,7 @@ async fn a_streamed_upload_is_written_to_the_regions_store_only() {
     let owner = t.id;
     eu.expect_put_stream()
         .times(1)
-        .withf(move |l, _, _| l.tenant == owner && l.bucket == eu_bucket())
+        .withf(move |l, _, _| l.tenant() == owner && l.bucket() == &eu_bucket())
         .returning(|_, _, body| {
             let chunks = futures::executor::block_on(body.collect::<Vec<_>>());
             let size = chunks
@@ -227,7 +227,7 @@ async fn reads_and_erases_of_a_tenant_use_its_regions_store() {
     let key = f.key.clone();
     eu.expect_presign_get()
         .times(1)
-        .withf(move |r| r.location.key == key && r.location.bucket == eu_bucket())
+        .withf(move |r| r.location.key() == &key && r.location.bucket() == &eu_bucket())
         .returning(|_| Ok(signed("https://eu.store/get")));
     eu.expect_get_stream().times(1).returning(|_, _| {
         Ok(GetObject {
@@ -241,7 +241,7 @@ async fn reads_and_erases_of_a_tenant_use_its_regions_store() {
     let key = f.key.clone();
     eu.expect_delete()
         .times(1)
-        .withf(move |l| l.key == key && l.bucket == eu_bucket())
+        .withf(move |l| l.key() == &key && l.bucket() == &eu_bucket())
         .returning(|_| Ok(()));
     let app = with_eu(fx, eu).build();
     let alice = caller(&t, "alice", &[Role::Editor]);
@@ -312,7 +312,7 @@ async fn the_reconciler_lists_and_repairs_on_the_regions_store() {
         });
     eu.expect_delete()
         .times(1)
-        .withf(move |l| l.key == orphan && l.bucket == eu_bucket())
+        .withf(move |l| l.key() == &orphan && l.bucket() == &eu_bucket())
         .returning(|_| Ok(()));
     let report = with_eu(fx, eu)
         .build()
@@ -359,12 +359,12 @@ async fn a_multipart_upload_is_started_and_its_parts_presigned_on_the_regions_st
     let eu_id = t.id;
     eu.expect_create_multipart()
         .times(1)
-        .withf(move |location, _| location.tenant == eu_id && location.bucket == eu_bucket())
+        .withf(move |location, _| location.tenant() == eu_id && location.bucket() == &eu_bucket())
         .returning(|_, _| Ok("up-eu".into()));
     eu.expect_presign_part()
         .times(1)
         .withf(|location, id, part, _, _| {
-            location.bucket == eu_bucket() && id == "up-eu" && *part == 1
+            location.bucket() == &eu_bucket() && id == "up-eu" && *part == 1
         })
         .returning(|_, _, _, _, _| Ok(signed("https://eu.store/part")));
     let mut multipart = file(&t, "alice", FileStatus::Pending);

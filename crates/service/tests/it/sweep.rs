@@ -51,7 +51,7 @@ async fn reaps_expired_uploads_and_purges_old_trash_only() {
     fx.store
         .expect_delete()
         .times(2)
-        .withf(move |l| doomed.contains(&l.key))
+        .withf(move |l| doomed.contains(l.key()))
         .returning(|_| Ok(()));
     let gone = [expired.id, old.id];
     let sample = expired.clone();
@@ -105,7 +105,7 @@ async fn a_file_that_cannot_be_erased_is_left_for_the_next_sweep() {
     });
     let stuck_key = stuck.key.clone();
     fx.store.expect_delete().returning(move |l| {
-        if l.key == stuck_key {
+        if l.key() == &stuck_key {
             Err(store_err(StoreErrorKind::Unavailable))
         } else {
             Ok(())
@@ -177,7 +177,7 @@ async fn interrupted_erases_older_than_the_grace_are_finished() {
         .expect_delete()
         .times(1)
         .in_sequence(&mut seq)
-        .withf(move |l| l.key == key)
+        .withf(move |l| l.key() == &key)
         .returning(|_| Ok(()));
     let record = file(&t, "alice", FileStatus::Available);
     fx.meta

@@ -388,7 +388,7 @@ async fn mismatches_delete_the_object_and_fail_with_422() {
         fx.store
             .expect_delete()
             .times(1)
-            .withf(move |loc| loc.key == key)
+            .withf(move |loc| loc.key() == &key)
             .returning(|_| Ok(()));
         fx.meta.expect_mark_available().never();
         let result = fx

@@ -71,7 +71,7 @@ pub struct AuditQuery {
 pub trait AuditLog: Send + Sync + 'static {
     /// Append to the audit log (append-only: nothing updates or deletes
     /// it) what is not a change: a download URL issued, content streamed.
-    /// Changes are recorded by their own method's [`Journal`].
+    /// Changes are recorded by their own method's [`crate::Journal`].
     ///
     /// # Errors
     /// `Unavailable`, `Internal`.

@@ -244,7 +244,7 @@ pub trait FileCatalog: Send + Sync + 'static {
 
     /// Remove the row and its grants, releasing its usage (or reservation).
     /// `journal` is `None` where the removal finishes an erase already on
-    /// record ([`Self::begin_erase`]).
+    /// record ([`crate::Integrity::begin_erase`]).
     ///
     /// # Errors
     /// `NotFound`.

@@ -45,7 +45,7 @@ pub struct FileObjectQuery {
 pub trait Integrity: Send + Sync + 'static {
     /// Mark a file (any status) as being erased permanently, at `at` unless
     /// an erase already began (idempotent). From then on the file is
-    /// `NotFound` for every method but this one, [`Self::remove_file`] and
+    /// `NotFound` for every method but this one, [`crate::FileCatalog::remove_file`] and
     /// [`Self::list_file_objects`]; it holds no name, and only removal ends
     /// it. Returns the file as it is.
     ///

@@ -28,6 +28,28 @@ pub struct NewTenant {
     pub created_at: OffsetDateTime,
 }
 
+impl NewTenant {
+    /// The tenant as the registry will hold it once created: what a
+    /// dedicated database is provisioned for before the registry row exists.
+    pub fn planned(&self) -> Tenant {
+        Tenant {
+            id: self.id,
+            slug: self.slug.clone(),
+            display_name: self.display_name.clone(),
+            plan: self.plan,
+            status: self.status,
+            region: self.region.clone(),
+            dedicated_bucket: self.dedicated_bucket.clone(),
+            dedicated_database: self.dedicated_database.clone(),
+            limit_overrides: self.limit_overrides.clone(),
+            created_at: self.created_at,
+            suspended_at: None,
+            cancelled_at: None,
+            purge_after: None,
+        }
+    }
+}
+
 /// Changes to a tenant; `None` leaves a field as it is, `Some(None)` clears
 /// an optional one.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -6,7 +6,7 @@
 //! prefix, and so on. The one access rule of the product is [`decide`].
 
 mod access;
-mod config;
+mod tenant_settings;
 mod cursor;
 mod disposition;
 mod error;
@@ -21,7 +21,7 @@ mod tenant;
 pub mod webhook;
 
 pub use access::{Action, Decision, DenyReason, Resource, decide, effective_access};
-pub use config::{
+pub use tenant_settings::{
     ConfigKeyError, EffectiveConfig, FeatureFlag, FeatureKey, FlagState, MAX_RETENTION_DAYS,
     MAX_URL_TTL_SECS, RESERVED_SETTINGS, SettingKey, Source, Sourced, TenantConfig,
 };

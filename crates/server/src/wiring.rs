@@ -13,8 +13,8 @@ use coffer_fs::{FsConfig, FsStore};
 use coffer_keycloak::dev::DevIssuer;
 use coffer_keycloak::{KeycloakConfig, KeycloakProvider};
 use coffer_ports::{
-    BucketSpec, IdentityProvider, MetadataErrorKind, MetadataStore, NewTenant, ObjectStore,
-    SystemClock, TenantChanges,
+    BucketSpec, IdentityProvider, MetadataErrorKind, MetadataPorts, NewTenant, ObjectStore,
+    SystemClock, TenantChanges, TenantRegistry,
 };
 use coffer_service::{Coffer, ServiceConfig};
 use secrecy::ExposeSecret as _;
@@ -25,7 +25,8 @@ use crate::config::{Config, IdentityBackend, MetadataBackend, StorageBackend};
 #[derive(Clone)]
 pub struct Wiring {
     pub coffer: Coffer,
-    pub meta: Arc<dyn MetadataStore>,
+    /// Every metadata port (the jobs take their locks here).
+    pub meta: MetadataPorts,
     /// The default object store; a region with an endpoint of its own has
     /// its store in `coffer.stores()`.
     pub store: Arc<dyn ObjectStore>,
@@ -56,18 +57,18 @@ fn fail(what: &'static str) -> impl FnOnce(String) -> WiringError {
     move |message| WiringError { what, message }
 }
 
-/// Open the metadata store (migrating first when configured).
+/// Open the metadata ports (migrating first when configured).
 ///
 /// # Errors
 /// A database that cannot be opened or migrated.
-pub async fn metadata(config: &Config) -> Result<Arc<dyn MetadataStore>, WiringError> {
+pub async fn metadata(config: &Config) -> Result<MetadataPorts, WiringError> {
     Ok(metadata_and_changes(config).await?.0)
 }
 
-/// The metadata store and the feed of tenant changes it announces.
+/// The metadata ports and the feed of tenant changes they announce.
 async fn metadata_and_changes(
     config: &Config,
-) -> Result<(Arc<dyn MetadataStore>, Arc<dyn TenantChanges>), WiringError> {
+) -> Result<(MetadataPorts, Arc<dyn TenantChanges>), WiringError> {
     match config.metadata.backend {
         MetadataBackend::Postgres => {
             if config.metadata.migrate_on_start
@@ -89,8 +90,8 @@ async fn metadata_and_changes(
             .map_err(|e| fail("connecting to PostgreSQL")(e.to_string()))?;
             // Changes are announced on the shared database (the registry).
             let changes = Arc::new(shared.clone());
-            let store = coffer_postgres::PlacedMetadataStore::new(shared, dedicated(config)?);
-            Ok((Arc::new(store), changes))
+            let router = coffer_postgres::DatabaseRouter::new(shared, dedicated(config)?);
+            Ok((router.ports(), changes))
         }
         MetadataBackend::Sqlite => {
             let path = config.sqlite_path();
@@ -98,7 +99,7 @@ async fn metadata_and_changes(
                 .await
                 .map_err(|e| fail("opening SQLite")(format!("{}: {e}", path.display())))?;
             let store = Arc::new(store);
-            Ok((store.clone(), store))
+            Ok((MetadataPorts::in_one(store.clone()), store))
         }
     }
 }
@@ -288,14 +289,14 @@ pub async fn wire(config: &Config) -> Result<Wiring, WiringError> {
     wire_with(config, |meta| meta).await
 }
 
-/// [`wire`], with the metadata store passed through `wrap` before anything
-/// uses it: how the tests put a store that fails on cue under a real server.
+/// [`wire`], with the metadata ports passed through `wrap` before anything
+/// uses them: how the tests put a port that fails on cue under a real server.
 ///
 /// # Errors
 /// As [`wire`].
 pub async fn wire_with(
     config: &Config,
-    wrap: impl FnOnce(Arc<dyn MetadataStore>) -> Arc<dyn MetadataStore>,
+    wrap: impl FnOnce(MetadataPorts) -> MetadataPorts,
 ) -> Result<Wiring, WiringError> {
     let (meta, changes) = metadata_and_changes(config).await?;
     let meta = wrap(meta);
@@ -333,7 +334,7 @@ pub async fn wire_with(
         coffer = coffer.with_region_store(region, regional);
     }
     if !config.bootstrap.tenant.is_empty() {
-        bootstrap_tenant(meta.as_ref(), &config.bootstrap.tenant).await?;
+        bootstrap_tenant(meta.registry.as_ref(), &config.bootstrap.tenant).await?;
     }
     Ok(Wiring {
         coffer,
@@ -397,7 +398,7 @@ async fn ensure_bucket(
 }
 
 /// Create the first tenant if it does not exist yet (embedded mode).
-async fn bootstrap_tenant(meta: &dyn MetadataStore, slug: &str) -> Result<(), WiringError> {
+async fn bootstrap_tenant(meta: &dyn TenantRegistry, slug: &str) -> Result<(), WiringError> {
     let slug = TenantSlug::new(slug).map_err(|e| fail("bootstrap.tenant")(e.to_string()))?;
     match meta.find_tenant_by_slug(&slug).await {
         Ok(_) => return Ok(()),

@@ -202,8 +202,8 @@ mod tests {
         )
         .await;
         assert_eq!(
-            tenant.map(|t| t.dedicated_database),
-            Ok(Some("coffer_t_acme".to_owned()))
+            tenant.unwrap().dedicated_database.as_deref(),
+            Some("coffer_t_acme")
         );
         assert_eq!(
             seen(&log),

@@ -1,6 +1,11 @@
+use std::sync::Arc;
+
 use bytes::Bytes;
-use coffer_domain::{FileStatus, Role, TenantStatus};
-use coffer_ports::{ByteRange, GetObject, MetadataErrorKind, Page, ReadFilter};
+use coffer_domain::{FileRecord, FileStatus, Role, Tenant, TenantStatus};
+use coffer_ports::{
+    ByteRange, GetObject, MetadataErrorKind, MockEventOutbox, MockGrants, MockIntegrity,
+    MockMembers, MockTenantDataResolver, Page, ReadFilter, TenantData,
+};
 use coffer_service::{ErrorKind, ListFiles};
 use mockall::Sequence;
 
@@ -219,20 +224,20 @@ async fn listing_refuses_bad_input() {
 
 /// Reading a file and recording the access are one use case over one
 /// tenant's data: its stores are resolved once, for the caller's tenant.
-fn resolved_once(t: &coffer_domain::Tenant, f: &coffer_domain::FileRecord) -> Fx {
+fn resolved_once(t: &Tenant, f: &FileRecord) -> Fx {
     let mut fx = Fx::new();
     fx.serves_file(f);
     fx.audit_ok();
-    let data = coffer_ports::TenantData {
-        files: std::sync::Arc::new(std::mem::take(&mut fx.files)),
-        members: std::sync::Arc::new(coffer_ports::MockMembers::new()),
-        grants: std::sync::Arc::new(coffer_ports::MockGrants::new()),
-        audit: std::sync::Arc::new(std::mem::take(&mut fx.audit)),
-        integrity: std::sync::Arc::new(coffer_ports::MockIntegrity::new()),
-        events: std::sync::Arc::new(coffer_ports::MockEventOutbox::new()),
+    let data = TenantData {
+        files: Arc::new(std::mem::take(&mut fx.files)),
+        members: Arc::new(MockMembers::new()),
+        grants: Arc::new(MockGrants::new()),
+        audit: Arc::new(std::mem::take(&mut fx.audit)),
+        integrity: Arc::new(MockIntegrity::new()),
+        events: Arc::new(MockEventOutbox::new()),
     };
-    let data = std::sync::Arc::new(data);
-    let mut resolver = coffer_ports::MockTenantDataResolver::new();
+    let data = Arc::new(data);
+    let mut resolver = MockTenantDataResolver::new();
     let owner = t.id;
     resolver
         .expect_tenant_data()

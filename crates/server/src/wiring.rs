@@ -14,7 +14,7 @@ use coffer_keycloak::dev::DevIssuer;
 use coffer_keycloak::{KeycloakConfig, KeycloakProvider};
 use coffer_ports::{
     BucketSpec, IdentityProvider, MetadataErrorKind, MetadataPorts, NewTenant, ObjectStore,
-    SystemClock, TenantChanges, TenantRegistry,
+    SystemClock, TenantChanges,
 };
 use coffer_service::{Coffer, ServiceConfig};
 use secrecy::ExposeSecret as _;
@@ -25,7 +25,7 @@ use crate::config::{Config, IdentityBackend, MetadataBackend, StorageBackend};
 #[derive(Clone)]
 pub struct Wiring {
     pub coffer: Coffer,
-    /// Every metadata port (the jobs take their locks here).
+    /// Every metadata port, for the CLI and the tests that read through them.
     pub meta: MetadataPorts,
     /// The default object store; a region with an endpoint of its own has
     /// its store in `coffer.stores()`.
@@ -334,7 +334,7 @@ pub async fn wire_with(
         coffer = coffer.with_region_store(region, regional);
     }
     if !config.bootstrap.tenant.is_empty() {
-        bootstrap_tenant(meta.registry.as_ref(), &config.bootstrap.tenant).await?;
+        bootstrap_tenant(&meta, &config.bootstrap.tenant).await?;
     }
     Ok(Wiring {
         coffer,
@@ -398,9 +398,9 @@ async fn ensure_bucket(
 }
 
 /// Create the first tenant if it does not exist yet (embedded mode).
-async fn bootstrap_tenant(meta: &dyn TenantRegistry, slug: &str) -> Result<(), WiringError> {
+async fn bootstrap_tenant(meta: &MetadataPorts, slug: &str) -> Result<(), WiringError> {
     let slug = TenantSlug::new(slug).map_err(|e| fail("bootstrap.tenant")(e.to_string()))?;
-    match meta.find_tenant_by_slug(&slug).await {
+    match meta.registry.find_tenant_by_slug(&slug).await {
         Ok(_) => return Ok(()),
         Err(e) if e.is(MetadataErrorKind::NotFound) => {}
         Err(e) => return Err(fail("bootstrap tenant")(e.to_string())),
@@ -418,7 +418,7 @@ async fn bootstrap_tenant(meta: &dyn TenantRegistry, slug: &str) -> Result<(), W
         created_at: time::OffsetDateTime::now_utc(),
     };
     let journal = created_by_operator(&tenant, "bootstrap");
-    match meta.create_tenant(tenant, journal).await {
+    match coffer_service::create_tenant(meta, tenant, journal).await {
         Ok(t) => {
             tracing::info!(tenant = %t.slug, id = %t.id, "created the first tenant");
             Ok(())

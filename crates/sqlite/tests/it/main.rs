@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cancellation;
-// mod contract;
+mod contract;
 mod isolation;
 mod listing;
 mod ports;

@@ -6,7 +6,6 @@
 //! prefix, and so on. The one access rule of the product is [`decide`].
 
 mod access;
-mod config;
 mod cursor;
 mod disposition;
 mod error;
@@ -18,13 +17,10 @@ mod limits;
 mod onboarding;
 mod principal;
 mod tenant;
+mod tenant_settings;
 pub mod webhook;
 
 pub use access::{Action, Decision, DenyReason, Resource, decide, effective_access};
-pub use config::{
-    ConfigKeyError, EffectiveConfig, FeatureFlag, FeatureKey, FlagState, MAX_RETENTION_DAYS,
-    MAX_URL_TTL_SECS, RESERVED_SETTINGS, SettingKey, Source, Sourced, TenantConfig,
-};
 pub use cursor::PageCursor;
 pub use disposition::{DispositionKind, content_disposition};
 pub use error::ValidationError;
@@ -41,3 +37,7 @@ pub use onboarding::{
 };
 pub use principal::{Principal, Role, Subject};
 pub use tenant::{Plan, Region, Tenant, TenantSlug, TenantStatus, is_plain_identifier};
+pub use tenant_settings::{
+    ConfigKeyError, EffectiveConfig, FeatureFlag, FeatureKey, FlagState, MAX_RETENTION_DAYS,
+    MAX_URL_TTL_SECS, RESERVED_SETTINGS, SettingKey, Source, Sourced, TenantConfig,
+};

@@ -2,6 +2,8 @@
 //! recorded of each for replay protection, and the change it makes, written
 //! together in one transaction.
 
+use crate::MetadataError;
+
 use coffer_domain::{Tenant, TenantId};
 use time::OffsetDateTime;
 
@@ -47,10 +49,10 @@ impl NewBillingEvent {
 /// What a billing event changes in one tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BillingChange {
-    /// Plan or status, as [`crate::MetadataStore::update_tenant`] changes them.
+    /// Plan or status, as [`crate::TenantRegistry::update_tenant`] changes them.
     Tenant(TenantPatch),
     /// Set (`Some`) or clear (`None`) a tenant setting (the billing notice),
-    /// as [`crate::MetadataStore::put_setting`] does.
+    /// as [`crate::TenantSettings::put_setting`] does.
     Setting {
         key: String,
         value: Option<serde_json::Value>,
@@ -65,7 +67,7 @@ pub struct BillingEffect {
     pub journal: Journal,
 }
 
-/// What [`crate::MetadataStore::record_billing_event`] did.
+/// What [`BillingLedger::record_billing_event`] did.
 // One answer per delivered event, never held in bulk: not worth a box.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,4 +80,25 @@ pub enum BillingRecorded {
     /// A later event of its stream was recorded before it arrived: it is
     /// recorded (outcome `ignored`, reason `superseded`) and changed nothing.
     Superseded,
+}
+
+/// The billing ledger: provider events recorded once, with their effect on
+/// the tenant (platform path).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait BillingLedger: Send + Sync + 'static {
+    /// Record a billing event by its id and apply its effect, in one
+    /// transaction (platform path): when the id was recorded before, nothing
+    /// is changed ([`BillingRecorded::Replay`]); otherwise the event is
+    /// recorded, the effect's change made and its journal written, or none
+    /// of them. Of concurrent calls with one id, exactly one records it.
+    ///
+    /// # Errors
+    /// `NotFound` when the effect's tenant does not exist (nothing is
+    /// recorded then).
+    async fn record_billing_event(
+        &self,
+        event: NewBillingEvent,
+        effect: Option<BillingEffect>,
+    ) -> Result<BillingRecorded, MetadataError>;
 }

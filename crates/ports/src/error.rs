@@ -129,7 +129,7 @@ port_error!(
     StoreErrorKind
 );
 port_error!(
-    /// What a [`crate::MetadataStore`] call can fail with.
+    /// What a call of a metadata port can fail with.
     MetadataError,
     MetadataErrorKind
 );

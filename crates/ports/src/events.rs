@@ -2,6 +2,8 @@
 //! transaction), the events outbox as the dispatcher and pollers see it, and
 //! the port that delivers an event to a tenant's webhook.
 
+use crate::{MetadataError, Page, TenantScope};
+
 use async_trait::async_trait;
 use coffer_domain::{PageCursor, TenantId};
 use serde::Serialize;
@@ -117,4 +119,47 @@ pub trait WebhookSender: Send + Sync + 'static {
     /// # Errors
     /// A description of the failure (connection refused, timeout, status).
     async fn send(&self, request: WebhookRequest) -> Result<(), String>;
+}
+
+/// A tenant's outbox of events (written by each change's [`Journal`]):
+/// polled by clients, claimed and delivered by the dispatcher.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait EventOutbox: Send + Sync + 'static {
+    /// The tenant's events, oldest first, created before `settled_before`
+    /// (so that a poller never skips an event whose transaction commits
+    /// after a later one's), keyset-paged by `(created_at, id)`.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn list_events(
+        &self,
+        scope: &TenantScope,
+        after: Option<PageCursor>,
+        settled_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Page<Event>, MetadataError>;
+
+    /// Claim the tenant's events due for delivery (not delivered, not dead,
+    /// due by `claim.now`), oldest first, skipping those another
+    /// dispatcher holds, and lease them (see [`EventClaim::lease`]).
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn claim_events(
+        &self,
+        scope: &TenantScope,
+        claim: &EventClaim,
+    ) -> Result<Vec<Event>, MetadataError>;
+
+    /// Record what became of delivering an event.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown event.
+    async fn record_delivery(
+        &self,
+        scope: &TenantScope,
+        event: Uuid,
+        outcome: DeliveryOutcome,
+    ) -> Result<(), MetadataError>;
 }

@@ -1,5 +1,7 @@
 //! Background jobs (the sweep, the reconciler) run on one instance at a
-//! time: [`crate::MetadataStore::try_lock_job`] hands out a [`JobLock`].
+//! time: [`JobLocks::try_lock_job`] hands out a [`JobLock`].
+
+use crate::MetadataError;
 
 use std::fmt;
 
@@ -59,4 +61,17 @@ mod tests {
         drop(lock);
         assert!(released.load(Ordering::SeqCst));
     }
+}
+
+/// Claims of background jobs, so that one instance runs each at a time.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait JobLocks: Send + Sync + 'static {
+    /// Claim the background job `job` for this process: `None` while
+    /// another holder (in any process sharing the database, where the store
+    /// can tell) has it. The claim lasts until the guard is dropped.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database cannot be reached.
+    async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>, MetadataError>;
 }

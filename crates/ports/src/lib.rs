@@ -18,23 +18,19 @@ mod metadata;
 mod object_store;
 mod platform;
 
-pub use billing::{BillingChange, BillingEffect, BillingRecorded, NewBillingEvent};
+pub use billing::{BillingChange, BillingEffect, BillingLedger, BillingRecorded, NewBillingEvent};
 pub use changes::{NoTenantChanges, TenantChange, TenantChanges};
 pub use clock::{Clock, SystemClock};
 pub use error::{
     IdentityError, IdentityErrorKind, MetadataError, MetadataErrorKind, StoreError, StoreErrorKind,
 };
 pub use events::{
-    DeliveryOutcome, Event, EventClaim, Journal, NewEvent, WebhookRequest, WebhookSender,
+    DeliveryOutcome, Event, EventClaim, EventOutbox, Journal, NewEvent, WebhookRequest,
+    WebhookSender,
 };
 pub use identity::{IdentityProvider, TenantClaim, VerifiedIdentity};
-pub use jobs::JobLock;
-pub use metadata::{
-    AuditEntry, AuditQuery, FileObject, FileObjectQuery, FilePatch, FileQuery, MAX_PAGE_SIZE,
-    MetadataStore, NewAudit, NewFile, NewGrant, NewOnboarding, NewTenant, ObjectFacts,
-    OnboardingUpdate, Page, ReadFilter, ReadRestriction, StoredFile, TenantPatch, TenantScope,
-    fetch_size, page_size, single_database_only,
-};
+pub use jobs::{JobLock, JobLocks};
+pub use metadata::*;
 pub use object_store::{
     BucketSpec, ByteRange, ByteStream, CompletedPart, GetObject, ListedObject, ObjectList,
     ObjectLocation, ObjectMeta, ObjectStore, PresignGet, PresignPut, PresignedRequest,
@@ -43,12 +39,16 @@ pub use object_store::{
 pub use platform::{PlatformRecord, TenantUsage};
 
 #[cfg(feature = "mock")]
+pub use billing::MockBillingLedger;
+#[cfg(feature = "mock")]
 pub use clock::MockClock;
+#[cfg(feature = "mock")]
+pub use events::MockEventOutbox;
 #[cfg(feature = "mock")]
 pub use events::MockWebhookSender;
 #[cfg(feature = "mock")]
 pub use identity::MockIdentityProvider;
 #[cfg(feature = "mock")]
-pub use metadata::MockMetadataStore;
+pub use jobs::MockJobLocks;
 #[cfg(feature = "mock")]
 pub use object_store::MockObjectStore;

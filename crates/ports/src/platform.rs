@@ -23,6 +23,10 @@ pub struct TenantUsage {
     pub status: TenantStatus,
     pub usage: Usage,
     pub users: u64,
+    /// The tenant's data is in a database of its own: `usage` and `users`
+    /// are zero here, and its [`crate::FileCatalog::usage`] and
+    /// [`crate::Members::count_users`] have the numbers.
+    pub dedicated: bool,
     /// For keyset paging, as [`coffer_domain::Tenant::page_cursor`].
     pub created_at: OffsetDateTime,
 }

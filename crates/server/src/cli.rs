@@ -177,9 +177,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                     time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
                 })
                 .transpose()?;
-            let tenant = find_tenant(meta.as_ref(), &tenant).await?;
+            let tenant = find_tenant(meta.registry.as_ref(), &tenant).await?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            export_audit(meta.as_ref(), tenant, since, &mut out).await
+            export_audit(&meta, tenant, since, &mut out).await
         }
         Command::Config(ConfigCommand::Show) => {
             println!("{config:#?}");
@@ -232,24 +232,25 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
 
 /// A tenant by slug or id.
 async fn find_tenant(
-    meta: &dyn coffer_ports::MetadataStore,
+    registry: &dyn coffer_ports::TenantRegistry,
     key: &str,
 ) -> Result<coffer_domain::Tenant, Error> {
     Ok(match uuid::Uuid::parse_str(key) {
-        Ok(id) => meta.get_tenant(TenantId::from_uuid(id)).await?,
-        Err(_) => meta.find_tenant_by_slug(&TenantSlug::new(key)?).await?,
+        Ok(id) => registry.get_tenant(TenantId::from_uuid(id)).await?,
+        Err(_) => registry.find_tenant_by_slug(&TenantSlug::new(key)?).await?,
     })
 }
 
 /// Writes every audit record of `tenant` (from `since`) as one JSON object
 /// per line, oldest first, paging through the log so memory stays flat.
 pub async fn export_audit(
-    meta: &dyn coffer_ports::MetadataStore,
+    meta: &coffer_ports::MetadataPorts,
     tenant: coffer_domain::Tenant,
     since: Option<time::OffsetDateTime>,
     out: &mut impl std::io::Write,
 ) -> Result<(), Error> {
     let scope = coffer_ports::TenantScope::new(tenant.id);
+    let audit = meta.tenant_data.tenant_data(&tenant).await?.audit.clone();
     let mut query = coffer_ports::AuditQuery {
         actor: None,
         action: None,
@@ -261,7 +262,7 @@ pub async fn export_audit(
         oldest_first: true,
     };
     loop {
-        let page = meta.list_audit(&scope, &query).await?;
+        let page = audit.list_audit(&scope, &query).await?;
         for entry in &page.items {
             serde_json::to_writer(&mut *out, entry)?;
             out.write_all(b"\n")?;
@@ -310,6 +311,7 @@ async fn reconcile(config: &Config, tenant: Option<String>, repair: bool) -> Res
         Some(slug) => Some(
             wiring
                 .meta
+                .registry
                 .find_tenant_by_slug(&TenantSlug::new(slug)?)
                 .await?
                 .id,
@@ -439,9 +441,8 @@ pub async fn migrate_all(config: &Config) -> Result<MigrateReport, Error> {
                 url.expose_secret(),
                 config.pool_options(),
             )?;
-            let placed =
-                coffer_postgres::PlacedMetadataStore::new(registry, wiring::dedicated(config)?);
-            let dedicated = placed
+            let router = coffer_postgres::DatabaseRouter::new(registry, wiring::dedicated(config)?);
+            let dedicated = router
                 .migrate_dedicated()
                 .await?
                 .into_iter()

@@ -25,7 +25,7 @@ pub const RECONCILE: &str = "reconcile";
 /// # Errors
 /// The lock or the sweep failing.
 pub async fn sweep_once(wiring: &Wiring) -> Result<Option<SweepReport>, ServiceError> {
-    let Some(_lock) = wiring.meta.try_lock_job(SWEEP).await? else {
+    let Some(_lock) = wiring.coffer.try_lock_job(SWEEP).await? else {
         return Ok(None);
     };
     wiring.coffer.sweep().await.map(Some)
@@ -50,7 +50,7 @@ pub async fn reconcile_once(
     run: ReconcileRun,
     metrics: Option<&Metrics>,
 ) -> Result<Option<ReconcileReport>, ServiceError> {
-    let Some(_lock) = wiring.meta.try_lock_job(RECONCILE).await? else {
+    let Some(_lock) = wiring.coffer.try_lock_job(RECONCILE).await? else {
         return Ok(None);
     };
     let report = wiring

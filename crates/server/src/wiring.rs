@@ -13,7 +13,7 @@ use coffer_fs::{FsConfig, FsStore};
 use coffer_keycloak::dev::DevIssuer;
 use coffer_keycloak::{KeycloakConfig, KeycloakProvider};
 use coffer_ports::{
-    BucketSpec, IdentityProvider, MetadataErrorKind, MetadataStore, NewTenant, ObjectStore,
+    BucketSpec, IdentityProvider, MetadataErrorKind, MetadataPorts, NewTenant, ObjectStore,
     SystemClock, TenantChanges,
 };
 use coffer_service::{Coffer, ServiceConfig};
@@ -25,7 +25,8 @@ use crate::config::{Config, IdentityBackend, MetadataBackend, StorageBackend};
 #[derive(Clone)]
 pub struct Wiring {
     pub coffer: Coffer,
-    pub meta: Arc<dyn MetadataStore>,
+    /// Every metadata port, for the CLI and the tests that read through them.
+    pub meta: MetadataPorts,
     /// The default object store; a region with an endpoint of its own has
     /// its store in `coffer.stores()`.
     pub store: Arc<dyn ObjectStore>,
@@ -56,18 +57,18 @@ fn fail(what: &'static str) -> impl FnOnce(String) -> WiringError {
     move |message| WiringError { what, message }
 }
 
-/// Open the metadata store (migrating first when configured).
+/// Open the metadata ports (migrating first when configured).
 ///
 /// # Errors
 /// A database that cannot be opened or migrated.
-pub async fn metadata(config: &Config) -> Result<Arc<dyn MetadataStore>, WiringError> {
+pub async fn metadata(config: &Config) -> Result<MetadataPorts, WiringError> {
     Ok(metadata_and_changes(config).await?.0)
 }
 
-/// The metadata store and the feed of tenant changes it announces.
+/// The metadata ports and the feed of tenant changes they announce.
 async fn metadata_and_changes(
     config: &Config,
-) -> Result<(Arc<dyn MetadataStore>, Arc<dyn TenantChanges>), WiringError> {
+) -> Result<(MetadataPorts, Arc<dyn TenantChanges>), WiringError> {
     match config.metadata.backend {
         MetadataBackend::Postgres => {
             if config.metadata.migrate_on_start
@@ -89,8 +90,8 @@ async fn metadata_and_changes(
             .map_err(|e| fail("connecting to PostgreSQL")(e.to_string()))?;
             // Changes are announced on the shared database (the registry).
             let changes = Arc::new(shared.clone());
-            let store = coffer_postgres::PlacedMetadataStore::new(shared, dedicated(config)?);
-            Ok((Arc::new(store), changes))
+            let router = coffer_postgres::DatabaseRouter::new(shared, dedicated(config)?);
+            Ok((router.ports(), changes))
         }
         MetadataBackend::Sqlite => {
             let path = config.sqlite_path();
@@ -98,7 +99,7 @@ async fn metadata_and_changes(
                 .await
                 .map_err(|e| fail("opening SQLite")(format!("{}: {e}", path.display())))?;
             let store = Arc::new(store);
-            Ok((store.clone(), store))
+            Ok((MetadataPorts::in_one(store.clone()), store))
         }
     }
 }
@@ -161,14 +162,14 @@ pub fn dedicated(
 ///
 /// # Errors
 /// A `database_prefix` that is not a plain identifier.
-fn database_placement(
+fn dedicated_database_policy(
     config: &Config,
-) -> Result<Option<coffer_service::DatabasePlacement>, WiringError> {
+) -> Result<Option<coffer_service::DedicatedDatabasePolicy>, WiringError> {
     let d = &config.metadata.dedicated;
     if d.admin_url.is_none() {
         return Ok(None);
     }
-    coffer_service::DatabasePlacement::new(d.database_prefix.clone(), d.plans.iter().copied())
+    coffer_service::DedicatedDatabasePolicy::new(d.database_prefix.clone(), d.plans.iter().copied())
         .map(Some)
         .map_err(|e| fail("metadata.dedicated.database_prefix")(e.to_string()))
 }
@@ -288,14 +289,14 @@ pub async fn wire(config: &Config) -> Result<Wiring, WiringError> {
     wire_with(config, |meta| meta).await
 }
 
-/// [`wire`], with the metadata store passed through `wrap` before anything
-/// uses it: how the tests put a store that fails on cue under a real server.
+/// [`wire`], with the metadata ports passed through `wrap` before anything
+/// uses them: how the tests put a port that fails on cue under a real server.
 ///
 /// # Errors
 /// As [`wire`].
 pub async fn wire_with(
     config: &Config,
-    wrap: impl FnOnce(Arc<dyn MetadataStore>) -> Arc<dyn MetadataStore>,
+    wrap: impl FnOnce(MetadataPorts) -> MetadataPorts,
 ) -> Result<Wiring, WiringError> {
     let (meta, changes) = metadata_and_changes(config).await?;
     let meta = wrap(meta);
@@ -316,7 +317,7 @@ pub async fn wire_with(
     service.bucket_cors_origins = config.storage.cors_origins.clone();
     service.onboarding_lease = Duration::from_secs(config.jobs.onboarding_lease_secs.max(1));
     service.tenant_cache_ttl = Duration::from_secs(config.tenants.cache_ttl_secs.max(1));
-    service.dedicated_databases = database_placement(config)?;
+    service.dedicated_databases = dedicated_database_policy(config)?;
     let sender = crate::webhooks::HttpWebhookSender::new(Duration::from_secs(
         config.events.delivery_timeout_secs,
     ))
@@ -333,7 +334,7 @@ pub async fn wire_with(
         coffer = coffer.with_region_store(region, regional);
     }
     if !config.bootstrap.tenant.is_empty() {
-        bootstrap_tenant(meta.as_ref(), &config.bootstrap.tenant).await?;
+        bootstrap_tenant(&meta, &config.bootstrap.tenant).await?;
     }
     Ok(Wiring {
         coffer,
@@ -397,9 +398,9 @@ async fn ensure_bucket(
 }
 
 /// Create the first tenant if it does not exist yet (embedded mode).
-async fn bootstrap_tenant(meta: &dyn MetadataStore, slug: &str) -> Result<(), WiringError> {
+async fn bootstrap_tenant(meta: &MetadataPorts, slug: &str) -> Result<(), WiringError> {
     let slug = TenantSlug::new(slug).map_err(|e| fail("bootstrap.tenant")(e.to_string()))?;
-    match meta.find_tenant_by_slug(&slug).await {
+    match meta.registry.find_tenant_by_slug(&slug).await {
         Ok(_) => return Ok(()),
         Err(e) if e.is(MetadataErrorKind::NotFound) => {}
         Err(e) => return Err(fail("bootstrap tenant")(e.to_string())),
@@ -417,7 +418,7 @@ async fn bootstrap_tenant(meta: &dyn MetadataStore, slug: &str) -> Result<(), Wi
         created_at: time::OffsetDateTime::now_utc(),
     };
     let journal = created_by_operator(&tenant, "bootstrap");
-    match meta.create_tenant(tenant, journal).await {
+    match coffer_service::create_tenant(meta, tenant, journal).await {
         Ok(t) => {
             tracing::info!(tenant = %t.slug, id = %t.id, "created the first tenant");
             Ok(())
@@ -468,7 +469,7 @@ mod tests {
     fn dedicated_databases_are_off_without_an_admin_url() {
         let config = config(&[]).unwrap();
         assert!(dedicated(&config).unwrap().is_none());
-        assert!(database_placement(&config).unwrap().is_none());
+        assert!(dedicated_database_policy(&config).unwrap().is_none());
     }
 
     #[test]
@@ -487,7 +488,7 @@ mod tests {
         let servers = dedicated(&config).unwrap().unwrap();
         assert_eq!(servers.default.admin_url, ADMIN);
         assert_eq!(servers.pool.max_size, 2);
-        let placement = database_placement(&config).unwrap().unwrap();
+        let placement = dedicated_database_policy(&config).unwrap().unwrap();
         assert_eq!(placement.plans, [Plan::Enterprise, Plan::Professional]);
         let id = TenantId::new_random();
         assert_eq!(
@@ -510,7 +511,7 @@ mod tests {
         let eu = Region::new("eu-west").unwrap();
         assert_eq!(servers.regions[&eu].app_url, "postgres://b@eu/{database}");
         // The default plan rule: enterprise only.
-        let placement = database_placement(&config).unwrap().unwrap();
+        let placement = dedicated_database_policy(&config).unwrap().unwrap();
         assert_eq!(placement.plans, [Plan::Enterprise]);
     }
 
@@ -542,7 +543,8 @@ mod tests {
         ];
         for pairs in cases {
             let config = config(pairs).unwrap();
-            let refused = dedicated(&config).is_err() || database_placement(&config).is_err();
+            let refused =
+                dedicated(&config).is_err() || dedicated_database_policy(&config).is_err();
             assert!(refused, "{pairs:?}");
         }
     }

@@ -1,5 +1,7 @@
 use coffer_domain::{FileId, FileRecord};
-use coffer_ports::{AuditEntry, AuditQuery, Journal, NewAudit, NewEvent, Page, TenantScope};
+use coffer_ports::{
+    AuditEntry, AuditQuery, Journal, NewAudit, NewEvent, Page, TenantData, TenantScope,
+};
 use serde_json::json;
 
 use crate::{Caller, Coffer, ServiceError};
@@ -86,6 +88,7 @@ impl Coffer {
     /// access is granted, so a failure is the caller's error.
     pub(crate) async fn record(
         &self,
+        data: &TenantData,
         caller: &Caller,
         scope: &TenantScope,
         action: &str,
@@ -93,7 +96,7 @@ impl Coffer {
         detail: serde_json::Value,
     ) -> Result<(), ServiceError> {
         let entry = self.audit_entry(caller, action, file_id, detail);
-        self.meta.append_audit(scope, entry).await?;
+        data.audit.append_audit(scope, entry).await?;
         Ok(())
     }
 
@@ -106,11 +109,12 @@ impl Coffer {
         caller: &Caller,
         query: AuditQuery,
     ) -> Result<Page<AuditEntry>, ServiceError> {
-        let (_, scope) = caller.admin("the audit log")?;
+        let (tenant, scope) = caller.admin("the audit log")?;
+        let data = self.tenant_data.tenant_data(tenant).await?;
         let query = AuditQuery {
             limit: query.limit.clamp(1, 1000),
             ..query
         };
-        Ok(self.meta.list_audit(&scope, &query).await?)
+        Ok(data.audit.list_audit(&scope, &query).await?)
     }
 }

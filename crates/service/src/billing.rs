@@ -217,7 +217,7 @@ impl Coffer {
             stream: stream_of(&kind).map(str::to_owned),
         };
         let recorded = self
-            .meta
+            .billing
             .record_billing_event(record, decision.effect)
             .await
             .map_err(|err| {
@@ -275,8 +275,8 @@ impl Coffer {
             Reference::Claim(claim) => claim,
         };
         let found = match &claim {
-            TenantClaim::Id(id) => self.meta.get_tenant(*id).await,
-            TenantClaim::Slug(slug) => self.meta.find_tenant_by_slug(slug).await,
+            TenantClaim::Id(id) => self.registry.get_tenant(*id).await,
+            TenantClaim::Slug(slug) => self.registry.find_tenant_by_slug(slug).await,
         };
         let tenant = match found {
             Ok(tenant) => tenant,
@@ -350,7 +350,7 @@ impl Coffer {
                 let detail = json!({ "invoice": object_id });
                 let scope = coffer_ports::TenantScope::new(tenant.id);
                 if self
-                    .meta
+                    .settings
                     .get_setting(&scope, BILLING_SETTING)
                     .await?
                     .is_none()

@@ -211,13 +211,18 @@ impl Coffer {
         })
     }
 
-    async fn resolve_tenant(&self, claim: &TenantClaim) -> Result<Option<Tenant>, ServiceError> {
+    /// The tenant a claim names, cached for
+    /// [`crate::ServiceConfig::tenant_cache_ttl`]; `None` when there is none.
+    pub(crate) async fn resolve_tenant(
+        &self,
+        claim: &TenantClaim,
+    ) -> Result<Option<Tenant>, ServiceError> {
         if let Some(tenant) = self.caches.tenants.get(claim) {
             return Ok(Some(tenant));
         }
         let found = match claim {
-            TenantClaim::Id(id) => self.meta.get_tenant(*id).await,
-            TenantClaim::Slug(slug) => self.meta.find_tenant_by_slug(slug).await,
+            TenantClaim::Id(id) => self.registry.get_tenant(*id).await,
+            TenantClaim::Slug(slug) => self.registry.find_tenant_by_slug(slug).await,
         };
         match found {
             Ok(tenant) => {
@@ -240,8 +245,9 @@ impl Coffer {
         if let Some(id) = self.caches.users.get(&key) {
             return Ok(id);
         }
-        let id = self
-            .meta
+        let data = self.tenant_data.tenant_data(tenant).await?;
+        let id = data
+            .members
             .upsert_user(&TenantScope::new(tenant.id), subject, roles)
             .await?;
         self.caches.users.insert(key, id);

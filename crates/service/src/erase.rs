@@ -4,7 +4,7 @@
 //! finishing twice (two instances, or a job racing the request) is harmless.
 
 use coffer_domain::{FileId, Tenant};
-use coffer_ports::{FileObject, FileObjectQuery, ObjectLocation, TenantScope};
+use coffer_ports::{FileObject, FileObjectQuery, ObjectLocation, TenantData, TenantScope};
 use time::OffsetDateTime;
 
 use crate::{Coffer, ServiceError};
@@ -26,6 +26,7 @@ impl Coffer {
     pub(crate) async fn finish_erase(
         &self,
         tenant: &Tenant,
+        data: &TenantData,
         id: FileId,
         location: &ObjectLocation,
         multipart_upload_id: Option<&str>,
@@ -35,7 +36,7 @@ impl Coffer {
             store.abort_multipart(location, upload_id).await?;
         }
         store.delete(location).await?;
-        self.meta
+        data.files
             // The erase went on record when it began.
             .remove_file(&TenantScope::new(tenant.id), id, None)
             .await
@@ -52,6 +53,7 @@ impl Coffer {
     pub(crate) async fn finish_erases(
         &self,
         tenant: &Tenant,
+        data: &TenantData,
         started_before: OffsetDateTime,
     ) -> Result<Finished, ServiceError> {
         let scope = &TenantScope::new(tenant.id);
@@ -63,10 +65,10 @@ impl Coffer {
                 after,
                 limit: 1000,
             };
-            let page = self.meta.list_file_objects(scope, &query).await?;
+            let page = data.integrity.list_file_objects(scope, &query).await?;
             for row in &page {
                 done.found += 1;
-                match self.finish_row(tenant, row).await {
+                match self.finish_row(tenant, data, row).await {
                     Ok(()) => done.finished += 1,
                     Err(err) if err.kind == crate::ErrorKind::NotFound => {}
                     Err(err) => {
@@ -85,11 +87,13 @@ impl Coffer {
     pub(crate) async fn finish_row(
         &self,
         tenant: &Tenant,
+        data: &TenantData,
         row: &FileObject,
     ) -> Result<(), ServiceError> {
         let location = ObjectLocation::new(tenant.id, row.bucket.clone(), row.key.clone())?;
         self.finish_erase(
             tenant,
+            data,
             row.id,
             &location,
             row.multipart_upload_id.as_deref(),

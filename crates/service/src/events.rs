@@ -8,7 +8,8 @@ use std::time::Duration;
 use coffer_domain::webhook::{self, WebhookUrl};
 use coffer_domain::{PageCursor, TenantId, TenantSlug};
 use coffer_ports::{
-    DeliveryOutcome, Event, EventClaim, Page, TenantScope, WebhookRequest, WebhookSender,
+    DeliveryOutcome, Event, EventClaim, Page, TenantClaim, TenantData, TenantScope, WebhookRequest,
+    WebhookSender,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -148,7 +149,7 @@ impl Coffer {
             .map_err(|e| ServiceError::internal(format!("webhook setting: {e}")))?;
         // The secret stays out of the audit log.
         let journal = self.journal(caller, "webhook.set", None, json!({ "url": hook.url }));
-        self.meta
+        self.settings
             .put_setting(&scope, WEBHOOK_SETTING, Some(value), journal)
             .await?;
         Ok(hook)
@@ -161,7 +162,7 @@ impl Coffer {
     pub async fn remove_webhook(&self, caller: &Caller) -> Result<(), ServiceError> {
         let (_, scope) = caller.admin("the webhook")?;
         let journal = self.journal(caller, "webhook.removed", None, json!({}));
-        self.meta
+        self.settings
             .put_setting(&scope, WEBHOOK_SETTING, None, journal)
             .await?;
         Ok(())
@@ -178,17 +179,18 @@ impl Coffer {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<Event>, ServiceError> {
-        let (_, scope) = caller.admin("the event feed")?;
+        let (tenant, scope) = caller.admin("the event feed")?;
         let after = after.map(PageCursor::decode).transpose()?;
         let settled_before = self.clock.now() - to_time(self.config.delivery.settle);
-        Ok(self
-            .meta
+        let data = self.tenant_data.tenant_data(tenant).await?;
+        Ok(data
+            .events
             .list_events(&scope, after, settled_before, limit)
             .await?)
     }
 
     async fn stored_webhook(&self, scope: &TenantScope) -> Result<Option<Webhook>, ServiceError> {
-        let Some(value) = self.meta.get_setting(scope, WEBHOOK_SETTING).await? else {
+        let Some(value) = self.settings.get_setting(scope, WEBHOOK_SETTING).await? else {
             return Ok(None);
         };
         serde_json::from_value(value)
@@ -205,7 +207,11 @@ impl Coffer {
     pub async fn dispatch_events(&self) -> Result<DispatchReport, ServiceError> {
         let mut report = DispatchReport::default();
         // One query for the tenants with a webhook, not one per tenant.
-        for (tenant, slug, value) in self.meta.setting_across_tenants(WEBHOOK_SETTING).await? {
+        for (tenant, slug, value) in self
+            .settings
+            .setting_across_tenants(WEBHOOK_SETTING)
+            .await?
+        {
             let hook: Webhook = match serde_json::from_value(value) {
                 Ok(hook) => hook,
                 Err(err) => {
@@ -213,8 +219,15 @@ impl Coffer {
                     continue;
                 }
             };
+            // Where its events are: the tenant row says (cached, as on
+            // the request path).
+            let Some(row) = self.resolve_tenant(&TenantClaim::Id(tenant)).await? else {
+                tracing::debug!(tenant = %slug, "tenant gone since its webhook was read; skipped");
+                continue;
+            };
+            let data = self.tenant_data.tenant_data(&row).await?;
             let scope = TenantScope::new(tenant);
-            self.dispatch_tenant(tenant, &slug, &scope, &hook, &mut report)
+            self.dispatch_tenant(&data, tenant, &slug, &scope, &hook, &mut report)
                 .await?;
         }
         Ok(report)
@@ -222,6 +235,7 @@ impl Coffer {
 
     async fn dispatch_tenant(
         &self,
+        data: &TenantData,
         tenant: TenantId,
         slug: &TenantSlug,
         scope: &TenantScope,
@@ -235,7 +249,7 @@ impl Coffer {
             lease: to_time(policy.lease),
             limit: policy.batch,
         };
-        for event in self.meta.claim_events(scope, &claim).await? {
+        for event in data.events.claim_events(scope, &claim).await? {
             let request = signed_request(tenant, slug, hook, &event, self.clock.now());
             let outcome = match self.webhooks.send(request).await {
                 Ok(()) => {
@@ -262,7 +276,9 @@ impl Coffer {
                     }
                 },
             };
-            self.meta.record_delivery(scope, event.id, outcome).await?;
+            data.events
+                .record_delivery(scope, event.id, outcome)
+                .await?;
         }
         Ok(())
     }

@@ -22,9 +22,10 @@ impl Coffer {
         caller: &Caller,
         file: FileId,
     ) -> Result<Vec<Grant>, ServiceError> {
-        let (_, scope) = caller.member()?;
+        let (tenant, scope) = caller.member()?;
+        let data = self.tenant_data.tenant_data(tenant).await?;
         Ok(self
-            .authorized_file(caller, &scope, file, Action::Share)
+            .authorized_file(&data, caller, &scope, file, Action::Share)
             .await?
             .grants)
     }
@@ -40,9 +41,10 @@ impl Coffer {
         file: FileId,
         request: AddGrant,
     ) -> Result<Grant, ServiceError> {
-        let (_, scope) = caller.member()?;
+        let (tenant, scope) = caller.member()?;
+        let data = self.tenant_data.tenant_data(tenant).await?;
         let stored = self
-            .authorized_file(caller, &scope, file, Action::Share)
+            .authorized_file(&data, caller, &scope, file, Action::Share)
             .await?;
         if stored.file.status == FileStatus::Deleted {
             return Err(ServiceError::conflict(
@@ -72,7 +74,7 @@ impl Coffer {
             &stored.file,
             json!({ "grant": grant.id, "subject": grant.subject.to_string(), "access": grant.access }),
         );
-        self.meta
+        data.grants
             .put_grant(&scope, grant, journal)
             .await
             .map_err(ServiceError::from_file_lookup)
@@ -86,9 +88,10 @@ impl Coffer {
         file: FileId,
         grant: GrantId,
     ) -> Result<(), ServiceError> {
-        let (_, scope) = caller.member()?;
+        let (tenant, scope) = caller.member()?;
+        let data = self.tenant_data.tenant_data(tenant).await?;
         let stored = self
-            .authorized_file(caller, &scope, file, Action::Share)
+            .authorized_file(&data, caller, &scope, file, Action::Share)
             .await?;
         let journal = self.announce(
             caller,
@@ -96,7 +99,7 @@ impl Coffer {
             &stored.file,
             json!({ "grant": grant }),
         );
-        self.meta
+        data.grants
             .delete_grant(&scope, file, grant, journal)
             .await
             .map_err(|err| {

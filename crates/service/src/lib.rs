@@ -10,6 +10,7 @@ mod audit;
 mod billing;
 mod caller;
 mod config;
+mod dedicated;
 mod erase;
 mod error;
 mod events;
@@ -29,11 +30,16 @@ mod tenants;
 use std::sync::Arc;
 
 use coffer_domain::Region;
-use coffer_ports::{Clock, IdentityProvider, MetadataStore, ObjectStore, WebhookSender};
+use coffer_ports::{
+    BillingLedger, Clock, IdentityProvider, JobLock, JobLocks, MetadataPorts, MetadataReadiness,
+    ObjectStore, OnboardingQueue, TenantDataResolver, TenantDatabases, TenantRegistry,
+    TenantSettings, WebhookSender,
+};
 
 pub use billing::{BILLING_ACTOR, BILLING_SETTING, BillingOutcome, BillingReceipt, BillingWebhook};
 pub use caller::{Caller, RequestMeta};
-pub use config::{DatabasePlacement, PlanDefaults, ServiceConfig};
+pub use config::{DedicatedDatabasePolicy, PlanDefaults, ServiceConfig};
+pub use dedicated::create_tenant;
 pub use error::{ErrorKind, ServiceError};
 pub use events::{DeliveryPolicy, DispatchReport, Webhook};
 pub use files::{
@@ -48,10 +54,21 @@ pub use stores::Stores;
 pub use sweep::SweepReport;
 pub use tenants::{CreateTenant, TenantUpdate, TenantView};
 
-/// The application: every use case over the ports it needs.
+/// The application: every use case over the ports it needs. The metadata
+/// ports are kept apart, so that each use case names the ones it uses.
 #[derive(Clone)]
 pub struct Coffer {
-    meta: Arc<dyn MetadataStore>,
+    registry: Arc<dyn TenantRegistry>,
+    settings: Arc<dyn TenantSettings>,
+    onboarding: Arc<dyn OnboardingQueue>,
+    billing: Arc<dyn BillingLedger>,
+    jobs: Arc<dyn JobLocks>,
+    /// Where each tenant's own data is: asked once per use case (per
+    /// tenant, in the jobs that go over tenants).
+    tenant_data: Arc<dyn TenantDataResolver>,
+    /// Dedicated databases, where the deployment has them.
+    databases: Option<Arc<dyn TenantDatabases>>,
+    readiness: Arc<dyn MetadataReadiness>,
     stores: Arc<Stores>,
     identity: Arc<dyn IdentityProvider>,
     clock: Arc<dyn Clock>,
@@ -70,15 +87,32 @@ impl std::fmt::Debug for Coffer {
 
 impl Coffer {
     pub fn new(
-        meta: Arc<dyn MetadataStore>,
+        meta: MetadataPorts,
         store: Arc<dyn ObjectStore>,
         identity: Arc<dyn IdentityProvider>,
         clock: Arc<dyn Clock>,
         config: ServiceConfig,
     ) -> Self {
+        let MetadataPorts {
+            registry,
+            settings,
+            onboarding,
+            billing,
+            jobs,
+            tenant_data,
+            databases,
+            readiness,
+        } = meta;
         let caches = Arc::new(caller::Caches::new(config.tenant_cache_ttl));
         Self {
-            meta,
+            registry,
+            settings,
+            onboarding,
+            billing,
+            jobs,
+            tenant_data,
+            databases,
+            readiness,
             stores: Arc::new(Stores::new(store)),
             identity,
             clock,
@@ -135,8 +169,18 @@ impl Coffer {
     /// # Errors
     /// The first dependency that does not answer, as `Unavailable`.
     pub async fn check_ready(&self) -> Result<(), ServiceError> {
-        self.meta.check_ready().await?;
+        self.readiness.check_ready().await?;
         self.stores.check_ready().await?;
         Ok(())
+    }
+
+    /// Claim the background job `job` (the sweep, the reconciler) for this
+    /// process, so that one instance runs it at a time: `None` while
+    /// another holder has it; the claim lasts until the guard is dropped.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database cannot be reached.
+    pub async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>, ServiceError> {
+        Ok(self.jobs.try_lock_job(job).await?)
     }
 }

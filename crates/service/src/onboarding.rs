@@ -32,7 +32,7 @@ impl Coffer {
         let mut ran = 0;
         while ran < ROUND {
             let Some(job) = self
-                .meta
+                .onboarding
                 .claim_onboarding(self.clock.now(), self.onboarding_lease())
                 .await?
             else {
@@ -54,7 +54,7 @@ impl Coffer {
     /// failed; the store's errors.
     pub async fn onboard_now(&self, tenant: TenantId) -> Result<Option<Tenant>, ServiceError> {
         self.onboard_pending().await?;
-        let job = self.meta.get_onboarding(tenant).await?;
+        let job = self.onboarding.get_onboarding(tenant).await?;
         match job.state {
             OnboardingState::Done => Ok(Some(self.load_tenant_row(tenant).await?)),
             OnboardingState::Failed => Err(ServiceError::conflict(
@@ -84,7 +84,7 @@ impl Coffer {
                 "only an onboarding that failed can be retried",
             )
         };
-        let job = match self.meta.get_onboarding(id).await {
+        let job = match self.onboarding.get_onboarding(id).await {
             Ok(job) => job,
             Err(e) if e.is(MetadataErrorKind::NotFound) => return Err(not_failed()),
             Err(e) => return Err(e.into()),
@@ -104,7 +104,7 @@ impl Coffer {
             None,
             json!({ "attempts": job.attempts }),
         );
-        match self.meta.update_onboarding(id, update, journal).await {
+        match self.onboarding.update_onboarding(id, update, journal).await {
             Ok(_) => {}
             Err(e) if e.is(MetadataErrorKind::InvalidState) => return Err(not_failed()),
             Err(e) => return Err(e.into()),
@@ -170,10 +170,12 @@ impl Coffer {
                 }
                 Ok(())
             }
-            OnboardingStep::Database => Ok(self.meta.provision_database(tenant).await?),
+            OnboardingStep::Database => Ok(self.provision_database(tenant).await?),
             OnboardingStep::AdminUser => {
                 if let Some(subject) = &job.request.admin_subject {
-                    self.meta
+                    // In its own database, once the step before made it.
+                    let data = self.tenant_data.tenant_data(tenant).await?;
+                    data.members
                         .upsert_user(&TenantScope::new(tenant.id), subject, &[Role::Admin])
                         .await?;
                 }
@@ -205,7 +207,7 @@ impl Coffer {
                 Ok(())
             }
             // Everything the tenant's database held goes with it.
-            OnboardingStep::Database => Ok(self.meta.drop_database(tenant).await?),
+            OnboardingStep::Database => Ok(self.drop_database(tenant).await?),
             OnboardingStep::AdminUser => {
                 if let Some(subject) = &job.request.admin_subject {
                     let journal = system_journal(
@@ -214,7 +216,8 @@ impl Coffer {
                         "user.removed",
                         json!({ "subject": subject, "why": "onboarding failed" }),
                     )?;
-                    self.meta
+                    let data = self.tenant_data.tenant_data(tenant).await?;
+                    data.members
                         .remove_user(&TenantScope::new(tenant.id), subject, journal)
                         .await?;
                 }
@@ -247,7 +250,7 @@ impl Coffer {
             "tenant.onboarding_step",
             json!({ "step": step }),
         )?;
-        self.meta
+        self.onboarding
             .update_onboarding(tenant.id, update, journal)
             .await?;
         Ok(None)
@@ -275,7 +278,7 @@ impl Coffer {
         // tenant's feed starts with `tenant.created`, as it always did).
         let journal = system_journal(tenant, now, "tenant.activated", detail)?;
         let finished = self
-            .meta
+            .onboarding
             .update_onboarding(tenant.id, update, journal)
             .await?;
         self.caches.forget_tenant(tenant);
@@ -318,7 +321,7 @@ impl Coffer {
             json!({ "step": step, "error": error }),
         )?;
         let failed = self
-            .meta
+            .onboarding
             .update_onboarding(tenant.id, update, journal)
             .await?;
         self.caches.forget_tenant(tenant);
@@ -339,7 +342,7 @@ impl Coffer {
     }
 
     pub(crate) async fn load_tenant_row(&self, id: TenantId) -> Result<Tenant, ServiceError> {
-        self.meta.get_tenant(id).await.map_err(|err| {
+        self.registry.get_tenant(id).await.map_err(|err| {
             if err.is(MetadataErrorKind::NotFound) {
                 ServiceError::not_found("tenant")
             } else {

@@ -1,10 +1,11 @@
 //! Platform metrics: the one use case that reads across tenants, through
-//! the store's explicit platform path, for platform admins only.
+//! the registry's explicit platform path, for platform admins only. A
+//! tenant with a database of its own counts its files and users there.
 
 use std::collections::BTreeMap;
 
-use coffer_domain::PageCursor;
-use coffer_ports::TenantUsage;
+use coffer_domain::{PageCursor, TenantStatus};
+use coffer_ports::{TenantScope, TenantUsage};
 
 use crate::{Caller, Coffer, ServiceError};
 
@@ -29,8 +30,9 @@ impl Coffer {
         let mut metrics = PlatformMetrics::default();
         let mut after = None;
         loop {
-            let page = self.meta.tenant_usage(after, 500).await?;
-            for tenant in page.items {
+            let page = self.registry.tenant_usage(after, 500).await?;
+            for mut tenant in page.items {
+                self.count_own_usage(&mut tenant).await?;
                 metrics.tenants += 1;
                 *metrics
                     .by_status
@@ -47,5 +49,27 @@ impl Coffer {
                 None => return Ok(metrics),
             }
         }
+    }
+
+    /// The usage and users of a tenant with a dedicated database, which
+    /// the registry has as zero, from its own data. A tenant whose
+    /// onboarding has not made its database yet has none to count.
+    async fn count_own_usage(&self, item: &mut TenantUsage) -> Result<(), ServiceError> {
+        let placed = !matches!(
+            item.status,
+            TenantStatus::Provisioning | TenantStatus::ProvisioningFailed
+        );
+        if !item.dedicated || !placed {
+            return Ok(());
+        }
+        let tenant = self.registry.get_tenant(item.tenant).await?;
+        let data = self.tenant_data.tenant_data(&tenant).await?;
+        let scope = TenantScope::new(tenant.id);
+        let (usage, users) =
+            futures::future::try_join(data.files.usage(&scope), data.members.count_users(&scope))
+                .await?;
+        item.usage = usage;
+        item.users = users;
+        Ok(())
     }
 }

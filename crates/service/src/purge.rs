@@ -1,12 +1,15 @@
 //! The end of a cancelled tenant: once its retention has passed, every
-//! object under its prefix (and its dedicated bucket) and then every row of
-//! it are erased, and the
+//! object under its prefix (and its dedicated bucket), then its dedicated
+//! database, and then every row of it are erased, and the
 //! platform audit log — which outlives the tenant — says so. Idempotent:
 //! a crash midway leaves the tenant cancelled with fewer objects, and the
 //! next sweep finishes the job.
 
 use coffer_domain::{Subject, Tenant, TenantStatus};
-use coffer_ports::{FileObjectQuery, ObjectLocation, ObjectStore, PlatformRecord, TenantScope};
+use coffer_ports::{
+    FileObjectQuery, MetadataError, MetadataErrorKind, ObjectLocation, ObjectStore, PlatformRecord,
+    TenantData, TenantScope,
+};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -23,7 +26,7 @@ impl Coffer {
     /// Erase a cancelled tenant past its retention: multipart uploads in
     /// progress are aborted, every object under `t/{tenant}/` in every
     /// bucket it can have objects in (on its region's store) is deleted,
-    /// then its rows go in one
+    /// then its dedicated database, then its rows go in one
     /// transaction. Returns the number of objects deleted.
     ///
     /// # Errors
@@ -32,7 +35,8 @@ impl Coffer {
     pub(crate) async fn purge_tenant(&self, tenant: &Tenant) -> Result<u64, ServiceError> {
         let scope = TenantScope::new(tenant.id);
         let store = self.store_of(tenant);
-        self.abort_uploads(store, &scope).await?;
+        let data = self.tenant_data.tenant_data(tenant).await?;
+        self.abort_uploads(store, &data, &scope).await?;
         let mut deleted = 0;
         for bucket in self.buckets_of(tenant) {
             let mut continuation = None;
@@ -73,18 +77,47 @@ impl Coffer {
             }),
             at: self.clock.now(),
         };
-        self.meta
-            .purge_tenant(tenant.id, record)
-            .await
-            .map_err(|err| {
-                if err.is(coffer_ports::MetadataErrorKind::InvalidState) {
-                    ServiceError::conflict("tenant_not_cancelled", err.to_string())
-                } else {
-                    err.into()
-                }
-            })?;
+        self.purge_rows(tenant, record).await.map_err(|err| {
+            if err.is(MetadataErrorKind::InvalidState) {
+                ServiceError::conflict("tenant_not_cancelled", err.to_string())
+            } else {
+                err.into()
+            }
+        })?;
         self.caches.forget_tenant(tenant);
         Ok(deleted)
+    }
+
+    /// Drop the tenant's dedicated database, if it has one, then its rows
+    /// in the registry. The database goes first: were the registry row gone
+    /// first, nothing would name the database any more.
+    ///
+    /// # Errors
+    /// `InvalidState` when the tenant is no longer cancelled (reactivated
+    /// while its objects were deleted), or has a dedicated database and the
+    /// deployment has none; `NotFound`.
+    async fn purge_rows(
+        &self,
+        tenant: &Tenant,
+        record: PlatformRecord,
+    ) -> Result<(), MetadataError> {
+        if tenant.dedicated_database.is_some() {
+            // Asked afresh: a database dropped cannot be undone, so a
+            // reactivation meanwhile must stop it here (the registry checks
+            // again when it purges the rows).
+            let current = self.registry.get_tenant(tenant.id).await?;
+            if current.status != TenantStatus::Cancelled {
+                return Err(MetadataError::new(
+                    MetadataErrorKind::InvalidState,
+                    format!(
+                        "tenant {} is {}, not cancelled",
+                        current.slug, current.status
+                    ),
+                ));
+            }
+            self.drop_database(&current).await?;
+        }
+        self.registry.purge_tenant(tenant.id, record).await
     }
 
     /// Abort the tenant's multipart uploads in progress: their parts are
@@ -92,6 +125,7 @@ impl Coffer {
     async fn abort_uploads(
         &self,
         store: &dyn ObjectStore,
+        data: &TenantData,
         scope: &TenantScope,
     ) -> Result<(), ServiceError> {
         let mut after = None;
@@ -101,7 +135,7 @@ impl Coffer {
                 after,
                 limit: PAGE,
             };
-            let rows = self.meta.list_file_objects(scope, &query).await?;
+            let rows = data.integrity.list_file_objects(scope, &query).await?;
             for row in &rows {
                 if let Some(upload_id) = &row.multipart_upload_id {
                     let location = ObjectLocation::new(

@@ -18,7 +18,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use coffer_domain::{BucketName, FileStatus, ObjectKey, PageCursor, Tenant, TenantId};
-use coffer_ports::{FileObject, FileObjectQuery, MetadataErrorKind, ObjectLocation, TenantScope};
+use coffer_ports::{
+    FileObject, FileObjectQuery, MetadataErrorKind, ObjectLocation, TenantData, TenantScope,
+};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -65,14 +67,14 @@ impl Coffer {
         let grace = time::Duration::try_from(grace).unwrap_or(time::Duration::MAX);
         let mut report = ReconcileReport::default();
         if let Some(id) = tenant {
-            let tenant = self.meta.get_tenant(id).await?;
+            let tenant = self.registry.get_tenant(id).await?;
             self.reconcile_tenant(&tenant, repair, grace, &mut report)
                 .await?;
             return Ok(report);
         }
         let mut after = None;
         loop {
-            let page = self.meta.list_tenants(after, 100).await?;
+            let page = self.registry.list_tenants(after, 100).await?;
             for tenant in &page.items {
                 self.reconcile_tenant(tenant, repair, grace, &mut report)
                     .await?;
@@ -94,7 +96,8 @@ impl Coffer {
         let now = self.clock.now();
         let scope = TenantScope::new(tenant.id);
         report.tenants += 1;
-        let mut rows = self.rows_of(&scope).await?;
+        let data = self.tenant_data.tenant_data(tenant).await?;
+        let mut rows = self.rows_of(&data, &scope).await?;
         report.rows_scanned += rows.len() as u64;
 
         let erase_due = now - self.erase_grace();
@@ -128,7 +131,7 @@ impl Coffer {
         }
         let system = crate::sweep::system_caller(tenant)?;
         for row in &erases {
-            match self.finish_row(tenant, row).await {
+            match self.finish_row(tenant, &data, row).await {
                 Ok(()) => report.erases_finished += 1,
                 Err(err) if err.kind == crate::ErrorKind::NotFound => {}
                 Err(err) => {
@@ -146,7 +149,14 @@ impl Coffer {
                     // it in: the record follows the delete.
                     let detail = json!({ "bucket": location.bucket(), "key": location.key() });
                     if let Err(err) = self
-                        .record(&system, &scope, "object.orphan_deleted", None, detail)
+                        .record(
+                            &data,
+                            &system,
+                            &scope,
+                            "object.orphan_deleted",
+                            None,
+                            detail,
+                        )
                         .await
                     {
                         tracing::error!(key = %location.key(), error = %err, "audit record of an orphan delete lost");
@@ -168,8 +178,8 @@ impl Coffer {
                 Some(row.id),
                 json!({ "bucket": row.bucket, "key": row.key }),
             );
-            match self
-                .meta
+            match data
+                .integrity
                 .mark_object_missing(&scope, row.id, now, journal)
                 .await
             {
@@ -191,6 +201,7 @@ impl Coffer {
     /// Every row of the tenant, erasing ones included, by where its object is.
     async fn rows_of(
         &self,
+        data: &TenantData,
         scope: &TenantScope,
     ) -> Result<HashMap<(BucketName, ObjectKey), FileObject>, ServiceError> {
         let mut rows = HashMap::new();
@@ -201,7 +212,7 @@ impl Coffer {
                 after,
                 limit: PAGE,
             };
-            let page = self.meta.list_file_objects(scope, &query).await?;
+            let page = data.integrity.list_file_objects(scope, &query).await?;
             let full = page.len() >= PAGE as usize;
             after = page.last().map(|r| r.id);
             rows.extend(

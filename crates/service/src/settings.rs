@@ -105,8 +105,8 @@ impl Coffer {
         }
         let scope = TenantScope::new(tenant);
         let (settings, features) = futures::future::try_join(
-            self.meta.list_settings(&scope),
-            self.meta.list_features(&scope),
+            self.settings.list_settings(&scope),
+            self.settings.list_features(&scope),
         )
         .await?;
         let config = Arc::new(TenantConfig { settings, features });
@@ -157,7 +157,7 @@ impl Coffer {
         let tenant = self.load_tenant(id).await?;
         let key = SettingKey::parse(key).map_err(|e| key_error(&e))?;
         let value = self
-            .meta
+            .settings
             .get_setting(&TenantScope::new(id), key.as_str())
             .await?;
         let eff = self.effective_config(&tenant).await?;
@@ -200,7 +200,7 @@ impl Coffer {
             json!({ "tenant": id, "key": key.as_str(), "value": value }),
         );
         let scope = TenantScope::new(id);
-        self.meta
+        self.settings
             .put_setting(&scope, key.as_str(), value.clone(), journal)
             .await?;
         self.caches.forget_tenant(&tenant);
@@ -229,7 +229,7 @@ impl Coffer {
         let tenant = self.load_tenant(id).await?;
         let key = FeatureKey::parse(key).map_err(|e| key_error(&e))?;
         let stored = self
-            .meta
+            .settings
             .get_feature(&TenantScope::new(id), key.as_str())
             .await?;
         self.feature_view(&tenant, key, stored).await
@@ -266,7 +266,7 @@ impl Coffer {
             }),
         );
         let scope = TenantScope::new(id);
-        self.meta
+        self.settings
             .put_feature(&scope, key.as_str(), Some(flag.clone()), journal)
             .await?;
         self.caches.forget_tenant(&tenant);
@@ -313,8 +313,8 @@ impl Coffer {
         // Read afresh: an operator asking wants what the database says now.
         let scope = TenantScope::new(id);
         let (settings, features) = futures::future::try_join(
-            self.meta.list_settings(&scope),
-            self.meta.list_features(&scope),
+            self.settings.list_settings(&scope),
+            self.settings.list_features(&scope),
         )
         .await?;
         let config = self.resolve_config(&tenant, &TenantConfig { settings, features });

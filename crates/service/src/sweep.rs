@@ -44,7 +44,7 @@ impl Coffer {
         let mut report = SweepReport::default();
         let mut after = None;
         loop {
-            let page = self.meta.list_tenants(after, 100).await?;
+            let page = self.registry.list_tenants(after, 100).await?;
             for tenant in &page.items {
                 report.tenants += 1;
                 if Self::purge_due(tenant, now) {
@@ -74,6 +74,7 @@ impl Coffer {
     ) -> Result<(), ServiceError> {
         let scope = TenantScope::new(tenant.id);
         let days = self.effective_config(tenant).await?.retention_days.value;
+        let data = self.tenant_data.tenant_data(tenant).await?;
         let retention = time::Duration::days(i64::from(days));
         let system = system_caller(tenant)?;
         for status in [FileStatus::Pending, FileStatus::Deleted] {
@@ -95,7 +96,7 @@ impl Coffer {
                     after,
                     limit: 1000,
                 };
-                let page = self.meta.list_files(&scope, &query).await?;
+                let page = data.files.list_files(&scope, &query).await?;
                 for file in page.items.iter().filter(|f| due(f)) {
                     let detail = json!({ "size": file.size_bytes });
                     // A reaped upload was never available: nobody hears of
@@ -105,7 +106,7 @@ impl Coffer {
                     } else {
                         self.announce(&system, "file.purged", file, detail)
                     };
-                    match self.erase(tenant, file, journal).await {
+                    match self.erase(tenant, &data, file, journal).await {
                         Ok(()) => {}
                         Err(err) if err.kind == ErrorKind::NotFound => continue,
                         Err(err) => {
@@ -126,7 +127,9 @@ impl Coffer {
                 }
             }
         }
-        let finished = self.finish_erases(tenant, now - self.erase_grace()).await?;
+        let finished = self
+            .finish_erases(tenant, &data, now - self.erase_grace())
+            .await?;
         report.erases_finished += finished.finished;
         report.failed += finished.failed;
         Ok(())

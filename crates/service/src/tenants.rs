@@ -34,7 +34,7 @@ pub struct CreateTenant {
     pub limit_overrides: LimitOverrides,
     pub dedicated_bucket: Option<coffer_domain::BucketName>,
     /// A database of its own: `None` follows the configured plans
-    /// ([`crate::DatabasePlacement`]), `Some` asks for or declines one.
+    /// ([`crate::DedicatedDatabasePolicy`]), `Some` asks for or declines one.
     pub dedicated_database: Option<bool>,
     /// The first tenant administrator, created by the onboarding job.
     pub admin_subject: Option<Subject>,
@@ -94,12 +94,13 @@ impl Coffer {
             TenantStatus::Provisioning | TenantStatus::ProvisioningFailed
         );
         let usage = if placed {
-            self.meta.usage(scope).await?
+            let data = self.tenant_data.tenant_data(&tenant).await?;
+            data.files.usage(scope).await?
         } else {
             Usage::default()
         };
         let billing = if with_billing {
-            self.meta
+            self.settings
                 .get_setting(scope, crate::billing::BILLING_SETTING)
                 .await?
         } else {
@@ -197,7 +198,7 @@ impl Coffer {
             queued_at: now,
         };
         let (tenant, _) = self
-            .meta
+            .onboarding
             .create_onboarding(new, onboarding, journal)
             .await
             .map_err(|err| {
@@ -227,7 +228,7 @@ impl Coffer {
                 "limit must be between 1 and 1000",
             ));
         }
-        Ok(self.meta.list_tenants(after, limit).await?)
+        Ok(self.registry.list_tenants(after, limit).await?)
     }
 
     /// # Errors
@@ -240,7 +241,7 @@ impl Coffer {
         caller.require_platform_admin()?;
         let tenant = self.load_tenant(id).await?;
         let mut view = self.view(tenant, &TenantScope::new(id), true).await?;
-        view.onboarding = match self.meta.get_onboarding(id).await {
+        view.onboarding = match self.onboarding.get_onboarding(id).await {
             Ok(job) => Some(job),
             // Tenants created before onboarding was a job.
             Err(e) if e.is(MetadataErrorKind::NotFound) => None,
@@ -269,7 +270,7 @@ impl Coffer {
                 "plan": patch.plan.unwrap_or(current.plan),
             }),
         );
-        let tenant = self.meta.update_tenant(id, patch, journal).await?;
+        let tenant = self.registry.update_tenant(id, patch, journal).await?;
         self.caches.forget_tenant(&tenant);
         Ok(tenant)
     }
@@ -340,7 +341,7 @@ impl Coffer {
     }
 
     pub(crate) async fn load_tenant(&self, id: TenantId) -> Result<Tenant, ServiceError> {
-        self.meta.get_tenant(id).await.map_err(|err| {
+        self.registry.get_tenant(id).await.map_err(|err| {
             if err.is(MetadataErrorKind::NotFound) {
                 ServiceError::not_found("tenant")
             } else {

@@ -84,10 +84,18 @@ async fn ready(server: &TestServer) -> Response {
 async fn assert_rows_match_objects(server: &TestServer, slug: &str) {
     let meta = &server.wiring.meta;
     let tenant = meta
+        .registry
         .find_tenant_by_slug(&TenantSlug::new(slug).unwrap())
         .await
         .unwrap();
     let scope = TenantScope::new(tenant.id);
+    let files = meta
+        .tenant_data
+        .tenant_data(&tenant)
+        .await
+        .unwrap()
+        .files
+        .clone();
     let bucket = server
         .wiring
         .coffer
@@ -115,7 +123,7 @@ async fn assert_rows_match_objects(server: &TestServer, slug: &str) {
                 after,
                 limit: 1000,
             };
-            let page = meta.list_files(&scope, &query).await.unwrap();
+            let page = files.list_files(&scope, &query).await.unwrap();
             for file in &page.items {
                 assert_eq!(file.bucket, bucket, "{file:?}");
                 rows.insert(file.key.to_string());

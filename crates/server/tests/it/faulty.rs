@@ -1,17 +1,15 @@
-//! A metadata store that goes wrong on cue, for end-to-end fault runs.
+//! Metadata ports that go wrong on cue, for end-to-end fault runs. Each
+//! fault wraps only the port whose behaviour it changes; every other port
+//! is the real one.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use coffer_domain::{
-    FileId, FileRecord, Grant, GrantId, PageCursor, PlanLimits, Role, Subject, Tenant, TenantId,
-    TenantSlug, Usage, UserId,
-};
+use coffer_domain::{FileId, FileRecord, Onboarding, PlanLimits, Tenant, TenantId, Usage};
 use coffer_ports::{
-    AuditEntry, AuditQuery, BillingEffect, BillingRecorded, DeliveryOutcome, Event, EventClaim,
-    FileObject, FileObjectQuery, FilePatch, FileQuery, JobLock, Journal, MetadataError,
-    MetadataStore, NewAudit, NewBillingEvent, NewFile, NewGrant, NewTenant, ObjectFacts, Page,
-    PlatformRecord, StoredFile, TenantPatch, TenantScope, TenantUsage,
+    FileCatalog, FilePatch, FileQuery, Journal, MetadataError, MetadataPorts, NewFile,
+    NewOnboarding, NewTenant, ObjectFacts, OnboardingQueue, OnboardingUpdate, Page, StoredFile,
+    TenantData, TenantDataResolver, TenantScope,
 };
 use time::OffsetDateTime;
 
@@ -29,56 +27,49 @@ pub enum Fault {
     FailOnboardingStep(Cue),
 }
 
-/// A metadata store that goes wrong as its [`Fault`] says under a real
-/// server; everything else goes to the real store. Test-only.
-pub struct Faulty(pub Arc<dyn MetadataStore>, pub Fault);
+impl Fault {
+    /// `ports`, with this fault in the one port it lives in.
+    pub fn inject(self, mut ports: MetadataPorts) -> MetadataPorts {
+        match self {
+            Self::HangOnRemove => {
+                ports.tenant_data = Arc::new(HangingRemovals(ports.tenant_data));
+            }
+            Self::FailOnboardingStep(cue) => {
+                ports.onboarding = Arc::new(FailingStep {
+                    queue: ports.onboarding,
+                    cue,
+                });
+            }
+        }
+        ports
+    }
+}
+
+/// Every tenant's files, with removals that never return.
+struct HangingRemovals(Arc<dyn TenantDataResolver>);
 
 #[async_trait]
-impl MetadataStore for Faulty {
+impl TenantDataResolver for HangingRemovals {
+    async fn tenant_data(&self, tenant: &Tenant) -> Result<Arc<TenantData>, MetadataError> {
+        let mut data = (*self.0.tenant_data(tenant).await?).clone();
+        data.files = Arc::new(HangOnRemove(data.files));
+        Ok(Arc::new(data))
+    }
+}
+
+struct HangOnRemove(Arc<dyn FileCatalog>);
+
+#[async_trait]
+impl FileCatalog for HangOnRemove {
     async fn remove_file(
         &self,
-        s: &TenantScope,
-        id: FileId,
-        j: Option<Journal>,
+        _: &TenantScope,
+        _: FileId,
+        _: Option<Journal>,
     ) -> Result<FileRecord, MetadataError> {
-        if matches!(self.1, Fault::HangOnRemove) {
-            return std::future::pending().await;
-        }
-        self.0.remove_file(s, id, j).await
+        std::future::pending().await
     }
 
-    async fn create_tenant(&self, t: NewTenant, j: Journal) -> Result<Tenant, MetadataError> {
-        self.0.create_tenant(t, j).await
-    }
-    async fn get_tenant(&self, id: TenantId) -> Result<Tenant, MetadataError> {
-        self.0.get_tenant(id).await
-    }
-    async fn find_tenant_by_slug(&self, s: &TenantSlug) -> Result<Tenant, MetadataError> {
-        self.0.find_tenant_by_slug(s).await
-    }
-    async fn list_tenants(
-        &self,
-        after: Option<PageCursor>,
-        limit: u32,
-    ) -> Result<Page<Tenant>, MetadataError> {
-        self.0.list_tenants(after, limit).await
-    }
-    async fn update_tenant(
-        &self,
-        id: TenantId,
-        p: TenantPatch,
-        j: Journal,
-    ) -> Result<Tenant, MetadataError> {
-        self.0.update_tenant(id, p, j).await
-    }
-    async fn upsert_user(
-        &self,
-        s: &TenantScope,
-        sub: &Subject,
-        roles: &[Role],
-    ) -> Result<UserId, MetadataError> {
-        self.0.upsert_user(s, sub, roles).await
-    }
     async fn usage(&self, s: &TenantScope) -> Result<Usage, MetadataError> {
         self.0.usage(s).await
     }
@@ -146,137 +137,22 @@ impl MetadataStore for Faulty {
     ) -> Result<FileRecord, MetadataError> {
         self.0.restore_file(s, id, at, j).await
     }
-    async fn list_grants(&self, s: &TenantScope, f: FileId) -> Result<Vec<Grant>, MetadataError> {
-        self.0.list_grants(s, f).await
-    }
-    async fn put_grant(
-        &self,
-        s: &TenantScope,
-        g: NewGrant,
-        j: Journal,
-    ) -> Result<Grant, MetadataError> {
-        self.0.put_grant(s, g, j).await
-    }
-    async fn delete_grant(
-        &self,
-        s: &TenantScope,
-        f: FileId,
-        g: GrantId,
-        j: Journal,
-    ) -> Result<(), MetadataError> {
-        self.0.delete_grant(s, f, g, j).await
-    }
-    async fn append_audit(&self, s: &TenantScope, e: NewAudit) -> Result<(), MetadataError> {
-        self.0.append_audit(s, e).await
-    }
-    async fn list_audit(
-        &self,
-        s: &TenantScope,
-        q: &AuditQuery,
-    ) -> Result<Page<AuditEntry>, MetadataError> {
-        self.0.list_audit(s, q).await
-    }
-    async fn begin_erase(
-        &self,
-        s: &TenantScope,
-        id: FileId,
-        at: OffsetDateTime,
-        j: Journal,
-    ) -> Result<FileRecord, MetadataError> {
-        self.0.begin_erase(s, id, at, j).await
-    }
-    async fn list_file_objects(
-        &self,
-        s: &TenantScope,
-        q: &FileObjectQuery,
-    ) -> Result<Vec<FileObject>, MetadataError> {
-        self.0.list_file_objects(s, q).await
-    }
-    async fn mark_object_missing(
-        &self,
-        s: &TenantScope,
-        id: FileId,
-        at: OffsetDateTime,
-        j: Journal,
-    ) -> Result<(), MetadataError> {
-        self.0.mark_object_missing(s, id, at, j).await
-    }
-    async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>, MetadataError> {
-        self.0.try_lock_job(job).await
-    }
-    async fn get_setting(
-        &self,
-        s: &TenantScope,
-        key: &str,
-    ) -> Result<Option<serde_json::Value>, MetadataError> {
-        self.0.get_setting(s, key).await
-    }
-    async fn put_setting(
-        &self,
-        s: &TenantScope,
-        key: &str,
-        value: Option<serde_json::Value>,
-        j: Journal,
-    ) -> Result<(), MetadataError> {
-        self.0.put_setting(s, key, value, j).await
-    }
-    async fn setting_across_tenants(
-        &self,
-        key: &str,
-    ) -> Result<Vec<(TenantId, TenantSlug, serde_json::Value)>, MetadataError> {
-        self.0.setting_across_tenants(key).await
-    }
-    async fn list_events(
-        &self,
-        s: &TenantScope,
-        after: Option<PageCursor>,
-        settled_before: OffsetDateTime,
-        limit: u32,
-    ) -> Result<Page<Event>, MetadataError> {
-        self.0.list_events(s, after, settled_before, limit).await
-    }
-    async fn claim_events(
-        &self,
-        s: &TenantScope,
-        claim: &EventClaim,
-    ) -> Result<Vec<Event>, MetadataError> {
-        self.0.claim_events(s, claim).await
-    }
-    async fn record_delivery(
-        &self,
-        s: &TenantScope,
-        event: uuid::Uuid,
-        outcome: DeliveryOutcome,
-    ) -> Result<(), MetadataError> {
-        self.0.record_delivery(s, event, outcome).await
-    }
-    async fn create_onboarding(
-        &self,
-        t: NewTenant,
-        o: coffer_ports::NewOnboarding,
-        j: Journal,
-    ) -> Result<(Tenant, coffer_domain::Onboarding), MetadataError> {
-        self.0.create_onboarding(t, o, j).await
-    }
-    async fn get_onboarding(
-        &self,
-        t: TenantId,
-    ) -> Result<coffer_domain::Onboarding, MetadataError> {
-        self.0.get_onboarding(t).await
-    }
-    async fn claim_onboarding(
-        &self,
-        now: OffsetDateTime,
-        lease: time::Duration,
-    ) -> Result<Option<coffer_domain::Onboarding>, MetadataError> {
-        self.0.claim_onboarding(now, lease).await
-    }
+}
+
+/// The onboarding queue, failing the record of the cued step once.
+struct FailingStep {
+    queue: Arc<dyn OnboardingQueue>,
+    cue: Cue,
+}
+
+#[async_trait]
+impl OnboardingQueue for FailingStep {
     async fn update_onboarding(
         &self,
         t: TenantId,
-        u: coffer_ports::OnboardingUpdate,
+        u: OnboardingUpdate,
         j: Journal,
-    ) -> Result<coffer_domain::Onboarding, MetadataError> {
+    ) -> Result<Onboarding, MetadataError> {
         use coffer_domain::{OnboardingState, OnboardingStep};
         // The record of the cued step (made by then), or the activation.
         let step = match u.state {
@@ -284,16 +160,13 @@ impl MetadataStore for Faulty {
             OnboardingState::Done => Some(OnboardingStep::Activate),
             _ => None,
         };
-        let hit = match &self.1 {
-            Fault::FailOnboardingStep(cue) => {
-                let mut cue = cue.lock().unwrap();
-                if step.is_some() && *cue == step {
-                    cue.take()
-                } else {
-                    None
-                }
+        let hit = {
+            let mut cue = self.cue.lock().unwrap();
+            if step.is_some() && *cue == step {
+                cue.take()
+            } else {
+                None
             }
-            Fault::HangOnRemove => None,
         };
         if let Some(step) = hit {
             return Err(MetadataError::new(
@@ -301,68 +174,25 @@ impl MetadataStore for Faulty {
                 format!("injected failure after {step}"),
             ));
         }
-        self.0.update_onboarding(t, u, j).await
+        self.queue.update_onboarding(t, u, j).await
     }
-    async fn remove_user(
+
+    async fn create_onboarding(
         &self,
-        s: &TenantScope,
-        sub: &Subject,
+        t: NewTenant,
+        o: NewOnboarding,
         j: Journal,
-    ) -> Result<(), MetadataError> {
-        self.0.remove_user(s, sub, j).await
+    ) -> Result<(Tenant, Onboarding), MetadataError> {
+        self.queue.create_onboarding(t, o, j).await
     }
-    async fn list_settings(
+    async fn get_onboarding(&self, t: TenantId) -> Result<Onboarding, MetadataError> {
+        self.queue.get_onboarding(t).await
+    }
+    async fn claim_onboarding(
         &self,
-        s: &TenantScope,
-    ) -> Result<Vec<(String, serde_json::Value)>, MetadataError> {
-        self.0.list_settings(s).await
-    }
-    async fn get_feature(
-        &self,
-        s: &TenantScope,
-        key: &str,
-    ) -> Result<Option<coffer_domain::FeatureFlag>, MetadataError> {
-        self.0.get_feature(s, key).await
-    }
-    async fn list_features(
-        &self,
-        s: &TenantScope,
-    ) -> Result<Vec<coffer_domain::FeatureFlag>, MetadataError> {
-        self.0.list_features(s).await
-    }
-    async fn put_feature(
-        &self,
-        s: &TenantScope,
-        key: &str,
-        flag: Option<coffer_domain::FeatureFlag>,
-        j: Journal,
-    ) -> Result<(), MetadataError> {
-        self.0.put_feature(s, key, flag, j).await
-    }
-    async fn tenant_usage(
-        &self,
-        after: Option<PageCursor>,
-        limit: u32,
-    ) -> Result<Page<TenantUsage>, MetadataError> {
-        self.0.tenant_usage(after, limit).await
-    }
-    async fn purge_tenant(&self, id: TenantId, r: PlatformRecord) -> Result<(), MetadataError> {
-        self.0.purge_tenant(id, r).await
-    }
-    async fn record_billing_event(
-        &self,
-        e: NewBillingEvent,
-        effect: Option<BillingEffect>,
-    ) -> Result<BillingRecorded, MetadataError> {
-        self.0.record_billing_event(e, effect).await
-    }
-    async fn provision_database(&self, tenant: &Tenant) -> Result<(), MetadataError> {
-        self.0.provision_database(tenant).await
-    }
-    async fn drop_database(&self, tenant: &Tenant) -> Result<(), MetadataError> {
-        self.0.drop_database(tenant).await
-    }
-    async fn check_ready(&self) -> Result<(), MetadataError> {
-        self.0.check_ready().await
+        now: OffsetDateTime,
+        lease: time::Duration,
+    ) -> Result<Option<Onboarding>, MetadataError> {
+        self.queue.claim_onboarding(now, lease).await
     }
 }

@@ -12,7 +12,7 @@ use coffer_service::ReconcileReport;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::faulty::{Fault, Faulty};
+use crate::faulty::Fault;
 use crate::journey::in_both_modes;
 use crate::support::*;
 
@@ -325,7 +325,7 @@ async fn a_delete_killed_before_its_row_is_removed_is_finished(mode: Mode) {
         mode,
         tempfile::tempdir().unwrap(),
         &[("COFFER__JOBS__ERASE_GRACE_SECS", "1")],
-        Box::new(|meta| std::sync::Arc::new(Faulty(meta, Fault::HangOnRemove))),
+        Box::new(|ports| Fault::HangOnRemove.inject(ports)),
     )
     .await;
     let slug = server.tenant(json!({})).await;

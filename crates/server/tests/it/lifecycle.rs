@@ -15,6 +15,7 @@ async fn tenant_id(server: &TestServer, slug: &str) -> TenantId {
     server
         .wiring
         .meta
+        .registry
         .find_tenant_by_slug(&slug)
         .await
         .unwrap()

@@ -8,6 +8,7 @@
 mod audit;
 mod bad_input;
 mod billing;
+mod dedicated_databases;
 mod events;
 mod faults;
 mod faulty;
@@ -19,7 +20,6 @@ mod limits;
 mod onboarding;
 mod ops;
 mod outage;
-mod placement;
 mod regions;
 mod restart;
 mod settings;

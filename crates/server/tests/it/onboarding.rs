@@ -10,7 +10,7 @@ use coffer_domain::{BucketName, OnboardingStep, TenantId};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::faulty::{Cue, Fault, Faulty};
+use crate::faulty::{Cue, Fault};
 use crate::support::{DEDICATED_DATABASES, Mode, PDF, PNG, TestServer, ok_json, problem, upload};
 
 fn unique(prefix: &str) -> String {
@@ -224,7 +224,7 @@ async fn a_failure_at_each_step_leaves_nothing_and_a_retry_succeeds() {
         Mode::Production,
         tempfile::tempdir().unwrap(),
         &[DEDICATED_DATABASES],
-        Box::new(move |meta| Arc::new(Faulty(meta, Fault::FailOnboardingStep(wrapped)))),
+        Box::new(move |ports| Fault::FailOnboardingStep(wrapped).inject(ports)),
     )
     .await;
     let admin = server.platform_admin().await;

@@ -113,6 +113,7 @@ async fn onboard(server: &TestServer, region: &str, dedicated: Option<&str>) -> 
     let id = server
         .wiring
         .meta
+        .registry
         .find_tenant_by_slug(&TenantSlug::new(slug.clone()).unwrap())
         .await
         .unwrap()

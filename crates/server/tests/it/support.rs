@@ -1,7 +1,6 @@
 use std::net::TcpListener;
-use std::sync::Arc;
 
-use coffer_ports::MetadataStore;
+use coffer_ports::MetadataPorts;
 
 use coffer_domain::{Role, Subject};
 use coffer_ports::TenantClaim;
@@ -46,7 +45,7 @@ pub struct TestServer {
 pub const DEDICATED_DATABASES: (&str, &str) = ("COFFER__METADATA__DEDICATED__ADMIN_URL", "auto");
 
 /// Passes the metadata store through unchanged.
-pub type Wrap = Box<dyn FnOnce(Arc<dyn MetadataStore>) -> Arc<dyn MetadataStore>>;
+pub type Wrap = Box<dyn FnOnce(MetadataPorts) -> MetadataPorts>;
 
 impl TestServer {
     pub async fn start(mode: Mode) -> Self {

@@ -1,7 +1,7 @@
 //! Changing files: rename, move, visibility, metadata, trash, restore, erase.
 
 use coffer_domain::{Action, FileId, FileRecord, FileStatus};
-use coffer_ports::{FilePatch, MetadataErrorKind};
+use coffer_ports::{FilePatch, MetadataErrorKind, TenantData};
 use serde_json::json;
 
 use super::{UpdateFile, require_status};
@@ -19,9 +19,10 @@ impl Coffer {
         id: FileId,
         update: UpdateFile,
     ) -> Result<FileRecord, ServiceError> {
-        let (_, scope) = caller.member()?;
+        let (tenant, scope) = caller.member()?;
+        let data = self.tenant_data.tenant_data(tenant).await?;
         let stored = self
-            .authorized_file(caller, &scope, id, Action::Write)
+            .authorized_file(&data, caller, &scope, id, Action::Write)
             .await?;
         if update.visibility.is_some() {
             let decision = coffer_domain::decide(
@@ -61,8 +62,8 @@ impl Coffer {
         .flatten()
         .collect();
         let journal = self.announce(caller, "file.updated", &file, json!({ "changed": changed }));
-        let updated = self
-            .meta
+        let updated = data
+            .files
             .update_file(&scope, id, patch, self.clock.now(), journal)
             .await
             .map_err(|err| match err.kind() {
@@ -88,14 +89,15 @@ impl Coffer {
         permanent: bool,
     ) -> Result<(), ServiceError> {
         let (tenant, scope) = caller.member()?;
+        let data = self.tenant_data.tenant_data(tenant).await?;
         let file = self
-            .authorized_file(caller, &scope, id, Action::Delete)
+            .authorized_file(&data, caller, &scope, id, Action::Delete)
             .await?
             .file;
         match (file.status, permanent) {
             (FileStatus::Available, false) => {
                 let journal = self.announce(caller, "file.trashed", &file, json!({}));
-                self.meta
+                data.files
                     .trash_file(&scope, id, self.clock.now(), journal)
                     .await
                     .map_err(ServiceError::from_file_lookup)?;
@@ -108,7 +110,7 @@ impl Coffer {
                     &file,
                     json!({ "status": file.status }),
                 );
-                self.erase(tenant, &file, journal).await?;
+                self.erase(tenant, &data, &file, journal).await?;
             }
         }
         Ok(())
@@ -125,8 +127,9 @@ impl Coffer {
         id: FileId,
     ) -> Result<FileRecord, ServiceError> {
         let (tenant, scope) = caller.member()?;
+        let data = self.tenant_data.tenant_data(tenant).await?;
         let file = self
-            .authorized_file(caller, &scope, id, Action::Delete)
+            .authorized_file(&data, caller, &scope, id, Action::Delete)
             .await?
             .file;
         require_status(&file, FileStatus::Deleted)?;
@@ -140,8 +143,8 @@ impl Coffer {
             ));
         }
         let journal = self.announce(caller, "file.restored", &file, json!({}));
-        let restored = self
-            .meta
+        let restored = data
+            .files
             .restore_file(&scope, id, now, journal)
             .await
             .map_err(|err| match err.kind() {
@@ -162,18 +165,20 @@ impl Coffer {
     pub(crate) async fn erase(
         &self,
         tenant: &coffer_domain::Tenant,
+        data: &TenantData,
         file: &FileRecord,
         journal: coffer_ports::Journal,
     ) -> Result<(), ServiceError> {
         let scope = coffer_ports::TenantScope::new(tenant.id);
         // The marked row is the fresher word on a multipart upload id.
-        let marked = self
-            .meta
+        let marked = data
+            .integrity
             .begin_erase(&scope, file.id, self.clock.now(), journal)
             .await
             .map_err(ServiceError::from_file_lookup)?;
         self.finish_erase(
             tenant,
+            data,
             marked.id,
             &self.location(&marked)?,
             marked.multipart_upload_id.as_deref(),

@@ -8,7 +8,7 @@ use coffer_domain::{
     Action, Category, ContentType, Decision, DenyReason, FileId, FileRecord, FileStatus, Filename,
     LogicalPath, Metadata, Sha256Digest, Visibility, decide,
 };
-use coffer_ports::{ObjectLocation, StoreError, StoredFile, TenantScope};
+use coffer_ports::{ObjectLocation, StoreError, StoredFile, TenantData, TenantScope};
 
 use crate::{Caller, Coffer, ErrorKind, ServiceError};
 
@@ -30,13 +30,14 @@ impl Coffer {
     /// Load a file of the caller's tenant and check `action` on it.
     pub(crate) async fn authorized_file(
         &self,
+        data: &TenantData,
         caller: &Caller,
         scope: &TenantScope,
         id: FileId,
         action: Action,
     ) -> Result<StoredFile, ServiceError> {
-        let stored = self
-            .meta
+        let stored = data
+            .files
             .get_file(scope, id)
             .await
             .map_err(ServiceError::from_file_lookup)?;

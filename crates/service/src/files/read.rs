@@ -35,9 +35,10 @@ impl Coffer {
     /// # Errors
     /// `NotFound` (also for other tenants' files); `Forbidden` without read access.
     pub async fn get_file(&self, caller: &Caller, id: FileId) -> Result<FileRecord, ServiceError> {
-        let (_, scope) = caller.member()?;
+        let (tenant, scope) = caller.member()?;
+        let data = self.tenant_data.tenant_data(tenant).await?;
         Ok(self
-            .authorized_file(caller, &scope, id, Action::Read)
+            .authorized_file(&data, caller, &scope, id, Action::Read)
             .await?
             .file)
     }
@@ -51,7 +52,7 @@ impl Coffer {
         caller: &Caller,
         request: ListFiles,
     ) -> Result<Page<FileRecord>, ServiceError> {
-        let (_, scope) = caller.member()?;
+        let (tenant, scope) = caller.member()?;
         let limit = request.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
             return Err(ServiceError::invalid(
@@ -96,7 +97,8 @@ impl Coffer {
             after,
             limit,
         };
-        Ok(self.meta.list_files(&scope, &query).await?)
+        let data = self.tenant_data.tenant_data(tenant).await?;
+        Ok(data.files.list_files(&scope, &query).await?)
     }
 
     /// A short-lived presigned GET that restores the original filename.
@@ -109,14 +111,18 @@ impl Coffer {
         id: FileId,
     ) -> Result<PresignedRequest, ServiceError> {
         let (tenant, scope) = caller.member()?;
+        // Resolved once: the file is read and its access recorded in the
+        // same tenant's data.
+        let data = self.tenant_data.tenant_data(tenant).await?;
         let file = self
-            .authorized_file(caller, &scope, id, Action::Read)
+            .authorized_file(&data, caller, &scope, id, Action::Read)
             .await?
             .file;
         require_status(&file, FileStatus::Available)?;
         let expires_in = self.effective_config(tenant).await?.url_ttl();
         // Recorded before the URL exists: no access escapes the log.
         self.record(
+            &data,
             caller,
             &scope,
             "file.download_url",
@@ -150,8 +156,9 @@ impl Coffer {
         let (tenant, scope) = caller.member()?;
         let eff = self.effective_config(tenant).await?;
         Self::require_feature(&eff, coffer_domain::FeatureKey::ContentStreaming)?;
+        let data = self.tenant_data.tenant_data(tenant).await?;
         let file = self
-            .authorized_file(caller, &scope, id, Action::Read)
+            .authorized_file(&data, caller, &scope, id, Action::Read)
             .await?
             .file;
         require_status(&file, FileStatus::Available)?;
@@ -163,6 +170,7 @@ impl Coffer {
             ));
         }
         self.record(
+            &data,
             caller,
             &scope,
             "file.content",

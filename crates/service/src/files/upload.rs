@@ -5,7 +5,7 @@ use coffer_domain::{
 };
 use coffer_ports::{
     ByteRange, ByteStream, MetadataError, MetadataErrorKind, NewFile, ObjectFacts, ObjectLocation,
-    ObjectStore, PresignPut, PresignedRequest, StoreErrorKind, TenantScope,
+    ObjectStore, PresignPut, PresignedRequest, StoreErrorKind, TenantData, TenantScope,
 };
 use futures::StreamExt as _;
 use serde_json::json;
@@ -107,8 +107,9 @@ impl Coffer {
             Some(new.id),
             json!({ "size": new.size_bytes, "multipart": part_size.is_some() }),
         );
-        let file = self
-            .meta
+        let data = self.tenant_data.tenant_data(tenant).await?;
+        let file = data
+            .files
             .reserve_upload(&scope, new, &limits, journal)
             .await
             .map_err(reservation_error)?;
@@ -116,7 +117,7 @@ impl Coffer {
         let upload = match (self.location(&file), part_size) {
             (Err(err), _) => Err(err.into()),
             (Ok(location), Some(part_size)) => {
-                self.start_multipart(store, &scope, &file, &location, part_size)
+                self.start_multipart(store, &data, &scope, &file, &location, part_size)
                     .await
             }
             (Ok(location), None) => {
@@ -134,7 +135,7 @@ impl Coffer {
                     Some(file.id),
                     json!({ "reason": err.code }),
                 );
-                if let Err(undo) = self.meta.remove_file(&scope, file.id, Some(journal)).await {
+                if let Err(undo) = data.files.remove_file(&scope, file.id, Some(journal)).await {
                     tracing::error!(file = %file.id, error = %undo, "could not release a failed reservation");
                 }
                 return Err(err);
@@ -155,8 +156,9 @@ impl Coffer {
         part_numbers: Vec<u16>,
     ) -> Result<Vec<PresignedPart>, ServiceError> {
         let (tenant, scope) = caller.member()?;
+        let data = self.tenant_data.tenant_data(tenant).await?;
         let file = self
-            .authorized_file(caller, &scope, id, Action::Write)
+            .authorized_file(&data, caller, &scope, id, Action::Write)
             .await?
             .file;
         require_status(&file, FileStatus::Pending)?;
@@ -214,8 +216,9 @@ impl Coffer {
         id: FileId,
     ) -> Result<FileRecord, ServiceError> {
         let (tenant, scope) = caller.member()?;
+        let data = self.tenant_data.tenant_data(tenant).await?;
         let file = self
-            .authorized_file(caller, &scope, id, Action::Write)
+            .authorized_file(&data, caller, &scope, id, Action::Write)
             .await?
             .file;
         match file.status {
@@ -256,7 +259,10 @@ impl Coffer {
             &file,
             json!({ "size": facts.size_bytes }),
         );
-        Ok(self.meta.mark_available(&scope, id, facts, journal).await?)
+        Ok(data
+            .files
+            .mark_available(&scope, id, facts, journal)
+            .await?)
     }
 
     /// Stream a body into the store, enforcing limits while it flows, then
@@ -281,7 +287,8 @@ impl Coffer {
             .clone()
             .unwrap_or_else(|| ContentType::guess_from(&request.file.filename));
         limits.check_content_type(&guessed)?;
-        let usage = self.meta.usage(&scope).await?;
+        let data = self.tenant_data.tenant_data(tenant).await?;
+        let usage = data.files.usage(&scope).await?;
         usage.admits(&limits, 0)?;
         let room = limits
             .max_total_bytes
@@ -360,8 +367,8 @@ impl Coffer {
             Some(new.id),
             json!({ "size": size, "streamed": true }),
         );
-        let file = match self
-            .meta
+        let file = match data
+            .files
             .reserve_upload(&scope, new, &limits, journal)
             .await
         {
@@ -383,8 +390,8 @@ impl Coffer {
             &file,
             json!({ "size": size, "streamed": true }),
         );
-        Ok(self
-            .meta
+        Ok(data
+            .files
             .mark_available(&scope, file.id, facts, journal)
             .await?)
     }
@@ -466,14 +473,15 @@ impl Coffer {
     async fn start_multipart(
         &self,
         store: &dyn ObjectStore,
+        data: &TenantData,
         scope: &TenantScope,
         file: &FileRecord,
         location: &ObjectLocation,
         part_size: u64,
     ) -> Result<UploadTarget, ServiceError> {
         let upload_id = store.create_multipart(location, &file.content_type).await?;
-        if let Err(err) = self
-            .meta
+        if let Err(err) = data
+            .files
             .set_multipart_upload(scope, file.id, &upload_id)
             .await
         {

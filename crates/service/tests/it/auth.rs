@@ -28,12 +28,12 @@ async fn resolves_tenant_and_provisions_the_user_once() {
         ))
     });
     let found = t.clone();
-    fx.meta
+    fx.registry
         .expect_find_tenant_by_slug()
         .times(1)
         .returning(move |_| Ok(found.clone()));
     let user = UserId::new_random();
-    fx.meta
+    fx.members
         .expect_upsert_user()
         .times(1)
         .withf(|_, sub, roles| sub.as_str() == "alice" && roles == [Role::Editor])
@@ -91,7 +91,7 @@ async fn unknown_tenant_is_unauthenticated() {
     fx.identity
         .expect_verify()
         .returning(|_, _| Ok(identity(TenantClaim::parse("ghost"), vec![Role::Admin])));
-    fx.meta
+    fx.registry
         .expect_find_tenant_by_slug()
         .returning(|_| Err(meta_err(MetadataErrorKind::NotFound)));
     let result = fx
@@ -157,11 +157,11 @@ async fn suspended_and_cancelled_tenants_are_refused_by_status() {
             .expect_verify()
             .returning(move |_, _| Ok(identity(Some(TenantClaim::Id(id)), vec![Role::Admin])));
         let found = t.clone();
-        fx.meta
+        fx.registry
             .expect_get_tenant()
             .returning(move |_| Ok(found.clone()));
         // No user is provisioned for a tenant that cannot be used.
-        fx.meta.expect_upsert_user().never();
+        fx.members.expect_upsert_user().never();
         let caller = fx
             .build()
             .authenticate("t", None, RequestMeta::default())

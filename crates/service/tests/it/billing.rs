@@ -42,7 +42,7 @@ type Seen = Arc<Mutex<Vec<(NewBillingEvent, Option<BillingEffect>)>>>;
 /// The tenant resolves by id and slug; every record is kept and answered with `answer`.
 fn serves(fx: &mut Fx, t: &Tenant, answer: BillingRecorded) -> Seen {
     let by_id = t.clone();
-    fx.meta.expect_get_tenant().returning(move |id| {
+    fx.registry.expect_get_tenant().returning(move |id| {
         if id == by_id.id {
             Ok(by_id.clone())
         } else {
@@ -50,16 +50,18 @@ fn serves(fx: &mut Fx, t: &Tenant, answer: BillingRecorded) -> Seen {
         }
     });
     let by_slug = t.clone();
-    fx.meta.expect_find_tenant_by_slug().returning(move |slug| {
-        if *slug == by_slug.slug {
-            Ok(by_slug.clone())
-        } else {
-            Err(meta_err(MetadataErrorKind::NotFound))
-        }
-    });
+    fx.registry
+        .expect_find_tenant_by_slug()
+        .returning(move |slug| {
+            if *slug == by_slug.slug {
+                Ok(by_slug.clone())
+            } else {
+                Err(meta_err(MetadataErrorKind::NotFound))
+            }
+        });
     let seen: Seen = Arc::default();
     let keep = seen.clone();
-    fx.meta
+    fx.billing
         .expect_record_billing_event()
         .returning(move |e, effect| {
             keep.lock().unwrap().push((e, effect));
@@ -251,7 +253,7 @@ async fn a_paid_invoice_clears_the_notice_if_there_is_one() {
     let invoice = json!({ "id": "in_2", "metadata": { "tenant": "acme" } });
     let mut fx = Fx::new();
     let seen = serves(&mut fx, &t, BillingRecorded::Recorded(None));
-    fx.meta
+    fx.settings
         .expect_get_setting()
         .withf(|_, key| key == "billing")
         .returning(|_, _| Ok(Some(json!({ "invoice": "in_1" }))));
@@ -271,7 +273,7 @@ async fn a_paid_invoice_clears_the_notice_if_there_is_one() {
 
     let mut fx = Fx::new();
     let seen = serves(&mut fx, &t, BillingRecorded::Recorded(None));
-    fx.meta.expect_get_setting().returning(|_, _| Ok(None));
+    fx.settings.expect_get_setting().returning(|_, _| Ok(None));
     let receipt = receive(fx, &event("invoice.paid", invoice)).await.unwrap();
     assert_eq!(
         (receipt.outcome, receipt.reason),
@@ -366,10 +368,10 @@ async fn a_vanished_tenant_is_not_found_and_a_down_store_unavailable() {
     ] {
         let mut fx = Fx::new();
         let by_id = t.clone();
-        fx.meta
+        fx.registry
             .expect_get_tenant()
             .returning(move |_| Ok(by_id.clone()));
-        fx.meta
+        fx.billing
             .expect_record_billing_event()
             .returning(move |_, _| Err(meta_err(kind)));
         assert_err(
@@ -437,9 +439,9 @@ async fn bad_signatures_and_bad_events_are_refused_before_anything_is_read() {
     ];
     for (header, body, code) in cases {
         let mut fx = Fx::new();
-        fx.meta.expect_get_tenant().never();
-        fx.meta.expect_find_tenant_by_slug().never();
-        fx.meta.expect_record_billing_event().never();
+        fx.registry.expect_get_tenant().never();
+        fx.registry.expect_find_tenant_by_slug().never();
+        fx.billing.expect_record_billing_event().never();
         let result = fx
             .build()
             .receive_billing_event(hook(), header.as_deref(), &body, RequestMeta::default())
@@ -452,8 +454,10 @@ async fn bad_signatures_and_bad_events_are_refused_before_anything_is_read() {
 async fn the_notice_is_shown_to_tenant_admins_only() {
     let t = tenant(TenantStatus::Active);
     let mut fx = Fx::new();
-    fx.meta.expect_usage().returning(|_| Ok(Default::default()));
-    fx.meta
+    fx.files
+        .expect_usage()
+        .returning(|_| Ok(Default::default()));
+    fx.settings
         .expect_get_setting()
         .withf(|_, key| key == "billing")
         .times(1)

@@ -43,8 +43,18 @@ fn fixture(
         backoff_max: Duration::from_secs(60),
         ..DeliveryPolicy::default()
     };
+    // Each tenant with a webhook is looked up (its row says where its
+    // events are) and its data resolved once per round.
+    let rows = tenants.clone();
+    fx.registry.expect_get_tenant().returning(move |id| {
+        rows.iter()
+            .find(|t| t.id == id)
+            .cloned()
+            .ok_or_else(|| meta_err(coffer_ports::MetadataErrorKind::NotFound))
+    });
+    fx.resolutions = Some(usize::from(hooked.is_some()));
     // The store answers the tenants with a webhook, in one query.
-    fx.meta
+    fx.settings
         .expect_setting_across_tenants()
         .times(1)
         .returning(move |key| {
@@ -58,7 +68,7 @@ fn fixture(
                 })
                 .collect())
         });
-    fx.meta
+    fx.events
         .expect_claim_events()
         .times(usize::from(hooked.is_some()))
         .returning(move |_, claim| {
@@ -68,7 +78,7 @@ fn fixture(
         });
     let outcomes = Arc::new(Mutex::new(Vec::new()));
     let recorded = outcomes.clone();
-    fx.meta
+    fx.events
         .expect_record_delivery()
         .returning(move |_: &TenantScope, id, outcome| {
             recorded.lock().unwrap().push((id, outcome));
@@ -174,4 +184,26 @@ async fn tenants_without_a_webhook_are_not_claimed() {
     );
     assert_eq!(coffer.dispatch_events().await.unwrap().delivered, 1);
     assert_eq!(sent.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_tenant_gone_since_its_webhook_was_read_is_skipped() {
+    let gone = tenant(TenantStatus::Active);
+    let mut fx = Fx::new();
+    let (id, slug) = (gone.id, gone.slug.clone());
+    fx.settings
+        .expect_setting_across_tenants()
+        .times(1)
+        .returning(move |_| {
+            let hook = json!({ "url": "https://hooks.example/x", "secret": SECRET, "since": "2020-01-01T00:00:00Z" });
+            Ok(vec![(id, slug.clone(), hook)])
+        });
+    fx.registry
+        .expect_get_tenant()
+        .times(1)
+        .returning(|_| Err(meta_err(coffer_ports::MetadataErrorKind::NotFound)));
+    fx.resolutions = Some(0);
+    fx.events.expect_claim_events().never();
+    let report = fx.build().dispatch_events().await.unwrap();
+    assert_eq!((report.delivered, report.retried, report.dead), (0, 0, 0));
 }

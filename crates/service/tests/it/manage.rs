@@ -30,14 +30,14 @@ async fn a_writer_may_rename_but_not_change_visibility() {
     let mut fx = Fx::new();
     fx.audit_ok();
     let stored = with_grant(&f, "bob", Access::Write);
-    fx.meta
+    fx.files
         .expect_get_file()
         .returning(move |_, _| Ok(stored.clone()));
     let renamed = coffer_domain::FileRecord {
         filename: Filename::new("new.pdf").unwrap(),
         ..f.clone()
     };
-    fx.meta
+    fx.files
         .expect_update_file()
         .times(1)
         .withf(|_, _, p, _, _| {
@@ -77,7 +77,7 @@ async fn metadata_is_merged_and_duplicates_conflict() {
         coffer_domain::Metadata::new(serde_json::json!({"case": 1, "drop": true})).unwrap();
     let mut fx = Fx::new();
     fx.serves_file(&f);
-    fx.meta
+    fx.files
         .expect_update_file()
         .times(1)
         .withf(|_, _, p, _, _| {
@@ -115,14 +115,14 @@ async fn delete_trashes_and_permanent_erases_object_before_row() {
         status: FileStatus::Deleted,
         ..f.clone()
     };
-    fx.meta
+    fx.files
         .expect_trash_file()
         .times(1)
         .returning(move |_, _, _, _| Ok(trashed.clone()));
     let mut seq = Sequence::new();
     let (id, marked) = (f.id, f.clone());
     // The row is marked first: from then on the file is gone for users.
-    fx.meta
+    fx.integrity
         .expect_begin_erase()
         .times(1)
         .in_sequence(&mut seq)
@@ -136,7 +136,7 @@ async fn delete_trashes_and_permanent_erases_object_before_row() {
         .withf(move |l| l.key() == &key)
         .returning(|_| Ok(()));
     let gone = f.clone();
-    fx.meta
+    fx.files
         .expect_remove_file()
         .times(1)
         .in_sequence(&mut seq)
@@ -153,10 +153,10 @@ async fn deleting_needs_manage() {
     let f = file(&t, "alice", FileStatus::Available);
     let mut fx = Fx::new();
     let stored = with_grant(&f, "bob", Access::Write);
-    fx.meta
+    fx.files
         .expect_get_file()
         .returning(move |_, _| Ok(stored.clone()));
-    fx.meta.expect_trash_file().never();
+    fx.files.expect_trash_file().never();
     fx.store.expect_delete().never();
     let result = fx
         .build()
@@ -181,7 +181,7 @@ async fn deleting_a_pending_upload_aborts_it() {
         .returning(|_, _| Ok(()));
     fx.store.expect_delete().times(1).returning(|_| Ok(()));
     let gone = f.clone();
-    fx.meta
+    fx.files
         .expect_remove_file()
         .times(1)
         .returning(move |_, _, _| Ok(gone.clone()));
@@ -204,7 +204,7 @@ async fn restore_works_within_retention_only() {
     let mut fx = Fx::new();
     fx.audit_ok();
     let (r, o) = (recent.clone(), old.clone());
-    fx.meta.expect_get_file().returning(move |_, id| {
+    fx.files.expect_get_file().returning(move |_, id| {
         Ok(StoredFile {
             file: if id == r.id { r.clone() } else { o.clone() },
             grants: vec![],
@@ -214,7 +214,7 @@ async fn restore_works_within_retention_only() {
         status: FileStatus::Available,
         ..recent.clone()
     };
-    fx.meta
+    fx.files
         .expect_restore_file()
         .times(1)
         .returning(move |_, _, _, _| Ok(back.clone()));
@@ -252,7 +252,7 @@ async fn an_erase_cut_short_after_the_mark_keeps_the_row_for_the_sweep() {
         .times(1)
         .returning(|_| Err(store_err(coffer_ports::StoreErrorKind::Unavailable)));
     // The marked row stays (hidden) until the sweep finishes the erase.
-    fx.meta.expect_remove_file().never();
+    fx.files.expect_remove_file().never();
     let result = fx
         .build()
         .delete_file(&caller(&t, "alice", &[Role::Editor]), f.id, true)

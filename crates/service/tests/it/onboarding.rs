@@ -44,7 +44,7 @@ type Log = Arc<Mutex<Vec<String>>>;
 fn fixture(t: &Tenant, fail: Option<OnboardingStep>, log: &Log) -> Fx {
     let mut fx = Fx::new();
     let row = t.clone();
-    fx.meta
+    fx.registry
         .expect_get_tenant()
         .returning(move |_| Ok(row.clone()));
     let l = log.clone();
@@ -59,8 +59,9 @@ fn fixture(t: &Tenant, fail: Option<OnboardingStep>, log: &Log) -> Fx {
         l.lock().unwrap().push(format!("remove_bucket {b}"));
         Ok(())
     });
+    let mut databases = coffer_ports::MockTenantDatabases::new();
     let l = log.clone();
-    fx.meta.expect_provision_database().returning(move |t| {
+    databases.expect_provision_database().returning(move |t| {
         l.lock().unwrap().push(format!(
             "provision_database {}",
             t.dedicated_database.as_deref().unwrap_or("-")
@@ -71,29 +72,32 @@ fn fixture(t: &Tenant, fail: Option<OnboardingStep>, log: &Log) -> Fx {
         Ok(())
     });
     let l = log.clone();
-    fx.meta.expect_drop_database().returning(move |t| {
+    databases.expect_drop_database().returning(move |t| {
         l.lock().unwrap().push(format!(
             "drop_database {}",
             t.dedicated_database.as_deref().unwrap_or("-")
         ));
         Ok(())
     });
+    fx.databases = Some(databases);
     let l = log.clone();
-    fx.meta.expect_upsert_user().returning(move |_, s, roles| {
-        l.lock().unwrap().push(format!("upsert_user {s} {roles:?}"));
-        if fail == Some(OnboardingStep::AdminUser) {
-            return Err(meta_err(MetadataErrorKind::Unavailable));
-        }
-        Ok(coffer_domain::UserId::new_random())
-    });
+    fx.members
+        .expect_upsert_user()
+        .returning(move |_, s, roles| {
+            l.lock().unwrap().push(format!("upsert_user {s} {roles:?}"));
+            if fail == Some(OnboardingStep::AdminUser) {
+                return Err(meta_err(MetadataErrorKind::Unavailable));
+            }
+            Ok(coffer_domain::UserId::new_random())
+        });
     let l = log.clone();
-    fx.meta.expect_remove_user().returning(move |_, s, _| {
+    fx.members.expect_remove_user().returning(move |_, s, _| {
         l.lock().unwrap().push(format!("remove_user {s}"));
         Ok(())
     });
     let l = log.clone();
     let base = job(t);
-    fx.meta
+    fx.onboarding
         .expect_update_onboarding()
         .returning(move |_, u: OnboardingUpdate, _| {
             l.lock().unwrap().push(format!(
@@ -252,7 +256,7 @@ fn request(region: &str) -> CreateTenant {
 /// What `create_tenant` put into the new tenant's `dedicated_database`,
 /// for a request of `plan` asking `asked`, with `placement` configured.
 async fn database_chosen(
-    placement: Option<coffer_service::DatabasePlacement>,
+    placement: Option<coffer_service::DedicatedDatabasePolicy>,
     plan: Plan,
     asked: Option<bool>,
 ) -> Result<Option<String>, coffer_service::ServiceError> {
@@ -260,7 +264,7 @@ async fn database_chosen(
     fx.config.dedicated_databases = placement;
     let chosen = Arc::new(Mutex::new(None));
     let seen = chosen.clone();
-    fx.meta
+    fx.onboarding
         .expect_create_onboarding()
         .returning(move |n, o, _| {
             *seen.lock().unwrap() = Some(n.dedicated_database.clone());
@@ -288,7 +292,7 @@ async fn database_chosen(
 #[tokio::test]
 async fn dedicated_databases_follow_the_plan_unless_the_request_says_otherwise() {
     let enterprise =
-        || coffer_service::DatabasePlacement::new("coffer_t_", [Plan::Enterprise]).ok();
+        || coffer_service::DedicatedDatabasePolicy::new("coffer_t_", [Plan::Enterprise]).ok();
     let named = database_chosen(enterprise(), Plan::Enterprise, None)
         .await
         .unwrap();
@@ -328,12 +332,12 @@ async fn dedicated_databases_follow_the_plan_unless_the_request_says_otherwise()
 
 #[test]
 fn database_prefixes_are_plain_identifiers() {
-    use coffer_service::DatabasePlacement;
+    use coffer_service::DedicatedDatabasePolicy;
     for good in ["coffer_t_", "t", "_x9"] {
-        assert!(DatabasePlacement::new(good, []).is_ok(), "{good}");
+        assert!(DedicatedDatabasePolicy::new(good, []).is_ok(), "{good}");
     }
     for bad in ["", "9x", "Coffer", "a-b", "a;drop", &"x".repeat(32)] {
-        assert!(DatabasePlacement::new(bad, []).is_err(), "{bad}");
+        assert!(DedicatedDatabasePolicy::new(bad, []).is_err(), "{bad}");
     }
 }
 
@@ -341,8 +345,8 @@ fn database_prefixes_are_plain_identifiers() {
 async fn create_queues_a_provisioning_tenant_and_makes_nothing_yet() {
     let mut fx = Fx::new();
     fx.store.expect_ensure_bucket().never();
-    fx.meta.expect_upsert_user().never();
-    fx.meta
+    fx.members.expect_upsert_user().never();
+    fx.onboarding
         .expect_create_onboarding()
         .times(1)
         .withf(|n, o, _| {
@@ -377,7 +381,7 @@ async fn a_region_without_placement_is_refused_at_request_time() {
         Region::new("eu-west").unwrap(),
         BucketName::new("coffer-eu").unwrap(),
     );
-    fx.meta.expect_create_onboarding().never();
+    fx.onboarding.expect_create_onboarding().never();
     let app = fx.build();
     assert_err(
         app.create_tenant(&platform_admin(), request("us-east"))
@@ -392,16 +396,16 @@ async fn only_a_failed_onboarding_is_retried() {
     let t = tenant(TenantStatus::ProvisioningFailed);
     let mut fx = Fx::new();
     let row = t.clone();
-    fx.meta
+    fx.registry
         .expect_get_tenant()
         .returning(move |_| Ok(row.clone()));
     let mut failed = job(&t);
     failed.state = OnboardingState::Failed;
-    fx.meta
+    fx.onboarding
         .expect_get_onboarding()
         .returning(move |_| Ok(failed.clone()));
     let mut calls = 0;
-    fx.meta
+    fx.onboarding
         .expect_update_onboarding()
         .times(2)
         .withf(|_, u, _| {
@@ -473,4 +477,45 @@ async fn a_dedicated_bucket_is_made_and_undone_on_the_regions_own_store() {
         buckets,
         ["eu ensure_bucket acme-own", "eu remove_bucket acme-own"]
     );
+}
+
+#[tokio::test]
+async fn a_dedicated_database_is_refused_where_the_deployment_has_none() {
+    let t = provisioning();
+    let log = Log::default();
+    let mut fx = fixture(&t, None, &log);
+    fx.databases = None;
+    let failed = fx.build().run_onboarding(job(&t)).await.unwrap();
+    assert_eq!(failed.state, OnboardingState::Failed);
+    assert_eq!(failed.current_step, Some(OnboardingStep::Database));
+    // Neither made nor undone: the step stays on record as left over.
+    assert_eq!(failed.steps_done, [OnboardingStep::Database]);
+    assert!(
+        failed
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("database: ") && e.contains("invalid_state")),
+        "{failed:?}"
+    );
+    let log = log.lock().unwrap().clone();
+    assert!(!log.iter().any(|l| l.contains("_database")), "{log:?}");
+    assert!(
+        log.contains(&"remove_bucket acme-own".to_owned()),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_in_the_shared_database_needs_no_dedicated_databases() {
+    let t = Tenant {
+        dedicated_database: None,
+        ..provisioning()
+    };
+    let log = Log::default();
+    let mut fx = fixture(&t, None, &log);
+    fx.databases = None;
+    let done = fx.build().run_onboarding(job(&t)).await.unwrap();
+    assert_eq!(done.state, OnboardingState::Done);
+    let log = log.lock().unwrap().clone();
+    assert!(!log.iter().any(|l| l.contains("_database")), "{log:?}");
 }

@@ -1,6 +1,11 @@
+use std::sync::Arc;
+
 use bytes::Bytes;
-use coffer_domain::{FileStatus, Role, TenantStatus};
-use coffer_ports::{ByteRange, GetObject, MetadataErrorKind, Page, ReadFilter};
+use coffer_domain::{FileRecord, FileStatus, Role, Tenant, TenantStatus};
+use coffer_ports::{
+    ByteRange, GetObject, MetadataErrorKind, MockEventOutbox, MockGrants, MockIntegrity,
+    MockMembers, MockTenantDataResolver, Page, ReadFilter, TenantData,
+};
 use coffer_service::{ErrorKind, ListFiles};
 use mockall::Sequence;
 
@@ -14,7 +19,7 @@ async fn download_url_is_audited_first_and_restores_the_name() {
     fx.serves_file(&f);
     let mut seq = Sequence::new();
     let id = f.id;
-    fx.meta
+    fx.audit
         .expect_append_audit()
         .times(1)
         .in_sequence(&mut seq)
@@ -48,7 +53,7 @@ async fn no_url_without_an_audit_record() {
     let f = file(&t, "alice", FileStatus::Available);
     let mut fx = Fx::new();
     fx.serves_file(&f);
-    fx.meta
+    fx.audit
         .expect_append_audit()
         .returning(|_, _| Err(meta_err(MetadataErrorKind::Unavailable)));
     fx.store.expect_presign_get().never();
@@ -136,7 +141,7 @@ async fn content_checks_the_range_before_reading() {
 async fn listing_filters_by_what_the_caller_may_read() {
     let t = tenant(TenantStatus::Active);
     let mut fx = Fx::new();
-    fx.meta
+    fx.files
         .expect_list_files()
         .times(1)
         .withf(|_, q| {
@@ -148,7 +153,7 @@ async fn listing_filters_by_what_the_caller_may_read() {
                 next_cursor: None,
             })
         });
-    fx.meta
+    fx.files
         .expect_list_files()
         .times(1)
         .withf(|_, q| {
@@ -180,7 +185,7 @@ async fn listing_filters_by_what_the_caller_may_read() {
 async fn listing_refuses_bad_input() {
     let t = tenant(TenantStatus::Active);
     let mut fx = Fx::new();
-    fx.meta.expect_list_files().never();
+    fx.files.expect_list_files().never();
     let app = fx.build();
     let c = caller(&t, "ed", &[Role::Editor]);
     for (request, code) in [
@@ -215,4 +220,67 @@ async fn listing_refuses_bad_input() {
     ] {
         assert_err(app.list_files(&c, request).await, ErrorKind::Invalid, code);
     }
+}
+
+/// Reading a file and recording the access are one use case over one
+/// tenant's data: its stores are resolved once, for the caller's tenant.
+fn resolved_once(t: &Tenant, f: &FileRecord) -> Fx {
+    let mut fx = Fx::new();
+    fx.serves_file(f);
+    fx.audit_ok();
+    let data = TenantData {
+        files: Arc::new(std::mem::take(&mut fx.files)),
+        members: Arc::new(MockMembers::new()),
+        grants: Arc::new(MockGrants::new()),
+        audit: Arc::new(std::mem::take(&mut fx.audit)),
+        integrity: Arc::new(MockIntegrity::new()),
+        events: Arc::new(MockEventOutbox::new()),
+    };
+    let data = Arc::new(data);
+    let mut resolver = MockTenantDataResolver::new();
+    let owner = t.id;
+    resolver
+        .expect_tenant_data()
+        .times(1)
+        .withf(move |tenant| tenant.id == owner)
+        .returning(move |_| Ok(data.clone()));
+    fx.resolver = Some(resolver);
+    fx
+}
+
+#[tokio::test]
+async fn a_download_resolves_its_tenants_data_once() {
+    let t = tenant(TenantStatus::Active);
+    let f = file(&t, "alice", FileStatus::Available);
+    let mut fx = resolved_once(&t, &f);
+    fx.store
+        .expect_presign_get()
+        .times(1)
+        .returning(|_| Ok(presigned("GET")));
+    fx.build()
+        .download_url(&caller(&t, "alice", &[Role::Viewer]), f.id)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn streamed_content_resolves_its_tenants_data_once() {
+    let t = tenant(TenantStatus::Active);
+    let f = file(&t, "alice", FileStatus::Available);
+    let mut fx = resolved_once(&t, &f);
+    fx.store.expect_get_stream().times(1).returning(|_, _| {
+        Ok(GetObject {
+            total_size: 9,
+            range: None,
+            content_type: None,
+            etag: None,
+            body: Box::pin(futures::stream::iter(vec![Ok(Bytes::from_static(
+                b"%PDF-1.7\n",
+            ))])),
+        })
+    });
+    fx.build()
+        .open_content(&caller(&t, "alice", &[Role::Viewer]), f.id, None)
+        .await
+        .unwrap();
 }

@@ -53,19 +53,21 @@ impl World {
     fn of(tenant: Tenant, rows: Vec<FileObject>, objects: Vec<ListedObject>) -> Self {
         let mut fx = Fx::new();
         let listed = tenant.clone();
-        fx.meta.expect_list_tenants().returning(move |_, _| {
+        fx.registry.expect_list_tenants().returning(move |_, _| {
             Ok(Page {
                 items: vec![listed.clone()],
                 next_cursor: None,
             })
         });
-        fx.meta.expect_list_file_objects().returning(move |_, q| {
-            assert_eq!(
-                q.erase_started_before, None,
-                "the reconciler reads every row"
-            );
-            Ok(rows.clone())
-        });
+        fx.integrity
+            .expect_list_file_objects()
+            .returning(move |_, q| {
+                assert_eq!(
+                    q.erase_started_before, None,
+                    "the reconciler reads every row"
+                );
+                Ok(rows.clone())
+            });
         let owner = tenant.id;
         fx.store.expect_list().returning(move |t, b, _, _| {
             assert_eq!(t, owner, "only the tenant's own prefix is listed");
@@ -119,7 +121,7 @@ async fn repair_deletes_old_orphans_marks_missing_rows_and_finishes_erases() {
         .returning(|_| Ok(()));
     // The orphan's delete is on record, by the system.
     let orphan_key = orphan.to_string();
-    w.fx.meta
+    w.fx.audit
         .expect_append_audit()
         .times(1)
         .withf(move |_, entry| {
@@ -130,13 +132,13 @@ async fn repair_deletes_old_orphans_marks_missing_rows_and_finishes_erases() {
         .returning(|_, _| Ok(()));
     let erased = erasing.id;
     let record = file(&w.tenant, "alice", FileStatus::Available);
-    w.fx.meta
+    w.fx.files
         .expect_remove_file()
         .times(1)
         .withf(move |_, id, _| *id == erased)
         .returning(move |_, _, _| Ok(record.clone()));
     let marked = lost.id;
-    w.fx.meta
+    w.fx.integrity
         .expect_mark_object_missing()
         .times(1)
         .withf(move |_, id, at, journal| {
@@ -179,8 +181,8 @@ async fn without_repair_it_only_reports() {
         vec![object(&orphan, old), object(&erasing.key, old)],
     );
     w.fx.store.expect_delete().never();
-    w.fx.meta.expect_remove_file().never();
-    w.fx.meta.expect_mark_object_missing().never();
+    w.fx.files.expect_remove_file().never();
+    w.fx.integrity.expect_mark_object_missing().never();
     let report = w.fx.build().reconcile(None, false, GRACE).await.unwrap();
     assert_eq!(
         (
@@ -205,17 +207,17 @@ async fn a_failing_listing_repairs_nothing() {
     let t = tenant(TenantStatus::Active);
     let lost = row(&t, FileStatus::Available);
     let mut fx = Fx::new();
-    fx.meta
+    fx.registry
         .expect_get_tenant()
         .returning(move |_| Ok(t.clone()));
-    fx.meta
+    fx.integrity
         .expect_list_file_objects()
         .returning(move |_, _| Ok(vec![lost.clone()]));
     // A store that cannot list must not make every row look lost.
     fx.store
         .expect_list()
         .returning(|_, _, _, _| Err(store_err(StoreErrorKind::Unavailable)));
-    fx.meta.expect_mark_object_missing().never();
+    fx.integrity.expect_mark_object_missing().never();
     fx.store.expect_delete().never();
     let result = fx
         .build()
@@ -233,11 +235,11 @@ async fn objects_and_rows_are_read_page_by_page() {
     let last = row(&t, FileStatus::Available);
     let mut fx = Fx::new();
     let listed = t.clone();
-    fx.meta
+    fx.registry
         .expect_get_tenant()
         .returning(move |_| Ok(listed.clone()));
     let (rows_1, rows_2, after) = (first.clone(), vec![last.clone()], first[999].id);
-    fx.meta
+    fx.integrity
         .expect_list_file_objects()
         .times(2)
         .returning(move |_, q| match q.after {
@@ -271,7 +273,7 @@ async fn objects_and_rows_are_read_page_by_page() {
             })
         });
     fx.store.expect_delete().never();
-    fx.meta.expect_mark_object_missing().never();
+    fx.integrity.expect_mark_object_missing().never();
     let report = fx.build().reconcile(Some(t.id), true, GRACE).await.unwrap();
     assert_eq!((report.rows_scanned, report.objects_scanned), (1001, 1001));
     assert_eq!((report.orphans_found, report.missing_found), (0, 0));
@@ -283,10 +285,10 @@ async fn every_placement_bucket_of_the_tenant_is_scanned() {
     t.dedicated_bucket = Some("acme-own".into());
     let id = t.id;
     let mut fx = Fx::new();
-    fx.meta
+    fx.registry
         .expect_get_tenant()
         .returning(move |_| Ok(t.clone()));
-    fx.meta
+    fx.integrity
         .expect_list_file_objects()
         .returning(|_, _| Ok(vec![]));
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));

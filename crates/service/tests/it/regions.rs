@@ -114,7 +114,7 @@ async fn each_tenant_is_presigned_on_its_regions_store() {
     let (eu_t, us_t) = (eu_tenant(), us_tenant());
     let (mut fx, mut eu) = regional();
     fx.audit_ok();
-    fx.meta
+    fx.files
         .expect_reserve_upload()
         .returning(|scope, new, _, _| Ok(pending(new, scope.tenant_id())));
     let eu_id = eu_t.id;
@@ -156,12 +156,14 @@ async fn a_streamed_upload_is_written_to_the_regions_store_only() {
     let t = eu_tenant();
     let (mut fx, mut eu) = regional();
     fx.audit_ok();
-    fx.meta.expect_usage().returning(|_| Ok(Default::default()));
-    fx.meta
+    fx.files
+        .expect_usage()
+        .returning(|_| Ok(Default::default()));
+    fx.files
         .expect_reserve_upload()
         .withf(|_, new, _, _| new.bucket == eu_bucket())
         .returning(|scope, new, _, _| Ok(pending(new, scope.tenant_id())));
-    fx.meta
+    fx.files
         .expect_mark_available()
         .returning(|scope, id, facts, _| {
             let mut f = file(
@@ -214,11 +216,11 @@ async fn reads_and_erases_of_a_tenant_use_its_regions_store() {
     fx.audit_ok();
     fx.serves_file(&f);
     let marked = f.clone();
-    fx.meta
+    fx.integrity
         .expect_begin_erase()
         .returning(move |_, _, _, _| Ok(marked.clone()));
     let gone = f.clone();
-    fx.meta
+    fx.files
         .expect_remove_file()
         .returning(move |_, _, _| Ok(gone.clone()));
     fx.store.expect_presign_get().never();
@@ -256,7 +258,7 @@ async fn reads_and_erases_of_a_tenant_use_its_regions_store() {
 async fn readiness_asks_every_store() {
     for eu_ready in [true, false] {
         let (mut fx, mut eu) = regional();
-        fx.meta.expect_check_ready().returning(|| Ok(()));
+        fx.readiness.expect_check_ready().returning(|| Ok(()));
         fx.store.expect_check_ready().times(1).returning(|| Ok(()));
         eu.expect_check_ready().times(1).returning(move || {
             if eu_ready {
@@ -282,10 +284,10 @@ async fn the_reconciler_lists_and_repairs_on_the_regions_store() {
     let (mut fx, mut eu) = regional();
     fx.audit_ok();
     let row = t.clone();
-    fx.meta
+    fx.registry
         .expect_get_tenant()
         .returning(move |_| Ok(row.clone()));
-    fx.meta
+    fx.integrity
         .expect_list_file_objects()
         .returning(|_, _| Ok(Vec::<FileObject>::new()));
     fx.store.expect_list().never();
@@ -342,11 +344,11 @@ async fn a_multipart_upload_is_started_and_its_parts_presigned_on_the_regions_st
     let t = eu_tenant();
     let (mut fx, mut eu) = regional();
     fx.audit_ok();
-    fx.meta
+    fx.files
         .expect_reserve_upload()
         .returning(|scope, new, _, _| Ok(pending(new, scope.tenant_id())));
     let owner = t.clone();
-    fx.meta
+    fx.files
         .expect_set_multipart_upload()
         .returning(move |scope, id, up| {
             let mut f = file(&owner, "alice", FileStatus::Pending);

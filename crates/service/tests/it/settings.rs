@@ -44,10 +44,10 @@ async fn a_setting_overrides_the_plan_and_the_override_at_initiate() {
         ..LimitOverrides::default()
     });
     let mut fx = Fx::new();
-    fx.meta
+    fx.settings
         .expect_list_settings()
         .returning(|_| Ok(vec![("max_file_size".into(), json!(10))]));
-    fx.meta.expect_reserve_upload().never();
+    fx.files.expect_reserve_upload().never();
     let result = fx
         .build()
         .initiate_upload(&caller(&t, "alice", &[Role::Editor]), pdf(11, false))
@@ -62,7 +62,7 @@ async fn the_download_url_lives_as_long_as_the_setting_says() {
     let mut fx = Fx::new();
     fx.serves_file(&f);
     fx.audit_ok();
-    fx.meta
+    fx.settings
         .expect_list_settings()
         .returning(|_| Ok(vec![("url_ttl_secs".into(), json!(42))]));
     fx.store
@@ -83,10 +83,10 @@ async fn a_disabled_flag_closes_its_path_until_it_expires() {
     let viewer = caller(&t, "alice", &[Role::Viewer]);
 
     let mut fx = Fx::new();
-    fx.meta
+    fx.settings
         .expect_list_features()
         .returning(|_| Ok(vec![flag("content_streaming", false, Some(60))]));
-    fx.meta.expect_get_file().never();
+    fx.files.expect_get_file().never();
     assert_err(
         fx.build().open_content(&viewer, f.id, None).await,
         ErrorKind::Forbidden,
@@ -95,10 +95,10 @@ async fn a_disabled_flag_closes_its_path_until_it_expires() {
 
     // The same flag, expired: the path is open again (and goes on to the file).
     let mut fx = Fx::new();
-    fx.meta
+    fx.settings
         .expect_list_features()
         .returning(|_| Ok(vec![flag("content_streaming", false, Some(-1))]));
-    fx.meta
+    fx.files
         .expect_get_file()
         .times(1)
         .returning(|_, _| Err(meta_err(MetadataErrorKind::NotFound)));
@@ -109,10 +109,10 @@ async fn a_disabled_flag_closes_its_path_until_it_expires() {
     );
 
     let mut fx = Fx::new();
-    fx.meta
+    fx.settings
         .expect_list_features()
         .returning(|_| Ok(vec![flag("multipart_uploads", false, None)]));
-    fx.meta.expect_reserve_upload().never();
+    fx.files.expect_reserve_upload().never();
     assert_err(
         fx.build()
             .initiate_upload(&caller(&t, "bob", &[Role::Editor]), pdf(64 << 20, true))
@@ -128,10 +128,10 @@ async fn settings_keys_and_values_are_validated() {
     let id = t.id;
     let mut fx = Fx::new();
     let served = t.clone();
-    fx.meta
+    fx.registry
         .expect_get_tenant()
         .returning(move |_| Ok(served.clone()));
-    fx.meta.expect_put_setting().never();
+    fx.settings.expect_put_setting().never();
     let coffer = fx.build();
     let admin = platform_admin();
     for (key, value, code) in [
@@ -171,7 +171,7 @@ async fn settings_keys_and_values_are_validated() {
 #[tokio::test]
 async fn unknown_tenants_are_not_found() {
     let mut fx = Fx::new();
-    fx.meta
+    fx.registry
         .expect_get_tenant()
         .returning(|_| Err(meta_err(MetadataErrorKind::NotFound)));
     let coffer = fx.build();
@@ -196,10 +196,10 @@ async fn a_setting_is_stored_normalised_journalled_and_applied_at_once() {
     let id = t.id;
     let mut fx = Fx::new();
     let served = t.clone();
-    fx.meta
+    fx.registry
         .expect_get_tenant()
         .returning(move |_| Ok(served.clone()));
-    fx.meta
+    fx.settings
         .expect_put_setting()
         .times(1)
         .withf(move |scope, key, value, journal| {
@@ -212,12 +212,12 @@ async fn a_setting_is_stored_normalised_journalled_and_applied_at_once() {
         .returning(|_, _, _, _| Ok(()));
     // Read once before the change (cached), once after it (the cache dropped).
     let mut seq = mockall::Sequence::new();
-    fx.meta
+    fx.settings
         .expect_list_settings()
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Ok(vec![]));
-    fx.meta
+    fx.settings
         .expect_list_settings()
         .times(1)
         .in_sequence(&mut seq)
@@ -253,17 +253,17 @@ async fn a_change_elsewhere_drops_the_cached_configuration() {
     let mut fx = Fx::new();
     fx.config.tenant_cache_ttl = Duration::from_secs(3600);
     let mut seq = mockall::Sequence::new();
-    fx.meta
+    fx.settings
         .expect_list_features()
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Ok(vec![]));
-    fx.meta
+    fx.settings
         .expect_list_features()
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Ok(vec![flag("streamed_uploads", false, None)]));
-    fx.meta
+    fx.settings
         .expect_list_features()
         .times(1)
         .in_sequence(&mut seq)

@@ -19,7 +19,7 @@ async fn owners_grant_and_revoke() {
     let mut fx = Fx::new();
     fx.audit_ok();
     fx.serves_file(&f);
-    fx.meta
+    fx.grants
         .expect_put_grant()
         .times(1)
         .withf(|_, g, _| g.access == Access::Read && g.created_by.as_str() == "alice")
@@ -35,7 +35,7 @@ async fn owners_grant_and_revoke() {
                 created_at: g.created_at,
             })
         });
-    fx.meta
+    fx.grants
         .expect_delete_grant()
         .times(1)
         .returning(|_, _, _, _| Err(meta_err(MetadataErrorKind::NotFound)));
@@ -70,7 +70,7 @@ async fn sharing_needs_manage() {
     f.visibility = coffer_domain::Visibility::Tenant;
     let mut fx = Fx::new();
     fx.serves_file(&f);
-    fx.meta.expect_put_grant().never();
+    fx.grants.expect_put_grant().never();
     let app = fx.build();
     let bob = caller(&t, "bob", &[Role::Editor]);
     assert_err(

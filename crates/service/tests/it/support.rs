@@ -6,8 +6,12 @@ use coffer_domain::{
     TenantSlug, TenantStatus, UserId, Visibility,
 };
 use coffer_ports::{
-    Clock, MetadataError, MetadataErrorKind, MockIdentityProvider, MockMetadataStore,
-    MockObjectStore, PresignedRequest, StoreError, StoreErrorKind, StoredFile,
+    Clock, MetadataError, MetadataErrorKind, MetadataPorts, MockAuditLog, MockBillingLedger,
+    MockEventOutbox, MockFileCatalog, MockGrants, MockIdentityProvider, MockIntegrity,
+    MockJobLocks, MockMembers, MockMetadataReadiness, MockObjectStore, MockOnboardingQueue,
+    MockTenantDataResolver, MockTenantDatabases, MockTenantRegistry, MockTenantSettings,
+    OneDatabase, PresignedRequest, StoreError, StoreErrorKind, StoredFile, TenantData,
+    TenantDataResolver, TenantDatabases,
 };
 use coffer_service::{Caller, Coffer, ErrorKind, RequestMeta, ServiceConfig, ServiceError};
 use time::OffsetDateTime;
@@ -24,9 +28,30 @@ pub fn now() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
 }
 
-/// The mocked ports of one test; set expectations, then `build`.
+/// The mocked ports of one test, one mock per port; set expectations on
+/// the ports the use case uses, then `build`.
 pub struct Fx {
-    pub meta: MockMetadataStore,
+    pub registry: MockTenantRegistry,
+    pub settings: MockTenantSettings,
+    pub onboarding: MockOnboardingQueue,
+    pub billing: MockBillingLedger,
+    pub jobs: MockJobLocks,
+    pub readiness: MockMetadataReadiness,
+    /// The tenant data ports: every tenant's in one database, unless
+    /// `resolver` says otherwise.
+    pub files: MockFileCatalog,
+    pub members: MockMembers,
+    pub grants: MockGrants,
+    pub audit: MockAuditLog,
+    pub integrity: MockIntegrity,
+    pub events: MockEventOutbox,
+    /// Dedicated databases; `None` (the default) is a deployment without.
+    pub databases: Option<MockTenantDatabases>,
+    /// Where tenants' data is, instead of one database of the mocks above.
+    pub resolver: Option<MockTenantDataResolver>,
+    /// How often the tenant data of the mocks above must be resolved
+    /// (any number of times when `None`).
+    pub resolutions: Option<usize>,
     pub store: MockObjectStore,
     pub identity: MockIdentityProvider,
     pub config: ServiceConfig,
@@ -37,7 +62,21 @@ pub struct Fx {
 impl Fx {
     pub fn new() -> Self {
         Self {
-            meta: MockMetadataStore::new(),
+            registry: MockTenantRegistry::new(),
+            settings: MockTenantSettings::new(),
+            onboarding: MockOnboardingQueue::new(),
+            billing: MockBillingLedger::new(),
+            jobs: MockJobLocks::new(),
+            readiness: MockMetadataReadiness::new(),
+            files: MockFileCatalog::new(),
+            members: MockMembers::new(),
+            grants: MockGrants::new(),
+            audit: MockAuditLog::new(),
+            integrity: MockIntegrity::new(),
+            events: MockEventOutbox::new(),
+            databases: None,
+            resolver: None,
+            resolutions: None,
             store: MockObjectStore::new(),
             identity: MockIdentityProvider::new(),
             config: ServiceConfig::new(BucketName::new("coffer-test").unwrap()),
@@ -48,10 +87,47 @@ impl Fx {
     pub fn build(mut self) -> Coffer {
         // A tenant without settings or flags, unless the test said otherwise
         // (mockall tries expectations in the order they were set).
-        self.meta.expect_list_settings().returning(|_| Ok(vec![]));
-        self.meta.expect_list_features().returning(|_| Ok(vec![]));
+        self.settings
+            .expect_list_settings()
+            .returning(|_| Ok(vec![]));
+        self.settings
+            .expect_list_features()
+            .returning(|_| Ok(vec![]));
+        let data = TenantData {
+            files: Arc::new(self.files),
+            members: Arc::new(self.members),
+            grants: Arc::new(self.grants),
+            audit: Arc::new(self.audit),
+            integrity: Arc::new(self.integrity),
+            events: Arc::new(self.events),
+        };
+        let tenant_data: Arc<dyn TenantDataResolver> = match (self.resolver, self.resolutions) {
+            (Some(resolver), _) => Arc::new(resolver),
+            (None, Some(times)) => {
+                let data = Arc::new(data);
+                let mut counted = MockTenantDataResolver::new();
+                counted
+                    .expect_tenant_data()
+                    .times(times)
+                    .returning(move |_| Ok(data.clone()));
+                Arc::new(counted)
+            }
+            (None, None) => Arc::new(OneDatabase::new(data)),
+        };
+        let ports = MetadataPorts {
+            registry: Arc::new(self.registry),
+            settings: Arc::new(self.settings),
+            onboarding: Arc::new(self.onboarding),
+            billing: Arc::new(self.billing),
+            jobs: Arc::new(self.jobs),
+            tenant_data,
+            databases: self
+                .databases
+                .map(|d| Arc::new(d) as Arc<dyn TenantDatabases>),
+            readiness: Arc::new(self.readiness),
+        };
         let coffer = Coffer::new(
-            Arc::new(self.meta),
+            ports,
             Arc::new(self.store),
             Arc::new(self.identity),
             Arc::new(FixedClock(now())),
@@ -66,13 +142,13 @@ impl Fx {
 
     /// Audit appends succeed (and are otherwise not the test's subject).
     pub fn audit_ok(&mut self) {
-        self.meta.expect_append_audit().returning(|_, _| Ok(()));
+        self.audit.expect_append_audit().returning(|_, _| Ok(()));
     }
 
     /// `begin_erase` of any of `files` succeeds, answering the file.
     pub fn marks_for_erase(&mut self, files: &[FileRecord]) {
         let files = files.to_vec();
-        self.meta
+        self.integrity
             .expect_begin_erase()
             .returning(move |_, id, _, _| {
                 files
@@ -85,7 +161,7 @@ impl Fx {
 
     /// No permanent delete was left unfinished.
     pub fn no_unfinished_erases(&mut self) {
-        self.meta
+        self.integrity
             .expect_list_file_objects()
             .returning(|_, _| Ok(vec![]));
     }
@@ -95,7 +171,7 @@ impl Fx {
             file: file.clone(),
             grants: vec![],
         };
-        self.meta.expect_get_file().returning(move |scope, id| {
+        self.files.expect_get_file().returning(move |scope, id| {
             if scope.tenant_id() == stored.file.tenant_id && id == stored.file.id {
                 Ok(stored.clone())
             } else {

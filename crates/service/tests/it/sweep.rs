@@ -26,7 +26,7 @@ async fn reaps_expired_uploads_and_purges_old_trash_only() {
     fx.no_unfinished_erases();
     fx.marks_for_erase(&[expired.clone(), old.clone(), fresh.clone(), recent.clone()]);
     let tenant = t.clone();
-    fx.meta.expect_list_tenants().returning(move |_, _| {
+    fx.registry.expect_list_tenants().returning(move |_, _| {
         Ok(Page {
             items: vec![tenant.clone()],
             next_cursor: None,
@@ -36,7 +36,7 @@ async fn reaps_expired_uploads_and_purges_old_trash_only() {
         vec![expired.clone(), fresh.clone()],
         vec![old.clone(), recent.clone()],
     );
-    fx.meta.expect_list_files().returning(move |_, q| {
+    fx.files.expect_list_files().returning(move |_, q| {
         let items = if q.status == FileStatus::Pending {
             pending.clone()
         } else {
@@ -55,7 +55,7 @@ async fn reaps_expired_uploads_and_purges_old_trash_only() {
         .returning(|_| Ok(()));
     let gone = [expired.id, old.id];
     let sample = expired.clone();
-    fx.meta
+    fx.files
         .expect_remove_file()
         .times(2)
         .withf(move |_, id, _| gone.contains(id))
@@ -86,14 +86,14 @@ async fn a_file_that_cannot_be_erased_is_left_for_the_next_sweep() {
     fx.no_unfinished_erases();
     fx.marks_for_erase(&[stuck.clone(), next.clone()]);
     let tenant = t.clone();
-    fx.meta.expect_list_tenants().returning(move |_, _| {
+    fx.registry.expect_list_tenants().returning(move |_, _| {
         Ok(Page {
             items: vec![tenant.clone()],
             next_cursor: None,
         })
     });
     let items = vec![stuck.clone(), next.clone()];
-    fx.meta.expect_list_files().returning(move |_, q| {
+    fx.files.expect_list_files().returning(move |_, q| {
         Ok(Page {
             items: if q.status == FileStatus::Pending {
                 items.clone()
@@ -113,7 +113,7 @@ async fn a_file_that_cannot_be_erased_is_left_for_the_next_sweep() {
     });
     let kept = next.clone();
     // The row of the file whose object could not be deleted stays.
-    fx.meta
+    fx.files
         .expect_remove_file()
         .times(1)
         .withf(move |_, id, _| *id == kept.id)
@@ -148,20 +148,20 @@ async fn interrupted_erases_older_than_the_grace_are_finished() {
     };
     let mut fx = Fx::new();
     let tenant = t.clone();
-    fx.meta.expect_list_tenants().returning(move |_, _| {
+    fx.registry.expect_list_tenants().returning(move |_, _| {
         Ok(Page {
             items: vec![tenant.clone()],
             next_cursor: None,
         })
     });
-    fx.meta.expect_list_files().returning(|_, _| {
+    fx.files.expect_list_files().returning(|_, _| {
         Ok(Page {
             items: vec![],
             next_cursor: None,
         })
     });
     let row = interrupted.clone();
-    fx.meta
+    fx.integrity
         .expect_list_file_objects()
         .withf(|_, q| q.erase_started_before == Some(now() - time::Duration::minutes(5)))
         .returning(move |_, _| Ok(vec![row.clone()]));
@@ -180,7 +180,7 @@ async fn interrupted_erases_older_than_the_grace_are_finished() {
         .withf(move |l| l.key() == &key)
         .returning(|_| Ok(()));
     let record = file(&t, "alice", FileStatus::Available);
-    fx.meta
+    fx.files
         .expect_remove_file()
         .times(1)
         .in_sequence(&mut seq)

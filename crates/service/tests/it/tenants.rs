@@ -22,7 +22,7 @@ fn create(slug: &str) -> CreateTenant {
 async fn only_platform_admins_manage_tenants() {
     let t = tenant(TenantStatus::Active);
     let mut fx = Fx::new();
-    fx.meta.expect_create_onboarding().never();
+    fx.onboarding.expect_create_onboarding().never();
     let app = fx.build();
     let admin = caller(&t, "boss", &[Role::Admin]);
     assert_err(
@@ -41,7 +41,7 @@ async fn only_platform_admins_manage_tenants() {
 async fn create_validates_and_reports_taken_slugs() {
     let mut fx = Fx::new();
     fx.audit_ok();
-    fx.meta
+    fx.onboarding
         .expect_create_onboarding()
         .times(1)
         .withf(|n, _, _| n.display_name == "Globex" && n.status == TenantStatus::Provisioning)
@@ -69,11 +69,11 @@ async fn lifecycle_transitions() {
     let mut fx = Fx::new();
     fx.audit_ok();
     let current = active.clone();
-    fx.meta
+    fx.registry
         .expect_get_tenant()
         .returning(move |_| Ok(current.clone()));
     let echo = active.clone();
-    fx.meta
+    fx.registry
         .expect_update_tenant()
         .times(2)
         .returning(move |_, patch, _| {
@@ -120,10 +120,10 @@ async fn cancelled_tenants_reactivate_only_before_purge() {
     cancelled.purge_after = Some(now() - time::Duration::seconds(1));
     let mut fx = Fx::new();
     let current = cancelled.clone();
-    fx.meta
+    fx.registry
         .expect_get_tenant()
         .returning(move |_| Ok(current.clone()));
-    fx.meta.expect_update_tenant().never();
+    fx.registry.expect_update_tenant().never();
     let reactivate = TenantUpdate {
         status: Some(TenantStatus::Active),
         ..Default::default()
@@ -142,7 +142,7 @@ async fn current_tenant_shows_effective_limits_and_usage() {
         ..Default::default()
     });
     let mut fx = Fx::new();
-    fx.meta.expect_usage().returning(|_| {
+    fx.files.expect_usage().returning(|_| {
         Ok(Usage {
             used_bytes: 7,
             file_count: 1,
@@ -163,7 +163,7 @@ async fn current_tenant_shows_effective_limits_and_usage() {
 async fn audit_is_for_tenant_admins() {
     let t = tenant(TenantStatus::Active);
     let mut fx = Fx::new();
-    fx.meta.expect_list_audit().times(1).returning(|_, _| {
+    fx.audit.expect_list_audit().times(1).returning(|_, _| {
         Ok(coffer_ports::Page {
             items: vec![],
             next_cursor: None,

@@ -35,7 +35,7 @@ fn initiate(name: &str, size: u64) -> InitiateUpload {
 }
 
 fn reserve_echo(fx: &mut Fx) {
-    fx.meta
+    fx.files
         .expect_reserve_upload()
         .returning(|scope, new, _, _| {
             assert_eq!(
@@ -128,7 +128,7 @@ async fn initiate_reserves_and_presigns_a_bound_put() {
 async fn viewers_cannot_upload() {
     let t = tenant(TenantStatus::Active);
     let mut fx = Fx::new();
-    fx.meta.expect_reserve_upload().never();
+    fx.files.expect_reserve_upload().never();
     let result = fx
         .build()
         .initiate_upload(&caller(&t, "v", &[Role::Viewer]), initiate("a.pdf", 1))
@@ -144,7 +144,7 @@ async fn plan_limits_refuse_before_reserving() {
         ..Default::default()
     });
     let mut fx = Fx::new();
-    fx.meta.expect_reserve_upload().never();
+    fx.files.expect_reserve_upload().never();
     let app = fx.build();
     let c = caller(&t, "alice", &[Role::Editor]);
     assert_err(
@@ -175,7 +175,7 @@ async fn quota_and_duplicates_come_from_the_reservation() {
     ] {
         let t = tenant(TenantStatus::Active);
         let mut fx = Fx::new();
-        fx.meta
+        fx.files
             .expect_reserve_upload()
             .returning(move |_, _, _, _| Err(meta_err(kind)));
         fx.store.expect_presign_put().never();
@@ -196,7 +196,7 @@ async fn a_failed_presign_releases_the_reservation() {
         .expect_presign_put()
         .returning(|_| Err(store_err(StoreErrorKind::Unavailable)));
     let owner = t.clone();
-    fx.meta
+    fx.files
         .expect_remove_file()
         .times(1)
         .returning(move |_, id, _| {
@@ -221,7 +221,7 @@ async fn multipart_starts_an_upload_and_rejects_what_it_cannot_verify() {
     fx.store
         .expect_create_multipart()
         .returning(|_, _| Ok("up-1".into()));
-    fx.meta
+    fx.files
         .expect_set_multipart_upload()
         .withf(|_, _, id| id == "up-1")
         .returning(|scope, id, up| {
@@ -304,7 +304,7 @@ async fn complete_verifies_and_marks_available() {
         status: FileStatus::Available,
         ..pending.clone()
     };
-    fx.meta
+    fx.files
         .expect_mark_available()
         .times(1)
         .withf(|_, _, facts, _| facts.size_bytes == 9)
@@ -325,7 +325,7 @@ async fn complete_is_idempotent() {
     let mut fx = Fx::new();
     fx.serves_file(&available);
     fx.store.expect_head().never();
-    fx.meta.expect_mark_available().never();
+    fx.files.expect_mark_available().never();
     let file = fx
         .build()
         .complete_upload(&caller(&t, "alice", &[Role::Editor]), available.id)
@@ -339,7 +339,7 @@ async fn complete_before_the_put_is_a_conflict() {
     let t = tenant(TenantStatus::Active);
     let pending = file(&t, "alice", FileStatus::Pending);
     let mut fx = completing(&pending, Err(StoreErrorKind::NotFound), PDF);
-    fx.meta.expect_mark_available().never();
+    fx.files.expect_mark_available().never();
     let result = fx
         .build()
         .complete_upload(&caller(&t, "alice", &[Role::Editor]), pending.id)
@@ -390,7 +390,7 @@ async fn mismatches_delete_the_object_and_fail_with_422() {
             .times(1)
             .withf(move |loc| loc.key() == &key)
             .returning(|_| Ok(()));
-        fx.meta.expect_mark_available().never();
+        fx.files.expect_mark_available().never();
         let result = fx
             .build()
             .complete_upload(&caller(&t, "alice", &[Role::Editor]), pending.id)
@@ -444,7 +444,7 @@ async fn multipart_complete_assembles_the_listed_parts() {
         status: FileStatus::Available,
         ..pending.clone()
     };
-    fx.meta
+    fx.files
         .expect_mark_available()
         .returning(move |_, _, _, _| Ok(done.clone()));
     assert!(
@@ -499,15 +499,17 @@ async fn streamed_upload_records_size_checksum_and_sniffed_type() {
     let t = tenant(TenantStatus::Active);
     let mut fx = Fx::new();
     fx.audit_ok();
-    fx.meta.expect_usage().returning(|_| Ok(Default::default()));
+    fx.files
+        .expect_usage()
+        .returning(|_| Ok(Default::default()));
     draining_store(&mut fx);
-    fx.meta
+    fx.files
         .expect_reserve_upload()
         .withf(|_, new, _, _| {
             new.size_bytes == PNG.len() as u64 && new.content_type.essence() == "image/png"
         })
         .returning(|scope, new, _, _| Ok(pending_from(scope.tenant_id(), new)));
-    fx.meta
+    fx.files
         .expect_mark_available()
         .returning(|scope, id, facts, _| {
             let mut f = file(
@@ -547,10 +549,12 @@ async fn streamed_upload_stops_at_the_size_limit_and_leaves_nothing() {
         ..Default::default()
     });
     let mut fx = Fx::new();
-    fx.meta.expect_usage().returning(|_| Ok(Default::default()));
+    fx.files
+        .expect_usage()
+        .returning(|_| Ok(Default::default()));
     draining_store(&mut fx);
     fx.store.expect_delete().times(1).returning(|_| Ok(()));
-    fx.meta.expect_reserve_upload().never();
+    fx.files.expect_reserve_upload().never();
     let request = StreamUpload {
         file: fields("a.txt", Some("text/plain")),
     };
@@ -569,10 +573,12 @@ async fn streamed_upload_stops_at_the_size_limit_and_leaves_nothing() {
 async fn streamed_upload_refuses_contradicting_content_and_duplicates() {
     let t = tenant(TenantStatus::Active);
     let mut fx = Fx::new();
-    fx.meta.expect_usage().returning(|_| Ok(Default::default()));
+    fx.files
+        .expect_usage()
+        .returning(|_| Ok(Default::default()));
     draining_store(&mut fx);
     fx.store.expect_delete().times(1).returning(|_| Ok(()));
-    fx.meta.expect_reserve_upload().never();
+    fx.files.expect_reserve_upload().never();
     let request = StreamUpload {
         file: fields("a.pdf", Some("application/pdf")),
     };
@@ -583,10 +589,12 @@ async fn streamed_upload_refuses_contradicting_content_and_duplicates() {
     assert_err(result, ErrorKind::Invalid, "content_mismatch");
 
     let mut fx = Fx::new();
-    fx.meta.expect_usage().returning(|_| Ok(Default::default()));
+    fx.files
+        .expect_usage()
+        .returning(|_| Ok(Default::default()));
     draining_store(&mut fx);
     fx.store.expect_delete().times(1).returning(|_| Ok(()));
-    fx.meta
+    fx.files
         .expect_reserve_upload()
         .returning(|_, _, _, _| Err(meta_err(MetadataErrorKind::Conflict)));
     let request = StreamUpload {

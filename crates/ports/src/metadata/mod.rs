@@ -1,0 +1,61 @@
+//! The metadata ports: small traits, one per concern, each implemented by
+//! PostgreSQL (production) and SQLite (embedded) where its queries live.
+//!
+//! Registry-level ports (tenants, settings, onboarding, billing, job locks)
+//! are the platform path shared by every instance. A tenant's own data
+//! (files, members, grants, audit log, events, integrity) is reached
+//! through [`TenantDataResolver`], which knows which database holds it.
+
+mod audit;
+mod databases;
+mod files;
+mod grants;
+mod integrity;
+mod members;
+mod onboarding;
+mod page;
+mod ports;
+mod readiness;
+mod registry;
+mod settings;
+mod tenant_data;
+
+pub use audit::{AuditEntry, AuditLog, AuditQuery, NewAudit};
+pub use databases::TenantDatabases;
+pub use files::{
+    FileCatalog, FilePatch, FileQuery, NewFile, ObjectFacts, ReadFilter, ReadRestriction,
+    StoredFile,
+};
+pub use grants::{Grants, NewGrant};
+pub use integrity::{FileObject, FileObjectQuery, Integrity};
+pub use members::Members;
+pub use onboarding::{NewOnboarding, OnboardingQueue, OnboardingUpdate};
+pub use page::{MAX_PAGE_SIZE, Page, TenantScope, fetch_size, page_size};
+pub use ports::MetadataPorts;
+pub use readiness::MetadataReadiness;
+pub use registry::{NewTenant, TenantPatch, TenantRegistry};
+pub use settings::TenantSettings;
+pub use tenant_data::{OneDatabase, TenantData, TenantDataResolver};
+
+#[cfg(feature = "mock")]
+pub use audit::MockAuditLog;
+#[cfg(feature = "mock")]
+pub use databases::MockTenantDatabases;
+#[cfg(feature = "mock")]
+pub use files::MockFileCatalog;
+#[cfg(feature = "mock")]
+pub use grants::MockGrants;
+#[cfg(feature = "mock")]
+pub use integrity::MockIntegrity;
+#[cfg(feature = "mock")]
+pub use members::MockMembers;
+#[cfg(feature = "mock")]
+pub use onboarding::MockOnboardingQueue;
+#[cfg(feature = "mock")]
+pub use readiness::MockMetadataReadiness;
+#[cfg(feature = "mock")]
+pub use registry::MockTenantRegistry;
+#[cfg(feature = "mock")]
+pub use settings::MockTenantSettings;
+#[cfg(feature = "mock")]
+pub use tenant_data::MockTenantDataResolver;

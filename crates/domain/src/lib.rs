@@ -6,10 +6,10 @@
 //! prefix, and so on. The one access rule of the product is [`decide`].
 
 mod access;
-mod tenant_settings;
 mod cursor;
 mod disposition;
 mod error;
+mod error_code;
 mod file;
 mod grant;
 mod ids;
@@ -18,16 +18,14 @@ mod limits;
 mod onboarding;
 mod principal;
 mod tenant;
+mod tenant_settings;
 pub mod webhook;
 
 pub use access::{Action, Decision, DenyReason, Resource, decide, effective_access};
-pub use tenant_settings::{
-    ConfigKeyError, EffectiveConfig, FeatureFlag, FeatureKey, FlagState, MAX_RETENTION_DAYS,
-    MAX_URL_TTL_SECS, RESERVED_SETTINGS, SettingKey, Source, Sourced, TenantConfig,
-};
 pub use cursor::PageCursor;
 pub use disposition::{DispositionKind, content_disposition};
 pub use error::ValidationError;
+pub use error_code::ErrorCode;
 pub use file::{
     Category, ContentType, FileRecord, FileStatus, Filename, LogicalPath, METADATA_MAX_BYTES,
     Metadata, NotCompletable, Sha256Digest, Visibility,
@@ -41,3 +39,7 @@ pub use onboarding::{
 };
 pub use principal::{Principal, Role, Subject};
 pub use tenant::{Plan, Region, Tenant, TenantSlug, TenantStatus, is_plain_identifier};
+pub use tenant_settings::{
+    ConfigKeyError, EffectiveConfig, FeatureFlag, FeatureKey, FlagState, MAX_RETENTION_DAYS,
+    MAX_URL_TTL_SECS, RESERVED_SETTINGS, SettingKey, Source, Sourced, TenantConfig,
+};

@@ -1,22 +1,26 @@
 //! The append-only audit log.
 
-use coffer_ports::{AuditEntry, AuditQuery, Journal, NewAudit, Page, TenantScope, fetch_size};
+use async_trait::async_trait;
+use coffer_ports::{
+    AuditEntry, AuditLog, AuditQuery, Journal, MetadataError, NewAudit, Page, TenantScope,
+    fetch_size,
+};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::error::PgError;
 use crate::journal::JournalRows;
 use crate::listing::keyset;
 use crate::rows::AuditRow;
 use crate::schema::audit_events;
 use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
 
-impl PgMetadataStore {
-    pub(crate) async fn append_audit_impl(
+#[async_trait]
+impl AuditLog for PgMetadataStore {
+    async fn append_audit(
         &self,
         scope: &TenantScope,
         entry: NewAudit,
-    ) -> Result<(), PgError> {
+    ) -> Result<(), MetadataError> {
         let tenant = scope.tenant_id();
         let rows = &JournalRows::new(tenant, Journal::audit(entry));
         // One round trip inside the transaction: the tenant setting and the
@@ -27,11 +31,11 @@ impl PgMetadataStore {
         Ok(())
     }
 
-    pub(crate) async fn list_audit_impl(
+    async fn list_audit(
         &self,
         scope: &TenantScope,
         query: &AuditQuery,
-    ) -> Result<Page<AuditEntry>, PgError> {
+    ) -> Result<Page<AuditEntry>, MetadataError> {
         use audit_events::dsl as a;
         let tenant = scope.tenant_id();
         let mut q = a::audit_events
@@ -64,6 +68,10 @@ impl PgMetadataStore {
             q = q.filter(keyset("audit_events.at, audit_events.id", direction, c));
         }
         let rows: Vec<AuditRow> = read_scoped!(self, Scope::Tenant(tenant), |c| q.load(&mut &*c))?;
-        Page::try_from_overfetch(rows, query.limit, AuditEntry::page_cursor)
+        Ok(Page::try_from_overfetch(
+            rows,
+            query.limit,
+            AuditEntry::page_cursor,
+        )?)
     }
 }

@@ -1,7 +1,10 @@
 //! Billing events: the id recorded once, with the event's effect, in one
 //! transaction on the platform path.
 
-use coffer_ports::{BillingChange, BillingEffect, BillingRecorded, NewBillingEvent};
+use async_trait::async_trait;
+use coffer_ports::{
+    BillingChange, BillingEffect, BillingLedger, BillingRecorded, MetadataError, NewBillingEvent,
+};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -22,12 +25,13 @@ enum Change {
     },
 }
 
-impl PgMetadataStore {
-    pub(crate) async fn record_billing_event_impl(
+#[async_trait]
+impl BillingLedger for PgMetadataStore {
+    async fn record_billing_event(
         &self,
         event: NewBillingEvent,
         effect: Option<BillingEffect>,
-    ) -> Result<BillingRecorded, PgError> {
+    ) -> Result<BillingRecorded, MetadataError> {
         let effect = effect
             .map(|e| {
                 let at = e.journal.audit.at;
@@ -97,9 +101,9 @@ impl PgMetadataStore {
         match result {
             // The tenant is gone (the setting's or the journal's foreign key).
             Err(e) if db_kind(&e) == Some(DatabaseErrorKind::ForeignKeyViolation) => {
-                Err(PgError::NotFound("tenant"))
+                Err(PgError::NotFound("tenant").into())
             }
-            other => other,
+            other => Ok(other?),
         }
     }
 }

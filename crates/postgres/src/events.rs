@@ -1,7 +1,10 @@
 //! The events outbox: polling, claiming for delivery, delivery outcomes.
 
+use async_trait::async_trait;
 use coffer_domain::PageCursor;
-use coffer_ports::{DeliveryOutcome, Event, EventClaim, Page, TenantScope, fetch_size};
+use coffer_ports::{
+    DeliveryOutcome, Event, EventClaim, EventOutbox, MetadataError, Page, TenantScope, fetch_size,
+};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use time::OffsetDateTime;
@@ -13,14 +16,15 @@ use crate::rows::EventRow;
 use crate::schema::outbox;
 use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
 
-impl PgMetadataStore {
-    pub(crate) async fn list_events_impl(
+#[async_trait]
+impl EventOutbox for PgMetadataStore {
+    async fn list_events(
         &self,
         scope: &TenantScope,
         after: Option<PageCursor>,
         settled_before: OffsetDateTime,
         limit: u32,
-    ) -> Result<Page<Event>, PgError> {
+    ) -> Result<Page<Event>, MetadataError> {
         let tenant = scope.tenant_id();
         let mut q = outbox::table
             .select(EventRow::as_select())
@@ -33,14 +37,14 @@ impl PgMetadataStore {
             q = q.filter(keyset("outbox.created_at, outbox.id", ">", c));
         }
         let rows: Vec<EventRow> = read_scoped!(self, Scope::Tenant(tenant), |c| q.load(&mut &*c))?;
-        Page::try_from_overfetch(rows, limit, Event::page_cursor)
+        Ok(Page::try_from_overfetch(rows, limit, Event::page_cursor)?)
     }
 
-    pub(crate) async fn claim_events_impl(
+    async fn claim_events(
         &self,
         scope: &TenantScope,
         claim: &EventClaim,
-    ) -> Result<Vec<Event>, PgError> {
+    ) -> Result<Vec<Event>, MetadataError> {
         use outbox::dsl as o;
         let tenant = scope.tenant_id();
         let rows: Vec<EventRow> = transaction!(self, |conn| {
@@ -76,17 +80,17 @@ impl PgMetadataStore {
         let mut events = rows
             .into_iter()
             .map(Event::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, PgError>>()?;
         events.sort_by_key(|e| (e.created_at, e.id));
         Ok(events)
     }
 
-    pub(crate) async fn record_delivery_impl(
+    async fn record_delivery(
         &self,
         scope: &TenantScope,
         event: Uuid,
         outcome: DeliveryOutcome,
-    ) -> Result<(), PgError> {
+    ) -> Result<(), MetadataError> {
         use outbox::dsl as o;
         let tenant = scope.tenant_id();
         let target = o::outbox.find(event);
@@ -120,7 +124,7 @@ impl PgMetadataStore {
             })
         })?;
         if updated == 0 {
-            return Err(PgError::NotFound("event"));
+            return Err(PgError::NotFound("event").into());
         }
         Ok(())
     }

@@ -1,10 +1,15 @@
 //! File lifecycle: reserve (pending), complete (available), change, trash,
-//! restore, remove — each with its usage accounting in the same transaction.
-//! A row whose erase began (`erase_started_at`) is `NotFound` to all of them
-//! but removal: it is on its way out (docs/integrity.md).
+//! restore, remove — each with its usage accounting in the same transaction
+//! — and the reads of files and usage. A row whose erase began
+//! (`erase_started_at`) is `NotFound` to all of them but removal: it is on
+//! its way out (docs/integrity.md).
 
+use async_trait::async_trait;
 use coffer_domain::{FileId, FileRecord, FileStatus, PlanLimits, Usage, UsageChange};
-use coffer_ports::{FilePatch, Journal, NewFile, ObjectFacts, StoredFile, TenantScope};
+use coffer_ports::{
+    FileCatalog, FilePatch, FileQuery, Journal, MetadataError, NewFile, ObjectFacts, Page,
+    StoredFile, TenantScope,
+};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -12,6 +17,7 @@ use time::OffsetDateTime;
 
 use crate::error::{PgError, db_kind};
 use crate::journal::JournalRows;
+use crate::listing::files_query;
 use crate::rows::{FileRow, GrantRow, UsageRow, grants_from, status_of, to_i64};
 use crate::schema::{files, grants, usage_counters};
 use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
@@ -74,14 +80,29 @@ async fn adjust_usage(
     Ok(())
 }
 
-impl PgMetadataStore {
-    pub(crate) async fn reserve_upload_impl(
+#[async_trait]
+impl FileCatalog for PgMetadataStore {
+    async fn usage(&self, scope: &TenantScope) -> Result<Usage, MetadataError> {
+        let tenant = scope.tenant_id();
+        let row = read_scoped!(self, Scope::Tenant(tenant), |c| usage_counters::table
+            .select(UsageRow::as_select())
+            .filter(usage_counters::tenant_id.eq(tenant.as_uuid()))
+            .get_result(&mut &*c))
+        .map(Some)
+        .or_else(|e| match e {
+            PgError::Diesel(diesel::result::Error::NotFound) => Ok(None),
+            e => Err(e),
+        })?;
+        Ok(row.map_or(Ok(Usage::default()), Usage::try_from)?)
+    }
+
+    async fn reserve_upload(
         &self,
         scope: &TenantScope,
         file: NewFile,
         limits: &PlanLimits,
         journal: Journal,
-    ) -> Result<FileRecord, PgError> {
+    ) -> Result<FileRecord, MetadataError> {
         let tenant = scope.tenant_id();
         let journal = &JournalRows::new(tenant, journal);
         let size = to_i64(file.size_bytes, "size_bytes")?;
@@ -135,14 +156,10 @@ impl PgMetadataStore {
             journal.insert(conn).await?;
             Ok(inserted)
         })?;
-        inserted.try_into()
+        Ok(inserted.try_into()?)
     }
 
-    pub(crate) async fn get_file_impl(
-        &self,
-        scope: &TenantScope,
-        id: FileId,
-    ) -> Result<StoredFile, PgError> {
+    async fn get_file(&self, scope: &TenantScope, id: FileId) -> Result<StoredFile, MetadataError> {
         let tenant = scope.tenant_id();
         // The hot path: file and grants pipelined with BEGIN and the
         // tenant setting, then COMMIT.
@@ -169,12 +186,28 @@ impl PgMetadataStore {
         })
     }
 
-    pub(crate) async fn set_multipart_upload_impl(
+    async fn list_files(
+        &self,
+        scope: &TenantScope,
+        query: &FileQuery,
+    ) -> Result<Page<FileRecord>, MetadataError> {
+        let tenant = scope.tenant_id();
+        let rows: Vec<FileRow> =
+            read_scoped!(self, Scope::Tenant(tenant), |c| files_query(tenant, query)
+                .load(&mut &*c))?;
+        Ok(Page::try_from_overfetch(
+            rows,
+            query.limit,
+            FileRecord::page_cursor,
+        )?)
+    }
+
+    async fn set_multipart_upload(
         &self,
         scope: &TenantScope,
         id: FileId,
         upload_id: &str,
-    ) -> Result<FileRecord, PgError> {
+    ) -> Result<FileRecord, MetadataError> {
         let tenant = scope.tenant_id();
         let row = transaction!(self, |conn| {
             let updated = scoped(
@@ -197,16 +230,16 @@ impl PgMetadataStore {
                 None => Err(explain_miss(conn, id, FileStatus::Pending).await?),
             }
         })?;
-        row.try_into()
+        Ok(row.try_into()?)
     }
 
-    pub(crate) async fn mark_available_impl(
+    async fn mark_available(
         &self,
         scope: &TenantScope,
         id: FileId,
         facts: ObjectFacts,
         journal: Journal,
-    ) -> Result<FileRecord, PgError> {
+    ) -> Result<FileRecord, MetadataError> {
         let tenant = scope.tenant_id();
         let journal = &JournalRows::new(tenant, journal);
         let size = to_i64(facts.size_bytes, "size_bytes")?;
@@ -250,17 +283,17 @@ impl PgMetadataStore {
             journal.insert(conn).await?;
             Ok(updated)
         })?;
-        row.try_into()
+        Ok(row.try_into()?)
     }
 
-    pub(crate) async fn update_file_impl(
+    async fn update_file(
         &self,
         scope: &TenantScope,
         id: FileId,
         patch: FilePatch,
         at: OffsetDateTime,
         journal: Journal,
-    ) -> Result<FileRecord, PgError> {
+    ) -> Result<FileRecord, MetadataError> {
         let tenant = scope.tenant_id();
         let journal = &JournalRows::new(tenant, journal);
         let changes = FileChanges {
@@ -291,11 +324,80 @@ impl PgMetadataStore {
             journal.insert(conn).await?;
             Ok(row)
         })?;
-        row.try_into()
+        Ok(row.try_into()?)
     }
 
+    async fn trash_file(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        at: OffsetDateTime,
+        journal: Journal,
+    ) -> Result<FileRecord, MetadataError> {
+        Ok(self
+            .transition(
+                scope,
+                id,
+                FileStatus::Available,
+                FileStatus::Deleted,
+                at,
+                journal,
+            )
+            .await?)
+    }
+
+    async fn restore_file(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        at: OffsetDateTime,
+        journal: Journal,
+    ) -> Result<FileRecord, MetadataError> {
+        Ok(self
+            .transition(
+                scope,
+                id,
+                FileStatus::Deleted,
+                FileStatus::Available,
+                at,
+                journal,
+            )
+            .await?)
+    }
+
+    async fn remove_file(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        journal: Option<Journal>,
+    ) -> Result<FileRecord, MetadataError> {
+        let tenant = scope.tenant_id();
+        let journal = &journal.map(|j| JournalRows::new(tenant, j));
+        let row = transaction!(self, |conn| {
+            let removed = scoped(
+                conn,
+                tenant,
+                diesel::delete(files::table.find(id.as_uuid()))
+                    .returning(FileRow::as_returning())
+                    .get_result(&mut &*conn),
+            )
+            .await
+            .optional()?
+            .ok_or(PgError::NotFound("file"))?;
+            let change = UsageChange::release(status_of(&removed.status)?, removed.size_bytes);
+            adjust_usage(conn, scope, change).await?;
+            if let Some(journal) = journal {
+                journal.insert(conn).await?;
+            }
+            Ok(removed)
+        })?;
+        Ok(row.try_into()?)
+    }
+}
+
+impl PgMetadataStore {
     /// `from` → `to` (trash or restore), `InvalidState` from anything else.
-    pub(crate) async fn transition(
+    async fn transition(
         &self,
         scope: &TenantScope,
         id: FileId,
@@ -335,35 +437,6 @@ impl PgMetadataStore {
                 }
                 None => Err(explain_miss(conn, id, from).await?),
             }
-        })?;
-        row.try_into()
-    }
-
-    pub(crate) async fn remove_file_impl(
-        &self,
-        scope: &TenantScope,
-        id: FileId,
-        journal: Option<Journal>,
-    ) -> Result<FileRecord, PgError> {
-        let tenant = scope.tenant_id();
-        let journal = &journal.map(|j| JournalRows::new(tenant, j));
-        let row = transaction!(self, |conn| {
-            let removed = scoped(
-                conn,
-                tenant,
-                diesel::delete(files::table.find(id.as_uuid()))
-                    .returning(FileRow::as_returning())
-                    .get_result(&mut &*conn),
-            )
-            .await
-            .optional()?
-            .ok_or(PgError::NotFound("file"))?;
-            let change = UsageChange::release(status_of(&removed.status)?, removed.size_bytes);
-            adjust_usage(conn, scope, change).await?;
-            if let Some(journal) = journal {
-                journal.insert(conn).await?;
-            }
-            Ok(removed)
         })?;
         row.try_into()
     }

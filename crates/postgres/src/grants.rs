@@ -1,7 +1,8 @@
 //! Grants on files.
 
+use async_trait::async_trait;
 use coffer_domain::{FileId, Grant, GrantId};
-use coffer_ports::{Journal, NewGrant, TenantScope};
+use coffer_ports::{Grants, Journal, MetadataError, NewGrant, TenantScope};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
 use diesel::upsert::excluded;
@@ -13,12 +14,13 @@ use crate::rows::{GrantRow, grants_from};
 use crate::schema::{files, grants};
 use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
 
-impl PgMetadataStore {
-    pub(crate) async fn list_grants_impl(
+#[async_trait]
+impl Grants for PgMetadataStore {
+    async fn list_grants(
         &self,
         scope: &TenantScope,
         file: FileId,
-    ) -> Result<Vec<Grant>, PgError> {
+    ) -> Result<Vec<Grant>, MetadataError> {
         let tenant = scope.tenant_id();
         let (exists, rows) =
             read_scoped!(self, Scope::Tenant(tenant), |c| futures::future::try_join(
@@ -31,17 +33,17 @@ impl PgMetadataStore {
                     .load(&mut &*c),
             ))?;
         if !exists {
-            return Err(PgError::NotFound("file"));
+            return Err(PgError::NotFound("file").into());
         }
-        grants_from(rows)
+        Ok(grants_from(rows)?)
     }
 
-    pub(crate) async fn put_grant_impl(
+    async fn put_grant(
         &self,
         scope: &TenantScope,
         grant: NewGrant,
         journal: Journal,
-    ) -> Result<Grant, PgError> {
+    ) -> Result<Grant, MetadataError> {
         let tenant = scope.tenant_id();
         let journal = &JournalRows::new(tenant, journal);
         let row = GrantRow {
@@ -81,22 +83,22 @@ impl PgMetadataStore {
             // The composite foreign key (tenant_id, file_id) refuses a file
             // that is unknown or belongs to another tenant alike.
             Err(e) if db_kind(&e) == Some(DatabaseErrorKind::ForeignKeyViolation) => {
-                Err(PgError::NotFound("file"))
+                Err(PgError::NotFound("file").into())
             }
-            other => other?.try_into(),
+            other => Ok(other?.try_into()?),
         }
     }
 
-    pub(crate) async fn delete_grant_impl(
+    async fn delete_grant(
         &self,
         scope: &TenantScope,
         file: FileId,
         grant: GrantId,
         journal: Journal,
-    ) -> Result<(), PgError> {
+    ) -> Result<(), MetadataError> {
         let tenant = scope.tenant_id();
         let journal = &JournalRows::new(tenant, journal);
-        transaction!(self, |conn| {
+        Ok(transaction!(self, |conn| {
             let deleted = scoped(
                 conn,
                 tenant,
@@ -113,6 +115,6 @@ impl PgMetadataStore {
             }
             journal.insert(conn).await?;
             Ok(())
-        })
+        })?)
     }
 }

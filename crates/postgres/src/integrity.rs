@@ -2,8 +2,11 @@
 //! rows with their objects (rows being erased included), marking rows whose
 //! object is missing.
 
+use async_trait::async_trait;
 use coffer_domain::{BucketName, FileId, FileRecord, ObjectKey};
-use coffer_ports::{FileObject, FileObjectQuery, Journal, TenantScope, page_size};
+use coffer_ports::{
+    FileObject, FileObjectQuery, Integrity, Journal, MetadataError, TenantScope, page_size,
+};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use time::OffsetDateTime;
@@ -45,14 +48,15 @@ impl TryFrom<FileObjectRow> for FileObject {
     }
 }
 
-impl PgMetadataStore {
-    pub(crate) async fn begin_erase_impl(
+#[async_trait]
+impl Integrity for PgMetadataStore {
+    async fn begin_erase(
         &self,
         scope: &TenantScope,
         id: FileId,
         at: OffsetDateTime,
         journal: Journal,
-    ) -> Result<FileRecord, PgError> {
+    ) -> Result<FileRecord, MetadataError> {
         let tenant = scope.tenant_id();
         let journal = &JournalRows::new(tenant, journal);
         let row = transaction!(self, |conn| {
@@ -86,14 +90,14 @@ impl PgMetadataStore {
                     .ok_or(PgError::NotFound("file")),
             }
         })?;
-        row.try_into()
+        Ok(row.try_into()?)
     }
 
-    pub(crate) async fn list_file_objects_impl(
+    async fn list_file_objects(
         &self,
         scope: &TenantScope,
         query: &FileObjectQuery,
-    ) -> Result<Vec<FileObject>, PgError> {
+    ) -> Result<Vec<FileObject>, MetadataError> {
         let tenant = scope.tenant_id();
         let mut q = files::table
             .select(FileObjectRow::as_select())
@@ -109,16 +113,19 @@ impl PgMetadataStore {
         }
         let rows: Vec<FileObjectRow> =
             read_scoped!(self, Scope::Tenant(tenant), |c| q.load(&mut &*c))?;
-        rows.into_iter().map(FileObject::try_from).collect()
+        Ok(rows
+            .into_iter()
+            .map(FileObject::try_from)
+            .collect::<Result<_, PgError>>()?)
     }
 
-    pub(crate) async fn mark_object_missing_impl(
+    async fn mark_object_missing(
         &self,
         scope: &TenantScope,
         id: FileId,
         at: OffsetDateTime,
         journal: Journal,
-    ) -> Result<(), PgError> {
+    ) -> Result<(), MetadataError> {
         let tenant = scope.tenant_id();
         let journal = &JournalRows::new(tenant, journal);
         let found = transaction!(self, |conn| {
@@ -150,7 +157,7 @@ impl PgMetadataStore {
         if found {
             Ok(())
         } else {
-            Err(PgError::NotFound("file"))
+            Err(PgError::NotFound("file").into())
         }
     }
 }

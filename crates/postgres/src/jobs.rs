@@ -5,7 +5,8 @@
 //! would hold it too. Closing the dedicated connection releases the lock, so
 //! a crashed instance cannot keep a job locked either.
 
-use coffer_ports::JobLock;
+use async_trait::async_trait;
+use coffer_ports::{JobLock, JobLocks, MetadataError};
 use diesel::sql_types::Integer;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
@@ -35,12 +36,16 @@ struct HeldLock {
     _conn: AsyncPgConnection,
 }
 
-impl PgMetadataStore {
-    pub(crate) async fn try_lock_job_impl(&self, job: &str) -> Result<Option<JobLock>, PgError> {
-        let mut conn = AsyncPgConnection::establish(&self.app_url).await?;
+#[async_trait]
+impl JobLocks for PgMetadataStore {
+    async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>, MetadataError> {
+        let mut conn = AsyncPgConnection::establish(&self.app_url)
+            .await
+            .map_err(PgError::from)?;
         let acquired: bool = diesel::select(pg_try_advisory_lock(LOCK_CLASS, job_key(job)))
             .get_result(&mut conn)
-            .await?;
+            .await
+            .map_err(PgError::from)?;
         // Without the lock, dropping the connection just closes it.
         Ok(acquired.then(|| JobLock::new(job, HeldLock { _conn: conn })))
     }

@@ -1,4 +1,6 @@
-//! Coffer's [`MetadataStore`](coffer_ports::MetadataStore) on PostgreSQL.
+//! Coffer's metadata ports on PostgreSQL: [`PgMetadataStore`] implements
+//! each of them over one database, and [`DatabaseRouter`] routes a tenant's
+//! data to the shared database or to a dedicated one of its own.
 //!
 //! Tenants are kept apart by the database itself: every tenant table has
 //! row-level security (`ENABLE` + `FORCE`) with policies on
@@ -19,11 +21,12 @@ mod integrity;
 mod jobs;
 mod journal;
 mod listing;
+mod members;
+mod merged;
 mod migrate;
 mod onboarding;
-mod placed;
-mod platform;
-mod port;
+mod readiness;
+mod router;
 mod rows;
 mod schema;
 mod settings;
@@ -36,5 +39,5 @@ pub use changes::CHANNEL as TENANT_CHANGES_CHANNEL;
 pub use dedicated::{DATABASE_PLACEHOLDER, DatabaseServer, DedicatedDatabases};
 pub use error::PgError;
 pub use migrate::{APP_ROLE, MigrateOptions, migrate, migrate_with};
-pub use placed::PlacedMetadataStore;
+pub use router::DatabaseRouter;
 pub use store::{PgMetadataStore, PoolOptions};

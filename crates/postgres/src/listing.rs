@@ -1,20 +1,19 @@
 //! File listings: newest first by the keyset `(created_at, id)`, filtered
 //! in SQL, and confined to what the caller may read.
 
-use coffer_domain::{FileRecord, PageCursor, TenantId};
-use coffer_ports::{FileQuery, Page, TenantScope, fetch_size};
+use coffer_domain::{PageCursor, TenantId};
+use coffer_ports::{FileQuery, fetch_size};
 use diesel::dsl::{AsSelect, SqlTypeOf};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text, Timestamptz};
-use diesel_async::RunQueryDsl;
 
+#[cfg(feature = "testing")]
 use crate::error::PgError;
 use crate::rows::FileRow;
 use crate::schema::{files, grants};
 #[cfg(feature = "testing")]
 use crate::store::scoped;
-use crate::store::{PgMetadataStore, Scope, read_scoped};
 
 diesel::define_sql_function!(fn lower(x: Text) -> Text);
 
@@ -116,20 +115,6 @@ pub(crate) fn files_query(tenant: TenantId, query: &FileQuery) -> FilesQuery<'st
     q
 }
 
-impl PgMetadataStore {
-    pub(crate) async fn list_files_impl(
-        &self,
-        scope: &TenantScope,
-        query: &FileQuery,
-    ) -> Result<Page<FileRecord>, PgError> {
-        let tenant = scope.tenant_id();
-        let rows: Vec<FileRow> =
-            read_scoped!(self, Scope::Tenant(tenant), |c| files_query(tenant, query)
-                .load(&mut &*c))?;
-        Page::try_from_overfetch(rows, query.limit, FileRecord::page_cursor)
-    }
-}
-
 /// `EXPLAIN` of exactly the listing query the adapter runs, for tests that
 /// prove the keyset index serves it.
 #[cfg(feature = "testing")]
@@ -155,7 +140,7 @@ pub(crate) async fn explain_files_query(
         type SqlType = Text;
     }
 
-    use diesel_async::{AnsiTransactionManager, TransactionManager};
+    use diesel_async::{AnsiTransactionManager, RunQueryDsl, TransactionManager};
     AnsiTransactionManager::begin_transaction(&mut *conn).await?;
     let c: &diesel_async::AsyncPgConnection = conn;
     let lines = scoped(

@@ -2,11 +2,14 @@
 //! job, claimed with `FOR UPDATE SKIP LOCKED` so that several instances
 //! never run the same onboarding at once.
 
+use async_trait::async_trait;
 use coffer_domain::{
     Onboarding, OnboardingRequest, OnboardingState, OnboardingStep, Subject, Tenant, TenantId,
     steps_from_str, steps_to_string,
 };
-use coffer_ports::{Journal, NewOnboarding, NewTenant, OnboardingUpdate, TenantScope};
+use coffer_ports::{
+    Journal, MetadataError, NewOnboarding, NewTenant, OnboardingQueue, OnboardingUpdate,
+};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
 use diesel_async::RunQueryDsl;
@@ -16,7 +19,7 @@ use uuid::Uuid;
 use crate::error::{PgError, db_kind};
 use crate::journal::JournalRows;
 use crate::rows::TenantRow;
-use crate::schema::{tenant_onboardings, tenants, usage_counters, users};
+use crate::schema::{tenant_onboardings, tenants, usage_counters};
 use crate::store::{PgMetadataStore, Scope, enter_tenant, platform, read_scoped, transaction};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -77,13 +80,14 @@ struct Progress {
     updated_at: OffsetDateTime,
 }
 
-impl PgMetadataStore {
-    pub(crate) async fn create_onboarding_impl(
+#[async_trait]
+impl OnboardingQueue for PgMetadataStore {
+    async fn create_onboarding(
         &self,
         new: NewTenant,
         onboarding: NewOnboarding,
         journal: Journal,
-    ) -> Result<(Tenant, Onboarding), PgError> {
+    ) -> Result<(Tenant, Onboarding), MetadataError> {
         let journal = &JournalRows::new(new.id, journal);
         let row = &TenantRow::new(&new)?;
         let queued = &OnboardingRow {
@@ -126,34 +130,31 @@ impl PgMetadataStore {
         });
         match result {
             Err(e) if db_kind(&e) == Some(DatabaseErrorKind::UniqueViolation) => Err(
-                PgError::Conflict(format!("tenant {} or its slug already exists", new.id)),
+                PgError::Conflict(format!("tenant {} or its slug already exists", new.id)).into(),
             ),
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
             Ok((tenant, job)) => Ok((tenant.try_into()?, job.try_into()?)),
         }
     }
 
-    pub(crate) async fn get_onboarding_impl(
-        &self,
-        tenant: TenantId,
-    ) -> Result<Onboarding, PgError> {
+    async fn get_onboarding(&self, tenant: TenantId) -> Result<Onboarding, MetadataError> {
         let row = read_scoped!(self, Scope::Platform, |c| tenant_onboardings::table
             .find(tenant.as_uuid())
             .select(OnboardingRow::as_select())
             .get_result(&mut &*c));
         match row {
             Err(PgError::Diesel(diesel::result::Error::NotFound)) => {
-                Err(PgError::NotFound("onboarding"))
+                Err(PgError::NotFound("onboarding").into())
             }
-            other => other?.try_into(),
+            other => Ok(other?.try_into()?),
         }
     }
 
-    pub(crate) async fn claim_onboarding_impl(
+    async fn claim_onboarding(
         &self,
         now: OffsetDateTime,
         lease: time::Duration,
-    ) -> Result<Option<Onboarding>, PgError> {
+    ) -> Result<Option<Onboarding>, MetadataError> {
         use tenant_onboardings::dsl as o;
         let row = transaction!(self, |conn| {
             // SKIP LOCKED: a row another worker is claiming right now is
@@ -188,15 +189,15 @@ impl PgMetadataStore {
                 .await?;
             Ok(Some(claimed))
         })?;
-        row.map(Onboarding::try_from).transpose()
+        Ok(row.map(Onboarding::try_from).transpose()?)
     }
 
-    pub(crate) async fn update_onboarding_impl(
+    async fn update_onboarding(
         &self,
         tenant: TenantId,
         update: OnboardingUpdate,
         journal: Journal,
-    ) -> Result<Onboarding, PgError> {
+    ) -> Result<Onboarding, MetadataError> {
         use tenant_onboardings::dsl as o;
         let journal = &JournalRows::new(tenant, journal);
         let lease_kept = update.state == OnboardingState::Running;
@@ -250,37 +251,6 @@ impl PgMetadataStore {
             journal.insert(conn).await?;
             Ok(row)
         })?;
-        row.try_into()
-    }
-
-    pub(crate) async fn remove_user_impl(
-        &self,
-        scope: &TenantScope,
-        subject: &Subject,
-        journal: Journal,
-    ) -> Result<(), PgError> {
-        let tenant = scope.tenant_id();
-        let journal = &JournalRows::new(tenant, journal);
-        let subject = subject.as_str();
-        let result = transaction!(self, |conn| {
-            enter_tenant(conn, tenant).await?;
-            let removed = diesel::delete(
-                users::table
-                    .filter(users::tenant_id.eq(tenant.as_uuid()))
-                    .filter(users::subject.eq(subject)),
-            )
-            .execute(&mut &*conn)
-            .await?;
-            if removed > 0 {
-                journal.insert(conn).await?;
-            }
-            Ok(())
-        });
-        match result {
-            Err(e) if db_kind(&e) == Some(DatabaseErrorKind::ForeignKeyViolation) => Err(
-                PgError::Conflict(format!("user {subject} is still referenced")),
-            ),
-            other => other,
-        }
+        Ok(row.try_into()?)
     }
 }

@@ -1,8 +1,9 @@
 //! Per-tenant settings (the tenant's webhook, among others) and feature
 //! flags. Every change notifies other instances ([`crate::changes`]).
 
+use async_trait::async_trait;
 use coffer_domain::{FeatureFlag, TenantId, TenantSlug};
-use coffer_ports::{Journal, TenantScope};
+use coffer_ports::{Journal, MetadataError, TenantScope, TenantSettings};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -15,11 +16,12 @@ use crate::schema::tenant_features as f;
 use crate::schema::tenant_settings as s;
 use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
 
-impl PgMetadataStore {
-    pub(crate) async fn setting_across_tenants_impl(
+#[async_trait]
+impl TenantSettings for PgMetadataStore {
+    async fn setting_across_tenants(
         &self,
         key: &str,
-    ) -> Result<Vec<(TenantId, TenantSlug, serde_json::Value)>, PgError> {
+    ) -> Result<Vec<(TenantId, TenantSlug, serde_json::Value)>, MetadataError> {
         use crate::schema::tenants;
         // The platform path sees the `webhook` rows only (policy
         // platform_reads_webhooks): any other key finds nothing.
@@ -39,11 +41,11 @@ impl PgMetadataStore {
             .collect()
     }
 
-    pub(crate) async fn get_setting_impl(
+    async fn get_setting(
         &self,
         scope: &TenantScope,
         key: &str,
-    ) -> Result<Option<serde_json::Value>, PgError> {
+    ) -> Result<Option<serde_json::Value>, MetadataError> {
         let tenant = scope.tenant_id();
         read_scoped!(self, Scope::Tenant(tenant), |c| s::table
             .find((tenant.as_uuid(), key))
@@ -52,45 +54,45 @@ impl PgMetadataStore {
         .map(Some)
         .or_else(|e| match e {
             PgError::Diesel(diesel::result::Error::NotFound) => Ok(None),
-            e => Err(e),
+            e => Err(e.into()),
         })
     }
 
-    pub(crate) async fn put_setting_impl(
+    async fn put_setting(
         &self,
         scope: &TenantScope,
         key: &str,
         value: Option<serde_json::Value>,
         journal: Journal,
-    ) -> Result<(), PgError> {
+    ) -> Result<(), MetadataError> {
         let tenant = scope.tenant_id();
         let at = journal.audit.at;
         let rows = &JournalRows::new(tenant, journal);
         let value = &value;
-        transaction!(self, |conn| {
+        Ok(transaction!(self, |conn| {
             write_setting(conn, tenant, key, value.as_ref(), at).await?;
             futures::future::try_join(rows.insert(conn), notify(conn, tenant)).await?;
             Ok(())
-        })
+        })?)
     }
 
-    pub(crate) async fn list_settings_impl(
+    async fn list_settings(
         &self,
         scope: &TenantScope,
-    ) -> Result<Vec<(String, serde_json::Value)>, PgError> {
+    ) -> Result<Vec<(String, serde_json::Value)>, MetadataError> {
         let tenant = scope.tenant_id();
-        read_scoped!(self, Scope::Tenant(tenant), |c| s::table
+        Ok(read_scoped!(self, Scope::Tenant(tenant), |c| s::table
             .filter(s::tenant_id.eq(tenant.as_uuid()))
             .order(s::key.asc())
             .select((s::key, s::value))
-            .load(&mut &*c))
+            .load(&mut &*c))?)
     }
 
-    pub(crate) async fn get_feature_impl(
+    async fn get_feature(
         &self,
         scope: &TenantScope,
         key: &str,
-    ) -> Result<Option<FeatureFlag>, PgError> {
+    ) -> Result<Option<FeatureFlag>, MetadataError> {
         let tenant = scope.tenant_id();
         let row: Option<(String, bool, Option<time::OffsetDateTime>)> =
             read_scoped!(self, Scope::Tenant(tenant), |c| f::table
@@ -105,10 +107,7 @@ impl PgMetadataStore {
         Ok(row.map(flag))
     }
 
-    pub(crate) async fn list_features_impl(
-        &self,
-        scope: &TenantScope,
-    ) -> Result<Vec<FeatureFlag>, PgError> {
+    async fn list_features(&self, scope: &TenantScope) -> Result<Vec<FeatureFlag>, MetadataError> {
         let tenant = scope.tenant_id();
         let rows: Vec<(String, bool, Option<time::OffsetDateTime>)> =
             read_scoped!(self, Scope::Tenant(tenant), |c| f::table
@@ -119,18 +118,18 @@ impl PgMetadataStore {
         Ok(rows.into_iter().map(flag).collect())
     }
 
-    pub(crate) async fn put_feature_impl(
+    async fn put_feature(
         &self,
         scope: &TenantScope,
         key: &str,
         value: Option<FeatureFlag>,
         journal: Journal,
-    ) -> Result<(), PgError> {
+    ) -> Result<(), MetadataError> {
         let tenant = scope.tenant_id();
         let at = journal.audit.at;
         let rows = &JournalRows::new(tenant, journal);
         let value = &value;
-        transaction!(self, |conn| {
+        Ok(transaction!(self, |conn| {
             match value {
                 Some(flag) => {
                     scoped(
@@ -166,7 +165,7 @@ impl PgMetadataStore {
             }
             futures::future::try_join(rows.insert(conn), notify(conn, tenant)).await?;
             Ok(())
-        })
+        })?)
     }
 }
 

@@ -27,14 +27,14 @@ diesel::define_sql_function! {
     fn set_config(name: Text, value: Text, is_local: Bool) -> Text;
 }
 
-/// `MetadataStore` on PostgreSQL. Connect it with the service role
+/// Coffer's metadata ports on PostgreSQL. Connect it with the service role
 /// (`coffer_app`), never with the owner of the tables: row-level security is
 /// what keeps tenants apart, and it does not bind a superuser.
 #[derive(Clone)]
 pub struct PgMetadataStore {
     pub(crate) pool: Pool<AsyncPgConnection>,
     /// Client-side bound of `check_ready` (the statement timeout).
-    ready_timeout: Option<Duration>,
+    pub(crate) ready_timeout: Option<Duration>,
     /// For the dedicated connections that hold job locks (`jobs.rs`).
     pub(crate) app_url: std::sync::Arc<str>,
 }
@@ -91,7 +91,7 @@ impl PgMetadataStore {
     }
 
     /// A store with a pool to `app_url` bounded by `options`.
-    /// Connections are opened lazily; call [`coffer_ports::MetadataStore::check_ready`]
+    /// Connections are opened lazily; call [`coffer_ports::MetadataReadiness::check_ready`]
     /// to find out whether the database answers.
     ///
     /// # Errors
@@ -135,21 +135,6 @@ impl PgMetadataStore {
             ready_timeout: options.statement_timeout,
             app_url: app_url.into(),
         })
-    }
-
-    /// Bounds the readiness probe's `SELECT 1` on the client side too: a
-    /// server that stopped answering (not just a slow statement) never
-    /// sends the cancellation `statement_timeout` would.
-    pub(crate) async fn bounded<T>(
-        &self,
-        probe: impl Future<Output = Result<T, PgError>>,
-    ) -> Result<T, PgError> {
-        match self.ready_timeout {
-            Some(limit) => tokio::time::timeout(limit, probe)
-                .await
-                .map_err(|_| PgError::Timeout(limit))?,
-            None => probe.await,
-        }
     }
 }
 

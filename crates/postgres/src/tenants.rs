@@ -1,7 +1,16 @@
-//! The platform path (tenants) and per-tenant accounts (users, usage).
+//! The tenant registry (platform path): tenants, their usage across
+//! tenants for operators (the only read across tenants, allowed by the
+//! `platform_reads` policies on `usage_counters` and `users`), and the
+//! purge of a cancelled tenant.
 
-use coffer_domain::{PageCursor, Role, Subject, Tenant, TenantId, TenantSlug, Usage, UserId};
-use coffer_ports::{Journal, NewTenant, Page, TenantPatch, TenantScope, fetch_size};
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use coffer_domain::{PageCursor, Tenant, TenantId, TenantSlug, TenantStatus, Usage};
+use coffer_ports::{
+    Journal, MetadataError, NewTenant, Page, PlatformRecord, TenantPatch, TenantRegistry,
+    TenantUsage, fetch_size,
+};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -12,10 +21,11 @@ use crate::error::{PgError, db_kind};
 use crate::journal::JournalRows;
 use crate::listing::keyset;
 use crate::rows::{TenantRow, UsageRow};
-use crate::schema::{tenants, usage_counters, users};
-use crate::store::{
-    PgMetadataStore, Scope, enter_tenant, platform, read_scoped, scoped, transaction,
-};
+use crate::schema::{platform_audit, tenants, usage_counters, users};
+use crate::store::{PgMetadataStore, Scope, enter_tenant, platform, read_scoped, transaction};
+
+/// A tenant and how many users it has.
+type UserCount = (Uuid, i64);
 
 #[derive(Debug, AsChangeset)]
 #[diesel(table_name = tenants)]
@@ -74,19 +84,22 @@ fn overrides_json(o: &coffer_domain::LimitOverrides) -> Result<serde_json::Value
     serde_json::to_value(o).map_err(|e| PgError::CorruptRow(format!("limit overrides: {e}")))
 }
 
-fn not_found_as_tenant(row: Result<TenantRow, PgError>) -> Result<Tenant, PgError> {
+fn not_found_as_tenant(row: Result<TenantRow, PgError>) -> Result<Tenant, MetadataError> {
     match row {
-        Err(PgError::Diesel(diesel::result::Error::NotFound)) => Err(PgError::NotFound("tenant")),
-        other => other?.try_into(),
+        Err(PgError::Diesel(diesel::result::Error::NotFound)) => {
+            Err(PgError::NotFound("tenant").into())
+        }
+        other => Ok(other?.try_into()?),
     }
 }
 
-impl PgMetadataStore {
-    pub(crate) async fn create_tenant_impl(
+#[async_trait]
+impl TenantRegistry for PgMetadataStore {
+    async fn create_tenant(
         &self,
         new: NewTenant,
         journal: Journal,
-    ) -> Result<Tenant, PgError> {
+    ) -> Result<Tenant, MetadataError> {
         let journal = &JournalRows::new(new.id, journal);
         let row = TenantRow::new(&new)?;
         let row = &row;
@@ -110,13 +123,13 @@ impl PgMetadataStore {
         });
         match result {
             Err(e) if db_kind(&e) == Some(DatabaseErrorKind::UniqueViolation) => Err(
-                PgError::Conflict(format!("tenant {} or its slug already exists", new.id)),
+                PgError::Conflict(format!("tenant {} or its slug already exists", new.id)).into(),
             ),
-            other => other?.try_into(),
+            other => Ok(other?.try_into()?),
         }
     }
 
-    pub(crate) async fn get_tenant_impl(&self, id: TenantId) -> Result<Tenant, PgError> {
+    async fn get_tenant(&self, id: TenantId) -> Result<Tenant, MetadataError> {
         // Tenant resolution runs on every request the service does not
         // answer from its cache: the two-round-trip read path.
         not_found_as_tenant(read_scoped!(self, Scope::Platform, |c| tenants::table
@@ -125,21 +138,18 @@ impl PgMetadataStore {
             .get_result(&mut &*c)))
     }
 
-    pub(crate) async fn find_tenant_by_slug_impl(
-        &self,
-        slug: &TenantSlug,
-    ) -> Result<Tenant, PgError> {
+    async fn find_tenant_by_slug(&self, slug: &TenantSlug) -> Result<Tenant, MetadataError> {
         not_found_as_tenant(read_scoped!(self, Scope::Platform, |c| tenants::table
             .filter(tenants::slug.eq(slug.as_str()))
             .select(TenantRow::as_select())
             .get_result(&mut &*c)))
     }
 
-    pub(crate) async fn list_tenants_impl(
+    async fn list_tenants(
         &self,
         after: Option<PageCursor>,
         limit: u32,
-    ) -> Result<Page<Tenant>, PgError> {
+    ) -> Result<Page<Tenant>, MetadataError> {
         let mut query = tenants::table
             .select(TenantRow::as_select())
             .order((tenants::created_at.asc(), tenants::id.asc()))
@@ -149,15 +159,15 @@ impl PgMetadataStore {
             query = query.filter(keyset("tenants.created_at, tenants.id", ">", c));
         }
         let rows: Vec<TenantRow> = read_scoped!(self, Scope::Platform, |c| query.load(&mut &*c))?;
-        Page::try_from_overfetch(rows, limit, Tenant::page_cursor)
+        Ok(Page::try_from_overfetch(rows, limit, Tenant::page_cursor)?)
     }
 
-    pub(crate) async fn update_tenant_impl(
+    async fn update_tenant(
         &self,
         id: TenantId,
         patch: TenantPatch,
         journal: Journal,
-    ) -> Result<Tenant, PgError> {
+    ) -> Result<Tenant, MetadataError> {
         let journal = &JournalRows::new(id, journal);
         let changes = &TenantChanges::of(patch)?;
         let row = transaction!(self, |conn| {
@@ -169,61 +179,102 @@ impl PgMetadataStore {
                 .await?;
             Ok(row)
         })?;
-        row.try_into()
+        Ok(row.try_into()?)
     }
 
-    pub(crate) async fn upsert_user_impl(
+    async fn tenant_usage(
         &self,
-        scope: &TenantScope,
-        subject: &Subject,
-        roles: &[Role],
-    ) -> Result<UserId, PgError> {
-        let tenant = scope.tenant_id();
-        let mut role_names: Vec<String> = roles.iter().map(|r| r.as_str().to_owned()).collect();
-        role_names.sort();
-        role_names.dedup();
-        let role_names = &role_names;
-        let result = transaction!(self, |conn| {
-            let now = OffsetDateTime::now_utc();
-            Ok(scoped(
-                conn,
-                tenant,
-                diesel::insert_into(users::table)
-                    .values((
-                        users::id.eq(Uuid::new_v4()),
-                        users::tenant_id.eq(tenant.as_uuid()),
-                        users::subject.eq(subject.as_str()),
-                        users::roles.eq(role_names),
-                        users::created_at.eq(now),
-                        users::last_seen_at.eq(now),
-                    ))
-                    .on_conflict((users::tenant_id, users::subject))
-                    .do_update()
-                    .set((users::roles.eq(role_names), users::last_seen_at.eq(now)))
-                    .returning(users::id)
-                    .get_result::<Uuid>(&mut &*conn),
-            )
-            .await?)
-        });
-        match result {
-            Err(e) if db_kind(&e) == Some(DatabaseErrorKind::ForeignKeyViolation) => {
-                Err(PgError::NotFound("tenant"))
-            }
-            other => other.map(UserId::from_uuid),
-        }
+        after: Option<PageCursor>,
+        limit: u32,
+    ) -> Result<Page<TenantUsage>, MetadataError> {
+        let page = self.list_tenants(after, limit).await?;
+        let ids: Vec<Uuid> = page.items.iter().map(|t| *t.id.as_uuid()).collect();
+        let ids = &ids;
+        let (usage, users): (Vec<(Uuid, UsageRow)>, Vec<UserCount>) =
+            read_scoped!(self, Scope::Platform, |c| futures::future::try_join(
+                usage_counters::table
+                    .filter(usage_counters::tenant_id.eq_any(ids))
+                    .select((usage_counters::tenant_id, UsageRow::as_select()))
+                    .load(&mut &*c),
+                users::table
+                    .filter(users::tenant_id.eq_any(ids))
+                    .group_by(users::tenant_id)
+                    .select((users::tenant_id, diesel::dsl::count_star()))
+                    .load(&mut &*c),
+            ))?;
+        let mut usage: HashMap<Uuid, Usage> = usage
+            .into_iter()
+            .map(|(tenant, row)| Ok((tenant, Usage::try_from(row)?)))
+            .collect::<Result<_, PgError>>()?;
+        let users: HashMap<Uuid, i64> = users.into_iter().collect();
+        let items = page
+            .items
+            .into_iter()
+            .map(|t| TenantUsage {
+                usage: usage.remove(t.id.as_uuid()).unwrap_or_default(),
+                users: users
+                    .get(t.id.as_uuid())
+                    .copied()
+                    .map_or(0, |n| u64::try_from(n).unwrap_or(0)),
+                // A dedicated tenant's counters and users are in its own
+                // database: zero here, and the caller reads them there.
+                dedicated: t.dedicated_database.is_some(),
+                tenant: t.id,
+                slug: t.slug,
+                plan: t.plan,
+                status: t.status,
+                created_at: t.created_at,
+            })
+            .collect();
+        Ok(Page {
+            items,
+            next_cursor: page.next_cursor,
+        })
     }
 
-    pub(crate) async fn usage_impl(&self, scope: &TenantScope) -> Result<Usage, PgError> {
-        let tenant = scope.tenant_id();
-        let row = read_scoped!(self, Scope::Tenant(tenant), |c| usage_counters::table
-            .select(UsageRow::as_select())
-            .filter(usage_counters::tenant_id.eq(tenant.as_uuid()))
-            .get_result(&mut &*c))
-        .map(Some)
-        .or_else(|e| match e {
-            PgError::Diesel(diesel::result::Error::NotFound) => Ok(None),
-            e => Err(e),
-        })?;
-        row.map_or(Ok(Usage::default()), Usage::try_from)
+    async fn purge_tenant(
+        &self,
+        id: TenantId,
+        record: PlatformRecord,
+    ) -> Result<(), MetadataError> {
+        let record = &record;
+        Ok(transaction!(self, |conn| {
+            let found: Option<(String, String)> = platform(
+                conn,
+                tenants::table
+                    .find(id.as_uuid())
+                    .select((tenants::slug, tenants::status))
+                    .for_update()
+                    .get_result(&mut &*conn),
+            )
+            .await
+            .optional()?;
+            let (slug, status) = found.ok_or(PgError::NotFound("tenant"))?;
+            if status != TenantStatus::Cancelled.as_str() {
+                return Err(PgError::InvalidState(format!(
+                    "tenant {slug} is {status}, not cancelled"
+                )));
+            }
+            // Every tenant table references tenants ON DELETE CASCADE; the
+            // cascade runs as the tables' owner, so it also removes the
+            // tenant's audit log, which the service role itself may never
+            // delete from.
+            diesel::delete(tenants::table.find(id.as_uuid()))
+                .execute(conn)
+                .await?;
+            diesel::insert_into(platform_audit::table)
+                .values((
+                    platform_audit::id.eq(Uuid::now_v7()),
+                    platform_audit::tenant_id.eq(id.as_uuid()),
+                    platform_audit::tenant_slug.eq(&slug),
+                    platform_audit::actor.eq(record.actor.as_str()),
+                    platform_audit::action.eq(&record.action),
+                    platform_audit::detail.eq(&record.detail),
+                    platform_audit::at.eq(record.at),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })?)
     }
 }

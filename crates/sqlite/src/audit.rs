@@ -1,29 +1,33 @@
 //! The append-only audit log (triggers refuse UPDATE and DELETE).
 
-use coffer_ports::{AuditEntry, AuditQuery, Journal, NewAudit, Page, TenantScope, fetch_size};
+use async_trait::async_trait;
+use coffer_ports::{
+    AuditEntry, AuditLog, AuditQuery, Journal, MetadataError, NewAudit, Page, TenantScope,
+    fetch_size,
+};
 use diesel::prelude::*;
 
-use crate::error::SqliteError;
 use crate::journal::JournalRows;
 use crate::rows::{AuditRow, id, ns};
 use crate::schema::audit_events;
 use crate::store::SqliteMetadataStore;
 
-impl SqliteMetadataStore {
-    pub(crate) async fn append_audit_impl(
+#[async_trait]
+impl AuditLog for SqliteMetadataStore {
+    async fn append_audit(
         &self,
         scope: &TenantScope,
         entry: NewAudit,
-    ) -> Result<(), SqliteError> {
+    ) -> Result<(), MetadataError> {
         let rows = JournalRows::new(scope.tenant_id(), Journal::audit(entry))?;
-        self.write(move |conn| rows.insert(conn)).await
+        Ok(self.write(move |conn| rows.insert(conn)).await?)
     }
 
-    pub(crate) async fn list_audit_impl(
+    async fn list_audit(
         &self,
         scope: &TenantScope,
         query: &AuditQuery,
-    ) -> Result<Page<AuditEntry>, SqliteError> {
+    ) -> Result<Page<AuditEntry>, MetadataError> {
         use audit_events::dsl as a;
         let mut q = a::audit_events
             .select(AuditRow::as_select())
@@ -60,6 +64,10 @@ impl SqliteMetadataStore {
             };
         }
         let rows: Vec<AuditRow> = self.read(move |conn| Ok(q.load(conn)?)).await?;
-        Page::try_from_overfetch(rows, query.limit, AuditEntry::page_cursor)
+        Ok(Page::try_from_overfetch(
+            rows,
+            query.limit,
+            AuditEntry::page_cursor,
+        )?)
     }
 }

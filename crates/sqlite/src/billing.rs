@@ -1,7 +1,10 @@
 //! Billing events: the id recorded once, with the event's effect, in one
 //! unit of work (see coffer-postgres' twin).
 
-use coffer_ports::{BillingChange, BillingEffect, BillingRecorded, NewBillingEvent};
+use async_trait::async_trait;
+use coffer_ports::{
+    BillingChange, BillingEffect, BillingLedger, BillingRecorded, MetadataError, NewBillingEvent,
+};
 use diesel::dsl::exists;
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
@@ -22,12 +25,13 @@ enum Change {
     },
 }
 
-impl SqliteMetadataStore {
-    pub(crate) async fn record_billing_event_impl(
+#[async_trait]
+impl BillingLedger for SqliteMetadataStore {
+    async fn record_billing_event(
         &self,
         event: NewBillingEvent,
         effect: Option<BillingEffect>,
-    ) -> Result<BillingRecorded, SqliteError> {
+    ) -> Result<BillingRecorded, MetadataError> {
         let effect = effect
             .map(|e| {
                 let at = ns(e.journal.audit.at)?;
@@ -100,9 +104,9 @@ impl SqliteMetadataStore {
         match result {
             // The tenant is gone (the setting's or the journal's foreign key).
             Err(e) if e.db_kind() == Some(DatabaseErrorKind::ForeignKeyViolation) => {
-                Err(SqliteError::NotFound("tenant"))
+                Err(SqliteError::NotFound("tenant").into())
             }
-            other => other,
+            other => Ok(other?),
         }
     }
 }

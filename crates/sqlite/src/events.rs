@@ -2,8 +2,11 @@
 //! SQLite has one writer at a time (`BEGIN IMMEDIATE`), so a claim needs no
 //! row locks: the lease alone keeps a second dispatcher off.
 
+use async_trait::async_trait;
 use coffer_domain::PageCursor;
-use coffer_ports::{DeliveryOutcome, Event, EventClaim, Page, TenantScope, fetch_size};
+use coffer_ports::{
+    DeliveryOutcome, Event, EventClaim, EventOutbox, MetadataError, Page, TenantScope, fetch_size,
+};
 use diesel::prelude::*;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -13,14 +16,15 @@ use crate::rows::{EventRow, id, ns};
 use crate::schema::outbox::dsl as o;
 use crate::store::SqliteMetadataStore;
 
-impl SqliteMetadataStore {
-    pub(crate) async fn list_events_impl(
+#[async_trait]
+impl EventOutbox for SqliteMetadataStore {
+    async fn list_events(
         &self,
         scope: &TenantScope,
         after: Option<PageCursor>,
         settled_before: OffsetDateTime,
         limit: u32,
-    ) -> Result<Page<Event>, SqliteError> {
+    ) -> Result<Page<Event>, MetadataError> {
         let tenant = id(scope.tenant_id().as_uuid());
         let before = ns(settled_before)?;
         let after = after
@@ -45,14 +49,14 @@ impl SqliteMetadataStore {
                 Ok(q.load(conn)?)
             })
             .await?;
-        Page::try_from_overfetch(rows, limit, Event::page_cursor)
+        Ok(Page::try_from_overfetch(rows, limit, Event::page_cursor)?)
     }
 
-    pub(crate) async fn claim_events_impl(
+    async fn claim_events(
         &self,
         scope: &TenantScope,
         claim: &EventClaim,
-    ) -> Result<Vec<Event>, SqliteError> {
+    ) -> Result<Vec<Event>, MetadataError> {
         let tenant = id(scope.tenant_id().as_uuid());
         let (now, since) = (ns(claim.now)?, ns(claim.since)?);
         let until = ns(claim.now + claim.lease)?;
@@ -79,15 +83,18 @@ impl SqliteMetadataStore {
                     .load(conn)?)
             })
             .await?;
-        rows.into_iter().map(Event::try_from).collect()
+        Ok(rows
+            .into_iter()
+            .map(Event::try_from)
+            .collect::<Result<_, _>>()?)
     }
 
-    pub(crate) async fn record_delivery_impl(
+    async fn record_delivery(
         &self,
         scope: &TenantScope,
         event: Uuid,
         outcome: DeliveryOutcome,
-    ) -> Result<(), SqliteError> {
+    ) -> Result<(), MetadataError> {
         let tenant = id(scope.tenant_id().as_uuid());
         let event = id(&event);
         let updated = self
@@ -118,7 +125,7 @@ impl SqliteMetadataStore {
             })
             .await?;
         if updated == 0 {
-            return Err(SqliteError::NotFound("event"));
+            return Err(SqliteError::NotFound("event").into());
         }
         Ok(())
     }

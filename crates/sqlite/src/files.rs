@@ -1,10 +1,15 @@
-//! File lifecycle: reserve (pending), complete (available), change, trash,
-//! restore, remove — each with its usage accounting in the same
-//! transaction. Every statement names the tenant: SQLite has no row-level
-//! security to fall back on.
+//! The file catalog: usage, reads, and the file lifecycle — reserve
+//! (pending), complete (available), change, trash, restore, remove — each
+//! with its usage accounting in the same transaction. A listing's query is
+//! built in `listing.rs`. Every statement names the tenant: SQLite has no
+//! row-level security to fall back on.
 
+use async_trait::async_trait;
 use coffer_domain::{FileId, FileRecord, FileStatus, PlanLimits, Usage, UsageChange};
-use coffer_ports::{FilePatch, Journal, NewFile, ObjectFacts, StoredFile, TenantScope};
+use coffer_ports::{
+    FileCatalog, FilePatch, FileQuery, Journal, MetadataError, NewFile, ObjectFacts, Page,
+    StoredFile, TenantScope,
+};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
 use diesel::sqlite::SqliteConnection;
@@ -12,6 +17,7 @@ use time::OffsetDateTime;
 
 use crate::error::SqliteError;
 use crate::journal::JournalRows;
+use crate::listing::files_query;
 use crate::rows::{FileRow, GrantRow, UsageRow, grants_from, id, ns, status_of, to_i64};
 use crate::schema::{files, grants, usage_counters};
 use crate::store::SqliteMetadataStore;
@@ -103,13 +109,65 @@ fn adjust_usage(
 }
 
 impl SqliteMetadataStore {
-    pub(crate) async fn reserve_upload_impl(
+    /// `from` → `to` (trash or restore), `InvalidState` from anything else.
+    async fn transition(
+        &self,
+        scope: &TenantScope,
+        file: FileId,
+        from: FileStatus,
+        to: FileStatus,
+        at: OffsetDateTime,
+        journal: Journal,
+    ) -> Result<FileRecord, SqliteError> {
+        let journal = JournalRows::new(scope.tenant_id(), journal)?;
+        let target = Target::new(scope, file);
+        let at = ns(at)?;
+        let deleted_at = (to == FileStatus::Deleted).then_some(at);
+        let row = self
+            .write(move |conn| {
+                target.expect_status(conn, from)?;
+                let row = diesel::update(files::table)
+                    .filter(files::tenant_id.eq(&target.tenant))
+                    .filter(files::id.eq(&target.file))
+                    .set((
+                        files::status.eq(to.as_str()),
+                        files::deleted_at.eq(deleted_at),
+                        files::updated_at.eq(at),
+                    ))
+                    .returning(FileRow::as_returning())
+                    .get_result(conn)
+                    .map_err(|e| live_conflict(e.into(), "this file's path and filename"))?;
+                journal.insert(conn)?;
+                Ok(row)
+            })
+            .await?;
+        row.try_into()
+    }
+}
+
+#[async_trait]
+impl FileCatalog for SqliteMetadataStore {
+    async fn usage(&self, scope: &TenantScope) -> Result<Usage, MetadataError> {
+        let tenant = id(scope.tenant_id().as_uuid());
+        let row = self
+            .read(move |conn| {
+                Ok(usage_counters::table
+                    .select(UsageRow::as_select())
+                    .filter(usage_counters::tenant_id.eq(tenant))
+                    .get_result(conn)
+                    .optional()?)
+            })
+            .await?;
+        Ok(row.map_or(Ok(Usage::default()), Usage::try_from)?)
+    }
+
+    async fn reserve_upload(
         &self,
         scope: &TenantScope,
         file: NewFile,
         limits: &PlanLimits,
         journal: Journal,
-    ) -> Result<FileRecord, SqliteError> {
+    ) -> Result<FileRecord, MetadataError> {
         let journal = JournalRows::new(scope.tenant_id(), journal)?;
         let tenant = id(scope.tenant_id().as_uuid());
         let size = to_i64(file.size_bytes, "size_bytes")?;
@@ -157,14 +215,14 @@ impl SqliteMetadataStore {
                 Ok(inserted)
             })
             .await?;
-        inserted.try_into()
+        Ok(inserted.try_into()?)
     }
 
-    pub(crate) async fn get_file_impl(
+    async fn get_file(
         &self,
         scope: &TenantScope,
         file: FileId,
-    ) -> Result<StoredFile, SqliteError> {
+    ) -> Result<StoredFile, MetadataError> {
         let target = Target::new(scope, file);
         let (row, grant_rows) = self
             .read(move |conn| {
@@ -184,12 +242,26 @@ impl SqliteMetadataStore {
         })
     }
 
-    pub(crate) async fn set_multipart_upload_impl(
+    async fn list_files(
+        &self,
+        scope: &TenantScope,
+        query: &FileQuery,
+    ) -> Result<Page<FileRecord>, MetadataError> {
+        let q = files_query(&id(scope.tenant_id().as_uuid()), query)?;
+        let rows: Vec<FileRow> = self.read(move |conn| Ok(q.load(conn)?)).await?;
+        Ok(Page::try_from_overfetch(
+            rows,
+            query.limit,
+            FileRecord::page_cursor,
+        )?)
+    }
+
+    async fn set_multipart_upload(
         &self,
         scope: &TenantScope,
         file: FileId,
         upload_id: &str,
-    ) -> Result<FileRecord, SqliteError> {
+    ) -> Result<FileRecord, MetadataError> {
         let target = Target::new(scope, file);
         let upload_id = upload_id.to_owned();
         let row = self
@@ -203,16 +275,16 @@ impl SqliteMetadataStore {
                     .get_result(conn)?)
             })
             .await?;
-        row.try_into()
+        Ok(row.try_into()?)
     }
 
-    pub(crate) async fn mark_available_impl(
+    async fn mark_available(
         &self,
         scope: &TenantScope,
         file: FileId,
         facts: ObjectFacts,
         journal: Journal,
-    ) -> Result<FileRecord, SqliteError> {
+    ) -> Result<FileRecord, MetadataError> {
         let journal = JournalRows::new(scope.tenant_id(), journal)?;
         let target = Target::new(scope, file);
         let size = to_i64(facts.size_bytes, "size_bytes")?;
@@ -253,17 +325,17 @@ impl SqliteMetadataStore {
                 Ok(updated)
             })
             .await?;
-        row.try_into()
+        Ok(row.try_into()?)
     }
 
-    pub(crate) async fn update_file_impl(
+    async fn update_file(
         &self,
         scope: &TenantScope,
         file: FileId,
         patch: FilePatch,
         at: OffsetDateTime,
         journal: Journal,
-    ) -> Result<FileRecord, SqliteError> {
+    ) -> Result<FileRecord, MetadataError> {
         let journal = JournalRows::new(scope.tenant_id(), journal)?;
         let target = Target::new(scope, file);
         let changes = FileChanges {
@@ -291,50 +363,37 @@ impl SqliteMetadataStore {
                 Ok(row)
             })
             .await?;
-        row.try_into()
+        Ok(row.try_into()?)
     }
 
-    /// `from` → `to` (trash or restore), `InvalidState` from anything else.
-    pub(crate) async fn transition(
+    async fn trash_file(
         &self,
         scope: &TenantScope,
         file: FileId,
-        from: FileStatus,
-        to: FileStatus,
         at: OffsetDateTime,
         journal: Journal,
-    ) -> Result<FileRecord, SqliteError> {
-        let journal = JournalRows::new(scope.tenant_id(), journal)?;
-        let target = Target::new(scope, file);
-        let at = ns(at)?;
-        let deleted_at = (to == FileStatus::Deleted).then_some(at);
-        let row = self
-            .write(move |conn| {
-                target.expect_status(conn, from)?;
-                let row = diesel::update(files::table)
-                    .filter(files::tenant_id.eq(&target.tenant))
-                    .filter(files::id.eq(&target.file))
-                    .set((
-                        files::status.eq(to.as_str()),
-                        files::deleted_at.eq(deleted_at),
-                        files::updated_at.eq(at),
-                    ))
-                    .returning(FileRow::as_returning())
-                    .get_result(conn)
-                    .map_err(|e| live_conflict(e.into(), "this file's path and filename"))?;
-                journal.insert(conn)?;
-                Ok(row)
-            })
-            .await?;
-        row.try_into()
+    ) -> Result<FileRecord, MetadataError> {
+        let (from, to) = (FileStatus::Available, FileStatus::Deleted);
+        Ok(self.transition(scope, file, from, to, at, journal).await?)
     }
 
-    pub(crate) async fn remove_file_impl(
+    async fn restore_file(
+        &self,
+        scope: &TenantScope,
+        file: FileId,
+        at: OffsetDateTime,
+        journal: Journal,
+    ) -> Result<FileRecord, MetadataError> {
+        let (from, to) = (FileStatus::Deleted, FileStatus::Available);
+        Ok(self.transition(scope, file, from, to, at, journal).await?)
+    }
+
+    async fn remove_file(
         &self,
         scope: &TenantScope,
         file: FileId,
         journal: Option<Journal>,
-    ) -> Result<FileRecord, SqliteError> {
+    ) -> Result<FileRecord, MetadataError> {
         let target = Target::new(scope, file);
         let journal = journal
             .map(|j| JournalRows::new(scope.tenant_id(), j))
@@ -356,6 +415,6 @@ impl SqliteMetadataStore {
                 Ok(removed)
             })
             .await?;
-        row.try_into()
+        Ok(row.try_into()?)
     }
 }

@@ -1,7 +1,8 @@
 //! Grants on files, always within the caller's tenant.
 
+use async_trait::async_trait;
 use coffer_domain::{FileId, Grant, GrantId};
-use coffer_ports::{Journal, NewGrant, TenantScope};
+use coffer_ports::{Grants, Journal, MetadataError, NewGrant, TenantScope};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 
@@ -29,12 +30,13 @@ fn file_exists(
     }
 }
 
-impl SqliteMetadataStore {
-    pub(crate) async fn list_grants_impl(
+#[async_trait]
+impl Grants for SqliteMetadataStore {
+    async fn list_grants(
         &self,
         scope: &TenantScope,
         file: FileId,
-    ) -> Result<Vec<Grant>, SqliteError> {
+    ) -> Result<Vec<Grant>, MetadataError> {
         let (tenant, file) = (id(scope.tenant_id().as_uuid()), id(file.as_uuid()));
         let rows = self
             .read(move |conn| {
@@ -47,15 +49,15 @@ impl SqliteMetadataStore {
                     .load(conn)?)
             })
             .await?;
-        grants_from(rows)
+        Ok(grants_from(rows)?)
     }
 
-    pub(crate) async fn put_grant_impl(
+    async fn put_grant(
         &self,
         scope: &TenantScope,
         grant: NewGrant,
         journal: Journal,
-    ) -> Result<Grant, SqliteError> {
+    ) -> Result<Grant, MetadataError> {
         let journal = JournalRows::new(scope.tenant_id(), journal)?;
         let row = GrantRow {
             id: id(grant.id.as_uuid()),
@@ -89,16 +91,16 @@ impl SqliteMetadataStore {
                 Ok(stored)
             })
             .await?;
-        row.try_into()
+        Ok(row.try_into()?)
     }
 
-    pub(crate) async fn delete_grant_impl(
+    async fn delete_grant(
         &self,
         scope: &TenantScope,
         file: FileId,
         grant: GrantId,
         journal: Journal,
-    ) -> Result<(), SqliteError> {
+    ) -> Result<(), MetadataError> {
         let journal = JournalRows::new(scope.tenant_id(), journal)?;
         let tenant = id(scope.tenant_id().as_uuid());
         let (file, grant) = (id(file.as_uuid()), id(grant.as_uuid()));
@@ -114,5 +116,6 @@ impl SqliteMetadataStore {
             journal.insert(conn)
         })
         .await
+        .map_err(Into::into)
     }
 }

@@ -2,8 +2,11 @@
 //! rows with their objects (rows being erased included), marking rows whose
 //! object is missing. Every statement names the tenant.
 
+use async_trait::async_trait;
 use coffer_domain::{BucketName, FileId, FileRecord, ObjectKey};
-use coffer_ports::{FileObject, FileObjectQuery, Journal, TenantScope, page_size};
+use coffer_ports::{
+    FileObject, FileObjectQuery, Integrity, Journal, MetadataError, TenantScope, page_size,
+};
 use diesel::prelude::*;
 use time::OffsetDateTime;
 
@@ -43,14 +46,15 @@ impl TryFrom<FileObjectRow> for FileObject {
     }
 }
 
-impl SqliteMetadataStore {
-    pub(crate) async fn begin_erase_impl(
+#[async_trait]
+impl Integrity for SqliteMetadataStore {
+    async fn begin_erase(
         &self,
         scope: &TenantScope,
         file: FileId,
         at: OffsetDateTime,
         journal: Journal,
-    ) -> Result<FileRecord, SqliteError> {
+    ) -> Result<FileRecord, MetadataError> {
         let journal = JournalRows::new(scope.tenant_id(), journal)?;
         let (tenant, file) = (id(scope.tenant_id().as_uuid()), id(file.as_uuid()));
         let at = ns(at)?;
@@ -76,14 +80,14 @@ impl SqliteMetadataStore {
                     .ok_or(SqliteError::NotFound("file"))
             })
             .await?;
-        row.try_into()
+        Ok(row.try_into()?)
     }
 
-    pub(crate) async fn list_file_objects_impl(
+    async fn list_file_objects(
         &self,
         scope: &TenantScope,
         query: &FileObjectQuery,
-    ) -> Result<Vec<FileObject>, SqliteError> {
+    ) -> Result<Vec<FileObject>, MetadataError> {
         let tenant = id(scope.tenant_id().as_uuid());
         let before = query.erase_started_before.map(ns).transpose()?;
         let after = query.after.map(|f| id(f.as_uuid()));
@@ -107,16 +111,19 @@ impl SqliteMetadataStore {
                 Ok(q.load::<FileObjectRow>(conn)?)
             })
             .await?;
-        rows.into_iter().map(FileObject::try_from).collect()
+        Ok(rows
+            .into_iter()
+            .map(FileObject::try_from)
+            .collect::<Result<_, _>>()?)
     }
 
-    pub(crate) async fn mark_object_missing_impl(
+    async fn mark_object_missing(
         &self,
         scope: &TenantScope,
         file: FileId,
         at: OffsetDateTime,
         journal: Journal,
-    ) -> Result<(), SqliteError> {
+    ) -> Result<(), MetadataError> {
         let journal = JournalRows::new(scope.tenant_id(), journal)?;
         let (tenant, file) = (id(scope.tenant_id().as_uuid()), id(file.as_uuid()));
         let at = ns(at)?;
@@ -139,5 +146,6 @@ impl SqliteMetadataStore {
             exists.map(|_| ()).ok_or(SqliteError::NotFound("file"))
         })
         .await
+        .map_err(Into::into)
     }
 }

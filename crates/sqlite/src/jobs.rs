@@ -6,7 +6,8 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use coffer_ports::JobLock;
+use async_trait::async_trait;
+use coffer_ports::{JobLock, JobLocks, MetadataError};
 
 use crate::store::SqliteMetadataStore;
 
@@ -30,19 +31,20 @@ impl Drop for Claim {
     }
 }
 
-impl SqliteMetadataStore {
-    pub(crate) fn try_lock_job_impl(&self, job: &str) -> Option<JobLock> {
+#[async_trait]
+impl JobLocks for SqliteMetadataStore {
+    async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>, MetadataError> {
         let fresh = self
             .jobs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(job.to_owned());
-        fresh.then(|| {
+        Ok(fresh.then(|| {
             let claim = Claim {
                 claims: self.jobs.clone(),
                 job: job.to_owned(),
             };
             JobLock::new(job, claim)
-        })
+        }))
     }
 }

@@ -1,6 +1,8 @@
-//! Coffer's embedded [`MetadataStore`](coffer_ports::MetadataStore) on one
-//! SQLite file (bundled SQLite: nothing to install), for `coffer serve` with
-//! no configuration.
+//! Coffer's embedded metadata store on one SQLite file (bundled SQLite:
+//! nothing to install), for `coffer serve` with no configuration. It
+//! implements every metadata port but
+//! [`TenantDatabases`](coffer_ports::TenantDatabases): all tenants live in
+//! this one file, so [`coffer_ports::MetadataPorts::in_one`] bundles it.
 //!
 //! It keeps the same tables and rules as the PostgreSQL adapter (its own
 //! migrations in `migrations/sqlite/`, applied by [`SqliteMetadataStore::open`])
@@ -25,9 +27,8 @@ mod integrity;
 mod jobs;
 mod journal;
 mod listing;
+mod members;
 mod onboarding;
-mod platform;
-mod port;
 mod rows;
 mod schema;
 mod settings;

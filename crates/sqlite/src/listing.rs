@@ -1,9 +1,10 @@
-//! File listings: newest first by the keyset `(created_at, id)`, every
-//! filter in SQL (so a page is always full when more rows exist), confined
-//! to the tenant and to what the caller may read.
+//! The query of a file listing ([`coffer_ports::FileCatalog::list_files`]):
+//! newest first by the keyset `(created_at, id)`, every filter in SQL (so a
+//! page is always full when more rows exist), confined to the tenant and to
+//! what the caller may read.
 
-use coffer_domain::{FileRecord, PageCursor};
-use coffer_ports::{FileQuery, Page, TenantScope, fetch_size};
+use coffer_domain::PageCursor;
+use coffer_ports::{FileQuery, fetch_size};
 use diesel::dsl::{AsSelect, SqlTypeOf};
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
@@ -13,14 +14,13 @@ use crate::error::SqliteError;
 use crate::functions::{coffer_json_contains, coffer_lower, instr};
 use crate::rows::{FileRow, id, ns};
 use crate::schema::{files, grants};
-use crate::store::SqliteMetadataStore;
 
 type Condition = Box<dyn BoxableExpression<files::table, Sqlite, SqlType = Bool>>;
 type FilesQuery = files::BoxedQuery<'static, Sqlite, SqlTypeOf<AsSelect<FileRow, Sqlite>>>;
 
 /// The listing query, one row more than the page so the caller knows
 /// whether another page follows.
-fn files_query(tenant: &str, query: &FileQuery) -> Result<FilesQuery, SqliteError> {
+pub(crate) fn files_query(tenant: &str, query: &FileQuery) -> Result<FilesQuery, SqliteError> {
     let mut q = files::table
         .select(FileRow::as_select())
         .filter(files::tenant_id.eq(tenant.to_owned()))
@@ -89,16 +89,4 @@ fn files_query(tenant: &str, query: &FileQuery) -> Result<FilesQuery, SqliteErro
         );
     }
     Ok(q)
-}
-
-impl SqliteMetadataStore {
-    pub(crate) async fn list_files_impl(
-        &self,
-        scope: &TenantScope,
-        query: &FileQuery,
-    ) -> Result<Page<FileRecord>, SqliteError> {
-        let q = files_query(&id(scope.tenant_id().as_uuid()), query)?;
-        let rows: Vec<FileRow> = self.read(move |conn| Ok(q.load(conn)?)).await?;
-        Page::try_from_overfetch(rows, query.limit, FileRecord::page_cursor)
-    }
 }

@@ -2,11 +2,14 @@
 //! update inside one `BEGIN IMMEDIATE` transaction, which no other claim
 //! can interleave with.
 
+use async_trait::async_trait;
 use coffer_domain::{
     Onboarding, OnboardingRequest, OnboardingState, OnboardingStep, Subject, Tenant, TenantId,
     steps_from_str, steps_to_string,
 };
-use coffer_ports::{Journal, NewOnboarding, NewTenant, OnboardingUpdate, TenantScope};
+use coffer_ports::{
+    Journal, MetadataError, NewOnboarding, NewTenant, OnboardingQueue, OnboardingUpdate,
+};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
 use time::OffsetDateTime;
@@ -14,7 +17,7 @@ use time::OffsetDateTime;
 use crate::error::SqliteError;
 use crate::journal::JournalRows;
 use crate::rows::{TenantRow, id, ns, time_of, time_opt, uuid_of};
-use crate::schema::{tenant_onboardings, tenants, usage_counters, users};
+use crate::schema::{tenant_onboardings, tenants, usage_counters};
 use crate::store::SqliteMetadataStore;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -64,13 +67,14 @@ impl TryFrom<OnboardingRow> for Onboarding {
     }
 }
 
-impl SqliteMetadataStore {
-    pub(crate) async fn create_onboarding_impl(
+#[async_trait]
+impl OnboardingQueue for SqliteMetadataStore {
+    async fn create_onboarding(
         &self,
         new: NewTenant,
         onboarding: NewOnboarding,
         journal: Journal,
-    ) -> Result<(Tenant, Onboarding), SqliteError> {
+    ) -> Result<(Tenant, Onboarding), MetadataError> {
         let journal = JournalRows::new(new.id, journal)?;
         let row = TenantRow::new(&new)?;
         let created = row.created_at;
@@ -113,17 +117,15 @@ impl SqliteMetadataStore {
             .await;
         match result {
             Err(e) if e.db_kind() == Some(DatabaseErrorKind::UniqueViolation) => Err(
-                SqliteError::Conflict(format!("tenant {} or its slug already exists", new.id)),
+                SqliteError::Conflict(format!("tenant {} or its slug already exists", new.id))
+                    .into(),
             ),
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
             Ok((tenant, job)) => Ok((tenant.try_into()?, job.try_into()?)),
         }
     }
 
-    pub(crate) async fn get_onboarding_impl(
-        &self,
-        tenant: TenantId,
-    ) -> Result<Onboarding, SqliteError> {
+    async fn get_onboarding(&self, tenant: TenantId) -> Result<Onboarding, MetadataError> {
         let key = id(tenant.as_uuid());
         let row = self
             .read(move |conn| {
@@ -134,14 +136,14 @@ impl SqliteMetadataStore {
                     .optional()?)
             })
             .await?;
-        row.ok_or(SqliteError::NotFound("onboarding"))?.try_into()
+        Ok(row.ok_or(SqliteError::NotFound("onboarding"))?.try_into()?)
     }
 
-    pub(crate) async fn claim_onboarding_impl(
+    async fn claim_onboarding(
         &self,
         now: OffsetDateTime,
         lease: time::Duration,
-    ) -> Result<Option<Onboarding>, SqliteError> {
+    ) -> Result<Option<Onboarding>, MetadataError> {
         use tenant_onboardings::dsl as o;
         let (now, until) = (ns(now)?, ns(now + lease)?);
         let row = self
@@ -170,15 +172,15 @@ impl SqliteMetadataStore {
                 ))
             })
             .await?;
-        row.map(Onboarding::try_from).transpose()
+        Ok(row.map(Onboarding::try_from).transpose()?)
     }
 
-    pub(crate) async fn update_onboarding_impl(
+    async fn update_onboarding(
         &self,
         tenant: TenantId,
         update: OnboardingUpdate,
         journal: Journal,
-    ) -> Result<Onboarding, SqliteError> {
+    ) -> Result<Onboarding, MetadataError> {
         use tenant_onboardings::dsl as o;
         let journal = JournalRows::new(tenant, journal)?;
         let key = id(tenant.as_uuid());
@@ -225,38 +227,6 @@ impl SqliteMetadataStore {
                 Ok(row)
             })
             .await?;
-        row.try_into()
-    }
-
-    pub(crate) async fn remove_user_impl(
-        &self,
-        scope: &TenantScope,
-        subject: &Subject,
-        journal: Journal,
-    ) -> Result<(), SqliteError> {
-        let journal = JournalRows::new(scope.tenant_id(), journal)?;
-        let tenant = id(scope.tenant_id().as_uuid());
-        let subject = subject.as_str().to_owned();
-        let shown = subject.clone();
-        let result = self
-            .write(move |conn| {
-                let removed = diesel::delete(
-                    users::table
-                        .filter(users::tenant_id.eq(&tenant))
-                        .filter(users::subject.eq(&subject)),
-                )
-                .execute(conn)?;
-                if removed > 0 {
-                    journal.insert(conn)?;
-                }
-                Ok(())
-            })
-            .await;
-        match result {
-            Err(e) if e.db_kind() == Some(DatabaseErrorKind::ForeignKeyViolation) => Err(
-                SqliteError::Conflict(format!("user {shown} still owns files")),
-            ),
-            other => other,
-        }
+        Ok(row.try_into()?)
     }
 }

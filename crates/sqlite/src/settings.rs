@@ -2,8 +2,11 @@
 //! flags. One process owns the database, so no other instance needs telling
 //! of a change ([`coffer_ports::TenantChanges`] reports nothing).
 
+use async_trait::async_trait;
 use coffer_domain::{FeatureFlag, TenantId, TenantSlug};
-use coffer_ports::{Journal, TenantChange, TenantChanges, TenantScope};
+use coffer_ports::{
+    Journal, MetadataError, TenantChange, TenantChanges, TenantScope, TenantSettings,
+};
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
 use diesel::upsert::excluded;
@@ -15,11 +18,12 @@ use crate::schema::tenant_features as f;
 use crate::schema::tenant_settings as s;
 use crate::store::SqliteMetadataStore;
 
-impl SqliteMetadataStore {
-    pub(crate) async fn setting_across_tenants_impl(
+#[async_trait]
+impl TenantSettings for SqliteMetadataStore {
+    async fn setting_across_tenants(
         &self,
         key: &str,
-    ) -> Result<Vec<(TenantId, TenantSlug, serde_json::Value)>, SqliteError> {
+    ) -> Result<Vec<(TenantId, TenantSlug, serde_json::Value)>, MetadataError> {
         use crate::schema::tenants;
         let key = key.to_owned();
         let rows: Vec<(String, String, String)> = self
@@ -32,7 +36,8 @@ impl SqliteMetadataStore {
                     .load(conn)?)
             })
             .await?;
-        rows.into_iter()
+        Ok(rows
+            .into_iter()
             .map(|(id, slug, value)| {
                 let corrupt = |e: String| SqliteError::CorruptRow(e);
                 let id =
@@ -43,14 +48,14 @@ impl SqliteMetadataStore {
                     serde_json::from_str(&value).map_err(|e| corrupt(format!("setting: {e}")))?;
                 Ok((TenantId::from_uuid(id), slug, value))
             })
-            .collect()
+            .collect::<Result<_, SqliteError>>()?)
     }
 
-    pub(crate) async fn get_setting_impl(
+    async fn get_setting(
         &self,
         scope: &TenantScope,
         key: &str,
-    ) -> Result<Option<serde_json::Value>, SqliteError> {
+    ) -> Result<Option<serde_json::Value>, MetadataError> {
         let tenant = id(scope.tenant_id().as_uuid());
         let key = key.to_owned();
         let raw: Option<String> = self
@@ -63,19 +68,21 @@ impl SqliteMetadataStore {
                     .optional()?)
             })
             .await?;
-        raw.map(|v| {
-            serde_json::from_str(&v).map_err(|e| SqliteError::CorruptRow(format!("setting: {e}")))
-        })
-        .transpose()
+        Ok(raw
+            .map(|v| {
+                serde_json::from_str(&v)
+                    .map_err(|e| SqliteError::CorruptRow(format!("setting: {e}")))
+            })
+            .transpose()?)
     }
 
-    pub(crate) async fn put_setting_impl(
+    async fn put_setting(
         &self,
         scope: &TenantScope,
         key: &str,
         value: Option<serde_json::Value>,
         journal: Journal,
-    ) -> Result<(), SqliteError> {
+    ) -> Result<(), MetadataError> {
         let tenant = id(scope.tenant_id().as_uuid());
         let at = ns(journal.audit.at)?;
         let rows = JournalRows::new(scope.tenant_id(), journal)?;
@@ -85,12 +92,13 @@ impl SqliteMetadataStore {
             rows.insert(conn)
         })
         .await
+        .map_err(Into::into)
     }
 
-    pub(crate) async fn list_settings_impl(
+    async fn list_settings(
         &self,
         scope: &TenantScope,
-    ) -> Result<Vec<(String, serde_json::Value)>, SqliteError> {
+    ) -> Result<Vec<(String, serde_json::Value)>, MetadataError> {
         let tenant = id(scope.tenant_id().as_uuid());
         let rows: Vec<(String, String)> = self
             .read(move |conn| {
@@ -101,20 +109,21 @@ impl SqliteMetadataStore {
                     .load(conn)?)
             })
             .await?;
-        rows.into_iter()
+        Ok(rows
+            .into_iter()
             .map(|(k, v)| {
                 serde_json::from_str(&v)
                     .map(|v| (k, v))
                     .map_err(|e| SqliteError::CorruptRow(format!("setting: {e}")))
             })
-            .collect()
+            .collect::<Result<_, _>>()?)
     }
 
-    pub(crate) async fn get_feature_impl(
+    async fn get_feature(
         &self,
         scope: &TenantScope,
         key: &str,
-    ) -> Result<Option<FeatureFlag>, SqliteError> {
+    ) -> Result<Option<FeatureFlag>, MetadataError> {
         let tenant = id(scope.tenant_id().as_uuid());
         let key = key.to_owned();
         let row: Option<(String, bool, Option<i64>)> = self
@@ -127,13 +136,10 @@ impl SqliteMetadataStore {
                     .optional()?)
             })
             .await?;
-        row.map(flag).transpose()
+        Ok(row.map(flag).transpose()?)
     }
 
-    pub(crate) async fn list_features_impl(
-        &self,
-        scope: &TenantScope,
-    ) -> Result<Vec<FeatureFlag>, SqliteError> {
+    async fn list_features(&self, scope: &TenantScope) -> Result<Vec<FeatureFlag>, MetadataError> {
         let tenant = id(scope.tenant_id().as_uuid());
         let rows: Vec<(String, bool, Option<i64>)> = self
             .read(move |conn| {
@@ -144,16 +150,16 @@ impl SqliteMetadataStore {
                     .load(conn)?)
             })
             .await?;
-        rows.into_iter().map(flag).collect()
+        Ok(rows.into_iter().map(flag).collect::<Result<_, _>>()?)
     }
 
-    pub(crate) async fn put_feature_impl(
+    async fn put_feature(
         &self,
         scope: &TenantScope,
         key: &str,
         value: Option<FeatureFlag>,
         journal: Journal,
-    ) -> Result<(), SqliteError> {
+    ) -> Result<(), MetadataError> {
         let tenant = id(scope.tenant_id().as_uuid());
         let at = ns(journal.audit.at)?;
         let expires_at = ns_opt(value.as_ref().and_then(|f| f.expires_at))?;
@@ -191,6 +197,7 @@ impl SqliteMetadataStore {
             rows.insert(conn)
         })
         .await
+        .map_err(Into::into)
     }
 }
 

@@ -8,6 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use async_trait::async_trait;
+use coffer_ports::{MetadataError, MetadataErrorKind, MetadataReadiness};
+use diesel::RunQueryDsl;
 use diesel::connection::SimpleConnection;
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, ConnectionResult};
@@ -28,7 +31,8 @@ const POOL_SIZE: usize = 4;
 
 type Conn = SyncConnectionWrapper<SqliteConnection>;
 
-/// `MetadataStore` on one SQLite file. Cheap to clone.
+/// Every metadata port on one SQLite file (each implemented in the module
+/// that holds its SQL); `MetadataPorts::in_one` bundles them. Cheap to clone.
 #[derive(Clone)]
 pub struct SqliteMetadataStore {
     pool: Pool<Conn>,
@@ -127,6 +131,21 @@ impl SqliteMetadataStore {
             conn.spawn_blocking(move |c| Ok(work(c))).await?
         });
         task.await.map_err(|e| SqliteError::Task(e.to_string()))?
+    }
+}
+
+#[async_trait]
+impl MetadataReadiness for SqliteMetadataStore {
+    async fn check_ready(&self) -> Result<(), MetadataError> {
+        self.read(|conn| {
+            diesel::sql_query("SELECT 1").execute(conn)?;
+            Ok(())
+        })
+        .await
+        // Whatever stops a trivial read, the store cannot serve.
+        .map_err(|e| {
+            MetadataError::new(MetadataErrorKind::Unavailable, e.to_string()).with_source(e)
+        })
     }
 }
 

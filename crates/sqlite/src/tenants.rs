@@ -1,7 +1,15 @@
-//! Tenants (the platform path) and per-tenant accounts (users, usage).
+//! The tenant registry (the platform path): tenants, the one read of usage
+//! across tenants, and the purge of a cancelled tenant (see
+//! coffer-postgres' twin).
 
-use coffer_domain::{PageCursor, Role, Subject, Tenant, TenantId, TenantSlug, Usage, UserId};
-use coffer_ports::{Journal, NewTenant, Page, TenantPatch, TenantScope, fetch_size};
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use coffer_domain::{PageCursor, Tenant, TenantId, TenantSlug, TenantStatus, Usage};
+use coffer_ports::{
+    Journal, MetadataError, NewTenant, Page, PlatformRecord, TenantPatch, TenantRegistry,
+    TenantUsage, fetch_size,
+};
 use diesel::prelude::*;
 use diesel::result::DatabaseErrorKind;
 use diesel::sqlite::SqliteConnection;
@@ -11,7 +19,7 @@ use uuid::Uuid;
 use crate::error::SqliteError;
 use crate::journal::JournalRows;
 use crate::rows::{TenantRow, UsageRow, id, ns, ns_opt};
-use crate::schema::{tenants, usage_counters, users};
+use crate::schema::{platform_audit, tenant_purges, tenants, usage_counters, users};
 use crate::store::SqliteMetadataStore;
 
 #[derive(Debug, AsChangeset)]
@@ -72,12 +80,13 @@ fn optional_time(
     value.map(ns_opt).transpose()
 }
 
-impl SqliteMetadataStore {
-    pub(crate) async fn create_tenant_impl(
+#[async_trait]
+impl TenantRegistry for SqliteMetadataStore {
+    async fn create_tenant(
         &self,
         new: NewTenant,
         journal: Journal,
-    ) -> Result<Tenant, SqliteError> {
+    ) -> Result<Tenant, MetadataError> {
         let journal = JournalRows::new(new.id, journal)?;
         let row = TenantRow::new(&new)?;
         let created = row.created_at;
@@ -99,13 +108,14 @@ impl SqliteMetadataStore {
             .await;
         match result {
             Err(e) if e.db_kind() == Some(DatabaseErrorKind::UniqueViolation) => Err(
-                SqliteError::Conflict(format!("tenant {} or its slug already exists", new.id)),
+                SqliteError::Conflict(format!("tenant {} or its slug already exists", new.id))
+                    .into(),
             ),
-            other => other?.try_into(),
+            other => Ok(other?.try_into()?),
         }
     }
 
-    pub(crate) async fn get_tenant_impl(&self, tenant: TenantId) -> Result<Tenant, SqliteError> {
+    async fn get_tenant(&self, tenant: TenantId) -> Result<Tenant, MetadataError> {
         let key = id(tenant.as_uuid());
         let row = self
             .read(move |conn| {
@@ -116,13 +126,10 @@ impl SqliteMetadataStore {
                     .optional()?)
             })
             .await?;
-        row.ok_or(SqliteError::NotFound("tenant"))?.try_into()
+        Ok(row.ok_or(SqliteError::NotFound("tenant"))?.try_into()?)
     }
 
-    pub(crate) async fn find_tenant_by_slug_impl(
-        &self,
-        slug: &TenantSlug,
-    ) -> Result<Tenant, SqliteError> {
+    async fn find_tenant_by_slug(&self, slug: &TenantSlug) -> Result<Tenant, MetadataError> {
         let slug = slug.as_str().to_owned();
         let row = self
             .read(move |conn| {
@@ -133,14 +140,14 @@ impl SqliteMetadataStore {
                     .optional()?)
             })
             .await?;
-        row.ok_or(SqliteError::NotFound("tenant"))?.try_into()
+        Ok(row.ok_or(SqliteError::NotFound("tenant"))?.try_into()?)
     }
 
-    pub(crate) async fn list_tenants_impl(
+    async fn list_tenants(
         &self,
         after: Option<PageCursor>,
         limit: u32,
-    ) -> Result<Page<Tenant>, SqliteError> {
+    ) -> Result<Page<Tenant>, MetadataError> {
         let after = after
             .map(|c| Ok::<_, SqliteError>((ns(c.created_at)?, id(&c.id))))
             .transpose()?;
@@ -161,15 +168,15 @@ impl SqliteMetadataStore {
                 Ok(query.load(conn)?)
             })
             .await?;
-        Page::try_from_overfetch(rows, limit, Tenant::page_cursor)
+        Ok(Page::try_from_overfetch(rows, limit, Tenant::page_cursor)?)
     }
 
-    pub(crate) async fn update_tenant_impl(
+    async fn update_tenant(
         &self,
         tenant: TenantId,
         patch: TenantPatch,
         journal: Journal,
-    ) -> Result<Tenant, SqliteError> {
+    ) -> Result<Tenant, MetadataError> {
         let journal = JournalRows::new(tenant, journal)?;
         let changes = TenantChanges::of(patch)?;
         let row = self
@@ -179,62 +186,101 @@ impl SqliteMetadataStore {
                 Ok(row)
             })
             .await?;
-        row.try_into()
+        Ok(row.try_into()?)
     }
 
-    pub(crate) async fn upsert_user_impl(
+    async fn tenant_usage(
         &self,
-        scope: &TenantScope,
-        subject: &Subject,
-        roles: &[Role],
-    ) -> Result<UserId, SqliteError> {
-        let tenant = id(scope.tenant_id().as_uuid());
-        let mut names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-        names.sort_unstable();
-        names.dedup();
-        let roles = serde_json::to_string(&names)
-            .map_err(|e| SqliteError::CorruptRow(format!("roles: {e}")))?;
-        let subject = subject.as_str().to_owned();
-        let now = ns(OffsetDateTime::now_utc())?;
-        let result = self
-            .write(move |conn| {
-                Ok(diesel::insert_into(users::table)
-                    .values((
-                        users::id.eq(id(&Uuid::new_v4())),
-                        users::tenant_id.eq(&tenant),
-                        users::subject.eq(&subject),
-                        users::roles.eq(&roles),
-                        users::created_at.eq(now),
-                        users::last_seen_at.eq(now),
-                    ))
-                    .on_conflict((users::tenant_id, users::subject))
-                    .do_update()
-                    .set((users::roles.eq(&roles), users::last_seen_at.eq(now)))
-                    .returning(users::id)
-                    .get_result::<String>(conn)?)
-            })
-            .await;
-        match result {
-            Err(e) if e.db_kind() == Some(DatabaseErrorKind::ForeignKeyViolation) => {
-                Err(SqliteError::NotFound("tenant"))
-            }
-            other => Uuid::parse_str(&other?)
-                .map(UserId::from_uuid)
-                .map_err(|e| SqliteError::CorruptRow(format!("user id: {e}"))),
-        }
-    }
-
-    pub(crate) async fn usage_impl(&self, scope: &TenantScope) -> Result<Usage, SqliteError> {
-        let tenant = id(scope.tenant_id().as_uuid());
-        let row = self
+        after: Option<PageCursor>,
+        limit: u32,
+    ) -> Result<Page<TenantUsage>, MetadataError> {
+        let page = self.list_tenants(after, limit).await?;
+        let ids: Vec<String> = page.items.iter().map(|t| id(t.id.as_uuid())).collect();
+        let (usage, users) = self
             .read(move |conn| {
-                Ok(usage_counters::table
-                    .select(UsageRow::as_select())
-                    .filter(usage_counters::tenant_id.eq(tenant))
-                    .get_result(conn)
-                    .optional()?)
+                let usage: Vec<(String, UsageRow)> = usage_counters::table
+                    .filter(usage_counters::tenant_id.eq_any(&ids))
+                    .select((usage_counters::tenant_id, UsageRow::as_select()))
+                    .load(conn)?;
+                let users: Vec<(String, i64)> = users::table
+                    .filter(users::tenant_id.eq_any(&ids))
+                    .group_by(users::tenant_id)
+                    .select((users::tenant_id, diesel::dsl::count_star()))
+                    .load(conn)?;
+                Ok((usage, users))
             })
             .await?;
-        row.map_or(Ok(Usage::default()), Usage::try_from)
+        let mut usage: HashMap<String, Usage> = usage
+            .into_iter()
+            .map(|(tenant, row)| Ok((tenant, Usage::try_from(row)?)))
+            .collect::<Result<_, SqliteError>>()?;
+        let users: HashMap<String, i64> = users.into_iter().collect();
+        let items = page
+            .items
+            .into_iter()
+            .map(|t| {
+                let key = id(t.id.as_uuid());
+                TenantUsage {
+                    usage: usage.remove(&key).unwrap_or_default(),
+                    users: users
+                        .get(&key)
+                        .copied()
+                        .map_or(0, |n| u64::try_from(n).unwrap_or(0)),
+                    dedicated: t.dedicated_database.is_some(),
+                    tenant: t.id,
+                    slug: t.slug,
+                    plan: t.plan,
+                    status: t.status,
+                    created_at: t.created_at,
+                }
+            })
+            .collect();
+        Ok(Page {
+            items,
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    async fn purge_tenant(
+        &self,
+        tenant: TenantId,
+        record: PlatformRecord,
+    ) -> Result<(), MetadataError> {
+        let key = id(tenant.as_uuid());
+        let at = ns(record.at)?;
+        self.write(move |conn| {
+            let found: Option<(String, String)> = tenants::table
+                .find(&key)
+                .select((tenants::slug, tenants::status))
+                .get_result(conn)
+                .optional()?;
+            let (slug, status) = found.ok_or(SqliteError::NotFound("tenant"))?;
+            if status != TenantStatus::Cancelled.as_str() {
+                return Err(SqliteError::InvalidState(format!(
+                    "tenant {slug} is {status}, not cancelled"
+                )));
+            }
+            // Only for a tenant listed here do the audit log's triggers let
+            // its records go, with it.
+            diesel::insert_into(tenant_purges::table)
+                .values(tenant_purges::tenant_id.eq(&key))
+                .execute(conn)?;
+            diesel::delete(tenants::table.find(&key)).execute(conn)?;
+            diesel::delete(tenant_purges::table.find(&key)).execute(conn)?;
+            diesel::insert_into(platform_audit::table)
+                .values((
+                    platform_audit::id.eq(id(&Uuid::now_v7())),
+                    platform_audit::tenant_id.eq(&key),
+                    platform_audit::tenant_slug.eq(&slug),
+                    platform_audit::actor.eq(record.actor.as_str()),
+                    platform_audit::action.eq(&record.action),
+                    platform_audit::detail.eq(record.detail.to_string()),
+                    platform_audit::at.eq(at),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .map_err(Into::into)
     }
 }

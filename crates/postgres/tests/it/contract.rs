@@ -1,28 +1,25 @@
-//! The MetadataStore contract suite, against PostgreSQL as `coffer_app`
+//! The metadata contract suite, against PostgreSQL as `coffer_app`
 //! (a pool of 8, so the concurrent-reservation case really races).
 
 use std::sync::Arc;
 
-use coffer_ports::MetadataStore;
+use coffer_ports::MetadataPorts;
 use coffer_postgres::testing::TestDb;
 
-coffer_contract::metadata_store_contract!(async {
+coffer_contract::metadata_contract!(async {
     let db = TestDb::new().await;
-    let store: Arc<dyn MetadataStore> = Arc::new(db.store(8).unwrap());
-    (store, db)
+    let ports = MetadataPorts::in_one(Arc::new(db.store(8).unwrap()));
+    (ports, db)
 });
 
-/// The same suite through the store `coffer serve` uses, with every tenant
+/// The same suite through the ports `coffer serve` uses, with every tenant
 /// in a database of its own: the registry in the test database, each
 /// tenant's data in `<prefix><id>` on the same server (dropped with it).
 mod dedicated {
-    use std::sync::Arc;
-
-    use coffer_ports::MetadataStore;
     use coffer_postgres::testing::TestDb;
-    use coffer_postgres::{DatabaseServer, DedicatedDatabases, PlacedMetadataStore, PoolOptions};
+    use coffer_postgres::{DatabaseRouter, DatabaseServer, DedicatedDatabases, PoolOptions};
 
-    coffer_contract::metadata_store_contract!(async {
+    coffer_contract::metadata_contract!(async {
         let db = TestDb::new().await;
         coffer_contract::metadata::dedicate_tenants(&db.dedicated_prefix());
         let dedicated = DedicatedDatabases {
@@ -34,10 +31,7 @@ mod dedicated {
             pool: PoolOptions::new(8),
             app_password: None,
         };
-        let store: Arc<dyn MetadataStore> = Arc::new(PlacedMetadataStore::new(
-            db.store(8).unwrap(),
-            Some(dedicated),
-        ));
-        (store, db)
+        let router = DatabaseRouter::new(db.store(8).unwrap(), Some(dedicated));
+        (router.ports(), db)
     });
 }

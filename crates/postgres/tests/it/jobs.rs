@@ -1,18 +1,17 @@
 //! Job locks across instances: two stores on one database stand for two
 //! `coffer serve` processes, each with its own pool.
 
-use std::sync::Arc;
-
-use coffer_contract::metadata::lock_soon;
 use coffer_domain::TenantId;
-use coffer_ports::{MetadataStore, TenantScope};
+use coffer_ports::{FileCatalog, JobLocks, TenantScope};
 use coffer_postgres::testing::TestDb;
+
+use crate::support::lock_soon;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_runs_on_one_instance_at_a_time() {
     let db = TestDb::new().await;
-    let one: Arc<dyn MetadataStore> = Arc::new(db.store(2).unwrap());
-    let two: Arc<dyn MetadataStore> = Arc::new(db.store(2).unwrap());
+    let one = db.store(2).unwrap();
+    let two = db.store(2).unwrap();
 
     let held = one.try_lock_job("sweep").await.unwrap();
     assert!(held.is_some());

@@ -6,6 +6,7 @@ mod contract;
 mod jobs;
 mod migrations;
 mod rls;
+mod router;
 mod scale;
 mod support;
 mod transactions;

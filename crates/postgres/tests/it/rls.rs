@@ -2,17 +2,15 @@
 //! a query that forgets its tenant filter sees and changes only the tenant
 //! of its transaction.
 
-use coffer_contract::metadata::at;
-use coffer_contract::metadata::record;
 use coffer_domain::{Access, GrantId, Subject, Tenant, TenantId};
-use coffer_ports::{MetadataStore, NewAudit, NewGrant, TenantScope};
+use coffer_ports::{AuditLog, FileCatalog, Grants, NewAudit, NewGrant, TenantScope};
 use coffer_postgres::testing::TestDb;
 use diesel::QueryableByName;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use uuid::Uuid;
 
-use crate::support::{file, tenant};
+use crate::support::{at, file, record, tenant};
 
 #[derive(QueryableByName)]
 struct TenantOf {

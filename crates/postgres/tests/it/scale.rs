@@ -1,13 +1,12 @@
 //! Listing at scale: a tenant of 100 k files pages correctly and every page,
 //! first or deep, is an index scan.
 
-use coffer_contract::metadata::query;
 use coffer_domain::PageCursor;
-use coffer_ports::{FileQuery, MetadataStore, ReadFilter, TenantScope};
+use coffer_ports::{FileCatalog, FileQuery, ReadFilter, TenantScope};
 use coffer_postgres::testing::TestDb;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 
-use crate::support::{file, tenant};
+use crate::support::{file, query, tenant};
 
 const FILES: usize = 100_000;
 

@@ -2,16 +2,17 @@
 //! or failure, read or write, no service connection is left inside a
 //! transaction (and so none carries a tenant setting into its next use).
 
-use coffer_contract::metadata::record;
-use coffer_contract::metadata::{at, query};
 use coffer_domain::{FileId, TenantId};
-use coffer_ports::{FilePatch, MetadataErrorKind, MetadataStore, ReadFilter, TenantScope};
+use coffer_ports::{
+    FileCatalog, FilePatch, Grants, MetadataErrorKind, MetadataReadiness, ReadFilter,
+    TenantRegistry, TenantScope,
+};
 use coffer_postgres::testing::TestDb;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::support::{file, tenant};
+use crate::support::{at, file, query, record, tenant};
 
 #[derive(QueryableByName)]
 struct State {

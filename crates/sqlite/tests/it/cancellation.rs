@@ -6,7 +6,7 @@ use coffer_contract::metadata::record;
 use std::time::Duration;
 
 use coffer_contract::metadata::new_tenant;
-use coffer_ports::MetadataStore;
+use coffer_ports::TenantRegistry;
 use diesel::connection::SimpleConnection as _;
 use diesel::{Connection as _, SqliteConnection};
 

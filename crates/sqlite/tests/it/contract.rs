@@ -1,14 +1,13 @@
-//! The MetadataStore contract suite — the same cases PostgreSQL passes — on
+//! The metadata contract suite — the same cases PostgreSQL passes — on
 //! a temp-file SQLite database per case.
 
 use std::sync::Arc;
 
-use coffer_ports::MetadataStore;
+use coffer_ports::MetadataPorts;
 
 use crate::support::fresh;
 
-coffer_contract::metadata_store_contract!(async {
+coffer_contract::metadata_contract!(async {
     let (store, dir) = fresh().await;
-    let store: Arc<dyn MetadataStore> = Arc::new(store);
-    (store, dir)
+    (MetadataPorts::in_one(Arc::new(store)), dir)
 });

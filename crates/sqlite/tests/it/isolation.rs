@@ -5,7 +5,9 @@
 use coffer_contract::metadata::record;
 use coffer_contract::metadata::{at, limits};
 use coffer_domain::{Access, GrantId, GrantSubject, Subject};
-use coffer_ports::{AuditQuery, MetadataErrorKind, MetadataStore, NewAudit, NewGrant, TenantScope};
+use coffer_ports::{
+    AuditLog, AuditQuery, FileCatalog, Grants, MetadataErrorKind, NewAudit, NewGrant, TenantScope,
+};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, RunQueryDsl, sqlite::SqliteConnection};
 

@@ -4,13 +4,14 @@
 use coffer_contract::metadata::record;
 use coffer_contract::metadata::{at, limits, query};
 use coffer_domain::{ContentType, Filename, Metadata, Tenant, UserId};
-use coffer_ports::{MetadataStore, ObjectFacts, ReadFilter, TenantScope};
+use coffer_ports::{FileCatalog, ObjectFacts, ReadFilter, TenantScope};
+use coffer_sqlite::SqliteMetadataStore;
 use serde_json::json;
 
 use crate::support::{fresh, new_file, tenant};
 
 async fn available(
-    store: &dyn MetadataStore,
+    store: &SqliteMetadataStore,
     t: &Tenant,
     owner: UserId,
     name: &str,

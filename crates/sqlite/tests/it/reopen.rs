@@ -3,7 +3,7 @@
 
 use coffer_contract::metadata::limits;
 use coffer_contract::metadata::record;
-use coffer_ports::{MetadataStore, TenantScope};
+use coffer_ports::{FileCatalog, Members, MetadataReadiness, TenantRegistry, TenantScope};
 use coffer_sqlite::SqliteMetadataStore;
 
 use crate::support::{new_file, tenant};

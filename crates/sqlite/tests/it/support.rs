@@ -4,7 +4,7 @@
 use coffer_contract::metadata::record;
 use coffer_contract::metadata::{file as contract_file, new_tenant};
 use coffer_domain::{Role, Subject, Tenant, UserId};
-use coffer_ports::{MetadataStore, NewFile, TenantScope};
+use coffer_ports::{Members, NewFile, TenantRegistry, TenantScope};
 use coffer_sqlite::SqliteMetadataStore;
 use tempfile::TempDir;
 
@@ -18,7 +18,7 @@ pub async fn fresh() -> (SqliteMetadataStore, TempDir) {
 }
 
 /// A tenant and its user `owner`.
-pub async fn tenant(store: &dyn MetadataStore, slug: &str) -> (Tenant, UserId) {
+pub async fn tenant(store: &SqliteMetadataStore, slug: &str) -> (Tenant, UserId) {
     let tenant = store
         .create_tenant(new_tenant(slug, 0), record())
         .await

@@ -1,0 +1,231 @@
+//! [`coffer_ports::EventOutbox`] and the [`coffer_ports::Journal`] that
+//! fills it: every change on record exactly when it happens (its audit
+//! entry, and its event when announced), and events claimed under a lease,
+//! delivered, retried or dead-lettered, and polled once settled.
+
+use coffer_domain::{Filename, PageCursor, Role};
+use coffer_ports::{
+    DeliveryOutcome, Event, EventClaim, FilePatch, MetadataErrorKind, MetadataPorts,
+};
+use serde_json::json;
+
+use super::fixtures::{
+    T0, at, audited, available, change, data, events, facts, file, scope, tenant, user,
+};
+
+/// The cases of [`coffer_ports::EventOutbox`] and of the journal (see
+/// [`crate::metadata_contract!`]).
+#[macro_export]
+macro_rules! event_outbox_contract {
+    ($factory:expr) => {
+        $crate::__metadata_cases!($factory; events;
+            changes_are_recorded_exactly_when_they_happen,
+            events_are_claimed_leased_and_settled,
+        );
+    };
+}
+
+pub async fn changes_are_recorded_exactly_when_they_happen(ports: MetadataPorts) {
+    let t = tenant(&ports, "acme").await;
+    let other = tenant(&ports, "other").await;
+    let files = data(&ports, &t).await.files.clone();
+    let o = user(&ports, &t, "alice", &[Role::Editor]).await;
+    let s = scope(&t);
+    let f = available(&ports, &t, file(&t, (o, "alice"), "/", "f", 1, 1)).await;
+
+    let trash = change("file.trashed", Some(f.id), 30, true);
+    let event_id = trash.event.as_ref().unwrap().id;
+    files.trash_file(&s, f.id, at(30), trash).await.unwrap();
+    // A change that does not happen leaves no record.
+    let again = files
+        .trash_file(
+            &s,
+            f.id,
+            at(31),
+            change("file.trashed", Some(f.id), 31, true),
+        )
+        .await;
+    assert_eq!(again.unwrap_err().kind(), MetadataErrorKind::InvalidState);
+    assert_eq!(audited(&ports, &t, "file.trashed").await, 1);
+    let listed = events(&ports, &t).await;
+    assert_eq!(listed.len(), 1, "one event, for the one change");
+    assert_eq!(listed[0].id, event_id);
+    assert_eq!(listed[0].kind, "file.trashed");
+    assert_eq!(listed[0].tenant_id, t.id);
+    assert_eq!(listed[0].data, json!({ "n": 30 }));
+    assert_eq!(listed[0].created_at, at(30));
+
+    // Completing what is already available changes nothing: no record.
+    let g = available(&ports, &t, file(&t, (o, "alice"), "/", "g", 1, 2)).await;
+    files
+        .mark_available(
+            &s,
+            g.id,
+            facts(1, 40),
+            change("file.uploaded", Some(g.id), 40, true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(audited(&ports, &t, "file.uploaded").await, 0);
+    // A conflict rolls the record back with the change.
+    let h = available(&ports, &t, file(&t, (o, "alice"), "/", "h", 1, 3)).await;
+    let clash = FilePatch {
+        filename: Some(Filename::new("g").unwrap()),
+        ..FilePatch::default()
+    };
+    let conflict = files
+        .update_file(
+            &s,
+            h.id,
+            clash,
+            at(50),
+            change("file.updated", Some(h.id), 50, true),
+        )
+        .await;
+    assert_eq!(conflict.unwrap_err().kind(), MetadataErrorKind::Conflict);
+    assert_eq!(audited(&ports, &t, "file.updated").await, 0);
+    files
+        .remove_file(&s, h.id, Some(change("file.erased", Some(h.id), 60, true)))
+        .await
+        .unwrap();
+    assert_eq!(audited(&ports, &t, "file.erased").await, 1);
+    let kinds: Vec<String> = events(&ports, &t)
+        .await
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, vec!["file.trashed", "file.erased"]);
+    assert!(
+        events(&ports, &other).await.is_empty(),
+        "events stay in their tenant"
+    );
+}
+
+pub async fn events_are_claimed_leased_and_settled(ports: MetadataPorts) {
+    let t = tenant(&ports, "acme").await;
+    let other = tenant(&ports, "other").await;
+    let outbox = data(&ports, &t).await.events.clone();
+    let theirs = data(&ports, &other).await.events.clone();
+    let s = scope(&t);
+    for secs in [10, 11, 12] {
+        ports
+            .settings
+            .put_setting(
+                &s,
+                "k",
+                Some(json!(secs)),
+                change("setting.changed", None, secs, true),
+            )
+            .await
+            .unwrap();
+    }
+    let claim = |now: i64, since: i64, limit: u32| EventClaim {
+        now: at(now),
+        since: at(since),
+        lease: time::Duration::seconds(60),
+        limit,
+    };
+    let secs = |events: &[Event]| -> Vec<i64> {
+        events
+            .iter()
+            .map(|e| e.created_at.unix_timestamp() - T0)
+            .collect()
+    };
+    let first = outbox.claim_events(&s, &claim(100, 0, 2)).await.unwrap();
+    assert_eq!(secs(&first), vec![10, 11], "oldest first, up to the limit");
+    let rest = outbox.claim_events(&s, &claim(100, 0, 10)).await.unwrap();
+    assert_eq!(
+        secs(&rest),
+        vec![12],
+        "claimed events are leased to the first claim"
+    );
+    assert!(
+        theirs
+            .claim_events(&scope(&other), &claim(100, 0, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        outbox
+            .claim_events(&s, &claim(100, 0, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    use DeliveryOutcome::{Dead, Delivered, Retry};
+    outbox
+        .record_delivery(&s, first[0].id, Delivered { at: at(101) })
+        .await
+        .unwrap();
+    outbox
+        .record_delivery(
+            &s,
+            first[1].id,
+            Retry {
+                error: "refused".into(),
+                retry_at: at(110),
+            },
+        )
+        .await
+        .unwrap();
+    outbox
+        .record_delivery(
+            &s,
+            rest[0].id,
+            Dead {
+                error: "gone".into(),
+                at: at(102),
+            },
+        )
+        .await
+        .unwrap();
+    let unknown = outbox
+        .record_delivery(&s, uuid::Uuid::now_v7(), Delivered { at: at(103) })
+        .await;
+    assert_eq!(unknown.unwrap_err().kind(), MetadataErrorKind::NotFound);
+    let foreign = theirs
+        .record_delivery(&scope(&other), first[1].id, Delivered { at: at(103) })
+        .await;
+    assert_eq!(foreign.unwrap_err().kind(), MetadataErrorKind::NotFound);
+
+    assert!(
+        outbox
+            .claim_events(&s, &claim(109, 0, 10))
+            .await
+            .unwrap()
+            .is_empty(),
+        "not due yet"
+    );
+    // After the lease and the retry time: only the retried one, never the
+    // delivered or the dead-lettered one.
+    let retried = outbox.claim_events(&s, &claim(200, 0, 10)).await.unwrap();
+    assert_eq!(secs(&retried), vec![11]);
+    assert_eq!(retried[0].attempts, 1);
+    assert!(
+        outbox
+            .claim_events(&s, &claim(400, 12, 10))
+            .await
+            .unwrap()
+            .is_empty(),
+        "older than since"
+    );
+
+    // Polling sees every event, delivered or not, once settled.
+    let all = outbox.list_events(&s, None, at(1000), 2).await.unwrap();
+    assert_eq!(secs(&all.items), vec![10, 11]);
+    let after = PageCursor::decode(all.next_cursor.as_deref().unwrap()).unwrap();
+    let next = outbox
+        .list_events(&s, Some(after), at(1000), 2)
+        .await
+        .unwrap();
+    assert_eq!(secs(&next.items), vec![12]);
+    assert_eq!(next.next_cursor, None);
+    let unsettled = outbox.list_events(&s, None, at(12), 10).await.unwrap();
+    assert_eq!(
+        secs(&unsettled.items),
+        vec![10, 11],
+        "events from `settled_before` on wait"
+    );
+}

@@ -1,0 +1,95 @@
+//! Deleting an object (idempotent) and listing a tenant's objects in pages.
+
+use std::sync::Arc;
+
+use coffer_ports::ObjectStore;
+
+use super::fixtures::{Harness, assert_absent, content_type, ok, pattern_stream};
+
+/// The cases of this group (see [`crate::object_store_contract!`]).
+#[macro_export]
+macro_rules! object_list_delete_contract {
+    ($factory:path) => {
+        $crate::__object_store_cases!($factory; list_delete;
+            delete_removes_and_is_idempotent,
+            list_pages_through_tenant_objects,
+        );
+    };
+}
+
+pub async fn delete_removes_and_is_idempotent(store: Arc<dyn ObjectStore>, h: Harness) {
+    let location = h.location();
+    let kept = h.location();
+    for l in [&location, &kept] {
+        ok(
+            store
+                .put_stream(l, &content_type("text/plain"), pattern_stream(8, 100))
+                .await,
+            "put_stream",
+        );
+    }
+    ok(store.delete(&location).await, "delete");
+    assert_absent(store.as_ref(), &location, "head after delete").await;
+    ok(store.delete(&location).await, "deleting again");
+    assert_eq!(
+        ok(store.head(&kept).await, "head of the other object").size,
+        100
+    );
+}
+
+pub async fn list_pages_through_tenant_objects(store: Arc<dyn ObjectStore>, h: Harness) {
+    let mut written = Vec::new();
+    for n in 0..5u64 {
+        let location = h.location();
+        ok(
+            store
+                .put_stream(
+                    &location,
+                    &content_type("text/plain"),
+                    pattern_stream(n, 10 + n),
+                )
+                .await,
+            "put_stream",
+        );
+        written.push((location.key, 10 + n));
+    }
+    // Another tenant's object in the same bucket must not show up.
+    let neighbour = Harness::new(h.bucket.clone(), None).location();
+    ok(
+        store
+            .put_stream(
+                &neighbour,
+                &content_type("text/plain"),
+                pattern_stream(9, 10),
+            )
+            .await,
+        "put_stream of another tenant",
+    );
+
+    let mut pages = Vec::new();
+    let mut listed = Vec::new();
+    let mut continuation = None;
+    loop {
+        let page = ok(
+            store
+                .list(h.tenant, &h.bucket, continuation.take(), 2)
+                .await,
+            "list",
+        );
+        pages.push(page.objects.len());
+        assert!(pages.len() <= 5, "listing does not end: {pages:?}");
+        listed.extend(page.objects.into_iter().map(|o| (o.key, o.size)));
+        match page.next {
+            Some(next) => continuation = Some(next),
+            None => break,
+        }
+    }
+    assert!(
+        pages.iter().all(|n| *n <= 2),
+        "pages over the limit: {pages:?}"
+    );
+    assert!(pages.len() >= 3, "5 objects in pages of 2: {pages:?}");
+    listed.sort();
+    written.sort();
+    assert_eq!(listed, written);
+}

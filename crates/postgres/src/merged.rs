@@ -1,0 +1,110 @@
+//! The audit log and events of a tenant with a dedicated database, which
+//! are kept in two places: what its own data's changes record is in its
+//! database, and what changes of the registry (its plan, status, settings)
+//! record is in the shared one, written with the change. Both are read
+//! together, merged in order; what is appended or claimed now goes to the
+//! tenant's database first.
+
+use async_trait::async_trait;
+use coffer_domain::PageCursor;
+use coffer_ports::{
+    AuditEntry, AuditLog, AuditQuery, DeliveryOutcome, Event, EventClaim, EventOutbox,
+    MetadataError, MetadataErrorKind, NewAudit, Page, TenantScope,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::store::PgMetadataStore;
+
+/// A dedicated tenant's audit log: appended to its own database, listed
+/// from both.
+#[derive(Debug, Clone)]
+pub(crate) struct MergedAuditLog {
+    pub(crate) own: PgMetadataStore,
+    pub(crate) shared: PgMetadataStore,
+}
+
+#[async_trait]
+impl AuditLog for MergedAuditLog {
+    async fn append_audit(
+        &self,
+        scope: &TenantScope,
+        entry: NewAudit,
+    ) -> Result<(), MetadataError> {
+        self.own.append_audit(scope, entry).await
+    }
+
+    async fn list_audit(
+        &self,
+        scope: &TenantScope,
+        query: &AuditQuery,
+    ) -> Result<Page<AuditEntry>, MetadataError> {
+        let (own, shared) = futures::future::try_join(
+            self.own.list_audit(scope, query),
+            self.shared.list_audit(scope, query),
+        )
+        .await?;
+        Ok(Page::merge(
+            own,
+            shared,
+            query.limit,
+            !query.oldest_first,
+            AuditEntry::page_cursor,
+        ))
+    }
+}
+
+/// A dedicated tenant's outbox: events of both databases, listed merged and
+/// claimed from each; a delivery is recorded where its event is.
+#[derive(Debug, Clone)]
+pub(crate) struct MergedOutbox {
+    pub(crate) own: PgMetadataStore,
+    pub(crate) shared: PgMetadataStore,
+}
+
+#[async_trait]
+impl EventOutbox for MergedOutbox {
+    async fn list_events(
+        &self,
+        scope: &TenantScope,
+        after: Option<PageCursor>,
+        settled_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Page<Event>, MetadataError> {
+        let (own, shared) = futures::future::try_join(
+            self.own.list_events(scope, after, settled_before, limit),
+            self.shared.list_events(scope, after, settled_before, limit),
+        )
+        .await?;
+        Ok(Page::merge(own, shared, limit, false, Event::page_cursor))
+    }
+
+    async fn claim_events(
+        &self,
+        scope: &TenantScope,
+        claim: &EventClaim,
+    ) -> Result<Vec<Event>, MetadataError> {
+        let mut events = self.own.claim_events(scope, claim).await?;
+        events.extend(self.shared.claim_events(scope, claim).await?);
+        Ok(events)
+    }
+
+    async fn record_delivery(
+        &self,
+        scope: &TenantScope,
+        event: Uuid,
+        outcome: DeliveryOutcome,
+    ) -> Result<(), MetadataError> {
+        match self
+            .own
+            .record_delivery(scope, event, outcome.clone())
+            .await
+        {
+            // Not in its own database: an event of the registry's.
+            Err(e) if e.is(MetadataErrorKind::NotFound) => {
+                self.shared.record_delivery(scope, event, outcome).await
+            }
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Which database holds a tenant's data, as `coffer serve` runs on
+//! PostgreSQL: the shared database holds the registry (tenants, settings,
+//! feature flags, onboarding, billing, job locks) and the data of every
+//! tenant without a database of its own; each dedicated database holds its
+//! tenant's files, users, grants, usage and their audit log and events
+//! (docs/tenants-placement.md).
+//!
+//! The tenant row names its database, and that never changes, so the
+//! stores of a dedicated database are opened once and kept for the life of
+//! the process.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use coffer_domain::{PageCursor, Tenant};
+use coffer_ports::{
+    MetadataError, MetadataErrorKind, MetadataPorts, TenantData, TenantDataResolver,
+    TenantDatabases, TenantRegistry,
+};
+
+use crate::dedicated::DedicatedDatabases;
+use crate::error::PgError;
+use crate::merged::{MergedAuditLog, MergedOutbox};
+use crate::store::PgMetadataStore;
+
+/// Routes each tenant's data to the shared database or to its own, and
+/// makes and drops the dedicated databases.
+pub struct DatabaseRouter {
+    shared: PgMetadataStore,
+    /// The data of every tenant without a database of its own.
+    shared_data: Arc<TenantData>,
+    dedicated: Option<DedicatedDatabases>,
+    /// The data of each dedicated database, by its name, opened on first use.
+    opened: RwLock<HashMap<String, Arc<TenantData>>>,
+}
+
+impl std::fmt::Debug for DatabaseRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseRouter")
+            .field("shared", &self.shared)
+            .field("dedicated", &self.dedicated.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(message: String) -> MetadataError {
+    MetadataError::new(MetadataErrorKind::Unavailable, message)
+}
+
+impl DatabaseRouter {
+    /// Without `dedicated`, a tenant with a database of its own is refused
+    /// (`Unavailable`).
+    pub fn new(shared: PgMetadataStore, dedicated: Option<DedicatedDatabases>) -> Self {
+        Self {
+            shared_data: Arc::new(TenantData::in_one(Arc::new(shared.clone()))),
+            shared,
+            dedicated,
+            opened: RwLock::default(),
+        }
+    }
+
+    /// Every metadata port of the deployment: the registry-level ports are
+    /// the shared store itself, a tenant's data comes through this router,
+    /// and dedicated databases are offered only where they are configured.
+    pub fn ports(self) -> MetadataPorts {
+        let shared = Arc::new(self.shared.clone());
+        let configured = self.dedicated.is_some();
+        let router = Arc::new(self);
+        MetadataPorts {
+            tenant_data: router.clone(),
+            databases: configured.then_some(router as Arc<dyn TenantDatabases>),
+            // The registry-level ports; its one-database resolver is replaced.
+            ..MetadataPorts::in_one(shared)
+        }
+    }
+
+    /// The opened data of `database`, if any.
+    fn opened(&self, database: &str) -> Option<Arc<TenantData>> {
+        self.opened.read().ok()?.get(database).cloned()
+    }
+
+    /// Close this process's pool of the tenant's database (when the last
+    /// unit of work holding its stores ends).
+    fn forget(&self, tenant: &Tenant) {
+        if let (Some(database), Ok(mut opened)) = (&tenant.dedicated_database, self.opened.write())
+        {
+            opened.remove(database);
+        }
+    }
+
+    /// Apply the pending migrations to the dedicated database of every
+    /// tenant that has one, going on past failures: each tenant's outcome
+    /// (the versions applied, or the error), oldest tenant first.
+    ///
+    /// # Errors
+    /// Only when the tenants cannot be listed.
+    pub async fn migrate_dedicated(
+        &self,
+    ) -> Result<Vec<(Tenant, Result<Vec<String>, PgError>)>, MetadataError> {
+        let mut outcomes = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.shared.list_tenants(after, 500).await?;
+            for tenant in page.items {
+                if tenant.dedicated_database.is_none() {
+                    continue;
+                }
+                let outcome = match &self.dedicated {
+                    Some(dedicated) => dedicated.migrate(&tenant).await,
+                    None => Err(PgError::InvalidState(
+                        "no dedicated databases are configured (metadata.dedicated)".to_owned(),
+                    )),
+                };
+                outcomes.push((tenant, outcome));
+            }
+            match page.next_cursor {
+                Some(next) => {
+                    after = Some(PageCursor::decode(&next).map_err(|e| {
+                        MetadataError::new(MetadataErrorKind::Internal, e.to_string())
+                    })?);
+                }
+                None => break,
+            }
+        }
+        Ok(outcomes)
+    }
+}
+
+#[async_trait]
+impl TenantDataResolver for DatabaseRouter {
+    async fn tenant_data(&self, tenant: &Tenant) -> Result<Arc<TenantData>, MetadataError> {
+        let Some(database) = &tenant.dedicated_database else {
+            return Ok(self.shared_data.clone());
+        };
+        if let Some(data) = self.opened(database) {
+            return Ok(data);
+        }
+        let Some(dedicated) = &self.dedicated else {
+            return Err(unavailable(format!(
+                "tenant {} has the dedicated database {database}, and no dedicated databases are configured (metadata.dedicated)",
+                tenant.id
+            )));
+        };
+        let url = dedicated.server_for(&tenant.region).app_url_of(database);
+        let own = PgMetadataStore::connect_with(&url, dedicated.pool)?;
+        let data = Arc::new(TenantData {
+            files: Arc::new(own.clone()),
+            members: Arc::new(own.clone()),
+            grants: Arc::new(own.clone()),
+            integrity: Arc::new(own.clone()),
+            audit: Arc::new(MergedAuditLog {
+                own: own.clone(),
+                shared: self.shared.clone(),
+            }),
+            events: Arc::new(MergedOutbox {
+                own,
+                shared: self.shared.clone(),
+            }),
+        });
+        let mut opened = self
+            .opened
+            .write()
+            .map_err(|_| unavailable("the map of opened databases is poisoned".to_owned()))?;
+        // Another unit of work may have opened it meanwhile: keep one pool.
+        Ok(opened.entry(database.clone()).or_insert(data).clone())
+    }
+}
+
+#[async_trait]
+impl TenantDatabases for DatabaseRouter {
+    async fn provision_database(&self, tenant: &Tenant) -> Result<(), MetadataError> {
+        match &self.dedicated {
+            Some(dedicated) => Ok(dedicated.provision(tenant).await?),
+            None => not_configured(tenant),
+        }
+    }
+
+    async fn drop_database(&self, tenant: &Tenant) -> Result<(), MetadataError> {
+        let Some(dedicated) = &self.dedicated else {
+            return not_configured(tenant);
+        };
+        // Close this process's pool before the database goes.
+        self.forget(tenant);
+        Ok(dedicated.drop_database(tenant).await?)
+    }
+}
+
+/// Without dedicated databases there is nothing to make or drop, and a
+/// tenant that names one cannot be served.
+fn not_configured(tenant: &Tenant) -> Result<(), MetadataError> {
+    match &tenant.dedicated_database {
+        None => Ok(()),
+        Some(database) => Err(MetadataError::new(
+            MetadataErrorKind::InvalidState,
+            format!(
+                "tenant {} has the dedicated database {database}, and no dedicated databases are configured (metadata.dedicated)",
+                tenant.slug
+            ),
+        )),
+    }
+}

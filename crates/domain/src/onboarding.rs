@@ -18,7 +18,7 @@ pub enum OnboardingStep {
     /// Storage placement: the region's bucket (a prefix in it) or a
     /// dedicated bucket, created private, encrypted, with CORS and lifecycle.
     Placement,
-    /// Metadata placement: for a tenant with a dedicated database, that
+    /// A database per tenant: for a tenant with a dedicated database, that
     /// database created, migrated and given the tenant's row; nothing to
     /// do for a tenant in the shared database.
     Database,

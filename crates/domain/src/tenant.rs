@@ -180,7 +180,7 @@ pub struct Tenant {
     pub region: Region,
     /// Bucket of its own, when the tenant has dedicated storage placement.
     pub dedicated_bucket: Option<String>,
-    /// PostgreSQL database of its own (metadata placement), when the
+    /// PostgreSQL database of its own (a database per tenant), when the
     /// tenant's files, users, grants and their records live apart from the
     /// shared database. Chosen at creation and never changed.
     pub dedicated_database: Option<String>,

@@ -1,4 +1,4 @@
-//! Dedicated databases (metadata placement, docs/tenants-placement.md): the
+//! Dedicated databases (a database per tenant, docs/tenants-databases.md): the
 //! servers they are made on, and making, migrating and dropping one.
 //!
 //! A dedicated database has the whole schema (the same migrations) and one

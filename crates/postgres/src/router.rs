@@ -3,7 +3,7 @@
 //! feature flags, onboarding, billing, job locks) and the data of every
 //! tenant without a database of its own; each dedicated database holds its
 //! tenant's files, users, grants, usage and their audit log and events
-//! (docs/tenants-placement.md).
+//! (docs/tenants-databases.md).
 //!
 //! The tenant row names its database, and that never changes, so the
 //! stores of a dedicated database are opened once and kept for the life of

@@ -94,7 +94,7 @@ pub struct MetadataConfig {
     pub dedicated: DedicatedConfig,
 }
 
-/// Dedicated databases (metadata placement, docs/tenants-placement.md):
+/// Dedicated databases (a database per tenant, docs/tenants-databases.md):
 /// off unless `admin_url` is set; PostgreSQL only.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

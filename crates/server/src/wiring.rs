@@ -162,14 +162,14 @@ pub fn dedicated(
 ///
 /// # Errors
 /// A `database_prefix` that is not a plain identifier.
-fn database_placement(
+fn dedicated_database_policy(
     config: &Config,
-) -> Result<Option<coffer_service::DatabasePlacement>, WiringError> {
+) -> Result<Option<coffer_service::DedicatedDatabasePolicy>, WiringError> {
     let d = &config.metadata.dedicated;
     if d.admin_url.is_none() {
         return Ok(None);
     }
-    coffer_service::DatabasePlacement::new(d.database_prefix.clone(), d.plans.iter().copied())
+    coffer_service::DedicatedDatabasePolicy::new(d.database_prefix.clone(), d.plans.iter().copied())
         .map(Some)
         .map_err(|e| fail("metadata.dedicated.database_prefix")(e.to_string()))
 }
@@ -317,7 +317,7 @@ pub async fn wire_with(
     service.bucket_cors_origins = config.storage.cors_origins.clone();
     service.onboarding_lease = Duration::from_secs(config.jobs.onboarding_lease_secs.max(1));
     service.tenant_cache_ttl = Duration::from_secs(config.tenants.cache_ttl_secs.max(1));
-    service.dedicated_databases = database_placement(config)?;
+    service.dedicated_databases = dedicated_database_policy(config)?;
     let sender = crate::webhooks::HttpWebhookSender::new(Duration::from_secs(
         config.events.delivery_timeout_secs,
     ))
@@ -469,7 +469,7 @@ mod tests {
     fn dedicated_databases_are_off_without_an_admin_url() {
         let config = config(&[]).unwrap();
         assert!(dedicated(&config).unwrap().is_none());
-        assert!(database_placement(&config).unwrap().is_none());
+        assert!(dedicated_database_policy(&config).unwrap().is_none());
     }
 
     #[test]
@@ -488,7 +488,7 @@ mod tests {
         let servers = dedicated(&config).unwrap().unwrap();
         assert_eq!(servers.default.admin_url, ADMIN);
         assert_eq!(servers.pool.max_size, 2);
-        let placement = database_placement(&config).unwrap().unwrap();
+        let placement = dedicated_database_policy(&config).unwrap().unwrap();
         assert_eq!(placement.plans, [Plan::Enterprise, Plan::Professional]);
         let id = TenantId::new_random();
         assert_eq!(
@@ -511,7 +511,7 @@ mod tests {
         let eu = Region::new("eu-west").unwrap();
         assert_eq!(servers.regions[&eu].app_url, "postgres://b@eu/{database}");
         // The default plan rule: enterprise only.
-        let placement = database_placement(&config).unwrap().unwrap();
+        let placement = dedicated_database_policy(&config).unwrap().unwrap();
         assert_eq!(placement.plans, [Plan::Enterprise]);
     }
 
@@ -543,7 +543,7 @@ mod tests {
         ];
         for pairs in cases {
             let config = config(pairs).unwrap();
-            let refused = dedicated(&config).is_err() || database_placement(&config).is_err();
+            let refused = dedicated(&config).is_err() || dedicated_database_policy(&config).is_err();
             assert!(refused, "{pairs:?}");
         }
     }

@@ -67,20 +67,20 @@ pub struct ServiceConfig {
     /// How long a worker holds a claimed onboarding before another may
     /// take it over (a worker that died).
     pub onboarding_lease: Duration,
-    /// Which new tenants get a database of their own (metadata placement);
+    /// Which new tenants get a database of their own (a database per tenant);
     /// `None`: every tenant lives in the shared database.
-    pub dedicated_databases: Option<DatabasePlacement>,
+    pub dedicated_databases: Option<DedicatedDatabasePolicy>,
 }
 
 /// The rule for dedicated databases: tenants of these plans get one (unless
 /// their creation asks otherwise), named `<prefix><tenant id without dashes>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DatabasePlacement {
+pub struct DedicatedDatabasePolicy {
     prefix: String,
     pub plans: Vec<coffer_domain::Plan>,
 }
 
-impl DatabasePlacement {
+impl DedicatedDatabasePolicy {
     /// The longest prefix: with the 32 hex digits of the id it must fit
     /// PostgreSQL's 63-byte identifiers.
     pub const MAX_PREFIX_LEN: usize = 31;

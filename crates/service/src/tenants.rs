@@ -34,7 +34,7 @@ pub struct CreateTenant {
     pub limit_overrides: LimitOverrides,
     pub dedicated_bucket: Option<coffer_domain::BucketName>,
     /// A database of its own: `None` follows the configured plans
-    /// ([`crate::DatabasePlacement`]), `Some` asks for or declines one.
+    /// ([`crate::DedicatedDatabasePolicy`]), `Some` asks for or declines one.
     pub dedicated_database: Option<bool>,
     /// The first tenant administrator, created by the onboarding job.
     pub admin_subject: Option<Subject>,

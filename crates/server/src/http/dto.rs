@@ -339,7 +339,7 @@ pub struct TenantDto {
     pub region: String,
     /// Its own bucket, when it has one (storage placement).
     pub dedicated_bucket: Option<String>,
-    /// Its own PostgreSQL database, when it has one (metadata placement).
+    /// Its own PostgreSQL database, when it has one (a database per tenant).
     pub dedicated_database: Option<String>,
     #[schema(value_type = Object)]
     pub limit_overrides: LimitOverrides,

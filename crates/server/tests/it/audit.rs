@@ -132,7 +132,13 @@ async fn each_action_is_on_record_exactly_once(mode: Mode) {
 
     // The export writes the same records, oldest first, one JSON object a line.
     let slug = TenantSlug::new(tenant.as_str()).unwrap();
-    let found = server.wiring.meta.registry.find_tenant_by_slug(&slug).await.unwrap();
+    let found = server
+        .wiring
+        .meta
+        .registry
+        .find_tenant_by_slug(&slug)
+        .await
+        .unwrap();
     let mut out = Vec::new();
     coffer_server::cli::export_audit(&server.wiring.meta, found, None, &mut out)
         .await

@@ -89,7 +89,13 @@ async fn assert_rows_match_objects(server: &TestServer, slug: &str) {
         .await
         .unwrap();
     let scope = TenantScope::new(tenant.id);
-    let files = meta.tenant_data.tenant_data(&tenant).await.unwrap().files.clone();
+    let files = meta
+        .tenant_data
+        .tenant_data(&tenant)
+        .await
+        .unwrap()
+        .files
+        .clone();
     let bucket = server
         .wiring
         .coffer

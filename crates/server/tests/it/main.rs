@@ -19,7 +19,7 @@ mod limits;
 mod onboarding;
 mod ops;
 mod outage;
-mod placement;
+mod dedicated_databases;
 mod regions;
 mod restart;
 mod settings;

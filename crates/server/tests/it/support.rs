@@ -1,5 +1,4 @@
 use std::net::TcpListener;
-use std::sync::Arc;
 
 use coffer_ports::MetadataPorts;
 

@@ -256,7 +256,7 @@ fn request(region: &str) -> CreateTenant {
 /// What `create_tenant` put into the new tenant's `dedicated_database`,
 /// for a request of `plan` asking `asked`, with `placement` configured.
 async fn database_chosen(
-    placement: Option<coffer_service::DatabasePlacement>,
+    placement: Option<coffer_service::DedicatedDatabasePolicy>,
     plan: Plan,
     asked: Option<bool>,
 ) -> Result<Option<String>, coffer_service::ServiceError> {
@@ -292,7 +292,7 @@ async fn database_chosen(
 #[tokio::test]
 async fn dedicated_databases_follow_the_plan_unless_the_request_says_otherwise() {
     let enterprise =
-        || coffer_service::DatabasePlacement::new("coffer_t_", [Plan::Enterprise]).ok();
+        || coffer_service::DedicatedDatabasePolicy::new("coffer_t_", [Plan::Enterprise]).ok();
     let named = database_chosen(enterprise(), Plan::Enterprise, None)
         .await
         .unwrap();
@@ -332,12 +332,12 @@ async fn dedicated_databases_follow_the_plan_unless_the_request_says_otherwise()
 
 #[test]
 fn database_prefixes_are_plain_identifiers() {
-    use coffer_service::DatabasePlacement;
+    use coffer_service::DedicatedDatabasePolicy;
     for good in ["coffer_t_", "t", "_x9"] {
-        assert!(DatabasePlacement::new(good, []).is_ok(), "{good}");
+        assert!(DedicatedDatabasePolicy::new(good, []).is_ok(), "{good}");
     }
     for bad in ["", "9x", "Coffer", "a-b", "a;drop", &"x".repeat(32)] {
-        assert!(DatabasePlacement::new(bad, []).is_err(), "{bad}");
+        assert!(DedicatedDatabasePolicy::new(bad, []).is_err(), "{bad}");
     }
 }
 

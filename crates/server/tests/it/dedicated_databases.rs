@@ -1,4 +1,4 @@
-//! Metadata placement end to end: Enterprise tenants get a PostgreSQL
+//! Dedicated databases end to end: Enterprise tenants get a PostgreSQL
 //! database of their own that holds their files, users, grants, usage and
 //! their records; the shared database stays the registry. Isolation holds
 //! across databases, the audit log and events read from both places in

@@ -9,6 +9,7 @@ mod access;
 mod cursor;
 mod disposition;
 mod error;
+mod error_code;
 mod file;
 mod grant;
 mod ids;
@@ -24,6 +25,7 @@ pub use access::{Action, Decision, DenyReason, Resource, decide, effective_acces
 pub use cursor::PageCursor;
 pub use disposition::{DispositionKind, content_disposition};
 pub use error::ValidationError;
+pub use error_code::ErrorCode;
 pub use file::{
     Category, ContentType, FileRecord, FileStatus, Filename, LogicalPath, METADATA_MAX_BYTES,
     Metadata, NotCompletable, Sha256Digest, Visibility,

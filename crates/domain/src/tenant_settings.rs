@@ -12,7 +12,7 @@ use serde_json::Value;
 use thiserror::Error;
 use time::OffsetDateTime;
 
-use crate::{ContentType, LimitOverrides, PlanLimits, ValidationError};
+use crate::{ContentType, ErrorCode, LimitOverrides, PlanLimits, ValidationError};
 
 /// Where an effective value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -65,11 +65,11 @@ pub enum ConfigKeyError {
 
 impl ConfigKeyError {
     /// The stable machine code of the error.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::UnknownSetting(_) => "unknown_setting",
-            Self::ReservedSetting(_) => "reserved_setting",
-            Self::UnknownFeature(_) => "unknown_feature",
+            Self::UnknownSetting(_) => ErrorCode::UnknownSetting,
+            Self::ReservedSetting(_) => ErrorCode::ReservedSetting,
+            Self::UnknownFeature(_) => ErrorCode::UnknownFeature,
         }
     }
 }
@@ -557,9 +557,9 @@ mod tests {
         assert_eq!(
             codes,
             [
-                Some("unknown_setting"),
-                Some("reserved_setting"),
-                Some("unknown_feature")
+                Some(ErrorCode::UnknownSetting),
+                Some(ErrorCode::ReservedSetting),
+                Some(ErrorCode::UnknownFeature)
             ]
         );
     }

@@ -15,7 +15,7 @@
 //! provider retries anything but a `2xx`, and a retry could not fix it.
 
 use coffer_domain::{
-    Plan, Principal, Subject, Tenant, TenantId, TenantSlug, TenantStatus, webhook,
+    ErrorCode, Plan, Principal, Subject, Tenant, TenantId, TenantSlug, TenantStatus, webhook,
 };
 use coffer_ports::{
     BillingChange, BillingEffect, BillingRecorded, MetadataErrorKind, NewBillingEvent, TenantClaim,
@@ -138,7 +138,7 @@ impl Decision {
     }
 }
 
-fn malformed(code: &'static str, detail: impl Into<String>) -> ServiceError {
+fn malformed(code: ErrorCode, detail: impl Into<String>) -> ServiceError {
     ServiceError::new(ErrorKind::Malformed, code, detail)
 }
 
@@ -162,7 +162,7 @@ impl Coffer {
         let now = self.clock.now();
         let signature = signature.ok_or_else(|| {
             malformed(
-                "invalid_signature",
+                ErrorCode::InvalidSignature,
                 "the Stripe-Signature header is missing",
             )
         })?;
@@ -175,23 +175,27 @@ impl Coffer {
         )
         .map_err(|err| match err {
             webhook::SignatureError::Stale => malformed(
-                "stale_signature",
+                ErrorCode::StaleSignature,
                 "the signature's timestamp is outside the tolerance",
             ),
-            other => malformed("invalid_signature", other.to_string()),
+            other => malformed(ErrorCode::InvalidSignature, other.to_string()),
         })?;
-        let event: Value = serde_json::from_slice(body)
-            .map_err(|e| malformed("malformed_json", format!("the event is not JSON: {e}")))?;
+        let event: Value = serde_json::from_slice(body).map_err(|e| {
+            malformed(
+                ErrorCode::MalformedJson,
+                format!("the event is not JSON: {e}"),
+            )
+        })?;
         let id = event
             .get("id")
             .and_then(Value::as_str)
             .filter(|id| !id.is_empty() && id.len() <= MAX_ID_LEN)
-            .ok_or_else(|| malformed("malformed_event", "the event has no id"))?
+            .ok_or_else(|| malformed(ErrorCode::MalformedEvent, "the event has no id"))?
             .to_owned();
         let kind = event
             .get("type")
             .and_then(Value::as_str)
-            .ok_or_else(|| malformed("malformed_event", "the event has no type"))?
+            .ok_or_else(|| malformed(ErrorCode::MalformedEvent, "the event has no type"))?
             .to_owned();
         let occurred_at = event
             .get("created")

@@ -5,8 +5,8 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use coffer_domain::{
-    PlanLimits, Principal, Role, Subject, Tenant, TenantConfig, TenantId, TenantSlug, TenantStatus,
-    UserId,
+    ErrorCode, PlanLimits, Principal, Role, Subject, Tenant, TenantConfig, TenantId, TenantSlug,
+    TenantStatus, UserId,
 };
 use coffer_ports::{MetadataErrorKind, TenantClaim, TenantScope};
 use moka::sync::Cache;
@@ -37,23 +37,26 @@ impl Caller {
     /// provisioning, `Forbidden` for a caller without a tenant.
     pub fn member(&self) -> Result<(&Tenant, TenantScope), ServiceError> {
         let tenant = self.tenant.as_ref().ok_or_else(|| {
-            ServiceError::forbidden("no_tenant", "this token is not scoped to a tenant")
+            ServiceError::forbidden(ErrorCode::NoTenant, "this token is not scoped to a tenant")
         })?;
         match tenant.status {
             TenantStatus::Active => Ok((tenant, TenantScope::new(tenant.id))),
             TenantStatus::Suspended => Err(ServiceError::new(
                 ErrorKind::TenantSuspended,
-                "tenant_suspended",
+                ErrorCode::TenantSuspended,
                 "this tenant is suspended",
             )),
             TenantStatus::Cancelled => Err(ServiceError::new(
                 ErrorKind::TenantCancelled,
-                "tenant_cancelled",
+                ErrorCode::TenantCancelled,
                 "this tenant has been cancelled",
             )),
-            TenantStatus::Provisioning | TenantStatus::ProvisioningFailed => Err(
-                ServiceError::conflict("tenant_not_ready", "this tenant is not provisioned yet"),
-            ),
+            TenantStatus::Provisioning | TenantStatus::ProvisioningFailed => {
+                Err(ServiceError::conflict(
+                    ErrorCode::TenantNotReady,
+                    "this tenant is not provisioned yet",
+                ))
+            }
         }
     }
 
@@ -68,7 +71,7 @@ impl Caller {
             Ok(member)
         } else {
             Err(ServiceError::forbidden(
-                "admin_required",
+                ErrorCode::AdminRequired,
                 format!("{what} is for tenant administrators"),
             ))
         }
@@ -79,7 +82,7 @@ impl Caller {
             Ok(())
         } else {
             Err(ServiceError::forbidden(
-                "platform_admin_required",
+                ErrorCode::PlatformAdminRequired,
                 "this endpoint is for platform administrators",
             ))
         }
@@ -183,9 +186,9 @@ impl Coffer {
             return Err(ServiceError::new(
                 ErrorKind::Unauthenticated,
                 if identity.tenant.is_some() {
-                    "unknown_tenant"
+                    ErrorCode::UnknownTenant
                 } else {
-                    "tenant_missing"
+                    ErrorCode::TenantMissing
                 },
                 "the token does not name a known tenant",
             ));

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use coffer_domain::{LimitViolation, ValidationError};
+use coffer_domain::{ErrorCode, LimitViolation, ValidationError};
 use coffer_ports::{
     IdentityError, IdentityErrorKind, MetadataError, MetadataErrorKind, StoreError, StoreErrorKind,
 };
@@ -43,7 +43,7 @@ pub enum ErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ServiceError {
     pub kind: ErrorKind,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub detail: String,
     /// The input field at fault, for validation errors.
     pub field: Option<&'static str>,
@@ -56,7 +56,7 @@ impl fmt::Display for ServiceError {
 }
 
 impl ServiceError {
-    pub fn new(kind: ErrorKind, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(kind: ErrorKind, code: ErrorCode, detail: impl Into<String>) -> Self {
         Self {
             kind,
             code,
@@ -68,25 +68,25 @@ impl ServiceError {
     pub fn not_found(what: &str) -> Self {
         Self::new(
             ErrorKind::NotFound,
-            "not_found",
+            ErrorCode::NotFound,
             format!("{what} not found"),
         )
     }
 
-    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn forbidden(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self::new(ErrorKind::Forbidden, code, detail)
     }
 
-    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self::new(ErrorKind::Conflict, code, detail)
     }
 
-    pub fn invalid(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn invalid(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self::new(ErrorKind::Invalid, code, detail)
     }
 
     pub fn internal(detail: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Internal, "internal", detail)
+        Self::new(ErrorKind::Internal, ErrorCode::Internal, detail)
     }
 
     /// Metadata errors about a file: `NotFound` names the file.
@@ -103,7 +103,7 @@ impl From<ValidationError> for ServiceError {
     fn from(err: ValidationError) -> Self {
         Self {
             kind: ErrorKind::Invalid,
-            code: "validation_failed",
+            code: ErrorCode::ValidationFailed,
             detail: err.to_string(),
             field: Some(err.field),
         }
@@ -113,12 +113,15 @@ impl From<ValidationError> for ServiceError {
 impl From<LimitViolation> for ServiceError {
     fn from(err: LimitViolation) -> Self {
         let (kind, code) = match err {
-            LimitViolation::FileTooLarge { .. } => (ErrorKind::PayloadTooLarge, "file_too_large"),
-            LimitViolation::ContentTypeNotAllowed { .. } => {
-                (ErrorKind::UnsupportedMediaType, "content_type_not_allowed")
+            LimitViolation::FileTooLarge { .. } => {
+                (ErrorKind::PayloadTooLarge, ErrorCode::FileTooLarge)
             }
+            LimitViolation::ContentTypeNotAllowed { .. } => (
+                ErrorKind::UnsupportedMediaType,
+                ErrorCode::ContentTypeNotAllowed,
+            ),
             LimitViolation::QuotaBytes { .. } | LimitViolation::QuotaFiles { .. } => {
-                (ErrorKind::PayloadTooLarge, "quota_exceeded")
+                (ErrorKind::PayloadTooLarge, ErrorCode::QuotaExceeded)
             }
         };
         Self::new(kind, code, err.to_string())
@@ -129,20 +132,22 @@ impl From<MetadataError> for ServiceError {
     fn from(err: MetadataError) -> Self {
         match err.kind() {
             MetadataErrorKind::NotFound => Self::not_found("resource"),
-            MetadataErrorKind::Conflict => Self::conflict("conflict", err.message().to_owned()),
+            MetadataErrorKind::Conflict => {
+                Self::conflict(ErrorCode::Conflict, err.message().to_owned())
+            }
             MetadataErrorKind::QuotaExceeded => Self::new(
                 ErrorKind::PayloadTooLarge,
-                "quota_exceeded",
+                ErrorCode::QuotaExceeded,
                 err.message().to_owned(),
             ),
             MetadataErrorKind::InvalidState => {
-                Self::conflict("invalid_state", err.message().to_owned())
+                Self::conflict(ErrorCode::InvalidState, err.message().to_owned())
             }
             MetadataErrorKind::Unavailable => {
                 tracing::warn!(error = %err, "metadata store unavailable");
                 Self::new(
                     ErrorKind::Unavailable,
-                    "metadata_unavailable",
+                    ErrorCode::MetadataUnavailable,
                     "the metadata store is unavailable; retry later",
                 )
             }
@@ -159,7 +164,7 @@ impl From<StoreError> for ServiceError {
         match err.kind() {
             StoreErrorKind::NotFound => Self::not_found("object"),
             StoreErrorKind::Conflict => {
-                Self::conflict("storage_conflict", err.message().to_owned())
+                Self::conflict(ErrorCode::StorageConflict, err.message().to_owned())
             }
             StoreErrorKind::Refused => {
                 // A refused key means our own bookkeeping is wrong: never the client's fault.
@@ -170,7 +175,7 @@ impl From<StoreError> for ServiceError {
                 tracing::warn!(error = %err, "object store unavailable");
                 Self::new(
                     ErrorKind::Unavailable,
-                    "storage_unavailable",
+                    ErrorCode::StorageUnavailable,
                     "the object store is unavailable; retry later",
                 )
             }
@@ -185,15 +190,15 @@ impl From<StoreError> for ServiceError {
 impl From<IdentityError> for ServiceError {
     fn from(err: IdentityError) -> Self {
         let code = match err.kind() {
-            IdentityErrorKind::Invalid => "invalid_token",
-            IdentityErrorKind::Expired => "token_expired",
-            IdentityErrorKind::TenantMissing => "tenant_missing",
-            IdentityErrorKind::TenantNotAllowed => "tenant_not_allowed",
+            IdentityErrorKind::Invalid => ErrorCode::InvalidToken,
+            IdentityErrorKind::Expired => ErrorCode::TokenExpired,
+            IdentityErrorKind::TenantMissing => ErrorCode::TenantMissing,
+            IdentityErrorKind::TenantNotAllowed => ErrorCode::TenantNotAllowed,
             IdentityErrorKind::Unavailable => {
                 tracing::warn!(error = %err, "identity provider unavailable");
                 return Self::new(
                     ErrorKind::Unavailable,
-                    "identity_unavailable",
+                    ErrorCode::IdentityUnavailable,
                     "the identity provider is unavailable; retry later",
                 );
             }

@@ -1,6 +1,6 @@
 //! Sharing: the grants of one file.
 
-use coffer_domain::{Access, Action, FileId, FileStatus, Grant, GrantId, GrantSubject};
+use coffer_domain::{Access, Action, ErrorCode, FileId, FileStatus, Grant, GrantId, GrantSubject};
 use coffer_ports::{MetadataErrorKind, NewGrant};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -48,14 +48,14 @@ impl Coffer {
             .await?;
         if stored.file.status == FileStatus::Deleted {
             return Err(ServiceError::conflict(
-                "file_deleted",
+                ErrorCode::FileDeleted,
                 "the file is in the trash",
             ));
         }
         let now = self.clock.now();
         if request.expires_at.is_some_and(|at| at <= now) {
             return Err(ServiceError::invalid(
-                "expiry_in_past",
+                ErrorCode::ExpiryInPast,
                 "expires_at must lie in the future",
             ));
         }

@@ -7,7 +7,8 @@
 //! run in reverse and the tenant ends `provisioning_failed`, retryable.
 
 use coffer_domain::{
-    Onboarding, OnboardingState, OnboardingStep, Role, Subject, Tenant, TenantId, TenantStatus,
+    ErrorCode, Onboarding, OnboardingState, OnboardingStep, Role, Subject, Tenant, TenantId,
+    TenantStatus,
 };
 use coffer_ports::{
     BucketSpec, Journal, MetadataErrorKind, NewAudit, OnboardingUpdate, StoreErrorKind, TenantScope,
@@ -58,7 +59,7 @@ impl Coffer {
         match job.state {
             OnboardingState::Done => Ok(Some(self.load_tenant_row(tenant).await?)),
             OnboardingState::Failed => Err(ServiceError::conflict(
-                "onboarding_failed",
+                ErrorCode::OnboardingFailed,
                 job.last_error.unwrap_or_else(|| "onboarding failed".into()),
             )),
             OnboardingState::Queued | OnboardingState::Running => Ok(None),
@@ -80,7 +81,7 @@ impl Coffer {
         let tenant = self.load_tenant_row(id).await?;
         let not_failed = || {
             ServiceError::conflict(
-                "not_failed",
+                ErrorCode::NotFailed,
                 "only an onboarding that failed can be retried",
             )
         };
@@ -354,7 +355,7 @@ impl Coffer {
 
 pub(crate) fn region_not_placed(region: &coffer_domain::Region) -> ServiceError {
     ServiceError::invalid(
-        "region_not_placed",
+        ErrorCode::RegionNotPlaced,
         format!("no storage placement is configured for region {region}"),
     )
 }

@@ -5,7 +5,7 @@
 //! a crash midway leaves the tenant cancelled with fewer objects, and the
 //! next sweep finishes the job.
 
-use coffer_domain::{Subject, Tenant, TenantStatus};
+use coffer_domain::{ErrorCode, Subject, Tenant, TenantStatus};
 use coffer_ports::{
     FileObjectQuery, MetadataError, MetadataErrorKind, ObjectLocation, ObjectStore, PlatformRecord,
     TenantData, TenantScope,
@@ -79,7 +79,7 @@ impl Coffer {
         };
         self.purge_rows(tenant, record).await.map_err(|err| {
             if err.is(MetadataErrorKind::InvalidState) {
-                ServiceError::conflict("tenant_not_cancelled", err.to_string())
+                ServiceError::conflict(ErrorCode::TenantNotCancelled, err.to_string())
             } else {
                 err.into()
             }

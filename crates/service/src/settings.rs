@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use coffer_domain::{
-    EffectiveConfig, FeatureFlag, FeatureKey, FlagState, Plan, SettingKey, Source, Tenant,
-    TenantConfig, TenantId,
+    EffectiveConfig, ErrorCode, FeatureFlag, FeatureKey, FlagState, Plan, SettingKey, Source,
+    Tenant, TenantConfig, TenantId,
 };
 use coffer_ports::{TenantChange, TenantChanges, TenantScope};
 use futures::StreamExt as _;
@@ -123,7 +123,7 @@ impl Coffer {
             Ok(())
         } else {
             Err(ServiceError::forbidden(
-                "feature_disabled",
+                ErrorCode::FeatureDisabled,
                 format!("{key} is disabled for this tenant"),
             ))
         }
@@ -192,7 +192,7 @@ impl Coffer {
             .transpose()
             .map_err(|e| ServiceError {
                 field: Some(e.field),
-                ..ServiceError::invalid("invalid_setting", e.reason)
+                ..ServiceError::invalid(ErrorCode::InvalidSetting, e.reason)
             })?;
         let journal = self.announce_tenant(
             caller,

@@ -1,8 +1,8 @@
 //! Tenants: the caller's own view, and the platform administrators' path.
 
 use coffer_domain::{
-    LimitOverrides, Onboarding, OnboardingRequest, PageCursor, Plan, PlanLimits, Region, Subject,
-    Tenant, TenantId, TenantSlug, TenantStatus, Usage,
+    ErrorCode, LimitOverrides, Onboarding, OnboardingRequest, PageCursor, Plan, PlanLimits, Region,
+    Subject, Tenant, TenantId, TenantSlug, TenantStatus, Usage,
 };
 use coffer_ports::{MetadataErrorKind, NewOnboarding, NewTenant, Page, TenantPatch, TenantScope};
 use serde::Serialize;
@@ -63,7 +63,7 @@ impl Coffer {
         match (asked, placement) {
             (Some(false), _) | (None, None) => Ok(None),
             (Some(true), None) => Err(ServiceError::invalid(
-                "dedicated_database_unavailable",
+                ErrorCode::DedicatedDatabaseUnavailable,
                 "no dedicated databases are configured (metadata.dedicated)",
             )),
             (Some(true), Some(p)) => Ok(Some(p.name_for(id))),
@@ -203,7 +203,7 @@ impl Coffer {
             .await
             .map_err(|err| {
                 if err.is(MetadataErrorKind::Conflict) {
-                    ServiceError::conflict("slug_taken", "a tenant with this slug exists")
+                    ServiceError::conflict(ErrorCode::SlugTaken, "a tenant with this slug exists")
                 } else {
                     err.into()
                 }
@@ -224,7 +224,7 @@ impl Coffer {
         let limit = limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
             return Err(ServiceError::invalid(
-                "invalid_limit",
+                ErrorCode::InvalidLimit,
                 "limit must be between 1 and 1000",
             ));
         }
@@ -330,7 +330,7 @@ impl Coffer {
                 }
                 (from, to) => {
                     return Err(ServiceError::conflict(
-                        "invalid_transition",
+                        ErrorCode::InvalidTransition,
                         format!("a tenant cannot go from {from} to {to}"),
                     ));
                 }

@@ -7,6 +7,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
+use coffer_domain::ErrorCode;
 use coffer_service::{Caller, ErrorKind, RequestMeta};
 use tracing_actix_web::RequestId;
 
@@ -34,11 +35,15 @@ impl FromRequest for Authenticated {
         };
         Box::pin(async move {
             let state = state.ok_or_else(|| {
-                ApiError::new(ErrorKind::Internal, "internal", "no application state")
+                ApiError::new(
+                    ErrorKind::Internal,
+                    ErrorCode::Internal,
+                    "no application state",
+                )
             })?;
             let token = token?;
             let tenant = tenant.transpose().map_err(|_| {
-                ApiError::malformed("malformed_header", "X-Tenant must be visible ASCII")
+                ApiError::malformed(ErrorCode::MalformedHeader, "X-Tenant must be visible ASCII")
             })?;
             let caller = state.coffer.authenticate(&token, tenant, meta).await?;
             Ok(Authenticated(caller))
@@ -50,7 +55,7 @@ fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
     let missing = || {
         ApiError::new(
             ErrorKind::Unauthenticated,
-            "missing_token",
+            ErrorCode::MissingToken,
             "send Authorization: Bearer <token>",
         )
     };

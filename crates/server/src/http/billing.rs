@@ -3,6 +3,7 @@
 //! bearer token; outside `/api/v1`. See docs/billing.md.
 
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+use coffer_domain::ErrorCode;
 use coffer_service::{BillingWebhook, ErrorKind, RequestMeta};
 use secrecy::{ExposeSecret as _, SecretString};
 use tracing_actix_web::RequestId;
@@ -38,7 +39,7 @@ pub async fn receive(
     let endpoint = state.billing.as_ref().ok_or_else(|| {
         ApiError::new(
             ErrorKind::NotFound,
-            "billing_not_configured",
+            ErrorCode::BillingNotConfigured,
             "billing events are not configured (billing.webhook_secret)",
         )
     })?;
@@ -47,7 +48,9 @@ pub async fn receive(
         .get(SIGNATURE_HEADER)
         .map(|v| v.to_str())
         .transpose()
-        .map_err(|_| ApiError::malformed("invalid_signature", "Stripe-Signature is not ASCII"))?;
+        .map_err(|_| {
+            ApiError::malformed(ErrorCode::InvalidSignature, "Stripe-Signature is not ASCII")
+        })?;
     let meta = RequestMeta {
         request_id: req.extensions().get::<RequestId>().map(ToString::to_string),
         client_addr: req.peer_addr().map(|a| a.ip().to_string()),

@@ -12,6 +12,7 @@ use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
+use coffer_domain::ErrorCode;
 use coffer_service::ErrorKind;
 
 use super::error::ApiError;
@@ -42,7 +43,7 @@ pub async fn deadline(
             tracing::warn!(%method, path, ?limit, "request did not complete in time");
             Err(ApiError::new(
                 ErrorKind::Unavailable,
-                "request_timeout",
+                ErrorCode::RequestTimeout,
                 format!(
                     "the request did not complete within {} s (a dependency is slow or down); retry later",
                     limit.as_secs()

@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use coffer_domain::ErrorCode;
 use coffer_service::{ErrorKind, ServiceError};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -29,12 +30,12 @@ pub struct Problem {
 pub struct ApiError(pub ServiceError);
 
 impl ApiError {
-    pub fn new(kind: ErrorKind, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(kind: ErrorKind, code: ErrorCode, detail: impl Into<String>) -> Self {
         Self(ServiceError::new(kind, code, detail))
     }
 
     /// A request the server cannot parse (400).
-    pub fn malformed(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn malformed(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self::new(ErrorKind::Malformed, code, detail)
     }
 }
@@ -69,6 +70,8 @@ pub fn status_of(err: &ServiceError) -> StatusCode {
     }
 }
 
+/// `code` is a string, not an [`ErrorCode`], because `/storage` answers with
+/// the local-disk store's own S3-style codes (`coffer-fs`).
 pub fn problem_response(
     status: StatusCode,
     code: &str,
@@ -86,9 +89,10 @@ pub fn problem_response(
     let mut response = HttpResponse::build(status);
     response.content_type("application/problem+json");
     if status == StatusCode::UNAUTHORIZED {
-        let challenge = if code == "missing_token" {
+        let challenge = if code == ErrorCode::MissingToken.as_str() {
             "Bearer realm=\"coffer\"".to_owned()
         } else {
+            // `invalid_token` here is RFC 6750's error attribute, not a Coffer code.
             format!(
                 "Bearer realm=\"coffer\", error=\"invalid_token\", error_description=\"{}\"",
                 code
@@ -112,8 +116,61 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         if status.is_server_error() {
-            tracing::warn!(code = self.0.code, detail = %self.0.detail, "request failed");
+            tracing::warn!(code = self.0.code.as_str(), detail = %self.0.detail, "request failed");
         }
-        problem_response(status, self.0.code, &self.0.detail, self.0.field)
+        problem_response(status, self.0.code.as_str(), &self.0.detail, self.0.field)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use coffer_domain::ErrorCode;
+
+    /// The codes in docs/api.md's error table, each with the status row it
+    /// is listed under: the last cell of every `| <status> | … |` row.
+    fn documented_codes() -> Vec<(u16, String)> {
+        let mut codes = Vec::new();
+        for line in include_str!("../../../../docs/api.md").lines() {
+            let cells: Vec<&str> = line.trim().trim_matches('|').split('|').collect();
+            let (Some(first), Some(last)) = (cells.first(), cells.last()) else {
+                continue;
+            };
+            let Ok(status) = first.trim().parse::<u16>() else {
+                continue;
+            };
+            for (i, quoted) in last.split('`').enumerate() {
+                if i % 2 == 1 {
+                    codes.push((status, quoted.to_owned()));
+                }
+            }
+        }
+        codes
+    }
+
+    #[test]
+    fn the_docs_error_table_lists_exactly_the_error_codes() {
+        let documented = documented_codes();
+        assert!(
+            !documented.is_empty(),
+            "no error table found in docs/api.md"
+        );
+        let mut seen: BTreeMap<&str, u16> = BTreeMap::new();
+        for (status, code) in &documented {
+            assert!(
+                ErrorCode::ALL.iter().any(|c| c.as_str() == code),
+                "docs/api.md lists `{code}` under {status}, but ErrorCode has no such code"
+            );
+            if let Some(before) = seen.insert(code, *status) {
+                panic!("docs/api.md lists `{code}` twice (under {before} and {status})");
+            }
+        }
+        for code in ErrorCode::ALL {
+            assert!(
+                seen.contains_key(code.as_str()),
+                "ErrorCode::{code:?} (`{code}`) is missing from the error table in docs/api.md"
+            );
+        }
     }
 }

@@ -5,8 +5,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, guard, web};
 use coffer_domain::PageCursor;
 use coffer_domain::{
-    Category, ContentType, DispositionKind, FileId, Filename, GrantId, LogicalPath, Metadata,
-    Sha256Digest, Subject, Visibility, content_disposition,
+    Category, ContentType, DispositionKind, ErrorCode, FileId, Filename, GrantId, LogicalPath,
+    Metadata, Sha256Digest, Subject, Visibility, content_disposition,
 };
 use coffer_ports::{AuditQuery, ByteRange};
 use coffer_service::{AddGrant, ErrorKind, ListFiles, NewFileFields, StreamUpload};
@@ -92,7 +92,8 @@ pub async fn upload_form(
 ) -> Result<HttpResponse> {
     let mut fields = FormFields::default();
     while let Some(field) = form.next().await {
-        let mut field = field.map_err(|e| ApiError::malformed("malformed_form", e.to_string()))?;
+        let mut field =
+            field.map_err(|e| ApiError::malformed(ErrorCode::MalformedForm, e.to_string()))?;
         let name = field.name().unwrap_or_default().to_owned();
         if name != "file" {
             let value = read_text(&mut field).await?;
@@ -126,7 +127,7 @@ pub async fn upload_form(
     }
     Err(ApiError::new(
         ErrorKind::Invalid,
-        "missing_file",
+        ErrorCode::MissingFile,
         "the form has no `file` part",
     ))
 }
@@ -157,14 +158,18 @@ impl FormFields {
             }
             "metadata" => {
                 let json: serde_json::Value = serde_json::from_str(&value).map_err(|e| {
-                    ApiError::new(ErrorKind::Invalid, "invalid_body", format!("metadata: {e}"))
+                    ApiError::new(
+                        ErrorKind::Invalid,
+                        ErrorCode::InvalidBody,
+                        format!("metadata: {e}"),
+                    )
                 })?;
                 self.metadata = Some(Metadata::new(json).map_err(invalid)?);
             }
             other => {
                 return Err(ApiError::new(
                     ErrorKind::Invalid,
-                    "unknown_field",
+                    ErrorCode::UnknownField,
                     format!("unknown form field {other:?}"),
                 ));
             }
@@ -183,7 +188,7 @@ impl FormFields {
             (None, None) => {
                 return Err(ApiError::new(
                     ErrorKind::Invalid,
-                    "missing_filename",
+                    ErrorCode::MissingFilename,
                     "name the file in `filename` or the part's filename",
                 ));
             }
@@ -212,11 +217,12 @@ async fn read_text(field: &mut actix_multipart::Field) -> Result<String> {
     const MAX: usize = 32 * 1024;
     let mut buf = Vec::new();
     while let Some(chunk) = field.next().await {
-        let chunk = chunk.map_err(|e| ApiError::malformed("malformed_form", e.to_string()))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::malformed(ErrorCode::MalformedForm, e.to_string()))?;
         if buf.len() + chunk.len() > MAX {
             return Err(ApiError::new(
                 ErrorKind::PayloadTooLarge,
-                "field_too_large",
+                ErrorCode::FieldTooLarge,
                 "form fields are limited to 32 KiB",
             ));
         }
@@ -225,7 +231,7 @@ async fn read_text(field: &mut actix_multipart::Field) -> Result<String> {
     String::from_utf8(buf).map_err(|_| {
         ApiError::new(
             ErrorKind::Invalid,
-            "invalid_body",
+            ErrorCode::InvalidBody,
             "form fields must be UTF-8",
         )
     })
@@ -286,7 +292,7 @@ pub async fn list(
             _ => {
                 return Err(ApiError::new(
                     ErrorKind::Invalid,
-                    "invalid_query",
+                    ErrorCode::InvalidQuery,
                     "metadata must be a JSON object",
                 ));
             }

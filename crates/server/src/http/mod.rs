@@ -16,6 +16,7 @@ mod tenants;
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use coffer_domain::ErrorCode;
 use coffer_fs::FsStore;
 use coffer_service::Coffer;
 
@@ -44,12 +45,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
             .limit(json_limit)
             .error_handler(|err, _| json_error(err).into()),
     )
-    .app_data(
-        web::QueryConfig::default()
-            .error_handler(|err, _| ApiError::malformed("malformed_query", err.to_string()).into()),
-    )
+    .app_data(web::QueryConfig::default().error_handler(|err, _| {
+        ApiError::malformed(ErrorCode::MalformedQuery, err.to_string()).into()
+    }))
     .app_data(web::PathConfig::default().error_handler(|err, _| {
-        ApiError::malformed("malformed_id", format!("not a valid id: {err}")).into()
+        ApiError::malformed(ErrorCode::MalformedId, format!("not a valid id: {err}")).into()
     }))
     .service(
         web::scope("/api/v1")
@@ -71,25 +71,25 @@ fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
     match err {
         E::OverflowKnownLength { .. } | E::Overflow { .. } => ApiError::new(
             ErrorKind::PayloadTooLarge,
-            "body_too_large",
+            ErrorCode::BodyTooLarge,
             err.to_string(),
         ),
         E::ContentType => ApiError::new(
             ErrorKind::UnsupportedMediaType,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send application/json (or multipart/form-data to stream a file)",
         ),
         E::Deserialize(e) if e.is_data() => {
-            ApiError::new(ErrorKind::Invalid, "invalid_body", e.to_string())
+            ApiError::new(ErrorKind::Invalid, ErrorCode::InvalidBody, e.to_string())
         }
-        other => ApiError::malformed("malformed_json", other.to_string()),
+        other => ApiError::malformed(ErrorCode::MalformedJson, other.to_string()),
     }
 }
 
 async fn not_found(req: HttpRequest) -> HttpResponse {
     error::problem_response(
         actix_web::http::StatusCode::NOT_FOUND,
-        "route_not_found",
+        ErrorCode::RouteNotFound.as_str(),
         &format!("no route for {} {}", req.method(), req.path()),
         None,
     )

@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
+use coffer_domain::ErrorCode;
 use coffer_fs::{StorageAccess, TransferError};
 
 use super::AppState;
@@ -23,7 +24,7 @@ async fn serve(state: web::Data<AppState>, req: HttpRequest, body: web::Payload)
     let Some(fs) = state.fs.clone() else {
         return refuse(
             404,
-            "route_not_found",
+            ErrorCode::RouteNotFound.as_str(),
             "this server does not serve storage URLs",
         );
     };

@@ -1,6 +1,6 @@
 //! Changing files: rename, move, visibility, metadata, trash, restore, erase.
 
-use coffer_domain::{Action, FileId, FileRecord, FileStatus};
+use coffer_domain::{Action, ErrorCode, FileId, FileRecord, FileStatus};
 use coffer_ports::{FilePatch, MetadataErrorKind, TenantData};
 use serde_json::json;
 
@@ -68,7 +68,7 @@ impl Coffer {
             .await
             .map_err(|err| match err.kind() {
                 MetadataErrorKind::Conflict => ServiceError::conflict(
-                    "duplicate_path",
+                    ErrorCode::DuplicatePath,
                     "a file with this name already exists in this folder",
                 ),
                 _ => ServiceError::from_file_lookup(err),
@@ -138,7 +138,7 @@ impl Coffer {
         let retention = time::Duration::days(i64::from(days));
         if file.deleted_at.is_some_and(|at| at + retention <= now) {
             return Err(ServiceError::conflict(
-                "retention_expired",
+                ErrorCode::RetentionExpired,
                 "the file's retention has passed",
             ));
         }
@@ -149,7 +149,7 @@ impl Coffer {
             .await
             .map_err(|err| match err.kind() {
                 MetadataErrorKind::Conflict => ServiceError::conflict(
-                    "duplicate_path",
+                    ErrorCode::DuplicatePath,
                     "a file with this name now exists in this folder; rename or move it first",
                 ),
                 _ => ServiceError::from_file_lookup(err),

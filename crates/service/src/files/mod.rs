@@ -5,8 +5,8 @@ mod read;
 mod upload;
 
 use coffer_domain::{
-    Action, Category, ContentType, Decision, DenyReason, FileId, FileRecord, FileStatus, Filename,
-    LogicalPath, Metadata, Sha256Digest, Visibility, decide,
+    Action, Category, ContentType, Decision, DenyReason, ErrorCode, FileId, FileRecord, FileStatus,
+    Filename, LogicalPath, Metadata, Sha256Digest, Visibility, decide,
 };
 use coffer_ports::{ObjectLocation, StoreError, StoredFile, TenantData, TenantScope};
 
@@ -64,12 +64,12 @@ pub(crate) fn check(decision: Decision) -> Result<(), ServiceError> {
         Decision::Allowed => Ok(()),
         Decision::Denied(DenyReason::OtherTenant) => Err(ServiceError::not_found("file")),
         Decision::Denied(DenyReason::RoleCannotCreate) => Err(ServiceError::forbidden(
-            "role_cannot_create",
+            ErrorCode::RoleCannotCreate,
             "creating files needs the editor or admin role",
         )),
         Decision::Denied(DenyReason::InsufficientAccess { required, .. }) => {
             Err(ServiceError::forbidden(
-                "access_denied",
+                ErrorCode::AccessDenied,
                 format!("this needs {required} access to the file"),
             ))
         }
@@ -81,9 +81,9 @@ fn require_status(file: &FileRecord, status: FileStatus) -> Result<(), ServiceEr
         return Ok(());
     }
     let code = match file.status {
-        FileStatus::Pending => "file_pending",
-        FileStatus::Available => "file_available",
-        FileStatus::Deleted => "file_deleted",
+        FileStatus::Pending => ErrorCode::FilePending,
+        FileStatus::Available => ErrorCode::FileAvailable,
+        FileStatus::Deleted => ErrorCode::FileDeleted,
     };
     Err(ServiceError::new(
         ErrorKind::Conflict,

@@ -1,8 +1,8 @@
 //! Reading files: metadata, listings, download URLs and streamed content.
 
 use coffer_domain::{
-    Action, Category, DispositionKind, FileId, FileRecord, FileStatus, LogicalPath, PageCursor,
-    Role, Subject, content_disposition,
+    Action, Category, DispositionKind, ErrorCode, FileId, FileRecord, FileStatus, LogicalPath,
+    PageCursor, Role, Subject, content_disposition,
 };
 use coffer_ports::{
     ByteRange, FileQuery, GetObject, Page, PresignGet, PresignedRequest, ReadFilter,
@@ -56,7 +56,7 @@ impl Coffer {
         let limit = request.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
             return Err(ServiceError::invalid(
-                "invalid_limit",
+                ErrorCode::InvalidLimit,
                 "limit must be between 1 and 1000",
             ));
         }
@@ -68,7 +68,7 @@ impl Coffer {
         let name_contains = match request.q {
             Some(q) if q.chars().count() > 255 || q.chars().any(char::is_control) => {
                 return Err(ServiceError::invalid(
-                    "invalid_query",
+                    ErrorCode::InvalidQuery,
                     "q must be at most 255 printable characters",
                 ));
             }
@@ -165,7 +165,7 @@ impl Coffer {
         if range.is_some_and(|r| r.resolve(file.size_bytes).is_none()) {
             return Err(ServiceError::new(
                 ErrorKind::RangeNotSatisfiable,
-                "range_not_satisfiable",
+                ErrorCode::RangeNotSatisfiable,
                 format!("the file has {} bytes", file.size_bytes),
             ));
         }

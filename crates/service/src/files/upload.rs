@@ -1,7 +1,8 @@
 //! Uploads: direct (presigned PUT), multipart (presigned parts) and streamed.
 
 use coffer_domain::{
-    Action, ContentType, FeatureKey, FileId, FileRecord, FileStatus, ObjectKey, Resource, decide,
+    Action, ContentType, ErrorCode, FeatureKey, FileId, FileRecord, FileStatus, ObjectKey,
+    Resource, decide,
 };
 use coffer_ports::{
     ByteRange, ByteStream, MetadataError, MetadataErrorKind, NewFile, ObjectFacts, ObjectLocation,
@@ -165,7 +166,7 @@ impl Coffer {
         let ttl = self.effective_config(tenant).await?.url_ttl();
         let upload_id = file.multipart_upload_id.as_deref().ok_or_else(|| {
             ServiceError::conflict(
-                "not_multipart",
+                ErrorCode::NotMultipart,
                 "this upload is a single PUT, not multipart",
             )
         })?;
@@ -175,7 +176,7 @@ impl Coffer {
             .max(1);
         if part_numbers.is_empty() || part_numbers.len() > 1000 {
             return Err(ServiceError::invalid(
-                "invalid_parts",
+                ErrorCode::InvalidParts,
                 "ask for 1 to 1000 parts at a time",
             ));
         }
@@ -184,7 +185,7 @@ impl Coffer {
             .find(|n| **n == 0 || u64::from(**n) > part_count)
         {
             return Err(ServiceError::invalid(
-                "invalid_parts",
+                ErrorCode::InvalidParts,
                 format!("part {bad} is outside 1..={part_count}"),
             ));
         }
@@ -237,7 +238,7 @@ impl Coffer {
             Ok(object) => object,
             Err(err) if err.is(StoreErrorKind::NotFound) => {
                 return Err(ServiceError::conflict(
-                    "upload_missing",
+                    ErrorCode::UploadMissing,
                     "no bytes were uploaded yet: PUT them to the upload URL first",
                 ));
             }
@@ -322,20 +323,20 @@ impl Coffer {
                 if cap == limits.max_file_size {
                     ServiceError::new(
                         ErrorKind::PayloadTooLarge,
-                        "file_too_large",
+                        ErrorCode::FileTooLarge,
                         format!("the file is larger than {cap} bytes, this tenant's limit"),
                     )
                 } else {
                     ServiceError::new(
                         ErrorKind::PayloadTooLarge,
-                        "quota_exceeded",
+                        ErrorCode::QuotaExceeded,
                         format!("storage quota exceeded: only {cap} bytes are left"),
                     )
                 }
             } else if body_failed {
                 ServiceError::new(
                     ErrorKind::Invalid,
-                    "body_incomplete",
+                    ErrorCode::BodyIncomplete,
                     "the upload body ended with an error",
                 )
             } else {
@@ -451,13 +452,13 @@ impl Coffer {
     fn part_size_for(&self, request: &InitiateUpload) -> Result<u64, ServiceError> {
         if request.file.checksum_sha256.is_some() {
             return Err(ServiceError::invalid(
-                "checksum_with_multipart",
+                ErrorCode::ChecksumWithMultipart,
                 "checksum_sha256 cannot be verified for multipart uploads; omit it or upload in one PUT",
             ));
         }
         if request.size < self.config.multipart_min_part_size {
             return Err(ServiceError::invalid(
-                "multipart_too_small",
+                ErrorCode::MultipartTooSmall,
                 format!(
                     "multipart needs at least {} bytes; use a single PUT",
                     self.config.multipart_min_part_size
@@ -529,14 +530,14 @@ impl Coffer {
         };
         if parts.is_empty() {
             return Err(ServiceError::conflict(
-                "upload_incomplete",
+                ErrorCode::UploadIncomplete,
                 "no parts were uploaded yet",
             ));
         }
         match store.complete_multipart(location, upload_id, parts).await {
             Ok(_) => Ok(()),
             Err(err) if err.is(StoreErrorKind::Conflict) => Err(ServiceError::conflict(
-                "upload_incomplete",
+                ErrorCode::UploadIncomplete,
                 "the uploaded parts do not form a complete object",
             )),
             Err(err) => Err(err.into()),
@@ -552,7 +553,7 @@ impl Coffer {
     ) -> Result<(), ServiceError> {
         if object.size != file.size_bytes {
             return Err(ServiceError::invalid(
-                "size_mismatch",
+                ErrorCode::SizeMismatch,
                 format!(
                     "{} bytes were declared but {} were uploaded",
                     file.size_bytes, object.size
@@ -563,7 +564,7 @@ impl Coffer {
             && declared != stored
         {
             return Err(ServiceError::invalid(
-                "checksum_mismatch",
+                ErrorCode::ChecksumMismatch,
                 "the uploaded bytes do not match checksum_sha256",
             ));
         }
@@ -609,7 +610,7 @@ fn verify_streamed(
         .is_some_and(|declared| declared != *digest)
     {
         return Err(ServiceError::invalid(
-            "checksum_mismatch",
+            ErrorCode::ChecksumMismatch,
             "the uploaded bytes do not match checksum_sha256",
         ));
     }
@@ -621,7 +622,7 @@ fn verify_streamed(
 
 fn content_mismatch(declared: &ContentType, sniffed: &str) -> ServiceError {
     ServiceError::invalid(
-        "content_mismatch",
+        ErrorCode::ContentMismatch,
         format!(
             "the bytes look like {sniffed}, not the declared {}",
             declared.essence()
@@ -632,7 +633,7 @@ fn content_mismatch(declared: &ContentType, sniffed: &str) -> ServiceError {
 fn reservation_error(err: MetadataError) -> ServiceError {
     match err.kind() {
         MetadataErrorKind::Conflict => ServiceError::conflict(
-            "duplicate_path",
+            ErrorCode::DuplicatePath,
             "a file with this name already exists in this folder",
         ),
         _ => err.into(),

@@ -291,7 +291,7 @@ pub fn assert_err<T: std::fmt::Debug>(
     match result {
         Err(err) => {
             assert_eq!(err.kind, kind, "{err}");
-            assert_eq!(err.code, code, "{err}");
+            assert_eq!(err.code.as_str(), code, "{err}");
         }
         Ok(value) => panic!("expected {kind:?}/{code}, got {value:?}"),
     }

@@ -256,6 +256,235 @@ pub trait FileCatalog: Send + Sync + 'static {
     ) -> Result<FileRecord, MetadataError>;
 }
 
+/// A wrapper of a [`FileCatalog`] that changes some of its methods: implement
+/// [`FileCatalogLayer::inner`] and override what changes; every other method goes
+/// to the inner port, and the wrapper is a [`FileCatalog`] itself. A method
+/// added to [`FileCatalog`] is added here once, so no wrapper forwards by hand.
+#[async_trait]
+pub trait FileCatalogLayer: Send + Sync + 'static {
+    /// The port this one wraps.
+    fn inner(&self) -> &dyn FileCatalog;
+
+    /// [`FileCatalog::usage`], forwarded unless overridden.
+    ///
+    /// # Errors
+    /// As [`FileCatalog::usage`].
+    async fn usage(&self, scope: &TenantScope) -> Result<Usage, MetadataError> {
+        self.inner().usage(scope).await
+    }
+
+    /// [`FileCatalog::reserve_upload`], forwarded unless overridden.
+    ///
+    /// # Errors
+    /// As [`FileCatalog::reserve_upload`].
+    async fn reserve_upload(
+        &self,
+        scope: &TenantScope,
+        file: NewFile,
+        limits: &PlanLimits,
+        journal: Journal,
+    ) -> Result<FileRecord, MetadataError> {
+        self.inner()
+            .reserve_upload(scope, file, limits, journal)
+            .await
+    }
+
+    /// [`FileCatalog::get_file`], forwarded unless overridden.
+    ///
+    /// # Errors
+    /// As [`FileCatalog::get_file`].
+    async fn get_file(&self, scope: &TenantScope, id: FileId) -> Result<StoredFile, MetadataError> {
+        self.inner().get_file(scope, id).await
+    }
+
+    /// [`FileCatalog::list_files`], forwarded unless overridden.
+    ///
+    /// # Errors
+    /// As [`FileCatalog::list_files`].
+    async fn list_files(
+        &self,
+        scope: &TenantScope,
+        query: &FileQuery,
+    ) -> Result<Page<FileRecord>, MetadataError> {
+        self.inner().list_files(scope, query).await
+    }
+
+    /// [`FileCatalog::set_multipart_upload`], forwarded unless overridden.
+    ///
+    /// # Errors
+    /// As [`FileCatalog::set_multipart_upload`].
+    async fn set_multipart_upload(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        upload_id: &str,
+    ) -> Result<FileRecord, MetadataError> {
+        self.inner()
+            .set_multipart_upload(scope, id, upload_id)
+            .await
+    }
+
+    /// [`FileCatalog::mark_available`], forwarded unless overridden.
+    ///
+    /// # Errors
+    /// As [`FileCatalog::mark_available`].
+    async fn mark_available(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        facts: ObjectFacts,
+        journal: Journal,
+    ) -> Result<FileRecord, MetadataError> {
+        self.inner().mark_available(scope, id, facts, journal).await
+    }
+
+    /// [`FileCatalog::update_file`], forwarded unless overridden.
+    ///
+    /// # Errors
+    /// As [`FileCatalog::update_file`].
+    async fn update_file(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        patch: FilePatch,
+        at: OffsetDateTime,
+        journal: Journal,
+    ) -> Result<FileRecord, MetadataError> {
+        self.inner()
+            .update_file(scope, id, patch, at, journal)
+            .await
+    }
+
+    /// [`FileCatalog::trash_file`], forwarded unless overridden.
+    ///
+    /// # Errors
+    /// As [`FileCatalog::trash_file`].
+    async fn trash_file(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        at: OffsetDateTime,
+        journal: Journal,
+    ) -> Result<FileRecord, MetadataError> {
+        self.inner().trash_file(scope, id, at, journal).await
+    }
+
+    /// [`FileCatalog::restore_file`], forwarded unless overridden.
+    ///
+    /// # Errors
+    /// As [`FileCatalog::restore_file`].
+    async fn restore_file(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        at: OffsetDateTime,
+        journal: Journal,
+    ) -> Result<FileRecord, MetadataError> {
+        self.inner().restore_file(scope, id, at, journal).await
+    }
+
+    /// [`FileCatalog::remove_file`], forwarded unless overridden.
+    ///
+    /// # Errors
+    /// As [`FileCatalog::remove_file`].
+    async fn remove_file(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        journal: Option<Journal>,
+    ) -> Result<FileRecord, MetadataError> {
+        self.inner().remove_file(scope, id, journal).await
+    }
+}
+
+#[async_trait]
+impl<L: FileCatalogLayer> FileCatalog for L {
+    async fn usage(&self, scope: &TenantScope) -> Result<Usage, MetadataError> {
+        FileCatalogLayer::usage(self, scope).await
+    }
+
+    async fn reserve_upload(
+        &self,
+        scope: &TenantScope,
+        file: NewFile,
+        limits: &PlanLimits,
+        journal: Journal,
+    ) -> Result<FileRecord, MetadataError> {
+        FileCatalogLayer::reserve_upload(self, scope, file, limits, journal).await
+    }
+
+    async fn get_file(&self, scope: &TenantScope, id: FileId) -> Result<StoredFile, MetadataError> {
+        FileCatalogLayer::get_file(self, scope, id).await
+    }
+
+    async fn list_files(
+        &self,
+        scope: &TenantScope,
+        query: &FileQuery,
+    ) -> Result<Page<FileRecord>, MetadataError> {
+        FileCatalogLayer::list_files(self, scope, query).await
+    }
+
+    async fn set_multipart_upload(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        upload_id: &str,
+    ) -> Result<FileRecord, MetadataError> {
+        FileCatalogLayer::set_multipart_upload(self, scope, id, upload_id).await
+    }
+
+    async fn mark_available(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        facts: ObjectFacts,
+        journal: Journal,
+    ) -> Result<FileRecord, MetadataError> {
+        FileCatalogLayer::mark_available(self, scope, id, facts, journal).await
+    }
+
+    async fn update_file(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        patch: FilePatch,
+        at: OffsetDateTime,
+        journal: Journal,
+    ) -> Result<FileRecord, MetadataError> {
+        FileCatalogLayer::update_file(self, scope, id, patch, at, journal).await
+    }
+
+    async fn trash_file(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        at: OffsetDateTime,
+        journal: Journal,
+    ) -> Result<FileRecord, MetadataError> {
+        FileCatalogLayer::trash_file(self, scope, id, at, journal).await
+    }
+
+    async fn restore_file(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        at: OffsetDateTime,
+        journal: Journal,
+    ) -> Result<FileRecord, MetadataError> {
+        FileCatalogLayer::restore_file(self, scope, id, at, journal).await
+    }
+
+    async fn remove_file(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        journal: Option<Journal>,
+    ) -> Result<FileRecord, MetadataError> {
+        FileCatalogLayer::remove_file(self, scope, id, journal).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

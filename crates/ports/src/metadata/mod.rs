@@ -23,13 +23,13 @@ mod tenant_data;
 pub use audit::{AuditEntry, AuditLog, AuditQuery, NewAudit};
 pub use databases::TenantDatabases;
 pub use files::{
-    FileCatalog, FilePatch, FileQuery, NewFile, ObjectFacts, ReadFilter, ReadRestriction,
-    StoredFile,
+    FileCatalog, FileCatalogLayer, FilePatch, FileQuery, NewFile, ObjectFacts, ReadFilter,
+    ReadRestriction, StoredFile,
 };
 pub use grants::{Grants, NewGrant};
 pub use integrity::{FileObject, FileObjectQuery, Integrity};
 pub use members::Members;
-pub use onboarding::{NewOnboarding, OnboardingQueue, OnboardingUpdate};
+pub use onboarding::{NewOnboarding, OnboardingQueue, OnboardingQueueLayer, OnboardingUpdate};
 pub use page::{MAX_PAGE_SIZE, Page, TenantScope, fetch_size, page_size};
 pub use ports::MetadataPorts;
 pub use readiness::MetadataReadiness;

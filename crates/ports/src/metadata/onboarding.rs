@@ -83,3 +83,96 @@ pub trait OnboardingQueue: Send + Sync + 'static {
         journal: Journal,
     ) -> Result<Onboarding, MetadataError>;
 }
+
+/// A wrapper of a [`OnboardingQueue`] that changes some of its methods: implement
+/// [`OnboardingQueueLayer::inner`] and override what changes; every other method goes
+/// to the inner port, and the wrapper is a [`OnboardingQueue`] itself. A method
+/// added to [`OnboardingQueue`] is added here once, so no wrapper forwards by hand.
+#[async_trait]
+pub trait OnboardingQueueLayer: Send + Sync + 'static {
+    /// The port this one wraps.
+    fn inner(&self) -> &dyn OnboardingQueue;
+
+    /// [`OnboardingQueue::create_onboarding`], forwarded unless overridden.
+    ///
+    /// # Errors
+    /// As [`OnboardingQueue::create_onboarding`].
+    async fn create_onboarding(
+        &self,
+        tenant: NewTenant,
+        onboarding: NewOnboarding,
+        journal: Journal,
+    ) -> Result<(Tenant, Onboarding), MetadataError> {
+        self.inner()
+            .create_onboarding(tenant, onboarding, journal)
+            .await
+    }
+
+    /// [`OnboardingQueue::get_onboarding`], forwarded unless overridden.
+    ///
+    /// # Errors
+    /// As [`OnboardingQueue::get_onboarding`].
+    async fn get_onboarding(&self, tenant: TenantId) -> Result<Onboarding, MetadataError> {
+        self.inner().get_onboarding(tenant).await
+    }
+
+    /// [`OnboardingQueue::claim_onboarding`], forwarded unless overridden.
+    ///
+    /// # Errors
+    /// As [`OnboardingQueue::claim_onboarding`].
+    async fn claim_onboarding(
+        &self,
+        now: OffsetDateTime,
+        lease: time::Duration,
+    ) -> Result<Option<Onboarding>, MetadataError> {
+        self.inner().claim_onboarding(now, lease).await
+    }
+
+    /// [`OnboardingQueue::update_onboarding`], forwarded unless overridden.
+    ///
+    /// # Errors
+    /// As [`OnboardingQueue::update_onboarding`].
+    async fn update_onboarding(
+        &self,
+        tenant: TenantId,
+        update: OnboardingUpdate,
+        journal: Journal,
+    ) -> Result<Onboarding, MetadataError> {
+        self.inner()
+            .update_onboarding(tenant, update, journal)
+            .await
+    }
+}
+
+#[async_trait]
+impl<L: OnboardingQueueLayer> OnboardingQueue for L {
+    async fn create_onboarding(
+        &self,
+        tenant: NewTenant,
+        onboarding: NewOnboarding,
+        journal: Journal,
+    ) -> Result<(Tenant, Onboarding), MetadataError> {
+        OnboardingQueueLayer::create_onboarding(self, tenant, onboarding, journal).await
+    }
+
+    async fn get_onboarding(&self, tenant: TenantId) -> Result<Onboarding, MetadataError> {
+        OnboardingQueueLayer::get_onboarding(self, tenant).await
+    }
+
+    async fn claim_onboarding(
+        &self,
+        now: OffsetDateTime,
+        lease: time::Duration,
+    ) -> Result<Option<Onboarding>, MetadataError> {
+        OnboardingQueueLayer::claim_onboarding(self, now, lease).await
+    }
+
+    async fn update_onboarding(
+        &self,
+        tenant: TenantId,
+        update: OnboardingUpdate,
+        journal: Journal,
+    ) -> Result<Onboarding, MetadataError> {
+        OnboardingQueueLayer::update_onboarding(self, tenant, update, journal).await
+    }
+}

@@ -1,17 +1,16 @@
 //! Metadata ports that go wrong on cue, for end-to-end fault runs. Each
-//! fault wraps only the port whose behaviour it changes; every other port
-//! is the real one.
+//! fault wraps only the port whose behaviour it changes, overriding only
+//! the method it breaks (the port's layer forwards the rest); every other
+//! port is the real one.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use coffer_domain::{FileId, FileRecord, Onboarding, PlanLimits, Tenant, TenantId, Usage};
+use coffer_domain::{FileId, FileRecord, Onboarding, Tenant, TenantId};
 use coffer_ports::{
-    FileCatalog, FilePatch, FileQuery, Journal, MetadataError, MetadataPorts, NewFile,
-    NewOnboarding, NewTenant, ObjectFacts, OnboardingQueue, OnboardingUpdate, Page, StoredFile,
-    TenantData, TenantDataResolver, TenantScope,
+    FileCatalog, FileCatalogLayer, Journal, MetadataError, MetadataPorts, OnboardingQueue,
+    OnboardingQueueLayer, OnboardingUpdate, TenantData, TenantDataResolver, TenantScope,
 };
-use time::OffsetDateTime;
 
 /// The step to fail next (taken when it fires).
 pub type Cue = Arc<std::sync::Mutex<Option<coffer_domain::OnboardingStep>>>;
@@ -60,7 +59,11 @@ impl TenantDataResolver for HangingRemovals {
 struct HangOnRemove(Arc<dyn FileCatalog>);
 
 #[async_trait]
-impl FileCatalog for HangOnRemove {
+impl FileCatalogLayer for HangOnRemove {
+    fn inner(&self) -> &dyn FileCatalog {
+        self.0.as_ref()
+    }
+
     async fn remove_file(
         &self,
         _: &TenantScope,
@@ -68,74 +71,6 @@ impl FileCatalog for HangOnRemove {
         _: Option<Journal>,
     ) -> Result<FileRecord, MetadataError> {
         std::future::pending().await
-    }
-
-    async fn usage(&self, s: &TenantScope) -> Result<Usage, MetadataError> {
-        self.0.usage(s).await
-    }
-    async fn reserve_upload(
-        &self,
-        s: &TenantScope,
-        f: NewFile,
-        l: &PlanLimits,
-        j: Journal,
-    ) -> Result<FileRecord, MetadataError> {
-        self.0.reserve_upload(s, f, l, j).await
-    }
-    async fn get_file(&self, s: &TenantScope, id: FileId) -> Result<StoredFile, MetadataError> {
-        self.0.get_file(s, id).await
-    }
-    async fn list_files(
-        &self,
-        s: &TenantScope,
-        q: &FileQuery,
-    ) -> Result<Page<FileRecord>, MetadataError> {
-        self.0.list_files(s, q).await
-    }
-    async fn set_multipart_upload(
-        &self,
-        s: &TenantScope,
-        id: FileId,
-        u: &str,
-    ) -> Result<FileRecord, MetadataError> {
-        self.0.set_multipart_upload(s, id, u).await
-    }
-    async fn mark_available(
-        &self,
-        s: &TenantScope,
-        id: FileId,
-        f: ObjectFacts,
-        j: Journal,
-    ) -> Result<FileRecord, MetadataError> {
-        self.0.mark_available(s, id, f, j).await
-    }
-    async fn update_file(
-        &self,
-        s: &TenantScope,
-        id: FileId,
-        p: FilePatch,
-        at: OffsetDateTime,
-        j: Journal,
-    ) -> Result<FileRecord, MetadataError> {
-        self.0.update_file(s, id, p, at, j).await
-    }
-    async fn trash_file(
-        &self,
-        s: &TenantScope,
-        id: FileId,
-        at: OffsetDateTime,
-        j: Journal,
-    ) -> Result<FileRecord, MetadataError> {
-        self.0.trash_file(s, id, at, j).await
-    }
-    async fn restore_file(
-        &self,
-        s: &TenantScope,
-        id: FileId,
-        at: OffsetDateTime,
-        j: Journal,
-    ) -> Result<FileRecord, MetadataError> {
-        self.0.restore_file(s, id, at, j).await
     }
 }
 
@@ -146,7 +81,11 @@ struct FailingStep {
 }
 
 #[async_trait]
-impl OnboardingQueue for FailingStep {
+impl OnboardingQueueLayer for FailingStep {
+    fn inner(&self) -> &dyn OnboardingQueue {
+        self.queue.as_ref()
+    }
+
     async fn update_onboarding(
         &self,
         t: TenantId,
@@ -175,24 +114,5 @@ impl OnboardingQueue for FailingStep {
             ));
         }
         self.queue.update_onboarding(t, u, j).await
-    }
-
-    async fn create_onboarding(
-        &self,
-        t: NewTenant,
-        o: NewOnboarding,
-        j: Journal,
-    ) -> Result<(Tenant, Onboarding), MetadataError> {
-        self.queue.create_onboarding(t, o, j).await
-    }
-    async fn get_onboarding(&self, t: TenantId) -> Result<Onboarding, MetadataError> {
-        self.queue.get_onboarding(t).await
-    }
-    async fn claim_onboarding(
-        &self,
-        now: OffsetDateTime,
-        lease: time::Duration,
-    ) -> Result<Option<Onboarding>, MetadataError> {
-        self.queue.claim_onboarding(now, lease).await
     }
 }

@@ -32,6 +32,22 @@ pub struct TenantUsage {
 }
 
 impl TenantUsage {
+    /// `tenant`'s usage as the database that holds its counters read it. A
+    /// tenant with a database of its own is marked [`Self::dedicated`]: its
+    /// counters are there, not in the registry.
+    pub fn new(tenant: coffer_domain::Tenant, usage: Usage, users: u64) -> Self {
+        Self {
+            dedicated: tenant.dedicated_database.is_some(),
+            tenant: tenant.id,
+            slug: tenant.slug,
+            plan: tenant.plan,
+            status: tenant.status,
+            usage,
+            users,
+            created_at: tenant.created_at,
+        }
+    }
+
     pub fn page_cursor(&self) -> coffer_domain::PageCursor {
         coffer_domain::PageCursor {
             created_at: self.created_at,

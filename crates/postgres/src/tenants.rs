@@ -210,20 +210,15 @@ impl TenantRegistry for PgMetadataStore {
         let items = page
             .items
             .into_iter()
-            .map(|t| TenantUsage {
-                usage: usage.remove(t.id.as_uuid()).unwrap_or_default(),
-                users: users
+            .map(|t| {
+                let usage = usage.remove(t.id.as_uuid()).unwrap_or_default();
+                let users = users
                     .get(t.id.as_uuid())
                     .copied()
-                    .map_or(0, |n| u64::try_from(n).unwrap_or(0)),
+                    .map_or(0, |n| u64::try_from(n).unwrap_or(0));
                 // A dedicated tenant's counters and users are in its own
                 // database: zero here, and the caller reads them there.
-                dedicated: t.dedicated_database.is_some(),
-                tenant: t.id,
-                slug: t.slug,
-                plan: t.plan,
-                status: t.status,
-                created_at: t.created_at,
+                TenantUsage::new(t, usage, users)
             })
             .collect();
         Ok(Page {

@@ -418,7 +418,7 @@ async fn bootstrap_tenant(meta: &MetadataPorts, slug: &str) -> Result<(), Wiring
         created_at: time::OffsetDateTime::now_utc(),
     };
     let journal = created_by_operator(&tenant, "bootstrap");
-    match coffer_service::create_tenant(meta, tenant, journal).await {
+    match meta.create_tenant(tenant, journal).await {
         Ok(t) => {
             tracing::info!(tenant = %t.slug, id = %t.id, "created the first tenant");
             Ok(())

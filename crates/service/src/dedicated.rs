@@ -6,73 +6,18 @@
 //! `None`) refuses a tenant that has one.
 
 use coffer_domain::Tenant;
-use coffer_ports::{
-    Journal, MetadataError, MetadataErrorKind, MetadataPorts, NewTenant, TenantDatabases,
-};
+use coffer_ports::{MetadataError, databases_for};
 
 use crate::Coffer;
-
-/// Create a tenant as it is, outside onboarding (the command line, the
-/// embedded bootstrap, tests): its dedicated database, if it has one, is
-/// provisioned first, then the registry row is written; when the registry
-/// refuses the row, the database is dropped again, as no row names it.
-///
-/// # Errors
-/// `Conflict` when the slug (or id) is taken; `InvalidState` for a tenant
-/// with a dedicated database where the deployment has none; the errors of
-/// [`TenantDatabases::provision_database`].
-pub async fn create_tenant(
-    ports: &MetadataPorts,
-    new: NewTenant,
-    journal: Journal,
-) -> Result<Tenant, MetadataError> {
-    let planned = new.planned();
-    let Some(databases) = databases_of(ports.databases.as_deref(), &planned)? else {
-        return ports.registry.create_tenant(new, journal).await;
-    };
-    databases.provision_database(&planned).await?;
-    match ports.registry.create_tenant(new, journal).await {
-        Ok(tenant) => Ok(tenant),
-        Err(refused) => {
-            if let Err(dropped) = databases.drop_database(&planned).await {
-                tracing::warn!(tenant = %planned.slug, error = %dropped, "could not drop the database of a tenant not created");
-            }
-            Err(refused)
-        }
-    }
-}
-
-/// The port that makes and drops `tenant`'s dedicated database; `None` for
-/// a tenant without one (nothing to make or drop).
-///
-/// # Errors
-/// `InvalidState` when the tenant has a dedicated database and the
-/// deployment has no dedicated databases.
-fn databases_of<'a>(
-    databases: Option<&'a dyn TenantDatabases>,
-    tenant: &Tenant,
-) -> Result<Option<&'a dyn TenantDatabases>, MetadataError> {
-    match (&tenant.dedicated_database, databases) {
-        (None, _) => Ok(None),
-        (Some(_), Some(databases)) => Ok(Some(databases)),
-        (Some(database), None) => Err(MetadataError::new(
-            MetadataErrorKind::InvalidState,
-            format!(
-                "tenant {} has the dedicated database {database}, and this deployment has no dedicated databases configured",
-                tenant.slug
-            ),
-        )),
-    }
-}
 
 impl Coffer {
     /// Make `tenant`'s dedicated database ready, if it has one (the
     /// onboarding's `database` step).
     ///
     /// # Errors
-    /// As [`databases_of`] and [`TenantDatabases::provision_database`].
+    /// As [`databases_for`] and [`TenantDatabases::provision_database`].
     pub(crate) async fn provision_database(&self, tenant: &Tenant) -> Result<(), MetadataError> {
-        match databases_of(self.databases.as_deref(), tenant)? {
+        match databases_for(self.databases.as_deref(), tenant)? {
             Some(databases) => databases.provision_database(tenant).await,
             None => Ok(()),
         }
@@ -82,9 +27,9 @@ impl Coffer {
     /// one (the `database` step's compensation; purge).
     ///
     /// # Errors
-    /// As [`databases_of`] and [`TenantDatabases::drop_database`].
+    /// As [`databases_for`] and [`TenantDatabases::drop_database`].
     pub(crate) async fn drop_database(&self, tenant: &Tenant) -> Result<(), MetadataError> {
-        match databases_of(self.databases.as_deref(), tenant)? {
+        match databases_for(self.databases.as_deref(), tenant)? {
             Some(databases) => databases.drop_database(tenant).await,
             None => Ok(()),
         }
@@ -107,7 +52,12 @@ mod tests {
     };
     use time::OffsetDateTime;
 
-    use super::*;
+    use coffer_ports::{
+        Journal, MetadataError, MetadataErrorKind, MetadataPorts, NewTenant, TenantDatabases,
+    };
+
+    // `MetadataPorts::create_tenant` (in coffer-ports, which has no mocks of
+    // its own), as the CLI and the bootstrap use it.
 
     type Log = Arc<Mutex<Vec<String>>>;
 
@@ -195,12 +145,9 @@ mod tests {
     #[tokio::test]
     async fn a_dedicated_database_is_provisioned_before_the_registry_row() {
         let log = Log::default();
-        let tenant = create_tenant(
-            &ports(&log, None, true),
-            new_tenant(Some("coffer_t_acme")),
-            journal(),
-        )
-        .await;
+        let tenant = ports(&log, None, true)
+            .create_tenant(new_tenant(Some("coffer_t_acme")), journal())
+            .await;
         assert_eq!(
             tenant.unwrap().dedicated_database.as_deref(),
             Some("coffer_t_acme")
@@ -214,12 +161,9 @@ mod tests {
     #[tokio::test]
     async fn a_refused_row_drops_the_database_again() {
         let log = Log::default();
-        let refused = create_tenant(
-            &ports(&log, Some(MetadataErrorKind::Conflict), true),
-            new_tenant(Some("coffer_t_acme")),
-            journal(),
-        )
-        .await;
+        let refused = ports(&log, Some(MetadataErrorKind::Conflict), true)
+            .create_tenant(new_tenant(Some("coffer_t_acme")), journal())
+            .await;
         assert_eq!(
             refused.map_err(|e| e.kind()),
             Err(MetadataErrorKind::Conflict)
@@ -238,12 +182,9 @@ mod tests {
     async fn a_tenant_without_one_is_only_a_registry_row() {
         for with_databases in [true, false] {
             let log = Log::default();
-            let created = create_tenant(
-                &ports(&log, None, with_databases),
-                new_tenant(None),
-                journal(),
-            )
-            .await;
+            let created = ports(&log, None, with_databases)
+                .create_tenant(new_tenant(None), journal())
+                .await;
             assert!(created.is_ok(), "{created:?}");
             assert_eq!(seen(&log), ["create_tenant acme"]);
         }
@@ -252,12 +193,9 @@ mod tests {
     #[tokio::test]
     async fn a_deployment_without_dedicated_databases_refuses_one() {
         let log = Log::default();
-        let refused = create_tenant(
-            &ports(&log, None, false),
-            new_tenant(Some("coffer_t_acme")),
-            journal(),
-        )
-        .await;
+        let refused = ports(&log, None, false)
+            .create_tenant(new_tenant(Some("coffer_t_acme")), journal())
+            .await;
         assert_eq!(
             refused.map_err(|e| e.kind()),
             Err(MetadataErrorKind::InvalidState)

@@ -39,7 +39,6 @@ use coffer_ports::{
 pub use billing::{BILLING_ACTOR, BILLING_SETTING, BillingOutcome, BillingReceipt, BillingWebhook};
 pub use caller::{Caller, RequestMeta};
 pub use config::{DedicatedDatabasePolicy, PlanDefaults, ServiceConfig};
-pub use dedicated::create_tenant;
 pub use error::{ErrorKind, ServiceError};
 pub use events::{DeliveryPolicy, DispatchReport, Webhook};
 pub use files::{

@@ -220,19 +220,12 @@ impl TenantRegistry for SqliteMetadataStore {
             .into_iter()
             .map(|t| {
                 let key = id(t.id.as_uuid());
-                TenantUsage {
-                    usage: usage.remove(&key).unwrap_or_default(),
-                    users: users
-                        .get(&key)
-                        .copied()
-                        .map_or(0, |n| u64::try_from(n).unwrap_or(0)),
-                    dedicated: t.dedicated_database.is_some(),
-                    tenant: t.id,
-                    slug: t.slug,
-                    plan: t.plan,
-                    status: t.status,
-                    created_at: t.created_at,
-                }
+                let usage = usage.remove(&key).unwrap_or_default();
+                let users = users
+                    .get(&key)
+                    .copied()
+                    .map_or(0, |n| u64::try_from(n).unwrap_or(0));
+                TenantUsage::new(t, usage, users)
             })
             .collect();
         Ok(Page {

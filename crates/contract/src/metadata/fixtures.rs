@@ -54,7 +54,7 @@ static DEDICATED_PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new(
 /// Run the cases with every tenant in a database of its own named
 /// `<prefix><id>` (for a deployment with dedicated databases: the cases
 /// provision it through [`MetadataPorts::databases`] before the tenant is
-/// created, see [`create_tenant`]). Process-wide; nextest runs every case in
+/// created, see [`MetadataPorts::create_tenant`]). Process-wide; nextest runs every case in
 /// a process of its own.
 pub fn dedicate_tenants(prefix: &str) {
     let _ = DEDICATED_PREFIX.set(prefix.to_owned());
@@ -79,39 +79,10 @@ pub fn new_tenant(slug: &str, created: i64) -> NewTenant {
     }
 }
 
-/// Create a tenant as it is, the way the CLI does outside onboarding: its
-/// dedicated database first (when it has one and the deployment has
-/// dedicated databases), then the registry row; when the registry refuses
-/// the row, the database goes again, since nothing would name it.
-///
-/// # Errors
-/// The registry's refusal, or the database's.
-pub async fn create_tenant(
-    ports: &MetadataPorts,
-    new: NewTenant,
-    journal: Journal,
-) -> Result<Tenant, MetadataError> {
-    let databases = ports
-        .databases
-        .as_ref()
-        .filter(|_| new.dedicated_database.is_some());
-    let planned = new.planned();
-    if let Some(databases) = databases {
-        databases.provision_database(&planned).await?;
-    }
-    let created = ports.registry.create_tenant(new, journal).await;
-    if let (Err(_), Some(databases)) = (&created, databases) {
-        databases
-            .drop_database(&planned)
-            .await
-            .expect("the database of a tenant the registry refused is dropped");
-    }
-    created
-}
-
 /// An active tenant `slug`, created at `at(0)`.
 pub(crate) async fn tenant(ports: &MetadataPorts, slug: &str) -> Tenant {
-    create_tenant(ports, new_tenant(slug, 0), record())
+    ports
+        .create_tenant(new_tenant(slug, 0), record())
         .await
         .unwrap()
 }

@@ -42,9 +42,7 @@ pub mod registry;
 pub mod settings;
 
 pub use coffer_ports::MetadataPorts;
-pub use fixtures::{
-    at, create_tenant, dedicate_tenants, file, limits, lock_soon, new_tenant, query, record,
-};
+pub use fixtures::{at, dedicate_tenants, file, limits, lock_soon, new_tenant, query, record};
 
 /// Expands to one `#[tokio::test]` per case of every metadata port, each
 /// port's cases in a module of its own (`registry::…`, `files::…`).

@@ -8,8 +8,8 @@ use coffer_ports::{MetadataErrorKind, MetadataPorts, PlatformRecord, TenantPatch
 use serde_json::json;
 
 use super::fixtures::{
-    assert_kind, at, audited, available, create_tenant, data, events, file, new_tenant, record,
-    scope, subject, tenant, user,
+    assert_kind, at, audited, available, data, events, file, new_tenant, record, scope, subject,
+    tenant, user,
 };
 
 /// The cases of [`coffer_ports::TenantRegistry`] (see [`crate::metadata_contract!`]).
@@ -30,7 +30,7 @@ pub async fn tenants_create_read_update(ports: MetadataPorts) {
     let mut new = new_tenant("acme", 5);
     new.dedicated_bucket = Some("acme-bucket".into());
     new.limit_overrides.max_files = Some(10);
-    let created = create_tenant(&ports, new.clone(), record()).await.unwrap();
+    let created = ports.create_tenant(new.clone(), record()).await.unwrap();
     assert_eq!(created.id, new.id);
     assert_eq!(created.slug, new.slug);
     assert_eq!(created.display_name, "Tenant acme");
@@ -86,7 +86,7 @@ pub async fn tenants_conflict_and_not_found(ports: MetadataPorts) {
     let registry = &ports.registry;
     tenant(&ports, "acme").await;
     assert_kind(
-        create_tenant(&ports, new_tenant("acme", 1), record()).await,
+        ports.create_tenant(new_tenant("acme", 1), record()).await,
         MetadataErrorKind::Conflict,
         "duplicate slug",
     );
@@ -94,7 +94,7 @@ pub async fn tenants_conflict_and_not_found(ports: MetadataPorts) {
     let mut same_id = new_tenant("third", 1);
     same_id.id = other.id;
     assert_kind(
-        create_tenant(&ports, same_id, record()).await,
+        ports.create_tenant(same_id, record()).await,
         MetadataErrorKind::Conflict,
         "duplicate id",
     );
@@ -126,7 +126,8 @@ pub async fn tenants_list_oldest_first_in_pages(ports: MetadataPorts) {
         .iter()
         .enumerate()
     {
-        let t = create_tenant(&ports, new_tenant(slug, i as i64 * 10), record())
+        let t = ports
+            .create_tenant(new_tenant(slug, i as i64 * 10), record())
             .await
             .unwrap();
         ids.push(t.id);

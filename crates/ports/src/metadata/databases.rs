@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use coffer_domain::Tenant;
 
-use crate::MetadataError;
+use crate::{MetadataError, MetadataErrorKind};
 
 /// Makes and drops the databases tenants have of their own.
 #[cfg_attr(feature = "mock", mockall::automock)]
@@ -28,4 +28,27 @@ pub trait TenantDatabases: Send + Sync + 'static {
     /// # Errors
     /// As [`Self::provision_database`].
     async fn drop_database(&self, tenant: &Tenant) -> Result<(), MetadataError>;
+}
+
+/// The port that makes and drops `tenant`'s dedicated database: `None` for
+/// a tenant without one (there is nothing to make or drop).
+///
+/// # Errors
+/// `InvalidState` when the tenant has a dedicated database and the
+/// deployment has none (`databases` is `None`).
+pub fn databases_for<'a>(
+    databases: Option<&'a dyn TenantDatabases>,
+    tenant: &Tenant,
+) -> Result<Option<&'a dyn TenantDatabases>, MetadataError> {
+    match (&tenant.dedicated_database, databases) {
+        (None, _) => Ok(None),
+        (Some(_), Some(databases)) => Ok(Some(databases)),
+        (Some(database), None) => Err(MetadataError::new(
+            MetadataErrorKind::InvalidState,
+            format!(
+                "tenant {} has the dedicated database {database}, and this deployment has no dedicated databases configured",
+                tenant.slug
+            ),
+        )),
+    }
 }

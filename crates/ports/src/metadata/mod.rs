@@ -21,7 +21,7 @@ mod settings;
 mod tenant_data;
 
 pub use audit::{AuditEntry, AuditLog, AuditQuery, NewAudit};
-pub use databases::TenantDatabases;
+pub use databases::{TenantDatabases, databases_for};
 pub use files::{
     FileCatalog, FileCatalogLayer, FilePatch, FileQuery, NewFile, ObjectFacts, ReadFilter,
     ReadRestriction, StoredFile,

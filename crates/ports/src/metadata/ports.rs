@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
+use coffer_domain::Tenant;
+
 use crate::{
-    AuditLog, BillingLedger, EventOutbox, FileCatalog, Grants, Integrity, JobLocks, Members,
-    MetadataReadiness, OnboardingQueue, OneDatabase, TenantData, TenantDataResolver,
-    TenantDatabases, TenantRegistry, TenantSettings,
+    AuditLog, BillingLedger, EventOutbox, FileCatalog, Grants, Integrity, JobLocks, Journal,
+    Members, MetadataError, MetadataReadiness, NewTenant, OnboardingQueue, OneDatabase, TenantData,
+    TenantDataResolver, TenantDatabases, TenantRegistry, TenantSettings,
 };
 
 /// The metadata ports of one deployment.
@@ -60,5 +62,35 @@ impl MetadataPorts {
             tenant_data: Arc::new(OneDatabase::new(TenantData::in_one(store))),
             databases: None,
         }
+    }
+}
+
+impl MetadataPorts {
+    /// Create a tenant as it is, outside onboarding (the command line, the
+    /// embedded bootstrap, tests). A dedicated database exists before the
+    /// registry row that names it: it is provisioned first, and dropped
+    /// again when the registry refuses the row, since nothing would name it.
+    ///
+    /// # Errors
+    /// `Conflict` when the slug (or id) is taken; `InvalidState` for a
+    /// tenant with a dedicated database where the deployment has none; the
+    /// errors of [`TenantDatabases::provision_database`].
+    pub async fn create_tenant(
+        &self,
+        new: NewTenant,
+        journal: Journal,
+    ) -> Result<Tenant, MetadataError> {
+        let planned = new.planned();
+        let Some(databases) = crate::databases_for(self.databases.as_deref(), &planned)? else {
+            return self.registry.create_tenant(new, journal).await;
+        };
+        databases.provision_database(&planned).await?;
+        let created = self.registry.create_tenant(new, journal).await;
+        if created.is_err()
+            && let Err(dropped) = databases.drop_database(&planned).await
+        {
+            tracing::warn!(tenant = %planned.slug, error = %dropped, "could not drop the database of a tenant not created");
+        }
+        created
     }
 }

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use coffer_domain::{PageCursor, Tenant};
 use coffer_ports::{
     MetadataError, MetadataErrorKind, MetadataPorts, TenantData, TenantDataResolver,
-    TenantDatabases, TenantRegistry,
+    TenantDatabases, TenantRegistry, databases_for,
 };
 
 use crate::dedicated::DedicatedDatabases;
@@ -172,31 +172,17 @@ impl TenantDatabases for DatabaseRouter {
     async fn provision_database(&self, tenant: &Tenant) -> Result<(), MetadataError> {
         match &self.dedicated {
             Some(dedicated) => Ok(dedicated.provision(tenant).await?),
-            None => not_configured(tenant),
+            // Nothing to make for a tenant without one; one with is refused.
+            None => databases_for(None, tenant).map(|_| ()),
         }
     }
 
     async fn drop_database(&self, tenant: &Tenant) -> Result<(), MetadataError> {
         let Some(dedicated) = &self.dedicated else {
-            return not_configured(tenant);
+            return databases_for(None, tenant).map(|_| ());
         };
         // Close this process's pool before the database goes.
         self.forget(tenant);
         Ok(dedicated.drop_database(tenant).await?)
-    }
-}
-
-/// Without dedicated databases there is nothing to make or drop, and a
-/// tenant that names one cannot be served.
-fn not_configured(tenant: &Tenant) -> Result<(), MetadataError> {
-    match &tenant.dedicated_database {
-        None => Ok(()),
-        Some(database) => Err(MetadataError::new(
-            MetadataErrorKind::InvalidState,
-            format!(
-                "tenant {} has the dedicated database {database}, and no dedicated databases are configured (metadata.dedicated)",
-                tenant.slug
-            ),
-        )),
     }
 }

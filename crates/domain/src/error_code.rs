@@ -166,8 +166,6 @@ error_codes! {
     ChecksumMismatch = "checksum_mismatch",
     /// 422: the bytes are not of the declared content type.
     ContentMismatch = "content_mismatch",
-    /// 422: multipart uploads take no whole-file checksum.
-    ChecksumWithMultipart = "checksum_with_multipart",
     /// 422: the file is too small for multipart.
     MultipartTooSmall = "multipart_too_small",
     /// 422: part numbers out of range.

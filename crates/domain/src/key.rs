@@ -4,7 +4,13 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use uuid::Uuid;
+
 use crate::{Category, FileId, Region, Tenant, TenantId, ValidationError};
+
+/// The key segment of staging objects; categories are `[a-z0-9-]`, so none
+/// can take it.
+const STAGING: &str = "_staging";
 
 /// Where a tenant's objects live: `t/{tenant_id}/`, trailing slash included,
 /// so tenant `…ab` can never match keys of tenant `…abc`.
@@ -52,6 +58,41 @@ impl ObjectKey {
 
     pub fn for_file(tenant: TenantId, category: &Category, file: FileId) -> Self {
         Self(format!("{}{category}/{file}", TenantPrefix::new(tenant)))
+    }
+
+    /// Where a client uploads a file's bytes through the URLs Coffer hands
+    /// out: `t/{tenant}/_staging/{file}`. No category can be `_staging`, so
+    /// this never names a file's verified object; what lands here is copied
+    /// to [`ObjectKey::verified`] when the upload completes.
+    pub fn staging(tenant: TenantId, file: FileId) -> Self {
+        Self(format!("{}{STAGING}/{file}", TenantPrefix::new(tenant)))
+    }
+
+    /// A verified copy of a file's bytes: `t/{tenant}/{category}/{file}/{object}`,
+    /// a fresh `object` id per copy. Only Coffer writes these keys, once
+    /// each, so no URL it handed out can change them.
+    pub fn verified(tenant: TenantId, category: &Category, file: FileId, object: Uuid) -> Self {
+        Self(format!(
+            "{}{category}/{file}/{object}",
+            TenantPrefix::new(tenant)
+        ))
+    }
+
+    /// The file whose staging key this is, if it is one.
+    pub fn staged_file(&self) -> Option<FileId> {
+        let mut parts = self.0.split('/');
+        match (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) {
+            (Some("t"), Some(_), Some(STAGING), Some(file), None) => {
+                file.parse::<Uuid>().ok().map(FileId::from_uuid)
+            }
+            _ => None,
+        }
     }
 
     pub fn parse(raw: impl Into<String>) -> Result<Self, ValidationError> {
@@ -250,6 +291,28 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use uuid::Uuid;
+
+    #[test]
+    fn staging_keys_name_their_file_and_no_verified_object() {
+        let tenant = TenantId::from_uuid(Uuid::from_u128(7));
+        let file = FileId::from_uuid(Uuid::from_u128(9));
+        let staging = ObjectKey::staging(tenant, file);
+        assert_eq!(staging.tenant(), Some(tenant));
+        assert_eq!(staging.staged_file(), Some(file));
+        assert!(ObjectKey::parse(staging.as_str()).is_ok());
+        let category = Category::default_category();
+        let verified = ObjectKey::verified(tenant, &category, file, Uuid::from_u128(1));
+        assert_eq!(verified.staged_file(), None);
+        assert_eq!(
+            ObjectKey::for_file(tenant, &category, file).staged_file(),
+            None
+        );
+        assert_ne!(
+            ObjectKey::verified(tenant, &category, file, Uuid::from_u128(2)),
+            verified
+        );
+        assert!(Category::new(STAGING).is_err());
+    }
 
     #[test]
     fn generated_keys_are_tenant_first() {

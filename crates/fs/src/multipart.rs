@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use coffer_domain::{BucketName, ObjectKey, Sha256Digest};
-use coffer_ports::CompletedPart;
+use coffer_ports::UploadedPart;
 use futures::{Stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use tokio_util::io::ReaderStream;
@@ -96,8 +96,8 @@ pub(crate) fn keep_part(dir: &Path, number: u16, received: Received) -> Result<S
 }
 
 /// The parts uploaded so far, by number. Blocking.
-pub(crate) fn list_parts(dir: &Path) -> Result<Vec<CompletedPart>, FsError> {
-    let mut parts: Vec<CompletedPart> = parts_on_disk(dir)?.into_iter().map(|(p, _)| p).collect();
+pub(crate) fn list_parts(dir: &Path) -> Result<Vec<UploadedPart>, FsError> {
+    let mut parts: Vec<UploadedPart> = parts_on_disk(dir)?.into_iter().map(|(p, _)| p).collect();
     parts.sort_by_key(|p| p.part_number);
     // Two files of one number only survive a crash inside `keep_part`; the
     // client's `complete` names the one it means, so listing either is fine.
@@ -107,7 +107,7 @@ pub(crate) fn list_parts(dir: &Path) -> Result<Vec<CompletedPart>, FsError> {
 
 /// The part files `parts` name, in order, or `Conflict` when the list is
 /// empty, out of order, or names bytes that were never uploaded. Blocking.
-pub(crate) fn resolve_parts(dir: &Path, parts: &[CompletedPart]) -> Result<Vec<PathBuf>, FsError> {
+pub(crate) fn resolve_parts(dir: &Path, parts: &[UploadedPart]) -> Result<Vec<PathBuf>, FsError> {
     if parts.is_empty() {
         return Err(FsError::Conflict(
             "a multipart upload needs at least one part".to_owned(),
@@ -174,7 +174,7 @@ fn part_name(number: u16, sha256_hex: &str) -> String {
     format!("part-{number:05}-{sha256_hex}")
 }
 
-fn parts_on_disk(dir: &Path) -> Result<Vec<(CompletedPart, PathBuf)>, FsError> {
+fn parts_on_disk(dir: &Path) -> Result<Vec<(UploadedPart, PathBuf)>, FsError> {
     let entries =
         std::fs::read_dir(dir).map_err(|_| FsError::NoSuchUpload(dir.display().to_string()))?;
     let mut parts = Vec::new();
@@ -188,10 +188,12 @@ fn parts_on_disk(dir: &Path) -> Result<Vec<(CompletedPart, PathBuf)>, FsError> {
             continue;
         };
         if let (Ok(part_number), Ok(_)) = (number.parse(), Sha256Digest::parse(sha256)) {
+            let size = entry.metadata().map(|m| m.len()).unwrap_or_default();
             parts.push((
-                CompletedPart {
+                UploadedPart {
                     part_number,
                     etag: etag_of(sha256),
+                    size,
                 },
                 entry.path(),
             ));

@@ -11,10 +11,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use coffer_domain::{BucketName, ContentType, TenantId, TenantPrefix};
 use coffer_ports::{
-    BucketSpec, ByteRange, ByteStream, CompletedPart, GetObject, ObjectList, ObjectLocation,
-    ObjectMeta, ObjectStore, PresignGet, PresignPut, PresignedRequest, StoreError,
+    BucketSpec, ByteRange, ByteStream, GetObject, ObjectList, ObjectLocation, ObjectMeta,
+    ObjectStore, PresignGet, PresignPart, PresignPut, PresignedRequest, StoreError, UploadedPart,
 };
-use time::OffsetDateTime;
 
 use crate::error::{FsError, blocking};
 use crate::multipart::{self, UploadRecord};
@@ -136,22 +135,15 @@ impl ObjectStore for FsStore {
         Ok(id.to_string())
     }
 
-    async fn presign_part(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        part_number: u16,
-        now: OffsetDateTime,
-        expires_in: Duration,
-    ) -> Result<PresignedRequest, StoreError> {
-        Ok(self.presign_part_url(location, upload_id, part_number, now, expires_in)?)
+    async fn presign_part(&self, request: PresignPart) -> Result<PresignedRequest, StoreError> {
+        Ok(self.presign_part_url(&request)?)
     }
 
     async fn list_parts(
         &self,
         location: &ObjectLocation,
         upload_id: &str,
-    ) -> Result<Vec<CompletedPart>, StoreError> {
+    ) -> Result<Vec<UploadedPart>, StoreError> {
         let upload = self
             .upload(location.bucket(), location.key(), upload_id)
             .await?;
@@ -162,7 +154,7 @@ impl ObjectStore for FsStore {
         &self,
         location: &ObjectLocation,
         upload_id: &str,
-        parts: Vec<CompletedPart>,
+        parts: Vec<UploadedPart>,
     ) -> Result<ObjectMeta, StoreError> {
         let (bucket_dir, path) = self.paths(location.bucket(), location.key())?;
         let upload = self
@@ -180,6 +172,31 @@ impl ObjectStore for FsStore {
             Ok(meta)
         })
         .await?)
+    }
+
+    /// Through a temp file like any write, so the copy is a new file: a
+    /// later write to `from` cannot reach it.
+    async fn copy(
+        &self,
+        from: &ObjectLocation,
+        to: &ObjectLocation,
+    ) -> Result<ObjectMeta, StoreError> {
+        from.same_tenant(to)?;
+        let (bucket_dir, path) = self.paths(to.bucket(), to.key())?;
+        let source = self.get_stream(from, None).await?;
+        let content_type = source
+            .content_type
+            .unwrap_or_else(|| "application/octet-stream".to_owned());
+        let layout = self.layout().clone();
+        let expect = Expect {
+            exact_len: Some(source.total_size),
+            ..Expect::default()
+        };
+        let received = write::receive(&layout, source.body, expect).await?;
+        Ok(
+            blocking(move || write::commit(&layout, received, &bucket_dir, &path, &content_type))
+                .await?,
+        )
     }
 
     async fn abort_multipart(

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use coffer_ports::{ObjectLocation, PresignGet, PresignPut, PresignedRequest};
+use coffer_ports::{ObjectLocation, PresignGet, PresignPart, PresignPut, PresignedRequest};
 use time::OffsetDateTime;
 
 use crate::error::FsError;
@@ -62,25 +62,31 @@ impl FsStore {
 
     pub(crate) fn presign_part_url(
         &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        part_number: u16,
-        now: OffsetDateTime,
-        expires_in: Duration,
+        request: &PresignPart,
     ) -> Result<PresignedRequest, FsError> {
+        let part_number = request.part_number;
         if !(1..=10_000).contains(&part_number) {
             return Err(FsError::Refused(format!(
                 "part number {part_number} is outside 1–10000"
             )));
         }
-        let expires_at = expiry(now, expires_in)?;
+        let expires_at = expiry(request.now, request.expires_in)?;
         let params = SignedParams {
             expires: expires_at.unix_timestamp(),
-            upload_id: Some(upload_id.to_owned()),
+            content_length: Some(request.content_length),
+            checksum: request.checksum_sha256,
+            upload_id: Some(request.upload_id.clone()),
             part_number: Some(part_number),
             ..SignedParams::default()
         };
-        Ok(self.signed("PUT", location, &params, BTreeMap::new(), expires_at))
+        let mut headers = BTreeMap::from([(
+            "content-length".to_owned(),
+            request.content_length.to_string(),
+        )]);
+        if let Some(checksum) = request.checksum_sha256 {
+            headers.insert(CHECKSUM_HEADER.to_owned(), checksum.to_base64());
+        }
+        Ok(self.signed("PUT", &request.location, &params, headers, expires_at))
     }
 
     fn signed(

@@ -234,11 +234,24 @@ fn put_target<'h>(
                 limit: MAX_PART_BYTES,
             });
         }
+        // Coffer signs every part's exact length (and checksum when the
+        // client gave one), as an S3 signature over those headers would.
+        if let Some(signed_length) = params.content_length
+            && length != signed_length
+        {
+            return Err(SignatureError::ContentLengthMismatch {
+                expected: signed_length,
+                actual: length,
+            });
+        }
+        if params.checksum.is_some() && sent_checksum != params.checksum {
+            return Err(SignatureError::ChecksumMismatch);
+        }
         return Ok(PutTarget::Part {
             upload_id,
             part_number,
             length,
-            checksum: sent_checksum,
+            checksum: params.checksum.or(sent_checksum),
         });
     }
     let (Some(signed_type), Some(signed_length)) = (&params.content_type, params.content_length)

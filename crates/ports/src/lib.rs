@@ -32,9 +32,9 @@ pub use identity::{IdentityProvider, TenantClaim, VerifiedIdentity};
 pub use jobs::{JobLock, JobLocks};
 pub use metadata::*;
 pub use object_store::{
-    BucketSpec, ByteRange, ByteStream, CompletedPart, GetObject, ListedObject, ObjectList,
-    ObjectLocation, ObjectMeta, ObjectStore, PresignGet, PresignPut, PresignedRequest,
-    StorageTransition,
+    BucketSpec, ByteRange, ByteStream, GetObject, ListedObject, ObjectList, ObjectLocation,
+    ObjectMeta, ObjectStore, PresignGet, PresignPart, PresignPut, PresignedRequest,
+    StorageTransition, UploadedPart,
 };
 pub use platform::{PlatformRecord, TenantUsage};
 

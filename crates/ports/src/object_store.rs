@@ -8,6 +8,7 @@ use bytes::Bytes;
 use coffer_domain::{BucketName, Category, ContentType, FileId, ObjectKey, Sha256Digest, TenantId};
 use futures::Stream;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use crate::{StoreError, StoreErrorKind};
 
@@ -69,6 +70,46 @@ impl ObjectLocation {
         }
     }
 
+    /// Where a client uploads `file`'s bytes ([`ObjectKey::staging`]).
+    pub fn staging(tenant: TenantId, bucket: BucketName, file: FileId) -> Self {
+        Self {
+            tenant,
+            bucket,
+            key: ObjectKey::staging(tenant, file),
+        }
+    }
+
+    /// A fresh location for a verified copy of `file`'s bytes
+    /// ([`ObjectKey::verified`]): no other call ever names it.
+    pub fn verified(
+        tenant: TenantId,
+        bucket: BucketName,
+        category: &Category,
+        file: FileId,
+    ) -> Self {
+        Self {
+            tenant,
+            bucket,
+            key: ObjectKey::verified(tenant, category, file, Uuid::now_v7()),
+        }
+    }
+
+    /// That `other` belongs to the same tenant, for calls that name two
+    /// locations (a copy).
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Refused`] when it does not.
+    pub fn same_tenant(&self, other: &Self) -> Result<(), StoreError> {
+        if self.tenant == other.tenant {
+            Ok(())
+        } else {
+            Err(StoreError::new(
+                StoreErrorKind::Refused,
+                "a copy never crosses tenants",
+            ))
+        }
+    }
+
     /// The tenant the key was checked against.
     pub fn tenant(&self) -> TenantId {
         self.tenant
@@ -91,6 +132,21 @@ impl ObjectLocation {
 pub struct PresignPut {
     pub location: ObjectLocation,
     pub content_type: ContentType,
+    pub content_length: u64,
+    pub checksum_sha256: Option<Sha256Digest>,
+    pub now: OffsetDateTime,
+    pub expires_in: Duration,
+}
+
+/// A presigned `PUT` of one part of a multipart upload. Like [`PresignPut`],
+/// the signature binds the part's exact length and, when given, its SHA-256:
+/// the store refuses any other body for that part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignPart {
+    pub location: ObjectLocation,
+    pub upload_id: String,
+    /// 1–10 000.
+    pub part_number: u16,
     pub content_length: u64,
     pub checksum_sha256: Option<Sha256Digest>,
     pub now: OffsetDateTime,
@@ -218,11 +274,12 @@ pub struct ObjectList {
     pub next: Option<String>,
 }
 
-/// A part of a multipart upload, as the store acknowledged it.
+/// A part of a multipart upload the store holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CompletedPart {
+pub struct UploadedPart {
     pub part_number: u16,
     pub etag: String,
+    pub size: u64,
 }
 
 /// How a bucket must be set up before Coffer uses it.
@@ -329,28 +386,22 @@ pub trait ObjectStore: Send + Sync + 'static {
         content_type: &ContentType,
     ) -> Result<String, StoreError>;
 
-    /// Presign the `PUT` of part `part_number` (1–10 000).
+    /// Presign the `PUT` of one part, bound to its exact length (and
+    /// checksum, when given).
     ///
     /// # Errors
-    /// `Refused` for a part number out of range or a lifetime outside 1 s … 7 days.
-    async fn presign_part(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        part_number: u16,
-        now: OffsetDateTime,
-        expires_in: Duration,
-    ) -> Result<PresignedRequest, StoreError>;
+    /// `Refused` for a part number outside 1–10 000 or a lifetime outside 1 s … 7 days.
+    async fn presign_part(&self, request: PresignPart) -> Result<PresignedRequest, StoreError>;
 
-    /// The parts uploaded so far, in order.
+    /// The parts uploaded so far, in order, one per part number.
     ///
     /// # Errors
-    /// `NotFound` for an unknown upload id.
+    /// `NotFound` for an unknown upload id (never started, completed or aborted).
     async fn list_parts(
         &self,
         location: &ObjectLocation,
         upload_id: &str,
-    ) -> Result<Vec<CompletedPart>, StoreError>;
+    ) -> Result<Vec<UploadedPart>, StoreError>;
 
     /// Assemble the parts into the object.
     ///
@@ -361,7 +412,22 @@ pub trait ObjectStore: Send + Sync + 'static {
         &self,
         location: &ObjectLocation,
         upload_id: &str,
-        parts: Vec<CompletedPart>,
+        parts: Vec<UploadedPart>,
+    ) -> Result<ObjectMeta, StoreError>;
+
+    /// Copy the object at `from` to `to` inside the store, without its bytes
+    /// passing through Coffer; `to` is replaced if it exists. Both locations
+    /// must belong to one tenant (each is checked by construction) and
+    /// are refused otherwise ([`ObjectLocation::same_tenant`]). Objects of any
+    /// size (above S3's 5 GiB single-copy limit the adapter copies in parts).
+    ///
+    /// # Errors
+    /// `NotFound` when there is no object at `from`; `Refused` for locations
+    /// of two tenants.
+    async fn copy(
+        &self,
+        from: &ObjectLocation,
+        to: &ObjectLocation,
     ) -> Result<ObjectMeta, StoreError>;
 
     /// Abandon a multipart upload and its parts. Aborting an unknown upload succeeds.

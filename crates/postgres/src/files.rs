@@ -269,6 +269,7 @@ impl FileCatalog for PgMetadataStore {
             let updated = diesel::update(files::table.find(id.as_uuid()))
                 .set((
                     files::status.eq(FileStatus::Available.as_str()),
+                    files::object_key.eq(facts.key.as_str()),
                     files::size_bytes.eq(size),
                     files::checksum_sha256.eq(checksum.clone().or(current.checksum_sha256.clone())),
                     files::content_type.eq(facts.content_type.as_str()),

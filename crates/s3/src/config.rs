@@ -35,6 +35,12 @@ pub struct S3Config {
     /// Parts of one streamed upload in flight at once. Memory held by one
     /// upload is about `part_size_bytes * (upload_concurrency + 1)`.
     pub upload_concurrency: usize,
+    /// Server-side copies (an upload's staging object to its verified key)
+    /// of objects up to this size are one `CopyObject`; larger ones are
+    /// copied in parts of `copy_part_size_bytes`. S3 allows at most 5 GiB per
+    /// copy call; smaller calls also stay well inside `operation_timeout`.
+    pub single_copy_limit_bytes: u64,
+    pub copy_part_size_bytes: u64,
     #[serde(with = "seconds")]
     pub connect_timeout: Duration,
     /// Bound on one SDK call, retries included, until the store's answer
@@ -65,6 +71,8 @@ impl Default for S3Config {
             server_side_encryption: true,
             part_size_bytes: 8 * 1024 * 1024,
             upload_concurrency: 2,
+            single_copy_limit_bytes: 512 * 1024 * 1024,
+            copy_part_size_bytes: 512 * 1024 * 1024,
             connect_timeout: Duration::from_secs(5),
             operation_timeout: Duration::from_secs(20),
             ready_timeout: Duration::from_secs(5),
@@ -88,6 +96,8 @@ impl fmt::Debug for S3Config {
             .field("server_side_encryption", &self.server_side_encryption)
             .field("part_size_bytes", &self.part_size_bytes)
             .field("upload_concurrency", &self.upload_concurrency)
+            .field("single_copy_limit_bytes", &self.single_copy_limit_bytes)
+            .field("copy_part_size_bytes", &self.copy_part_size_bytes)
             .field("connect_timeout", &self.connect_timeout)
             .field("operation_timeout", &self.operation_timeout)
             .field("ready_timeout", &self.ready_timeout)

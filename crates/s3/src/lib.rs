@@ -29,6 +29,7 @@
 mod bucket;
 mod client;
 mod config;
+mod copy;
 mod error;
 mod multipart;
 mod objects;

@@ -3,7 +3,7 @@
 
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart as SdkPart, ServerSideEncryption};
 use coffer_domain::ContentType;
-use coffer_ports::{CompletedPart, ObjectLocation};
+use coffer_ports::{ObjectLocation, UploadedPart};
 
 use crate::S3Error;
 
@@ -43,7 +43,7 @@ pub(crate) async fn list_parts(
     client: &aws_sdk_s3::Client,
     location: &ObjectLocation,
     upload_id: &str,
-) -> Result<Vec<CompletedPart>, S3Error> {
+) -> Result<Vec<UploadedPart>, S3Error> {
     let mut parts = Vec::new();
     let mut marker: Option<String> = None;
     loop {
@@ -57,9 +57,13 @@ pub(crate) async fn list_parts(
             .await
             .map_err(|e| S3Error::sdk("ListParts", e))?;
         for part in out.parts() {
-            parts.push(CompletedPart {
+            parts.push(UploadedPart {
                 part_number: part_number("ListParts", part.part_number())?,
                 etag: part.e_tag().unwrap_or_default().to_owned(),
+                size: part
+                    .size()
+                    .and_then(|s| u64::try_from(s).ok())
+                    .unwrap_or_default(),
             });
         }
         match out.next_part_number_marker() {
@@ -75,7 +79,7 @@ pub(crate) async fn complete(
     client: &aws_sdk_s3::Client,
     location: &ObjectLocation,
     upload_id: &str,
-    mut parts: Vec<CompletedPart>,
+    mut parts: Vec<UploadedPart>,
 ) -> Result<(), S3Error> {
     if parts.is_empty() {
         return Err(S3Error::Refused(

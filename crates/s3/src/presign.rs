@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::presigning::{PresignedRequest as SdkPresigned, PresigningConfig};
 use aws_sdk_s3::types::ServerSideEncryption;
-use coffer_ports::{ObjectLocation, PresignGet, PresignPut, PresignedRequest};
+use coffer_ports::{PresignGet, PresignPart, PresignPut, PresignedRequest};
 use time::OffsetDateTime;
 
 use crate::{S3Config, S3Error};
@@ -104,33 +104,43 @@ pub(crate) async fn get(
 
 pub(crate) async fn part(
     client: &aws_sdk_s3::Client,
-    location: &ObjectLocation,
-    upload_id: &str,
-    part_number: u16,
-    now: OffsetDateTime,
-    expires_in: Duration,
+    request: &PresignPart,
 ) -> Result<PresignedRequest, S3Error> {
+    let part_number = request.part_number;
     if !(1..=10_000).contains(&part_number) {
         return Err(S3Error::Refused(format!(
             "part number {part_number} is outside 1..=10000"
         )));
     }
-    let (window, expires_at) = signing_window(now, expires_in)?;
-    let presigned = client
+    let (window, expires_at) = signing_window(request.now, request.expires_in)?;
+    let length = i64::try_from(request.content_length)
+        .map_err(|_| S3Error::Refused("content length too large".to_owned()))?;
+    let location = &request.location;
+    let mut op = client
         .upload_part()
         .bucket(location.bucket().as_str())
         .key(location.key().as_str())
-        .upload_id(upload_id)
+        .upload_id(&request.upload_id)
         .part_number(i32::from(part_number))
+        .content_length(length);
+    if let Some(digest) = &request.checksum_sha256 {
+        op = op.checksum_sha256(digest.to_base64());
+    }
+    let presigned = op
         .presigned(window)
         .await
         .map_err(|e| S3Error::sdk("presign UploadPart", e))?;
-    Ok(into_port(&presigned, expires_at))
+    let mut port = into_port(&presigned, expires_at);
+    port.headers
+        .entry("content-length".to_owned())
+        .or_insert_with(|| request.content_length.to_string());
+    Ok(port)
 }
 
 #[cfg(test)]
 mod tests {
     use coffer_domain::{BucketName, Category, ContentType, FileId, Sha256Digest, TenantId};
+    use coffer_ports::ObjectLocation;
 
     use super::*;
 
@@ -259,20 +269,49 @@ mod tests {
         assert!(matches!(err, Some(S3Error::Refused(_))), "{err:?}");
     }
 
+    fn part_request(part_number: u16, checksum_sha256: Option<Sha256Digest>) -> PresignPart {
+        PresignPart {
+            location: location(),
+            upload_id: "upload".to_owned(),
+            part_number,
+            content_length: 5 << 20,
+            checksum_sha256,
+            now: OffsetDateTime::now_utc(),
+            expires_in: Duration::from_secs(60),
+        }
+    }
+
+    #[tokio::test]
+    async fn parts_sign_their_length_and_checksum_as_headers() {
+        let digest = Sha256Digest::from_bytes([9; 32]);
+        let presigned = match part(&offline_client().await, &part_request(3, Some(digest))).await {
+            Ok(p) => p,
+            Err(e) => panic!("presign: {e}"),
+        };
+        assert_eq!(
+            presigned.headers.get("content-length").map(String::as_str),
+            Some("5242880")
+        );
+        assert_eq!(
+            presigned.headers.get("x-amz-checksum-sha256"),
+            Some(&digest.to_base64())
+        );
+        let signed = signed_headers(&presigned.url);
+        for header in ["content-length", "x-amz-checksum-sha256"] {
+            assert!(
+                signed.split(';').any(|h| h == header),
+                "{header} not in {signed}"
+            );
+        }
+        let query = query_names(&presigned.url);
+        assert!(query.iter().any(|q| q == "partnumber"), "{}", presigned.url);
+    }
+
     #[tokio::test]
     async fn part_numbers_outside_s3_range_are_refused() {
         let client = offline_client().await;
         for number in [0, 10_001] {
-            let err = part(
-                &client,
-                &location(),
-                "upload",
-                number,
-                OffsetDateTime::now_utc(),
-                Duration::from_secs(60),
-            )
-            .await
-            .err();
+            let err = part(&client, &part_request(number, None)).await.err();
             assert!(
                 matches!(err, Some(S3Error::Refused(_))),
                 "{number}: {err:?}"

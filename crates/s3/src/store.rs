@@ -3,13 +3,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use coffer_domain::{BucketName, ContentType, TenantId};
 use coffer_ports::{
-    BucketSpec, ByteRange, ByteStream, CompletedPart, GetObject, ObjectList, ObjectLocation,
-    ObjectMeta, ObjectStore, PresignGet, PresignPut, PresignedRequest, StoreError, StoreErrorKind,
+    BucketSpec, ByteRange, ByteStream, GetObject, ObjectList, ObjectLocation, ObjectMeta,
+    ObjectStore, PresignGet, PresignPart, PresignPut, PresignedRequest, StoreError, StoreErrorKind,
+    UploadedPart,
 };
-use time::OffsetDateTime;
 
+use crate::copy::CopySettings;
 use crate::upload::UploadSettings;
-use crate::{S3Config, S3Error, bucket, client, multipart, objects, presign, upload};
+use crate::{S3Config, S3Error, bucket, client, copy, multipart, objects, presign, upload};
 
 /// The [`ObjectStore`] on an S3-compatible store.
 ///
@@ -22,6 +23,7 @@ pub struct S3Store {
     region: String,
     sse: bool,
     upload: UploadSettings,
+    copy: CopySettings,
     ready_timeout: Duration,
 }
 
@@ -33,6 +35,12 @@ impl S3Store {
     /// [`S3Error::Config`] for an invalid configuration.
     pub async fn new(config: S3Config) -> Result<Self, S3Error> {
         let client = client::build(&config).await?;
+        if config.copy_part_size_bytes < S3Config::MIN_PART_SIZE {
+            return Err(S3Error::Config(format!(
+                "copy_part_size_bytes must be at least {} (S3's smallest part)",
+                S3Config::MIN_PART_SIZE
+            )));
+        }
         let part_size = usize::try_from(config.part_size_bytes)
             .map_err(|_| S3Error::Config("part_size_bytes too large".to_owned()))?;
         Ok(Self {
@@ -43,6 +51,11 @@ impl S3Store {
                 sse: config.server_side_encryption,
                 part_size,
                 concurrency: config.upload_concurrency,
+            },
+            copy: CopySettings {
+                sse: config.server_side_encryption,
+                single_limit: config.single_copy_limit_bytes,
+                part_size: config.copy_part_size_bytes,
             },
             ready_timeout: config.ready_timeout,
         })
@@ -114,30 +127,15 @@ impl ObjectStore for S3Store {
         Ok(multipart::create(&self.client, self.sse, location, content_type).await?)
     }
 
-    async fn presign_part(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        part_number: u16,
-        now: OffsetDateTime,
-        expires_in: Duration,
-    ) -> Result<PresignedRequest, StoreError> {
-        Ok(presign::part(
-            &self.client,
-            location,
-            upload_id,
-            part_number,
-            now,
-            expires_in,
-        )
-        .await?)
+    async fn presign_part(&self, request: PresignPart) -> Result<PresignedRequest, StoreError> {
+        Ok(presign::part(&self.client, &request).await?)
     }
 
     async fn list_parts(
         &self,
         location: &ObjectLocation,
         upload_id: &str,
-    ) -> Result<Vec<CompletedPart>, StoreError> {
+    ) -> Result<Vec<UploadedPart>, StoreError> {
         Ok(multipart::list_parts(&self.client, location, upload_id).await?)
     }
 
@@ -145,10 +143,29 @@ impl ObjectStore for S3Store {
         &self,
         location: &ObjectLocation,
         upload_id: &str,
-        parts: Vec<CompletedPart>,
+        parts: Vec<UploadedPart>,
     ) -> Result<ObjectMeta, StoreError> {
         multipart::complete(&self.client, location, upload_id, parts).await?;
         Ok(objects::head(&self.client, location).await?)
+    }
+
+    async fn copy(
+        &self,
+        from: &ObjectLocation,
+        to: &ObjectLocation,
+    ) -> Result<ObjectMeta, StoreError> {
+        from.same_tenant(to)?;
+        let source = objects::head(&self.client, from).await?;
+        copy::copy(&self.client, self.copy, &source, from, to).await?;
+        let copied = objects::head(&self.client, to).await?;
+        if copied.size != source.size {
+            return Err(S3Error::Unexpected {
+                operation: "CopyObject",
+                detail: format!("copied {} bytes of {}", copied.size, source.size),
+            }
+            .into());
+        }
+        Ok(copied)
     }
 
     async fn abort_multipart(

@@ -7,7 +7,7 @@ use aws_sdk_s3::primitives::ByteStream as SdkStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use bytes::{Bytes, BytesMut};
 use coffer_domain::ContentType;
-use coffer_ports::{ByteStream, CompletedPart, ObjectLocation};
+use coffer_ports::{ByteStream, ObjectLocation, UploadedPart};
 use futures::stream::FuturesUnordered;
 use futures::{StreamExt, TryStreamExt};
 
@@ -126,7 +126,7 @@ async fn put_parts(
     upload_id: &str,
     first: Bytes,
     reader: &mut PartReader,
-) -> Result<(Vec<CompletedPart>, u64), S3Error> {
+) -> Result<(Vec<UploadedPart>, u64), S3Error> {
     let mut in_flight = FuturesUnordered::new();
     let mut parts = Vec::new();
     let mut length = 0u64;
@@ -163,7 +163,8 @@ async fn upload_part(
     upload_id: &str,
     number: u16,
     bytes: Bytes,
-) -> Result<CompletedPart, S3Error> {
+) -> Result<UploadedPart, S3Error> {
+    let size = bytes.len() as u64;
     let out = client
         .upload_part()
         .bucket(location.bucket().as_str())
@@ -175,13 +176,15 @@ async fn upload_part(
         .send()
         .await
         .map_err(|e| S3Error::sdk("UploadPart", e))?;
+
     let etag = out.e_tag().ok_or(S3Error::Unexpected {
         operation: "UploadPart",
         detail: "no ETag".to_owned(),
     })?;
-    Ok(CompletedPart {
+    Ok(UploadedPart {
         part_number: number,
         etag: etag.to_owned(),
+        size,
     })
 }
 

@@ -42,8 +42,8 @@ pub use config::{DedicatedDatabasePolicy, PlanDefaults, ServiceConfig};
 pub use error::{ErrorKind, ServiceError};
 pub use events::{DeliveryPolicy, DispatchReport, Webhook};
 pub use files::{
-    InitiateUpload, InitiatedUpload, ListFiles, MultipartUpload, NewFileFields, PresignedPart,
-    StreamUpload, UpdateFile, UploadTarget,
+    InitiateUpload, InitiatedUpload, ListFiles, MultipartUpload, NewFileFields, PartRequest,
+    PresignedPart, ReceivedParts, StreamUpload, UpdateFile, UploadTarget,
 };
 pub use grants::AddGrant;
 pub use platform::PlatformMetrics;

@@ -307,6 +307,7 @@ impl FileCatalog for SqliteMetadataStore {
                     .filter(files::id.eq(&target.file))
                     .set((
                         files::status.eq(FileStatus::Available.as_str()),
+                        files::object_key.eq(facts.key.as_str()),
                         files::size_bytes.eq(size),
                         files::checksum_sha256.eq(checksum),
                         files::content_type.eq(facts.content_type.as_str()),

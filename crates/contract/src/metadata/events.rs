@@ -61,7 +61,7 @@ pub async fn changes_are_recorded_exactly_when_they_happen(ports: MetadataPorts)
         .mark_available(
             &s,
             g.id,
-            facts(1, 40),
+            facts(&g, 1, 40),
             change("file.uploaded", Some(g.id), 40, true),
         )
         .await

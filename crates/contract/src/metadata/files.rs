@@ -9,7 +9,9 @@ use coffer_domain::{
     ObjectKey, PageCursor, PlanLimits, Principal, Role, Sha256Digest, Usage, Visibility,
     effective_access,
 };
-use coffer_ports::{FilePatch, FileQuery, MetadataErrorKind, MetadataPorts, NewGrant, ReadFilter};
+use coffer_ports::{
+    FilePatch, FileQuery, MetadataErrorKind, MetadataPorts, NewGrant, ObjectFacts, ReadFilter,
+};
 use serde_json::json;
 
 use super::fixtures::{
@@ -143,7 +145,7 @@ pub async fn other_tenants_files_are_not_found(ports: MetadataPorts) {
     assert_kind(
         theirs
             .files
-            .mark_available(&sb, id, facts(10, 5), record())
+            .mark_available(&sb, id, facts(&rec, 10, 5), record())
             .await,
         MetadataErrorKind::NotFound,
         "mark available",
@@ -224,7 +226,7 @@ pub async fn duplicate_live_path_conflicts(ports: MetadataPorts) {
 
     // Trash frees the name; restoring then conflicts with the new file.
     files
-        .mark_available(&scope(&t), first.id, facts(1, 6), record())
+        .mark_available(&scope(&t), first.id, facts(&first, 1, 6), record())
         .await
         .unwrap();
     files
@@ -374,11 +376,23 @@ pub async fn mark_available_commits_usage_once(ports: MetadataPorts) {
     let o = user(&ports, &t, "alice", &[Role::Editor]).await;
     let s = scope(&t);
     let rec = reserve(&ports, &t, file(&t, (o, "alice"), "/", "a.pdf", 100, 1)).await;
+    // Completing moves the file to the key of its verified copy.
+    let verified = ObjectKey::verified(t.id, &rec.category, rec.id, uuid::Uuid::now_v7());
     let done = files
-        .mark_available(&s, rec.id, facts(100, 20), record())
+        .mark_available(
+            &s,
+            rec.id,
+            ObjectFacts {
+                key: verified.clone(),
+                ..facts(&rec, 100, 20)
+            },
+            record(),
+        )
         .await
         .unwrap();
     assert_eq!(done.status, FileStatus::Available);
+    assert_eq!(done.key, verified);
+    assert_eq!(files.get_file(&s, rec.id).await.unwrap().file.key, verified);
     assert_eq!(
         done.checksum_sha256,
         Some(Sha256Digest::from_bytes([7; 32]))
@@ -393,9 +407,9 @@ pub async fn mark_available_commits_usage_once(ports: MetadataPorts) {
         reserved_files: 0,
     };
     assert_eq!(files.usage(&s).await.unwrap(), expected);
-    // Completing twice is harmless.
+    // Completing twice is harmless: the first copy's key stays.
     let again = files
-        .mark_available(&s, rec.id, facts(100, 30), record())
+        .mark_available(&s, rec.id, facts(&rec, 100, 30), record())
         .await
         .unwrap();
     assert_eq!(again, done);
@@ -407,14 +421,14 @@ pub async fn mark_available_commits_usage_once(ports: MetadataPorts) {
         .unwrap();
     assert_kind(
         files
-            .mark_available(&s, rec.id, facts(100, 50), record())
+            .mark_available(&s, rec.id, facts(&rec, 100, 50), record())
             .await,
         MetadataErrorKind::InvalidState,
         "a deleted file cannot complete",
     );
     assert_kind(
         files
-            .mark_available(&s, FileId::new_v7(), facts(1, 50), record())
+            .mark_available(&s, FileId::new_v7(), facts(&rec, 1, 50), record())
             .await,
         MetadataErrorKind::NotFound,
         "unknown file",
@@ -443,7 +457,7 @@ pub async fn multipart_upload_id_only_while_pending(ports: MetadataPorts) {
         Some("upload-1")
     );
     files
-        .mark_available(&s, rec.id, facts(10, 2), record())
+        .mark_available(&s, rec.id, facts(&rec, 10, 2), record())
         .await
         .unwrap();
     assert_kind(

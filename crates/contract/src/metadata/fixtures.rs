@@ -143,8 +143,10 @@ pub fn file(
     }
 }
 
-pub(crate) fn facts(size: u64, secs: i64) -> ObjectFacts {
+/// What a complete of `file` verified; its bytes stay at `file.key`.
+pub(crate) fn facts(file: &FileRecord, size: u64, secs: i64) -> ObjectFacts {
     ObjectFacts {
+        key: file.key.clone(),
         size_bytes: size,
         checksum_sha256: Some(Sha256Digest::from_bytes([7; 32])),
         content_type: ContentType::new("application/pdf").unwrap(),
@@ -169,7 +171,7 @@ pub(crate) async fn available(ports: &MetadataPorts, t: &Tenant, f: NewFile) -> 
     data(ports, t)
         .await
         .files
-        .mark_available(&scope(t), rec.id, facts(size, created + 1), record())
+        .mark_available(&scope(t), rec.id, facts(&rec, size, created + 1), record())
         .await
         .unwrap()
 }

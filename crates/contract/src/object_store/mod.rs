@@ -1,6 +1,6 @@
 //! The ObjectStore contract suite, one module per group of operations
 //! (presigned requests, streamed reads and writes, listing and deletion,
-//! multipart uploads, buckets, tenant isolation).
+//! multipart uploads, copies, buckets, tenant isolation).
 //!
 //! Every case is a `pub async fn(Arc<dyn ObjectStore>, Harness)` written
 //! against the port only, and talks to presigned URLs over real HTTP
@@ -25,6 +25,7 @@
 pub mod fixtures;
 
 pub mod buckets;
+pub mod copy;
 pub mod isolation;
 pub mod list_delete;
 pub mod multipart;
@@ -60,6 +61,9 @@ macro_rules! object_store_contract {
         }
         mod multipart {
             $crate::object_multipart_contract!(super::__object_store_contract_store);
+        }
+        mod copy {
+            $crate::object_copy_contract!(super::__object_store_contract_store);
         }
         mod buckets {
             $crate::object_buckets_contract!(super::__object_store_contract_store);

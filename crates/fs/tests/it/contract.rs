@@ -2,17 +2,15 @@
 //! disk, with presigned URLs served by the test storage route.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use coffer_contract::object_store::Harness;
 use coffer_domain::{BucketName, ContentType, TenantId};
 use coffer_fs::FsStore;
 use coffer_ports::{
-    BucketSpec, ByteRange, ByteStream, CompletedPart, GetObject, ObjectList, ObjectLocation,
-    ObjectMeta, ObjectStore, PresignGet, PresignPut, PresignedRequest, StoreError,
+    BucketSpec, ByteRange, ByteStream, GetObject, ObjectList, ObjectLocation, ObjectMeta,
+    ObjectStore, PresignGet, PresignPart, PresignPut, PresignedRequest, StoreError, UploadedPart,
 };
-use time::OffsetDateTime;
 
 use crate::server::{self, TestStore};
 use crate::support::BUCKET;
@@ -83,35 +81,32 @@ impl ObjectStore for Owned {
     ) -> Result<String, StoreError> {
         self.store().create_multipart(location, content_type).await
     }
-    async fn presign_part(
-        &self,
-        location: &ObjectLocation,
-        upload_id: &str,
-        part_number: u16,
-        now: OffsetDateTime,
-        expires_in: Duration,
-    ) -> Result<PresignedRequest, StoreError> {
-        let store = self.store();
-        store
-            .presign_part(location, upload_id, part_number, now, expires_in)
-            .await
+    async fn presign_part(&self, request: PresignPart) -> Result<PresignedRequest, StoreError> {
+        self.store().presign_part(request).await
     }
     async fn list_parts(
         &self,
         location: &ObjectLocation,
         upload_id: &str,
-    ) -> Result<Vec<CompletedPart>, StoreError> {
+    ) -> Result<Vec<UploadedPart>, StoreError> {
         self.store().list_parts(location, upload_id).await
     }
     async fn complete_multipart(
         &self,
         location: &ObjectLocation,
         upload_id: &str,
-        parts: Vec<CompletedPart>,
+        parts: Vec<UploadedPart>,
     ) -> Result<ObjectMeta, StoreError> {
         self.store()
             .complete_multipart(location, upload_id, parts)
             .await
+    }
+    async fn copy(
+        &self,
+        from: &ObjectLocation,
+        to: &ObjectLocation,
+    ) -> Result<ObjectMeta, StoreError> {
+        self.store().copy(from, to).await
     }
     async fn abort_multipart(
         &self,

@@ -291,22 +291,26 @@ async fn multipart_through_part_urls_assembles_the_parts() {
     let second = Bytes::from_static(b"tail");
     let mut parts = Vec::new();
     for (number, body) in [(1, first.clone()), (2, second.clone())] {
+        let size = body.len() as u64;
         let url = store
-            .presign_part(
-                &loc,
-                &upload,
-                number,
-                OffsetDateTime::now_utc(),
-                Duration::from_secs(60),
-            )
+            .presign_part(coffer_ports::PresignPart {
+                location: loc.clone(),
+                upload_id: upload.clone(),
+                part_number: number,
+                content_length: size,
+                checksum_sha256: None,
+                now: OffsetDateTime::now_utc(),
+                expires_in: Duration::from_secs(60),
+            })
             .await
             .unwrap();
         let response = send(&url, body, &[]).await;
         assert_eq!(response.status(), 200);
         let etag = response.headers()["etag"].to_str().unwrap().to_owned();
-        parts.push(coffer_ports::CompletedPart {
+        parts.push(coffer_ports::UploadedPart {
             part_number: number,
             etag,
+            size,
         });
     }
     assert_eq!(store.list_parts(&loc, &upload).await.unwrap(), parts);

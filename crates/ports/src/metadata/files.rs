@@ -38,6 +38,8 @@ pub struct NewFile {
 /// What was verified about the stored object when an upload completes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectFacts {
+    /// Where the verified bytes are: from now on the file's key.
+    pub key: ObjectKey,
     pub size_bytes: u64,
     pub checksum_sha256: Option<Sha256Digest>,
     pub content_type: ContentType,

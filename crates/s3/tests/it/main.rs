@@ -5,6 +5,7 @@
 
 mod bucket;
 mod contract;
+mod copy;
 mod cors;
 mod refusals;
 mod support;

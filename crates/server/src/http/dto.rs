@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 
 use coffer_domain::{
-    Access, Category, ContentType, FileRecord, FileStatus, Filename, Grant, LimitOverrides,
-    LogicalPath, Metadata, Plan, PlanLimits, Region, Sha256Digest, Tenant, TenantSlug,
-    TenantStatus, Usage, Visibility,
+    Access, Category, ContentType, ErrorCode, FileRecord, FileStatus, Filename, Grant,
+    LimitOverrides, LogicalPath, Metadata, Plan, PlanLimits, Region, Sha256Digest, Tenant,
+    TenantSlug, TenantStatus, Usage, Visibility,
 };
 use coffer_ports::PresignedRequest;
 use coffer_service::{
-    InitiateUpload, InitiatedUpload, NewFileFields, TenantView, UpdateFile, UploadTarget,
+    InitiateUpload, InitiatedUpload, NewFileFields, PartRequest, ReceivedParts, ServiceError,
+    TenantView, UpdateFile, UploadTarget,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -214,6 +215,74 @@ impl UpdateBody {
 pub struct PartsBody {
     /// 1-based part numbers, at most 1000 at a time.
     pub part_numbers: Vec<u16>,
+    /// SHA-256 of some of those parts (hex or base64), by part number: the
+    /// store then refuses any other bytes for that part.
+    #[serde(default)]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    pub checksums_sha256: BTreeMap<u16, Sha256Digest>,
+}
+
+impl PartsBody {
+    /// The parts to presign, each with its checksum.
+    ///
+    /// # Errors
+    /// A checksum for a part that is not asked for.
+    pub fn into_requests(self) -> Result<Vec<PartRequest>, ServiceError> {
+        if let Some(extra) = self
+            .checksums_sha256
+            .keys()
+            .find(|n| !self.part_numbers.contains(n))
+        {
+            return Err(ServiceError::invalid(
+                ErrorCode::InvalidParts,
+                format!("checksums_sha256 names part {extra}, which part_numbers does not"),
+            ));
+        }
+        Ok(self
+            .part_numbers
+            .iter()
+            .map(|&part_number| PartRequest {
+                part_number,
+                checksum_sha256: self.checksums_sha256.get(&part_number).copied(),
+            })
+            .collect())
+    }
+}
+
+/// A part the store holds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceivedPartDto {
+    pub part_number: u16,
+    pub size: u64,
+    pub etag: String,
+}
+
+/// `GET /files/{id}/parts`: what a resuming client still has to send.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceivedPartsDto {
+    /// Every part but the last has exactly this size.
+    pub part_size: u64,
+    pub part_count: u64,
+    /// The parts received so far, by number.
+    pub parts: Vec<ReceivedPartDto>,
+}
+
+impl From<ReceivedParts> for ReceivedPartsDto {
+    fn from(r: ReceivedParts) -> Self {
+        Self {
+            part_size: r.part_size,
+            part_count: r.part_count,
+            parts: r
+                .parts
+                .into_iter()
+                .map(|p| ReceivedPartDto {
+                    part_number: p.part_number,
+                    size: p.size,
+                    etag: p.etag,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

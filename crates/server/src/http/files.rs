@@ -34,7 +34,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::delete().to(delete)),
     )
     .route("/files/{id}/complete", web::post().to(complete))
-    .route("/files/{id}/parts", web::post().to(parts))
+    .service(
+        web::resource("/files/{id}/parts")
+            .route(web::post().to(parts))
+            .route(web::get().to(received_parts)),
+    )
     .route("/files/{id}/restore", web::post().to(restore))
     .route("/files/{id}/download", web::get().to(download))
     .route("/files/{id}/content", web::get().to(content))
@@ -263,9 +267,10 @@ pub async fn parts(
     id: web::Path<Uuid>,
     body: web::Json<PartsBody>,
 ) -> Result<HttpResponse> {
+    let requests = body.into_inner().into_requests()?;
     let parts = state
         .coffer
-        .presign_parts(&caller.0, file_id(*id), body.into_inner().part_numbers)
+        .presign_parts(&caller.0, file_id(*id), requests)
         .await?;
     let parts = parts
         .into_iter()
@@ -275,6 +280,19 @@ pub async fn parts(
         })
         .collect();
     Ok(HttpResponse::Ok().json(PartsDto { parts }))
+}
+
+/// The parts of a pending multipart upload the store already holds, to
+/// resume an interrupted upload.
+#[utoipa::path(get, path = "/api/v1/files/{id}/parts", tag = "files", params(("id" = Uuid, Path)),
+    responses((status = 200, body = ReceivedPartsDto), (status = 404, body = Problem), (status = 409, body = Problem)), security(("bearer" = [])))]
+pub async fn received_parts(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse> {
+    let parts = state.coffer.received_parts(&caller.0, file_id(*id)).await?;
+    Ok(HttpResponse::Ok().json(ReceivedPartsDto::from(parts)))
 }
 
 /// List the files the caller may read, newest first.

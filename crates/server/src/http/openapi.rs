@@ -10,7 +10,8 @@ use super::{billing, dto, error, events, files, platform, tenants};
 #[openapi(
     info(title = "Coffer", description = "Multi-tenant file service: metadata and permissions here, bytes directly between client and object store through presigned URLs."),
     paths(
-        files::initiate, files::upload_form, files::complete, files::parts, files::list, files::get,
+        files::initiate, files::upload_form, files::complete, files::parts, files::received_parts,
+        files::list, files::get,
         files::update, files::delete, files::restore, files::download, files::content,
         files::list_grants, files::add_grant, files::remove_grant, files::current_tenant, files::audit,
         tenants::create, tenants::list, tenants::get, tenants::update, tenants::retry,
@@ -22,6 +23,7 @@ use super::{billing, dto, error, events, files, platform, tenants};
     components(schemas(
         error::Problem, dto::FileDto, dto::InitiatedDto, dto::PresignedDto, dto::MultipartDto,
         dto::InitiateBody, dto::UpdateBody, dto::PartsBody, dto::PartsDto, dto::PartDto,
+        dto::ReceivedPartsDto, dto::ReceivedPartDto,
         dto::DownloadDto, dto::GrantDto, dto::GrantBody, dto::GrantsDto, dto::TenantDto,
         dto::TenantViewDto, dto::OnboardingDto, dto::CreateTenantBody, dto::UpdateTenantBody, dto::AuditDto,
         events::WebhookBody, events::WebhookDto, events::EventDto, billing::BillingReceiptDto,

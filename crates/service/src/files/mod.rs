@@ -3,6 +3,7 @@
 mod manage;
 mod read;
 mod upload;
+mod verify;
 
 use coffer_domain::{
     Action, Category, ContentType, Decision, DenyReason, ErrorCode, FileId, FileRecord, FileStatus,
@@ -14,7 +15,8 @@ use crate::{Caller, Coffer, ErrorKind, ServiceError};
 
 pub use read::ListFiles;
 pub use upload::{
-    InitiateUpload, InitiatedUpload, MultipartUpload, PresignedPart, StreamUpload, UploadTarget,
+    InitiateUpload, InitiatedUpload, MultipartUpload, PartRequest, PresignedPart, ReceivedParts,
+    StreamUpload, UploadTarget,
 };
 
 /// A change to a file; `metadata` is an RFC 7396 merge patch.

@@ -2,18 +2,19 @@
 
 use coffer_domain::{
     Action, ContentType, ErrorCode, FeatureKey, FileId, FileRecord, FileStatus, ObjectKey,
-    Resource, decide,
+    Resource, Sha256Digest, decide,
 };
 use coffer_ports::{
-    ByteRange, ByteStream, MetadataError, MetadataErrorKind, NewFile, ObjectFacts, ObjectLocation,
-    ObjectStore, PresignPut, PresignedRequest, StoreErrorKind, TenantData, TenantScope,
+    ByteStream, MetadataError, MetadataErrorKind, NewFile, ObjectFacts, ObjectLocation,
+    ObjectStore, PresignPart, PresignPut, PresignedRequest, StoreErrorKind, TenantData,
+    TenantScope, UploadedPart,
 };
-use futures::StreamExt as _;
 use serde_json::json;
 use time::OffsetDateTime;
 
+use super::verify::{self, verify_staged};
 use super::{NewFileFields, check, require_status};
-use crate::sniff::{self, SNIFF_LEN};
+use crate::sniff;
 use crate::stream;
 use crate::{Caller, Coffer, ErrorKind, ServiceError};
 
@@ -51,6 +52,22 @@ pub struct MultipartUpload {
     pub part_size: u64,
     pub part_count: u64,
     pub expires_at: OffsetDateTime,
+}
+
+/// A part to presign: its number and, when the client has it, its SHA-256
+/// (then the store refuses any other bytes for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartRequest {
+    pub part_number: u16,
+    pub checksum_sha256: Option<Sha256Digest>,
+}
+
+/// What a multipart upload holds so far, for a client resuming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedParts {
+    pub part_size: u64,
+    pub part_count: u64,
+    pub parts: Vec<UploadedPart>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +111,7 @@ impl Coffer {
             None
         };
         let now = self.clock.now();
-        let new = self.new_file(
+        let mut new = self.new_file(
             caller,
             tenant,
             request.file,
@@ -102,6 +119,9 @@ impl Coffer {
             request.size,
             now,
         )?;
+        // The client's bytes land on the staging key; `complete` copies them
+        // to a verified key that becomes the file's (files/verify.rs).
+        new.key = ObjectKey::staging(tenant.id, new.id);
         let journal = self.journal(
             caller,
             "file.upload_initiated",
@@ -154,7 +174,7 @@ impl Coffer {
         &self,
         caller: &Caller,
         id: FileId,
-        part_numbers: Vec<u16>,
+        requested: Vec<PartRequest>,
     ) -> Result<Vec<PresignedPart>, ServiceError> {
         let (tenant, scope) = caller.member()?;
         let data = self.tenant_data.tenant_data(tenant).await?;
@@ -164,25 +184,19 @@ impl Coffer {
             .file;
         require_status(&file, FileStatus::Pending)?;
         let ttl = self.effective_config(tenant).await?.url_ttl();
-        let upload_id = file.multipart_upload_id.as_deref().ok_or_else(|| {
-            ServiceError::conflict(
-                ErrorCode::NotMultipart,
-                "this upload is a single PUT, not multipart",
-            )
-        })?;
-        let part_count = file
-            .size_bytes
-            .div_ceil(self.config.multipart_part_size)
-            .max(1);
-        if part_numbers.is_empty() || part_numbers.len() > 1000 {
+        let upload_id = multipart_id(&file)?;
+        let part_size = self.part_size_of(&file);
+        let part_count = file.size_bytes.div_ceil(part_size).max(1);
+        if requested.is_empty() || requested.len() > 1000 {
             return Err(ServiceError::invalid(
                 ErrorCode::InvalidParts,
                 "ask for 1 to 1000 parts at a time",
             ));
         }
-        if let Some(bad) = part_numbers
+        if let Some(bad) = requested
             .iter()
-            .find(|n| **n == 0 || u64::from(**n) > part_count)
+            .map(|p| p.part_number)
+            .find(|n| *n == 0 || u64::from(*n) > part_count)
         {
             return Err(ServiceError::invalid(
                 ErrorCode::InvalidParts,
@@ -192,20 +206,66 @@ impl Coffer {
         let location = self.location(&file)?;
         let store = self.store_of(tenant);
         let now = self.clock.now();
-        let mut parts = Vec::with_capacity(part_numbers.len());
-        for part_number in part_numbers {
-            let request = store
-                .presign_part(&location, upload_id, part_number, now, ttl)
-                .await?;
+        let mut parts = Vec::with_capacity(requested.len());
+        for part in requested {
+            // Every part but the last is exactly `part_size` long.
+            let start = u64::from(part.part_number - 1) * part_size;
+            let request = PresignPart {
+                location: location.clone(),
+                upload_id: upload_id.to_owned(),
+                part_number: part.part_number,
+                content_length: part_size.min(file.size_bytes - start),
+                checksum_sha256: part.checksum_sha256,
+                now,
+                expires_in: ttl,
+            };
             parts.push(PresignedPart {
-                part_number,
-                request,
+                part_number: part.part_number,
+                request: store.presign_part(request).await?,
             });
         }
         Ok(parts)
     }
 
-    /// Verify a direct upload and make the file available. Idempotent.
+    /// The parts of a pending multipart upload the store already holds, so
+    /// that a client can resume an interrupted upload with the rest.
+    ///
+    /// # Errors
+    /// `Conflict` unless the file is a pending multipart upload.
+    pub async fn received_parts(
+        &self,
+        caller: &Caller,
+        id: FileId,
+    ) -> Result<ReceivedParts, ServiceError> {
+        let (tenant, scope) = caller.member()?;
+        let data = self.tenant_data.tenant_data(tenant).await?;
+        let file = self
+            .authorized_file(&data, caller, &scope, id, Action::Write)
+            .await?
+            .file;
+        require_status(&file, FileStatus::Pending)?;
+        let upload_id = multipart_id(&file)?;
+        let part_size = self.part_size_of(&file);
+        let parts = match self
+            .store_of(tenant)
+            .list_parts(&self.location(&file)?, upload_id)
+            .await
+        {
+            Ok(parts) => parts,
+            // Assembled by a `complete` that then failed verification: no
+            // part is left to resume from.
+            Err(err) if err.is(StoreErrorKind::NotFound) => Vec::new(),
+            Err(err) => return Err(err.into()),
+        };
+        Ok(ReceivedParts {
+            part_size,
+            part_count: file.size_bytes.div_ceil(part_size).max(1),
+            parts,
+        })
+    }
+
+    /// Verify a direct upload and make the file available. Idempotent: an
+    /// available file is returned as it is, its bytes untouched.
     ///
     /// # Errors
     /// `Conflict` when the object is not (completely) there yet; `Invalid`
@@ -229,28 +289,25 @@ impl Coffer {
             }
             FileStatus::Pending => {}
         }
-        let location = self.location(&file)?;
+        let staging = self.location(&file)?;
         let store = self.store_of(tenant);
         if let Some(upload_id) = &file.multipart_upload_id {
-            self.assemble_parts(store, &location, upload_id).await?;
+            self.assemble_parts(store, &staging, upload_id).await?;
         }
-        let object = match store.head(&location).await {
-            Ok(object) => object,
-            Err(err) if err.is(StoreErrorKind::NotFound) => {
-                return Err(ServiceError::conflict(
-                    ErrorCode::UploadMissing,
-                    "no bytes were uploaded yet: PUT them to the upload URL first",
-                ));
+        let verified = match verify_staged(store, &file, &staging).await {
+            Ok(verified) => verified,
+            Err(err) => {
+                if err.kind == ErrorKind::Invalid {
+                    // Refused bytes go; the client may PUT again.
+                    verify::discard(store, &staging).await;
+                }
+                return Err(err);
             }
-            Err(err) => return Err(err.into()),
         };
-        if let Err(err) = self.verify_object(store, &file, &location, &object).await {
-            self.discard(store, &location).await;
-            return Err(err);
-        }
         let facts = ObjectFacts {
-            size_bytes: object.size,
-            checksum_sha256: file.checksum_sha256.or(object.checksum_sha256),
+            key: verified.location.key().clone(),
+            size_bytes: verified.size,
+            checksum_sha256: Some(verified.sha256),
             content_type: file.content_type.clone(),
             at: self.clock.now(),
         };
@@ -258,12 +315,25 @@ impl Coffer {
             caller,
             "file.uploaded",
             &file,
-            json!({ "size": facts.size_bytes }),
+            json!({ "size": facts.size_bytes, "checksum_sha256": verified.sha256.to_hex() }),
         );
-        Ok(data
-            .files
-            .mark_available(&scope, id, facts, journal)
-            .await?)
+        let available = match data.files.mark_available(&scope, id, facts, journal).await {
+            Ok(available) => available,
+            Err(err) => {
+                verify::discard(store, &verified.location).await;
+                return Err(err.into());
+            }
+        };
+        if available.key == *verified.location.key() {
+            // What a reused upload URL sends from now on lands on a key no
+            // record names; the reconciler removes it.
+            verify::discard(store, &staging).await;
+        } else {
+            // A concurrent complete made the file available first, with its
+            // own copy: this one is not needed.
+            verify::discard(store, &verified.location).await;
+        }
+        Ok(available)
     }
 
     /// Stream a body into the store, enforcing limits while it flows, then
@@ -380,6 +450,7 @@ impl Coffer {
             }
         };
         let facts = ObjectFacts {
+            key: file.key.clone(),
             size_bytes: size,
             checksum_sha256: Some(digest),
             content_type,
@@ -450,12 +521,6 @@ impl Coffer {
     }
 
     fn part_size_for(&self, request: &InitiateUpload) -> Result<u64, ServiceError> {
-        if request.file.checksum_sha256.is_some() {
-            return Err(ServiceError::invalid(
-                ErrorCode::ChecksumWithMultipart,
-                "checksum_sha256 cannot be verified for multipart uploads; omit it or upload in one PUT",
-            ));
-        }
         if request.size < self.config.multipart_min_part_size {
             return Err(ServiceError::invalid(
                 ErrorCode::MultipartTooSmall,
@@ -465,10 +530,20 @@ impl Coffer {
                 ),
             ));
         }
-        Ok(self
-            .config
+        Ok(self.part_size_by_size(request.size))
+    }
+
+    /// Every part but the last of a multipart upload of `size` bytes has
+    /// this size: the configured one, or larger where S3's 10 000 parts
+    /// would not hold the file.
+    fn part_size_by_size(&self, size: u64) -> u64 {
+        self.config
             .multipart_part_size
-            .max(request.size.div_ceil(MAX_PARTS)))
+            .max(size.div_ceil(MAX_PARTS))
+    }
+
+    fn part_size_of(&self, file: &FileRecord) -> u64 {
+        self.part_size_by_size(file.size_bytes)
     }
 
     async fn start_multipart(
@@ -544,58 +619,9 @@ impl Coffer {
         }
     }
 
-    async fn verify_object(
-        &self,
-        store: &dyn ObjectStore,
-        file: &FileRecord,
-        location: &ObjectLocation,
-        object: &coffer_ports::ObjectMeta,
-    ) -> Result<(), ServiceError> {
-        if object.size != file.size_bytes {
-            return Err(ServiceError::invalid(
-                ErrorCode::SizeMismatch,
-                format!(
-                    "{} bytes were declared but {} were uploaded",
-                    file.size_bytes, object.size
-                ),
-            ));
-        }
-        if let (Some(declared), Some(stored)) = (file.checksum_sha256, object.checksum_sha256)
-            && declared != stored
-        {
-            return Err(ServiceError::invalid(
-                ErrorCode::ChecksumMismatch,
-                "the uploaded bytes do not match checksum_sha256",
-            ));
-        }
-        if object.size == 0 {
-            return Ok(());
-        }
-        let end = object.size.min(SNIFF_LEN as u64) - 1;
-        let mut head = Vec::with_capacity(SNIFF_LEN);
-        let mut body = store
-            .get_stream(location, Some(ByteRange::Bounded { start: 0, end }))
-            .await?
-            .body;
-        while let Some(chunk) = body.next().await {
-            let chunk =
-                chunk.map_err(|e| ServiceError::internal(format!("reading the object: {e}")))?;
-            head.extend_from_slice(&chunk);
-            if head.len() >= SNIFF_LEN {
-                break;
-            }
-        }
-        match sniff::contradiction(&file.content_type, &head) {
-            Some(sniffed) => Err(content_mismatch(&file.content_type, &sniffed)),
-            None => Ok(()),
-        }
-    }
-
     /// Delete an object that must not stay; a failure is left to the reaper.
     pub(crate) async fn discard(&self, store: &dyn ObjectStore, location: &ObjectLocation) {
-        if let Err(err) = store.delete(location).await {
-            tracing::warn!(key = %location.key(), error = %err, "could not delete a refused object");
-        }
+        verify::discard(store, location).await;
     }
 }
 
@@ -620,7 +646,7 @@ fn verify_streamed(
     }
 }
 
-fn content_mismatch(declared: &ContentType, sniffed: &str) -> ServiceError {
+pub(super) fn content_mismatch(declared: &ContentType, sniffed: &str) -> ServiceError {
     ServiceError::invalid(
         ErrorCode::ContentMismatch,
         format!(
@@ -628,6 +654,15 @@ fn content_mismatch(declared: &ContentType, sniffed: &str) -> ServiceError {
             declared.essence()
         ),
     )
+}
+
+fn multipart_id(file: &FileRecord) -> Result<&str, ServiceError> {
+    file.multipart_upload_id.as_deref().ok_or_else(|| {
+        ServiceError::conflict(
+            ErrorCode::NotMultipart,
+            "this upload is a single PUT, not multipart",
+        )
+    })
 }
 
 fn reservation_error(err: MetadataError) -> ServiceError {

@@ -27,6 +27,7 @@ async fn available(
         .await
         .unwrap();
     let facts = ObjectFacts {
+        key: rec.key.clone(),
         size_bytes: 1,
         checksum_sha256: None,
         content_type: ContentType::new("application/pdf").unwrap(),

@@ -25,7 +25,9 @@
 #
 # clamd listens on 127.0.0.1:$CLAMD_PORT (default 27490) and on the Unix
 # socket .test-services/clamd/clamd.sock; StreamMaxLength is
-# $CLAMD_STREAM_MAX_LENGTH (default 100M). It loads its one signature in
+# $CLAMD_STREAM_MAX_LENGTH (default 100M). .test-services/clamd.env exports
+# COFFER_TEST_CLAMD_TCP (127.0.0.1:PORT), COFFER_TEST_CLAMD_SOCKET (an
+# absolute path) and COFFER_TEST_CLAMD_STREAM_MAX_LENGTH. It loads its one signature in
 # well under a second, and exits at once on SIGTERM.
 set -euo pipefail
 

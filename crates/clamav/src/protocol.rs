@@ -80,23 +80,45 @@ pub async fn send_body<W: AsyncWrite + Unpin>(
     timed(tokio::time::timeout(write_timeout, end).await)
 }
 
+/// What clamd said: the text before its `\0`, and whether the `\0` came.
+/// Only a complete answer can be a verdict; one cut off by the end of the
+/// connection (or by a reset after some bytes) can only be an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub text: Vec<u8>,
+    pub complete: bool,
+}
+
 /// Reads one answer: up to its `\0`, or to the end of the connection.
-/// An empty answer means clamd closed the connection without one.
-pub async fn read_answer<R: AsyncRead + Unpin>(mut reader: R) -> io::Result<Vec<u8>> {
-    let mut answer = Vec::with_capacity(64);
+///
+/// # Errors
+/// The read's error when nothing was read; `InvalidData` for an answer
+/// longer than any of clamd's.
+pub async fn read_answer<R: AsyncRead + Unpin>(mut reader: R) -> io::Result<Answer> {
+    let mut text = Vec::with_capacity(64);
     let mut buf = [0u8; 512];
     loop {
-        let n = reader.read(&mut buf).await?;
+        let n = match reader.read(&mut buf).await {
+            Ok(n) => n,
+            Err(_) if !text.is_empty() => 0,
+            Err(e) => return Err(e),
+        };
         let read = &buf[..n];
         if read.is_empty() {
-            return Ok(answer);
+            return Ok(Answer {
+                text,
+                complete: false,
+            });
         }
         if let Some(end) = read.iter().position(|&b| b == 0) {
-            answer.extend_from_slice(&read[..end]);
-            return Ok(answer);
+            text.extend_from_slice(&read[..end]);
+            return Ok(Answer {
+                text,
+                complete: true,
+            });
         }
-        answer.extend_from_slice(read);
-        if answer.len() > MAX_ANSWER {
+        text.extend_from_slice(read);
+        if text.len() > MAX_ANSWER {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "an answer longer than any of clamd's",
@@ -109,32 +131,19 @@ fn error(kind: ScanErrorKind, message: impl Into<String>) -> ScanError {
     ScanError::new(kind, message)
 }
 
+fn closed_without_an_answer() -> ScanError {
+    error(
+        ScanErrorKind::Unavailable,
+        "clamd closed the connection without an answer",
+    )
+}
+
 /// The verdict, or the error, an `INSTREAM` answer means.
-pub fn parse_scan_answer(answer: &[u8]) -> Result<ScanVerdict, ScanError> {
-    let text = String::from_utf8_lossy(answer);
+pub fn parse_scan_answer(answer: &Answer) -> Result<ScanVerdict, ScanError> {
+    let text = String::from_utf8_lossy(&answer.text);
     let text = text.trim_end();
     if text.is_empty() {
-        return Err(error(
-            ScanErrorKind::Unavailable,
-            "clamd closed the connection without an answer",
-        ));
-    }
-    if text == "stream: OK" {
-        return Ok(ScanVerdict::Clean);
-    }
-    if let Some(name) = text
-        .strip_prefix("stream: ")
-        .and_then(|rest| rest.strip_suffix(" FOUND"))
-    {
-        return SignatureName::new(name)
-            .map(ScanVerdict::infected)
-            .map_err(|e| {
-                error(
-                    ScanErrorKind::Internal,
-                    format!("clamd named an unusable signature: {text:?}"),
-                )
-                .with_source(e)
-            });
+        return Err(closed_without_an_answer());
     }
     if text.ends_with(" ERROR") && text.contains("size limit exceeded") {
         return Err(error(
@@ -142,20 +151,36 @@ pub fn parse_scan_answer(answer: &[u8]) -> Result<ScanVerdict, ScanError> {
             format!("the body is longer than clamd's StreamMaxLength ({text:?})"),
         ));
     }
-    Err(error(
-        ScanErrorKind::Internal,
-        format!("unexpected answer from clamd: {text:?}"),
-    ))
+    let verdict = if text == "stream: OK" {
+        Some(Ok(ScanVerdict::Clean))
+    } else {
+        text.strip_prefix("stream: ")
+            .and_then(|rest| rest.strip_suffix(" FOUND"))
+            .map(|name| SignatureName::new(name).map(ScanVerdict::infected))
+    };
+    match verdict {
+        Some(Ok(verdict)) if answer.complete => Ok(verdict),
+        Some(Ok(_)) => Err(error(
+            ScanErrorKind::Internal,
+            format!("clamd's answer was cut off: {text:?}"),
+        )),
+        Some(Err(e)) => Err(error(
+            ScanErrorKind::Internal,
+            format!("clamd named an unusable signature: {text:?}"),
+        )
+        .with_source(e)),
+        None => Err(error(
+            ScanErrorKind::Internal,
+            format!("unexpected answer from clamd: {text:?}"),
+        )),
+    }
 }
 
-/// Whether a `PING` answer is `PONG`.
-pub fn parse_ping_answer(answer: &[u8]) -> Result<(), ScanError> {
-    match String::from_utf8_lossy(answer).trim_end() {
-        "PONG" => Ok(()),
-        "" => Err(error(
-            ScanErrorKind::Unavailable,
-            "clamd closed the connection without an answer",
-        )),
+/// Whether a `PING` answer is a complete `PONG`.
+pub fn parse_ping_answer(answer: &Answer) -> Result<(), ScanError> {
+    match String::from_utf8_lossy(&answer.text).trim_end() {
+        "PONG" if answer.complete => Ok(()),
+        "" => Err(closed_without_an_answer()),
         other => Err(error(
             ScanErrorKind::Internal,
             format!("clamd answered PING with {other:?}"),
@@ -167,6 +192,20 @@ pub fn parse_ping_answer(answer: &[u8]) -> Result<(), ScanError> {
 mod tests {
     use super::*;
 
+    fn complete(text: &[u8]) -> Answer {
+        Answer {
+            text: text.to_vec(),
+            complete: true,
+        }
+    }
+
+    fn cut_off(text: &[u8]) -> Answer {
+        Answer {
+            text: text.to_vec(),
+            complete: false,
+        }
+    }
+
     fn kind(result: Result<ScanVerdict, ScanError>) -> Option<ScanErrorKind> {
         result.err().map(|e| e.kind())
     }
@@ -174,10 +213,11 @@ mod tests {
     #[test]
     fn scan_answers_map_to_verdicts_and_kinds() {
         assert_eq!(
-            parse_scan_answer(b"stream: OK").ok(),
+            parse_scan_answer(&complete(b"stream: OK")).ok(),
             Some(ScanVerdict::Clean)
         );
-        let found = parse_scan_answer(b"stream: Eicar-Test-Signature.UNOFFICIAL FOUND").ok();
+        let found =
+            parse_scan_answer(&complete(b"stream: Eicar-Test-Signature.UNOFFICIAL FOUND")).ok();
         assert_eq!(
             found
                 .as_ref()
@@ -185,42 +225,46 @@ mod tests {
                 .map(|s| s.as_str()),
             Some("Eicar-Test-Signature.UNOFFICIAL")
         );
+        for too_large in [
+            complete(b"INSTREAM size limit exceeded. ERROR"),
+            cut_off(b"INSTREAM size limit exceeded. ERROR"),
+        ] {
+            assert_eq!(
+                kind(parse_scan_answer(&too_large)),
+                Some(ScanErrorKind::TooLarge)
+            );
+        }
         assert_eq!(
-            kind(parse_scan_answer(b"INSTREAM size limit exceeded. ERROR")),
-            Some(ScanErrorKind::TooLarge)
-        );
-        assert_eq!(
-            kind(parse_scan_answer(b"")),
+            kind(parse_scan_answer(&cut_off(b""))),
             Some(ScanErrorKind::Unavailable)
         );
         for other in [
-            &b"INSTREAM: Can't write to temporary file. ERROR"[..],
-            b"COMMAND READ TIMED OUT",
-            b"UNKNOWN COMMAND",
-            b"stream: FOUND",
-            b"stream:  FOUND",
-            b"stream: OK OK",
+            complete(b"INSTREAM: Can't write to temporary file. ERROR"),
+            complete(b"COMMAND READ TIMED OUT"),
+            complete(b"UNKNOWN COMMAND"),
+            complete(b"stream: FOUND"),
+            complete(b"stream:  FOUND"),
+            complete(b"stream: OK OK"),
+            complete(b"stream: Eicar\x01 FOUND"),
+            // A verdict only from a complete answer.
+            cut_off(b"stream: OK"),
+            cut_off(b"stream: Eicar-Test-Signature FOUND"),
         ] {
             assert_eq!(
-                kind(parse_scan_answer(other)),
+                kind(parse_scan_answer(&other)),
                 Some(ScanErrorKind::Internal),
-                "{}",
-                String::from_utf8_lossy(other)
+                "{other:?}"
             );
         }
     }
 
     #[test]
     fn ping_answers() {
-        assert!(parse_ping_answer(b"PONG").is_ok());
-        assert_eq!(
-            parse_ping_answer(b"").err().map(|e| e.kind()),
-            Some(ScanErrorKind::Unavailable)
-        );
-        assert_eq!(
-            parse_ping_answer(b"PANG").err().map(|e| e.kind()),
-            Some(ScanErrorKind::Internal)
-        );
+        assert!(parse_ping_answer(&complete(b"PONG")).is_ok());
+        let kind = |answer: Answer| parse_ping_answer(&answer).err().map(|e| e.kind());
+        assert_eq!(kind(cut_off(b"")), Some(ScanErrorKind::Unavailable));
+        assert_eq!(kind(cut_off(b"PONG")), Some(ScanErrorKind::Internal));
+        assert_eq!(kind(complete(b"PANG")), Some(ScanErrorKind::Internal));
     }
 
     #[tokio::test]
@@ -250,9 +294,9 @@ mod tests {
     async fn an_answer_ends_at_its_nul_or_at_the_end_of_the_connection() {
         assert_eq!(
             read_answer(&b"stream: OK\0trailing"[..]).await.ok(),
-            Some(b"stream: OK".to_vec())
+            Some(complete(b"stream: OK"))
         );
-        assert_eq!(read_answer(&b"PONG"[..]).await.ok(), Some(b"PONG".to_vec()));
+        assert_eq!(read_answer(&b"PONG"[..]).await.ok(), Some(cut_off(b"PONG")));
         let endless = vec![b'x'; MAX_ANSWER + 600];
         assert!(read_answer(&endless[..]).await.is_err());
     }

@@ -86,7 +86,7 @@ impl ClamdScanner {
 
     /// clamd answered, or hung up, before it had the whole body: never a
     /// verdict.
-    fn answered_early(&self, answer: io::Result<Vec<u8>>) -> ScanError {
+    fn answered_early(&self, answer: io::Result<protocol::Answer>) -> ScanError {
         match answer.map(|answer| protocol::parse_scan_answer(&answer)) {
             Ok(Err(e)) => e,
             Ok(Ok(verdict)) => ScanError::new(
@@ -128,7 +128,7 @@ impl Scanner for ClamdScanner {
             Err(SendError::Socket(e)) => {
                 let grace = ANSWER_AFTER_HANGUP.min(self.config.read_timeout);
                 return Err(match tokio::time::timeout(grace, answer).await {
-                    Ok(Ok(said)) if !said.is_empty() => self.answered_early(Ok(said)),
+                    Ok(Ok(said)) if !said.text.is_empty() => self.answered_early(Ok(said)),
                     _ => self
                         .unavailable("lost the connection while sending the body")
                         .with_source(e),

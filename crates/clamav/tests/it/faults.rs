@@ -1,6 +1,7 @@
 //! What is not a verdict: nothing listening, a clamd that never answers or
 //! answers nonsense, a body stream that fails.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -8,7 +9,7 @@ use coffer_clamav::ClamdAddress;
 use coffer_domain::ScanVerdict;
 use coffer_ports::{ScanErrorKind, Scanner};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::support::{
     EICAR, PDF_LIKE, clean_chunks, failing_body, free_port, impatient_scanner, kind, one_chunk,
@@ -20,6 +21,23 @@ fn local(port: u16) -> ClamdAddress {
         host: "127.0.0.1".to_owned(),
         port,
     }
+}
+
+/// A server on 127.0.0.1 that hands every connection to `handle`.
+async fn fake_clamd<F, Fut>(handle: F) -> ClamdAddress
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = local(listener.local_addr().unwrap().port());
+    tokio::spawn(async move {
+        loop {
+            let (socket, _) = listener.accept().await.unwrap();
+            tokio::spawn(handle(socket));
+        }
+    });
+    address
 }
 
 #[tokio::test]
@@ -63,17 +81,11 @@ async fn nothing_listening_is_unavailable_at_once() {
 /// answers (overloaded, or hung): every wait ends at its timeout.
 #[tokio::test]
 async fn a_clamd_that_never_answers_is_unavailable_after_the_timeouts() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = local(listener.local_addr().unwrap().port());
-    tokio::spawn(async move {
-        loop {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            tokio::spawn(async move {
-                let mut sink = Vec::new();
-                socket.read_to_end(&mut sink).await.ok();
-            });
-        }
-    });
+    let address = fake_clamd(|mut socket| async move {
+        let mut sink = Vec::new();
+        socket.read_to_end(&mut sink).await.ok();
+    })
+    .await;
     let scanner = impatient_scanner(address, Duration::from_millis(300));
 
     let started = Instant::now();
@@ -93,21 +105,15 @@ async fn a_clamd_that_never_answers_is_unavailable_after_the_timeouts() {
 /// port): never a verdict.
 #[tokio::test]
 async fn an_unexpected_answer_is_internal() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = local(listener.local_addr().unwrap().port());
-    tokio::spawn(async move {
-        loop {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            tokio::spawn(async move {
-                let mut command = [0u8; 6];
-                socket.read_exact(&mut command).await.ok();
-                socket
-                    .write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n")
-                    .await
-                    .ok();
-            });
-        }
-    });
+    let address = fake_clamd(|mut socket| async move {
+        let mut command = [0u8; 6];
+        socket.read_exact(&mut command).await.ok();
+        socket
+            .write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            .await
+            .ok();
+    })
+    .await;
     let scanner = scanner(address);
     let error = scanner.scan(one_chunk(PDF_LIKE)).await.err().unwrap();
     assert_eq!(error.kind(), ScanErrorKind::Internal, "{error}");

@@ -5,7 +5,7 @@
 run *ARGS:
     cargo run -p coffer-server -- serve {{ARGS}}
 
-# Every test, with the peers they need (SeaweedFS, OIDC issuer, PostgreSQL)
+# Every test, with the peers they need (SeaweedFS, OIDC issuer, clamd, PostgreSQL)
 test *ARGS:
     scripts/test.sh {{ARGS}}
 
@@ -31,11 +31,13 @@ bench-download:
 services:
     scripts/services/seaweedfs.sh start
     scripts/services/oidc-issuer.sh start
+    scripts/services/clamd.sh start
     cat .test-services/*.env
 
 services-stop:
     scripts/services/seaweedfs.sh stop
     scripts/services/oidc-issuer.sh stop
+    scripts/services/clamd.sh stop
 
 # What CI runs
 ci:

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The dependency rule: domain <- ports <- service <- adapters/server. The
 # inner crates must not reach actix, diesel, the AWS SDK or openidconnect
-# through any path of their (normal and build) dependency tree. As a positive
+# through any path of their (normal and build) dependency tree, nor
+# coffer-clamav, an adapter with no such crate of its own to give it away
+# (it speaks clamd's protocol on tokio sockets). As a positive
 # control, the check must also flag an adapter that does depend on one, so a
 # broken check cannot pass silently.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-FORBIDDEN='^(actix-web|actix-http|actix-rt|diesel|diesel-async|diesel_migrations|aws-sdk-s3|aws-config|aws-smithy-runtime|openidconnect|tokio-postgres|libsqlite3-sys)$'
+FORBIDDEN='^(actix-web|actix-http|actix-rt|diesel|diesel-async|diesel_migrations|aws-sdk-s3|aws-config|aws-smithy-runtime|openidconnect|tokio-postgres|libsqlite3-sys|coffer-clamav)$'
 
 violations() {
     cargo tree -p "$1" --all-features -e normal,build --prefix none --format '{p}' 2>/dev/null \

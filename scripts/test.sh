@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run every Coffer test on a fresh machine: starts the test peers it needs
-# (SeaweedFS as the S3 store, an oidc-provider issuer shaped like Keycloak;
-# PostgreSQL is found or started by the test harness itself), runs the whole
-# workspace under nextest plus the doctests, and stops what it started.
+# (SeaweedFS as the S3 store, an oidc-provider issuer shaped like Keycloak,
+# ClamAV's clamd as the malware scanner; PostgreSQL is found or started by
+# the test harness itself), runs the whole workspace under nextest plus the
+# doctests, and stops what it started.
 #
 #   scripts/test.sh               # everything
 #   scripts/test.sh -p coffer-s3  # extra arguments go to `cargo nextest run`
@@ -10,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-SERVICES=(seaweedfs oidc-issuer)
+SERVICES=(seaweedfs oidc-issuer clamd)
 
 stop_services() {
     [[ "${KEEP_SERVICES:-0}" == 1 ]] && return 0

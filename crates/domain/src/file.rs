@@ -51,6 +51,8 @@ macro_rules! string_newtype {
     };
 }
 
+pub(crate) use string_newtype;
+
 /// A file category such as `documents` or `media`: `[a-z0-9-]{1,32}`. It is
 /// part of the object key and may select the bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -17,6 +17,7 @@ mod key;
 mod limits;
 mod onboarding;
 mod principal;
+mod scan;
 mod tenant;
 mod tenant_settings;
 pub mod webhook;
@@ -38,6 +39,7 @@ pub use onboarding::{
     Onboarding, OnboardingRequest, OnboardingState, OnboardingStep, steps_from_str, steps_to_string,
 };
 pub use principal::{Principal, Role, Subject};
+pub use scan::{ScanVerdict, SignatureName};
 pub use tenant::{Plan, Region, Tenant, TenantSlug, TenantStatus, is_plain_identifier};
 pub use tenant_settings::{
     ConfigKeyError, EffectiveConfig, FeatureFlag, FeatureKey, FlagState, MAX_RETENTION_DAYS,

@@ -89,6 +89,20 @@ pub enum IdentityErrorKind {
     Internal,
 }
 
+/// Kinds of [`ScanError`]. None of them is a verdict: the body was not
+/// scanned, and the caller decides what an unscanned body may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScanErrorKind {
+    /// The scanner could not be reached, went away during the scan, or did
+    /// not answer in time; retry later.
+    Unavailable,
+    /// The body is longer than the scanner accepts (clamd's
+    /// `StreamMaxLength`): it can never be scanned as it is.
+    TooLarge,
+    /// The body stream failed, or the scanner answered something unexpected.
+    Internal,
+}
+
 macro_rules! kind_display {
     ($kind:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         impl fmt::Display for $kind {
@@ -132,6 +146,17 @@ port_error!(
     /// What a call of a metadata port can fail with.
     MetadataError,
     MetadataErrorKind
+);
+kind_display!(ScanErrorKind {
+    Unavailable => "unavailable",
+    TooLarge => "too large to scan",
+    Internal => "internal",
+});
+
+port_error!(
+    /// What a [`crate::Scanner`] call can fail with.
+    ScanError,
+    ScanErrorKind
 );
 port_error!(
     /// What an [`crate::IdentityProvider`] call can fail with.

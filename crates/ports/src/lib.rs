@@ -2,7 +2,7 @@
 //! object-safe async traits used as `Arc<dyn Port>`.
 //!
 //! Each port has one error type carrying a kind ([`StoreErrorKind`],
-//! [`MetadataErrorKind`], [`IdentityErrorKind`]); adapters map their own
+//! [`MetadataErrorKind`], [`IdentityErrorKind`], [`ScanErrorKind`]); adapters map their own
 //! errors onto those kinds, and the service layer decides what each kind means
 //! for the caller. With the `mock` feature, mockall mocks (`MockObjectStore`,
 //! …) are generated for unit tests.
@@ -17,12 +17,14 @@ mod jobs;
 mod metadata;
 mod object_store;
 mod platform;
+mod scanner;
 
 pub use billing::{BillingChange, BillingEffect, BillingLedger, BillingRecorded, NewBillingEvent};
 pub use changes::{NoTenantChanges, TenantChange, TenantChanges};
 pub use clock::{Clock, SystemClock};
 pub use error::{
-    IdentityError, IdentityErrorKind, MetadataError, MetadataErrorKind, StoreError, StoreErrorKind,
+    IdentityError, IdentityErrorKind, MetadataError, MetadataErrorKind, ScanError, ScanErrorKind,
+    StoreError, StoreErrorKind,
 };
 pub use events::{
     DeliveryOutcome, Event, EventClaim, EventOutbox, Journal, NewEvent, WebhookRequest,
@@ -37,6 +39,7 @@ pub use object_store::{
     StorageTransition, UploadedPart,
 };
 pub use platform::{PlatformRecord, TenantUsage};
+pub use scanner::Scanner;
 
 #[cfg(feature = "mock")]
 pub use billing::MockBillingLedger;
@@ -52,3 +55,5 @@ pub use identity::MockIdentityProvider;
 pub use jobs::MockJobLocks;
 #[cfg(feature = "mock")]
 pub use object_store::MockObjectStore;
+#[cfg(feature = "mock")]
+pub use scanner::MockScanner;

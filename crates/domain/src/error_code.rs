@@ -104,6 +104,10 @@ error_codes! {
     FileDeleted = "file_deleted",
     /// 409: the file is already available.
     FileAvailable = "file_available",
+    /// 409: the file waits for its malware scan; its bytes are not readable yet.
+    FileScanning = "file_scanning",
+    /// 409: the malware scan refused the file; its bytes are never readable.
+    FileQuarantined = "file_quarantined",
     /// 409: the upload is a single PUT, not multipart.
     NotMultipart = "not_multipart",
     /// 409: the file's retention has passed.

@@ -9,7 +9,8 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::tenant::snake_case_names;
 use crate::{
-    BucketName, FileId, ObjectKey, PageCursor, Subject, TenantId, UserId, ValidationError,
+    BucketName, FileId, ObjectKey, PageCursor, ScanVerdict, Subject, TenantId, UserId,
+    ValidationError,
 };
 
 /// Largest accepted free-form metadata object, serialised as JSON.
@@ -318,15 +319,20 @@ pub enum Visibility {
 }
 snake_case_names!(Visibility { Private => "private", Tenant => "tenant" }, "visibility");
 
-/// `pending` (upload initiated) → `available` (verified) → `deleted` (in trash).
+/// `pending` (upload initiated) → `scanning` (verified, waiting for the
+/// malware scan, where scanning is on) → `available` (readable) or
+/// `quarantined` (the scanner refused it; never readable) → `deleted` (in
+/// trash; only an available file goes there, anything else is erased).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileStatus {
     Pending,
+    Scanning,
     Available,
+    Quarantined,
     Deleted,
 }
-snake_case_names!(FileStatus { Pending => "pending", Available => "available", Deleted => "deleted" }, "status");
+snake_case_names!(FileStatus { Pending => "pending", Scanning => "scanning", Available => "available", Quarantined => "quarantined", Deleted => "deleted" }, "status");
 
 /// Why an upload cannot complete: the file is neither pending nor already
 /// available.
@@ -341,7 +347,7 @@ impl FileStatus {
     pub fn needs_completion(self) -> Result<bool, NotCompletable> {
         match self {
             Self::Pending => Ok(true),
-            Self::Available => Ok(false),
+            Self::Scanning | Self::Available | Self::Quarantined => Ok(false),
             Self::Deleted => Err(NotCompletable(self)),
         }
     }
@@ -443,6 +449,8 @@ pub struct FileRecord {
     pub multipart_upload_id: Option<String>,
     /// When a pending upload's window closes; the reaper removes it after.
     pub upload_expires_at: Option<OffsetDateTime>,
+    /// The malware scan's verdict, once scanned.
+    pub scan_verdict: Option<ScanVerdict>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub deleted_at: Option<OffsetDateTime>,

@@ -186,7 +186,10 @@ impl UsageChange {
                 reserved_files: -1,
                 ..Self::default()
             },
-            FileStatus::Available | FileStatus::Deleted => Self {
+            FileStatus::Scanning
+            | FileStatus::Available
+            | FileStatus::Quarantined
+            | FileStatus::Deleted => Self {
                 used_bytes: -size,
                 file_count: -1,
                 ..Self::default()

@@ -31,9 +31,10 @@ impl SignatureName {
 string_newtype!(SignatureName);
 
 /// What a malware scan of a file's bytes found, as the file record keeps
-/// it. Only a verdict is kept: a scan that could not run (scanner down,
-/// body over its limit) has no verdict, and what that means for the upload
-/// is the service's decision.
+/// it. A scan that could not run yet (scanner down) has no verdict: the
+/// file waits. One that can never run (the body is over the scanner's
+/// limit) is `unscannable`, which quarantines the file like `infected`:
+/// scanning fails closed.
 ///
 /// Serialised with a `verdict` tag: `{"verdict":"clean"}`,
 /// `{"verdict":"infected","signature":"Eicar-Test-Signature"}`.
@@ -44,6 +45,8 @@ pub enum ScanVerdict {
     Clean,
     /// A signature matched.
     Infected { signature: SignatureName },
+    /// The scanner cannot scan these bytes (e.g. over its size limit).
+    Unscannable { reason: String },
 }
 
 impl ScanVerdict {
@@ -58,7 +61,7 @@ impl ScanVerdict {
     /// The signature that matched, for an infected file.
     pub fn signature(&self) -> Option<&SignatureName> {
         match self {
-            Self::Clean => None,
+            Self::Clean | Self::Unscannable { .. } => None,
             Self::Infected { signature } => Some(signature),
         }
     }
@@ -69,6 +72,7 @@ impl fmt::Display for ScanVerdict {
         match self {
             Self::Clean => f.write_str("clean"),
             Self::Infected { signature } => write!(f, "infected ({signature})"),
+            Self::Unscannable { reason } => write!(f, "unscannable ({reason})"),
         }
     }
 }

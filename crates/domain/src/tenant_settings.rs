@@ -58,7 +58,7 @@ pub enum ConfigKeyError {
     #[error("the setting {0:?} is managed by its own endpoint")]
     ReservedSetting(String),
     #[error(
-        "unknown feature flag {0:?}; known flags: streamed_uploads, multipart_uploads, content_streaming"
+        "unknown feature flag {0:?}; known flags: streamed_uploads, multipart_uploads, content_streaming, malware_scanning"
     )]
     UnknownFeature(String),
 }
@@ -220,13 +220,17 @@ pub enum FeatureKey {
     MultipartUploads,
     /// `GET /files/{id}/content` (the bytes through Coffer).
     ContentStreaming,
+    /// Every upload waits for a malware scan before it is readable, where
+    /// the deployment has a scanner (docs/scanning.md).
+    MalwareScanning,
 }
 
 impl FeatureKey {
-    pub const ALL: [Self; 3] = [
+    pub const ALL: [Self; 4] = [
         Self::StreamedUploads,
         Self::MultipartUploads,
         Self::ContentStreaming,
+        Self::MalwareScanning,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -234,6 +238,7 @@ impl FeatureKey {
             Self::StreamedUploads => "streamed_uploads",
             Self::MultipartUploads => "multipart_uploads",
             Self::ContentStreaming => "content_streaming",
+            Self::MalwareScanning => "malware_scanning",
         }
     }
 

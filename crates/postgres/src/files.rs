@@ -5,7 +5,7 @@
 //! its way out (docs/integrity.md).
 
 use async_trait::async_trait;
-use coffer_domain::{FileId, FileRecord, FileStatus, PlanLimits, Usage, UsageChange};
+use coffer_domain::{FileId, FileRecord, FileStatus, PlanLimits, ScanVerdict, Usage, UsageChange};
 use coffer_ports::{
     FileCatalog, FilePatch, FileQuery, Journal, MetadataError, NewFile, ObjectFacts, Page,
     StoredFile, TenantScope,
@@ -127,6 +127,7 @@ impl FileCatalog for PgMetadataStore {
             created_at: file.created_at,
             updated_at: file.created_at,
             deleted_at: None,
+            scan_verdict: None,
         };
         let row = &row;
         let inserted = transaction!(self, |conn| {
@@ -266,9 +267,14 @@ impl FileCatalog for PgMetadataStore {
             if !pending {
                 return Ok(current);
             }
+            let status = if facts.awaits_scan {
+                FileStatus::Scanning
+            } else {
+                FileStatus::Available
+            };
             let updated = diesel::update(files::table.find(id.as_uuid()))
                 .set((
-                    files::status.eq(FileStatus::Available.as_str()),
+                    files::status.eq(status.as_str()),
                     files::object_key.eq(facts.key.as_str()),
                     files::size_bytes.eq(size),
                     files::checksum_sha256.eq(checksum.clone().or(current.checksum_sha256.clone())),
@@ -283,6 +289,54 @@ impl FileCatalog for PgMetadataStore {
             adjust_usage(conn, scope, UsageChange::complete(current.size_bytes, size)).await?;
             journal.insert(conn).await?;
             Ok(updated)
+        })?;
+        Ok(row.try_into()?)
+    }
+
+    async fn record_scan(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        verdict: ScanVerdict,
+        at: OffsetDateTime,
+        journal: Journal,
+    ) -> Result<FileRecord, MetadataError> {
+        let tenant = scope.tenant_id();
+        let journal = &JournalRows::new(tenant, journal);
+        let status = if verdict.is_clean() {
+            FileStatus::Available
+        } else {
+            FileStatus::Quarantined
+        };
+        let verdict = &serde_json::to_value(&verdict)
+            .map_err(|e| PgError::CorruptRow(format!("scan verdict: {e}")))?;
+        let row = transaction!(self, |conn| {
+            let updated = scoped(
+                conn,
+                tenant,
+                diesel::update(
+                    files::table
+                        .find(id.as_uuid())
+                        .filter(files::erase_started_at.is_null())
+                        .filter(files::status.eq(FileStatus::Scanning.as_str())),
+                )
+                .set((
+                    files::status.eq(status.as_str()),
+                    files::scan_verdict.eq(Some(verdict)),
+                    files::updated_at.eq(at),
+                ))
+                .returning(FileRow::as_returning())
+                .get_result(&mut &*conn),
+            )
+            .await
+            .optional()?;
+            match updated {
+                Some(row) => {
+                    journal.insert(conn).await?;
+                    Ok(row)
+                }
+                None => Err(explain_miss(conn, id, FileStatus::Scanning).await?),
+            }
         })?;
         Ok(row.try_into()?)
     }

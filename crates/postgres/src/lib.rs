@@ -28,6 +28,7 @@ mod onboarding;
 mod readiness;
 mod router;
 mod rows;
+mod scans;
 mod schema;
 mod settings;
 mod store;

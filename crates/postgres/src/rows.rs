@@ -144,6 +144,7 @@ pub(crate) struct FileRow {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub deleted_at: Option<OffsetDateTime>,
+    pub scan_verdict: Option<serde_json::Value>,
 }
 
 pub(crate) fn digest_from(bytes: Option<Vec<u8>>) -> Result<Option<Sha256Digest>, PgError> {
@@ -185,6 +186,11 @@ impl TryFrom<FileRow> for FileRecord {
             created_at: row.created_at,
             updated_at: row.updated_at,
             deleted_at: row.deleted_at,
+            scan_verdict: row
+                .scan_verdict
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|e| corrupt("scan verdict", e))?,
         })
     }
 }

@@ -55,6 +55,19 @@ diesel::table! {
         deleted_at -> Nullable<Timestamptz>,
         erase_started_at -> Nullable<Timestamptz>,
         object_missing_at -> Nullable<Timestamptz>,
+        scan_verdict -> Nullable<Jsonb>,
+    }
+}
+
+diesel::table! {
+    scan_jobs (tenant_id, file_id) {
+        tenant_id -> Uuid,
+        file_id -> Uuid,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+        not_before -> Timestamptz,
+        lease_until -> Nullable<Timestamptz>,
+        queued_at -> Timestamptz,
     }
 }
 

@@ -5,7 +5,7 @@
 //! row-level security to fall back on.
 
 use async_trait::async_trait;
-use coffer_domain::{FileId, FileRecord, FileStatus, PlanLimits, Usage, UsageChange};
+use coffer_domain::{FileId, FileRecord, FileStatus, PlanLimits, ScanVerdict, Usage, UsageChange};
 use coffer_ports::{
     FileCatalog, FilePatch, FileQuery, Journal, MetadataError, NewFile, ObjectFacts, Page,
     StoredFile, TenantScope,
@@ -192,6 +192,7 @@ impl FileCatalog for SqliteMetadataStore {
             created_at: ns(file.created_at)?,
             updated_at: ns(file.created_at)?,
             deleted_at: None,
+            scan_verdict: None,
         };
         let limits = limits.clone();
         // BEGIN IMMEDIATE holds the write lock from the usage read to the
@@ -302,11 +303,16 @@ impl FileCatalog for SqliteMetadataStore {
                     .checksum_sha256
                     .map(|d| d.as_bytes().to_vec())
                     .or(current.checksum_sha256.clone());
+                let status = if facts.awaits_scan {
+                    FileStatus::Scanning
+                } else {
+                    FileStatus::Available
+                };
                 let updated = diesel::update(files::table)
                     .filter(files::tenant_id.eq(&target.tenant))
                     .filter(files::id.eq(&target.file))
                     .set((
-                        files::status.eq(FileStatus::Available.as_str()),
+                        files::status.eq(status.as_str()),
                         files::object_key.eq(facts.key.as_str()),
                         files::size_bytes.eq(size),
                         files::checksum_sha256.eq(checksum),
@@ -324,6 +330,44 @@ impl FileCatalog for SqliteMetadataStore {
                 )?;
                 journal.insert(conn)?;
                 Ok(updated)
+            })
+            .await?;
+        Ok(row.try_into()?)
+    }
+
+    async fn record_scan(
+        &self,
+        scope: &TenantScope,
+        file: FileId,
+        verdict: ScanVerdict,
+        at: OffsetDateTime,
+        journal: Journal,
+    ) -> Result<FileRecord, MetadataError> {
+        let journal = JournalRows::new(scope.tenant_id(), journal)?;
+        let target = Target::new(scope, file);
+        let at = ns(at)?;
+        let status = if verdict.is_clean() {
+            FileStatus::Available
+        } else {
+            FileStatus::Quarantined
+        };
+        let verdict = serde_json::to_string(&verdict)
+            .map_err(|e| SqliteError::CorruptRow(format!("scan verdict: {e}")))?;
+        let row = self
+            .write(move |conn| {
+                target.expect_status(conn, FileStatus::Scanning)?;
+                let row = diesel::update(files::table)
+                    .filter(files::tenant_id.eq(&target.tenant))
+                    .filter(files::id.eq(&target.file))
+                    .set((
+                        files::status.eq(status.as_str()),
+                        files::scan_verdict.eq(Some(verdict)),
+                        files::updated_at.eq(at),
+                    ))
+                    .returning(FileRow::as_returning())
+                    .get_result(conn)?;
+                journal.insert(conn)?;
+                Ok(row)
             })
             .await?;
         Ok(row.try_into()?)

@@ -30,6 +30,7 @@ mod listing;
 mod members;
 mod onboarding;
 mod rows;
+mod scans;
 mod schema;
 mod settings;
 mod store;

@@ -156,6 +156,7 @@ pub(crate) struct FileRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
+    pub scan_verdict: Option<String>,
 }
 
 fn digest_from(bytes: Option<Vec<u8>>) -> Result<Option<Sha256Digest>, SqliteError> {
@@ -198,6 +199,11 @@ impl TryFrom<FileRow> for FileRecord {
             created_at: time_of(row.created_at)?,
             updated_at: time_of(row.updated_at)?,
             deleted_at: time_opt(row.deleted_at)?,
+            scan_verdict: row
+                .scan_verdict
+                .map(|v| serde_json::from_str(&v))
+                .transpose()
+                .map_err(|e| corrupt("scan verdict", e))?,
         })
     }
 }

@@ -55,6 +55,19 @@ diesel::table! {
         deleted_at -> Nullable<BigInt>,
         erase_started_at -> Nullable<BigInt>,
         object_missing_at -> Nullable<BigInt>,
+        scan_verdict -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    scan_jobs (tenant_id, file_id) {
+        tenant_id -> Text,
+        file_id -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        not_before -> BigInt,
+        lease_until -> Nullable<BigInt>,
+        queued_at -> BigInt,
     }
 }
 

@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use coffer_domain::{
-    Access, Category, FileId, FileStatus, Filename, GrantId, GrantSubject, LogicalPath, Metadata,
-    ObjectKey, PageCursor, PlanLimits, Principal, Role, Sha256Digest, Usage, Visibility,
-    effective_access,
+    Access, Category, FileId, FileRecord, FileStatus, Filename, GrantId, GrantSubject, LogicalPath,
+    Metadata, ObjectKey, PageCursor, PlanLimits, Principal, Role, ScanVerdict, Sha256Digest,
+    SignatureName, Usage, Visibility, effective_access,
 };
 use coffer_ports::{
     FilePatch, FileQuery, MetadataErrorKind, MetadataPorts, NewGrant, ObjectFacts, ReadFilter,
@@ -30,6 +30,7 @@ macro_rules! file_catalog_contract {
             quota_is_enforced_with_reservations,
             concurrent_reservations_admit_exactly_what_fits,
             mark_available_commits_usage_once,
+            a_file_awaiting_its_scan_waits_for_the_verdict,
             multipart_upload_id_only_while_pending,
             update_file_changes_and_conflicts,
             trash_and_restore_transitions,
@@ -957,5 +958,97 @@ pub async fn list_files_read_filter_matches_effective_access(ports: MetadataPort
             "future",
             "bob-private"
         ])
+    );
+}
+
+pub async fn a_file_awaiting_its_scan_waits_for_the_verdict(ports: MetadataPorts) {
+    let t = tenant(&ports, "acme").await;
+    let files = data(&ports, &t).await.files.clone();
+    let o = user(&ports, &t, "alice", &[Role::Editor]).await;
+    let s = scope(&t);
+    let scanned = |rec: &FileRecord, secs| ObjectFacts {
+        awaits_scan: true,
+        ..facts(rec, 100, secs)
+    };
+    let clean = reserve(&ports, &t, file(&t, (o, "alice"), "/", "a.pdf", 100, 1)).await;
+    let waiting = files
+        .mark_available(&s, clean.id, scanned(&clean, 2), record())
+        .await
+        .unwrap();
+    assert_eq!(waiting.status, FileStatus::Scanning);
+    assert_eq!(waiting.scan_verdict, None);
+    // Its bytes are stored: they count, and its name is taken.
+    assert_eq!(files.usage(&s).await.unwrap().used_bytes, 100);
+    assert_kind(
+        files
+            .reserve_upload(
+                &s,
+                file(&t, (o, "alice"), "/", "a.pdf", 1, 3),
+                &limits(),
+                record(),
+            )
+            .await,
+        MetadataErrorKind::Conflict,
+        "the name of a file being scanned",
+    );
+    // A retried complete changes nothing.
+    let again = files
+        .mark_available(&s, clean.id, facts(&clean, 100, 4), record())
+        .await
+        .unwrap();
+    assert_eq!(again, waiting);
+
+    let done = files
+        .record_scan(&s, clean.id, ScanVerdict::Clean, at(5), record())
+        .await
+        .unwrap();
+    assert_eq!(done.status, FileStatus::Available);
+    assert_eq!(done.scan_verdict, Some(ScanVerdict::Clean));
+    assert_eq!(done.updated_at, at(5));
+    assert_eq!(files.get_file(&s, clean.id).await.unwrap().file, done);
+    assert_kind(
+        files
+            .record_scan(&s, clean.id, ScanVerdict::Clean, at(6), record())
+            .await,
+        MetadataErrorKind::InvalidState,
+        "a verdict for a file that is not being scanned",
+    );
+
+    let bad = reserve(&ports, &t, file(&t, (o, "alice"), "/", "b.pdf", 100, 7)).await;
+    assert_kind(
+        files
+            .record_scan(&s, bad.id, ScanVerdict::Clean, at(8), record())
+            .await,
+        MetadataErrorKind::InvalidState,
+        "a verdict for a pending upload",
+    );
+    files
+        .mark_available(&s, bad.id, scanned(&bad, 9), record())
+        .await
+        .unwrap();
+    let eicar = ScanVerdict::infected(SignatureName::new("Eicar-Test-Signature").unwrap());
+    let other = tenant(&ports, "umbrella").await;
+    assert_kind(
+        data(&ports, &other)
+            .await
+            .files
+            .record_scan(&scope(&other), bad.id, eicar.clone(), at(10), record())
+            .await,
+        MetadataErrorKind::NotFound,
+        "another tenant's file",
+    );
+    let quarantined = files
+        .record_scan(&s, bad.id, eicar.clone(), at(11), record())
+        .await
+        .unwrap();
+    assert_eq!(quarantined.status, FileStatus::Quarantined);
+    assert_eq!(quarantined.scan_verdict, Some(eicar));
+    assert_eq!(files.usage(&s).await.unwrap().used_bytes, 200);
+    assert_kind(
+        files
+            .record_scan(&s, FileId::new_v7(), ScanVerdict::Clean, at(12), record())
+            .await,
+        MetadataErrorKind::NotFound,
+        "an unknown file",
     );
 }

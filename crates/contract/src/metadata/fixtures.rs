@@ -151,6 +151,7 @@ pub(crate) fn facts(file: &FileRecord, size: u64, secs: i64) -> ObjectFacts {
         checksum_sha256: Some(Sha256Digest::from_bytes([7; 32])),
         content_type: ContentType::new("application/pdf").unwrap(),
         at: at(secs),
+        awaits_scan: false,
     }
 }
 

@@ -39,6 +39,7 @@ pub mod members;
 pub mod onboarding;
 pub mod readiness;
 pub mod registry;
+pub mod scans;
 pub mod settings;
 
 pub use coffer_ports::MetadataPorts;
@@ -65,6 +66,9 @@ macro_rules! metadata_contract {
         }
         mod onboarding {
             $crate::onboarding_queue_contract!(super::__metadata_contract_ports());
+        }
+        mod scans {
+            $crate::scan_queue_contract!(super::__metadata_contract_ports());
         }
         mod billing {
             $crate::billing_ledger_contract!(super::__metadata_contract_ports());

@@ -8,8 +8,8 @@
 use async_trait::async_trait;
 use coffer_domain::{
     BucketName, Category, ContentType, FileId, FileRecord, FileStatus, Filename, Grant,
-    LogicalPath, Metadata, ObjectKey, PageCursor, PlanLimits, Role, Sha256Digest, Subject, Usage,
-    UserId, Visibility,
+    LogicalPath, Metadata, ObjectKey, PageCursor, PlanLimits, Role, ScanVerdict, Sha256Digest,
+    Subject, Usage, UserId, Visibility,
 };
 use time::OffsetDateTime;
 
@@ -44,6 +44,9 @@ pub struct ObjectFacts {
     pub checksum_sha256: Option<Sha256Digest>,
     pub content_type: ContentType,
     pub at: OffsetDateTime,
+    /// The file waits for a malware scan: it becomes `scanning`, not
+    /// `available` (see [`FileCatalog::record_scan`]).
+    pub awaits_scan: bool,
 }
 
 /// Changes to a file's metadata. `metadata` is the full new object (the
@@ -195,8 +198,10 @@ pub trait FileCatalog: Send + Sync + 'static {
         upload_id: &str,
     ) -> Result<FileRecord, MetadataError>;
 
-    /// `pending` → `available`, moving its reservation into usage. On an
-    /// `available` file it changes nothing and returns it (idempotent).
+    /// `pending` → `available` (or `scanning`, see
+    /// [`ObjectFacts::awaits_scan`]), moving its reservation into usage and
+    /// the file to `facts.key`. On a file that is already complete it
+    /// changes nothing and returns it (idempotent).
     ///
     /// # Errors
     /// `NotFound`; `InvalidState` for a deleted file.
@@ -205,6 +210,20 @@ pub trait FileCatalog: Send + Sync + 'static {
         scope: &TenantScope,
         id: FileId,
         facts: ObjectFacts,
+        journal: Journal,
+    ) -> Result<FileRecord, MetadataError>;
+
+    /// Keep a malware scan's verdict: `scanning` → `available` when clean,
+    /// `quarantined` otherwise.
+    ///
+    /// # Errors
+    /// `NotFound` (gone, or being erased); `InvalidState` unless `scanning`.
+    async fn record_scan(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        verdict: ScanVerdict,
+        at: OffsetDateTime,
         journal: Journal,
     ) -> Result<FileRecord, MetadataError>;
 
@@ -385,6 +404,23 @@ pub trait FileCatalogLayer: Send + Sync + 'static {
         self.inner().restore_file(scope, id, at, journal).await
     }
 
+    /// [`FileCatalog::record_scan`], forwarded unless overridden.
+    ///
+    /// # Errors
+    /// As [`FileCatalog::record_scan`].
+    async fn record_scan(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        verdict: ScanVerdict,
+        at: OffsetDateTime,
+        journal: Journal,
+    ) -> Result<FileRecord, MetadataError> {
+        self.inner()
+            .record_scan(scope, id, verdict, at, journal)
+            .await
+    }
+
     /// [`FileCatalog::remove_file`], forwarded unless overridden.
     ///
     /// # Errors
@@ -444,6 +480,17 @@ impl<L: FileCatalogLayer> FileCatalog for L {
         journal: Journal,
     ) -> Result<FileRecord, MetadataError> {
         FileCatalogLayer::mark_available(self, scope, id, facts, journal).await
+    }
+
+    async fn record_scan(
+        &self,
+        scope: &TenantScope,
+        id: FileId,
+        verdict: ScanVerdict,
+        at: OffsetDateTime,
+        journal: Journal,
+    ) -> Result<FileRecord, MetadataError> {
+        FileCatalogLayer::record_scan(self, scope, id, verdict, at, journal).await
     }
 
     async fn update_file(

@@ -1,7 +1,7 @@
 //! The metadata ports: small traits, one per concern, each implemented by
 //! PostgreSQL (production) and SQLite (embedded) where its queries live.
 //!
-//! Registry-level ports (tenants, settings, onboarding, billing, job locks)
+//! Registry-level ports (tenants, settings, onboarding, scans, billing, job locks)
 //! are the platform path shared by every instance. A tenant's own data
 //! (files, members, grants, audit log, events, integrity) is reached
 //! through [`TenantDataResolver`], which knows which database holds it.
@@ -17,6 +17,7 @@ mod page;
 mod ports;
 mod readiness;
 mod registry;
+mod scans;
 mod settings;
 mod tenant_data;
 
@@ -34,6 +35,7 @@ pub use page::{MAX_PAGE_SIZE, Page, TenantScope, fetch_size, page_size};
 pub use ports::MetadataPorts;
 pub use readiness::MetadataReadiness;
 pub use registry::{NewTenant, TenantPatch, TenantRegistry};
+pub use scans::{ScanJob, ScanQueue};
 pub use settings::TenantSettings;
 pub use tenant_data::{OneDatabase, TenantData, TenantDataResolver};
 
@@ -55,6 +57,8 @@ pub use onboarding::MockOnboardingQueue;
 pub use readiness::MockMetadataReadiness;
 #[cfg(feature = "mock")]
 pub use registry::MockTenantRegistry;
+#[cfg(feature = "mock")]
+pub use scans::MockScanQueue;
 #[cfg(feature = "mock")]
 pub use settings::MockTenantSettings;
 #[cfg(feature = "mock")]

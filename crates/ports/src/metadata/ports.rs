@@ -7,8 +7,8 @@ use coffer_domain::Tenant;
 
 use crate::{
     AuditLog, BillingLedger, EventOutbox, FileCatalog, Grants, Integrity, JobLocks, Journal,
-    Members, MetadataError, MetadataReadiness, NewTenant, OnboardingQueue, OneDatabase, TenantData,
-    TenantDataResolver, TenantDatabases, TenantRegistry, TenantSettings,
+    Members, MetadataError, MetadataReadiness, NewTenant, OnboardingQueue, OneDatabase, ScanQueue,
+    TenantData, TenantDataResolver, TenantDatabases, TenantRegistry, TenantSettings,
 };
 
 /// The metadata ports of one deployment.
@@ -17,6 +17,7 @@ pub struct MetadataPorts {
     pub registry: Arc<dyn TenantRegistry>,
     pub settings: Arc<dyn TenantSettings>,
     pub onboarding: Arc<dyn OnboardingQueue>,
+    pub scans: Arc<dyn ScanQueue>,
     pub billing: Arc<dyn BillingLedger>,
     pub jobs: Arc<dyn JobLocks>,
     /// Where each tenant's own data is.
@@ -42,6 +43,7 @@ impl MetadataPorts {
         S: TenantRegistry
             + TenantSettings
             + OnboardingQueue
+            + ScanQueue
             + BillingLedger
             + JobLocks
             + MetadataReadiness
@@ -56,6 +58,7 @@ impl MetadataPorts {
             registry: store.clone(),
             settings: store.clone(),
             onboarding: store.clone(),
+            scans: store.clone(),
             billing: store.clone(),
             jobs: store.clone(),
             readiness: store.clone(),

@@ -84,7 +84,9 @@ fn require_status(file: &FileRecord, status: FileStatus) -> Result<(), ServiceEr
     }
     let code = match file.status {
         FileStatus::Pending => ErrorCode::FilePending,
+        FileStatus::Scanning => ErrorCode::FileScanning,
         FileStatus::Available => ErrorCode::FileAvailable,
+        FileStatus::Quarantined => ErrorCode::FileQuarantined,
         FileStatus::Deleted => ErrorCode::FileDeleted,
     };
     Err(ServiceError::new(

@@ -32,6 +32,7 @@ async fn available(
         checksum_sha256: None,
         content_type: ContentType::new("application/pdf").unwrap(),
         at: at(created),
+        awaits_scan: false,
     };
     store
         .mark_available(&scope, rec.id, facts, record())

@@ -8,5 +8,6 @@ mod contract;
 mod isolation;
 mod listing;
 mod ports;
+mod rebuild;
 mod reopen;
 mod support;

@@ -25,10 +25,10 @@ pub const RECONCILE: &str = "reconcile";
 /// # Errors
 /// The lock or the sweep failing.
 pub async fn sweep_once(wiring: &Wiring) -> Result<Option<SweepReport>, ServiceError> {
-    let Some(_lock) = wiring.coffer.try_lock_job(SWEEP).await? else {
+    let Some(_lock) = wiring.coffer.operations().try_lock_job(SWEEP).await? else {
         return Ok(None);
     };
-    wiring.coffer.sweep().await.map(Some)
+    wiring.coffer.sweeper().sweep().await.map(Some)
 }
 
 /// What one reconciliation covers and may do.
@@ -50,11 +50,12 @@ pub async fn reconcile_once(
     run: ReconcileRun,
     metrics: Option<&Metrics>,
 ) -> Result<Option<ReconcileReport>, ServiceError> {
-    let Some(_lock) = wiring.coffer.try_lock_job(RECONCILE).await? else {
+    let Some(_lock) = wiring.coffer.operations().try_lock_job(RECONCILE).await? else {
         return Ok(None);
     };
     let report = wiring
         .coffer
+        .reconciler()
         .reconcile(run.tenant, run.repair, run.grace)
         .await?;
     if let (None, Some(metrics)) = (run.tenant, metrics) {
@@ -82,9 +83,10 @@ impl Drop for Jobs {
 pub fn spawn(config: &Config, wiring: &Wiring, metrics: &Metrics) -> Jobs {
     let mut jobs = Jobs::default();
     // Cached tenants are dropped as soon as any instance changes them.
-    let (coffer, changes) = (wiring.coffer.clone(), wiring.changes.clone());
+    let caches = wiring.coffer.tenant_caches().clone();
+    let changes = wiring.changes.clone();
     jobs.running.push(actix_web::rt::spawn(async move {
-        coffer.follow_tenant_changes(changes).await;
+        caches.follow_changes(changes).await;
     }));
     let (events, config) = (&config.events, &config.jobs);
     if events.dispatch_interval_ms > 0 {
@@ -93,7 +95,7 @@ pub fn spawn(config: &Config, wiring: &Wiring, metrics: &Metrics) -> Jobs {
             Duration::from_millis(events.dispatch_interval_ms),
             move || {
                 let coffer = coffer.clone();
-                async move { log_dispatch(coffer.dispatch_events().await) }
+                async move { log_dispatch(coffer.events().dispatch_events().await) }
             },
         )));
     }
@@ -103,7 +105,7 @@ pub fn spawn(config: &Config, wiring: &Wiring, metrics: &Metrics) -> Jobs {
             Duration::from_millis(config.onboarding_interval_ms),
             move || {
                 let coffer = coffer.clone();
-                async move { log_onboarding(coffer.onboard_pending().await) }
+                async move { log_onboarding(coffer.onboarder().onboard_pending().await) }
             },
         )));
     }

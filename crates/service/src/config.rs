@@ -131,4 +131,9 @@ impl ServiceConfig {
             dedicated_databases: None,
         }
     }
+
+    /// [`ServiceConfig::erase_grace`] as a span of time.
+    pub(crate) fn erase_grace_span(&self) -> time::Duration {
+        time::Duration::try_from(self.erase_grace).unwrap_or(time::Duration::MAX)
+    }
 }

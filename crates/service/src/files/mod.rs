@@ -4,13 +4,19 @@ mod manage;
 mod read;
 mod upload;
 
+use std::sync::Arc;
+
 use coffer_domain::{
     Action, Category, ContentType, Decision, DenyReason, ErrorCode, FileId, FileRecord, FileStatus,
     Filename, LogicalPath, Metadata, Sha256Digest, Visibility, decide,
 };
-use coffer_ports::{ObjectLocation, StoreError, StoredFile, TenantData, TenantScope};
+use coffer_ports::{
+    Clock, ObjectLocation, StoreError, StoredFile, TenantData, TenantDataResolver, TenantScope,
+};
 
-use crate::{Caller, Coffer, ErrorKind, ServiceError};
+use crate::erase::Eraser;
+use crate::recorder::Recorder;
+use crate::{Caller, EffectiveConfigs, ErrorKind, ServiceConfig, ServiceError, Stores};
 
 pub use read::ListFiles;
 pub use upload::{
@@ -26,7 +32,59 @@ pub struct UpdateFile {
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-impl Coffer {
+/// A tenant's files: upload, read, change, delete. Every use case reads
+/// the tenant's effective configuration, and reaches the object store of
+/// the tenant's region only.
+#[derive(Clone)]
+pub struct Files {
+    tenant_data: Arc<dyn TenantDataResolver>,
+    stores: Arc<Stores>,
+    configs: EffectiveConfigs,
+    clock: Arc<dyn Clock>,
+    config: Arc<ServiceConfig>,
+    access: FileAccess,
+    recorder: Recorder,
+    eraser: Eraser,
+}
+
+impl Files {
+    pub fn new(
+        tenant_data: Arc<dyn TenantDataResolver>,
+        stores: Arc<Stores>,
+        configs: EffectiveConfigs,
+        clock: Arc<dyn Clock>,
+        config: Arc<ServiceConfig>,
+    ) -> Self {
+        Self {
+            access: FileAccess::new(clock.clone()),
+            recorder: Recorder::new(clock.clone()),
+            eraser: Eraser::new(stores.clone(), clock.clone()),
+            tenant_data,
+            stores,
+            configs,
+            clock,
+            config,
+        }
+    }
+
+    /// The store of `tenant`'s objects.
+    fn store_of(&self, tenant: &coffer_domain::Tenant) -> &dyn coffer_ports::ObjectStore {
+        self.stores.for_tenant(tenant).as_ref()
+    }
+}
+
+/// Who may do what to a file: loads it and decides an action on it at the
+/// clock's time (grants expire).
+#[derive(Clone)]
+pub(crate) struct FileAccess {
+    clock: Arc<dyn Clock>,
+}
+
+impl FileAccess {
+    pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
+        Self { clock }
+    }
+
     /// Load a file of the caller's tenant and check `action` on it.
     pub(crate) async fn authorized_file(
         &self,
@@ -51,10 +109,11 @@ impl Coffer {
         check(decision)?;
         Ok(stored)
     }
+}
 
-    fn location(&self, file: &FileRecord) -> Result<ObjectLocation, StoreError> {
-        ObjectLocation::new(file.tenant_id, file.bucket.clone(), file.key.clone())
-    }
+/// Where `file`'s object is.
+pub(crate) fn location(file: &FileRecord) -> Result<ObjectLocation, StoreError> {
+    ObjectLocation::new(file.tenant_id, file.bucket.clone(), file.key.clone())
 }
 
 /// Turn a denial into the error the caller may see: another tenant's file

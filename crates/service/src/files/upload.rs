@@ -12,10 +12,11 @@ use futures::StreamExt as _;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::{NewFileFields, check, require_status};
+use super::{Files, NewFileFields, check, location, require_status};
+use crate::effective_config::require_feature;
 use crate::sniff::{self, SNIFF_LEN};
 use crate::stream;
-use crate::{Caller, Coffer, ErrorKind, ServiceError};
+use crate::{Caller, ErrorKind, ServiceError};
 
 /// S3 allows at most this many parts per upload.
 const MAX_PARTS: u64 = 10_000;
@@ -65,7 +66,7 @@ pub struct StreamUpload {
     pub file: NewFileFields,
 }
 
-impl Coffer {
+impl Files {
     /// Reserve a pending file and presign its upload.
     ///
     /// # Errors
@@ -77,9 +78,9 @@ impl Coffer {
         request: InitiateUpload,
     ) -> Result<InitiatedUpload, ServiceError> {
         let (tenant, scope) = self.creator(caller)?;
-        let eff = self.effective_config(tenant).await?;
+        let eff = self.configs.effective_config(tenant).await?;
         if request.multipart {
-            Self::require_feature(&eff, FeatureKey::MultipartUploads)?;
+            require_feature(&eff, FeatureKey::MultipartUploads)?;
         }
         let limits = eff.limits();
         let content_type = request
@@ -102,7 +103,7 @@ impl Coffer {
             request.size,
             now,
         )?;
-        let journal = self.journal(
+        let journal = self.recorder.journal(
             caller,
             "file.upload_initiated",
             Some(new.id),
@@ -115,7 +116,7 @@ impl Coffer {
             .await
             .map_err(reservation_error)?;
         let store = self.store_of(tenant);
-        let upload = match (self.location(&file), part_size) {
+        let upload = match (location(&file), part_size) {
             (Err(err), _) => Err(err.into()),
             (Ok(location), Some(part_size)) => {
                 self.start_multipart(store, &data, &scope, &file, &location, part_size)
@@ -130,7 +131,7 @@ impl Coffer {
             Ok(upload) => upload,
             Err(err) => {
                 // Nothing was sent to the store yet: drop the reservation.
-                let journal = self.journal(
+                let journal = self.recorder.journal(
                     caller,
                     "file.upload_abandoned",
                     Some(file.id),
@@ -159,11 +160,12 @@ impl Coffer {
         let (tenant, scope) = caller.member()?;
         let data = self.tenant_data.tenant_data(tenant).await?;
         let file = self
+            .access
             .authorized_file(&data, caller, &scope, id, Action::Write)
             .await?
             .file;
         require_status(&file, FileStatus::Pending)?;
-        let ttl = self.effective_config(tenant).await?.url_ttl();
+        let ttl = self.configs.effective_config(tenant).await?.url_ttl();
         let upload_id = file.multipart_upload_id.as_deref().ok_or_else(|| {
             ServiceError::conflict(
                 ErrorCode::NotMultipart,
@@ -189,7 +191,7 @@ impl Coffer {
                 format!("part {bad} is outside 1..={part_count}"),
             ));
         }
-        let location = self.location(&file)?;
+        let location = location(&file)?;
         let store = self.store_of(tenant);
         let now = self.clock.now();
         let mut parts = Vec::with_capacity(part_numbers.len());
@@ -219,6 +221,7 @@ impl Coffer {
         let (tenant, scope) = caller.member()?;
         let data = self.tenant_data.tenant_data(tenant).await?;
         let file = self
+            .access
             .authorized_file(&data, caller, &scope, id, Action::Write)
             .await?
             .file;
@@ -229,7 +232,7 @@ impl Coffer {
             }
             FileStatus::Pending => {}
         }
-        let location = self.location(&file)?;
+        let location = location(&file)?;
         let store = self.store_of(tenant);
         if let Some(upload_id) = &file.multipart_upload_id {
             self.assemble_parts(store, &location, upload_id).await?;
@@ -254,7 +257,7 @@ impl Coffer {
             content_type: file.content_type.clone(),
             at: self.clock.now(),
         };
-        let journal = self.announce(
+        let journal = self.recorder.announce(
             caller,
             "file.uploaded",
             &file,
@@ -270,7 +273,7 @@ impl Coffer {
     /// record the file as available.
     ///
     /// # Errors
-    /// As [`Coffer::initiate_upload`], plus `PayloadTooLarge` as soon as the
+    /// As [`Files::initiate_upload`], plus `PayloadTooLarge` as soon as the
     /// body passes the limit, `Invalid` when it contradicts the declared
     /// type or checksum; nothing is left behind on any failure.
     pub async fn upload_stream(
@@ -280,8 +283,8 @@ impl Coffer {
         body: ByteStream,
     ) -> Result<FileRecord, ServiceError> {
         let (tenant, scope) = self.creator(caller)?;
-        let eff = self.effective_config(tenant).await?;
-        Self::require_feature(&eff, FeatureKey::StreamedUploads)?;
+        let eff = self.configs.effective_config(tenant).await?;
+        require_feature(&eff, FeatureKey::StreamedUploads)?;
         let limits = eff.limits();
         let declared = request.file.content_type.clone();
         let guessed = declared
@@ -362,7 +365,7 @@ impl Coffer {
         new.key = location.key().clone();
         // The bytes are already stored: the row is written as pending and
         // made available at once, one record each.
-        let journal = self.journal(
+        let journal = self.recorder.journal(
             caller,
             "file.upload_initiated",
             Some(new.id),
@@ -385,7 +388,7 @@ impl Coffer {
             content_type,
             at: now,
         };
-        let journal = self.announce(
+        let journal = self.recorder.announce(
             caller,
             "file.uploaded",
             &file,

@@ -208,6 +208,8 @@ error_codes! {
     StorageUnavailable = "storage_unavailable",
     /// 503: the identity provider is unavailable.
     IdentityUnavailable = "identity_unavailable",
+    /// 503: the malware scanner is unavailable (`/readyz`).
+    ScannerUnavailable = "scanner_unavailable",
     /// 503: the request did not complete in time.
     RequestTimeout = "request_timeout",
 }

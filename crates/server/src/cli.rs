@@ -208,13 +208,14 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             };
             let created = wiring
                 .coffer
+                .onboarder()
                 .create_tenant_as_operator(request, "cli")
                 .await?;
             // The steps run here, as a worker would run them: the command
             // ends with the tenant active (or the step's error).
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
             let tenant = loop {
-                if let Some(tenant) = wiring.coffer.onboard_now(created.id).await? {
+                if let Some(tenant) = wiring.coffer.onboarder().onboard_now(created.id).await? {
                     break tenant;
                 }
                 if std::time::Instant::now() > deadline {

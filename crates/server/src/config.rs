@@ -25,6 +25,7 @@ pub struct Config {
     pub uploads: UploadsConfig,
     pub jobs: JobsConfig,
     pub events: EventsConfig,
+    pub scanning: ScanningConfig,
     pub billing: BillingConfig,
     pub plans: PlanDefaults,
     pub tenants: TenantsConfig,
@@ -220,6 +221,33 @@ pub struct JobsConfig {
     pub onboarding_lease_secs: u64,
 }
 
+/// Malware scanning of uploads (docs/scanning.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanningConfig {
+    /// clamd's address, `tcp://HOST:PORT` or `unix:///PATH`; empty: no
+    /// scanner, nothing is scanned.
+    pub clamd: String,
+    /// Plans whose tenants' uploads are scanned (a tenant's
+    /// `malware_scanning` flag overrides its plan).
+    pub plans: Vec<coffer_domain::Plan>,
+    /// How often `coffer serve` looks for due scans; 0 turns the worker off.
+    pub interval_ms: u64,
+    /// Scans one instance runs at once.
+    pub concurrency: u32,
+    /// How long a worker holds a claimed scan before another instance may
+    /// take it over (its worker died).
+    pub lease_secs: u64,
+    /// The first wait before a scan is tried again while the scanner is
+    /// down; doubled per attempt up to `retry_max_secs`.
+    pub retry_base_ms: u64,
+    pub retry_max_secs: u64,
+    /// How long one wait for clamd may take (connecting; each read during a
+    /// scan).
+    pub connect_timeout_secs: u64,
+    pub read_timeout_secs: u64,
+}
+
 /// Delivery of the events outbox to tenants' webhooks.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -333,6 +361,17 @@ backoff_max_secs = 3600
 delivery_timeout_secs = 10
 settle_ms = 2000
 
+[scanning]
+clamd = ""
+plans = ["starter", "professional", "enterprise"]
+interval_ms = 1000
+concurrency = 2
+lease_secs = 300
+retry_base_ms = 1000
+retry_max_secs = 60
+connect_timeout_secs = 5
+read_timeout_secs = 60
+
 [billing]
 tolerance_secs = 300
 
@@ -403,6 +442,7 @@ impl Config {
                 .list_separator(",")
                 .with_list_parse_key("storage.cors_origins")
                 .with_list_parse_key("metadata.dedicated.plans")
+                .with_list_parse_key("scanning.plans")
                 .source(Some(env)),
         );
         let built = builder.build()?;

@@ -25,10 +25,10 @@ pub const RECONCILE: &str = "reconcile";
 /// # Errors
 /// The lock or the sweep failing.
 pub async fn sweep_once(wiring: &Wiring) -> Result<Option<SweepReport>, ServiceError> {
-    let Some(_lock) = wiring.coffer.try_lock_job(SWEEP).await? else {
+    let Some(_lock) = wiring.coffer.operations().try_lock_job(SWEEP).await? else {
         return Ok(None);
     };
-    wiring.coffer.sweep().await.map(Some)
+    wiring.coffer.sweeper().sweep().await.map(Some)
 }
 
 /// What one reconciliation covers and may do.
@@ -50,11 +50,12 @@ pub async fn reconcile_once(
     run: ReconcileRun,
     metrics: Option<&Metrics>,
 ) -> Result<Option<ReconcileReport>, ServiceError> {
-    let Some(_lock) = wiring.coffer.try_lock_job(RECONCILE).await? else {
+    let Some(_lock) = wiring.coffer.operations().try_lock_job(RECONCILE).await? else {
         return Ok(None);
     };
     let report = wiring
         .coffer
+        .reconciler()
         .reconcile(run.tenant, run.repair, run.grace)
         .await?;
     if let (None, Some(metrics)) = (run.tenant, metrics) {
@@ -82,18 +83,31 @@ impl Drop for Jobs {
 pub fn spawn(config: &Config, wiring: &Wiring, metrics: &Metrics) -> Jobs {
     let mut jobs = Jobs::default();
     // Cached tenants are dropped as soon as any instance changes them.
-    let (coffer, changes) = (wiring.coffer.clone(), wiring.changes.clone());
+    let caches = wiring.coffer.tenant_caches().clone();
+    let changes = wiring.changes.clone();
     jobs.running.push(actix_web::rt::spawn(async move {
-        coffer.follow_tenant_changes(changes).await;
+        caches.follow_changes(changes).await;
     }));
-    let (events, config) = (&config.events, &config.jobs);
+    let (events, scanning_config, config) = (&config.events, &config.scanning, &config.jobs);
     if events.dispatch_interval_ms > 0 {
         let coffer = wiring.coffer.clone();
         jobs.running.push(actix_web::rt::spawn(periodically(
             Duration::from_millis(events.dispatch_interval_ms),
             move || {
                 let coffer = coffer.clone();
-                async move { log_dispatch(coffer.dispatch_events().await) }
+                async move { log_dispatch(coffer.events().dispatch_events().await) }
+            },
+        )));
+    }
+    if let Some(scanning) = wiring.coffer.scanning()
+        && scanning_config.interval_ms > 0
+    {
+        let scanning = scanning.clone();
+        jobs.running.push(actix_web::rt::spawn(periodically(
+            Duration::from_millis(scanning_config.interval_ms),
+            move || {
+                let scanning = scanning.clone();
+                async move { log_scans(scanning.scan_pending().await) }
             },
         )));
     }
@@ -103,7 +117,7 @@ pub fn spawn(config: &Config, wiring: &Wiring, metrics: &Metrics) -> Jobs {
             Duration::from_millis(config.onboarding_interval_ms),
             move || {
                 let coffer = coffer.clone();
-                async move { log_onboarding(coffer.onboard_pending().await) }
+                async move { log_onboarding(coffer.onboarder().onboard_pending().await) }
             },
         )));
     }
@@ -163,6 +177,23 @@ fn log_onboarding(outcome: Result<usize, ServiceError>) {
         Err(err) => {
             tracing::warn!(error = %err, "onboarding round failed; retrying at the next tick");
         }
+    }
+}
+
+/// Scans are claimed from a queue under a lease, so instances share the
+/// work; a scan that cannot run (scanner down) goes back to the queue for
+/// later, and the files wait.
+fn log_scans(outcome: Result<coffer_service::ScanReport, ServiceError>) {
+    match outcome {
+        Ok(r) if r.clean + r.quarantined + r.deferred + r.dropped > 0 => tracing::debug!(
+            clean = r.clean,
+            quarantined = r.quarantined,
+            deferred = r.deferred,
+            dropped = r.dropped,
+            "scans run"
+        ),
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = %err, "scan round failed; retrying at the next tick"),
     }
 }
 

@@ -318,6 +318,7 @@ pub async fn wire_with(
     service.onboarding_lease = Duration::from_secs(config.jobs.onboarding_lease_secs.max(1));
     service.tenant_cache_ttl = Duration::from_secs(config.tenants.cache_ttl_secs.max(1));
     service.dedicated_databases = dedicated_database_policy(config)?;
+    service.scanning = scanning_policy(&config.scanning);
     let sender = crate::webhooks::HttpWebhookSender::new(Duration::from_secs(
         config.events.delivery_timeout_secs,
     ))
@@ -333,6 +334,9 @@ pub async fn wire_with(
     for (region, regional) in regional {
         coffer = coffer.with_region_store(region, regional);
     }
+    if let Some(scanner) = scanner(&config.scanning)? {
+        coffer = coffer.with_scanner(scanner);
+    }
     if !config.bootstrap.tenant.is_empty() {
         bootstrap_tenant(&meta, &config.bootstrap.tenant).await?;
     }
@@ -344,6 +348,35 @@ pub async fn wire_with(
         fs,
         dev_issuer,
     })
+}
+
+fn scanning_policy(config: &crate::config::ScanningConfig) -> coffer_service::ScanningPolicy {
+    coffer_service::ScanningPolicy {
+        plans: config.plans.clone(),
+        lease: Duration::from_secs(config.lease_secs.max(1)),
+        concurrency: config.concurrency.max(1),
+        retry_base: Duration::from_millis(config.retry_base_ms.max(1)),
+        retry_max: Duration::from_secs(config.retry_max_secs.max(1)),
+        ..coffer_service::ScanningPolicy::default()
+    }
+}
+
+/// clamd, when `[scanning] clamd` names it. Nothing is sent yet: a clamd
+/// that is down shows in `/readyz`, and scans wait for it.
+fn scanner(
+    config: &crate::config::ScanningConfig,
+) -> Result<Option<Arc<dyn coffer_ports::Scanner>>, WiringError> {
+    if config.clamd.trim().is_empty() {
+        return Ok(None);
+    }
+    let address: coffer_clamav::ClamdAddress = config
+        .clamd
+        .parse()
+        .map_err(|e: coffer_clamav::AddressError| fail("scanning.clamd")(e.to_string()))?;
+    let mut clamd = coffer_clamav::ClamdConfig::new(address);
+    clamd.connect_timeout = Duration::from_secs(config.connect_timeout_secs.max(1));
+    clamd.read_timeout = Duration::from_secs(config.read_timeout_secs.max(1));
+    Ok(Some(Arc::new(coffer_clamav::ClamdScanner::new(clamd))))
 }
 
 /// Prepare every bucket on the store it lives on: a region with an

@@ -1,103 +1,21 @@
-use coffer_domain::{FileId, FileRecord};
-use coffer_ports::{
-    AuditEntry, AuditQuery, Journal, NewAudit, NewEvent, Page, TenantData, TenantScope,
-};
-use serde_json::json;
+//! Reading the audit log: tenant administrators see what happened in their
+//! tenant.
 
-use crate::{Caller, Coffer, ServiceError};
+use std::sync::Arc;
 
-impl Coffer {
-    /// The audit entry of what `caller` does now.
-    pub(crate) fn audit_entry(
-        &self,
-        caller: &Caller,
-        action: &str,
-        file_id: Option<FileId>,
-        detail: serde_json::Value,
-    ) -> NewAudit {
-        NewAudit {
-            actor: caller.principal.subject.clone(),
-            action: action.to_owned(),
-            file_id,
-            detail,
-            request_id: caller.request.request_id.clone(),
-            client_addr: caller.request.client_addr.clone(),
-            at: self.clock.now(),
-        }
-    }
+use coffer_ports::{AuditEntry, AuditQuery, Page, TenantDataResolver};
 
-    /// A change that goes on record in the audit log only.
-    pub(crate) fn journal(
-        &self,
-        caller: &Caller,
-        action: &str,
-        file_id: Option<FileId>,
-        detail: serde_json::Value,
-    ) -> Journal {
-        Journal::audit(self.audit_entry(caller, action, file_id, detail))
-    }
+use crate::{Caller, ServiceError};
 
-    /// A change that goes on record and is announced as the event `action`,
-    /// with the file as it was when the change was decided.
-    pub(crate) fn announce(
-        &self,
-        caller: &Caller,
-        action: &str,
-        file: &FileRecord,
-        detail: serde_json::Value,
-    ) -> Journal {
-        let event = NewEvent {
-            id: uuid::Uuid::now_v7(),
-            kind: action.to_owned(),
-            data: json!({
-                "file": {
-                    "id": file.id,
-                    "filename": file.filename,
-                    "path": file.path,
-                    "category": file.category,
-                    "content_type": file.content_type,
-                    "size": file.size_bytes,
-                },
-                "actor": caller.principal.subject,
-                "detail": detail,
-            }),
-        };
-        Journal::announced(
-            self.audit_entry(caller, action, Some(file.id), detail),
-            event,
-        )
-    }
+/// The tenant's audit log, as its administrators read it.
+#[derive(Clone)]
+pub struct Audit {
+    tenant_data: Arc<dyn TenantDataResolver>,
+}
 
-    /// A tenant change that goes on record and is announced as `action`.
-    pub(crate) fn announce_tenant(
-        &self,
-        caller: &Caller,
-        action: &str,
-        detail: serde_json::Value,
-    ) -> Journal {
-        let event = NewEvent {
-            id: uuid::Uuid::now_v7(),
-            kind: action.to_owned(),
-            data: json!({ "actor": caller.principal.subject, "detail": detail }),
-        };
-        Journal::announced(self.audit_entry(caller, action, None, detail), event)
-    }
-
-    /// Append to the tenant's audit log what is not a change (a download
-    /// URL issued, content streamed): it must be on record before the
-    /// access is granted, so a failure is the caller's error.
-    pub(crate) async fn record(
-        &self,
-        data: &TenantData,
-        caller: &Caller,
-        scope: &TenantScope,
-        action: &str,
-        file_id: Option<FileId>,
-        detail: serde_json::Value,
-    ) -> Result<(), ServiceError> {
-        let entry = self.audit_entry(caller, action, file_id, detail);
-        data.audit.append_audit(scope, entry).await?;
-        Ok(())
+impl Audit {
+    pub fn new(tenant_data: Arc<dyn TenantDataResolver>) -> Self {
+        Self { tenant_data }
     }
 
     /// The tenant's audit log, for tenant admins.

@@ -14,17 +14,24 @@
 //! is answered as received and recorded as ignored with its reason: the
 //! provider retries anything but a `2xx`, and a retry could not fix it.
 
+use std::sync::Arc;
+
 use coffer_domain::{
     ErrorCode, Plan, Principal, Subject, Tenant, TenantId, TenantSlug, TenantStatus, webhook,
 };
 use coffer_ports::{
-    BillingChange, BillingEffect, BillingRecorded, MetadataErrorKind, NewBillingEvent, TenantClaim,
+    BillingChange, BillingEffect, BillingLedger, BillingRecorded, Clock, MetadataErrorKind,
+    NewBillingEvent, TenantClaim, TenantRegistry, TenantSettings,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::{Caller, Coffer, ErrorKind, RequestMeta, ServiceError, TenantUpdate};
+use crate::recorder::Recorder;
+use crate::tenants::tenant_patch;
+use crate::{
+    Caller, EffectiveConfigs, ErrorKind, RequestMeta, ServiceError, TenantCaches, TenantUpdate,
+};
 
 /// The tenant setting that holds the billing notice.
 pub const BILLING_SETTING: &str = "billing";
@@ -142,7 +149,39 @@ fn malformed(code: ErrorCode, detail: impl Into<String>) -> ServiceError {
     ServiceError::new(ErrorKind::Malformed, code, detail)
 }
 
-impl Coffer {
+/// Billing events from the payment provider, and the tenant changes they
+/// make.
+#[derive(Clone)]
+pub struct Billing {
+    registry: Arc<dyn TenantRegistry>,
+    settings: Arc<dyn TenantSettings>,
+    billing: Arc<dyn BillingLedger>,
+    configs: EffectiveConfigs,
+    caches: Arc<TenantCaches>,
+    clock: Arc<dyn Clock>,
+    recorder: Recorder,
+}
+
+impl Billing {
+    pub fn new(
+        registry: Arc<dyn TenantRegistry>,
+        settings: Arc<dyn TenantSettings>,
+        billing: Arc<dyn BillingLedger>,
+        configs: EffectiveConfigs,
+        caches: Arc<TenantCaches>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            registry,
+            settings,
+            billing,
+            configs,
+            caches,
+            recorder: Recorder::new(clock.clone()),
+            clock,
+        }
+    }
+
     /// Receive one billing event: `signature` is the `Stripe-Signature`
     /// header, `body` the raw request body it signs.
     ///
@@ -338,7 +377,7 @@ impl Coffer {
                     "event": id,
                 });
                 let detail = json!({ "invoice": object_id });
-                let journal = self.announce_tenant(
+                let journal = self.recorder.announce_tenant(
                     &caller,
                     "billing.payment_failed",
                     json!({ "billing_event": id, "notice": notice }),
@@ -361,7 +400,7 @@ impl Coffer {
                 {
                     return Ok(Decision::unchanged(&tenant, "no_notice", detail));
                 }
-                let journal = self.announce_tenant(
+                let journal = self.recorder.announce_tenant(
                     &caller,
                     "billing.payment_succeeded",
                     json!({ "billing_event": id, "invoice": object_id }),
@@ -376,7 +415,7 @@ impl Coffer {
     }
 
     /// A plan or status change through the lifecycle rules of
-    /// [`Coffer::update_tenant`], made by the billing system.
+    /// [`crate::Tenants::update_tenant`], made by the billing system.
     async fn tenant_change(
         &self,
         tenant: &Tenant,
@@ -386,7 +425,7 @@ impl Coffer {
         update: &TenantUpdate,
         detail: Value,
     ) -> Result<Decision, ServiceError> {
-        let patch = match self.tenant_patch(tenant, update).await {
+        let patch = match tenant_patch(&self.configs, self.clock.now(), tenant, update).await {
             Ok(patch) => patch,
             Err(err) if err.kind == ErrorKind::Conflict => {
                 let mut decision = Decision::ignored("invalid_transition");
@@ -396,7 +435,7 @@ impl Coffer {
             }
             Err(err) => return Err(err),
         };
-        let journal = self.announce_tenant(
+        let journal = self.recorder.announce_tenant(
             caller,
             "tenant.updated",
             json!({

@@ -1,17 +1,11 @@
 //! Who is calling: token → principal → tenant, on the hot path of every request.
 
-use std::time::Duration;
-
 use std::sync::Arc;
 
-use coffer_domain::{
-    ErrorCode, PlanLimits, Principal, Role, Subject, Tenant, TenantConfig, TenantId, TenantSlug,
-    TenantStatus, UserId,
-};
-use coffer_ports::{MetadataErrorKind, TenantClaim, TenantScope};
-use moka::sync::Cache;
+use coffer_domain::{ErrorCode, Principal, Role, Subject, Tenant, TenantStatus, UserId};
+use coffer_ports::{IdentityProvider, TenantDataResolver, TenantRegistry, TenantScope};
 
-use crate::{Coffer, ErrorKind, ServiceError};
+use crate::{ErrorKind, ServiceError, TenantCaches};
 
 /// Facts about the HTTP request, kept for the audit log.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -89,66 +83,31 @@ impl Caller {
     }
 }
 
-/// In-process caches of the hot path: resolved tenants and their stored
-/// configuration (settings and feature flags) with a short TTL, dropped at
-/// once when a tenant changes — in this process, or in another one (see
-/// [`Coffer::follow_tenant_changes`]) — and users already provisioned with
-/// the same roles, so that steady traffic costs no extra writes.
-pub(crate) struct Caches {
-    tenants: Cache<TenantClaim, Tenant>,
-    /// Slugs are immutable: which slug entry to drop for a tenant id.
-    slugs: Cache<TenantId, TenantSlug>,
-    pub(crate) configs: Cache<TenantId, Arc<TenantConfig>>,
-    users: Cache<(TenantId, Subject, Vec<Role>), UserId>,
+/// Who is calling: verifies tokens, resolves their tenant (cached) and
+/// provisions their user just in time.
+#[derive(Clone)]
+pub struct Authentication {
+    identity: Arc<dyn IdentityProvider>,
+    registry: Arc<dyn TenantRegistry>,
+    tenant_data: Arc<dyn TenantDataResolver>,
+    caches: Arc<TenantCaches>,
 }
 
-impl Caches {
-    pub(crate) fn new(ttl: Duration) -> Self {
+impl Authentication {
+    pub fn new(
+        identity: Arc<dyn IdentityProvider>,
+        registry: Arc<dyn TenantRegistry>,
+        tenant_data: Arc<dyn TenantDataResolver>,
+        caches: Arc<TenantCaches>,
+    ) -> Self {
         Self {
-            tenants: Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(ttl)
-                .build(),
-            slugs: Cache::builder().max_capacity(10_000).build(),
-            configs: Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(ttl)
-                .build(),
-            users: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(300))
-                .build(),
+            identity,
+            registry,
+            tenant_data,
+            caches,
         }
     }
 
-    pub(crate) fn forget_tenant(&self, tenant: &Tenant) {
-        self.forget_tenant_id(tenant.id);
-        self.tenants
-            .invalidate(&TenantClaim::Slug(tenant.slug.clone()));
-    }
-
-    /// Drop everything cached about the tenant `id`.
-    pub(crate) fn forget_tenant_id(&self, id: TenantId) {
-        self.tenants.invalidate(&TenantClaim::Id(id));
-        if let Some(slug) = self.slugs.get(&id) {
-            self.tenants.invalidate(&TenantClaim::Slug(slug));
-        }
-        self.configs.invalidate(&id);
-    }
-
-    /// Drop every cached tenant and configuration (changes may have been missed).
-    pub(crate) fn forget_all_tenants(&self) {
-        self.tenants.invalidate_all();
-        self.configs.invalidate_all();
-    }
-
-    fn remember_tenant(&self, claim: TenantClaim, tenant: Tenant) {
-        self.slugs.insert(tenant.id, tenant.slug.clone());
-        self.tenants.insert(claim, tenant);
-    }
-}
-
-impl Coffer {
     /// Verify a bearer token and resolve its tenant and user.
     ///
     /// # Errors
@@ -165,7 +124,7 @@ impl Coffer {
         roles.sort_unstable();
         roles.dedup();
         let tenant = match &identity.tenant {
-            Some(claim) => self.resolve_tenant(claim).await?,
+            Some(claim) => self.caches.resolve(self.registry.as_ref(), claim).await?,
             None => None,
         };
         let is_platform_admin = roles.contains(&Role::PlatformAdmin);
@@ -214,29 +173,6 @@ impl Coffer {
         })
     }
 
-    /// The tenant a claim names, cached for
-    /// [`crate::ServiceConfig::tenant_cache_ttl`]; `None` when there is none.
-    pub(crate) async fn resolve_tenant(
-        &self,
-        claim: &TenantClaim,
-    ) -> Result<Option<Tenant>, ServiceError> {
-        if let Some(tenant) = self.caches.tenants.get(claim) {
-            return Ok(Some(tenant));
-        }
-        let found = match claim {
-            TenantClaim::Id(id) => self.registry.get_tenant(*id).await,
-            TenantClaim::Slug(slug) => self.registry.find_tenant_by_slug(slug).await,
-        };
-        match found {
-            Ok(tenant) => {
-                self.caches.remember_tenant(claim.clone(), tenant.clone());
-                Ok(Some(tenant))
-            }
-            Err(err) if err.is(MetadataErrorKind::NotFound) => Ok(None),
-            Err(err) => Err(err.into()),
-        }
-    }
-
     /// Just-in-time user provisioning, skipped while the same roles are cached.
     async fn provision_user(
         &self,
@@ -255,15 +191,5 @@ impl Coffer {
             .await?;
         self.caches.users.insert(key, id);
         Ok(id)
-    }
-
-    /// The tenant's plan defaults with its overrides only — without its
-    /// settings and flags. The upload, download and retention paths use
-    /// [`Coffer::effective_config`] instead.
-    pub fn limits_of(&self, tenant: &Tenant) -> PlanLimits {
-        self.config
-            .plans
-            .for_plan(tenant.plan)
-            .with_overrides(&tenant.limit_overrides)
     }
 }

@@ -70,6 +70,43 @@ pub struct ServiceConfig {
     /// Which new tenants get a database of their own (a database per tenant);
     /// `None`: every tenant lives in the shared database.
     pub dedicated_databases: Option<DedicatedDatabasePolicy>,
+    /// Malware scanning, where the deployment has a scanner.
+    pub scanning: ScanningPolicy,
+}
+
+/// Who is scanned and how scans run (docs/scanning.md). It applies only
+/// where a scanner is wired ([`crate::Coffer::with_scanner`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanningPolicy {
+    /// Plans whose tenants' uploads are scanned, unless a tenant's
+    /// `malware_scanning` flag says otherwise. Default: every plan.
+    pub plans: Vec<coffer_domain::Plan>,
+    /// How long a worker holds a claimed scan before another may take it
+    /// over (a worker that died).
+    pub lease: Duration,
+    /// Scans one process runs at once.
+    pub concurrency: u32,
+    /// The first wait before a scan is tried again when the scanner cannot
+    /// be reached; it doubles per attempt up to `retry_max`. Scans are
+    /// retried until the scanner answers: files wait, never unscanned.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// Scanner errors (not outages) tolerated before a file is quarantined
+    /// as unscannable.
+    pub max_failures: u32,
+}
+
+impl Default for ScanningPolicy {
+    fn default() -> Self {
+        Self {
+            plans: coffer_domain::Plan::ALL.to_vec(),
+            lease: Duration::from_secs(300),
+            concurrency: 2,
+            retry_base: Duration::from_secs(1),
+            retry_max: Duration::from_secs(60),
+            max_failures: 5,
+        }
+    }
 }
 
 /// The rule for dedicated databases: tenants of these plans get one (unless
@@ -129,6 +166,12 @@ impl ServiceConfig {
             bucket_cors_origins: Vec::new(),
             onboarding_lease: Duration::from_secs(300),
             dedicated_databases: None,
+            scanning: ScanningPolicy::default(),
         }
+    }
+
+    /// [`ServiceConfig::erase_grace`] as a span of time.
+    pub(crate) fn erase_grace_span(&self) -> time::Duration {
+        time::Duration::try_from(self.erase_grace).unwrap_or(time::Duration::MAX)
     }
 }

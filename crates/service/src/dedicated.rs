@@ -6,33 +6,35 @@
 //! `None`) refuses a tenant that has one.
 
 use coffer_domain::Tenant;
-use coffer_ports::{MetadataError, databases_for};
+use coffer_ports::{MetadataError, TenantDatabases, databases_for};
 
-use crate::Coffer;
-
-impl Coffer {
-    /// Make `tenant`'s dedicated database ready, if it has one (the
-    /// onboarding's `database` step).
-    ///
-    /// # Errors
-    /// As [`databases_for`] and [`TenantDatabases::provision_database`].
-    pub(crate) async fn provision_database(&self, tenant: &Tenant) -> Result<(), MetadataError> {
-        match databases_for(self.databases.as_deref(), tenant)? {
-            Some(databases) => databases.provision_database(tenant).await,
-            None => Ok(()),
-        }
+/// Make `tenant`'s dedicated database ready, if it has one (the
+/// onboarding's `database` step).
+///
+/// # Errors
+/// As [`databases_for`] and [`TenantDatabases::provision_database`].
+pub(crate) async fn provision_database(
+    databases: Option<&dyn TenantDatabases>,
+    tenant: &Tenant,
+) -> Result<(), MetadataError> {
+    match databases_for(databases, tenant)? {
+        Some(databases) => databases.provision_database(tenant).await,
+        None => Ok(()),
     }
+}
 
-    /// Drop `tenant`'s dedicated database with everything in it, if it has
-    /// one (the `database` step's compensation; purge).
-    ///
-    /// # Errors
-    /// As [`databases_for`] and [`TenantDatabases::drop_database`].
-    pub(crate) async fn drop_database(&self, tenant: &Tenant) -> Result<(), MetadataError> {
-        match databases_for(self.databases.as_deref(), tenant)? {
-            Some(databases) => databases.drop_database(tenant).await,
-            None => Ok(()),
-        }
+/// Drop `tenant`'s dedicated database with everything in it, if it has
+/// one (the `database` step's compensation; purge).
+///
+/// # Errors
+/// As [`databases_for`] and [`TenantDatabases::drop_database`].
+pub(crate) async fn drop_database(
+    databases: Option<&dyn TenantDatabases>,
+    tenant: &Tenant,
+) -> Result<(), MetadataError> {
+    match databases_for(databases, tenant)? {
+        Some(databases) => databases.drop_database(tenant).await,
+        None => Ok(()),
     }
 }
 

@@ -3,11 +3,15 @@
 //! upload, delete the object, remove the row. Every step is idempotent, so
 //! finishing twice (two instances, or a job racing the request) is harmless.
 
-use coffer_domain::{FileId, Tenant};
-use coffer_ports::{FileObject, FileObjectQuery, ObjectLocation, TenantData, TenantScope};
+use std::sync::Arc;
+
+use coffer_domain::{FileId, FileRecord, Tenant};
+use coffer_ports::{
+    Clock, FileObject, FileObjectQuery, Journal, ObjectLocation, TenantData, TenantScope,
+};
 use time::OffsetDateTime;
 
-use crate::{Coffer, ServiceError};
+use crate::{ServiceError, Stores};
 
 /// Unfinished erases found and finished in one tenant.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -17,13 +21,54 @@ pub(crate) struct Finished {
     pub failed: u64,
 }
 
-impl Coffer {
+/// Erases files: of a user's permanent delete, of the sweep, and of the
+/// jobs that finish what a crash interrupted.
+#[derive(Clone)]
+pub(crate) struct Eraser {
+    stores: Arc<Stores>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Eraser {
+    pub(crate) fn new(stores: Arc<Stores>, clock: Arc<dyn Clock>) -> Self {
+        Self { stores, clock }
+    }
+
+    /// Mark the row, remove the object, then the row. Once marked, the file
+    /// is gone for users (not found, not listed, not restorable); a crash
+    /// after the mark leaves a marked row, with or without its object, which
+    /// the sweep finishes after `erase_grace` (docs/integrity.md). Never an
+    /// object nobody knows of, never a visible row without its object.
+    pub(crate) async fn erase(
+        &self,
+        tenant: &Tenant,
+        data: &TenantData,
+        file: &FileRecord,
+        journal: Journal,
+    ) -> Result<(), ServiceError> {
+        let scope = TenantScope::new(tenant.id);
+        // The marked row is the fresher word on a multipart upload id.
+        let marked = data
+            .integrity
+            .begin_erase(&scope, file.id, self.clock.now(), journal)
+            .await
+            .map_err(ServiceError::from_file_lookup)?;
+        self.finish_erase(
+            tenant,
+            data,
+            marked.id,
+            &crate::files::location(&marked)?,
+            marked.multipart_upload_id.as_deref(),
+        )
+        .await
+    }
+
     /// Delete the object of a row marked for erase, then the row.
     ///
     /// # Errors
     /// The store or the database failing; `NotFound` when the row is gone
     /// already (another runner finished it).
-    pub(crate) async fn finish_erase(
+    async fn finish_erase(
         &self,
         tenant: &Tenant,
         data: &TenantData,
@@ -31,7 +76,7 @@ impl Coffer {
         location: &ObjectLocation,
         multipart_upload_id: Option<&str>,
     ) -> Result<(), ServiceError> {
-        let store = self.store_of(tenant);
+        let store = self.stores.for_tenant(tenant);
         if let Some(upload_id) = multipart_upload_id {
             store.abort_multipart(location, upload_id).await?;
         }

@@ -2,7 +2,8 @@ use std::fmt;
 
 use coffer_domain::{ErrorCode, LimitViolation, ValidationError};
 use coffer_ports::{
-    IdentityError, IdentityErrorKind, MetadataError, MetadataErrorKind, StoreError, StoreErrorKind,
+    IdentityError, IdentityErrorKind, MetadataError, MetadataErrorKind, ScanError, ScanErrorKind,
+    StoreError, StoreErrorKind,
 };
 
 /// What kind of failure a use case ended in. The server maps each kind to
@@ -181,6 +182,25 @@ impl From<StoreError> for ServiceError {
             }
             StoreErrorKind::Internal => {
                 tracing::error!(error = ?err, "object store failed");
+                Self::internal("internal error")
+            }
+        }
+    }
+}
+
+impl From<ScanError> for ServiceError {
+    fn from(err: ScanError) -> Self {
+        match err.kind() {
+            ScanErrorKind::Unavailable => {
+                tracing::warn!(error = %err, "malware scanner unavailable");
+                Self::new(
+                    ErrorKind::Unavailable,
+                    ErrorCode::ScannerUnavailable,
+                    "the malware scanner is unavailable; scans resume when it is back",
+                )
+            }
+            ScanErrorKind::TooLarge | ScanErrorKind::Internal => {
+                tracing::error!(error = %err, "malware scanner failed");
                 Self::internal("internal error")
             }
         }

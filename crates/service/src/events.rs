@@ -8,14 +8,15 @@ use std::time::Duration;
 use coffer_domain::webhook::{self, WebhookUrl};
 use coffer_domain::{PageCursor, TenantId, TenantSlug};
 use coffer_ports::{
-    DeliveryOutcome, Event, EventClaim, Page, TenantClaim, TenantData, TenantScope, WebhookRequest,
-    WebhookSender,
+    Clock, DeliveryOutcome, Event, EventClaim, Page, TenantClaim, TenantData, TenantDataResolver,
+    TenantRegistry, TenantScope, TenantSettings, WebhookRequest, WebhookSender,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::{Caller, Coffer, ServiceError};
+use crate::recorder::Recorder;
+use crate::{Caller, ServiceConfig, ServiceError, TenantCaches};
 
 /// The tenant setting that holds its webhook.
 const WEBHOOK_SETTING: &str = "webhook";
@@ -88,7 +89,7 @@ pub struct DispatchReport {
     pub dead: u64,
 }
 
-/// Refuses every delivery: the sender of a [`Coffer`] built without one.
+/// Refuses every delivery: the sender of a [`crate::Coffer`] built without one.
 #[derive(Debug)]
 pub(crate) struct NoSender;
 
@@ -112,12 +113,40 @@ fn new_secret() -> String {
     )
 }
 
-impl Coffer {
-    /// Deliver events with `sender` (the server's HTTP client).
-    #[must_use]
-    pub fn with_webhook_sender(mut self, sender: Arc<dyn WebhookSender>) -> Self {
-        self.webhooks = sender;
-        self
+/// A tenant's events: its webhook, the feed its administrators poll, and
+/// the dispatcher that delivers them to the webhook.
+#[derive(Clone)]
+pub struct Events {
+    registry: Arc<dyn TenantRegistry>,
+    settings: Arc<dyn TenantSettings>,
+    tenant_data: Arc<dyn TenantDataResolver>,
+    webhooks: Arc<dyn WebhookSender>,
+    caches: Arc<TenantCaches>,
+    clock: Arc<dyn Clock>,
+    config: Arc<ServiceConfig>,
+    recorder: Recorder,
+}
+
+impl Events {
+    pub fn new(
+        registry: Arc<dyn TenantRegistry>,
+        settings: Arc<dyn TenantSettings>,
+        tenant_data: Arc<dyn TenantDataResolver>,
+        webhooks: Arc<dyn WebhookSender>,
+        caches: Arc<TenantCaches>,
+        clock: Arc<dyn Clock>,
+        config: Arc<ServiceConfig>,
+    ) -> Self {
+        Self {
+            registry,
+            settings,
+            tenant_data,
+            webhooks,
+            caches,
+            recorder: Recorder::new(clock.clone()),
+            clock,
+            config,
+        }
     }
 
     /// The tenant's webhook, if one is set (tenant admins).
@@ -148,7 +177,9 @@ impl Coffer {
         let value = serde_json::to_value(&hook)
             .map_err(|e| ServiceError::internal(format!("webhook setting: {e}")))?;
         // The secret stays out of the audit log.
-        let journal = self.journal(caller, "webhook.set", None, json!({ "url": hook.url }));
+        let journal =
+            self.recorder
+                .journal(caller, "webhook.set", None, json!({ "url": hook.url }));
         self.settings
             .put_setting(&scope, WEBHOOK_SETTING, Some(value), journal)
             .await?;
@@ -161,7 +192,9 @@ impl Coffer {
     /// `Forbidden` unless a tenant admin.
     pub async fn remove_webhook(&self, caller: &Caller) -> Result<(), ServiceError> {
         let (_, scope) = caller.admin("the webhook")?;
-        let journal = self.journal(caller, "webhook.removed", None, json!({}));
+        let journal = self
+            .recorder
+            .journal(caller, "webhook.removed", None, json!({}));
         self.settings
             .put_setting(&scope, WEBHOOK_SETTING, None, journal)
             .await?;
@@ -221,7 +254,8 @@ impl Coffer {
             };
             // Where its events are: the tenant row says (cached, as on
             // the request path).
-            let Some(row) = self.resolve_tenant(&TenantClaim::Id(tenant)).await? else {
+            let claim = TenantClaim::Id(tenant);
+            let Some(row) = self.caches.resolve(self.registry.as_ref(), &claim).await? else {
                 tracing::debug!(tenant = %slug, "tenant gone since its webhook was read; skipped");
                 continue;
             };

@@ -1,11 +1,15 @@
 //! Sharing: the grants of one file.
 
+use std::sync::Arc;
+
 use coffer_domain::{Access, Action, ErrorCode, FileId, FileStatus, Grant, GrantId, GrantSubject};
-use coffer_ports::{MetadataErrorKind, NewGrant};
+use coffer_ports::{Clock, MetadataErrorKind, NewGrant, TenantDataResolver};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::{Caller, Coffer, ServiceError};
+use crate::files::FileAccess;
+use crate::recorder::Recorder;
+use crate::{Caller, ServiceError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddGrant {
@@ -14,7 +18,25 @@ pub struct AddGrant {
     pub expires_at: Option<OffsetDateTime>,
 }
 
-impl Coffer {
+/// Who else may reach a file: its grants, managed by those who may share it.
+#[derive(Clone)]
+pub struct Sharing {
+    tenant_data: Arc<dyn TenantDataResolver>,
+    clock: Arc<dyn Clock>,
+    access: FileAccess,
+    recorder: Recorder,
+}
+
+impl Sharing {
+    pub fn new(tenant_data: Arc<dyn TenantDataResolver>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            tenant_data,
+            access: FileAccess::new(clock.clone()),
+            recorder: Recorder::new(clock.clone()),
+            clock,
+        }
+    }
+
     /// # Errors
     /// `Forbidden` without manage access.
     pub async fn list_grants(
@@ -25,6 +47,7 @@ impl Coffer {
         let (tenant, scope) = caller.member()?;
         let data = self.tenant_data.tenant_data(tenant).await?;
         Ok(self
+            .access
             .authorized_file(&data, caller, &scope, file, Action::Share)
             .await?
             .grants)
@@ -44,6 +67,7 @@ impl Coffer {
         let (tenant, scope) = caller.member()?;
         let data = self.tenant_data.tenant_data(tenant).await?;
         let stored = self
+            .access
             .authorized_file(&data, caller, &scope, file, Action::Share)
             .await?;
         if stored.file.status == FileStatus::Deleted {
@@ -68,7 +92,7 @@ impl Coffer {
             created_by: caller.principal.subject.clone(),
             created_at: now,
         };
-        let journal = self.announce(
+        let journal = self.recorder.announce(
             caller,
             "grant.added",
             &stored.file,
@@ -91,9 +115,10 @@ impl Coffer {
         let (tenant, scope) = caller.member()?;
         let data = self.tenant_data.tenant_data(tenant).await?;
         let stored = self
+            .access
             .authorized_file(&data, caller, &scope, file, Action::Share)
             .await?;
-        let journal = self.announce(
+        let journal = self.recorder.announce(
             caller,
             "grant.removed",
             &stored.file,

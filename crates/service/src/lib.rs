@@ -1,25 +1,32 @@
 //! Coffer's use cases, written against the ports only.
 //!
-//! [`Coffer`] holds the ports as `Arc<dyn …>` and offers one method per use
-//! case. Every tenant use case takes a [`Caller`] (an authenticated principal
-//! and its resolved tenant) and works inside that tenant's
-//! [`coffer_ports::TenantScope`]; access is decided by
-//! [`coffer_domain::decide`], and another tenant's file is always "not found".
+//! The use cases come in groups, each a struct holding only the ports it
+//! uses ([`Files`], [`Tenants`], [`Sweeper`] …); [`Coffer`] builds them all
+//! over one set of ports and hands them out. Every tenant use case takes a
+//! [`Caller`] (an authenticated principal and its resolved tenant) and
+//! works inside that tenant's [`coffer_ports::TenantScope`]; access is
+//! decided by [`coffer_domain::decide`], and another tenant's file is
+//! always "not found".
 
 mod audit;
 mod billing;
+mod caches;
 mod caller;
 mod config;
 mod dedicated;
+mod effective_config;
 mod erase;
 mod error;
 mod events;
 mod files;
 mod grants;
 mod onboarding;
+mod operations;
 mod platform;
 mod purge;
 mod reconcile;
+mod recorder;
+mod scanning;
 mod settings;
 mod sniff;
 mod stores;
@@ -30,59 +37,110 @@ mod tenants;
 use std::sync::Arc;
 
 use coffer_domain::Region;
-use coffer_ports::{
-    BillingLedger, Clock, IdentityProvider, JobLock, JobLocks, MetadataPorts, MetadataReadiness,
-    ObjectStore, OnboardingQueue, TenantDataResolver, TenantDatabases, TenantRegistry,
-    TenantSettings, WebhookSender,
-};
+use coffer_ports::{Clock, IdentityProvider, MetadataPorts, ObjectStore, Scanner, WebhookSender};
 
-pub use billing::{BILLING_ACTOR, BILLING_SETTING, BillingOutcome, BillingReceipt, BillingWebhook};
-pub use caller::{Caller, RequestMeta};
-pub use config::{DedicatedDatabasePolicy, PlanDefaults, ServiceConfig};
+pub use audit::Audit;
+pub use billing::{
+    BILLING_ACTOR, BILLING_SETTING, Billing, BillingOutcome, BillingReceipt, BillingWebhook,
+};
+pub use caches::TenantCaches;
+pub use caller::{Authentication, Caller, RequestMeta};
+pub use config::{DedicatedDatabasePolicy, PlanDefaults, ScanningPolicy, ServiceConfig};
+pub use effective_config::EffectiveConfigs;
 pub use error::{ErrorKind, ServiceError};
-pub use events::{DeliveryPolicy, DispatchReport, Webhook};
+pub use events::{DeliveryPolicy, DispatchReport, Events, Webhook};
 pub use files::{
-    InitiateUpload, InitiatedUpload, ListFiles, MultipartUpload, NewFileFields, PartRequest,
+    Files, InitiateUpload, InitiatedUpload, ListFiles, MultipartUpload, NewFileFields, PartRequest,
     PresignedPart, ReceivedParts, StreamUpload, UpdateFile, UploadTarget,
 };
-pub use grants::AddGrant;
-pub use platform::PlatformMetrics;
-pub use reconcile::ReconcileReport;
-pub use settings::{EffectiveConfigView, FeatureView, SetFeature, SettingView};
+pub use grants::{AddGrant, Sharing};
+pub use onboarding::{CreateTenant, Onboarder};
+pub use operations::Operations;
+pub use platform::{Platform, PlatformMetrics};
+pub use purge::Purge;
+pub use reconcile::{ReconcileReport, Reconciler};
+pub use scanning::{ScanReport, Scanning};
+pub use settings::{EffectiveConfigView, FeatureView, SetFeature, SettingView, Settings};
 pub use stores::Stores;
-pub use sweep::SweepReport;
-pub use tenants::{CreateTenant, TenantUpdate, TenantView};
+pub use sweep::{SweepReport, Sweeper};
+pub use tenants::{TenantUpdate, TenantView, Tenants};
 
-/// The application: every use case over the ports it needs. The metadata
-/// ports are kept apart, so that each use case names the ones it uses.
+/// The ports, caches and configuration the groups are built from, kept so
+/// that a store or sender added after [`Coffer::new`] reaches every group
+/// that uses it.
 #[derive(Clone)]
-pub struct Coffer {
-    registry: Arc<dyn TenantRegistry>,
-    settings: Arc<dyn TenantSettings>,
-    onboarding: Arc<dyn OnboardingQueue>,
-    billing: Arc<dyn BillingLedger>,
-    jobs: Arc<dyn JobLocks>,
-    /// Where each tenant's own data is: asked once per use case (per
-    /// tenant, in the jobs that go over tenants).
-    tenant_data: Arc<dyn TenantDataResolver>,
-    /// Dedicated databases, where the deployment has them.
-    databases: Option<Arc<dyn TenantDatabases>>,
-    readiness: Arc<dyn MetadataReadiness>,
+struct Parts {
+    meta: MetadataPorts,
     stores: Arc<Stores>,
     identity: Arc<dyn IdentityProvider>,
+    webhooks: Arc<dyn WebhookSender>,
+    /// The malware scanner, where the deployment has one.
+    scanner: Option<Arc<dyn Scanner>>,
+    /// One instance for every group: a change made through one drops what
+    /// the others cached.
+    caches: Arc<TenantCaches>,
     clock: Arc<dyn Clock>,
     config: Arc<ServiceConfig>,
-    caches: Arc<caller::Caches>,
-    webhooks: Arc<dyn WebhookSender>,
+}
+
+/// The composition root: every group of use cases, built over one set of
+/// ports.
+#[derive(Clone)]
+pub struct Coffer {
+    parts: Parts,
+    authentication: Authentication,
+    files: Files,
+    sharing: Sharing,
+    audit: Audit,
+    tenants: Tenants,
+    settings: Settings,
+    onboarder: Onboarder,
+    billing: Billing,
+    events: Events,
+    sweeper: Sweeper,
+    reconciler: Reconciler,
+    platform: Platform,
+    operations: Operations,
+    scanning: Option<Scanning>,
 }
 
 impl std::fmt::Debug for Coffer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Coffer")
-            .field("config", &self.config)
+            .field("config", &self.parts.config)
             .finish_non_exhaustive()
     }
 }
+
+/// Ports are trait objects without `Debug`: a group shows its name.
+macro_rules! debug_by_name {
+    ($($group:ident),* $(,)?) => {
+        $(impl std::fmt::Debug for $group {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($group)).finish_non_exhaustive()
+            }
+        })*
+    };
+}
+
+debug_by_name!(
+    Authentication,
+    Scanning,
+    Files,
+    Sharing,
+    Audit,
+    Tenants,
+    Settings,
+    Onboarder,
+    Billing,
+    Events,
+    Sweeper,
+    Purge,
+    Reconciler,
+    Platform,
+    Operations,
+    EffectiveConfigs,
+);
 
 impl Coffer {
     pub fn new(
@@ -92,33 +150,16 @@ impl Coffer {
         clock: Arc<dyn Clock>,
         config: ServiceConfig,
     ) -> Self {
-        let MetadataPorts {
-            registry,
-            settings,
-            onboarding,
-            billing,
-            jobs,
-            tenant_data,
-            databases,
-            readiness,
-        } = meta;
-        let caches = Arc::new(caller::Caches::new(config.tenant_cache_ttl));
-        Self {
-            registry,
-            settings,
-            onboarding,
-            billing,
-            jobs,
-            tenant_data,
-            databases,
-            readiness,
+        Self::assemble(Parts {
+            meta,
             stores: Arc::new(Stores::new(store)),
             identity,
+            webhooks: Arc::new(events::NoSender),
+            scanner: None,
+            caches: Arc::new(TenantCaches::new(config.tenant_cache_ttl)),
             clock,
             config: Arc::new(config),
-            caches,
-            webhooks: Arc::new(events::NoSender),
-        }
+        })
     }
 
     /// Give tenants of `region` an object store of their own (an endpoint
@@ -126,60 +167,235 @@ impl Coffer {
     /// [`ServiceConfig::placement`] too, or its tenants' objects would be
     /// named after buckets of the default store.
     #[must_use]
-    pub fn with_region_store(mut self, region: Region, store: Arc<dyn ObjectStore>) -> Self {
-        let stores = (*self.stores).clone().with_region(region, store);
-        self.stores = Arc::new(stores);
-        self
+    pub fn with_region_store(self, region: Region, store: Arc<dyn ObjectStore>) -> Self {
+        let mut parts = self.parts;
+        parts.stores = Arc::new((*parts.stores).clone().with_region(region, store));
+        Self::assemble(parts)
+    }
+
+    /// Deliver events with `sender` (the server's HTTP client).
+    #[must_use]
+    pub fn with_webhook_sender(self, sender: Arc<dyn WebhookSender>) -> Self {
+        let mut parts = self.parts;
+        parts.webhooks = sender;
+        Self::assemble(parts)
+    }
+
+    /// Scan uploads with `scanner` (docs/scanning.md): tenants whose
+    /// uploads are scanned get `scanning` files until its verdict.
+    #[must_use]
+    pub fn with_scanner(self, scanner: Arc<dyn Scanner>) -> Self {
+        let mut parts = self.parts;
+        parts.scanner = Some(scanner);
+        Self::assemble(parts)
+    }
+
+    fn assemble(parts: Parts) -> Self {
+        let Parts {
+            meta,
+            stores,
+            identity,
+            webhooks,
+            scanner,
+            caches,
+            clock,
+            config,
+        } = &parts;
+        let configs = EffectiveConfigs::new(
+            meta.settings.clone(),
+            caches.clone(),
+            clock.clone(),
+            config.clone(),
+        );
+        let purge = Purge::new(
+            meta.registry.clone(),
+            meta.tenant_data.clone(),
+            meta.databases.clone(),
+            stores.clone(),
+            caches.clone(),
+            clock.clone(),
+            config.clone(),
+        );
+        Self {
+            authentication: Authentication::new(
+                identity.clone(),
+                meta.registry.clone(),
+                meta.tenant_data.clone(),
+                caches.clone(),
+            ),
+            files: Files::new(
+                meta.tenant_data.clone(),
+                scanner.as_ref().map(|_| meta.scans.clone()),
+                stores.clone(),
+                configs.clone(),
+                clock.clone(),
+                config.clone(),
+            ),
+            sharing: Sharing::new(meta.tenant_data.clone(), clock.clone()),
+            audit: Audit::new(meta.tenant_data.clone()),
+            tenants: Tenants::new(
+                meta.registry.clone(),
+                meta.settings.clone(),
+                meta.onboarding.clone(),
+                meta.tenant_data.clone(),
+                configs.clone(),
+                caches.clone(),
+                clock.clone(),
+            ),
+            settings: Settings::new(
+                meta.registry.clone(),
+                meta.settings.clone(),
+                configs.clone(),
+                caches.clone(),
+                clock.clone(),
+            ),
+            onboarder: Onboarder::new(
+                meta.registry.clone(),
+                meta.onboarding.clone(),
+                meta.tenant_data.clone(),
+                meta.databases.clone(),
+                stores.clone(),
+                caches.clone(),
+                clock.clone(),
+                config.clone(),
+            ),
+            billing: Billing::new(
+                meta.registry.clone(),
+                meta.settings.clone(),
+                meta.billing.clone(),
+                configs.clone(),
+                caches.clone(),
+                clock.clone(),
+            ),
+            events: Events::new(
+                meta.registry.clone(),
+                meta.settings.clone(),
+                meta.tenant_data.clone(),
+                webhooks.clone(),
+                caches.clone(),
+                clock.clone(),
+                config.clone(),
+            ),
+            sweeper: Sweeper::new(
+                meta.registry.clone(),
+                meta.tenant_data.clone(),
+                stores.clone(),
+                purge,
+                configs,
+                clock.clone(),
+                config.clone(),
+            ),
+            reconciler: Reconciler::new(
+                meta.registry.clone(),
+                meta.tenant_data.clone(),
+                stores.clone(),
+                clock.clone(),
+                config.clone(),
+            ),
+            platform: Platform::new(meta.registry.clone(), meta.tenant_data.clone()),
+            operations: Operations::new(
+                meta.jobs.clone(),
+                meta.readiness.clone(),
+                stores.clone(),
+                scanner.clone(),
+            ),
+            scanning: scanner.as_ref().map(|scanner| {
+                Scanning::new(
+                    meta.registry.clone(),
+                    meta.tenant_data.clone(),
+                    meta.scans.clone(),
+                    stores.clone(),
+                    scanner.clone(),
+                    clock.clone(),
+                    config.clone(),
+                )
+            }),
+            parts,
+        }
+    }
+
+    /// Token verification, tenant resolution, just-in-time users.
+    pub fn authentication(&self) -> &Authentication {
+        &self.authentication
+    }
+
+    /// The scan worker, where the deployment has a scanner.
+    pub fn scanning(&self) -> Option<&Scanning> {
+        self.scanning.as_ref()
+    }
+
+    /// Uploads, reads, changes and deletes of a tenant's files.
+    pub fn files(&self) -> &Files {
+        &self.files
+    }
+
+    /// The grants of a file.
+    pub fn sharing(&self) -> &Sharing {
+        &self.sharing
+    }
+
+    /// The tenant's audit log.
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    /// Tenants as members and platform administrators see and change them.
+    pub fn tenants(&self) -> &Tenants {
+        &self.tenants
+    }
+
+    /// Tenants' settings and feature flags.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// New tenants, and the onboarding that makes them.
+    pub fn onboarder(&self) -> &Onboarder {
+        &self.onboarder
+    }
+
+    /// Billing events.
+    pub fn billing(&self) -> &Billing {
+        &self.billing
+    }
+
+    /// Webhooks, the event feed and its dispatcher.
+    pub fn events(&self) -> &Events {
+        &self.events
+    }
+
+    /// The sweep (and the purge of cancelled tenants).
+    pub fn sweeper(&self) -> &Sweeper {
+        &self.sweeper
+    }
+
+    /// The reconciler of rows and objects.
+    pub fn reconciler(&self) -> &Reconciler {
+        &self.reconciler
+    }
+
+    /// Platform metrics.
+    pub fn platform(&self) -> &Platform {
+        &self.platform
+    }
+
+    /// Readiness and job locks.
+    pub fn operations(&self) -> &Operations {
+        &self.operations
+    }
+
+    /// The caches every group shares; `coffer serve` keeps them in step
+    /// with other instances ([`TenantCaches::follow_changes`]).
+    pub fn tenant_caches(&self) -> &Arc<TenantCaches> {
+        &self.parts.caches
     }
 
     /// Every object store, by region.
     pub fn stores(&self) -> &Stores {
-        &self.stores
-    }
-
-    /// The store of `tenant`'s objects.
-    pub(crate) fn store_of(&self, tenant: &coffer_domain::Tenant) -> &dyn ObjectStore {
-        self.stores.for_tenant(tenant).as_ref()
-    }
-
-    /// Every bucket of its store `tenant`'s objects may be in. A region
-    /// with a store of its own has only ever held its region's bucket (or
-    /// the tenant's dedicated one) there: the category and default buckets
-    /// belong to the default store, and asking another endpoint about them
-    /// fails where bucket names are global (AWS answers with a redirect or
-    /// `AccessDenied`), which would stop every repair of the tenant.
-    pub(crate) fn buckets_of(
-        &self,
-        tenant: &coffer_domain::Tenant,
-    ) -> std::collections::BTreeSet<coffer_domain::BucketName> {
-        if self.stores.has_own_store(&tenant.region) {
-            self.config.placement.tenant_buckets(tenant)
-        } else {
-            self.config.placement.buckets_for(tenant)
-        }
+        &self.parts.stores
     }
 
     pub fn config(&self) -> &ServiceConfig {
-        &self.config
-    }
-
-    /// Whether the metadata store and every object store answer.
-    ///
-    /// # Errors
-    /// The first dependency that does not answer, as `Unavailable`.
-    pub async fn check_ready(&self) -> Result<(), ServiceError> {
-        self.readiness.check_ready().await?;
-        self.stores.check_ready().await?;
-        Ok(())
-    }
-
-    /// Claim the background job `job` (the sweep, the reconciler) for this
-    /// process, so that one instance runs it at a time: `None` while
-    /// another holder has it; the claim lasts until the guard is dropped.
-    ///
-    /// # Errors
-    /// `Unavailable` when the database cannot be reached.
-    pub async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>, ServiceError> {
-        Ok(self.jobs.try_lock_job(job).await?)
+        &self.parts.config
     }
 }

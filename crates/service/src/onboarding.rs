@@ -1,28 +1,209 @@
 //! Onboarding as a job (docs/tenants-onboarding.md): `create_tenant`
 //! records the tenant as `provisioning` and queues its onboarding; a worker
-//! ([`Coffer::onboard_pending`], inside `coffer serve`) claims it and runs
+//! ([`Onboarder::onboard_pending`], inside `coffer serve`) claims it and runs
 //! the steps — placement, first admin user, activation. Every step is
 //! idempotent and has a compensation; when one fails, the compensations of
 //! the steps made so far (the failing one included, as it may be half made)
 //! run in reverse and the tenant ends `provisioning_failed`, retryable.
 
+use std::sync::Arc;
+
 use coffer_domain::{
-    ErrorCode, Onboarding, OnboardingState, OnboardingStep, Role, Subject, Tenant, TenantId,
-    TenantStatus,
+    ErrorCode, LimitOverrides, Onboarding, OnboardingRequest, OnboardingState, OnboardingStep,
+    Plan, Region, Role, Subject, Tenant, TenantId, TenantSlug, TenantStatus,
 };
 use coffer_ports::{
-    BucketSpec, Journal, MetadataErrorKind, NewAudit, OnboardingUpdate, StoreErrorKind, TenantScope,
+    BucketSpec, Clock, Journal, MetadataErrorKind, NewAudit, NewOnboarding, NewTenant,
+    OnboardingQueue, OnboardingUpdate, StoreErrorKind, TenantDataResolver, TenantDatabases,
+    TenantRegistry, TenantScope,
 };
 use serde_json::json;
 
-use crate::{Caller, Coffer, ServiceError};
+use crate::dedicated::{drop_database, provision_database};
+use crate::recorder::Recorder;
+use crate::tenants::load_tenant;
+use crate::{Caller, ServiceConfig, ServiceError, Stores, TenantCaches};
 
 const SYSTEM_ACTOR: &str = "system:coffer";
 
 /// At most this many onboardings are run per worker round.
 const ROUND: usize = 100;
 
-impl Coffer {
+/// A new tenant's request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateTenant {
+    pub slug: TenantSlug,
+    pub display_name: String,
+    pub plan: Plan,
+    pub region: Region,
+    pub limit_overrides: LimitOverrides,
+    pub dedicated_bucket: Option<coffer_domain::BucketName>,
+    /// A database of its own: `None` follows the configured plans
+    /// ([`crate::DedicatedDatabasePolicy`]), `Some` asks for or declines one.
+    pub dedicated_database: Option<bool>,
+    /// The first tenant administrator, created by the onboarding job.
+    pub admin_subject: Option<Subject>,
+}
+
+/// Tenants coming into being: created as `provisioning` and queued, then
+/// made in every place a tenant lives in — its bucket, its database, its
+/// first administrator — and activated, or undone.
+#[derive(Clone)]
+pub struct Onboarder {
+    registry: Arc<dyn TenantRegistry>,
+    onboarding: Arc<dyn OnboardingQueue>,
+    tenant_data: Arc<dyn TenantDataResolver>,
+    databases: Option<Arc<dyn TenantDatabases>>,
+    stores: Arc<Stores>,
+    caches: Arc<TenantCaches>,
+    clock: Arc<dyn Clock>,
+    config: Arc<ServiceConfig>,
+    recorder: Recorder,
+}
+
+impl Onboarder {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "an onboarding reaches every place a tenant lives in (five ports), besides the cache, clock and configuration"
+    )]
+    pub fn new(
+        registry: Arc<dyn TenantRegistry>,
+        onboarding: Arc<dyn OnboardingQueue>,
+        tenant_data: Arc<dyn TenantDataResolver>,
+        databases: Option<Arc<dyn TenantDatabases>>,
+        stores: Arc<Stores>,
+        caches: Arc<TenantCaches>,
+        clock: Arc<dyn Clock>,
+        config: Arc<ServiceConfig>,
+    ) -> Self {
+        Self {
+            registry,
+            onboarding,
+            tenant_data,
+            databases,
+            stores,
+            caches,
+            recorder: Recorder::new(clock.clone()),
+            clock,
+            config,
+        }
+    }
+
+    /// The dedicated database a new tenant gets, if any.
+    fn dedicated_database(
+        &self,
+        id: TenantId,
+        plan: Plan,
+        asked: Option<bool>,
+    ) -> Result<Option<String>, ServiceError> {
+        let placement = self.config.dedicated_databases.as_ref();
+        match (asked, placement) {
+            (Some(false), _) | (None, None) => Ok(None),
+            (Some(true), None) => Err(ServiceError::invalid(
+                ErrorCode::DedicatedDatabaseUnavailable,
+                "no dedicated databases are configured (metadata.dedicated)",
+            )),
+            (Some(true), Some(p)) => Ok(Some(p.name_for(id))),
+            (None, Some(p)) => Ok(p.plans.contains(&plan).then(|| p.name_for(id))),
+        }
+    }
+
+    /// Onboard a tenant (platform admins): validate it, record it as
+    /// `provisioning` and queue its onboarding, which a worker runs
+    /// ([`Onboarder::onboard_pending`]).
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone else; `Conflict` for a taken slug; `Invalid` for
+    /// a bad display name or a region without a storage placement
+    /// (`region_not_placed`).
+    pub async fn create_tenant(
+        &self,
+        caller: &Caller,
+        request: CreateTenant,
+    ) -> Result<Tenant, ServiceError> {
+        caller.require_platform_admin()?;
+        let journal = |new: &NewTenant| {
+            self.recorder.announce_tenant(
+                caller,
+                "tenant.created",
+                json!({ "slug": new.slug, "plan": new.plan, "region": new.region, "status": new.status }),
+            )
+        };
+        self.queue_tenant(request, journal).await
+    }
+
+    /// [`Onboarder::create_tenant`] for an operator (the CLI), recorded as
+    /// `system:coffer` with `via`; the caller runs the onboarding
+    /// ([`Onboarder::onboard_now`]).
+    ///
+    /// # Errors
+    /// As [`Onboarder::create_tenant`].
+    pub async fn create_tenant_as_operator(
+        &self,
+        request: CreateTenant,
+        via: &str,
+    ) -> Result<Tenant, ServiceError> {
+        let at = self.clock.now();
+        let journal = |new: &NewTenant| {
+            coffer_ports::Journal::audit(coffer_ports::NewAudit {
+                actor: Subject::new("system:coffer").unwrap_or_else(|_| unreachable!()),
+                action: "tenant.created".to_owned(),
+                file_id: None,
+                detail: json!({ "via": via, "plan": new.plan, "region": new.region }),
+                request_id: None,
+                client_addr: None,
+                at,
+            })
+        };
+        self.queue_tenant(request, journal).await
+    }
+
+    async fn queue_tenant(
+        &self,
+        request: CreateTenant,
+        journal: impl FnOnce(&NewTenant) -> coffer_ports::Journal,
+    ) -> Result<Tenant, ServiceError> {
+        let display_name = Tenant::validate_display_name(&request.display_name)?;
+        if !self.config.placement.serves_region(&request.region) {
+            return Err(region_not_placed(&request.region));
+        }
+        let now = self.clock.now();
+        let id = TenantId::new_random();
+        let dedicated_database =
+            self.dedicated_database(id, request.plan, request.dedicated_database)?;
+        let new = NewTenant {
+            id,
+            dedicated_database,
+            slug: request.slug,
+            display_name,
+            plan: request.plan,
+            status: TenantStatus::Provisioning,
+            region: request.region,
+            dedicated_bucket: request.dedicated_bucket.map(String::from),
+            limit_overrides: request.limit_overrides,
+            created_at: now,
+        };
+        let journal = journal(&new);
+        let onboarding = NewOnboarding {
+            request: OnboardingRequest {
+                admin_subject: request.admin_subject,
+            },
+            queued_at: now,
+        };
+        let (tenant, _) = self
+            .onboarding
+            .create_onboarding(new, onboarding, journal)
+            .await
+            .map_err(|err| {
+                if err.is(MetadataErrorKind::Conflict) {
+                    ServiceError::conflict(ErrorCode::SlugTaken, "a tenant with this slug exists")
+                } else {
+                    err.into()
+                }
+            })?;
+        Ok(tenant)
+    }
+
     /// Claim and run onboardings until none is due (at most a round's
     /// worth). Returns how many ran (failed ones included).
     ///
@@ -57,7 +238,7 @@ impl Coffer {
         self.onboard_pending().await?;
         let job = self.onboarding.get_onboarding(tenant).await?;
         match job.state {
-            OnboardingState::Done => Ok(Some(self.load_tenant_row(tenant).await?)),
+            OnboardingState::Done => Ok(Some(load_tenant(self.registry.as_ref(), tenant).await?)),
             OnboardingState::Failed => Err(ServiceError::conflict(
                 ErrorCode::OnboardingFailed,
                 job.last_error.unwrap_or_else(|| "onboarding failed".into()),
@@ -78,7 +259,7 @@ impl Coffer {
         id: TenantId,
     ) -> Result<Tenant, ServiceError> {
         caller.require_platform_admin()?;
-        let tenant = self.load_tenant_row(id).await?;
+        let tenant = load_tenant(self.registry.as_ref(), id).await?;
         let not_failed = || {
             ServiceError::conflict(
                 ErrorCode::NotFailed,
@@ -99,7 +280,7 @@ impl Coffer {
             tenant_status: Some(TenantStatus::Provisioning),
             at: self.clock.now(),
         };
-        let journal = self.journal(
+        let journal = self.recorder.journal(
             caller,
             "tenant.onboarding_retried",
             None,
@@ -111,7 +292,7 @@ impl Coffer {
             Err(e) => return Err(e.into()),
         }
         self.caches.forget_tenant(&tenant);
-        self.load_tenant_row(id).await
+        load_tenant(self.registry.as_ref(), id).await
     }
 
     /// Run a claimed (`running`) onboarding to its end: `done` with the
@@ -120,7 +301,7 @@ impl Coffer {
     /// # Errors
     /// Only the store failing to record the outcome.
     pub async fn run_onboarding(&self, job: Onboarding) -> Result<Onboarding, ServiceError> {
-        let tenant = self.load_tenant_row(job.tenant_id).await?;
+        let tenant = load_tenant(self.registry.as_ref(), job.tenant_id).await?;
         let mut done: Vec<OnboardingStep> = Vec::new();
         for &step in Onboarding::STEPS {
             let outcome = if step == OnboardingStep::Activate {
@@ -167,11 +348,13 @@ impl Coffer {
                     };
                     // On the region's store: a dedicated bucket is where the
                     // tenant's objects live, so it must be in its region.
-                    self.store_of(tenant).ensure_bucket(&spec).await?;
+                    self.stores.for_tenant(tenant).ensure_bucket(&spec).await?;
                 }
                 Ok(())
             }
-            OnboardingStep::Database => Ok(self.provision_database(tenant).await?),
+            OnboardingStep::Database => {
+                Ok(provision_database(self.databases.as_deref(), tenant).await?)
+            }
             OnboardingStep::AdminUser => {
                 if let Some(subject) = &job.request.admin_subject {
                     // In its own database, once the step before made it.
@@ -196,7 +379,7 @@ impl Coffer {
         match step {
             OnboardingStep::Placement => {
                 if let Some(bucket) = dedicated_bucket(tenant)? {
-                    match self.store_of(tenant).remove_bucket(&bucket).await {
+                    match self.stores.for_tenant(tenant).remove_bucket(&bucket).await {
                         Ok(()) => {}
                         // Objects that were there before are not ours to remove.
                         Err(e) if e.kind() == StoreErrorKind::Conflict => {
@@ -208,7 +391,7 @@ impl Coffer {
                 Ok(())
             }
             // Everything the tenant's database held goes with it.
-            OnboardingStep::Database => Ok(self.drop_database(tenant).await?),
+            OnboardingStep::Database => Ok(drop_database(self.databases.as_deref(), tenant).await?),
             OnboardingStep::AdminUser => {
                 if let Some(subject) = &job.request.admin_subject {
                     let journal = system_journal(
@@ -330,7 +513,7 @@ impl Coffer {
     }
 
     /// Data residency: a tenant's region must have a placement.
-    pub(crate) fn check_region(&self, tenant: &Tenant) -> Result<(), ServiceError> {
+    fn check_region(&self, tenant: &Tenant) -> Result<(), ServiceError> {
         if self.config.placement.serves_region(&tenant.region) {
             Ok(())
         } else {
@@ -341,19 +524,9 @@ impl Coffer {
     fn onboarding_lease(&self) -> time::Duration {
         time::Duration::try_from(self.config.onboarding_lease).unwrap_or(time::Duration::MINUTE)
     }
-
-    pub(crate) async fn load_tenant_row(&self, id: TenantId) -> Result<Tenant, ServiceError> {
-        self.registry.get_tenant(id).await.map_err(|err| {
-            if err.is(MetadataErrorKind::NotFound) {
-                ServiceError::not_found("tenant")
-            } else {
-                err.into()
-            }
-        })
-    }
 }
 
-pub(crate) fn region_not_placed(region: &coffer_domain::Region) -> ServiceError {
+fn region_not_placed(region: &coffer_domain::Region) -> ServiceError {
     ServiceError::invalid(
         ErrorCode::RegionNotPlaced,
         format!("no storage placement is configured for region {region}"),

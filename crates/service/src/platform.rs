@@ -3,11 +3,12 @@
 //! tenant with a database of its own counts its files and users there.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use coffer_domain::{PageCursor, TenantStatus};
-use coffer_ports::{TenantScope, TenantUsage};
+use coffer_ports::{TenantDataResolver, TenantRegistry, TenantScope, TenantUsage};
 
-use crate::{Caller, Coffer, ServiceError};
+use crate::{Caller, ServiceError};
 
 /// Tenants by status and plan, and totals of files, bytes and users, with
 /// each tenant's usage.
@@ -22,7 +23,24 @@ pub struct PlatformMetrics {
     pub usage: Vec<TenantUsage>,
 }
 
-impl Coffer {
+/// What platform administrators see of the whole platform.
+#[derive(Clone)]
+pub struct Platform {
+    registry: Arc<dyn TenantRegistry>,
+    tenant_data: Arc<dyn TenantDataResolver>,
+}
+
+impl Platform {
+    pub fn new(
+        registry: Arc<dyn TenantRegistry>,
+        tenant_data: Arc<dyn TenantDataResolver>,
+    ) -> Self {
+        Self {
+            registry,
+            tenant_data,
+        }
+    }
+
     /// # Errors
     /// `Forbidden` for anyone but a platform admin.
     pub async fn platform_metrics(&self, caller: &Caller) -> Result<PlatformMetrics, ServiceError> {

@@ -5,22 +5,58 @@
 //! a crash midway leaves the tenant cancelled with fewer objects, and the
 //! next sweep finishes the job.
 
+use std::sync::Arc;
+
 use coffer_domain::{ErrorCode, Subject, Tenant, TenantStatus};
 use coffer_ports::{
-    FileObjectQuery, MetadataError, MetadataErrorKind, ObjectLocation, ObjectStore, PlatformRecord,
-    TenantData, TenantScope,
+    Clock, FileObjectQuery, MetadataError, MetadataErrorKind, ObjectLocation, ObjectStore,
+    PlatformRecord, TenantData, TenantDataResolver, TenantDatabases, TenantRegistry, TenantScope,
 };
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::{Coffer, ServiceError};
+use crate::dedicated::drop_database;
+use crate::{ServiceConfig, ServiceError, Stores, TenantCaches};
 
 const PAGE: u32 = 1000;
 
-impl Coffer {
-    /// Whether `tenant` is cancelled and past its retention at `now`.
-    pub(crate) fn purge_due(tenant: &Tenant, now: OffsetDateTime) -> bool {
-        tenant.status == TenantStatus::Cancelled && tenant.purge_after.is_some_and(|at| at <= now)
+/// Whether `tenant` is cancelled and past its retention at `now`.
+pub(crate) fn purge_due(tenant: &Tenant, now: OffsetDateTime) -> bool {
+    tenant.status == TenantStatus::Cancelled && tenant.purge_after.is_some_and(|at| at <= now)
+}
+
+/// The purge of cancelled tenants, which the [`crate::Sweeper`] runs for
+/// each one due.
+#[derive(Clone)]
+pub struct Purge {
+    registry: Arc<dyn TenantRegistry>,
+    tenant_data: Arc<dyn TenantDataResolver>,
+    databases: Option<Arc<dyn TenantDatabases>>,
+    stores: Arc<Stores>,
+    caches: Arc<TenantCaches>,
+    clock: Arc<dyn Clock>,
+    config: Arc<ServiceConfig>,
+}
+
+impl Purge {
+    pub fn new(
+        registry: Arc<dyn TenantRegistry>,
+        tenant_data: Arc<dyn TenantDataResolver>,
+        databases: Option<Arc<dyn TenantDatabases>>,
+        stores: Arc<Stores>,
+        caches: Arc<TenantCaches>,
+        clock: Arc<dyn Clock>,
+        config: Arc<ServiceConfig>,
+    ) -> Self {
+        Self {
+            registry,
+            tenant_data,
+            databases,
+            stores,
+            caches,
+            clock,
+            config,
+        }
     }
 
     /// Erase a cancelled tenant past its retention: multipart uploads in
@@ -34,11 +70,11 @@ impl Coffer {
     /// `Conflict` when the tenant was reactivated meanwhile.
     pub(crate) async fn purge_tenant(&self, tenant: &Tenant) -> Result<u64, ServiceError> {
         let scope = TenantScope::new(tenant.id);
-        let store = self.store_of(tenant);
+        let store = self.stores.for_tenant(tenant).as_ref();
         let data = self.tenant_data.tenant_data(tenant).await?;
         self.abort_uploads(store, &data, &scope).await?;
         let mut deleted = 0;
-        for bucket in self.buckets_of(tenant) {
+        for bucket in self.stores.buckets_of(&self.config.placement, tenant) {
             let mut continuation = None;
             loop {
                 let page = match store.list(tenant.id, &bucket, continuation, PAGE).await {
@@ -115,7 +151,7 @@ impl Coffer {
                     ),
                 ));
             }
-            self.drop_database(&current).await?;
+            drop_database(self.databases.as_deref(), &current).await?;
         }
         self.registry.purge_tenant(tenant.id, record).await
     }

@@ -16,15 +16,19 @@
 //! an object younger than the grace and is not taken for an orphan.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use coffer_domain::{BucketName, FileStatus, ObjectKey, PageCursor, Tenant, TenantId};
 use coffer_ports::{
-    FileObject, FileObjectQuery, MetadataErrorKind, ObjectLocation, TenantData, TenantScope,
+    Clock, FileObject, FileObjectQuery, MetadataErrorKind, ObjectLocation, TenantData,
+    TenantDataResolver, TenantRegistry, TenantScope,
 };
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::{Coffer, ServiceError};
+use crate::erase::Eraser;
+use crate::recorder::Recorder;
+use crate::{ServiceConfig, ServiceError, Stores};
 
 /// What one reconciliation found and did, over every tenant it covered.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +53,37 @@ pub struct ReconcileReport {
 /// How many objects or rows one listing call asks for.
 const PAGE: u32 = 1000;
 
-impl Coffer {
+/// The reconciler of tenants' rows and objects.
+#[derive(Clone)]
+pub struct Reconciler {
+    registry: Arc<dyn TenantRegistry>,
+    tenant_data: Arc<dyn TenantDataResolver>,
+    stores: Arc<Stores>,
+    clock: Arc<dyn Clock>,
+    config: Arc<ServiceConfig>,
+    recorder: Recorder,
+    eraser: Eraser,
+}
+
+impl Reconciler {
+    pub fn new(
+        registry: Arc<dyn TenantRegistry>,
+        tenant_data: Arc<dyn TenantDataResolver>,
+        stores: Arc<Stores>,
+        clock: Arc<dyn Clock>,
+        config: Arc<ServiceConfig>,
+    ) -> Self {
+        Self {
+            registry,
+            tenant_data,
+            recorder: Recorder::new(clock.clone()),
+            eraser: Eraser::new(stores.clone(), clock.clone()),
+            stores,
+            clock,
+            config,
+        }
+    }
+
     /// Reconcile one tenant, or every tenant. With `repair` false it only
     /// reports; with `repair` it deletes orphans older than `grace`, marks
     /// rows without objects and finishes interrupted erases.
@@ -100,7 +134,7 @@ impl Coffer {
         let mut rows = self.rows_of(&data, &scope).await?;
         report.rows_scanned += rows.len() as u64;
 
-        let erase_due = now - self.erase_grace();
+        let erase_due = now - self.config.erase_grace_span();
         let erases: Vec<FileObject> = rows
             .values()
             .filter(|r| r.erase_started_at.is_some_and(|at| at < erase_due))
@@ -108,7 +142,8 @@ impl Coffer {
             .collect();
 
         let buckets: BTreeSet<BucketName> = self
-            .buckets_of(tenant)
+            .stores
+            .buckets_of(&self.config.placement, tenant)
             .into_iter()
             .chain(rows.keys().map(|(bucket, _)| bucket.clone()))
             .collect();
@@ -131,7 +166,7 @@ impl Coffer {
         }
         let system = crate::sweep::system_caller(tenant)?;
         for row in &erases {
-            match self.finish_row(tenant, &data, row).await {
+            match self.eraser.finish_row(tenant, &data, row).await {
                 Ok(()) => report.erases_finished += 1,
                 Err(err) if err.kind == crate::ErrorKind::NotFound => {}
                 Err(err) => {
@@ -141,7 +176,7 @@ impl Coffer {
             }
         }
         for location in &orphans {
-            match self.store_of(tenant).delete(location).await {
+            match self.stores.for_tenant(tenant).delete(location).await {
                 Ok(()) => {
                     report.orphans_deleted += 1;
                     tracing::info!(tenant = %tenant.slug, bucket = %location.bucket(), key = %location.key(), "deleted an orphan object");
@@ -149,6 +184,7 @@ impl Coffer {
                     // it in: the record follows the delete.
                     let detail = json!({ "bucket": location.bucket(), "key": location.key() });
                     if let Err(err) = self
+                        .recorder
                         .record(
                             &data,
                             &system,
@@ -172,7 +208,7 @@ impl Coffer {
             .into_iter()
             .filter(|r| r.object_missing_at.is_none())
         {
-            let journal = self.journal(
+            let journal = self.recorder.journal(
                 &system,
                 "file.object_missing",
                 Some(row.id),
@@ -236,7 +272,7 @@ impl Coffer {
         orphans: &mut Vec<ObjectLocation>,
         report: &mut ReconcileReport,
     ) -> Result<(), ServiceError> {
-        let store = self.store_of(tenant);
+        let store = self.stores.for_tenant(tenant);
         let mut continuation = None;
         loop {
             let page = match store.list(tenant.id, bucket, continuation, PAGE).await {

@@ -1,7 +1,5 @@
-//! A tenant's configuration: its settings and feature flags (platform
-//! administrators), the one place its effective configuration is resolved
-//! (every upload, download and retention path asks here), and the cache
-//! invalidation that follows changes made by other instances.
+//! A tenant's configuration as platform administrators manage it: its
+//! settings and feature flags, and where each effective value comes from.
 
 use std::sync::Arc;
 
@@ -9,13 +7,14 @@ use coffer_domain::{
     EffectiveConfig, ErrorCode, FeatureFlag, FeatureKey, FlagState, Plan, SettingKey, Source,
     Tenant, TenantConfig, TenantId,
 };
-use coffer_ports::{TenantChange, TenantChanges, TenantScope};
-use futures::StreamExt as _;
+use coffer_ports::{Clock, TenantRegistry, TenantScope, TenantSettings};
 use serde::Serialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::{Caller, Coffer, ErrorKind, ServiceError};
+use crate::recorder::Recorder;
+use crate::tenants::load_tenant;
+use crate::{Caller, EffectiveConfigs, ErrorKind, ServiceError, TenantCaches};
 
 /// A setting as stored (`value` is `None` when unset) and its effect.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -74,71 +73,33 @@ fn setting_effect(eff: &EffectiveConfig, key: SettingKey) -> (Value, Source) {
     }
 }
 
-impl Coffer {
-    /// The tenant's effective configuration at this moment: plan defaults,
-    /// overrides, settings, and the feature flags that have not expired.
-    /// The stored part is cached (dropped at once on any change); flag
-    /// expiry is evaluated on every call.
-    ///
-    /// # Errors
-    /// `Unavailable` when the settings cannot be read.
-    pub async fn effective_config(&self, tenant: &Tenant) -> Result<EffectiveConfig, ServiceError> {
-        let stored = self.stored_config(tenant.id).await?;
-        Ok(self.resolve_config(tenant, &stored))
-    }
+/// Tenants' settings and feature flags, for platform administrators; every
+/// instance applies a change at once.
+#[derive(Clone)]
+pub struct Settings {
+    registry: Arc<dyn TenantRegistry>,
+    settings: Arc<dyn TenantSettings>,
+    configs: EffectiveConfigs,
+    caches: Arc<TenantCaches>,
+    clock: Arc<dyn Clock>,
+    recorder: Recorder,
+}
 
-    fn resolve_config(&self, tenant: &Tenant, stored: &TenantConfig) -> EffectiveConfig {
-        EffectiveConfig::resolve(
-            self.config.plans.for_plan(tenant.plan),
-            &tenant.limit_overrides,
-            stored,
-            self.clock.now(),
-        )
-    }
-
-    pub(crate) async fn stored_config(
-        &self,
-        tenant: TenantId,
-    ) -> Result<Arc<TenantConfig>, ServiceError> {
-        if let Some(config) = self.caches.configs.get(&tenant) {
-            return Ok(config);
-        }
-        let scope = TenantScope::new(tenant);
-        let (settings, features) = futures::future::try_join(
-            self.settings.list_settings(&scope),
-            self.settings.list_features(&scope),
-        )
-        .await?;
-        let config = Arc::new(TenantConfig { settings, features });
-        self.caches.configs.insert(tenant, config.clone());
-        Ok(config)
-    }
-
-    /// `Forbidden` (`feature_disabled`) unless the flag is on.
-    pub(crate) fn require_feature(
-        eff: &EffectiveConfig,
-        key: FeatureKey,
-    ) -> Result<(), ServiceError> {
-        if eff.enabled(key) {
-            Ok(())
-        } else {
-            Err(ServiceError::forbidden(
-                ErrorCode::FeatureDisabled,
-                format!("{key} is disabled for this tenant"),
-            ))
-        }
-    }
-
-    /// Follow the tenant changes of every instance, dropping cached tenants
-    /// as they change. Runs until the feed ends (never, for a live one);
-    /// `coffer serve` spawns it beside the other jobs.
-    pub async fn follow_tenant_changes(&self, changes: Arc<dyn TenantChanges>) {
-        let mut feed = changes.subscribe();
-        while let Some(change) = feed.next().await {
-            match change {
-                TenantChange::Tenant(id) => self.caches.forget_tenant_id(id),
-                TenantChange::All => self.caches.forget_all_tenants(),
-            }
+impl Settings {
+    pub fn new(
+        registry: Arc<dyn TenantRegistry>,
+        settings: Arc<dyn TenantSettings>,
+        configs: EffectiveConfigs,
+        caches: Arc<TenantCaches>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            registry,
+            settings,
+            configs,
+            caches,
+            recorder: Recorder::new(clock.clone()),
+            clock,
         }
     }
 
@@ -154,13 +115,13 @@ impl Coffer {
         key: &str,
     ) -> Result<SettingView, ServiceError> {
         caller.require_platform_admin()?;
-        let tenant = self.load_tenant(id).await?;
+        let tenant = load_tenant(self.registry.as_ref(), id).await?;
         let key = SettingKey::parse(key).map_err(|e| key_error(&e))?;
         let value = self
             .settings
             .get_setting(&TenantScope::new(id), key.as_str())
             .await?;
-        let eff = self.effective_config(&tenant).await?;
+        let eff = self.configs.effective_config(&tenant).await?;
         let (effective, source) = setting_effect(&eff, key);
         Ok(SettingView {
             key: key.as_str().to_owned(),
@@ -174,7 +135,7 @@ impl Coffer {
     /// every instance applies it at once.
     ///
     /// # Errors
-    /// As [`Coffer::tenant_setting`], plus `Invalid` (`invalid_setting`) for
+    /// As [`Settings::tenant_setting`], plus `Invalid` (`invalid_setting`) for
     /// a value the setting does not take.
     pub async fn set_tenant_setting(
         &self,
@@ -184,7 +145,7 @@ impl Coffer {
         value: Option<Value>,
     ) -> Result<SettingView, ServiceError> {
         caller.require_platform_admin()?;
-        let tenant = self.load_tenant(id).await?;
+        let tenant = load_tenant(self.registry.as_ref(), id).await?;
         let key = SettingKey::parse(key).map_err(|e| key_error(&e))?;
         let value = value
             .filter(|v| !v.is_null())
@@ -194,7 +155,7 @@ impl Coffer {
                 field: Some(e.field),
                 ..ServiceError::invalid(ErrorCode::InvalidSetting, e.reason)
             })?;
-        let journal = self.announce_tenant(
+        let journal = self.recorder.announce_tenant(
             caller,
             "tenant.setting_changed",
             json!({ "tenant": id, "key": key.as_str(), "value": value }),
@@ -204,7 +165,7 @@ impl Coffer {
             .put_setting(&scope, key.as_str(), value.clone(), journal)
             .await?;
         self.caches.forget_tenant(&tenant);
-        let eff = self.effective_config(&tenant).await?;
+        let eff = self.configs.effective_config(&tenant).await?;
         let (effective, source) = setting_effect(&eff, key);
         Ok(SettingView {
             key: key.as_str().to_owned(),
@@ -226,7 +187,7 @@ impl Coffer {
         key: &str,
     ) -> Result<FeatureView, ServiceError> {
         caller.require_platform_admin()?;
-        let tenant = self.load_tenant(id).await?;
+        let tenant = load_tenant(self.registry.as_ref(), id).await?;
         let key = FeatureKey::parse(key).map_err(|e| key_error(&e))?;
         let stored = self
             .settings
@@ -239,7 +200,7 @@ impl Coffer {
     /// `expires_at`; every instance applies it at once.
     ///
     /// # Errors
-    /// As [`Coffer::tenant_feature`].
+    /// As [`Settings::tenant_feature`].
     pub async fn set_tenant_feature(
         &self,
         caller: &Caller,
@@ -248,14 +209,14 @@ impl Coffer {
         set: SetFeature,
     ) -> Result<FeatureView, ServiceError> {
         caller.require_platform_admin()?;
-        let tenant = self.load_tenant(id).await?;
+        let tenant = load_tenant(self.registry.as_ref(), id).await?;
         let key = FeatureKey::parse(key).map_err(|e| key_error(&e))?;
         let flag = FeatureFlag {
             key: key.as_str().to_owned(),
             enabled: set.enabled,
             expires_at: set.expires_at,
         };
-        let journal = self.announce_tenant(
+        let journal = self.recorder.announce_tenant(
             caller,
             "tenant.feature_changed",
             json!({
@@ -279,7 +240,7 @@ impl Coffer {
         key: FeatureKey,
         stored: Option<FeatureFlag>,
     ) -> Result<FeatureView, ServiceError> {
-        let eff = self.effective_config(tenant).await?;
+        let eff = self.configs.effective_config(tenant).await?;
         let state = eff
             .features
             .get(key.as_str())
@@ -309,7 +270,7 @@ impl Coffer {
         id: TenantId,
     ) -> Result<EffectiveConfigView, ServiceError> {
         caller.require_platform_admin()?;
-        let tenant = self.load_tenant(id).await?;
+        let tenant = load_tenant(self.registry.as_ref(), id).await?;
         // Read afresh: an operator asking wants what the database says now.
         let scope = TenantScope::new(id);
         let (settings, features) = futures::future::try_join(
@@ -317,7 +278,9 @@ impl Coffer {
             self.settings.list_features(&scope),
         )
         .await?;
-        let config = self.resolve_config(&tenant, &TenantConfig { settings, features });
+        let config = self
+            .configs
+            .resolve(&tenant, &TenantConfig { settings, features });
         Ok(EffectiveConfigView {
             tenant_id: tenant.id,
             plan: tenant.plan,

@@ -4,10 +4,10 @@
 //! changes, so neither does its store: every use case, job and repair asks
 //! [`Stores::for_tenant`] and never the default store directly.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use coffer_domain::{Region, Tenant};
+use coffer_domain::{BucketName, Placement, Region, Tenant};
 use coffer_ports::{ObjectStore, StoreError};
 
 /// The default object store and the stores of the regions that have one.
@@ -59,6 +59,24 @@ impl Stores {
     /// Whether `region` has a store of its own.
     pub fn has_own_store(&self, region: &Region) -> bool {
         self.regions.contains_key(region)
+    }
+
+    /// Every bucket of its store `tenant`'s objects may be in. A region
+    /// with a store of its own has only ever held its region's bucket (or
+    /// the tenant's dedicated one) there: the category and default buckets
+    /// belong to the default store, and asking another endpoint about them
+    /// fails where bucket names are global (AWS answers with a redirect or
+    /// `AccessDenied`), which would stop every repair of the tenant.
+    pub(crate) fn buckets_of(
+        &self,
+        placement: &Placement,
+        tenant: &Tenant,
+    ) -> BTreeSet<BucketName> {
+        if self.has_own_store(&tenant.region) {
+            placement.tenant_buckets(tenant)
+        } else {
+            placement.buckets_for(tenant)
+        }
     }
 
     /// Whether every store answers; the first that does not fails it.

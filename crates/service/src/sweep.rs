@@ -5,12 +5,19 @@
 //! instances at once (`coffer serve` runs it under a job lock anyway): an
 //! erase that finds the row already gone counts as done.
 
+use std::sync::Arc;
+
 use coffer_domain::{FileRecord, FileStatus, PageCursor, Principal, Subject, Tenant};
-use coffer_ports::{FileQuery, ReadFilter, TenantScope};
+use coffer_ports::{Clock, FileQuery, ReadFilter, TenantDataResolver, TenantRegistry, TenantScope};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::{Caller, Coffer, ErrorKind, RequestMeta, ServiceError};
+use crate::erase::Eraser;
+use crate::purge::{Purge, purge_due};
+use crate::recorder::Recorder;
+use crate::{
+    Caller, EffectiveConfigs, ErrorKind, RequestMeta, ServiceConfig, ServiceError, Stores,
+};
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +39,44 @@ pub struct SweepReport {
 /// The actor the audit log shows for the sweep.
 const SYSTEM_ACTOR: &str = "system:coffer";
 
-impl Coffer {
+/// The sweep of every tenant: expired uploads and trash, interrupted
+/// erases, and cancelled tenants past their retention.
+#[derive(Clone)]
+pub struct Sweeper {
+    registry: Arc<dyn TenantRegistry>,
+    tenant_data: Arc<dyn TenantDataResolver>,
+    purge: Purge,
+    configs: EffectiveConfigs,
+    clock: Arc<dyn Clock>,
+    config: Arc<ServiceConfig>,
+    recorder: Recorder,
+    eraser: Eraser,
+}
+
+impl Sweeper {
+    /// The object stores are where erased files' objects go from; `purge`
+    /// erases the tenants due.
+    pub fn new(
+        registry: Arc<dyn TenantRegistry>,
+        tenant_data: Arc<dyn TenantDataResolver>,
+        stores: Arc<Stores>,
+        purge: Purge,
+        configs: EffectiveConfigs,
+        clock: Arc<dyn Clock>,
+        config: Arc<ServiceConfig>,
+    ) -> Self {
+        Self {
+            registry,
+            tenant_data,
+            purge,
+            configs,
+            recorder: Recorder::new(clock.clone()),
+            eraser: Eraser::new(stores, clock.clone()),
+            clock,
+            config,
+        }
+    }
+
     /// Reap expired uploads and purge expired trash in every tenant, and
     /// erase cancelled tenants past their retention.
     ///
@@ -47,8 +91,8 @@ impl Coffer {
             let page = self.registry.list_tenants(after, 100).await?;
             for tenant in &page.items {
                 report.tenants += 1;
-                if Self::purge_due(tenant, now) {
-                    match self.purge_tenant(tenant).await {
+                if purge_due(tenant, now) {
+                    match self.purge.purge_tenant(tenant).await {
                         Ok(_) => report.tenants_purged += 1,
                         Err(err) => {
                             report.failed += 1;
@@ -73,9 +117,8 @@ impl Coffer {
         report: &mut SweepReport,
     ) -> Result<(), ServiceError> {
         let scope = TenantScope::new(tenant.id);
-        let days = self.effective_config(tenant).await?.retention_days.value;
+        let retention = self.configs.retention(tenant).await?;
         let data = self.tenant_data.tenant_data(tenant).await?;
-        let retention = time::Duration::days(i64::from(days));
         let system = system_caller(tenant)?;
         for status in [FileStatus::Pending, FileStatus::Deleted] {
             let due = |file: &FileRecord| match status {
@@ -102,11 +145,12 @@ impl Coffer {
                     // A reaped upload was never available: nobody hears of
                     // it. A purged file is announced like any erase.
                     let journal = if status == FileStatus::Pending {
-                        self.journal(&system, "file.reaped", Some(file.id), detail)
+                        self.recorder
+                            .journal(&system, "file.reaped", Some(file.id), detail)
                     } else {
-                        self.announce(&system, "file.purged", file, detail)
+                        self.recorder.announce(&system, "file.purged", file, detail)
                     };
-                    match self.erase(tenant, &data, file, journal).await {
+                    match self.eraser.erase(tenant, &data, file, journal).await {
                         Ok(()) => {}
                         Err(err) if err.kind == ErrorKind::NotFound => continue,
                         Err(err) => {
@@ -128,16 +172,12 @@ impl Coffer {
             }
         }
         let finished = self
-            .finish_erases(tenant, &data, now - self.erase_grace())
+            .eraser
+            .finish_erases(tenant, &data, now - self.config.erase_grace_span())
             .await?;
         report.erases_finished += finished.finished;
         report.failed += finished.failed;
         Ok(())
-    }
-
-    /// [`crate::ServiceConfig::erase_grace`] as a span of time.
-    pub(crate) fn erase_grace(&self) -> time::Duration {
-        time::Duration::try_from(self.config.erase_grace).unwrap_or(time::Duration::MAX)
     }
 }
 

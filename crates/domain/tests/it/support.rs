@@ -43,6 +43,7 @@ pub fn file(tenant: TenantId, owner: &str, visibility: Visibility) -> FileRecord
         bucket: BucketName::new("coffer").unwrap(),
         multipart_upload_id: None,
         upload_expires_at: None,
+        scan_verdict: None,
         created_at: now(),
         updated_at: now(),
         deleted_at: None,

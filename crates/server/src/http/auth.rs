@@ -45,7 +45,11 @@ impl FromRequest for Authenticated {
             let tenant = tenant.transpose().map_err(|_| {
                 ApiError::malformed(ErrorCode::MalformedHeader, "X-Tenant must be visible ASCII")
             })?;
-            let caller = state.coffer.authenticate(&token, tenant, meta).await?;
+            let caller = state
+                .coffer
+                .authentication()
+                .authenticate(&token, tenant, meta)
+                .await?;
             Ok(Authenticated(caller))
         })
     }

@@ -61,6 +61,7 @@ pub async fn receive(
     };
     let receipt = state
         .coffer
+        .billing()
         .receive_billing_event(webhook, signature, &body, meta)
         .await?;
     Ok(HttpResponse::Ok().json(receipt))

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use coffer_domain::{
     Access, Category, ContentType, ErrorCode, FileRecord, FileStatus, Filename, Grant,
-    LimitOverrides, LogicalPath, Metadata, Plan, PlanLimits, Region, Sha256Digest, Tenant,
-    TenantSlug, TenantStatus, Usage, Visibility,
+    LimitOverrides, LogicalPath, Metadata, Plan, PlanLimits, Region, ScanVerdict, Sha256Digest,
+    Tenant, TenantSlug, TenantStatus, Usage, Visibility,
 };
 use coffer_ports::PresignedRequest;
 use coffer_service::{
@@ -35,8 +35,17 @@ pub struct FileDto {
     pub visibility: Visibility,
     #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
+    /// `pending` (uploading), `scanning` (waiting for the malware scan),
+    /// `available`, `quarantined` (refused by the scan; never readable),
+    /// `deleted` (in the trash).
     #[schema(value_type = String, example = "available")]
     pub status: FileStatus,
+    /// The malware scan's verdict, once scanned:
+    /// `{"verdict": "clean"}`, `{"verdict": "infected", "signature": "…"}`
+    /// or `{"verdict": "unscannable", "reason": "…"}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub scan: Option<ScanVerdict>,
     /// The owner's subject.
     pub owner: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -66,6 +75,7 @@ impl From<FileRecord> for FileDto {
             visibility: f.visibility,
             metadata: f.metadata.into(),
             status: f.status,
+            scan: f.scan_verdict,
             owner: f.owner.into(),
             created_at: f.created_at,
             updated_at: f.updated_at,

@@ -78,6 +78,7 @@ pub async fn get_webhook(
 ) -> Result<HttpResponse> {
     let hook = state
         .coffer
+        .events()
         .webhook(&caller.0)
         .await?
         .ok_or_else(|| ApiError(coffer_service::ServiceError::not_found("webhook")))?;
@@ -99,7 +100,7 @@ pub async fn put_webhook(
     body: web::Json<WebhookBody>,
 ) -> Result<HttpResponse> {
     let url = WebhookUrl::new(body.into_inner().url).map_err(|e| ApiError(e.into()))?;
-    let hook = state.coffer.set_webhook(&caller.0, url).await?;
+    let hook = state.coffer.events().set_webhook(&caller.0, url).await?;
     Ok(HttpResponse::Ok().json(WebhookDto {
         url: hook.url,
         secret: Some(hook.secret),
@@ -114,7 +115,7 @@ pub async fn delete_webhook(
     state: web::Data<AppState>,
     caller: Authenticated,
 ) -> Result<HttpResponse> {
-    state.coffer.remove_webhook(&caller.0).await?;
+    state.coffer.events().remove_webhook(&caller.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -132,6 +133,7 @@ pub async fn list_events(
     let q = query.into_inner();
     let page = state
         .coffer
+        .events()
         .list_events(&caller.0, q.after.as_deref(), q.limit.unwrap_or(100))
         .await?;
     Ok(HttpResponse::Ok().json(PageDto {

@@ -78,6 +78,7 @@ pub async fn initiate(
 ) -> Result<HttpResponse> {
     let up = state
         .coffer
+        .files()
         .initiate_upload(&caller.0, body.into_inner().into_domain())
         .await?;
     state.metrics.upload_started();
@@ -123,7 +124,10 @@ pub async fn upload_form(
                 }
             }
         };
-        let upload = state.coffer.upload_stream(&caller.0, request, Box::pin(rx));
+        let upload = state
+            .coffer
+            .files()
+            .upload_stream(&caller.0, request, Box::pin(rx));
         let ((), stored) = futures::join!(pump, upload);
         let file = stored?;
         state.metrics.upload_completed(file.size_bytes);
@@ -252,6 +256,7 @@ pub async fn complete(
 ) -> Result<HttpResponse> {
     let file = state
         .coffer
+        .files()
         .complete_upload(&caller.0, file_id(*id))
         .await?;
     state.metrics.upload_completed(file.size_bytes);
@@ -270,6 +275,7 @@ pub async fn parts(
     let requests = body.into_inner().into_requests()?;
     let parts = state
         .coffer
+        .files()
         .presign_parts(&caller.0, file_id(*id), requests)
         .await?;
     let parts = parts
@@ -291,7 +297,11 @@ pub async fn received_parts(
     caller: Authenticated,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse> {
-    let parts = state.coffer.received_parts(&caller.0, file_id(*id)).await?;
+    let parts = state
+        .coffer
+        .files()
+        .received_parts(&caller.0, file_id(*id))
+        .await?;
     Ok(HttpResponse::Ok().json(ReceivedPartsDto::from(parts)))
 }
 
@@ -333,7 +343,7 @@ pub async fn list(
         cursor: q.cursor,
         limit: q.limit,
     };
-    let page = state.coffer.list_files(&caller.0, request).await?;
+    let page = state.coffer.files().list_files(&caller.0, request).await?;
     Ok(HttpResponse::Ok().json(PageDto {
         items: page.items.into_iter().map(FileDto::from).collect(),
         next_cursor: page.next_cursor,
@@ -348,7 +358,11 @@ pub async fn get(
     caller: Authenticated,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse> {
-    let file = state.coffer.get_file(&caller.0, file_id(*id)).await?;
+    let file = state
+        .coffer
+        .files()
+        .get_file(&caller.0, file_id(*id))
+        .await?;
     Ok(HttpResponse::Ok().json(FileDto::from(file)))
 }
 
@@ -363,6 +377,7 @@ pub async fn update(
 ) -> Result<HttpResponse> {
     let file = state
         .coffer
+        .files()
         .update_file(&caller.0, file_id(*id), body.into_inner().into_domain())
         .await?;
     Ok(HttpResponse::Ok().json(FileDto::from(file)))
@@ -379,6 +394,7 @@ pub async fn delete(
 ) -> Result<HttpResponse> {
     state
         .coffer
+        .files()
         .delete_file(&caller.0, file_id(*id), query.permanent.unwrap_or(false))
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -392,7 +408,11 @@ pub async fn restore(
     caller: Authenticated,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse> {
-    let file = state.coffer.restore_file(&caller.0, file_id(*id)).await?;
+    let file = state
+        .coffer
+        .files()
+        .restore_file(&caller.0, file_id(*id))
+        .await?;
     Ok(HttpResponse::Ok().json(FileDto::from(file)))
 }
 
@@ -405,7 +425,11 @@ pub async fn download(
     id: web::Path<Uuid>,
     query: web::Query<DownloadQuery>,
 ) -> Result<HttpResponse> {
-    let url = state.coffer.download_url(&caller.0, file_id(*id)).await?;
+    let url = state
+        .coffer
+        .files()
+        .download_url(&caller.0, file_id(*id))
+        .await?;
     if query.redirect.unwrap_or(true) {
         Ok(HttpResponse::Found()
             .insert_header((header::LOCATION, url.url))
@@ -438,12 +462,13 @@ pub async fn content(
         .and_then(ByteRange::parse_header);
     let (file, object) = match state
         .coffer
+        .files()
         .open_content(&caller.0, file_id(*id), range)
         .await
     {
         Err(err) if err.kind == ErrorKind::RangeNotSatisfiable => {
             let mut response = actix_web::ResponseError::error_response(&ApiError(err));
-            if let Ok(file) = state.coffer.get_file(&caller.0, file_id(*id)).await
+            if let Ok(file) = state.coffer.files().get_file(&caller.0, file_id(*id)).await
                 && let Ok(value) =
                     header::HeaderValue::from_str(&format!("bytes */{}", file.size_bytes))
             {
@@ -488,7 +513,11 @@ pub async fn list_grants(
     caller: Authenticated,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse> {
-    let grants = state.coffer.list_grants(&caller.0, file_id(*id)).await?;
+    let grants = state
+        .coffer
+        .sharing()
+        .list_grants(&caller.0, file_id(*id))
+        .await?;
     Ok(HttpResponse::Ok().json(GrantsDto {
         items: grants.into_iter().map(GrantDto::from).collect(),
     }))
@@ -511,6 +540,7 @@ pub async fn add_grant(
     };
     let grant = state
         .coffer
+        .sharing()
         .add_grant(&caller.0, file_id(*id), request)
         .await?;
     Ok(HttpResponse::Created().json(GrantDto::from(grant)))
@@ -528,6 +558,7 @@ pub async fn remove_grant(
     let (file, grant) = ids.into_inner();
     state
         .coffer
+        .sharing()
         .remove_grant(&caller.0, file_id(file), GrantId::from_uuid(grant))
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -540,7 +571,7 @@ pub async fn current_tenant(
     state: web::Data<AppState>,
     caller: Authenticated,
 ) -> Result<HttpResponse> {
-    let view = state.coffer.current_tenant(&caller.0).await?;
+    let view = state.coffer.tenants().current_tenant(&caller.0).await?;
     Ok(HttpResponse::Ok().json(TenantViewDto::from(view)))
 }
 
@@ -572,7 +603,7 @@ pub async fn audit(
         limit: q.limit.unwrap_or(100),
         oldest_first: false,
     };
-    let page = state.coffer.list_audit(&caller.0, query).await?;
+    let page = state.coffer.audit().list_audit(&caller.0, query).await?;
     Ok(HttpResponse::Ok().json(PageDto {
         items: page.items.into_iter().map(AuditDto::from).collect(),
         next_cursor: page.next_cursor,

@@ -97,7 +97,7 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.coffer.check_ready().await?;
+    state.coffer.operations().check_ready().await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })))
 }
 

@@ -48,7 +48,7 @@ pub async fn metrics(
     state: web::Data<AppState>,
     caller: Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let m = state.coffer.platform_metrics(&caller.0).await?;
+    let m = state.coffer.platform().platform_metrics(&caller.0).await?;
     Ok(HttpResponse::Ok().json(PlatformMetricsDto {
         tenants: m.tenants,
         tenants_by_status: m.by_status,

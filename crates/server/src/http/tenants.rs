@@ -61,7 +61,11 @@ pub async fn create(
         dedicated_database: b.dedicated_database,
         admin_subject: b.admin_subject,
     };
-    let tenant = state.coffer.create_tenant(&caller.0, request).await?;
+    let tenant = state
+        .coffer
+        .onboarder()
+        .create_tenant(&caller.0, request)
+        .await?;
     Ok(HttpResponse::Accepted().json(TenantDto::from(tenant)))
 }
 
@@ -76,6 +80,7 @@ pub async fn list(
     let q = query.into_inner();
     let page = state
         .coffer
+        .tenants()
         .list_tenants(&caller.0, q.cursor, q.limit)
         .await?;
     Ok(HttpResponse::Ok().json(PageDto {
@@ -94,6 +99,7 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let view = state
         .coffer
+        .tenants()
         .get_tenant(&caller.0, TenantId::from_uuid(*id))
         .await?;
     Ok(HttpResponse::Ok().json(TenantViewDto::from(view)))
@@ -117,6 +123,7 @@ pub async fn update(
     };
     let tenant = state
         .coffer
+        .tenants()
         .update_tenant(&caller.0, TenantId::from_uuid(*id), update)
         .await?;
     Ok(HttpResponse::Ok().json(TenantDto::from(tenant)))
@@ -132,6 +139,7 @@ pub async fn retry(
 ) -> Result<HttpResponse, ApiError> {
     let tenant = state
         .coffer
+        .onboarder()
         .retry_onboarding(&caller.0, TenantId::from_uuid(*id))
         .await?;
     Ok(HttpResponse::Accepted().json(TenantDto::from(tenant)))
@@ -242,6 +250,7 @@ pub async fn get_setting(
     let (id, key) = path.into_inner();
     let view = state
         .coffer
+        .settings()
         .tenant_setting(&caller.0, TenantId::from_uuid(id), &key)
         .await?;
     Ok(HttpResponse::Ok().json(setting_dto(view)))
@@ -261,6 +270,7 @@ pub async fn put_setting(
     let (id, key) = path.into_inner();
     let view = state
         .coffer
+        .settings()
         .set_tenant_setting(
             &caller.0,
             TenantId::from_uuid(id),
@@ -284,6 +294,7 @@ pub async fn get_feature(
     let (id, key) = path.into_inner();
     let view = state
         .coffer
+        .settings()
         .tenant_feature(&caller.0, TenantId::from_uuid(id), &key)
         .await?;
     Ok(HttpResponse::Ok().json(feature_dto(view)))
@@ -308,6 +319,7 @@ pub async fn put_feature(
     };
     let view = state
         .coffer
+        .settings()
         .set_tenant_feature(&caller.0, TenantId::from_uuid(id), &key, set)
         .await?;
     Ok(HttpResponse::Ok().json(feature_dto(view)))
@@ -325,6 +337,7 @@ pub async fn effective_config(
 ) -> Result<HttpResponse, ApiError> {
     let view = state
         .coffer
+        .settings()
         .tenant_effective_config(&caller.0, TenantId::from_uuid(*id))
         .await?;
     Ok(HttpResponse::Ok().json(view))

@@ -170,7 +170,16 @@ async fn a_provisioning_tenant_answers_409_until_a_worker_ran() {
     assert_eq!(view["onboarding"]["state"], "queued");
     // Nothing was made at request time: no JIT user either.
     assert!(users(&server, &view).await.is_empty());
-    assert_eq!(server.wiring.coffer.onboard_pending().await.unwrap(), 1);
+    assert_eq!(
+        server
+            .wiring
+            .coffer
+            .onboarder()
+            .onboard_pending()
+            .await
+            .unwrap(),
+        1
+    );
     let view = server.tenant_admin_view(id).await;
     assert_eq!(view["status"], "active");
     assert_eq!(view["onboarding"]["attempts"], 1);

@@ -339,6 +339,7 @@ async fn each_regions_tenants_live_on_their_regions_endpoint_only() {
         let report = server
             .wiring
             .coffer
+            .reconciler()
             .reconcile(Some(tenant.id), false, Duration::from_secs(3600))
             .await
             .unwrap();
@@ -352,6 +353,7 @@ async fn each_regions_tenants_live_on_their_regions_endpoint_only() {
     let repaired = server
         .wiring
         .coffer
+        .reconciler()
         .reconcile(Some(eu_t.id), true, Duration::ZERO)
         .await
         .unwrap();

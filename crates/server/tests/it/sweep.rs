@@ -155,6 +155,6 @@ async fn sweep_reaps_expired_uploads_and_purges_expired_trash(mode: Mode) {
     let check = reconcile(&server, None, false).await;
     assert_eq!(drift(&check), (0, 0, 0), "{check:?}");
     // A second sweep finds nothing more to do.
-    let again = server.wiring.coffer.sweep().await.unwrap();
+    let again = server.wiring.coffer.sweeper().sweep().await.unwrap();
     assert_eq!((again.reaped, again.purged, again.failed), (0, 0, 0));
 }

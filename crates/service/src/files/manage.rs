@@ -1,13 +1,13 @@
 //! Changing files: rename, move, visibility, metadata, trash, restore, erase.
 
 use coffer_domain::{Action, ErrorCode, FileId, FileRecord, FileStatus};
-use coffer_ports::{FilePatch, MetadataErrorKind, TenantData};
+use coffer_ports::{FilePatch, MetadataErrorKind};
 use serde_json::json;
 
-use super::{UpdateFile, require_status};
-use crate::{Caller, Coffer, ServiceError};
+use super::{Files, UpdateFile, require_status};
+use crate::{Caller, ServiceError};
 
-impl Coffer {
+impl Files {
     /// Rename, move, change visibility or merge metadata.
     ///
     /// # Errors
@@ -22,6 +22,7 @@ impl Coffer {
         let (tenant, scope) = caller.member()?;
         let data = self.tenant_data.tenant_data(tenant).await?;
         let stored = self
+            .access
             .authorized_file(&data, caller, &scope, id, Action::Write)
             .await?;
         if update.visibility.is_some() {
@@ -61,7 +62,9 @@ impl Coffer {
         .into_iter()
         .flatten()
         .collect();
-        let journal = self.announce(caller, "file.updated", &file, json!({ "changed": changed }));
+        let journal =
+            self.recorder
+                .announce(caller, "file.updated", &file, json!({ "changed": changed }));
         let updated = data
             .files
             .update_file(&scope, id, patch, self.clock.now(), journal)
@@ -91,12 +94,15 @@ impl Coffer {
         let (tenant, scope) = caller.member()?;
         let data = self.tenant_data.tenant_data(tenant).await?;
         let file = self
+            .access
             .authorized_file(&data, caller, &scope, id, Action::Delete)
             .await?
             .file;
         match (file.status, permanent) {
             (FileStatus::Available, false) => {
-                let journal = self.announce(caller, "file.trashed", &file, json!({}));
+                let journal = self
+                    .recorder
+                    .announce(caller, "file.trashed", &file, json!({}));
                 data.files
                     .trash_file(&scope, id, self.clock.now(), journal)
                     .await
@@ -104,13 +110,13 @@ impl Coffer {
             }
             (FileStatus::Deleted, false) => {}
             (_, _) => {
-                let journal = self.announce(
+                let journal = self.recorder.announce(
                     caller,
                     "file.erased",
                     &file,
                     json!({ "status": file.status }),
                 );
-                self.erase(tenant, &data, &file, journal).await?;
+                self.eraser.erase(tenant, &data, &file, journal).await?;
             }
         }
         Ok(())
@@ -129,20 +135,22 @@ impl Coffer {
         let (tenant, scope) = caller.member()?;
         let data = self.tenant_data.tenant_data(tenant).await?;
         let file = self
+            .access
             .authorized_file(&data, caller, &scope, id, Action::Delete)
             .await?
             .file;
         require_status(&file, FileStatus::Deleted)?;
         let now = self.clock.now();
-        let days = self.effective_config(tenant).await?.retention_days.value;
-        let retention = time::Duration::days(i64::from(days));
+        let retention = self.configs.retention(tenant).await?;
         if file.deleted_at.is_some_and(|at| at + retention <= now) {
             return Err(ServiceError::conflict(
                 ErrorCode::RetentionExpired,
                 "the file's retention has passed",
             ));
         }
-        let journal = self.announce(caller, "file.restored", &file, json!({}));
+        let journal = self
+            .recorder
+            .announce(caller, "file.restored", &file, json!({}));
         let restored = data
             .files
             .restore_file(&scope, id, now, journal)
@@ -155,34 +163,5 @@ impl Coffer {
                 _ => ServiceError::from_file_lookup(err),
             })?;
         Ok(restored)
-    }
-
-    /// Mark the row, remove the object, then the row. Once marked, the file
-    /// is gone for users (not found, not listed, not restorable); a crash
-    /// after the mark leaves a marked row, with or without its object, which
-    /// the sweep finishes after `erase_grace` (docs/integrity.md). Never an
-    /// object nobody knows of, never a visible row without its object.
-    pub(crate) async fn erase(
-        &self,
-        tenant: &coffer_domain::Tenant,
-        data: &TenantData,
-        file: &FileRecord,
-        journal: coffer_ports::Journal,
-    ) -> Result<(), ServiceError> {
-        let scope = coffer_ports::TenantScope::new(tenant.id);
-        // The marked row is the fresher word on a multipart upload id.
-        let marked = data
-            .integrity
-            .begin_erase(&scope, file.id, self.clock.now(), journal)
-            .await
-            .map_err(ServiceError::from_file_lookup)?;
-        self.finish_erase(
-            tenant,
-            data,
-            marked.id,
-            &self.location(&marked)?,
-            marked.multipart_upload_id.as_deref(),
-        )
-        .await
     }
 }

@@ -5,13 +5,20 @@ mod read;
 mod upload;
 mod verify;
 
+use std::sync::Arc;
+
 use coffer_domain::{
     Action, Category, ContentType, Decision, DenyReason, ErrorCode, FileId, FileRecord, FileStatus,
     Filename, LogicalPath, Metadata, Sha256Digest, Visibility, decide,
 };
-use coffer_ports::{ObjectLocation, StoreError, StoredFile, TenantData, TenantScope};
+use coffer_ports::{
+    Clock, ObjectLocation, ScanQueue, StoreError, StoredFile, TenantData, TenantDataResolver,
+    TenantScope,
+};
 
-use crate::{Caller, Coffer, ErrorKind, ServiceError};
+use crate::erase::Eraser;
+use crate::recorder::Recorder;
+use crate::{Caller, EffectiveConfigs, ErrorKind, ServiceConfig, ServiceError, Stores};
 
 pub use read::ListFiles;
 pub use upload::{
@@ -28,7 +35,83 @@ pub struct UpdateFile {
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-impl Coffer {
+/// A tenant's files: upload, read, change, delete. Every use case reads
+/// the tenant's effective configuration, and reaches the object store of
+/// the tenant's region only.
+#[derive(Clone)]
+pub struct Files {
+    tenant_data: Arc<dyn TenantDataResolver>,
+    /// Where uploads wait for a malware scan; `None` where the deployment
+    /// has no scanner.
+    scans: Option<Arc<dyn ScanQueue>>,
+    stores: Arc<Stores>,
+    configs: EffectiveConfigs,
+    clock: Arc<dyn Clock>,
+    config: Arc<ServiceConfig>,
+    access: FileAccess,
+    recorder: Recorder,
+    eraser: Eraser,
+}
+
+impl Files {
+    pub fn new(
+        tenant_data: Arc<dyn TenantDataResolver>,
+        scans: Option<Arc<dyn ScanQueue>>,
+        stores: Arc<Stores>,
+        configs: EffectiveConfigs,
+        clock: Arc<dyn Clock>,
+        config: Arc<ServiceConfig>,
+    ) -> Self {
+        Self {
+            access: FileAccess::new(clock.clone()),
+            recorder: Recorder::new(clock.clone()),
+            eraser: Eraser::new(stores.clone(), clock.clone()),
+            tenant_data,
+            scans,
+            stores,
+            configs,
+            clock,
+            config,
+        }
+    }
+
+    /// Whether a verified upload of `file` waits for a malware scan. When it
+    /// does, the scan is queued first, so that no file is ever `scanning`
+    /// without a job to scan it.
+    async fn awaits_scan(
+        &self,
+        tenant: &coffer_domain::Tenant,
+        file: FileId,
+    ) -> Result<bool, ServiceError> {
+        let Some(scans) = &self.scans else {
+            return Ok(false);
+        };
+        let eff = self.configs.effective_config(tenant).await?;
+        if !crate::scanning::scans_uploads(&self.config, tenant, &eff) {
+            return Ok(false);
+        }
+        scans.queue_scan(tenant.id, file, self.clock.now()).await?;
+        Ok(true)
+    }
+
+    /// The store of `tenant`'s objects.
+    fn store_of(&self, tenant: &coffer_domain::Tenant) -> &dyn coffer_ports::ObjectStore {
+        self.stores.for_tenant(tenant).as_ref()
+    }
+}
+
+/// Who may do what to a file: loads it and decides an action on it at the
+/// clock's time (grants expire).
+#[derive(Clone)]
+pub(crate) struct FileAccess {
+    clock: Arc<dyn Clock>,
+}
+
+impl FileAccess {
+    pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
+        Self { clock }
+    }
+
     /// Load a file of the caller's tenant and check `action` on it.
     pub(crate) async fn authorized_file(
         &self,
@@ -53,10 +136,11 @@ impl Coffer {
         check(decision)?;
         Ok(stored)
     }
+}
 
-    fn location(&self, file: &FileRecord) -> Result<ObjectLocation, StoreError> {
-        ObjectLocation::new(file.tenant_id, file.bucket.clone(), file.key.clone())
-    }
+/// Where `file`'s object is.
+pub(crate) fn location(file: &FileRecord) -> Result<ObjectLocation, StoreError> {
+    ObjectLocation::new(file.tenant_id, file.bucket.clone(), file.key.clone())
 }
 
 /// Turn a denial into the error the caller may see: another tenant's file

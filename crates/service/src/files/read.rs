@@ -9,8 +9,9 @@ use coffer_ports::{
 };
 use serde_json::json;
 
-use super::require_status;
-use crate::{Caller, Coffer, ErrorKind, ServiceError};
+use super::{Files, location, require_status};
+use crate::effective_config::require_feature;
+use crate::{Caller, ErrorKind, ServiceError};
 
 /// Filters of `GET /files`, validated.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,7 +30,7 @@ pub struct ListFiles {
     pub limit: Option<u32>,
 }
 
-impl Coffer {
+impl Files {
     /// One file's metadata.
     ///
     /// # Errors
@@ -38,6 +39,7 @@ impl Coffer {
         let (tenant, scope) = caller.member()?;
         let data = self.tenant_data.tenant_data(tenant).await?;
         Ok(self
+            .access
             .authorized_file(&data, caller, &scope, id, Action::Read)
             .await?
             .file)
@@ -115,23 +117,25 @@ impl Coffer {
         // same tenant's data.
         let data = self.tenant_data.tenant_data(tenant).await?;
         let file = self
+            .access
             .authorized_file(&data, caller, &scope, id, Action::Read)
             .await?
             .file;
         require_status(&file, FileStatus::Available)?;
-        let expires_in = self.effective_config(tenant).await?.url_ttl();
+        let expires_in = self.configs.effective_config(tenant).await?.url_ttl();
         // Recorded before the URL exists: no access escapes the log.
-        self.record(
-            &data,
-            caller,
-            &scope,
-            "file.download_url",
-            Some(file.id),
-            json!({}),
-        )
-        .await?;
+        self.recorder
+            .record(
+                &data,
+                caller,
+                &scope,
+                "file.download_url",
+                Some(file.id),
+                json!({}),
+            )
+            .await?;
         let request = PresignGet {
-            location: self.location(&file)?,
+            location: location(&file)?,
             content_disposition: Some(content_disposition(
                 DispositionKind::Attachment,
                 &file.filename,
@@ -154,10 +158,11 @@ impl Coffer {
         range: Option<ByteRange>,
     ) -> Result<(FileRecord, GetObject), ServiceError> {
         let (tenant, scope) = caller.member()?;
-        let eff = self.effective_config(tenant).await?;
-        Self::require_feature(&eff, coffer_domain::FeatureKey::ContentStreaming)?;
+        let eff = self.configs.effective_config(tenant).await?;
+        require_feature(&eff, coffer_domain::FeatureKey::ContentStreaming)?;
         let data = self.tenant_data.tenant_data(tenant).await?;
         let file = self
+            .access
             .authorized_file(&data, caller, &scope, id, Action::Read)
             .await?
             .file;
@@ -169,20 +174,21 @@ impl Coffer {
                 format!("the file has {} bytes", file.size_bytes),
             ));
         }
-        self.record(
-            &data,
-            caller,
-            &scope,
-            "file.content",
-            Some(file.id),
-            json!({ "range": range.is_some() }),
-        )
-        .await?;
+        self.recorder
+            .record(
+                &data,
+                caller,
+                &scope,
+                "file.content",
+                Some(file.id),
+                json!({ "range": range.is_some() }),
+            )
+            .await?;
         // An empty file has no byte to range over; serve it whole.
         let range = range.filter(|_| file.size_bytes > 0);
         let object = self
             .store_of(tenant)
-            .get_stream(&self.location(&file)?, range)
+            .get_stream(&location(&file)?, range)
             .await?;
         Ok((file, object))
     }

@@ -13,10 +13,11 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::verify::{self, verify_staged};
-use super::{NewFileFields, check, require_status};
+use super::{Files, NewFileFields, check, location, require_status};
+use crate::effective_config::require_feature;
 use crate::sniff;
 use crate::stream;
-use crate::{Caller, Coffer, ErrorKind, ServiceError};
+use crate::{Caller, ErrorKind, ServiceError};
 
 /// S3 allows at most this many parts per upload.
 const MAX_PARTS: u64 = 10_000;
@@ -82,7 +83,7 @@ pub struct StreamUpload {
     pub file: NewFileFields,
 }
 
-impl Coffer {
+impl Files {
     /// Reserve a pending file and presign its upload.
     ///
     /// # Errors
@@ -94,9 +95,9 @@ impl Coffer {
         request: InitiateUpload,
     ) -> Result<InitiatedUpload, ServiceError> {
         let (tenant, scope) = self.creator(caller)?;
-        let eff = self.effective_config(tenant).await?;
+        let eff = self.configs.effective_config(tenant).await?;
         if request.multipart {
-            Self::require_feature(&eff, FeatureKey::MultipartUploads)?;
+            require_feature(&eff, FeatureKey::MultipartUploads)?;
         }
         let limits = eff.limits();
         let content_type = request
@@ -122,7 +123,7 @@ impl Coffer {
         // The client's bytes land on the staging key; `complete` copies them
         // to a verified key that becomes the file's (files/verify.rs).
         new.key = ObjectKey::staging(tenant.id, new.id);
-        let journal = self.journal(
+        let journal = self.recorder.journal(
             caller,
             "file.upload_initiated",
             Some(new.id),
@@ -135,7 +136,7 @@ impl Coffer {
             .await
             .map_err(reservation_error)?;
         let store = self.store_of(tenant);
-        let upload = match (self.location(&file), part_size) {
+        let upload = match (location(&file), part_size) {
             (Err(err), _) => Err(err.into()),
             (Ok(location), Some(part_size)) => {
                 self.start_multipart(store, &data, &scope, &file, &location, part_size)
@@ -150,7 +151,7 @@ impl Coffer {
             Ok(upload) => upload,
             Err(err) => {
                 // Nothing was sent to the store yet: drop the reservation.
-                let journal = self.journal(
+                let journal = self.recorder.journal(
                     caller,
                     "file.upload_abandoned",
                     Some(file.id),
@@ -179,11 +180,12 @@ impl Coffer {
         let (tenant, scope) = caller.member()?;
         let data = self.tenant_data.tenant_data(tenant).await?;
         let file = self
+            .access
             .authorized_file(&data, caller, &scope, id, Action::Write)
             .await?
             .file;
         require_status(&file, FileStatus::Pending)?;
-        let ttl = self.effective_config(tenant).await?.url_ttl();
+        let ttl = self.configs.effective_config(tenant).await?.url_ttl();
         let upload_id = multipart_id(&file)?;
         let part_size = self.part_size_of(&file);
         let part_count = file.size_bytes.div_ceil(part_size).max(1);
@@ -203,7 +205,7 @@ impl Coffer {
                 format!("part {bad} is outside 1..={part_count}"),
             ));
         }
-        let location = self.location(&file)?;
+        let location = location(&file)?;
         let store = self.store_of(tenant);
         let now = self.clock.now();
         let mut parts = Vec::with_capacity(requested.len());
@@ -240,6 +242,7 @@ impl Coffer {
         let (tenant, scope) = caller.member()?;
         let data = self.tenant_data.tenant_data(tenant).await?;
         let file = self
+            .access
             .authorized_file(&data, caller, &scope, id, Action::Write)
             .await?
             .file;
@@ -248,7 +251,7 @@ impl Coffer {
         let part_size = self.part_size_of(&file);
         let parts = match self
             .store_of(tenant)
-            .list_parts(&self.location(&file)?, upload_id)
+            .list_parts(&location(&file)?, upload_id)
             .await
         {
             Ok(parts) => parts,
@@ -279,17 +282,21 @@ impl Coffer {
         let (tenant, scope) = caller.member()?;
         let data = self.tenant_data.tenant_data(tenant).await?;
         let file = self
+            .access
             .authorized_file(&data, caller, &scope, id, Action::Write)
             .await?
             .file;
         match file.status {
-            FileStatus::Available => return Ok(file),
+            // Complete already: a retry changes nothing, bytes included.
+            FileStatus::Scanning | FileStatus::Available | FileStatus::Quarantined => {
+                return Ok(file);
+            }
             FileStatus::Deleted => {
                 return require_status(&file, FileStatus::Pending).map(|()| file);
             }
             FileStatus::Pending => {}
         }
-        let staging = self.location(&file)?;
+        let staging = location(&file)?;
         let store = self.store_of(tenant);
         if let Some(upload_id) = &file.multipart_upload_id {
             self.assemble_parts(store, &staging, upload_id).await?;
@@ -310,8 +317,9 @@ impl Coffer {
             checksum_sha256: Some(verified.sha256),
             content_type: file.content_type.clone(),
             at: self.clock.now(),
+            awaits_scan: self.awaits_scan(tenant, file.id).await?,
         };
-        let journal = self.announce(
+        let journal = self.recorder.announce(
             caller,
             "file.uploaded",
             &file,
@@ -340,7 +348,7 @@ impl Coffer {
     /// record the file as available.
     ///
     /// # Errors
-    /// As [`Coffer::initiate_upload`], plus `PayloadTooLarge` as soon as the
+    /// As [`Files::initiate_upload`], plus `PayloadTooLarge` as soon as the
     /// body passes the limit, `Invalid` when it contradicts the declared
     /// type or checksum; nothing is left behind on any failure.
     pub async fn upload_stream(
@@ -350,8 +358,8 @@ impl Coffer {
         body: ByteStream,
     ) -> Result<FileRecord, ServiceError> {
         let (tenant, scope) = self.creator(caller)?;
-        let eff = self.effective_config(tenant).await?;
-        Self::require_feature(&eff, FeatureKey::StreamedUploads)?;
+        let eff = self.configs.effective_config(tenant).await?;
+        require_feature(&eff, FeatureKey::StreamedUploads)?;
         let limits = eff.limits();
         let declared = request.file.content_type.clone();
         let guessed = declared
@@ -432,7 +440,7 @@ impl Coffer {
         new.key = location.key().clone();
         // The bytes are already stored: the row is written as pending and
         // made available at once, one record each.
-        let journal = self.journal(
+        let journal = self.recorder.journal(
             caller,
             "file.upload_initiated",
             Some(new.id),
@@ -455,8 +463,9 @@ impl Coffer {
             checksum_sha256: Some(digest),
             content_type,
             at: now,
+            awaits_scan: self.awaits_scan(tenant, file.id).await?,
         };
-        let journal = self.announce(
+        let journal = self.recorder.announce(
             caller,
             "file.uploaded",
             &file,

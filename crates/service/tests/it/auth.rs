@@ -19,7 +19,7 @@ fn identity(tenant: Option<TenantClaim>, roles: Vec<Role>) -> VerifiedIdentity {
 #[tokio::test]
 async fn resolves_tenant_and_provisions_the_user_once() {
     let t = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
+    let mut fx = AuthFx::default();
     let claim = TenantClaim::Slug(t.slug.clone());
     fx.identity.expect_verify().returning(move |_, _| {
         Ok(identity(
@@ -57,7 +57,7 @@ async fn refused_tokens_are_unauthenticated() {
         (IdentityErrorKind::Expired, "token_expired"),
         (IdentityErrorKind::TenantNotAllowed, "tenant_not_allowed"),
     ] {
-        let mut fx = Fx::new();
+        let mut fx = AuthFx::default();
         fx.identity
             .expect_verify()
             .returning(move |_, _| Err(IdentityError::new(kind, "no")));
@@ -71,7 +71,7 @@ async fn refused_tokens_are_unauthenticated() {
 
 #[tokio::test]
 async fn provider_down_is_unavailable() {
-    let mut fx = Fx::new();
+    let mut fx = AuthFx::default();
     fx.identity.expect_verify().returning(|_, _| {
         Err(IdentityError::new(
             IdentityErrorKind::Unavailable,
@@ -87,7 +87,7 @@ async fn provider_down_is_unavailable() {
 
 #[tokio::test]
 async fn unknown_tenant_is_unauthenticated() {
-    let mut fx = Fx::new();
+    let mut fx = AuthFx::default();
     fx.identity
         .expect_verify()
         .returning(|_, _| Ok(identity(TenantClaim::parse("ghost"), vec![Role::Admin])));
@@ -103,7 +103,7 @@ async fn unknown_tenant_is_unauthenticated() {
 
 #[tokio::test]
 async fn platform_admin_needs_no_tenant_but_others_do() {
-    let mut fx = Fx::new();
+    let mut fx = AuthFx::default();
     fx.identity
         .expect_verify()
         .returning(|_, _| Ok(identity(None, vec![Role::PlatformAdmin])));
@@ -120,7 +120,7 @@ async fn platform_admin_needs_no_tenant_but_others_do() {
         "no_tenant",
     );
 
-    let mut fx = Fx::new();
+    let mut fx = AuthFx::default();
     fx.identity
         .expect_verify()
         .returning(|_, _| Ok(identity(None, vec![Role::Editor])));
@@ -151,7 +151,7 @@ async fn suspended_and_cancelled_tenants_are_refused_by_status() {
         ),
     ] {
         let t = tenant(status);
-        let mut fx = Fx::new();
+        let mut fx = AuthFx::default();
         let id = t.id;
         fx.identity
             .expect_verify()

@@ -40,7 +40,7 @@ fn subscription(t: &Tenant, lookup_key: &str) -> Value {
 type Seen = Arc<Mutex<Vec<(NewBillingEvent, Option<BillingEffect>)>>>;
 
 /// The tenant resolves by id and slug; every record is kept and answered with `answer`.
-fn serves(fx: &mut Fx, t: &Tenant, answer: BillingRecorded) -> Seen {
+fn serves(fx: &mut BillingFx, t: &Tenant, answer: BillingRecorded) -> Seen {
     let by_id = t.clone();
     fx.registry.expect_get_tenant().returning(move |id| {
         if id == by_id.id {
@@ -70,7 +70,10 @@ fn serves(fx: &mut Fx, t: &Tenant, answer: BillingRecorded) -> Seen {
     seen
 }
 
-async fn receive(fx: Fx, body: &[u8]) -> Result<BillingReceipt, coffer_service::ServiceError> {
+async fn receive(
+    fx: BillingFx,
+    body: &[u8],
+) -> Result<BillingReceipt, coffer_service::ServiceError> {
     let header = webhook::sign(SECRET, now().unix_timestamp(), body);
     fx.build()
         .receive_billing_event(hook(), Some(&header), body, RequestMeta::default())
@@ -86,7 +89,7 @@ fn only(seen: &Seen) -> (NewBillingEvent, Option<BillingEffect>) {
 #[tokio::test]
 async fn a_subscription_update_changes_the_plan_as_the_billing_system() {
     let t = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
+    let mut fx = BillingFx::default();
     let seen = serves(&mut fx, &t, BillingRecorded::Recorded(Some(t.clone())));
     let receipt = receive(
         fx,
@@ -127,7 +130,7 @@ async fn a_subscription_update_changes_the_plan_as_the_billing_system() {
 #[tokio::test]
 async fn the_plan_named_already_changes_nothing_and_an_unknown_plan_is_ignored() {
     let t = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
+    let mut fx = BillingFx::default();
     let seen = serves(&mut fx, &t, BillingRecorded::Recorded(None));
     let receipt = receive(
         fx,
@@ -141,7 +144,7 @@ async fn the_plan_named_already_changes_nothing_and_an_unknown_plan_is_ignored()
     );
     assert_eq!(only(&seen).1, None);
 
-    let mut fx = Fx::new();
+    let mut fx = BillingFx::default();
     let seen = serves(&mut fx, &t, BillingRecorded::Recorded(None));
     let receipt = receive(
         fx,
@@ -162,7 +165,7 @@ async fn the_plan_named_already_changes_nothing_and_an_unknown_plan_is_ignored()
 #[tokio::test]
 async fn a_deleted_subscription_suspends_an_active_tenant_only() {
     let t = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
+    let mut fx = BillingFx::default();
     let seen = serves(&mut fx, &t, BillingRecorded::Recorded(Some(t.clone())));
     let receipt = receive(
         fx,
@@ -180,7 +183,7 @@ async fn a_deleted_subscription_suspends_an_active_tenant_only() {
     assert_eq!(effect.journal.audit.detail["status"], "suspended");
 
     let suspended = tenant(TenantStatus::Suspended);
-    let mut fx = Fx::new();
+    let mut fx = BillingFx::default();
     let seen = serves(&mut fx, &suspended, BillingRecorded::Recorded(None));
     let receipt = receive(
         fx,
@@ -198,7 +201,7 @@ async fn a_deleted_subscription_suspends_an_active_tenant_only() {
     assert_eq!(only(&seen).1, None);
 
     let cancelled = tenant(TenantStatus::Cancelled);
-    let mut fx = Fx::new();
+    let mut fx = BillingFx::default();
     let seen = serves(&mut fx, &cancelled, BillingRecorded::Recorded(None));
     let receipt = receive(
         fx,
@@ -219,7 +222,7 @@ async fn a_deleted_subscription_suspends_an_active_tenant_only() {
 #[tokio::test]
 async fn a_failed_payment_records_a_notice_and_suspends_nothing() {
     let t = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
+    let mut fx = BillingFx::default();
     let seen = serves(&mut fx, &t, BillingRecorded::Recorded(None));
     let invoice = json!({
         "id": "in_1", "object": "invoice", "amount_due": 4900, "currency": "eur", "attempt_count": 2,
@@ -251,7 +254,7 @@ async fn a_failed_payment_records_a_notice_and_suspends_nothing() {
 async fn a_paid_invoice_clears_the_notice_if_there_is_one() {
     let t = tenant(TenantStatus::Active);
     let invoice = json!({ "id": "in_2", "metadata": { "tenant": "acme" } });
-    let mut fx = Fx::new();
+    let mut fx = BillingFx::default();
     let seen = serves(&mut fx, &t, BillingRecorded::Recorded(None));
     fx.settings
         .expect_get_setting()
@@ -271,7 +274,7 @@ async fn a_paid_invoice_clears_the_notice_if_there_is_one() {
     );
     assert_eq!(effect.journal.audit.action, "billing.payment_succeeded");
 
-    let mut fx = Fx::new();
+    let mut fx = BillingFx::default();
     let seen = serves(&mut fx, &t, BillingRecorded::Recorded(None));
     fx.settings.expect_get_setting().returning(|_, _| Ok(None));
     let receipt = receive(fx, &event("invoice.paid", invoice)).await.unwrap();
@@ -313,7 +316,7 @@ async fn unmappable_events_are_recorded_as_ignored() {
         ),
     ];
     for (kind, object, reason) in cases {
-        let mut fx = Fx::new();
+        let mut fx = BillingFx::default();
         let seen = serves(&mut fx, &t, BillingRecorded::Recorded(None));
         let receipt = receive(fx, &event(kind, object)).await.unwrap();
         assert_eq!(
@@ -332,7 +335,7 @@ async fn unmappable_events_are_recorded_as_ignored() {
 #[tokio::test]
 async fn a_replayed_id_reports_a_replay() {
     let t = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
+    let mut fx = BillingFx::default();
     let seen = serves(&mut fx, &t, BillingRecorded::Replay);
     let receipt = receive(
         fx,
@@ -366,7 +369,7 @@ async fn a_vanished_tenant_is_not_found_and_a_down_store_unavailable() {
             "metadata_unavailable",
         ),
     ] {
-        let mut fx = Fx::new();
+        let mut fx = BillingFx::default();
         let by_id = t.clone();
         fx.registry
             .expect_get_tenant()
@@ -438,7 +441,7 @@ async fn bad_signatures_and_bad_events_are_refused_before_anything_is_read() {
         ),
     ];
     for (header, body, code) in cases {
-        let mut fx = Fx::new();
+        let mut fx = BillingFx::default();
         fx.registry.expect_get_tenant().never();
         fx.registry.expect_find_tenant_by_slug().never();
         fx.billing.expect_record_billing_event().never();
@@ -453,7 +456,7 @@ async fn bad_signatures_and_bad_events_are_refused_before_anything_is_read() {
 #[tokio::test]
 async fn the_notice_is_shown_to_tenant_admins_only() {
     let t = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
+    let mut fx = TenantsFx::default();
     fx.files
         .expect_usage()
         .returning(|_| Ok(Default::default()));

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use coffer_domain::{TenantStatus, webhook};
-use coffer_ports::{DeliveryOutcome, Event, MockWebhookSender, TenantScope, WebhookRequest};
+use coffer_ports::{DeliveryOutcome, Event, TenantScope, WebhookRequest};
 use coffer_service::DeliveryPolicy;
 use serde_json::json;
 
@@ -35,8 +35,8 @@ fn fixture(
     hooked: Option<coffer_domain::TenantId>,
     events: Vec<Event>,
     send: impl Fn(&WebhookRequest) -> Result<(), String> + Send + Sync + 'static,
-) -> (coffer_service::Coffer, Sent, Recorded) {
-    let mut fx = Fx::new();
+) -> (coffer_service::Events, Sent, Recorded) {
+    let mut fx = EventsFx::default();
     fx.config.delivery = DeliveryPolicy {
         max_attempts: 3,
         backoff_base: Duration::from_secs(10),
@@ -86,23 +86,21 @@ fn fixture(
         });
     let sent = Arc::new(Mutex::new(Vec::new()));
     let log = sent.clone();
-    let mut sender = MockWebhookSender::new();
-    sender.expect_send().returning(move |request| {
+    fx.sender.expect_send().returning(move |request| {
         let result = send(&request);
         log.lock().unwrap().push(request);
         result
     });
-    let coffer = fx.build().with_webhook_sender(Arc::new(sender));
-    (coffer, sent, outcomes)
+    (fx.build(), sent, outcomes)
 }
 
 #[tokio::test]
 async fn a_delivered_event_is_signed_and_recorded_delivered() {
     let t = tenant(TenantStatus::Active);
     let e = event(&t, 0);
-    let (coffer, sent, outcomes) =
+    let (events, sent, outcomes) =
         fixture(vec![t.clone()], Some(t.id), vec![e.clone()], |_| Ok(()));
-    let report = coffer.dispatch_events().await.unwrap();
+    let report = events.dispatch_events().await.unwrap();
     assert_eq!((report.delivered, report.retried, report.dead), (1, 0, 0));
 
     let sent = sent.lock().unwrap();
@@ -142,13 +140,13 @@ async fn a_failure_is_retried_with_backoff_until_the_last_attempt() {
     let first = event(&t, 0);
     let second = event(&t, 1);
     let last = event(&t, 2);
-    let (coffer, _, outcomes) = fixture(
+    let (events, _, outcomes) = fixture(
         vec![t.clone()],
         Some(t.id),
         vec![first.clone(), second.clone(), last.clone()],
         |_| Err("connection refused".into()),
     );
-    let report = coffer.dispatch_events().await.unwrap();
+    let report = events.dispatch_events().await.unwrap();
     assert_eq!((report.delivered, report.retried, report.dead), (0, 2, 1));
     let retry = |secs| DeliveryOutcome::Retry {
         error: "connection refused".into(),
@@ -176,20 +174,20 @@ async fn tenants_without_a_webhook_are_not_claimed() {
     let quiet = tenant(TenantStatus::Active);
     let e = event(&hooked, 0);
     // `claim_events` is expected once: for the hooked tenant only.
-    let (coffer, sent, _) = fixture(
+    let (events, sent, _) = fixture(
         vec![quiet, hooked.clone()],
         Some(hooked.id),
         vec![e],
         |_| Ok(()),
     );
-    assert_eq!(coffer.dispatch_events().await.unwrap().delivered, 1);
+    assert_eq!(events.dispatch_events().await.unwrap().delivered, 1);
     assert_eq!(sent.lock().unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn a_tenant_gone_since_its_webhook_was_read_is_skipped() {
     let gone = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
+    let mut fx = EventsFx::default();
     let (id, slug) = (gone.id, gone.slug.clone());
     fx.settings
         .expect_setting_across_tenants()

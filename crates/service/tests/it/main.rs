@@ -4,6 +4,7 @@
 
 mod auth;
 mod billing;
+mod coffer;
 mod dispatch;
 mod manage;
 mod metrics;

@@ -27,8 +27,8 @@ fn with_grant(file: &coffer_domain::FileRecord, to: &str, access: Access) -> Sto
 async fn a_writer_may_rename_but_not_change_visibility() {
     let t = tenant(coffer_domain::TenantStatus::Active);
     let f = file(&t, "alice", FileStatus::Available);
-    let mut fx = Fx::new();
-    fx.audit_ok();
+    let mut fx = FilesFx::default();
+    audit_ok(&mut fx.audit);
     let stored = with_grant(&f, "bob", Access::Write);
     fx.files
         .expect_get_file()
@@ -75,8 +75,8 @@ async fn metadata_is_merged_and_duplicates_conflict() {
     let mut f = file(&t, "alice", FileStatus::Available);
     f.metadata =
         coffer_domain::Metadata::new(serde_json::json!({"case": 1, "drop": true})).unwrap();
-    let mut fx = Fx::new();
-    fx.serves_file(&f);
+    let mut fx = FilesFx::default();
+    serves_file(&mut fx.files, &f);
     fx.files
         .expect_update_file()
         .times(1)
@@ -108,9 +108,9 @@ async fn metadata_is_merged_and_duplicates_conflict() {
 async fn delete_trashes_and_permanent_erases_object_before_row() {
     let t = tenant(coffer_domain::TenantStatus::Active);
     let f = file(&t, "alice", FileStatus::Available);
-    let mut fx = Fx::new();
-    fx.audit_ok();
-    fx.serves_file(&f);
+    let mut fx = FilesFx::default();
+    audit_ok(&mut fx.audit);
+    serves_file(&mut fx.files, &f);
     let trashed = coffer_domain::FileRecord {
         status: FileStatus::Deleted,
         ..f.clone()
@@ -151,7 +151,7 @@ async fn delete_trashes_and_permanent_erases_object_before_row() {
 async fn deleting_needs_manage() {
     let t = tenant(coffer_domain::TenantStatus::Active);
     let f = file(&t, "alice", FileStatus::Available);
-    let mut fx = Fx::new();
+    let mut fx = FilesFx::default();
     let stored = with_grant(&f, "bob", Access::Write);
     fx.files
         .expect_get_file()
@@ -170,10 +170,10 @@ async fn deleting_a_pending_upload_aborts_it() {
     let t = tenant(coffer_domain::TenantStatus::Active);
     let mut f = file(&t, "alice", FileStatus::Pending);
     f.multipart_upload_id = Some("up".into());
-    let mut fx = Fx::new();
-    fx.audit_ok();
-    fx.serves_file(&f);
-    fx.marks_for_erase(std::slice::from_ref(&f));
+    let mut fx = FilesFx::default();
+    audit_ok(&mut fx.audit);
+    serves_file(&mut fx.files, &f);
+    marks_for_erase(&mut fx.integrity, std::slice::from_ref(&f));
     fx.store
         .expect_abort_multipart()
         .times(1)
@@ -201,8 +201,8 @@ async fn restore_works_within_retention_only() {
     recent.deleted_at = Some(now() - time::Duration::days(29));
     let mut old = file(&t, "alice", FileStatus::Deleted);
     old.deleted_at = Some(now() - time::Duration::days(31));
-    let mut fx = Fx::new();
-    fx.audit_ok();
+    let mut fx = FilesFx::default();
+    audit_ok(&mut fx.audit);
     let (r, o) = (recent.clone(), old.clone());
     fx.files.expect_get_file().returning(move |_, id| {
         Ok(StoredFile {
@@ -230,8 +230,8 @@ async fn restore_works_within_retention_only() {
         "retention_expired",
     );
     let live = file(&t, "alice", FileStatus::Available);
-    let mut fx = Fx::new();
-    fx.serves_file(&live);
+    let mut fx = FilesFx::default();
+    serves_file(&mut fx.files, &live);
     assert_err(
         fx.build().restore_file(&alice, live.id).await,
         ErrorKind::Conflict,
@@ -243,10 +243,10 @@ async fn restore_works_within_retention_only() {
 async fn an_erase_cut_short_after_the_mark_keeps_the_row_for_the_sweep() {
     let t = tenant(coffer_domain::TenantStatus::Active);
     let f = file(&t, "alice", FileStatus::Deleted);
-    let mut fx = Fx::new();
-    fx.audit_ok();
-    fx.serves_file(&f);
-    fx.marks_for_erase(std::slice::from_ref(&f));
+    let mut fx = FilesFx::default();
+    audit_ok(&mut fx.audit);
+    serves_file(&mut fx.files, &f);
+    marks_for_erase(&mut fx.integrity, std::slice::from_ref(&f));
     fx.store
         .expect_delete()
         .times(1)

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use coffer_domain::{Plan, Role, Tenant, TenantStatus, Usage};
 use coffer_ports::{
-    MockAuditLog, MockEventOutbox, MockFileCatalog, MockGrants, MockIntegrity, MockMembers,
-    MockTenantDataResolver, Page, TenantData, TenantUsage,
+    MockFileCatalog, MockMembers, MockTenantDataResolver, MockTenantRegistry, Page, TenantData,
+    TenantUsage,
 };
-use coffer_service::ErrorKind;
+use coffer_service::{ErrorKind, Platform};
 
 use crate::support::*;
 
@@ -46,10 +46,7 @@ fn own_data() -> Arc<TenantData> {
     Arc::new(TenantData {
         files: Arc::new(files),
         members: Arc::new(members),
-        grants: Arc::new(MockGrants::new()),
-        audit: Arc::new(MockAuditLog::new()),
-        integrity: Arc::new(MockIntegrity::new()),
-        events: Arc::new(MockEventOutbox::new()),
+        ..no_data()
     })
 }
 
@@ -65,13 +62,13 @@ async fn a_dedicated_tenants_usage_and_users_come_from_its_own_data() {
         dedicated_database: Some("coffer_t_new".into()),
         ..tenant(TenantStatus::Provisioning)
     };
-    let mut fx = Fx::new();
+    let mut registry = MockTenantRegistry::new();
     let page = vec![
         usage_of(&shared, bytes(100, 2), 7, false),
         usage_of(&own, Usage::default(), 0, true),
         usage_of(&onboarding, Usage::default(), 0, true),
     ];
-    fx.registry
+    registry
         .expect_tenant_usage()
         .times(1)
         .returning(move |_, _| {
@@ -81,7 +78,7 @@ async fn a_dedicated_tenants_usage_and_users_come_from_its_own_data() {
             })
         });
     let row = own.clone();
-    fx.registry
+    registry
         .expect_get_tenant()
         .times(1)
         .withf(move |id| *id == row.id)
@@ -95,9 +92,7 @@ async fn a_dedicated_tenants_usage_and_users_come_from_its_own_data() {
         .times(1)
         .withf(move |t| t.id == own_id)
         .returning(move |_| Ok(data.clone()));
-    fx.resolver = Some(resolver);
-    let metrics = fx
-        .build()
+    let metrics = Platform::new(Arc::new(registry), Arc::new(resolver))
         .platform_metrics(&platform_admin())
         .await
         .unwrap();
@@ -119,10 +114,9 @@ async fn a_dedicated_tenants_usage_and_users_come_from_its_own_data() {
 #[tokio::test]
 async fn metrics_are_for_platform_admins() {
     let t = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
-    fx.registry.expect_tenant_usage().never();
-    let result = fx
-        .build()
+    let mut registry = MockTenantRegistry::new();
+    registry.expect_tenant_usage().never();
+    let result = Platform::new(Arc::new(registry), resolver(no_data(), None, None))
         .platform_metrics(&caller(&t, "boss", &[Role::Admin]))
         .await;
     assert_err(result, ErrorKind::Forbidden, "platform_admin_required");

@@ -41,8 +41,8 @@ fn provisioning() -> Tenant {
 type Log = Arc<Mutex<Vec<String>>>;
 
 /// A fixture where `fail` (a step) fails; every call is logged.
-fn fixture(t: &Tenant, fail: Option<OnboardingStep>, log: &Log) -> Fx {
-    let mut fx = Fx::new();
+fn fixture(t: &Tenant, fail: Option<OnboardingStep>, log: &Log) -> OnboarderFx {
+    let mut fx = OnboarderFx::default();
     let row = t.clone();
     fx.registry
         .expect_get_tenant()
@@ -260,7 +260,7 @@ async fn database_chosen(
     plan: Plan,
     asked: Option<bool>,
 ) -> Result<Option<String>, coffer_service::ServiceError> {
-    let mut fx = Fx::new();
+    let mut fx = OnboarderFx::default();
     fx.config.dedicated_databases = placement;
     let chosen = Arc::new(Mutex::new(None));
     let seen = chosen.clone();
@@ -343,7 +343,7 @@ fn database_prefixes_are_plain_identifiers() {
 
 #[tokio::test]
 async fn create_queues_a_provisioning_tenant_and_makes_nothing_yet() {
-    let mut fx = Fx::new();
+    let mut fx = OnboarderFx::default();
     fx.store.expect_ensure_bucket().never();
     fx.members.expect_upsert_user().never();
     fx.onboarding
@@ -376,7 +376,7 @@ async fn create_queues_a_provisioning_tenant_and_makes_nothing_yet() {
 
 #[tokio::test]
 async fn a_region_without_placement_is_refused_at_request_time() {
-    let mut fx = Fx::new();
+    let mut fx = OnboarderFx::default();
     fx.config.placement.regions.insert(
         Region::new("eu-west").unwrap(),
         BucketName::new("coffer-eu").unwrap(),
@@ -394,7 +394,7 @@ async fn a_region_without_placement_is_refused_at_request_time() {
 #[tokio::test]
 async fn only_a_failed_onboarding_is_retried() {
     let t = tenant(TenantStatus::ProvisioningFailed);
-    let mut fx = Fx::new();
+    let mut fx = OnboarderFx::default();
     let row = t.clone();
     fx.registry
         .expect_get_tenant()

@@ -24,8 +24,8 @@ type Log = Arc<Mutex<Vec<String>>>;
 
 /// A sweep that finds `listed` due for purge, with no uploads in progress
 /// and no objects left; the registry answers `current` when asked afresh.
-fn fixture(listed: &Tenant, current: Tenant, log: &Log) -> Fx {
-    let mut fx = Fx::new();
+fn fixture(listed: &Tenant, current: Tenant, log: &Log) -> SweeperFx {
+    let mut fx = SweeperFx::default();
     let page = listed.clone();
     fx.registry.expect_list_tenants().returning(move |_, _| {
         Ok(Page {

@@ -3,8 +3,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use coffer_domain::{FileRecord, FileStatus, Role, Tenant, TenantStatus};
 use coffer_ports::{
-    ByteRange, GetObject, MetadataErrorKind, MockEventOutbox, MockGrants, MockIntegrity,
-    MockMembers, MockTenantDataResolver, Page, ReadFilter, TenantData,
+    ByteRange, GetObject, MetadataErrorKind, MockTenantDataResolver, Page, ReadFilter, TenantData,
 };
 use coffer_service::{ErrorKind, ListFiles};
 use mockall::Sequence;
@@ -15,8 +14,8 @@ use crate::support::*;
 async fn download_url_is_audited_first_and_restores_the_name() {
     let t = tenant(TenantStatus::Active);
     let f = file(&t, "alice", FileStatus::Available);
-    let mut fx = Fx::new();
-    fx.serves_file(&f);
+    let mut fx = FilesFx::default();
+    serves_file(&mut fx.files, &f);
     let mut seq = Sequence::new();
     let id = f.id;
     fx.audit
@@ -51,8 +50,8 @@ async fn download_url_is_audited_first_and_restores_the_name() {
 async fn no_url_without_an_audit_record() {
     let t = tenant(TenantStatus::Active);
     let f = file(&t, "alice", FileStatus::Available);
-    let mut fx = Fx::new();
-    fx.serves_file(&f);
+    let mut fx = FilesFx::default();
+    serves_file(&mut fx.files, &f);
     fx.audit
         .expect_append_audit()
         .returning(|_, _| Err(meta_err(MetadataErrorKind::Unavailable)));
@@ -68,8 +67,8 @@ async fn no_url_without_an_audit_record() {
 async fn pending_files_cannot_be_downloaded() {
     let t = tenant(TenantStatus::Active);
     let f = file(&t, "alice", FileStatus::Pending);
-    let mut fx = Fx::new();
-    fx.serves_file(&f);
+    let mut fx = FilesFx::default();
+    serves_file(&mut fx.files, &f);
     fx.store.expect_presign_get().never();
     let result = fx
         .build()
@@ -82,8 +81,8 @@ async fn pending_files_cannot_be_downloaded() {
 async fn private_files_of_others_are_forbidden_and_foreign_ones_not_found() {
     let t = tenant(TenantStatus::Active);
     let f = file(&t, "alice", FileStatus::Available);
-    let mut fx = Fx::new();
-    fx.serves_file(&f);
+    let mut fx = FilesFx::default();
+    serves_file(&mut fx.files, &f);
     let app = fx.build();
     assert_err(
         app.get_file(&caller(&t, "bob", &[Role::Editor]), f.id)
@@ -104,9 +103,9 @@ async fn private_files_of_others_are_forbidden_and_foreign_ones_not_found() {
 async fn content_checks_the_range_before_reading() {
     let t = tenant(TenantStatus::Active);
     let f = file(&t, "alice", FileStatus::Available); // 9 bytes
-    let mut fx = Fx::new();
-    fx.audit_ok();
-    fx.serves_file(&f);
+    let mut fx = FilesFx::default();
+    audit_ok(&mut fx.audit);
+    serves_file(&mut fx.files, &f);
     fx.store
         .expect_get_stream()
         .times(1)
@@ -140,7 +139,7 @@ async fn content_checks_the_range_before_reading() {
 #[tokio::test]
 async fn listing_filters_by_what_the_caller_may_read() {
     let t = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
+    let mut fx = FilesFx::default();
     fx.files
         .expect_list_files()
         .times(1)
@@ -184,7 +183,7 @@ async fn listing_filters_by_what_the_caller_may_read() {
 #[tokio::test]
 async fn listing_refuses_bad_input() {
     let t = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
+    let mut fx = FilesFx::default();
     fx.files.expect_list_files().never();
     let app = fx.build();
     let c = caller(&t, "ed", &[Role::Editor]);
@@ -224,17 +223,14 @@ async fn listing_refuses_bad_input() {
 
 /// Reading a file and recording the access are one use case over one
 /// tenant's data: its stores are resolved once, for the caller's tenant.
-fn resolved_once(t: &Tenant, f: &FileRecord) -> Fx {
-    let mut fx = Fx::new();
-    fx.serves_file(f);
-    fx.audit_ok();
+fn resolved_once(t: &Tenant, f: &FileRecord) -> FilesFx {
+    let mut fx = FilesFx::default();
+    serves_file(&mut fx.files, f);
+    audit_ok(&mut fx.audit);
     let data = TenantData {
         files: Arc::new(std::mem::take(&mut fx.files)),
-        members: Arc::new(MockMembers::new()),
-        grants: Arc::new(MockGrants::new()),
         audit: Arc::new(std::mem::take(&mut fx.audit)),
-        integrity: Arc::new(MockIntegrity::new()),
-        events: Arc::new(MockEventOutbox::new()),
+        ..no_data()
     };
     let data = Arc::new(data);
     let mut resolver = MockTenantDataResolver::new();

@@ -45,13 +45,13 @@ fn stray(t: &Tenant) -> ObjectKey {
 
 /// One tenant with these rows and, in the one bucket, these objects.
 struct World {
-    fx: Fx,
+    fx: ReconcilerFx,
     tenant: Tenant,
 }
 
 impl World {
     fn of(tenant: Tenant, rows: Vec<FileObject>, objects: Vec<ListedObject>) -> Self {
-        let mut fx = Fx::new();
+        let mut fx = ReconcilerFx::default();
         let listed = tenant.clone();
         fx.registry.expect_list_tenants().returning(move |_, _| {
             Ok(Page {
@@ -206,7 +206,7 @@ async fn without_repair_it_only_reports() {
 async fn a_failing_listing_repairs_nothing() {
     let t = tenant(TenantStatus::Active);
     let lost = row(&t, FileStatus::Available);
-    let mut fx = Fx::new();
+    let mut fx = ReconcilerFx::default();
     fx.registry
         .expect_get_tenant()
         .returning(move |_| Ok(t.clone()));
@@ -233,7 +233,7 @@ async fn objects_and_rows_are_read_page_by_page() {
     // A first page of rows as long as the reconciler asks for, then one more.
     let first: Vec<FileObject> = (0..1000).map(|_| row(&t, FileStatus::Available)).collect();
     let last = row(&t, FileStatus::Available);
-    let mut fx = Fx::new();
+    let mut fx = ReconcilerFx::default();
     let listed = t.clone();
     fx.registry
         .expect_get_tenant()
@@ -284,7 +284,7 @@ async fn every_placement_bucket_of_the_tenant_is_scanned() {
     let mut t = tenant(TenantStatus::Active);
     t.dedicated_bucket = Some("acme-own".into());
     let id = t.id;
-    let mut fx = Fx::new();
+    let mut fx = ReconcilerFx::default();
     fx.registry
         .expect_get_tenant()
         .returning(move |_| Ok(t.clone()));

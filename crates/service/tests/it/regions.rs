@@ -3,6 +3,7 @@
 //! default store is never asked about it; tenants of other regions keep
 //! the default store.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,10 +12,12 @@ use coffer_domain::{
     TenantStatus,
 };
 use coffer_ports::{
-    ByteStream, FileObject, GetObject, ListedObject, MockObjectStore, ObjectList, ObjectMeta,
-    PresignedRequest, StoreErrorKind,
+    ByteStream, FileObject, GetObject, ListedObject, MockJobLocks, MockMetadataReadiness,
+    MockObjectStore, ObjectList, ObjectMeta, PresignedRequest, StoreErrorKind,
 };
-use coffer_service::{ErrorKind, InitiateUpload, NewFileFields, StreamUpload, UploadTarget};
+use coffer_service::{
+    ErrorKind, InitiateUpload, NewFileFields, Operations, StreamUpload, UploadTarget,
+};
 use futures::StreamExt as _;
 
 use crate::support::*;
@@ -47,23 +50,23 @@ fn us_tenant() -> Tenant {
 
 /// `eu-west` on a store of its own (`coffer-eu`), `us-east` on the default
 /// store (`coffer-us`). The returned store is eu-west's, to set
-/// expectations on before [`with_eu`] hands it over.
-fn regional() -> (Fx, MockObjectStore) {
-    let mut fx = Fx::new();
-    fx.config
+/// expectations on before [`eu_west`] hands it over.
+fn regional() -> (Config, MockObjectStore) {
+    let mut config = Config::default();
+    config
         .placement
         .regions
         .insert(region("eu-west"), eu_bucket());
-    fx.config
+    config
         .placement
         .regions
         .insert(region("us-east"), us_bucket());
-    (fx, MockObjectStore::new())
+    (config, MockObjectStore::new())
 }
 
-fn with_eu(mut fx: Fx, eu: MockObjectStore) -> Fx {
-    fx.regions.push((region("eu-west"), eu));
-    fx
+/// The regions with a store of their own: eu-west, with `eu`.
+fn eu_west(eu: MockObjectStore) -> Vec<(Region, MockObjectStore)> {
+    vec![(region("eu-west"), eu)]
 }
 
 fn signed(url: &str) -> PresignedRequest {
@@ -112,8 +115,12 @@ fn body(bytes: &'static [u8]) -> ByteStream {
 #[tokio::test]
 async fn each_tenant_is_presigned_on_its_regions_store() {
     let (eu_t, us_t) = (eu_tenant(), us_tenant());
-    let (mut fx, mut eu) = regional();
-    fx.audit_ok();
+    let (config, mut eu) = regional();
+    let mut fx = FilesFx {
+        config,
+        ..FilesFx::default()
+    };
+    audit_ok(&mut fx.audit);
     fx.files
         .expect_reserve_upload()
         .returning(|scope, new, _, _| Ok(pending(new, scope.tenant_id())));
@@ -128,7 +135,8 @@ async fn each_tenant_is_presigned_on_its_regions_store() {
         .times(1)
         .withf(move |r| r.location.tenant() == us_id && r.location.bucket() == &us_bucket())
         .returning(|_| Ok(signed("https://us.store/put")));
-    let app = with_eu(fx, eu).build();
+    fx.regions = eu_west(eu);
+    let app = fx.build();
     for (t, expected) in [
         (&eu_t, "https://eu.store/put"),
         (&us_t, "https://us.store/put"),
@@ -154,8 +162,12 @@ async fn each_tenant_is_presigned_on_its_regions_store() {
 #[tokio::test]
 async fn a_streamed_upload_is_written_to_the_regions_store_only() {
     let t = eu_tenant();
-    let (mut fx, mut eu) = regional();
-    fx.audit_ok();
+    let (config, mut eu) = regional();
+    let mut fx = FilesFx {
+        config,
+        ..FilesFx::default()
+    };
+    audit_ok(&mut fx.audit);
     fx.files
         .expect_usage()
         .returning(|_| Ok(Default::default()));
@@ -193,7 +205,8 @@ async fn a_streamed_upload_is_written_to_the_regions_store_only() {
             })
         });
     eu.expect_delete().never();
-    let f = with_eu(fx, eu)
+    fx.regions = eu_west(eu);
+    let f = fx
         .build()
         .upload_stream(
             &caller(&t, "alice", &[Role::Editor]),
@@ -212,9 +225,13 @@ async fn reads_and_erases_of_a_tenant_use_its_regions_store() {
     let t = eu_tenant();
     let mut f = file(&t, "alice", FileStatus::Available);
     f.bucket = eu_bucket();
-    let (mut fx, mut eu) = regional();
-    fx.audit_ok();
-    fx.serves_file(&f);
+    let (config, mut eu) = regional();
+    let mut fx = FilesFx {
+        config,
+        ..FilesFx::default()
+    };
+    audit_ok(&mut fx.audit);
+    serves_file(&mut fx.files, &f);
     let marked = f.clone();
     fx.integrity
         .expect_begin_erase()
@@ -245,7 +262,8 @@ async fn reads_and_erases_of_a_tenant_use_its_regions_store() {
         .times(1)
         .withf(move |l| l.key() == &key && l.bucket() == &eu_bucket())
         .returning(|_| Ok(()));
-    let app = with_eu(fx, eu).build();
+    fx.regions = eu_west(eu);
+    let app = fx.build();
     let alice = caller(&t, "alice", &[Role::Editor]);
     let url = app.download_url(&alice, f.id).await.unwrap();
     assert_eq!(url.url, "https://eu.store/get");
@@ -257,9 +275,11 @@ async fn reads_and_erases_of_a_tenant_use_its_regions_store() {
 #[tokio::test]
 async fn readiness_asks_every_store() {
     for eu_ready in [true, false] {
-        let (mut fx, mut eu) = regional();
-        fx.readiness.expect_check_ready().returning(|| Ok(()));
-        fx.store.expect_check_ready().times(1).returning(|| Ok(()));
+        let mut eu = MockObjectStore::new();
+        let mut readiness = MockMetadataReadiness::new();
+        readiness.expect_check_ready().returning(|| Ok(()));
+        let mut store = MockObjectStore::new();
+        store.expect_check_ready().times(1).returning(|| Ok(()));
         eu.expect_check_ready().times(1).returning(move || {
             if eu_ready {
                 Ok(())
@@ -267,7 +287,12 @@ async fn readiness_asks_every_store() {
                 Err(store_err(StoreErrorKind::Unavailable))
             }
         });
-        let ready = with_eu(fx, eu).build().check_ready().await;
+        let operations = Operations::new(
+            Arc::new(MockJobLocks::new()),
+            Arc::new(readiness),
+            stores(store, eu_west(eu)),
+        );
+        let ready = operations.check_ready().await;
         match ready {
             Ok(()) => assert!(eu_ready, "ready although eu-west's store is down"),
             Err(err) => {
@@ -281,8 +306,12 @@ async fn readiness_asks_every_store() {
 #[tokio::test]
 async fn the_reconciler_lists_and_repairs_on_the_regions_store() {
     let t = eu_tenant();
-    let (mut fx, mut eu) = regional();
-    fx.audit_ok();
+    let (config, mut eu) = regional();
+    let mut fx = ReconcilerFx {
+        config,
+        ..ReconcilerFx::default()
+    };
+    audit_ok(&mut fx.audit);
     let row = t.clone();
     fx.registry
         .expect_get_tenant()
@@ -316,7 +345,8 @@ async fn the_reconciler_lists_and_repairs_on_the_regions_store() {
         .times(1)
         .withf(move |l| l.key() == &orphan && l.bucket() == &eu_bucket())
         .returning(|_| Ok(()));
-    let report = with_eu(fx, eu)
+    fx.regions = eu_west(eu);
+    let report = fx
         .build()
         .reconcile(Some(t.id), true, Duration::from_secs(3600))
         .await
@@ -327,8 +357,6 @@ async fn the_reconciler_lists_and_repairs_on_the_regions_store() {
 
 #[test]
 fn stores_choose_by_the_tenants_region() {
-    use std::sync::Arc;
-
     let default: Arc<dyn coffer_ports::ObjectStore> = Arc::new(MockObjectStore::new());
     let eu: Arc<dyn coffer_ports::ObjectStore> = Arc::new(MockObjectStore::new());
     let stores =
@@ -342,8 +370,12 @@ fn stores_choose_by_the_tenants_region() {
 #[tokio::test]
 async fn a_multipart_upload_is_started_and_its_parts_presigned_on_the_regions_store() {
     let t = eu_tenant();
-    let (mut fx, mut eu) = regional();
-    fx.audit_ok();
+    let (config, mut eu) = regional();
+    let mut fx = FilesFx {
+        config,
+        ..FilesFx::default()
+    };
+    audit_ok(&mut fx.audit);
     fx.files
         .expect_reserve_upload()
         .returning(|scope, new, _, _| Ok(pending(new, scope.tenant_id())));
@@ -373,8 +405,9 @@ async fn a_multipart_upload_is_started_and_its_parts_presigned_on_the_regions_st
     multipart.bucket = eu_bucket();
     multipart.size_bytes = 40 * 1024 * 1024;
     multipart.multipart_upload_id = Some("up-eu".into());
-    fx.serves_file(&multipart);
-    let app = with_eu(fx, eu).build();
+    serves_file(&mut fx.files, &multipart);
+    fx.regions = eu_west(eu);
+    let app = fx.build();
     let c = caller(&t, "alice", &[Role::Editor]);
     let up = app
         .initiate_upload(

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_domain::{FeatureFlag, FileStatus, LimitOverrides, Role, Source, TenantStatus};
-use coffer_ports::{MetadataErrorKind, TenantChange, TenantChanges};
-use coffer_service::{ErrorKind, InitiateUpload, NewFileFields, SetFeature};
+use coffer_ports::{MetadataErrorKind, MockTenantSettings, TenantChange, TenantChanges};
+use coffer_service::{ErrorKind, InitiateUpload, NewFileFields, ServiceConfig, SetFeature};
 use serde_json::json;
 
 use crate::support::*;
@@ -43,7 +43,7 @@ async fn a_setting_overrides_the_plan_and_the_override_at_initiate() {
         max_file_size: Some(1000),
         ..LimitOverrides::default()
     });
-    let mut fx = Fx::new();
+    let mut fx = FilesFx::default();
     fx.settings
         .expect_list_settings()
         .returning(|_| Ok(vec![("max_file_size".into(), json!(10))]));
@@ -59,9 +59,9 @@ async fn a_setting_overrides_the_plan_and_the_override_at_initiate() {
 async fn the_download_url_lives_as_long_as_the_setting_says() {
     let t = tenant(TenantStatus::Active);
     let f = file(&t, "alice", FileStatus::Available);
-    let mut fx = Fx::new();
-    fx.serves_file(&f);
-    fx.audit_ok();
+    let mut fx = FilesFx::default();
+    serves_file(&mut fx.files, &f);
+    audit_ok(&mut fx.audit);
     fx.settings
         .expect_list_settings()
         .returning(|_| Ok(vec![("url_ttl_secs".into(), json!(42))]));
@@ -82,7 +82,7 @@ async fn a_disabled_flag_closes_its_path_until_it_expires() {
     let f = file(&t, "alice", FileStatus::Available);
     let viewer = caller(&t, "alice", &[Role::Viewer]);
 
-    let mut fx = Fx::new();
+    let mut fx = FilesFx::default();
     fx.settings
         .expect_list_features()
         .returning(|_| Ok(vec![flag("content_streaming", false, Some(60))]));
@@ -94,7 +94,7 @@ async fn a_disabled_flag_closes_its_path_until_it_expires() {
     );
 
     // The same flag, expired: the path is open again (and goes on to the file).
-    let mut fx = Fx::new();
+    let mut fx = FilesFx::default();
     fx.settings
         .expect_list_features()
         .returning(|_| Ok(vec![flag("content_streaming", false, Some(-1))]));
@@ -108,7 +108,7 @@ async fn a_disabled_flag_closes_its_path_until_it_expires() {
         "not_found",
     );
 
-    let mut fx = Fx::new();
+    let mut fx = FilesFx::default();
     fx.settings
         .expect_list_features()
         .returning(|_| Ok(vec![flag("multipart_uploads", false, None)]));
@@ -126,13 +126,13 @@ async fn a_disabled_flag_closes_its_path_until_it_expires() {
 async fn settings_keys_and_values_are_validated() {
     let t = tenant(TenantStatus::Active);
     let id = t.id;
-    let mut fx = Fx::new();
+    let mut fx = SettingsFx::default();
     let served = t.clone();
     fx.registry
         .expect_get_tenant()
         .returning(move |_| Ok(served.clone()));
     fx.settings.expect_put_setting().never();
-    let coffer = fx.build();
+    let settings = fx.build();
     let admin = platform_admin();
     for (key, value, code) in [
         ("max_files", json!(1), "unknown_setting"),
@@ -140,13 +140,13 @@ async fn settings_keys_and_values_are_validated() {
         ("url_ttl_secs", json!(0), "invalid_setting"),
         ("allowed_content_types", json!("image/*"), "invalid_setting"),
     ] {
-        let result = coffer
+        let result = settings
             .set_tenant_setting(&admin, id, key, Some(value))
             .await;
         assert_err(result, ErrorKind::Invalid, code);
     }
     assert_err(
-        coffer
+        settings
             .set_tenant_feature(
                 &admin,
                 id,
@@ -162,7 +162,7 @@ async fn settings_keys_and_values_are_validated() {
     );
     let editor = caller(&t, "alice", &[Role::Admin]);
     assert_err(
-        coffer.tenant_effective_config(&editor, id).await,
+        settings.tenant_effective_config(&editor, id).await,
         ErrorKind::Forbidden,
         "platform_admin_required",
     );
@@ -170,21 +170,23 @@ async fn settings_keys_and_values_are_validated() {
 
 #[tokio::test]
 async fn unknown_tenants_are_not_found() {
-    let mut fx = Fx::new();
+    let mut fx = SettingsFx::default();
     fx.registry
         .expect_get_tenant()
         .returning(|_| Err(meta_err(MetadataErrorKind::NotFound)));
-    let coffer = fx.build();
+    let settings = fx.build();
     let id = coffer_domain::TenantId::new_random();
     assert_err(
-        coffer
+        settings
             .tenant_setting(&platform_admin(), id, "url_ttl_secs")
             .await,
         ErrorKind::NotFound,
         "not_found",
     );
     assert_err(
-        coffer.tenant_effective_config(&platform_admin(), id).await,
+        settings
+            .tenant_effective_config(&platform_admin(), id)
+            .await,
         ErrorKind::NotFound,
         "not_found",
     );
@@ -194,7 +196,7 @@ async fn unknown_tenants_are_not_found() {
 async fn a_setting_is_stored_normalised_journalled_and_applied_at_once() {
     let t = tenant(TenantStatus::Active);
     let id = t.id;
-    let mut fx = Fx::new();
+    let mut fx = SettingsFx::default();
     let served = t.clone();
     fx.registry
         .expect_get_tenant()
@@ -222,10 +224,10 @@ async fn a_setting_is_stored_normalised_journalled_and_applied_at_once() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Ok(vec![("allowed_content_types".into(), json!(["image/*"]))]));
-    let coffer = fx.build();
-    let before = coffer.effective_config(&t).await.unwrap();
+    let (settings, configs) = fx.build_with();
+    let before = configs.effective_config(&t).await.unwrap();
     assert_eq!(before.allowed_content_types.source, Source::Plan);
-    let view = coffer
+    let view = settings
         .set_tenant_setting(
             &platform_admin(),
             id,
@@ -250,42 +252,49 @@ impl TenantChanges for Feed {
 #[tokio::test]
 async fn a_change_elsewhere_drops_the_cached_configuration() {
     let t = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
-    fx.config.tenant_cache_ttl = Duration::from_secs(3600);
+    let mut settings = MockTenantSettings::new();
     let mut seq = mockall::Sequence::new();
-    fx.settings
+    settings
         .expect_list_features()
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Ok(vec![]));
-    fx.settings
+    settings
         .expect_list_features()
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Ok(vec![flag("streamed_uploads", false, None)]));
-    fx.settings
+    settings
         .expect_list_features()
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Ok(vec![]));
-    let coffer = fx.build();
-    let streamed = coffer_domain::FeatureKey::StreamedUploads;
-    assert!(coffer.effective_config(&t).await.unwrap().enabled(streamed));
+    let config = Arc::new(ServiceConfig {
+        tenant_cache_ttl: Duration::from_secs(3600),
+        ..Config::default().0
+    });
+    let caches = caches(&config);
+    let configs = configs(&unset(settings), &caches, &config);
+    let streamed = async || {
+        let eff = configs.effective_config(&t).await.unwrap();
+        eff.enabled(coffer_domain::FeatureKey::StreamedUploads)
+    };
+    assert!(streamed().await);
     // Cached: a second read asks nothing.
-    assert!(coffer.effective_config(&t).await.unwrap().enabled(streamed));
+    assert!(streamed().await);
     // Another tenant's change leaves it cached.
-    coffer
-        .follow_tenant_changes(Arc::new(Feed(vec![TenantChange::Tenant(
+    caches
+        .follow_changes(Arc::new(Feed(vec![TenantChange::Tenant(
             coffer_domain::TenantId::new_random(),
         )])))
         .await;
-    assert!(coffer.effective_config(&t).await.unwrap().enabled(streamed));
-    coffer
-        .follow_tenant_changes(Arc::new(Feed(vec![TenantChange::Tenant(t.id)])))
+    assert!(streamed().await);
+    caches
+        .follow_changes(Arc::new(Feed(vec![TenantChange::Tenant(t.id)])))
         .await;
-    assert!(!coffer.effective_config(&t).await.unwrap().enabled(streamed));
-    coffer
-        .follow_tenant_changes(Arc::new(Feed(vec![TenantChange::All])))
+    assert!(!streamed().await);
+    caches
+        .follow_changes(Arc::new(Feed(vec![TenantChange::All])))
         .await;
-    assert!(coffer.effective_config(&t).await.unwrap().enabled(streamed));
+    assert!(streamed().await);
 }

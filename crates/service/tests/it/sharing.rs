@@ -16,9 +16,8 @@ fn to_bob(access: Access, expires_at: Option<time::OffsetDateTime>) -> AddGrant 
 async fn owners_grant_and_revoke() {
     let t = tenant(TenantStatus::Active);
     let f = file(&t, "alice", FileStatus::Available);
-    let mut fx = Fx::new();
-    fx.audit_ok();
-    fx.serves_file(&f);
+    let mut fx = SharingFx::default();
+    serves_file(&mut fx.files, &f);
     fx.grants
         .expect_put_grant()
         .times(1)
@@ -68,8 +67,8 @@ async fn sharing_needs_manage() {
     let t = tenant(TenantStatus::Active);
     let mut f = file(&t, "alice", FileStatus::Available);
     f.visibility = coffer_domain::Visibility::Tenant;
-    let mut fx = Fx::new();
-    fx.serves_file(&f);
+    let mut fx = SharingFx::default();
+    serves_file(&mut fx.files, &f);
     fx.grants.expect_put_grant().never();
     let app = fx.build();
     let bob = caller(&t, "bob", &[Role::Editor]);

@@ -1,3 +1,4 @@
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use coffer_domain::{
@@ -6,14 +7,17 @@ use coffer_domain::{
     TenantSlug, TenantStatus, UserId, Visibility,
 };
 use coffer_ports::{
-    Clock, MetadataError, MetadataErrorKind, MetadataPorts, MockAuditLog, MockBillingLedger,
-    MockEventOutbox, MockFileCatalog, MockGrants, MockIdentityProvider, MockIntegrity,
-    MockJobLocks, MockMembers, MockMetadataReadiness, MockObjectStore, MockOnboardingQueue,
-    MockTenantDataResolver, MockTenantDatabases, MockTenantRegistry, MockTenantSettings,
-    OneDatabase, PresignedRequest, StoreError, StoreErrorKind, StoredFile, TenantData,
-    TenantDataResolver, TenantDatabases,
+    Clock, MetadataError, MetadataErrorKind, MockAuditLog, MockBillingLedger, MockEventOutbox,
+    MockFileCatalog, MockGrants, MockIdentityProvider, MockIntegrity, MockMembers, MockObjectStore,
+    MockOnboardingQueue, MockTenantDataResolver, MockTenantDatabases, MockTenantRegistry,
+    MockTenantSettings, MockWebhookSender, OneDatabase, PresignedRequest, StoreError,
+    StoreErrorKind, StoredFile, TenantData, TenantDataResolver, TenantDatabases, TenantSettings,
 };
-use coffer_service::{Caller, Coffer, ErrorKind, RequestMeta, ServiceConfig, ServiceError};
+use coffer_service::{
+    Authentication, Billing, Caller, EffectiveConfigs, ErrorKind, Events, Files, Onboarder, Purge,
+    Reconciler, RequestMeta, ServiceConfig, ServiceError, Settings, Sharing, Stores, Sweeper,
+    TenantCaches, Tenants,
+};
 use time::OffsetDateTime;
 
 pub struct FixedClock(pub OffsetDateTime);
@@ -28,160 +32,447 @@ pub fn now() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
 }
 
-/// The mocked ports of one test, one mock per port; set expectations on
-/// the ports the use case uses, then `build`.
-pub struct Fx {
+pub fn clock() -> Arc<dyn Clock> {
+    Arc::new(FixedClock(now()))
+}
+
+/// The service configuration of a test: every tenant's objects in
+/// `coffer-test`, unless the test places them otherwise.
+pub struct Config(pub ServiceConfig);
+
+impl Default for Config {
+    fn default() -> Self {
+        Self(ServiceConfig::new(BucketName::new("coffer-test").unwrap()))
+    }
+}
+
+impl Deref for Config {
+    type Target = ServiceConfig;
+    fn deref(&self) -> &ServiceConfig {
+        &self.0
+    }
+}
+
+impl DerefMut for Config {
+    fn deref_mut(&mut self) -> &mut ServiceConfig {
+        &mut self.0
+    }
+}
+
+impl Config {
+    fn shared(self) -> Arc<ServiceConfig> {
+        Arc::new(self.0)
+    }
+}
+
+/// A tenant's data whose stores expect no call: a fixture gives the stores
+/// its group uses, so a use case that reaches another one fails its test.
+pub fn no_data() -> TenantData {
+    TenantData {
+        files: Arc::new(MockFileCatalog::new()),
+        members: Arc::new(MockMembers::new()),
+        grants: Arc::new(MockGrants::new()),
+        audit: Arc::new(MockAuditLog::new()),
+        integrity: Arc::new(MockIntegrity::new()),
+        events: Arc::new(MockEventOutbox::new()),
+    }
+}
+
+/// Every tenant's data is `data`, in one database, resolved `times` times
+/// when given (any number of times when not) — or `resolver` decides.
+pub fn resolver(
+    data: TenantData,
+    resolver: Option<MockTenantDataResolver>,
+    times: Option<usize>,
+) -> Arc<dyn TenantDataResolver> {
+    match (resolver, times) {
+        (Some(resolver), _) => Arc::new(resolver),
+        (None, Some(times)) => {
+            let data = Arc::new(data);
+            let mut counted = MockTenantDataResolver::new();
+            counted
+                .expect_tenant_data()
+                .times(times)
+                .returning(move |_| Ok(data.clone()));
+            Arc::new(counted)
+        }
+        (None, None) => Arc::new(OneDatabase::new(data)),
+    }
+}
+
+/// The default store, and the regions with a store of their own.
+pub fn stores(store: MockObjectStore, regions: Vec<(Region, MockObjectStore)>) -> Arc<Stores> {
+    let stores = regions
+        .into_iter()
+        .fold(Stores::new(Arc::new(store)), |stores, (region, store)| {
+            stores.with_region(region, Arc::new(store))
+        });
+    Arc::new(stores)
+}
+
+pub fn caches(config: &ServiceConfig) -> Arc<TenantCaches> {
+    Arc::new(TenantCaches::new(config.tenant_cache_ttl))
+}
+
+/// A tenant without settings or flags, unless the test said otherwise
+/// (mockall tries expectations in the order they were set).
+pub fn unset(mut settings: MockTenantSettings) -> Arc<dyn TenantSettings> {
+    settings.expect_list_settings().returning(|_| Ok(vec![]));
+    settings.expect_list_features().returning(|_| Ok(vec![]));
+    Arc::new(settings)
+}
+
+pub fn configs(
+    settings: &Arc<dyn TenantSettings>,
+    caches: &Arc<TenantCaches>,
+    config: &Arc<ServiceConfig>,
+) -> EffectiveConfigs {
+    EffectiveConfigs::new(settings.clone(), caches.clone(), clock(), config.clone())
+}
+
+fn databases(databases: Option<MockTenantDatabases>) -> Option<Arc<dyn TenantDatabases>> {
+    databases.map(|d| Arc::new(d) as Arc<dyn TenantDatabases>)
+}
+
+/// [`Authentication`]'s ports.
+#[derive(Default)]
+pub struct AuthFx {
+    pub identity: MockIdentityProvider,
+    pub registry: MockTenantRegistry,
+    pub members: MockMembers,
+}
+
+impl AuthFx {
+    pub fn build(self) -> Authentication {
+        let data = TenantData {
+            members: Arc::new(self.members),
+            ..no_data()
+        };
+        Authentication::new(
+            Arc::new(self.identity),
+            Arc::new(self.registry),
+            resolver(data, None, None),
+            caches(&Config::default()),
+        )
+    }
+}
+
+/// [`Files`]' ports.
+#[derive(Default)]
+pub struct FilesFx {
+    pub files: MockFileCatalog,
+    pub audit: MockAuditLog,
+    pub integrity: MockIntegrity,
+    pub settings: MockTenantSettings,
+    /// Where tenants' data is, instead of one database of the mocks above.
+    pub resolver: Option<MockTenantDataResolver>,
+    pub store: MockObjectStore,
+    /// Regions with an object store of their own.
+    pub regions: Vec<(Region, MockObjectStore)>,
+    pub config: Config,
+}
+
+impl FilesFx {
+    pub fn build(self) -> Files {
+        let config = self.config.shared();
+        let data = TenantData {
+            files: Arc::new(self.files),
+            audit: Arc::new(self.audit),
+            integrity: Arc::new(self.integrity),
+            ..no_data()
+        };
+        Files::new(
+            resolver(data, self.resolver, None),
+            stores(self.store, self.regions),
+            configs(&unset(self.settings), &caches(&config), &config),
+            clock(),
+            config,
+        )
+    }
+}
+
+/// [`Sharing`]'s ports.
+#[derive(Default)]
+pub struct SharingFx {
+    pub files: MockFileCatalog,
+    pub grants: MockGrants,
+}
+
+impl SharingFx {
+    pub fn build(self) -> Sharing {
+        let data = TenantData {
+            files: Arc::new(self.files),
+            grants: Arc::new(self.grants),
+            ..no_data()
+        };
+        Sharing::new(resolver(data, None, None), clock())
+    }
+}
+
+/// [`Tenants`]' ports.
+#[derive(Default)]
+pub struct TenantsFx {
     pub registry: MockTenantRegistry,
     pub settings: MockTenantSettings,
     pub onboarding: MockOnboardingQueue,
-    pub billing: MockBillingLedger,
-    pub jobs: MockJobLocks,
-    pub readiness: MockMetadataReadiness,
-    /// The tenant data ports: every tenant's in one database, unless
-    /// `resolver` says otherwise.
     pub files: MockFileCatalog,
-    pub members: MockMembers,
-    pub grants: MockGrants,
-    pub audit: MockAuditLog,
-    pub integrity: MockIntegrity,
-    pub events: MockEventOutbox,
-    /// Dedicated databases; `None` (the default) is a deployment without.
-    pub databases: Option<MockTenantDatabases>,
-    /// Where tenants' data is, instead of one database of the mocks above.
-    pub resolver: Option<MockTenantDataResolver>,
-    /// How often the tenant data of the mocks above must be resolved
-    /// (any number of times when `None`).
-    pub resolutions: Option<usize>,
-    pub store: MockObjectStore,
-    pub identity: MockIdentityProvider,
-    pub config: ServiceConfig,
-    /// Regions with an object store of their own.
-    pub regions: Vec<(Region, MockObjectStore)>,
+    pub config: Config,
 }
 
-impl Fx {
-    pub fn new() -> Self {
-        Self {
-            registry: MockTenantRegistry::new(),
-            settings: MockTenantSettings::new(),
-            onboarding: MockOnboardingQueue::new(),
-            billing: MockBillingLedger::new(),
-            jobs: MockJobLocks::new(),
-            readiness: MockMetadataReadiness::new(),
-            files: MockFileCatalog::new(),
-            members: MockMembers::new(),
-            grants: MockGrants::new(),
-            audit: MockAuditLog::new(),
-            integrity: MockIntegrity::new(),
-            events: MockEventOutbox::new(),
-            databases: None,
-            resolver: None,
-            resolutions: None,
-            store: MockObjectStore::new(),
-            identity: MockIdentityProvider::new(),
-            config: ServiceConfig::new(BucketName::new("coffer-test").unwrap()),
-            regions: Vec::new(),
-        }
-    }
-
-    pub fn build(mut self) -> Coffer {
-        // A tenant without settings or flags, unless the test said otherwise
-        // (mockall tries expectations in the order they were set).
-        self.settings
-            .expect_list_settings()
-            .returning(|_| Ok(vec![]));
-        self.settings
-            .expect_list_features()
-            .returning(|_| Ok(vec![]));
+impl TenantsFx {
+    pub fn build(self) -> Tenants {
+        let config = self.config.shared();
+        let (settings, caches) = (unset(self.settings), caches(&config));
         let data = TenantData {
             files: Arc::new(self.files),
+            ..no_data()
+        };
+        Tenants::new(
+            Arc::new(self.registry),
+            settings.clone(),
+            Arc::new(self.onboarding),
+            resolver(data, None, None),
+            configs(&settings, &caches, &config),
+            caches,
+            clock(),
+        )
+    }
+}
+
+/// [`Settings`]' ports; `build_with` also answers the effective
+/// configurations the group shares its cache with.
+#[derive(Default)]
+pub struct SettingsFx {
+    pub registry: MockTenantRegistry,
+    pub settings: MockTenantSettings,
+    pub config: Config,
+}
+
+impl SettingsFx {
+    pub fn build(self) -> Settings {
+        self.build_with().0
+    }
+
+    pub fn build_with(self) -> (Settings, EffectiveConfigs) {
+        let config = self.config.shared();
+        let (settings, caches) = (unset(self.settings), caches(&config));
+        let configs = configs(&settings, &caches, &config);
+        let group = Settings::new(
+            Arc::new(self.registry),
+            settings,
+            configs.clone(),
+            caches,
+            clock(),
+        );
+        (group, configs)
+    }
+}
+
+/// [`Onboarder`]'s ports.
+#[derive(Default)]
+pub struct OnboarderFx {
+    pub registry: MockTenantRegistry,
+    pub onboarding: MockOnboardingQueue,
+    pub members: MockMembers,
+    /// Dedicated databases; `None` (the default) is a deployment without.
+    pub databases: Option<MockTenantDatabases>,
+    pub store: MockObjectStore,
+    pub regions: Vec<(Region, MockObjectStore)>,
+    pub config: Config,
+}
+
+impl OnboarderFx {
+    pub fn build(self) -> Onboarder {
+        let config = self.config.shared();
+        let data = TenantData {
             members: Arc::new(self.members),
-            grants: Arc::new(self.grants),
+            ..no_data()
+        };
+        Onboarder::new(
+            Arc::new(self.registry),
+            Arc::new(self.onboarding),
+            resolver(data, None, None),
+            databases(self.databases),
+            stores(self.store, self.regions),
+            caches(&config),
+            clock(),
+            config,
+        )
+    }
+}
+
+/// [`Billing`]'s ports.
+#[derive(Default)]
+pub struct BillingFx {
+    pub registry: MockTenantRegistry,
+    pub settings: MockTenantSettings,
+    pub billing: MockBillingLedger,
+}
+
+impl BillingFx {
+    pub fn build(self) -> Billing {
+        let config = Config::default().shared();
+        let (settings, caches) = (unset(self.settings), caches(&config));
+        Billing::new(
+            Arc::new(self.registry),
+            settings.clone(),
+            Arc::new(self.billing),
+            configs(&settings, &caches, &config),
+            caches,
+            clock(),
+        )
+    }
+}
+
+/// [`Events`]' ports.
+#[derive(Default)]
+pub struct EventsFx {
+    pub registry: MockTenantRegistry,
+    pub settings: MockTenantSettings,
+    pub events: MockEventOutbox,
+    /// How often the tenant data must be resolved (any number of times
+    /// when `None`).
+    pub resolutions: Option<usize>,
+    pub sender: MockWebhookSender,
+    pub config: Config,
+}
+
+impl EventsFx {
+    pub fn build(self) -> Events {
+        let config = self.config.shared();
+        let data = TenantData {
+            events: Arc::new(self.events),
+            ..no_data()
+        };
+        Events::new(
+            Arc::new(self.registry),
+            Arc::new(self.settings),
+            resolver(data, None, self.resolutions),
+            Arc::new(self.sender),
+            caches(&config),
+            clock(),
+            config,
+        )
+    }
+}
+
+/// [`Sweeper`]'s ports, and those of the [`Purge`] it runs.
+#[derive(Default)]
+pub struct SweeperFx {
+    pub registry: MockTenantRegistry,
+    pub files: MockFileCatalog,
+    pub integrity: MockIntegrity,
+    pub settings: MockTenantSettings,
+    /// Dedicated databases; `None` (the default) is a deployment without.
+    pub databases: Option<MockTenantDatabases>,
+    pub store: MockObjectStore,
+    pub config: Config,
+}
+
+impl SweeperFx {
+    pub fn build(self) -> Sweeper {
+        let config = self.config.shared();
+        let registry = Arc::new(self.registry);
+        let data = TenantData {
+            files: Arc::new(self.files),
+            integrity: Arc::new(self.integrity),
+            ..no_data()
+        };
+        let tenant_data = resolver(data, None, None);
+        let stores = stores(self.store, Vec::new());
+        let caches = caches(&config);
+        let purge = Purge::new(
+            registry.clone(),
+            tenant_data.clone(),
+            databases(self.databases),
+            stores.clone(),
+            caches.clone(),
+            clock(),
+            config.clone(),
+        );
+        Sweeper::new(
+            registry,
+            tenant_data,
+            stores,
+            purge,
+            configs(&unset(self.settings), &caches, &config),
+            clock(),
+            config,
+        )
+    }
+}
+
+/// [`Reconciler`]'s ports.
+#[derive(Default)]
+pub struct ReconcilerFx {
+    pub registry: MockTenantRegistry,
+    pub files: MockFileCatalog,
+    pub audit: MockAuditLog,
+    pub integrity: MockIntegrity,
+    pub store: MockObjectStore,
+    pub regions: Vec<(Region, MockObjectStore)>,
+    pub config: Config,
+}
+
+impl ReconcilerFx {
+    pub fn build(self) -> Reconciler {
+        let data = TenantData {
+            files: Arc::new(self.files),
             audit: Arc::new(self.audit),
             integrity: Arc::new(self.integrity),
-            events: Arc::new(self.events),
+            ..no_data()
         };
-        let tenant_data: Arc<dyn TenantDataResolver> = match (self.resolver, self.resolutions) {
-            (Some(resolver), _) => Arc::new(resolver),
-            (None, Some(times)) => {
-                let data = Arc::new(data);
-                let mut counted = MockTenantDataResolver::new();
-                counted
-                    .expect_tenant_data()
-                    .times(times)
-                    .returning(move |_| Ok(data.clone()));
-                Arc::new(counted)
-            }
-            (None, None) => Arc::new(OneDatabase::new(data)),
-        };
-        let ports = MetadataPorts {
-            registry: Arc::new(self.registry),
-            settings: Arc::new(self.settings),
-            onboarding: Arc::new(self.onboarding),
-            billing: Arc::new(self.billing),
-            jobs: Arc::new(self.jobs),
-            tenant_data,
-            databases: self
-                .databases
-                .map(|d| Arc::new(d) as Arc<dyn TenantDatabases>),
-            readiness: Arc::new(self.readiness),
-        };
-        let coffer = Coffer::new(
-            ports,
-            Arc::new(self.store),
-            Arc::new(self.identity),
-            Arc::new(FixedClock(now())),
-            self.config,
-        );
-        self.regions
-            .into_iter()
-            .fold(coffer, |coffer, (region, store)| {
-                coffer.with_region_store(region, Arc::new(store))
-            })
+        Reconciler::new(
+            Arc::new(self.registry),
+            resolver(data, None, None),
+            stores(self.store, self.regions),
+            clock(),
+            self.config.shared(),
+        )
     }
+}
 
-    /// Audit appends succeed (and are otherwise not the test's subject).
-    pub fn audit_ok(&mut self) {
-        self.audit.expect_append_audit().returning(|_, _| Ok(()));
-    }
+/// Audit appends succeed (and are otherwise not the test's subject).
+pub fn audit_ok(audit: &mut MockAuditLog) {
+    audit.expect_append_audit().returning(|_, _| Ok(()));
+}
 
-    /// `begin_erase` of any of `files` succeeds, answering the file.
-    pub fn marks_for_erase(&mut self, files: &[FileRecord]) {
-        let files = files.to_vec();
-        self.integrity
-            .expect_begin_erase()
-            .returning(move |_, id, _, _| {
-                files
-                    .iter()
-                    .find(|f| f.id == id)
-                    .cloned()
-                    .ok_or_else(|| meta_err(MetadataErrorKind::NotFound))
-            });
-    }
-
-    /// No permanent delete was left unfinished.
-    pub fn no_unfinished_erases(&mut self) {
-        self.integrity
-            .expect_list_file_objects()
-            .returning(|_, _| Ok(vec![]));
-    }
-
-    pub fn serves_file(&mut self, file: &FileRecord) {
-        let stored = StoredFile {
-            file: file.clone(),
-            grants: vec![],
-        };
-        self.files.expect_get_file().returning(move |scope, id| {
-            if scope.tenant_id() == stored.file.tenant_id && id == stored.file.id {
-                Ok(stored.clone())
-            } else {
-                Err(MetadataError::new(
-                    MetadataErrorKind::NotFound,
-                    "no such file",
-                ))
-            }
+/// `begin_erase` of any of `files` succeeds, answering the file.
+pub fn marks_for_erase(integrity: &mut MockIntegrity, files: &[FileRecord]) {
+    let files = files.to_vec();
+    integrity
+        .expect_begin_erase()
+        .returning(move |_, id, _, _| {
+            files
+                .iter()
+                .find(|f| f.id == id)
+                .cloned()
+                .ok_or_else(|| meta_err(MetadataErrorKind::NotFound))
         });
-    }
+}
+
+/// No permanent delete was left unfinished.
+pub fn no_unfinished_erases(integrity: &mut MockIntegrity) {
+    integrity
+        .expect_list_file_objects()
+        .returning(|_, _| Ok(vec![]));
+}
+
+pub fn serves_file(files: &mut MockFileCatalog, file: &FileRecord) {
+    let stored = StoredFile {
+        file: file.clone(),
+        grants: vec![],
+    };
+    files.expect_get_file().returning(move |scope, id| {
+        if scope.tenant_id() == stored.file.tenant_id && id == stored.file.id {
+            Ok(stored.clone())
+        } else {
+            Err(MetadataError::new(
+                MetadataErrorKind::NotFound,
+                "no such file",
+            ))
+        }
+    });
 }
 
 pub fn tenant(status: TenantStatus) -> Tenant {
@@ -259,6 +550,7 @@ pub fn file(tenant: &Tenant, owner: &str, status: FileStatus) -> FileRecord {
         bucket: BucketName::new("coffer-test").unwrap(),
         multipart_upload_id: None,
         upload_expires_at: Some(now() + time::Duration::hours(1)),
+        scan_verdict: None,
         created_at: now(),
         updated_at: now(),
         deleted_at: None,

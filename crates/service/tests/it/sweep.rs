@@ -21,10 +21,12 @@ async fn reaps_expired_uploads_and_purges_old_trash_only() {
     let mut recent = file(&t, "alice", FileStatus::Deleted);
     recent.deleted_at = Some(now() - time::Duration::days(29));
 
-    let mut fx = Fx::new();
-    fx.audit_ok();
-    fx.no_unfinished_erases();
-    fx.marks_for_erase(&[expired.clone(), old.clone(), fresh.clone(), recent.clone()]);
+    let mut fx = SweeperFx::default();
+    no_unfinished_erases(&mut fx.integrity);
+    marks_for_erase(
+        &mut fx.integrity,
+        &[expired.clone(), old.clone(), fresh.clone(), recent.clone()],
+    );
     let tenant = t.clone();
     fx.registry.expect_list_tenants().returning(move |_, _| {
         Ok(Page {
@@ -81,10 +83,9 @@ async fn a_file_that_cannot_be_erased_is_left_for_the_next_sweep() {
     stuck.upload_expires_at = Some(now() - time::Duration::seconds(1));
     let mut next = file(&t, "alice", FileStatus::Pending);
     next.upload_expires_at = Some(now() - time::Duration::seconds(1));
-    let mut fx = Fx::new();
-    fx.audit_ok();
-    fx.no_unfinished_erases();
-    fx.marks_for_erase(&[stuck.clone(), next.clone()]);
+    let mut fx = SweeperFx::default();
+    no_unfinished_erases(&mut fx.integrity);
+    marks_for_erase(&mut fx.integrity, &[stuck.clone(), next.clone()]);
     let tenant = t.clone();
     fx.registry.expect_list_tenants().returning(move |_, _| {
         Ok(Page {
@@ -146,7 +147,7 @@ async fn interrupted_erases_older_than_the_grace_are_finished() {
         erase_started_at: Some(now() - time::Duration::minutes(10)),
         object_missing_at: None,
     };
-    let mut fx = Fx::new();
+    let mut fx = SweeperFx::default();
     let tenant = t.clone();
     fx.registry.expect_list_tenants().returning(move |_, _| {
         Ok(Page {

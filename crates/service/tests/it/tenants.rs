@@ -1,7 +1,9 @@
+use std::sync::Arc;
+
 use coffer_domain::Usage;
 use coffer_domain::{LimitOverrides, Plan, Region, Role, TenantSlug, TenantStatus};
-use coffer_ports::MetadataErrorKind;
-use coffer_service::{CreateTenant, ErrorKind, TenantUpdate};
+use coffer_ports::{MetadataErrorKind, MockAuditLog, TenantData};
+use coffer_service::{Audit, CreateTenant, ErrorKind, TenantUpdate};
 
 use crate::support::*;
 
@@ -21,17 +23,18 @@ fn create(slug: &str) -> CreateTenant {
 #[tokio::test]
 async fn only_platform_admins_manage_tenants() {
     let t = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
+    let mut fx = OnboarderFx::default();
     fx.onboarding.expect_create_onboarding().never();
-    let app = fx.build();
     let admin = caller(&t, "boss", &[Role::Admin]);
     assert_err(
-        app.create_tenant(&admin, create("globex")).await,
+        fx.build().create_tenant(&admin, create("globex")).await,
         ErrorKind::Forbidden,
         "platform_admin_required",
     );
+    let mut fx = TenantsFx::default();
+    fx.registry.expect_list_tenants().never();
     assert_err(
-        app.list_tenants(&admin, None, None).await,
+        fx.build().list_tenants(&admin, None, None).await,
         ErrorKind::Forbidden,
         "platform_admin_required",
     );
@@ -39,8 +42,7 @@ async fn only_platform_admins_manage_tenants() {
 
 #[tokio::test]
 async fn create_validates_and_reports_taken_slugs() {
-    let mut fx = Fx::new();
-    fx.audit_ok();
+    let mut fx = OnboarderFx::default();
     fx.onboarding
         .expect_create_onboarding()
         .times(1)
@@ -66,8 +68,7 @@ async fn create_validates_and_reports_taken_slugs() {
 #[tokio::test]
 async fn lifecycle_transitions() {
     let active = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
-    fx.audit_ok();
+    let mut fx = TenantsFx::default();
     let current = active.clone();
     fx.registry
         .expect_get_tenant()
@@ -118,7 +119,7 @@ async fn lifecycle_transitions() {
 async fn cancelled_tenants_reactivate_only_before_purge() {
     let mut cancelled = tenant(TenantStatus::Cancelled);
     cancelled.purge_after = Some(now() - time::Duration::seconds(1));
-    let mut fx = Fx::new();
+    let mut fx = TenantsFx::default();
     let current = cancelled.clone();
     fx.registry
         .expect_get_tenant()
@@ -141,7 +142,7 @@ async fn current_tenant_shows_effective_limits_and_usage() {
         max_file_size: Some(42),
         ..Default::default()
     });
-    let mut fx = Fx::new();
+    let mut fx = TenantsFx::default();
     fx.files.expect_usage().returning(|_| {
         Ok(Usage {
             used_bytes: 7,
@@ -162,14 +163,18 @@ async fn current_tenant_shows_effective_limits_and_usage() {
 #[tokio::test]
 async fn audit_is_for_tenant_admins() {
     let t = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
-    fx.audit.expect_list_audit().times(1).returning(|_, _| {
+    let mut audit = MockAuditLog::new();
+    audit.expect_list_audit().times(1).returning(|_, _| {
         Ok(coffer_ports::Page {
             items: vec![],
             next_cursor: None,
         })
     });
-    let app = fx.build();
+    let data = TenantData {
+        audit: Arc::new(audit),
+        ..no_data()
+    };
+    let app = Audit::new(resolver(data, None, None));
     let query = || coffer_ports::AuditQuery {
         actor: None,
         action: None,

@@ -34,7 +34,7 @@ fn initiate(name: &str, size: u64) -> InitiateUpload {
     }
 }
 
-fn reserve_echo(fx: &mut Fx) {
+fn reserve_echo(fx: &mut FilesFx) {
     fx.files
         .expect_reserve_upload()
         .returning(|scope, new, _, _| {
@@ -69,6 +69,7 @@ fn pending_from(
         key: new.key,
         multipart_upload_id: None,
         upload_expires_at: Some(new.upload_expires_at),
+        scan_verdict: None,
         created_at: new.created_at,
         updated_at: new.created_at,
         deleted_at: None,
@@ -93,8 +94,8 @@ fn object(bytes: &'static [u8]) -> GetObject {
 #[tokio::test]
 async fn initiate_reserves_and_presigns_a_bound_put() {
     let t = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
-    fx.audit_ok();
+    let mut fx = FilesFx::default();
+    audit_ok(&mut fx.audit);
     reserve_echo(&mut fx);
     let checksum = Sha256Digest::from_bytes([7; 32]);
     fx.store
@@ -127,7 +128,7 @@ async fn initiate_reserves_and_presigns_a_bound_put() {
 #[tokio::test]
 async fn viewers_cannot_upload() {
     let t = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
+    let mut fx = FilesFx::default();
     fx.files.expect_reserve_upload().never();
     let result = fx
         .build()
@@ -143,7 +144,7 @@ async fn plan_limits_refuse_before_reserving() {
         allowed_content_types: Some(vec!["application/pdf".into()]),
         ..Default::default()
     });
-    let mut fx = Fx::new();
+    let mut fx = FilesFx::default();
     fx.files.expect_reserve_upload().never();
     let app = fx.build();
     let c = caller(&t, "alice", &[Role::Editor]);
@@ -174,7 +175,7 @@ async fn quota_and_duplicates_come_from_the_reservation() {
         ),
     ] {
         let t = tenant(TenantStatus::Active);
-        let mut fx = Fx::new();
+        let mut fx = FilesFx::default();
         fx.files
             .expect_reserve_upload()
             .returning(move |_, _, _, _| Err(meta_err(kind)));
@@ -190,7 +191,7 @@ async fn quota_and_duplicates_come_from_the_reservation() {
 #[tokio::test]
 async fn a_failed_presign_releases_the_reservation() {
     let t = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
+    let mut fx = FilesFx::default();
     reserve_echo(&mut fx);
     fx.store
         .expect_presign_put()
@@ -215,8 +216,8 @@ async fn a_failed_presign_releases_the_reservation() {
 #[tokio::test]
 async fn multipart_starts_an_upload_and_rejects_what_it_cannot_verify() {
     let t = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
-    fx.audit_ok();
+    let mut fx = FilesFx::default();
+    audit_ok(&mut fx.audit);
     reserve_echo(&mut fx);
     fx.store
         .expect_create_multipart()
@@ -275,10 +276,10 @@ fn completing(
     pending: &coffer_domain::FileRecord,
     head: Result<ObjectMeta, StoreErrorKind>,
     bytes: &'static [u8],
-) -> Fx {
-    let mut fx = Fx::new();
-    fx.audit_ok();
-    fx.serves_file(pending);
+) -> FilesFx {
+    let mut fx = FilesFx::default();
+    audit_ok(&mut fx.audit);
+    serves_file(&mut fx.files, pending);
     fx.store
         .expect_head()
         .returning(move |_| head.clone().map_err(store_err));
@@ -322,8 +323,8 @@ async fn complete_verifies_and_marks_available() {
 async fn complete_is_idempotent() {
     let t = tenant(TenantStatus::Active);
     let available = file(&t, "alice", FileStatus::Available);
-    let mut fx = Fx::new();
-    fx.serves_file(&available);
+    let mut fx = FilesFx::default();
+    serves_file(&mut fx.files, &available);
     fx.store.expect_head().never();
     fx.files.expect_mark_available().never();
     let file = fx
@@ -404,8 +405,8 @@ async fn another_tenants_file_cannot_be_completed() {
     let a = tenant(TenantStatus::Active);
     let b = tenant(TenantStatus::Active);
     let theirs = file(&a, "alice", FileStatus::Pending);
-    let mut fx = Fx::new();
-    fx.serves_file(&theirs);
+    let mut fx = FilesFx::default();
+    serves_file(&mut fx.files, &theirs);
     fx.store.expect_head().never();
     let result = fx
         .build()
@@ -478,7 +479,7 @@ async fn multipart_without_parts_is_incomplete() {
 }
 
 /// A store that drains the body like a real one would.
-fn draining_store(fx: &mut Fx) {
+fn draining_store(fx: &mut FilesFx) {
     fx.store.expect_put_stream().returning(|_, _, body| {
         let drained = futures::executor::block_on(body.collect::<Vec<_>>());
         match drained.into_iter().collect::<Result<Vec<_>, _>>() {
@@ -497,8 +498,8 @@ fn draining_store(fx: &mut Fx) {
 #[tokio::test]
 async fn streamed_upload_records_size_checksum_and_sniffed_type() {
     let t = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
-    fx.audit_ok();
+    let mut fx = FilesFx::default();
+    audit_ok(&mut fx.audit);
     fx.files
         .expect_usage()
         .returning(|_| Ok(Default::default()));
@@ -548,7 +549,7 @@ async fn streamed_upload_stops_at_the_size_limit_and_leaves_nothing() {
         max_file_size: Some(8),
         ..Default::default()
     });
-    let mut fx = Fx::new();
+    let mut fx = FilesFx::default();
     fx.files
         .expect_usage()
         .returning(|_| Ok(Default::default()));
@@ -572,7 +573,7 @@ async fn streamed_upload_stops_at_the_size_limit_and_leaves_nothing() {
 #[tokio::test]
 async fn streamed_upload_refuses_contradicting_content_and_duplicates() {
     let t = tenant(TenantStatus::Active);
-    let mut fx = Fx::new();
+    let mut fx = FilesFx::default();
     fx.files
         .expect_usage()
         .returning(|_| Ok(Default::default()));
@@ -588,7 +589,7 @@ async fn streamed_upload_refuses_contradicting_content_and_duplicates() {
         .await;
     assert_err(result, ErrorKind::Invalid, "content_mismatch");
 
-    let mut fx = Fx::new();
+    let mut fx = FilesFx::default();
     fx.files
         .expect_usage()
         .returning(|_| Ok(Default::default()));
@@ -613,8 +614,8 @@ async fn presign_parts_checks_the_upload() {
     let mut pending = file(&t, "alice", FileStatus::Pending);
     pending.size_bytes = 40 * 1024 * 1024;
     pending.multipart_upload_id = Some("up-1".into());
-    let mut fx = Fx::new();
-    fx.serves_file(&pending);
+    let mut fx = FilesFx::default();
+    serves_file(&mut fx.files, &pending);
     let mut seq = Sequence::new();
     for n in [1u16, 3] {
         fx.store

@@ -1,0 +1,112 @@
+//! The in-process caches of the hot path, one instance per [`crate::Coffer`]
+//! shared by every group that reads or changes tenants: a change made
+//! through one group must drop what another group cached.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use coffer_domain::{Role, Subject, Tenant, TenantConfig, TenantId, TenantSlug, UserId};
+use coffer_ports::{MetadataErrorKind, TenantChange, TenantChanges, TenantClaim, TenantRegistry};
+use futures::StreamExt as _;
+use moka::sync::Cache;
+
+use crate::ServiceError;
+
+/// Resolved tenants and their stored configuration (settings and feature
+/// flags) with a short TTL, dropped at once when a tenant changes — in this
+/// process, or in another one (see [`TenantCaches::follow_changes`]) — and
+/// users already provisioned with the same roles, so that steady traffic
+/// costs no extra writes.
+pub struct TenantCaches {
+    tenants: Cache<TenantClaim, Tenant>,
+    /// Slugs are immutable: which slug entry to drop for a tenant id.
+    slugs: Cache<TenantId, TenantSlug>,
+    pub(crate) configs: Cache<TenantId, Arc<TenantConfig>>,
+    pub(crate) users: Cache<(TenantId, Subject, Vec<Role>), UserId>,
+}
+
+impl std::fmt::Debug for TenantCaches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantCaches").finish_non_exhaustive()
+    }
+}
+
+impl TenantCaches {
+    /// Tenants and their configuration are kept for `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            tenants: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(ttl)
+                .build(),
+            slugs: Cache::builder().max_capacity(10_000).build(),
+            configs: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(ttl)
+                .build(),
+            users: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(300))
+                .build(),
+        }
+    }
+
+    /// The tenant a claim names, read from `registry` unless cached; `None`
+    /// when there is none.
+    pub(crate) async fn resolve(
+        &self,
+        registry: &dyn TenantRegistry,
+        claim: &TenantClaim,
+    ) -> Result<Option<Tenant>, ServiceError> {
+        if let Some(tenant) = self.tenants.get(claim) {
+            return Ok(Some(tenant));
+        }
+        let found = match claim {
+            TenantClaim::Id(id) => registry.get_tenant(*id).await,
+            TenantClaim::Slug(slug) => registry.find_tenant_by_slug(slug).await,
+        };
+        match found {
+            Ok(tenant) => {
+                self.slugs.insert(tenant.id, tenant.slug.clone());
+                self.tenants.insert(claim.clone(), tenant.clone());
+                Ok(Some(tenant))
+            }
+            Err(err) if err.is(MetadataErrorKind::NotFound) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    pub(crate) fn forget_tenant(&self, tenant: &Tenant) {
+        self.forget_tenant_id(tenant.id);
+        self.tenants
+            .invalidate(&TenantClaim::Slug(tenant.slug.clone()));
+    }
+
+    /// Drop everything cached about the tenant `id`.
+    fn forget_tenant_id(&self, id: TenantId) {
+        self.tenants.invalidate(&TenantClaim::Id(id));
+        if let Some(slug) = self.slugs.get(&id) {
+            self.tenants.invalidate(&TenantClaim::Slug(slug));
+        }
+        self.configs.invalidate(&id);
+    }
+
+    /// Drop every cached tenant and configuration (changes may have been missed).
+    fn forget_all_tenants(&self) {
+        self.tenants.invalidate_all();
+        self.configs.invalidate_all();
+    }
+
+    /// Follow the tenant changes of every instance, dropping cached tenants
+    /// as they change. Runs until the feed ends (never, for a live one);
+    /// `coffer serve` spawns it beside the other jobs.
+    pub async fn follow_changes(&self, changes: Arc<dyn TenantChanges>) {
+        let mut feed = changes.subscribe();
+        while let Some(change) = feed.next().await {
+            match change {
+                TenantChange::Tenant(id) => self.forget_tenant_id(id),
+                TenantChange::All => self.forget_all_tenants(),
+            }
+        }
+    }
+}

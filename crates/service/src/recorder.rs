@@ -1,0 +1,116 @@
+//! The record of what callers do: the [`Journal`] a change carries into
+//! its transaction, and the audit entries of accesses, which are not
+//! changes.
+
+use std::sync::Arc;
+
+use coffer_domain::{FileId, FileRecord};
+use coffer_ports::{Clock, Journal, NewAudit, NewEvent, TenantData, TenantScope};
+use serde_json::json;
+
+use crate::{Caller, ServiceError};
+
+/// Makes audit entries and events, stamped by the clock.
+#[derive(Clone)]
+pub(crate) struct Recorder {
+    clock: Arc<dyn Clock>,
+}
+
+impl Recorder {
+    pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
+        Self { clock }
+    }
+
+    /// The audit entry of what `caller` does now.
+    fn audit_entry(
+        &self,
+        caller: &Caller,
+        action: &str,
+        file_id: Option<FileId>,
+        detail: serde_json::Value,
+    ) -> NewAudit {
+        NewAudit {
+            actor: caller.principal.subject.clone(),
+            action: action.to_owned(),
+            file_id,
+            detail,
+            request_id: caller.request.request_id.clone(),
+            client_addr: caller.request.client_addr.clone(),
+            at: self.clock.now(),
+        }
+    }
+
+    /// A change that goes on record in the audit log only.
+    pub(crate) fn journal(
+        &self,
+        caller: &Caller,
+        action: &str,
+        file_id: Option<FileId>,
+        detail: serde_json::Value,
+    ) -> Journal {
+        Journal::audit(self.audit_entry(caller, action, file_id, detail))
+    }
+
+    /// A change that goes on record and is announced as the event `action`,
+    /// with the file as it was when the change was decided.
+    pub(crate) fn announce(
+        &self,
+        caller: &Caller,
+        action: &str,
+        file: &FileRecord,
+        detail: serde_json::Value,
+    ) -> Journal {
+        let event = NewEvent {
+            id: uuid::Uuid::now_v7(),
+            kind: action.to_owned(),
+            data: json!({
+                "file": {
+                    "id": file.id,
+                    "filename": file.filename,
+                    "path": file.path,
+                    "category": file.category,
+                    "content_type": file.content_type,
+                    "size": file.size_bytes,
+                },
+                "actor": caller.principal.subject,
+                "detail": detail,
+            }),
+        };
+        Journal::announced(
+            self.audit_entry(caller, action, Some(file.id), detail),
+            event,
+        )
+    }
+
+    /// A tenant change that goes on record and is announced as `action`.
+    pub(crate) fn announce_tenant(
+        &self,
+        caller: &Caller,
+        action: &str,
+        detail: serde_json::Value,
+    ) -> Journal {
+        let event = NewEvent {
+            id: uuid::Uuid::now_v7(),
+            kind: action.to_owned(),
+            data: json!({ "actor": caller.principal.subject, "detail": detail }),
+        };
+        Journal::announced(self.audit_entry(caller, action, None, detail), event)
+    }
+
+    /// Append to the tenant's audit log what is not a change (a download
+    /// URL issued, content streamed): it must be on record before the
+    /// access is granted, so a failure is the caller's error.
+    pub(crate) async fn record(
+        &self,
+        data: &TenantData,
+        caller: &Caller,
+        scope: &TenantScope,
+        action: &str,
+        file_id: Option<FileId>,
+        detail: serde_json::Value,
+    ) -> Result<(), ServiceError> {
+        let entry = self.audit_entry(caller, action, file_id, detail);
+        data.audit.append_audit(scope, entry).await?;
+        Ok(())
+    }
+}

@@ -125,6 +125,7 @@ mod tests {
             registry: Arc::new(registry),
             settings: Arc::new(MockTenantSettings::new()),
             onboarding: Arc::new(MockOnboardingQueue::new()),
+            scans: Arc::new(coffer_ports::MockScanQueue::new()),
             billing: Arc::new(MockBillingLedger::new()),
             jobs: Arc::new(MockJobLocks::new()),
             tenant_data: Arc::new(OneDatabase::new(TenantData {

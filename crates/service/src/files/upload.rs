@@ -299,7 +299,7 @@ impl Files {
         let staging = location(&file)?;
         let store = self.store_of(tenant);
         if let Some(upload_id) = &file.multipart_upload_id {
-            self.assemble_parts(store, &staging, upload_id).await?;
+            self.assemble_parts(store, &file, &staging, upload_id).await?;
         }
         let verified = match verify_staged(store, &file, &staging).await {
             Ok(verified) => verified,
@@ -555,6 +555,21 @@ impl Files {
         self.part_size_by_size(file.size_bytes)
     }
 
+    /// The part numbers of `file` not (or not fully) among `parts`; a part
+    /// of another length than its URL bound counts as missing.
+    fn missing_parts(&self, file: &FileRecord, parts: &[UploadedPart]) -> Vec<u64> {
+        let part_size = self.part_size_of(file);
+        let count = file.size_bytes.div_ceil(part_size).max(1);
+        (1..=count)
+            .filter(|&n| {
+                let expected = part_size.min(file.size_bytes - (n - 1) * part_size);
+                !parts
+                    .iter()
+                    .any(|p| u64::from(p.part_number) == n && p.size == expected)
+            })
+            .collect()
+    }
+
     async fn start_multipart(
         &self,
         store: &dyn ObjectStore,
@@ -604,6 +619,7 @@ impl Files {
     async fn assemble_parts(
         &self,
         store: &dyn ObjectStore,
+        file: &FileRecord,
         location: &ObjectLocation,
         upload_id: &str,
     ) -> Result<(), ServiceError> {
@@ -612,10 +628,21 @@ impl Files {
             Err(err) if err.is(StoreErrorKind::NotFound) => return Ok(()),
             Err(err) => return Err(err.into()),
         };
-        if parts.is_empty() {
+        // Stores assemble whatever parts they hold, gaps included: only a
+        // full set is assembled, so that a part still missing leaves the
+        // upload open to resume instead of failing its verification.
+        let missing = self.missing_parts(file, &parts);
+        if !missing.is_empty() {
             return Err(ServiceError::conflict(
                 ErrorCode::UploadIncomplete,
-                "no parts were uploaded yet",
+                format!(
+                    "parts still to upload (GET /parts lists what arrived): {}",
+                    missing
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             ));
         }
         match store.complete_multipart(location, upload_id, parts).await {

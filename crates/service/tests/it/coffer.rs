@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use coffer_domain::{Role, Subject, TenantStatus, UserId};
 use coffer_ports::{
     MetadataPorts, MockBillingLedger, MockIdentityProvider, MockJobLocks, MockMembers,
-    MockMetadataReadiness, MockObjectStore, MockOnboardingQueue, MockTenantRegistry,
+    MockMetadataReadiness, MockObjectStore, MockOnboardingQueue, MockScanQueue, MockTenantRegistry,
     MockTenantSettings, TenantClaim, TenantData, TenantRegistry, VerifiedIdentity,
 };
 use coffer_service::{Coffer, RequestMeta, TenantUpdate};
@@ -22,6 +22,7 @@ fn ports(registry: MockTenantRegistry, members: MockMembers) -> MetadataPorts {
         registry: Arc::new(registry) as Arc<dyn TenantRegistry>,
         settings: unset(MockTenantSettings::new()),
         onboarding: Arc::new(MockOnboardingQueue::new()),
+        scans: Arc::new(MockScanQueue::new()),
         billing: Arc::new(MockBillingLedger::new()),
         jobs: Arc::new(MockJobLocks::new()),
         tenant_data: resolver(data, None, None),

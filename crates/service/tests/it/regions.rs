@@ -291,6 +291,7 @@ async fn readiness_asks_every_store() {
             Arc::new(MockJobLocks::new()),
             Arc::new(readiness),
             stores(store, eu_west(eu)),
+            None,
         );
         let ready = operations.check_ready().await;
         match ready {
@@ -397,10 +398,12 @@ async fn a_multipart_upload_is_started_and_its_parts_presigned_on_the_regions_st
         .returning(|_, _| Ok("up-eu".into()));
     eu.expect_presign_part()
         .times(1)
-        .withf(|location, id, part, _, _| {
-            location.bucket() == &eu_bucket() && id == "up-eu" && *part == 1
+        .withf(|request| {
+            request.location.bucket() == &eu_bucket()
+                && request.upload_id == "up-eu"
+                && request.part_number == 1
         })
-        .returning(|_, _, _, _, _| Ok(signed("https://eu.store/part")));
+        .returning(|_| Ok(signed("https://eu.store/part")));
     let mut multipart = file(&t, "alice", FileStatus::Pending);
     multipart.bucket = eu_bucket();
     multipart.size_bytes = 40 * 1024 * 1024;
@@ -421,6 +424,9 @@ async fn a_multipart_upload_is_started_and_its_parts_presigned_on_the_regions_st
         .await
         .unwrap();
     assert!(matches!(up.upload, UploadTarget::Multipart(_)), "{up:?}");
-    let parts = app.presign_parts(&c, multipart.id, vec![1]).await.unwrap();
+    let parts = app
+        .presign_parts(&c, multipart.id, vec![part(1)])
+        .await
+        .unwrap();
     assert_eq!(parts.len(), 1);
 }

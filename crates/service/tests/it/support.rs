@@ -9,8 +9,8 @@ use coffer_domain::{
 use coffer_ports::{
     Clock, MetadataError, MetadataErrorKind, MockAuditLog, MockBillingLedger, MockEventOutbox,
     MockFileCatalog, MockGrants, MockIdentityProvider, MockIntegrity, MockMembers, MockObjectStore,
-    MockOnboardingQueue, MockTenantDataResolver, MockTenantDatabases, MockTenantRegistry,
-    MockTenantSettings, MockWebhookSender, OneDatabase, PresignedRequest, StoreError,
+    MockOnboardingQueue, MockScanQueue, MockTenantDataResolver, MockTenantDatabases, MockTenantRegistry,
+    MockTenantSettings, MockWebhookSender, OneDatabase, PresignedRequest, ScanQueue, StoreError,
     StoreErrorKind, StoredFile, TenantData, TenantDataResolver, TenantDatabases, TenantSettings,
 };
 use coffer_service::{
@@ -169,6 +169,8 @@ pub struct FilesFx {
     pub store: MockObjectStore,
     /// Regions with an object store of their own.
     pub regions: Vec<(Region, MockObjectStore)>,
+    /// The scan queue, where the deployment scans uploads.
+    pub scans: Option<MockScanQueue>,
     pub config: Config,
 }
 
@@ -183,6 +185,7 @@ impl FilesFx {
         };
         Files::new(
             resolver(data, self.resolver, None),
+            self.scans.map(|scans| Arc::new(scans) as Arc<dyn ScanQueue>),
             stores(self.store, self.regions),
             configs(&unset(self.settings), &caches(&config), &config),
             clock(),
@@ -586,5 +589,13 @@ pub fn assert_err<T: std::fmt::Debug>(
             assert_eq!(err.code.as_str(), code, "{err}");
         }
         Ok(value) => panic!("expected {kind:?}/{code}, got {value:?}"),
+    }
+}
+
+/// A part to presign, without a checksum.
+pub fn part(part_number: u16) -> coffer_service::PartRequest {
+    coffer_service::PartRequest {
+        part_number,
+        checksum_sha256: None,
     }
 }

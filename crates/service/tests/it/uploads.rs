@@ -3,7 +3,8 @@ use coffer_domain::{
     ContentType, FileStatus, Filename, LimitOverrides, Role, Sha256Digest, TenantStatus,
 };
 use coffer_ports::{
-    ByteStream, CompletedPart, GetObject, MetadataErrorKind, ObjectMeta, StoreErrorKind,
+    ByteStream, GetObject, MetadataErrorKind, MockScanQueue, ObjectMeta, StoreErrorKind,
+    UploadedPart,
 };
 use coffer_service::{ErrorKind, InitiateUpload, NewFileFields, StreamUpload, UploadTarget};
 use futures::StreamExt as _;
@@ -116,11 +117,11 @@ async fn initiate_reserves_and_presigns_a_bound_put() {
         .unwrap();
     assert_eq!(up.file.status, FileStatus::Pending);
     assert_eq!(up.file.owner.as_str(), "alice");
-    assert!(
-        up.file
-            .key
-            .as_str()
-            .starts_with(&format!("t/{}/documents/", t.id))
+    // The client's bytes go to the file's staging key, never to a key a
+    // verified file is read from.
+    assert_eq!(
+        up.file.key.as_str(),
+        format!("t/{}/_staging/{}", t.id, up.file.id)
     );
     assert!(matches!(up.upload, UploadTarget::Single(ref r) if r.method == "PUT"));
 }
@@ -260,18 +261,20 @@ async fn multipart_starts_an_upload_and_rejects_what_it_cannot_verify() {
         ErrorKind::Invalid,
         "multipart_too_small",
     );
+    // Coffer hashes what a multipart upload assembles, so a whole-file
+    // checksum is taken and kept for the complete to verify.
     let mut with_sum = InitiateUpload {
         multipart: true,
         ..initiate("big.pdf", size)
     };
-    with_sum.file.checksum_sha256 = Some(Sha256Digest::from_bytes([1; 32]));
-    assert_err(
-        app.initiate_upload(&c, with_sum).await,
-        ErrorKind::Invalid,
-        "checksum_with_multipart",
-    );
+    let declared = Sha256Digest::from_bytes([1; 32]);
+    with_sum.file.checksum_sha256 = Some(declared);
+    let up = app.initiate_upload(&c, with_sum).await.unwrap();
+    assert_eq!(up.file.checksum_sha256, Some(declared));
 }
 
+/// A pending upload whose staged object answers `head`, and whose copy to
+/// a verified key reads back as `bytes`.
 fn completing(
     pending: &coffer_domain::FileRecord,
     head: Result<ObjectMeta, StoreErrorKind>,
@@ -280,13 +283,56 @@ fn completing(
     let mut fx = FilesFx::default();
     audit_ok(&mut fx.audit);
     serves_file(&mut fx.files, pending);
+    let staging = pending.key.clone();
     fx.store
         .expect_head()
+        .withf(move |loc| loc.key() == &staging)
         .returning(move |_| head.clone().map_err(store_err));
+    let (staging, prefix) = (pending.key.clone(), verified_prefix(pending));
+    fx.store
+        .expect_copy()
+        .withf(move |from, to| from.key() == &staging && to.key().as_str().starts_with(&prefix))
+        .returning(move |_, _| {
+            Ok(ObjectMeta {
+                size: bytes.len() as u64,
+                ..Default::default()
+            })
+        });
+    let prefix = verified_prefix(pending);
     fx.store
         .expect_get_stream()
+        .withf(move |loc, range| loc.key().as_str().starts_with(&prefix) && range.is_none())
         .returning(move |_, _| Ok(object(bytes)));
     fx
+}
+
+/// Where the verified copies of `file` go: `t/{tenant}/{category}/{file}/…`.
+fn verified_prefix(file: &coffer_domain::FileRecord) -> String {
+    format!("t/{}/{}/{}/", file.tenant_id, file.category, file.id)
+}
+
+fn sha256(bytes: &[u8]) -> Sha256Digest {
+    use sha2::Digest as _;
+    Sha256Digest::from_bytes(sha2::Sha256::digest(bytes).into())
+}
+
+/// Expect exactly one delete of the key `key`.
+fn deletes_once(fx: &mut FilesFx, key: String) {
+    fx.store
+        .expect_delete()
+        .times(1)
+        .withf(move |loc| loc.key().as_str() == key)
+        .returning(|_| Ok(()));
+}
+
+/// Expect exactly one delete of a verified copy of `file`.
+fn deletes_a_copy_once(fx: &mut FilesFx, file: &coffer_domain::FileRecord) {
+    let prefix = verified_prefix(file);
+    fx.store
+        .expect_delete()
+        .times(1)
+        .withf(move |loc| loc.key().as_str().starts_with(&prefix))
+        .returning(|_| Ok(()));
 }
 
 #[tokio::test]
@@ -301,22 +347,120 @@ async fn complete_verifies_and_marks_available() {
         }),
         PDF,
     );
-    let done = coffer_domain::FileRecord {
-        status: FileStatus::Available,
-        ..pending.clone()
-    };
+    let (prefix, done) = (verified_prefix(&pending), pending.clone());
     fx.files
         .expect_mark_available()
         .times(1)
-        .withf(|_, _, facts, _| facts.size_bytes == 9)
-        .returning(move |_, _, _, _| Ok(done.clone()));
-    fx.store.expect_delete().never();
+        .withf(move |_, _, facts, _| {
+            facts.size_bytes == 9
+                && facts.checksum_sha256 == Some(sha256(PDF))
+                && facts.key.as_str().starts_with(&prefix)
+                && !facts.awaits_scan
+        })
+        .returning(move |_, _, facts, _| {
+            Ok(coffer_domain::FileRecord {
+                status: FileStatus::Available,
+                key: facts.key,
+                checksum_sha256: facts.checksum_sha256,
+                ..done.clone()
+            })
+        });
+    // The staged object goes once its copy is the file's: a reused upload
+    // URL can only write where no record reads.
+    deletes_once(&mut fx, pending.key.to_string());
     let file = fx
         .build()
         .complete_upload(&caller(&t, "alice", &[Role::Editor]), pending.id)
         .await
         .unwrap();
     assert_eq!(file.status, FileStatus::Available);
+    assert_eq!(file.checksum_sha256, Some(sha256(PDF)));
+    assert!(file.key.as_str().starts_with(&verified_prefix(&pending)));
+}
+
+#[tokio::test]
+async fn a_complete_that_loses_the_race_drops_its_own_copy() {
+    let t = tenant(TenantStatus::Active);
+    let pending = file(&t, "alice", FileStatus::Pending);
+    let mut fx = completing(
+        &pending,
+        Ok(ObjectMeta {
+            size: 9,
+            ..Default::default()
+        }),
+        PDF,
+    );
+    // Another complete made the file available first, with its own copy.
+    let winner = coffer_domain::FileRecord {
+        status: FileStatus::Available,
+        key: coffer_domain::ObjectKey::verified(
+            t.id,
+            &pending.category,
+            pending.id,
+            uuid::Uuid::nil(),
+        ),
+        ..pending.clone()
+    };
+    let kept = winner.clone();
+    fx.files
+        .expect_mark_available()
+        .returning(move |_, _, _, _| Ok(kept.clone()));
+    let (prefix, winner_key) = (verified_prefix(&pending), winner.key.clone());
+    fx.store
+        .expect_delete()
+        .times(1)
+        .withf(move |loc| loc.key().as_str().starts_with(&prefix) && loc.key() != &winner_key)
+        .returning(|_| Ok(()));
+    let file = fx
+        .build()
+        .complete_upload(&caller(&t, "alice", &[Role::Editor]), pending.id)
+        .await
+        .unwrap();
+    assert_eq!(file, winner);
+}
+
+#[tokio::test]
+async fn a_scanned_tenants_upload_is_queued_before_it_is_scanning() {
+    let t = tenant(TenantStatus::Active);
+    let pending = file(&t, "alice", FileStatus::Pending);
+    let mut fx = completing(
+        &pending,
+        Ok(ObjectMeta {
+            size: 9,
+            ..Default::default()
+        }),
+        PDF,
+    );
+    let mut seq = Sequence::new();
+    let mut scans = MockScanQueue::new();
+    let (tenant_id, file_id) = (t.id, pending.id);
+    scans
+        .expect_queue_scan()
+        .times(1)
+        .in_sequence(&mut seq)
+        .withf(move |tenant, file, _| *tenant == tenant_id && *file == file_id)
+        .returning(|_, _, _| Ok(()));
+    let done = pending.clone();
+    fx.files
+        .expect_mark_available()
+        .times(1)
+        .in_sequence(&mut seq)
+        .withf(|_, _, facts, _| facts.awaits_scan)
+        .returning(move |_, _, facts, _| {
+            Ok(coffer_domain::FileRecord {
+                status: FileStatus::Scanning,
+                key: facts.key,
+                ..done.clone()
+            })
+        });
+    fx.scans = Some(scans);
+    deletes_once(&mut fx, pending.key.to_string());
+    let file = fx
+        .build()
+        .complete_upload(&caller(&t, "alice", &[Role::Editor]), pending.id)
+        .await
+        .unwrap();
+    assert_eq!(file.status, FileStatus::Scanning);
 }
 
 #[tokio::test]
@@ -326,9 +470,10 @@ async fn complete_is_idempotent() {
     let mut fx = FilesFx::default();
     serves_file(&mut fx.files, &available);
     fx.store.expect_head().never();
+    fx.store.expect_copy().never();
     fx.files.expect_mark_available().never();
-    let file = fx
-        .build()
+    let app = fx.build();
+    let file = app
         .complete_upload(&caller(&t, "alice", &[Role::Editor]), available.id)
         .await
         .unwrap();
@@ -379,18 +524,22 @@ async fn mismatches_delete_the_object_and_fail_with_422() {
                 size: 9,
                 ..Default::default()
             },
-            PNG,
+            // Nine bytes that begin like a PNG, declared as a PDF.
+            b"\x89PNG\r\n\x1a\n\0",
             "content_mismatch",
         ),
     ];
     for (pending, head, bytes, code) in cases {
+        let size_refused = head.size != pending.size_bytes;
         let mut fx = completing(&pending, Ok(head), bytes);
-        let key = pending.key.clone();
-        fx.store
-            .expect_delete()
-            .times(1)
-            .withf(move |loc| loc.key() == &key)
-            .returning(|_| Ok(()));
+        // The staged bytes go, so the client may PUT again; so does the
+        // copy, when the refusal came from reading it.
+        deletes_once(&mut fx, pending.key.to_string());
+        if size_refused {
+            fx.store.expect_copy().never();
+        } else {
+            deletes_a_copy_once(&mut fx, &pending);
+        }
         fx.files.expect_mark_available().never();
         let result = fx
             .build()
@@ -428,9 +577,10 @@ async fn multipart_complete_assembles_the_listed_parts() {
         }),
         PDF,
     );
-    let parts = vec![CompletedPart {
+    let parts = vec![UploadedPart {
         part_number: 1,
         etag: "e1".into(),
+        size: 9,
     }];
     let listed = parts.clone();
     fx.store
@@ -441,13 +591,17 @@ async fn multipart_complete_assembles_the_listed_parts() {
         .times(1)
         .withf(move |_, id, p| id == "up-9" && *p == parts)
         .returning(|_, _, _| Ok(ObjectMeta::default()));
-    let done = coffer_domain::FileRecord {
-        status: FileStatus::Available,
-        ..pending.clone()
-    };
+    let done = pending.clone();
     fx.files
         .expect_mark_available()
-        .returning(move |_, _, _, _| Ok(done.clone()));
+        .returning(move |_, _, facts, _| {
+            Ok(coffer_domain::FileRecord {
+                status: FileStatus::Available,
+                key: facts.key,
+                ..done.clone()
+            })
+        });
+    deletes_once(&mut fx, pending.key.to_string());
     assert!(
         fx.build()
             .complete_upload(&caller(&t, "alice", &[Role::Editor]), pending.id)
@@ -617,23 +771,38 @@ async fn presign_parts_checks_the_upload() {
     let mut fx = FilesFx::default();
     serves_file(&mut fx.files, &pending);
     let mut seq = Sequence::new();
-    for n in [1u16, 3] {
+    let checksum = Sha256Digest::from_bytes([3; 32]);
+    // 40 MiB in 16 MiB parts: each URL binds its part's exact length, the
+    // last one the 8 MiB left, and the checksum the client gave.
+    for (n, length, sum) in [(1u16, 16 << 20, None), (3, 8 << 20, Some(checksum))] {
         fx.store
             .expect_presign_part()
             .times(1)
             .in_sequence(&mut seq)
-            .withf(move |_, id, part, _, _| id == "up-1" && *part == n)
-            .returning(|_, _, _, _, _| Ok(presigned("PUT")));
+            .withf(move |r| {
+                r.upload_id == "up-1"
+                    && r.part_number == n
+                    && r.content_length == length
+                    && r.checksum_sha256 == sum
+            })
+            .returning(|_| Ok(presigned("PUT")));
     }
     let app = fx.build();
     let c = caller(&t, "alice", &[Role::Editor]);
-    let parts = app.presign_parts(&c, pending.id, vec![1, 3]).await.unwrap();
+    let third = coffer_service::PartRequest {
+        part_number: 3,
+        checksum_sha256: Some(checksum),
+    };
+    let parts = app
+        .presign_parts(&c, pending.id, vec![part(1), third])
+        .await
+        .unwrap();
     assert_eq!(
         parts.iter().map(|p| p.part_number).collect::<Vec<_>>(),
         vec![1, 3]
     );
     assert_err(
-        app.presign_parts(&c, pending.id, vec![4]).await,
+        app.presign_parts(&c, pending.id, vec![part(4)]).await,
         ErrorKind::Invalid,
         "invalid_parts",
     );
@@ -642,4 +811,40 @@ async fn presign_parts_checks_the_upload() {
         ErrorKind::Invalid,
         "invalid_parts",
     );
+}
+
+#[tokio::test]
+async fn multipart_with_a_part_missing_stays_open_to_resume() {
+    let t = tenant(TenantStatus::Active);
+    let mut pending = file(&t, "alice", FileStatus::Pending);
+    pending.size_bytes = 40 * 1024 * 1024;
+    pending.multipart_upload_id = Some("up-9".into());
+    let mut fx = FilesFx::default();
+    serves_file(&mut fx.files, &pending);
+    // Parts 1 and 3 arrived; part 2 did not, and a short part 3 would not do.
+    fx.store.expect_list_parts().returning(|_, _| {
+        Ok(vec![
+            UploadedPart {
+                part_number: 1,
+                etag: "e1".into(),
+                size: 16 << 20,
+            },
+            UploadedPart {
+                part_number: 3,
+                etag: "e3".into(),
+                size: 8 << 20,
+            },
+        ])
+    });
+    fx.store.expect_complete_multipart().never();
+    fx.store.expect_copy().never();
+    fx.store.expect_delete().never();
+    fx.files.expect_mark_available().never();
+    let result = fx
+        .build()
+        .complete_upload(&caller(&t, "alice", &[Role::Editor]), pending.id)
+        .await;
+    let err = result.unwrap_err();
+    assert_eq!(err.code.as_str(), "upload_incomplete", "{err}");
+    assert!(err.detail.ends_with(": 2"), "{}", err.detail);
 }

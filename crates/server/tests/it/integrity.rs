@@ -29,15 +29,8 @@ pub(crate) async fn tenant_id(server: &TestServer, token: &str) -> TenantId {
         .unwrap()
 }
 
-fn location(server: &TestServer, tenant: TenantId, file: &Value) -> ObjectLocation {
-    location_of(
-        server,
-        tenant,
-        file["id"].as_str().unwrap().parse().unwrap(),
-    )
-}
-
-/// Where the object of file `id` of `tenant` lives (default category and bucket).
+/// A fresh location for an object of `tenant` that no file's row names
+/// (default category and bucket).
 fn location_of(server: &TestServer, tenant: TenantId, id: FileId) -> ObjectLocation {
     let placement = &server.wiring.coffer.config().placement;
     let category = Category::default_category();
@@ -222,7 +215,7 @@ async fn reconciler_repairs_drift_and_touches_nothing_else(mode: Mode) {
         server
             .wiring
             .store
-            .delete(&location(&server, a, f))
+            .delete(&file_location(&server, a, f).await)
             .await
             .unwrap();
     }
@@ -254,11 +247,11 @@ async fn reconciler_repairs_drift_and_touches_nothing_else(mode: Mode) {
     );
     assert!(!exists(&server, &orphan).await, "the orphan is gone");
     assert!(
-        exists(&server, &location(&server, a, &kept)).await,
+        exists(&server, &file_location(&server, a, &kept).await).await,
         "A's file stays"
     );
     assert!(
-        exists(&server, &location(&server, b, &bobs)).await,
+        exists(&server, &file_location(&server, b, &bobs).await).await,
         "B's file stays"
     );
     assert!(
@@ -334,7 +327,7 @@ async fn a_delete_killed_before_its_row_is_removed_is_finished(mode: Mode) {
     let doomed = upload(&server, &alice, "doomed.pdf", PDF, json!({})).await;
     let kept = upload(&server, &alice, "kept.pdf", PDF, json!({})).await;
     let path = |f: &Value| format!("/api/v1/files/{}", f["id"].as_str().unwrap());
-    let object = location(&server, t, &doomed);
+    let object = file_location(&server, t, &doomed).await;
 
     // The delete gets as far as the object; removing the row never returns.
     let delete = server
@@ -402,7 +395,7 @@ async fn a_delete_killed_before_its_row_is_removed_is_finished(mode: Mode) {
     let after = reconcile(&server, None, true).await;
     assert_eq!(drift(&after), (0, 0, 0), "consistent: {after:?}");
     assert_eq!(after.rows_scanned, 1);
-    assert!(exists(&server, &location(&server, t, &kept)).await);
+    assert!(exists(&server, &file_location(&server, t, &kept).await).await);
     let view = tenant_view(&server, &alice).await;
     assert_eq!(
         view["usage"]["used_bytes"],

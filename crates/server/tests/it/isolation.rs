@@ -32,6 +32,7 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
         "/api/v1/files/{id}/parts",
         Some(r#"{"part_numbers":[1]}"#),
     ),
+    ("GET", "/api/v1/files/{id}/parts", None),
     ("POST", "/api/v1/files/{id}/restore", None),
     ("GET", "/api/v1/files/{id}/download", None),
     ("GET", "/api/v1/files/{id}/download?redirect=false", None),

@@ -26,4 +26,5 @@ mod settings;
 mod support;
 mod sweep;
 mod tokens;
+mod verified_bytes;
 mod weed;

@@ -223,12 +223,14 @@ async fn assert_downloads(
     assert_eq!(content.bytes().await.unwrap().as_ref(), bytes);
 }
 
-/// The file ids the keys end with, in `bucket`.
+/// The files whose objects are in `bucket`: the id after
+/// `t/{tenant}/{category}/` (a streamed upload's key ends there, a direct
+/// upload's verified key has the copy's id after it).
 fn files_in(objects: &BTreeSet<(String, String)>, bucket: &str) -> BTreeSet<String> {
     objects
         .iter()
         .filter(|(b, _)| b == bucket)
-        .map(|(_, key)| key.rsplit('/').next().unwrap().to_owned())
+        .map(|(_, key)| key.split('/').nth(3).unwrap().to_owned())
         .collect()
 }
 

@@ -2,8 +2,8 @@ use std::net::TcpListener;
 
 use coffer_ports::MetadataPorts;
 
-use coffer_domain::{Role, Subject};
-use coffer_ports::TenantClaim;
+use coffer_domain::{FileId, FileRecord, Role, Subject, TenantId};
+use coffer_ports::{ObjectLocation, TenantClaim, TenantScope};
 use coffer_postgres::testing::TestDb;
 use coffer_server::config::Config;
 use coffer_server::http::Metrics;
@@ -400,6 +400,29 @@ pub async fn problem(response: Response, status: StatusCode, code: &str) -> Valu
     json
 }
 
+/// File `id`'s row as the server stored it (its object key is not in the
+/// API: a pending file's is its staging key, an uploaded one's a verified key).
+pub async fn file_record(server: &TestServer, tenant: TenantId, id: FileId) -> FileRecord {
+    let meta = &server.wiring.meta;
+    let tenant = meta.registry.get_tenant(tenant).await.unwrap();
+    meta.tenant_data
+        .tenant_data(&tenant)
+        .await
+        .unwrap()
+        .files
+        .get_file(&TenantScope::new(tenant.id), id)
+        .await
+        .unwrap()
+        .file
+}
+
+/// Where `file`'s object is (a file as the API shows it), per its row.
+pub async fn file_location(server: &TestServer, tenant: TenantId, file: &Value) -> ObjectLocation {
+    let id = file["id"].as_str().unwrap().parse().unwrap();
+    let record = file_record(server, tenant, id).await;
+    ObjectLocation::new(tenant, record.bucket, record.key).unwrap()
+}
+
 /// `GET /api/v1/tenant` as `token`: the caller's tenant, its limits and usage.
 pub async fn tenant_view(server: &TestServer, token: &str) -> Value {
     ok_json(
@@ -420,6 +443,21 @@ pub async fn ok_json(response: Response, status: StatusCode) -> Value {
     serde_json::from_str(&body).unwrap()
 }
 
+/// `POST /api/v1/files` with the JSON `body`, expecting `201`: the pending
+/// file and its `upload` (or `multipart`) instructions.
+pub async fn initiate_upload(server: &TestServer, token: &str, body: &Value) -> Value {
+    ok_json(
+        server
+            .req(Method::POST, "/api/v1/files", token)
+            .json(body)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await
+}
+
 /// Initiate, PUT to the presigned URL with its headers, complete. Returns the file.
 pub async fn upload(
     server: &TestServer,
@@ -432,16 +470,7 @@ pub async fn upload(
     if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
         body.extend(extra.clone());
     }
-    let initiated = ok_json(
-        server
-            .req(Method::POST, "/api/v1/files", token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::CREATED,
-    )
-    .await;
+    let initiated = initiate_upload(server, token, &body).await;
     let put = put_bytes(server, &initiated["upload"], bytes.to_vec()).await;
     assert!(
         put.status().is_success(),

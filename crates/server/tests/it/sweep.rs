@@ -1,8 +1,8 @@
 //! Expired uploads and expired trash disappear, objects included, and
 //! nothing else does.
 
-use coffer_domain::{Category, FileId};
-use coffer_ports::{ObjectLocation, StoreErrorKind};
+use coffer_domain::FileId;
+use coffer_ports::StoreErrorKind;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -69,6 +69,13 @@ async fn sweep_reaps_expired_uploads_and_purges_expired_trash(mode: Mode) {
     // Keys beside the tenant's prefix (no tenant's): the sweep never lists
     // by prefix, but nothing of its must reach them either.
     let tenant_id = tenant_id(&server, &alice).await;
+    // Where their objects are (the abandoned upload's on its staging key).
+    let mut doomed = Vec::new();
+    for file in [&abandoned["file"], &trashed] {
+        let at = file_location(&server, tenant_id, file).await;
+        assert!(server.wiring.store.head(&at).await.is_ok(), "{at:?}");
+        doomed.push(at);
+    }
     let neighbour = format!("t/{tenant_id}x/documents/{}", FileId::new_v7());
     raw_put(&server, &neighbour).await;
 
@@ -133,21 +140,12 @@ async fn sweep_reaps_expired_uploads_and_purges_expired_trash(mode: Mode) {
     );
     assert_eq!(view["usage"]["reserved_bytes"], 0);
     assert_eq!(view["id"].as_str().unwrap(), tenant_id.to_string());
-    let bucket = server
-        .wiring
-        .coffer
-        .config()
-        .placement
-        .default_bucket
-        .clone();
-    for gone in [&abandoned["file"], &trashed] {
-        let id: FileId = gone["id"].as_str().unwrap().parse().unwrap();
-        let category = Category::default_category();
-        let location = ObjectLocation::for_file(tenant_id, bucket.clone(), &category, id);
-        let head = server.wiring.store.head(&location).await;
+    for location in &doomed {
+        let head = server.wiring.store.head(location).await;
         assert!(
             head.is_err_and(|e| e.is(StoreErrorKind::NotFound)),
-            "object of {id} still there"
+            "object {} still there",
+            location.key()
         );
     }
     assert!(raw_exists(&server, &neighbour).await);

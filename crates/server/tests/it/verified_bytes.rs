@@ -22,6 +22,7 @@ in_both_modes!(
     a_part_url_with_a_checksum_refuses_other_bytes,
     a_wrong_whole_file_checksum_fails_a_multipart_complete,
     a_wrong_checksum_is_caught_at_complete_even_past_the_store,
+    a_complete_with_a_part_missing_keeps_the_parts,
 );
 
 /// The smallest part S3 accepts (all parts but the last), and so the
@@ -322,29 +323,8 @@ async fn an_interrupted_multipart_upload_resumes_from_the_listed_parts(mode: Mod
     .await;
 }
 
-mod known_bugs {
-    //! Coffer 7052134: `complete` with a part missing assembles the parts
-    //! the store holds (S3 takes any ascending part numbers), the size check
-    //! then refuses the object (`422 size_mismatch`) and discards it, and the
-    //! parts received so far are lost: the client cannot resume. The fix
-    //! belongs in the service (`assemble_parts` should refuse, `409
-    //! upload_incomplete`, unless the listed parts are exactly
-    //! `1..=part_count` with the expected sizes). Un-ignore then.
-
-    #[actix_web::test]
-    #[ignore = "complete with a part missing loses the parts (see the module docs)"]
-    async fn production() {
-        super::a_complete_with_a_part_missing_keeps_the_parts(crate::support::Mode::Production)
-            .await;
-    }
-
-    #[actix_web::test]
-    #[ignore = "complete with a part missing loses the parts (see the module docs)"]
-    async fn embedded() {
-        super::a_complete_with_a_part_missing_keeps_the_parts(crate::support::Mode::Embedded).await;
-    }
-}
-
+/// Stores assemble any ascending part numbers: `complete` must refuse a
+/// set with a gap rather than assemble it and lose the parts received.
 async fn a_complete_with_a_part_missing_keeps_the_parts(mode: Mode) {
     let server = small_parts_server(mode).await;
     let slug = server.tenant(json!({})).await;

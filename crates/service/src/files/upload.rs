@@ -299,7 +299,8 @@ impl Files {
         let staging = location(&file)?;
         let store = self.store_of(tenant);
         if let Some(upload_id) = &file.multipart_upload_id {
-            self.assemble_parts(store, &file, &staging, upload_id).await?;
+            self.assemble_parts(store, &file, &staging, upload_id)
+                .await?;
         }
         let verified = match verify_staged(store, &file, &staging).await {
             Ok(verified) => verified,

@@ -9,9 +9,10 @@ use coffer_domain::{
 use coffer_ports::{
     Clock, MetadataError, MetadataErrorKind, MockAuditLog, MockBillingLedger, MockEventOutbox,
     MockFileCatalog, MockGrants, MockIdentityProvider, MockIntegrity, MockMembers, MockObjectStore,
-    MockOnboardingQueue, MockScanQueue, MockTenantDataResolver, MockTenantDatabases, MockTenantRegistry,
-    MockTenantSettings, MockWebhookSender, OneDatabase, PresignedRequest, ScanQueue, StoreError,
-    StoreErrorKind, StoredFile, TenantData, TenantDataResolver, TenantDatabases, TenantSettings,
+    MockOnboardingQueue, MockScanQueue, MockTenantDataResolver, MockTenantDatabases,
+    MockTenantRegistry, MockTenantSettings, MockWebhookSender, OneDatabase, PresignedRequest,
+    ScanQueue, StoreError, StoreErrorKind, StoredFile, TenantData, TenantDataResolver,
+    TenantDatabases, TenantSettings,
 };
 use coffer_service::{
     Authentication, Billing, Caller, EffectiveConfigs, ErrorKind, Events, Files, Onboarder, Purge,
@@ -185,7 +186,8 @@ impl FilesFx {
         };
         Files::new(
             resolver(data, self.resolver, None),
-            self.scans.map(|scans| Arc::new(scans) as Arc<dyn ScanQueue>),
+            self.scans
+                .map(|scans| Arc::new(scans) as Arc<dyn ScanQueue>),
             stores(self.store, self.regions),
             configs(&unset(self.settings), &caches(&config), &config),
             clock(),

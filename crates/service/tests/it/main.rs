@@ -13,6 +13,7 @@ mod purge;
 mod reads;
 mod reconcile;
 mod regions;
+mod scanning;
 mod settings;
 mod sharing;
 mod support;

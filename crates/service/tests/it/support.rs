@@ -601,3 +601,32 @@ pub fn part(part_number: u16) -> coffer_service::PartRequest {
         checksum_sha256: None,
     }
 }
+
+/// [`coffer_service::Scanning`]'s ports.
+#[derive(Default)]
+pub struct ScanningFx {
+    pub registry: MockTenantRegistry,
+    pub files: MockFileCatalog,
+    pub scans: MockScanQueue,
+    pub store: MockObjectStore,
+    pub scanner: coffer_ports::MockScanner,
+    pub config: Config,
+}
+
+impl ScanningFx {
+    pub fn build(self) -> coffer_service::Scanning {
+        let data = TenantData {
+            files: Arc::new(self.files),
+            ..no_data()
+        };
+        coffer_service::Scanning::new(
+            Arc::new(self.registry),
+            resolver(data, None, None),
+            Arc::new(self.scans),
+            stores(self.store, Vec::new()),
+            Arc::new(self.scanner),
+            clock(),
+            self.config.shared(),
+        )
+    }
+}

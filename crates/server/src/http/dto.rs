@@ -324,7 +324,8 @@ pub struct ListQuery {
     pub q: Option<String>,
     /// JSON object the metadata must contain, e.g. `{"case":"A-1"}`.
     pub metadata: Option<String>,
-    /// `available` (default), `pending` or `deleted` (the trash).
+    /// `available` (default), `pending`, `scanning`, `quarantined` or `deleted`
+    /// (the trash).
     #[param(value_type = Option<String>)]
     pub status: Option<FileStatus>,
     /// Owner's subject.

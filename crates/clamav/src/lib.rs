@@ -30,3 +30,6 @@ mod scanner;
 pub use address::{AddressError, ClamdAddress};
 pub use config::ClamdConfig;
 pub use scanner::ClamdScanner;
+
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -418,3 +418,40 @@ impl TestDb {
         Ok(rows.into_iter().map(|r| r.subject).collect())
     }
 }
+
+/// A file's row in the scan queue, as a test sees it.
+#[derive(Debug, Clone, PartialEq, Eq, diesel::QueryableByName)]
+pub struct QueuedScan {
+    /// Claims so far.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub attempts: i32,
+    /// Whether a worker's lease on it is still running.
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub leased: bool,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub last_error: Option<String>,
+}
+
+impl TestDb {
+    /// `file`'s row in `scan_jobs`, read as the owner; `None` when it is
+    /// not queued. For scanning tests.
+    ///
+    /// # Errors
+    /// When the owner cannot connect or the query fails.
+    pub async fn queued_scan(&self, file: uuid::Uuid) -> Result<Option<QueuedScan>, String> {
+        let mut owner = connect(&self.owner_url()).await?;
+        diesel::sql_query("SET coffer.platform = 'on'")
+            .execute(&mut owner)
+            .await
+            .map_err(|e| e.to_string())?;
+        let rows: Vec<QueuedScan> = diesel::sql_query(
+            "SELECT attempts, coalesce(lease_until > now(), false) AS leased, last_error
+             FROM scan_jobs WHERE file_id = $1",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(file)
+        .load(&mut owner)
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(rows.into_iter().next())
+    }
+}

@@ -22,6 +22,7 @@ mod ops;
 mod outage;
 mod regions;
 mod restart;
+mod scanning;
 mod settings;
 mod support;
 mod sweep;

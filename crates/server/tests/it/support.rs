@@ -201,28 +201,46 @@ impl TestServer {
     /// Stop gracefully and start a fresh server with the same settings on
     /// the same database, bucket and data directory (a `coffer serve`
     /// restart).
-    pub async fn restart(mut self) -> Self {
+    pub async fn restart(self) -> Self {
+        self.restart_with(&[]).await
+    }
+
+    /// [`TestServer::restart`], with `extra` settings layered over the
+    /// ones it started with (a deployment whose configuration changed).
+    pub async fn restart_with(mut self, extra: &[(&str, &str)]) -> Self {
         drop(self.jobs.take());
         self.handle.stop(true).await;
-        let (db, dir, vars) = (
-            self.db.take(),
-            self.dir.take().unwrap(),
-            std::mem::take(&mut self.vars),
-        );
-        Self::launch(self.mode, vars, db, dir, Box::new(|meta| meta)).await
+        self.relaunch(extra).await
     }
 
     /// Stop at once, as a killed process would (requests in flight are
     /// dropped), and start a fresh server with the same settings on the same
     /// database, bucket and data directory.
-    pub async fn kill_and_restart(mut self) -> Self {
+    pub async fn kill_and_restart(self) -> Self {
+        self.kill_and_restart_with(&[]).await
+    }
+
+    /// [`TestServer::kill_and_restart`], with `extra` settings layered over
+    /// the ones it started with.
+    pub async fn kill_and_restart_with(mut self, extra: &[(&str, &str)]) -> Self {
         // The jobs die with the process.
         drop(self.jobs.take());
         self.handle.stop(false).await;
-        let (db, dir, vars) = (
+        self.relaunch(extra).await
+    }
+
+    /// A fresh server on this one's database, bucket and data directory,
+    /// with its settings plus `extra` (later settings win).
+    async fn relaunch(mut self, extra: &[(&str, &str)]) -> Self {
+        let (db, dir, mut vars) = (
             self.db.take(),
             self.dir.take().unwrap(),
             std::mem::take(&mut self.vars),
+        );
+        vars.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
         Self::launch(self.mode, vars, db, dir, Box::new(|meta| meta)).await
     }
@@ -477,7 +495,11 @@ pub async fn upload(
         "PUT refused: {}",
         put.text().await.unwrap()
     );
-    let id = initiated["file"]["id"].as_str().unwrap();
+    complete_upload(server, token, initiated["file"]["id"].as_str().unwrap()).await
+}
+
+/// `POST /api/v1/files/{id}/complete`, expecting `200`. Returns the file.
+pub async fn complete_upload(server: &TestServer, token: &str, id: &str) -> Value {
     ok_json(
         server
             .req(Method::POST, &format!("/api/v1/files/{id}/complete"), token)

@@ -192,10 +192,13 @@ start() {
     # clamd writes the same pid to its PidFile; writing it here too means
     # `stop` finds it even if clamd dies before it gets there.
     setsid "$clamd" -c "$HOME_DIR/clamd.conf" >"$HOME_DIR/clamd.out" 2>&1 </dev/null &
-    echo $! >"$PID_FILE"
+    local started=$!
+    echo "$started" >"$PID_FILE"
     local deadline=$((SECONDS + READY_TIMEOUT))
     until [[ "$(clamd_says "$PORT" PING || true)" == PONG ]]; do
-        if ! running_pid >/dev/null; then
+        # Whether the process lives, not what it is called: until setsid has
+        # exec'd clamd its command line is still this script's.
+        if ! kill -0 "$started" 2>/dev/null; then
             log "clamd exited during start-up; last log lines:"
             tail -n 30 "$HOME_DIR/clamd.out" "$HOME_DIR/clamd.log" >&2 2>/dev/null || true
             exit 1

@@ -1,4 +1,4 @@
-//! What makes verified bytes final (docs/uploads.md): a client uploads to
+//! What makes verified bytes final (docs/integrity.md, docs/decisions.md): a client uploads to
 //! its file's staging key; `complete` copies what is there to a fresh key
 //! that only Coffer ever writes, once, and verifies the copy — size, SHA-256,
 //! type — so no URL handed out, no part URL and no retried complete can change

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::error::FsError;
 use crate::layout::Layout;
 use crate::sidecar::etag_of;
-use crate::write::{Received, sync_dir};
+use crate::write::{self, Received, sync_dir};
 
 const RECORD: &str = "upload.json";
 
@@ -40,13 +40,15 @@ pub(crate) struct Upload {
 pub(crate) fn create(layout: &Layout, record: &UploadRecord) -> Result<Uuid, FsError> {
     let id = Uuid::new_v4();
     let dir = layout.upload_dir(id);
-    std::fs::create_dir(&dir).map_err(FsError::io("create upload"))?;
+    write::create_private_dir(&dir).map_err(FsError::io("create upload"))?;
     let bytes = serde_json::to_vec(record).map_err(|e| FsError::Corrupt {
         path: dir.display().to_string(),
         reason: e.to_string(),
     })?;
     // The id is not known to anyone yet, so no reader can see a partial record.
-    std::fs::write(dir.join(RECORD), bytes).map_err(FsError::io("write upload"))?;
+    write::create_private(&dir.join(RECORD))
+        .and_then(|mut file| std::io::Write::write_all(&mut file, &bytes))
+        .map_err(FsError::io("write upload"))?;
     sync_dir(&dir)?;
     sync_dir(&layout.uploads())?;
     Ok(id)

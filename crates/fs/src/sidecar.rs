@@ -21,6 +21,7 @@ use time::OffsetDateTime;
 
 use crate::error::FsError;
 use crate::layout::{Layout, sidecar_path};
+use crate::write;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Sidecar {
@@ -53,7 +54,7 @@ pub(crate) fn write(layout: &Layout, object: &Path, sidecar: &Sidecar) -> Result
         reason: e.to_string(),
     })?;
     let result = (|| {
-        let mut file = File::create(&temp).map_err(FsError::io("create sidecar"))?;
+        let mut file = write::create_private(&temp).map_err(FsError::io("create sidecar"))?;
         file.write_all(&bytes)
             .and_then(|()| file.sync_all())
             .map_err(FsError::io("write sidecar"))?;

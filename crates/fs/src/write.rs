@@ -4,8 +4,8 @@
 //! fails midway, a mismatch or a crash never leaves half an object.
 
 use std::fmt::Display;
-use std::fs::File;
-use std::os::unix::fs::MetadataExt;
+use std::fs::{DirBuilder, File};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -19,6 +19,28 @@ use tokio::io::AsyncWriteExt;
 use crate::error::FsError;
 use crate::layout::Layout;
 use crate::sidecar::{self, Sidecar, etag_of};
+
+/// Every file Coffer writes under the data directory (object bytes, parts,
+/// sidecars, upload records) is readable by its owner only, as are the
+/// directories (0700): the bytes are tenants' files, and another local user
+/// has no business reading them.
+pub(crate) const FILE_MODE: u32 = 0o600;
+pub(crate) const DIR_MODE: u32 = 0o700;
+
+/// Creates (or truncates) `path` with [`FILE_MODE`]. Blocking.
+pub(crate) fn create_private(path: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(FILE_MODE)
+        .open(path)
+}
+
+/// Creates the directory `path` (not its parents) with [`DIR_MODE`]. Blocking.
+pub(crate) fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    DirBuilder::new().mode(DIR_MODE).create(path)
+}
 
 /// What the body must be; checked while it streams, before anything is kept.
 #[derive(Debug, Clone, Copy, Default)]
@@ -78,7 +100,12 @@ where
     E: Display,
 {
     let temp = TempFile::new(layout.temp_file());
-    let mut file = tokio::fs::File::create(temp.path())
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(FILE_MODE)
+        .open(temp.path())
         .await
         .map_err(FsError::io("create temp file"))?;
     let limit = expect.exact_len.or(expect.max_len);
@@ -196,7 +223,7 @@ pub(crate) fn ensure_dir(dir: &Path, bucket_dir: &Path) -> Result<(), FsError> {
         .parent()
         .ok_or_else(|| FsError::NoSuchBucket(bucket_dir.display().to_string()))?;
     ensure_dir(parent, bucket_dir)?;
-    match std::fs::create_dir(dir) {
+    match create_private_dir(dir) {
         Ok(()) => sync_dir(parent),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
         Err(_) if dir.exists() => Err(FsError::Conflict(format!(

@@ -4,6 +4,7 @@
 
 mod contract;
 mod durability;
+mod permissions;
 mod presigned;
 mod server;
 mod support;

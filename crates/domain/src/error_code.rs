@@ -170,6 +170,9 @@ error_codes! {
     ChecksumMismatch = "checksum_mismatch",
     /// 422: the bytes are not of the declared content type.
     ContentMismatch = "content_mismatch",
+    /// 422: the declared size is beyond what any store holds (5 TiB),
+    /// whatever the tenant's limits.
+    SizeOutOfRange = "size_out_of_range",
     /// 422: the file is too small for multipart.
     MultipartTooSmall = "multipart_too_small",
     /// 422: part numbers out of range.

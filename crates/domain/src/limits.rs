@@ -3,6 +3,20 @@ use thiserror::Error;
 
 use crate::{ContentType, FileStatus};
 
+/// The largest object Coffer stores, whatever a tenant's limits say: S3's
+/// limit for one object (5 TiB). The embedded store could hold more, but one
+/// bound for both modes keeps a file movable between them; it is also far
+/// below what PostgreSQL's and SQLite's signed 64-bit sizes can count.
+pub const MAX_OBJECT_SIZE: u64 = 5 << 40;
+
+/// S3's limit on the parts of one multipart upload.
+pub const MAX_PARTS: u64 = 10_000;
+
+/// Whether `size` bytes fit in one object of any store ([`MAX_OBJECT_SIZE`]).
+pub const fn is_storable(size: u64) -> bool {
+    size <= MAX_OBJECT_SIZE
+}
+
 /// The effective limits of a tenant: its plan's defaults with any per-tenant
 /// overrides applied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,10 @@ use serde_json::json;
 use crate::journey::in_both_modes;
 use crate::support::*;
 
-in_both_modes!(limits_refuse_and_leave_nothing_behind);
+in_both_modes!(
+    limits_refuse_and_leave_nothing_behind,
+    sizes_beyond_any_store_are_refused_whatever_the_limits
+);
 
 fn pdf_of(len: usize) -> Vec<u8> {
     let mut bytes = PDF.to_vec();
@@ -123,4 +126,56 @@ async fn limits_refuse_and_leave_nothing_behind(mode: Mode) {
     assert_eq!(view["usage"]["used_bytes"], 90);
     assert_eq!(view["usage"]["reserved_bytes"], 0);
     assert_eq!(view["limits"]["max_file_size"], 100);
+}
+
+/// 5 TiB, S3's limit for one object (`coffer_domain::MAX_OBJECT_SIZE`).
+const MAX_OBJECT_SIZE: u64 = 5 << 40;
+
+/// A platform admin may lift a tenant's limits to `u64::MAX`; sizes no store
+/// (nor a signed 64-bit column) can hold are still `422`, not a `500` from
+/// deep inside an adapter, and so is a part beyond S3's 10 000.
+async fn sizes_beyond_any_store_are_refused_whatever_the_limits(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    let tenant = server
+        .tenant(json!({ "max_file_size": u64::MAX, "max_total_bytes": u64::MAX }))
+        .await;
+    let alice = server.token(Some(&tenant), "alice", &["editor"]).await;
+    let initiate = |size: u64, multipart: bool| {
+        server
+            .req(Method::POST, "/api/v1/files", &alice)
+            .json(&json!({ "filename": "huge.bin", "size": size, "multipart": multipart }))
+            .send()
+    };
+    for size in [
+        MAX_OBJECT_SIZE + 1,
+        i64::MAX as u64,
+        i64::MAX as u64 + 1,
+        u64::MAX,
+    ] {
+        for multipart in [false, true] {
+            problem(
+                initiate(size, multipart).await.unwrap(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "size_out_of_range",
+            )
+            .await;
+        }
+    }
+    let largest = ok_json(
+        initiate(MAX_OBJECT_SIZE, true).await.unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    let part_count = largest["multipart"]["part_count"].as_u64().unwrap();
+    assert!(part_count <= 10_000, "{largest}");
+    let id = largest["file"]["id"].as_str().unwrap();
+    for part in [part_count + 1, 10_001, 65_535] {
+        let response = server
+            .req(Method::POST, &format!("/api/v1/files/{id}/parts"), &alice)
+            .json(&json!({ "part_numbers": [part] }))
+            .send()
+            .await
+            .unwrap();
+        problem(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid_parts").await;
+    }
 }

@@ -1,8 +1,8 @@
 //! Uploads: direct (presigned PUT), multipart (presigned parts) and streamed.
 
 use coffer_domain::{
-    Action, ContentType, ErrorCode, FeatureKey, FileId, FileRecord, FileStatus, ObjectKey,
-    Resource, Sha256Digest, decide,
+    Action, ContentType, ErrorCode, FeatureKey, FileId, FileRecord, FileStatus, MAX_OBJECT_SIZE,
+    MAX_PARTS, ObjectKey, Resource, Sha256Digest, decide, is_storable,
 };
 use coffer_ports::{
     ByteStream, MetadataError, MetadataErrorKind, NewFile, ObjectFacts, ObjectLocation,
@@ -18,9 +18,6 @@ use crate::effective_config::require_feature;
 use crate::sniff;
 use crate::stream;
 use crate::{Caller, ErrorKind, ServiceError};
-
-/// S3 allows at most this many parts per upload.
-const MAX_PARTS: u64 = 10_000;
 
 /// `POST /files` with JSON: reserve the file and hand out where to PUT it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,13 +85,22 @@ impl Files {
     ///
     /// # Errors
     /// `Forbidden` for a viewer; `PayloadTooLarge`/`UnsupportedMediaType`
-    /// over the plan's limits or quota; `Conflict` for a taken path and name.
+    /// over the plan's limits or quota; `Conflict` for a taken path and name;
+    /// `Invalid` (`size_out_of_range`) for a size no store can hold.
     pub async fn initiate_upload(
         &self,
         caller: &Caller,
         request: InitiateUpload,
     ) -> Result<InitiatedUpload, ServiceError> {
         let (tenant, scope) = self.creator(caller)?;
+        // Before the tenant's limits, which a platform admin may set beyond
+        // what a store (or a signed 64-bit column) can hold.
+        if !is_storable(request.size) {
+            return Err(ServiceError::invalid(
+                ErrorCode::SizeOutOfRange,
+                format!("size must be at most {MAX_OBJECT_SIZE} bytes"),
+            ));
+        }
         let eff = self.configs.effective_config(tenant).await?;
         if request.multipart {
             require_feature(&eff, FeatureKey::MultipartUploads)?;

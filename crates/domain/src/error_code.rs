@@ -173,6 +173,9 @@ error_codes! {
     /// 422: the declared size is beyond what any store holds (5 TiB),
     /// whatever the tenant's limits.
     SizeOutOfRange = "size_out_of_range",
+    /// 422: the webhook's host is, or resolves to, an internal address
+    /// (loopback, private, link-local, metadata…) the operator has not allowed.
+    WebhookTargetRefused = "webhook_target_refused",
     /// 422: the file is too small for multipart.
     MultipartTooSmall = "multipart_too_small",
     /// 422: part numbers out of range.

@@ -16,6 +16,7 @@ mod ids;
 mod key;
 mod limits;
 mod onboarding;
+pub mod outbound;
 mod principal;
 mod scan;
 mod tenant;

@@ -14,10 +14,17 @@ type HmacSha256 = Hmac<Sha256>;
 /// The header a signed delivery carries its signature in.
 pub const SIGNATURE_HEADER: &str = "Coffer-Signature";
 
-/// Where a tenant's events are delivered: an absolute `http(s)` URL.
+/// Where a tenant's events are delivered: an absolute `http(s)` URL, kept in
+/// the form the WHATWG URL parser gives it (the form reqwest sends to), so
+/// the host that is checked is the host that is called — `0x7f000001` is
+/// `127.0.0.1` here as it is on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(transparent)]
-pub struct WebhookUrl(String);
+pub struct WebhookUrl(#[serde(serialize_with = "serialize_url")] url::Url);
+
+fn serialize_url<S: serde::Serializer>(url: &url::Url, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(url.as_str())
+}
 
 impl WebhookUrl {
     /// The longest URL accepted.
@@ -25,35 +32,61 @@ impl WebhookUrl {
 
     /// # Errors
     /// Anything but an absolute `http://` or `https://` URL with a host,
-    /// without whitespace, of at most [`Self::MAX_LEN`] bytes.
+    /// without whitespace or credentials, of at most [`Self::MAX_LEN`] bytes.
+    /// Whether the host is one Coffer may call is
+    /// [`crate::outbound::OutboundPolicy`]'s decision, not this one's.
     pub fn new(raw: impl Into<String>) -> Result<Self, ValidationError> {
         let raw = raw.into();
         let invalid = |why: &str| ValidationError::new("webhook_url", why);
         if raw.len() > Self::MAX_LEN {
             return Err(invalid("at most 2048 bytes"));
         }
+        // The parser would strip or encode these silently; refuse them instead.
         if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid("must not contain whitespace"));
         }
-        let rest = raw
-            .strip_prefix("https://")
-            .or_else(|| raw.strip_prefix("http://"))
-            .ok_or_else(|| invalid("must be an absolute http:// or https:// URL"))?;
-        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        if host.is_empty() || host.contains('@') {
+        let url = url::Url::parse(&raw)
+            .map_err(|_| invalid("must be an absolute http:// or https:// URL"))?;
+        // The parser forgives `https:///host` and `http:host`; a URL an
+        // operator reads in the audit log should say what it means.
+        let after_scheme = raw
+            .get(url.scheme().len()..)
+            .and_then(|rest| rest.strip_prefix("://"));
+        if !matches!(url.scheme(), "http" | "https")
+            || after_scheme.is_none_or(|rest| rest.starts_with(['/', '\\']))
+        {
+            return Err(invalid("must be an absolute http:// or https:// URL"));
+        }
+        if url.host_str().is_none_or(str::is_empty)
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
             return Err(invalid("must name a host (and no credentials)"));
         }
-        Ok(Self(raw))
+        if url.as_str().len() > Self::MAX_LEN {
+            return Err(invalid("at most 2048 bytes"));
+        }
+        Ok(Self(url))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
+    }
+
+    /// The host, as parsed: a name, or an IPv4 or IPv6 address.
+    pub fn host(&self) -> Option<url::Host<&str>> {
+        self.0.host()
+    }
+
+    /// The host when it is a DNS name (not an IP address).
+    pub fn domain(&self) -> Option<&str> {
+        self.0.domain()
     }
 }
 
 impl std::fmt::Display for WebhookUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.0.as_str())
     }
 }
 
@@ -188,6 +221,11 @@ mod tests {
     fn webhook_urls_are_absolute_http() {
         assert!(WebhookUrl::new("https://hooks.example.com/coffer?x=1").is_ok());
         assert!(WebhookUrl::new("http://127.0.0.1:9000/hook").is_ok());
+        // The host is kept as the parser reads it, the form that is called.
+        assert_eq!(
+            WebhookUrl::new("http://0x7f000001:9000/hook").map(|u| u.to_string()),
+            Ok("http://127.0.0.1:9000/hook".to_owned())
+        );
         for bad in [
             "",
             "ftp://x",
@@ -196,6 +234,10 @@ mod tests {
             "https://user:pw@host/",
             "https://a b/",
             "/relative",
+            "https://user@host/",
+            "mailto:a@example.com",
+            "http:example.com",
+            "https:\\\\example.com/",
         ] {
             assert!(WebhookUrl::new(bad).is_err(), "{bad}");
         }

@@ -119,6 +119,14 @@ pub trait WebhookSender: Send + Sync + 'static {
     /// # Errors
     /// A description of the failure (connection refused, timeout, status).
     async fn send(&self, request: WebhookRequest) -> Result<(), String>;
+
+    /// The addresses the DNS name `host` resolves to, so that a webhook's
+    /// target can be judged when it is registered (delivery judges the
+    /// address it connects to again).
+    ///
+    /// # Errors
+    /// A description of the failure (no such name, resolver down).
+    async fn resolve(&self, host: &str) -> Result<Vec<std::net::IpAddr>, String>;
 }
 
 /// A tenant's outbox of events (written by each change's [`Journal`]):

@@ -264,6 +264,12 @@ pub struct EventsConfig {
     pub delivery_timeout_secs: u64,
     /// Age an event must reach before pollers (`GET /api/v1/events`) see it.
     pub settle_ms: u64,
+    /// Internal hosts a tenant's webhook may name after all: IP addresses,
+    /// CIDR blocks (`10.1.2.0/24`, `fd00::/8`) or exact host names
+    /// (docs/security.md). Empty (the default) refuses every loopback,
+    /// private, link-local, CGNAT and metadata target. From the environment,
+    /// comma-separated.
+    pub allowed_webhook_hosts: Vec<String>,
 }
 
 impl EventsConfig {
@@ -360,6 +366,7 @@ backoff_base_ms = 5000
 backoff_max_secs = 3600
 delivery_timeout_secs = 10
 settle_ms = 2000
+allowed_webhook_hosts = []
 
 [scanning]
 clamd = ""
@@ -443,6 +450,7 @@ impl Config {
                 .with_list_parse_key("storage.cors_origins")
                 .with_list_parse_key("metadata.dedicated.plans")
                 .with_list_parse_key("scanning.plans")
+                .with_list_parse_key("events.allowed_webhook_hosts")
                 .source(Some(env)),
         );
         let built = builder.build()?;

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use coffer_domain::outbound::OutboundPolicy;
 use coffer_domain::{
     BucketName, Category, LimitOverrides, Placement, Plan, Region, TenantId, TenantSlug,
     TenantStatus,
@@ -319,9 +320,12 @@ pub async fn wire_with(
     service.tenant_cache_ttl = Duration::from_secs(config.tenants.cache_ttl_secs.max(1));
     service.dedicated_databases = dedicated_database_policy(config)?;
     service.scanning = scanning_policy(&config.scanning);
-    let sender = crate::webhooks::HttpWebhookSender::new(Duration::from_secs(
-        config.events.delivery_timeout_secs,
-    ))
+    service.outbound = OutboundPolicy::parse(&config.events.allowed_webhook_hosts)
+        .map_err(fail("events.allowed_webhook_hosts"))?;
+    let sender = crate::webhooks::HttpWebhookSender::new(
+        Duration::from_secs(config.events.delivery_timeout_secs),
+        service.outbound.clone(),
+    )
     .map_err(|e| fail("the webhook client")(e.to_string()))?;
     let mut coffer = Coffer::new(
         meta.clone(),

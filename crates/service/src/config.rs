@@ -59,6 +59,8 @@ pub struct ServiceConfig {
     pub tenant_cache_ttl: Duration,
     /// How events are delivered to tenants' webhooks.
     pub delivery: crate::DeliveryPolicy,
+    /// Which internal hosts a webhook may name (none by default).
+    pub outbound: coffer_domain::outbound::OutboundPolicy,
     /// How long a permanent delete may take before the sweep finishes it
     /// instead (a crash between marking the row and removing it).
     pub erase_grace: Duration,
@@ -162,6 +164,7 @@ impl ServiceConfig {
             multipart_min_part_size: 5 * MIB,
             tenant_cache_ttl: Duration::from_secs(5),
             delivery: crate::DeliveryPolicy::default(),
+            outbound: coffer_domain::outbound::OutboundPolicy::default(),
             erase_grace: Duration::from_secs(300),
             bucket_cors_origins: Vec::new(),
             onboarding_lease: Duration::from_secs(300),

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use coffer_domain::outbound::TargetRefused;
 use coffer_domain::webhook::{self, WebhookUrl};
-use coffer_domain::{PageCursor, TenantId, TenantSlug};
+use coffer_domain::{ErrorCode, PageCursor, TenantId, TenantSlug};
 use coffer_ports::{
     Clock, DeliveryOutcome, Event, EventClaim, Page, TenantClaim, TenantData, TenantDataResolver,
     TenantRegistry, TenantScope, TenantSettings, WebhookRequest, WebhookSender,
@@ -98,6 +99,10 @@ impl WebhookSender for NoSender {
     async fn send(&self, _: WebhookRequest) -> Result<(), String> {
         Err("no webhook sender is configured".to_owned())
     }
+
+    async fn resolve(&self, _: &str) -> Result<Vec<std::net::IpAddr>, String> {
+        Ok(Vec::new())
+    }
 }
 
 fn to_time(d: Duration) -> time::Duration {
@@ -162,13 +167,16 @@ impl Events {
     /// secret, which the answer carries.
     ///
     /// # Errors
-    /// `Forbidden` unless a tenant admin.
+    /// `Forbidden` unless a tenant admin; `Invalid`
+    /// (`webhook_target_refused`) for a URL whose host is, or resolves to,
+    /// an internal address the operator has not allowed.
     pub async fn set_webhook(
         &self,
         caller: &Caller,
         url: WebhookUrl,
     ) -> Result<Webhook, ServiceError> {
         let (_, scope) = caller.admin("the webhook")?;
+        self.check_target(&url).await?;
         let hook = Webhook {
             url: url.to_string(),
             secret: new_secret(),
@@ -220,6 +228,32 @@ impl Events {
             .events
             .list_events(&scope, after, settled_before, limit)
             .await?)
+    }
+
+    /// Refuses a webhook whose host is internal, as written or as it
+    /// resolves now. A name that does not resolve yet is accepted: delivery
+    /// checks the address it connects to in any case.
+    async fn check_target(&self, url: &WebhookUrl) -> Result<(), ServiceError> {
+        let refused = |e: TargetRefused| {
+            ServiceError::invalid(ErrorCode::WebhookTargetRefused, e.to_string())
+        };
+        let policy = &self.config.outbound;
+        if let Some(host) = url.host() {
+            policy.check_host(&host).map_err(refused)?;
+        }
+        if let Some(name) = url.domain() {
+            match self.webhooks.resolve(name).await {
+                Ok(addresses) => {
+                    for ip in addresses {
+                        policy.check_address(Some(name), ip).map_err(refused)?;
+                    }
+                }
+                Err(err) => {
+                    tracing::info!(host = name, error = %err, "webhook host does not resolve now; delivery will check it");
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn stored_webhook(&self, scope: &TenantScope) -> Result<Option<Webhook>, ServiceError> {

@@ -28,7 +28,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookBody {
-    /// Absolute `http(s)` URL that receives a signed POST per event.
+    /// Absolute `http(s)` URL that receives a signed POST per event. A host
+    /// that is, or resolves to, an internal address (loopback, private,
+    /// link-local, metadata) is `422 webhook_target_refused` unless the
+    /// operator allows it.
     pub url: String,
 }
 

@@ -21,6 +21,8 @@ pub(crate) const FAST_DELIVERY: &[(&str, &str)] = &[
     ("COFFER__EVENTS__BACKOFF_MAX_SECS", "1"),
     ("COFFER__EVENTS__MAX_ATTEMPTS", "1000"),
     ("COFFER__EVENTS__SETTLE_MS", "200"),
+    // The receivers listen on loopback, which is refused unless allowed.
+    ("COFFER__EVENTS__ALLOWED_WEBHOOK_HOSTS", "127.0.0.1"),
 ];
 
 /// What the receiver was sent: the signature header, the event id header

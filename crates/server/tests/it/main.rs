@@ -20,6 +20,7 @@ mod limits;
 mod onboarding;
 mod ops;
 mod outage;
+mod outbound;
 mod regions;
 mod restart;
 mod scanning;

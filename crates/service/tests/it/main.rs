@@ -20,3 +20,4 @@ mod support;
 mod sweep;
 mod tenants;
 mod uploads;
+mod webhook_targets;

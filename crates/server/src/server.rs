@@ -9,6 +9,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::config::Config;
 use crate::http::{self, AppState, Metrics};
+use crate::telemetry::RequestSpan;
 use crate::wiring::Wiring;
 
 /// A server bound to a socket, running until stopped.
@@ -81,7 +82,7 @@ pub fn start(
                 http::deadline(request_timeout, req, next)
             }))
             .wrap(prometheus.clone())
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<RequestSpan>::new())
             .app_data(state.clone())
             // Before the Swagger UI service, which would answer the bare path with 404.
             .route("/docs", web::get().to(http::docs_index))

@@ -17,6 +17,7 @@ mod isolation;
 mod journey;
 mod lifecycle;
 mod limits;
+mod logs;
 mod onboarding;
 mod ops;
 mod outage;

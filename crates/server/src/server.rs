@@ -3,6 +3,10 @@
 
 use std::net::TcpListener;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
 use actix_web::{App, HttpServer, web};
 use actix_web_prom::PrometheusMetricsBuilder;
 use tracing_actix_web::TracingLogger;
@@ -37,6 +41,36 @@ pub enum StartError {
     Metrics(String),
 }
 
+/// The `endpoint` label of every request no route matched.
+pub const UNMATCHED: &str = "unmatched";
+
+/// Rewrite a method outside RFC 9110's set to `OTHER` before metrics and the
+/// request log see it: actix-web-prom labels requests with the method as
+/// sent and has no option to bound it. No route accepts `OTHER`, so the
+/// request is refused as it would have been.
+async fn fold_unknown_method(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::CONNECT,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::PATCH,
+    ];
+    if !KNOWN.contains(req.method())
+        && let Ok(other) = Method::from_bytes(b"OTHER")
+    {
+        req.head_mut().method = other;
+    }
+    next.call(req).await
+}
+
 /// Bind `listener` and build the server (not yet polled: await
 /// `Running::server`, or spawn it).
 ///
@@ -52,6 +86,8 @@ pub fn start(
         .map_err(|e| StartError::Bind("listener".into(), e))?;
     let prometheus = PrometheusMetricsBuilder::new("coffer")
         .endpoint("/metrics")
+        // A path no route matches would otherwise be a label value as sent.
+        .mask_unmatched_patterns(UNMATCHED)
         .build()
         .map_err(|e| StartError::Metrics(e.to_string()))?;
     let metrics =
@@ -83,6 +119,8 @@ pub fn start(
             }))
             .wrap(prometheus.clone())
             .wrap(TracingLogger::<RequestSpan>::new())
+            // Outermost, so that metrics and the request log see the folded method.
+            .wrap(actix_web::middleware::from_fn(fold_unknown_method))
             .app_data(state.clone())
             // Before the Swagger UI service, which would answer the bare path with 404.
             .route("/docs", web::get().to(http::docs_index))

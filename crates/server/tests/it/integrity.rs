@@ -295,15 +295,7 @@ async fn reconciler_repairs_drift_and_touches_nothing_else(mode: Mode) {
     assert_eq!(drift(&again), (0, 2, 0), "no orphan is left: {again:?}");
 
     // The last full run is on /metrics.
-    let text = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.prometheus().await;
     for line in [
         r#"coffer_reconcile_last{what="orphan_objects_found"} 0"#,
         r#"coffer_reconcile_last{what="rows_missing_object_found"} 2"#,

@@ -18,6 +18,7 @@ mod journey;
 mod lifecycle;
 mod limits;
 mod logs;
+mod metrics;
 mod onboarding;
 mod ops;
 mod outage;

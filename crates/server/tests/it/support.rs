@@ -280,6 +280,13 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// The text of `/metrics`.
+    pub async fn prometheus(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.unwrap()
+    }
+
     pub fn req(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
         self.http.request(method, self.url(path)).bearer_auth(token)
     }

@@ -41,6 +41,7 @@ S3_PORT="$BASE"
 ORIGIN="${SEAWEEDFS_ALLOWED_ORIGIN:-http://allowed.coffer.test}"
 REGION="us-east-1"
 ACCESS_KEY="coffer-test"
+ROLE_ARN="arn:aws:iam::000000000000:role/TenantAccess"
 READY_TIMEOUT="${SEAWEEDFS_READY_TIMEOUT:-60}"
 
 log() { echo "seaweedfs: $*" >&2; }
@@ -77,6 +78,7 @@ export COFFER_TEST_S3_ACCESS_KEY_ID=$ACCESS_KEY
 export COFFER_TEST_S3_SECRET_ACCESS_KEY=$SECRET_KEY
 export COFFER_TEST_S3_ALLOWED_ORIGIN=$ORIGIN
 export COFFER_TEST_WEED_BIN=$WEED
+export COFFER_TEST_STS_ROLE_ARN=$ROLE_ARN
 EOF
 }
 
@@ -87,9 +89,32 @@ identities() { # ACCESS_KEY SECRET
 EOF
 }
 
-# The one weed command line, for `start` and `run`: DATA_DIR BASE IDENTITIES_FILE.
+# STS (temporary credentials with session policies, docs/storage.md): one
+# role, TenantAccess, that the identity above may assume. Its attached policy
+# allows every bucket; what a credential may do is the session policy Coffer
+# sends with each AssumeRole (the intersection of both applies).
+# SEAWEEDFS_STS_MAX_SESSION caps every session's lifetime (default 12h): a
+# test's own store with "5s" lets credentials expire while the test waits,
+# since STS refuses to issue any for less than 900 s.
+iam_config() { # SIGNING_KEY_BASE64
+    local max="${SEAWEEDFS_STS_MAX_SESSION:-12h}" default="${SEAWEEDFS_STS_MAX_SESSION:-1h}"
+    cat <<EOF
+{"sts":{"tokenDuration":"$default","maxSessionLength":"$max","issuer":"seaweedfs-sts","signingKey":"$1"},
+ "policy":{"defaultEffect":"Deny"},
+ "policies":[{"name":"AllBuckets","document":{"Version":"2012-10-17","Statement":[
+   {"Effect":"Allow","Action":["s3:*"],"Resource":["arn:aws:s3:::*","arn:aws:s3:::*/*"]}]}}],
+ "roles":[{"roleName":"TenantAccess","roleArn":"$ROLE_ARN",
+   "trustPolicy":{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+     "Principal":{"AWS":"arn:aws:iam::000000000000:user/coffer-test"},"Action":["sts:AssumeRole"]}]},
+   "attachedPolicies":["AllBuckets"]}]}
+EOF
+}
+
+new_signing_key() { python3 -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())'; }
+
+# The one weed command line, for `start` and `run`: DATA_DIR BASE IDENTITIES_FILE IAM_FILE.
 weed_args() {
-    local dir="$1" base="$2" ids="$3"
+    local dir="$1" base="$2" ids="$3" iam="$4"
     echo mini \
         -dir="$dir" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
         -s3.port="$base" -s3.port.grpc=$((base + 1)) \
@@ -100,7 +125,7 @@ weed_args() {
         -admin.ui=false -webdav=false -s3.port.iceberg=0 -s3.port.lance=0 \
         -master.telemetry=false \
         -master.volumeSizeLimitMB=128 -volume.max=400 \
-        -s3.config="$ids" -s3.allowedOrigins="$ORIGIN"
+        -s3.config="$ids" -s3.iam.config="$iam" -s3.allowedOrigins="$ORIGIN"
 }
 
 # `run DIR BASE`: a weed of a test's own, in the foreground.
@@ -110,9 +135,10 @@ run() {
     install
     mkdir -p "$dir/data"
     identities "$ACCESS_KEY" "$SEAWEEDFS_SECRET_KEY" >"$dir/identities.json"
+    [[ -f "$dir/iam.json" ]] || iam_config "$(new_signing_key)" >"$dir/iam.json"
     # Paths are ours (no spaces): splitting weed_args into words is intended.
     # shellcheck disable=SC2046
-    exec "$WEED" $(weed_args "$dir/data" "$base" "$dir/identities.json")
+    exec "$WEED" $(weed_args "$dir/data" "$base" "$dir/identities.json" "$dir/iam.json")
 }
 
 fresh_config() {
@@ -122,6 +148,7 @@ fresh_config() {
     secret="$(python3 -c 'import secrets; print(secrets.token_hex(20))')"
     echo "SECRET_KEY=$secret" >"$CREDS_FILE"
     identities "$ACCESS_KEY" "$secret" >"$HOME_DIR/identities.json"
+    iam_config "$(new_signing_key)" >"$HOME_DIR/iam.json"
 }
 
 start() {
@@ -145,7 +172,7 @@ start() {
     log "starting weed mini on 127.0.0.1:$S3_PORT (log: $LOG_FILE)"
     # setsid: the server outlives this script and gets its own process group.
     # shellcheck disable=SC2046
-    setsid "$WEED" $(weed_args "$HOME_DIR/data" "$BASE" "$HOME_DIR/identities.json") \
+    setsid "$WEED" $(weed_args "$HOME_DIR/data" "$BASE" "$HOME_DIR/identities.json" "$HOME_DIR/iam.json") \
         >"$LOG_FILE" 2>&1 </dev/null &
     echo $! >"$PID_FILE"
     local deadline=$((SECONDS + READY_TIMEOUT))

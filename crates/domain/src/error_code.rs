@@ -124,6 +124,8 @@ error_codes! {
     OnboardingFailed = "onboarding_failed",
     /// 409: only a failed onboarding can be retried.
     NotFailed = "not_failed",
+    /// 409: the upload session's registration window has closed.
+    UploadSessionExpired = "upload_session_expired",
     /// 409: the metadata store reported a conflict nothing more specific names.
     Conflict = "conflict",
     /// 409: the metadata store refused a change in the current state.
@@ -176,6 +178,10 @@ error_codes! {
     /// 422: the webhook's host is, or resolves to, an internal address
     /// (loopback, private, link-local, metadata…) the operator has not allowed.
     WebhookTargetRefused = "webhook_target_refused",
+    /// 422: `ttl_secs` is outside what the store and the tenant's plan allow.
+    TtlOutOfRange = "ttl_out_of_range",
+    /// 422: an upload session's manifest is empty, too long or repeats a key.
+    InvalidManifest = "invalid_manifest",
     /// 422: the file is too small for multipart.
     MultipartTooSmall = "multipart_too_small",
     /// 422: part numbers out of range.
@@ -206,6 +212,11 @@ error_codes! {
     // 500
     /// 500: a bug or an unexpected answer; the detail carries no internals.
     Internal = "internal",
+
+    // 501
+    /// 501: the tenant's object store issues no temporary credentials (the
+    /// embedded store; an S3 store without `sts` configured).
+    CredentialsUnsupported = "credentials_unsupported",
 
     // 503: a dependency is down.
     /// 503: the metadata database is unavailable.

@@ -68,6 +68,12 @@ uuid_id!(
     GrantId,
     "grant_id"
 );
+uuid_id!(
+    /// A bulk upload session: the prefix that write credentials confine a
+    /// client to, and what it registers afterwards.
+    UploadSessionId,
+    "upload_session_id"
+);
 
 impl TenantId {
     pub fn new_random() -> Self {
@@ -91,5 +97,12 @@ impl FileId {
 impl GrantId {
     pub fn new_random() -> Self {
         Self(Uuid::new_v4())
+    }
+}
+
+impl UploadSessionId {
+    /// A new time-ordered (v7) id.
+    pub fn new_v7() -> Self {
+        Self(Uuid::now_v7())
     }
 }

@@ -6,11 +6,15 @@ use thiserror::Error;
 
 use uuid::Uuid;
 
-use crate::{Category, FileId, Region, Tenant, TenantId, ValidationError};
+use crate::{Category, FileId, Region, Tenant, TenantId, UploadSessionId, ValidationError};
 
 /// The key segment of staging objects; categories are `[a-z0-9-]`, so none
 /// can take it.
 const STAGING: &str = "_staging";
+
+/// The key segment of bulk upload sessions (`t/{tenant}/_sessions/{session}/…`);
+/// no category can take it either.
+const SESSIONS: &str = "_sessions";
 
 /// Where a tenant's objects live: `t/{tenant_id}/`, trailing slash included,
 /// so tenant `…ab` can never match keys of tenant `…abc`.
@@ -37,6 +41,31 @@ impl fmt::Display for TenantPrefix {
     }
 }
 
+/// Where the objects of one upload session live:
+/// `t/{tenant}/_sessions/{session}/`, trailing slash included. Write
+/// credentials allow puts under this prefix and nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SessionPrefix(String);
+
+impl SessionPrefix {
+    pub fn new(tenant: TenantId, session: UploadSessionId) -> Self {
+        Self(format!(
+            "{}{SESSIONS}/{session}/",
+            TenantPrefix::new(tenant)
+        ))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SessionPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A storage call was about to touch a key outside the tenant it was made for.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("object key {key:?} lies outside tenant prefix {prefix:?}")]
@@ -48,7 +77,12 @@ pub struct KeyOutsideTenant {
 /// An object key. Coffer generates keys (`t/{tenant}/{category}/{file}`) and
 /// never takes one from a client; keys read back from storage are parsed so a
 /// corrupted one cannot escape its tenant either: ASCII `[A-Za-z0-9._-]`
-/// segments, none empty, `.` or `..`, under a `t/{uuid}/` prefix.
+/// segments, none empty, `.` or `..`, under a `t/{uuid}/` prefix. The one
+/// exception is what a client wrote with upload-session credentials under
+/// `t/{uuid}/_sessions/{uuid}/`: the name after that prefix is the client's
+/// (`aws s3 sync` keeps file names as they are), so its segments may hold
+/// any printable UTF-8 — still none empty, `.` or `..`, so the name cannot
+/// climb out of its session.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ObjectKey(String);
@@ -78,6 +112,38 @@ impl ObjectKey {
         ))
     }
 
+    /// An object a client wrote under an upload session's prefix, as the
+    /// client named it (`name` is what follows the prefix).
+    ///
+    /// # Errors
+    /// When `name` has empty, `.` or `..` segments or control characters, or
+    /// the key would exceed [`ObjectKey::MAX_BYTES`].
+    pub fn in_session(
+        tenant: TenantId,
+        session: UploadSessionId,
+        name: &str,
+    ) -> Result<Self, ValidationError> {
+        Self::parse(format!("{}{name}", SessionPrefix::new(tenant, session)))
+            .map_err(|e| ValidationError::new("key", e.reason))
+    }
+
+    /// The upload session this key lies in, if it is a session object.
+    pub fn upload_session(&self) -> Option<UploadSessionId> {
+        let mut parts = self.0.splitn(5, '/');
+        match (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) {
+            (Some("t"), Some(_), Some(SESSIONS), Some(session), Some(rest)) if !rest.is_empty() => {
+                session.parse::<Uuid>().ok().map(UploadSessionId::from_uuid)
+            }
+            _ => None,
+        }
+    }
+
     /// The file whose staging key this is, if it is one.
     pub fn staged_file(&self) -> Option<FileId> {
         let mut parts = self.0.split('/');
@@ -101,17 +167,34 @@ impl ObjectKey {
         if raw.is_empty() || raw.len() > Self::MAX_BYTES {
             return Err(err("must be 1 to 1024 bytes"));
         }
-        for segment in raw.split('/') {
+        // A session object's name (after `t/{uuid}/_sessions/{uuid}/`) is the
+        // client's; everything before it is Coffer's.
+        let session_name_at = {
+            let segments: Vec<&str> = raw.splitn(5, '/').collect();
+            (segments.len() == 5
+                && segments[0] == "t"
+                && segments[2] == SESSIONS
+                && segments[3].parse::<Uuid>().is_ok())
+            .then_some(4)
+        };
+        for (i, segment) in raw.split('/').enumerate() {
             if segment.is_empty() || segment == "." || segment == ".." {
                 return Err(err("must not contain empty, '.' or '..' segments"));
             }
-            if !segment
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-            {
-                return Err(err(
-                    "segments may only hold ASCII letters, digits, '-', '_' and '.'",
-                ));
+            let clients = session_name_at.is_some_and(|at| i >= at);
+            let allowed = if clients {
+                !segment.chars().any(char::is_control)
+            } else {
+                segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            };
+            if !allowed {
+                return Err(err(if clients {
+                    "must not contain control characters"
+                } else {
+                    "segments may only hold ASCII letters, digits, '-', '_' and '.'"
+                }));
             }
         }
         let key = Self(raw);
@@ -312,6 +395,44 @@ mod tests {
             verified
         );
         assert!(Category::new(STAGING).is_err());
+    }
+
+    #[test]
+    fn session_keys_take_client_names_but_stay_in_their_session() {
+        let tenant = TenantId::from_uuid(Uuid::from_u128(7));
+        let session = UploadSessionId::from_uuid(Uuid::from_u128(3));
+        let key = ObjectKey::in_session(tenant, session, "2026/Contract final (v2) é.pdf");
+        let key = key.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(key.tenant(), Some(tenant));
+        assert_eq!(key.upload_session(), Some(session));
+        assert!(
+            key.as_str()
+                .starts_with(SessionPrefix::new(tenant, session).as_str())
+        );
+        assert_eq!(ObjectKey::parse(key.as_str()).ok(), Some(key));
+        for bad in [
+            "",
+            "../x",
+            "a/../../b",
+            "a//b",
+            "./a",
+            "a\u{0}b",
+            "a\nb",
+            "x/",
+        ] {
+            assert!(
+                ObjectKey::in_session(tenant, session, bad).is_err(),
+                "{bad:?}"
+            );
+        }
+        // Outside a session, keys stay Coffer's own charset.
+        assert!(ObjectKey::parse(format!("t/{tenant}/documents/a b")).is_err());
+        assert!(ObjectKey::parse(format!("t/{tenant}/_sessions/not-a-uuid/a b")).is_err());
+        assert_eq!(
+            ObjectKey::staging(tenant, FileId::new_v7()).upload_session(),
+            None
+        );
+        assert!(Category::new(SESSIONS).is_err());
     }
 
     #[test]

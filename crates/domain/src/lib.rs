@@ -33,8 +33,8 @@ pub use file::{
     Metadata, NotCompletable, Sha256Digest, Visibility,
 };
 pub use grant::{Access, Grant, GrantSubject};
-pub use ids::{FileId, GrantId, TenantId, UserId};
-pub use key::{BucketName, KeyOutsideTenant, ObjectKey, Placement, TenantPrefix};
+pub use ids::{FileId, GrantId, TenantId, UploadSessionId, UserId};
+pub use key::{BucketName, KeyOutsideTenant, ObjectKey, Placement, SessionPrefix, TenantPrefix};
 pub use limits::{
     LimitOverrides, LimitViolation, MAX_OBJECT_SIZE, MAX_PARTS, NegativeUsage, PlanLimits, Usage,
     UsageChange, is_storable,

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use coffer_domain::{BucketName, ContentType, TenantId, TenantPrefix};
+use coffer_domain::{BucketName, ContentType};
 use coffer_ports::{
     BucketSpec, ByteRange, ByteStream, GetObject, ObjectList, ObjectLocation, ObjectMeta,
-    ObjectStore, PresignGet, PresignPart, PresignPut, PresignedRequest, StoreError, UploadedPart,
+    ObjectPrefix, ObjectStore, PresignGet, PresignPart, PresignPut, PresignedRequest, StoreError,
+    UploadedPart,
 };
 
 use crate::error::{FsError, blocking};
@@ -74,12 +75,12 @@ impl ObjectStore for FsStore {
 
     async fn list(
         &self,
-        tenant: TenantId,
-        bucket: &BucketName,
+        prefix: &ObjectPrefix,
         continuation: Option<String>,
         limit: u32,
     ) -> Result<ObjectList, StoreError> {
-        let prefix = TenantPrefix::new(tenant).to_string();
+        let bucket = prefix.bucket();
+        let prefix = prefix.as_str().to_owned();
         if let Some(after) = continuation.as_deref().filter(|a| !a.starts_with(&prefix)) {
             return Err(FsError::Refused(format!(
                 "continuation {after:?} is not one of this tenant's listings"
@@ -93,11 +94,16 @@ impl ObjectStore for FsStore {
             if !bucket_dir.is_dir() {
                 return Err(FsError::NoSuchBucket(bucket_name));
             }
-            let tenant_dir = bucket_dir.join("t").join(tenant.to_string());
+            // The prefix was built from ids by `ObjectPrefix` (no `..`, no
+            // empty segment): its segments are directories of the layout.
+            let prefix_dir = prefix
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .fold(bucket_dir, |dir, segment| dir.join(segment));
             let mut objects = Vec::with_capacity(want + 1);
             // One more than asked tells whether another page exists.
             list::walk(
-                &tenant_dir,
+                &prefix_dir,
                 &prefix,
                 continuation.as_deref(),
                 want + 1,

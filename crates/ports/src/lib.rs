@@ -10,6 +10,7 @@
 mod billing;
 mod changes;
 mod clock;
+mod credentials;
 mod error;
 mod events;
 mod identity;
@@ -22,6 +23,7 @@ mod scanner;
 pub use billing::{BillingChange, BillingEffect, BillingLedger, BillingRecorded, NewBillingEvent};
 pub use changes::{NoTenantChanges, TenantChange, TenantChanges};
 pub use clock::{Clock, SystemClock};
+pub use credentials::{CredentialIssuer, CredentialRequest, CredentialScope, TemporaryCredentials};
 pub use error::{
     IdentityError, IdentityErrorKind, MetadataError, MetadataErrorKind, ScanError, ScanErrorKind,
     StoreError, StoreErrorKind,
@@ -35,7 +37,7 @@ pub use jobs::{JobLock, JobLocks};
 pub use metadata::*;
 pub use object_store::{
     BucketSpec, ByteRange, ByteStream, GetObject, ListedObject, ObjectList, ObjectLocation,
-    ObjectMeta, ObjectStore, PresignGet, PresignPart, PresignPut, PresignedRequest,
+    ObjectMeta, ObjectPrefix, ObjectStore, PresignGet, PresignPart, PresignPut, PresignedRequest,
     StorageTransition, UploadedPart,
 };
 pub use platform::{PlatformRecord, TenantUsage};
@@ -45,6 +47,8 @@ pub use scanner::Scanner;
 pub use billing::MockBillingLedger;
 #[cfg(feature = "mock")]
 pub use clock::MockClock;
+#[cfg(feature = "mock")]
+pub use credentials::MockCredentialIssuer;
 #[cfg(feature = "mock")]
 pub use events::MockEventOutbox;
 #[cfg(feature = "mock")]

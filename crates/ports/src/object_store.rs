@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use coffer_domain::{BucketName, Category, ContentType, FileId, ObjectKey, Sha256Digest, TenantId};
+use coffer_domain::{
+    BucketName, Category, ContentType, FileId, ObjectKey, SessionPrefix, Sha256Digest, TenantId,
+    TenantPrefix, UploadSessionId,
+};
 use futures::Stream;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -122,6 +125,51 @@ impl ObjectLocation {
     /// A key under [`ObjectLocation::tenant`]'s prefix.
     pub fn key(&self) -> &ObjectKey {
         &self.key
+    }
+}
+
+/// A part of one tenant's key space in a bucket: the whole tenant
+/// (`t/{tenant}/`) or one of its upload sessions
+/// (`t/{tenant}/_sessions/{session}/`). Like [`ObjectLocation`], it can
+/// only be built under its tenant, so a listing or a credential scoped by
+/// one never reaches another tenant's keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectPrefix {
+    tenant: TenantId,
+    bucket: BucketName,
+    prefix: String,
+}
+
+impl ObjectPrefix {
+    /// Everything of `tenant` in `bucket`.
+    pub fn tenant(tenant: TenantId, bucket: BucketName) -> Self {
+        Self {
+            tenant,
+            bucket,
+            prefix: TenantPrefix::new(tenant).as_str().to_owned(),
+        }
+    }
+
+    /// What one upload session of `tenant` holds in `bucket`.
+    pub fn upload_session(tenant: TenantId, bucket: BucketName, session: UploadSessionId) -> Self {
+        Self {
+            tenant,
+            bucket,
+            prefix: SessionPrefix::new(tenant, session).as_str().to_owned(),
+        }
+    }
+
+    pub fn tenant_id(&self) -> TenantId {
+        self.tenant
+    }
+
+    pub fn bucket(&self) -> &BucketName {
+        &self.bucket
+    }
+
+    /// The key prefix, trailing slash included.
+    pub fn as_str(&self) -> &str {
+        &self.prefix
     }
 }
 
@@ -363,15 +411,15 @@ pub trait ObjectStore: Send + Sync + 'static {
         range: Option<ByteRange>,
     ) -> Result<GetObject, StoreError>;
 
-    /// List a tenant's objects in `bucket` (everything under `t/{tenant}/`),
-    /// at most `limit` per page.
+    /// List the objects under `prefix` (a tenant's, or one of its upload
+    /// sessions'), at most `limit` per page. Keys that do not parse as the
+    /// prefix's tenant's are left out.
     ///
     /// # Errors
     /// `NotFound` for a missing bucket.
     async fn list(
         &self,
-        tenant: TenantId,
-        bucket: &BucketName,
+        prefix: &ObjectPrefix,
         continuation: Option<String>,
         limit: u32,
     ) -> Result<ObjectList, StoreError>;

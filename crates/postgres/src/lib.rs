@@ -30,6 +30,7 @@ mod router;
 mod rows;
 mod scans;
 mod schema;
+mod sessions;
 mod settings;
 mod store;
 mod tenants;

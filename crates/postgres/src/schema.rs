@@ -196,3 +196,15 @@ diesel::table! {
         updated_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    upload_sessions (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        created_by -> Text,
+        bucket -> Text,
+        expires_at -> Timestamptz,
+        registrable_until -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}

@@ -9,6 +9,24 @@ use crate::{S3Config, S3Error};
 
 /// Builds the SDK client the adapter uses for every call.
 pub(crate) async fn build(config: &S3Config) -> Result<aws_sdk_s3::Client, S3Error> {
+    let shared = shared_config(config, config.endpoint.as_ref()).await?;
+    let s3 = aws_sdk_s3::config::Builder::from(&shared)
+        .force_path_style(config.force_path_style)
+        // The SDK's default (CRC32 on every upload, checked on every
+        // download) breaks several S3-compatible stores and would add headers
+        // to presigned requests; checksums are sent where Coffer asks for them.
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        .build();
+    Ok(aws_sdk_s3::Client::from_conf(s3))
+}
+
+/// Region, timeouts and credentials of every SDK client of one store (S3,
+/// and STS at `endpoint`).
+pub(crate) async fn shared_config(
+    config: &S3Config,
+    endpoint: Option<&String>,
+) -> Result<aws_config::SdkConfig, S3Error> {
     if config.part_size_bytes < S3Config::MIN_PART_SIZE {
         return Err(S3Error::Config(format!(
             "part_size_bytes must be at least {} (S3's minimum part size)",
@@ -44,17 +62,8 @@ pub(crate) async fn build(config: &S3Config) -> Result<aws_sdk_s3::Client, S3Err
             ));
         }
     }
-    if let Some(endpoint) = &config.endpoint {
+    if let Some(endpoint) = endpoint {
         loader = loader.endpoint_url(endpoint.clone());
     }
-    let shared = loader.load().await;
-    let s3 = aws_sdk_s3::config::Builder::from(&shared)
-        .force_path_style(config.force_path_style)
-        // The SDK's default (CRC32 on every upload, checked on every
-        // download) breaks several S3-compatible stores and would add headers
-        // to presigned requests; checksums are sent where Coffer asks for them.
-        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-        .build();
-    Ok(aws_sdk_s3::Client::from_conf(s3))
+    Ok(loader.load().await)
 }

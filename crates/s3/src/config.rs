@@ -52,6 +52,33 @@ pub struct S3Config {
     /// Bound on `check_ready`, so `/readyz` answers quickly when the store hangs.
     #[serde(with = "seconds")]
     pub ready_timeout: Duration,
+    /// Temporary credentials (`POST /api/v1/credentials`) through the
+    /// store's STS; `None`: the store issues none.
+    pub sts: Option<StsConfig>,
+}
+
+/// How Coffer obtains temporary credentials: `AssumeRole` of `role_arn`,
+/// with the store's own credentials, narrowed by a session policy per
+/// request (docs/storage.md, "Temporary credentials").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StsConfig {
+    /// The role Coffer assumes; its trust policy must name Coffer's identity.
+    pub role_arn: String,
+    /// The STS endpoint; `None`: the S3 `endpoint` (SeaweedFS, MinIO), or
+    /// AWS's regional STS when that is `None` too.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// The longest credential lifetime asked for (900–43200; the role's
+    /// maximum session duration must allow it). Plans may allow less.
+    #[serde(default = "StsConfig::default_max_duration")]
+    pub max_duration_secs: u64,
+}
+
+impl StsConfig {
+    fn default_max_duration() -> u64 {
+        3600
+    }
 }
 
 impl S3Config {
@@ -76,6 +103,7 @@ impl Default for S3Config {
             connect_timeout: Duration::from_secs(5),
             operation_timeout: Duration::from_secs(20),
             ready_timeout: Duration::from_secs(5),
+            sts: None,
         }
     }
 }
@@ -101,6 +129,7 @@ impl fmt::Debug for S3Config {
             .field("connect_timeout", &self.connect_timeout)
             .field("operation_timeout", &self.operation_timeout)
             .field("ready_timeout", &self.ready_timeout)
+            .field("sts", &self.sts)
             .finish()
     }
 }

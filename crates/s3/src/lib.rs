@@ -30,6 +30,7 @@ mod bucket;
 mod client;
 mod config;
 mod copy;
+mod credentials;
 mod error;
 mod multipart;
 mod objects;
@@ -37,6 +38,7 @@ mod presign;
 mod store;
 mod upload;
 
-pub use config::S3Config;
+pub use config::{S3Config, StsConfig};
+pub use credentials::S3CredentialIssuer;
 pub use error::S3Error;
 pub use store::S3Store;

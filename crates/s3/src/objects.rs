@@ -2,9 +2,10 @@
 
 use aws_sdk_s3::primitives::{ByteStream as SdkStream, DateTime};
 use aws_sdk_s3::types::ChecksumMode;
-use coffer_domain::{BucketName, ObjectKey, Sha256Digest, TenantId, TenantPrefix};
+use coffer_domain::{ObjectKey, Sha256Digest};
 use coffer_ports::{
     ByteRange, ByteStream, GetObject, ListedObject, ObjectList, ObjectLocation, ObjectMeta,
+    ObjectPrefix,
 };
 use futures::StreamExt;
 use time::OffsetDateTime;
@@ -73,12 +74,11 @@ pub(crate) async fn delete(
 
 pub(crate) async fn list(
     client: &aws_sdk_s3::Client,
-    tenant: TenantId,
-    bucket: &BucketName,
+    prefix: &ObjectPrefix,
     continuation: Option<String>,
     limit: u32,
 ) -> Result<ObjectList, S3Error> {
-    let prefix = TenantPrefix::new(tenant);
+    let (tenant, bucket) = (prefix.tenant_id(), prefix.bucket());
     let out = client
         .list_objects_v2()
         .bucket(bucket.as_str())
@@ -94,14 +94,19 @@ pub(crate) async fn list(
         // Keys not written by Coffer (or not of this tenant, should the store
         // ignore the prefix) are skipped rather than trusted.
         match ObjectKey::parse(raw) {
-            Ok(key) if key.ensure_within(tenant).is_ok() => objects.push(ListedObject {
-                key,
-                size: object
-                    .size()
-                    .and_then(|s| u64::try_from(s).ok())
-                    .unwrap_or(0),
-                last_modified: timestamp(object.last_modified()),
-            }),
+            Ok(key)
+                if key.ensure_within(tenant).is_ok()
+                    && key.as_str().starts_with(prefix.as_str()) =>
+            {
+                objects.push(ListedObject {
+                    key,
+                    size: object
+                        .size()
+                        .and_then(|s| u64::try_from(s).ok())
+                        .unwrap_or(0),
+                    last_modified: timestamp(object.last_modified()),
+                })
+            }
             _ => tracing::warn!(
                 s3.bucket = %bucket,
                 s3.key = raw,

@@ -1,11 +1,11 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use coffer_domain::{BucketName, ContentType, TenantId};
+use coffer_domain::{BucketName, ContentType};
 use coffer_ports::{
     BucketSpec, ByteRange, ByteStream, GetObject, ObjectList, ObjectLocation, ObjectMeta,
-    ObjectStore, PresignGet, PresignPart, PresignPut, PresignedRequest, StoreError, StoreErrorKind,
-    UploadedPart,
+    ObjectPrefix, ObjectStore, PresignGet, PresignPart, PresignPut, PresignedRequest, StoreError,
+    StoreErrorKind, UploadedPart,
 };
 
 use crate::copy::CopySettings;
@@ -109,14 +109,13 @@ impl ObjectStore for S3Store {
 
     async fn list(
         &self,
-        tenant: TenantId,
-        bucket: &BucketName,
+        prefix: &ObjectPrefix,
         continuation: Option<String>,
         limit: u32,
     ) -> Result<ObjectList, StoreError> {
-        // The prefix is built from the tenant here, and every key that comes
+        // The prefix was built from the tenant, and every key that comes
         // back is re-checked against it.
-        Ok(objects::list(&self.client, tenant, bucket, continuation, limit).await?)
+        Ok(objects::list(&self.client, prefix, continuation, limit).await?)
     }
 
     async fn create_multipart(

@@ -26,6 +26,7 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub events: EventsConfig,
     pub scanning: ScanningConfig,
+    pub credentials: CredentialsConfig,
     pub billing: BillingConfig,
     pub plans: PlanDefaults,
     pub tenants: TenantsConfig,
@@ -171,7 +172,14 @@ pub struct RegionStorage {
 /// Keys of `[storage.s3]` a region's `s3` table does not inherit. An
 /// endpoint inherited by a region that forgot its own would put that
 /// region's objects in the default region, the one thing residency forbids.
-pub const NOT_INHERITED: [&str; 4] = ["endpoint", "region", "access_key_id", "secret_access_key"];
+pub const NOT_INHERITED: [&str; 5] = [
+    "endpoint",
+    "region",
+    "access_key_id",
+    "secret_access_key",
+    // An STS role issues credentials for its own store only.
+    "sts",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -219,6 +227,30 @@ pub struct JobsConfig {
     /// How long a worker holds a claimed onboarding before another
     /// instance may take it over (its worker died).
     pub onboarding_lease_secs: u64,
+}
+
+/// Temporary store credentials (docs/storage.md, "Temporary credentials");
+/// they exist where a store has `[storage.s3.sts]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsConfig {
+    /// The longest lifetime per plan (at least 900; `sts.max_duration_secs`
+    /// bounds it too).
+    pub max_ttl_secs: PlanSeconds,
+    /// The lifetime of a request without `ttl_secs`, within the maximum.
+    pub default_ttl_secs: u64,
+    /// How long after write credentials expire their uploads can still be
+    /// registered; then the sweep deletes what is left.
+    pub registration_window_secs: u64,
+}
+
+/// Seconds per plan.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanSeconds {
+    pub starter: u64,
+    pub professional: u64,
+    pub enterprise: u64,
 }
 
 /// Malware scanning of uploads (docs/scanning.md).
@@ -378,6 +410,11 @@ retry_base_ms = 1000
 retry_max_secs = 60
 connect_timeout_secs = 5
 read_timeout_secs = 60
+
+[credentials]
+max_ttl_secs = { starter = 3600, professional = 3600, enterprise = 43200 }
+default_ttl_secs = 3600
+registration_window_secs = 3600
 
 [billing]
 tolerance_secs = 300

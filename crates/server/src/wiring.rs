@@ -320,6 +320,7 @@ pub async fn wire_with(
     service.tenant_cache_ttl = Duration::from_secs(config.tenants.cache_ttl_secs.max(1));
     service.dedicated_databases = dedicated_database_policy(config)?;
     service.scanning = scanning_policy(&config.scanning);
+    service.credentials = credentials_policy(&config.credentials);
     service.outbound = OutboundPolicy::parse(&config.events.allowed_webhook_hosts)
         .map_err(fail("events.allowed_webhook_hosts"))?;
     let sender = crate::webhooks::HttpWebhookSender::new(
@@ -338,6 +339,9 @@ pub async fn wire_with(
     for (region, regional) in regional {
         coffer = coffer.with_region_store(region, regional);
     }
+    for (region, issuer) in credential_issuers(config).await? {
+        coffer = coffer.with_credential_issuer(region, issuer);
+    }
     if let Some(scanner) = scanner(&config.scanning)? {
         coffer = coffer.with_scanner(scanner);
     }
@@ -352,6 +356,59 @@ pub async fn wire_with(
         fs,
         dev_issuer,
     })
+}
+
+fn credentials_policy(
+    config: &crate::config::CredentialsConfig,
+) -> coffer_service::CredentialsPolicy {
+    let secs = Duration::from_secs;
+    let max = &config.max_ttl_secs;
+    coffer_service::CredentialsPolicy {
+        max_ttl: coffer_service::PlanDurations {
+            starter: secs(max.starter),
+            professional: secs(max.professional),
+            enterprise: secs(max.enterprise),
+        },
+        default_ttl: secs(config.default_ttl_secs),
+        registration_window: secs(config.registration_window_secs),
+    }
+}
+
+/// The STS issuers of the stores with `sts` configured: the default
+/// store's (`None`) and each region's own.
+///
+/// # Errors
+/// A store's `sts` section that is invalid.
+async fn credential_issuers(
+    config: &Config,
+) -> Result<Vec<(Option<Region>, Arc<dyn coffer_ports::CredentialIssuer>)>, WiringError> {
+    if config.storage.backend != StorageBackend::S3 {
+        return Ok(Vec::new());
+    }
+    let mut issuers = Vec::new();
+    let stores = std::iter::once((None, &config.storage.s3)).chain(
+        config
+            .storage
+            .regions
+            .iter()
+            .filter_map(|(name, r)| r.s3.as_ref().map(|s3| (Some(name), s3))),
+    );
+    for (name, s3) in stores {
+        let region = name
+            .map(|n| Region::new(n.clone()))
+            .transpose()
+            .map_err(|e| fail("storage.regions")(e.to_string()))?;
+        let issuer = coffer_s3::S3CredentialIssuer::new(s3)
+            .await
+            .map_err(|e| fail("configuring STS")(e.to_string()))?;
+        if let Some(issuer) = issuer {
+            issuers.push((
+                region,
+                Arc::new(issuer) as Arc<dyn coffer_ports::CredentialIssuer>,
+            ));
+        }
+    }
+    Ok(issuers)
 }
 
 fn scanning_policy(config: &crate::config::ScanningConfig) -> coffer_service::ScanningPolicy {

@@ -74,6 +74,53 @@ pub struct ServiceConfig {
     pub dedicated_databases: Option<DedicatedDatabasePolicy>,
     /// Malware scanning, where the deployment has a scanner.
     pub scanning: ScanningPolicy,
+    pub credentials: CredentialsPolicy,
+}
+
+/// How long temporary credentials live (docs/storage.md, "Temporary
+/// credentials"). It applies only where a store has an issuer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialsPolicy {
+    /// The longest lifetime per plan (the issuer's own maximum bounds it
+    /// too); a request without `ttl_secs` gets `default_ttl`, capped the same way.
+    pub max_ttl: PlanDurations,
+    pub default_ttl: Duration,
+    /// How long after write credentials expire what landed can still be
+    /// registered; then the sweep removes what is left.
+    pub registration_window: Duration,
+}
+
+/// A duration per plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanDurations {
+    pub starter: Duration,
+    pub professional: Duration,
+    pub enterprise: Duration,
+}
+
+impl PlanDurations {
+    pub fn for_plan(&self, plan: Plan) -> Duration {
+        match plan {
+            Plan::Starter => self.starter,
+            Plan::Professional => self.professional,
+            Plan::Enterprise => self.enterprise,
+        }
+    }
+}
+
+impl Default for CredentialsPolicy {
+    fn default() -> Self {
+        let hour = Duration::from_secs(3600);
+        Self {
+            max_ttl: PlanDurations {
+                starter: hour,
+                professional: hour,
+                enterprise: 12 * hour,
+            },
+            default_ttl: hour,
+            registration_window: hour,
+        }
+    }
 }
 
 /// Who is scanned and how scans run (docs/scanning.md). It applies only
@@ -170,6 +217,7 @@ impl ServiceConfig {
             onboarding_lease: Duration::from_secs(300),
             dedicated_databases: None,
             scanning: ScanningPolicy::default(),
+            credentials: CredentialsPolicy::default(),
         }
     }
 

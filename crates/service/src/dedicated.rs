@@ -126,6 +126,7 @@ mod tests {
             settings: Arc::new(MockTenantSettings::new()),
             onboarding: Arc::new(MockOnboardingQueue::new()),
             scans: Arc::new(coffer_ports::MockScanQueue::new()),
+            sessions: Arc::new(coffer_ports::MockUploadSessions::new()),
             billing: Arc::new(MockBillingLedger::new()),
             jobs: Arc::new(MockJobLocks::new()),
             tenant_data: Arc::new(OneDatabase::new(TenantData {

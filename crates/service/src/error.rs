@@ -33,6 +33,9 @@ pub enum ErrorKind {
     TenantSuspended,
     /// The caller's tenant is cancelled (410).
     TenantCancelled,
+    /// The deployment does not offer this (501): e.g. temporary
+    /// credentials from a store without STS.
+    Unsupported,
     /// A dependency is down (503).
     Unavailable,
     /// A bug or an unexpected answer (500).

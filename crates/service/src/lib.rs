@@ -13,6 +13,7 @@ mod billing;
 mod caches;
 mod caller;
 mod config;
+mod credentials;
 mod dedicated;
 mod effective_config;
 mod erase;
@@ -37,7 +38,9 @@ mod tenants;
 use std::sync::Arc;
 
 use coffer_domain::Region;
-use coffer_ports::{Clock, IdentityProvider, MetadataPorts, ObjectStore, Scanner, WebhookSender};
+use coffer_ports::{
+    Clock, CredentialIssuer, IdentityProvider, MetadataPorts, ObjectStore, Scanner, WebhookSender,
+};
 
 pub use audit::Audit;
 pub use billing::{
@@ -45,13 +48,20 @@ pub use billing::{
 };
 pub use caches::TenantCaches;
 pub use caller::{Authentication, Caller, RequestMeta};
-pub use config::{DedicatedDatabasePolicy, PlanDefaults, ScanningPolicy, ServiceConfig};
+pub use config::{
+    CredentialsPolicy, DedicatedDatabasePolicy, PlanDefaults, PlanDurations, ScanningPolicy,
+    ServiceConfig,
+};
+pub use credentials::{
+    CredentialAccess, Credentials, CredentialsRequest, IssuedCredentials, MIN_CREDENTIAL_TTL,
+};
 pub use effective_config::EffectiveConfigs;
 pub use error::{ErrorKind, ServiceError};
 pub use events::{DeliveryPolicy, DispatchReport, Events, Webhook};
 pub use files::{
-    Files, InitiateUpload, InitiatedUpload, ListFiles, MultipartUpload, NewFileFields, PartRequest,
-    PresignedPart, ReceivedParts, StreamUpload, UpdateFile, UploadTarget,
+    Files, InitiateUpload, InitiatedUpload, ListFiles, MAX_SESSION_ENTRIES, MultipartUpload,
+    NewFileFields, PartRequest, PresignedPart, ReceivedParts, RefusedEntry, SessionEntry,
+    SessionRegistration, StreamUpload, UpdateFile, UploadTarget,
 };
 pub use grants::{AddGrant, Sharing};
 pub use onboarding::{CreateTenant, Onboarder};
@@ -90,6 +100,7 @@ pub struct Coffer {
     parts: Parts,
     authentication: Authentication,
     files: Files,
+    credentials: Credentials,
     sharing: Sharing,
     audit: Audit,
     tenants: Tenants,
@@ -127,6 +138,7 @@ debug_by_name!(
     Authentication,
     Scanning,
     Files,
+    Credentials,
     Sharing,
     Audit,
     Tenants,
@@ -174,6 +186,19 @@ impl Coffer {
     }
 
     /// Deliver events with `sender` (the server's HTTP client).
+    /// Let the store of `region` (`None`: the default store) issue
+    /// temporary credentials (`POST /api/v1/credentials`).
+    #[must_use]
+    pub fn with_credential_issuer(
+        self,
+        region: Option<Region>,
+        issuer: Arc<dyn CredentialIssuer>,
+    ) -> Self {
+        let mut parts = self.parts;
+        parts.stores = Arc::new((*parts.stores).clone().with_issuer(region, issuer));
+        Self::assemble(parts)
+    }
+
     #[must_use]
     pub fn with_webhook_sender(self, sender: Arc<dyn WebhookSender>) -> Self {
         let mut parts = self.parts;
@@ -226,8 +251,16 @@ impl Coffer {
             files: Files::new(
                 meta.tenant_data.clone(),
                 scanner.as_ref().map(|_| meta.scans.clone()),
+                meta.sessions.clone(),
                 stores.clone(),
                 configs.clone(),
+                clock.clone(),
+                config.clone(),
+            ),
+            credentials: Credentials::new(
+                meta.sessions.clone(),
+                meta.tenant_data.clone(),
+                stores.clone(),
                 clock.clone(),
                 config.clone(),
             ),
@@ -279,6 +312,7 @@ impl Coffer {
             sweeper: Sweeper::new(
                 meta.registry.clone(),
                 meta.tenant_data.clone(),
+                meta.sessions.clone(),
                 stores.clone(),
                 purge,
                 configs,
@@ -327,6 +361,10 @@ impl Coffer {
     /// Uploads, reads, changes and deletes of a tenant's files.
     pub fn files(&self) -> &Files {
         &self.files
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
     }
 
     /// The grants of a file.

@@ -77,7 +77,14 @@ impl Purge {
         for bucket in self.stores.buckets_of(&self.config.placement, tenant) {
             let mut continuation = None;
             loop {
-                let page = match store.list(tenant.id, &bucket, continuation, PAGE).await {
+                let page = match store
+                    .list(
+                        &coffer_ports::ObjectPrefix::tenant(tenant.id, bucket.clone()),
+                        continuation,
+                        PAGE,
+                    )
+                    .await
+                {
                     Ok(page) => page,
                     Err(err) if err.is(coffer_ports::StoreErrorKind::NotFound) => break,
                     Err(err) => return Err(err.into()),

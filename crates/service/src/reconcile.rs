@@ -275,7 +275,14 @@ impl Reconciler {
         let store = self.stores.for_tenant(tenant);
         let mut continuation = None;
         loop {
-            let page = match store.list(tenant.id, bucket, continuation, PAGE).await {
+            let page = match store
+                .list(
+                    &coffer_ports::ObjectPrefix::tenant(tenant.id, bucket.clone()),
+                    continuation,
+                    PAGE,
+                )
+                .await
+            {
                 Ok(page) => page,
                 // A bucket that does not exist holds no object.
                 Err(err) if err.is(coffer_ports::StoreErrorKind::NotFound) => return Ok(()),
@@ -283,6 +290,11 @@ impl Reconciler {
             };
             for object in page.objects {
                 report.objects_scanned += 1;
+                // An upload session's objects are the sweep's to remove
+                // (when its registration window closes), not orphans.
+                if object.key.upload_session().is_some() {
+                    continue;
+                }
                 if rows.remove(&(bucket.clone(), object.key.clone())).is_some() {
                     continue;
                 }

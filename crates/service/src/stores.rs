@@ -8,13 +8,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use coffer_domain::{BucketName, Placement, Region, Tenant};
-use coffer_ports::{ObjectStore, StoreError};
+use coffer_ports::{CredentialIssuer, ObjectStore, StoreError};
 
-/// The default object store and the stores of the regions that have one.
+/// The default object store and the stores of the regions that have one,
+/// each with the issuer of its temporary credentials where it has STS.
 #[derive(Clone)]
 pub struct Stores {
     default: Arc<dyn ObjectStore>,
     regions: BTreeMap<Region, Arc<dyn ObjectStore>>,
+    default_issuer: Option<Arc<dyn CredentialIssuer>>,
+    region_issuers: BTreeMap<Region, Arc<dyn CredentialIssuer>>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -31,6 +34,36 @@ impl Stores {
         Self {
             default,
             regions: BTreeMap::new(),
+            default_issuer: None,
+            region_issuers: BTreeMap::new(),
+        }
+    }
+
+    /// Give the store of `region` (`None`: the default store) an issuer of
+    /// temporary credentials.
+    #[must_use]
+    pub fn with_issuer(
+        mut self,
+        region: Option<Region>,
+        issuer: Arc<dyn CredentialIssuer>,
+    ) -> Self {
+        match region {
+            Some(region) => {
+                self.region_issuers.insert(region, issuer);
+            }
+            None => self.default_issuer = Some(issuer),
+        }
+        self
+    }
+
+    /// The issuer of credentials for `tenant`'s store, if that store has
+    /// one. A region with a store of its own never falls back to the
+    /// default store's issuer: its credentials would be for another store.
+    pub fn issuer_for(&self, tenant: &Tenant) -> Option<&Arc<dyn CredentialIssuer>> {
+        if self.has_own_store(&tenant.region) {
+            self.region_issuers.get(&tenant.region)
+        } else {
+            self.default_issuer.as_ref()
         }
     }
 
@@ -67,11 +100,7 @@ impl Stores {
     /// belong to the default store, and asking another endpoint about them
     /// fails where bucket names are global (AWS answers with a redirect or
     /// `AccessDenied`), which would stop every repair of the tenant.
-    pub(crate) fn buckets_of(
-        &self,
-        placement: &Placement,
-        tenant: &Tenant,
-    ) -> BTreeSet<BucketName> {
+    pub fn buckets_of(&self, placement: &Placement, tenant: &Tenant) -> BTreeSet<BucketName> {
         if self.has_own_store(&tenant.region) {
             placement.tenant_buckets(tenant)
         } else {

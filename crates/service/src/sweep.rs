@@ -1,6 +1,7 @@
 //! The sweep: pending uploads whose window has passed are reaped, files in
-//! the trash past the tenant's retention are purged, and permanent deletes
-//! that a crash interrupted are finished — each as every erase is: the row
+//! the trash past the tenant's retention are purged, upload sessions whose
+//! registration window closed lose what was not registered, and permanent
+//! deletes that a crash interrupted are finished — each as every erase is: the row
 //! marked, the object deleted, the row removed. Safe to run on several
 //! instances at once (`coffer serve` runs it under a job lock anyway): an
 //! erase that finds the row already gone counts as done.
@@ -8,7 +9,10 @@
 use std::sync::Arc;
 
 use coffer_domain::{FileRecord, FileStatus, PageCursor, Principal, Subject, Tenant};
-use coffer_ports::{Clock, FileQuery, ReadFilter, TenantDataResolver, TenantRegistry, TenantScope};
+use coffer_ports::{
+    Clock, FileQuery, MetadataErrorKind, ObjectLocation, ObjectPrefix, ReadFilter,
+    TenantDataResolver, TenantRegistry, TenantScope, UploadSession, UploadSessions,
+};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -31,6 +35,8 @@ pub struct SweepReport {
     pub erases_finished: u64,
     /// Cancelled tenants past their retention erased, objects and rows.
     pub tenants_purged: u64,
+    /// Upload sessions closed: what was left unregistered in them deleted.
+    pub sessions_reaped: u64,
     /// Files (or tenants) that could not be erased this time (left for the
     /// next sweep).
     pub failed: u64,
@@ -45,6 +51,8 @@ const SYSTEM_ACTOR: &str = "system:coffer";
 pub struct Sweeper {
     registry: Arc<dyn TenantRegistry>,
     tenant_data: Arc<dyn TenantDataResolver>,
+    sessions: Arc<dyn UploadSessions>,
+    stores: Arc<Stores>,
     purge: Purge,
     configs: EffectiveConfigs,
     clock: Arc<dyn Clock>,
@@ -56,9 +64,14 @@ pub struct Sweeper {
 impl Sweeper {
     /// The object stores are where erased files' objects go from; `purge`
     /// erases the tenants due.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the sweep reaches every place leftovers live: tenants, their data, upload sessions, the stores and purges"
+    )]
     pub fn new(
         registry: Arc<dyn TenantRegistry>,
         tenant_data: Arc<dyn TenantDataResolver>,
+        sessions: Arc<dyn UploadSessions>,
         stores: Arc<Stores>,
         purge: Purge,
         configs: EffectiveConfigs,
@@ -71,7 +84,9 @@ impl Sweeper {
             purge,
             configs,
             recorder: Recorder::new(clock.clone()),
-            eraser: Eraser::new(stores, clock.clone()),
+            eraser: Eraser::new(stores.clone(), clock.clone()),
+            sessions,
+            stores,
             clock,
             config,
         }
@@ -86,6 +101,7 @@ impl Sweeper {
     pub async fn sweep(&self) -> Result<SweepReport, ServiceError> {
         let now = self.clock.now();
         let mut report = SweepReport::default();
+        self.reap_sessions(now, &mut report).await?;
         let mut after = None;
         loop {
             let page = self.registry.list_tenants(after, 100).await?;
@@ -177,6 +193,71 @@ impl Sweeper {
             .await?;
         report.erases_finished += finished.finished;
         report.failed += finished.failed;
+        Ok(())
+    }
+}
+
+impl Sweeper {
+    /// Delete what is left in upload sessions whose registration window
+    /// closed, then forget them. A session whose objects cannot all be
+    /// deleted stays for the next sweep.
+    async fn reap_sessions(
+        &self,
+        now: OffsetDateTime,
+        report: &mut SweepReport,
+    ) -> Result<(), ServiceError> {
+        loop {
+            let closed = self.sessions.closed_sessions(now, 100).await?;
+            let mut progressed = false;
+            for session in &closed {
+                match self.reap_session(session).await {
+                    Ok(()) => {
+                        progressed = true;
+                        report.sessions_reaped += 1;
+                    }
+                    Err(err) => {
+                        report.failed += 1;
+                        tracing::warn!(session = %session.id, error = %err, "could not reap an upload session; left for the next sweep");
+                    }
+                }
+            }
+            if closed.len() < 100 || !progressed {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn reap_session(&self, session: &UploadSession) -> Result<(), ServiceError> {
+        let tenant = match self.registry.get_tenant(session.tenant_id).await {
+            Ok(tenant) => tenant,
+            // Purged with its tenant (and its objects with the tenant's).
+            Err(err) if err.kind() == MetadataErrorKind::NotFound => {
+                self.sessions
+                    .remove_session(session.tenant_id, session.id)
+                    .await?;
+                return Ok(());
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let store = self.stores.for_tenant(&tenant);
+        let prefix = ObjectPrefix::upload_session(tenant.id, session.bucket.clone(), session.id);
+        let mut continuation = None;
+        loop {
+            let page = match store.list(&prefix, continuation, 1000).await {
+                Ok(page) => page,
+                Err(err) if err.is(coffer_ports::StoreErrorKind::NotFound) => break,
+                Err(err) => return Err(err.into()),
+            };
+            for object in page.objects {
+                let location = ObjectLocation::new(tenant.id, session.bucket.clone(), object.key)?;
+                store.delete(&location).await?;
+            }
+            match page.next {
+                Some(next) => continuation = Some(next),
+                None => break,
+            }
+        }
+        self.sessions.remove_session(tenant.id, session.id).await?;
         Ok(())
     }
 }

@@ -32,6 +32,7 @@ mod onboarding;
 mod rows;
 mod scans;
 mod schema;
+mod sessions;
 mod settings;
 mod store;
 mod tenants;

@@ -203,3 +203,15 @@ diesel::table! {
         updated_at -> BigInt,
     }
 }
+
+diesel::table! {
+    upload_sessions (id) {
+        id -> Text,
+        tenant_id -> Text,
+        created_by -> Text,
+        bucket -> Text,
+        expires_at -> BigInt,
+        registrable_until -> BigInt,
+        created_at -> BigInt,
+    }
+}

@@ -40,6 +40,7 @@ pub mod onboarding;
 pub mod readiness;
 pub mod registry;
 pub mod scans;
+pub mod sessions;
 pub mod settings;
 
 pub use coffer_ports::MetadataPorts;
@@ -69,6 +70,9 @@ macro_rules! metadata_contract {
         }
         mod scans {
             $crate::scan_queue_contract!(super::__metadata_contract_ports());
+        }
+        mod sessions {
+            $crate::upload_sessions_contract!(super::__metadata_contract_ports());
         }
         mod billing {
             $crate::billing_ledger_contract!(super::__metadata_contract_ports());

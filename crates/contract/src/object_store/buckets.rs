@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_domain::{BucketName, TenantId};
-use coffer_ports::{BucketSpec, ObjectStore, StoreErrorKind};
+use coffer_ports::{BucketSpec, ObjectPrefix, ObjectStore, StoreErrorKind};
 
 use super::fixtures::{Harness, content_type, ok, pattern_stream, refused_with};
 
@@ -29,7 +29,9 @@ pub async fn missing_bucket_is_not_found(store: Arc<dyn ObjectStore>, h: Harness
     );
     let location = h.location_in(&missing);
     refused_with(
-        store.list(h.tenant, &missing, None, 10).await,
+        store
+            .list(&ObjectPrefix::tenant(h.tenant, missing.clone()), None, 10)
+            .await,
         StoreErrorKind::NotFound,
         "list of a missing bucket",
     );

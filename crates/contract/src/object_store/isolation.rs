@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use coffer_ports::{ObjectLocation, ObjectStore, StoreErrorKind};
+use coffer_ports::{ObjectLocation, ObjectPrefix, ObjectStore, StoreErrorKind};
 
 use super::fixtures::{Harness, content_type, ok, pattern_stream, refused_with};
 
@@ -42,6 +42,15 @@ pub async fn foreign_key_never_reaches_the_store(store: Arc<dyn ObjectStore>, h:
 
     let meta = ok(store.head(&victim).await, "the other tenant's object");
     assert_eq!(meta.size, 100, "the other tenant's object was changed");
-    let own = ok(store.list(h.tenant, &h.bucket, None, 1000).await, "list");
+    let own = ok(
+        store
+            .list(
+                &ObjectPrefix::tenant(h.tenant, h.bucket.clone()),
+                None,
+                1000,
+            )
+            .await,
+        "list",
+    );
     assert!(own.objects.is_empty(), "{:?}", own.objects);
 }

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use coffer_ports::ObjectStore;
+use coffer_domain::{ObjectKey, UploadSessionId};
+use coffer_ports::{ObjectLocation, ObjectPrefix, ObjectStore};
 
 use super::fixtures::{Harness, assert_absent, content_type, ok, pattern_stream};
 
@@ -13,6 +14,7 @@ macro_rules! object_list_delete_contract {
         $crate::__object_store_cases!($factory; list_delete;
             delete_removes_and_is_idempotent,
             list_pages_through_tenant_objects,
+            list_of_a_session_holds_that_session_only,
         );
     };
 }
@@ -72,7 +74,11 @@ pub async fn list_pages_through_tenant_objects(store: Arc<dyn ObjectStore>, h: H
     loop {
         let page = ok(
             store
-                .list(h.tenant, &h.bucket, continuation.take(), 2)
+                .list(
+                    &ObjectPrefix::tenant(h.tenant, h.bucket.clone()),
+                    continuation.take(),
+                    2,
+                )
                 .await,
             "list",
         );
@@ -92,4 +98,57 @@ pub async fn list_pages_through_tenant_objects(store: Arc<dyn ObjectStore>, h: H
     listed.sort();
     written.sort();
     assert_eq!(listed, written);
+}
+
+pub async fn list_of_a_session_holds_that_session_only(store: Arc<dyn ObjectStore>, h: Harness) {
+    let (session, other) = (UploadSessionId::new_v7(), UploadSessionId::new_v7());
+    let mut written = Vec::new();
+    for (s, name) in [
+        (session, "a.txt"),
+        (session, "nested/b.txt"),
+        (other, "a.txt"),
+    ] {
+        let key = ok(ObjectKey::in_session(h.tenant, s, name), "session key");
+        let location = ok(
+            ObjectLocation::new(h.tenant, h.bucket.clone(), key.clone()),
+            "session location",
+        );
+        ok(
+            store
+                .put_stream(&location, &content_type("text/plain"), pattern_stream(1, 5))
+                .await,
+            "put_stream",
+        );
+        if s == session {
+            written.push(key);
+        }
+    }
+    // A file of the tenant outside any session is not in the session either.
+    ok(
+        store
+            .put_stream(
+                &h.location(),
+                &content_type("text/plain"),
+                pattern_stream(2, 5),
+            )
+            .await,
+        "put_stream",
+    );
+    let prefix = ObjectPrefix::upload_session(h.tenant, h.bucket.clone(), session);
+    let listed = ok(store.list(&prefix, None, 1000).await, "list of a session");
+    let mut keys: Vec<ObjectKey> = listed.objects.into_iter().map(|o| o.key).collect();
+    keys.sort();
+    written.sort();
+    assert_eq!(keys, written);
+    let whole = ok(
+        store
+            .list(
+                &ObjectPrefix::tenant(h.tenant, h.bucket.clone()),
+                None,
+                1000,
+            )
+            .await,
+        "list of the tenant",
+    );
+    assert_eq!(whole.objects.len(), 4, "{:?}", whole.objects);
 }

@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use coffer_contract::object_store::Harness;
-use coffer_domain::{BucketName, ContentType, TenantId};
+use coffer_domain::{BucketName, ContentType};
 use coffer_fs::FsStore;
 use coffer_ports::{
     BucketSpec, ByteRange, ByteStream, GetObject, ObjectList, ObjectLocation, ObjectMeta,
-    ObjectStore, PresignGet, PresignPart, PresignPut, PresignedRequest, StoreError, UploadedPart,
+    ObjectPrefix, ObjectStore, PresignGet, PresignPart, PresignPut, PresignedRequest, StoreError,
+    UploadedPart,
 };
 
 use crate::server::{self, TestStore};
@@ -67,12 +68,11 @@ impl ObjectStore for Owned {
     }
     async fn list(
         &self,
-        tenant: TenantId,
-        bucket: &BucketName,
+        prefix: &ObjectPrefix,
         continuation: Option<String>,
         limit: u32,
     ) -> Result<ObjectList, StoreError> {
-        self.store().list(tenant, bucket, continuation, limit).await
+        self.store().list(prefix, continuation, limit).await
     }
     async fn create_multipart(
         &self,

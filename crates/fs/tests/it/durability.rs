@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use coffer_domain::TenantId;
-use coffer_ports::{ByteStream, ObjectLocation, ObjectStore, StoreErrorKind};
+use coffer_ports::{ByteStream, ObjectLocation, ObjectPrefix, ObjectStore, StoreErrorKind};
 use futures::TryStreamExt;
 
 use crate::server;
@@ -46,7 +46,10 @@ async fn a_body_failing_midway_leaves_no_object_and_no_litter() {
         .await
         .unwrap_err();
     assert!(failed.is(StoreErrorKind::Internal), "{failed}");
-    let listed = store.list(tenant, &bucket, None, 100).await.unwrap();
+    let listed = store
+        .list(&ObjectPrefix::tenant(tenant, bucket.clone()), None, 100)
+        .await
+        .unwrap();
     assert!(listed.objects.is_empty(), "{listed:?}");
     assert_nothing_stored(&test, &loc).await;
 

@@ -1,7 +1,8 @@
 //! The metadata ports: small traits, one per concern, each implemented by
 //! PostgreSQL (production) and SQLite (embedded) where its queries live.
 //!
-//! Registry-level ports (tenants, settings, onboarding, scans, billing, job locks)
+//! Registry-level ports (tenants, settings, onboarding, scans, upload
+//! sessions, billing, job locks)
 //! are the platform path shared by every instance. A tenant's own data
 //! (files, members, grants, audit log, events, integrity) is reached
 //! through [`TenantDataResolver`], which knows which database holds it.
@@ -18,6 +19,7 @@ mod ports;
 mod readiness;
 mod registry;
 mod scans;
+mod sessions;
 mod settings;
 mod tenant_data;
 
@@ -36,6 +38,7 @@ pub use ports::MetadataPorts;
 pub use readiness::MetadataReadiness;
 pub use registry::{NewTenant, TenantPatch, TenantRegistry};
 pub use scans::{ScanJob, ScanQueue};
+pub use sessions::{UploadSession, UploadSessions};
 pub use settings::TenantSettings;
 pub use tenant_data::{OneDatabase, TenantData, TenantDataResolver};
 
@@ -59,6 +62,8 @@ pub use readiness::MockMetadataReadiness;
 pub use registry::MockTenantRegistry;
 #[cfg(feature = "mock")]
 pub use scans::MockScanQueue;
+#[cfg(feature = "mock")]
+pub use sessions::MockUploadSessions;
 #[cfg(feature = "mock")]
 pub use settings::MockTenantSettings;
 #[cfg(feature = "mock")]

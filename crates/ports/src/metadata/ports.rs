@@ -9,6 +9,7 @@ use crate::{
     AuditLog, BillingLedger, EventOutbox, FileCatalog, Grants, Integrity, JobLocks, Journal,
     Members, MetadataError, MetadataReadiness, NewTenant, OnboardingQueue, OneDatabase, ScanQueue,
     TenantData, TenantDataResolver, TenantDatabases, TenantRegistry, TenantSettings,
+    UploadSessions,
 };
 
 /// The metadata ports of one deployment.
@@ -18,6 +19,7 @@ pub struct MetadataPorts {
     pub settings: Arc<dyn TenantSettings>,
     pub onboarding: Arc<dyn OnboardingQueue>,
     pub scans: Arc<dyn ScanQueue>,
+    pub sessions: Arc<dyn UploadSessions>,
     pub billing: Arc<dyn BillingLedger>,
     pub jobs: Arc<dyn JobLocks>,
     /// Where each tenant's own data is.
@@ -44,6 +46,7 @@ impl MetadataPorts {
             + TenantSettings
             + OnboardingQueue
             + ScanQueue
+            + UploadSessions
             + BillingLedger
             + JobLocks
             + MetadataReadiness
@@ -59,6 +62,7 @@ impl MetadataPorts {
             settings: store.clone(),
             onboarding: store.clone(),
             scans: store.clone(),
+            sessions: store.clone(),
             billing: store.clone(),
             jobs: store.clone(),
             readiness: store.clone(),

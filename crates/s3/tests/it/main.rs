@@ -7,5 +7,6 @@ mod bucket;
 mod contract;
 mod copy;
 mod cors;
+mod credentials;
 mod refusals;
 mod support;

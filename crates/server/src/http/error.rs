@@ -65,8 +65,23 @@ pub fn status_of(err: &ServiceError) -> StatusCode {
         ErrorKind::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
         ErrorKind::TenantSuspended => StatusCode::PAYMENT_REQUIRED,
         ErrorKind::TenantCancelled => StatusCode::GONE,
+        ErrorKind::Unsupported => StatusCode::NOT_IMPLEMENTED,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl Problem {
+    /// The problem `err` answers with at `status`.
+    pub fn of(status: StatusCode, err: &ServiceError) -> Self {
+        Self {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: err.detail.clone(),
+            code: err.code.as_str().to_owned(),
+            field: err.field,
+        }
     }
 }
 

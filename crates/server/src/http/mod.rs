@@ -2,6 +2,7 @@
 
 mod auth;
 mod billing;
+mod credentials;
 mod deadline;
 mod dto;
 mod error;
@@ -54,6 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
     .service(
         web::scope("/api/v1")
             .configure(files::routes)
+            .configure(credentials::routes)
             .configure(tenants::routes)
             .configure(events::routes)
             .configure(platform::routes)

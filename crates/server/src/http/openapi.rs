@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{billing, dto, error, events, files, platform, tenants};
+use super::{billing, credentials, dto, error, events, files, platform, tenants};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -14,6 +14,7 @@ use super::{billing, dto, error, events, files, platform, tenants};
         files::list, files::get,
         files::update, files::delete, files::restore, files::download, files::content,
         files::list_grants, files::add_grant, files::remove_grant, files::current_tenant, files::audit,
+        credentials::issue, credentials::complete_session,
         tenants::create, tenants::list, tenants::get, tenants::update, tenants::retry,
         tenants::get_setting, tenants::put_setting, tenants::get_feature, tenants::put_feature,
         tenants::effective_config,
@@ -30,6 +31,9 @@ use super::{billing, dto, error, events, files, platform, tenants};
         platform::PlatformMetricsDto, platform::TenantUsageDto,
         tenants::SettingBody, tenants::SettingDto, tenants::FeatureBody, tenants::FeatureDto,
         tenants::EffectiveConfigDto,
+        credentials::CredentialsBody, credentials::CredentialsDto, credentials::UploadSessionDto,
+        credentials::CompleteSessionBody, credentials::SessionFileBody,
+        credentials::SessionRegistrationDto, credentials::RefusedDto,
     )),
     modifiers(&Bearer),
     tags((name = "files"), (name = "permissions"), (name = "tenant"), (name = "platform"), (name = "events"), (name = "billing"))

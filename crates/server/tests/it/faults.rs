@@ -140,7 +140,11 @@ async fn assert_rows_match_objects(server: &TestServer, slug: &str) {
         let page = server
             .wiring
             .store
-            .list(tenant.id, &bucket, continuation, 1000)
+            .list(
+                &coffer_ports::ObjectPrefix::tenant(tenant.id, bucket.clone()),
+                continuation,
+                1000,
+            )
             .await
             .unwrap();
         objects.extend(page.objects.iter().map(|o| o.key.to_string()));

@@ -51,7 +51,11 @@ async fn objects_of(server: &TestServer, tenant: TenantId) -> Vec<String> {
         let page = server
             .wiring
             .store
-            .list(tenant, &bucket, next, 1000)
+            .list(
+                &coffer_ports::ObjectPrefix::tenant(tenant, bucket.clone()),
+                next,
+                1000,
+            )
             .await
             .unwrap();
         keys.extend(page.objects.into_iter().map(|o| o.key.to_string()));

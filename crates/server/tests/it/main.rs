@@ -8,6 +8,7 @@
 mod audit;
 mod bad_input;
 mod billing;
+mod credentials;
 mod dedicated_databases;
 mod events;
 mod faults;

@@ -63,7 +63,11 @@ async fn objects_in(server: &TestServer, tenant: TenantId, bucket: &str) -> Vec<
     let list = server
         .wiring
         .store
-        .list(tenant, &bucket, None, 1000)
+        .list(
+            &coffer_ports::ObjectPrefix::tenant(tenant, bucket.clone()),
+            None,
+            1000,
+        )
         .await
         .unwrap();
     list.objects

@@ -112,6 +112,10 @@ impl TestServer {
                         env("COFFER_TEST_S3_SECRET_ACCESS_KEY"),
                     ),
                     ("COFFER__STORAGE__S3__FORCE_PATH_STYLE", "true".to_owned()),
+                    (
+                        "COFFER__STORAGE__S3__STS__ROLE_ARN",
+                        env("COFFER_TEST_STS_ROLE_ARN"),
+                    ),
                     ("COFFER__IDENTITY__BACKEND", "keycloak".to_owned()),
                     ("COFFER__IDENTITY__ISSUER", env("COFFER_TEST_OIDC_ISSUER")),
                     (

@@ -13,6 +13,7 @@ use reqwest::StatusCode;
 pub const STOPPED_WEED_BASE: u16 = 28100;
 pub const FROZEN_WEED_BASE: u16 = 28120;
 pub const EU_WEST_WEED_BASE: u16 = 28140;
+pub const SHORT_SESSIONS_WEED_BASE: u16 = 28160;
 
 /// A `weed mini` of one test's own, started through the same script (and
 /// so the same flags) as the shared peer, on its own data directory.
@@ -21,15 +22,23 @@ pub struct Weed {
     base: u16,
     pub secret: String,
     child: Option<Child>,
+    /// Extra environment of the script (`SEAWEEDFS_STS_MAX_SESSION`).
+    env: Vec<(&'static str, String)>,
 }
 
 impl Weed {
     pub async fn start(base: u16) -> Self {
+        Self::start_with(base, Vec::new()).await
+    }
+
+    /// Start with extra environment for the script.
+    pub async fn start_with(base: u16, env: Vec<(&'static str, String)>) -> Self {
         let mut weed = Self {
             dir: tempfile::tempdir().unwrap(),
             base,
             secret: uuid::Uuid::new_v4().simple().to_string(),
             child: None,
+            env,
         };
         weed.spawn().await;
         weed
@@ -77,6 +86,7 @@ impl Weed {
             .arg(self.base.to_string())
             .env("COFFER_TEST_WEED_BIN", weed_bin)
             .env("SEAWEEDFS_SECRET_KEY", &self.secret)
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

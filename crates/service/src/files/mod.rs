@@ -2,6 +2,7 @@
 
 mod manage;
 mod read;
+mod session;
 mod upload;
 mod verify;
 
@@ -13,7 +14,7 @@ use coffer_domain::{
 };
 use coffer_ports::{
     Clock, ObjectLocation, ScanQueue, StoreError, StoredFile, TenantData, TenantDataResolver,
-    TenantScope,
+    TenantScope, UploadSessions,
 };
 
 use crate::erase::Eraser;
@@ -21,6 +22,7 @@ use crate::recorder::Recorder;
 use crate::{Caller, EffectiveConfigs, ErrorKind, ServiceConfig, ServiceError, Stores};
 
 pub use read::ListFiles;
+pub use session::{MAX_SESSION_ENTRIES, RefusedEntry, SessionEntry, SessionRegistration};
 pub use upload::{
     InitiateUpload, InitiatedUpload, MultipartUpload, PartRequest, PresignedPart, ReceivedParts,
     StreamUpload, UploadTarget,
@@ -44,6 +46,8 @@ pub struct Files {
     /// Where uploads wait for a malware scan; `None` where the deployment
     /// has no scanner.
     scans: Option<Arc<dyn ScanQueue>>,
+    /// Upload sessions, whose objects [`Files::register_session`] turns into files.
+    sessions: Arc<dyn UploadSessions>,
     stores: Arc<Stores>,
     configs: EffectiveConfigs,
     clock: Arc<dyn Clock>,
@@ -57,6 +61,7 @@ impl Files {
     pub fn new(
         tenant_data: Arc<dyn TenantDataResolver>,
         scans: Option<Arc<dyn ScanQueue>>,
+        sessions: Arc<dyn UploadSessions>,
         stores: Arc<Stores>,
         configs: EffectiveConfigs,
         clock: Arc<dyn Clock>,
@@ -68,6 +73,7 @@ impl Files {
             eraser: Eraser::new(stores.clone(), clock.clone()),
             tenant_data,
             scans,
+            sessions,
             stores,
             configs,
             clock,

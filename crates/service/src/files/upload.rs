@@ -308,12 +308,30 @@ impl Files {
             self.assemble_parts(store, &file, &staging, upload_id)
                 .await?;
         }
-        let verified = match verify_staged(store, &file, &staging).await {
+        self.finish_upload(caller, &data, &file, &staging, json!({}))
+            .await
+    }
+
+    /// Verify what lies at `source` as `file`'s bytes and make the file
+    /// available with a verified copy; `source` goes once it is copied.
+    /// On a verification failure the source is deleted too (refused bytes
+    /// never stay) and the file stays pending.
+    pub(super) async fn finish_upload(
+        &self,
+        caller: &Caller,
+        data: &TenantData,
+        file: &FileRecord,
+        staging: &ObjectLocation,
+        detail: serde_json::Value,
+    ) -> Result<FileRecord, ServiceError> {
+        let (tenant, scope) = caller.member()?;
+        let (id, store) = (file.id, self.store_of(tenant));
+        let verified = match verify_staged(store, file, staging).await {
             Ok(verified) => verified,
             Err(err) => {
                 if err.kind == ErrorKind::Invalid {
                     // Refused bytes go; the client may PUT again.
-                    verify::discard(store, &staging).await;
+                    verify::discard(store, staging).await;
                 }
                 return Err(err);
             }
@@ -326,12 +344,14 @@ impl Files {
             at: self.clock.now(),
             awaits_scan: self.awaits_scan(tenant, file.id).await?,
         };
-        let journal = self.recorder.announce(
-            caller,
-            "file.uploaded",
-            &file,
-            json!({ "size": facts.size_bytes, "checksum_sha256": verified.sha256.to_hex() }),
-        );
+        let mut detail = detail;
+        if let Some(fields) = detail.as_object_mut() {
+            fields.insert("size".into(), json!(facts.size_bytes));
+            fields.insert("checksum_sha256".into(), json!(verified.sha256.to_hex()));
+        }
+        let journal = self
+            .recorder
+            .announce(caller, "file.uploaded", file, detail);
         let available = match data.files.mark_available(&scope, id, facts, journal).await {
             Ok(available) => available,
             Err(err) => {
@@ -342,7 +362,7 @@ impl Files {
         if available.key == *verified.location.key() {
             // What a reused upload URL sends from now on lands on a key no
             // record names; the reconciler removes it.
-            verify::discard(store, &staging).await;
+            verify::discard(store, staging).await;
         } else {
             // A concurrent complete made the file available first, with its
             // own copy: this one is not needed.
@@ -485,7 +505,7 @@ impl Files {
     }
 
     /// The caller's tenant, if the caller may create files in it.
-    fn creator<'c>(
+    pub(super) fn creator<'c>(
         &self,
         caller: &'c Caller,
     ) -> Result<(&'c coffer_domain::Tenant, TenantScope), ServiceError> {
@@ -500,7 +520,7 @@ impl Files {
         Ok((tenant, scope))
     }
 
-    fn new_file(
+    pub(super) fn new_file(
         &self,
         caller: &Caller,
         tenant: &coffer_domain::Tenant,
@@ -708,7 +728,7 @@ fn multipart_id(file: &FileRecord) -> Result<&str, ServiceError> {
     })
 }
 
-fn reservation_error(err: MetadataError) -> ServiceError {
+pub(super) fn reservation_error(err: MetadataError) -> ServiceError {
     match err.kind() {
         MetadataErrorKind::Conflict => ServiceError::conflict(
             ErrorCode::DuplicatePath,

@@ -41,12 +41,10 @@ pub(crate) async fn verify_staged(
     if staged.size != file.size_bytes {
         return Err(size_mismatch(file.size_bytes, staged.size));
     }
-    let target = ObjectLocation::verified(
-        file.tenant_id,
-        staging.bucket().clone(),
-        &file.category,
-        file.id,
-    );
+    // In the file's bucket, wherever the bytes were staged (an upload
+    // session's prefix may be in another bucket of the tenant).
+    let target =
+        ObjectLocation::verified(file.tenant_id, file.bucket.clone(), &file.category, file.id);
     store.copy(staging, &target).await?;
     match check_copy(store, file, &target).await {
         Ok(sha256) => Ok(Verified {

@@ -23,6 +23,7 @@ fn ports(registry: MockTenantRegistry, members: MockMembers) -> MetadataPorts {
         settings: unset(MockTenantSettings::new()),
         onboarding: Arc::new(MockOnboardingQueue::new()),
         scans: Arc::new(MockScanQueue::new()),
+        sessions: Arc::new(coffer_ports::MockUploadSessions::new()),
         billing: Arc::new(MockBillingLedger::new()),
         jobs: Arc::new(MockJobLocks::new()),
         tenant_data: resolver(data, None, None),

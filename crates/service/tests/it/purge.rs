@@ -36,7 +36,7 @@ fn fixture(listed: &Tenant, current: Tenant, log: &Log) -> SweeperFx {
     fx.integrity
         .expect_list_file_objects()
         .returning(|_, _| Ok(vec![]));
-    fx.store.expect_list().returning(|_, _, _, _| {
+    fx.store.expect_list().returning(|_, _, _| {
         Ok(ObjectList {
             objects: vec![],
             next: None,

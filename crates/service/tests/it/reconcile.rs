@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use coffer_domain::{BucketName, Category, FileId, FileStatus, ObjectKey, Tenant, TenantStatus};
-use coffer_ports::{FileObject, ListedObject, ObjectList, Page, StoreErrorKind};
+use coffer_ports::{FileObject, ListedObject, ObjectList, ObjectPrefix, Page, StoreErrorKind};
 use coffer_service::ReconcileReport;
 use time::OffsetDateTime;
 
@@ -69,9 +69,12 @@ impl World {
                 Ok(rows.clone())
             });
         let owner = tenant.id;
-        fx.store.expect_list().returning(move |t, b, _, _| {
-            assert_eq!(t, owner, "only the tenant's own prefix is listed");
-            assert_eq!(b, &bucket());
+        fx.store.expect_list().returning(move |prefix, _, _| {
+            assert_eq!(
+                prefix,
+                &ObjectPrefix::tenant(owner, bucket()),
+                "only the tenant's own prefix is listed"
+            );
             Ok(ObjectList {
                 objects: objects.clone(),
                 next: None,
@@ -216,7 +219,7 @@ async fn a_failing_listing_repairs_nothing() {
     // A store that cannot list must not make every row look lost.
     fx.store
         .expect_list()
-        .returning(|_, _, _, _| Err(store_err(StoreErrorKind::Unavailable)));
+        .returning(|_, _, _| Err(store_err(StoreErrorKind::Unavailable)));
     fx.integrity.expect_mark_object_missing().never();
     fx.store.expect_delete().never();
     let result = fx
@@ -259,7 +262,7 @@ async fn objects_and_rows_are_read_page_by_page() {
     fx.store
         .expect_list()
         .times(2)
-        .returning(move |_, _, token, _| {
+        .returning(move |_, token, _| {
             Ok(match token.as_deref() {
                 None => ObjectList {
                     objects: page_1.clone(),
@@ -293,7 +296,8 @@ async fn every_placement_bucket_of_the_tenant_is_scanned() {
         .returning(|_, _| Ok(vec![]));
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let record = seen.clone();
-    fx.store.expect_list().returning(move |_, b, _, _| {
+    fx.store.expect_list().returning(move |prefix, _, _| {
+        let b = prefix.bucket();
         record.lock().unwrap().push(b.to_string());
         if b.as_str() == "acme-own" {
             Err(store_err(StoreErrorKind::NotFound)) // not created yet: no objects

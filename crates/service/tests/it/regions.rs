@@ -325,23 +325,22 @@ async fn the_reconciler_lists_and_repairs_on_the_regions_store() {
     let orphan = ObjectKey::for_file(t.id, &Category::default_category(), FileId::new_v7());
     let listed = orphan.clone();
     let owner = t.id;
-    eu.expect_list()
-        .times(1)
-        .returning(move |tenant, bucket, _, _| {
-            assert_eq!(tenant, owner);
-            // Only its region's bucket: the default and category buckets are
-            // the default store's, and asking this endpoint about them fails
-            // where bucket names are global.
-            assert_eq!(*bucket, eu_bucket());
-            Ok(ObjectList {
-                objects: vec![ListedObject {
-                    key: listed.clone(),
-                    size: 9,
-                    last_modified: Some(now() - time::Duration::days(2)),
-                }],
-                next: None,
-            })
-        });
+    eu.expect_list().times(1).returning(move |prefix, _, _| {
+        let bucket = prefix.bucket();
+        assert_eq!(prefix.tenant_id(), owner);
+        // Only its region's bucket: the default and category buckets are
+        // the default store's, and asking this endpoint about them fails
+        // where bucket names are global.
+        assert_eq!(*bucket, eu_bucket());
+        Ok(ObjectList {
+            objects: vec![ListedObject {
+                key: listed.clone(),
+                size: 9,
+                last_modified: Some(now() - time::Duration::days(2)),
+            }],
+            next: None,
+        })
+    });
     eu.expect_delete()
         .times(1)
         .withf(move |l| l.key() == &orphan && l.bucket() == &eu_bucket())

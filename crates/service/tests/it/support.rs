@@ -10,9 +10,9 @@ use coffer_ports::{
     Clock, MetadataError, MetadataErrorKind, MockAuditLog, MockBillingLedger, MockEventOutbox,
     MockFileCatalog, MockGrants, MockIdentityProvider, MockIntegrity, MockMembers, MockObjectStore,
     MockOnboardingQueue, MockScanQueue, MockTenantDataResolver, MockTenantDatabases,
-    MockTenantRegistry, MockTenantSettings, MockWebhookSender, OneDatabase, PresignedRequest,
-    ScanQueue, StoreError, StoreErrorKind, StoredFile, TenantData, TenantDataResolver,
-    TenantDatabases, TenantSettings,
+    MockTenantRegistry, MockTenantSettings, MockUploadSessions, MockWebhookSender, OneDatabase,
+    PresignedRequest, ScanQueue, StoreError, StoreErrorKind, StoredFile, TenantData,
+    TenantDataResolver, TenantDatabases, TenantSettings,
 };
 use coffer_service::{
     Authentication, Billing, Caller, EffectiveConfigs, ErrorKind, Events, Files, Onboarder, Purge,
@@ -172,6 +172,7 @@ pub struct FilesFx {
     pub regions: Vec<(Region, MockObjectStore)>,
     /// The scan queue, where the deployment scans uploads.
     pub scans: Option<MockScanQueue>,
+    pub sessions: MockUploadSessions,
     pub config: Config,
 }
 
@@ -188,6 +189,7 @@ impl FilesFx {
             resolver(data, self.resolver, None),
             self.scans
                 .map(|scans| Arc::new(scans) as Arc<dyn ScanQueue>),
+            Arc::new(self.sessions),
             stores(self.store, self.regions),
             configs(&unset(self.settings), &caches(&config), &config),
             clock(),
@@ -371,6 +373,8 @@ pub struct SweeperFx {
     /// Dedicated databases; `None` (the default) is a deployment without.
     pub databases: Option<MockTenantDatabases>,
     pub store: MockObjectStore,
+    /// Upload sessions; `None` (the default): none is closed.
+    pub sessions: Option<MockUploadSessions>,
     pub config: Config,
 }
 
@@ -395,9 +399,16 @@ impl SweeperFx {
             clock(),
             config.clone(),
         );
+        let sessions = self.sessions.unwrap_or_else(|| {
+            let mut none = MockUploadSessions::new();
+            none.expect_closed_sessions()
+                .returning(|_, _| Ok(Vec::new()));
+            none
+        });
         Sweeper::new(
             registry,
             tenant_data,
+            Arc::new(sessions),
             stores,
             purge,
             configs(&unset(self.settings), &caches, &config),

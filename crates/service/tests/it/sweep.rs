@@ -70,6 +70,7 @@ async fn reaps_expired_uploads_and_purges_old_trash_only() {
             reaped: 1,
             purged: 1,
             tenants_purged: 0,
+            sessions_reaped: 0,
             erases_finished: 0,
             failed: 0
         }
@@ -127,6 +128,7 @@ async fn a_file_that_cannot_be_erased_is_left_for_the_next_sweep() {
             reaped: 1,
             purged: 0,
             tenants_purged: 0,
+            sessions_reaped: 0,
             erases_finished: 0,
             failed: 1
         }

@@ -5,6 +5,7 @@
 mod auth;
 mod billing;
 mod coffer;
+mod credentials;
 mod dispatch;
 mod manage;
 mod metrics;

@@ -7,17 +7,17 @@ use coffer_domain::{
     TenantSlug, TenantStatus, UserId, Visibility,
 };
 use coffer_ports::{
-    Clock, MetadataError, MetadataErrorKind, MockAuditLog, MockBillingLedger, MockEventOutbox,
-    MockFileCatalog, MockGrants, MockIdentityProvider, MockIntegrity, MockMembers, MockObjectStore,
-    MockOnboardingQueue, MockScanQueue, MockTenantDataResolver, MockTenantDatabases,
-    MockTenantRegistry, MockTenantSettings, MockUploadSessions, MockWebhookSender, OneDatabase,
-    PresignedRequest, ScanQueue, StoreError, StoreErrorKind, StoredFile, TenantData,
-    TenantDataResolver, TenantDatabases, TenantSettings,
+    Clock, MetadataError, MetadataErrorKind, MockAuditLog, MockBillingLedger, MockCredentialIssuer,
+    MockEventOutbox, MockFileCatalog, MockGrants, MockIdentityProvider, MockIntegrity, MockMembers,
+    MockObjectStore, MockOnboardingQueue, MockScanQueue, MockTenantDataResolver,
+    MockTenantDatabases, MockTenantRegistry, MockTenantSettings, MockUploadSessions,
+    MockWebhookSender, OneDatabase, PresignedRequest, ScanQueue, StoreError, StoreErrorKind,
+    StoredFile, TenantData, TenantDataResolver, TenantDatabases, TenantSettings,
 };
 use coffer_service::{
-    Authentication, Billing, Caller, EffectiveConfigs, ErrorKind, Events, Files, Onboarder, Purge,
-    Reconciler, RequestMeta, ServiceConfig, ServiceError, Settings, Sharing, Stores, Sweeper,
-    TenantCaches, Tenants,
+    Authentication, Billing, Caller, Credentials, EffectiveConfigs, ErrorKind, Events, Files,
+    Onboarder, Purge, Reconciler, RequestMeta, ServiceConfig, ServiceError, Settings, Sharing,
+    Stores, Sweeper, TenantCaches, Tenants,
 };
 use time::OffsetDateTime;
 
@@ -192,6 +192,36 @@ impl FilesFx {
             Arc::new(self.sessions),
             stores(self.store, self.regions),
             configs(&unset(self.settings), &caches(&config), &config),
+            clock(),
+            config,
+        )
+    }
+}
+
+/// [`Credentials`]' ports: an issuer for the default store unless `issuer` is `None`.
+#[derive(Default)]
+pub struct CredentialsFx {
+    pub sessions: MockUploadSessions,
+    pub audit: MockAuditLog,
+    pub issuer: Option<MockCredentialIssuer>,
+    pub config: Config,
+}
+
+impl CredentialsFx {
+    pub fn build(self) -> Credentials {
+        let config = self.config.shared();
+        let data = TenantData {
+            audit: Arc::new(self.audit),
+            ..no_data()
+        };
+        let mut stores = Stores::new(Arc::new(MockObjectStore::new()));
+        if let Some(issuer) = self.issuer {
+            stores = stores.with_issuer(None, Arc::new(issuer));
+        }
+        Credentials::new(
+            Arc::new(self.sessions),
+            resolver(data, None, None),
+            Arc::new(stores),
             clock(),
             config,
         )

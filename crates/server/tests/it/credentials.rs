@@ -192,7 +192,8 @@ fn archive_bytes(len: usize) -> Vec<u8> {
 #[actix_web::test]
 async fn write_credentials_put_in_their_session_only_and_register_as_files() {
     let server = TestServer::start(Mode::Production).await;
-    let slug = server.tenant(json!({})).await;
+    // Files up to 6 MB: the archive fits, `too-big.bin` does not.
+    let slug = server.tenant(json!({ "max_file_size": 6_000_000 })).await;
     let other = server.tenant(json!({})).await;
     let alice = server.token(Some(&slug), "alice", &["editor"]).await;
     let tenant = tenant_id(&server, &alice).await;
@@ -226,6 +227,14 @@ async fn write_credentials_put_in_their_session_only_and_register_as_files() {
         &bucket,
         &format!("{prefix}notes.txt"),
         b"meeting notes\n",
+    )
+    .await
+    .unwrap();
+    multipart_put(
+        &s3,
+        &bucket,
+        &format!("{prefix}too-big.bin"),
+        &archive_bytes(6_500_000),
     )
     .await
     .unwrap();
@@ -302,6 +311,7 @@ async fn write_credentials_put_in_their_session_only_and_register_as_files() {
                 { "key": "2026/q1/archive.bin", "metadata": { "source": "migration" } },
                 { "key": "notes.txt", "filename": "notes-2026.txt", "path": "/meetings" },
                 { "key": "fake.pdf" },
+                { "key": "too-big.bin" },
                 { "key": "never-uploaded.txt" },
             ]),
         )
@@ -337,6 +347,7 @@ async fn write_credentials_put_in_their_session_only_and_register_as_files() {
         refused,
         [
             ("fake.pdf", "content_mismatch"),
+            ("too-big.bin", "file_too_large"),
             ("never-uploaded.txt", "upload_missing")
         ]
     );

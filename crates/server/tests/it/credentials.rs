@@ -27,7 +27,7 @@ async fn credentials(server: &TestServer, token: &str, body: Value) -> reqwest::
         .unwrap()
 }
 
-async fn issued(server: &TestServer, token: &str, access: &str) -> Value {
+pub(crate) async fn issued(server: &TestServer, token: &str, access: &str) -> Value {
     ok_json(
         credentials(server, token, json!({ "access": access })).await,
         StatusCode::CREATED,
@@ -36,7 +36,7 @@ async fn issued(server: &TestServer, token: &str, access: &str) -> Value {
 }
 
 /// An S3 client that signs with the issued credentials only.
-fn client_of(issued: &Value) -> S3 {
+pub(crate) fn client_of(issued: &Value) -> S3 {
     let s = |k: &str| issued[k].as_str().unwrap().to_owned();
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
@@ -81,7 +81,7 @@ fn shared_store_admin() -> S3 {
     )
 }
 
-async fn put(s3: &S3, bucket: &str, key: &str, body: &[u8]) -> Result<(), u16> {
+pub(crate) async fn put(s3: &S3, bucket: &str, key: &str, body: &[u8]) -> Result<(), u16> {
     s3.put_object()
         .bucket(bucket)
         .key(key)
@@ -170,7 +170,7 @@ async fn multipart_put(s3: &S3, bucket: &str, key: &str, bytes: &[u8]) -> Result
         .map_err(status_of)
 }
 
-async fn complete_session(
+pub(crate) async fn complete_session(
     server: &TestServer,
     token: &str,
     issued: &Value,

@@ -482,3 +482,47 @@ async fn without_a_scanner_uploads_are_available_at_once() {
     }
     assert_eq!(readyz(&server).await.status(), StatusCode::OK);
 }
+
+/// Registering an upload session's objects scans them like any upload.
+#[actix_web::test]
+async fn objects_registered_from_an_upload_session_are_scanned() {
+    use crate::credentials::{client_of, complete_session, issued, put};
+    let server = scanning_server(Mode::Production, &shared_tcp_url(), &[]).await;
+    let tenant = server.tenant(json!({})).await;
+    let alice = server.token(Some(&tenant), "alice", &["editor"]).await;
+    let creds = issued(&server, &alice, "write").await;
+    let (bucket, prefix) = (
+        creds["bucket"].as_str().unwrap(),
+        creds["prefix"].as_str().unwrap(),
+    );
+    let s3 = client_of(&creds);
+    put(&s3, bucket, &format!("{prefix}eicar.txt"), EICAR)
+        .await
+        .unwrap();
+    put(&s3, bucket, &format!("{prefix}clean.pdf"), PDF)
+        .await
+        .unwrap();
+    let outcome = ok_json(
+        complete_session(
+            &server,
+            &alice,
+            &creds,
+            json!([{ "key": "eicar.txt" }, { "key": "clean.pdf" }]),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let registered = outcome["registered"].as_array().unwrap();
+    assert_eq!(registered.len(), 2, "{outcome}");
+    for file in registered {
+        assert_scanning(file);
+    }
+    let eicar = decided(&server, &alice, id_of(&registered[0])).await;
+    assert_eq!(eicar["status"], "quarantined", "{eicar}");
+    assert_unreadable(&server, &alice, id_of(&registered[0]), "file_quarantined").await;
+    let clean = decided(&server, &alice, id_of(&registered[1])).await;
+    assert_eq!(clean["status"], "available", "{clean}");
+    assert_reads(&server, &alice, id_of(&registered[1]), PDF).await;
+    server.shutdown().await;
+}

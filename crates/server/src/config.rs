@@ -262,6 +262,13 @@ pub struct EventsConfig {
     pub backoff_max_secs: u64,
     /// How long one delivery may take before it counts as failed.
     pub delivery_timeout_secs: u64,
+    /// Deliveries to one tenant's receiver at once; 1 keeps a tenant's
+    /// events in order.
+    pub deliveries_per_tenant: u32,
+    /// Deliveries at once over all tenants (receivers in flight) per
+    /// instance. Tenants are served side by side, so a slow receiver holds
+    /// at most `deliveries_per_tenant` of these.
+    pub deliveries_in_flight: u32,
     /// Age an event must reach before pollers (`GET /api/v1/events`) see it.
     pub settle_ms: u64,
     /// Internal hosts a tenant's webhook may name after all: IP addresses,
@@ -280,8 +287,11 @@ impl EventsConfig {
             max_attempts: self.max_attempts.max(1),
             backoff_base: Duration::from_millis(self.backoff_base_ms),
             backoff_max: Duration::from_secs(self.backoff_max_secs),
-            // A claim outlives a whole batch's deliveries.
+            // An event is claimed once a slot is free for it: the lease
+            // covers one delivery, with room to record its outcome.
             lease: timeout.saturating_mul(4).max(Duration::from_secs(30)),
+            per_tenant: self.deliveries_per_tenant.max(1),
+            in_flight: self.deliveries_in_flight.max(1),
             settle: Duration::from_millis(self.settle_ms),
             ..coffer_service::DeliveryPolicy::default()
         }
@@ -365,6 +375,8 @@ max_attempts = 10
 backoff_base_ms = 5000
 backoff_max_secs = 3600
 delivery_timeout_secs = 10
+deliveries_per_tenant = 1
+deliveries_in_flight = 64
 settle_ms = 2000
 allowed_webhook_hosts = []
 

@@ -90,13 +90,9 @@ pub fn spawn(config: &Config, wiring: &Wiring, metrics: &Metrics) -> Jobs {
     }));
     let (events, scanning_config, config) = (&config.events, &config.scanning, &config.jobs);
     if events.dispatch_interval_ms > 0 {
-        let coffer = wiring.coffer.clone();
-        jobs.running.push(actix_web::rt::spawn(periodically(
+        jobs.running.push(actix_web::rt::spawn(dispatching(
             Duration::from_millis(events.dispatch_interval_ms),
-            move || {
-                let coffer = coffer.clone();
-                async move { log_dispatch(coffer.events().dispatch_events().await) }
-            },
+            wiring.coffer.clone(),
         )));
     }
     if let Some(scanning) = wiring.coffer.scanning()
@@ -149,15 +145,38 @@ pub fn spawn(config: &Config, wiring: &Wiring, metrics: &Metrics) -> Jobs {
     jobs
 }
 
+/// Starts a dispatch round every `every` without waiting for the earlier
+/// ones: a round lasts as long as its slowest tenant's turn, and a tenant
+/// whose receiver is slow must not keep the next round from serving the
+/// others (a tenant has one turn at a time, so rounds never overlap on it).
+/// The rounds run inside this task, so stopping the job stops them.
+async fn dispatching(every: Duration, coffer: coffer_service::Coffer) {
+    use futures::StreamExt;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    let mut rounds = futures::stream::FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let coffer = coffer.clone();
+                rounds.push(async move { log_dispatch(coffer.events().dispatch_events().await) });
+            }
+            Some(()) = rounds.next(), if !rounds.is_empty() => {}
+        }
+    }
+}
+
 /// Claims are leased in the database, so several instances dispatching at
 /// once never send an event twice at the same time; a round that fails
 /// (database down) is retried at the next tick.
 fn log_dispatch(outcome: Result<coffer_service::DispatchReport, ServiceError>) {
     match outcome {
-        Ok(r) if r.delivered + r.retried + r.dead > 0 => tracing::debug!(
+        Ok(r) if r.delivered + r.retried + r.dead + r.failed > 0 => tracing::debug!(
             delivered = r.delivered,
             retried = r.retried,
             dead = r.dead,
+            failed = r.failed,
             "events dispatched"
         ),
         Ok(_) => {}

@@ -82,6 +82,9 @@ error_codes! {
     NoTenant = "no_tenant",
     /// 403: the feature is disabled for this tenant.
     FeatureDisabled = "feature_disabled",
+    /// 403: a CORS preflight from an origin, or for a method or header, not
+    /// allowed here.
+    CorsRefused = "cors_refused",
 
     // 404
     /// 404: unknown, or another tenant's.

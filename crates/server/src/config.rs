@@ -59,6 +59,10 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// Largest JSON request body.
     pub json_limit_bytes: usize,
+    /// Web origins whose pages may call `/api/v1` from a browser (CORS):
+    /// exact origins (`https://app.example.com`) or `*`. The storage route
+    /// follows `storage.cors_origins`, as an S3 bucket does.
+    pub cors_origins: Vec<String>,
     pub workers: Option<usize>,
 }
 
@@ -327,6 +331,7 @@ listen = "127.0.0.1:8080"
 json_logs = false
 request_timeout_secs = 30
 json_limit_bytes = 65536
+cors_origins = []
 
 [metadata]
 backend = "sqlite"
@@ -459,6 +464,7 @@ impl Config {
                 .separator("__")
                 .try_parsing(true)
                 .list_separator(",")
+                .with_list_parse_key("server.cors_origins")
                 .with_list_parse_key("storage.cors_origins")
                 .with_list_parse_key("metadata.dedicated.plans")
                 .with_list_parse_key("scanning.plans")
@@ -507,6 +513,13 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        crate::http::cors::check_origins("server.cors_origins", &self.server.cors_origins)
+            .map_err(ConfigError::Invalid)?;
+        // Served by Coffer only for the local store; S3 judges its own.
+        if self.storage.backend == StorageBackend::Fs {
+            crate::http::cors::check_origins("storage.cors_origins", &self.storage.cors_origins)
+                .map_err(ConfigError::Invalid)?;
+        }
         for (name, region) in &self.storage.regions {
             if self.storage.region_buckets.contains_key(name) {
                 return Err(ConfigError::Invalid(format!(

@@ -105,7 +105,11 @@ pub fn start(
                 tolerance_secs: i64::try_from(config.billing.tolerance_secs).unwrap_or(i64::MAX),
             }),
     });
-    let json_limit = config.server.json_limit_bytes;
+    let routes = http::RouteOptions {
+        json_limit: config.server.json_limit_bytes,
+        api_origins: config.server.cors_origins.clone(),
+        storage_origins: config.storage.cors_origins.clone(),
+    };
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url(
         "/api/v1/openapi.json",
         <http::ApiDoc as utoipa::OpenApi>::openapi(),
@@ -125,7 +129,7 @@ pub fn start(
             // Before the Swagger UI service, which would answer the bare path with 404.
             .route("/docs", web::get().to(http::docs_index))
             .service(docs.clone())
-            .configure(|cfg| http::configure(cfg, json_limit))
+            .configure(|cfg| http::configure(cfg, &routes))
     })
     // A client that takes longer than a whole request may to send its
     // request head is cut off too (0 leaves it unbounded, as actix does).

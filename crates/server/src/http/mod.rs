@@ -2,6 +2,7 @@
 
 mod auth;
 mod billing;
+pub(crate) mod cors;
 mod deadline;
 mod dto;
 mod error;
@@ -38,8 +39,20 @@ pub struct AppState {
     pub billing: Option<BillingEndpoint>,
 }
 
+/// What [`configure`] needs from the configuration.
+#[derive(Clone, Debug, Default)]
+pub struct RouteOptions {
+    /// The largest JSON request body.
+    pub json_limit: usize,
+    /// Web origins allowed on `/api/v1` (`server.cors_origins`).
+    pub api_origins: Vec<String>,
+    /// Web origins allowed on the storage route (`storage.cors_origins`).
+    pub storage_origins: Vec<String>,
+}
+
 /// Register every route and the request-parsing error handlers.
-pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
+pub fn configure(cfg: &mut web::ServiceConfig, options: &RouteOptions) {
+    let json_limit = options.json_limit;
     cfg.app_data(
         web::JsonConfig::default()
             .limit(json_limit)
@@ -53,6 +66,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
     }))
     .service(
         web::scope("/api/v1")
+            .wrap(cors::api(&options.api_origins))
+            .wrap(actix_web::middleware::from_fn(cors::refusals_as_problems))
             .configure(files::routes)
             .configure(tenants::routes)
             .configure(events::routes)
@@ -61,7 +76,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
     )
     .configure(billing::routes)
     .configure(ops::routes)
-    .configure(storage::routes)
+    .service(
+        web::scope("/storage")
+            .wrap(cors::storage(&options.storage_origins))
+            .wrap(actix_web::middleware::from_fn(cors::refusals_as_problems))
+            .configure(storage::routes),
+    )
     .default_service(web::to(not_found));
 }
 

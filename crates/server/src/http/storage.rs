@@ -10,9 +10,10 @@ use coffer_fs::{StorageAccess, TransferError};
 use super::AppState;
 use super::error::problem_response;
 
+/// Under the `/storage` scope, which adds CORS (`storage.cors_origins`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/storage/{tail:.*}", web::put().to(serve))
-        .route("/storage/{tail:.*}", web::get().to(serve));
+    cfg.route("/{tail:.*}", web::put().to(serve))
+        .route("/{tail:.*}", web::get().to(serve));
 }
 
 fn refuse(status: u16, code: &str, detail: &str) -> HttpResponse {

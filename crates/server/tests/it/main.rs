@@ -8,6 +8,7 @@
 mod audit;
 mod bad_input;
 mod billing;
+mod cors;
 mod dedicated_databases;
 mod events;
 mod faults;

@@ -206,6 +206,11 @@ error_codes! {
     /// 422: the setting's value is invalid.
     InvalidSetting = "invalid_setting",
 
+    // 429
+    /// 429: too many requests for the tenant, the user or the client
+    /// address; `Retry-After` says when to try again.
+    RateLimited = "rate_limited",
+
     // 500
     /// 500: a bug or an unexpected answer; the detail carries no internals.
     Internal = "internal",

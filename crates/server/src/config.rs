@@ -27,6 +27,7 @@ pub struct Config {
     pub events: EventsConfig,
     pub scanning: ScanningConfig,
     pub billing: BillingConfig,
+    pub rate_limits: RateLimitsConfig,
     pub plans: PlanDefaults,
     pub tenants: TenantsConfig,
     pub bootstrap: BootstrapConfig,
@@ -302,6 +303,19 @@ impl EventsConfig {
     }
 }
 
+/// Rate limits beside the plans' (docs/security.md): a tenant's and each
+/// user's requests per minute are plan limits (`[plans.<plan>]
+/// requests_per_minute`, `user_requests_per_minute`), overridable per
+/// tenant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitsConfig {
+    /// Requests per minute one client address may make on the public
+    /// routes: the storage route, requests refused for want of a valid
+    /// token, unknown routes. 0: no limit.
+    pub client_requests_per_minute: u32,
+}
+
 /// Billing events from a Stripe-compatible provider, at
 /// `POST /webhooks/billing` (docs/billing.md).
 #[derive(Debug, Clone, Deserialize)]
@@ -398,6 +412,9 @@ read_timeout_secs = 60
 
 [billing]
 tolerance_secs = 300
+
+[rate_limits]
+client_requests_per_minute = 1200
 
 [tenants]
 cache_ttl_secs = 5

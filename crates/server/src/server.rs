@@ -104,6 +104,10 @@ pub fn start(
                 secret,
                 tolerance_secs: i64::try_from(config.billing.tolerance_secs).unwrap_or(i64::MAX),
             }),
+        rate_limits: std::sync::Arc::new(http::rate_limit::RateLimits::new(
+            config.plans.clone(),
+            config.rate_limits.client_requests_per_minute,
+        )),
     });
     let routes = http::RouteOptions {
         json_limit: config.server.json_limit_bytes,

@@ -11,6 +11,7 @@ mod files;
 mod openapi;
 mod ops;
 mod platform;
+pub mod rate_limit;
 mod storage;
 mod tenants;
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The billing endpoint, when a signing secret is configured.
     pub billing: Option<BillingEndpoint>,
+    /// Requests per tenant, user and client address.
+    pub rate_limits: Arc<rate_limit::RateLimits>,
 }
 
 /// What [`configure`] needs from the configuration.
@@ -106,7 +109,15 @@ fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
     }
 }
 
+/// A token-less error: counted against the client address.
 async fn not_found(req: HttpRequest) -> HttpResponse {
+    if let Some(state) = req.app_data::<web::Data<AppState>>()
+        && let Err(limited) = state
+            .rate_limits
+            .check_client(req.peer_addr().map(|a| a.ip()))
+    {
+        return actix_web::ResponseError::error_response(&limited);
+    }
     error::problem_response(
         actix_web::http::StatusCode::NOT_FOUND,
         ErrorCode::RouteNotFound.as_str(),

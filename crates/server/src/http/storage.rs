@@ -22,6 +22,13 @@ fn refuse(status: u16, code: &str, detail: &str) -> HttpResponse {
 }
 
 async fn serve(state: web::Data<AppState>, req: HttpRequest, body: web::Payload) -> HttpResponse {
+    // A public route: limited per client address.
+    if let Err(limited) = state
+        .rate_limits
+        .check_client(req.peer_addr().map(|a| a.ip()))
+    {
+        return actix_web::ResponseError::error_response(&limited);
+    }
     let Some(fs) = state.fs.clone() else {
         return refuse(
             404,

@@ -24,6 +24,7 @@ mod onboarding;
 mod ops;
 mod outage;
 mod outbound;
+mod rate_limits;
 mod regions;
 mod restart;
 mod scanning;

@@ -28,6 +28,7 @@ pub struct Config {
     pub scanning: ScanningConfig,
     pub billing: BillingConfig,
     pub rate_limits: RateLimitsConfig,
+    pub metrics: MetricsConfig,
     pub plans: PlanDefaults,
     pub tenants: TenantsConfig,
     pub bootstrap: BootstrapConfig,
@@ -303,6 +304,19 @@ impl EventsConfig {
     }
 }
 
+/// Prometheus metrics (docs/operations.md#metrics).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A listener of their own for `GET /metrics` (the usual Prometheus
+    /// set-up, e.g. `127.0.0.1:9464`); it serves nothing else.
+    pub listen: Option<SocketAddr>,
+    /// Serve `/metrics` on the public listener too. Off by default: anyone
+    /// who reaches the API would read every route's traffic and the jobs'
+    /// counts.
+    pub public: bool,
+}
+
 /// Rate limits beside the plans' (docs/security.md): a tenant's and each
 /// user's requests per minute are plan limits (`[plans.<plan>]
 /// requests_per_minute`, `user_requests_per_minute`), overridable per
@@ -415,6 +429,9 @@ tolerance_secs = 300
 
 [rate_limits]
 client_requests_per_minute = 1200
+
+[metrics]
+public = false
 
 [tenants]
 cache_ttl_secs = 5

@@ -26,7 +26,7 @@ pub use billing::BillingEndpoint;
 pub use deadline::deadline;
 pub use error::{ApiError, Problem};
 pub use openapi::ApiDoc;
-pub use ops::{Metrics, docs_index};
+pub use ops::{Job, JobOutcome, Metrics, PoolGauges, docs_index};
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]

@@ -104,7 +104,14 @@ pub fn spawn(config: &Config, wiring: &Wiring, metrics: &Metrics) -> Jobs {
             Duration::from_millis(scanning_config.interval_ms),
             move || {
                 let (scanning, metrics) = (scanning.clone(), metrics.clone());
-                async move { log_scans(scanning.scan_pending().await, &metrics) }
+                async move {
+                    log_scans(scanning.scan_pending().await, &metrics);
+                    // The queue's depth for the operator; a failed count
+                    // leaves the last one.
+                    if let Ok(queued) = scanning.queued_scans().await {
+                        metrics.scan_queue_depth(queued);
+                    }
+                }
             },
         )));
     }

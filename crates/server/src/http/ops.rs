@@ -24,6 +24,8 @@ pub struct Metrics {
     deliveries: IntCounterVec,
     /// Malware scans, by `outcome` (`clean`, `quarantined`, `deferred`, `dropped`).
     scans: IntCounterVec,
+    /// Scans queued, as the scan worker last counted them.
+    scan_queue: IntGauge,
 }
 
 /// The background jobs, as `coffer_job_runs_total` names them.
@@ -75,6 +77,14 @@ impl Metrics {
                 "Malware scans run, by outcome",
                 &["outcome"],
             )?,
+            scan_queue: {
+                let g = IntGauge::new(
+                    "coffer_scan_queue_depth",
+                    "Scans queued (due or not), counted after each round of the scan worker",
+                )?;
+                registry.register(Box::new(g.clone()))?;
+                g
+            },
             uploads_started: counter("coffer_uploads_started_total", "Direct uploads initiated")?,
             uploads_completed: counter(
                 "coffer_uploads_completed_total",
@@ -150,6 +160,12 @@ impl Metrics {
         ] {
             self.deliveries.with_label_values(&[outcome]).inc_by(n);
         }
+    }
+
+    /// The scan queue's depth, just counted.
+    pub fn scan_queue_depth(&self, queued: u64) {
+        self.scan_queue
+            .set(i64::try_from(queued).unwrap_or(i64::MAX));
     }
 
     /// A scan round's verdicts.

@@ -115,6 +115,12 @@ export COFFER__STORAGE__S3__FORCE_PATH_STYLE=true
 export COFFER__IDENTITY__BACKEND=keycloak
 export COFFER__IDENTITY__ISSUER="$COFFER_TEST_OIDC_ISSUER"
 export COFFER__IDENTITY__AUDIENCE="$COFFER_TEST_OIDC_AUDIENCE"
+# One user makes every request: rates far above what the run reaches, so the
+# limiter is on the path (its cost is measured) but never refuses.
+for plan in STARTER PROFESSIONAL ENTERPRISE; do
+    export "COFFER__PLANS__${plan}__REQUESTS_PER_MINUTE=1000000000"
+    export "COFFER__PLANS__${plan}__USER_REQUESTS_PER_MINUTE=1000000000"
+done
 "$BIN" serve >"$OUT/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 300); do

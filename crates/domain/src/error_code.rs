@@ -82,6 +82,9 @@ error_codes! {
     NoTenant = "no_tenant",
     /// 403: the feature is disabled for this tenant.
     FeatureDisabled = "feature_disabled",
+    /// 403: a CORS preflight from an origin, or for a method or header, not
+    /// allowed here.
+    CorsRefused = "cors_refused",
 
     // 404
     /// 404: unknown, or another tenant's.
@@ -208,6 +211,11 @@ error_codes! {
     UnknownFeature = "unknown_feature",
     /// 422: the setting's value is invalid.
     InvalidSetting = "invalid_setting",
+
+    // 429
+    /// 429: too many requests for the tenant, the user or the client
+    /// address; `Retry-After` says when to try again.
+    RateLimited = "rate_limited",
 
     // 500
     /// 500: a bug or an unexpected answer; the detail carries no internals.

@@ -30,6 +30,19 @@ pub struct PlanLimits {
     pub url_ttl_secs: u32,
     /// Days that trash and a cancelled tenant's data are kept.
     pub retention_days: u32,
+    /// API requests per minute the whole tenant may make (its users
+    /// together); 0: no limit. Bursts of up to a minute's worth pass.
+    pub requests_per_minute: u32,
+    /// API requests per minute one user of the tenant may make; 0: no limit.
+    pub user_requests_per_minute: u32,
+}
+
+/// The request rates a tenant and each of its users may make, per minute;
+/// 0 is no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestRates {
+    pub tenant_per_minute: u32,
+    pub user_per_minute: u32,
 }
 
 /// Per-tenant overrides of [`PlanLimits`]; `None` keeps the plan's value.
@@ -48,6 +61,10 @@ pub struct LimitOverrides {
     pub url_ttl_secs: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_requests_per_minute: Option<u32>,
 }
 
 /// A tenant's storage use. Reservations are pending uploads: they count
@@ -75,6 +92,7 @@ pub enum LimitViolation {
 
 impl PlanLimits {
     pub fn with_overrides(&self, overrides: &LimitOverrides) -> Self {
+        let rates = self.request_rates(overrides);
         Self {
             max_file_size: overrides.max_file_size.unwrap_or(self.max_file_size),
             max_total_bytes: overrides.max_total_bytes.unwrap_or(self.max_total_bytes),
@@ -85,6 +103,22 @@ impl PlanLimits {
                 .unwrap_or_else(|| self.allowed_content_types.clone()),
             url_ttl_secs: overrides.url_ttl_secs.unwrap_or(self.url_ttl_secs),
             retention_days: overrides.retention_days.unwrap_or(self.retention_days),
+            requests_per_minute: rates.tenant_per_minute,
+            user_requests_per_minute: rates.user_per_minute,
+        }
+    }
+
+    /// The request rates of a tenant on this plan with `overrides`: what
+    /// [`PlanLimits::with_overrides`] gives, without copying the rest (it
+    /// runs on every request).
+    pub fn request_rates(&self, overrides: &LimitOverrides) -> RequestRates {
+        RequestRates {
+            tenant_per_minute: overrides
+                .requests_per_minute
+                .unwrap_or(self.requests_per_minute),
+            user_per_minute: overrides
+                .user_requests_per_minute
+                .unwrap_or(self.user_requests_per_minute),
         }
     }
 
@@ -224,7 +258,33 @@ mod tests {
             allowed_content_types: vec!["application/pdf".into(), "image/*".into()],
             url_ttl_secs: 300,
             retention_days: 30,
+            requests_per_minute: 600,
+            user_requests_per_minute: 60,
         }
+    }
+
+    #[test]
+    fn request_rates_are_the_plans_unless_overridden() {
+        let l = limits();
+        let none = LimitOverrides::default();
+        assert_eq!(
+            l.request_rates(&none),
+            RequestRates {
+                tenant_per_minute: 600,
+                user_per_minute: 60
+            }
+        );
+        let overrides = LimitOverrides {
+            user_requests_per_minute: Some(0),
+            ..LimitOverrides::default()
+        };
+        let rates = l.request_rates(&overrides);
+        assert_eq!((rates.tenant_per_minute, rates.user_per_minute), (600, 0));
+        let merged = l.with_overrides(&overrides);
+        assert_eq!(
+            (merged.requests_per_minute, merged.user_requests_per_minute),
+            (600, 0)
+        );
     }
 
     fn ct(s: &str) -> ContentType {

@@ -327,6 +327,8 @@ pub struct EffectiveConfig {
     pub allowed_content_types: Sourced<Vec<String>>,
     pub url_ttl_secs: Sourced<u32>,
     pub retention_days: Sourced<u32>,
+    pub requests_per_minute: Sourced<u32>,
+    pub user_requests_per_minute: Sourced<u32>,
     /// Every flag of [`FeatureKey::ALL`], by name.
     pub features: BTreeMap<&'static str, FlagState>,
 }
@@ -346,6 +348,8 @@ impl EffectiveConfig {
             allowed_content_types: Sourced::new(plan.allowed_content_types.clone(), Source::Plan),
             url_ttl_secs: Sourced::new(plan.url_ttl_secs, Source::Plan),
             retention_days: Sourced::new(plan.retention_days, Source::Plan),
+            requests_per_minute: Sourced::new(plan.requests_per_minute, Source::Plan),
+            user_requests_per_minute: Sourced::new(plan.user_requests_per_minute, Source::Plan),
             features: FeatureKey::ALL
                 .into_iter()
                 .map(|k| {
@@ -368,6 +372,10 @@ impl EffectiveConfig {
         eff.url_ttl_secs.replace(o.url_ttl_secs, Source::Override);
         eff.retention_days
             .replace(o.retention_days, Source::Override);
+        eff.requests_per_minute
+            .replace(o.requests_per_minute, Source::Override);
+        eff.user_requests_per_minute
+            .replace(o.user_requests_per_minute, Source::Override);
 
         // One row per key (the stores' primary key), so order does not matter.
         let settings = stored.settings.iter().filter_map(|(key, value)| {
@@ -412,6 +420,8 @@ impl EffectiveConfig {
             allowed_content_types: self.allowed_content_types.value.clone(),
             url_ttl_secs: self.url_ttl_secs.value,
             retention_days: self.retention_days.value,
+            requests_per_minute: self.requests_per_minute.value,
+            user_requests_per_minute: self.user_requests_per_minute.value,
         }
     }
 
@@ -441,6 +451,8 @@ mod tests {
             allowed_content_types: vec![],
             url_ttl_secs: 300,
             retention_days: 30,
+            requests_per_minute: 600,
+            user_requests_per_minute: 60,
         }
     }
 

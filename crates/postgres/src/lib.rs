@@ -42,4 +42,4 @@ pub use dedicated::{DATABASE_PLACEHOLDER, DatabaseServer, DedicatedDatabases};
 pub use error::PgError;
 pub use migrate::{APP_ROLE, MigrateOptions, migrate, migrate_with};
 pub use router::DatabaseRouter;
-pub use store::{PgMetadataStore, PoolOptions};
+pub use store::{PgMetadataStore, PoolOptions, PoolStats};

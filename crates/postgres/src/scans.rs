@@ -142,4 +142,13 @@ impl ScanQueue for PgMetadataStore {
         })?;
         Ok(())
     }
+
+    async fn queued_scans(&self) -> Result<u64, MetadataError> {
+        use scan_jobs::dsl as s;
+        let queued: i64 = transaction!(self, |conn| {
+            let n = platform(conn, s::scan_jobs.count().get_result(&mut &*conn)).await?;
+            Ok::<_, PgError>(n)
+        })?;
+        Ok(u64::try_from(queued).unwrap_or_default())
+    }
 }

@@ -50,6 +50,32 @@ impl fmt::Debug for PgMetadataStore {
     }
 }
 
+/// The connections of a pool at one moment (for the operator's metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Most connections it may open.
+    pub max_size: usize,
+    /// Connections open now.
+    pub open: usize,
+    /// Open connections not lent out.
+    pub idle: usize,
+    /// Checkouts waiting for a connection.
+    pub waiting: usize,
+}
+
+impl PgMetadataStore {
+    /// The pool's connections now: cheap, no round trip.
+    pub fn pool_stats(&self) -> PoolStats {
+        let status = self.pool.status();
+        PoolStats {
+            max_size: status.max_size,
+            open: status.size,
+            idle: status.available,
+            waiting: status.waiting,
+        }
+    }
+}
+
 /// How long the pool waits on PostgreSQL before it gives up with
 /// `Unavailable`. Without these a database that accepts connections but
 /// never answers (or a pool whose every connection is stuck) would hold a

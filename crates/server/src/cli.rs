@@ -301,6 +301,9 @@ async fn serve(config: Config) -> Result<(), Error> {
         }
     }
     println!("API reference: {url}/docs/  (OpenAPI: {url}/api/v1/openapi.json)");
+    if let Some(metrics) = running.metrics_addr {
+        println!("metrics: http://{metrics}/metrics");
+    }
     running.server.await?;
     Ok(())
 }

@@ -28,6 +28,8 @@ pub struct Config {
     pub scanning: ScanningConfig,
     pub credentials: CredentialsConfig,
     pub billing: BillingConfig,
+    pub rate_limits: RateLimitsConfig,
+    pub metrics: MetricsConfig,
     pub plans: PlanDefaults,
     pub tenants: TenantsConfig,
     pub bootstrap: BootstrapConfig,
@@ -60,6 +62,10 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// Largest JSON request body.
     pub json_limit_bytes: usize,
+    /// Web origins whose pages may call `/api/v1` from a browser (CORS):
+    /// exact origins (`https://app.example.com`) or `*`. The storage route
+    /// follows `storage.cors_origins`, as an S3 bucket does.
+    pub cors_origins: Vec<String>,
     pub workers: Option<usize>,
 }
 
@@ -294,6 +300,13 @@ pub struct EventsConfig {
     pub backoff_max_secs: u64,
     /// How long one delivery may take before it counts as failed.
     pub delivery_timeout_secs: u64,
+    /// Deliveries to one tenant's receiver at once; 1 keeps a tenant's
+    /// events in order.
+    pub deliveries_per_tenant: u32,
+    /// Deliveries at once over all tenants (receivers in flight) per
+    /// instance. Tenants are served side by side, so a slow receiver holds
+    /// at most `deliveries_per_tenant` of these.
+    pub deliveries_in_flight: u32,
     /// Age an event must reach before pollers (`GET /api/v1/events`) see it.
     pub settle_ms: u64,
     /// Internal hosts a tenant's webhook may name after all: IP addresses,
@@ -312,12 +325,41 @@ impl EventsConfig {
             max_attempts: self.max_attempts.max(1),
             backoff_base: Duration::from_millis(self.backoff_base_ms),
             backoff_max: Duration::from_secs(self.backoff_max_secs),
-            // A claim outlives a whole batch's deliveries.
+            // An event is claimed once a slot is free for it: the lease
+            // covers one delivery, with room to record its outcome.
             lease: timeout.saturating_mul(4).max(Duration::from_secs(30)),
+            per_tenant: self.deliveries_per_tenant.max(1),
+            in_flight: self.deliveries_in_flight.max(1),
             settle: Duration::from_millis(self.settle_ms),
             ..coffer_service::DeliveryPolicy::default()
         }
     }
+}
+
+/// Prometheus metrics (docs/operations.md#metrics).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A listener of their own for `GET /metrics` (the usual Prometheus
+    /// set-up, e.g. `127.0.0.1:9464`); it serves nothing else.
+    pub listen: Option<SocketAddr>,
+    /// Serve `/metrics` on the public listener too. Off by default: anyone
+    /// who reaches the API would read every route's traffic and the jobs'
+    /// counts.
+    pub public: bool,
+}
+
+/// Rate limits beside the plans' (docs/security.md): a tenant's and each
+/// user's requests per minute are plan limits (`[plans.<plan>]
+/// requests_per_minute`, `user_requests_per_minute`), overridable per
+/// tenant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitsConfig {
+    /// Requests per minute one client address may make on the public
+    /// routes: the storage route, requests refused for want of a valid
+    /// token, unknown routes. 0: no limit.
+    pub client_requests_per_minute: u32,
 }
 
 /// Billing events from a Stripe-compatible provider, at
@@ -349,6 +391,7 @@ listen = "127.0.0.1:8080"
 json_logs = false
 request_timeout_secs = 30
 json_limit_bytes = 65536
+cors_origins = []
 
 [metadata]
 backend = "sqlite"
@@ -397,6 +440,8 @@ max_attempts = 10
 backoff_base_ms = 5000
 backoff_max_secs = 3600
 delivery_timeout_secs = 10
+deliveries_per_tenant = 1
+deliveries_in_flight = 64
 settle_ms = 2000
 allowed_webhook_hosts = []
 
@@ -418,6 +463,12 @@ registration_window_secs = 3600
 
 [billing]
 tolerance_secs = 300
+
+[rate_limits]
+client_requests_per_minute = 1200
+
+[metrics]
+public = false
 
 [tenants]
 cache_ttl_secs = 5
@@ -484,6 +535,7 @@ impl Config {
                 .separator("__")
                 .try_parsing(true)
                 .list_separator(",")
+                .with_list_parse_key("server.cors_origins")
                 .with_list_parse_key("storage.cors_origins")
                 .with_list_parse_key("metadata.dedicated.plans")
                 .with_list_parse_key("scanning.plans")
@@ -532,6 +584,13 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        crate::http::cors::check_origins("server.cors_origins", &self.server.cors_origins)
+            .map_err(ConfigError::Invalid)?;
+        // Served by Coffer only for the local store; S3 judges its own.
+        if self.storage.backend == StorageBackend::Fs {
+            crate::http::cors::check_origins("storage.cors_origins", &self.storage.cors_origins)
+                .map_err(ConfigError::Invalid)?;
+        }
         for (name, region) in &self.storage.regions {
             if self.storage.region_buckets.contains_key(name) {
                 return Err(ConfigError::Invalid(format!(

@@ -13,7 +13,7 @@ use coffer_domain::TenantId;
 use coffer_service::{ReconcileReport, ServiceError, SweepReport};
 
 use crate::config::Config;
-use crate::http::Metrics;
+use crate::http::{Job, JobOutcome, Metrics};
 use crate::wiring::Wiring;
 
 /// The lock names, shared by every instance and the CLI.
@@ -90,44 +90,50 @@ pub fn spawn(config: &Config, wiring: &Wiring, metrics: &Metrics) -> Jobs {
     }));
     let (events, scanning_config, config) = (&config.events, &config.scanning, &config.jobs);
     if events.dispatch_interval_ms > 0 {
-        let coffer = wiring.coffer.clone();
-        jobs.running.push(actix_web::rt::spawn(periodically(
+        jobs.running.push(actix_web::rt::spawn(dispatching(
             Duration::from_millis(events.dispatch_interval_ms),
-            move || {
-                let coffer = coffer.clone();
-                async move { log_dispatch(coffer.events().dispatch_events().await) }
-            },
+            wiring.coffer.clone(),
+            metrics.clone(),
         )));
     }
     if let Some(scanning) = wiring.coffer.scanning()
         && scanning_config.interval_ms > 0
     {
-        let scanning = scanning.clone();
+        let (scanning, metrics) = (scanning.clone(), metrics.clone());
         jobs.running.push(actix_web::rt::spawn(periodically(
             Duration::from_millis(scanning_config.interval_ms),
             move || {
-                let scanning = scanning.clone();
-                async move { log_scans(scanning.scan_pending().await) }
+                let (scanning, metrics) = (scanning.clone(), metrics.clone());
+                async move {
+                    log_scans(scanning.scan_pending().await, &metrics);
+                    // The queue's depth for the operator; a failed count
+                    // leaves the last one.
+                    if let Ok(queued) = scanning.queued_scans().await {
+                        metrics.scan_queue_depth(queued);
+                    }
+                }
             },
         )));
     }
     if config.onboarding_interval_ms > 0 {
-        let coffer = wiring.coffer.clone();
+        let (coffer, metrics) = (wiring.coffer.clone(), metrics.clone());
         jobs.running.push(actix_web::rt::spawn(periodically(
             Duration::from_millis(config.onboarding_interval_ms),
             move || {
-                let coffer = coffer.clone();
-                async move { log_onboarding(coffer.onboarder().onboard_pending().await) }
+                let (coffer, metrics) = (coffer.clone(), metrics.clone());
+                async move {
+                    log_onboarding(coffer.onboarder().onboard_pending().await, &metrics);
+                }
             },
         )));
     }
     if config.sweep_interval_secs > 0 {
-        let wiring = wiring.clone();
+        let (wiring, metrics) = (wiring.clone(), metrics.clone());
         jobs.running.push(actix_web::rt::spawn(periodically(
             Duration::from_secs(config.sweep_interval_secs),
             move || {
-                let wiring = wiring.clone();
-                async move { log_sweep(sweep_once(&wiring).await) }
+                let (wiring, metrics) = (wiring.clone(), metrics.clone());
+                async move { log_sweep(sweep_once(&wiring).await, &metrics) }
             },
         )));
     }
@@ -142,22 +148,57 @@ pub fn spawn(config: &Config, wiring: &Wiring, metrics: &Metrics) -> Jobs {
             Duration::from_secs(config.reconcile_interval_secs),
             move || {
                 let (wiring, metrics) = (wiring.clone(), metrics.clone());
-                async move { log_reconcile(reconcile_once(&wiring, run, Some(&metrics)).await) }
+                async move {
+                    log_reconcile(reconcile_once(&wiring, run, Some(&metrics)).await, &metrics);
+                }
             },
         )));
     }
     jobs
 }
 
+/// Starts a dispatch round every `every` without waiting for the earlier
+/// ones: a round lasts as long as its slowest tenant's turn, and a tenant
+/// whose receiver is slow must not keep the next round from serving the
+/// others (a tenant has one turn at a time, so rounds never overlap on it).
+/// The rounds run inside this task, so stopping the job stops them.
+async fn dispatching(every: Duration, coffer: coffer_service::Coffer, metrics: Metrics) {
+    use futures::StreamExt;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    let mut rounds = futures::stream::FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let (coffer, metrics) = (coffer.clone(), metrics.clone());
+                rounds.push(async move {
+                    log_dispatch(coffer.events().dispatch_events().await, &metrics);
+                });
+            }
+            Some(()) = rounds.next(), if !rounds.is_empty() => {}
+        }
+    }
+}
+
 /// Claims are leased in the database, so several instances dispatching at
 /// once never send an event twice at the same time; a round that fails
 /// (database down) is retried at the next tick.
-fn log_dispatch(outcome: Result<coffer_service::DispatchReport, ServiceError>) {
+fn log_dispatch(outcome: Result<coffer_service::DispatchReport, ServiceError>, metrics: &Metrics) {
+    let ran = match &outcome {
+        Ok(report) => {
+            metrics.dispatched(report);
+            JobOutcome::Ok
+        }
+        Err(_) => JobOutcome::Failed,
+    };
+    metrics.job_ran(Job::Dispatch, ran);
     match outcome {
-        Ok(r) if r.delivered + r.retried + r.dead > 0 => tracing::debug!(
+        Ok(r) if r.delivered + r.retried + r.dead + r.failed > 0 => tracing::debug!(
             delivered = r.delivered,
             retried = r.retried,
             dead = r.dead,
+            failed = r.failed,
             "events dispatched"
         ),
         Ok(_) => {}
@@ -170,7 +211,8 @@ fn log_dispatch(outcome: Result<coffer_service::DispatchReport, ServiceError>) {
 /// Claims come from a queue (`FOR UPDATE SKIP LOCKED`), so several
 /// instances never run the same onboarding; a failed round is retried at the
 /// next tick, and what it left running is taken over when its lease ends.
-fn log_onboarding(outcome: Result<usize, ServiceError>) {
+fn log_onboarding(outcome: Result<usize, ServiceError>, metrics: &Metrics) {
+    metrics.job_ran(Job::Onboarding, ok_or_failed(&outcome));
     match outcome {
         Ok(0) => {}
         Ok(ran) => tracing::debug!(ran, "onboardings run"),
@@ -183,7 +225,11 @@ fn log_onboarding(outcome: Result<usize, ServiceError>) {
 /// Scans are claimed from a queue under a lease, so instances share the
 /// work; a scan that cannot run (scanner down) goes back to the queue for
 /// later, and the files wait.
-fn log_scans(outcome: Result<coffer_service::ScanReport, ServiceError>) {
+fn log_scans(outcome: Result<coffer_service::ScanReport, ServiceError>, metrics: &Metrics) {
+    if let Ok(report) = &outcome {
+        metrics.scanned(report);
+    }
+    metrics.job_ran(Job::Scan, ok_or_failed(&outcome));
     match outcome {
         Ok(r) if r.clean + r.quarantined + r.deferred + r.dropped > 0 => tracing::debug!(
             clean = r.clean,
@@ -213,7 +259,26 @@ where
     }
 }
 
-fn log_sweep(outcome: Result<Option<SweepReport>, ServiceError>) {
+/// `ok` or `failed`, for a job without a lock.
+fn ok_or_failed<T>(outcome: &Result<T, ServiceError>) -> JobOutcome {
+    if outcome.is_ok() {
+        JobOutcome::Ok
+    } else {
+        JobOutcome::Failed
+    }
+}
+
+/// `ok`, `skipped` (another instance holds the lock) or `failed`.
+fn locked_outcome<T>(outcome: &Result<Option<T>, ServiceError>) -> JobOutcome {
+    match outcome {
+        Ok(Some(_)) => JobOutcome::Ok,
+        Ok(None) => JobOutcome::Skipped,
+        Err(_) => JobOutcome::Failed,
+    }
+}
+
+fn log_sweep(outcome: Result<Option<SweepReport>, ServiceError>, metrics: &Metrics) {
+    metrics.job_ran(Job::Sweep, locked_outcome(&outcome));
     match outcome {
         Ok(Some(r))
             if r.reaped + r.purged + r.erases_finished + r.tenants_purged + r.failed > 0 =>
@@ -233,7 +298,8 @@ fn log_sweep(outcome: Result<Option<SweepReport>, ServiceError>) {
     }
 }
 
-fn log_reconcile(outcome: Result<Option<ReconcileReport>, ServiceError>) {
+fn log_reconcile(outcome: Result<Option<ReconcileReport>, ServiceError>, metrics: &Metrics) {
+    metrics.job_ran(Job::Reconcile, locked_outcome(&outcome));
     match outcome {
         Ok(Some(r)) => tracing::info!(
             objects = r.objects_scanned,

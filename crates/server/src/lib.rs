@@ -8,5 +8,6 @@ pub mod http;
 pub mod jobs;
 pub mod server;
 pub mod telemetry;
+pub mod timed_store;
 pub mod webhooks;
 pub mod wiring;

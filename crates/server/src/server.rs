@@ -23,6 +23,8 @@ pub struct Running {
     pub server: actix_web::dev::Server,
     /// The registry's Coffer metrics, for the background jobs to publish to.
     pub metrics: Metrics,
+    /// Where `/metrics` is served on a listener of its own (`[metrics] listen`).
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for Running {
@@ -71,6 +73,35 @@ async fn fold_unknown_method(
     next.call(req).await
 }
 
+/// On the metrics listener, answer `GET /metrics` with the registry's text
+/// and everything else with `404`, never reaching the app (so neither the
+/// API is served there, nor are scrapes counted or logged as requests).
+/// Requests on the public listener pass through.
+async fn metrics_listener(
+    metrics_addr: Option<std::net::SocketAddr>,
+    registry: prometheus::Registry,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
+    if metrics_addr.is_none() || Some(req.request().app_config().local_addr()) != metrics_addr {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let response = if req.path() == "/metrics" && req.method() == Method::GET {
+        use prometheus::Encoder as _;
+        let encoder = prometheus::TextEncoder::new();
+        let mut text = Vec::new();
+        match encoder.encode(&registry.gather(), &mut text) {
+            Ok(()) => actix_web::HttpResponse::Ok()
+                .content_type(encoder.format_type())
+                .body(text),
+            Err(err) => actix_web::HttpResponse::InternalServerError().body(err.to_string()),
+        }
+    } else {
+        actix_web::HttpResponse::NotFound().body("this listener serves GET /metrics only")
+    };
+    Ok(req.into_response(response).map_into_right_body())
+}
+
 /// Bind `listener` and build the server (not yet polled: await
 /// `Running::server`, or spawn it).
 ///
@@ -84,14 +115,30 @@ pub fn start(
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Bind("listener".into(), e))?;
-    let prometheus = PrometheusMetricsBuilder::new("coffer")
-        .endpoint("/metrics")
+    let mut builder = PrometheusMetricsBuilder::new("coffer")
         // A path no route matches would otherwise be a label value as sent.
-        .mask_unmatched_patterns(UNMATCHED)
+        .mask_unmatched_patterns(UNMATCHED);
+    if config.metrics.public {
+        builder = builder.endpoint("/metrics");
+    }
+    let prometheus = builder
         .build()
         .map_err(|e| StartError::Metrics(e.to_string()))?;
+    let registry = prometheus.registry.clone();
     let metrics =
-        Metrics::register(&prometheus.registry).map_err(|e| StartError::Metrics(e.to_string()))?;
+        register_metrics(&registry, wiring).map_err(|e| StartError::Metrics(e.to_string()))?;
+    let metrics_listener_socket = config
+        .metrics
+        .listen
+        .map(|addr| TcpListener::bind(addr).map_err(|e| StartError::Bind(addr.to_string(), e)))
+        .transpose()?;
+    let metrics_addr = metrics_listener_socket
+        .as_ref()
+        .map(|l| {
+            l.local_addr()
+                .map_err(|e| StartError::Bind("metrics listener".into(), e))
+        })
+        .transpose()?;
     let state = web::Data::new(AppState {
         coffer: wiring.coffer.clone(),
         fs: wiring.fs.clone(),
@@ -104,14 +151,23 @@ pub fn start(
                 secret,
                 tolerance_secs: i64::try_from(config.billing.tolerance_secs).unwrap_or(i64::MAX),
             }),
+        rate_limits: std::sync::Arc::new(http::rate_limit::RateLimits::new(
+            config.plans.clone(),
+            config.rate_limits.client_requests_per_minute,
+        )),
     });
-    let json_limit = config.server.json_limit_bytes;
+    let routes = http::RouteOptions {
+        json_limit: config.server.json_limit_bytes,
+        api_origins: config.server.cors_origins.clone(),
+        storage_origins: config.storage.cors_origins.clone(),
+    };
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url(
         "/api/v1/openapi.json",
         <http::ApiDoc as utoipa::OpenApi>::openapi(),
     );
     let request_timeout = config.request_timeout();
     let mut server = HttpServer::new(move || {
+        let registry = registry.clone();
         App::new()
             // Innermost, so that metrics and the request log see its 503.
             .wrap(actix_web::middleware::from_fn(move |req, next| {
@@ -121,11 +177,15 @@ pub fn start(
             .wrap(TracingLogger::<RequestSpan>::new())
             // Outermost, so that metrics and the request log see the folded method.
             .wrap(actix_web::middleware::from_fn(fold_unknown_method))
+            // Before everything: the metrics listener reaches nothing else.
+            .wrap(actix_web::middleware::from_fn(move |req, next| {
+                metrics_listener(metrics_addr, registry.clone(), req, next)
+            }))
             .app_data(state.clone())
             // Before the Swagger UI service, which would answer the bare path with 404.
             .route("/docs", web::get().to(http::docs_index))
             .service(docs.clone())
-            .configure(|cfg| http::configure(cfg, json_limit))
+            .configure(|cfg| http::configure(cfg, &routes))
     })
     // A client that takes longer than a whole request may to send its
     // request head is cut off too (0 leaves it unbounded, as actix does).
@@ -134,14 +194,34 @@ pub fn start(
     if let Some(workers) = config.server.workers {
         server = server.workers(workers);
     }
-    let server = server
+    let mut server = server
         .listen(listener)
-        .map_err(|e| StartError::Bind(addr.to_string(), e))?
-        .run();
+        .map_err(|e| StartError::Bind(addr.to_string(), e))?;
+    if let (Some(socket), Some(metrics_addr)) = (metrics_listener_socket, metrics_addr) {
+        server = server
+            .listen(socket)
+            .map_err(|e| StartError::Bind(metrics_addr.to_string(), e))?;
+    }
+    let server = server.run();
     Ok(Running {
         addr,
         handle: server.handle(),
         server,
         metrics,
+        metrics_addr,
     })
+}
+
+/// Coffer's own metrics, the store calls' histogram and, on PostgreSQL, the
+/// shared pool's gauges.
+fn register_metrics(
+    registry: &prometheus::Registry,
+    wiring: &Wiring,
+) -> Result<Metrics, prometheus::Error> {
+    let metrics = Metrics::register(registry)?;
+    registry.register(Box::new(wiring.store_calls.clone()))?;
+    if let Some(pool) = &wiring.pool {
+        registry.register(Box::new(http::PoolGauges::new(pool.clone())?))?;
+    }
+    Ok(metrics)
 }

@@ -21,6 +21,7 @@ use coffer_service::{Coffer, ServiceConfig};
 use secrecy::ExposeSecret as _;
 
 use crate::config::{Config, IdentityBackend, MetadataBackend, StorageBackend};
+use crate::timed_store::TimedStore;
 
 /// The wired application and the adapters some routes and commands need directly.
 #[derive(Clone)]
@@ -37,6 +38,11 @@ pub struct Wiring {
     pub fs: Option<Arc<FsStore>>,
     /// The embedded issuer, which `coffer token` mints with.
     pub dev_issuer: Option<Arc<DevIssuer>>,
+    /// The shared PostgreSQL database's pool, for the operator's gauges.
+    pub pool: Option<coffer_postgres::PgMetadataStore>,
+    /// Every store call's duration ([`crate::timed_store`]), for the
+    /// server's metrics registry.
+    pub store_calls: prometheus::HistogramVec,
 }
 
 impl std::fmt::Debug for Wiring {
@@ -66,10 +72,16 @@ pub async fn metadata(config: &Config) -> Result<MetadataPorts, WiringError> {
     Ok(metadata_and_changes(config).await?.0)
 }
 
+/// The metadata ports, the feed of tenant changes they announce, and the
+/// shared PostgreSQL pool (for its gauges).
+type Metadata = (
+    MetadataPorts,
+    Arc<dyn TenantChanges>,
+    Option<coffer_postgres::PgMetadataStore>,
+);
+
 /// The metadata ports and the feed of tenant changes they announce.
-async fn metadata_and_changes(
-    config: &Config,
-) -> Result<(MetadataPorts, Arc<dyn TenantChanges>), WiringError> {
+async fn metadata_and_changes(config: &Config) -> Result<Metadata, WiringError> {
     match config.metadata.backend {
         MetadataBackend::Postgres => {
             if config.metadata.migrate_on_start
@@ -91,8 +103,9 @@ async fn metadata_and_changes(
             .map_err(|e| fail("connecting to PostgreSQL")(e.to_string()))?;
             // Changes are announced on the shared database (the registry).
             let changes = Arc::new(shared.clone());
+            let pool = shared.clone();
             let router = coffer_postgres::DatabaseRouter::new(shared, dedicated(config)?);
-            Ok((router.ports(), changes))
+            Ok((router.ports(), changes, Some(pool)))
         }
         MetadataBackend::Sqlite => {
             let path = config.sqlite_path();
@@ -100,7 +113,7 @@ async fn metadata_and_changes(
                 .await
                 .map_err(|e| fail("opening SQLite")(format!("{}: {e}", path.display())))?;
             let store = Arc::new(store);
-            Ok((MetadataPorts::in_one(store.clone()), store))
+            Ok((MetadataPorts::in_one(store.clone()), store, None))
         }
     }
 }
@@ -299,10 +312,17 @@ pub async fn wire_with(
     config: &Config,
     wrap: impl FnOnce(MetadataPorts) -> MetadataPorts,
 ) -> Result<Wiring, WiringError> {
-    let (meta, changes) = metadata_and_changes(config).await?;
+    let (meta, changes, pool) = metadata_and_changes(config).await?;
     let meta = wrap(meta);
+    let store_calls =
+        crate::timed_store::histogram().map_err(|e| fail("store metrics")(e.to_string()))?;
     let (store, fs) = storage(config).await?;
-    let regional = region_stores(config).await?;
+    let store = TimedStore::wrap(store, &store_calls);
+    let regional: BTreeMap<_, _> = region_stores(config)
+        .await?
+        .into_iter()
+        .map(|(region, store)| (region, TimedStore::wrap(store, &store_calls)))
+        .collect();
     let (identity, dev_issuer) = identity(config).await?;
     let placement = placement(config)?;
     if config.storage.ensure_buckets {
@@ -355,6 +375,8 @@ pub async fn wire_with(
         changes,
         fs,
         dev_issuer,
+        pool,
+        store_calls,
     })
 }
 

@@ -27,18 +27,29 @@ impl PlanDefaults {
 
 impl Default for PlanDefaults {
     fn default() -> Self {
-        let base = |max_file_size, max_total_bytes, max_files, url_ttl_secs| PlanLimits {
-            max_file_size,
-            max_total_bytes,
-            max_files,
-            allowed_content_types: Vec::new(),
-            url_ttl_secs,
-            retention_days: 90,
-        };
+        let base =
+            |max_file_size, max_total_bytes, max_files, url_ttl_secs, rates: [u32; 2]| PlanLimits {
+                max_file_size,
+                max_total_bytes,
+                max_files,
+                allowed_content_types: Vec::new(),
+                url_ttl_secs,
+                retention_days: 90,
+                requests_per_minute: rates[0],
+                user_requests_per_minute: rates[1],
+            };
+        // Request rates per minute, [tenant, each user]: far above what
+        // people and scripts normally do, low enough to stop a runaway loop.
         Self {
-            starter: base(100 * MIB, 10 * GIB, 100_000, 300),
-            professional: base(5 * GIB, 1024 * GIB, 10_000_000, 300),
-            enterprise: base(5 * 1024 * GIB, 1024 * 1024 * GIB, 1_000_000_000, 900),
+            starter: base(100 * MIB, 10 * GIB, 100_000, 300, [6_000, 1_200]),
+            professional: base(5 * GIB, 1024 * GIB, 10_000_000, 300, [30_000, 3_000]),
+            enterprise: base(
+                5 * 1024 * GIB,
+                1024 * 1024 * GIB,
+                1_000_000_000,
+                900,
+                [120_000, 6_000],
+            ),
         }
     }
 }

@@ -1,9 +1,20 @@
 //! Events: a tenant's webhook, polling, and the dispatcher that delivers
 //! the outbox to the webhook — signed, retried with exponential backoff,
 //! dead-lettered after the last attempt, at least once.
+//!
+//! Delivery is fair between tenants: each tenant's events go out in a turn
+//! of their own, turns of different tenants run at once, and a round never
+//! waits for another round's turns, so a slow or dead receiver only delays
+//! its own tenant. A process holds at most one turn per tenant, and at most
+//! [`DeliveryPolicy::in_flight`] deliveries at once over all tenants.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 
 use coffer_domain::outbound::TargetRefused;
 use coffer_domain::webhook::{self, WebhookUrl};
@@ -44,10 +55,19 @@ pub struct DeliveryPolicy {
     /// The longest wait between two attempts.
     pub backoff_max: Duration,
     /// How long a claimed event is held by one dispatcher (see
-    /// [`EventClaim::lease`]); longer than one delivery may take.
+    /// [`EventClaim::lease`]); longer than one delivery may take. An event
+    /// is claimed only once a delivery slot is free for it, so the lease
+    /// covers its delivery alone, never a wait.
     pub lease: Duration,
-    /// Events per tenant and round.
+    /// Events per tenant and turn: a tenant with more due gets another
+    /// turn at the next round.
     pub batch: u32,
+    /// Deliveries to one tenant's receiver at once. With 1 (the default) a
+    /// tenant's events go out oldest first, one after the other.
+    pub per_tenant: u32,
+    /// Deliveries at once over all tenants (receivers in flight) in this
+    /// process.
+    pub in_flight: u32,
     /// How old an event must be before pollers see it: longer than a
     /// transaction takes to commit, so that `after=` never skips one.
     pub settle: Duration,
@@ -61,6 +81,8 @@ impl Default for DeliveryPolicy {
             backoff_max: Duration::from_secs(3600),
             lease: Duration::from_secs(60),
             batch: 100,
+            per_tenant: 1,
+            in_flight: 64,
             settle: Duration::from_secs(2),
         }
     }
@@ -88,6 +110,64 @@ pub struct DispatchReport {
     pub delivered: u64,
     pub retried: u64,
     pub dead: u64,
+    /// Tenants whose turn failed (their database unreachable): logged, and
+    /// tried again at the next round; the other tenants' turns go on.
+    pub failed: u64,
+    /// Tenants skipped because an earlier round's turn is still delivering
+    /// to them.
+    pub busy: u64,
+}
+
+impl DispatchReport {
+    fn add(&mut self, other: Self) {
+        self.delivered += other.delivered;
+        self.retried += other.retried;
+        self.dead += other.dead;
+        self.failed += other.failed;
+        self.busy += other.busy;
+    }
+}
+
+/// What this process's dispatcher is doing: the tenants it holds a turn
+/// for, and the delivery slots left over all tenants.
+struct Dispatching {
+    turns: Mutex<HashSet<TenantId>>,
+    slots: tokio::sync::Semaphore,
+}
+
+impl Dispatching {
+    fn new(policy: &DeliveryPolicy) -> Self {
+        Self {
+            turns: Mutex::default(),
+            slots: tokio::sync::Semaphore::new(policy.in_flight.max(1) as usize),
+        }
+    }
+
+    /// The tenant's turn, unless a turn of an earlier round still runs.
+    fn turn(self: &Arc<Self>, tenant: TenantId) -> Option<Turn> {
+        let mut turns = self.turns.lock().unwrap_or_else(PoisonError::into_inner);
+        turns.insert(tenant).then(|| Turn {
+            dispatching: self.clone(),
+            tenant,
+        })
+    }
+}
+
+/// A tenant's turn at delivery; over when dropped (done, failed, or the
+/// round cancelled).
+struct Turn {
+    dispatching: Arc<Dispatching>,
+    tenant: TenantId,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.dispatching
+            .turns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.tenant);
+    }
 }
 
 /// Refuses every delivery: the sender of a [`crate::Coffer`] built without one.
@@ -130,6 +210,7 @@ pub struct Events {
     clock: Arc<dyn Clock>,
     config: Arc<ServiceConfig>,
     recorder: Recorder,
+    dispatching: Arc<Dispatching>,
 }
 
 impl Events {
@@ -149,6 +230,7 @@ impl Events {
             webhooks,
             caches,
             recorder: Recorder::new(clock.clone()),
+            dispatching: Arc::new(Dispatching::new(&config.delivery)),
             clock,
             config,
         }
@@ -265,14 +347,20 @@ impl Events {
             .map_err(|e| ServiceError::internal(format!("stored webhook setting: {e}")))
     }
 
-    /// One round of delivery: every tenant with a webhook gets its due
-    /// events. Safe on several instances at once (claims are leased).
+    /// One round of delivery: every tenant with a webhook gets a turn at its
+    /// due events, all turns at once (bounded by the delivery slots), unless
+    /// a turn of an earlier round still runs for it. Safe on several
+    /// instances at once (claims are leased), and to run while earlier
+    /// rounds still run: `coffer serve` starts one per tick without waiting
+    /// for the last, so no tenant's slow receiver holds up the others.
     ///
     /// # Errors
-    /// Only when tenants or events cannot be read (the database down); a
-    /// failed delivery is recorded and retried later.
+    /// Only when the tenants with a webhook cannot be read (the database
+    /// down); a tenant whose turn fails is logged and counted, a failed
+    /// delivery is recorded and retried later.
     pub async fn dispatch_events(&self) -> Result<DispatchReport, ServiceError> {
         let mut report = DispatchReport::default();
+        let mut turns = FuturesUnordered::new();
         // One query for the tenants with a webhook, not one per tenant.
         for (tenant, slug, value) in self
             .settings
@@ -286,70 +374,142 @@ impl Events {
                     continue;
                 }
             };
-            // Where its events are: the tenant row says (cached, as on
-            // the request path).
-            let claim = TenantClaim::Id(tenant);
-            let Some(row) = self.caches.resolve(self.registry.as_ref(), &claim).await? else {
-                tracing::debug!(tenant = %slug, "tenant gone since its webhook was read; skipped");
+            let Some(turn) = self.dispatching.turn(tenant) else {
+                report.busy += 1;
                 continue;
             };
-            let data = self.tenant_data.tenant_data(&row).await?;
-            let scope = TenantScope::new(tenant);
-            self.dispatch_tenant(&data, tenant, &slug, &scope, &hook, &mut report)
-                .await?;
+            turns.push(async move {
+                let outcome = self.dispatch_tenant(tenant, &slug, &hook).await;
+                drop(turn);
+                (slug, outcome)
+            });
+        }
+        while let Some((slug, outcome)) = turns.next().await {
+            match outcome {
+                Ok(done) => report.add(done),
+                Err(err) => {
+                    report.failed += 1;
+                    tracing::warn!(tenant = %slug, error = %err, "event delivery failed for the tenant; retrying at the next round");
+                }
+            }
         }
         Ok(report)
     }
 
+    /// A tenant's turn: up to [`DeliveryPolicy::batch`] due events, in
+    /// [`DeliveryPolicy::per_tenant`] lanes.
     async fn dispatch_tenant(
         &self,
-        data: &TenantData,
         tenant: TenantId,
         slug: &TenantSlug,
-        scope: &TenantScope,
         hook: &Webhook,
-        report: &mut DispatchReport,
-    ) -> Result<(), ServiceError> {
-        let policy = &self.config.delivery;
-        let claim = EventClaim {
-            now: self.clock.now(),
-            since: hook.since,
-            lease: to_time(policy.lease),
-            limit: policy.batch,
+    ) -> Result<DispatchReport, ServiceError> {
+        // Where its events are: the tenant row says (cached, as on the
+        // request path).
+        let claim = TenantClaim::Id(tenant);
+        let Some(row) = self.caches.resolve(self.registry.as_ref(), &claim).await? else {
+            tracing::debug!(tenant = %slug, "tenant gone since its webhook was read; skipped");
+            return Ok(DispatchReport::default());
         };
-        for event in data.events.claim_events(scope, &claim).await? {
-            let request = signed_request(tenant, slug, hook, &event, self.clock.now());
-            let outcome = match self.webhooks.send(request).await {
-                Ok(()) => {
-                    report.delivered += 1;
-                    DeliveryOutcome::Delivered {
+        let data = self.tenant_data.tenant_data(&row).await?;
+        let turn = TenantTurn {
+            data: &data,
+            tenant,
+            slug,
+            scope: TenantScope::new(tenant),
+            hook,
+            left: AtomicU32::new(self.config.delivery.batch),
+        };
+        let lanes = self.config.delivery.per_tenant.max(1);
+        let mut report = DispatchReport::default();
+        for lane in futures::future::join_all((0..lanes).map(|_| self.lane(&turn))).await {
+            report.add(lane?);
+        }
+        Ok(report)
+    }
+
+    /// One lane of a tenant's turn: takes a delivery slot, then claims one
+    /// event, delivers it and records the outcome, until none is due or the
+    /// turn's batch is spent.
+    async fn lane(&self, turn: &TenantTurn<'_>) -> Result<DispatchReport, ServiceError> {
+        let policy = &self.config.delivery;
+        let mut report = DispatchReport::default();
+        while turn
+            .left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            let _slot = self
+                .dispatching
+                .slots
+                .acquire()
+                .await
+                .map_err(|e| ServiceError::internal(format!("delivery slots: {e}")))?;
+            let claim = EventClaim {
+                now: self.clock.now(),
+                since: turn.hook.since,
+                lease: to_time(policy.lease),
+                limit: 1,
+            };
+            let claimed = turn.data.events.claim_events(&turn.scope, &claim).await?;
+            if claimed.is_empty() {
+                break;
+            }
+            for event in claimed {
+                let outcome = self.deliver(turn, &event, &mut report).await;
+                turn.data
+                    .events
+                    .record_delivery(&turn.scope, event.id, outcome)
+                    .await?;
+            }
+        }
+        Ok(report)
+    }
+
+    async fn deliver(
+        &self,
+        turn: &TenantTurn<'_>,
+        event: &Event,
+        report: &mut DispatchReport,
+    ) -> DeliveryOutcome {
+        let request = signed_request(turn.tenant, turn.slug, turn.hook, event, self.clock.now());
+        match self.webhooks.send(request).await {
+            Ok(()) => {
+                report.delivered += 1;
+                DeliveryOutcome::Delivered {
+                    at: self.clock.now(),
+                }
+            }
+            Err(error) => match self.config.delivery.retry_after(event.attempts + 1) {
+                Some(wait) => {
+                    report.retried += 1;
+                    DeliveryOutcome::Retry {
+                        error,
+                        retry_at: self.clock.now() + to_time(wait),
+                    }
+                }
+                None => {
+                    report.dead += 1;
+                    tracing::warn!(tenant = %turn.slug, event = %event.id, error, "event dead-lettered");
+                    DeliveryOutcome::Dead {
+                        error,
                         at: self.clock.now(),
                     }
                 }
-                Err(error) => match policy.retry_after(event.attempts + 1) {
-                    Some(wait) => {
-                        report.retried += 1;
-                        DeliveryOutcome::Retry {
-                            error,
-                            retry_at: self.clock.now() + to_time(wait),
-                        }
-                    }
-                    None => {
-                        report.dead += 1;
-                        tracing::warn!(tenant = %slug, event = %event.id, error, "event dead-lettered");
-                        DeliveryOutcome::Dead {
-                            error,
-                            at: self.clock.now(),
-                        }
-                    }
-                },
-            };
-            data.events
-                .record_delivery(scope, event.id, outcome)
-                .await?;
+            },
         }
-        Ok(())
     }
+}
+
+/// What the lanes of one tenant's turn share.
+struct TenantTurn<'a> {
+    data: &'a TenantData,
+    tenant: TenantId,
+    slug: &'a TenantSlug,
+    scope: TenantScope,
+    hook: &'a Webhook,
+    /// Events the turn may still claim.
+    left: AtomicU32,
 }
 
 /// The delivery of `event`: its JSON body and the headers a receiver needs

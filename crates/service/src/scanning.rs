@@ -96,6 +96,15 @@ impl Scanning {
         Ok(self.scanner.check_ready().await?)
     }
 
+    /// How many scans are queued (due or not, claimed or not): the queue's
+    /// depth, for the operator's metrics.
+    ///
+    /// # Errors
+    /// `Unavailable` when the queue cannot be read.
+    pub async fn queued_scans(&self) -> Result<u64, ServiceError> {
+        Ok(self.scans.queued_scans().await?)
+    }
+
     /// Claim the scans that are due (at most the policy's concurrency) and
     /// run them at once.
     ///

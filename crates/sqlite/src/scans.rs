@@ -137,4 +137,12 @@ impl ScanQueue for SqliteMetadataStore {
         .await?;
         Ok(())
     }
+
+    async fn queued_scans(&self) -> Result<u64, MetadataError> {
+        use scan_jobs::dsl as s;
+        let queued: i64 = self
+            .read(|conn| Ok(s::scan_jobs.count().get_result(conn)?))
+            .await?;
+        Ok(u64::try_from(queued).unwrap_or_default())
+    }
 }

@@ -101,6 +101,8 @@ pub fn limits() -> PlanLimits {
         allowed_content_types: vec![],
         url_ttl_secs: 300,
         retention_days: 30,
+        requests_per_minute: 0,
+        user_requests_per_minute: 0,
     }
 }
 

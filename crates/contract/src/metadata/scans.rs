@@ -34,6 +34,7 @@ pub async fn scans_are_queued_once_claimed_under_a_lease_and_finished(ports: Met
     scans.queue_scan(t.id, first, at(10)).await.unwrap();
     scans.queue_scan(t.id, first, at(15)).await.unwrap();
     scans.queue_scan(t.id, second, at(20)).await.unwrap();
+    assert_eq!(scans.queued_scans().await.unwrap(), 2, "queued once each");
     assert!(
         scans
             .claim_scans(at(5), LEASE, 10)
@@ -63,6 +64,11 @@ pub async fn scans_are_queued_once_claimed_under_a_lease_and_finished(ports: Met
     assert_eq!(files_of(&reclaimed), vec![(first, 2)]);
     scans.finish_scan(t.id, first).await.unwrap();
     scans.finish_scan(t.id, first).await.unwrap();
+    assert_eq!(
+        scans.queued_scans().await.unwrap(),
+        1,
+        "claimed or not, until finished"
+    );
     let rest = scans.claim_scans(at(200), LEASE, 10).await.unwrap();
     assert_eq!(files_of(&rest), vec![(second, 2)]);
 }

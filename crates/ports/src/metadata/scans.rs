@@ -69,4 +69,11 @@ pub trait ScanQueue: Send + Sync + 'static {
     /// # Errors
     /// `Unavailable`, `Internal`.
     async fn finish_scan(&self, tenant: TenantId, file: FileId) -> Result<(), MetadataError>;
+
+    /// How many scans are queued, due or not, claimed or not: the depth an
+    /// operator watches (one count on the platform path).
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn queued_scans(&self) -> Result<u64, MetadataError>;
 }

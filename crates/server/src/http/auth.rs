@@ -14,13 +14,15 @@ use tracing_actix_web::RequestId;
 use super::AppState;
 use super::error::ApiError;
 
-/// The authenticated caller of this request.
+/// The authenticated caller of this request, within its tenant's and its
+/// own rate limits. A request refused for want of a valid token counts
+/// against its client address's.
 #[derive(Debug)]
 pub struct Authenticated(pub Caller);
 
 impl FromRequest for Authenticated {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
@@ -33,6 +35,7 @@ impl FromRequest for Authenticated {
             request_id: req.extensions().get::<RequestId>().map(ToString::to_string),
             client_addr: req.peer_addr().map(|a| a.ip().to_string()),
         };
+        let client = req.peer_addr().map(|a| a.ip());
         Box::pin(async move {
             let state = state.ok_or_else(|| {
                 ApiError::new(
@@ -41,18 +44,35 @@ impl FromRequest for Authenticated {
                     "no application state",
                 )
             })?;
-            let token = token?;
-            let tenant = tenant.transpose().map_err(|_| {
-                ApiError::malformed(ErrorCode::MalformedHeader, "X-Tenant must be visible ASCII")
-            })?;
-            let caller = state
-                .coffer
-                .authentication()
-                .authenticate(&token, tenant, meta)
-                .await?;
+            let caller = authenticate(&state, token, tenant, meta).await;
+            let caller = match caller {
+                Err(refused) if refused.0.kind == ErrorKind::Unauthenticated => {
+                    state.rate_limits.check_client(client)?;
+                    return Err(refused.into());
+                }
+                other => other?,
+            };
+            state.rate_limits.check_caller(&caller)?;
             Ok(Authenticated(caller))
         })
     }
+}
+
+async fn authenticate(
+    state: &AppState,
+    token: Result<String, ApiError>,
+    tenant: Option<Result<String, actix_web::http::header::ToStrError>>,
+    meta: RequestMeta,
+) -> Result<Caller, ApiError> {
+    let token = token?;
+    let tenant = tenant.transpose().map_err(|_| {
+        ApiError::malformed(ErrorCode::MalformedHeader, "X-Tenant must be visible ASCII")
+    })?;
+    Ok(state
+        .coffer
+        .authentication()
+        .authenticate(&token, tenant, meta)
+        .await?)
 }
 
 fn bearer(req: &HttpRequest) -> Result<String, ApiError> {

@@ -2,6 +2,7 @@
 
 mod auth;
 mod billing;
+pub(crate) mod cors;
 mod credentials;
 mod deadline;
 mod dto;
@@ -11,6 +12,7 @@ mod files;
 mod openapi;
 mod ops;
 mod platform;
+pub mod rate_limit;
 mod storage;
 mod tenants;
 
@@ -25,7 +27,7 @@ pub use billing::BillingEndpoint;
 pub use deadline::deadline;
 pub use error::{ApiError, Problem};
 pub use openapi::ApiDoc;
-pub use ops::{Metrics, docs_index};
+pub use ops::{Job, JobOutcome, Metrics, PoolGauges, docs_index};
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
@@ -37,10 +39,24 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The billing endpoint, when a signing secret is configured.
     pub billing: Option<BillingEndpoint>,
+    /// Requests per tenant, user and client address.
+    pub rate_limits: Arc<rate_limit::RateLimits>,
+}
+
+/// What [`configure`] needs from the configuration.
+#[derive(Clone, Debug, Default)]
+pub struct RouteOptions {
+    /// The largest JSON request body.
+    pub json_limit: usize,
+    /// Web origins allowed on `/api/v1` (`server.cors_origins`).
+    pub api_origins: Vec<String>,
+    /// Web origins allowed on the storage route (`storage.cors_origins`).
+    pub storage_origins: Vec<String>,
 }
 
 /// Register every route and the request-parsing error handlers.
-pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
+pub fn configure(cfg: &mut web::ServiceConfig, options: &RouteOptions) {
+    let json_limit = options.json_limit;
     cfg.app_data(
         web::JsonConfig::default()
             .limit(json_limit)
@@ -54,6 +70,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
     }))
     .service(
         web::scope("/api/v1")
+            .wrap(cors::api(&options.api_origins))
+            .wrap(actix_web::middleware::from_fn(cors::refusals_as_problems))
             .configure(files::routes)
             .configure(credentials::routes)
             .configure(tenants::routes)
@@ -63,7 +81,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, json_limit: usize) {
     )
     .configure(billing::routes)
     .configure(ops::routes)
-    .configure(storage::routes)
+    .service(
+        web::scope("/storage")
+            .wrap(cors::storage(&options.storage_origins))
+            .wrap(actix_web::middleware::from_fn(cors::refusals_as_problems))
+            .configure(storage::routes),
+    )
     .default_service(web::to(not_found));
 }
 
@@ -88,7 +111,15 @@ fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
     }
 }
 
+/// A token-less error: counted against the client address.
 async fn not_found(req: HttpRequest) -> HttpResponse {
+    if let Some(state) = req.app_data::<web::Data<AppState>>()
+        && let Err(limited) = state
+            .rate_limits
+            .check_client(req.peer_addr().map(|a| a.ip()))
+    {
+        return actix_web::ResponseError::error_response(&limited);
+    }
     error::problem_response(
         actix_web::http::StatusCode::NOT_FOUND,
         ErrorCode::RouteNotFound.as_str(),

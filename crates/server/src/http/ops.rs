@@ -2,7 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 use coffer_service::ReconcileReport;
-use prometheus::{IntCounter, IntGauge, IntGaugeVec, Opts, Registry};
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 use super::AppState;
 use super::error::ApiError;
@@ -16,6 +18,33 @@ pub struct Metrics {
     /// The last reconciliation's counts, by `what` (docs/integrity.md).
     reconcile: IntGaugeVec,
     reconcile_finished_at: IntGauge,
+    /// Rounds of the background jobs, by `job` and `outcome`.
+    job_runs: IntCounterVec,
+    /// Webhook deliveries, by `outcome` (`delivered`, `retried`, `dead`).
+    deliveries: IntCounterVec,
+    /// Malware scans, by `outcome` (`clean`, `quarantined`, `deferred`, `dropped`).
+    scans: IntCounterVec,
+    /// Scans queued, as the scan worker last counted them.
+    scan_queue: IntGauge,
+}
+
+/// The background jobs, as `coffer_job_runs_total` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    Dispatch,
+    Scan,
+    Onboarding,
+    Sweep,
+    Reconcile,
+}
+
+/// How a job's round ended: `ok`, `failed`, or `skipped` (another
+/// instance held its lock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobOutcome {
+    Ok,
+    Failed,
+    Skipped,
 }
 
 impl Metrics {
@@ -27,7 +56,35 @@ impl Metrics {
             registry.register(Box::new(c.clone()))?;
             Ok(c)
         };
+        let counters = |name: &str, help: &str, label: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), label)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok::<_, prometheus::Error>(c)
+        };
         Ok(Self {
+            job_runs: counters(
+                "coffer_job_runs_total",
+                "Rounds of the background jobs, by job and outcome",
+                &["job", "outcome"],
+            )?,
+            deliveries: counters(
+                "coffer_webhook_deliveries_total",
+                "Webhook delivery attempts, by outcome (dead: dead-lettered)",
+                &["outcome"],
+            )?,
+            scans: counters(
+                "coffer_scans_total",
+                "Malware scans run, by outcome",
+                &["outcome"],
+            )?,
+            scan_queue: {
+                let g = IntGauge::new(
+                    "coffer_scan_queue_depth",
+                    "Scans queued (due or not), counted after each round of the scan worker",
+                )?;
+                registry.register(Box::new(g.clone()))?;
+                g
+            },
             uploads_started: counter("coffer_uploads_started_total", "Direct uploads initiated")?,
             uploads_completed: counter(
                 "coffer_uploads_completed_total",
@@ -77,6 +134,52 @@ impl Metrics {
         self.reconcile_finished_at.set(at.unix_timestamp());
     }
 
+    /// A round of `job` ended with `outcome`.
+    pub fn job_ran(&self, job: Job, outcome: JobOutcome) {
+        let job = match job {
+            Job::Dispatch => "dispatch",
+            Job::Scan => "scan",
+            Job::Onboarding => "onboarding",
+            Job::Sweep => "sweep",
+            Job::Reconcile => "reconcile",
+        };
+        let outcome = match outcome {
+            JobOutcome::Ok => "ok",
+            JobOutcome::Failed => "failed",
+            JobOutcome::Skipped => "skipped",
+        };
+        self.job_runs.with_label_values(&[job, outcome]).inc();
+    }
+
+    /// A dispatch round's deliveries.
+    pub fn dispatched(&self, report: &coffer_service::DispatchReport) {
+        for (outcome, n) in [
+            ("delivered", report.delivered),
+            ("retried", report.retried),
+            ("dead", report.dead),
+        ] {
+            self.deliveries.with_label_values(&[outcome]).inc_by(n);
+        }
+    }
+
+    /// The scan queue's depth, just counted.
+    pub fn scan_queue_depth(&self, queued: u64) {
+        self.scan_queue
+            .set(i64::try_from(queued).unwrap_or(i64::MAX));
+    }
+
+    /// A scan round's verdicts.
+    pub fn scanned(&self, report: &coffer_service::ScanReport) {
+        for (outcome, n) in [
+            ("clean", report.clean),
+            ("quarantined", report.quarantined),
+            ("deferred", report.deferred),
+            ("dropped", report.dropped),
+        ] {
+            self.scans.with_label_values(&[outcome]).inc_by(n);
+        }
+    }
+
     pub fn upload_started(&self) {
         self.uploads_started.inc();
     }
@@ -84,6 +187,73 @@ impl Metrics {
     pub fn upload_completed(&self, bytes: u64) {
         self.uploads_completed.inc();
         self.upload_bytes.inc_by(bytes);
+    }
+}
+
+/// The shared PostgreSQL pool's connections, read when metrics are
+/// gathered: `coffer_db_pool_connections{state="in_use"|"idle"}`,
+/// `coffer_db_pool_max_connections`, `coffer_db_pool_waiting`.
+pub struct PoolGauges {
+    pool: coffer_postgres::PgMetadataStore,
+    connections: IntGaugeVec,
+    max: IntGauge,
+    waiting: IntGauge,
+}
+
+impl std::fmt::Debug for PoolGauges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolGauges").finish_non_exhaustive()
+    }
+}
+
+impl PoolGauges {
+    /// # Errors
+    /// Invalid options (a bug).
+    pub fn new(pool: coffer_postgres::PgMetadataStore) -> Result<Self, prometheus::Error> {
+        Ok(Self {
+            pool,
+            connections: IntGaugeVec::new(
+                Opts::new(
+                    "coffer_db_pool_connections",
+                    "Connections of the shared PostgreSQL pool, in use or idle",
+                ),
+                &["state"],
+            )?,
+            max: IntGauge::new(
+                "coffer_db_pool_max_connections",
+                "Most connections the shared PostgreSQL pool opens",
+            )?,
+            waiting: IntGauge::new(
+                "coffer_db_pool_waiting",
+                "Checkouts waiting for a connection of the shared PostgreSQL pool",
+            )?,
+        })
+    }
+}
+
+impl Collector for PoolGauges {
+    fn desc(&self) -> Vec<&Desc> {
+        let mut desc = self.connections.desc();
+        desc.extend(self.max.desc());
+        desc.extend(self.waiting.desc());
+        desc
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let stats = self.pool.pool_stats();
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.connections
+            .with_label_values(&["in_use"])
+            .set(gauge(stats.open.saturating_sub(stats.idle)));
+        self.connections
+            .with_label_values(&["idle"])
+            .set(gauge(stats.idle));
+        self.max.set(gauge(stats.max_size));
+        self.waiting.set(gauge(stats.waiting));
+        let mut families = self.connections.collect();
+        families.extend(self.max.collect());
+        families.extend(self.waiting.collect());
+        families
     }
 }
 

@@ -10,9 +10,10 @@ use coffer_fs::{StorageAccess, TransferError};
 use super::AppState;
 use super::error::problem_response;
 
+/// Under the `/storage` scope, which adds CORS (`storage.cors_origins`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/storage/{tail:.*}", web::put().to(serve))
-        .route("/storage/{tail:.*}", web::get().to(serve));
+    cfg.route("/{tail:.*}", web::put().to(serve))
+        .route("/{tail:.*}", web::get().to(serve));
 }
 
 fn refuse(status: u16, code: &str, detail: &str) -> HttpResponse {
@@ -21,6 +22,13 @@ fn refuse(status: u16, code: &str, detail: &str) -> HttpResponse {
 }
 
 async fn serve(state: web::Data<AppState>, req: HttpRequest, body: web::Payload) -> HttpResponse {
+    // A public route: limited per client address.
+    if let Err(limited) = state
+        .rate_limits
+        .check_client(req.peer_addr().map(|a| a.ip()))
+    {
+        return actix_web::ResponseError::error_response(&limited);
+    }
     let Some(fs) = state.fs.clone() else {
         return refuse(
             404,

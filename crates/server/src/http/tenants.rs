@@ -215,6 +215,10 @@ pub struct EffectiveConfigDto {
     #[schema(value_type = Object)]
     pub retention_days: serde_json::Value,
     #[schema(value_type = Object)]
+    pub requests_per_minute: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub user_requests_per_minute: serde_json::Value,
+    #[schema(value_type = Object)]
     pub features: serde_json::Value,
 }
 

@@ -29,39 +29,44 @@ pub(crate) const FAST_DELIVERY: &[(&str, &str)] = &[
 /// and the body, per request.
 pub(crate) type Received = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
 
-/// A webhook receiver on `port`, answering 200 to every POST.
-pub(crate) fn receiver(port: u16, received: Received) -> actix_web::dev::ServerHandle {
-    let server = HttpServer::new(move || {
-        let received = received.clone();
-        App::new().route(
-            "/hook",
-            web::post().to(move |req: HttpRequest, body: web::Bytes| {
-                let received = received.clone();
-                async move {
-                    let header = |name: &str| {
-                        req.headers()
-                            .get(name)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default()
-                            .to_owned()
-                    };
-                    received.lock().unwrap().push((
-                        header("coffer-signature"),
-                        header("coffer-event-id"),
-                        body.to_vec(),
-                    ));
-                    HttpResponse::Ok().finish()
-                }
-            }),
-        )
-    })
-    .workers(1)
-    .bind(("127.0.0.1", port))
-    .unwrap()
-    .run();
+/// Serves `POST /hook` on `port` with the handler `route` makes.
+fn hook_server<F>(port: u16, route: F) -> actix_web::dev::ServerHandle
+where
+    F: Fn() -> actix_web::Route + Send + Clone + 'static,
+{
+    let server = HttpServer::new(move || App::new().route("/hook", route()))
+        .workers(1)
+        .bind(("127.0.0.1", port))
+        .unwrap()
+        .run();
     let handle = server.handle();
     actix_web::rt::spawn(server);
     handle
+}
+
+/// A webhook receiver on `port`, answering 200 to every POST.
+pub(crate) fn receiver(port: u16, received: Received) -> actix_web::dev::ServerHandle {
+    hook_server(port, move || {
+        let received = received.clone();
+        web::post().to(move |req: HttpRequest, body: web::Bytes| {
+            let received = received.clone();
+            async move {
+                let header = |name: &str| {
+                    req.headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                received.lock().unwrap().push((
+                    header("coffer-signature"),
+                    header("coffer-event-id"),
+                    body.to_vec(),
+                ));
+                HttpResponse::Ok().finish()
+            }
+        })
+    })
 }
 
 /// A port nothing listens on (yet).
@@ -341,4 +346,124 @@ async fn the_webhook_and_the_feed_are_for_tenant_admins_only() {
         "validation_failed",
     )
     .await;
+}
+
+/// How long tenant A's receiver takes per event in the fairness test.
+const SLOW_RECEIVER: Duration = Duration::from_secs(8);
+
+/// When the slow receiver's requests began and ended.
+#[derive(Default)]
+struct SlowLog {
+    started: usize,
+    finished: usize,
+}
+
+/// A webhook receiver on `port` that takes [`SLOW_RECEIVER`] to answer each
+/// POST (200 in the end).
+fn slow_receiver(port: u16, log: Arc<Mutex<SlowLog>>) -> actix_web::dev::ServerHandle {
+    hook_server(port, move || {
+        let log = log.clone();
+        web::post().to(move || {
+            let log = log.clone();
+            async move {
+                log.lock().unwrap().started += 1;
+                actix_web::rt::time::sleep(SLOW_RECEIVER).await;
+                log.lock().unwrap().finished += 1;
+                HttpResponse::Ok().finish()
+            }
+        })
+    })
+}
+
+/// Issue 21, finding 3: with tenant A's receiver taking 8 s per event,
+/// tenant B's event used to wait for A's (40 s in the report). Now B's
+/// event arrives while A's first delivery is still under way.
+async fn a_slow_receiver_delays_only_its_own_tenant(mode: Mode) {
+    let server = TestServer::start_with(mode, tempfile::tempdir().unwrap(), FAST_DELIVERY).await;
+    let (slow, fast) = (
+        server.tenant(json!({})).await,
+        server.tenant(json!({})).await,
+    );
+    let slow_admin = server.token(Some(&slow), "root-admin", &["admin"]).await;
+    let fast_admin = server.token(Some(&fast), "root-admin", &["admin"]).await;
+    let slow_editor = server.token(Some(&slow), "alice", &["editor"]).await;
+    let fast_editor = server.token(Some(&fast), "bob", &["editor"]).await;
+
+    let log: Arc<Mutex<SlowLog>> = Arc::default();
+    let slow_port = free_port();
+    let slow_receiver = slow_receiver(slow_port, log.clone());
+    set_webhook(
+        &server,
+        &slow_admin,
+        &format!("http://127.0.0.1:{slow_port}/hook"),
+    )
+    .await;
+    let received: Received = Arc::default();
+    let fast_port = free_port();
+    let fast_receiver = receiver(fast_port, received.clone());
+    set_webhook(
+        &server,
+        &fast_admin,
+        &format!("http://127.0.0.1:{fast_port}/hook"),
+    )
+    .await;
+
+    // Tenant A has events due, and its receiver is busy with the first.
+    for name in ["a.pdf", "b.pdf", "c.pdf"] {
+        upload(&server, &slow_editor, name, PDF, json!({})).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while log.lock().unwrap().started == 0 {
+        assert!(Instant::now() < deadline, "tenant A's delivery never began");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Tenant B's event arrives while A's first delivery is still under way.
+    let file = upload(&server, &fast_editor, "b.pdf", PDF, json!({})).await;
+    let sent = Instant::now();
+    let arrived = loop {
+        let events: Vec<Value> = received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, _, body)| serde_json::from_slice(body).unwrap())
+            .collect();
+        if let Some(event) = events.iter().find(|e| e["type"] == "file.uploaded") {
+            break event.clone();
+        }
+        assert!(
+            sent.elapsed() < SLOW_RECEIVER * 2,
+            "tenant B's event did not arrive within {:?}",
+            SLOW_RECEIVER * 2
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    };
+    let waited = sent.elapsed();
+    let a = {
+        let a = log.lock().unwrap();
+        (a.started, a.finished)
+    };
+    assert_eq!(
+        a,
+        (1, 0),
+        "B's event arrived after {waited:?}: A's first delivery must still be under way, and A's next ones wait for it"
+    );
+    assert!(
+        waited < SLOW_RECEIVER / 2,
+        "B's event took {waited:?}, A's receiver {SLOW_RECEIVER:?}"
+    );
+    assert_eq!(arrived["tenant"]["slug"], json!(fast));
+    assert_eq!(arrived["data"]["file"]["id"], file["id"]);
+    fast_receiver.stop(false).await;
+    slow_receiver.stop(false).await;
+}
+
+#[actix_web::test]
+async fn a_slow_receiver_delays_only_its_own_tenant_production() {
+    a_slow_receiver_delays_only_its_own_tenant(Mode::Production).await;
+}
+
+#[actix_web::test]
+async fn a_slow_receiver_delays_only_its_own_tenant_embedded() {
+    a_slow_receiver_delays_only_its_own_tenant(Mode::Embedded).await;
 }

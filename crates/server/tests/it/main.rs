@@ -8,6 +8,7 @@
 mod audit;
 mod bad_input;
 mod billing;
+mod cors;
 mod credentials;
 mod dedicated_databases;
 mod events;
@@ -24,6 +25,7 @@ mod onboarding;
 mod ops;
 mod outage;
 mod outbound;
+mod rate_limits;
 mod regions;
 mod restart;
 mod scanning;

@@ -51,3 +51,98 @@ async fn unmatched_paths_and_unknown_methods_fold_into_fixed_labels() {
     assert!(metrics.contains(r#"method="OTHER""#), "{metrics}");
     assert!(metrics.contains(r#"endpoint="/healthz""#), "{metrics}");
 }
+
+/// `GET /metrics` on `base`.
+async fn scrape(server: &TestServer, base: &str) -> reqwest::Response {
+    server
+        .http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Issue 21: metrics are served on a listener of their own, which serves
+/// nothing else, and are off the public listener unless configured there;
+/// the operator's counters and gauges are in them.
+#[actix_web::test]
+async fn metrics_have_their_own_listener_and_are_off_the_public_one() {
+    let server = TestServer::start_with(
+        Mode::Production,
+        tempfile::tempdir().unwrap(),
+        &[("COFFER__EVENTS__DISPATCH_INTERVAL_MS", "50")],
+    )
+    .await;
+    let metrics = server.metrics_base.clone().unwrap();
+    assert_ne!(metrics, server.base);
+
+    // Not on the public listener: an unknown route there.
+    let public = scrape(&server, &server.base).await;
+    crate::support::problem(public, StatusCode::NOT_FOUND, "route_not_found").await;
+    // The metrics listener serves nothing else.
+    for path in ["/healthz", "/api/v1/files", "/metrics/x"] {
+        let response = server
+            .http
+            .get(format!("{metrics}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+
+    // Some traffic: a request, store calls (the upload), job rounds.
+    let tenant = server.tenant(serde_json::json!({})).await;
+    let alice = server.token(Some(&tenant), "alice", &["editor"]).await;
+    crate::support::upload(
+        &server,
+        &alice,
+        "a.pdf",
+        crate::support::PDF,
+        serde_json::json!({}),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let text = loop {
+        let text = server.prometheus().await;
+        if text.contains(r#"coffer_job_runs_total{job="dispatch",outcome="ok"}"#)
+            || std::time::Instant::now() > deadline
+        {
+            break text;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    for expected in [
+        r#"coffer_http_requests_total{endpoint="/api/v1/files""#,
+        r#"coffer_job_runs_total{job="dispatch",outcome="ok"}"#,
+        r#"coffer_job_runs_total{job="onboarding",outcome="ok"}"#,
+        r#"coffer_store_call_duration_seconds_count{call="presign_put",outcome="ok"}"#,
+        r#"coffer_store_call_duration_seconds_count{call="head",outcome="ok"}"#,
+        r#"coffer_db_pool_connections{state="idle"}"#,
+        r#"coffer_db_pool_connections{state="in_use"}"#,
+        "coffer_db_pool_max_connections",
+        "coffer_webhook_deliveries_total",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+    // Scrapes are not requests of the API.
+    assert!(!text.contains(r#"endpoint="/metrics""#), "{text}");
+}
+
+#[actix_web::test]
+async fn metrics_can_be_served_on_the_public_listener_too() {
+    let server = TestServer::start_with(
+        Mode::Embedded,
+        tempfile::tempdir().unwrap(),
+        &[("COFFER__METRICS__PUBLIC", "true")],
+    )
+    .await;
+    let public = scrape(&server, &server.base).await;
+    assert_eq!(public.status(), StatusCode::OK);
+    let text = public.text().await.unwrap();
+    assert!(
+        text.contains("coffer_job_runs_total") || text.contains("coffer_uploads_started_total"),
+        "{text}"
+    );
+    // The embedded mode has no PostgreSQL pool.
+    assert!(!text.contains("coffer_db_pool_connections"), "{text}");
+}

@@ -18,7 +18,7 @@ async fn operations_endpoints_answer(mode: Mode) {
     let tenant = server.tenant(json!({})).await;
     let alice = server.token(Some(&tenant), "alice", &["editor"]).await;
     upload(&server, &alice, "m.pdf", PDF, json!({})).await;
-    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    let metrics = server.prometheus().await;
     assert!(metrics.contains(r#"coffer_http_requests_total{endpoint="/api/v1/files/{id}/complete",method="POST",status="200"} 1"#), "{metrics}");
     assert!(
         metrics.contains(&format!("coffer_upload_bytes_total {}", PDF.len())),

@@ -298,6 +298,28 @@ async fn eicar_is_quarantined_and_a_clean_file_becomes_available(mode: Mode) {
     }
     let events = announced(&server, &admin, "file.scanned", 1).await;
     assert_eq!(events.len(), 1, "{events:?}");
+
+    // The operator's metrics: the verdicts, the worker's rounds, and the
+    // queue emptied (counted after each round).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let metrics = loop {
+        let metrics = server.prometheus().await;
+        if metrics.contains("coffer_scan_queue_depth 0") || Instant::now() > deadline {
+            break metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for expected in [
+        "coffer_scan_queue_depth 0",
+        r#"coffer_scans_total{outcome="quarantined"} 2"#,
+        r#"coffer_scans_total{outcome="clean"} 1"#,
+        r#"coffer_job_runs_total{job="scan",outcome="ok"}"#,
+    ] {
+        assert!(
+            metrics.contains(expected),
+            "{expected} missing from:\n{metrics}"
+        );
+    }
     assert_eq!(events[0]["data"]["file"]["id"], clean["id"]);
     assert_eq!(events[0]["data"]["detail"]["scan"]["verdict"], "clean");
 

@@ -32,6 +32,8 @@ pub struct TestServer {
     pub wiring: Wiring,
     /// The server's Coffer metrics (what the background jobs publish to).
     pub metrics: Metrics,
+    /// `http://` and the metrics listener's address (`[metrics] listen`).
+    pub metrics_base: Option<String>,
     handle: actix_web::dev::ServerHandle,
     jobs: Option<coffer_server::jobs::Jobs>,
     db: Option<TestDb>,
@@ -159,7 +161,12 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
-        let mut settings = vars.clone();
+        let mut settings = vec![(
+            // Metrics on a listener of their own, as Prometheus scrapes them.
+            "COFFER__METRICS__LISTEN".to_owned(),
+            "127.0.0.1:0".to_owned(),
+        )];
+        settings.extend(vars.iter().cloned());
         settings.push(("COFFER__SERVER__PUBLIC_URL".to_owned(), base.clone()));
         let config = Config::load_from(None, settings).unwrap_or_else(|e| panic!("{e}"));
         let wiring = wiring::wire_with(&config, wrap)
@@ -168,6 +175,7 @@ impl TestServer {
         let running = coffer_server::server::start(&config, &wiring, listener).unwrap();
         let handle = running.handle.clone();
         let metrics = running.metrics.clone();
+        let metrics_base = running.metrics_addr.map(|a| format!("http://{a}"));
         actix_web::rt::spawn(running.server);
         // The background jobs, as `coffer serve` starts them.
         let jobs = Some(coffer_server::jobs::spawn(&config, &wiring, &metrics));
@@ -181,6 +189,7 @@ impl TestServer {
             http,
             wiring,
             metrics,
+            metrics_base,
             handle,
             jobs,
             db,
@@ -284,9 +293,15 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
-    /// The text of `/metrics`.
+    /// The text of `/metrics`, from the metrics listener.
     pub async fn prometheus(&self) -> String {
-        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+        let base = self.metrics_base.as_deref().expect("a metrics listener");
+        let response = self
+            .http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         response.text().await.unwrap()
     }

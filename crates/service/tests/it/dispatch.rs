@@ -68,14 +68,19 @@ fn fixture(
                 })
                 .collect())
         });
-    fx.events
-        .expect_claim_events()
-        .times(usize::from(hooked.is_some()))
-        .returning(move |_, claim| {
-            assert_eq!(claim.now, now());
-            assert!(claim.lease > time::Duration::ZERO);
-            Ok(events.clone())
-        });
+    // The outbox hands out each due event once, at most `limit` at a time.
+    let due = Mutex::new(std::collections::VecDeque::from(events));
+    let claims = fx.events.expect_claim_events();
+    if hooked.is_none() {
+        claims.never();
+    }
+    claims.returning(move |_, claim| {
+        assert_eq!(claim.now, now());
+        assert!(claim.lease > time::Duration::ZERO);
+        let mut due = due.lock().unwrap();
+        let n = due.len().min(claim.limit as usize);
+        Ok(due.drain(..n).collect())
+    });
     let outcomes = Arc::new(Mutex::new(Vec::new()));
     let recorded = outcomes.clone();
     fx.events
@@ -173,7 +178,7 @@ async fn tenants_without_a_webhook_are_not_claimed() {
     let hooked = tenant(TenantStatus::Active);
     let quiet = tenant(TenantStatus::Active);
     let e = event(&hooked, 0);
-    // `claim_events` is expected once: for the hooked tenant only.
+    // `claim_events` is expected for the hooked tenant only.
     let (events, sent, _) = fixture(
         vec![quiet, hooked.clone()],
         Some(hooked.id),
@@ -204,4 +209,206 @@ async fn a_tenant_gone_since_its_webhook_was_read_is_skipped() {
     fx.events.expect_claim_events().never();
     let report = fx.build().dispatch_events().await.unwrap();
     assert_eq!((report.delivered, report.retried, report.dead), (0, 0, 0));
+}
+
+/// Receivers by URL: the one at `stuck` never answers, the others answer
+/// at once; what was sent is kept.
+struct StuckReceiver {
+    stuck: String,
+    sent: Sent,
+}
+
+#[async_trait::async_trait]
+impl coffer_ports::WebhookSender for StuckReceiver {
+    async fn send(&self, request: WebhookRequest) -> Result<(), String> {
+        let stuck = request.url == self.stuck;
+        self.sent.lock().unwrap().push(request);
+        if stuck {
+            futures::future::pending::<()>().await;
+        }
+        Ok(())
+    }
+
+    async fn resolve(&self, _: &str) -> Result<Vec<std::net::IpAddr>, String> {
+        Ok(Vec::new())
+    }
+}
+
+type Due = Arc<Mutex<std::collections::HashMap<coffer_domain::TenantId, Vec<Event>>>>;
+type Hooked = Arc<Mutex<Vec<coffer_domain::TenantId>>>;
+
+/// Two tenants, `slow`'s receiver never answering; the tenants in the
+/// returned list have a webhook (both at first), and each tenant's due
+/// events are in `due` (claimed oldest first, `limit` at a time).
+fn two_tenants(
+    slow: &coffer_domain::Tenant,
+    fast: &coffer_domain::Tenant,
+    in_flight: u32,
+) -> (coffer_service::Events, Due, Sent, Hooked) {
+    let mut fx = EventsFx::default();
+    fx.config.delivery = DeliveryPolicy {
+        in_flight,
+        ..DeliveryPolicy::default()
+    };
+    let rows = [slow.clone(), fast.clone()];
+    let hooks: Vec<_> = rows
+        .iter()
+        .map(|t| {
+            let hook = json!({ "url": format!("https://{}.example/x", t.id), "secret": SECRET, "since": "2020-01-01T00:00:00Z" });
+            (t.id, t.slug.clone(), hook)
+        })
+        .collect();
+    let hooked: Hooked = Arc::new(Mutex::new(vec![slow.id, fast.id]));
+    let with_hook = hooked.clone();
+    fx.settings
+        .expect_setting_across_tenants()
+        .returning(move |_| {
+            let with_hook = with_hook.lock().unwrap();
+            Ok(hooks
+                .iter()
+                .filter(|(id, _, _)| with_hook.contains(id))
+                .cloned()
+                .collect())
+        });
+    fx.registry.expect_get_tenant().returning(move |id| {
+        rows.iter()
+            .find(|t| t.id == id)
+            .cloned()
+            .ok_or_else(|| meta_err(coffer_ports::MetadataErrorKind::NotFound))
+    });
+    let due: Due = Arc::default();
+    let queues = due.clone();
+    fx.events
+        .expect_claim_events()
+        .returning(move |scope, claim| {
+            let mut queues = queues.lock().unwrap();
+            let queue = queues.entry(scope.tenant_id()).or_default();
+            let n = queue.len().min(claim.limit as usize);
+            Ok(queue.drain(..n).collect())
+        });
+    fx.events
+        .expect_record_delivery()
+        .returning(|_, _, _| Ok(()));
+    let sent: Sent = Arc::default();
+    let sender = StuckReceiver {
+        stuck: format!("https://{}.example/x", slow.id),
+        sent: sent.clone(),
+    };
+    let config = fx.config.0.clone();
+    let events = coffer_service::Events::new(
+        Arc::new(fx.registry),
+        Arc::new(fx.settings),
+        resolver(
+            coffer_ports::TenantData {
+                events: Arc::new(fx.events),
+                ..no_data()
+            },
+            None,
+            None,
+        ),
+        Arc::new(sender),
+        caches(&config),
+        clock(),
+        Arc::new(config),
+    );
+    (events, due, sent, hooked)
+}
+
+fn sent_to(sent: &Sent, tenant: &coffer_domain::Tenant) -> Vec<String> {
+    let url = format!("https://{}.example/x", tenant.id);
+    sent.lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.url == url)
+        .map(|r| {
+            let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            body["id"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// Runs a round that cannot end (a receiver never answers) until `tenant`
+/// has been sent something.
+async fn run_until_sent(
+    round: &mut (impl std::future::Future + Unpin),
+    sent: &Sent,
+    tenant: &coffer_domain::Tenant,
+) {
+    let served = async {
+        while sent_to(sent, tenant).is_empty() {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::select! {
+        _ = round => panic!("the round ended though a receiver never answers"),
+        () = served => {}
+    }
+}
+
+/// Issue 21, finding 3: a receiver that never answers holds up its own
+/// tenant's turn only. The round it is in still delivers the other
+/// tenant's events, and the next round (started while it still runs)
+/// serves the other tenant again and skips the busy one.
+#[tokio::test]
+async fn a_stuck_receiver_delays_only_its_own_tenant() {
+    let (slow, fast) = (tenant(TenantStatus::Active), tenant(TenantStatus::Active));
+    let (events, due, sent, _) = two_tenants(&slow, &fast, 64);
+    let (slow_events, first) = (vec![event(&slow, 0), event(&slow, 0)], event(&fast, 0));
+    due.lock().unwrap().insert(slow.id, slow_events.clone());
+    due.lock().unwrap().insert(fast.id, vec![first.clone()]);
+
+    let mut round = Box::pin(events.dispatch_events());
+    run_until_sent(&mut round, &sent, &fast).await;
+    assert_eq!(sent_to(&sent, &fast), [first.id.to_string()]);
+    assert_eq!(sent_to(&sent, &slow), [slow_events[0].id.to_string()]);
+
+    // A later event of the fast tenant, while the first round still waits.
+    let second = event(&fast, 0);
+    due.lock()
+        .unwrap()
+        .get_mut(&fast.id)
+        .unwrap()
+        .push(second.clone());
+    let report = events.dispatch_events().await.unwrap();
+    assert_eq!((report.delivered, report.busy), (1, 1));
+    assert_eq!(
+        sent_to(&sent, &fast),
+        [first.id.to_string(), second.id.to_string()]
+    );
+    // One delivery at a time per tenant: the slow tenant's second event
+    // was never sent.
+    assert_eq!(sent_to(&sent, &slow), [slow_events[0].id.to_string()]);
+}
+
+/// Receivers in flight are bounded over all tenants: with one slot, held
+/// by the stuck receiver, nobody else is sent anything until its turn ends
+/// (here, its round is dropped), and then the other tenant is served.
+#[tokio::test]
+async fn deliveries_in_flight_are_bounded_over_all_tenants() {
+    let (slow, fast) = (tenant(TenantStatus::Active), tenant(TenantStatus::Active));
+    let (events, due, sent, hooked) = two_tenants(&slow, &fast, 1);
+    hooked.lock().unwrap().retain(|id| *id == slow.id);
+    due.lock().unwrap().insert(slow.id, vec![event(&slow, 0)]);
+
+    let mut stuck = Box::pin(events.dispatch_events());
+    run_until_sent(&mut stuck, &sent, &slow).await;
+    // The other tenant sets its webhook and has an event due.
+    hooked.lock().unwrap().push(fast.id);
+    let waiting = event(&fast, 0);
+    due.lock().unwrap().insert(fast.id, vec![waiting.clone()]);
+    let mut next = Box::pin(events.dispatch_events());
+    for _ in 0..100 {
+        assert!(
+            futures::FutureExt::now_or_never(&mut next).is_none(),
+            "the round finished without a free slot"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert!(sent_to(&sent, &fast).is_empty(), "no slot was free");
+
+    drop(stuck);
+    let report = next.await.unwrap();
+    // Delivered to the other tenant; the stuck one was busy when it began.
+    assert_eq!((report.delivered, report.busy), (1, 1));
+    assert_eq!(sent_to(&sent, &fast), [waiting.id.to_string()]);
 }

@@ -86,7 +86,7 @@ pub async fn initiate(
 }
 
 /// Stream a file through Coffer (`multipart/form-data`: fields first, then the `file` part).
-#[utoipa::path(post, path = "/api/v1/files#multipart", tag = "files",
+#[utoipa::path(post, path = crate::http::openapi_conformance::FORM_UPLOAD_PATH, tag = "files",
     request_body(content_type = "multipart/form-data", description = "Text fields `filename`, `content_type`, `category`, `path`, `visibility`, `metadata` (JSON), `checksum_sha256`, then the `file` part last."),
     responses((status = 201, body = FileDto), (status = 413, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]

@@ -10,6 +10,7 @@ mod error;
 mod events;
 mod files;
 mod openapi;
+mod openapi_conformance;
 mod ops;
 mod platform;
 pub mod rate_limit;

@@ -4,6 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use super::openapi_conformance::Conformance;
 use super::{billing, credentials, dto, error, events, files, platform, tenants};
 
 #[derive(Debug, OpenApi)]
@@ -35,7 +36,7 @@ use super::{billing, credentials, dto, error, events, files, platform, tenants};
         credentials::CompleteSessionBody, credentials::SessionFileBody,
         credentials::SessionRegistrationDto, credentials::RefusedDto,
     )),
-    modifiers(&Bearer),
+    modifiers(&Bearer, &Conformance),
     tags((name = "files"), (name = "permissions"), (name = "tenant"), (name = "platform"), (name = "events"), (name = "billing"))
 )]
 pub struct ApiDoc;

@@ -439,7 +439,10 @@ async fn a_scan_claimed_by_a_killed_server_is_finished_after_the_restart(mode: M
     }
     if let Some(db) = server.db() {
         let queued = db.queued_scan(id.parse().unwrap()).await.unwrap().unwrap();
-        assert_eq!(queued.attempts, 1, "{queued:?}");
+        // One claim, or two when the worker first met the file still
+        // pending (its scan is queued just before `complete` commits) and
+        // gave it back: either way, the hanging claim is leased.
+        assert!((1..=2).contains(&queued.attempts), "{queued:?}");
         assert!(queued.leased, "{queued:?}");
     }
     assert_scanning(&file_view(&server, &alice, id).await);

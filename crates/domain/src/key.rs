@@ -129,19 +129,7 @@ impl ObjectKey {
 
     /// The upload session this key lies in, if it is a session object.
     pub fn upload_session(&self) -> Option<UploadSessionId> {
-        let mut parts = self.0.splitn(5, '/');
-        match (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) {
-            (Some("t"), Some(_), Some(SESSIONS), Some(session), Some(rest)) if !rest.is_empty() => {
-                session.parse::<Uuid>().ok().map(UploadSessionId::from_uuid)
-            }
-            _ => None,
-        }
+        session_of(&self.0)
     }
 
     /// The file whose staging key this is, if it is one.
@@ -169,14 +157,7 @@ impl ObjectKey {
         }
         // A session object's name (after `t/{uuid}/_sessions/{uuid}/`) is the
         // client's; everything before it is Coffer's.
-        let session_name_at = {
-            let segments: Vec<&str> = raw.splitn(5, '/').collect();
-            (segments.len() == 5
-                && segments[0] == "t"
-                && segments[2] == SESSIONS
-                && segments[3].parse::<Uuid>().is_ok())
-            .then_some(4)
-        };
+        let session_name_at = session_of(&raw).map(|_| 4);
         for (i, segment) in raw.split('/').enumerate() {
             if segment.is_empty() || segment == "." || segment == ".." {
                 return Err(err("must not contain empty, '.' or '..' segments"));
@@ -228,6 +209,23 @@ impl ObjectKey {
                 prefix: prefix.0,
             })
         }
+    }
+}
+
+/// The session of a key `t/{tenant}/_sessions/{session}/{name…}`, if it is one.
+fn session_of(raw: &str) -> Option<UploadSessionId> {
+    let mut parts = raw.splitn(5, '/');
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
+        (Some("t"), Some(_), Some(SESSIONS), Some(session), Some(name)) if !name.is_empty() => {
+            session.parse::<Uuid>().ok().map(UploadSessionId::from_uuid)
+        }
+        _ => None,
     }
 }
 

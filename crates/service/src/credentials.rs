@@ -182,9 +182,7 @@ impl Credentials {
                     id: session_id,
                     tenant_id: tenant.id,
                     created_by: caller.principal.subject.clone(),
-                    bucket: grant.buckets.first().cloned().ok_or_else(|| {
-                        ServiceError::internal("an upload session needs a bucket")
-                    })?,
+                    bucket: grant.first()?.bucket().clone(),
                     expires_at,
                     registrable_until: expires_at + self.config.credentials.registration_window,
                     created_at: now,
@@ -194,17 +192,19 @@ impl Credentials {
             }
             CredentialAccess::Read => None,
         };
-        let issued =
-            IssuedCredentials {
-                access: request.access,
-                bucket: grant.buckets.first().cloned().ok_or_else(|| {
-                    ServiceError::internal("the tenant's placement names no bucket")
-                })?,
-                buckets: grant.buckets,
-                prefix: grant.prefix,
-                upload_session: session,
-                credentials,
-            };
+        let first = grant.first()?;
+        let issued = IssuedCredentials {
+            access: request.access,
+            bucket: first.bucket().clone(),
+            prefix: first.as_str().to_owned(),
+            buckets: grant
+                .prefixes()
+                .iter()
+                .map(|p| p.bucket().clone())
+                .collect(),
+            upload_session: session,
+            credentials,
+        };
         self.record(caller, tenant, &scope, &issued).await?;
         Ok(issued)
     }
@@ -248,15 +248,11 @@ impl Credentials {
 struct Grant {
     scope: CredentialScope,
     session_name: String,
-    buckets: Vec<BucketName>,
-    prefix: String,
 }
 
 impl Grant {
     fn put(prefix: ObjectPrefix, session_name: String) -> Self {
         Self {
-            buckets: vec![prefix.bucket().clone()],
-            prefix: prefix.as_str().to_owned(),
             scope: CredentialScope::PutUnder(prefix),
             session_name,
         }
@@ -264,8 +260,6 @@ impl Grant {
 
     fn read(prefixes: Vec<ObjectPrefix>, tenant: TenantId, now: time::OffsetDateTime) -> Self {
         Self {
-            buckets: prefixes.iter().map(|p| p.bucket().clone()).collect(),
-            prefix: coffer_domain::TenantPrefix::new(tenant).as_str().to_owned(),
             scope: CredentialScope::ReadUnder(prefixes),
             session_name: format!(
                 "coffer-r-{}-{}",
@@ -273,5 +267,20 @@ impl Grant {
                 now.unix_timestamp()
             ),
         }
+    }
+
+    /// The prefixes granted: one (write), or the tenant's in each of its
+    /// buckets (read) — the same key prefix in every bucket.
+    fn prefixes(&self) -> &[ObjectPrefix] {
+        match &self.scope {
+            CredentialScope::PutUnder(prefix) => std::slice::from_ref(prefix),
+            CredentialScope::ReadUnder(prefixes) => prefixes,
+        }
+    }
+
+    fn first(&self) -> Result<&ObjectPrefix, ServiceError> {
+        self.prefixes()
+            .first()
+            .ok_or_else(|| ServiceError::internal("the tenant's placement names no bucket"))
     }
 }

@@ -72,16 +72,20 @@ pub fn status_of(err: &ServiceError) -> StatusCode {
 }
 
 impl Problem {
-    /// The problem `err` answers with at `status`.
-    pub fn of(status: StatusCode, err: &ServiceError) -> Self {
+    fn new(status: StatusCode, code: &str, detail: &str, field: Option<&'static str>) -> Self {
         Self {
             kind: "about:blank",
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
-            detail: err.detail.clone(),
-            code: err.code.as_str().to_owned(),
-            field: err.field,
+            detail: detail.to_owned(),
+            code: code.to_owned(),
+            field,
         }
+    }
+
+    /// The problem `err` answers with at `status`.
+    pub fn of(status: StatusCode, err: &ServiceError) -> Self {
+        Self::new(status, err.code.as_str(), &err.detail, err.field)
     }
 }
 
@@ -93,14 +97,7 @@ pub fn problem_response(
     detail: &str,
     field: Option<&'static str>,
 ) -> HttpResponse {
-    let problem = Problem {
-        kind: "about:blank",
-        title: status.canonical_reason().unwrap_or("Error").to_owned(),
-        status: status.as_u16(),
-        detail: detail.to_owned(),
-        code: code.to_owned(),
-        field,
-    };
+    let problem = Problem::new(status, code, detail, field);
     let mut response = HttpResponse::build(status);
     response.content_type("application/problem+json");
     if status == StatusCode::UNAUTHORIZED {

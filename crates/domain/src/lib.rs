@@ -18,6 +18,7 @@ mod limits;
 mod onboarding;
 pub mod outbound;
 mod principal;
+mod records;
 mod scan;
 mod tenant;
 mod tenant_settings;
@@ -43,6 +44,10 @@ pub use onboarding::{
     Onboarding, OnboardingRequest, OnboardingState, OnboardingStep, steps_from_str, steps_to_string,
 };
 pub use principal::{Principal, Role, Subject};
+pub use records::{
+    RemovalBlock, Retention, RetentionChangeRefused, RetentionMode, RetentionRule,
+    decide_retention_change, removal_block,
+};
 pub use scan::{ScanVerdict, SignatureName};
 pub use tenant::{Plan, Region, Tenant, TenantSlug, TenantStatus, is_plain_identifier};
 pub use tenant_settings::{

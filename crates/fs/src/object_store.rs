@@ -11,9 +11,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use coffer_domain::{BucketName, ContentType};
 use coffer_ports::{
-    BucketSpec, ByteRange, ByteStream, GetObject, ObjectList, ObjectLocation, ObjectMeta,
-    ObjectPrefix, ObjectStore, PresignGet, PresignPart, PresignPut, PresignedRequest, StoreError,
-    UploadedPart,
+    BucketSpec, ByteRange, ByteStream, GetObject, LockEnforcement, ObjectList, ObjectLocation,
+    ObjectLock, ObjectMeta, ObjectPrefix, ObjectStore, PresignGet, PresignPart, PresignPut,
+    PresignedRequest, StoreError, UploadedPart,
 };
 
 use crate::error::{FsError, blocking};
@@ -268,6 +268,17 @@ impl ObjectStore for FsStore {
     async fn bucket_exists(&self, bucket: &BucketName) -> Result<bool, StoreError> {
         let dir = self.layout().bucket_dir(bucket)?;
         Ok(blocking(move || Ok(dir.is_dir())).await?)
+    }
+
+    async fn apply_lock(
+        &self,
+        location: &ObjectLocation,
+        _lock: &ObjectLock,
+        _bypass_governance: bool,
+    ) -> Result<LockEnforcement, StoreError> {
+        // The local disk has no object lock: Coffer's own refusal is the only one.
+        self.head(location).await?;
+        Ok(LockEnforcement::NotSupported)
     }
 
     async fn check_ready(&self) -> Result<(), StoreError> {

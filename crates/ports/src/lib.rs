@@ -36,9 +36,9 @@ pub use identity::{IdentityProvider, TenantClaim, VerifiedIdentity};
 pub use jobs::{JobLock, JobLocks};
 pub use metadata::*;
 pub use object_store::{
-    BucketSpec, ByteRange, ByteStream, GetObject, ListedObject, ObjectList, ObjectLocation,
-    ObjectMeta, ObjectPrefix, ObjectStore, PresignGet, PresignPart, PresignPut, PresignedRequest,
-    StorageTransition, UploadedPart,
+    BucketSpec, ByteRange, ByteStream, GetObject, ListedObject, LockEnforcement, ObjectList,
+    ObjectLocation, ObjectLock, ObjectMeta, ObjectPrefix, ObjectStore, PresignGet, PresignPart,
+    PresignPut, PresignedRequest, StorageTransition, UploadedPart,
 };
 pub use platform::{PlatformRecord, TenantUsage};
 pub use scanner::Scanner;

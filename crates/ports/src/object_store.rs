@@ -6,8 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use coffer_domain::{
-    BucketName, Category, ContentType, FileId, ObjectKey, SessionPrefix, Sha256Digest, TenantId,
-    TenantPrefix, UploadSessionId,
+    BucketName, Category, ContentType, FileId, ObjectKey, Retention, SessionPrefix, Sha256Digest,
+    TenantId, TenantPrefix, UploadSessionId,
 };
 use futures::Stream;
 use time::OffsetDateTime;
@@ -352,6 +352,25 @@ pub struct StorageTransition {
     pub storage_class: String,
 }
 
+/// What the store itself is asked to enforce on an object, beside Coffer's
+/// own refusal (S3 Object Lock: retention and legal hold).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectLock {
+    /// The object may not be deleted or overwritten before its date.
+    pub retention: Option<Retention>,
+    pub legal_hold: bool,
+}
+
+/// Whether a store enforced an [`ObjectLock`] itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockEnforcement {
+    /// The store now refuses to delete the object while the lock binds.
+    Enforced,
+    /// The store (or its bucket) has no object lock; Coffer's own refusal
+    /// is the only one.
+    NotSupported,
+}
+
 /// Where file bytes live (S3, or the local disk in embedded mode).
 ///
 /// A method about one object takes an [`ObjectLocation`], which cannot hold
@@ -509,6 +528,20 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// # Errors
     /// `Unavailable`, `Internal`.
     async fn bucket_exists(&self, bucket: &BucketName) -> Result<bool, StoreError>;
+
+    /// Set the object's lock to `lock` (retention and legal hold), where
+    /// the store can enforce one. `bypass_governance` lets a governance
+    /// retention be shortened or removed.
+    ///
+    /// # Errors
+    /// `NotFound` when there is no object; `Refused` when the store refuses
+    /// to weaken a lock.
+    async fn apply_lock(
+        &self,
+        location: &ObjectLocation,
+        lock: &ObjectLock,
+        bypass_governance: bool,
+    ) -> Result<LockEnforcement, StoreError>;
 
     /// Whether the store answers, for `/readyz`.
     ///

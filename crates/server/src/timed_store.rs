@@ -9,9 +9,9 @@ use std::time::Instant;
 use async_trait::async_trait;
 use coffer_domain::{BucketName, ContentType};
 use coffer_ports::{
-    BucketSpec, ByteRange, ByteStream, GetObject, ObjectList, ObjectLocation, ObjectMeta,
-    ObjectPrefix, ObjectStore, PresignGet, PresignPart, PresignPut, PresignedRequest, StoreError,
-    UploadedPart,
+    BucketSpec, ByteRange, ByteStream, GetObject, LockEnforcement, ObjectList, ObjectLocation,
+    ObjectLock, ObjectMeta, ObjectPrefix, ObjectStore, PresignGet, PresignPart, PresignPut,
+    PresignedRequest, StoreError, UploadedPart,
 };
 use prometheus::{HistogramOpts, HistogramVec};
 
@@ -195,5 +195,18 @@ impl ObjectStore for TimedStore {
 
     async fn check_ready(&self) -> Result<(), StoreError> {
         self.timed("check_ready", self.inner.check_ready()).await
+    }
+
+    async fn apply_lock(
+        &self,
+        location: &ObjectLocation,
+        lock: &ObjectLock,
+        bypass_governance: bool,
+    ) -> Result<LockEnforcement, StoreError> {
+        self.timed(
+            "apply_lock",
+            self.inner.apply_lock(location, lock, bypass_governance),
+        )
+        .await
     }
 }

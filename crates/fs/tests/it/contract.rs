@@ -8,9 +8,9 @@ use coffer_contract::object_store::Harness;
 use coffer_domain::{BucketName, ContentType};
 use coffer_fs::FsStore;
 use coffer_ports::{
-    BucketSpec, ByteRange, ByteStream, GetObject, ObjectList, ObjectLocation, ObjectMeta,
-    ObjectPrefix, ObjectStore, PresignGet, PresignPart, PresignPut, PresignedRequest, StoreError,
-    UploadedPart,
+    BucketSpec, ByteRange, ByteStream, GetObject, LockEnforcement, ObjectList, ObjectLocation,
+    ObjectLock, ObjectMeta, ObjectPrefix, ObjectStore, PresignGet, PresignPart, PresignPut,
+    PresignedRequest, StoreError, UploadedPart,
 };
 
 use crate::server::{self, TestStore};
@@ -126,5 +126,15 @@ impl ObjectStore for Owned {
     }
     async fn check_ready(&self) -> Result<(), StoreError> {
         self.store().check_ready().await
+    }
+    async fn apply_lock(
+        &self,
+        location: &ObjectLocation,
+        lock: &ObjectLock,
+        bypass_governance: bool,
+    ) -> Result<LockEnforcement, StoreError> {
+        self.store()
+            .apply_lock(location, lock, bypass_governance)
+            .await
     }
 }

@@ -115,6 +115,16 @@ error_codes! {
     NotMultipart = "not_multipart",
     /// 409: the file's retention has passed.
     RetentionExpired = "retention_expired",
+    /// 409: a records retention keeps the file; it cannot be erased yet.
+    FileRetained = "file_retained",
+    /// 409: a legal hold keeps the file; it cannot be trashed or erased.
+    LegalHold = "legal_hold",
+    /// 409: a compliance retention can only be extended.
+    RetentionLocked = "retention_locked",
+    /// 409: shortening or removing a governance retention needs `bypass_governance`.
+    GovernanceBypassRequired = "governance_bypass_required",
+    /// 409: retained or held records stop the tenant's purge.
+    RecordsHeld = "records_held",
     /// 409: a tenant with this slug exists.
     SlugTaken = "slug_taken",
     /// 409: the tenant cannot change to that status.

@@ -454,9 +454,19 @@ pub struct FileRecord {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub deleted_at: Option<OffsetDateTime>,
+    /// Kept unchanged until a date (docs/records.md); set when the upload
+    /// completes (the tenant's rule for the category) or by an admin.
+    pub retention: Option<crate::Retention>,
+    /// At least one legal hold is placed on it.
+    pub legal_hold: bool,
 }
 
 impl FileRecord {
+    /// What keeps the file from being permanently removed at `now`.
+    pub fn removal_block(&self, now: OffsetDateTime) -> Option<crate::RemovalBlock> {
+        crate::removal_block(self.retention.as_ref(), self.legal_hold, now)
+    }
+
     /// Its place in a file listing, which runs by `(created_at, id)`.
     pub fn page_cursor(&self) -> PageCursor {
         PageCursor {

@@ -52,5 +52,6 @@ pub use scan::{ScanVerdict, SignatureName};
 pub use tenant::{Plan, Region, Tenant, TenantSlug, TenantStatus, is_plain_identifier};
 pub use tenant_settings::{
     ConfigKeyError, EffectiveConfig, FeatureFlag, FeatureKey, FlagState, MAX_RETENTION_DAYS,
-    MAX_URL_TTL_SECS, RESERVED_SETTINGS, SettingKey, Source, Sourced, TenantConfig,
+    MAX_URL_TTL_SECS, RESERVED_SETTINGS, RecordsRetention, SettingKey, Source, Sourced,
+    TenantConfig,
 };

@@ -12,7 +12,9 @@ use serde_json::Value;
 use thiserror::Error;
 use time::OffsetDateTime;
 
-use crate::{ContentType, ErrorCode, LimitOverrides, PlanLimits, ValidationError};
+use crate::{
+    Category, ContentType, ErrorCode, LimitOverrides, PlanLimits, RetentionRule, ValidationError,
+};
 
 /// Where an effective value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -52,7 +54,7 @@ impl fmt::Display for Source {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConfigKeyError {
     #[error(
-        "unknown setting {0:?}; known settings: max_file_size, url_ttl_secs, allowed_content_types, retention_days"
+        "unknown setting {0:?}; known settings: max_file_size, url_ttl_secs, allowed_content_types, retention_days, records_retention"
     )]
     UnknownSetting(String),
     #[error("the setting {0:?} is managed by its own endpoint")]
@@ -97,14 +99,18 @@ pub enum SettingKey {
     AllowedContentTypes,
     /// Days, 0 to [`MAX_RETENTION_DAYS`].
     RetentionDays,
+    /// The records retention every new file of a category gets:
+    /// `{"<category>": {"mode": "compliance", "days": 2557}}`.
+    RecordsRetention,
 }
 
 impl SettingKey {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::MaxFileSize,
         Self::UrlTtlSecs,
         Self::AllowedContentTypes,
         Self::RetentionDays,
+        Self::RecordsRetention,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -113,6 +119,7 @@ impl SettingKey {
             Self::UrlTtlSecs => "url_ttl_secs",
             Self::AllowedContentTypes => "allowed_content_types",
             Self::RetentionDays => "retention_days",
+            Self::RecordsRetention => "records_retention",
         }
     }
 
@@ -139,6 +146,8 @@ impl SettingKey {
             SettingValue::MaxFileSize(n) => Value::from(n),
             SettingValue::UrlTtlSecs(n) | SettingValue::RetentionDays(n) => Value::from(n),
             SettingValue::AllowedContentTypes(list) => Value::from(list),
+            SettingValue::RecordsRetention(rules) => serde_json::to_value(rules)
+                .map_err(|e| ValidationError::new("value", e.to_string()))?,
         })
     }
 
@@ -159,6 +168,7 @@ impl SettingKey {
                 Some(n) if n <= MAX_RETENTION_DAYS => Ok(SettingValue::RetentionDays(n)),
                 _ => Err(err("retention_days must be a whole number from 0 to 3650")),
             },
+            Self::RecordsRetention => records_retention(value).map(SettingValue::RecordsRetention),
             Self::AllowedContentTypes => {
                 let list = value.as_array().ok_or_else(|| {
                     err("allowed_content_types must be a list such as [\"application/pdf\", \"image/*\"]")
@@ -202,12 +212,40 @@ fn content_type_pattern(raw: &str) -> Option<String> {
         .map(|c| c.essence().to_owned())
 }
 
+/// Retention rules by category, each checked.
+fn records_retention(value: &Value) -> Result<RecordsRetention, ValidationError> {
+    let err = |reason: String| ValidationError::new("value", reason);
+    let rules = value.as_object().ok_or_else(|| {
+        err(r#"records_retention must be an object such as {"documents": {"mode": "compliance", "days": 2557}}"#.to_owned())
+    })?;
+    if rules.len() > 100 {
+        return Err(err(
+            "records_retention holds at most 100 categories".to_owned()
+        ));
+    }
+    rules
+        .iter()
+        .map(|(category, rule)| {
+            let category = Category::new(category.as_str()).map_err(|e| err(e.to_string()))?;
+            let rule: RetentionRule = serde_json::from_value(rule.clone())
+                .map_err(|e| err(format!("the rule of {category}: {e}")))?;
+            let rule = RetentionRule::new(rule.mode, rule.days)
+                .map_err(|e| err(format!("the rule of {category}: {e}")))?;
+            Ok((category, rule))
+        })
+        .collect()
+}
+
+/// The records retention a tenant gives new files, by category.
+pub type RecordsRetention = BTreeMap<Category, RetentionRule>;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum SettingValue {
     MaxFileSize(u64),
     UrlTtlSecs(u32),
     AllowedContentTypes(Vec<String>),
     RetentionDays(u32),
+    RecordsRetention(RecordsRetention),
 }
 
 /// The feature flags, each gating one path. Unset (or expired), a flag is
@@ -329,6 +367,8 @@ pub struct EffectiveConfig {
     pub retention_days: Sourced<u32>,
     pub requests_per_minute: Sourced<u32>,
     pub user_requests_per_minute: Sourced<u32>,
+    /// The records retention new files get, by category (none by default).
+    pub records_retention: Sourced<RecordsRetention>,
     /// Every flag of [`FeatureKey::ALL`], by name.
     pub features: BTreeMap<&'static str, FlagState>,
 }
@@ -350,6 +390,7 @@ impl EffectiveConfig {
             retention_days: Sourced::new(plan.retention_days, Source::Plan),
             requests_per_minute: Sourced::new(plan.requests_per_minute, Source::Plan),
             user_requests_per_minute: Sourced::new(plan.user_requests_per_minute, Source::Plan),
+            records_retention: Sourced::new(RecordsRetention::new(), Source::Default),
             features: FeatureKey::ALL
                 .into_iter()
                 .map(|k| {
@@ -391,6 +432,9 @@ impl EffectiveConfig {
                 SettingValue::AllowedContentTypes(l) => {
                     eff.allowed_content_types.replace(Some(l), s);
                 }
+                SettingValue::RecordsRetention(rules) => {
+                    eff.records_retention.replace(Some(rules), s)
+                }
             }
         }
         for flag in &stored.features {
@@ -428,6 +472,18 @@ impl EffectiveConfig {
     /// The lifetime of presigned URLs (at least one second).
     pub fn url_ttl(&self) -> std::time::Duration {
         std::time::Duration::from_secs(u64::from(self.url_ttl_secs.value.max(1)))
+    }
+
+    /// The records retention of a file of `category` uploaded at `at`.
+    pub fn retention_for(
+        &self,
+        category: &Category,
+        at: OffsetDateTime,
+    ) -> Option<crate::Retention> {
+        self.records_retention
+            .value
+            .get(category)
+            .map(|rule| rule.retention_from(at))
     }
 
     /// Whether the path `key` gates is open.

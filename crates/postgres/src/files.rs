@@ -128,6 +128,10 @@ impl FileCatalog for PgMetadataStore {
             updated_at: file.created_at,
             deleted_at: None,
             scan_verdict: None,
+            // Both are set once the upload completes.
+            retention_mode: None,
+            retain_until: None,
+            legal_hold: false,
         };
         let row = &row;
         let inserted = transaction!(self, |conn| {
@@ -282,6 +286,8 @@ impl FileCatalog for PgMetadataStore {
                     files::multipart_upload_id.eq(None::<String>),
                     files::upload_expires_at.eq(None::<OffsetDateTime>),
                     files::updated_at.eq(facts.at),
+                    files::retention_mode.eq(facts.retention.map(|r| r.mode.as_str())),
+                    files::retain_until.eq(facts.retention.map(|r| r.retain_until)),
                 ))
                 .returning(FileRow::as_returning())
                 .get_result(conn)

@@ -68,7 +68,10 @@ impl Integrity for PgMetadataStore {
                 diesel::update(
                     files::table
                         .find(id.as_uuid())
-                        .filter(files::erase_started_at.is_null()),
+                        .filter(files::erase_started_at.is_null())
+                        // Records rules bind (docs/records.md).
+                        .filter(files::legal_hold.eq(false))
+                        .filter(files::retain_until.is_null().or(files::retain_until.le(at))),
                 )
                 .set(files::erase_started_at.eq(at))
                 .returning(FileRow::as_returning())
@@ -81,13 +84,21 @@ impl Integrity for PgMetadataStore {
                     journal.insert(conn).await?;
                     Ok(row)
                 }
-                None => files::table
-                    .find(id.as_uuid())
-                    .select(FileRow::as_select())
-                    .get_result(conn)
-                    .await
-                    .optional()?
-                    .ok_or(PgError::NotFound("file")),
+                None => {
+                    let (row, erasing) = files::table
+                        .find(id.as_uuid())
+                        .select((FileRow::as_select(), files::erase_started_at))
+                        .get_result::<(FileRow, Option<OffsetDateTime>)>(conn)
+                        .await
+                        .optional()?
+                        .ok_or(PgError::NotFound("file"))?;
+                    if erasing.is_none() {
+                        return Err(PgError::InvalidState(
+                            "a legal hold or retention keeps the file".into(),
+                        ));
+                    }
+                    Ok(row)
+                }
             }
         })?;
         Ok(row.try_into()?)

@@ -26,6 +26,7 @@ mod merged;
 mod migrate;
 mod onboarding;
 mod readiness;
+mod records;
 mod router;
 mod rows;
 mod scans;

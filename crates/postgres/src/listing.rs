@@ -39,7 +39,7 @@ pub(crate) fn keyset<QS: 'static>(
 }
 
 /// `LIKE` pattern matching `raw` literally.
-fn like_escape(raw: &str) -> String {
+pub(crate) fn like_escape(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for c in raw.chars() {
         if matches!(c, '\\' | '%' | '_') {

@@ -149,6 +149,7 @@ impl TenantDataResolver for DatabaseRouter {
             members: Arc::new(own.clone()),
             grants: Arc::new(own.clone()),
             integrity: Arc::new(own.clone()),
+            records: Arc::new(own.clone()),
             audit: Arc::new(MergedAuditLog {
                 own: own.clone(),
                 shared: self.shared.clone(),

@@ -4,16 +4,16 @@
 
 use coffer_domain::{
     Access, BucketName, Category, ContentType, FileId, FileRecord, FileStatus, Filename, Grant,
-    GrantId, GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, Region, Sha256Digest,
-    Subject, Tenant, TenantId, TenantSlug, Usage, UsageChange, UserId,
+    GrantId, GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, Region, Retention,
+    Sha256Digest, Subject, Tenant, TenantId, TenantSlug, Usage, UsageChange, UserId,
 };
-use coffer_ports::AuditEntry;
+use coffer_ports::{AuditEntry, LegalHold};
 use diesel::prelude::*;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::PgError;
-use crate::schema::{audit_events, files, grants, outbox, tenants, usage_counters};
+use crate::schema::{audit_events, files, grants, legal_holds, outbox, tenants, usage_counters};
 
 pub(crate) fn corrupt(what: &str, err: impl std::fmt::Display) -> PgError {
     PgError::CorruptRow(format!("{what}: {err}"))
@@ -145,6 +145,9 @@ pub(crate) struct FileRow {
     pub updated_at: OffsetDateTime,
     pub deleted_at: Option<OffsetDateTime>,
     pub scan_verdict: Option<serde_json::Value>,
+    pub retention_mode: Option<String>,
+    pub retain_until: Option<OffsetDateTime>,
+    pub legal_hold: bool,
 }
 
 pub(crate) fn digest_from(bytes: Option<Vec<u8>>) -> Result<Option<Sha256Digest>, PgError> {
@@ -191,6 +194,50 @@ impl TryFrom<FileRow> for FileRecord {
                 .map(serde_json::from_value)
                 .transpose()
                 .map_err(|e| corrupt("scan verdict", e))?,
+            retention: retention_from(row.retention_mode.as_deref(), row.retain_until)?,
+            legal_hold: row.legal_hold,
+        })
+    }
+}
+
+/// A retention as stored: both columns, or neither.
+pub(crate) fn retention_from(
+    mode: Option<&str>,
+    until: Option<OffsetDateTime>,
+) -> Result<Option<Retention>, PgError> {
+    match (mode, until) {
+        (Some(mode), Some(retain_until)) => Ok(Some(Retention {
+            mode: mode.parse().map_err(|e| corrupt("retention mode", e))?,
+            retain_until,
+        })),
+        (None, None) => Ok(None),
+        _ => Err(PgError::CorruptRow(
+            "a retention needs both its mode and its date".into(),
+        )),
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = legal_holds, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct LegalHoldRow {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub file_id: Uuid,
+    pub reason: String,
+    pub placed_by: String,
+    pub placed_at: OffsetDateTime,
+}
+
+impl TryFrom<LegalHoldRow> for LegalHold {
+    type Error = PgError;
+
+    fn try_from(row: LegalHoldRow) -> Result<Self, PgError> {
+        Ok(LegalHold {
+            id: row.id,
+            file_id: FileId::from_uuid(row.file_id),
+            reason: row.reason,
+            placed_by: Subject::new(row.placed_by).map_err(|e| corrupt("hold author", e))?,
+            placed_at: row.placed_at,
         })
     }
 }

@@ -56,8 +56,24 @@ diesel::table! {
         erase_started_at -> Nullable<Timestamptz>,
         object_missing_at -> Nullable<Timestamptz>,
         scan_verdict -> Nullable<Jsonb>,
+        retention_mode -> Nullable<Text>,
+        retain_until -> Nullable<Timestamptz>,
+        legal_hold -> Bool,
     }
 }
+
+diesel::table! {
+    legal_holds (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        file_id -> Uuid,
+        reason -> Text,
+        placed_by -> Text,
+        placed_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(legal_holds -> files (file_id));
 
 diesel::table! {
     scan_jobs (tenant_id, file_id) {
@@ -172,6 +188,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
     files,
+    legal_holds,
     grants,
     usage_counters,
     audit_events,

@@ -136,6 +136,7 @@ mod tests {
                 audit: Arc::new(MockAuditLog::new()),
                 integrity: Arc::new(MockIntegrity::new()),
                 events: Arc::new(MockEventOutbox::new()),
+                records: Arc::new(coffer_ports::MockRecords::new()),
             })),
             databases: with_databases.then(|| Arc::new(databases) as Arc<dyn TenantDatabases>),
             readiness: Arc::new(MockMetadataReadiness::new()),

@@ -52,7 +52,14 @@ impl Eraser {
             .integrity
             .begin_erase(&scope, file.id, self.clock.now(), journal)
             .await
-            .map_err(ServiceError::from_file_lookup)?;
+            .map_err(|err| {
+                if err.is(coffer_ports::MetadataErrorKind::InvalidState) {
+                    // A hold or retention placed since the caller looked.
+                    ServiceError::conflict(coffer_domain::ErrorCode::FileRetained, err.to_string())
+                } else {
+                    ServiceError::from_file_lookup(err)
+                }
+            })?;
         self.finish_erase(
             tenant,
             data,

@@ -67,11 +67,31 @@ impl Purge {
     ///
     /// # Errors
     /// The stores failing (the tenant stays, for the next sweep);
-    /// `Conflict` when the tenant was reactivated meanwhile.
+    /// `Conflict` when the tenant was reactivated meanwhile, or
+    /// (`records_held`) when a records retention or legal hold binds one of
+    /// its files — then nothing is deleted.
     pub(crate) async fn purge_tenant(&self, tenant: &Tenant) -> Result<u64, ServiceError> {
         let scope = TenantScope::new(tenant.id);
         let store = self.stores.for_tenant(tenant).as_ref();
         let data = self.tenant_data.tenant_data(tenant).await?;
+        // Records a retention or hold binds outlive their tenant: nothing
+        // is deleted while one is left (docs/records.md).
+        let binding = data
+            .records
+            .binding_records(&scope, self.clock.now(), 10)
+            .await?;
+        if !binding.is_empty() {
+            let files: Vec<String> = binding.iter().map(|b| b.file_id.to_string()).collect();
+            return Err(ServiceError::conflict(
+                ErrorCode::RecordsHeld,
+                format!(
+                    "retained or held records stop the purge of {}: {}{}",
+                    tenant.slug,
+                    files.join(", "),
+                    if binding.len() >= 10 { ", …" } else { "" }
+                ),
+            ));
+        }
         self.abort_uploads(store, &data, &scope).await?;
         let mut deleted = 0;
         for bucket in self.stores.buckets_of(&self.config.placement, tenant) {

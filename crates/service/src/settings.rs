@@ -70,6 +70,10 @@ fn setting_effect(eff: &EffectiveConfig, key: SettingKey) -> (Value, Source) {
             json!(eff.allowed_content_types.value),
             eff.allowed_content_types.source,
         ),
+        SettingKey::RecordsRetention => (
+            json!(eff.records_retention.value),
+            eff.records_retention.source,
+        ),
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use coffer_domain::{FileRecord, FileStatus, PageCursor, Principal, Subject, Tenant};
+use coffer_domain::{ErrorCode, FileRecord, FileStatus, PageCursor, Principal, Subject, Tenant};
 use coffer_ports::{
     Clock, FileQuery, MetadataErrorKind, ObjectLocation, ObjectPrefix, ReadFilter,
     TenantDataResolver, TenantRegistry, TenantScope, UploadSession, UploadSessions,
@@ -37,6 +37,12 @@ pub struct SweepReport {
     pub tenants_purged: u64,
     /// Upload sessions closed: what was left unregistered in them deleted.
     pub sessions_reaped: u64,
+    /// Trashed files past the trash retention that a records retention or
+    /// legal hold keeps (they stay in the trash, restorable).
+    pub kept_by_records: u64,
+    /// Cancelled tenants past their retention whose purge a records
+    /// retention or legal hold stops (nothing of them deleted).
+    pub purges_held: u64,
     /// Files (or tenants) that could not be erased this time (left for the
     /// next sweep).
     pub failed: u64,
@@ -110,6 +116,10 @@ impl Sweeper {
                 if purge_due(tenant, now) {
                     match self.purge.purge_tenant(tenant).await {
                         Ok(_) => report.tenants_purged += 1,
+                        Err(err) if err.code == ErrorCode::RecordsHeld => {
+                            report.purges_held += 1;
+                            tracing::warn!(tenant = %tenant.slug, error = %err, "a records retention or legal hold stops the purge of a cancelled tenant");
+                        }
                         Err(err) => {
                             report.failed += 1;
                             tracing::warn!(tenant = %tenant.slug, error = %err, "could not purge a cancelled tenant; left for the next sweep");
@@ -157,6 +167,11 @@ impl Sweeper {
                 };
                 let page = data.files.list_files(&scope, &query).await?;
                 for file in page.items.iter().filter(|f| due(f)) {
+                    if file.removal_block(now).is_some() {
+                        // Retention outlives the trash (docs/records.md).
+                        report.kept_by_records += 1;
+                        continue;
+                    }
                     let detail = json!({ "size": file.size_bytes });
                     // A reaped upload was never available: nobody hears of
                     // it. A purged file is announced like any erase.

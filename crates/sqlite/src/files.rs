@@ -193,6 +193,10 @@ impl FileCatalog for SqliteMetadataStore {
             updated_at: ns(file.created_at)?,
             deleted_at: None,
             scan_verdict: None,
+            // Both are set once the upload completes.
+            retention_mode: None,
+            retain_until: None,
+            legal_hold: false,
         };
         let limits = limits.clone();
         // BEGIN IMMEDIATE holds the write lock from the usage read to the
@@ -290,6 +294,8 @@ impl FileCatalog for SqliteMetadataStore {
         let target = Target::new(scope, file);
         let size = to_i64(facts.size_bytes, "size_bytes")?;
         let at = ns(facts.at)?;
+        let retention_mode = facts.retention.map(|r| r.mode.as_str());
+        let retain_until = facts.retention.map(|r| ns(r.retain_until)).transpose()?;
         let row = self
             .write(move |conn| {
                 let current = target.load(conn)?;
@@ -320,6 +326,8 @@ impl FileCatalog for SqliteMetadataStore {
                         files::multipart_upload_id.eq(None::<String>),
                         files::upload_expires_at.eq(None::<i64>),
                         files::updated_at.eq(at),
+                        files::retention_mode.eq(retention_mode),
+                        files::retain_until.eq(retain_until),
                     ))
                     .returning(FileRow::as_returning())
                     .get_result(conn)?;

@@ -66,18 +66,27 @@ impl Integrity for SqliteMetadataStore {
                     .filter(files::tenant_id.eq(&tenant))
                     .filter(files::id.eq(&file))
                     .filter(files::erase_started_at.is_null())
+                    // Records rules bind (docs/records.md).
+                    .filter(files::legal_hold.eq(false))
+                    .filter(files::retain_until.is_null().or(files::retain_until.le(at)))
                     .set(files::erase_started_at.eq(at))
                     .execute(conn)?;
                 if marked == 1 {
                     journal.insert(conn)?;
                 }
-                files::table
+                let (row, erasing) = files::table
                     .filter(files::tenant_id.eq(&tenant))
                     .filter(files::id.eq(&file))
-                    .select(FileRow::as_select())
-                    .get_result(conn)
+                    .select((FileRow::as_select(), files::erase_started_at))
+                    .get_result::<(FileRow, Option<i64>)>(conn)
                     .optional()?
-                    .ok_or(SqliteError::NotFound("file"))
+                    .ok_or(SqliteError::NotFound("file"))?;
+                if erasing.is_none() {
+                    return Err(SqliteError::InvalidState(
+                        "a legal hold or retention keeps the file".into(),
+                    ));
+                }
+                Ok(row)
             })
             .await?;
         Ok(row.try_into()?)

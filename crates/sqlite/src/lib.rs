@@ -29,6 +29,7 @@ mod journal;
 mod listing;
 mod members;
 mod onboarding;
+mod records;
 mod rows;
 mod scans;
 mod schema;

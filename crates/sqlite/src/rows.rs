@@ -4,16 +4,16 @@
 
 use coffer_domain::{
     Access, BucketName, Category, ContentType, FileId, FileRecord, FileStatus, Filename, Grant,
-    GrantId, GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, Region, Sha256Digest,
-    Subject, Tenant, TenantId, TenantSlug, Usage, UsageChange, UserId,
+    GrantId, GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, Region, Retention,
+    Sha256Digest, Subject, Tenant, TenantId, TenantSlug, Usage, UsageChange, UserId,
 };
-use coffer_ports::AuditEntry;
+use coffer_ports::{AuditEntry, LegalHold};
 use diesel::prelude::*;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::SqliteError;
-use crate::schema::{audit_events, files, grants, outbox, tenants, usage_counters};
+use crate::schema::{audit_events, files, grants, legal_holds, outbox, tenants, usage_counters};
 
 pub(crate) fn corrupt(what: &str, err: impl std::fmt::Display) -> SqliteError {
     SqliteError::CorruptRow(format!("{what}: {err}"))
@@ -157,6 +157,9 @@ pub(crate) struct FileRow {
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
     pub scan_verdict: Option<String>,
+    pub retention_mode: Option<String>,
+    pub retain_until: Option<i64>,
+    pub legal_hold: bool,
 }
 
 fn digest_from(bytes: Option<Vec<u8>>) -> Result<Option<Sha256Digest>, SqliteError> {
@@ -204,6 +207,50 @@ impl TryFrom<FileRow> for FileRecord {
                 .map(|v| serde_json::from_str(&v))
                 .transpose()
                 .map_err(|e| corrupt("scan verdict", e))?,
+            retention: retention_from(row.retention_mode.as_deref(), row.retain_until)?,
+            legal_hold: row.legal_hold,
+        })
+    }
+}
+
+/// A retention as stored: both columns, or neither.
+pub(crate) fn retention_from(
+    mode: Option<&str>,
+    until: Option<i64>,
+) -> Result<Option<Retention>, SqliteError> {
+    match (mode, until) {
+        (Some(mode), Some(until)) => Ok(Some(Retention {
+            mode: mode.parse().map_err(|e| corrupt("retention mode", e))?,
+            retain_until: time_of(until)?,
+        })),
+        (None, None) => Ok(None),
+        _ => Err(SqliteError::CorruptRow(
+            "a retention needs both its mode and its date".into(),
+        )),
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = legal_holds, check_for_backend(diesel::sqlite::Sqlite))]
+pub(crate) struct LegalHoldRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub file_id: String,
+    pub reason: String,
+    pub placed_by: String,
+    pub placed_at: i64,
+}
+
+impl TryFrom<LegalHoldRow> for LegalHold {
+    type Error = SqliteError;
+
+    fn try_from(row: LegalHoldRow) -> Result<Self, SqliteError> {
+        Ok(LegalHold {
+            id: uuid_of(&row.id, "hold id")?,
+            file_id: FileId::from_uuid(uuid_of(&row.file_id, "hold file")?),
+            reason: row.reason,
+            placed_by: Subject::new(row.placed_by).map_err(|e| corrupt("hold author", e))?,
+            placed_at: time_of(row.placed_at)?,
         })
     }
 }

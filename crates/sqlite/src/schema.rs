@@ -56,6 +56,20 @@ diesel::table! {
         erase_started_at -> Nullable<BigInt>,
         object_missing_at -> Nullable<BigInt>,
         scan_verdict -> Nullable<Text>,
+        retention_mode -> Nullable<Text>,
+        retain_until -> Nullable<BigInt>,
+        legal_hold -> Bool,
+    }
+}
+
+diesel::table! {
+    legal_holds (id) {
+        id -> Text,
+        tenant_id -> Text,
+        file_id -> Text,
+        reason -> Text,
+        placed_by -> Text,
+        placed_at -> BigInt,
     }
 }
 
@@ -178,6 +192,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
     files,
+    legal_holds,
     grants,
     usage_counters,
     audit_events,

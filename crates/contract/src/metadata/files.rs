@@ -968,6 +968,7 @@ pub async fn a_file_awaiting_its_scan_waits_for_the_verdict(ports: MetadataPorts
     let s = scope(&t);
     let scanned = |rec: &FileRecord, secs| ObjectFacts {
         awaits_scan: true,
+        retention: None,
         ..facts(rec, 100, secs)
     };
     let clean = reserve(&ports, &t, file(&t, (o, "alice"), "/", "a.pdf", 100, 1)).await;

@@ -154,6 +154,7 @@ pub(crate) fn facts(file: &FileRecord, size: u64, secs: i64) -> ObjectFacts {
         content_type: ContentType::new("application/pdf").unwrap(),
         at: at(secs),
         awaits_scan: false,
+        retention: None,
     }
 }
 

@@ -47,6 +47,8 @@ pub fn file(tenant: TenantId, owner: &str, visibility: Visibility) -> FileRecord
         created_at: now(),
         updated_at: now(),
         deleted_at: None,
+        retention: None,
+        legal_hold: false,
     }
 }
 

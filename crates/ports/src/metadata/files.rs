@@ -47,6 +47,9 @@ pub struct ObjectFacts {
     /// The file waits for a malware scan: it becomes `scanning`, not
     /// `available` (see [`FileCatalog::record_scan`]).
     pub awaits_scan: bool,
+    /// The records retention the file gets (the tenant's rule for its
+    /// category, from now).
+    pub retention: Option<coffer_domain::Retention>,
 }
 
 /// Changes to a file's metadata. `metadata` is the full new object (the

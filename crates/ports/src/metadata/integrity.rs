@@ -49,8 +49,12 @@ pub trait Integrity: Send + Sync + 'static {
     /// [`Self::list_file_objects`]; it holds no name, and only removal ends
     /// it. Returns the file as it is.
     ///
+    /// A file that a legal hold or a retention active at `at` binds is
+    /// refused, checked in the same statement as the mark, so no hold
+    /// placed meanwhile is missed (docs/records.md).
+    ///
     /// # Errors
-    /// `NotFound`.
+    /// `NotFound`; `InvalidState` when a hold or retention binds the file.
     async fn begin_erase(
         &self,
         scope: &TenantScope,

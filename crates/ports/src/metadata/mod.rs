@@ -17,6 +17,7 @@ mod onboarding;
 mod page;
 mod ports;
 mod readiness;
+mod records;
 mod registry;
 mod scans;
 mod sessions;
@@ -36,6 +37,7 @@ pub use onboarding::{NewOnboarding, OnboardingQueue, OnboardingQueueLayer, Onboa
 pub use page::{MAX_PAGE_SIZE, Page, TenantScope, fetch_size, page_size};
 pub use ports::MetadataPorts;
 pub use readiness::MetadataReadiness;
+pub use records::{BindingRecord, HoldTarget, LegalHold, NewLegalHold, Records};
 pub use registry::{NewTenant, TenantPatch, TenantRegistry};
 pub use scans::{ScanJob, ScanQueue};
 pub use sessions::{UploadSession, UploadSessions};
@@ -58,6 +60,8 @@ pub use members::MockMembers;
 pub use onboarding::MockOnboardingQueue;
 #[cfg(feature = "mock")]
 pub use readiness::MockMetadataReadiness;
+#[cfg(feature = "mock")]
+pub use records::MockRecords;
 #[cfg(feature = "mock")]
 pub use registry::MockTenantRegistry;
 #[cfg(feature = "mock")]

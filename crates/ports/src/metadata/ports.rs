@@ -7,8 +7,8 @@ use coffer_domain::Tenant;
 
 use crate::{
     AuditLog, BillingLedger, EventOutbox, FileCatalog, Grants, Integrity, JobLocks, Journal,
-    Members, MetadataError, MetadataReadiness, NewTenant, OnboardingQueue, OneDatabase, ScanQueue,
-    TenantData, TenantDataResolver, TenantDatabases, TenantRegistry, TenantSettings,
+    Members, MetadataError, MetadataReadiness, NewTenant, OnboardingQueue, OneDatabase, Records,
+    ScanQueue, TenantData, TenantDataResolver, TenantDatabases, TenantRegistry, TenantSettings,
     UploadSessions,
 };
 
@@ -55,7 +55,8 @@ impl MetadataPorts {
             + Grants
             + AuditLog
             + Integrity
-            + EventOutbox,
+            + EventOutbox
+            + Records,
     {
         Self {
             registry: store.clone(),

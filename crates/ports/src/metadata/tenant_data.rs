@@ -11,7 +11,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use coffer_domain::Tenant;
 
-use crate::{AuditLog, EventOutbox, FileCatalog, Grants, Integrity, Members, MetadataError};
+use crate::{
+    AuditLog, EventOutbox, FileCatalog, Grants, Integrity, Members, MetadataError, Records,
+};
 
 /// The stores that hold one tenant's data. Every method of each still
 /// takes the tenant's [`crate::TenantScope`]: row-level security confines
@@ -24,6 +26,7 @@ pub struct TenantData {
     pub audit: Arc<dyn AuditLog>,
     pub integrity: Arc<dyn Integrity>,
     pub events: Arc<dyn EventOutbox>,
+    pub records: Arc<dyn Records>,
 }
 
 impl std::fmt::Debug for TenantData {
@@ -36,7 +39,7 @@ impl TenantData {
     /// Every store of a tenant's data in one adapter.
     pub fn in_one<S>(store: Arc<S>) -> Self
     where
-        S: FileCatalog + Members + Grants + AuditLog + Integrity + EventOutbox,
+        S: FileCatalog + Members + Grants + AuditLog + Integrity + EventOutbox + Records,
     {
         Self {
             files: store.clone(),
@@ -44,6 +47,7 @@ impl TenantData {
             grants: store.clone(),
             audit: store.clone(),
             integrity: store.clone(),
+            records: store.clone(),
             events: store,
         }
     }

@@ -60,6 +60,22 @@ pub struct FileDto {
     )]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub deleted_at: Option<OffsetDateTime>,
+    /// The records retention, when one is set (docs/records.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionDto>,
+    /// Whether a legal hold keeps the file.
+    pub legal_hold: bool,
+}
+
+/// A file's records retention.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetentionDto {
+    /// `governance` or `compliance`.
+    #[schema(example = "compliance")]
+    pub mode: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub retain_until: OffsetDateTime,
 }
 
 impl From<FileRecord> for FileDto {
@@ -80,6 +96,11 @@ impl From<FileRecord> for FileDto {
             created_at: f.created_at,
             updated_at: f.updated_at,
             deleted_at: f.deleted_at,
+            retention: f.retention.map(|r| RetentionDto {
+                mode: r.mode.as_str().to_owned(),
+                retain_until: r.retain_until,
+            }),
+            legal_hold: f.legal_hold,
         }
     }
 }

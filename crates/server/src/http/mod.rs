@@ -14,6 +14,7 @@ mod openapi_conformance;
 mod ops;
 mod platform;
 pub mod rate_limit;
+mod records;
 mod storage;
 mod tenants;
 
@@ -75,6 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, options: &RouteOptions) {
             .wrap(actix_web::middleware::from_fn(cors::refusals_as_problems))
             .configure(files::routes)
             .configure(credentials::routes)
+            .configure(records::routes)
             .configure(tenants::routes)
             .configure(events::routes)
             .configure(platform::routes)

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::openapi_conformance::Conformance;
-use super::{billing, credentials, dto, error, events, files, platform, tenants};
+use super::{billing, credentials, dto, error, events, files, platform, records, tenants};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -16,6 +16,8 @@ use super::{billing, credentials, dto, error, events, files, platform, tenants};
         files::update, files::delete, files::restore, files::download, files::content,
         files::list_grants, files::add_grant, files::remove_grant, files::current_tenant, files::audit,
         credentials::issue, credentials::complete_session,
+        records::put_retention, records::delete_retention, records::hold_file, records::file_holds,
+        records::hold_folder, records::all_holds, records::release,
         tenants::create, tenants::list, tenants::get, tenants::update, tenants::retry,
         tenants::get_setting, tenants::put_setting, tenants::get_feature, tenants::put_feature,
         tenants::effective_config,
@@ -35,9 +37,11 @@ use super::{billing, credentials, dto, error, events, files, platform, tenants};
         credentials::CredentialsBody, credentials::CredentialsDto, credentials::UploadSessionDto,
         credentials::CompleteSessionBody, credentials::SessionFileBody,
         credentials::SessionRegistrationDto, credentials::RefusedDto,
+        records::RetentionBody, records::HoldBody, records::FolderHoldBody, records::LegalHoldDto,
+        records::LegalHoldsDto, dto::RetentionDto,
     )),
     modifiers(&Bearer, &Conformance),
-    tags((name = "files"), (name = "permissions"), (name = "tenant"), (name = "platform"), (name = "events"), (name = "billing"))
+    tags((name = "files"), (name = "records"), (name = "permissions"), (name = "tenant"), (name = "platform"), (name = "events"), (name = "billing"))
 )]
 pub struct ApiDoc;
 

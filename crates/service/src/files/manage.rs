@@ -4,7 +4,7 @@ use coffer_domain::{Action, ErrorCode, FileId, FileRecord, FileStatus};
 use coffer_ports::{FilePatch, MetadataErrorKind};
 use serde_json::json;
 
-use super::{Files, UpdateFile, require_status};
+use super::{Files, UpdateFile, removal_refused, require_status};
 use crate::{Caller, ServiceError};
 
 impl Files {
@@ -98,18 +98,25 @@ impl Files {
             .authorized_file(&data, caller, &scope, id, Action::Delete)
             .await?
             .file;
+        let now = self.clock.now();
         match (file.status, permanent) {
+            (FileStatus::Available, false) if file.legal_hold => {
+                return Err(removal_refused(coffer_domain::RemovalBlock::LegalHold));
+            }
             (FileStatus::Available, false) => {
                 let journal = self
                     .recorder
                     .announce(caller, "file.trashed", &file, json!({}));
                 data.files
-                    .trash_file(&scope, id, self.clock.now(), journal)
+                    .trash_file(&scope, id, now, journal)
                     .await
                     .map_err(ServiceError::from_file_lookup)?;
             }
             (FileStatus::Deleted, false) => {}
             (_, _) => {
+                if let Some(block) = file.removal_block(now) {
+                    return Err(removal_refused(block));
+                }
                 let journal = self.recorder.announce(
                     caller,
                     "file.erased",
@@ -142,7 +149,10 @@ impl Files {
         require_status(&file, FileStatus::Deleted)?;
         let now = self.clock.now();
         let retention = self.configs.retention(tenant).await?;
-        if file.deleted_at.is_some_and(|at| at + retention <= now) {
+        // A records retention or hold outlives the trash (docs/records.md).
+        if file.deleted_at.is_some_and(|at| at + retention <= now)
+            && file.removal_block(now).is_none()
+        {
             return Err(ServiceError::conflict(
                 ErrorCode::RetentionExpired,
                 "the file's retention has passed",

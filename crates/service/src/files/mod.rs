@@ -2,6 +2,7 @@
 
 mod manage;
 mod read;
+mod records;
 mod session;
 mod upload;
 mod verify;
@@ -22,6 +23,8 @@ use crate::recorder::Recorder;
 use crate::{Caller, EffectiveConfigs, ErrorKind, ServiceConfig, ServiceError, Stores};
 
 pub use read::ListFiles;
+pub(crate) use records::removal_refused;
+pub use records::{HoldRequest, RetentionChange};
 pub use session::{MAX_SESSION_ENTRIES, RefusedEntry, SessionEntry, SessionRegistration};
 pub use upload::{
     InitiateUpload, InitiatedUpload, MultipartUpload, PartRequest, PresignedPart, ReceivedParts,

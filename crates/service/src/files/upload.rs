@@ -336,13 +336,15 @@ impl Files {
                 return Err(err);
             }
         };
+        let now = self.clock.now();
         let facts = ObjectFacts {
             key: verified.location.key().clone(),
             size_bytes: verified.size,
             checksum_sha256: Some(verified.sha256),
             content_type: file.content_type.clone(),
-            at: self.clock.now(),
+            at: now,
             awaits_scan: self.awaits_scan(tenant, file.id).await?,
+            retention: self.default_retention(tenant, file, now).await?,
         };
         let mut detail = detail;
         if let Some(fields) = detail.as_object_mut() {
@@ -367,6 +369,9 @@ impl Files {
             // A concurrent complete made the file available first, with its
             // own copy: this one is not needed.
             verify::discard(store, &verified.location).await;
+        }
+        if available.retention.is_some() {
+            self.lock_in_store(tenant, &available, false).await;
         }
         Ok(available)
     }
@@ -491,6 +496,7 @@ impl Files {
             content_type,
             at: now,
             awaits_scan: self.awaits_scan(tenant, file.id).await?,
+            retention: self.default_retention(tenant, &file, now).await?,
         };
         let journal = self.recorder.announce(
             caller,
@@ -498,10 +504,14 @@ impl Files {
             &file,
             json!({ "size": size, "streamed": true }),
         );
-        Ok(data
+        let available = data
             .files
             .mark_available(&scope, file.id, facts, journal)
-            .await?)
+            .await?;
+        if available.retention.is_some() {
+            self.lock_in_store(tenant, &available, false).await;
+        }
+        Ok(available)
     }
 
     /// The caller's tenant, if the caller may create files in it.

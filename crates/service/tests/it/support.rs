@@ -9,7 +9,7 @@ use coffer_domain::{
 use coffer_ports::{
     Clock, MetadataError, MetadataErrorKind, MockAuditLog, MockBillingLedger, MockCredentialIssuer,
     MockEventOutbox, MockFileCatalog, MockGrants, MockIdentityProvider, MockIntegrity, MockMembers,
-    MockObjectStore, MockOnboardingQueue, MockScanQueue, MockTenantDataResolver,
+    MockObjectStore, MockOnboardingQueue, MockRecords, MockScanQueue, MockTenantDataResolver,
     MockTenantDatabases, MockTenantRegistry, MockTenantSettings, MockUploadSessions,
     MockWebhookSender, OneDatabase, PresignedRequest, ScanQueue, StoreError, StoreErrorKind,
     StoredFile, TenantData, TenantDataResolver, TenantDatabases, TenantSettings,
@@ -76,6 +76,7 @@ pub fn no_data() -> TenantData {
         audit: Arc::new(MockAuditLog::new()),
         integrity: Arc::new(MockIntegrity::new()),
         events: Arc::new(MockEventOutbox::new()),
+        records: Arc::new(MockRecords::new()),
     }
 }
 
@@ -600,6 +601,8 @@ pub fn file(tenant: &Tenant, owner: &str, status: FileStatus) -> FileRecord {
         created_at: now(),
         updated_at: now(),
         deleted_at: None,
+        retention: None,
+        legal_hold: false,
     }
 }
 

@@ -71,6 +71,8 @@ async fn reaps_expired_uploads_and_purges_old_trash_only() {
             purged: 1,
             tenants_purged: 0,
             sessions_reaped: 0,
+            kept_by_records: 0,
+            purges_held: 0,
             erases_finished: 0,
             failed: 0
         }
@@ -129,6 +131,8 @@ async fn a_file_that_cannot_be_erased_is_left_for_the_next_sweep() {
             purged: 0,
             tenants_purged: 0,
             sessions_reaped: 0,
+            kept_by_records: 0,
+            purges_held: 0,
             erases_finished: 0,
             failed: 1
         }

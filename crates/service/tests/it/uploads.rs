@@ -74,6 +74,8 @@ fn pending_from(
         created_at: new.created_at,
         updated_at: new.created_at,
         deleted_at: None,
+        retention: None,
+        legal_hold: false,
     }
 }
 

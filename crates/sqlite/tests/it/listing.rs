@@ -33,6 +33,7 @@ async fn available(
         content_type: ContentType::new("application/pdf").unwrap(),
         at: at(created),
         awaits_scan: false,
+        retention: None,
     };
     store
         .mark_available(&scope, rec.id, facts, record())

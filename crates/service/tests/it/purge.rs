@@ -131,3 +131,46 @@ async fn a_tenant_in_the_shared_database_is_purged_by_the_registry_alone() {
     assert_eq!(report, purged(1, 0));
     assert_eq!(*log.lock().unwrap(), ["purge_tenant"]);
 }
+
+#[tokio::test]
+async fn retained_records_stop_the_purge_before_anything_is_deleted() {
+    let t = cancelled(None);
+    let log = Log::default();
+    let mut fx = fixture(&t, t.clone(), &log);
+    // Nothing may go: no object listed for deletion, no row purged.
+    fx.store.checkpoint();
+    fx.store.expect_list().never();
+    fx.store.expect_delete().never();
+    fx.registry.checkpoint();
+    let page = t.clone();
+    fx.registry.expect_list_tenants().returning(move |_, _| {
+        Ok(Page {
+            items: vec![page.clone()],
+            next_cursor: None,
+        })
+    });
+    fx.registry.expect_purge_tenant().never();
+    let held = coffer_domain::FileId::new_v7();
+    let mut records = coffer_ports::MockRecords::new();
+    records
+        .expect_binding_records()
+        .withf(|_, at, _| *at == now())
+        .returning(move |_, _, _| {
+            Ok(vec![coffer_ports::BindingRecord {
+                file_id: held,
+                retention: None,
+                legal_hold: true,
+            }])
+        });
+    fx.records = Some(records);
+    let report = fx.build().sweep().await.unwrap();
+    assert_eq!(
+        report,
+        SweepReport {
+            tenants: 1,
+            purges_held: 1,
+            ..SweepReport::default()
+        }
+    );
+    assert!(log.lock().unwrap().is_empty());
+}

@@ -406,6 +406,8 @@ pub struct SweeperFx {
     pub store: MockObjectStore,
     /// Upload sessions; `None` (the default): none is closed.
     pub sessions: Option<MockUploadSessions>,
+    /// Records rules; `None` (the default): nothing binds a purge.
+    pub records: Option<MockRecords>,
     pub config: Config,
 }
 
@@ -413,9 +415,16 @@ impl SweeperFx {
     pub fn build(self) -> Sweeper {
         let config = self.config.shared();
         let registry = Arc::new(self.registry);
+        let records = self.records.unwrap_or_else(|| {
+            let mut none = MockRecords::new();
+            none.expect_binding_records()
+                .returning(|_, _, _| Ok(Vec::new()));
+            none
+        });
         let data = TenantData {
             files: Arc::new(self.files),
             integrity: Arc::new(self.integrity),
+            records: Arc::new(records),
             ..no_data()
         };
         let tenant_data = resolver(data, None, None);

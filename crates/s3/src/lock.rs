@@ -178,9 +178,15 @@ pub(crate) async fn apply(
     let (version, held) = current(client, location, None).await?;
     let wanted = lock.retention.filter(|r| r.is_active(now));
     if wanted.is_some() || held.retention_binds(now) {
-        put_retention(client, location, version.as_deref(), wanted, bypass_governance)
-            .await
-            .map_err(|err| weakening_refused(err, &held, now, wanted))?;
+        put_retention(
+            client,
+            location,
+            version.as_deref(),
+            wanted,
+            bypass_governance,
+        )
+        .await
+        .map_err(|err| weakening_refused(err, &held, now, wanted))?;
     }
     if held.legal_hold != Some(lock.legal_hold) {
         put_legal_hold(client, location, version.as_deref(), lock.legal_hold).await?;

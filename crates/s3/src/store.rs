@@ -11,9 +11,7 @@ use coffer_ports::{
 use crate::copy::CopySettings;
 use crate::lock::LockedBuckets;
 use crate::upload::UploadSettings;
-use crate::{
-    S3Config, S3Error, bucket, client, copy, lock, multipart, objects, presign, upload,
-};
+use crate::{S3Config, S3Error, bucket, client, copy, lock, multipart, objects, presign, upload};
 
 /// The [`ObjectStore`] on an S3-compatible store.
 ///

@@ -70,7 +70,11 @@ pub async fn an_object_under_no_lock_deletes_completely(store: Arc<dyn ObjectSto
     let location = h.location();
     ok(
         store
-            .put_stream(&location, &content_type("text/plain"), pattern_stream(3, 64))
+            .put_stream(
+                &location,
+                &content_type("text/plain"),
+                pattern_stream(3, 64),
+            )
             .await,
         "put_stream",
     );

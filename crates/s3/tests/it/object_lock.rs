@@ -10,8 +10,7 @@ use aws_sdk_s3::types::{ObjectLockLegalHoldStatus, ObjectLockRetentionMode};
 use coffer_contract::object_store::Harness;
 use coffer_domain::{BucketName, ContentType, ObjectKey, Retention, RetentionMode};
 use coffer_ports::{
-    LockEnforcement, ObjectLocation, ObjectLock, ObjectPrefix, ObjectStore,
-    StoreErrorKind,
+    LockEnforcement, ObjectLocation, ObjectLock, ObjectPrefix, ObjectStore, StoreErrorKind,
 };
 use futures::StreamExt;
 use time::{Duration, OffsetDateTime};
@@ -223,7 +222,11 @@ async fn compliance_is_never_shortened_even_with_bypass() {
         ("removed", None),
     ] {
         assert_eq!(
-            kind(store.apply_lock(&location, &lock(weaker, false), true).await),
+            kind(
+                store
+                    .apply_lock(&location, &lock(weaker, false), true)
+                    .await
+            ),
             StoreErrorKind::Refused,
             "{what}"
         );
@@ -384,7 +387,10 @@ async fn with_object_lock_off_nothing_is_enforced() {
     let in_locked = Harness::new(bucket, None).location();
     put(&unlocked, &in_locked).await;
     unlocked.delete(&in_locked).await.expect("delete");
-    assert_eq!(kind(unlocked.head(&in_locked).await), StoreErrorKind::NotFound);
+    assert_eq!(
+        kind(unlocked.head(&in_locked).await),
+        StoreErrorKind::NotFound
+    );
     assert_eq!(versions_of(&in_locked).await, (1, 1));
 }
 

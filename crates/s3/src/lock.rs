@@ -168,6 +168,9 @@ fn store_mode(mode: RetentionMode) -> ObjectLockRetentionMode {
 /// The retention is sent whenever one is asked for (the store itself decides
 /// whether it weakens the one it holds); removing one is sent only when the
 /// version has one that still binds; the legal hold only when it changes.
+/// The legal hold goes first: the two are independent in S3, and a store
+/// that refuses the retention change (SeaweedFS cannot remove one) must not
+/// keep a hold Coffer released.
 pub(crate) async fn apply(
     client: &aws_sdk_s3::Client,
     location: &ObjectLocation,
@@ -176,6 +179,9 @@ pub(crate) async fn apply(
 ) -> Result<(), S3Error> {
     let now = OffsetDateTime::now_utc();
     let (version, held) = current(client, location, None).await?;
+    if held.legal_hold != Some(lock.legal_hold) {
+        put_legal_hold(client, location, version.as_deref(), lock.legal_hold).await?;
+    }
     let wanted = lock.retention.filter(|r| r.is_active(now));
     if wanted.is_some() || held.retention_binds(now) {
         put_retention(
@@ -187,9 +193,6 @@ pub(crate) async fn apply(
         )
         .await
         .map_err(|err| weakening_refused(err, &held, now, wanted))?;
-    }
-    if held.legal_hold != Some(lock.legal_hold) {
-        put_legal_hold(client, location, version.as_deref(), lock.legal_hold).await?;
     }
     Ok(())
 }

@@ -292,19 +292,32 @@ async fn governance_is_shortened_only_with_bypass() {
 /// SeaweedFS 4.48 answers `400 InvalidRequest` to a `PutObjectRetention`
 /// without mode and date, bypass or not, so a governance retention cannot
 /// be removed there (AWS S3 removes it with the bypass header): Coffer
-/// reports `Refused` and the store keeps the retention. Should SeaweedFS
-/// start removing it, this test fails: update docs/storage.md.
+/// reports `Refused` and the store keeps the retention. A legal hold
+/// released in the same call is released all the same. Should SeaweedFS
+/// start removing retentions, this test fails: update docs/storage.md.
 #[tokio::test]
 async fn seaweedfs_does_not_remove_a_governance_retention() {
     let (store, _, location) = locked_object().await;
     let kept = retention(RetentionMode::Governance, 1);
     store
-        .apply_lock(&location, &lock(kept, false), false)
+        .apply_lock(&location, &lock(kept, true), false)
         .await
-        .expect("apply governance");
+        .expect("apply governance and a hold");
     assert_eq!(
         kind(store.apply_lock(&location, &lock(None, false), true).await),
         StoreErrorKind::Refused
+    );
+    let hold = raw_client()
+        .get_object_legal_hold()
+        .bucket(location.bucket().as_str())
+        .key(location.key().as_str())
+        .send()
+        .await
+        .expect("GetObjectLegalHold");
+    assert_eq!(
+        hold.legal_hold().and_then(|h| h.status()),
+        Some(&ObjectLockLegalHoldStatus::Off),
+        "the hold is released although the retention stays"
     );
     assert_eq!(
         stored_retention(&location).await,

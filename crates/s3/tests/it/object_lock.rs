@@ -102,6 +102,47 @@ async fn stored_retention(location: &ObjectLocation) -> (ObjectLockRetentionMode
     )
 }
 
+/// `apply_lock`, which must be `Enforced`.
+async fn enforce(
+    store: &dyn ObjectStore,
+    location: &ObjectLocation,
+    wanted: ObjectLock,
+    bypass_governance: bool,
+) {
+    let enforcement = store
+        .apply_lock(location, &wanted, bypass_governance)
+        .await
+        .expect("apply_lock");
+    assert_eq!(enforcement, LockEnforcement::Enforced, "{wanted:?}");
+}
+
+/// The store holds exactly `wanted` as the object's retention.
+async fn assert_retention(location: &ObjectLocation, wanted: Option<Retention>) {
+    let wanted = wanted.expect("a retention");
+    let mode = match wanted.mode {
+        RetentionMode::Governance => ObjectLockRetentionMode::Governance,
+        RetentionMode::Compliance => ObjectLockRetentionMode::Compliance,
+    };
+    assert_eq!(
+        stored_retention(location).await,
+        (mode, wanted.retain_until.unix_timestamp())
+    );
+}
+
+async fn legal_hold_of(location: &ObjectLocation) -> ObjectLockLegalHoldStatus {
+    let out = raw_client()
+        .get_object_legal_hold()
+        .bucket(location.bucket().as_str())
+        .key(location.key().as_str())
+        .send()
+        .await
+        .expect("GetObjectLegalHold");
+    out.legal_hold()
+        .and_then(|h| h.status())
+        .cloned()
+        .expect("a legal hold status")
+}
+
 fn kind<T: std::fmt::Debug>(result: Result<T, coffer_ports::StoreError>) -> StoreErrorKind {
     result.expect_err("the store must refuse").kind()
 }
@@ -143,20 +184,8 @@ async fn ensure_bucket_creates_buckets_with_object_lock_and_versioning() {
 async fn a_retained_object_is_refused_and_keeps_its_bytes() {
     let (store, _, location) = locked_object().await;
     let kept = retention(RetentionMode::Governance, 1);
-    assert_eq!(
-        store
-            .apply_lock(&location, &lock(kept, false), false)
-            .await
-            .expect("apply_lock"),
-        LockEnforcement::Enforced
-    );
-    assert_eq!(
-        stored_retention(&location).await,
-        (
-            ObjectLockRetentionMode::Governance,
-            kept.expect("kept").retain_until.unix_timestamp()
-        )
-    );
+    enforce(store.as_ref(), &location, lock(kept, false), false).await;
+    assert_retention(&location, kept).await;
 
     assert_eq!(kind(store.delete(&location).await), StoreErrorKind::Refused);
     // Refused without a delete marker left behind: the object is as it was.
@@ -167,32 +196,17 @@ async fn a_retained_object_is_refused_and_keeps_its_bytes() {
 #[tokio::test]
 async fn a_legal_hold_blocks_deletion_until_released() {
     let (store, harness, location) = locked_object().await;
-    let held = store
-        .apply_lock(&location, &lock(None, true), false)
-        .await
-        .expect("apply_lock");
-    assert_eq!(held, LockEnforcement::Enforced);
-    let hold = raw_client()
-        .get_object_legal_hold()
-        .bucket(location.bucket().as_str())
-        .key(location.key().as_str())
-        .send()
-        .await
-        .expect("GetObjectLegalHold");
+    enforce(store.as_ref(), &location, lock(None, true), false).await;
     assert_eq!(
-        hold.legal_hold().and_then(|h| h.status()),
-        Some(&ObjectLockLegalHoldStatus::On)
+        legal_hold_of(&location).await,
+        ObjectLockLegalHoldStatus::On
     );
 
     assert_eq!(kind(store.delete(&location).await), StoreErrorKind::Refused);
     assert_eq!(read(store.as_ref(), &location).await, BODY);
     assert_eq!(versions_of(&location).await, (1, 0));
 
-    let released = store
-        .apply_lock(&location, &lock(None, false), false)
-        .await
-        .expect("release");
-    assert_eq!(released, LockEnforcement::Enforced);
+    enforce(store.as_ref(), &location, lock(None, false), false).await;
     store.delete(&location).await.expect("delete after release");
     assert_eq!(kind(store.head(&location).await), StoreErrorKind::NotFound);
     assert_eq!(versions_of(&location).await, (0, 0), "no version left");
@@ -211,10 +225,7 @@ async fn a_legal_hold_blocks_deletion_until_released() {
 async fn compliance_is_never_shortened_even_with_bypass() {
     let (store, _, location) = locked_object().await;
     let two_days = retention(RetentionMode::Compliance, 2);
-    store
-        .apply_lock(&location, &lock(two_days, false), false)
-        .await
-        .expect("apply compliance");
+    enforce(store.as_ref(), &location, lock(two_days, false), false).await;
 
     for (what, weaker) in [
         ("shorter", retention(RetentionMode::Compliance, 1)),
@@ -231,60 +242,30 @@ async fn compliance_is_never_shortened_even_with_bypass() {
             "{what}"
         );
     }
-    let until = two_days.expect("kept").retain_until.unix_timestamp();
-    assert_eq!(
-        stored_retention(&location).await,
-        (ObjectLockRetentionMode::Compliance, until)
-    );
+    assert_retention(&location, two_days).await;
     assert_eq!(kind(store.delete(&location).await), StoreErrorKind::Refused);
     assert_eq!(read(store.as_ref(), &location).await, BODY);
 
     // Extending is always allowed.
     let three_days = retention(RetentionMode::Compliance, 3);
-    store
-        .apply_lock(&location, &lock(three_days, false), false)
-        .await
-        .expect("extend");
-    assert_eq!(
-        stored_retention(&location).await.1,
-        three_days.expect("kept").retain_until.unix_timestamp()
-    );
+    enforce(store.as_ref(), &location, lock(three_days, false), false).await;
+    assert_retention(&location, three_days).await;
 }
 
 #[tokio::test]
 async fn governance_is_shortened_only_with_bypass() {
     let (store, _, location) = locked_object().await;
-    store
-        .apply_lock(
-            &location,
-            &lock(retention(RetentionMode::Governance, 2), false),
-            false,
-        )
-        .await
-        .expect("apply governance");
+    let two_days = retention(RetentionMode::Governance, 2);
+    enforce(store.as_ref(), &location, lock(two_days, false), false).await;
     let shorter = retention(RetentionMode::Governance, 1);
-    assert_eq!(
-        kind(
-            store
-                .apply_lock(&location, &lock(shorter, false), false)
-                .await
-        ),
-        StoreErrorKind::Refused
-    );
-    assert_eq!(
-        store
-            .apply_lock(&location, &lock(shorter, false), true)
-            .await
-            .expect("shorten with bypass"),
-        LockEnforcement::Enforced
-    );
-    assert_eq!(
-        stored_retention(&location).await,
-        (
-            ObjectLockRetentionMode::Governance,
-            shorter.expect("kept").retain_until.unix_timestamp()
-        )
-    );
+    let unbypassed = store
+        .apply_lock(&location, &lock(shorter, false), false)
+        .await;
+    assert_eq!(kind(unbypassed), StoreErrorKind::Refused);
+    assert_retention(&location, two_days).await;
+
+    enforce(store.as_ref(), &location, lock(shorter, false), true).await;
+    assert_retention(&location, shorter).await;
     // Still retained until that date.
     assert_eq!(kind(store.delete(&location).await), StoreErrorKind::Refused);
 }
@@ -299,33 +280,17 @@ async fn governance_is_shortened_only_with_bypass() {
 async fn seaweedfs_does_not_remove_a_governance_retention() {
     let (store, _, location) = locked_object().await;
     let kept = retention(RetentionMode::Governance, 1);
-    store
-        .apply_lock(&location, &lock(kept, true), false)
-        .await
-        .expect("apply governance and a hold");
+    enforce(store.as_ref(), &location, lock(kept, true), false).await;
     assert_eq!(
         kind(store.apply_lock(&location, &lock(None, false), true).await),
         StoreErrorKind::Refused
     );
-    let hold = raw_client()
-        .get_object_legal_hold()
-        .bucket(location.bucket().as_str())
-        .key(location.key().as_str())
-        .send()
-        .await
-        .expect("GetObjectLegalHold");
     assert_eq!(
-        hold.legal_hold().and_then(|h| h.status()),
-        Some(&ObjectLockLegalHoldStatus::Off),
+        legal_hold_of(&location).await,
+        ObjectLockLegalHoldStatus::Off,
         "the hold is released although the retention stays"
     );
-    assert_eq!(
-        stored_retention(&location).await,
-        (
-            ObjectLockRetentionMode::Governance,
-            kept.expect("kept").retain_until.unix_timestamp()
-        )
-    );
+    assert_retention(&location, kept).await;
 }
 
 #[tokio::test]

@@ -434,5 +434,26 @@ mod tests {
             weakening_refused(denied(), &VersionLock::default(), now, None),
             S3Error::Service { .. }
         ));
+        // A store that cannot remove a retention (SeaweedFS: 400) refuses
+        // the removal; a 400 to setting one is not a lock's refusal.
+        let invalid = || S3Error::Service {
+            operation: "PutObjectRetention",
+            status: 400,
+            code: "InvalidRequest".to_owned(),
+            message: String::new(),
+            source: "invalid".into(),
+        };
+        assert!(matches!(
+            weakening_refused(invalid(), &binding, now, None),
+            S3Error::Refused(_)
+        ));
+        let extension = Some(Retention {
+            mode: RetentionMode::Compliance,
+            retain_until: now + time::Duration::days(2),
+        });
+        assert!(matches!(
+            weakening_refused(invalid(), &binding, now, extension),
+            S3Error::Service { .. }
+        ));
     }
 }

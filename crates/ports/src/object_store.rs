@@ -402,10 +402,13 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// `NotFound` when there is no object at the location.
     async fn head(&self, location: &ObjectLocation) -> Result<ObjectMeta, StoreError>;
 
-    /// Delete an object. Deleting a missing object succeeds.
+    /// Delete an object. Where the adapter enforces locks it removes the
+    /// bytes for good (S3 Object Lock: every version of the key, not a
+    /// delete marker over them). Deleting a missing object succeeds.
     ///
     /// # Errors
-    /// `Refused`, `Unavailable`, `Internal`.
+    /// `Refused` when the store keeps the object under a lock
+    /// ([`ObjectStore::apply_lock`]); `Unavailable`, `Internal`.
     async fn delete(&self, location: &ObjectLocation) -> Result<(), StoreError>;
 
     /// Store `body` at `location`, streaming (multipart for large bodies),
@@ -533,9 +536,19 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// the store can enforce one. `bypass_governance` lets a governance
     /// retention be shortened or removed.
     ///
+    /// `lock` is the whole wanted state, not a change: no retention asks
+    /// for none (an expired one asks for nothing), `legal_hold: false`
+    /// releases a hold. The store judges what it holds: it refuses to
+    /// shorten a compliance retention, or a governance one without
+    /// `bypass_governance`. `NotSupported` when the store (or the
+    /// object's bucket) has no object lock; an adapter that answers
+    /// `Enforced` also makes [`ObjectStore::delete`] remove the object's
+    /// bytes for good, or answer `Refused` while the lock binds.
+    ///
     /// # Errors
     /// `NotFound` when there is no object; `Refused` when the store refuses
-    /// to weaken a lock.
+    /// to weaken a lock (some stores cannot remove a retention at all:
+    /// SeaweedFS, docs/storage.md "Object Lock").
     async fn apply_lock(
         &self,
         location: &ObjectLocation,

@@ -16,6 +16,7 @@ use aws_sdk_s3::types::{
 use coffer_ports::{BucketSpec, StorageTransition};
 
 use crate::S3Error;
+use crate::lock::{self, LockedBuckets};
 
 const LIFECYCLE_RULE_ID: &str = "coffer-abort-incomplete-multipart";
 const TRANSITION_RULE_ID: &str = "coffer-transitions";
@@ -27,9 +28,13 @@ pub(crate) async fn ensure(
     client: &aws_sdk_s3::Client,
     region: &str,
     sse: bool,
+    object_lock: Option<&LockedBuckets>,
     spec: &BucketSpec,
 ) -> Result<(), S3Error> {
-    create_if_missing(client, region, spec).await?;
+    let created = create_if_missing(client, region, object_lock.is_some(), spec).await?;
+    if let Some(locked) = object_lock {
+        record_lock(client, locked, spec, created).await?;
+    }
     optional(
         "public access block",
         spec,
@@ -58,14 +63,40 @@ fn optional(what: &str, spec: &BucketSpec, result: Result<(), S3Error>) -> Resul
     }
 }
 
+/// Whether the bucket has Object Lock, remembered for `apply_lock` and
+/// `delete`. A bucket that existed without it keeps working without it
+/// (Coffer does not turn versioning on under objects it already holds):
+/// logged, so the operator knows the store will not refuse deletions there.
+async fn record_lock(
+    client: &aws_sdk_s3::Client,
+    locked: &LockedBuckets,
+    spec: &BucketSpec,
+    created: bool,
+) -> Result<(), S3Error> {
+    let bucket = spec.bucket.as_str();
+    let enabled = lock::lock_enabled(client, bucket).await?;
+    if !enabled {
+        tracing::warn!(
+            s3.bucket = %spec.bucket,
+            s3.created = created,
+            "object_lock is on but the bucket has no Object Lock; only Coffer refuses deleting retained files there"
+        );
+    }
+    locked.remember(bucket, enabled);
+    Ok(())
+}
+
+/// Creates the bucket (with Object Lock, and so versioning, when asked)
+/// unless it exists; whether it was created.
 async fn create_if_missing(
     client: &aws_sdk_s3::Client,
     region: &str,
+    object_lock: bool,
     spec: &BucketSpec,
-) -> Result<(), S3Error> {
+) -> Result<bool, S3Error> {
     let bucket = spec.bucket.as_str();
     match client.head_bucket().bucket(bucket).send().await {
-        Ok(_) => return Ok(()),
+        Ok(_) => return Ok(false),
         Err(e) => {
             let err = S3Error::sdk("HeadBucket", e);
             if !err.is_not_found() {
@@ -83,13 +114,14 @@ async fn create_if_missing(
         .create_bucket()
         .bucket(bucket)
         .set_create_bucket_configuration(configuration)
+        .set_object_lock_enabled_for_bucket(object_lock.then_some(true))
         .send()
         .await
     {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(true),
         Err(e) => match S3Error::sdk("CreateBucket", e) {
             // Another instance created it in the meantime.
-            err if err.code() == Some("BucketAlreadyOwnedByYou") => Ok(()),
+            err if err.code() == Some("BucketAlreadyOwnedByYou") => Ok(false),
             err => Err(err),
         },
     }

@@ -55,6 +55,12 @@ pub struct S3Config {
     /// Temporary credentials (`POST /api/v1/credentials`) through the
     /// store's STS; `None`: the store issues none.
     pub sts: Option<StsConfig>,
+    /// S3 Object Lock: `ensure_bucket` creates buckets with it (and so
+    /// versioned), `apply_lock` sets an object's retention and legal hold
+    /// in buckets that have it, and `delete` removes every version of an
+    /// object there. Off: `apply_lock` answers `NotSupported` and nothing
+    /// else changes. See docs/storage.md, "Object Lock".
+    pub object_lock: bool,
 }
 
 /// How Coffer obtains temporary credentials: `AssumeRole` of `role_arn`,
@@ -104,6 +110,7 @@ impl Default for S3Config {
             operation_timeout: Duration::from_secs(20),
             ready_timeout: Duration::from_secs(5),
             sts: None,
+            object_lock: false,
         }
     }
 }
@@ -130,6 +137,7 @@ impl fmt::Debug for S3Config {
             .field("operation_timeout", &self.operation_timeout)
             .field("ready_timeout", &self.ready_timeout)
             .field("sts", &self.sts)
+            .field("object_lock", &self.object_lock)
             .finish()
     }
 }
@@ -178,6 +186,7 @@ mod tests {
         assert_eq!(config.ready_timeout, Duration::from_secs(2));
         assert_eq!(config.operation_timeout, Duration::from_secs(7));
         assert_eq!(config.part_size_bytes, 8 * 1024 * 1024);
+        assert!(!config.object_lock, "object lock is off unless asked for");
         let misplaced = serde_json::from_value::<S3Config>(serde_json::json!({"bucket": "b"}));
         assert!(
             misplaced.is_err(),

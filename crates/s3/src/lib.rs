@@ -32,6 +32,7 @@ mod config;
 mod copy;
 mod credentials;
 mod error;
+mod lock;
 mod multipart;
 mod objects;
 mod presign;

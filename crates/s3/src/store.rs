@@ -9,8 +9,9 @@ use coffer_ports::{
 };
 
 use crate::copy::CopySettings;
+use crate::lock::LockedBuckets;
 use crate::upload::UploadSettings;
-use crate::{S3Config, S3Error, bucket, client, copy, multipart, objects, presign, upload};
+use crate::{S3Config, S3Error, bucket, client, copy, lock, multipart, objects, presign, upload};
 
 /// The [`ObjectStore`] on an S3-compatible store.
 ///
@@ -25,6 +26,8 @@ pub struct S3Store {
     upload: UploadSettings,
     copy: CopySettings,
     ready_timeout: Duration,
+    /// `Some` when `object_lock` is configured: the buckets known to have it.
+    object_lock: Option<LockedBuckets>,
 }
 
 impl S3Store {
@@ -58,6 +61,7 @@ impl S3Store {
                 part_size: config.copy_part_size_bytes,
             },
             ready_timeout: config.ready_timeout,
+            object_lock: config.object_lock.then(LockedBuckets::default),
         })
     }
 }
@@ -77,6 +81,14 @@ impl ObjectStore for S3Store {
     }
 
     async fn delete(&self, location: &ObjectLocation) -> Result<(), StoreError> {
+        if let Some(locked) = &self.object_lock
+            && locked
+                .is_locked(&self.client, location.bucket().as_str())
+                .await?
+        {
+            // A plain delete would only lay a delete marker over the bytes.
+            return Ok(lock::delete_all_versions(&self.client, location).await?);
+        }
         Ok(objects::delete(&self.client, location).await?)
     }
 
@@ -176,7 +188,14 @@ impl ObjectStore for S3Store {
     }
 
     async fn ensure_bucket(&self, spec: &BucketSpec) -> Result<(), StoreError> {
-        Ok(bucket::ensure(&self.client, &self.region, self.sse, spec).await?)
+        Ok(bucket::ensure(
+            &self.client,
+            &self.region,
+            self.sse,
+            self.object_lock.as_ref(),
+            spec,
+        )
+        .await?)
     }
 
     async fn remove_bucket(&self, bucket: &BucketName) -> Result<(), StoreError> {
@@ -190,12 +209,23 @@ impl ObjectStore for S3Store {
     async fn apply_lock(
         &self,
         location: &ObjectLocation,
-        _lock: &ObjectLock,
-        _bypass_governance: bool,
+        object_lock: &ObjectLock,
+        bypass_governance: bool,
     ) -> Result<LockEnforcement, StoreError> {
-        // Object Lock is not wired to S3 yet: Coffer's own refusal is the only one.
-        self.head(location).await?;
-        Ok(LockEnforcement::NotSupported)
+        let Some(locked) = &self.object_lock else {
+            // Not configured: Coffer's own refusal is the only one.
+            self.head(location).await?;
+            return Ok(LockEnforcement::NotSupported);
+        };
+        if !locked
+            .is_locked(&self.client, location.bucket().as_str())
+            .await?
+        {
+            self.head(location).await?;
+            return Ok(LockEnforcement::NotSupported);
+        }
+        lock::apply(&self.client, location, object_lock, bypass_governance).await?;
+        Ok(LockEnforcement::Enforced)
     }
 
     async fn check_ready(&self) -> Result<(), StoreError> {

@@ -1,11 +1,14 @@
-//! Deleting an object (idempotent) and listing a tenant's objects in pages.
+//! Deleting an object (idempotent), an object lock that binds nothing, and
+//! listing a tenant's objects in pages.
 
 use std::sync::Arc;
 
 use coffer_domain::{ObjectKey, UploadSessionId};
-use coffer_ports::{ObjectLocation, ObjectPrefix, ObjectStore};
+use coffer_ports::{ObjectLocation, ObjectLock, ObjectPrefix, ObjectStore, StoreErrorKind};
 
-use super::fixtures::{Harness, assert_absent, content_type, ok, pattern_stream};
+use super::fixtures::{
+    Harness, assert_absent, collect, content_type, ok, pattern, pattern_stream, refused_with,
+};
 
 /// The cases of this group (see [`crate::object_store_contract!`]).
 #[macro_export]
@@ -13,6 +16,8 @@ macro_rules! object_list_delete_contract {
     ($factory:path) => {
         $crate::__object_store_cases!($factory; list_delete;
             delete_removes_and_is_idempotent,
+            apply_lock_to_a_missing_object_is_not_found,
+            an_object_under_no_lock_deletes_completely,
             list_pages_through_tenant_objects,
             list_of_a_session_holds_that_session_only,
         );
@@ -37,6 +42,57 @@ pub async fn delete_removes_and_is_idempotent(store: Arc<dyn ObjectStore>, h: Ha
         ok(store.head(&kept).await, "head of the other object").size,
         100
     );
+}
+
+/// No lock: no retention, no legal hold.
+const NO_LOCK: ObjectLock = ObjectLock {
+    retention: None,
+    legal_hold: false,
+};
+
+pub async fn apply_lock_to_a_missing_object_is_not_found(store: Arc<dyn ObjectStore>, h: Harness) {
+    let hold = ObjectLock {
+        retention: None,
+        legal_hold: true,
+    };
+    refused_with(
+        store.apply_lock(&h.location(), &hold, false).await,
+        StoreErrorKind::NotFound,
+        "apply_lock to a missing object",
+    );
+}
+
+/// Whether or not the store enforces locks (S3 Object Lock: `Enforced`;
+/// the local disk, a bucket without Object Lock: `NotSupported`), an
+/// object whose lock binds nothing keeps its bytes and then deletes
+/// completely.
+pub async fn an_object_under_no_lock_deletes_completely(store: Arc<dyn ObjectStore>, h: Harness) {
+    let location = h.location();
+    ok(
+        store
+            .put_stream(
+                &location,
+                &content_type("text/plain"),
+                pattern_stream(3, 64),
+            )
+            .await,
+        "put_stream",
+    );
+    ok(
+        store.apply_lock(&location, &NO_LOCK, false).await,
+        "apply_lock with nothing to bind",
+    );
+    let read = ok(store.get_stream(&location, None).await, "get_stream");
+    assert_eq!(collect(read.body).await, pattern(3, 0, 64));
+    ok(store.delete(&location).await, "delete");
+    assert_absent(store.as_ref(), &location, "head after delete").await;
+    let listed = ok(
+        store
+            .list(&ObjectPrefix::tenant(h.tenant, h.bucket.clone()), None, 10)
+            .await,
+        "list",
+    );
+    assert!(listed.objects.is_empty(), "{listed:?}");
 }
 
 pub async fn list_pages_through_tenant_objects(store: Arc<dyn ObjectStore>, h: Harness) {

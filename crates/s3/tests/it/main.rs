@@ -8,5 +8,6 @@ mod contract;
 mod copy;
 mod cors;
 mod credentials;
+mod object_lock;
 mod refusals;
 mod support;

@@ -7,6 +7,9 @@ use coffer_s3::{S3Config, S3Store};
 
 /// The bucket every contract case shares; each case has its own tenant prefix.
 const CONTRACT_BUCKET: &str = "coffer-contract";
+/// The same for the suite run again with `object_lock` on: a bucket
+/// created with Object Lock, so versioned.
+pub const LOCKED_CONTRACT_BUCKET: &str = "coffer-contract-locked";
 
 fn var(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -25,6 +28,14 @@ pub fn config() -> S3Config {
         secret_access_key: Some(var("COFFER_TEST_S3_SECRET_ACCESS_KEY").into()),
         force_path_style: true,
         ..S3Config::default()
+    }
+}
+
+/// [`config`] with `object_lock` on.
+pub fn locked_config() -> S3Config {
+    S3Config {
+        object_lock: true,
+        ..config()
     }
 }
 
@@ -48,9 +59,19 @@ pub fn fresh_bucket(prefix: &str) -> BucketName {
 
 /// The contract suite's factory: the shared bucket, set up, and a fresh tenant.
 pub async fn contract_store() -> (Arc<dyn ObjectStore>, Harness) {
-    let store = store_with(config()).await;
+    shared_bucket_store(config(), CONTRACT_BUCKET).await
+}
+
+/// The contract suite's factory with `object_lock` on, in a bucket with
+/// Object Lock: every port call must work there as anywhere else.
+pub async fn locked_contract_store() -> (Arc<dyn ObjectStore>, Harness) {
+    shared_bucket_store(locked_config(), LOCKED_CONTRACT_BUCKET).await
+}
+
+async fn shared_bucket_store(config: S3Config, bucket: &str) -> (Arc<dyn ObjectStore>, Harness) {
+    let store = store_with(config).await;
     let harness = Harness::new(
-        BucketName::new(CONTRACT_BUCKET).expect("bucket name"),
+        BucketName::new(bucket).expect("bucket name"),
         Some(allowed_origin()),
     );
     store

@@ -38,6 +38,7 @@ pub mod jobs;
 pub mod members;
 pub mod onboarding;
 pub mod readiness;
+pub mod records;
 pub mod registry;
 pub mod scans;
 pub mod sessions;
@@ -100,6 +101,9 @@ macro_rules! metadata_contract {
         }
         mod events {
             $crate::event_outbox_contract!(super::__metadata_contract_ports());
+        }
+        mod records {
+            $crate::records_contract!(super::__metadata_contract_ports());
         }
     };
 }

@@ -26,6 +26,7 @@ mod ops;
 mod outage;
 mod outbound;
 mod rate_limits;
+mod records;
 mod regions;
 mod restart;
 mod scanning;

@@ -61,6 +61,22 @@ fn key_error(err: &coffer_domain::ConfigKeyError) -> ServiceError {
     ServiceError::new(ErrorKind::Invalid, err.code(), err.to_string())
 }
 
+/// Who may read and change a setting: platform admins every one; a
+/// tenant's own admins its records rules (`records_retention`), which are
+/// the tenant's policy, not a plan's limit (docs/records.md).
+fn may_set(caller: &Caller, id: TenantId, key: SettingKey) -> Result<(), ServiceError> {
+    if caller.principal.is_platform_admin() {
+        return Ok(());
+    }
+    if key == SettingKey::RecordsRetention
+        && let Ok((tenant, _)) = caller.admin("records rules")
+        && tenant.id == id
+    {
+        return Ok(());
+    }
+    caller.require_platform_admin()
+}
+
 fn setting_effect(eff: &EffectiveConfig, key: SettingKey) -> (Value, Source) {
     match key {
         SettingKey::MaxFileSize => (json!(eff.max_file_size.value), eff.max_file_size.source),
@@ -118,9 +134,9 @@ impl Settings {
         id: TenantId,
         key: &str,
     ) -> Result<SettingView, ServiceError> {
-        caller.require_platform_admin()?;
-        let tenant = load_tenant(self.registry.as_ref(), id).await?;
         let key = SettingKey::parse(key).map_err(|e| key_error(&e))?;
+        may_set(caller, id, key)?;
+        let tenant = load_tenant(self.registry.as_ref(), id).await?;
         let value = self
             .settings
             .get_setting(&TenantScope::new(id), key.as_str())
@@ -148,9 +164,9 @@ impl Settings {
         key: &str,
         value: Option<Value>,
     ) -> Result<SettingView, ServiceError> {
-        caller.require_platform_admin()?;
-        let tenant = load_tenant(self.registry.as_ref(), id).await?;
         let key = SettingKey::parse(key).map_err(|e| key_error(&e))?;
+        may_set(caller, id, key)?;
+        let tenant = load_tenant(self.registry.as_ref(), id).await?;
         let value = value
             .filter(|v| !v.is_null())
             .map(|v| key.validate(&v))

@@ -45,19 +45,40 @@ async fn retained_and_held_files_outlive_every_removal(mode: Mode) {
     let other = server.tenant(json!({})).await;
     let mallory = server.token(Some(&other), "mallory", &["admin"]).await;
     let id = tenant_id(&server, &alice).await;
-    let root = server.platform_admin().await;
-    ok_json(
+    // The records rules are the tenant admins' to set (not editors', not
+    // another tenant's admins').
+    let rules = format!("/api/v1/tenants/{id}/settings/records_retention");
+    let rule = json!({ "value": { "contracts": { "mode": "compliance", "days": 30 } } });
+    for (token, code) in [
+        (&alice, "platform_admin_required"),
+        (&mallory, "platform_admin_required"),
+    ] {
+        problem(
+            send(&server, Method::PUT, &rules, token, Some(rule.clone())).await,
+            StatusCode::FORBIDDEN,
+            code,
+        )
+        .await;
+    }
+    problem(
         send(
             &server,
             Method::PUT,
-            &format!("/api/v1/tenants/{id}/settings/records_retention"),
-            &root,
-            Some(json!({ "value": { "contracts": { "mode": "compliance", "days": 30 } } })),
+            &rules,
+            &admin,
+            Some(json!({ "value": { "contracts": { "mode": "forever", "days": 1 } } })),
         )
         .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_setting",
+    )
+    .await;
+    let set = ok_json(
+        send(&server, Method::PUT, &rules, &admin, Some(rule)).await,
         StatusCode::OK,
     )
     .await;
+    assert_eq!(set["effective"]["contracts"]["days"], 30);
 
     // The category's rule applies at upload.
     let contract = upload(

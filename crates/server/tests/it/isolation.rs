@@ -44,6 +44,22 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
         Some(r#"{"subject":"user:mallory","access":"manage"}"#),
     ),
     ("DELETE", "/api/v1/files/{id}/permissions/{grant_id}", None),
+    (
+        "PUT",
+        "/api/v1/files/{id}/retention",
+        Some(r#"{"mode":"compliance","retain_until":"2099-01-01T00:00:00Z"}"#),
+    ),
+    (
+        "DELETE",
+        "/api/v1/files/{id}/retention?bypass_governance=true",
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/files/{id}/legal-holds",
+        Some(r#"{"reason":"freeze"}"#),
+    ),
+    ("GET", "/api/v1/files/{id}/legal-holds", None),
 ];
 
 #[test]

@@ -106,6 +106,8 @@ diesel::table! {
         request_id -> Nullable<Text>,
         client_addr -> Nullable<Text>,
         at -> BigInt,
+        seq -> Nullable<BigInt>,
+        hash -> Nullable<Binary>,
     }
 }
 
@@ -174,6 +176,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_chain_heads (tenant_id) {
+        tenant_id -> Text,
+        seq -> BigInt,
+        hash -> Binary,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
@@ -181,6 +191,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     grants,
     usage_counters,
     audit_events,
+    audit_chain_heads,
     outbox,
     tenant_settings,
     platform_audit,

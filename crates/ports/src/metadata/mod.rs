@@ -8,6 +8,7 @@
 //! through [`TenantDataResolver`], which knows which database holds it.
 
 mod audit;
+mod group_commit;
 mod databases;
 mod files;
 mod grants;
@@ -23,7 +24,8 @@ mod sessions;
 mod settings;
 mod tenant_data;
 
-pub use audit::{AuditEntry, AuditLog, AuditQuery, NewAudit};
+pub use audit::{AuditChain, AuditEntry, AuditLog, AuditQuery, ChainHead, NewAudit};
+pub use group_commit::GroupCommit;
 pub use databases::{TenantDatabases, databases_for};
 pub use files::{
     FileCatalog, FileCatalogLayer, FilePatch, FileQuery, NewFile, ObjectFacts, ReadFilter,

@@ -239,7 +239,11 @@ mod tests {
         futures::executor::block_on(futures::future::join_all(appends));
         let mut batches = log.written();
         batches.sort();
-        assert_eq!(batches, [vec!["t0"], vec!["t0"], vec!["t1"], vec!["t1"]].map(|b| b.map(String::from).to_vec()));
+        let expected: Vec<Vec<String>> = ["t0", "t0", "t1", "t1"]
+            .iter()
+            .map(|t| vec![(*t).to_owned()])
+            .collect();
+        assert_eq!(batches, expected);
     }
 
     #[test]
@@ -249,7 +253,8 @@ mod tests {
             ..Log::default()
         };
         let commit = GroupCommit::new();
-        let appends = (0..5).map(|i| commit.append(&log, &scope(1), entry(format!("r{i}"))));
+        let s = scope(1);
+        let appends = (0..5).map(|i| commit.append(&log, &s, entry(format!("r{i}"))));
         let outcomes = futures::executor::block_on(futures::future::join_all(appends));
         assert!(outcomes.iter().all(|o| o.as_ref().is_err_and(|e| e.is(MetadataErrorKind::Unavailable))));
     }

@@ -274,3 +274,58 @@ async fn verify_names_the_broken_entry_production() {
 async fn verify_names_the_broken_entry_embedded() {
     verify_names_the_broken_entry(Mode::Embedded).await;
 }
+
+/// A tenant with a database of its own: its chain is there (`main`), the
+/// shared database's entries of it are a chain of their own (`registry`);
+/// verify walks both, and finds an edit in the tenant's own database.
+#[actix_web::test]
+async fn a_dedicated_tenants_chains_verify_in_both_databases() {
+    let server = TestServer::start_with(
+        Mode::Production,
+        tempfile::tempdir().unwrap(),
+        &[DEDICATED_DATABASES],
+    )
+    .await;
+    let slug = format!("ent-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let created = server
+        .create_tenant(&json!({
+            "slug": slug, "display_name": "Own", "plan": "enterprise", "region": "eu-west",
+            "admin_subject": "boss",
+        }))
+        .await;
+    let view = server.wait_onboarded(created["id"].as_str().unwrap()).await;
+    assert_eq!(view["status"], "active", "{view}");
+    let admin = server.token(Some(&slug), "boss", &["admin"]).await;
+    let file = upload(&server, &admin, "a.pdf", PDF, json!({})).await;
+    let path = format!("/api/v1/files/{}", file["id"].as_str().unwrap());
+    assert_eq!(status_of(&server, &path, &admin).await, StatusCode::OK);
+
+    let out = coffer(&server, &["audit", "verify", "--tenant", &slug]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("chain main verified"), "{stdout}");
+    assert!(stdout.contains("chain registry verified"), "{stdout}");
+
+    let tenant = server
+        .wiring
+        .meta
+        .registry
+        .find_tenant_by_slug(&TenantSlug::new(slug.clone()).unwrap())
+        .await
+        .unwrap();
+    let db = server.db().unwrap();
+    let own = tenant.dedicated_database.clone().expect("a database of its own");
+    db.execute_in(
+        &own,
+        &format!(
+            "UPDATE audit_events SET detail = '{{\"forged\": true}}' WHERE tenant_id = '{}' AND seq = 2",
+            tenant.id
+        ),
+    )
+    .await
+    .unwrap();
+    let out = coffer(&server, &["audit", "verify", "--tenant", &slug]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("chain main: entry seq 2"), "{stderr}");
+}

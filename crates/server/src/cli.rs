@@ -200,7 +200,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                     export_audit(&meta, tenant, since, &mut out).await
                 }
                 None => {
-                    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                    let mut out = std::io::BufWriter::new(std::io::stdout());
                     export_audit(&meta, tenant, since, &mut out).await
                 }
             }

@@ -183,17 +183,17 @@ fn write_string(out: &mut String, s: &str) {
 const EXACT: f64 = 9_007_199_254_740_992.0;
 
 fn write_number(out: &mut String, n: &serde_json::Number) {
-    if let Some(i) = n.as_i64() {
-        if i.unsigned_abs() <= 1 << 53 {
-            let _ = write!(out, "{i}");
-            return;
-        }
+    if let Some(i) = n.as_i64()
+        && i.unsigned_abs() <= 1 << 53
+    {
+        let _ = write!(out, "{i}");
+        return;
     }
-    if let Some(u) = n.as_u64() {
-        if u <= 1 << 53 {
-            let _ = write!(out, "{u}");
-            return;
-        }
+    if let Some(u) = n.as_u64()
+        && u <= 1 << 53
+    {
+        let _ = write!(out, "{u}");
+        return;
     }
     let f = n.as_f64().unwrap_or(f64::NAN);
     out.push_str(&python_float(f));
@@ -244,7 +244,10 @@ pub enum ChainBreak {
     Gap { expected: u64, found: u64 },
     /// The stored hash is not the hash of the entry's fields after the
     /// previous hash (the entry, or one before it, was changed).
-    HashMismatch { stored: ChainHash, computed: ChainHash },
+    HashMismatch {
+        stored: ChainHash,
+        computed: ChainHash,
+    },
     /// The entry carries no link at all.
     Unchained,
     /// The chain's head says it ends elsewhere (entries at its end were
@@ -261,7 +264,10 @@ impl std::fmt::Display for ChainBreak {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Gap { expected, found } => {
-                write!(f, "seq {found} where seq {expected} was expected (entries missing)")
+                write!(
+                    f,
+                    "seq {found} where seq {expected} was expected (entries missing)"
+                )
             }
             Self::HashMismatch { stored, computed } => write!(
                 f,
@@ -356,18 +362,30 @@ mod tests {
 
     #[test]
     fn numbers_read_the_same_whatever_form_a_database_kept() {
-        let one: serde_json::Value = serde_json::from_str("[1, 1.0, 1e0, 10000000000000000, 1e16]")
-            .unwrap_or_default();
+        let one: serde_json::Value =
+            serde_json::from_str("[1, 1.0, 1e0, 10000000000000000, 1e16]").unwrap_or_default();
         assert_eq!(canon(&one), "[1,1,1,1e+16,1e+16]");
-        assert_eq!(canon(&json!([1.5, 0.0001, 0.00001, -2.5e-7, 1.5e300])), "[1.5,0.0001,1e-05,-2.5e-07,1.5e+300]");
-        assert_eq!(canon(&json!([9007199254740992_u64, 9007199254740993_u64])), "[9007199254740992,9007199254740992]");
-        assert_eq!(canon(&json!([123456789.125, 1e15 + 0.5])), "[123456789.125,1000000000000000.5]");
+        assert_eq!(
+            canon(&json!([1.5, 0.0001, 0.00001, -2.5e-7, 1.5e300])),
+            "[1.5,0.0001,1e-05,-2.5e-07,1.5e+300]"
+        );
+        assert_eq!(
+            canon(&json!([9007199254740992_u64, 9007199254740993_u64])),
+            "[9007199254740992,9007199254740992]"
+        );
+        assert_eq!(
+            canon(&json!([123456789.125, 1e15 + 0.5])),
+            "[123456789.125,1000000000000000.5]"
+        );
     }
 
     #[test]
     fn objects_sort_keys_and_strings_escape_only_what_json_needs() {
         let v = json!({"b": "é\n\u{1}\"", "a": [true, null], "ä": {}});
-        assert_eq!(canon(&v), "{\"a\":[true,null],\"b\":\"é\\n\\u0001\\\"\",\"ä\":{}}");
+        assert_eq!(
+            canon(&v),
+            "{\"a\":[true,null],\"b\":\"é\\n\\u0001\\\"\",\"ä\":{}}"
+        );
     }
 
     #[test]
@@ -417,12 +435,18 @@ mod tests {
         assert_eq!(walk.step(&fields(1, &detail), h1), Ok(()));
         assert_eq!(walk.step(&fields(2, &detail), h2), Ok(()));
         assert_eq!(walk.finish(2, h2), Ok(()));
-        assert!(matches!(walk.finish(3, h2), Err(ChainBreak::HeadMismatch { .. })));
+        assert!(matches!(
+            walk.finish(3, h2),
+            Err(ChainBreak::HeadMismatch { .. })
+        ));
 
         let mut gap = ChainWalk::default();
         assert_eq!(
             gap.step(&fields(2, &detail), h2),
-            Err(ChainBreak::Gap { expected: 1, found: 2 })
+            Err(ChainBreak::Gap {
+                expected: 1,
+                found: 2
+            })
         );
 
         let edited = json!({"x": 1});

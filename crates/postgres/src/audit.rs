@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use coffer_domain::ChainHash;
 use coffer_ports::{
-    AuditChain, AuditEntry, AuditLog, AuditQuery, ChainHead, MetadataError, NewAudit, Page,
-    MAX_PAGE_SIZE, TenantScope, fetch_size,
+    AuditChain, AuditEntry, AuditLog, AuditQuery, ChainHead, MAX_PAGE_SIZE, MetadataError,
+    NewAudit, Page, TenantScope, fetch_size,
 };
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -51,10 +51,11 @@ impl AuditLog for PgMetadataStore {
     async fn chain_heads(&self, scope: &TenantScope) -> Result<Vec<ChainHead>, MetadataError> {
         use audit_chain_heads::dsl as h;
         let tenant = scope.tenant_id();
-        let heads: Vec<(i64, Vec<u8>)> = read_scoped!(self, Scope::Tenant(tenant), |c| h::audit_chain_heads
-            .filter(h::tenant_id.eq(tenant.as_uuid()))
-            .select((h::seq, h::hash))
-            .load(&mut &*c))?;
+        let heads: Vec<(i64, Vec<u8>)> =
+            read_scoped!(self, Scope::Tenant(tenant), |c| h::audit_chain_heads
+                .filter(h::tenant_id.eq(tenant.as_uuid()))
+                .select((h::seq, h::hash))
+                .load(&mut &*c))?;
         heads
             .into_iter()
             .filter(|(seq, _)| *seq > 0)

@@ -8,8 +8,8 @@
 use async_trait::async_trait;
 use coffer_domain::PageCursor;
 use coffer_ports::{
-    AuditChain, AuditEntry, AuditLog, AuditQuery, ChainHead, DeliveryOutcome, Event, EventClaim, EventOutbox,
-    MetadataError, MetadataErrorKind, NewAudit, Page, TenantScope,
+    AuditChain, AuditEntry, AuditLog, AuditQuery, ChainHead, DeliveryOutcome, Event, EventClaim,
+    EventOutbox, MetadataError, MetadataErrorKind, NewAudit, Page, TenantScope,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -43,11 +43,9 @@ impl AuditLog for MergedAuditLog {
     }
 
     async fn chain_heads(&self, scope: &TenantScope) -> Result<Vec<ChainHead>, MetadataError> {
-        let (own, shared) = futures::future::try_join(
-            self.own.chain_heads(scope),
-            self.shared.chain_heads(scope),
-        )
-        .await?;
+        let (own, shared) =
+            futures::future::try_join(self.own.chain_heads(scope), self.shared.chain_heads(scope))
+                .await?;
         Ok(own
             .into_iter()
             .chain(shared.into_iter().map(|head| ChainHead {

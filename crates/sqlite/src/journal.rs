@@ -81,7 +81,8 @@ fn link(
     let (mut seq, mut prev) = match head {
         Some((seq, hash)) => (
             seq,
-            ChainHash::from_slice(&hash).ok_or_else(|| corrupt("chain head hash", "not 32 bytes"))?,
+            ChainHash::from_slice(&hash)
+                .ok_or_else(|| corrupt("chain head hash", "not 32 bytes"))?,
         ),
         None => (0, ChainHash::GENESIS),
     };
@@ -163,6 +164,10 @@ impl JournalRows {
         }
         // The chain head last: it serialises nothing here, but keeps the
         // order of the PostgreSQL twin.
-        append_linked(conn, &self.audit.tenant_id, std::slice::from_ref(&self.audit))
+        append_linked(
+            conn,
+            &self.audit.tenant_id,
+            std::slice::from_ref(&self.audit),
+        )
     }
 }

@@ -3,9 +3,9 @@
 //! domain's validation is reported as corrupt rather than trusted.
 
 use coffer_domain::{
-    Access, BucketName, ChainHash, Category, ContentType, FileId, FileRecord, FileStatus, Filename, Grant,
-    GrantId, GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, Region, Sha256Digest,
-    Subject, Tenant, TenantId, TenantSlug, Usage, UsageChange, UserId,
+    Access, BucketName, Category, ChainHash, ContentType, FileId, FileRecord, FileStatus, Filename,
+    Grant, GrantId, GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, Region,
+    Sha256Digest, Subject, Tenant, TenantId, TenantSlug, Usage, UsageChange, UserId,
 };
 use coffer_ports::AuditEntry;
 use diesel::prelude::*;
@@ -310,7 +310,9 @@ impl TryFrom<AuditRow> for AuditEntry {
                 .transpose()?,
             hash: row
                 .hash
-                .map(|h| ChainHash::from_slice(&h).ok_or_else(|| corrupt("audit hash", "not 32 bytes")))
+                .map(|h| {
+                    ChainHash::from_slice(&h).ok_or_else(|| corrupt("audit hash", "not 32 bytes"))
+                })
                 .transpose()?,
         })
     }

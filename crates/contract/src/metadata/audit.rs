@@ -201,7 +201,11 @@ pub async fn audit_chain_is_unbroken_under_parallel_writers(ports: MetadataPorts
                 oldest_first: false,
             };
             let found = audit.list_audit(&s, &query).await.unwrap();
-            assert_eq!(found.items.len(), 1, "entry {i} readable once its append returned");
+            assert_eq!(
+                found.items.len(),
+                1,
+                "entry {i} readable once its append returned"
+            );
         }
     });
     let changes = files.iter().map(|f| {
@@ -241,10 +245,19 @@ pub async fn audit_chain_is_unbroken_under_parallel_writers(ports: MetadataPorts
     for (i, entry) in entries.iter().enumerate() {
         assert_eq!(entry.seq, Some(i as u64 + 1), "no gap, no fork");
         let hash = entry.chained_fields().unwrap().hash(&prev);
-        assert_eq!(entry.hash, Some(hash), "entry {} links its predecessor", i + 1);
+        assert_eq!(
+            entry.hash,
+            Some(hash),
+            "entry {} links its predecessor",
+            i + 1
+        );
         prev = hash;
     }
-    assert_eq!((main.seq, main.hash), (entries.len() as u64, prev), "the head is the last link");
+    assert_eq!(
+        (main.seq, main.hash),
+        (entries.len() as u64, prev),
+        "the head is the last link"
+    );
     let reads_seen = entries
         .iter()
         .filter(|e| e.action.starts_with("file.read."))

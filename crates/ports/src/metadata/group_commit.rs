@@ -76,7 +76,8 @@ impl GroupCommit {
                 Either::Left((outcome, _)) => return outcome.unwrap_or_else(|_| abandoned()),
                 Either::Right((guard, _)) => guard,
             };
-            let batch = std::mem::take(&mut *lane.pending.lock().unwrap_or_else(PoisonError::into_inner));
+            let batch =
+                std::mem::take(&mut *lane.pending.lock().unwrap_or_else(PoisonError::into_inner));
             if batch.is_empty() {
                 // Our entry was in a batch that finished before we got the
                 // lock: its outcome is waiting for us.
@@ -213,7 +214,10 @@ mod tests {
             let (log, commit) = (&log, &commit);
             async move {
                 let action = format!("read.{i}");
-                commit.append(log, &scope(1), entry(action.clone())).await.unwrap();
+                commit
+                    .append(log, &scope(1), entry(action.clone()))
+                    .await
+                    .unwrap();
                 // Returned only once its batch was written.
                 assert!(log.written().iter().flatten().any(|a| *a == action));
             }
@@ -256,6 +260,9 @@ mod tests {
         let s = scope(1);
         let appends = (0..5).map(|i| commit.append(&log, &s, entry(format!("r{i}"))));
         let outcomes = futures::executor::block_on(futures::future::join_all(appends));
-        assert!(outcomes.iter().all(|o| o.as_ref().is_err_and(|e| e.is(MetadataErrorKind::Unavailable))));
+        assert!(outcomes.iter().all(|o| {
+            o.as_ref()
+                .is_err_and(|e| e.is(MetadataErrorKind::Unavailable))
+        }));
     }
 }

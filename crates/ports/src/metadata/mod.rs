@@ -8,10 +8,10 @@
 //! through [`TenantDataResolver`], which knows which database holds it.
 
 mod audit;
-mod group_commit;
 mod databases;
 mod files;
 mod grants;
+mod group_commit;
 mod integrity;
 mod members;
 mod onboarding;
@@ -25,13 +25,13 @@ mod settings;
 mod tenant_data;
 
 pub use audit::{AuditChain, AuditEntry, AuditLog, AuditQuery, ChainHead, NewAudit};
-pub use group_commit::GroupCommit;
 pub use databases::{TenantDatabases, databases_for};
 pub use files::{
     FileCatalog, FileCatalogLayer, FilePatch, FileQuery, NewFile, ObjectFacts, ReadFilter,
     ReadRestriction, StoredFile,
 };
 pub use grants::{Grants, NewGrant};
+pub use group_commit::GroupCommit;
 pub use integrity::{FileObject, FileObjectQuery, Integrity};
 pub use members::Members;
 pub use onboarding::{NewOnboarding, OnboardingQueue, OnboardingQueueLayer, OnboardingUpdate};

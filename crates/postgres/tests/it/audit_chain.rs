@@ -34,9 +34,8 @@ fn entry(action: String) -> NewAudit {
 /// its `xmin`).
 async fn reads_and_transactions(db: &TestDb, tenant: uuid::Uuid) -> (i64, i64) {
     let mut conn = AsyncPgConnection::establish(&db.owner_url()).await.unwrap();
-    let count = |sql: &str| {
-        diesel::sql_query(sql.to_owned()).bind::<diesel::sql_types::Uuid, _>(tenant)
-    };
+    let count =
+        |sql: &str| diesel::sql_query(sql.to_owned()).bind::<diesel::sql_types::Uuid, _>(tenant);
     let rows: Count = count(
         "SELECT count(*) AS n FROM audit_events WHERE tenant_id = $1 AND action LIKE 'file.read.%'",
     )
@@ -66,7 +65,10 @@ async fn concurrent_appends_share_transactions_and_return_once_readable() {
         let store = &store;
         async move {
             let action = format!("file.read.{i}");
-            store.append_audit(&scope, entry(action.clone())).await.unwrap();
+            store
+                .append_audit(&scope, entry(action.clone()))
+                .await
+                .unwrap();
             let chain = store
                 .read_chain(&scope, AuditChain::Main, 0, 1000)
                 .await
@@ -85,7 +87,10 @@ async fn concurrent_appends_share_transactions_and_return_once_readable() {
         transactions < rows,
         "{rows} entries in {transactions} transactions: batched"
     );
-    assert_eq!(transactions, 2, "one alone, then everyone who queued behind it");
+    assert_eq!(
+        transactions, 2,
+        "one alone, then everyone who queued behind it"
+    );
 }
 
 #[tokio::test]
@@ -119,7 +124,11 @@ async fn migrate_chains_rows_written_before_the_chain() {
         .iter()
         .map(|e| (e.seq.unwrap(), e.actor.as_str()))
         .collect();
-    assert_eq!(actors[1..], [(2, "old"), (3, "old")], "chained after the head, (at, id) order");
+    assert_eq!(
+        actors[1..],
+        [(2, "old"), (3, "old")],
+        "chained after the head, (at, id) order"
+    );
     assert_eq!(
         chain[1].at.date(),
         time::Date::from_calendar_date(2020, time::Month::January, 1).unwrap()
@@ -132,6 +141,9 @@ async fn migrate_chains_rows_written_before_the_chain() {
     let head = store.chain_heads(&scope).await.unwrap();
     assert_eq!((head[0].seq, head[0].hash), (3, prev));
     // Appends go on after them.
-    store.append_audit(&scope, entry("file.read.x".into())).await.unwrap();
+    store
+        .append_audit(&scope, entry("file.read.x".into()))
+        .await
+        .unwrap();
     assert_eq!(store.chain_heads(&scope).await.unwrap()[0].seq, 4);
 }

@@ -161,7 +161,9 @@ async fn each_action_is_on_record_exactly_once(mode: Mode) {
     };
     let listed = ids(&mut records.iter().rev());
     assert_eq!(
-        ids(&mut exported.iter().filter(|r| listed.contains(&r["id"].as_str().unwrap().to_owned()))),
+        ids(&mut exported
+            .iter()
+            .filter(|r| listed.contains(&r["id"].as_str().unwrap().to_owned()))),
         listed,
         "the export is the log, oldest first"
     );
@@ -170,7 +172,12 @@ async fn each_action_is_on_record_exactly_once(mode: Mode) {
         .filter(|r| !listed.contains(&r["id"].as_str().unwrap().to_owned()))
         .map(|r| r["action"].as_str().unwrap())
         .collect();
-    assert!(later.iter().all(|a| *a == "audit.read" || *a == "audit.exported"), "{later:?}");
+    assert!(
+        later
+            .iter()
+            .all(|a| *a == "audit.read" || *a == "audit.exported"),
+        "{later:?}"
+    );
     assert_eq!(later.last(), Some(&"audit.exported"));
     assert!(
         exported

@@ -28,7 +28,12 @@ async fn audit_log(server: &TestServer, admin: &str) -> Vec<Value> {
 }
 
 async fn status_of(server: &TestServer, path: &str, token: &str) -> StatusCode {
-    server.req(Method::GET, path, token).send().await.unwrap().status()
+    server
+        .req(Method::GET, path, token)
+        .send()
+        .await
+        .unwrap()
+        .status()
 }
 
 async fn reads_are_on_record_exactly_once(mode: Mode) {
@@ -45,17 +50,32 @@ async fn reads_are_on_record_exactly_once(mode: Mode) {
     let foreign_id = foreign["id"].as_str().unwrap().to_owned();
 
     let files = |q: &str| format!("/api/v1/files{q}");
-    assert_eq!(status_of(&server, &files(&format!("/{id}")), &alice).await, StatusCode::OK);
-    assert_eq!(status_of(&server, &files("?path=/"), &alice).await, StatusCode::OK);
-    assert_eq!(status_of(&server, &files("?q=a.p&limit=10"), &alice).await, StatusCode::OK);
+    assert_eq!(
+        status_of(&server, &files(&format!("/{id}")), &alice).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_of(&server, &files("?path=/"), &alice).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_of(&server, &files("?q=a.p&limit=10"), &alice).await,
+        StatusCode::OK
+    );
     // Bob is a member without a right to Alice's private file: 403.
-    assert_eq!(status_of(&server, &files(&format!("/{id}")), &bob).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status_of(&server, &files(&format!("/{id}")), &bob).await,
+        StatusCode::FORBIDDEN
+    );
     // Another tenant's id: 404, on record in the caller's tenant only.
     assert_eq!(
         status_of(&server, &files(&format!("/{foreign_id}/download")), &alice).await,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(status_of(&server, "/api/v1/audit", &bob).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        status_of(&server, "/api/v1/audit", &bob).await,
+        StatusCode::FORBIDDEN
+    );
 
     let records = audit_log(&server, &admin).await;
     let mut by_action: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
@@ -76,7 +96,10 @@ async fn reads_are_on_record_exactly_once(mode: Mode) {
     assert_eq!(count("audit.read"), 1);
 
     let read = by_action["file.read"][0];
-    assert_eq!((read["actor"].as_str(), read["file_id"].as_str()), (Some("alice"), Some(&*id)));
+    assert_eq!(
+        (read["actor"].as_str(), read["file_id"].as_str()),
+        (Some("alice"), Some(&*id))
+    );
     let listed = by_action["file.listed"][0];
     assert_eq!(listed["detail"]["path"], "/");
     assert_eq!(listed["detail"]["q"], Value::Null);
@@ -86,7 +109,10 @@ async fn reads_are_on_record_exactly_once(mode: Mode) {
     let denied = by_action["file.access_denied"][0];
     assert_eq!(denied["actor"], "bob");
     assert_eq!(denied["file_id"], json!(id));
-    assert_eq!(denied["detail"], json!({"action": "read", "code": "access_denied"}));
+    assert_eq!(
+        denied["detail"],
+        json!({"action": "read", "code": "access_denied"})
+    );
     let not_found = by_action["file.not_found"][0];
     assert_eq!(not_found["actor"], "alice");
     assert_eq!(not_found["file_id"], json!(foreign_id));
@@ -95,7 +121,11 @@ async fn reads_are_on_record_exactly_once(mode: Mode) {
     // Every entry is a link of the chain: seq descending without a gap.
     let seqs: Vec<u64> = records.iter().filter_map(|r| r["seq"].as_u64()).collect();
     assert_eq!(seqs.len(), records.len(), "every entry has its seq");
-    assert!(records.iter().all(|r| r["hash"].as_str().is_some_and(|h| h.len() == 64)));
+    assert!(
+        records
+            .iter()
+            .all(|r| r["hash"].as_str().is_some_and(|h| h.len() == 64))
+    );
     let mut sorted = seqs.clone();
     sorted.sort_unstable();
     assert_eq!(sorted, (1..=seqs.len() as u64).collect::<Vec<_>>());
@@ -103,7 +133,11 @@ async fn reads_are_on_record_exactly_once(mode: Mode) {
     // The other tenant's log holds nothing of Alice's attempt.
     let other_admin = server.token(Some(&other), "root2", &["admin"]).await;
     let theirs = audit_log(&server, &other_admin).await;
-    assert!(theirs.iter().all(|r| r["action"] != "file.not_found" && r["actor"] != "alice"));
+    assert!(
+        theirs
+            .iter()
+            .all(|r| r["action"] != "file.not_found" && r["actor"] != "alice")
+    );
 }
 
 #[actix_web::test]
@@ -128,7 +162,10 @@ fn coffer(server: &TestServer, args: &[&str]) -> Output {
 /// The offline procedure, exactly as docs/audit.md writes it.
 fn offline_script() -> String {
     let doc = include_str!("../../../../docs/audit.md");
-    let start = doc.find("```python\n").expect("docs/audit.md has the script") + 10;
+    let start = doc
+        .find("```python\n")
+        .expect("docs/audit.md has the script")
+        + 10;
     let len = doc[start..].find("```").unwrap();
     doc[start..start + len].to_owned()
 }
@@ -171,7 +208,11 @@ async fn tamper(server: &TestServer, tenant: &coffer_domain::Tenant, sql: &str, 
                 .args(["-c", script, &path.display().to_string(), &sql])
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 }
@@ -181,7 +222,14 @@ async fn busy_tenant(server: &TestServer) -> coffer_domain::Tenant {
     let slug = server.tenant(json!({})).await;
     let alice = server.token(Some(&slug), "alice", &["editor"]).await;
     for name in ["a.pdf", "b.pdf"] {
-        let file = upload(server, &alice, name, PDF, json!({"metadata": {"ratio": 0.25, "n": 1e16}})).await;
+        let file = upload(
+            server,
+            &alice,
+            name,
+            PDF,
+            json!({"metadata": {"ratio": 0.25, "n": 1e16}}),
+        )
+        .await;
         let id = file["id"].as_str().unwrap();
         let path = format!("/api/v1/files/{id}/download?redirect=false");
         assert_eq!(status_of(server, &path, &alice).await, StatusCode::OK);
@@ -205,24 +253,55 @@ async fn verify_names_the_broken_entry(mode: Mode) {
     // the same head.
     let out = coffer(&server, &["audit", "verify", "--tenant", &slug]);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("chain main verified"), "{stdout}");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("export.jsonl");
     let out = coffer(
         &server,
-        &["audit", "export", "--tenant", &slug, "--output", &file.display().to_string()],
+        &[
+            "audit",
+            "export",
+            "--tenant",
+            &slug,
+            "--output",
+            &file.display().to_string(),
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let export = std::fs::read_to_string(&file).unwrap();
-    let lines: Vec<Value> = export.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert!(lines.iter().any(|l| l["action"] == "audit.verified"), "verify is on record");
-    assert!(lines.iter().any(|l| l["action"] == "audit.exported"), "the export holds its own record");
+    let lines: Vec<Value> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["action"] == "audit.verified"),
+        "verify is on record"
+    );
+    assert!(
+        lines.iter().any(|l| l["action"] == "audit.exported"),
+        "the export holds its own record"
+    );
     let head = lines.last().unwrap()["hash"].as_str().unwrap().to_owned();
     let offline = verify_offline(dir.path(), &export);
     let report = String::from_utf8_lossy(&offline.stdout).into_owned();
-    assert!(offline.status.success(), "{report}{}", String::from_utf8_lossy(&offline.stderr));
-    assert_eq!(report.trim(), format!("chain main: {} entries, head {head}", lines.len()));
+    assert!(
+        offline.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&offline.stderr)
+    );
+    assert_eq!(
+        report.trim(),
+        format!("chain main: {} entries, head {head}", lines.len())
+    );
 
     // One line of the export edited: the offline check names it.
     let mut forged: Vec<String> = export.lines().map(str::to_owned).collect();
@@ -232,16 +311,28 @@ async fn verify_names_the_broken_entry(mode: Mode) {
     let offline = verify_offline(dir.path(), &(forged.join("\n") + "\n"));
     let complaint = String::from_utf8_lossy(&offline.stderr).into_owned();
     assert!(!offline.status.success());
-    assert!(complaint.contains("line 3: chain main seq 3"), "{complaint}");
+    assert!(
+        complaint.contains("line 3: chain main seq 3"),
+        "{complaint}"
+    );
 
     // An entry edited in the database: verify fails at that entry.
     let victim = &lines[3];
-    tamper(&server, &edited, "UPDATE audit_events SET actor = 'mallory'", 4).await;
+    tamper(
+        &server,
+        &edited,
+        "UPDATE audit_events SET actor = 'mallory'",
+        4,
+    )
+    .await;
     let out = coffer(&server, &["audit", "verify", "--tenant", &slug]);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains(&format!("entry seq 4 (id {})", victim["id"].as_str().unwrap())),
+        stderr.contains(&format!(
+            "entry seq 4 (id {})",
+            victim["id"].as_str().unwrap()
+        )),
         "{stderr}"
     );
     assert!(stderr.contains("entry altered"), "{stderr}");
@@ -259,7 +350,10 @@ async fn verify_names_the_broken_entry(mode: Mode) {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains(&format!("entry seq 5 (id {})", after["id"].as_str().unwrap())),
+        stderr.contains(&format!(
+            "entry seq 5 (id {})",
+            after["id"].as_str().unwrap()
+        )),
         "{stderr}"
     );
     assert!(stderr.contains("entries missing"), "{stderr}");
@@ -302,7 +396,11 @@ async fn a_dedicated_tenants_chains_verify_in_both_databases() {
 
     let out = coffer(&server, &["audit", "verify", "--tenant", &slug]);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("chain main verified"), "{stdout}");
     assert!(stdout.contains("chain registry verified"), "{stdout}");
 
@@ -314,7 +412,10 @@ async fn a_dedicated_tenants_chains_verify_in_both_databases() {
         .await
         .unwrap();
     let db = server.db().unwrap();
-    let own = tenant.dedicated_database.clone().expect("a database of its own");
+    let own = tenant
+        .dedicated_database
+        .clone()
+        .expect("a database of its own");
     db.execute_in(
         &own,
         &format!(

@@ -298,7 +298,13 @@ async fn verification_walks_the_chain_and_names_the_first_break() {
         .unwrap()
         .unwrap_err();
     assert_eq!((fault.seq, fault.id), (3, Some(entries[2].id)));
-    assert_eq!(fault.reason, ChainBreak::Gap { expected: 2, found: 3 });
+    assert_eq!(
+        fault.reason,
+        ChainBreak::Gap {
+            expected: 2,
+            found: 3
+        }
+    );
 
     let cut = entries[..4].to_vec();
     let fault = audit_app(serving(cut, head))

@@ -111,6 +111,10 @@ fn abandoned() -> Outcome {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    reason = "a failed append should fail the test loudly"
+)]
 mod tests {
     use std::future::Future;
     use std::pin::Pin;

@@ -6,6 +6,7 @@
 //! prefix, and so on. The one access rule of the product is [`decide`].
 
 mod access;
+mod audit_chain;
 mod cursor;
 mod disposition;
 mod error;
@@ -25,6 +26,9 @@ mod tenant_settings;
 pub mod webhook;
 
 pub use access::{Action, Decision, DenyReason, Resource, decide, effective_access};
+pub use audit_chain::{
+    ChainBreak, ChainHash, ChainWalk, ChainedFields, canonical_time, chain_time,
+};
 pub use cursor::PageCursor;
 pub use disposition::{DispositionKind, content_disposition};
 pub use error::ValidationError;

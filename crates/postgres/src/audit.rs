@@ -1,17 +1,19 @@
 //! The append-only audit log.
 
 use async_trait::async_trait;
+use coffer_domain::ChainHash;
 use coffer_ports::{
-    AuditEntry, AuditLog, AuditQuery, Journal, MetadataError, NewAudit, Page, TenantScope,
-    fetch_size,
+    AuditChain, AuditEntry, AuditLog, AuditQuery, ChainHead, MAX_PAGE_SIZE, MetadataError,
+    NewAudit, Page, TenantScope, fetch_size,
 };
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::journal::JournalRows;
+use crate::error::PgError;
+use crate::journal::{append_linked, lock_head};
 use crate::listing::keyset;
-use crate::rows::AuditRow;
-use crate::schema::audit_events;
+use crate::rows::{AuditRow, corrupt};
+use crate::schema::{audit_chain_heads, audit_events};
 use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
 
 #[async_trait]
@@ -21,14 +23,78 @@ impl AuditLog for PgMetadataStore {
         scope: &TenantScope,
         entry: NewAudit,
     ) -> Result<(), MetadataError> {
+        self.group_commit.append(self, scope, entry).await
+    }
+
+    async fn append_audits(
+        &self,
+        scope: &TenantScope,
+        entries: Vec<NewAudit>,
+    ) -> Result<(), MetadataError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         let tenant = scope.tenant_id();
-        let rows = &JournalRows::new(tenant, Journal::audit(entry));
-        // One round trip inside the transaction: the tenant setting and the
-        // insert pipelined (a download URL is audited on the hot path).
-        transaction!(self, |conn| Ok(
-            scoped(conn, tenant, rows.insert(conn)).await?
-        ))?;
+        let rows: &Vec<AuditRow> = &entries
+            .into_iter()
+            .map(|e| AuditRow::new(tenant, e))
+            .collect();
+        // The tenant setting and the head's lock pipelined, then every row
+        // and the new head pipelined: one lock for the whole batch.
+        transaction!(self, |conn| {
+            let head = scoped(conn, tenant, lock_head(conn, tenant)).await?;
+            Ok(append_linked(conn, tenant, head, rows).await?)
+        })?;
         Ok(())
+    }
+
+    async fn chain_heads(&self, scope: &TenantScope) -> Result<Vec<ChainHead>, MetadataError> {
+        use audit_chain_heads::dsl as h;
+        let tenant = scope.tenant_id();
+        let heads: Vec<(i64, Vec<u8>)> =
+            read_scoped!(self, Scope::Tenant(tenant), |c| h::audit_chain_heads
+                .filter(h::tenant_id.eq(tenant.as_uuid()))
+                .select((h::seq, h::hash))
+                .load(&mut &*c))?;
+        heads
+            .into_iter()
+            .filter(|(seq, _)| *seq > 0)
+            .map(|(seq, hash)| {
+                Ok(ChainHead {
+                    chain: AuditChain::Main,
+                    seq: u64::try_from(seq).map_err(|e| corrupt("chain head seq", e))?,
+                    hash: ChainHash::from_slice(&hash)
+                        .ok_or_else(|| corrupt("chain head hash", "not 32 bytes"))?,
+                })
+            })
+            .collect::<Result<_, PgError>>()
+            .map_err(Into::into)
+    }
+
+    async fn read_chain(
+        &self,
+        scope: &TenantScope,
+        chain: AuditChain,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, MetadataError> {
+        use audit_events::dsl as a;
+        // This database holds one chain of the tenant's.
+        if chain != AuditChain::Main {
+            return Ok(Vec::new());
+        }
+        let tenant = scope.tenant_id();
+        let after = i64::try_from(after_seq).map_err(|_| PgError::OutOfRange("seq"))?;
+        let rows: Vec<AuditRow> = read_scoped!(self, Scope::Tenant(tenant), |c| a::audit_events
+            .select(AuditRow::as_select())
+            .filter(a::tenant_id.eq(tenant.as_uuid()))
+            .filter(a::seq.gt(after))
+            .order(a::seq.asc())
+            .limit(i64::from(limit.clamp(1, MAX_PAGE_SIZE)))
+            .load(&mut &*c))?;
+        rows.into_iter()
+            .map(|r| AuditEntry::try_from(r).map_err(Into::into))
+            .collect()
     }
 
     async fn list_audit(

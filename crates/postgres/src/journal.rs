@@ -1,17 +1,19 @@
 //! The record of a change — its audit entry and its outbox event — written
 //! inside the change's own transaction, so a change is on record exactly
-//! when it committed.
+//! when it committed; and the linking of audit rows into the tenant's hash
+//! chain, under the lock of its head row, taken last in the transaction.
 
-use coffer_domain::TenantId;
+use coffer_domain::{ChainHash, ChainedFields, TenantId, chain_time};
 use coffer_ports::{Journal, NewAudit};
 use std::future::Future;
 
 use diesel::QueryResult;
+use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::rows::{AuditRow, OutboxRow};
-use crate::schema::{audit_events, outbox};
+use crate::schema::{audit_chain_heads, audit_events, outbox};
 
 impl AuditRow {
     pub(crate) fn new(tenant: TenantId, entry: NewAudit) -> Self {
@@ -25,9 +27,92 @@ impl AuditRow {
             detail: entry.detail,
             request_id: entry.request_id,
             client_addr: entry.client_addr,
-            at: entry.at,
+            // Stored (and hashed) with the microseconds PostgreSQL keeps.
+            at: chain_time(entry.at),
+            seq: None,
+            hash: None,
         }
     }
+
+    /// This row as the link after `prev` at `seq`.
+    pub(crate) fn linked(&self, seq: i64, prev: &ChainHash) -> QueryResult<Self> {
+        let hash = ChainedFields {
+            seq: u64::try_from(seq).map_err(|e| chain_error(e.to_string()))?,
+            id: self.id,
+            tenant_id: self.tenant_id,
+            actor: &self.actor,
+            action: &self.action,
+            file_id: self.file_id,
+            detail: &self.detail,
+            request_id: self.request_id.as_deref(),
+            client_addr: self.client_addr.as_deref(),
+            at: self.at,
+        }
+        .hash(prev);
+        Ok(Self {
+            seq: Some(seq),
+            hash: Some(hash.as_bytes().to_vec()),
+            ..self.clone()
+        })
+    }
+}
+
+fn chain_error(message: String) -> diesel::result::Error {
+    diesel::result::Error::DeserializationError(message.into())
+}
+
+/// Locks the tenant's chain head (creating it at the genesis when the
+/// tenant has none yet) and returns it. Every append takes this lock, so
+/// appends of one tenant line up here and the chain never forks; take it as
+/// late in the transaction as possible.
+pub(crate) fn lock_head(
+    conn: &AsyncPgConnection,
+    tenant: TenantId,
+) -> impl Future<Output = QueryResult<(i64, Vec<u8>)>> + Send + '_ {
+    use audit_chain_heads::dsl as h;
+    diesel::insert_into(h::audit_chain_heads)
+        .values((
+            h::tenant_id.eq(*tenant.as_uuid()),
+            h::seq.eq(0_i64),
+            h::hash.eq(ChainHash::GENESIS.as_bytes().to_vec()),
+        ))
+        .on_conflict(h::tenant_id)
+        .do_update()
+        .set(h::seq.eq(h::seq))
+        .returning((h::seq, h::hash))
+        .get_result(&mut &*conn)
+}
+
+/// Links `rows` after `head` and writes them and the new head, pipelined
+/// into one round trip.
+pub(crate) async fn append_linked(
+    conn: &AsyncPgConnection,
+    tenant: TenantId,
+    head: (i64, Vec<u8>),
+    rows: &[AuditRow],
+) -> QueryResult<()> {
+    use audit_chain_heads::dsl as h;
+    let (mut seq, prev) = head;
+    let mut prev = ChainHash::from_slice(&prev)
+        .ok_or_else(|| chain_error("the audit chain head is not 32 bytes".into()))?;
+    let mut linked = Vec::with_capacity(rows.len());
+    for row in rows {
+        seq += 1;
+        let row = row.linked(seq, &prev)?;
+        prev = row
+            .hash
+            .as_deref()
+            .and_then(ChainHash::from_slice)
+            .unwrap_or(prev);
+        linked.push(row);
+    }
+    let insert = diesel::insert_into(audit_events::table)
+        .values(&linked)
+        .execute(&mut &*conn);
+    let head = diesel::update(h::audit_chain_heads.find(tenant.as_uuid()))
+        .set((h::seq.eq(seq), h::hash.eq(prev.as_bytes().to_vec())))
+        .execute(&mut &*conn);
+    futures::future::try_join(insert, head).await.map(|_| ())
 }
 
 /// The rows a journal adds.
@@ -52,24 +137,26 @@ impl JournalRows {
         }
     }
 
-    /// Both inserts, pipelined into one round trip.
+    /// The event insert pipelined with the lock of the chain head, then the
+    /// linked audit row with the new head: two round trips, the head held
+    /// only for the last one and the commit.
     pub(crate) fn insert<'a>(
         &'a self,
         conn: &'a AsyncPgConnection,
     ) -> impl Future<Output = QueryResult<()>> + Send + 'a {
-        let audit = diesel::insert_into(audit_events::table)
-            .values(&self.audit)
-            .execute(&mut &*conn);
+        let tenant = TenantId::from_uuid(self.audit.tenant_id);
         let event = self.event.as_ref().map(|row| {
             diesel::insert_into(outbox::table)
                 .values(row)
                 .execute(&mut &*conn)
         });
+        let head = lock_head(conn, tenant);
         async move {
-            match event {
-                Some(event) => futures::future::try_join(audit, event).await.map(|_| ()),
-                None => audit.await.map(|_| ()),
-            }
+            let head = match event {
+                Some(event) => futures::future::try_join(event, head).await?.1,
+                None => head.await?,
+            };
+            append_linked(conn, tenant, head, std::slice::from_ref(&self.audit)).await
         }
     }
 }

@@ -8,8 +8,8 @@
 use async_trait::async_trait;
 use coffer_domain::PageCursor;
 use coffer_ports::{
-    AuditEntry, AuditLog, AuditQuery, DeliveryOutcome, Event, EventClaim, EventOutbox,
-    MetadataError, MetadataErrorKind, NewAudit, Page, TenantScope,
+    AuditChain, AuditEntry, AuditLog, AuditQuery, ChainHead, DeliveryOutcome, Event, EventClaim,
+    EventOutbox, MetadataError, MetadataErrorKind, NewAudit, Page, TenantScope,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -32,6 +32,48 @@ impl AuditLog for MergedAuditLog {
         entry: NewAudit,
     ) -> Result<(), MetadataError> {
         self.own.append_audit(scope, entry).await
+    }
+
+    async fn append_audits(
+        &self,
+        scope: &TenantScope,
+        entries: Vec<NewAudit>,
+    ) -> Result<(), MetadataError> {
+        self.own.append_audits(scope, entries).await
+    }
+
+    async fn chain_heads(&self, scope: &TenantScope) -> Result<Vec<ChainHead>, MetadataError> {
+        let (own, shared) =
+            futures::future::try_join(self.own.chain_heads(scope), self.shared.chain_heads(scope))
+                .await?;
+        Ok(own
+            .into_iter()
+            .chain(shared.into_iter().map(|head| ChainHead {
+                chain: AuditChain::Registry,
+                ..head
+            }))
+            .collect())
+    }
+
+    async fn read_chain(
+        &self,
+        scope: &TenantScope,
+        chain: AuditChain,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, MetadataError> {
+        match chain {
+            AuditChain::Main => {
+                self.own
+                    .read_chain(scope, AuditChain::Main, after_seq, limit)
+                    .await
+            }
+            AuditChain::Registry => {
+                self.shared
+                    .read_chain(scope, AuditChain::Main, after_seq, limit)
+                    .await
+            }
+        }
     }
 
     async fn list_audit(

@@ -68,6 +68,7 @@ pub async fn migrate_with(
             .into_iter()
             .map(|v| v.to_string())
             .collect();
+        chain_unchained(&mut conn)?;
         if let Some(password) = &options.app_password {
             // ALTER ROLE takes no bind parameters; quote as a SQL literal
             // (standard_conforming_strings is on since PostgreSQL 9.1).
@@ -81,4 +82,80 @@ pub async fn migrate_with(
     })
     .await
     .map_err(|e| PgError::Migration(format!("migration task failed: {e}")))?
+}
+
+/// Links the audit rows written before the chain existed (no `seq`), per
+/// tenant in `(at, id)` order after whatever its chain holds: nothing when
+/// this runs right after the migration that added the chain. One
+/// transaction; running it again finds nothing to do.
+fn chain_unchained(conn: &mut AsyncConnectionWrapper<AsyncPgConnection>) -> Result<usize, PgError> {
+    use diesel::prelude::*;
+
+    use crate::rows::AuditRow;
+    use crate::schema::{audit_chain_heads as h, audit_events as a, tenants};
+    let set = |conn: &mut AsyncConnectionWrapper<AsyncPgConnection>, name: &str, value: String| {
+        diesel::sql_query("SELECT set_config($1, $2, true)")
+            .bind::<diesel::sql_types::Text, _>(name.to_owned())
+            .bind::<diesel::sql_types::Text, _>(value)
+            .execute(conn)
+    };
+    use coffer_domain::ChainHash;
+
+    conn.transaction(|conn| {
+        // The tables force row-level security even on their owner: list
+        // the tenants on the platform path, then work as each tenant.
+        set(conn, "coffer.platform", "on".to_owned())?;
+        let ids: Vec<uuid::Uuid> = tenants::table.select(tenants::id).load(conn)?;
+        let mut done = 0;
+        for tenant in ids {
+            set(conn, "coffer.tenant_id", tenant.to_string())?;
+            let rows: Vec<AuditRow> = a::table
+                .select(AuditRow::as_select())
+                .filter(a::tenant_id.eq(tenant))
+                .filter(a::seq.is_null())
+                .order((a::at, a::id))
+                .load(conn)?;
+            if rows.is_empty() {
+                continue;
+            }
+            let head: Option<(i64, Vec<u8>)> = h::table
+                .find(tenant)
+                .select((h::seq, h::hash))
+                .for_update()
+                .first(conn)
+                .optional()?;
+            let (mut seq, mut prev) = match head {
+                Some((seq, hash)) => (
+                    seq,
+                    ChainHash::from_slice(&hash)
+                        .ok_or_else(|| PgError::CorruptRow("chain head hash".into()))?,
+                ),
+                None => (0, ChainHash::GENESIS),
+            };
+            for row in &rows {
+                seq += 1;
+                let linked = row.linked(seq, &prev)?;
+                let hash = linked.hash.clone().unwrap_or_default();
+                diesel::update(a::table.find(row.id))
+                    .set((a::seq.eq(seq), a::hash.eq(&hash)))
+                    .execute(conn)?;
+                prev = ChainHash::from_slice(&hash).unwrap_or(prev);
+            }
+            diesel::insert_into(h::table)
+                .values((
+                    h::tenant_id.eq(tenant),
+                    h::seq.eq(seq),
+                    h::hash.eq(prev.as_bytes().to_vec()),
+                ))
+                .on_conflict(h::tenant_id)
+                .do_update()
+                .set((
+                    h::seq.eq(diesel::upsert::excluded(h::seq)),
+                    h::hash.eq(diesel::upsert::excluded(h::hash)),
+                ))
+                .execute(conn)?;
+            done += rows.len();
+        }
+        Ok(done)
+    })
 }

@@ -122,6 +122,8 @@ diesel::table! {
         request_id -> Nullable<Text>,
         client_addr -> Nullable<Text>,
         at -> Timestamptz,
+        seq -> Nullable<Int8>,
+        hash -> Nullable<Bytea>,
     }
 }
 
@@ -184,6 +186,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_chain_heads (tenant_id) {
+        tenant_id -> Uuid,
+        seq -> Int8,
+        hash -> Bytea,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
@@ -192,6 +202,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     grants,
     usage_counters,
     audit_events,
+    audit_chain_heads,
     outbox,
     tenant_settings,
     platform_audit,

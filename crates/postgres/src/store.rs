@@ -37,6 +37,8 @@ pub struct PgMetadataStore {
     pub(crate) ready_timeout: Option<Duration>,
     /// For the dedicated connections that hold job locks (`jobs.rs`).
     pub(crate) app_url: std::sync::Arc<str>,
+    /// Batches the audit appends of this database, per tenant.
+    pub(crate) group_commit: coffer_ports::GroupCommit,
 }
 
 impl fmt::Debug for PgMetadataStore {
@@ -160,6 +162,7 @@ impl PgMetadataStore {
             pool,
             ready_timeout: options.statement_timeout,
             app_url: app_url.into(),
+            group_commit: coffer_ports::GroupCommit::new(),
         })
     }
 }

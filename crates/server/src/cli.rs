@@ -76,7 +76,9 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Print a tenant's audit log as JSON lines, oldest first.
+    /// Write a tenant's audit log as JSON lines, oldest first, each entry
+    /// with its chain, seq, prev_hash and hash (docs/audit.md verifies it
+    /// offline).
     Export {
         /// Tenant slug or id.
         #[arg(long)]
@@ -84,6 +86,16 @@ pub enum AuditCommand {
         /// Only records at or after this RFC 3339 time.
         #[arg(long)]
         since: Option<String>,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Walk a tenant's hash chains and report the first break (exit code
+    /// 1), or the entries and head hash of each chain.
+    Verify {
+        /// Tenant slug or id.
+        #[arg(long)]
+        tenant: String,
     },
 }
 
@@ -170,7 +182,11 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             println!("{token}");
             Ok(())
         }
-        Command::Audit(AuditCommand::Export { tenant, since }) => {
+        Command::Audit(AuditCommand::Export {
+            tenant,
+            since,
+            output,
+        }) => {
             let meta = wiring::metadata(&config).await?;
             let since = since
                 .map(|s| {
@@ -178,8 +194,46 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 })
                 .transpose()?;
             let tenant = find_tenant(meta.registry.as_ref(), &tenant).await?;
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            export_audit(&meta, tenant, since, &mut out).await
+            match output {
+                Some(path) => {
+                    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+                    export_audit(&meta, tenant, since, &mut out).await
+                }
+                None => {
+                    let mut out = std::io::BufWriter::new(std::io::stdout());
+                    export_audit(&meta, tenant, since, &mut out).await
+                }
+            }
+        }
+        Command::Audit(AuditCommand::Verify { tenant }) => {
+            let meta = wiring::metadata(&config).await?;
+            let tenant = find_tenant(meta.registry.as_ref(), &tenant).await?;
+            let audit = coffer_service::Audit::new(
+                meta.tenant_data.clone(),
+                std::sync::Arc::new(coffer_ports::SystemClock),
+            );
+            match audit.verify_chains(&tenant).await? {
+                Ok(chains) => {
+                    if chains.is_empty() {
+                        println!("tenant {}: the audit log is empty", tenant.slug);
+                    }
+                    for chain in chains {
+                        println!(
+                            "tenant {}: chain {} verified: {} entries, head {}",
+                            tenant.slug,
+                            chain.chain.as_str(),
+                            chain.entries,
+                            chain.head
+                        );
+                    }
+                    Ok(())
+                }
+                Err(fault) => Err(format!(
+                    "tenant {}: the audit log does not verify: {fault}",
+                    tenant.slug
+                )
+                .into()),
+            }
         }
         Command::Config(ConfigCommand::Show) => {
             println!("{config:#?}");
@@ -242,36 +296,36 @@ async fn find_tenant(
     })
 }
 
-/// Writes every audit record of `tenant` (from `since`) as one JSON object
-/// per line, oldest first, paging through the log so memory stays flat.
+/// Writes every chained audit record of `tenant` (from `since`) as one JSON
+/// object per line, chain by chain, oldest first, paging through the log so
+/// memory stays flat. The export is itself on record (`audit.exported`).
 pub async fn export_audit(
     meta: &coffer_ports::MetadataPorts,
     tenant: coffer_domain::Tenant,
     since: Option<time::OffsetDateTime>,
-    out: &mut impl std::io::Write,
+    out: &mut (impl std::io::Write + Send),
 ) -> Result<(), Error> {
-    let scope = coffer_ports::TenantScope::new(tenant.id);
-    let audit = meta.tenant_data.tenant_data(&tenant).await?.audit.clone();
-    let mut query = coffer_ports::AuditQuery {
-        actor: None,
-        action: None,
-        file_id: None,
-        since,
-        until: None,
-        after: None,
-        limit: coffer_ports::MAX_PAGE_SIZE,
-        oldest_first: true,
-    };
-    loop {
-        let page = audit.list_audit(&scope, &query).await?;
-        for entry in &page.items {
-            serde_json::to_writer(&mut *out, entry)?;
-            out.write_all(b"\n")?;
-        }
-        match page.next_cursor {
-            Some(cursor) => query.after = Some(coffer_domain::PageCursor::decode(&cursor)?),
-            None => break,
-        }
+    let audit = coffer_service::Audit::new(
+        meta.tenant_data.clone(),
+        std::sync::Arc::new(coffer_ports::SystemClock),
+    );
+    let mut failed = None;
+    audit
+        .export_chains(&tenant, since, |entry| {
+            let written = serde_json::to_writer(&mut *out, entry)
+                .map_err(std::io::Error::from)
+                .and_then(|()| out.write_all(b"\n"));
+            match written {
+                Ok(()) => true,
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            }
+        })
+        .await?;
+    if let Some(e) = failed {
+        return Err(e.into());
     }
     out.flush()?;
     Ok(())

@@ -42,7 +42,7 @@ use coffer_ports::{
     Clock, CredentialIssuer, IdentityProvider, MetadataPorts, ObjectStore, Scanner, WebhookSender,
 };
 
-pub use audit::Audit;
+pub use audit::{Audit, ChainFault, ChainSummary, ExportedEntry};
 pub use billing::{
     BILLING_ACTOR, BILLING_SETTING, Billing, BillingOutcome, BillingReceipt, BillingWebhook,
 };
@@ -265,7 +265,7 @@ impl Coffer {
                 config.clone(),
             ),
             sharing: Sharing::new(meta.tenant_data.clone(), clock.clone()),
-            audit: Audit::new(meta.tenant_data.clone()),
+            audit: Audit::new(meta.tenant_data.clone(), clock.clone()),
             tenants: Tenants::new(
                 meta.registry.clone(),
                 meta.settings.clone(),

@@ -1,14 +1,17 @@
 //! The record of what callers do: the [`Journal`] a change carries into
-//! its transaction, and the audit entries of accesses, which are not
-//! changes.
+//! its transaction, and the audit entries of accesses, reads and refusals,
+//! which are not changes (docs/audit.md lists every action).
 
 use std::sync::Arc;
 
-use coffer_domain::{FileId, FileRecord};
+use coffer_domain::{Action, FileId, FileRecord, Subject};
 use coffer_ports::{Clock, Journal, NewAudit, NewEvent, TenantData, TenantScope};
 use serde_json::json;
 
-use crate::{Caller, ServiceError};
+use crate::{Caller, ErrorKind, ServiceError};
+
+/// Who an operator command (`coffer audit …`) is recorded as.
+const OPERATOR: &str = "system:coffer";
 
 /// Makes audit entries and events, stamped by the clock.
 #[derive(Clone)]
@@ -112,5 +115,62 @@ impl Recorder {
         let entry = self.audit_entry(caller, action, file_id, detail);
         data.audit.append_audit(scope, entry).await?;
         Ok(())
+    }
+
+    /// Record a refused attempt on file `id`: `file.access_denied` when the
+    /// file is the caller's tenant's and the caller lacks the right,
+    /// `file.not_found` when the caller's tenant has no such file (which
+    /// may be another tenant's: that tenant's log is never consulted, so it
+    /// records nothing).
+    pub(crate) async fn record_refusal(
+        &self,
+        data: &TenantData,
+        caller: &Caller,
+        scope: &TenantScope,
+        id: FileId,
+        action: Action,
+        refusal: &ServiceError,
+    ) -> Result<(), ServiceError> {
+        let name = if refusal.kind == ErrorKind::NotFound {
+            "file.not_found"
+        } else {
+            "file.access_denied"
+        };
+        let detail = json!({ "action": action_name(action), "code": refusal.code });
+        self.record(data, caller, scope, name, Some(id), detail)
+            .await
+    }
+
+    /// Record what an operator command did to the tenant's audit log.
+    pub(crate) async fn record_operator(
+        &self,
+        data: &TenantData,
+        scope: &TenantScope,
+        action: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), ServiceError> {
+        let entry = NewAudit {
+            actor: Subject::new(OPERATOR)?,
+            action: action.to_owned(),
+            file_id: None,
+            detail,
+            request_id: None,
+            client_addr: None,
+            at: self.clock.now(),
+        };
+        data.audit.append_audit(scope, entry).await?;
+        Ok(())
+    }
+}
+
+/// An action's name in audit details.
+fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Create => "create",
+        Action::Read => "read",
+        Action::Write => "write",
+        Action::ChangeVisibility => "change_visibility",
+        Action::Share => "share",
+        Action::Delete => "delete",
     }
 }

@@ -1,15 +1,17 @@
 //! The append-only audit log (triggers refuse UPDATE and DELETE).
 
 use async_trait::async_trait;
+use coffer_domain::ChainHash;
 use coffer_ports::{
-    AuditEntry, AuditLog, AuditQuery, Journal, MetadataError, NewAudit, Page, TenantScope,
-    fetch_size,
+    AuditChain, AuditEntry, AuditLog, AuditQuery, ChainHead, MAX_PAGE_SIZE, MetadataError,
+    NewAudit, Page, TenantScope, fetch_size,
 };
 use diesel::prelude::*;
 
-use crate::journal::JournalRows;
-use crate::rows::{AuditRow, id, ns};
-use crate::schema::audit_events;
+use crate::error::SqliteError;
+use crate::journal::append_linked;
+use crate::rows::{AuditRow, corrupt, id, ns, to_i64};
+use crate::schema::{audit_chain_heads, audit_events};
 use crate::store::SqliteMetadataStore;
 
 #[async_trait]
@@ -19,8 +21,80 @@ impl AuditLog for SqliteMetadataStore {
         scope: &TenantScope,
         entry: NewAudit,
     ) -> Result<(), MetadataError> {
-        let rows = JournalRows::new(scope.tenant_id(), Journal::audit(entry))?;
-        Ok(self.write(move |conn| rows.insert(conn)).await?)
+        self.group_commit.append(self, scope, entry).await
+    }
+
+    async fn append_audits(
+        &self,
+        scope: &TenantScope,
+        entries: Vec<NewAudit>,
+    ) -> Result<(), MetadataError> {
+        let tenant = id(scope.tenant_id().as_uuid());
+        let rows = entries
+            .into_iter()
+            .map(|e| AuditRow::new(scope.tenant_id(), e))
+            .collect::<Result<Vec<_>, _>>()?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        Ok(self
+            .write(move |conn| append_linked(conn, &tenant, &rows))
+            .await?)
+    }
+
+    async fn chain_heads(&self, scope: &TenantScope) -> Result<Vec<ChainHead>, MetadataError> {
+        use audit_chain_heads::dsl as h;
+        let tenant = id(scope.tenant_id().as_uuid());
+        let heads: Vec<(i64, Vec<u8>)> = self
+            .read(move |conn| {
+                Ok(h::audit_chain_heads
+                    .filter(h::tenant_id.eq(tenant))
+                    .select((h::seq, h::hash))
+                    .load(conn)?)
+            })
+            .await?;
+        heads
+            .into_iter()
+            .filter(|(seq, _)| *seq > 0)
+            .map(|(seq, hash)| {
+                Ok(ChainHead {
+                    chain: AuditChain::Main,
+                    seq: u64::try_from(seq).map_err(|e| corrupt("chain head seq", e))?,
+                    hash: ChainHash::from_slice(&hash)
+                        .ok_or_else(|| corrupt("chain head hash", "not 32 bytes"))?,
+                })
+            })
+            .collect::<Result<_, SqliteError>>()
+            .map_err(Into::into)
+    }
+
+    async fn read_chain(
+        &self,
+        scope: &TenantScope,
+        chain: AuditChain,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, MetadataError> {
+        use audit_events::dsl as a;
+        if chain != AuditChain::Main {
+            return Ok(Vec::new());
+        }
+        let tenant = id(scope.tenant_id().as_uuid());
+        let after = to_i64(after_seq, "seq")?;
+        let rows: Vec<AuditRow> = self
+            .read(move |conn| {
+                Ok(a::audit_events
+                    .select(AuditRow::as_select())
+                    .filter(a::tenant_id.eq(tenant))
+                    .filter(a::seq.gt(after))
+                    .order(a::seq.asc())
+                    .limit(i64::from(limit.clamp(1, MAX_PAGE_SIZE)))
+                    .load(conn)?)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|r| AuditEntry::try_from(r).map_err(Into::into))
+            .collect()
     }
 
     async fn list_audit(

@@ -3,9 +3,9 @@
 //! domain's validation is reported as corrupt rather than trusted.
 
 use coffer_domain::{
-    Access, BucketName, Category, ContentType, FileId, FileRecord, FileStatus, Filename, Grant,
-    GrantId, GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, Region, Retention,
-    Sha256Digest, Subject, Tenant, TenantId, TenantSlug, Usage, UsageChange, UserId,
+    Access, BucketName, Category, ChainHash, ContentType, FileId, FileRecord, FileStatus, Filename,
+    Grant, GrantId, GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, Region,
+    Retention, Sha256Digest, Subject, Tenant, TenantId, TenantSlug, Usage, UsageChange, UserId,
 };
 use coffer_ports::{AuditEntry, LegalHold};
 use diesel::prelude::*;
@@ -318,7 +318,7 @@ impl TryFrom<UsageRow> for Usage {
     }
 }
 
-#[derive(Debug, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_events, check_for_backend(diesel::sqlite::Sqlite))]
 pub(crate) struct AuditRow {
     pub id: String,
@@ -330,6 +330,8 @@ pub(crate) struct AuditRow {
     pub request_id: Option<String>,
     pub client_addr: Option<String>,
     pub at: i64,
+    pub seq: Option<i64>,
+    pub hash: Option<Vec<u8>>,
 }
 
 impl TryFrom<AuditRow> for AuditEntry {
@@ -349,6 +351,16 @@ impl TryFrom<AuditRow> for AuditEntry {
             request_id: row.request_id,
             client_addr: row.client_addr,
             at: time_of(row.at)?,
+            seq: row
+                .seq
+                .map(|s| u64::try_from(s).map_err(|e| corrupt("audit seq", e)))
+                .transpose()?,
+            hash: row
+                .hash
+                .map(|h| {
+                    ChainHash::from_slice(&h).ok_or_else(|| corrupt("audit hash", "not 32 bytes"))
+                })
+                .transpose()?,
         })
     }
 }

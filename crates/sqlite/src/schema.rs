@@ -120,6 +120,8 @@ diesel::table! {
         request_id -> Nullable<Text>,
         client_addr -> Nullable<Text>,
         at -> BigInt,
+        seq -> Nullable<BigInt>,
+        hash -> Nullable<Binary>,
     }
 }
 
@@ -188,6 +190,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_chain_heads (tenant_id) {
+        tenant_id -> Text,
+        seq -> BigInt,
+        hash -> Binary,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
@@ -196,6 +206,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     grants,
     usage_counters,
     audit_events,
+    audit_chain_heads,
     outbox,
     tenant_settings,
     platform_audit,

@@ -39,6 +39,8 @@ pub struct SqliteMetadataStore {
     path: PathBuf,
     /// Background jobs running in this process (`jobs.rs`).
     pub(crate) jobs: crate::jobs::Claims,
+    /// Batches the audit appends, per tenant.
+    pub(crate) group_commit: coffer_ports::GroupCommit,
 }
 
 impl fmt::Debug for SqliteMetadataStore {
@@ -67,6 +69,8 @@ impl SqliteMetadataStore {
             let mut conn = connect(&migrate_url)?;
             conn.run_pending_migrations(MIGRATIONS)
                 .map_err(|e| SqliteError::Migration(e.to_string()))?;
+            // Rows written before the audit chain existed get their links.
+            conn.immediate_transaction(crate::journal::chain_unchained)?;
             Ok(())
         })
         .await
@@ -90,6 +94,7 @@ impl SqliteMetadataStore {
             pool,
             path,
             jobs: crate::jobs::Claims::default(),
+            group_commit: coffer_ports::GroupCommit::new(),
         })
     }
 

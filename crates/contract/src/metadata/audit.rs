@@ -1,8 +1,8 @@
 //! [`coffer_ports::AuditLog`]: what is not a change appended, and the log
 //! listed newest first or exported oldest first, filtered and paged.
 
-use coffer_domain::{FileId, PageCursor, Role};
-use coffer_ports::{AuditEntry, AuditQuery, MetadataPorts, NewAudit, Page};
+use coffer_domain::{ChainHash, FileId, PageCursor, Role};
+use coffer_ports::{AuditChain, AuditEntry, AuditQuery, MetadataPorts, NewAudit, Page};
 use serde_json::json;
 
 use super::fixtures::{T0, at, available, data, file, scope, subject, tenant, user};
@@ -13,6 +13,7 @@ macro_rules! audit_log_contract {
     ($factory:expr) => {
         $crate::__metadata_cases!($factory; audit;
             audit_append_and_list,
+            audit_chain_is_unbroken_under_parallel_writers,
         );
     };
 }
@@ -156,4 +157,115 @@ pub async fn audit_append_and_list(ports: MetadataPorts) {
     let page2 = audit.list_audit(&s, &q).await.unwrap();
     assert_eq!(secs(&page2), vec![40]);
     assert_eq!(page2.next_cursor, None);
+}
+
+/// Many reads (group-committed appends) and changes (journals in their own
+/// transactions) of one tenant at once leave one chain: `seq` 1, 2, 3 …
+/// without a gap, each hash linking its predecessor, the head at the end;
+/// and each append returns only once its entry is readable.
+pub async fn audit_chain_is_unbroken_under_parallel_writers(ports: MetadataPorts) {
+    const READS: usize = 40;
+    const CHANGES: usize = 8;
+    let t = tenant(&ports, "acme").await;
+    let data = data(&ports, &t).await;
+    let o = user(&ports, &t, "alice", &[Role::Editor]).await;
+    let s = scope(&t);
+    let mut files = Vec::new();
+    for i in 0..CHANGES {
+        let name = format!("f{i}");
+        files.push(available(&ports, &t, file(&t, (o, "alice"), "/", &name, 1, 1)).await);
+    }
+    let reads = (0..READS).map(|i| {
+        let audit = data.audit.clone();
+        async move {
+            let action = format!("file.read.{i}");
+            let entry = NewAudit {
+                actor: subject("alice"),
+                action: action.clone(),
+                file_id: None,
+                detail: json!({"i": i, "ratio": 0.5}),
+                request_id: Some(format!("req-{i}")),
+                client_addr: None,
+                at: at(i64::try_from(i).unwrap()),
+            };
+            audit.append_audit(&s, entry).await.unwrap();
+            // Returned: so it is committed, and readable by anyone.
+            let query = AuditQuery {
+                actor: None,
+                action: Some(action),
+                file_id: None,
+                since: None,
+                until: None,
+                after: None,
+                limit: 10,
+                oldest_first: false,
+            };
+            let found = audit.list_audit(&s, &query).await.unwrap();
+            assert_eq!(
+                found.items.len(),
+                1,
+                "entry {i} readable once its append returned"
+            );
+        }
+    });
+    let changes = files.iter().map(|f| {
+        let files = data.files.clone();
+        async move {
+            files
+                .trash_file(&s, f.id, at(100), super::fixtures::record())
+                .await
+                .unwrap();
+        }
+    });
+    futures::future::join(
+        futures::future::join_all(reads),
+        futures::future::join_all(changes),
+    )
+    .await;
+
+    let heads = data.audit.chain_heads(&s).await.unwrap();
+    let main = heads
+        .iter()
+        .find(|h| h.chain == AuditChain::Main)
+        .expect("the tenant's data has a chain");
+    let mut entries = Vec::new();
+    loop {
+        let after = entries.last().map_or(0, |e: &AuditEntry| e.seq.unwrap());
+        let page = data
+            .audit
+            .read_chain(&s, AuditChain::Main, after, 7)
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        entries.extend(page);
+    }
+    let mut prev = ChainHash::GENESIS;
+    for (i, entry) in entries.iter().enumerate() {
+        assert_eq!(entry.seq, Some(i as u64 + 1), "no gap, no fork");
+        let hash = entry.chained_fields().unwrap().hash(&prev);
+        assert_eq!(
+            entry.hash,
+            Some(hash),
+            "entry {} links its predecessor",
+            i + 1
+        );
+        prev = hash;
+    }
+    assert_eq!(
+        (main.seq, main.hash),
+        (entries.len() as u64, prev),
+        "the head is the last link"
+    );
+    let reads_seen = entries
+        .iter()
+        .filter(|e| e.action.starts_with("file.read."))
+        .count();
+    let changes_seen = entries
+        .iter()
+        .filter(|e| e.action == "contract.change")
+        .count();
+    assert_eq!(reads_seen, READS);
+    assert!(changes_seen >= CHANGES, "every change chained too");
 }

@@ -1,11 +1,12 @@
-//! A tenant's audit log: append-only, listed newest or oldest first.
+//! A tenant's audit log: append-only, a hash chain per database that
+//! holds it (docs/audit.md), listed newest or oldest first.
 //!
 //! Every method may fail with [`crate::MetadataErrorKind::Unavailable`] when
 //! the database cannot be reached and `Internal` on anything unexpected;
 //! `# Errors` names the kinds a caller can act on.
 
 use async_trait::async_trait;
-use coffer_domain::{FileId, PageCursor, Subject, TenantId};
+use coffer_domain::{ChainHash, ChainedFields, FileId, PageCursor, Subject, TenantId};
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -37,9 +38,31 @@ pub struct AuditEntry {
     pub client_addr: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
+    /// Its place in its chain: 1, 2, 3 … per tenant and database. `None`
+    /// only for a row written before the chain existed and not chained
+    /// since (which verification reports).
+    pub seq: Option<u64>,
+    /// `SHA-256(previous hash || canonical bytes of this entry)`.
+    pub hash: Option<ChainHash>,
 }
 
 impl AuditEntry {
+    /// What its hash commits to, with its `seq` (`None` when unchained).
+    pub fn chained_fields(&self) -> Option<ChainedFields<'_>> {
+        Some(ChainedFields {
+            seq: self.seq?,
+            id: self.id,
+            tenant_id: *self.tenant_id.as_uuid(),
+            actor: self.actor.as_str(),
+            action: &self.action,
+            file_id: self.file_id.map(|f| *f.as_uuid()),
+            detail: &self.detail,
+            request_id: self.request_id.as_deref(),
+            client_addr: self.client_addr.as_deref(),
+            at: self.at,
+        })
+    }
+
     /// Its place in the audit listing, which runs by `(at, id)`.
     pub fn page_cursor(&self) -> PageCursor {
         PageCursor {
@@ -64,19 +87,81 @@ pub struct AuditQuery {
     pub oldest_first: bool,
 }
 
+/// Which of a tenant's hash chains: a tenant whose data lives in the
+/// shared database has one; a tenant with a database of its own has its
+/// own database's (its data's changes and accesses) and the shared
+/// database's (changes of the registry: plan, status, settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditChain {
+    /// The chain in the database that holds the tenant's data.
+    Main,
+    /// The shared database's chain of a tenant with a dedicated database.
+    Registry,
+}
+
+impl AuditChain {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Main => "main",
+            Self::Registry => "registry",
+        }
+    }
+}
+
+/// The last link of a chain, kept beside the entries: the next entry
+/// follows it, and verification compares the walk's end with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainHead {
+    pub chain: AuditChain,
+    pub seq: u64,
+    pub hash: ChainHash,
+}
+
 /// The audit log of a tenant. Changes are recorded by their own method's
 /// [`crate::Journal`]; this appends what is not a change.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait AuditLog: Send + Sync + 'static {
     /// Append to the audit log (append-only: nothing updates or deletes
-    /// it) what is not a change: a download URL issued, content streamed.
-    /// Changes are recorded by their own method's [`crate::Journal`].
+    /// it) what is not a change: a download URL issued, content streamed,
+    /// a read, a refusal. Returns once the entry is committed. Adapters
+    /// gather concurrent appends of a tenant into one
+    /// [`AuditLog::append_audits`] ([`crate::GroupCommit`]).
     ///
     /// # Errors
     /// `Unavailable`, `Internal`.
     async fn append_audit(&self, scope: &TenantScope, entry: NewAudit)
     -> Result<(), MetadataError>;
+
+    /// Append `entries`, in order, in one transaction that takes the
+    /// tenant's chain head once.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn append_audits(
+        &self,
+        scope: &TenantScope,
+        entries: Vec<NewAudit>,
+    ) -> Result<(), MetadataError>;
+
+    /// The heads of the tenant's chains (none before its first entry).
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn chain_heads(&self, scope: &TenantScope) -> Result<Vec<ChainHead>, MetadataError>;
+
+    /// Up to `limit` entries of `chain` after `after_seq`, by `seq`.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn read_chain(
+        &self,
+        scope: &TenantScope,
+        chain: AuditChain,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, MetadataError>;
 
     /// # Errors
     /// `Unavailable`, `Internal`.
@@ -105,6 +190,8 @@ mod tests {
             request_id: None,
             client_addr: None,
             at,
+            seq: Some(1),
+            hash: None,
         };
         let page = Page::from_overfetch(vec![entry.clone(), entry], 1, AuditEntry::page_cursor);
         let next = page.next_cursor.map(|c| PageCursor::decode(&c));

@@ -11,6 +11,7 @@ mod audit;
 mod databases;
 mod files;
 mod grants;
+mod group_commit;
 mod integrity;
 mod members;
 mod onboarding;
@@ -24,13 +25,14 @@ mod sessions;
 mod settings;
 mod tenant_data;
 
-pub use audit::{AuditEntry, AuditLog, AuditQuery, NewAudit};
+pub use audit::{AuditChain, AuditEntry, AuditLog, AuditQuery, ChainHead, NewAudit};
 pub use databases::{TenantDatabases, databases_for};
 pub use files::{
     FileCatalog, FileCatalogLayer, FilePatch, FileQuery, NewFile, ObjectFacts, ReadFilter,
     ReadRestriction, StoredFile,
 };
 pub use grants::{Grants, NewGrant};
+pub use group_commit::GroupCommit;
 pub use integrity::{FileObject, FileObjectQuery, Integrity};
 pub use members::Members;
 pub use onboarding::{NewOnboarding, OnboardingQueue, OnboardingQueueLayer, OnboardingUpdate};

@@ -2,6 +2,7 @@
 //! for how the server is found or started).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audit_chain;
 mod contract;
 mod jobs;
 mod migrations;

@@ -617,6 +617,13 @@ pub struct AuditDto {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub at: OffsetDateTime,
+    /// The entry's place in its hash chain (1, 2, 3 … per tenant and
+    /// chain); `null` only for a record the chain has not covered.
+    pub seq: Option<u64>,
+    /// SHA-256 (lowercase hex) of the previous entry's hash and this
+    /// entry's canonical bytes (docs/audit.md).
+    #[schema(value_type = Option<String>)]
+    pub hash: Option<String>,
 }
 
 impl From<coffer_ports::AuditEntry> for AuditDto {
@@ -630,6 +637,8 @@ impl From<coffer_ports::AuditEntry> for AuditDto {
             request_id: e.request_id,
             client_addr: e.client_addr,
             at: e.at,
+            seq: e.seq,
+            hash: e.hash.map(|h| h.to_hex()),
         }
     }
 }

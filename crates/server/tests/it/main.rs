@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audit;
+mod audit_chain;
 mod bad_input;
 mod billing;
 mod cors;

@@ -198,6 +198,12 @@ impl TestServer {
         }
     }
 
+    /// The `COFFER__…` settings it started with: what a `coffer` command
+    /// run beside it needs to reach the same databases.
+    pub fn vars(&self) -> &[(String, String)] {
+        &self.vars
+    }
+
     /// The test database (production mode).
     pub fn db(&self) -> Option<&TestDb> {
         self.db.as_ref()

@@ -110,18 +110,25 @@ impl Files {
 }
 
 /// Who may do what to a file: loads it and decides an action on it at the
-/// clock's time (grants expire).
+/// clock's time (grants expire). Every refusal is on record (the one place
+/// that records them).
 #[derive(Clone)]
 pub(crate) struct FileAccess {
     clock: Arc<dyn Clock>,
+    recorder: Recorder,
 }
 
 impl FileAccess {
     pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
-        Self { clock }
+        Self {
+            recorder: Recorder::new(clock.clone()),
+            clock,
+        }
     }
 
-    /// Load a file of the caller's tenant and check `action` on it.
+    /// Load a file of the caller's tenant and check `action` on it. A
+    /// refusal (`403`, or `404` for an id its tenant has no file of) is
+    /// recorded in the caller's tenant's audit log before it is returned.
     pub(crate) async fn authorized_file(
         &self,
         data: &TenantData,
@@ -130,20 +137,28 @@ impl FileAccess {
         id: FileId,
         action: Action,
     ) -> Result<StoredFile, ServiceError> {
-        let stored = data
-            .files
-            .get_file(scope, id)
-            .await
-            .map_err(ServiceError::from_file_lookup)?;
-        let decision = decide(
-            &caller.principal,
-            coffer_domain::Resource::File(&stored.file),
-            action,
-            &stored.grants,
-            self.clock.now(),
-        );
-        check(decision)?;
-        Ok(stored)
+        let refused = match data.files.get_file(scope, id).await {
+            Ok(stored) => {
+                let decision = decide(
+                    &caller.principal,
+                    coffer_domain::Resource::File(&stored.file),
+                    action,
+                    &stored.grants,
+                    self.clock.now(),
+                );
+                match check(decision) {
+                    Ok(()) => return Ok(stored),
+                    Err(refused) => refused,
+                }
+            }
+            Err(e) => ServiceError::from_file_lookup(e),
+        };
+        if matches!(refused.kind, ErrorKind::NotFound | ErrorKind::Forbidden) {
+            self.recorder
+                .record_refusal(data, caller, scope, id, action, &refused)
+                .await?;
+        }
+        Err(refused)
     }
 }
 

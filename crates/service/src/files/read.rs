@@ -31,21 +31,27 @@ pub struct ListFiles {
 }
 
 impl Files {
-    /// One file's metadata.
+    /// One file's metadata, on record (`file.read`) before it is returned.
     ///
     /// # Errors
     /// `NotFound` (also for other tenants' files); `Forbidden` without read access.
     pub async fn get_file(&self, caller: &Caller, id: FileId) -> Result<FileRecord, ServiceError> {
         let (tenant, scope) = caller.member()?;
         let data = self.tenant_data.tenant_data(tenant).await?;
-        Ok(self
+        let file = self
             .access
             .authorized_file(&data, caller, &scope, id, Action::Read)
             .await?
-            .file)
+            .file;
+        self.recorder
+            .record(&data, caller, &scope, "file.read", Some(file.id), json!({}))
+            .await?;
+        Ok(file)
     }
 
-    /// The files the caller may read, newest first.
+    /// The files the caller may read, newest first. The query (not the
+    /// result) is on record before the page is returned: `file.searched`
+    /// when it searches (`q` or `metadata`), `file.listed` otherwise.
     ///
     /// # Errors
     /// `Invalid` for a bad cursor, limit or search term.
@@ -67,7 +73,7 @@ impl Files {
             .as_deref()
             .map(PageCursor::decode)
             .transpose()?;
-        let name_contains = match request.q {
+        let name_contains = match request.q.clone() {
             Some(q) if q.chars().count() > 255 || q.chars().any(char::is_control) => {
                 return Err(ServiceError::invalid(
                     ErrorCode::InvalidQuery,
@@ -77,6 +83,7 @@ impl Files {
             Some(q) if q.is_empty() => None,
             q => q,
         };
+        let (action, detail) = list_record(&request, name_contains.as_deref(), limit);
         let principal = &caller.principal;
         let filter = if principal.has_role(Role::Admin) {
             ReadFilter::All
@@ -100,7 +107,15 @@ impl Files {
             limit,
         };
         let data = self.tenant_data.tenant_data(tenant).await?;
-        Ok(data.files.list_files(&scope, &query).await?)
+        // The record and the query run together; the page is returned only
+        // once both succeeded.
+        let (page, ()) = futures::future::try_join(
+            async { Ok(data.files.list_files(&scope, &query).await?) },
+            self.recorder
+                .record(&data, caller, &scope, action, None, detail),
+        )
+        .await?;
+        Ok(page)
     }
 
     /// A short-lived presigned GET that restores the original filename.
@@ -192,4 +207,29 @@ impl Files {
             .await?;
         Ok((file, object))
     }
+}
+
+/// The audit record of a listing: its action and its query parameters.
+fn list_record(
+    request: &ListFiles,
+    q: Option<&str>,
+    limit: u32,
+) -> (&'static str, serde_json::Value) {
+    let action = if q.is_some() || request.metadata.is_some() {
+        "file.searched"
+    } else {
+        "file.listed"
+    };
+    let detail = json!({
+        "category": request.category,
+        "path": request.path,
+        "prefix": request.prefix,
+        "q": q,
+        "metadata": request.metadata,
+        "status": request.status,
+        "owner": request.owner,
+        "cursor": request.cursor,
+        "limit": limit,
+    });
+    (action, detail)
 }

@@ -3,7 +3,7 @@
 //! store has one.
 
 use coffer_domain::{
-    ErrorCode, FileId, FileRecord, FileStatus, LogicalPath, RemovalBlock, Retention,
+    Action, ErrorCode, FileId, FileRecord, FileStatus, LogicalPath, RemovalBlock, Retention,
     RetentionChangeRefused, Tenant, ValidationError, decide_retention_change,
 };
 use coffer_ports::{HoldTarget, LegalHold, NewLegalHold, ObjectLock};
@@ -82,11 +82,12 @@ impl Files {
     ) -> Result<FileRecord, ServiceError> {
         let (tenant, scope) = caller.admin("file retention")?;
         let data = self.tenant_data.tenant_data(tenant).await?;
-        let file = data
-            .files
-            .get_file(&scope, id)
-            .await
-            .map_err(ServiceError::from_file_lookup)?
+        // Through the access check, so a missing (or another tenant's) id
+        // is on record as every file refusal is.
+        let file = self
+            .access
+            .authorized_file(&data, caller, &scope, id, Action::Delete)
+            .await?
             .file;
         if file.status == FileStatus::Pending {
             return require_status(&file, FileStatus::Available).map(|()| file);
@@ -236,11 +237,21 @@ impl Files {
         let (tenant, scope) = caller.admin("legal holds")?;
         let data = self.tenant_data.tenant_data(tenant).await?;
         if let Some(id) = file {
-            data.files
-                .get_file(&scope, id)
-                .await
-                .map_err(ServiceError::from_file_lookup)?;
+            self.access
+                .authorized_file(&data, caller, &scope, id, Action::Read)
+                .await?;
         }
+        // A read of the records, on record like every read (docs/audit.md).
+        self.recorder
+            .record(
+                &data,
+                caller,
+                &scope,
+                "file.legal_holds_read",
+                file,
+                json!({ "after": after }),
+            )
+            .await?;
         Ok(data
             .records
             .list_holds(&scope, file, after, limit.clamp(1, 1000))

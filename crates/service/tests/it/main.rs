@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audit_log;
 mod auth;
 mod billing;
 mod coffer;

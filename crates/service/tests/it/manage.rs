@@ -152,6 +152,7 @@ async fn deleting_needs_manage() {
     let t = tenant(coffer_domain::TenantStatus::Active);
     let f = file(&t, "alice", FileStatus::Available);
     let mut fx = FilesFx::default();
+    audit_ok(&mut fx.audit);
     let stored = with_grant(&f, "bob", Access::Write);
     fx.files
         .expect_get_file()

@@ -83,6 +83,17 @@ async fn private_files_of_others_are_forbidden_and_foreign_ones_not_found() {
     let f = file(&t, "alice", FileStatus::Available);
     let mut fx = FilesFx::default();
     serves_file(&mut fx.files, &f);
+    // Both refusals on record, each once.
+    fx.audit
+        .expect_append_audit()
+        .times(1)
+        .withf(|_, e| e.action == "file.access_denied" && e.actor.as_str() == "bob")
+        .returning(|_, _| Ok(()));
+    fx.audit
+        .expect_append_audit()
+        .times(1)
+        .withf(|_, e| e.action == "file.not_found" && e.actor.as_str() == "alice")
+        .returning(|_, _| Ok(()));
     let app = fx.build();
     assert_err(
         app.get_file(&caller(&t, "bob", &[Role::Editor]), f.id)
@@ -140,6 +151,7 @@ async fn content_checks_the_range_before_reading() {
 async fn listing_filters_by_what_the_caller_may_read() {
     let t = tenant(TenantStatus::Active);
     let mut fx = FilesFx::default();
+    audit_ok(&mut fx.audit);
     fx.files
         .expect_list_files()
         .times(1)

@@ -95,6 +95,7 @@ async fn a_disabled_flag_closes_its_path_until_it_expires() {
 
     // The same flag, expired: the path is open again (and goes on to the file).
     let mut fx = FilesFx::default();
+    audit_ok(&mut fx.audit);
     fx.settings
         .expect_list_features()
         .returning(|_| Ok(vec![flag("content_streaming", false, Some(-1))]));

@@ -70,6 +70,10 @@ async fn sharing_needs_manage() {
     let mut fx = SharingFx::default();
     serves_file(&mut fx.files, &f);
     fx.grants.expect_put_grant().never();
+    fx.audit
+        .expect_append_audit()
+        .withf(|_, e| e.action == "file.access_denied" && e.detail["action"] == "share")
+        .returning(|_, _| Ok(()));
     let app = fx.build();
     let bob = caller(&t, "bob", &[Role::Editor]);
     assert_err(

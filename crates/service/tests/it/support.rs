@@ -234,6 +234,8 @@ impl CredentialsFx {
 pub struct SharingFx {
     pub files: MockFileCatalog,
     pub grants: MockGrants,
+    /// Refusals are on record.
+    pub audit: MockAuditLog,
 }
 
 impl SharingFx {
@@ -241,6 +243,7 @@ impl SharingFx {
         let data = TenantData {
             files: Arc::new(self.files),
             grants: Arc::new(self.grants),
+            audit: Arc::new(self.audit),
             ..no_data()
         };
         Sharing::new(resolver(data, None, None), clock())

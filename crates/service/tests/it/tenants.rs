@@ -170,11 +170,12 @@ async fn audit_is_for_tenant_admins() {
             next_cursor: None,
         })
     });
+    audit_ok(&mut audit);
     let data = TenantData {
         audit: Arc::new(audit),
         ..no_data()
     };
-    let app = Audit::new(resolver(data, None, None));
+    let app = Audit::new(resolver(data, None, None), clock());
     let query = || coffer_ports::AuditQuery {
         actor: None,
         action: None,

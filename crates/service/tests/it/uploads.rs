@@ -557,6 +557,7 @@ async fn another_tenants_file_cannot_be_completed() {
     let b = tenant(TenantStatus::Active);
     let theirs = file(&a, "alice", FileStatus::Pending);
     let mut fx = FilesFx::default();
+    audit_ok(&mut fx.audit);
     serves_file(&mut fx.files, &theirs);
     fx.store.expect_head().never();
     let result = fx

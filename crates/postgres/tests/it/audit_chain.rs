@@ -1,0 +1,149 @@
+//! The audit chain on PostgreSQL beyond the contract: the group commit
+//! writes concurrent appends in fewer transactions than entries, and rows
+//! written before the chain existed are chained by `migrate`.
+
+use coffer_domain::{ChainHash, Subject};
+use coffer_ports::{AuditChain, AuditLog, NewAudit, TenantScope};
+use coffer_postgres::testing::TestDb;
+use diesel::QueryableByName;
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::support::{at, tenant};
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn entry(action: String) -> NewAudit {
+    NewAudit {
+        actor: Subject::new("alice").unwrap(),
+        action,
+        file_id: None,
+        detail: serde_json::json!({}),
+        request_id: None,
+        client_addr: None,
+        at: at(5),
+    }
+}
+
+/// The owner's view of the tenant's `file.read.*` rows: how many, and in
+/// how many transactions they were written (rows of one transaction share
+/// its `xmin`).
+async fn reads_and_transactions(db: &TestDb, tenant: uuid::Uuid) -> (i64, i64) {
+    let mut conn = AsyncPgConnection::establish(&db.owner_url()).await.unwrap();
+    let count =
+        |sql: &str| diesel::sql_query(sql.to_owned()).bind::<diesel::sql_types::Uuid, _>(tenant);
+    let rows: Count = count(
+        "SELECT count(*) AS n FROM audit_events WHERE tenant_id = $1 AND action LIKE 'file.read.%'",
+    )
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    let txs: Count = count(
+        "SELECT count(DISTINCT xmin::text) AS n FROM audit_events \
+         WHERE tenant_id = $1 AND action LIKE 'file.read.%'",
+    )
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    (rows.n, txs.n)
+}
+
+#[tokio::test]
+async fn concurrent_appends_share_transactions_and_return_once_readable() {
+    const N: usize = 30;
+    let db = TestDb::new().await;
+    let store = db.store(8).unwrap();
+    let (t, _) = tenant(&store, "acme").await;
+    let scope = TenantScope::new(t.id);
+    // All polled at once: the first finds the tenant's lane idle and
+    // writes alone; the rest gather behind it into the next batch.
+    let appends = (0..N).map(|i| {
+        let store = &store;
+        async move {
+            let action = format!("file.read.{i}");
+            store
+                .append_audit(&scope, entry(action.clone()))
+                .await
+                .unwrap();
+            let chain = store
+                .read_chain(&scope, AuditChain::Main, 0, 1000)
+                .await
+                .unwrap();
+            assert!(
+                chain.iter().any(|e| e.action == action),
+                "entry {i} is committed when its append returns"
+            );
+        }
+    });
+    futures::future::join_all(appends).await;
+
+    let (rows, transactions) = reads_and_transactions(&db, *t.id.as_uuid()).await;
+    assert_eq!(rows, N as i64, "every entry written once");
+    assert!(
+        transactions < rows,
+        "{rows} entries in {transactions} transactions: batched"
+    );
+    assert_eq!(
+        transactions, 2,
+        "one alone, then everyone who queued behind it"
+    );
+}
+
+#[tokio::test]
+async fn migrate_chains_rows_written_before_the_chain() {
+    let db = TestDb::new().await;
+    let store = db.store(2).unwrap();
+    let (t, _) = tenant(&store, "acme").await;
+    let scope = TenantScope::new(t.id);
+    // Two rows as an older Coffer wrote them: no seq, no hash.
+    db.execute_in(
+        db.name(),
+        &format!(
+            "INSERT INTO audit_events (id, tenant_id, actor, action, detail, at) VALUES \
+             ('00000000-0000-7000-8000-000000000002', '{0}', 'old', 'file.download_url', '{{}}', '2020-01-02T00:00:00Z'), \
+             ('00000000-0000-7000-8000-000000000001', '{0}', 'old', 'file.download_url', '{{\"n\": 1.0}}', '2020-01-01T00:00:00Z')",
+            t.id
+        ),
+    )
+    .await
+    .unwrap();
+    let before = store.chain_heads(&scope).await.unwrap();
+    assert_eq!(before[0].seq, 1, "only the tenant's creation is chained");
+
+    coffer_postgres::migrate(&db.owner_url()).await.unwrap();
+
+    let chain = store
+        .read_chain(&scope, AuditChain::Main, 0, 100)
+        .await
+        .unwrap();
+    let actors: Vec<(u64, &str)> = chain
+        .iter()
+        .map(|e| (e.seq.unwrap(), e.actor.as_str()))
+        .collect();
+    assert_eq!(
+        actors[1..],
+        [(2, "old"), (3, "old")],
+        "chained after the head, (at, id) order"
+    );
+    assert_eq!(
+        chain[1].at.date(),
+        time::Date::from_calendar_date(2020, time::Month::January, 1).unwrap()
+    );
+    let mut prev = ChainHash::GENESIS;
+    for e in &chain {
+        prev = e.chained_fields().unwrap().hash(&prev);
+        assert_eq!(e.hash, Some(prev));
+    }
+    let head = store.chain_heads(&scope).await.unwrap();
+    assert_eq!((head[0].seq, head[0].hash), (3, prev));
+    // Appends go on after them.
+    store
+        .append_audit(&scope, entry("file.read.x".into()))
+        .await
+        .unwrap();
+    assert_eq!(store.chain_heads(&scope).await.unwrap()[0].seq, 4);
+}

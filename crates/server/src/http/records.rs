@@ -130,6 +130,20 @@ fn holds_page(holds: Vec<LegalHold>, limit: u32) -> LegalHoldsDto {
     }
 }
 
+async fn change_retention(
+    state: &AppState,
+    caller: &Authenticated,
+    id: Uuid,
+    change: RetentionChange,
+) -> Result<HttpResponse> {
+    let file = state
+        .coffer
+        .files()
+        .set_retention(&caller.0, FileId::from_uuid(id), change)
+        .await?;
+    Ok(HttpResponse::Ok().json(FileDto::from(file)))
+}
+
 /// Set, extend or (governance, with the bypass) shorten a file's retention. Tenant admins.
 #[utoipa::path(put, path = "/api/v1/files/{id}/retention", tag = "records", params(("id" = Uuid, Path)),
     request_body = RetentionBody,
@@ -150,12 +164,7 @@ pub async fn put_retention(
         }),
         bypass_governance: body.bypass_governance,
     };
-    let file = state
-        .coffer
-        .files()
-        .set_retention(&caller.0, FileId::from_uuid(*id), change)
-        .await?;
-    Ok(HttpResponse::Ok().json(FileDto::from(file)))
+    change_retention(&state, &caller, *id, change).await
 }
 
 /// Remove a file's retention: an expired one, or governance with the bypass. Tenant admins.
@@ -174,12 +183,7 @@ pub async fn delete_retention(
         retention: None,
         bypass_governance: query.bypass_governance,
     };
-    let file = state
-        .coffer
-        .files()
-        .set_retention(&caller.0, FileId::from_uuid(*id), change)
-        .await?;
-    Ok(HttpResponse::Ok().json(FileDto::from(file)))
+    change_retention(&state, &caller, *id, change).await
 }
 
 /// Place a legal hold on a file. Tenant admins.

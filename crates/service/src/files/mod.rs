@@ -103,6 +103,19 @@ impl Files {
         Ok(true)
     }
 
+    /// What a verified upload of `file` becomes subject to: whether it
+    /// waits for a scan (queued here), and the tenant's default retention.
+    async fn record_rules(
+        &self,
+        tenant: &coffer_domain::Tenant,
+        file: &coffer_domain::FileRecord,
+        now: time::OffsetDateTime,
+    ) -> Result<(bool, Option<coffer_domain::Retention>), ServiceError> {
+        let awaits_scan = self.awaits_scan(tenant, file.id).await?;
+        let retention = self.default_retention(tenant, file, now).await?;
+        Ok((awaits_scan, retention))
+    }
+
     /// The store of `tenant`'s objects.
     fn store_of(&self, tenant: &coffer_domain::Tenant) -> &dyn coffer_ports::ObjectStore {
         self.stores.for_tenant(tenant).as_ref()

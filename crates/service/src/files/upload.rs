@@ -337,14 +337,23 @@ impl Files {
             }
         };
         let now = self.clock.now();
+        // The copy exists from here on: any failure before the record names
+        // it removes it again, or it would be an object no row names.
+        let (awaits_scan, retention) = match self.record_rules(tenant, file, now).await {
+            Ok(rules) => rules,
+            Err(err) => {
+                verify::discard(store, &verified.location).await;
+                return Err(err);
+            }
+        };
         let facts = ObjectFacts {
             key: verified.location.key().clone(),
             size_bytes: verified.size,
             checksum_sha256: Some(verified.sha256),
             content_type: file.content_type.clone(),
             at: now,
-            awaits_scan: self.awaits_scan(tenant, file.id).await?,
-            retention: self.default_retention(tenant, file, now).await?,
+            awaits_scan,
+            retention,
         };
         let mut detail = detail;
         if let Some(fields) = detail.as_object_mut() {
@@ -357,8 +366,23 @@ impl Files {
         let available = match data.files.mark_available(&scope, id, facts, journal).await {
             Ok(available) => available,
             Err(err) => {
-                verify::discard(store, &verified.location).await;
-                return Err(err.into());
+                // A connection lost during the commit leaves it unknown
+                // whether the record now names the copy: ask again, and
+                // remove the copy only when it certainly does not.
+                match data.files.get_file(&scope, id).await {
+                    Ok(stored) if stored.file.key == *verified.location.key() => stored.file,
+                    Ok(_) => {
+                        verify::discard(store, &verified.location).await;
+                        return Err(err.into());
+                    }
+                    Err(_) => {
+                        tracing::warn!(
+                            key = %verified.location.key(),
+                            "left a verified copy for the reconciler: the database did not say whether its record names it"
+                        );
+                        return Err(err.into());
+                    }
+                }
             }
         };
         if available.key == *verified.location.key() {
@@ -489,14 +513,15 @@ impl Files {
                 return Err(reservation_error(err));
             }
         };
+        let (awaits_scan, retention) = self.record_rules(tenant, &file, now).await?;
         let facts = ObjectFacts {
             key: file.key.clone(),
             size_bytes: size,
             checksum_sha256: Some(digest),
             content_type,
             at: now,
-            awaits_scan: self.awaits_scan(tenant, file.id).await?,
-            retention: self.default_retention(tenant, &file, now).await?,
+            awaits_scan,
+            retention,
         };
         let journal = self.recorder.announce(
             caller,

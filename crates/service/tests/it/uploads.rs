@@ -308,6 +308,15 @@ fn completing(
     fx
 }
 
+/// A complete of `pending` whose staged object is the 9-byte PDF.
+fn completing_the_pdf(pending: &coffer_domain::FileRecord) -> FilesFx {
+    let staged = ObjectMeta {
+        size: 9,
+        ..Default::default()
+    };
+    completing(pending, Ok(staged), PDF)
+}
+
 /// Where the verified copies of `file` go: `t/{tenant}/{category}/{file}/…`.
 fn verified_prefix(file: &coffer_domain::FileRecord) -> String {
     format!("t/{}/{}/{}/", file.tenant_id, file.category, file.id)
@@ -341,14 +350,7 @@ fn deletes_a_copy_once(fx: &mut FilesFx, file: &coffer_domain::FileRecord) {
 async fn complete_verifies_and_marks_available() {
     let t = tenant(TenantStatus::Active);
     let pending = file(&t, "alice", FileStatus::Pending);
-    let mut fx = completing(
-        &pending,
-        Ok(ObjectMeta {
-            size: 9,
-            ..Default::default()
-        }),
-        PDF,
-    );
+    let mut fx = completing_the_pdf(&pending);
     let (prefix, done) = (verified_prefix(&pending), pending.clone());
     fx.files
         .expect_mark_available()
@@ -384,14 +386,7 @@ async fn complete_verifies_and_marks_available() {
 async fn a_complete_that_loses_the_race_drops_its_own_copy() {
     let t = tenant(TenantStatus::Active);
     let pending = file(&t, "alice", FileStatus::Pending);
-    let mut fx = completing(
-        &pending,
-        Ok(ObjectMeta {
-            size: 9,
-            ..Default::default()
-        }),
-        PDF,
-    );
+    let mut fx = completing_the_pdf(&pending);
     // Another complete made the file available first, with its own copy.
     let winner = coffer_domain::FileRecord {
         status: FileStatus::Available,
@@ -421,18 +416,99 @@ async fn a_complete_that_loses_the_race_drops_its_own_copy() {
     assert_eq!(file, winner);
 }
 
+/// Which object a complete deletes (the store mock panics on any other).
+enum Deleted {
+    TheCopy,
+    TheStagedObject,
+    Nothing,
+}
+
+/// A complete whose commit failed, and what the file's row said when
+/// asked again (`None`: the database did not answer either).
+async fn complete_with_a_lost_commit(
+    row_after: Option<
+        fn(&coffer_domain::FileRecord, coffer_domain::ObjectKey) -> coffer_domain::FileRecord,
+    >,
+    deleted: Deleted,
+) -> Result<coffer_domain::FileRecord, coffer_service::ServiceError> {
+    let t = tenant(TenantStatus::Active);
+    let pending = file(&t, "alice", FileStatus::Pending);
+    let mut fx = completing_the_pdf(&pending);
+    // The read before the commit sees the pending file; the read after it
+    // sees what `row_after` says the commit left.
+    fx.files.checkpoint();
+    let copy = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let seen = copy.clone();
+    fx.files
+        .expect_mark_available()
+        .times(1)
+        .returning(move |_, _, facts, _| {
+            *seen.lock().unwrap() = Some(facts.key);
+            Err(meta_err(MetadataErrorKind::Unavailable))
+        });
+    let stored = |file: coffer_domain::FileRecord| coffer_ports::StoredFile {
+        file,
+        grants: vec![],
+    };
+    let before = stored(pending.clone());
+    fx.files
+        .expect_get_file()
+        .times(1)
+        .returning(move |_, _| Ok(before.clone()));
+    let after = pending.clone();
+    fx.files
+        .expect_get_file()
+        .returning(move |_, _| match row_after {
+            Some(row) => Ok(stored(row(&after, copy.lock().unwrap().clone().unwrap()))),
+            None => Err(meta_err(MetadataErrorKind::Unavailable)),
+        });
+    match deleted {
+        Deleted::TheCopy => deletes_a_copy_once(&mut fx, &pending),
+        Deleted::TheStagedObject => deletes_once(&mut fx, pending.key.to_string()),
+        Deleted::Nothing => {}
+    }
+    fx.build()
+        .complete_upload(&caller(&t, "alice", &[Role::Editor]), pending.id)
+        .await
+}
+
+#[tokio::test]
+async fn a_failed_commit_removes_the_copy_its_row_does_not_name() {
+    let err = complete_with_a_lost_commit(Some(|pending, _| pending.clone()), Deleted::TheCopy)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unavailable);
+}
+
+#[tokio::test]
+async fn a_commit_that_took_despite_the_error_keeps_its_copy_and_succeeds() {
+    let file = complete_with_a_lost_commit(
+        Some(|pending, key| coffer_domain::FileRecord {
+            status: FileStatus::Available,
+            key,
+            ..pending.clone()
+        }),
+        Deleted::TheStagedObject,
+    )
+    .await
+    .unwrap();
+    assert_eq!(file.status, FileStatus::Available);
+    assert!(file.key.as_str().starts_with(&verified_prefix(&file)));
+}
+
+#[tokio::test]
+async fn a_commit_of_unknown_outcome_leaves_the_copy_to_the_reconciler() {
+    let err = complete_with_a_lost_commit(None, Deleted::Nothing)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unavailable);
+}
+
 #[tokio::test]
 async fn a_scanned_tenants_upload_is_queued_before_it_is_scanning() {
     let t = tenant(TenantStatus::Active);
     let pending = file(&t, "alice", FileStatus::Pending);
-    let mut fx = completing(
-        &pending,
-        Ok(ObjectMeta {
-            size: 9,
-            ..Default::default()
-        }),
-        PDF,
-    );
+    let mut fx = completing_the_pdf(&pending);
     let mut seq = Sequence::new();
     let mut scans = MockScanQueue::new();
     let (tenant_id, file_id) = (t.id, pending.id);
@@ -572,14 +648,7 @@ async fn multipart_complete_assembles_the_listed_parts() {
     let t = tenant(TenantStatus::Active);
     let mut pending = file(&t, "alice", FileStatus::Pending);
     pending.multipart_upload_id = Some("up-9".into());
-    let mut fx = completing(
-        &pending,
-        Ok(ObjectMeta {
-            size: 9,
-            ..Default::default()
-        }),
-        PDF,
-    );
+    let mut fx = completing_the_pdf(&pending);
     let parts = vec![UploadedPart {
         part_number: 1,
         etag: "e1".into(),
@@ -618,14 +687,7 @@ async fn multipart_without_parts_is_incomplete() {
     let t = tenant(TenantStatus::Active);
     let mut pending = file(&t, "alice", FileStatus::Pending);
     pending.multipart_upload_id = Some("up-9".into());
-    let mut fx = completing(
-        &pending,
-        Ok(ObjectMeta {
-            size: 9,
-            ..Default::default()
-        }),
-        PDF,
-    );
+    let mut fx = completing_the_pdf(&pending);
     fx.store.expect_list_parts().returning(|_, _| Ok(vec![]));
     fx.store.expect_complete_multipart().never();
     let result = fx

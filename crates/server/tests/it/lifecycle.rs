@@ -22,7 +22,7 @@ async fn tenant_id(server: &TestServer, slug: &str) -> TenantId {
         .id
 }
 
-async fn set_status(server: &TestServer, id: TenantId, status: &str) -> Value {
+pub(crate) async fn set_status(server: &TestServer, id: TenantId, status: &str) -> Value {
     let root = server.platform_admin().await;
     ok_json(
         server

@@ -438,6 +438,42 @@ async fn retained_and_held_files_outlive_every_removal(mode: Mode) {
         server.wiring.store.head(&brief_at).await.is_err(),
         "released, its bytes went"
     );
-    // The contract's bytes are still there after all of it.
+    // The contract's bytes are still there after all of it, and after the
+    // reconciler's repair.
     assert!(server.wiring.store.head(&at).await.is_ok());
+    let repaired = crate::integrity::reconcile(&server, Some(id), true).await;
+    assert_eq!(
+        crate::integrity::drift(&repaired),
+        (0, 0, 0),
+        "{repaired:?}"
+    );
+    assert!(server.wiring.store.head(&at).await.is_ok());
+
+    // A cancelled tenant whose retention has passed is not purged while a
+    // record binds it: the purge stops, and deletes nothing.
+    crate::lifecycle::set_status(&server, id, "cancelled").await;
+    let report = coffer_server::jobs::sweep_once(&server.wiring)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (report.tenants_purged, report.purges_held),
+        (0, 1),
+        "{report:?}"
+    );
+    assert!(server.wiring.store.head(&at).await.is_ok());
+    let root = server.platform_admin().await;
+    let kept = ok_json(
+        send(
+            &server,
+            Method::GET,
+            &format!("/api/v1/tenants/{id}"),
+            &root,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(kept["status"], "cancelled");
 }

@@ -459,6 +459,13 @@ pub struct FileRecord {
     pub retention: Option<crate::Retention>,
     /// At least one legal hold is placed on it.
     pub legal_hold: bool,
+    /// Which version of the file's bytes `key` holds: 1 for the first
+    /// upload, one more for each version added (docs/records.md).
+    pub version: u32,
+    /// Set on the pending upload of a new version of another file: the
+    /// file it becomes a version of when it completes. Such a row is not a
+    /// file of its own (no name of its own, not listed among live names).
+    pub version_of: Option<FileId>,
 }
 
 impl FileRecord {
@@ -638,4 +645,20 @@ mod tests {
             Some(serde_json::json!({"b": 2, "n": {"x": 1, "z": 3}}))
         );
     }
+}
+
+/// One version of a file's bytes, as its history lists it. Every version
+/// was verified like any upload; the highest is the file's current bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileVersion {
+    pub file_id: FileId,
+    pub version: u32,
+    pub bucket: BucketName,
+    pub key: ObjectKey,
+    pub size_bytes: u64,
+    pub checksum_sha256: Option<Sha256Digest>,
+    pub content_type: ContentType,
+    /// Who uploaded (or restored) this version.
+    pub uploaded_by: Subject,
+    pub uploaded_at: OffsetDateTime,
 }

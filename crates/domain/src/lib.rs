@@ -34,8 +34,8 @@ pub use disposition::{DispositionKind, content_disposition};
 pub use error::ValidationError;
 pub use error_code::ErrorCode;
 pub use file::{
-    Category, ContentType, FileRecord, FileStatus, Filename, LogicalPath, METADATA_MAX_BYTES,
-    Metadata, NotCompletable, Sha256Digest, Visibility,
+    Category, ContentType, FileRecord, FileStatus, FileVersion, Filename, LogicalPath,
+    METADATA_MAX_BYTES, Metadata, NotCompletable, Sha256Digest, Visibility,
 };
 pub use grant::{Access, Grant, GrantSubject};
 pub use ids::{FileId, GrantId, TenantId, UploadSessionId, UserId};

@@ -18,8 +18,8 @@ use time::OffsetDateTime;
 use crate::error::{PgError, db_kind};
 use crate::journal::JournalRows;
 use crate::listing::files_query;
-use crate::rows::{FileRow, GrantRow, UsageRow, grants_from, status_of, to_i64};
-use crate::schema::{files, grants, usage_counters};
+use crate::rows::{FileRow, FileVersionRow, GrantRow, UsageRow, grants_from, status_of, to_i64};
+use crate::schema::{file_versions, files, grants, usage_counters};
 use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
 
 #[derive(Debug, AsChangeset)]
@@ -61,7 +61,7 @@ async fn explain_miss(
 }
 
 /// Adds `change` to the tenant's counters.
-async fn adjust_usage(
+pub(crate) async fn adjust_usage(
     conn: &mut AsyncPgConnection,
     scope: &TenantScope,
     change: UsageChange,
@@ -132,6 +132,8 @@ impl FileCatalog for PgMetadataStore {
             retention_mode: None,
             retain_until: None,
             legal_hold: false,
+            version: 1,
+            version_of: file.version_of.map(|id| *id.as_uuid()),
         };
         let row = &row;
         let inserted = transaction!(self, |conn| {
@@ -292,6 +294,14 @@ impl FileCatalog for PgMetadataStore {
                 .returning(FileRow::as_returning())
                 .get_result(conn)
                 .await?;
+            diesel::insert_into(file_versions::table)
+                .values(FileVersionRow::current_of(
+                    &updated,
+                    &updated.owner_subject,
+                    facts.at,
+                ))
+                .execute(conn)
+                .await?;
             adjust_usage(conn, scope, UsageChange::complete(current.size_bytes, size)).await?;
             journal.insert(conn).await?;
             Ok(updated)
@@ -435,17 +445,28 @@ impl FileCatalog for PgMetadataStore {
         let tenant = scope.tenant_id();
         let journal = &journal.map(|j| JournalRows::new(tenant, j));
         let row = transaction!(self, |conn| {
-            let removed = scoped(
+            // Every version counted in the usage goes with the file.
+            let versions: Vec<(i32, i64)> = scoped(
                 conn,
                 tenant,
-                diesel::delete(files::table.find(id.as_uuid()))
-                    .returning(FileRow::as_returning())
-                    .get_result(&mut &*conn),
+                file_versions::table
+                    .filter(file_versions::file_id.eq(id.as_uuid()))
+                    .select((file_versions::version, file_versions::size_bytes))
+                    .load(&mut &*conn),
             )
-            .await
-            .optional()?
-            .ok_or(PgError::NotFound("file"))?;
-            let change = UsageChange::release(status_of(&removed.status)?, removed.size_bytes);
+            .await?;
+            let removed = diesel::delete(files::table.find(id.as_uuid()))
+                .returning(FileRow::as_returning())
+                .get_result(conn)
+                .await
+                .optional()?
+                .ok_or(PgError::NotFound("file"))?;
+            let mut change = UsageChange::release(status_of(&removed.status)?, removed.size_bytes);
+            change.used_bytes -= versions
+                .iter()
+                .filter(|(version, _)| *version != removed.version)
+                .map(|(_, size)| size)
+                .sum::<i64>();
             adjust_usage(conn, scope, change).await?;
             if let Some(journal) = journal {
                 journal.insert(conn).await?;

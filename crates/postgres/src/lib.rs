@@ -37,6 +37,7 @@ mod store;
 mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod versions;
 
 pub use changes::CHANNEL as TENANT_CHANGES_CHANNEL;
 pub use dedicated::{DATABASE_PLACEHOLDER, DatabaseServer, DedicatedDatabases};

@@ -150,6 +150,7 @@ impl TenantDataResolver for DatabaseRouter {
             grants: Arc::new(own.clone()),
             integrity: Arc::new(own.clone()),
             records: Arc::new(own.clone()),
+            versions: Arc::new(own.clone()),
             audit: Arc::new(MergedAuditLog {
                 own: own.clone(),
                 shared: self.shared.clone(),

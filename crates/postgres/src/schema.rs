@@ -59,6 +59,23 @@ diesel::table! {
         retention_mode -> Nullable<Text>,
         retain_until -> Nullable<Timestamptz>,
         legal_hold -> Bool,
+        version -> Int4,
+        version_of -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    file_versions (tenant_id, file_id, version) {
+        tenant_id -> Uuid,
+        file_id -> Uuid,
+        version -> Int4,
+        bucket -> Text,
+        object_key -> Text,
+        size_bytes -> Int8,
+        checksum_sha256 -> Nullable<Bytea>,
+        content_type -> Text,
+        uploaded_by -> Text,
+        uploaded_at -> Timestamptz,
     }
 }
 
@@ -198,6 +215,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
     files,
+    file_versions,
     legal_holds,
     grants,
     usage_counters,

@@ -137,6 +137,7 @@ mod tests {
                 integrity: Arc::new(MockIntegrity::new()),
                 events: Arc::new(MockEventOutbox::new()),
                 records: Arc::new(coffer_ports::MockRecords::new()),
+                versions: Arc::new(coffer_ports::MockFileVersions::new()),
             })),
             databases: with_databases.then(|| Arc::new(databases) as Arc<dyn TenantDatabases>),
             readiness: Arc::new(MockMetadataReadiness::new()),

@@ -87,10 +87,19 @@ impl Eraser {
         if let Some(upload_id) = multipart_upload_id {
             store.abort_multipart(location, upload_id).await?;
         }
+        // Every version's object goes with the file, before the rows that
+        // name them.
+        let scope = TenantScope::new(tenant.id);
+        for version in data.versions.list_versions(&scope, id).await? {
+            if &version.key != location.key() {
+                let at = ObjectLocation::new(tenant.id, version.bucket, version.key)?;
+                store.delete(&at).await?;
+            }
+        }
         store.delete(location).await?;
         data.files
             // The erase went on record when it began.
-            .remove_file(&TenantScope::new(tenant.id), id, None)
+            .remove_file(&scope, id, None)
             .await
             .map_err(ServiceError::from_file_lookup)?;
         Ok(())

@@ -59,9 +59,10 @@ pub use effective_config::EffectiveConfigs;
 pub use error::{ErrorKind, ServiceError};
 pub use events::{DeliveryPolicy, DispatchReport, Events, Webhook};
 pub use files::{
-    Files, HoldRequest, InitiateUpload, InitiatedUpload, ListFiles, MAX_SESSION_ENTRIES,
-    MultipartUpload, NewFileFields, PartRequest, PresignedPart, ReceivedParts, RefusedEntry,
-    RetentionChange, SessionEntry, SessionRegistration, StreamUpload, UpdateFile, UploadTarget,
+    Files, HoldRequest, InitiateUpload, InitiateVersion, InitiatedUpload, ListFiles,
+    MAX_SESSION_ENTRIES, MultipartUpload, NewFileFields, PartRequest, PresignedPart, ReceivedParts,
+    RefusedEntry, RetentionChange, SessionEntry, SessionRegistration, StreamUpload, UpdateFile,
+    UploadTarget,
 };
 pub use grants::{AddGrant, Sharing};
 pub use onboarding::{CreateTenant, Onboarder};

@@ -18,7 +18,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use coffer_domain::{BucketName, FileStatus, ObjectKey, PageCursor, Tenant, TenantId};
+use coffer_domain::{BucketName, FileId, FileStatus, ObjectKey, PageCursor, Tenant, TenantId};
 use coffer_ports::{
     Clock, FileObject, FileObjectQuery, MetadataErrorKind, ObjectLocation, TenantData,
     TenantDataResolver, TenantRegistry, TenantScope,
@@ -135,9 +135,13 @@ impl Reconciler {
         report.rows_scanned += rows.len() as u64;
 
         let erase_due = now - self.config.erase_grace_span();
+        // One per file, whichever of its versions' objects the map holds.
         let erases: Vec<FileObject> = rows
             .values()
             .filter(|r| r.erase_started_at.is_some_and(|at| at < erase_due))
+            .map(|r| (r.id, r))
+            .collect::<HashMap<_, _>>()
+            .into_values()
             .cloned()
             .collect();
 
@@ -255,6 +259,29 @@ impl Reconciler {
                 page.into_iter()
                     .map(|r| ((r.bucket.clone(), r.key.clone()), r)),
             );
+            if !full {
+                break;
+            }
+        }
+        // Earlier versions' objects are a file's too: not orphans, and
+        // missing when gone.
+        let by_id: HashMap<FileId, FileObject> = rows.values().map(|r| (r.id, r.clone())).collect();
+        let mut after = None;
+        loop {
+            let page = data.versions.list_all_versions(scope, after, PAGE).await?;
+            let full = page.len() >= PAGE as usize;
+            after = page.last().map(|v| (v.file_id, v.version));
+            for version in page {
+                if let Some(file) = by_id.get(&version.file_id) {
+                    rows.entry((version.bucket.clone(), version.key.clone()))
+                        .or_insert_with(|| FileObject {
+                            bucket: version.bucket,
+                            key: version.key,
+                            multipart_upload_id: None,
+                            ..file.clone()
+                        });
+                }
+            }
             if !full {
                 return Ok(rows);
             }

@@ -10,10 +10,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use coffer_domain::{EffectiveConfig, FeatureKey, FileStatus, ScanVerdict, Source, Tenant};
+use coffer_domain::{
+    EffectiveConfig, FeatureKey, FileRecord, FileStatus, ScanVerdict, Source, Tenant,
+};
 use coffer_ports::{
-    Clock, MetadataErrorKind, ScanErrorKind, ScanJob, ScanQueue, Scanner, TenantDataResolver,
-    TenantRegistry, TenantScope,
+    Clock, MetadataErrorKind, NewVersion, ScanErrorKind, ScanJob, ScanQueue, Scanner,
+    TenantDataResolver, TenantRegistry, TenantScope,
 };
 use serde_json::json;
 
@@ -185,14 +187,46 @@ impl Scanning {
         } else {
             "file.quarantined"
         };
-        let journal = self
-            .recorder
-            .announce(&system, action, &file, json!({ "scan": verdict }));
-        match data
-            .files
-            .record_scan(&scope, file.id, verdict.clone(), self.clock.now(), journal)
-            .await
-        {
+        let recorded = match (file.version_of, verdict.is_clean()) {
+            // A clean new version becomes its file's current one; an
+            // infected one stays a quarantined upload, the file unchanged.
+            (Some(target), true) => {
+                let version = NewVersion {
+                    upload: Some(file.id),
+                    bucket: file.bucket.clone(),
+                    key: file.key.clone(),
+                    size_bytes: file.size_bytes,
+                    checksum_sha256: file.checksum_sha256.ok_or_else(|| {
+                        ServiceError::internal("a scanned upload has no checksum")
+                    })?,
+                    content_type: file.content_type.clone(),
+                    uploaded_by: file.owner.clone(),
+                    at: self.clock.now(),
+                    scan_verdict: Some(verdict.clone()),
+                };
+                let journal = self.recorder.announce(
+                    &system,
+                    "file.version_added",
+                    &FileRecord {
+                        id: target,
+                        ..file.clone()
+                    },
+                    json!({ "upload": file.id, "scan": verdict }),
+                );
+                data.versions
+                    .add_version(&scope, target, version, journal)
+                    .await
+            }
+            _ => {
+                let journal =
+                    self.recorder
+                        .announce(&system, action, &file, json!({ "scan": verdict }));
+                data.files
+                    .record_scan(&scope, file.id, verdict.clone(), self.clock.now(), journal)
+                    .await
+            }
+        };
+        match recorded {
             Ok(_) => {}
             // Deleted or already scanned meanwhile: nothing to record.
             Err(err)

@@ -18,8 +18,10 @@ use time::OffsetDateTime;
 use crate::error::SqliteError;
 use crate::journal::JournalRows;
 use crate::listing::files_query;
-use crate::rows::{FileRow, GrantRow, UsageRow, grants_from, id, ns, status_of, to_i64};
-use crate::schema::{files, grants, usage_counters};
+use crate::rows::{
+    FileRow, FileVersionRow, GrantRow, UsageRow, grants_from, id, ns, status_of, to_i64,
+};
+use crate::schema::{file_versions, files, grants, usage_counters};
 use crate::store::SqliteMetadataStore;
 
 #[derive(Debug, AsChangeset)]
@@ -90,7 +92,7 @@ impl Target {
 }
 
 /// Adds `change` to the tenant's counters.
-fn adjust_usage(
+pub(crate) fn adjust_usage(
     conn: &mut SqliteConnection,
     tenant: &str,
     change: UsageChange,
@@ -197,6 +199,8 @@ impl FileCatalog for SqliteMetadataStore {
             retention_mode: None,
             retain_until: None,
             legal_hold: false,
+            version: 1,
+            version_of: file.version_of.map(|v| id(v.as_uuid())),
         };
         let limits = limits.clone();
         // BEGIN IMMEDIATE holds the write lock from the usage read to the
@@ -331,6 +335,13 @@ impl FileCatalog for SqliteMetadataStore {
                     ))
                     .returning(FileRow::as_returning())
                     .get_result(conn)?;
+                diesel::insert_into(file_versions::table)
+                    .values(FileVersionRow::current_of(
+                        &updated,
+                        &updated.owner_subject,
+                        at,
+                    ))
+                    .execute(conn)?;
                 adjust_usage(
                     conn,
                     &target.tenant,
@@ -453,6 +464,12 @@ impl FileCatalog for SqliteMetadataStore {
             .transpose()?;
         let row = self
             .write(move |conn| {
+                // Every version counted in the usage goes with the file.
+                let versions: Vec<(i32, i64)> = file_versions::table
+                    .filter(file_versions::tenant_id.eq(&target.tenant))
+                    .filter(file_versions::file_id.eq(&target.file))
+                    .select((file_versions::version, file_versions::size_bytes))
+                    .load(conn)?;
                 let removed = diesel::delete(files::table)
                     .filter(files::tenant_id.eq(&target.tenant))
                     .filter(files::id.eq(&target.file))
@@ -460,7 +477,13 @@ impl FileCatalog for SqliteMetadataStore {
                     .get_result(conn)
                     .optional()?
                     .ok_or(SqliteError::NotFound("file"))?;
-                let change = UsageChange::release(status_of(&removed.status)?, removed.size_bytes);
+                let mut change =
+                    UsageChange::release(status_of(&removed.status)?, removed.size_bytes);
+                change.used_bytes -= versions
+                    .iter()
+                    .filter(|(version, _)| *version != removed.version)
+                    .map(|(_, size)| size)
+                    .sum::<i64>();
                 adjust_usage(conn, &target.tenant, change)?;
                 if let Some(journal) = &journal {
                     journal.insert(conn)?;

@@ -37,6 +37,7 @@ mod sessions;
 mod settings;
 mod store;
 mod tenants;
+mod versions;
 
 pub use error::SqliteError;
 pub use store::SqliteMetadataStore;

@@ -3,9 +3,10 @@
 //! domain's validation is reported as corrupt rather than trusted.
 
 use coffer_domain::{
-    Access, BucketName, Category, ChainHash, ContentType, FileId, FileRecord, FileStatus, Filename,
-    Grant, GrantId, GrantSubject, LimitOverrides, LogicalPath, Metadata, ObjectKey, Region,
-    Retention, Sha256Digest, Subject, Tenant, TenantId, TenantSlug, Usage, UsageChange, UserId,
+    Access, BucketName, Category, ChainHash, ContentType, FileId, FileRecord, FileStatus,
+    FileVersion, Filename, Grant, GrantId, GrantSubject, LimitOverrides, LogicalPath, Metadata,
+    ObjectKey, Region, Retention, Sha256Digest, Subject, Tenant, TenantId, TenantSlug, Usage,
+    UsageChange, UserId,
 };
 use coffer_ports::{AuditEntry, LegalHold};
 use diesel::prelude::*;
@@ -13,7 +14,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::SqliteError;
-use crate::schema::{audit_events, files, grants, legal_holds, outbox, tenants, usage_counters};
+use crate::schema::{
+    audit_events, file_versions, files, grants, legal_holds, outbox, tenants, usage_counters,
+};
 
 pub(crate) fn corrupt(what: &str, err: impl std::fmt::Display) -> SqliteError {
     SqliteError::CorruptRow(format!("{what}: {err}"))
@@ -160,6 +163,8 @@ pub(crate) struct FileRow {
     pub retention_mode: Option<String>,
     pub retain_until: Option<i64>,
     pub legal_hold: bool,
+    pub version: i32,
+    pub version_of: Option<String>,
 }
 
 fn digest_from(bytes: Option<Vec<u8>>) -> Result<Option<Sha256Digest>, SqliteError> {
@@ -209,6 +214,63 @@ impl TryFrom<FileRow> for FileRecord {
                 .map_err(|e| corrupt("scan verdict", e))?,
             retention: retention_from(row.retention_mode.as_deref(), row.retain_until)?,
             legal_hold: row.legal_hold,
+            version: u32::try_from(row.version).map_err(|e| corrupt("file version", e))?,
+            version_of: row
+                .version_of
+                .map(|id| uuid_of(&id, "version of").map(FileId::from_uuid))
+                .transpose()?,
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = file_versions, check_for_backend(diesel::sqlite::Sqlite))]
+pub(crate) struct FileVersionRow {
+    pub tenant_id: String,
+    pub file_id: String,
+    pub version: i32,
+    pub bucket: String,
+    pub object_key: String,
+    pub size_bytes: i64,
+    pub checksum_sha256: Option<Vec<u8>>,
+    pub content_type: String,
+    pub uploaded_by: String,
+    pub uploaded_at: i64,
+}
+
+impl FileVersionRow {
+    /// The version a file's row holds now, uploaded by `by` at `at`.
+    pub(crate) fn current_of(row: &FileRow, by: &str, at: i64) -> Self {
+        Self {
+            tenant_id: row.tenant_id.clone(),
+            file_id: row.id.clone(),
+            version: row.version,
+            bucket: row.bucket.clone(),
+            object_key: row.object_key.clone(),
+            size_bytes: row.size_bytes,
+            checksum_sha256: row.checksum_sha256.clone(),
+            content_type: row.content_type.clone(),
+            uploaded_by: by.to_owned(),
+            uploaded_at: at,
+        }
+    }
+}
+
+impl TryFrom<FileVersionRow> for FileVersion {
+    type Error = SqliteError;
+
+    fn try_from(row: FileVersionRow) -> Result<Self, SqliteError> {
+        Ok(FileVersion {
+            file_id: FileId::from_uuid(uuid_of(&row.file_id, "version file")?),
+            version: u32::try_from(row.version).map_err(|e| corrupt("file version", e))?,
+            bucket: BucketName::new(row.bucket).map_err(|e| corrupt("bucket", e))?,
+            key: ObjectKey::parse(row.object_key).map_err(|e| corrupt("object key", e))?,
+            size_bytes: to_u64(row.size_bytes, "size_bytes")?,
+            checksum_sha256: digest_from(row.checksum_sha256)?,
+            content_type: ContentType::new(row.content_type)
+                .map_err(|e| corrupt("content type", e))?,
+            uploaded_by: Subject::new(row.uploaded_by).map_err(|e| corrupt("uploader", e))?,
+            uploaded_at: time_of(row.uploaded_at)?,
         })
     }
 }

@@ -59,6 +59,23 @@ diesel::table! {
         retention_mode -> Nullable<Text>,
         retain_until -> Nullable<BigInt>,
         legal_hold -> Bool,
+        version -> Integer,
+        version_of -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    file_versions (tenant_id, file_id, version) {
+        tenant_id -> Text,
+        file_id -> Text,
+        version -> Integer,
+        bucket -> Text,
+        object_key -> Text,
+        size_bytes -> BigInt,
+        checksum_sha256 -> Nullable<Binary>,
+        content_type -> Text,
+        uploaded_by -> Text,
+        uploaded_at -> BigInt,
     }
 }
 
@@ -202,6 +219,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
     files,
+    file_versions,
     legal_holds,
     grants,
     usage_counters,

@@ -142,6 +142,7 @@ pub fn file(
         bucket: BucketName::new("coffer-files").unwrap(),
         upload_expires_at: at(created + 3600),
         created_at: at(created),
+        version_of: None,
     }
 }
 

@@ -49,6 +49,8 @@ pub fn file(tenant: TenantId, owner: &str, visibility: Visibility) -> FileRecord
         deleted_at: None,
         retention: None,
         legal_hold: false,
+        version: 1,
+        version_of: None,
     }
 }
 

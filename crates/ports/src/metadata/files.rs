@@ -33,6 +33,9 @@ pub struct NewFile {
     pub key: ObjectKey,
     pub upload_expires_at: OffsetDateTime,
     pub created_at: OffsetDateTime,
+    /// The upload of a new version of this file rather than a file of its
+    /// own ([`crate::FileVersions::add_version`] folds it in).
+    pub version_of: Option<FileId>,
 }
 
 /// What was verified about the stored object when an upload completes.

@@ -24,6 +24,7 @@ mod scans;
 mod sessions;
 mod settings;
 mod tenant_data;
+mod versions;
 
 pub use audit::{AuditChain, AuditEntry, AuditLog, AuditQuery, ChainHead, NewAudit};
 pub use databases::{TenantDatabases, databases_for};
@@ -45,6 +46,7 @@ pub use scans::{ScanJob, ScanQueue};
 pub use sessions::{UploadSession, UploadSessions};
 pub use settings::TenantSettings;
 pub use tenant_data::{OneDatabase, TenantData, TenantDataResolver};
+pub use versions::{FileVersions, NewVersion};
 
 #[cfg(feature = "mock")]
 pub use audit::MockAuditLog;
@@ -74,3 +76,5 @@ pub use sessions::MockUploadSessions;
 pub use settings::MockTenantSettings;
 #[cfg(feature = "mock")]
 pub use tenant_data::MockTenantDataResolver;
+#[cfg(feature = "mock")]
+pub use versions::MockFileVersions;

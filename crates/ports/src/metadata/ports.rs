@@ -6,10 +6,10 @@ use std::sync::Arc;
 use coffer_domain::Tenant;
 
 use crate::{
-    AuditLog, BillingLedger, EventOutbox, FileCatalog, Grants, Integrity, JobLocks, Journal,
-    Members, MetadataError, MetadataReadiness, NewTenant, OnboardingQueue, OneDatabase, Records,
-    ScanQueue, TenantData, TenantDataResolver, TenantDatabases, TenantRegistry, TenantSettings,
-    UploadSessions,
+    AuditLog, BillingLedger, EventOutbox, FileCatalog, FileVersions, Grants, Integrity, JobLocks,
+    Journal, Members, MetadataError, MetadataReadiness, NewTenant, OnboardingQueue, OneDatabase,
+    Records, ScanQueue, TenantData, TenantDataResolver, TenantDatabases, TenantRegistry,
+    TenantSettings, UploadSessions,
 };
 
 /// The metadata ports of one deployment.
@@ -56,7 +56,8 @@ impl MetadataPorts {
             + AuditLog
             + Integrity
             + EventOutbox
-            + Records,
+            + Records
+            + FileVersions,
     {
         Self {
             registry: store.clone(),

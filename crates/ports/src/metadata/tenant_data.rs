@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use coffer_domain::Tenant;
 
 use crate::{
-    AuditLog, EventOutbox, FileCatalog, Grants, Integrity, Members, MetadataError, Records,
+    AuditLog, EventOutbox, FileCatalog, FileVersions, Grants, Integrity, Members, MetadataError,
+    Records,
 };
 
 /// The stores that hold one tenant's data. Every method of each still
@@ -27,6 +28,7 @@ pub struct TenantData {
     pub integrity: Arc<dyn Integrity>,
     pub events: Arc<dyn EventOutbox>,
     pub records: Arc<dyn Records>,
+    pub versions: Arc<dyn FileVersions>,
 }
 
 impl std::fmt::Debug for TenantData {
@@ -39,7 +41,14 @@ impl TenantData {
     /// Every store of a tenant's data in one adapter.
     pub fn in_one<S>(store: Arc<S>) -> Self
     where
-        S: FileCatalog + Members + Grants + AuditLog + Integrity + EventOutbox + Records,
+        S: FileCatalog
+            + Members
+            + Grants
+            + AuditLog
+            + Integrity
+            + EventOutbox
+            + Records
+            + FileVersions,
     {
         Self {
             files: store.clone(),
@@ -48,6 +57,7 @@ impl TenantData {
             audit: store.clone(),
             integrity: store.clone(),
             records: store.clone(),
+            versions: store.clone(),
             events: store,
         }
     }

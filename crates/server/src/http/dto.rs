@@ -65,6 +65,13 @@ pub struct FileDto {
     pub retention: Option<RetentionDto>,
     /// Whether a legal hold keeps the file.
     pub legal_hold: bool,
+    /// Which version of the file's bytes this is: 1 for the first upload,
+    /// one more per version added (`GET /files/{id}/versions`).
+    pub version: u32,
+    /// On the pending upload of a new version: the file it becomes a
+    /// version of when it completes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_of: Option<Uuid>,
 }
 
 /// A file's records retention.
@@ -101,6 +108,8 @@ impl From<FileRecord> for FileDto {
                 retain_until: r.retain_until,
             }),
             legal_hold: f.legal_hold,
+            version: f.version,
+            version_of: f.version_of.map(|v| *v.as_uuid()),
         }
     }
 }

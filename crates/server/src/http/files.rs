@@ -425,10 +425,21 @@ pub async fn download(
     id: web::Path<Uuid>,
     query: web::Query<DownloadQuery>,
 ) -> Result<HttpResponse> {
+    presigned_download(&state, &caller, file_id(*id), None, &query).await
+}
+
+/// A download of the file, or of one of its versions.
+pub(super) async fn presigned_download(
+    state: &AppState,
+    caller: &Authenticated,
+    id: FileId,
+    version: Option<u32>,
+    query: &DownloadQuery,
+) -> Result<HttpResponse> {
     let url = state
         .coffer
         .files()
-        .download_url(&caller.0, file_id(*id))
+        .download_url(&caller.0, id, version)
         .await?;
     if query.redirect.unwrap_or(true) {
         Ok(HttpResponse::Found()
@@ -454,6 +465,17 @@ pub async fn content(
     id: web::Path<Uuid>,
     req: HttpRequest,
 ) -> Result<HttpResponse> {
+    streamed_content(&state, &caller, file_id(*id), None, &req).await
+}
+
+/// The bytes of the file, or of one of its versions, streamed.
+pub(super) async fn streamed_content(
+    state: &AppState,
+    caller: &Authenticated,
+    id: FileId,
+    version: Option<u32>,
+    req: &HttpRequest,
+) -> Result<HttpResponse> {
     // An unparsable or multi-range header is ignored, as RFC 9110 allows: the whole file is sent.
     let range = req
         .headers()
@@ -463,14 +485,13 @@ pub async fn content(
     let (file, object) = match state
         .coffer
         .files()
-        .open_content(&caller.0, file_id(*id), range)
+        .open_content(&caller.0, id, version, range)
         .await
     {
         Err(err) if err.kind == ErrorKind::RangeNotSatisfiable => {
             let mut response = actix_web::ResponseError::error_response(&ApiError(err));
-            if let Ok(file) = state.coffer.files().get_file(&caller.0, file_id(*id)).await
-                && let Ok(value) =
-                    header::HeaderValue::from_str(&format!("bytes */{}", file.size_bytes))
+            if let Some(size) = size_of(state, caller, id, version).await
+                && let Ok(value) = header::HeaderValue::from_str(&format!("bytes */{size}"))
             {
                 response.headers_mut().insert(header::CONTENT_RANGE, value);
             }
@@ -503,6 +524,31 @@ pub async fn content(
         response.insert_header((header::ETAG, etag));
     }
     Ok(response.streaming(object.body))
+}
+
+/// The size of the file, or of one of its versions, for a `416`'s
+/// `Content-Range`; `None` when it cannot be read.
+async fn size_of(
+    state: &AppState,
+    caller: &Authenticated,
+    id: FileId,
+    version: Option<u32>,
+) -> Option<u64> {
+    let files = state.coffer.files();
+    match version {
+        None => files
+            .get_file(&caller.0, id)
+            .await
+            .ok()
+            .map(|f| f.size_bytes),
+        Some(version) => files
+            .list_versions(&caller.0, id)
+            .await
+            .ok()?
+            .into_iter()
+            .find(|v| v.version == version)
+            .map(|v| v.size_bytes),
+    }
 }
 
 /// The file's grants.

@@ -17,6 +17,7 @@ pub mod rate_limit;
 mod records;
 mod storage;
 mod tenants;
+mod versions;
 
 use std::sync::Arc;
 
@@ -77,6 +78,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, options: &RouteOptions) {
             .configure(files::routes)
             .configure(credentials::routes)
             .configure(records::routes)
+            .configure(versions::routes)
             .configure(tenants::routes)
             .configure(events::routes)
             .configure(platform::routes)

@@ -5,7 +5,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::openapi_conformance::Conformance;
-use super::{billing, credentials, dto, error, events, files, platform, records, tenants};
+use super::{
+    billing, credentials, dto, error, events, files, platform, records, tenants, versions,
+};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -18,6 +20,8 @@ use super::{billing, credentials, dto, error, events, files, platform, records, 
         credentials::issue, credentials::complete_session,
         records::put_retention, records::delete_retention, records::hold_file, records::file_holds,
         records::hold_folder, records::all_holds, records::release,
+        versions::initiate_version, versions::list_versions, versions::download_version,
+        versions::version_content, versions::restore_version,
         tenants::create, tenants::list, tenants::get, tenants::update, tenants::retry,
         tenants::get_setting, tenants::put_setting, tenants::get_feature, tenants::put_feature,
         tenants::effective_config,
@@ -38,10 +42,11 @@ use super::{billing, credentials, dto, error, events, files, platform, records, 
         credentials::CompleteSessionBody, credentials::SessionFileBody,
         credentials::SessionRegistrationDto, credentials::RefusedDto,
         records::RetentionBody, records::HoldBody, records::FolderHoldBody, records::LegalHoldDto,
-        records::LegalHoldsDto, dto::RetentionDto,
+        records::LegalHoldsDto, dto::RetentionDto, versions::InitiateVersionBody,
+        versions::VersionDto, versions::VersionsDto,
     )),
     modifiers(&Bearer, &Conformance),
-    tags((name = "files"), (name = "records"), (name = "permissions"), (name = "tenant"), (name = "platform"), (name = "events"), (name = "billing"))
+    tags((name = "files"), (name = "records"), (name = "versions"), (name = "permissions"), (name = "tenant"), (name = "platform"), (name = "events"), (name = "billing"))
 )]
 pub struct ApiDoc;
 

@@ -6,6 +6,7 @@ mod records;
 mod session;
 mod upload;
 mod verify;
+mod versions;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ pub use upload::{
     InitiateUpload, InitiatedUpload, MultipartUpload, PartRequest, PresignedPart, ReceivedParts,
     StreamUpload, UploadTarget,
 };
+pub use versions::InitiateVersion;
 
 /// A change to a file; `metadata` is an RFC 7396 merge patch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -126,6 +126,7 @@ impl Files {
         &self,
         caller: &Caller,
         id: FileId,
+        version: Option<u32>,
     ) -> Result<PresignedRequest, ServiceError> {
         let (tenant, scope) = caller.member()?;
         // Resolved once: the file is read and its access recorded in the
@@ -137,6 +138,10 @@ impl Files {
             .await?
             .file;
         require_status(&file, FileStatus::Available)?;
+        let file = match version {
+            Some(version) => self.at_version(&data, &scope, file, version).await?,
+            None => file,
+        };
         let expires_in = self.configs.effective_config(tenant).await?.url_ttl();
         // Recorded before the URL exists: no access escapes the log.
         self.recorder
@@ -146,7 +151,7 @@ impl Files {
                 &scope,
                 "file.download_url",
                 Some(file.id),
-                json!({}),
+                version_detail(version, json!({})),
             )
             .await?;
         let request = PresignGet {
@@ -170,6 +175,7 @@ impl Files {
         &self,
         caller: &Caller,
         id: FileId,
+        version: Option<u32>,
         range: Option<ByteRange>,
     ) -> Result<(FileRecord, GetObject), ServiceError> {
         let (tenant, scope) = caller.member()?;
@@ -182,6 +188,10 @@ impl Files {
             .await?
             .file;
         require_status(&file, FileStatus::Available)?;
+        let file = match version {
+            Some(version) => self.at_version(&data, &scope, file, version).await?,
+            None => file,
+        };
         if range.is_some_and(|r| r.resolve(file.size_bytes).is_none()) {
             return Err(ServiceError::new(
                 ErrorKind::RangeNotSatisfiable,
@@ -196,7 +206,7 @@ impl Files {
                 &scope,
                 "file.content",
                 Some(file.id),
-                json!({ "range": range.is_some() }),
+                version_detail(version, json!({ "range": range.is_some() })),
             )
             .await?;
         // An empty file has no byte to range over; serve it whole.
@@ -207,6 +217,14 @@ impl Files {
             .await?;
         Ok((file, object))
     }
+}
+
+/// An audit detail, naming the version read when the caller asked for one.
+fn version_detail(version: Option<u32>, mut detail: serde_json::Value) -> serde_json::Value {
+    if let (Some(version), Some(fields)) = (version, detail.as_object_mut()) {
+        fields.insert("version".into(), json!(version));
+    }
+    detail
 }
 
 /// The audit record of a listing: its action and its query parameters.

@@ -92,6 +92,17 @@ impl Files {
         caller: &Caller,
         request: InitiateUpload,
     ) -> Result<InitiatedUpload, ServiceError> {
+        self.initiate(caller, request, None).await
+    }
+
+    /// Reserve a pending upload — of a file of its own, or of the next
+    /// version of `version_of` — and presign it.
+    pub(super) async fn initiate(
+        &self,
+        caller: &Caller,
+        request: InitiateUpload,
+        version_of: Option<FileId>,
+    ) -> Result<InitiatedUpload, ServiceError> {
         let (tenant, scope) = self.creator(caller)?;
         // Before the tenant's limits, which a platform admin may set beyond
         // what a store (or a signed 64-bit column) can hold.
@@ -129,11 +140,16 @@ impl Files {
         // The client's bytes land on the staging key; `complete` copies them
         // to a verified key that becomes the file's (files/verify.rs).
         new.key = ObjectKey::staging(tenant.id, new.id);
+        new.version_of = version_of;
         let journal = self.recorder.journal(
             caller,
             "file.upload_initiated",
             Some(new.id),
-            json!({ "size": new.size_bytes, "multipart": part_size.is_some() }),
+            json!({
+                "size": new.size_bytes,
+                "multipart": part_size.is_some(),
+                "version_of": version_of,
+            }),
         );
         let data = self.tenant_data.tenant_data(tenant).await?;
         let file = data
@@ -359,6 +375,11 @@ impl Files {
         if let Some(fields) = detail.as_object_mut() {
             fields.insert("size".into(), json!(facts.size_bytes));
             fields.insert("checksum_sha256".into(), json!(verified.sha256.to_hex()));
+        }
+        if let (Some(target), false) = (file.version_of, facts.awaits_scan) {
+            return self
+                .fold_version(caller, data, file, target, &verified, None)
+                .await;
         }
         let journal = self
             .recorder
@@ -588,6 +609,7 @@ impl Files {
             metadata: fields.metadata.unwrap_or_default(),
             upload_expires_at: now + self.config.upload_window,
             created_at: now,
+            version_of: None,
         })
     }
 

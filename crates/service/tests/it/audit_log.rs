@@ -123,7 +123,7 @@ async fn refusals_are_on_record_once_whatever_the_action() {
     fx.store.expect_presign_get().never();
     let result = fx
         .build()
-        .download_url(&caller(&t, "bob", &[Role::Viewer]), f.id)
+        .download_url(&caller(&t, "bob", &[Role::Viewer]), f.id, None)
         .await;
     assert_err(result, ErrorKind::Forbidden, "access_denied");
 

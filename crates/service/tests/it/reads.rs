@@ -40,7 +40,7 @@ async fn download_url_is_audited_first_and_restores_the_name() {
         .returning(|_| Ok(presigned("GET")));
     let url = fx
         .build()
-        .download_url(&caller(&t, "alice", &[Role::Viewer]), f.id)
+        .download_url(&caller(&t, "alice", &[Role::Viewer]), f.id, None)
         .await
         .unwrap();
     assert_eq!(url.method, "GET");
@@ -58,7 +58,7 @@ async fn no_url_without_an_audit_record() {
     fx.store.expect_presign_get().never();
     let result = fx
         .build()
-        .download_url(&caller(&t, "alice", &[Role::Viewer]), f.id)
+        .download_url(&caller(&t, "alice", &[Role::Viewer]), f.id, None)
         .await;
     assert_err(result, ErrorKind::Unavailable, "metadata_unavailable");
 }
@@ -72,7 +72,7 @@ async fn pending_files_cannot_be_downloaded() {
     fx.store.expect_presign_get().never();
     let result = fx
         .build()
-        .download_url(&caller(&t, "alice", &[Role::Editor]), f.id)
+        .download_url(&caller(&t, "alice", &[Role::Editor]), f.id, None)
         .await;
     assert_err(result, ErrorKind::Conflict, "file_pending");
 }
@@ -133,12 +133,17 @@ async fn content_checks_the_range_before_reading() {
     let app = fx.build();
     let c = caller(&t, "alice", &[Role::Viewer]);
     let (_, object) = app
-        .open_content(&c, f.id, Some(ByteRange::Bounded { start: 2, end: 4 }))
+        .open_content(
+            &c,
+            f.id,
+            None,
+            Some(ByteRange::Bounded { start: 2, end: 4 }),
+        )
         .await
         .unwrap();
     assert_eq!(object.range, Some((2, 4)));
     let result = app
-        .open_content(&c, f.id, Some(ByteRange::From { start: 9 }))
+        .open_content(&c, f.id, None, Some(ByteRange::From { start: 9 }))
         .await;
     assert_err(
         result.map(|_| ()),
@@ -266,7 +271,7 @@ async fn a_download_resolves_its_tenants_data_once() {
         .times(1)
         .returning(|_| Ok(presigned("GET")));
     fx.build()
-        .download_url(&caller(&t, "alice", &[Role::Viewer]), f.id)
+        .download_url(&caller(&t, "alice", &[Role::Viewer]), f.id, None)
         .await
         .unwrap();
 }
@@ -288,7 +293,7 @@ async fn streamed_content_resolves_its_tenants_data_once() {
         })
     });
     fx.build()
-        .open_content(&caller(&t, "alice", &[Role::Viewer]), f.id, None)
+        .open_content(&caller(&t, "alice", &[Role::Viewer]), f.id, None, None)
         .await
         .unwrap();
 }

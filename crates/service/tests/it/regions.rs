@@ -265,9 +265,9 @@ async fn reads_and_erases_of_a_tenant_use_its_regions_store() {
     fx.regions = eu_west(eu);
     let app = fx.build();
     let alice = caller(&t, "alice", &[Role::Editor]);
-    let url = app.download_url(&alice, f.id).await.unwrap();
+    let url = app.download_url(&alice, f.id, None).await.unwrap();
     assert_eq!(url.url, "https://eu.store/get");
-    let (_, object) = app.open_content(&alice, f.id, None).await.unwrap();
+    let (_, object) = app.open_content(&alice, f.id, None, None).await.unwrap();
     assert_eq!(object.total_size, 9);
     app.delete_file(&alice, f.id, true).await.unwrap();
 }

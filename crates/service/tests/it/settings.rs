@@ -71,7 +71,7 @@ async fn the_download_url_lives_as_long_as_the_setting_says() {
         .withf(|r| r.expires_in == Duration::from_secs(42))
         .returning(|_| Ok(presigned("GET")));
     fx.build()
-        .download_url(&caller(&t, "alice", &[Role::Viewer]), f.id)
+        .download_url(&caller(&t, "alice", &[Role::Viewer]), f.id, None)
         .await
         .unwrap();
 }
@@ -88,7 +88,7 @@ async fn a_disabled_flag_closes_its_path_until_it_expires() {
         .returning(|_| Ok(vec![flag("content_streaming", false, Some(60))]));
     fx.files.expect_get_file().never();
     assert_err(
-        fx.build().open_content(&viewer, f.id, None).await,
+        fx.build().open_content(&viewer, f.id, None, None).await,
         ErrorKind::Forbidden,
         "feature_disabled",
     );
@@ -104,7 +104,7 @@ async fn a_disabled_flag_closes_its_path_until_it_expires() {
         .times(1)
         .returning(|_, _| Err(meta_err(MetadataErrorKind::NotFound)));
     assert_err(
-        fx.build().open_content(&viewer, f.id, None).await,
+        fx.build().open_content(&viewer, f.id, None, None).await,
         ErrorKind::NotFound,
         "not_found",
     );

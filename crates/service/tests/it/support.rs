@@ -8,11 +8,11 @@ use coffer_domain::{
 };
 use coffer_ports::{
     Clock, MetadataError, MetadataErrorKind, MockAuditLog, MockBillingLedger, MockCredentialIssuer,
-    MockEventOutbox, MockFileCatalog, MockGrants, MockIdentityProvider, MockIntegrity, MockMembers,
-    MockObjectStore, MockOnboardingQueue, MockRecords, MockScanQueue, MockTenantDataResolver,
-    MockTenantDatabases, MockTenantRegistry, MockTenantSettings, MockUploadSessions,
-    MockWebhookSender, OneDatabase, PresignedRequest, ScanQueue, StoreError, StoreErrorKind,
-    StoredFile, TenantData, TenantDataResolver, TenantDatabases, TenantSettings,
+    MockEventOutbox, MockFileCatalog, MockFileVersions, MockGrants, MockIdentityProvider,
+    MockIntegrity, MockMembers, MockObjectStore, MockOnboardingQueue, MockRecords, MockScanQueue,
+    MockTenantDataResolver, MockTenantDatabases, MockTenantRegistry, MockTenantSettings,
+    MockUploadSessions, MockWebhookSender, OneDatabase, PresignedRequest, ScanQueue, StoreError,
+    StoreErrorKind, StoredFile, TenantData, TenantDataResolver, TenantDatabases, TenantSettings,
 };
 use coffer_service::{
     Authentication, Billing, Caller, Credentials, EffectiveConfigs, ErrorKind, Events, Files,
@@ -77,7 +77,21 @@ pub fn no_data() -> TenantData {
         integrity: Arc::new(MockIntegrity::new()),
         events: Arc::new(MockEventOutbox::new()),
         records: Arc::new(MockRecords::new()),
+        versions: Arc::new(no_versions()),
     }
+}
+
+/// A versions store of files with no version but their current one (what
+/// an erase and the reconciler read); adding one is unexpected.
+pub fn no_versions() -> MockFileVersions {
+    let mut versions = MockFileVersions::new();
+    versions
+        .expect_list_versions()
+        .returning(|_, _| Ok(Vec::new()));
+    versions
+        .expect_list_all_versions()
+        .returning(|_, _, _| Ok(Vec::new()));
+    versions
 }
 
 /// Every tenant's data is `data`, in one database, resolved `times` times
@@ -615,6 +629,8 @@ pub fn file(tenant: &Tenant, owner: &str, status: FileStatus) -> FileRecord {
         deleted_at: None,
         retention: None,
         legal_hold: false,
+        version: 1,
+        version_of: None,
     }
 }
 

@@ -76,6 +76,8 @@ fn pending_from(
         deleted_at: None,
         retention: None,
         legal_hold: false,
+        version: 1,
+        version_of: None,
     }
 }
 

@@ -15,10 +15,12 @@ use crate::support::{new_file, tenant};
 
 const SCANNING: &str =
     include_str!("../../../../migrations/sqlite/2026-12-02-000001_scanning/up.sql");
-/// A later migration adds columns to `files`, which the replayed rebuild
-/// does not know: they are added back after it, as that migration did.
+/// Later migrations add columns to `files`, which the replayed rebuild
+/// does not know: they are added back after it, as those migrations did.
 const RECORDS: &str =
     include_str!("../../../../migrations/sqlite/2026-12-02-000004_records/up.sql");
+const VERSIONS: &str =
+    include_str!("../../../../migrations/sqlite/2026-12-02-000005_versions/up.sql");
 
 #[tokio::test]
 async fn rebuilding_files_keeps_files_and_their_grants() {
@@ -60,7 +62,8 @@ async fn rebuilding_files_keeps_files_and_their_grants() {
         .next()
         .unwrap()
         .to_owned()
-        + RECORDS.split("CREATE TABLE legal_holds").next().unwrap();
+        + RECORDS.split("CREATE TABLE legal_holds").next().unwrap()
+        + VERSIONS.split("CREATE TABLE file_versions").next().unwrap();
     let path_str = path.to_string_lossy().into_owned();
     tokio::task::spawn_blocking(move || {
         let mut conn = diesel::SqliteConnection::establish(&path_str).unwrap();

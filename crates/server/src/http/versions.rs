@@ -1,0 +1,201 @@
+//! A file's versions (docs/records.md): `/files/{id}/versions…`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use coffer_domain::{ContentType, FileId, FileVersion, Sha256Digest};
+use coffer_service::InitiateVersion;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::AppState;
+use super::auth::Authenticated;
+use super::dto::{DownloadDto, DownloadQuery, FileDto, InitiatedDto};
+use super::error::{ApiError, Problem};
+use super::files::{presigned_download, streamed_content};
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/files/{id}/versions")
+            .route(web::post().to(initiate_version))
+            .route(web::get().to(list_versions)),
+    )
+    .route(
+        "/files/{id}/versions/{version}/download",
+        web::get().to(download_version),
+    )
+    .route(
+        "/files/{id}/versions/{version}/content",
+        web::get().to(version_content),
+    )
+    .route(
+        "/files/{id}/versions/{version}/restore",
+        web::post().to(restore_version),
+    );
+}
+
+/// `POST /files/{id}/versions`: new bytes for an existing file. Its name,
+/// folder, category, visibility and metadata stay the file's.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InitiateVersionBody {
+    /// Exact size in bytes.
+    pub size: u64,
+    /// The file's current type when absent.
+    #[schema(value_type = Option<String>, example = "application/pdf")]
+    pub content_type: Option<ContentType>,
+    /// Hex or base64; the store then refuses other bytes.
+    #[schema(value_type = Option<String>)]
+    pub checksum_sha256: Option<Sha256Digest>,
+    /// Upload in presigned parts (large files).
+    #[serde(default)]
+    pub multipart: bool,
+}
+
+/// One version of a file's bytes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionDto {
+    #[schema(minimum = 1)]
+    pub version: u32,
+    pub size: u64,
+    /// Hex SHA-256.
+    pub checksum_sha256: Option<String>,
+    pub content_type: String,
+    /// Who uploaded (or restored) it.
+    pub uploaded_by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub uploaded_at: OffsetDateTime,
+    /// It is the file's current version.
+    pub current: bool,
+}
+
+/// A file's versions, newest (current) first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionsDto {
+    pub items: Vec<VersionDto>,
+}
+
+impl VersionsDto {
+    fn from_versions(versions: Vec<FileVersion>) -> Self {
+        let current = versions.first().map(|v| v.version);
+        Self {
+            items: versions
+                .into_iter()
+                .map(|v| VersionDto {
+                    current: Some(v.version) == current,
+                    version: v.version,
+                    size: v.size_bytes,
+                    checksum_sha256: v.checksum_sha256.map(|c| c.to_hex()),
+                    content_type: v.content_type.into(),
+                    uploaded_by: v.uploaded_by.into(),
+                    uploaded_at: v.uploaded_at,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Upload a new version: reserve it and presign its PUT (or parts), like
+/// `POST /files`; `POST /files/{upload id}/complete` then makes it current.
+#[utoipa::path(post, path = "/api/v1/files/{id}/versions", tag = "versions", params(("id" = Uuid, Path)),
+    request_body = InitiateVersionBody,
+    responses((status = 201, body = InitiatedDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn initiate_version(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<Uuid>,
+    body: web::Json<InitiateVersionBody>,
+) -> Result<HttpResponse> {
+    let body = body.into_inner();
+    let request = InitiateVersion {
+        size: body.size,
+        checksum_sha256: body.checksum_sha256,
+        content_type: body.content_type,
+        multipart: body.multipart,
+    };
+    let up = state
+        .coffer
+        .files()
+        .initiate_version(&caller.0, FileId::from_uuid(*id), request)
+        .await?;
+    state.metrics.upload_started();
+    Ok(HttpResponse::Created().json(InitiatedDto::from(up)))
+}
+
+/// The file's versions, newest first.
+#[utoipa::path(get, path = "/api/v1/files/{id}/versions", tag = "versions", params(("id" = Uuid, Path)),
+    responses((status = 200, body = VersionsDto), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list_versions(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse> {
+    let versions = state
+        .coffer
+        .files()
+        .list_versions(&caller.0, FileId::from_uuid(*id))
+        .await?;
+    Ok(HttpResponse::Ok().json(VersionsDto::from_versions(versions)))
+}
+
+/// A presigned download of one version.
+#[utoipa::path(get, path = "/api/v1/files/{id}/versions/{version}/download", tag = "versions",
+    params(("id" = Uuid, Path), ("version" = u32, Path, minimum = 1), DownloadQuery),
+    responses((status = 302), (status = 200, body = DownloadDto), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn download_version(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<(Uuid, u32)>,
+    query: web::Query<DownloadQuery>,
+) -> Result<HttpResponse> {
+    let (id, version) = path.into_inner();
+    presigned_download(
+        &state,
+        &caller,
+        FileId::from_uuid(id),
+        Some(version),
+        &query,
+    )
+    .await
+}
+
+/// One version's bytes, streamed through Coffer, with `Range` support.
+#[utoipa::path(get, path = "/api/v1/files/{id}/versions/{version}/content", tag = "versions",
+    params(("id" = Uuid, Path), ("version" = u32, Path, minimum = 1)),
+    responses((status = 200), (status = 206), (status = 404, body = Problem), (status = 416, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn version_content(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<(Uuid, u32)>,
+    req: HttpRequest,
+) -> Result<HttpResponse> {
+    let (id, version) = path.into_inner();
+    streamed_content(&state, &caller, FileId::from_uuid(id), Some(version), &req).await
+}
+
+/// Make an earlier version current again, as a new version (the history
+/// keeps every step).
+#[utoipa::path(post, path = "/api/v1/files/{id}/versions/{version}/restore", tag = "versions",
+    params(("id" = Uuid, Path), ("version" = u32, Path, minimum = 1)),
+    responses((status = 200, body = FileDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn restore_version(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    path: web::Path<(Uuid, u32)>,
+) -> Result<HttpResponse> {
+    let (id, version) = path.into_inner();
+    let file = state
+        .coffer
+        .files()
+        .restore_version(&caller.0, FileId::from_uuid(id), version)
+        .await?;
+    Ok(HttpResponse::Ok().json(FileDto::from(file)))
+}

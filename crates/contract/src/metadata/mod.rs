@@ -43,6 +43,7 @@ pub mod registry;
 pub mod scans;
 pub mod sessions;
 pub mod settings;
+pub mod versions;
 
 pub use coffer_ports::MetadataPorts;
 pub use fixtures::{at, dedicate_tenants, file, limits, lock_soon, new_tenant, query, record};
@@ -104,6 +105,9 @@ macro_rules! metadata_contract {
         }
         mod records {
             $crate::records_contract!(super::__metadata_contract_ports());
+        }
+        mod versions {
+            $crate::file_versions_contract!(super::__metadata_contract_ports());
         }
     };
 }

@@ -60,6 +60,19 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
         Some(r#"{"reason":"freeze"}"#),
     ),
     ("GET", "/api/v1/files/{id}/legal-holds", None),
+    ("POST", "/api/v1/files/{id}/versions", Some(r#"{"size":9}"#)),
+    ("GET", "/api/v1/files/{id}/versions", None),
+    (
+        "GET",
+        "/api/v1/files/{id}/versions/{version}/download",
+        None,
+    ),
+    ("GET", "/api/v1/files/{id}/versions/{version}/content", None),
+    (
+        "POST",
+        "/api/v1/files/{id}/versions/{version}/restore",
+        None,
+    ),
 ];
 
 #[test]
@@ -120,7 +133,10 @@ async fn other_tenants_get_404_everywhere(mode: Mode) {
     upload(&server, &mallory, "b-own.pdf", PDF, json!({})).await;
 
     for (method, template, body) in ROUTES {
-        let path = template.replace("{id}", id).replace("{grant_id}", grant_id);
+        let path = template
+            .replace("{id}", id)
+            .replace("{grant_id}", grant_id)
+            .replace("{version}", "1");
         let mut request = server.req(
             Method::from_bytes(method.as_bytes()).unwrap(),
             &path,

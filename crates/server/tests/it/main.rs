@@ -36,4 +36,5 @@ mod support;
 mod sweep;
 mod tokens;
 mod verified_bytes;
+mod versions;
 mod weed;

@@ -23,6 +23,7 @@ in_both_modes!(
     uploads_wait_while_clamd_is_down_and_are_scanned_once_it_is_back,
     a_scan_claimed_by_a_killed_server_is_finished_after_the_restart,
     a_tenant_whose_flag_is_off_is_not_scanned,
+    a_new_version_becomes_current_only_once_scanned_clean,
 );
 
 /// How long a test waits for the worker to decide.
@@ -550,4 +551,71 @@ async fn objects_registered_from_an_upload_session_are_scanned() {
     assert_eq!(clean["status"], "available", "{clean}");
     assert_reads(&server, &alice, id_of(&registered[1]), PDF).await;
     server.shutdown().await;
+}
+
+/// Upload `bytes` of `content_type` as the next version of `id`; returns
+/// the completed upload (its own id, `scanning`).
+async fn version_upload(
+    server: &TestServer,
+    token: &str,
+    id: &str,
+    bytes: &[u8],
+    content_type: &str,
+) -> Value {
+    let initiated = ok_json(
+        server
+            .req(Method::POST, &format!("/api/v1/files/{id}/versions"), token)
+            .json(&json!({ "size": bytes.len(), "content_type": content_type }))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    let put = put_bytes(server, &initiated["upload"], bytes.to_vec()).await;
+    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    complete_upload(server, token, id_of(&initiated["file"])).await
+}
+
+async fn a_new_version_becomes_current_only_once_scanned_clean(mode: Mode) {
+    let server = scanning_server(mode, &shared_tcp_url(), &[]).await;
+    let tenant = server.tenant(json!({})).await;
+    let alice = server.token(Some(&tenant), "alice", &["editor"]).await;
+    let first = upload(&server, &alice, "deal.pdf", PDF, json!({})).await;
+    let id = id_of(&first).to_owned();
+    assert_eq!(decided(&server, &alice, &id).await["status"], "available");
+
+    // A clean version waits for its scan as an upload of its own, then
+    // becomes the file's version 2.
+    let mut v2 = PDF.to_vec();
+    v2.extend_from_slice(b"% second\n");
+    let upload2 = version_upload(&server, &alice, &id, &v2, "application/pdf").await;
+    assert_scanning(&upload2);
+    assert_eq!(upload2["version_of"], id.as_str());
+    let deadline = Instant::now() + DECISION;
+    while file_view(&server, &alice, &id).await["version"] != 2 {
+        assert!(Instant::now() < deadline, "version 2 never became current");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_reads(&server, &alice, &id, &v2).await;
+    problem(
+        get(
+            &server,
+            &alice,
+            &format!("/api/v1/files/{}", id_of(&upload2)),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+
+    // An infected version is quarantined on its own; the file keeps
+    // version 2 and its bytes.
+    let upload3 = version_upload(&server, &alice, &id, EICAR, "text/plain").await;
+    let refused = decided(&server, &alice, id_of(&upload3)).await;
+    assert_eq!(refused["status"], "quarantined", "{refused}");
+    let file = file_view(&server, &alice, &id).await;
+    assert_eq!(file["version"], 2, "{file}");
+    assert_reads(&server, &alice, &id, &v2).await;
 }

@@ -299,6 +299,7 @@ impl FileCatalog for PgMetadataStore {
                     &updated,
                     &updated.owner_subject,
                     facts.at,
+                    None,
                 ))
                 .execute(conn)
                 .await?;

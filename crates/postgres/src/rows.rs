@@ -220,11 +220,18 @@ pub(crate) struct FileVersionRow {
     pub content_type: String,
     pub uploaded_by: String,
     pub uploaded_at: OffsetDateTime,
+    pub upload_id: Option<Uuid>,
 }
 
 impl FileVersionRow {
-    /// The version a file's row holds now, uploaded by `by` at `at`.
-    pub(crate) fn current_of(row: &FileRow, by: &str, at: OffsetDateTime) -> Self {
+    /// The version a file's row holds now, uploaded by `by` at `at`
+    /// (through the upload row `upload`, when one was folded in).
+    pub(crate) fn current_of(
+        row: &FileRow,
+        by: &str,
+        at: OffsetDateTime,
+        upload: Option<Uuid>,
+    ) -> Self {
         Self {
             tenant_id: row.tenant_id,
             file_id: row.id,
@@ -236,6 +243,7 @@ impl FileVersionRow {
             content_type: row.content_type.clone(),
             uploaded_by: by.to_owned(),
             uploaded_at: at,
+            upload_id: upload,
         }
     }
 }

@@ -76,6 +76,7 @@ diesel::table! {
         content_type -> Text,
         uploaded_by -> Text,
         uploaded_at -> Timestamptz,
+        upload_id -> Nullable<Uuid>,
     }
 }
 

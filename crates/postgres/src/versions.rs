@@ -101,6 +101,7 @@ impl FileVersions for PgMetadataStore {
                     &updated,
                     version.uploaded_by.as_str(),
                     version.at,
+                    version.upload.map(|u| *u.as_uuid()),
                 ))
                 .execute(conn)
                 .await?;
@@ -129,6 +130,23 @@ impl FileVersions for PgMetadataStore {
             .into_iter()
             .map(FileVersion::try_from)
             .collect::<Result<_, PgError>>()?)
+    }
+
+    async fn folded_upload(
+        &self,
+        scope: &TenantScope,
+        upload: FileId,
+    ) -> Result<Option<FileId>, MetadataError> {
+        let tenant = scope.tenant_id();
+        let files: Vec<Uuid> = read_scoped!(self, Scope::Tenant(tenant), |c| {
+            file_versions::table
+                .filter(file_versions::tenant_id.eq(*tenant.as_uuid()))
+                .filter(file_versions::upload_id.eq(*upload.as_uuid()))
+                .select(file_versions::file_id)
+                .limit(1)
+                .load(&mut &*c)
+        })?;
+        Ok(files.into_iter().next().map(FileId::from_uuid))
     }
 
     async fn list_all_versions(

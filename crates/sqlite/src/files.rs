@@ -340,6 +340,7 @@ impl FileCatalog for SqliteMetadataStore {
                         &updated,
                         &updated.owner_subject,
                         at,
+                        None,
                     ))
                     .execute(conn)?;
                 adjust_usage(

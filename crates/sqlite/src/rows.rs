@@ -236,11 +236,13 @@ pub(crate) struct FileVersionRow {
     pub content_type: String,
     pub uploaded_by: String,
     pub uploaded_at: i64,
+    pub upload_id: Option<String>,
 }
 
 impl FileVersionRow {
-    /// The version a file's row holds now, uploaded by `by` at `at`.
-    pub(crate) fn current_of(row: &FileRow, by: &str, at: i64) -> Self {
+    /// The version a file's row holds now, uploaded by `by` at `at`
+    /// (through the upload row `upload`, when one was folded in).
+    pub(crate) fn current_of(row: &FileRow, by: &str, at: i64, upload: Option<String>) -> Self {
         Self {
             tenant_id: row.tenant_id.clone(),
             file_id: row.id.clone(),
@@ -252,6 +254,7 @@ impl FileVersionRow {
             content_type: row.content_type.clone(),
             uploaded_by: by.to_owned(),
             uploaded_at: at,
+            upload_id: upload,
         }
     }
 }

@@ -76,6 +76,7 @@ diesel::table! {
         content_type -> Text,
         uploaded_by -> Text,
         uploaded_at -> BigInt,
+        upload_id -> Nullable<Text>,
     }
 }
 

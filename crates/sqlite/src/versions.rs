@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use crate::error::SqliteError;
 use crate::files::adjust_usage;
 use crate::journal::JournalRows;
-use crate::rows::{FileRow, FileVersionRow, id, ns, status_of, to_i64};
+use crate::rows::{FileRow, FileVersionRow, id, ns, status_of, to_i64, uuid_of};
 use crate::schema::{file_versions, files};
 use crate::store::SqliteMetadataStore;
 
@@ -97,6 +97,7 @@ impl FileVersions for SqliteMetadataStore {
                         &updated,
                         version.uploaded_by.as_str(),
                         at,
+                        upload.clone(),
                     ))
                     .execute(conn)?;
                 adjust_usage(conn, &tenant, change)?;
@@ -128,6 +129,28 @@ impl FileVersions for SqliteMetadataStore {
             .into_iter()
             .map(FileVersion::try_from)
             .collect::<Result<_, SqliteError>>()?)
+    }
+
+    async fn folded_upload(
+        &self,
+        scope: &TenantScope,
+        upload: FileId,
+    ) -> Result<Option<FileId>, MetadataError> {
+        let tenant = id(scope.tenant_id().as_uuid());
+        let upload = id(upload.as_uuid());
+        let file: Option<String> = self
+            .read(move |conn| {
+                Ok(file_versions::table
+                    .filter(file_versions::tenant_id.eq(tenant))
+                    .filter(file_versions::upload_id.eq(upload))
+                    .select(file_versions::file_id)
+                    .first(conn)
+                    .optional()?)
+            })
+            .await?;
+        Ok(file
+            .map(|f| uuid_of(&f, "version file").map(FileId::from_uuid))
+            .transpose()?)
     }
 
     async fn list_all_versions(

@@ -24,14 +24,20 @@ CREATE TABLE file_versions (
     content_type    text NOT NULL,
     uploaded_by     text NOT NULL,
     uploaded_at     timestamptz NOT NULL,
+    -- The upload row folded in: a complete retried after the fold finds
+    -- its file here.
+    upload_id       uuid,
     PRIMARY KEY (tenant_id, file_id, version),
     FOREIGN KEY (tenant_id, file_id) REFERENCES files (tenant_id, id) ON DELETE CASCADE
 );
 
+CREATE INDEX file_versions_upload ON file_versions (tenant_id, upload_id)
+    WHERE upload_id IS NOT NULL;
+
 -- The files already complete have one version: what they hold now.
 INSERT INTO file_versions
 SELECT tenant_id, id, 1, bucket, object_key, size_bytes, checksum_sha256, content_type,
-       owner_subject, updated_at
+       owner_subject, updated_at, NULL
 FROM files WHERE status <> 'pending';
 
 ALTER TABLE file_versions ENABLE ROW LEVEL SECURITY;

@@ -95,6 +95,20 @@ pub async fn a_new_version_folds_its_upload_and_keeps_the_one_before(ports: Meta
         "the folded upload row",
     );
     assert_eq!(audited(&ports, &t, "file.version_added").await, 1);
+    // The folded upload still leads to its file (a retried complete).
+    assert_eq!(
+        d.versions.folded_upload(&s, upload.id).await.unwrap(),
+        Some(first.id)
+    );
+    assert_eq!(d.versions.folded_upload(&s, first.id).await.unwrap(), None);
+    let other = tenant(&ports, "elsewhere").await;
+    assert_eq!(
+        d.versions
+            .folded_upload(&scope(&other), upload.id)
+            .await
+            .unwrap(),
+        None
+    );
 
     let versions = d.versions.list_versions(&s, first.id).await.unwrap();
     let listed: Vec<(u32, u64, &str, &ObjectKey)> = versions

@@ -64,6 +64,14 @@ pub trait FileVersions: Send + Sync + 'static {
         file: FileId,
     ) -> Result<Vec<FileVersion>, MetadataError>;
 
+    /// The file a version upload was folded into, if `upload` was one:
+    /// what a complete retried after the fold answers.
+    async fn folded_upload(
+        &self,
+        scope: &TenantScope,
+        upload: FileId,
+    ) -> Result<Option<FileId>, MetadataError>;
+
     /// A page of the versions of all the tenant's files, by ascending
     /// `(file, version)` after `after`: what the reconciler and an erase
     /// need to know of the objects versions hold.

@@ -24,7 +24,8 @@ async fn send(server: &TestServer, method: Method, path: &str, token: &str) -> r
     server.req(method, path, token).send().await.unwrap()
 }
 
-/// Upload `bytes` as the next version of the file at `path` and complete it.
+/// Upload `bytes` as the next version of the file at `path` and complete
+/// it: the file, with the upload's id added as `upload`.
 async fn add_version(server: &TestServer, token: &str, path: &str, bytes: &[u8]) -> Value {
     let initiated = ok_json(
         server
@@ -40,7 +41,9 @@ async fn add_version(server: &TestServer, token: &str, path: &str, bytes: &[u8])
     assert_eq!(initiated["file"]["status"], "pending");
     let put = put_bytes(server, &initiated["upload"], bytes.to_vec()).await;
     assert!(put.status().is_success(), "{}", put.text().await.unwrap());
-    complete_upload(server, token, &upload).await
+    let mut file = complete_upload(server, token, &upload).await;
+    file["upload"] = json!(upload);
+    file
 }
 
 async fn content(server: &TestServer, token: &str, path: &str) -> Vec<u8> {
@@ -96,7 +99,11 @@ async fn versions_are_added_listed_read_restored_and_counted(mode: Mode) {
     .await;
     let second = add_version(&server, &bob, &path, &v2).await;
     assert_eq!(second["id"], first["id"]);
+    // A complete retried after the fold answers the file, unchanged.
+    let retried = complete_upload(&server, &bob, second["upload"].as_str().unwrap()).await;
     assert_eq!(second["version"], 2);
+    assert_eq!(retried["version"], 2);
+    assert_eq!(retried["updated_at"], second["updated_at"]);
     assert_eq!(second["size"], 300);
     assert_eq!(second["filename"], "deal.pdf");
     assert_eq!(

@@ -303,11 +303,26 @@ impl Files {
     ) -> Result<FileRecord, ServiceError> {
         let (tenant, scope) = caller.member()?;
         let data = self.tenant_data.tenant_data(tenant).await?;
-        let file = self
+        let file = match self
             .access
             .authorized_file(&data, caller, &scope, id, Action::Write)
-            .await?
-            .file;
+            .await
+        {
+            Ok(stored) => stored.file,
+            Err(err) if err.kind == ErrorKind::NotFound => {
+                // A new version's upload is gone once folded into its
+                // file: a retried complete answers that file.
+                let Some(file) = data.versions.folded_upload(&scope, id).await? else {
+                    return Err(err);
+                };
+                return Ok(self
+                    .access
+                    .authorized_file(&data, caller, &scope, file, Action::Write)
+                    .await?
+                    .file);
+            }
+            Err(err) => return Err(err),
+        };
         match file.status {
             // Complete already: a retry changes nothing, bytes included.
             FileStatus::Scanning | FileStatus::Available | FileStatus::Quarantined => {

@@ -82,7 +82,7 @@ pub fn no_data() -> TenantData {
 }
 
 /// A versions store of files with no version but their current one (what
-/// an erase and the reconciler read); adding one is unexpected.
+/// an erase, the reconciler and a complete read); adding one is unexpected.
 pub fn no_versions() -> MockFileVersions {
     let mut versions = MockFileVersions::new();
     versions
@@ -91,6 +91,7 @@ pub fn no_versions() -> MockFileVersions {
     versions
         .expect_list_all_versions()
         .returning(|_, _, _| Ok(Vec::new()));
+    versions.expect_folded_upload().returning(|_, _| Ok(None));
     versions
 }
 
@@ -188,6 +189,8 @@ pub struct FilesFx {
     /// The scan queue, where the deployment scans uploads.
     pub scans: Option<MockScanQueue>,
     pub sessions: MockUploadSessions,
+    /// File versions; `None` (the default): [`no_versions`].
+    pub versions: Option<MockFileVersions>,
     pub config: Config,
 }
 
@@ -198,6 +201,7 @@ impl FilesFx {
             files: Arc::new(self.files),
             audit: Arc::new(self.audit),
             integrity: Arc::new(self.integrity),
+            versions: Arc::new(self.versions.unwrap_or_else(no_versions)),
             ..no_data()
         };
         Files::new(

@@ -3,8 +3,8 @@ use coffer_domain::{
     ContentType, FileStatus, Filename, LimitOverrides, Role, Sha256Digest, TenantStatus,
 };
 use coffer_ports::{
-    ByteStream, GetObject, MetadataErrorKind, MockScanQueue, ObjectMeta, StoreErrorKind,
-    UploadedPart,
+    ByteStream, GetObject, MetadataErrorKind, MockFileVersions, MockScanQueue, ObjectMeta,
+    StoreErrorKind, UploadedPart,
 };
 use coffer_service::{ErrorKind, InitiateUpload, NewFileFields, StreamUpload, UploadTarget};
 use futures::StreamExt as _;
@@ -504,6 +504,53 @@ async fn a_commit_of_unknown_outcome_leaves_the_copy_to_the_reconciler() {
         .await
         .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Unavailable);
+}
+
+/// A complete of the upload of a new version of another file, whose fold
+/// fails with `kind`; `copy_deleted`: the verified copy is removed.
+async fn a_failed_version_fold(kind: MetadataErrorKind, copy_deleted: bool) -> ErrorKind {
+    let t = tenant(TenantStatus::Active);
+    let target = file(&t, "alice", FileStatus::Available);
+    let mut upload = file(&t, "alice", FileStatus::Pending);
+    upload.version_of = Some(target.id);
+    let mut fx = completing_the_pdf(&upload);
+    fx.files.expect_mark_available().never();
+    let mut versions = MockFileVersions::new();
+    let (target_id, upload_id) = (target.id, upload.id);
+    versions
+        .expect_add_version()
+        .times(1)
+        .withf(move |_, file, version, _| {
+            *file == target_id && version.upload == Some(upload_id) && version.size_bytes == 9
+        })
+        .returning(move |_, _, _, _| Err(meta_err(kind)));
+    fx.versions = Some(versions);
+    // The staged bytes stay either way: the upload is still pending.
+    if copy_deleted {
+        deletes_a_copy_once(&mut fx, &upload);
+    }
+    fx.build()
+        .complete_upload(&caller(&t, "alice", &[Role::Editor]), upload.id)
+        .await
+        .unwrap_err()
+        .kind
+}
+
+#[tokio::test]
+async fn a_version_refused_by_its_file_drops_its_copy() {
+    // The file went to the trash while its new version was uploading.
+    assert_eq!(
+        a_failed_version_fold(MetadataErrorKind::InvalidState, true).await,
+        ErrorKind::Conflict
+    );
+}
+
+#[tokio::test]
+async fn a_version_fold_of_unknown_outcome_keeps_its_copy() {
+    assert_eq!(
+        a_failed_version_fold(MetadataErrorKind::Unavailable, false).await,
+        ErrorKind::Unavailable
+    );
 }
 
 #[tokio::test]

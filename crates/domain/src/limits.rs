@@ -246,6 +246,15 @@ impl UsageChange {
     }
 }
 
+impl std::ops::AddAssign for UsageChange {
+    fn add_assign(&mut self, other: Self) {
+        self.used_bytes += other.used_bytes;
+        self.file_count += other.file_count;
+        self.reserved_bytes += other.reserved_bytes;
+        self.reserved_files += other.reserved_files;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -456,6 +456,13 @@ impl FileCatalog for PgMetadataStore {
                     .load(&mut &*conn),
             )
             .await?;
+            // So do uploads of new versions not folded in yet, with their
+            // reservations; what they stored is left to the reconciler.
+            let uploads: Vec<(String, i64)> =
+                diesel::delete(files::table.filter(files::version_of.eq(id.as_uuid())))
+                    .returning((files::status, files::size_bytes))
+                    .get_results(conn)
+                    .await?;
             let removed = diesel::delete(files::table.find(id.as_uuid()))
                 .returning(FileRow::as_returning())
                 .get_result(conn)
@@ -463,6 +470,9 @@ impl FileCatalog for PgMetadataStore {
                 .optional()?
                 .ok_or(PgError::NotFound("file"))?;
             let mut change = UsageChange::release(status_of(&removed.status)?, removed.size_bytes);
+            for (status, size) in uploads {
+                change += UsageChange::release(status_of(&status)?, size);
+            }
             change.used_bytes -= versions
                 .iter()
                 .filter(|(version, _)| *version != removed.version)

@@ -471,6 +471,14 @@ impl FileCatalog for SqliteMetadataStore {
                     .filter(file_versions::file_id.eq(&target.file))
                     .select((file_versions::version, file_versions::size_bytes))
                     .load(conn)?;
+                // So do uploads of new versions not folded in yet, with
+                // their reservations; what they stored is left to the
+                // reconciler.
+                let uploads: Vec<(String, i64)> = diesel::delete(files::table)
+                    .filter(files::tenant_id.eq(&target.tenant))
+                    .filter(files::version_of.eq(&target.file))
+                    .returning((files::status, files::size_bytes))
+                    .get_results(conn)?;
                 let removed = diesel::delete(files::table)
                     .filter(files::tenant_id.eq(&target.tenant))
                     .filter(files::id.eq(&target.file))
@@ -485,6 +493,9 @@ impl FileCatalog for SqliteMetadataStore {
                     .filter(|(version, _)| *version != removed.version)
                     .map(|(_, size)| size)
                     .sum::<i64>();
+                for (status, size) in uploads {
+                    change += UsageChange::release(status_of(&status)?, size);
+                }
                 adjust_usage(conn, &target.tenant, change)?;
                 if let Some(journal) = &journal {
                     journal.insert(conn)?;

@@ -172,6 +172,8 @@ pub async fn every_version_counts_until_the_file_goes(ports: MetadataPorts) {
         (16, 0, 1),
         "both versions count; still one file"
     );
+    // An upload of a third version is still pending when the file goes.
+    let pending = reserve(&ports, &t, version_upload(&t, &first, 4, 25)).await;
     d.files
         .trash_file(&s, first.id, at(30), record())
         .await
@@ -179,7 +181,21 @@ pub async fn every_version_counts_until_the_file_goes(ports: MetadataPorts) {
     assert_eq!(d.files.usage(&s).await.unwrap().used_bytes, 16);
     d.files.remove_file(&s, first.id, None).await.unwrap();
     let gone = d.files.usage(&s).await.unwrap();
-    assert_eq!((gone.used_bytes, gone.file_count), (0, 0));
+    assert_eq!(
+        (
+            gone.used_bytes,
+            gone.file_count,
+            gone.reserved_bytes,
+            gone.reserved_files
+        ),
+        (0, 0, 0, 0),
+        "every version and the pending upload given back"
+    );
+    assert_kind(
+        d.files.get_file(&s, pending.id).await,
+        MetadataErrorKind::NotFound,
+        "the pending upload of a removed file",
+    );
     assert!(
         d.versions
             .list_versions(&s, first.id)

@@ -89,6 +89,16 @@ pub enum DeliveryOutcome {
     Dead { error: String, at: OffsetDateTime },
 }
 
+/// What waits in a tenant's outbox for its webhook, counted from `since`
+/// (when the webhook was set): the operator's gauges.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxBacklog {
+    /// Not delivered yet and not dead: due now or waiting for a retry.
+    pub awaiting: u64,
+    /// Dead-lettered: never sent again, still listed for polling.
+    pub dead: u64,
+}
+
 /// A claim on due events for delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventClaim {
@@ -159,6 +169,17 @@ pub trait EventOutbox: Send + Sync + 'static {
         scope: &TenantScope,
         claim: &EventClaim,
     ) -> Result<Vec<Event>, MetadataError>;
+
+    /// How many of the tenant's events created at or after `since` await
+    /// delivery, and how many are dead-lettered.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn backlog(
+        &self,
+        scope: &TenantScope,
+        since: OffsetDateTime,
+    ) -> Result<OutboxBacklog, MetadataError>;
 
     /// Record what became of delivering an event.
     ///

@@ -29,8 +29,8 @@ pub use error::{
     StoreError, StoreErrorKind,
 };
 pub use events::{
-    DeliveryOutcome, Event, EventClaim, EventOutbox, Journal, NewEvent, WebhookRequest,
-    WebhookSender,
+    DeliveryOutcome, Event, EventClaim, EventOutbox, Journal, NewEvent, OutboxBacklog,
+    WebhookRequest, WebhookSender,
 };
 pub use identity::{IdentityProvider, TenantClaim, VerifiedIdentity};
 pub use jobs::{JobLock, JobLocks};

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use coffer_domain::PageCursor;
 use coffer_ports::{
-    DeliveryOutcome, Event, EventClaim, EventOutbox, MetadataError, Page, TenantScope, fetch_size,
+    DeliveryOutcome, Event, EventClaim, EventOutbox, MetadataError, OutboxBacklog, Page,
+    TenantScope, fetch_size,
 };
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -83,6 +84,39 @@ impl EventOutbox for PgMetadataStore {
             .collect::<Result<Vec<_>, PgError>>()?;
         events.sort_by_key(|e| (e.created_at, e.id));
         Ok(events)
+    }
+
+    async fn backlog(
+        &self,
+        scope: &TenantScope,
+        since: OffsetDateTime,
+    ) -> Result<OutboxBacklog, MetadataError> {
+        use outbox::dsl as o;
+        let tenant = scope.tenant_id();
+        let count = |dead: bool| {
+            let q = o::outbox
+                .filter(o::tenant_id.eq(*tenant.as_uuid()))
+                .filter(o::created_at.ge(since))
+                .count()
+                .into_boxed();
+            if dead {
+                q.filter(o::dead_at.is_not_null())
+            } else {
+                q.filter(o::published_at.is_null())
+                    .filter(o::dead_at.is_null())
+            }
+        };
+        let (awaiting, dead) = (count(false), count(true));
+        let (awaiting, dead): (i64, i64) = read_scoped!(self, Scope::Tenant(tenant), |c| {
+            futures::future::try_join(
+                awaiting.get_result::<i64>(&mut &*c),
+                dead.get_result::<i64>(&mut &*c),
+            )
+        })?;
+        Ok(OutboxBacklog {
+            awaiting: u64::try_from(awaiting).unwrap_or(0),
+            dead: u64::try_from(dead).unwrap_or(0),
+        })
     }
 
     async fn record_delivery(

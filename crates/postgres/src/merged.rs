@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use coffer_domain::PageCursor;
 use coffer_ports::{
     AuditChain, AuditEntry, AuditLog, AuditQuery, ChainHead, DeliveryOutcome, Event, EventClaim,
-    EventOutbox, MetadataError, MetadataErrorKind, NewAudit, Page, TenantScope,
+    EventOutbox, MetadataError, MetadataErrorKind, NewAudit, OutboxBacklog, Page, TenantScope,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -129,6 +129,22 @@ impl EventOutbox for MergedOutbox {
         let mut events = self.own.claim_events(scope, claim).await?;
         events.extend(self.shared.claim_events(scope, claim).await?);
         Ok(events)
+    }
+
+    async fn backlog(
+        &self,
+        scope: &TenantScope,
+        since: OffsetDateTime,
+    ) -> Result<OutboxBacklog, MetadataError> {
+        let (own, shared) = futures::future::try_join(
+            self.own.backlog(scope, since),
+            self.shared.backlog(scope, since),
+        )
+        .await?;
+        Ok(OutboxBacklog {
+            awaiting: own.awaiting + shared.awaiting,
+            dead: own.dead + shared.dead,
+        })
     }
 
     async fn record_delivery(

@@ -8,7 +8,7 @@
 //! its own tenant. A process holds at most one turn per tenant, and at most
 //! [`DeliveryPolicy::in_flight`] deliveries at once over all tenants.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -20,8 +20,8 @@ use coffer_domain::outbound::TargetRefused;
 use coffer_domain::webhook::{self, WebhookUrl};
 use coffer_domain::{ErrorCode, PageCursor, TenantId, TenantSlug};
 use coffer_ports::{
-    Clock, DeliveryOutcome, Event, EventClaim, Page, TenantClaim, TenantData, TenantDataResolver,
-    TenantRegistry, TenantScope, TenantSettings, WebhookRequest, WebhookSender,
+    Clock, DeliveryOutcome, Event, EventClaim, OutboxBacklog, Page, TenantClaim, TenantData,
+    TenantDataResolver, TenantRegistry, TenantScope, TenantSettings, WebhookRequest, WebhookSender,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -116,6 +116,11 @@ pub struct DispatchReport {
     /// Tenants skipped because an earlier round's turn is still delivering
     /// to them.
     pub busy: u64,
+    /// Events awaiting delivery to the tenants' webhooks, and those
+    /// dead-lettered, summed over every tenant with a webhook as each was
+    /// last counted (after its own turn): the operator's gauges. Set by
+    /// [`Events::dispatch_events`] for the whole round.
+    pub backlog: OutboxBacklog,
 }
 
 impl DispatchReport {
@@ -133,6 +138,8 @@ impl DispatchReport {
 struct Dispatching {
     turns: Mutex<HashSet<TenantId>>,
     slots: tokio::sync::Semaphore,
+    /// Each tenant's backlog as counted after its last turn.
+    backlogs: Mutex<HashMap<TenantId, OutboxBacklog>>,
 }
 
 impl Dispatching {
@@ -140,7 +147,28 @@ impl Dispatching {
         Self {
             turns: Mutex::default(),
             slots: tokio::sync::Semaphore::new(policy.in_flight.max(1) as usize),
+            backlogs: Mutex::default(),
         }
+    }
+
+    fn counted(&self, tenant: TenantId, backlog: OutboxBacklog) {
+        self.backlogs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(tenant, backlog);
+    }
+
+    /// The sum over `tenants` (those with a webhook now); the others'
+    /// counts are forgotten.
+    fn total(&self, tenants: &HashSet<TenantId>) -> OutboxBacklog {
+        let mut backlogs = self.backlogs.lock().unwrap_or_else(PoisonError::into_inner);
+        backlogs.retain(|tenant, _| tenants.contains(tenant));
+        backlogs
+            .values()
+            .fold(OutboxBacklog::default(), |sum, b| OutboxBacklog {
+                awaiting: sum.awaiting + b.awaiting,
+                dead: sum.dead + b.dead,
+            })
     }
 
     /// The tenant's turn, unless a turn of an earlier round still runs.
@@ -361,12 +389,14 @@ impl Events {
     pub async fn dispatch_events(&self) -> Result<DispatchReport, ServiceError> {
         let mut report = DispatchReport::default();
         let mut turns = FuturesUnordered::new();
+        let mut with_webhook = HashSet::new();
         // One query for the tenants with a webhook, not one per tenant.
         for (tenant, slug, value) in self
             .settings
             .setting_across_tenants(WEBHOOK_SETTING)
             .await?
         {
+            with_webhook.insert(tenant);
             let hook: Webhook = match serde_json::from_value(value) {
                 Ok(hook) => hook,
                 Err(err) => {
@@ -393,6 +423,7 @@ impl Events {
                 }
             }
         }
+        report.backlog = self.dispatching.total(&with_webhook);
         Ok(report)
     }
 
@@ -425,6 +456,8 @@ impl Events {
         for lane in futures::future::join_all((0..lanes).map(|_| self.lane(&turn))).await {
             report.add(lane?);
         }
+        let backlog = data.events.backlog(&turn.scope, hook.since).await?;
+        self.dispatching.counted(tenant, backlog);
         Ok(report)
     }
 

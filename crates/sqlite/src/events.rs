@@ -5,7 +5,8 @@
 use async_trait::async_trait;
 use coffer_domain::PageCursor;
 use coffer_ports::{
-    DeliveryOutcome, Event, EventClaim, EventOutbox, MetadataError, Page, TenantScope, fetch_size,
+    DeliveryOutcome, Event, EventClaim, EventOutbox, MetadataError, OutboxBacklog, Page,
+    TenantScope, fetch_size,
 };
 use diesel::prelude::*;
 use time::OffsetDateTime;
@@ -87,6 +88,38 @@ impl EventOutbox for SqliteMetadataStore {
             .into_iter()
             .map(Event::try_from)
             .collect::<Result<_, _>>()?)
+    }
+
+    async fn backlog(
+        &self,
+        scope: &TenantScope,
+        since: OffsetDateTime,
+    ) -> Result<OutboxBacklog, MetadataError> {
+        let tenant = id(scope.tenant_id().as_uuid());
+        let since = ns(since)?;
+        let (awaiting, dead): (i64, i64) = self
+            .read(move |conn| {
+                let of_tenant = || {
+                    o::outbox
+                        .filter(o::tenant_id.eq(tenant.clone()))
+                        .filter(o::created_at.ge(since))
+                };
+                let awaiting = of_tenant()
+                    .filter(o::published_at.is_null())
+                    .filter(o::dead_at.is_null())
+                    .count()
+                    .get_result(conn)?;
+                let dead = of_tenant()
+                    .filter(o::dead_at.is_not_null())
+                    .count()
+                    .get_result(conn)?;
+                Ok((awaiting, dead))
+            })
+            .await?;
+        Ok(OutboxBacklog {
+            awaiting: u64::try_from(awaiting).unwrap_or(0),
+            dead: u64::try_from(dead).unwrap_or(0),
+        })
     }
 
     async fn record_delivery(

@@ -5,7 +5,7 @@
 
 use coffer_domain::{Filename, PageCursor, Role};
 use coffer_ports::{
-    DeliveryOutcome, Event, EventClaim, FilePatch, MetadataErrorKind, MetadataPorts,
+    DeliveryOutcome, Event, EventClaim, FilePatch, MetadataErrorKind, MetadataPorts, OutboxBacklog,
 };
 use serde_json::json;
 
@@ -131,6 +131,8 @@ pub async fn events_are_claimed_leased_and_settled(ports: MetadataPorts) {
             .map(|e| e.created_at.unix_timestamp() - T0)
             .collect()
     };
+    let backlog = |awaiting, dead| OutboxBacklog { awaiting, dead };
+    assert_eq!(outbox.backlog(&s, at(0)).await.unwrap(), backlog(3, 0));
     let first = outbox.claim_events(&s, &claim(100, 0, 2)).await.unwrap();
     assert_eq!(secs(&first), vec![10, 11], "oldest first, up to the limit");
     let rest = outbox.claim_events(&s, &claim(100, 0, 10)).await.unwrap();
@@ -210,6 +212,15 @@ pub async fn events_are_claimed_leased_and_settled(ports: MetadataPorts) {
             .unwrap()
             .is_empty(),
         "older than since"
+    );
+
+    // The gauges: one awaits its retry, one is dead, one is delivered;
+    // counted from `since`, and in the tenant's outbox only.
+    assert_eq!(outbox.backlog(&s, at(0)).await.unwrap(), backlog(1, 1));
+    assert_eq!(outbox.backlog(&s, at(12)).await.unwrap(), backlog(0, 1));
+    assert_eq!(
+        theirs.backlog(&scope(&other), at(0)).await.unwrap(),
+        backlog(0, 0)
     );
 
     // Polling sees every event, delivered or not, once settled.

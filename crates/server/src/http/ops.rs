@@ -26,6 +26,8 @@ pub struct Metrics {
     scans: IntCounterVec,
     /// Scans queued, as the scan worker last counted them.
     scan_queue: IntGauge,
+    /// Events awaiting webhook delivery and dead-lettered, by `state`.
+    outbox: IntGaugeVec,
 }
 
 /// The background jobs, as `coffer_job_runs_total` names them.
@@ -81,6 +83,17 @@ impl Metrics {
                 let g = IntGauge::new(
                     "coffer_scan_queue_depth",
                     "Scans queued (due or not), counted after each round of the scan worker",
+                )?;
+                registry.register(Box::new(g.clone()))?;
+                g
+            },
+            outbox: {
+                let g = IntGaugeVec::new(
+                    Opts::new(
+                        "coffer_outbox_events",
+                        "Events of tenants with a webhook, by state (awaiting delivery, dead-lettered), as the dispatcher last counted them",
+                    ),
+                    &["state"],
                 )?;
                 registry.register(Box::new(g.clone()))?;
                 g
@@ -159,6 +172,14 @@ impl Metrics {
             ("dead", report.dead),
         ] {
             self.deliveries.with_label_values(&[outcome]).inc_by(n);
+        }
+        for (state, n) in [
+            ("awaiting", report.backlog.awaiting),
+            ("dead", report.backlog.dead),
+        ] {
+            self.outbox
+                .with_label_values(&[state])
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
     }
 

@@ -146,3 +146,57 @@ async fn metrics_can_be_served_on_the_public_listener_too() {
     // The embedded mode has no PostgreSQL pool.
     assert!(!text.contains("coffer_db_pool_connections"), "{text}");
 }
+
+/// The value of the sample `name{labels}` in a Prometheus text.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+#[actix_web::test]
+async fn the_outbox_gauges_count_what_awaits_delivery_and_what_died() {
+    // One attempt per event: a refused delivery is dead at once.
+    let server = TestServer::start_with(
+        Mode::Production,
+        tempfile::tempdir().unwrap(),
+        &[
+            ("COFFER__EVENTS__DISPATCH_INTERVAL_MS", "100"),
+            ("COFFER__EVENTS__MAX_ATTEMPTS", "1"),
+            ("COFFER__EVENTS__SETTLE_MS", "100"),
+            ("COFFER__EVENTS__ALLOWED_WEBHOOK_HOSTS", "127.0.0.1"),
+        ],
+    )
+    .await;
+    let tenant = server.tenant(serde_json::json!({})).await;
+    let admin = server.token(Some(&tenant), "ada", &["admin"]).await;
+    let alice = server.token(Some(&tenant), "alice", &["editor"]).await;
+    // Nothing listens there: every delivery is refused.
+    let closed = crate::events::free_port();
+    crate::events::set_webhook(&server, &admin, &format!("http://127.0.0.1:{closed}/hook")).await;
+    for name in ["a.pdf", "b.pdf"] {
+        crate::support::upload(
+            &server,
+            &alice,
+            name,
+            crate::support::PDF,
+            serde_json::json!({}),
+        )
+        .await;
+    }
+    // Both uploads' events die; none is left awaiting.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let text = server.prometheus().await;
+        let dead = sample(&text, r#"coffer_outbox_events{state="dead"}"#);
+        let awaiting = sample(&text, r#"coffer_outbox_events{state="awaiting"}"#);
+        if dead >= Some(2.0) && awaiting == Some(0.0) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "dead {dead:?}, awaiting {awaiting:?} in:\n{text}"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -89,6 +89,28 @@ fn fixture(
             recorded.lock().unwrap().push((id, outcome));
             Ok(())
         });
+    // The outbox's backlog, counted after the turn: what was recorded
+    // retried awaits, what was recorded dead is dead.
+    let counted = outcomes.clone();
+    let backlog = fx.events.expect_backlog();
+    if hooked.is_none() {
+        backlog.never();
+    }
+    backlog.returning(move |_, since| {
+        assert_eq!(since, time::macros::datetime!(2020-01-01 00:00 UTC));
+        let outcomes: &Vec<(uuid::Uuid, DeliveryOutcome)> = &counted.lock().unwrap();
+        let count = |dead: bool| {
+            outcomes
+                .iter()
+                .filter(|(_, o)| matches!(o, DeliveryOutcome::Dead { .. }) == dead)
+                .filter(|(_, o)| !matches!(o, DeliveryOutcome::Delivered { .. }))
+                .count() as u64
+        };
+        Ok(coffer_ports::OutboxBacklog {
+            awaiting: count(false),
+            dead: count(true),
+        })
+    });
     let sent = Arc::new(Mutex::new(Vec::new()));
     let log = sent.clone();
     fx.sender.expect_send().returning(move |request| {
@@ -153,6 +175,12 @@ async fn a_failure_is_retried_with_backoff_until_the_last_attempt() {
     );
     let report = events.dispatch_events().await.unwrap();
     assert_eq!((report.delivered, report.retried, report.dead), (0, 2, 1));
+    // The gauges: two await their retry, one is dead.
+    assert_eq!(
+        (report.backlog.awaiting, report.backlog.dead),
+        (2, 1),
+        "{report:?}"
+    );
     let retry = |secs| DeliveryOutcome::Retry {
         error: "connection refused".into(),
         retry_at: now() + time::Duration::seconds(secs),
@@ -289,6 +317,9 @@ fn two_tenants(
     fx.events
         .expect_record_delivery()
         .returning(|_, _, _| Ok(()));
+    fx.events
+        .expect_backlog()
+        .returning(|_, _| Ok(coffer_ports::OutboxBacklog::default()));
     let sent: Sent = Arc::default();
     let sender = StuckReceiver {
         stuck: format!("https://{}.example/x", slow.id),

@@ -11,6 +11,7 @@ mod events;
 mod files;
 mod openapi;
 mod openapi_conformance;
+mod openapi_constraints;
 mod ops;
 mod platform;
 pub mod rate_limit;

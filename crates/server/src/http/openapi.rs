@@ -5,6 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::openapi_conformance::Conformance;
+use super::openapi_constraints::Constraints;
 use super::{
     billing, credentials, dto, error, events, files, platform, records, tenants, versions,
 };
@@ -45,7 +46,7 @@ use super::{
         records::LegalHoldsDto, dto::RetentionDto, versions::InitiateVersionBody,
         versions::VersionDto, versions::VersionsDto,
     )),
-    modifiers(&Bearer, &Conformance),
+    modifiers(&Bearer, &Conformance, &Constraints),
     tags((name = "files"), (name = "records"), (name = "versions"), (name = "permissions"), (name = "tenant"), (name = "platform"), (name = "events"), (name = "billing"))
 )]
 pub struct ApiDoc;

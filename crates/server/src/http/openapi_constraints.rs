@@ -1,0 +1,365 @@
+//! The constraints the server enforces, written into the generated
+//! document's schemas: the values an enum takes, the patterns and lengths
+//! of names, the largest size a store holds, the bounds of a page. The
+//! domain types that enforce them carry no OpenAPI derive (the domain has
+//! no infrastructure crate), so they are stated here, once, next to the
+//! tests that hold them to what the domain accepts.
+
+use coffer_domain::{Filename, LogicalPath, MAX_OBJECT_SIZE, MAX_PARTS};
+use coffer_ports::MAX_PAGE_SIZE;
+use serde_json::Value;
+use utoipa::Modify;
+use utoipa::Number;
+use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType, Type};
+use utoipa::openapi::{OpenApi, RefOr};
+
+/// A filename: not empty, no `/`, no control character, not `.` or `..`
+/// (without look-ahead, which not every validator has: a name starts with
+/// another character than `.`, or is `.` and more than `.`, or `..` and
+/// more). Its length is bounded in UTF-8 bytes, which `maxLength` counts
+/// in characters: the bound is the same number, stricter in bytes.
+const FILENAME: &str = r"^([^./\u0000-\u001f\u007f-\u009f][^/\u0000-\u001f\u007f-\u009f]*|\.[^./\u0000-\u001f\u007f-\u009f][^/\u0000-\u001f\u007f-\u009f]*|\.\.[^/\u0000-\u001f\u007f-\u009f]+)$";
+/// A category: 1 to 32 lowercase letters, digits or `-`.
+const CATEGORY: &str = "^[a-z0-9-]{1,32}$";
+/// A SHA-256 digest in hex, or in base64 (padded).
+const SHA256: &str = r"^\s*([0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)\s*$";
+
+/// What one property must satisfy.
+enum Rule {
+    OneOf(&'static [&'static str]),
+    Pattern(&'static str, usize),
+    MaxLength(usize),
+    Maximum(u64),
+    Minimum(u64),
+    /// An array of 1..=`max` integers, each within `1..=item_max`.
+    Numbers {
+        max: usize,
+        item_max: u64,
+    },
+}
+
+const VISIBILITY: Rule = Rule::OneOf(&["private", "tenant"]);
+const FILE_STATUS: Rule =
+    Rule::OneOf(&["pending", "scanning", "available", "quarantined", "deleted"]);
+const ACCESS: Rule = Rule::OneOf(&["read", "write", "manage"]);
+const RETENTION_MODE: Rule = Rule::OneOf(&["governance", "compliance"]);
+const CREDENTIAL_ACCESS: Rule = Rule::OneOf(&["write", "read"]);
+const PLAN: Rule = Rule::OneOf(&["starter", "professional", "enterprise"]);
+const TENANT_STATUS: Rule = Rule::OneOf(&[
+    "provisioning",
+    "provisioning_failed",
+    "active",
+    "suspended",
+    "cancelled",
+]);
+const NAME: Rule = Rule::Pattern(FILENAME, Filename::MAX_BYTES);
+const FOLDER: Rule = Rule::MaxLength(LogicalPath::MAX_BYTES);
+const SIZE: Rule = Rule::Maximum(MAX_OBJECT_SIZE);
+
+/// `(schema, property, rule)`: every constrained property of the API's schemas.
+const PROPERTIES: &[(&str, &str, Rule)] = &[
+    ("InitiateBody", "filename", NAME),
+    ("InitiateBody", "category", Rule::Pattern(CATEGORY, 32)),
+    ("InitiateBody", "path", FOLDER),
+    ("InitiateBody", "visibility", VISIBILITY),
+    ("InitiateBody", "size", SIZE),
+    (
+        "InitiateBody",
+        "checksum_sha256",
+        Rule::Pattern(SHA256, 128),
+    ),
+    ("InitiateVersionBody", "size", SIZE),
+    (
+        "InitiateVersionBody",
+        "checksum_sha256",
+        Rule::Pattern(SHA256, 128),
+    ),
+    ("UpdateBody", "filename", NAME),
+    ("UpdateBody", "path", FOLDER),
+    ("UpdateBody", "visibility", VISIBILITY),
+    ("SessionFileBody", "filename", NAME),
+    ("SessionFileBody", "category", Rule::Pattern(CATEGORY, 32)),
+    ("SessionFileBody", "path", FOLDER),
+    ("SessionFileBody", "visibility", VISIBILITY),
+    (
+        "SessionFileBody",
+        "checksum_sha256",
+        Rule::Pattern(SHA256, 128),
+    ),
+    ("FolderHoldBody", "path", FOLDER),
+    (
+        "PartsBody",
+        "part_numbers",
+        Rule::Numbers {
+            max: 1000,
+            item_max: MAX_PARTS,
+        },
+    ),
+    ("GrantBody", "access", ACCESS),
+    ("RetentionBody", "mode", RETENTION_MODE),
+    ("CredentialsBody", "access", CREDENTIAL_ACCESS),
+    ("CredentialsBody", "ttl_secs", Rule::Minimum(900)),
+    ("CreateTenantBody", "plan", PLAN),
+    ("UpdateTenantBody", "plan", PLAN),
+    (
+        "UpdateTenantBody",
+        "status",
+        Rule::OneOf(&["active", "suspended", "cancelled"]),
+    ),
+    ("FileDto", "visibility", VISIBILITY),
+    ("FileDto", "status", FILE_STATUS),
+    ("FileDto", "version", Rule::Minimum(1)),
+    ("GrantDto", "access", ACCESS),
+    ("RetentionDto", "mode", RETENTION_MODE),
+    ("CredentialsDto", "access", CREDENTIAL_ACCESS),
+    ("TenantDto", "plan", PLAN),
+    ("TenantDto", "status", TENANT_STATUS),
+    (
+        "OnboardingDto",
+        "state",
+        Rule::OneOf(&["queued", "running", "done", "failed"]),
+    ),
+];
+
+/// Writes [`PROPERTIES`] and the page bounds into the document.
+pub struct Constraints;
+
+impl Modify for Constraints {
+    fn modify(&self, openapi: &mut OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            for (schema, property, rule) in PROPERTIES {
+                if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(*schema)
+                    && let Some(RefOr::T(target)) = object.properties.get_mut(*property)
+                {
+                    apply(target, rule);
+                }
+            }
+        }
+        // Every listing's `limit`: a page of 1 to MAX_PAGE_SIZE.
+        for item in openapi.paths.paths.values_mut() {
+            for op in [&mut item.get, &mut item.post, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                for parameter in op.parameters.iter_mut().flatten() {
+                    if let RefOr::T(parameter) = parameter
+                        && parameter.name == "limit"
+                        && let Some(RefOr::T(Schema::Object(limit))) = parameter.schema.as_mut()
+                    {
+                        limit.minimum = Some(Number::UInt(1));
+                        limit.maximum = Some(Number::UInt(MAX_PAGE_SIZE as usize));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn apply(schema: &mut Schema, rule: &Rule) {
+    match (schema, rule) {
+        (Schema::Object(object), Rule::OneOf(values)) => {
+            let mut values: Vec<Value> = values.iter().map(|v| Value::from(*v)).collect();
+            if is_nullable(&object.schema_type) {
+                values.push(Value::Null);
+            }
+            object.enum_values = Some(values);
+        }
+        (Schema::Object(object), Rule::Pattern(pattern, max)) => {
+            object.pattern = Some((*pattern).to_owned());
+            object.min_length = Some(1);
+            object.max_length = Some(*max);
+        }
+        (Schema::Object(object), Rule::MaxLength(max)) => object.max_length = Some(*max),
+        (Schema::Object(object), Rule::Maximum(max)) => {
+            object.maximum = Some(Number::UInt(usize::try_from(*max).unwrap_or(usize::MAX)));
+        }
+        (Schema::Object(object), Rule::Minimum(min)) => {
+            object.minimum = Some(Number::UInt(usize::try_from(*min).unwrap_or(usize::MAX)));
+        }
+        (Schema::Array(array), Rule::Numbers { max, item_max }) => {
+            array.min_items = Some(1);
+            array.max_items = Some(*max);
+            if let ArrayItems::RefOrSchema(items) = &mut array.items
+                && let RefOr::T(Schema::Object(item)) = items.as_mut()
+            {
+                item.minimum = Some(Number::UInt(1));
+                item.maximum = Some(Number::UInt(
+                    usize::try_from(*item_max).unwrap_or(usize::MAX),
+                ));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_nullable(schema_type: &SchemaType) -> bool {
+    matches!(schema_type, SchemaType::Array(types) if types.contains(&Type::Null))
+}
+
+#[cfg(test)]
+mod tests {
+    use coffer_domain::{
+        Access, Category, Filename, Plan, RetentionMode, Sha256Digest, TenantStatus, Visibility,
+    };
+    use utoipa::OpenApi as _;
+
+    use crate::http::ApiDoc;
+
+    fn document() -> serde_json::Value {
+        serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()
+    }
+
+    fn property<'d>(doc: &'d serde_json::Value, schema: &str, name: &str) -> &'d serde_json::Value {
+        &doc["components"]["schemas"][schema]["properties"][name]
+    }
+
+    fn strings(values: &serde_json::Value) -> Vec<String> {
+        values
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// Whether the domain type of an enum parses a value.
+    type Parses = fn(&str) -> bool;
+
+    /// Every enum of the document is exactly what the domain parses.
+    #[test]
+    fn enums_are_what_the_domain_accepts() {
+        let doc = document();
+        let cases: [(&str, &str, Parses); 6] = [
+            ("InitiateBody", "visibility", |v| {
+                v.parse::<Visibility>().is_ok()
+            }),
+            ("FileDto", "status", |v| {
+                v.parse::<coffer_domain::FileStatus>().is_ok()
+            }),
+            ("GrantBody", "access", |v| v.parse::<Access>().is_ok()),
+            ("RetentionBody", "mode", |v| {
+                v.parse::<RetentionMode>().is_ok()
+            }),
+            ("TenantDto", "plan", |v| v.parse::<Plan>().is_ok()),
+            ("TenantDto", "status", |v| v.parse::<TenantStatus>().is_ok()),
+        ];
+        for (schema, name, parses) in cases {
+            let values = strings(&property(&doc, schema, name)["enum"]);
+            assert!(!values.is_empty(), "{schema}.{name} has no enum");
+            for value in &values {
+                assert!(parses(value), "{schema}.{name}: {value} does not parse");
+            }
+            for other in ["", "x", "PRIVATE", "all"] {
+                assert!(
+                    parses(other) == values.iter().any(|v| v == other),
+                    "{schema}.{name}: {other:?}"
+                );
+            }
+        }
+        // A nullable field's enum admits null (the field may be sent as null).
+        let optional = &property(&doc, "UpdateBody", "visibility")["enum"];
+        assert!(
+            optional
+                .as_array()
+                .is_some_and(|v| v.contains(&serde_json::Value::Null))
+        );
+    }
+
+    /// The patterns agree with the domain's parsers on both sides.
+    #[test]
+    fn patterns_are_what_the_domain_accepts() {
+        let doc = document();
+        let pattern = |schema: &str, name: &str| {
+            let raw = property(&doc, schema, name)["pattern"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            regex::Regex::new(&raw).unwrap_or_else(|e| panic!("{schema}.{name}: {e}"))
+        };
+        let filename = pattern("InitiateBody", "filename");
+        for name in [
+            "report.pdf",
+            "ünïcode café.txt",
+            ".hidden",
+            "a..b",
+            "x/y",
+            "",
+            ".",
+            "..",
+            "tab\there",
+            "nul\u{0}",
+            "c1\u{85}",
+        ] {
+            assert_eq!(
+                filename.is_match(name),
+                Filename::new(name).is_ok(),
+                "filename {name:?}"
+            );
+        }
+        let category = pattern("InitiateBody", "category");
+        for name in [
+            "documents",
+            "tax-2026",
+            "",
+            "Documents",
+            "a_b",
+            &"x".repeat(33),
+            &"x".repeat(32),
+        ] {
+            assert_eq!(
+                category.is_match(name),
+                Category::new(name).is_ok(),
+                "category {name:?}"
+            );
+        }
+        let sha = pattern("InitiateBody", "checksum_sha256");
+        let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        for digest in [
+            hex,
+            &hex.to_uppercase(),
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+            &hex[1..],
+            "zz",
+            "",
+        ] {
+            assert_eq!(
+                sha.is_match(digest),
+                Sha256Digest::parse(digest).is_ok(),
+                "checksum {digest:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sizes_parts_and_pages_are_bounded() {
+        let doc = document();
+        assert_eq!(
+            property(&doc, "InitiateBody", "size")["maximum"],
+            serde_json::json!(coffer_domain::MAX_OBJECT_SIZE)
+        );
+        let parts = property(&doc, "PartsBody", "part_numbers");
+        assert_eq!(parts["items"]["minimum"], 1);
+        assert_eq!(
+            parts["items"]["maximum"],
+            serde_json::json!(coffer_domain::MAX_PARTS)
+        );
+        let mut limits = 0;
+        for item in doc["paths"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(_, i)| i)
+        {
+            for op in item.as_object().into_iter().flatten().map(|(_, o)| o) {
+                for parameter in op["parameters"].as_array().into_iter().flatten() {
+                    if parameter["name"] == "limit" {
+                        limits += 1;
+                        assert_eq!(parameter["schema"]["minimum"], 1, "{parameter}");
+                        assert_eq!(parameter["schema"]["maximum"], 1000, "{parameter}");
+                    }
+                }
+            }
+        }
+        assert!(limits >= 5, "every listing's limit: {limits}");
+    }
+}

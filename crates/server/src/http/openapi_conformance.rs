@@ -6,7 +6,7 @@
 //! rather than a path key of its own.
 
 use utoipa::Modify;
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{OneOfBuilder, Schema};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, ResponseBuilder};
 
@@ -22,7 +22,6 @@ impl Modify for Conformance {
     fn modify(&self, openapi: &mut OpenApi) {
         fold_form_upload(openapi);
         for (path, item) in &mut openapi.paths.paths {
-            let has_id = path.contains('{');
             for op in [
                 &mut item.get,
                 &mut item.put,
@@ -33,7 +32,7 @@ impl Modify for Conformance {
             .into_iter()
             .flatten()
             {
-                declare_common_errors(op, has_id);
+                declare_common_errors(op, path);
                 problems_as_problem_json(op);
             }
         }
@@ -93,9 +92,19 @@ fn fold_form_upload(openapi: &mut OpenApi) {
 /// names: 400 (a path id or body that does not parse), 401 (bearer routes),
 /// 404 (an id unknown or another tenant's), 413/415 (a body too large or
 /// not JSON), 429 (rate limits) and 503 (a dependency down, a timeout).
-fn declare_common_errors(op: &mut Operation, has_id: bool) {
+fn declare_common_errors(op: &mut Operation, path: &str) {
+    let has_id = path.contains('{');
     let bearer = op.security.as_ref().is_some_and(|s| !s.is_empty());
     let has_body = op.request_body.is_some();
+    let has_query = op
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query));
+    // The routes of a tenant's own data answer for its lifecycle; the
+    // platform's (tenants, platform metrics) do not.
+    let of_a_tenant =
+        bearer && !path.starts_with("/api/v1/tenants") && !path.starts_with("/api/v1/platform");
     let mut add = |status: &str, when: &str| {
         op.responses
             .responses
@@ -112,11 +121,16 @@ fn declare_common_errors(op: &mut Operation, has_id: bool) {
                 )
             });
     };
-    if has_id || has_body {
-        add("400", "The path id or the body does not parse");
+    if has_id || has_body || has_query {
+        add("400", "The path id, the query or the body does not parse");
     }
     if bearer {
         add("401", "No token, or a token that is refused");
+        add("403", "The caller's role or grants do not allow it");
+    }
+    if of_a_tenant {
+        add("402", "The tenant is suspended");
+        add("410", "The tenant is cancelled");
     }
     if has_id {
         add("404", "Unknown, or another tenant's");
@@ -124,6 +138,7 @@ fn declare_common_errors(op: &mut Operation, has_id: bool) {
     if has_body {
         add("413", "The body is too large");
         add("415", "The body is not JSON");
+        add("422", "The body parses but a value is refused");
     }
     add("429", "Too many requests (Retry-After)");
     add(
@@ -174,7 +189,7 @@ mod tests {
     }
 
     #[test]
-    fn every_error_answer_is_problem_json_and_bearer_routes_declare_401() {
+    fn every_error_answer_is_problem_json_and_every_status_a_request_can_meet_is_declared() {
         let doc = document();
         let paths = doc["paths"].as_object().cloned().unwrap_or_default();
         let mut operations = 0;
@@ -193,6 +208,20 @@ mod tests {
                 }
                 if op["security"].as_array().is_some_and(|s| !s.is_empty()) {
                     assert!(responses.contains_key("401"), "{method} {path}");
+                    assert!(responses.contains_key("403"), "{method} {path}");
+                    if path.starts_with("/api/v1/files") {
+                        assert!(responses.contains_key("402"), "{method} {path}");
+                        assert!(responses.contains_key("410"), "{method} {path}");
+                    }
+                }
+                if op["requestBody"].is_object() {
+                    assert!(responses.contains_key("422"), "{method} {path}");
+                }
+                let queried = op["parameters"]
+                    .as_array()
+                    .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+                if queried {
+                    assert!(responses.contains_key("400"), "{method} {path}");
                 }
                 if path.contains('{') {
                     assert!(responses.contains_key("404"), "{method} {path}");

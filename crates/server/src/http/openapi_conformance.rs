@@ -138,7 +138,9 @@ fn declare_common_errors(op: &mut Operation, path: &str) {
     if has_body {
         add("413", "The body is too large");
         add("415", "The body is not JSON");
-        add("422", "The body parses but a value is refused");
+    }
+    if has_body || has_query {
+        add("422", "The body or query parses but a value is refused");
     }
     add("429", "Too many requests (Retry-After)");
     add(
@@ -222,6 +224,7 @@ mod tests {
                     .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
                 if queried {
                     assert!(responses.contains_key("400"), "{method} {path}");
+                    assert!(responses.contains_key("422"), "{method} {path}");
                 }
                 if path.contains('{') {
                     assert!(responses.contains_key("404"), "{method} {path}");

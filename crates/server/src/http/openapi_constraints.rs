@@ -10,7 +10,7 @@ use coffer_ports::MAX_PAGE_SIZE;
 use serde_json::Value;
 use utoipa::Modify;
 use utoipa::Number;
-use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{ArrayItems, KnownFormat, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::{OpenApi, RefOr};
 
 /// A filename: not empty, no `/`, no control character, not `.` or `..`
@@ -24,7 +24,7 @@ const CATEGORY: &str = "^[a-z0-9-]{1,32}$";
 /// A SHA-256 digest in hex, or in base64 (padded).
 const SHA256: &str = r"^\s*([0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)\s*$";
 
-/// What one property must satisfy.
+/// What one property or query parameter must satisfy.
 enum Rule {
     OneOf(&'static [&'static str]),
     Pattern(&'static str, usize),
@@ -36,6 +36,8 @@ enum Rule {
         max: usize,
         item_max: u64,
     },
+    /// An RFC 3339 timestamp.
+    DateTime,
 }
 
 const VISIBILITY: Rule = Rule::OneOf(&["private", "tenant"]);
@@ -121,7 +123,16 @@ const PROPERTIES: &[(&str, &str, Rule)] = &[
     ),
 ];
 
-/// Writes [`PROPERTIES`] and the page bounds into the document.
+/// `(path, query parameter, rule)`: the constrained query parameters (every
+/// listing's `limit` besides).
+const PARAMETERS: &[(&str, &str, Rule)] = &[
+    ("/api/v1/files", "category", Rule::Pattern(CATEGORY, 32)),
+    ("/api/v1/files", "status", FILE_STATUS),
+    ("/api/v1/audit", "since", Rule::DateTime),
+    ("/api/v1/audit", "until", Rule::DateTime),
+];
+
+/// Writes [`PROPERTIES`], [`PARAMETERS`] and the page bounds into the document.
 pub struct Constraints;
 
 impl Modify for Constraints {
@@ -135,19 +146,30 @@ impl Modify for Constraints {
                 }
             }
         }
-        // Every listing's `limit`: a page of 1 to MAX_PAGE_SIZE.
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in &mut openapi.paths.paths {
             for op in [&mut item.get, &mut item.post, &mut item.delete]
                 .into_iter()
                 .flatten()
             {
                 for parameter in op.parameters.iter_mut().flatten() {
-                    if let RefOr::T(parameter) = parameter
-                        && parameter.name == "limit"
-                        && let Some(RefOr::T(Schema::Object(limit))) = parameter.schema.as_mut()
+                    let RefOr::T(parameter) = parameter else {
+                        continue;
+                    };
+                    let Some(RefOr::T(schema)) = parameter.schema.as_mut() else {
+                        continue;
+                    };
+                    // Every listing's `limit`: a page of 1 to MAX_PAGE_SIZE.
+                    if parameter.name == "limit"
+                        && let Schema::Object(limit) = schema
                     {
                         limit.minimum = Some(Number::UInt(1));
                         limit.maximum = Some(Number::UInt(MAX_PAGE_SIZE as usize));
+                    }
+                    for (_, _, rule) in PARAMETERS
+                        .iter()
+                        .filter(|(p, n, _)| p == path && *n == parameter.name)
+                    {
+                        apply(schema, rule);
                     }
                 }
             }
@@ -172,6 +194,9 @@ fn apply(schema: &mut Schema, rule: &Rule) {
         (Schema::Object(object), Rule::MaxLength(max)) => object.max_length = Some(*max),
         (Schema::Object(object), Rule::Maximum(max)) => {
             object.maximum = Some(Number::UInt(usize::try_from(*max).unwrap_or(usize::MAX)));
+        }
+        (Schema::Object(object), Rule::DateTime) => {
+            object.format = Some(SchemaFormat::KnownFormat(KnownFormat::DateTime));
         }
         (Schema::Object(object), Rule::Minimum(min)) => {
             object.minimum = Some(Number::UInt(usize::try_from(*min).unwrap_or(usize::MAX)));
@@ -361,5 +386,31 @@ mod tests {
             }
         }
         assert!(limits >= 5, "every listing's limit: {limits}");
+    }
+
+    #[test]
+    fn query_parameters_carry_their_constraints() {
+        let doc = document();
+        let parameter = |path: &str, name: &str| {
+            doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|p| p["name"] == name)
+                .map(|p| p["schema"].clone())
+                .unwrap_or_default()
+        };
+        assert!(parameter("/api/v1/files", "category")["pattern"].is_string());
+        assert_eq!(
+            strings(&parameter("/api/v1/files", "status")["enum"]),
+            ["pending", "scanning", "available", "quarantined", "deleted"]
+        );
+        for name in ["since", "until"] {
+            assert_eq!(
+                parameter("/api/v1/audit", name)["format"],
+                "date-time",
+                "{name}"
+            );
+        }
     }
 }

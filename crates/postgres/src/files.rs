@@ -60,6 +60,34 @@ async fn explain_miss(
     })
 }
 
+/// Begins the tenant's unit of work on `conn` by locking the row of file
+/// `id` (`NotFound` when missing or being erased) for the rest of the
+/// transaction: what completing an upload or adding a version changes.
+pub(crate) async fn lock_live_file(
+    conn: &mut AsyncPgConnection,
+    tenant: coffer_domain::TenantId,
+    id: FileId,
+) -> Result<FileRow, PgError> {
+    scoped(
+        conn,
+        tenant,
+        files::table
+            .find(id.as_uuid())
+            .filter(files::erase_started_at.is_null())
+            .select(FileRow::as_select())
+            .for_update()
+            .get_result(&mut &*conn),
+    )
+    .await
+    .optional()?
+    .ok_or(PgError::NotFound("file"))
+}
+
+/// A scan verdict as its column holds it.
+pub(crate) fn verdict_json(verdict: &ScanVerdict) -> Result<serde_json::Value, PgError> {
+    serde_json::to_value(verdict).map_err(|e| PgError::CorruptRow(format!("scan verdict: {e}")))
+}
+
 /// Adds `change` to the tenant's counters.
 pub(crate) async fn adjust_usage(
     conn: &mut AsyncPgConnection,
@@ -254,19 +282,7 @@ impl FileCatalog for PgMetadataStore {
         let checksum = &checksum;
         let facts = &facts;
         let row = transaction!(self, |conn| {
-            let current = scoped(
-                conn,
-                tenant,
-                files::table
-                    .find(id.as_uuid())
-                    .filter(files::erase_started_at.is_null())
-                    .select(FileRow::as_select())
-                    .for_update()
-                    .get_result(&mut &*conn),
-            )
-            .await
-            .optional()?
-            .ok_or(PgError::NotFound("file"))?;
+            let current = lock_live_file(conn, tenant, id).await?;
             let pending = status_of(&current.status)?
                 .needs_completion()
                 .map_err(|e| PgError::InvalidState(e.to_string()))?;
@@ -325,8 +341,7 @@ impl FileCatalog for PgMetadataStore {
         } else {
             FileStatus::Quarantined
         };
-        let verdict = &serde_json::to_value(&verdict)
-            .map_err(|e| PgError::CorruptRow(format!("scan verdict: {e}")))?;
+        let verdict = &verdict_json(&verdict)?;
         let row = transaction!(self, |conn| {
             let updated = scoped(
                 conn,

@@ -9,11 +9,11 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 use crate::error::PgError;
-use crate::files::adjust_usage;
+use crate::files::{adjust_usage, lock_live_file, verdict_json};
 use crate::journal::JournalRows;
 use crate::rows::{FileRow, FileVersionRow, status_of, to_i64};
 use crate::schema::{file_versions, files};
-use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
+use crate::store::{PgMetadataStore, Scope, read_scoped, transaction};
 
 #[async_trait]
 impl FileVersions for PgMetadataStore {
@@ -31,24 +31,11 @@ impl FileVersions for PgMetadataStore {
         let verdict = version
             .scan_verdict
             .as_ref()
-            .map(serde_json::to_value)
-            .transpose()
-            .map_err(|e| PgError::CorruptRow(format!("scan verdict: {e}")))?;
+            .map(verdict_json)
+            .transpose()?;
         let verdict = &verdict;
         let row = transaction!(self, |conn| {
-            let target = scoped(
-                conn,
-                tenant,
-                files::table
-                    .find(file.as_uuid())
-                    .filter(files::erase_started_at.is_null())
-                    .select(FileRow::as_select())
-                    .for_update()
-                    .get_result(&mut &*conn),
-            )
-            .await
-            .optional()?
-            .ok_or(PgError::NotFound("file"))?;
+            let target = lock_live_file(conn, tenant, file).await?;
             let status = status_of(&target.status)?;
             if status != FileStatus::Available {
                 return Err(PgError::InvalidState(format!(

@@ -44,13 +44,13 @@ fn live_conflict(e: SqliteError, what: &str) -> SqliteError {
 
 /// One file of one tenant.
 #[derive(Debug, Clone)]
-struct Target {
-    tenant: String,
-    file: String,
+pub(crate) struct Target {
+    pub(crate) tenant: String,
+    pub(crate) file: String,
 }
 
 impl Target {
-    fn new(scope: &TenantScope, file: FileId) -> Self {
+    pub(crate) fn new(scope: &TenantScope, file: FileId) -> Self {
         Self {
             tenant: id(scope.tenant_id().as_uuid()),
             file: id(file.as_uuid()),
@@ -70,7 +70,7 @@ impl Target {
     }
 
     /// The file, or `NotFound` (also for a file of another tenant).
-    fn load(&self, conn: &mut SqliteConnection) -> Result<FileRow, SqliteError> {
+    pub(crate) fn load(&self, conn: &mut SqliteConnection) -> Result<FileRow, SqliteError> {
         self.current(conn)?.ok_or(SqliteError::NotFound("file"))
     }
 
@@ -92,6 +92,12 @@ impl Target {
 }
 
 /// Adds `change` to the tenant's counters.
+/// A scan verdict as its column holds it.
+pub(crate) fn verdict_text(verdict: &ScanVerdict) -> Result<String, SqliteError> {
+    serde_json::to_string(verdict)
+        .map_err(|e| SqliteError::CorruptRow(format!("scan verdict: {e}")))
+}
+
 pub(crate) fn adjust_usage(
     conn: &mut SqliteConnection,
     tenant: &str,
@@ -371,8 +377,7 @@ impl FileCatalog for SqliteMetadataStore {
         } else {
             FileStatus::Quarantined
         };
-        let verdict = serde_json::to_string(&verdict)
-            .map_err(|e| SqliteError::CorruptRow(format!("scan verdict: {e}")))?;
+        let verdict = verdict_text(&verdict)?;
         let row = self
             .write(move |conn| {
                 target.expect_status(conn, FileStatus::Scanning)?;

@@ -8,7 +8,7 @@ use coffer_ports::{FileVersions, Journal, MetadataError, NewVersion, TenantScope
 use diesel::prelude::*;
 
 use crate::error::SqliteError;
-use crate::files::adjust_usage;
+use crate::files::{Target, adjust_usage, verdict_text};
 use crate::journal::JournalRows;
 use crate::rows::{FileRow, FileVersionRow, id, ns, status_of, to_i64, uuid_of};
 use crate::schema::{file_versions, files};
@@ -24,27 +24,19 @@ impl FileVersions for SqliteMetadataStore {
         journal: Journal,
     ) -> Result<FileRecord, MetadataError> {
         let journal = JournalRows::new(scope.tenant_id(), journal)?;
-        let tenant = id(scope.tenant_id().as_uuid());
-        let file = id(file.as_uuid());
+        let found = Target::new(scope, file);
+        let (tenant, file) = (found.tenant.clone(), found.file.clone());
         let upload = version.upload.map(|u| id(u.as_uuid()));
         let size = to_i64(version.size_bytes, "size_bytes")?;
         let at = ns(version.at)?;
         let verdict = version
             .scan_verdict
             .as_ref()
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|e| SqliteError::CorruptRow(format!("scan verdict: {e}")))?;
+            .map(verdict_text)
+            .transpose()?;
         let row = self
             .write(move |conn| {
-                let target: FileRow = files::table
-                    .filter(files::tenant_id.eq(&tenant))
-                    .filter(files::id.eq(&file))
-                    .filter(files::erase_started_at.is_null())
-                    .select(FileRow::as_select())
-                    .get_result(conn)
-                    .optional()?
-                    .ok_or(SqliteError::NotFound("file"))?;
+                let target = found.load(conn)?;
                 let status = status_of(&target.status)?;
                 if status != FileStatus::Available {
                     return Err(SqliteError::InvalidState(format!(

@@ -37,7 +37,7 @@ pub(crate) async fn set_status(server: &TestServer, id: TenantId, status: &str) 
 }
 
 /// Every object key under the tenant's prefix in the server's bucket.
-async fn objects_of(server: &TestServer, tenant: TenantId) -> Vec<String> {
+pub(crate) async fn objects_of(server: &TestServer, tenant: TenantId) -> Vec<String> {
     let bucket = server
         .wiring
         .coffer

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::integrity::{drift, reconcile, tenant_id};
 use crate::journey::in_both_modes;
+use crate::lifecycle::objects_of;
 use crate::support::*;
 
 in_both_modes!(versions_are_added_listed_read_restored_and_counted);
@@ -302,26 +303,9 @@ async fn versions_are_added_listed_read_restored_and_counted(mode: Mode) {
     assert_eq!(usage["usage"]["used_bytes"], 0, "{usage}");
 }
 
-/// The keys of every object under the tenant's prefix.
+/// The keys of every object under the tenant's prefix, in order.
 async fn objects_under(server: &TestServer, tenant: coffer_domain::TenantId) -> Vec<String> {
-    let bucket = server
-        .wiring
-        .coffer
-        .config()
-        .placement
-        .default_bucket
-        .clone();
-    let page = server
-        .wiring
-        .store
-        .list(
-            &coffer_ports::ObjectPrefix::tenant(tenant, bucket),
-            None,
-            1000,
-        )
-        .await
-        .unwrap();
-    let mut keys: Vec<String> = page.objects.iter().map(|o| o.key.to_string()).collect();
+    let mut keys = objects_of(server, tenant).await;
     keys.sort();
     keys
 }

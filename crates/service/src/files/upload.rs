@@ -1,5 +1,7 @@
 //! Uploads: direct (presigned PUT), multipart (presigned parts) and streamed.
 
+use std::sync::Arc;
+
 use coffer_domain::{
     Action, ContentType, ErrorCode, FeatureKey, FileId, FileRecord, FileStatus, MAX_OBJECT_SIZE,
     MAX_PARTS, ObjectKey, Resource, Sha256Digest, decide, is_storable,
@@ -96,12 +98,13 @@ impl Files {
     }
 
     /// Reserve a pending upload — of a file of its own, or of the next
-    /// version of `version_of` — and presign it.
+    /// version of a file (with the tenant's data its use case resolved)
+    /// — and presign it.
     pub(super) async fn initiate(
         &self,
         caller: &Caller,
         request: InitiateUpload,
-        version_of: Option<FileId>,
+        version_of: Option<(FileId, Arc<TenantData>)>,
     ) -> Result<InitiatedUpload, ServiceError> {
         let (tenant, scope) = self.creator(caller)?;
         // Before the tenant's limits, which a platform admin may set beyond
@@ -140,6 +143,10 @@ impl Files {
         // The client's bytes land on the staging key; `complete` copies them
         // to a verified key that becomes the file's (files/verify.rs).
         new.key = ObjectKey::staging(tenant.id, new.id);
+        let (version_of, data) = match version_of {
+            Some((file, data)) => (Some(file), data),
+            None => (None, self.tenant_data.tenant_data(tenant).await?),
+        };
         new.version_of = version_of;
         let journal = self.recorder.journal(
             caller,
@@ -151,7 +158,6 @@ impl Files {
                 "version_of": version_of,
             }),
         );
-        let data = self.tenant_data.tenant_data(tenant).await?;
         let file = data
             .files
             .reserve_upload(&scope, new, &limits, journal)
@@ -804,7 +810,7 @@ pub(super) fn reservation_error(err: MetadataError) -> ServiceError {
     match err.kind() {
         MetadataErrorKind::Conflict => ServiceError::conflict(
             ErrorCode::DuplicatePath,
-            "a file with this name already exists in this folder",
+            "a file with this name already exists in this folder; new bytes for it are a new version (POST /api/v1/files/{id}/versions)",
         ),
         _ => err.into(),
     }

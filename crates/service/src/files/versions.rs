@@ -3,6 +3,8 @@
 //! and then become the file's next version; the earlier ones stay, readable
 //! and restorable, until the file itself is erased.
 
+use std::sync::Arc;
+
 use coffer_domain::{
     Action, ContentType, FileId, FileRecord, FileStatus, FileVersion, ScanVerdict, Sha256Digest,
 };
@@ -37,14 +39,7 @@ impl Files {
         id: FileId,
         request: InitiateVersion,
     ) -> Result<InitiatedUpload, ServiceError> {
-        let (tenant, scope) = caller.member()?;
-        let data = self.tenant_data.tenant_data(tenant).await?;
-        let file = self
-            .access
-            .authorized_file(&data, caller, &scope, id, Action::Write)
-            .await?
-            .file;
-        require_status(&file, FileStatus::Available)?;
+        let (data, _, file) = self.available_to_write(caller, id).await?;
         let upload = InitiateUpload {
             file: NewFileFields {
                 filename: file.filename.clone(),
@@ -58,7 +53,25 @@ impl Files {
             size: request.size,
             multipart: request.multipart,
         };
-        self.initiate(caller, upload, Some(file.id)).await
+        self.initiate(caller, upload, Some((file.id, data))).await
+    }
+
+    /// The caller's tenant's data, and its available file `id` the caller
+    /// may write: what adding or restoring a version starts from.
+    async fn available_to_write(
+        &self,
+        caller: &Caller,
+        id: FileId,
+    ) -> Result<(Arc<TenantData>, TenantScope, FileRecord), ServiceError> {
+        let (tenant, scope) = caller.member()?;
+        let data = self.tenant_data.tenant_data(tenant).await?;
+        let file = self
+            .access
+            .authorized_file(&data, caller, &scope, id, Action::Write)
+            .await?
+            .file;
+        require_status(&file, FileStatus::Available)?;
+        Ok((data, scope, file))
     }
 
     /// Every version of a file, newest (current) first.
@@ -107,14 +120,8 @@ impl Files {
         id: FileId,
         version: u32,
     ) -> Result<FileRecord, ServiceError> {
-        let (tenant, scope) = caller.member()?;
-        let data = self.tenant_data.tenant_data(tenant).await?;
-        let file = self
-            .access
-            .authorized_file(&data, caller, &scope, id, Action::Write)
-            .await?
-            .file;
-        require_status(&file, FileStatus::Available)?;
+        let (data, scope, file) = self.available_to_write(caller, id).await?;
+        let tenant = caller.member()?.0;
         let earlier = self
             .at_version(&data, &scope, file.clone(), version)
             .await?;

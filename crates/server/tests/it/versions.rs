@@ -86,6 +86,39 @@ async fn versions_are_added_listed_read_restored_and_counted(mode: Mode) {
     )
     .await;
 
+    // A version is verified like any upload: bytes that are not the
+    // file's type are refused, and the file keeps its bytes.
+    let html = b"<!DOCTYPE html><html><body>not a pdf</body></html>";
+    let initiated = ok_json(
+        server
+            .req(Method::POST, &format!("{path}/versions"), &alice)
+            .json(&json!({ "size": html.len() }))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    let put = put_bytes(&server, &initiated["upload"], html.to_vec()).await;
+    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    let upload_id = initiated["file"]["id"].as_str().unwrap();
+    problem(
+        send(
+            &server,
+            Method::POST,
+            &format!("/api/v1/files/{upload_id}/complete"),
+            &alice,
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "content_mismatch",
+    )
+    .await;
+    assert_eq!(
+        content(&server, &alice, &format!("{path}/content")).await,
+        v1
+    );
+
     // Bob, granted write access, uploads version 2 of the same file: same
     // id, name and folder.
     ok_json(
@@ -281,6 +314,33 @@ async fn versions_are_added_listed_read_restored_and_counted(mode: Mode) {
     ] {
         assert!(actions.contains(&action), "{action} in {actions:?}");
     }
+
+    // The trash takes every version with the file, and gives them back.
+    assert_eq!(
+        send(&server, Method::DELETE, &path, &alice).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    problem(
+        send(
+            &server,
+            Method::GET,
+            &format!("{path}/versions/1/content"),
+            &alice,
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "file_deleted",
+    )
+    .await;
+    ok_json(
+        send(&server, Method::POST, &format!("{path}/restore"), &alice).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        content(&server, &alice, &format!("{path}/versions/2/content")).await,
+        v2
+    );
 
     // A permanent delete takes every version, and their bytes in the quota.
     assert_eq!(

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every Coffer test on a fresh machine: starts the test peers it needs
 # (SeaweedFS as the S3 store, an oidc-provider issuer shaped like Keycloak,
-# ClamAV's clamd as the malware scanner; PostgreSQL is found or started by
+# ClamAV's clamd as the malware scanner, schemathesis for the schema
+# fuzzing tests; PostgreSQL is found or started by
 # the test harness itself), runs the whole workspace under nextest plus the
 # doctests, and stops what it started.
 #
@@ -11,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-SERVICES=(seaweedfs oidc-issuer clamd)
+SERVICES=(seaweedfs oidc-issuer clamd schemathesis)
 
 stop_services() {
     [[ "${KEEP_SERVICES:-0}" == 1 ]] && return 0

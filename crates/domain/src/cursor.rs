@@ -1,5 +1,3 @@
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -14,20 +12,32 @@ pub struct PageCursor {
 }
 
 impl PageCursor {
+    /// Every string [`PageCursor::decode`] reads, as a regular expression:
+    /// the position's nanoseconds since the epoch (19 digits at most, which
+    /// any timestamp holds) and its row id.
+    pub const PATTERN: &'static str = r"^-?[0-9]{1,19}\.[0-9a-f]{32}$";
+
     pub fn encode(&self) -> String {
-        let raw = format!(
-            "{}:{}",
+        format!(
+            "{}.{}",
             self.created_at.unix_timestamp_nanos(),
             self.id.simple()
-        );
-        URL_SAFE_NO_PAD.encode(raw)
+        )
     }
 
+    /// A cursor is a position, not a secret: every statement it reaches is
+    /// scoped to the caller's tenant anyway. Any string of
+    /// [`PageCursor::PATTERN`] is one, and no other.
     pub fn decode(raw: &str) -> Result<Self, ValidationError> {
         let err = || ValidationError::new("cursor", "is not a cursor this API returned");
-        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| err())?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| err())?;
-        let (nanos, id) = text.split_once(':').ok_or_else(err)?;
+        let (nanos, id) = raw.split_once('.').ok_or_else(err)?;
+        let digits = nanos.strip_prefix('-').unwrap_or(nanos);
+        if digits.is_empty() || digits.len() > 19 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err());
+        }
+        if id.len() != 32 || !id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(err());
+        }
         let nanos: i128 = nanos.parse().map_err(|_| err())?;
         Ok(Self {
             created_at: OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| err())?,
@@ -48,8 +58,22 @@ mod tests {
             id: Uuid::now_v7(),
         };
         assert_eq!(PageCursor::decode(&cursor.encode()), Ok(cursor));
-        for bad in ["", "!!", "bm90IGEgY3Vyc29y", "MTox"] {
+        for bad in [
+            "",
+            "!!",
+            "bm90IGEgY3Vyc29y",
+            "1.2",
+            "+1.0123456789abcdef0123456789abcdef",
+            "1.0123456789ABCDEF0123456789ABCDEF",
+            "12345678901234567890.0123456789abcdef0123456789abcdef",
+            ".0123456789abcdef0123456789abcdef",
+        ] {
             assert!(PageCursor::decode(bad).is_err(), "{bad}");
+        }
+        // The widest positions there are still read back.
+        for nanos in ["9999999999999999999", "-9999999999999999999", "0"] {
+            let raw = format!("{nanos}.0123456789abcdef0123456789abcdef");
+            assert!(PageCursor::decode(&raw).is_ok(), "{raw}");
         }
     }
 }

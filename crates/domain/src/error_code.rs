@@ -94,6 +94,10 @@ error_codes! {
     /// 404: billing events are not configured.
     BillingNotConfigured = "billing_not_configured",
 
+    // 405
+    /// 405: the path exists, not with this method (`Allow` names those it has).
+    MethodNotAllowed = "method_not_allowed",
+
     // 409: conflicts with the current state.
     /// 409: a file with this path and name exists.
     DuplicatePath = "duplicate_path",

@@ -41,8 +41,8 @@ pub use grant::{Access, Grant, GrantSubject};
 pub use ids::{FileId, GrantId, TenantId, UploadSessionId, UserId};
 pub use key::{BucketName, KeyOutsideTenant, ObjectKey, Placement, SessionPrefix, TenantPrefix};
 pub use limits::{
-    LimitOverrides, LimitViolation, MAX_OBJECT_SIZE, MAX_PARTS, NegativeUsage, PlanLimits,
-    RequestRates, Usage, UsageChange, is_storable,
+    LimitOverrides, LimitViolation, MAX_OBJECT_SIZE, MAX_PARTS, MIN_PART_SIZE, NegativeUsage,
+    PlanLimits, RequestRates, Usage, UsageChange, is_storable,
 };
 pub use onboarding::{
     Onboarding, OnboardingRequest, OnboardingState, OnboardingStep, steps_from_str, steps_to_string,

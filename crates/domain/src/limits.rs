@@ -12,6 +12,10 @@ pub const MAX_OBJECT_SIZE: u64 = 5 << 40;
 /// S3's limit on the parts of one multipart upload.
 pub const MAX_PARTS: u64 = 10_000;
 
+/// S3's smallest part (all but the last): a file below it is uploaded
+/// with one PUT, not in parts.
+pub const MIN_PART_SIZE: u64 = 5 << 20;
+
 /// Whether `size` bytes fit in one object of any store ([`MAX_OBJECT_SIZE`]).
 pub const fn is_storable(size: u64) -> bool {
     size <= MAX_OBJECT_SIZE

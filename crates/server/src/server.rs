@@ -169,7 +169,10 @@ pub fn start(
     let mut server = HttpServer::new(move || {
         let registry = registry.clone();
         App::new()
-            // Innermost, so that metrics and the request log see its 503.
+            .wrap(actix_web::middleware::from_fn(
+                http::method_not_allowed_as_problem,
+            ))
+            // Innermost but for the 405 body, so that metrics and the request log see its 503.
             .wrap(actix_web::middleware::from_fn(move |req, next| {
                 http::deadline(request_timeout, req, next)
             }))

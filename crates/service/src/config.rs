@@ -219,7 +219,7 @@ impl ServiceConfig {
             placement: Placement::single(default_bucket),
             upload_window: Duration::from_secs(3600),
             multipart_part_size: 16 * MIB,
-            multipart_min_part_size: 5 * MIB,
+            multipart_min_part_size: coffer_domain::MIN_PART_SIZE,
             tenant_cache_ttl: Duration::from_secs(5),
             delivery: crate::DeliveryPolicy::default(),
             outbound: coffer_domain::outbound::OutboundPolicy::default(),

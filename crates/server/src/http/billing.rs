@@ -22,7 +22,7 @@ pub struct BillingEndpoint {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/webhooks/billing", web::post().to(receive));
+    cfg.service(web::resource("/webhooks/billing").route(web::post().to(receive)));
 }
 
 /// Receive a billing event. Answers `200 {id, type, outcome, reason?}` for
@@ -36,6 +36,17 @@ pub async fn receive(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    // An unsigned request is malformed whether or not billing is configured.
+    let signature = req
+        .headers()
+        .get(SIGNATURE_HEADER)
+        .ok_or_else(|| {
+            ApiError::malformed(ErrorCode::InvalidSignature, "Stripe-Signature is missing")
+        })?
+        .to_str()
+        .map_err(|_| {
+            ApiError::malformed(ErrorCode::InvalidSignature, "Stripe-Signature is not ASCII")
+        })?;
     let endpoint = state.billing.as_ref().ok_or_else(|| {
         ApiError::new(
             ErrorKind::NotFound,
@@ -43,14 +54,6 @@ pub async fn receive(
             "billing events are not configured (billing.webhook_secret)",
         )
     })?;
-    let signature = req
-        .headers()
-        .get(SIGNATURE_HEADER)
-        .map(|v| v.to_str())
-        .transpose()
-        .map_err(|_| {
-            ApiError::malformed(ErrorCode::InvalidSignature, "Stripe-Signature is not ASCII")
-        })?;
     let meta = RequestMeta {
         request_id: req.extensions().get::<RequestId>().map(ToString::to_string),
         client_addr: req.peer_addr().map(|a| a.ip().to_string()),
@@ -62,7 +65,7 @@ pub async fn receive(
     let receipt = state
         .coffer
         .billing()
-        .receive_billing_event(webhook, signature, &body, meta)
+        .receive_billing_event(webhook, Some(signature), &body, meta)
         .await?;
     Ok(HttpResponse::Ok().json(receipt))
 }

@@ -19,14 +19,15 @@ use super::AppState;
 use super::auth::Authenticated;
 use super::dto::FileDto;
 use super::error::{ApiError, Problem, status_of};
+use super::json_body::JsonBody;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/credentials", web::post().to(issue)).route(
-        "/upload-sessions/{id}/complete",
-        web::post().to(complete_session),
-    );
+    cfg.service(web::resource("/credentials").route(web::post().to(issue)))
+        .service(
+            web::resource("/upload-sessions/{id}/complete").route(web::post().to(complete_session)),
+        );
 }
 
 /// `POST /credentials`.
@@ -122,7 +123,7 @@ impl From<IssuedCredentials> for CredentialsDto {
 pub async fn issue(
     state: web::Data<AppState>,
     caller: Authenticated,
-    body: web::Json<CredentialsBody>,
+    body: JsonBody<CredentialsBody>,
 ) -> Result<HttpResponse> {
     let body = body.into_inner();
     let request = CredentialsRequest {
@@ -217,7 +218,7 @@ pub async fn complete_session(
     state: web::Data<AppState>,
     caller: Authenticated,
     id: web::Path<Uuid>,
-    body: web::Json<CompleteSessionBody>,
+    body: JsonBody<CompleteSessionBody>,
 ) -> Result<HttpResponse> {
     let entries = body
         .into_inner()

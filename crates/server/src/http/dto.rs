@@ -257,7 +257,7 @@ pub struct PartsBody {
     pub part_numbers: Vec<u16>,
     /// SHA-256 of some of those parts (hex or base64), by part number: the
     /// store then refuses any other bytes for that part.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     #[schema(value_type = Option<BTreeMap<String, String>>)]
     pub checksums_sha256: BTreeMap<u16, Sha256Digest>,
 }
@@ -561,7 +561,7 @@ pub struct CreateTenantBody {
     pub plan: Plan,
     #[schema(value_type = String, example = "eu-west")]
     pub region: Region,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     #[schema(value_type = Option<Object>)]
     pub limit_overrides: LimitOverrides,
     #[schema(value_type = Option<String>)]
@@ -649,5 +649,32 @@ impl From<coffer_ports::AuditEntry> for AuditDto {
             seq: e.seq,
             hash: e.hash.map(|h| h.to_hex()),
         }
+    }
+}
+
+/// An optional field sent as `null` is the same as one left out.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// A page's `limit`: 1 to [`coffer_ports::MAX_PAGE_SIZE`], 100 when absent
+/// (`422 invalid_limit` otherwise, as the listings of the service answer).
+pub fn page_limit(limit: Option<u32>) -> Result<u32, super::ApiError> {
+    let limit = limit.unwrap_or(100);
+    if (1..=coffer_ports::MAX_PAGE_SIZE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(super::ApiError::new(
+            coffer_service::ErrorKind::Invalid,
+            coffer_domain::ErrorCode::InvalidLimit,
+            format!(
+                "limit must be between 1 and {}",
+                coffer_ports::MAX_PAGE_SIZE
+            ),
+        ))
     }
 }

@@ -12,6 +12,7 @@ use super::AppState;
 use super::auth::Authenticated;
 use super::dto::PageDto;
 use super::error::{ApiError, Problem};
+use super::json_body::JsonBody;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -22,7 +23,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::put().to(put_webhook))
             .route(web::delete().to(delete_webhook)),
     )
-    .route("/events", web::get().to(list_events));
+    .service(web::resource("/events").route(web::get().to(list_events)));
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -100,7 +101,7 @@ pub async fn get_webhook(
 pub async fn put_webhook(
     state: web::Data<AppState>,
     caller: Authenticated,
-    body: web::Json<WebhookBody>,
+    body: JsonBody<WebhookBody>,
 ) -> Result<HttpResponse> {
     let url = WebhookUrl::new(body.into_inner().url).map_err(|e| ApiError(e.into()))?;
     let hook = state.coffer.events().set_webhook(&caller.0, url).await?;
@@ -137,7 +138,11 @@ pub async fn list_events(
     let page = state
         .coffer
         .events()
-        .list_events(&caller.0, q.after.as_deref(), q.limit.unwrap_or(100))
+        .list_events(
+            &caller.0,
+            q.after.as_deref(),
+            super::dto::page_limit(q.limit)?,
+        )
         .await?;
     Ok(HttpResponse::Ok().json(PageDto {
         items: page

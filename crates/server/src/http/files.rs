@@ -17,6 +17,7 @@ use super::AppState;
 use super::auth::Authenticated;
 use super::dto::*;
 use super::error::{ApiError, Problem};
+use super::json_body::JsonBody;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -33,26 +34,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(update))
             .route(web::delete().to(delete)),
     )
-    .route("/files/{id}/complete", web::post().to(complete))
+    .service(web::resource("/files/{id}/complete").route(web::post().to(complete)))
     .service(
         web::resource("/files/{id}/parts")
             .route(web::post().to(parts))
             .route(web::get().to(received_parts)),
     )
-    .route("/files/{id}/restore", web::post().to(restore))
-    .route("/files/{id}/download", web::get().to(download))
-    .route("/files/{id}/content", web::get().to(content))
+    .service(web::resource("/files/{id}/restore").route(web::post().to(restore)))
+    .service(web::resource("/files/{id}/download").route(web::get().to(download)))
+    .service(web::resource("/files/{id}/content").route(web::get().to(content)))
     .service(
         web::resource("/files/{id}/permissions")
             .route(web::get().to(list_grants))
             .route(web::post().to(add_grant)),
     )
-    .route(
-        "/files/{id}/permissions/{grant_id}",
-        web::delete().to(remove_grant),
+    .service(
+        web::resource("/files/{id}/permissions/{grant_id}").route(web::delete().to(remove_grant)),
     )
-    .route("/tenant", web::get().to(current_tenant))
-    .route("/audit", web::get().to(audit));
+    .service(web::resource("/tenant").route(web::get().to(current_tenant)))
+    .service(web::resource("/audit").route(web::get().to(audit)));
 }
 
 fn is_form(ctx: &guard::GuardContext<'_>) -> bool {
@@ -74,7 +74,7 @@ fn file_id(id: Uuid) -> FileId {
 pub async fn initiate(
     state: web::Data<AppState>,
     caller: Authenticated,
-    body: web::Json<InitiateBody>,
+    body: JsonBody<InitiateBody>,
 ) -> Result<HttpResponse> {
     let up = state
         .coffer
@@ -270,7 +270,7 @@ pub async fn parts(
     state: web::Data<AppState>,
     caller: Authenticated,
     id: web::Path<Uuid>,
-    body: web::Json<PartsBody>,
+    body: JsonBody<PartsBody>,
 ) -> Result<HttpResponse> {
     let requests = body.into_inner().into_requests()?;
     let parts = state
@@ -373,7 +373,7 @@ pub async fn update(
     state: web::Data<AppState>,
     caller: Authenticated,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateBody>,
+    body: JsonBody<UpdateBody>,
 ) -> Result<HttpResponse> {
     let file = state
         .coffer
@@ -576,7 +576,7 @@ pub async fn add_grant(
     state: web::Data<AppState>,
     caller: Authenticated,
     id: web::Path<Uuid>,
-    body: web::Json<GrantBody>,
+    body: JsonBody<GrantBody>,
 ) -> Result<HttpResponse> {
     let body = body.into_inner();
     let request = AddGrant {
@@ -646,7 +646,7 @@ pub async fn audit(
             .map(PageCursor::decode)
             .transpose()
             .map_err(|e| ApiError(e.into()))?,
-        limit: q.limit.unwrap_or(100),
+        limit: super::dto::page_limit(q.limit)?,
         oldest_first: false,
     };
     let page = state.coffer.audit().list_audit(&caller.0, query).await?;

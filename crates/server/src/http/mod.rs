@@ -9,9 +9,11 @@ mod dto;
 mod error;
 mod events;
 mod files;
+mod json_body;
 mod openapi;
 mod openapi_conformance;
 mod openapi_constraints;
+mod openapi_shapes;
 mod ops;
 mod platform;
 pub mod rate_limit;
@@ -83,7 +85,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, options: &RouteOptions) {
             .configure(tenants::routes)
             .configure(events::routes)
             .configure(platform::routes)
-            .route("/openapi.json", web::get().to(openapi::document)),
+            .service(web::resource("/openapi.json").route(web::get().to(openapi::document))),
     )
     .configure(billing::routes)
     .configure(ops::routes)
@@ -132,4 +134,42 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
         &format!("no route for {} {}", req.method(), req.path()),
         None,
     )
+}
+
+/// Answers actix's bare `405` (a path that has routes, none for this method)
+/// as problem+json, with `Allow` naming each method once.
+pub async fn method_not_allowed_as_problem(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<actix_web::body::BoxBody>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::http::{StatusCode, header};
+    let response = next.call(req).await?;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return Ok(response);
+    }
+    let mut allowed: Vec<String> = Vec::new();
+    for value in response.headers().get_all(header::ALLOW) {
+        for method in value.to_str().unwrap_or_default().split(',') {
+            let method = method.trim().to_owned();
+            if !method.is_empty() && !allowed.contains(&method) {
+                allowed.push(method);
+            }
+        }
+    }
+    let allowed = allowed.join(", ");
+    let (req, _) = response.into_parts();
+    let mut problem = error::problem_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::MethodNotAllowed.as_str(),
+        &format!(
+            "{} is not allowed on {}; it allows {allowed}",
+            req.method(),
+            req.path()
+        ),
+        None,
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&allowed) {
+        problem.headers_mut().insert(header::ALLOW, value);
+    }
+    Ok(actix_web::dev::ServiceResponse::new(req, problem))
 }

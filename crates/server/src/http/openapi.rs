@@ -6,6 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::openapi_conformance::Conformance;
 use super::openapi_constraints::Constraints;
+use super::openapi_shapes::Shapes;
 use super::{
     billing, credentials, dto, error, events, files, platform, records, tenants, versions,
 };
@@ -46,7 +47,7 @@ use super::{
         records::LegalHoldsDto, dto::RetentionDto, versions::InitiateVersionBody,
         versions::VersionDto, versions::VersionsDto,
     )),
-    modifiers(&Bearer, &Conformance, &Constraints),
+    modifiers(&Bearer, &Conformance, &Constraints, &Shapes),
     tags((name = "files"), (name = "records"), (name = "versions"), (name = "permissions"), (name = "tenant"), (name = "platform"), (name = "events"), (name = "billing"))
 )]
 pub struct ApiDoc;

@@ -21,14 +21,38 @@ use utoipa::openapi::{OpenApi, RefOr};
 const FILENAME: &str = r"^([^./\u0000-\u001f\u007f-\u009f][^/\u0000-\u001f\u007f-\u009f]*|\.[^./\u0000-\u001f\u007f-\u009f][^/\u0000-\u001f\u007f-\u009f]*|\.\.[^/\u0000-\u001f\u007f-\u009f]+)$";
 /// A category: 1 to 32 lowercase letters, digits or `-`.
 const CATEGORY: &str = "^[a-z0-9-]{1,32}$";
-/// A SHA-256 digest in hex, or in base64 (padded).
-const SHA256: &str = r"^\s*([0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)\s*$";
+/// A folder: `/`-separated segments as a filename's, each of 1 to 255
+/// characters (bytes, for the domain), with an optional leading and trailing
+/// `/`; empty or `/` is the root.
+const FOLDER_PATTERN: &str = r"^/?(([^./\\\u0000-\u001f\u007f-\u009f][^/\\\u0000-\u001f\u007f-\u009f]{0,254}|\.[^./\\\u0000-\u001f\u007f-\u009f][^/\\\u0000-\u001f\u007f-\u009f]{0,253}|\.\.[^/\\\u0000-\u001f\u007f-\u009f]{1,253})(/([^./\\\u0000-\u001f\u007f-\u009f][^/\\\u0000-\u001f\u007f-\u009f]{0,254}|\.[^./\\\u0000-\u001f\u007f-\u009f][^/\\\u0000-\u001f\u007f-\u009f]{0,253}|\.\.[^/\\\u0000-\u001f\u007f-\u009f]{1,253}))*/?)?$";
+/// Whom a grant is for: `user:<subject>` or `role:<admin|editor|viewer>`.
+const GRANT_SUBJECT: &str =
+    r"^(user:[^\u0000-\u001f\u007f-\u009f]{1,255}|role:(admin|editor|viewer))$";
+/// A webhook URL Coffer would call: `http(s)://`, a host name of letters,
+/// digits and `-` with a dot (an address or a dotless name is refused or
+/// unresolvable), an optional port, a path of unreserved characters.
+const WEBHOOK_URL: &str = r"^https?://[a-z][a-z0-9-]{0,62}(\.[a-z][a-z0-9-]{0,62})+(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*$";
+/// A media type as the domain reads it: `type/subtype` in RFC 6838 token
+/// characters, optional parameters after `;`, printable ASCII.
+const CONTENT_TYPE: &str = r"^ *[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+ *(;[ -~]*)?$";
+/// A tenant slug: 3 to 63 lowercase letters, digits or `-`, not at either end.
+const SLUG: &str = "^[a-z0-9]([a-z0-9-]{1,61})[a-z0-9]$";
+/// A region: 2 to 32 lowercase letters, digits or `-`.
+const REGION: &str = "^[a-z0-9-]{2,32}$";
+/// A bucket: 3 to 63 lowercase letters, digits, `-` or `.`, starting and
+/// ending with a letter or digit.
+const BUCKET: &str = "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$";
+/// A SHA-256 digest in hex, or in canonical base64 (padded; the last
+/// character carries no stray bits), with ASCII whitespace around it.
+pub(super) const SHA256: &str =
+    r"^[ \t\n\r\x0b\x0c]*([0-9a-fA-F]{64}|[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=)[ \t\n\r\x0b\x0c]*$";
 
 /// What one property or query parameter must satisfy.
 enum Rule {
     OneOf(&'static [&'static str]),
     Pattern(&'static str, usize),
-    MaxLength(usize),
+    /// A pattern (which may match the empty string) and a length bound.
+    Matches(&'static str, usize),
     Maximum(u64),
     Minimum(u64),
     /// An array of 1..=`max` integers, each within `1..=item_max`.
@@ -40,6 +64,13 @@ enum Rule {
     DateTime,
 }
 
+/// The feature flags, as [`coffer_domain::FeatureKey`] names them.
+const FEATURES: &[&str] = &[
+    "streamed_uploads",
+    "multipart_uploads",
+    "content_streaming",
+    "malware_scanning",
+];
 const VISIBILITY: Rule = Rule::OneOf(&["private", "tenant"]);
 const FILE_STATUS: Rule =
     Rule::OneOf(&["pending", "scanning", "available", "quarantined", "deleted"]);
@@ -55,7 +86,8 @@ const TENANT_STATUS: Rule = Rule::OneOf(&[
     "cancelled",
 ]);
 const NAME: Rule = Rule::Pattern(FILENAME, Filename::MAX_BYTES);
-const FOLDER: Rule = Rule::MaxLength(LogicalPath::MAX_BYTES);
+const FOLDER: Rule = Rule::Matches(FOLDER_PATTERN, LogicalPath::MAX_BYTES);
+const SUBJECT: Rule = Rule::Pattern(super::openapi_shapes::SUBJECT, 255);
 const SIZE: Rule = Rule::Maximum(MAX_OBJECT_SIZE);
 
 /// `(schema, property, rule)`: every constrained property of the API's schemas.
@@ -65,6 +97,24 @@ const PROPERTIES: &[(&str, &str, Rule)] = &[
     ("InitiateBody", "path", FOLDER),
     ("InitiateBody", "visibility", VISIBILITY),
     ("InitiateBody", "size", SIZE),
+    (
+        "InitiateBody",
+        "content_type",
+        Rule::Pattern(CONTENT_TYPE, 255),
+    ),
+    (
+        "SessionFileBody",
+        "content_type",
+        Rule::Pattern(CONTENT_TYPE, 255),
+    ),
+    ("CreateTenantBody", "slug", Rule::Pattern(SLUG, 63)),
+    ("CreateTenantBody", "region", Rule::Pattern(REGION, 32)),
+    (
+        "CreateTenantBody",
+        "dedicated_bucket",
+        Rule::Pattern(BUCKET, 63),
+    ),
+    ("CreateTenantBody", "admin_subject", SUBJECT),
     (
         "InitiateBody",
         "checksum_sha256",
@@ -98,6 +148,8 @@ const PROPERTIES: &[(&str, &str, Rule)] = &[
         },
     ),
     ("GrantBody", "access", ACCESS),
+    ("GrantBody", "subject", Rule::Pattern(GRANT_SUBJECT, 260)),
+    ("WebhookBody", "url", Rule::Pattern(WEBHOOK_URL, 2048)),
     ("RetentionBody", "mode", RETENTION_MODE),
     ("CredentialsBody", "access", CREDENTIAL_ACCESS),
     ("CredentialsBody", "ttl_secs", Rule::Minimum(900)),
@@ -128,6 +180,15 @@ const PROPERTIES: &[(&str, &str, Rule)] = &[
 const PARAMETERS: &[(&str, &str, Rule)] = &[
     ("/api/v1/files", "category", Rule::Pattern(CATEGORY, 32)),
     ("/api/v1/files", "status", FILE_STATUS),
+    ("/api/v1/files", "owner", SUBJECT),
+    ("/api/v1/files", "path", FOLDER),
+    ("/api/v1/files", "prefix", FOLDER),
+    (
+        "/api/v1/tenants/{id}/features/{key}",
+        "key",
+        Rule::OneOf(FEATURES),
+    ),
+    ("/api/v1/audit", "actor", SUBJECT),
     ("/api/v1/audit", "since", Rule::DateTime),
     ("/api/v1/audit", "until", Rule::DateTime),
 ];
@@ -147,9 +208,15 @@ impl Modify for Constraints {
             }
         }
         for (path, item) in &mut openapi.paths.paths {
-            for op in [&mut item.get, &mut item.post, &mut item.delete]
-                .into_iter()
-                .flatten()
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
             {
                 for parameter in op.parameters.iter_mut().flatten() {
                     let RefOr::T(parameter) = parameter else {
@@ -158,6 +225,13 @@ impl Modify for Constraints {
                     let Some(RefOr::T(schema)) = parameter.schema.as_mut() else {
                         continue;
                     };
+                    // Every listing's cursor: a position the API returned.
+                    if matches!(parameter.name.as_str(), "cursor" | "after")
+                        && let Schema::Object(cursor) = schema
+                        && cursor.format.is_none()
+                    {
+                        cursor.pattern = Some(coffer_domain::PageCursor::PATTERN.to_owned());
+                    }
                     // Every listing's `limit`: a page of 1 to MAX_PAGE_SIZE.
                     if parameter.name == "limit"
                         && let Schema::Object(limit) = schema
@@ -191,7 +265,10 @@ fn apply(schema: &mut Schema, rule: &Rule) {
             object.min_length = Some(1);
             object.max_length = Some(*max);
         }
-        (Schema::Object(object), Rule::MaxLength(max)) => object.max_length = Some(*max),
+        (Schema::Object(object), Rule::Matches(pattern, max)) => {
+            object.pattern = Some((*pattern).to_owned());
+            object.max_length = Some(*max);
+        }
         (Schema::Object(object), Rule::Maximum(max)) => {
             object.maximum = Some(Number::UInt(usize::try_from(*max).unwrap_or(usize::MAX)));
         }
@@ -234,8 +311,13 @@ mod tests {
         serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()
     }
 
+    /// A property of a schema (of its first alternative, when it has some).
     fn property<'d>(doc: &'d serde_json::Value, schema: &str, name: &str) -> &'d serde_json::Value {
-        &doc["components"]["schemas"][schema]["properties"][name]
+        let schema = &doc["components"]["schemas"][schema];
+        match schema.get("anyOf") {
+            Some(alternatives) => &alternatives[0]["properties"][name],
+            None => &schema["properties"][name],
+        }
     }
 
     fn strings(values: &serde_json::Value) -> Vec<String> {
@@ -343,6 +425,8 @@ mod tests {
             hex,
             &hex.to_uppercase(),
             "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFV=",
+            "\u{c}\t 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\r\n",
             &hex[1..],
             "zz",
             "",
@@ -410,6 +494,120 @@ mod tests {
                 parameter("/api/v1/audit", name)["format"],
                 "date-time",
                 "{name}"
+            );
+        }
+    }
+
+    /// The folder, subject and grant patterns agree with the domain's parsers.
+    #[test]
+    fn folders_and_subjects_are_what_the_domain_accepts() {
+        let doc = document();
+        let folder = regex::Regex::new(
+            property(&doc, "UpdateBody", "path")["pattern"]
+                .as_str()
+                .unwrap_or_default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let long = "x".repeat(255);
+        let longer = "x".repeat(256);
+        for path in [
+            "",
+            "/",
+            "/contracts/2026",
+            "contracts/2026/",
+            ".hidden/a..b",
+            long.as_str(),
+            longer.as_str(),
+            "/a//b",
+            "/a/./b",
+            "/a/../b",
+            "a\\b",
+            "tab\there",
+        ] {
+            assert_eq!(
+                folder.is_match(path),
+                coffer_domain::LogicalPath::new(path).is_ok(),
+                "path {path:?}"
+            );
+        }
+        let grant = regex::Regex::new(super::GRANT_SUBJECT).unwrap_or_else(|e| panic!("{e}"));
+        for subject in [
+            "user:bob",
+            "role:editor",
+            "role:viewer",
+            "role:platform-admin",
+            "role:x",
+            "user:",
+            "bob",
+            "group:x",
+            "user:tab\there",
+        ] {
+            assert_eq!(
+                grant.is_match(subject),
+                subject.parse::<coffer_domain::GrantSubject>().is_ok(),
+                "grant subject {subject:?}"
+            );
+        }
+        let features: Vec<&str> = coffer_domain::FeatureKey::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(features, super::FEATURES);
+    }
+
+    /// Webhook URLs the document allows are ones the domain accepts.
+    #[test]
+    fn documented_webhook_urls_are_accepted() {
+        let url = regex::Regex::new(super::WEBHOOK_URL).unwrap_or_else(|e| panic!("{e}"));
+        for raw in [
+            "https://hooks.example.com/coffer",
+            "http://a.b:8080/x/y-z_1.~",
+            "https://example.com",
+        ] {
+            assert!(url.is_match(raw), "{raw}");
+            assert!(
+                coffer_domain::webhook::WebhookUrl::new(raw).is_ok(),
+                "{raw}"
+            );
+        }
+        for raw in [
+            "http://localhost/",
+            "https://10.0.0.1/",
+            "ftp://a.b/",
+            "http://a.b:99999/",
+        ] {
+            assert!(!url.is_match(raw), "{raw}");
+        }
+    }
+
+    /// Every cursor parameter's pattern reads exactly what the decoder does.
+    #[test]
+    fn cursors_are_what_the_decoder_reads() {
+        use coffer_domain::PageCursor;
+        let doc = document();
+        let cursor = &doc["paths"]["/api/v1/files"]["get"]["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["name"] == "cursor")
+            .map(|p| p["schema"]["pattern"].clone())
+            .unwrap_or_default();
+        assert_eq!(cursor, PageCursor::PATTERN);
+        let pattern = regex::Regex::new(PageCursor::PATTERN).unwrap_or_else(|e| panic!("{e}"));
+        let hex = "0123456789abcdef0123456789abcdef";
+        for raw in [
+            format!("1764748800000000000.{hex}"),
+            format!("-5.{hex}"),
+            format!("99999999999999999999.{hex}"),
+            format!("+5.{hex}"),
+            format!("5.{}", hex.to_uppercase()),
+            "5.abc".to_owned(),
+            String::new(),
+        ] {
+            assert_eq!(
+                pattern.is_match(&raw),
+                PageCursor::decode(&raw).is_ok(),
+                "{raw:?}"
             );
         }
     }

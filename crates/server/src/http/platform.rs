@@ -13,7 +13,7 @@ use super::auth::Authenticated;
 use super::error::{ApiError, Problem};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/platform/metrics", web::get().to(metrics));
+    cfg.service(web::resource("/platform/metrics").route(web::get().to(metrics)));
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -14,6 +14,7 @@ use super::AppState;
 use super::auth::Authenticated;
 use super::dto::FileDto;
 use super::error::{ApiError, Problem};
+use super::json_body::JsonBody;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -33,7 +34,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(hold_folder))
             .route(web::get().to(all_holds)),
     )
-    .route("/legal-holds/{id}", web::delete().to(release));
+    .service(web::resource("/legal-holds/{id}").route(web::delete().to(release)));
 }
 
 /// `PUT /files/{id}/retention`.
@@ -154,7 +155,7 @@ pub async fn put_retention(
     state: web::Data<AppState>,
     caller: Authenticated,
     id: web::Path<Uuid>,
-    body: web::Json<RetentionBody>,
+    body: JsonBody<RetentionBody>,
 ) -> Result<HttpResponse> {
     let body = body.into_inner();
     let change = RetentionChange {
@@ -196,7 +197,7 @@ pub async fn hold_file(
     state: web::Data<AppState>,
     caller: Authenticated,
     id: web::Path<Uuid>,
-    body: web::Json<HoldBody>,
+    body: JsonBody<HoldBody>,
 ) -> Result<HttpResponse> {
     let holds = state
         .coffer
@@ -224,7 +225,7 @@ pub async fn file_holds(
     id: web::Path<Uuid>,
     query: web::Query<HoldsQuery>,
 ) -> Result<HttpResponse> {
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = super::dto::page_limit(query.limit)?;
     let holds = state
         .coffer
         .files()
@@ -240,7 +241,7 @@ pub async fn file_holds(
 pub async fn hold_folder(
     state: web::Data<AppState>,
     caller: Authenticated,
-    body: web::Json<FolderHoldBody>,
+    body: JsonBody<FolderHoldBody>,
 ) -> Result<HttpResponse> {
     let body = body.into_inner();
     let holds = state
@@ -263,7 +264,7 @@ pub async fn all_holds(
     caller: Authenticated,
     query: web::Query<HoldsQuery>,
 ) -> Result<HttpResponse> {
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = super::dto::page_limit(query.limit)?;
     let holds = state
         .coffer
         .files()

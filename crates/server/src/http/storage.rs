@@ -12,8 +12,11 @@ use super::error::problem_response;
 
 /// Under the `/storage` scope, which adds CORS (`storage.cors_origins`).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/{tail:.*}", web::put().to(serve))
-        .route("/{tail:.*}", web::get().to(serve));
+    cfg.service(
+        web::resource("/{tail:.*}")
+            .route(web::put().to(serve))
+            .route(web::get().to(serve)),
+    );
 }
 
 fn refuse(status: u16, code: &str, detail: &str) -> HttpResponse {

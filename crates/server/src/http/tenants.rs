@@ -12,6 +12,7 @@ use super::AppState;
 use super::auth::Authenticated;
 use super::dto::*;
 use super::error::{ApiError, Problem};
+use super::json_body::JsonBody;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -48,7 +49,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub async fn create(
     state: web::Data<AppState>,
     caller: Authenticated,
-    body: web::Json<CreateTenantBody>,
+    body: JsonBody<CreateTenantBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let request = CreateTenant {
@@ -112,7 +113,7 @@ pub async fn update(
     state: web::Data<AppState>,
     caller: Authenticated,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateTenantBody>,
+    body: JsonBody<UpdateTenantBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let update = TenantUpdate {
@@ -269,7 +270,7 @@ pub async fn put_setting(
     state: web::Data<AppState>,
     caller: Authenticated,
     path: web::Path<(Uuid, String)>,
-    body: web::Json<SettingBody>,
+    body: JsonBody<SettingBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, key) = path.into_inner();
     let view = state
@@ -313,7 +314,7 @@ pub async fn put_feature(
     state: web::Data<AppState>,
     caller: Authenticated,
     path: web::Path<(Uuid, String)>,
-    body: web::Json<FeatureBody>,
+    body: JsonBody<FeatureBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, key) = path.into_inner();
     let b = body.into_inner();

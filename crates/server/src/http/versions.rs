@@ -13,6 +13,7 @@ use super::auth::Authenticated;
 use super::dto::{DownloadDto, DownloadQuery, FileDto, InitiatedDto};
 use super::error::{ApiError, Problem};
 use super::files::{presigned_download, streamed_content};
+use super::json_body::JsonBody;
 
 type Result<T> = std::result::Result<T, ApiError>;
 
@@ -108,7 +109,7 @@ pub async fn initiate_version(
     state: web::Data<AppState>,
     caller: Authenticated,
     id: web::Path<Uuid>,
-    body: web::Json<InitiateVersionBody>,
+    body: JsonBody<InitiateVersionBody>,
 ) -> Result<HttpResponse> {
     let body = body.into_inner();
     let request = InitiateVersion {

@@ -15,6 +15,7 @@ mod dedicated_databases;
 mod events;
 mod faults;
 mod faulty;
+mod fuzz;
 mod integrity;
 mod isolation;
 mod journey;

@@ -13,9 +13,9 @@ pub struct PageCursor {
 
 impl PageCursor {
     /// Every string [`PageCursor::decode`] reads, as a regular expression:
-    /// the position's nanoseconds since the epoch (19 digits at most, which
-    /// any timestamp holds) and its row id.
-    pub const PATTERN: &'static str = r"^-?[0-9]{1,19}\.[0-9a-f]{32}$";
+    /// the position's nanoseconds since the epoch (below 9·10¹⁸ either way:
+    /// the years 1684 to 2255, within every store's range) and its row id.
+    pub const PATTERN: &'static str = r"^-?([0-9]{1,18}|[0-8][0-9]{18})\.[0-9a-f]{32}$";
 
     pub fn encode(&self) -> String {
         format!(
@@ -32,7 +32,8 @@ impl PageCursor {
         let err = || ValidationError::new("cursor", "is not a cursor this API returned");
         let (nanos, id) = raw.split_once('.').ok_or_else(err)?;
         let digits = nanos.strip_prefix('-').unwrap_or(nanos);
-        if digits.is_empty() || digits.len() > 19 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        let storable = digits.len() < 19 || (digits.len() == 19 && !digits.starts_with('9'));
+        if digits.is_empty() || !storable || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(err());
         }
         if id.len() != 32 || !id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
@@ -66,12 +67,14 @@ mod tests {
             "+1.0123456789abcdef0123456789abcdef",
             "1.0123456789ABCDEF0123456789ABCDEF",
             "12345678901234567890.0123456789abcdef0123456789abcdef",
+            "9000000000000000000.0123456789abcdef0123456789abcdef",
+            "-9284400558311639405.0123456789abcdef0123456789abcdef",
             ".0123456789abcdef0123456789abcdef",
         ] {
             assert!(PageCursor::decode(bad).is_err(), "{bad}");
         }
         // The widest positions there are still read back.
-        for nanos in ["9999999999999999999", "-9999999999999999999", "0"] {
+        for nanos in ["8999999999999999999", "-8999999999999999999", "0"] {
             let raw = format!("{nanos}.0123456789abcdef0123456789abcdef");
             assert!(PageCursor::decode(&raw).is_ok(), "{raw}");
         }

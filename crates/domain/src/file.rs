@@ -353,6 +353,17 @@ impl FileStatus {
     }
 }
 
+fn holds_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(holds_nul),
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .any(|(key, value)| key.contains('\0') || holds_nul(value)),
+        _ => false,
+    }
+}
+
 /// Free-form metadata: a JSON object of at most [`METADATA_MAX_BYTES`].
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(try_from = "serde_json::Value", into = "serde_json::Value")]
@@ -367,6 +378,12 @@ impl Metadata {
     }
 
     fn from_map(map: serde_json::Map<String, serde_json::Value>) -> Result<Self, ValidationError> {
+        if holds_nul(&serde_json::Value::Object(map.clone())) {
+            return Err(ValidationError::new(
+                "metadata",
+                "must not contain U+0000 (NUL), which no database text holds",
+            ));
+        }
         let size = serde_json::to_vec(&map)
             .map(|v| v.len())
             .unwrap_or(usize::MAX);

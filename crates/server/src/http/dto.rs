@@ -427,7 +427,7 @@ pub struct GrantBody {
     pub subject: coffer_domain::GrantSubject,
     #[schema(value_type = String, example = "read")]
     pub access: Access,
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, deserialize_with = "super::instant::option::deserialize")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<OffsetDateTime>,
 }
@@ -603,10 +603,10 @@ pub struct AuditQueryParams {
     pub actor: Option<String>,
     pub action: Option<String>,
     pub file_id: Option<Uuid>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, deserialize_with = "super::instant::option::deserialize")]
     #[param(value_type = Option<String>)]
     pub since: Option<OffsetDateTime>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, deserialize_with = "super::instant::option::deserialize")]
     #[param(value_type = Option<String>)]
     pub until: Option<OffsetDateTime>,
     pub cursor: Option<String>,

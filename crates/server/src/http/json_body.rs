@@ -47,11 +47,32 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         let value = web::Json::<Value>::from_request(req, payload);
         Box::pin(async move {
             let mut value = value.await?.into_inner();
+            if holds_nul(&value) {
+                return Err(ApiError::new(
+                    ErrorKind::Invalid,
+                    ErrorCode::InvalidBody,
+                    "text must not contain U+0000 (NUL), which PostgreSQL cannot store",
+                )
+                .into());
+            }
             integral_floats_as_integers(&mut value);
             serde_json::from_value(value).map(JsonBody).map_err(|e| {
                 ApiError::new(ErrorKind::Invalid, ErrorCode::InvalidBody, e.to_string()).into()
             })
         })
+    }
+}
+
+/// Whether any string or key holds U+0000: no text column or `jsonb` of
+/// PostgreSQL stores it, so it is refused up front, as invalid, in any body.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(key, value)| key.contains('\0') || holds_nul(value)),
+        _ => false,
     }
 }
 
@@ -88,7 +109,15 @@ fn integral_floats_as_integers(value: &mut Value) {
 mod tests {
     use serde_json::json;
 
-    use super::integral_floats_as_integers;
+    use super::{holds_nul, integral_floats_as_integers};
+
+    #[test]
+    fn nul_is_found_in_any_string_or_key() {
+        assert!(holds_nul(&json!({ "reason": "a\u{0}" })));
+        assert!(holds_nul(&json!({ "m": { "k\u{0}": 1 } })));
+        assert!(holds_nul(&json!([["\u{0}"]])));
+        assert!(!holds_nul(&json!({ "reason": "line\nbreak", "n": 0 })));
+    }
 
     #[test]
     fn integral_floats_become_integers_and_nothing_else_changes() {

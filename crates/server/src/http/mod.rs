@@ -9,6 +9,7 @@ mod dto;
 mod error;
 mod events;
 mod files;
+mod instant;
 mod json_body;
 mod openapi;
 mod openapi_conformance;
@@ -76,6 +77,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, options: &RouteOptions) {
     }))
     .service(
         web::scope("/api/v1")
+            .wrap(actix_web::middleware::from_fn(refuse_nul_in_query))
             .wrap(cors::api(&options.api_origins))
             .wrap(actix_web::middleware::from_fn(cors::refusals_as_problems))
             .configure(files::routes)
@@ -172,4 +174,23 @@ pub async fn method_not_allowed_as_problem(
         problem.headers_mut().insert(header::ALLOW, value);
     }
     Ok(actix_web::dev::ServiceResponse::new(req, problem))
+}
+
+/// A query holding U+0000 (`%00`) is `400 malformed_query`: no text column
+/// of PostgreSQL stores it, and no parameter of the API means it.
+pub async fn refuse_nul_in_query(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<actix_web::body::BoxBody>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    if req.query_string().contains("%00") {
+        let (req, _) = req.into_parts();
+        let problem = error::problem_response(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            ErrorCode::MalformedQuery.as_str(),
+            "the query must not contain U+0000 (NUL)",
+            None,
+        );
+        return Ok(actix_web::dev::ServiceResponse::new(req, problem));
+    }
+    next.call(req).await
 }

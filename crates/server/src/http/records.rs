@@ -46,7 +46,7 @@ pub struct RetentionBody {
     #[schema(value_type = String, example = "compliance")]
     pub mode: RetentionMode,
     /// In the future, at most 100 years from now.
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(deserialize_with = "super::instant::deserialize")]
     #[schema(value_type = String, format = DateTime)]
     pub retain_until: OffsetDateTime,
     /// Needed to shorten a governance retention or turn it into nothing shorter.

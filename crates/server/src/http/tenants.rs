@@ -175,7 +175,7 @@ pub struct SettingDto {
 #[serde(deny_unknown_fields)]
 pub struct FeatureBody {
     pub enabled: bool,
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, deserialize_with = "super::instant::option::deserialize")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<OffsetDateTime>,
 }

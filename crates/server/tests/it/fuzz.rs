@@ -9,7 +9,10 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 
+use reqwest::{Method, StatusCode};
 use serde_json::json;
+
+use crate::journey::in_both_modes;
 
 use crate::support::*;
 
@@ -45,8 +48,14 @@ async fn fuzz(server: &TestServer, who: &str, token: &str) {
         .args(["--header", &format!("Authorization: Bearer {token}")])
         .args(["--max-examples", &examples, "--seed", &seed])
         .args(["--phases", "examples,coverage,fuzzing"])
-        .args(["--workers", "2", "--request-timeout", "30"])
+        // One worker: hypothesis's lambda-source cache is not thread-safe
+        // ("AST constructor recursion depth mismatch" with two).
+        .args(["--workers", "1", "--request-timeout", "30"])
         .args(["--generation-database", "none"])
+        // Every text with U+0000 is refused (no PostgreSQL text holds it),
+        // which the document cannot state for every string (tested below
+        // and in json_body.rs instead).
+        .args(["--generation-allow-x00", "false"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -88,4 +97,131 @@ async fn the_embedded_server_matches_its_document_under_fuzzing() {
 #[actix_web::test]
 async fn the_production_server_matches_its_document_under_fuzzing() {
     fuzz_every_role(Mode::Production).await;
+}
+
+in_both_modes!(what_the_fuzzer_found_is_a_clear_4xx);
+
+/// Inputs schema fuzzing once answered with `500` (or a bare `404`/`405`).
+async fn what_the_fuzzer_found_is_a_clear_4xx(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    let tenant = server.tenant(json!({})).await;
+    let admin = server.token(Some(&tenant), "ada", &["admin"]).await;
+    // A file, so that a hold on the root has something to hold.
+    let form = reqwest::multipart::Form::new()
+        .text("filename", "a.txt")
+        .part("file", reqwest::multipart::Part::bytes(b"hello".to_vec()));
+    let uploaded = server
+        .req(Method::POST, "/api/v1/files", &admin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let file = ok_json(uploaded, StatusCode::CREATED).await;
+
+    // U+0000, which no PostgreSQL text holds, in a body, a key, metadata and a query.
+    for (path, body) in [
+        (
+            "/api/v1/legal-holds",
+            json!({ "path": "/", "reason": "\u{0}" }),
+        ),
+        (
+            "/api/v1/files",
+            json!({ "filename": "b.txt", "size": 1, "metadata": { "k\u{0}": 1 } }),
+        ),
+    ] {
+        let response = server
+            .req(Method::POST, path, &admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        problem(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body").await;
+    }
+    let response = server
+        .req(Method::GET, "/api/v1/files?q=a%00b", &admin)
+        .send()
+        .await
+        .unwrap();
+    problem(response, StatusCode::BAD_REQUEST, "malformed_query").await;
+
+    // Instants beyond the years every store holds.
+    let response = server
+        .req(
+            Method::GET,
+            "/api/v1/audit?until=7431-03-27T03%3A10%3A42%2B19%3A57",
+            &admin,
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(response, StatusCode::BAD_REQUEST, "malformed_query").await;
+    let grant = server
+        .req(
+            Method::POST,
+            &format!("/api/v1/files/{}/permissions", file["id"].as_str().unwrap()),
+            &admin,
+        )
+        .json(&json!({ "subject": "user:bob", "access": "read", "expires_at": "7431-01-01T00:00:00Z" }))
+        .send()
+        .await
+        .unwrap();
+    problem(grant, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body").await;
+    // A cursor past what a store holds, and a limit of 0 on every listing.
+    for path in [
+        "/api/v1/events?after=-9284400558311639405.f31aae84e616984519817f1506900504",
+        "/api/v1/audit?cursor=9284400558311639405.f31aae84e616984519817f1506900504",
+    ] {
+        let response = server.req(Method::GET, path, &admin).send().await.unwrap();
+        problem(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+    }
+    for path in [
+        "/api/v1/audit",
+        "/api/v1/events",
+        "/api/v1/legal-holds",
+        "/api/v1/files",
+    ] {
+        let response = server
+            .req(Method::GET, &format!("{path}?limit=0"), &admin)
+            .send()
+            .await
+            .unwrap();
+        problem(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid_limit").await;
+    }
+    // `2009.0` is the integer 2009, as the document's JSON Schema reads it.
+    let initiated = server
+        .req(Method::POST, "/api/v1/files", &admin)
+        .json(&json!({ "filename": "c.txt", "size": 5.0 }))
+        .send()
+        .await
+        .unwrap();
+    let initiated = ok_json(initiated, StatusCode::CREATED).await;
+    assert_eq!(initiated["file"]["size"], 5);
+
+    // A known path with a method it does not have.
+    let response = server
+        .req(Method::TRACE, "/api/v1/events", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "GET");
+    problem(
+        response,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
+    // An unsigned billing event, billing configured or not.
+    let response = server
+        .http
+        .post(server.url("/webhooks/billing"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    problem(response, StatusCode::BAD_REQUEST, "invalid_signature").await;
 }

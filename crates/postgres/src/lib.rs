@@ -43,5 +43,5 @@ pub use changes::CHANNEL as TENANT_CHANGES_CHANNEL;
 pub use dedicated::{DATABASE_PLACEHOLDER, DatabaseServer, DedicatedDatabases};
 pub use error::PgError;
 pub use migrate::{APP_ROLE, MigrateOptions, migrate, migrate_with};
-pub use router::DatabaseRouter;
+pub use router::{DatabaseRouter, DedicatedPools};
 pub use store::{PgMetadataStore, PoolOptions, PoolStats};

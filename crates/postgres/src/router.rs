@@ -32,7 +32,41 @@ pub struct DatabaseRouter {
     shared_data: Arc<TenantData>,
     dedicated: Option<DedicatedDatabases>,
     /// The data of each dedicated database, by its name, opened on first use.
-    opened: RwLock<HashMap<String, Arc<TenantData>>>,
+    opened: Arc<RwLock<HashMap<String, Opened>>>,
+}
+
+/// A dedicated database's stores and the pool behind them.
+struct Opened {
+    data: Arc<TenantData>,
+    pool: PgMetadataStore,
+}
+
+/// The pools of the dedicated databases this process has open, for an
+/// operator's gauges (shares the router's map; reading takes its lock briefly).
+#[derive(Clone)]
+pub struct DedicatedPools(Arc<RwLock<HashMap<String, Opened>>>);
+
+impl std::fmt::Debug for DedicatedPools {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DedicatedPools").finish_non_exhaustive()
+    }
+}
+
+impl DedicatedPools {
+    /// How many pools are open, and their connections summed.
+    pub fn stats(&self) -> (usize, crate::store::PoolStats) {
+        let mut sum = crate::store::PoolStats::default();
+        let Ok(opened) = self.0.read() else {
+            return (0, sum);
+        };
+        for stats in opened.values().map(|o| o.pool.pool_stats()) {
+            sum.max_size += stats.max_size;
+            sum.open += stats.open;
+            sum.idle += stats.idle;
+            sum.waiting += stats.waiting;
+        }
+        (opened.len(), sum)
+    }
 }
 
 impl std::fmt::Debug for DatabaseRouter {
@@ -56,8 +90,13 @@ impl DatabaseRouter {
             shared_data: Arc::new(TenantData::in_one(Arc::new(shared.clone()))),
             shared,
             dedicated,
-            opened: RwLock::default(),
+            opened: Arc::default(),
         }
+    }
+
+    /// A view of the dedicated databases' pools, for metrics.
+    pub fn dedicated_pools(&self) -> DedicatedPools {
+        DedicatedPools(self.opened.clone())
     }
 
     /// Every metadata port of the deployment: the registry-level ports are
@@ -77,7 +116,7 @@ impl DatabaseRouter {
 
     /// The opened data of `database`, if any.
     fn opened(&self, database: &str) -> Option<Arc<TenantData>> {
-        self.opened.read().ok()?.get(database).cloned()
+        Some(self.opened.read().ok()?.get(database)?.data.clone())
     }
 
     /// Close this process's pool of the tenant's database (when the last
@@ -144,6 +183,7 @@ impl TenantDataResolver for DatabaseRouter {
         };
         let url = dedicated.server_for(&tenant.region).app_url_of(database);
         let own = PgMetadataStore::connect_with(&url, dedicated.pool)?;
+        let pool = own.clone();
         let data = Arc::new(TenantData {
             files: Arc::new(own.clone()),
             members: Arc::new(own.clone()),
@@ -165,7 +205,11 @@ impl TenantDataResolver for DatabaseRouter {
             .write()
             .map_err(|_| unavailable("the map of opened databases is poisoned".to_owned()))?;
         // Another unit of work may have opened it meanwhile: keep one pool.
-        Ok(opened.entry(database.clone()).or_insert(data).clone())
+        Ok(opened
+            .entry(database.clone())
+            .or_insert(Opened { data, pool })
+            .data
+            .clone())
     }
 }
 

@@ -53,7 +53,7 @@ impl fmt::Debug for PgMetadataStore {
 }
 
 /// The connections of a pool at one moment (for the operator's metrics).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolStats {
     /// Most connections it may open.
     pub max_size: usize,

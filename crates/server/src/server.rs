@@ -223,8 +223,8 @@ fn register_metrics(
 ) -> Result<Metrics, prometheus::Error> {
     let metrics = Metrics::register(registry)?;
     registry.register(Box::new(wiring.store_calls.clone()))?;
-    if let Some(pool) = &wiring.pool {
-        registry.register(Box::new(http::PoolGauges::new(pool.clone())?))?;
+    if let Some(pools) = &wiring.pool {
+        registry.register(Box::new(http::PoolGauges::new(pools.clone())?))?;
     }
     Ok(metrics)
 }

@@ -38,8 +38,8 @@ pub struct Wiring {
     pub fs: Option<Arc<FsStore>>,
     /// The embedded issuer, which `coffer token` mints with.
     pub dev_issuer: Option<Arc<DevIssuer>>,
-    /// The shared PostgreSQL database's pool, for the operator's gauges.
-    pub pool: Option<coffer_postgres::PgMetadataStore>,
+    /// The PostgreSQL pools, for the operator's gauges.
+    pub pool: Option<Pools>,
     /// Every store call's duration ([`crate::timed_store`]), for the
     /// server's metrics registry.
     pub store_calls: prometheus::HistogramVec,
@@ -73,12 +73,17 @@ pub async fn metadata(config: &Config) -> Result<MetadataPorts, WiringError> {
 }
 
 /// The metadata ports, the feed of tenant changes they announce, and the
-/// shared PostgreSQL pool (for its gauges).
-type Metadata = (
-    MetadataPorts,
-    Arc<dyn TenantChanges>,
-    Option<coffer_postgres::PgMetadataStore>,
-);
+/// PostgreSQL pools (for their gauges).
+type Metadata = (MetadataPorts, Arc<dyn TenantChanges>, Option<Pools>);
+
+/// The PostgreSQL pools of a deployment, for the operator's gauges.
+#[derive(Debug, Clone)]
+pub struct Pools {
+    /// The shared database's (the registry and shared tenants).
+    pub shared: coffer_postgres::PgMetadataStore,
+    /// Those of the dedicated databases this process has opened.
+    pub dedicated: coffer_postgres::DedicatedPools,
+}
 
 /// The metadata ports and the feed of tenant changes they announce.
 async fn metadata_and_changes(config: &Config) -> Result<Metadata, WiringError> {
@@ -103,9 +108,12 @@ async fn metadata_and_changes(config: &Config) -> Result<Metadata, WiringError> 
             .map_err(|e| fail("connecting to PostgreSQL")(e.to_string()))?;
             // Changes are announced on the shared database (the registry).
             let changes = Arc::new(shared.clone());
-            let pool = shared.clone();
-            let router = coffer_postgres::DatabaseRouter::new(shared, dedicated(config)?);
-            Ok((router.ports(), changes, Some(pool)))
+            let router = coffer_postgres::DatabaseRouter::new(shared.clone(), dedicated(config)?);
+            let pools = Pools {
+                shared,
+                dedicated: router.dedicated_pools(),
+            };
+            Ok((router.ports(), changes, Some(pools)))
         }
         MetadataBackend::Sqlite => {
             let path = config.sqlite_path();

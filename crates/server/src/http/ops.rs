@@ -211,14 +211,21 @@ impl Metrics {
     }
 }
 
-/// The shared PostgreSQL pool's connections, read when metrics are
-/// gathered: `coffer_db_pool_connections{state="in_use"|"idle"}`,
-/// `coffer_db_pool_max_connections`, `coffer_db_pool_waiting`.
+/// The PostgreSQL pools' connections, read when metrics are gathered: the
+/// shared pool's `coffer_db_pool_connections{state="in_use"|"idle"}`,
+/// `coffer_db_pool_max_connections`, `coffer_db_pool_waiting`, and the
+/// dedicated databases' pools open in this process, summed (a label per
+/// database would grow with the tenants): `coffer_db_dedicated_pools`,
+/// `coffer_db_dedicated_pool_connections{state}`,
+/// `coffer_db_dedicated_pool_waiting`.
 pub struct PoolGauges {
-    pool: coffer_postgres::PgMetadataStore,
+    pools: crate::wiring::Pools,
     connections: IntGaugeVec,
     max: IntGauge,
     waiting: IntGauge,
+    dedicated: IntGauge,
+    dedicated_connections: IntGaugeVec,
+    dedicated_waiting: IntGauge,
 }
 
 impl std::fmt::Debug for PoolGauges {
@@ -230,15 +237,13 @@ impl std::fmt::Debug for PoolGauges {
 impl PoolGauges {
     /// # Errors
     /// Invalid options (a bug).
-    pub fn new(pool: coffer_postgres::PgMetadataStore) -> Result<Self, prometheus::Error> {
+    pub fn new(pools: crate::wiring::Pools) -> Result<Self, prometheus::Error> {
+        let by_state = |name: &str, help: &str| IntGaugeVec::new(Opts::new(name, help), &["state"]);
         Ok(Self {
-            pool,
-            connections: IntGaugeVec::new(
-                Opts::new(
-                    "coffer_db_pool_connections",
-                    "Connections of the shared PostgreSQL pool, in use or idle",
-                ),
-                &["state"],
+            pools,
+            connections: by_state(
+                "coffer_db_pool_connections",
+                "Connections of the shared PostgreSQL pool, in use or idle",
             )?,
             max: IntGauge::new(
                 "coffer_db_pool_max_connections",
@@ -248,8 +253,34 @@ impl PoolGauges {
                 "coffer_db_pool_waiting",
                 "Checkouts waiting for a connection of the shared PostgreSQL pool",
             )?,
+            dedicated: IntGauge::new(
+                "coffer_db_dedicated_pools",
+                "Pools of dedicated tenant databases this process has open",
+            )?,
+            dedicated_connections: by_state(
+                "coffer_db_dedicated_pool_connections",
+                "Connections of the dedicated databases' pools, in use or idle, summed",
+            )?,
+            dedicated_waiting: IntGauge::new(
+                "coffer_db_dedicated_pool_waiting",
+                "Checkouts waiting for a connection of a dedicated database's pool, summed",
+            )?,
         })
     }
+}
+
+/// Sets `connections{state}` from `stats`.
+fn set_connections(connections: &IntGaugeVec, stats: &coffer_postgres::PoolStats) {
+    connections
+        .with_label_values(&["in_use"])
+        .set(gauge(stats.open.saturating_sub(stats.idle)));
+    connections
+        .with_label_values(&["idle"])
+        .set(gauge(stats.idle));
+}
+
+fn gauge(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 impl Collector for PoolGauges {
@@ -257,23 +288,31 @@ impl Collector for PoolGauges {
         let mut desc = self.connections.desc();
         desc.extend(self.max.desc());
         desc.extend(self.waiting.desc());
+        desc.extend(self.dedicated.desc());
+        desc.extend(self.dedicated_connections.desc());
+        desc.extend(self.dedicated_waiting.desc());
         desc
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        let stats = self.pool.pool_stats();
-        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-        self.connections
-            .with_label_values(&["in_use"])
-            .set(gauge(stats.open.saturating_sub(stats.idle)));
-        self.connections
-            .with_label_values(&["idle"])
-            .set(gauge(stats.idle));
+        let stats = self.pools.shared.pool_stats();
+        set_connections(&self.connections, &stats);
         self.max.set(gauge(stats.max_size));
         self.waiting.set(gauge(stats.waiting));
+        let (open, dedicated) = self.pools.dedicated.stats();
+        self.dedicated.set(gauge(open));
+        set_connections(&self.dedicated_connections, &dedicated);
+        self.dedicated_waiting.set(gauge(dedicated.waiting));
         let mut families = self.connections.collect();
-        families.extend(self.max.collect());
-        families.extend(self.waiting.collect());
+        for collector in [
+            &self.max,
+            &self.waiting,
+            &self.dedicated,
+            &self.dedicated_waiting,
+        ] {
+            families.extend(collector.collect());
+        }
+        families.extend(self.dedicated_connections.collect());
         families
     }
 }

@@ -286,3 +286,39 @@ async fn coffer_migrate_migrates_every_placement_and_goes_on_past_a_failure() {
     let file = upload(&server, &a.admin, "after.pdf", PDF, json!({})).await;
     assert_eq!(file["status"], "available");
 }
+
+/// The value of an unlabelled or labelled sample in a scrape.
+fn sample(text: &str, name: &str) -> i64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from:\n{text}"))
+}
+
+#[actix_web::test]
+async fn the_pools_of_dedicated_databases_are_gauged() {
+    let server = server().await;
+    assert_eq!(
+        sample(&server.prometheus().await, "coffer_db_dedicated_pools "),
+        0
+    );
+    let enterprise = onboard(&server, "enterprise").await;
+    let listing = server
+        .req(Method::GET, "/api/v1/files", &enterprise.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listing.status(), StatusCode::OK);
+    let text = server.prometheus().await;
+    assert_eq!(sample(&text, "coffer_db_dedicated_pools "), 1, "{text}");
+    let connections = sample(
+        &text,
+        r#"coffer_db_dedicated_pool_connections{state="idle"} "#,
+    ) + sample(
+        &text,
+        r#"coffer_db_dedicated_pool_connections{state="in_use"} "#,
+    );
+    assert!(connections >= 1, "{text}");
+    sample(&text, "coffer_db_dedicated_pool_waiting ");
+    // The shared pool's gauges are its own.
+    sample(&text, r#"coffer_db_pool_connections{state="idle"} "#);
+}

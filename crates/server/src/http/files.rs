@@ -115,20 +115,38 @@ pub async fn upload_form(
         // stream. A small channel carries the chunks across, and its bound
         // keeps memory flat: the client is read only as fast as the store writes.
         let (mut tx, rx) = futures::channel::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+        let form = &mut form;
+        // Whether a part follows the file: the fields after it would go
+        // unread, so the body fails before the upload can complete.
         let pump = async move {
             while let Some(chunk) = field.next().await {
                 let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()));
                 let failed = chunk.is_err();
                 if tx.send(chunk).await.is_err() || failed {
-                    break;
+                    return false;
                 }
             }
+            drop(field);
+            let trailing = form.next().await.is_some();
+            if trailing {
+                let _ = tx
+                    .send(Err(std::io::Error::other("a part follows the file")))
+                    .await;
+            }
+            trailing
         };
         let upload = state
             .coffer
             .files()
             .upload_stream(&caller.0, request, Box::pin(rx));
-        let ((), stored) = futures::join!(pump, upload);
+        let (trailing, stored) = futures::join!(pump, upload);
+        if trailing {
+            return Err(ApiError::new(
+                ErrorKind::Invalid,
+                ErrorCode::InvalidBody,
+                "the `file` part must be the form's last: send the other fields before it",
+            ));
+        }
         let file = stored?;
         state.metrics.upload_completed(file.size_bytes);
         return Ok(HttpResponse::Created().json(FileDto::from(file)));

@@ -60,7 +60,7 @@ enum Rule {
         max: usize,
         item_max: u64,
     },
-    /// An RFC 3339 timestamp in the years every store holds.
+    /// An RFC 3339 timestamp.
     DateTime,
 }
 
@@ -148,9 +148,6 @@ const PROPERTIES: &[(&str, &str, Rule)] = &[
         },
     ),
     ("GrantBody", "access", ACCESS),
-    ("GrantBody", "expires_at", Rule::DateTime),
-    ("RetentionBody", "retain_until", Rule::DateTime),
-    ("FeatureBody", "expires_at", Rule::DateTime),
     ("GrantBody", "subject", Rule::Pattern(GRANT_SUBJECT, 260)),
     ("WebhookBody", "url", Rule::Pattern(WEBHOOK_URL, 2048)),
     ("RetentionBody", "mode", RETENTION_MODE),
@@ -277,7 +274,6 @@ fn apply(schema: &mut Schema, rule: &Rule) {
         }
         (Schema::Object(object), Rule::DateTime) => {
             object.format = Some(SchemaFormat::KnownFormat(KnownFormat::DateTime));
-            object.pattern = Some(super::instant::PATTERN.to_owned());
         }
         (Schema::Object(object), Rule::Minimum(min)) => {
             object.minimum = Some(Number::UInt(usize::try_from(*min).unwrap_or(usize::MAX)));

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::{ContentType, FileStatus};
+use crate::{ContentType, FileStatus, ValidationError};
 
 /// The largest object Coffer stores, whatever a tenant's limits say: S3's
 /// limit for one object (5 TiB). The embedded store could hold more, but one
@@ -69,6 +69,43 @@ pub struct LimitOverrides {
     pub requests_per_minute: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_requests_per_minute: Option<u32>,
+}
+
+impl LimitOverrides {
+    /// The overrides, each within what its setting accepts: `url_ttl_secs`
+    /// 1 to [`crate::MAX_URL_TTL_SECS`], `retention_days` at most
+    /// [`crate::MAX_RETENTION_DAYS`], `allowed_content_types` at most 100
+    /// media-type patterns (normalised as the setting normalises them).
+    ///
+    /// # Errors
+    /// The first override out of its range, named in `field`.
+    pub fn validated(mut self) -> Result<Self, ValidationError> {
+        if let Some(ttl) = self.url_ttl_secs
+            && !(1..=crate::MAX_URL_TTL_SECS).contains(&ttl)
+        {
+            return Err(ValidationError::new(
+                "limit_overrides.url_ttl_secs",
+                format!("must be from 1 to {}", crate::MAX_URL_TTL_SECS),
+            ));
+        }
+        if let Some(days) = self.retention_days
+            && days > crate::MAX_RETENTION_DAYS
+        {
+            return Err(ValidationError::new(
+                "limit_overrides.retention_days",
+                format!("must be from 0 to {}", crate::MAX_RETENTION_DAYS),
+            ));
+        }
+        if let Some(types) = self.allowed_content_types.take() {
+            let checked = crate::SettingKey::AllowedContentTypes
+                .validate(&serde_json::json!(types))
+                .map_err(|e| {
+                    ValidationError::new("limit_overrides.allowed_content_types", e.reason)
+                })?;
+            self.allowed_content_types = serde_json::from_value(checked).ok();
+        }
+        Ok(self)
+    }
 }
 
 /// A tenant's storage use. Reservations are pending uploads: they count
@@ -421,5 +458,37 @@ mod tests {
             limits().with_overrides(&LimitOverrides::default()),
             limits()
         );
+    }
+
+    #[test]
+    fn overrides_out_of_their_settings_range_are_refused() {
+        use crate::LimitOverrides;
+        let ok = LimitOverrides {
+            url_ttl_secs: Some(crate::MAX_URL_TTL_SECS),
+            retention_days: Some(crate::MAX_RETENTION_DAYS),
+            allowed_content_types: Some(vec!["Image/*".into()]),
+            ..LimitOverrides::default()
+        }
+        .validated();
+        assert_eq!(
+            ok.map(|o| o.allowed_content_types),
+            Ok(Some(vec!["image/*".to_owned()]))
+        );
+        for bad in [
+            LimitOverrides {
+                retention_days: Some(479_001_601),
+                ..LimitOverrides::default()
+            },
+            LimitOverrides {
+                url_ttl_secs: Some(0),
+                ..LimitOverrides::default()
+            },
+            LimitOverrides {
+                allowed_content_types: Some(vec!["\u{c}".into()]),
+                ..LimitOverrides::default()
+            },
+        ] {
+            assert!(bad.clone().validated().is_err(), "{bad:?}");
+        }
     }
 }

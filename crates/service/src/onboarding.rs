@@ -180,7 +180,7 @@ impl Onboarder {
             status: TenantStatus::Provisioning,
             region: request.region,
             dedicated_bucket: request.dedicated_bucket.map(String::from),
-            limit_overrides: request.limit_overrides,
+            limit_overrides: request.limit_overrides.validated()?,
             created_at: now,
         };
         let journal = journal(&new);

@@ -208,7 +208,11 @@ pub(crate) async fn tenant_patch(
             .map(Tenant::validate_display_name)
             .transpose()?,
         plan: update.plan,
-        limit_overrides: update.limit_overrides.clone(),
+        limit_overrides: update
+            .limit_overrides
+            .clone()
+            .map(LimitOverrides::validated)
+            .transpose()?,
         ..TenantPatch::default()
     };
     if let Some(next) = update.status.filter(|s| *s != current.status) {

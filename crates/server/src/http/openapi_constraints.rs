@@ -35,6 +35,9 @@ const WEBHOOK_URL: &str = r"^https?://[a-z][a-z0-9-]{0,62}(\.[a-z][a-z0-9-]{0,62
 /// A media type as the domain reads it: `type/subtype` in RFC 6838 token
 /// characters, optional parameters after `;`, printable ASCII.
 const CONTENT_TYPE: &str = r"^ *[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+ *(;[ -~]*)?$";
+/// A display name: printable, not blank (it is trimmed), 1 to 200
+/// characters.
+const DISPLAY_NAME: &str = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
 /// A tenant slug: 3 to 63 lowercase letters, digits or `-`, not at either end.
 const SLUG: &str = "^[a-z0-9]([a-z0-9-]{1,61})[a-z0-9]$";
 /// A region: 2 to 32 lowercase letters, digits or `-`.
@@ -108,6 +111,16 @@ const PROPERTIES: &[(&str, &str, Rule)] = &[
         Rule::Pattern(CONTENT_TYPE, 255),
     ),
     ("CreateTenantBody", "slug", Rule::Pattern(SLUG, 63)),
+    (
+        "CreateTenantBody",
+        "display_name",
+        Rule::Pattern(DISPLAY_NAME, 200),
+    ),
+    (
+        "UpdateTenantBody",
+        "display_name",
+        Rule::Pattern(DISPLAY_NAME, 200),
+    ),
     ("CreateTenantBody", "region", Rule::Pattern(REGION, 32)),
     (
         "CreateTenantBody",
@@ -610,6 +623,26 @@ mod tests {
                 pattern.is_match(&raw),
                 PageCursor::decode(&raw).is_ok(),
                 "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn display_names_are_what_the_domain_accepts() {
+        let pattern = regex::Regex::new(super::DISPLAY_NAME).unwrap_or_else(|e| panic!("{e}"));
+        for name in [
+            "Acme",
+            " Acme Ltd ",
+            "Ünïcode",
+            "",
+            "   ",
+            "a\u{c}b",
+            "\u{81}",
+        ] {
+            assert_eq!(
+                pattern.is_match(name),
+                coffer_domain::Tenant::validate_display_name(name).is_ok(),
+                "{name:?}"
             );
         }
     }

@@ -187,6 +187,27 @@ async fn what_the_fuzzer_found_is_a_clear_4xx(mode: Mode) {
         .await
         .unwrap();
     assert_eq!(ok_json(listed, StatusCode::OK).await["items"], json!([]));
+    // Overrides out of their settings' ranges (a retention of 479 001 601
+    // days once overflowed the purge date and dropped the connection).
+    let platform = server.platform_admin().await;
+    let id = tenant_view(&server, &admin).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = server
+        .req(Method::PATCH, &format!("/api/v1/tenants/{id}"), &platform)
+        .json(
+            &json!({ "status": "cancelled", "limit_overrides": { "retention_days": 479_001_601 } }),
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
     // A cursor past what a store holds, and a limit of 0 on every listing.
     for path in [
         "/api/v1/events?after=-9284400558311639405.f31aae84e616984519817f1506900504",

@@ -227,6 +227,11 @@ fn records_retention(value: &Value) -> Result<RecordsRetention, ValidationError>
         .iter()
         .map(|(category, rule)| {
             let category = Category::new(category.as_str()).map_err(|e| err(e.to_string()))?;
+            if !rule.is_object() {
+                return Err(err(format!(
+                    r#"the rule of {category} must be an object such as {{"mode": "compliance", "days": 2557}}"#
+                )));
+            }
             let rule: RetentionRule = serde_json::from_value(rule.clone())
                 .map_err(|e| err(format!("the rule of {category}: {e}")))?;
             let rule = RetentionRule::new(rule.mode, rule.days)

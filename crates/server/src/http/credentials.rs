@@ -144,6 +144,7 @@ pub async fn issue(
 #[serde(deny_unknown_fields)]
 pub struct CompleteSessionBody {
     /// 1 to 1000 objects per call; call again for more.
+    #[serde(deserialize_with = "super::json_body::objects")]
     pub files: Vec<SessionFileBody>,
 }
 

@@ -561,7 +561,7 @@ pub struct CreateTenantBody {
     pub plan: Plan,
     #[schema(value_type = String, example = "eu-west")]
     pub region: Region,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "object_or_null_as_default")]
     #[schema(value_type = Option<Object>)]
     pub limit_overrides: LimitOverrides,
     #[schema(value_type = Option<String>)]
@@ -584,6 +584,7 @@ pub struct UpdateTenantBody {
     /// `active`, `suspended` or `cancelled`.
     #[schema(value_type = Option<String>)]
     pub status: Option<TenantStatus>,
+    #[serde(default, deserialize_with = "super::json_body::optional_object")]
     #[schema(value_type = Option<Object>)]
     pub limit_overrides: Option<LimitOverrides>,
 }
@@ -677,4 +678,13 @@ pub fn page_limit(limit: Option<u32>) -> Result<u32, super::ApiError> {
             ),
         ))
     }
+}
+
+/// An object field sent as `null` is the same as one left out.
+fn object_or_null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned + Default,
+{
+    Ok(super::json_body::optional_object(deserializer)?.unwrap_or_default())
 }

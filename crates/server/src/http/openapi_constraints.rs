@@ -30,8 +30,10 @@ const GRANT_SUBJECT: &str =
     r"^(user:[^\u0000-\u001f\u007f-\u009f]{1,255}|role:(admin|editor|viewer))$";
 /// A webhook URL Coffer would call: `http(s)://`, a host name of letters,
 /// digits and `-` with a dot (an address or a dotless name is refused or
-/// unresolvable), an optional port, a path of unreserved characters.
-const WEBHOOK_URL: &str = r"^https?://[a-z][a-z0-9-]{0,62}(\.[a-z][a-z0-9-]{0,62})+(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*$";
+/// unresolvable), an optional port, a path and query of unreserved
+/// characters: the usual shape, not the whole grammar the server's URL
+/// parser accepts.
+const WEBHOOK_URL: &str = r"^https?://[a-z][a-z0-9-]{0,62}(\.[a-z][a-z0-9-]{0,62})+(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]*)*(\?[A-Za-z0-9._~=&-]*)?$";
 /// A media type as the domain reads it: `type/subtype` in RFC 6838 token
 /// characters, optional parameters after `;`, printable ASCII.
 const CONTENT_TYPE: &str = r"^ *[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+ *(;[ -~]*)?$";
@@ -576,6 +578,7 @@ mod tests {
             "https://hooks.example.com/coffer",
             "http://a.b:8080/x/y-z_1.~",
             "https://example.com",
+            "https://hooks.example.com/coffer?x=1&y=z",
         ] {
             assert!(url.is_match(raw), "{raw}");
             assert!(

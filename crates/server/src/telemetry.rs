@@ -24,11 +24,6 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Whether spans are exported over OTLP.
-    pub fn exporting(&self) -> bool {
-        self.provider.is_some()
-    }
-
     /// Export the spans still buffered (bounded by `OTEL_BSP_EXPORT_TIMEOUT`)
     /// and stop the exporter.
     pub fn shutdown(self) {

@@ -138,7 +138,8 @@ fn describe(e: &reqwest::Error) -> String {
 
 /// The client span of one delivery: the receiver's host (never the URL,
 /// whose query may hold the tenant's own credentials), its answer, and the
-/// outcome (`OK` or `ERROR`). Its `traceparent` goes with the request when traces are exported.
+/// outcome (`OK` or `ERROR`). Its `traceparent` goes with the request when
+/// traces are exported.
 fn delivery_span(url: &str) -> tracing::Span {
     let host = reqwest::Url::parse(url)
         .ok()

@@ -332,7 +332,14 @@ pub async fn export_audit(
 }
 
 async fn serve(config: Config) -> Result<(), Error> {
-    telemetry::init(config.server.json_logs);
+    let telemetry = telemetry::init(config.server.json_logs)?;
+    let served = run_server(config).await;
+    // After the server stopped: the last request spans go out too.
+    telemetry.shutdown();
+    served
+}
+
+async fn run_server(config: Config) -> Result<(), Error> {
     let wiring = wiring::wire(&config).await?;
     let listener = TcpListener::bind(config.server.listen)?;
     let running = server::start(&config, &wiring, listener)?;

@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use coffer_domain::outbound::OutboundPolicy;
 use coffer_ports::{WebhookRequest, WebhookSender};
 use futures::future::BoxFuture;
+use tracing::Instrument as _;
 
 /// Resolves a name to socket addresses (port 0); the system resolver in
 /// production, a fixed table in tests.
@@ -135,21 +136,54 @@ fn describe(e: &reqwest::Error) -> String {
     text
 }
 
+/// The client span of one delivery: the receiver's host (never the URL,
+/// whose query may hold the tenant's own credentials), its answer, and the
+/// outcome (`OK` or `ERROR`). Its `traceparent` goes with the request when
+/// traces are exported.
+fn delivery_span(url: &str) -> tracing::Span {
+    let host = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    tracing::info_span!(
+        "webhook POST",
+        otel.name = "POST webhook",
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = "POST",
+        server.address = %host,
+        http.response.status_code = tracing::field::Empty,
+    )
+}
+
 #[async_trait]
 impl WebhookSender for HttpWebhookSender {
     async fn send(&self, request: WebhookRequest) -> Result<(), String> {
-        self.check_url(&request.url)?;
-        let mut post = self.client.post(&request.url).body(request.body);
-        for (name, value) in &request.headers {
-            post = post.header(name, value);
+        let span = delivery_span(&request.url);
+        let sent = async {
+            self.check_url(&request.url)?;
+            let mut post = self.client.post(&request.url).body(request.body);
+            let trace = crate::telemetry::otlp::trace_headers(&tracing::Span::current());
+            for (name, value) in request.headers.iter().chain(&trace) {
+                post = post.header(name, value);
+            }
+            let response = post.send().await.map_err(|e| describe(&e))?;
+            let status = response.status();
+            tracing::Span::current().record("http.response.status_code", status.as_u16());
+            if status.is_success() {
+                Ok(())
+            } else {
+                Err(format!("the receiver answered {status}"))
+            }
         }
-        let response = post.send().await.map_err(|e| describe(&e))?;
-        let status = response.status();
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(format!("the receiver answered {status}"))
-        }
+        .instrument(span.clone())
+        .await;
+        // Not the error's text: reqwest's names the URL.
+        span.record(
+            "otel.status_code",
+            if sent.is_ok() { "OK" } else { "ERROR" },
+        );
+        sent
     }
 
     async fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, String> {

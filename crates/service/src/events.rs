@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use tracing::Instrument as _;
 
 use coffer_domain::outbound::TargetRefused;
 use coffer_domain::webhook::{self, WebhookUrl};
@@ -506,7 +507,18 @@ impl Events {
         report: &mut DispatchReport,
     ) -> DeliveryOutcome {
         let request = signed_request(turn.tenant, turn.slug, turn.hook, event, self.clock.now());
-        match self.webhooks.send(request).await {
+        // A trace of its own per attempt (see docs/decisions.md, "Webhook
+        // deliveries are traces of their own"); the sender's client span is its child.
+        let span = tracing::info_span!(
+            parent: None,
+            "event delivery",
+            tenant = %turn.slug,
+            tenant_id = %turn.tenant,
+            event.id = %event.id,
+            event.type = %event.kind,
+            event.attempt = event.attempts + 1,
+        );
+        match self.webhooks.send(request).instrument(span).await {
             Ok(()) => {
                 report.delivered += 1;
                 DeliveryOutcome::Delivered {

@@ -9,7 +9,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 use coffer_domain::ErrorCode;
 use coffer_service::{Caller, ErrorKind, RequestMeta};
-use tracing_actix_web::RequestId;
+use tracing_actix_web::{RequestId, RootSpan};
 
 use super::AppState;
 use super::error::ApiError;
@@ -36,6 +36,7 @@ impl FromRequest for Authenticated {
             client_addr: req.peer_addr().map(|a| a.ip().to_string()),
         };
         let client = req.peer_addr().map(|a| a.ip());
+        let span = req.extensions().get::<RootSpan>().cloned();
         Box::pin(async move {
             let state = state.ok_or_else(|| {
                 ApiError::new(
@@ -52,6 +53,11 @@ impl FromRequest for Authenticated {
                 }
                 other => other?,
             };
+            if let (Some(span), Some(tenant)) = (span, &caller.tenant) {
+                // The request span names the tenant from here on (logs and traces).
+                span.record("tenant", tenant.slug.as_str());
+                span.record("tenant_id", tracing::field::display(tenant.id));
+            }
             state.rate_limits.check_caller(&caller)?;
             Ok(Authenticated(caller))
         })

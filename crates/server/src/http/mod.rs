@@ -33,7 +33,7 @@ use coffer_service::Coffer;
 pub use billing::BillingEndpoint;
 pub use deadline::deadline;
 pub use error::{ApiError, Problem};
-pub use openapi::ApiDoc;
+pub use openapi::{ApiDoc, use_case};
 pub use ops::{Job, JobOutcome, Metrics, PoolGauges, docs_index};
 
 /// What every handler can reach.

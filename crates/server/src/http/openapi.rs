@@ -72,3 +72,103 @@ impl Modify for Bearer {
 pub async fn document() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
 }
+
+/// One operation of the document: its method, its path's segments (`None`
+/// for a `{parameter}`) and its use-case name.
+struct Operation {
+    method: &'static str,
+    segments: Vec<Option<String>>,
+    name: String,
+}
+
+/// Every operation of the document, read once.
+static OPERATIONS: std::sync::LazyLock<Vec<Operation>> = std::sync::LazyLock::new(|| {
+    let doc = ApiDoc::openapi();
+    let mut operations = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        let segments: Vec<Option<String>> = path
+            .split('/')
+            .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
+            .collect();
+        for (method, operation) in [
+            ("GET", &item.get),
+            ("PUT", &item.put),
+            ("POST", &item.post),
+            ("DELETE", &item.delete),
+            ("PATCH", &item.patch),
+        ] {
+            let Some(operation) = operation else { continue };
+            let Some(id) = &operation.operation_id else {
+                continue;
+            };
+            let tag = operation
+                .tags
+                .as_ref()
+                .and_then(|tags| tags.first())
+                .map_or("api", String::as_str);
+            operations.push(Operation {
+                method,
+                segments: segments.clone(),
+                name: format!("{tag}.{id}"),
+            });
+        }
+    }
+    operations
+});
+
+/// The use case a request reaches: `{tag}.{operationId}` of the document's
+/// operation for its method and path — the handler, as the document names
+/// it (the tag keeps `files.list` and `platform.list` apart). A literal
+/// segment beats a parameter, so a setting's own path (`…/settings/max_file_size`)
+/// names its own operation. `None` outside the document (storage route,
+/// probes, unknown paths).
+pub fn use_case(method: &str, path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    OPERATIONS
+        .iter()
+        .filter(|op| op.method == method && op.segments.len() == segments.len())
+        .filter(|op| {
+            op.segments
+                .iter()
+                .zip(&segments)
+                .all(|(want, got)| want.as_deref().is_none_or(|want| want == *got))
+        })
+        .max_by_key(|op| op.segments.iter().filter(|s| s.is_some()).count())
+        .map(|op| op.name.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::use_case;
+
+    #[test]
+    fn requests_are_named_for_their_operation() {
+        let id = "0196b1d4-6f1e-7c3a-9a43-2a1c5e0f9b10";
+        for (method, path, name) in [
+            ("POST", "/api/v1/files".to_owned(), Some("files.initiate")),
+            ("GET", "/api/v1/files".to_owned(), Some("files.list")),
+            ("GET", "/api/v1/tenants".to_owned(), Some("platform.list")),
+            ("GET", format!("/api/v1/files/{id}"), Some("files.get")),
+            (
+                "GET",
+                "/api/v1/tenant".to_owned(),
+                Some("tenant.current_tenant"),
+            ),
+            (
+                "PUT",
+                "/api/v1/tenant/webhook".to_owned(),
+                Some("events.put_webhook"),
+            ),
+            (
+                "PUT",
+                format!("/api/v1/tenants/{id}/settings/max_file_size"),
+                Some("platform.put_setting_max_file_size"),
+            ),
+            ("GET", "/storage/objects/x".to_owned(), None),
+            ("GET", "/health".to_owned(), None),
+            ("TRACE", "/api/v1/files".to_owned(), None),
+        ] {
+            assert_eq!(use_case(method, &path), name, "{method} {path}");
+        }
+    }
+}

@@ -30,7 +30,7 @@ pub(crate) const FAST_DELIVERY: &[(&str, &str)] = &[
 pub(crate) type Received = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
 
 /// Serves `POST /hook` on `port` with the handler `route` makes.
-fn hook_server<F>(port: u16, route: F) -> actix_web::dev::ServerHandle
+pub(crate) fn hook_server<F>(port: u16, route: F) -> actix_web::dev::ServerHandle
 where
     F: Fn() -> actix_web::Route + Send + Clone + 'static,
 {
@@ -44,6 +44,15 @@ where
     handle
 }
 
+/// The value of the header `name` of `req` (empty when it has none).
+pub(crate) fn header(req: &HttpRequest, name: &str) -> String {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// A webhook receiver on `port`, answering 200 to every POST.
 pub(crate) fn receiver(port: u16, received: Received) -> actix_web::dev::ServerHandle {
     hook_server(port, move || {
@@ -51,16 +60,9 @@ pub(crate) fn receiver(port: u16, received: Received) -> actix_web::dev::ServerH
         web::post().to(move |req: HttpRequest, body: web::Bytes| {
             let received = received.clone();
             async move {
-                let header = |name: &str| {
-                    req.headers()
-                        .get(name)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_owned()
-                };
                 received.lock().unwrap().push((
-                    header("coffer-signature"),
-                    header("coffer-event-id"),
+                    header(&req, "coffer-signature"),
+                    header(&req, "coffer-event-id"),
                     body.to_vec(),
                 ));
                 HttpResponse::Ok().finish()

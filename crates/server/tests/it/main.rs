@@ -36,6 +36,7 @@ mod settings;
 mod support;
 mod sweep;
 mod tokens;
+mod tracing_export;
 mod verified_bytes;
 mod versions;
 mod weed;

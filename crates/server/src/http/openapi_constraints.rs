@@ -164,7 +164,13 @@ const PROPERTIES: &[(&str, &str, Rule)] = &[
     ),
     ("GrantBody", "access", ACCESS),
     ("GrantBody", "subject", Rule::Pattern(GRANT_SUBJECT, 260)),
-    ("WebhookBody", "url", Rule::Pattern(WEBHOOK_URL, 2048)),
+    // One less than the domain's bound: the parser adds the `/` of an
+    // empty path (`http://a.b?x` is stored as `http://a.b/?x`).
+    (
+        "WebhookBody",
+        "url",
+        Rule::Pattern(WEBHOOK_URL, coffer_domain::webhook::WebhookUrl::MAX_LEN - 1),
+    ),
     ("RetentionBody", "mode", RETENTION_MODE),
     ("CredentialsBody", "access", CREDENTIAL_ACCESS),
     ("CredentialsBody", "ttl_secs", Rule::Minimum(900)),

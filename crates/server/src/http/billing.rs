@@ -3,13 +3,14 @@
 //! bearer token; outside `/api/v1`. See docs/billing.md.
 
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+use coffer_api::{BillingReceiptDto, Problem};
 use coffer_domain::ErrorCode;
 use coffer_service::{BillingWebhook, ErrorKind, RequestMeta};
 use secrecy::{ExposeSecret as _, SecretString};
 use tracing_actix_web::RequestId;
 
 use super::AppState;
-use super::error::{ApiError, Problem};
+use super::error::ApiError;
 
 /// The header a Stripe-compatible provider signs its events in.
 pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
@@ -68,18 +69,4 @@ pub async fn receive(
         .receive_billing_event(webhook, Some(signature), &body, meta)
         .await?;
     Ok(HttpResponse::Ok().json(receipt))
-}
-
-/// What Coffer did with a billing event.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct BillingReceiptDto {
-    /// The event's id.
-    pub id: String,
-    /// The event's type.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// `applied`, `unchanged`, `ignored` or `replay`.
-    pub outcome: String,
-    /// Why it was unchanged or ignored, e.g. `unknown_tenant`.
-    pub reason: Option<String>,
 }

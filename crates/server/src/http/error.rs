@@ -4,26 +4,9 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use coffer_api::Problem;
 use coffer_domain::ErrorCode;
 use coffer_service::{ErrorKind, ServiceError};
-use serde::Serialize;
-use utoipa::ToSchema;
-
-/// An RFC 9457 problem document.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Problem {
-    /// Always `about:blank`: `code` carries the machine meaning.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub title: String,
-    pub status: u16,
-    pub detail: String,
-    /// Stable machine-readable code, e.g. `quota_exceeded`.
-    pub code: String,
-    /// The input field at fault, for validation errors.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<&'static str>,
-}
 
 /// An error as the API answers it.
 #[derive(Debug)]
@@ -71,22 +54,21 @@ pub fn status_of(err: &ServiceError) -> StatusCode {
     }
 }
 
-impl Problem {
-    fn new(status: StatusCode, code: &str, detail: &str, field: Option<&'static str>) -> Self {
-        Self {
-            kind: "about:blank",
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
-            status: status.as_u16(),
-            detail: detail.to_owned(),
-            code: code.to_owned(),
-            field,
-        }
+/// The problem document for `code` at `status`.
+fn problem(status: StatusCode, code: &str, detail: &str, field: Option<&str>) -> Problem {
+    Problem {
+        kind: "about:blank".to_owned(),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail: detail.to_owned(),
+        code: code.to_owned(),
+        field: field.map(str::to_owned),
     }
+}
 
-    /// The problem `err` answers with at `status`.
-    pub fn of(status: StatusCode, err: &ServiceError) -> Self {
-        Self::new(status, err.code.as_str(), &err.detail, err.field)
-    }
+/// The problem `err` answers with at `status`.
+pub fn problem_of(status: StatusCode, err: &ServiceError) -> Problem {
+    problem(status, err.code.as_str(), &err.detail, err.field)
 }
 
 /// `code` is a string, not an [`ErrorCode`], because `/storage` answers with
@@ -97,7 +79,7 @@ pub fn problem_response(
     detail: &str,
     field: Option<&'static str>,
 ) -> HttpResponse {
-    let problem = Problem::new(status, code, detail, field);
+    let problem = problem(status, code, detail, field);
     let mut response = HttpResponse::build(status);
     response.content_type("application/problem+json");
     if status == StatusCode::UNAUTHORIZED {

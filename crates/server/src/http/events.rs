@@ -2,16 +2,13 @@
 //! of a tenant's changes — pushed to a webhook, or polled.
 
 use actix_web::{HttpResponse, web};
+use coffer_api::{EventDto, EventsQuery, PageDto, Problem, WebhookBody, WebhookDto};
 use coffer_domain::webhook::WebhookUrl;
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use super::AppState;
 use super::auth::Authenticated;
-use super::dto::PageDto;
-use super::error::{ApiError, Problem};
+use super::convert;
+use super::error::ApiError;
 use super::json_body::JsonBody;
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -24,52 +21,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::delete().to(delete_webhook)),
     )
     .service(web::resource("/events").route(web::get().to(list_events)));
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookBody {
-    /// Absolute `http(s)` URL that receives a signed POST per event. A host
-    /// that is, or resolves to, an internal address (loopback, private,
-    /// link-local, metadata) is `422 webhook_target_refused` unless the
-    /// operator allows it.
-    pub url: String,
-}
-
-/// A tenant's webhook. `secret` (the HMAC key of `Coffer-Signature`) is
-/// shown only in the answer to `PUT`, when it is made.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WebhookDto {
-    pub url: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
-    /// Events from this moment on are delivered.
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub since: OffsetDateTime,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct EventsQuery {
-    /// `next_cursor` of the previous page; omit for the oldest events.
-    pub after: Option<String>,
-    /// 1 to 1000 (default 100).
-    pub limit: Option<u32>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventDto {
-    /// Stable across deliveries: de-duplicate on it.
-    pub id: Uuid,
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[schema(value_type = Object)]
-    pub data: serde_json::Value,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: OffsetDateTime,
 }
 
 /// The tenant's webhook (tenant admins); `404` when none is set.
@@ -138,11 +89,7 @@ pub async fn list_events(
     let page = state
         .coffer
         .events()
-        .list_events(
-            &caller.0,
-            q.after.as_deref(),
-            super::dto::page_limit(q.limit)?,
-        )
+        .list_events(&caller.0, q.after.as_deref(), convert::page_limit(q.limit)?)
         .await?;
     Ok(HttpResponse::Ok().json(PageDto {
         items: page

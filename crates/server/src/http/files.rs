@@ -3,6 +3,11 @@
 use actix_multipart::Multipart;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, guard, web};
+use coffer_api::{
+    AuditDto, AuditQueryParams, DeleteQuery, DownloadDto, DownloadQuery, FileDto, GrantBody,
+    GrantDto, GrantsDto, InitiateBody, InitiatedDto, ListQuery, PageDto, PartDto, PartsBody,
+    PartsDto, Problem, ReceivedPartsDto, TenantViewDto, UpdateBody,
+};
 use coffer_domain::PageCursor;
 use coffer_domain::{
     Category, ContentType, DispositionKind, ErrorCode, FileId, Filename, GrantId, LogicalPath,
@@ -15,8 +20,8 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::auth::Authenticated;
-use super::dto::*;
-use super::error::{ApiError, Problem};
+use super::convert;
+use super::error::ApiError;
 use super::json_body::JsonBody;
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -79,10 +84,10 @@ pub async fn initiate(
     let up = state
         .coffer
         .files()
-        .initiate_upload(&caller.0, body.into_inner().into_domain())
+        .initiate_upload(&caller.0, convert::initiate_upload(body.into_inner()))
         .await?;
     state.metrics.upload_started();
-    Ok(HttpResponse::Created().json(InitiatedDto::from(up)))
+    Ok(HttpResponse::Created().json(convert::initiated(up)))
 }
 
 /// Stream a file through Coffer (`multipart/form-data`: fields first, then the `file` part).
@@ -290,7 +295,7 @@ pub async fn parts(
     id: web::Path<Uuid>,
     body: JsonBody<PartsBody>,
 ) -> Result<HttpResponse> {
-    let requests = body.into_inner().into_requests()?;
+    let requests = convert::part_requests(body.into_inner())?;
     let parts = state
         .coffer
         .files()
@@ -300,7 +305,7 @@ pub async fn parts(
         .into_iter()
         .map(|p| PartDto {
             part_number: p.part_number,
-            request: p.request.into(),
+            request: convert::presigned(p.request),
         })
         .collect();
     Ok(HttpResponse::Ok().json(PartsDto { parts }))
@@ -320,7 +325,7 @@ pub async fn received_parts(
         .files()
         .received_parts(&caller.0, file_id(*id))
         .await?;
-    Ok(HttpResponse::Ok().json(ReceivedPartsDto::from(parts)))
+    Ok(HttpResponse::Ok().json(convert::received_parts(parts)))
 }
 
 /// List the files the caller may read, newest first.
@@ -396,7 +401,11 @@ pub async fn update(
     let file = state
         .coffer
         .files()
-        .update_file(&caller.0, file_id(*id), body.into_inner().into_domain())
+        .update_file(
+            &caller.0,
+            file_id(*id),
+            convert::update_file(body.into_inner()),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(FileDto::from(file)))
 }
@@ -636,7 +645,7 @@ pub async fn current_tenant(
     caller: Authenticated,
 ) -> Result<HttpResponse> {
     let view = state.coffer.tenants().current_tenant(&caller.0).await?;
-    Ok(HttpResponse::Ok().json(TenantViewDto::from(view)))
+    Ok(HttpResponse::Ok().json(convert::tenant_view(view)))
 }
 
 /// The tenant's audit log (tenant admins).
@@ -664,12 +673,12 @@ pub async fn audit(
             .map(PageCursor::decode)
             .transpose()
             .map_err(|e| ApiError(e.into()))?,
-        limit: super::dto::page_limit(q.limit)?,
+        limit: convert::page_limit(q.limit)?,
         oldest_first: false,
     };
     let page = state.coffer.audit().list_audit(&caller.0, query).await?;
     Ok(HttpResponse::Ok().json(PageDto {
-        items: page.items.into_iter().map(AuditDto::from).collect(),
+        items: page.items.into_iter().map(convert::audit_entry).collect(),
         next_cursor: page.next_cursor,
     }))
 }

@@ -71,39 +71,6 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
-/// An optional struct field read from a JSON object only (`null` is
-/// absent): serde's derive also reads a struct from an array of its fields
-/// in order (`[null, null]`), which no document of the API describes.
-pub fn optional_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: DeserializeOwned,
-{
-    use serde::de::Error as _;
-    match <Value as serde::Deserialize>::deserialize(deserializer)? {
-        Value::Null => Ok(None),
-        value @ Value::Object(_) => serde_json::from_value(value)
-            .map(Some)
-            .map_err(D::Error::custom),
-        _ => Err(D::Error::custom("expected a JSON object or null")),
-    }
-}
-
-/// A list of structs, each read from a JSON object only (see
-/// [`optional_object`]).
-pub fn objects<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: DeserializeOwned,
-{
-    use serde::de::Error as _;
-    let items = <Vec<Value> as serde::Deserialize>::deserialize(deserializer)?;
-    if items.iter().any(|item| !item.is_object()) {
-        return Err(D::Error::custom("expected a list of JSON objects"));
-    }
-    serde_json::from_value(Value::Array(items)).map_err(D::Error::custom)
-}
-
 /// Whether any string or key holds U+0000: no text column or `jsonb` of
 /// PostgreSQL stores it, so it is refused up front, as invalid, in any body.
 fn holds_nul(value: &Value) -> bool {

@@ -2,14 +2,13 @@
 
 mod auth;
 mod billing;
+mod convert;
 pub(crate) mod cors;
 mod credentials;
 mod deadline;
-mod dto;
 mod error;
 mod events;
 mod files;
-mod instant;
 mod json_body;
 mod openapi;
 mod openapi_conformance;
@@ -32,7 +31,7 @@ use coffer_service::Coffer;
 
 pub use billing::BillingEndpoint;
 pub use deadline::deadline;
-pub use error::{ApiError, Problem};
+pub use error::ApiError;
 pub use openapi::{ApiDoc, use_case};
 pub use ops::{Job, JobOutcome, Metrics, PoolGauges, docs_index};
 

@@ -1,15 +1,15 @@
-//! The OpenAPI document, generated from the handlers and DTOs.
+//! The OpenAPI document, generated from the handlers and the API's types
+//! (`coffer-api`).
 
 use actix_web::HttpResponse;
+use coffer_api as api;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::openapi_conformance::Conformance;
 use super::openapi_constraints::Constraints;
 use super::openapi_shapes::Shapes;
-use super::{
-    billing, credentials, dto, error, events, files, platform, records, tenants, versions,
-};
+use super::{billing, credentials, events, files, platform, records, tenants, versions};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -31,21 +31,19 @@ use super::{
         platform::metrics, billing::receive,
     ),
     components(schemas(
-        error::Problem, dto::FileDto, dto::InitiatedDto, dto::PresignedDto, dto::MultipartDto,
-        dto::InitiateBody, dto::UpdateBody, dto::PartsBody, dto::PartsDto, dto::PartDto,
-        dto::ReceivedPartsDto, dto::ReceivedPartDto,
-        dto::DownloadDto, dto::GrantDto, dto::GrantBody, dto::GrantsDto, dto::TenantDto,
-        dto::TenantViewDto, dto::OnboardingDto, dto::CreateTenantBody, dto::UpdateTenantBody, dto::AuditDto,
-        events::WebhookBody, events::WebhookDto, events::EventDto, billing::BillingReceiptDto,
-        platform::PlatformMetricsDto, platform::TenantUsageDto,
-        tenants::SettingBody, tenants::SettingDto, tenants::FeatureBody, tenants::FeatureDto,
-        tenants::EffectiveConfigDto,
-        credentials::CredentialsBody, credentials::CredentialsDto, credentials::UploadSessionDto,
-        credentials::CompleteSessionBody, credentials::SessionFileBody,
-        credentials::SessionRegistrationDto, credentials::RefusedDto,
-        records::RetentionBody, records::HoldBody, records::FolderHoldBody, records::LegalHoldDto,
-        records::LegalHoldsDto, dto::RetentionDto, versions::InitiateVersionBody,
-        versions::VersionDto, versions::VersionsDto,
+        api::Problem, api::FileDto, api::InitiatedDto, api::PresignedDto, api::MultipartDto,
+        api::InitiateBody, api::UpdateBody, api::PartsBody, api::PartsDto, api::PartDto,
+        api::ReceivedPartsDto, api::ReceivedPartDto, api::DownloadDto, api::GrantDto,
+        api::GrantBody, api::GrantsDto, api::TenantDto, api::TenantViewDto,
+        api::OnboardingDto, api::CreateTenantBody, api::UpdateTenantBody, api::AuditDto,
+        api::WebhookBody, api::WebhookDto, api::EventDto, api::BillingReceiptDto,
+        api::PlatformMetricsDto, api::TenantUsageDto, api::SettingBody, api::SettingDto,
+        api::FeatureBody, api::FeatureDto, api::EffectiveConfigDto, api::CredentialsBody,
+        api::CredentialsDto, api::UploadSessionDto, api::CompleteSessionBody,
+        api::SessionFileBody, api::SessionRegistrationDto, api::RefusedDto,
+        api::RetentionBody, api::HoldBody, api::FolderHoldBody, api::LegalHoldDto,
+        api::LegalHoldsDto, api::RetentionDto, api::InitiateVersionBody, api::VersionDto,
+        api::VersionsDto,
     )),
     modifiers(&Bearer, &Conformance, &Constraints, &Shapes),
     tags((name = "files"), (name = "records"), (name = "versions"), (name = "permissions"), (name = "tenant"), (name = "platform"), (name = "events"), (name = "billing"))

@@ -1,42 +1,15 @@
 //! `/api/v1/platform/metrics`: platform administrators' view across
 //! tenants (the only read across tenants; no file names, no contents).
 
-use std::collections::BTreeMap;
-
 use actix_web::{HttpResponse, web};
-use serde::Serialize;
-use utoipa::ToSchema;
-use uuid::Uuid;
+use coffer_api::{PlatformMetricsDto, Problem, TenantUsageDto};
 
 use super::AppState;
 use super::auth::Authenticated;
-use super::error::{ApiError, Problem};
+use super::error::ApiError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/platform/metrics").route(web::get().to(metrics)));
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TenantUsageDto {
-    pub id: Uuid,
-    pub slug: String,
-    pub plan: String,
-    pub status: String,
-    pub used_bytes: u64,
-    pub file_count: u64,
-    pub reserved_bytes: u64,
-    pub users: u64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PlatformMetricsDto {
-    pub tenants: u64,
-    pub tenants_by_status: BTreeMap<String, u64>,
-    pub tenants_by_plan: BTreeMap<String, u64>,
-    pub files: u64,
-    pub bytes: u64,
-    pub users: u64,
-    pub usage: Vec<TenantUsageDto>,
 }
 
 /// Tenants by status and plan, files, bytes and users, and each tenant's

@@ -2,18 +2,19 @@
 //! `/files/{id}/legal-holds` and `/legal-holds`.
 
 use actix_web::{HttpResponse, web};
-use coffer_domain::{FileId, LogicalPath, Retention, RetentionMode};
+use coffer_api::{
+    BypassQuery, FileDto, FolderHoldBody, HoldBody, HoldsQuery, LegalHoldDto, LegalHoldsDto,
+    Problem, RetentionBody,
+};
+use coffer_domain::{FileId, Retention};
 use coffer_ports::LegalHold;
 use coffer_service::{HoldRequest, RetentionChange};
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::AppState;
 use super::auth::Authenticated;
-use super::dto::FileDto;
-use super::error::{ApiError, Problem};
+use super::convert;
+use super::error::ApiError;
 use super::json_body::JsonBody;
 
 type Result<T> = std::result::Result<T, ApiError>;
@@ -37,96 +38,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/legal-holds/{id}").route(web::delete().to(release)));
 }
 
-/// `PUT /files/{id}/retention`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RetentionBody {
-    /// `governance` (admins may shorten it with `bypass_governance`) or
-    /// `compliance` (nobody may shorten it).
-    #[schema(value_type = String, example = "compliance")]
-    pub mode: RetentionMode,
-    /// In the future, at most 100 years from now.
-    #[serde(deserialize_with = "super::instant::deserialize")]
-    #[schema(value_type = String, format = DateTime)]
-    pub retain_until: OffsetDateTime,
-    /// Needed to shorten a governance retention or turn it into nothing shorter.
-    #[serde(default)]
-    pub bypass_governance: bool,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct BypassQuery {
-    /// Needed to remove a governance retention before its date.
-    #[serde(default)]
-    pub bypass_governance: bool,
-}
-
-/// `POST /files/{id}/legal-holds`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HoldBody {
-    /// Why (a matter, a case number): 1 to 1000 characters.
-    #[schema(example = "Matter 2026-114: Acme v. Example")]
-    pub reason: String,
-}
-
-/// `POST /legal-holds`: a hold on every file in a folder and below it.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FolderHoldBody {
-    #[schema(value_type = String, example = "/contracts/acme")]
-    pub path: LogicalPath,
-    pub reason: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LegalHoldDto {
-    pub id: Uuid,
-    pub file_id: Uuid,
-    pub reason: String,
-    pub placed_by: String,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub placed_at: OffsetDateTime,
-}
-
-impl From<LegalHold> for LegalHoldDto {
-    fn from(h: LegalHold) -> Self {
-        Self {
-            id: h.id,
-            file_id: *h.file_id.as_uuid(),
-            reason: h.reason,
-            placed_by: h.placed_by.into(),
-            placed_at: h.placed_at,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LegalHoldsDto {
-    pub items: Vec<LegalHoldDto>,
-    /// Pass as `after` for the next page; absent on the last.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<Uuid>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct HoldsQuery {
-    /// The `next_cursor` of the previous page.
-    pub after: Option<Uuid>,
-    /// 1 to 1000; default 100.
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<u32>,
-}
-
 fn holds_page(holds: Vec<LegalHold>, limit: u32) -> LegalHoldsDto {
     let next_cursor = (holds.len() >= limit as usize)
         .then(|| holds.last().map(|h| h.id))
         .flatten();
     LegalHoldsDto {
-        items: holds.into_iter().map(LegalHoldDto::from).collect(),
+        items: holds.into_iter().map(convert::legal_hold).collect(),
         next_cursor,
     }
 }
@@ -209,7 +126,7 @@ pub async fn hold_file(
         )
         .await?;
     match holds.into_iter().next() {
-        Some(hold) => Ok(HttpResponse::Created().json(LegalHoldDto::from(hold))),
+        Some(hold) => Ok(HttpResponse::Created().json(convert::legal_hold(hold))),
         None => Err(coffer_service::ServiceError::not_found("file").into()),
     }
 }
@@ -225,7 +142,7 @@ pub async fn file_holds(
     id: web::Path<Uuid>,
     query: web::Query<HoldsQuery>,
 ) -> Result<HttpResponse> {
-    let limit = super::dto::page_limit(query.limit)?;
+    let limit = convert::page_limit(query.limit)?;
     let holds = state
         .coffer
         .files()
@@ -250,7 +167,7 @@ pub async fn hold_folder(
         .place_hold(&caller.0, HoldRequest::Folder(body.path), body.reason)
         .await?;
     Ok(HttpResponse::Created().json(LegalHoldsDto {
-        items: holds.into_iter().map(LegalHoldDto::from).collect(),
+        items: holds.into_iter().map(convert::legal_hold).collect(),
         next_cursor: None,
     }))
 }
@@ -264,7 +181,7 @@ pub async fn all_holds(
     caller: Authenticated,
     query: web::Query<HoldsQuery>,
 ) -> Result<HttpResponse> {
-    let limit = super::dto::page_limit(query.limit)?;
+    let limit = convert::page_limit(query.limit)?;
     let holds = state
         .coffer
         .files()
@@ -283,5 +200,5 @@ pub async fn release(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse> {
     let hold = state.coffer.files().release_hold(&caller.0, *id).await?;
-    Ok(HttpResponse::Ok().json(LegalHoldDto::from(hold)))
+    Ok(HttpResponse::Ok().json(convert::legal_hold(hold)))
 }

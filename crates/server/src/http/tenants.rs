@@ -1,17 +1,18 @@
 //! `/api/v1/tenants…`: the platform administrators' path.
 
 use actix_web::{HttpResponse, web};
+use coffer_api::{
+    CreateTenantBody, EffectiveConfigDto, FeatureBody, FeatureDto, PageDto, PageQuery, Problem,
+    SettingBody, SettingDto, TenantDto, TenantViewDto, UpdateTenantBody,
+};
 use coffer_domain::TenantId;
 use coffer_service::{CreateTenant, SetFeature, TenantUpdate};
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::AppState;
 use super::auth::Authenticated;
-use super::dto::*;
-use super::error::{ApiError, Problem};
+use super::convert;
+use super::error::ApiError;
 use super::json_body::JsonBody;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -103,7 +104,7 @@ pub async fn get(
         .tenants()
         .get_tenant(&caller.0, TenantId::from_uuid(*id))
         .await?;
-    Ok(HttpResponse::Ok().json(TenantViewDto::from(view)))
+    Ok(HttpResponse::Ok().json(convert::tenant_view(view)))
 }
 
 /// Change plan, limits or status (suspend, reactivate, cancel).
@@ -144,83 +145,6 @@ pub async fn retry(
         .retry_onboarding(&caller.0, TenantId::from_uuid(*id))
         .await?;
     Ok(HttpResponse::Accepted().json(TenantDto::from(tenant)))
-}
-
-/// A setting's new value; `null` clears it (the override or plan value applies again).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SettingBody {
-    /// `max_file_size` (bytes ≥ 1), `url_ttl_secs` (1…604800),
-    /// `allowed_content_types` (list of `type/subtype` or `type/*`),
-    /// `retention_days` (0…3650).
-    #[schema(value_type = Object)]
-    pub value: serde_json::Value,
-}
-
-/// A setting: what is stored (`null` when unset) and the limit's effective
-/// value with its source (`plan`, `override` or `setting`).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SettingDto {
-    pub key: String,
-    #[schema(value_type = Object)]
-    pub value: Option<serde_json::Value>,
-    #[schema(value_type = Object)]
-    pub effective: serde_json::Value,
-    /// `plan`, `override`, `setting`.
-    pub source: String,
-}
-
-/// A feature flag to store: on or off, until `expires_at` when given.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FeatureBody {
-    pub enabled: bool,
-    #[serde(default, deserialize_with = "super::instant::option::deserialize")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub expires_at: Option<OffsetDateTime>,
-}
-
-/// A flag's effective state (source `feature` while a stored flag applies,
-/// `default` otherwise) and the stored flag, expired or not.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FeatureDto {
-    pub key: String,
-    pub enabled: bool,
-    /// `default` or `feature`.
-    pub source: String,
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub expires_at: Option<OffsetDateTime>,
-    #[schema(value_type = Object)]
-    pub stored: Option<serde_json::Value>,
-}
-
-/// Every limit as `{value, source}` and every flag as `{enabled, source,
-/// expires_at}`; sources are `default`, `plan`, `override`, `setting`, `feature`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EffectiveConfigDto {
-    pub tenant_id: Uuid,
-    pub plan: String,
-    #[schema(value_type = String, format = DateTime)]
-    pub evaluated_at: String,
-    #[schema(value_type = Object)]
-    pub max_file_size: serde_json::Value,
-    #[schema(value_type = Object)]
-    pub max_total_bytes: serde_json::Value,
-    #[schema(value_type = Object)]
-    pub max_files: serde_json::Value,
-    #[schema(value_type = Object)]
-    pub allowed_content_types: serde_json::Value,
-    #[schema(value_type = Object)]
-    pub url_ttl_secs: serde_json::Value,
-    #[schema(value_type = Object)]
-    pub retention_days: serde_json::Value,
-    #[schema(value_type = Object)]
-    pub requests_per_minute: serde_json::Value,
-    #[schema(value_type = Object)]
-    pub user_requests_per_minute: serde_json::Value,
-    #[schema(value_type = Object)]
-    pub features: serde_json::Value,
 }
 
 fn setting_dto(view: coffer_service::SettingView) -> SettingDto {

@@ -1,17 +1,17 @@
 //! A file's versions (docs/records.md): `/files/{id}/versions…`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use coffer_domain::{ContentType, FileId, FileVersion, Sha256Digest};
+use coffer_api::{
+    DownloadDto, DownloadQuery, FileDto, InitiateVersionBody, InitiatedDto, Problem, VersionsDto,
+};
+use coffer_domain::FileId;
 use coffer_service::InitiateVersion;
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::AppState;
 use super::auth::Authenticated;
-use super::dto::{DownloadDto, DownloadQuery, FileDto, InitiatedDto};
-use super::error::{ApiError, Problem};
+use super::convert;
+use super::error::ApiError;
 use super::files::{presigned_download, streamed_content};
 use super::json_body::JsonBody;
 
@@ -35,68 +35,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/files/{id}/versions/{version}/restore",
         web::post().to(restore_version),
     );
-}
-
-/// `POST /files/{id}/versions`: new bytes for an existing file. Its name,
-/// folder, category, visibility and metadata stay the file's.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct InitiateVersionBody {
-    /// Exact size in bytes.
-    pub size: u64,
-    /// The file's current type when absent.
-    #[schema(value_type = Option<String>, example = "application/pdf")]
-    pub content_type: Option<ContentType>,
-    /// Hex or base64; the store then refuses other bytes.
-    #[schema(value_type = Option<String>)]
-    pub checksum_sha256: Option<Sha256Digest>,
-    /// Upload in presigned parts (large files).
-    #[serde(default)]
-    pub multipart: bool,
-}
-
-/// One version of a file's bytes.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct VersionDto {
-    #[schema(minimum = 1)]
-    pub version: u32,
-    pub size: u64,
-    /// Hex SHA-256.
-    pub checksum_sha256: Option<String>,
-    pub content_type: String,
-    /// Who uploaded (or restored) it.
-    pub uploaded_by: String,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub uploaded_at: OffsetDateTime,
-    /// It is the file's current version.
-    pub current: bool,
-}
-
-/// A file's versions, newest (current) first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct VersionsDto {
-    pub items: Vec<VersionDto>,
-}
-
-impl VersionsDto {
-    fn from_versions(versions: Vec<FileVersion>) -> Self {
-        let current = versions.first().map(|v| v.version);
-        Self {
-            items: versions
-                .into_iter()
-                .map(|v| VersionDto {
-                    current: Some(v.version) == current,
-                    version: v.version,
-                    size: v.size_bytes,
-                    checksum_sha256: v.checksum_sha256.map(|c| c.to_hex()),
-                    content_type: v.content_type.into(),
-                    uploaded_by: v.uploaded_by.into(),
-                    uploaded_at: v.uploaded_at,
-                })
-                .collect(),
-        }
-    }
 }
 
 /// Upload a new version: reserve it and presign its PUT (or parts), like
@@ -124,7 +62,7 @@ pub async fn initiate_version(
         .initiate_version(&caller.0, FileId::from_uuid(*id), request)
         .await?;
     state.metrics.upload_started();
-    Ok(HttpResponse::Created().json(InitiatedDto::from(up)))
+    Ok(HttpResponse::Created().json(convert::initiated(up)))
 }
 
 /// The file's versions, newest first.
@@ -141,7 +79,7 @@ pub async fn list_versions(
         .files()
         .list_versions(&caller.0, FileId::from_uuid(*id))
         .await?;
-    Ok(HttpResponse::Ok().json(VersionsDto::from_versions(versions)))
+    Ok(HttpResponse::Ok().json(VersionsDto::from(versions)))
 }
 
 /// A presigned download of one version.

@@ -6,8 +6,11 @@
 //! centuries away is "never", a listing bound before 1700 is "from the
 //! start"), so it is taken as the bound rather than refused — `9999-12-31`
 //! is a common way to write "never".
+//!
+//! Use it as `#[serde(with = "crate::instant")]`: instants are written as
+//! RFC 3339, as sent.
 
-use serde::Deserializer;
+use serde::{Deserializer, Serializer};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -20,28 +23,53 @@ fn storable(at: OffsetDateTime) -> OffsetDateTime {
     at.clamp(EARLIEST, LATEST)
 }
 
+/// An RFC 3339 instant, brought into the storable years.
+///
+/// # Errors
+/// Anything but an RFC 3339 instant.
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
     time::serde::rfc3339::deserialize(d).map(storable)
 }
 
+/// The instant as RFC 3339.
+///
+/// # Errors
+/// An instant RFC 3339 cannot write (a year beyond 9999).
+pub fn serialize<S: Serializer>(at: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+    time::serde::rfc3339::serialize(at, s)
+}
+
+/// The same for an optional instant (`null` is none).
 pub mod option {
     use super::*;
 
+    /// An RFC 3339 instant or `null`, brought into the storable years.
+    ///
+    /// # Errors
+    /// Anything but an RFC 3339 instant or `null`.
     pub fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<OffsetDateTime>, D::Error> {
         Ok(time::serde::rfc3339::option::deserialize(d)?.map(storable))
     }
+
+    /// The instant as RFC 3339, or `null`.
+    ///
+    /// # Errors
+    /// An instant RFC 3339 cannot write (a year beyond 9999).
+    pub fn serialize<S: Serializer>(at: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+        time::serde::rfc3339::option::serialize(at, s)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde::Deserialize;
+    use serde::{Deserialize, Serialize};
     use time::macros::datetime;
 
-    #[derive(Deserialize)]
+    #[derive(Deserialize, Serialize)]
     struct At {
-        #[serde(deserialize_with = "super::deserialize")]
+        #[serde(with = "super")]
         at: time::OffsetDateTime,
     }
 
@@ -63,5 +91,14 @@ mod tests {
         for bound in [super::EARLIEST, super::LATEST] {
             assert!(i64::try_from(bound.unix_timestamp_nanos()).is_ok());
         }
+    }
+
+    #[test]
+    fn instants_are_written_as_rfc_3339() {
+        let written = serde_json::to_value(At {
+            at: datetime!(2026-12-03 09:00 UTC),
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(written["at"], "2026-12-03T09:00:00Z");
     }
 }

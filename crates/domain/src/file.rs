@@ -353,7 +353,10 @@ impl FileStatus {
     }
 }
 
-fn holds_nul(value: &serde_json::Value) -> bool {
+/// Whether any string or key in `value` holds U+0000, which no PostgreSQL
+/// text or `jsonb` stores (metadata refuses it; the server refuses it in any
+/// request body).
+pub fn holds_nul(value: &serde_json::Value) -> bool {
     match value {
         serde_json::Value::String(text) => text.contains('\0'),
         serde_json::Value::Array(items) => items.iter().any(holds_nul),
@@ -378,7 +381,10 @@ impl Metadata {
     }
 
     fn from_map(map: serde_json::Map<String, serde_json::Value>) -> Result<Self, ValidationError> {
-        if holds_nul(&serde_json::Value::Object(map.clone())) {
+        if map
+            .iter()
+            .any(|(key, value)| key.contains('\0') || holds_nul(value))
+        {
             return Err(ValidationError::new(
                 "metadata",
                 "must not contain U+0000 (NUL), which no database text holds",

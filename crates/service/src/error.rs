@@ -233,3 +233,22 @@ impl From<IdentityError> for ServiceError {
         Self::new(ErrorKind::Unauthenticated, code, err.message().to_owned())
     }
 }
+
+/// A page's `limit`: 1 to [`coffer_ports::MAX_PAGE_SIZE`], 100 when absent.
+///
+/// # Errors
+/// `Invalid` (`invalid_limit`) outside that range.
+pub fn page_limit(limit: Option<u32>) -> Result<u32, ServiceError> {
+    let limit = limit.unwrap_or(100);
+    if (1..=coffer_ports::MAX_PAGE_SIZE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ServiceError::invalid(
+            coffer_domain::ErrorCode::InvalidLimit,
+            format!(
+                "limit must be between 1 and {}",
+                coffer_ports::MAX_PAGE_SIZE
+            ),
+        ))
+    }
+}

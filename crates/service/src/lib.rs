@@ -56,7 +56,7 @@ pub use credentials::{
     CredentialAccess, Credentials, CredentialsRequest, IssuedCredentials, MIN_CREDENTIAL_TTL,
 };
 pub use effective_config::EffectiveConfigs;
-pub use error::{ErrorKind, ServiceError};
+pub use error::{ErrorKind, ServiceError, page_limit};
 pub use events::{DeliveryPolicy, DispatchReport, Events, Webhook};
 pub use files::{
     Files, HoldRequest, InitiateUpload, InitiateVersion, InitiatedUpload, ListFiles,

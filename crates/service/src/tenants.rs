@@ -133,13 +133,7 @@ impl Tenants {
     ) -> Result<Page<Tenant>, ServiceError> {
         caller.require_platform_admin()?;
         let after = cursor.as_deref().map(PageCursor::decode).transpose()?;
-        let limit = limit.unwrap_or(100);
-        if !(1..=1000).contains(&limit) {
-            return Err(ServiceError::invalid(
-                ErrorCode::InvalidLimit,
-                "limit must be between 1 and 1000",
-            ));
-        }
+        let limit = crate::error::page_limit(limit)?;
         Ok(self.registry.list_tenants(after, limit).await?)
     }
 

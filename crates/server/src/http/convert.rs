@@ -73,22 +73,9 @@ pub fn part_requests(body: PartsBody) -> Result<Vec<PartRequest>, ServiceError> 
         .collect())
 }
 
-/// A page's `limit`: 1 to [`coffer_ports::MAX_PAGE_SIZE`], 100 when absent
-/// (`422 invalid_limit` otherwise, as the listings of the service answer).
+/// A page's `limit`, checked as the service's own listings check it.
 pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
-    let limit = limit.unwrap_or(100);
-    if (1..=coffer_ports::MAX_PAGE_SIZE).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(ApiError::new(
-            coffer_service::ErrorKind::Invalid,
-            ErrorCode::InvalidLimit,
-            format!(
-                "limit must be between 1 and {}",
-                coffer_ports::MAX_PAGE_SIZE
-            ),
-        ))
-    }
+    Ok(coffer_service::page_limit(limit)?)
 }
 
 pub fn presigned(r: PresignedRequest) -> PresignedDto {

@@ -14,7 +14,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
-use coffer_domain::ErrorCode;
+use coffer_domain::{ErrorCode, holds_nul};
 use coffer_service::ErrorKind;
 use serde::de::DeserializeOwned;
 use serde_json::{Number, Value};
@@ -71,19 +71,6 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
-/// Whether any string or key holds U+0000: no text column or `jsonb` of
-/// PostgreSQL stores it, so it is refused up front, as invalid, in any body.
-fn holds_nul(value: &Value) -> bool {
-    match value {
-        Value::String(text) => text.contains('\0'),
-        Value::Array(items) => items.iter().any(holds_nul),
-        Value::Object(fields) => fields
-            .iter()
-            .any(|(key, value)| key.contains('\0') || holds_nul(value)),
-        _ => false,
-    }
-}
-
 /// The largest magnitude a float keeps as a `u64` or `i64` exactly.
 const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
 const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
@@ -117,7 +104,9 @@ fn integral_floats_as_integers(value: &mut Value) {
 mod tests {
     use serde_json::json;
 
-    use super::{holds_nul, integral_floats_as_integers};
+    use coffer_domain::holds_nul;
+
+    use super::integral_floats_as_integers;
 
     #[test]
     fn nul_is_found_in_any_string_or_key() {

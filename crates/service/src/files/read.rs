@@ -61,13 +61,7 @@ impl Files {
         request: ListFiles,
     ) -> Result<Page<FileRecord>, ServiceError> {
         let (tenant, scope) = caller.member()?;
-        let limit = request.limit.unwrap_or(100);
-        if !(1..=1000).contains(&limit) {
-            return Err(ServiceError::invalid(
-                ErrorCode::InvalidLimit,
-                "limit must be between 1 and 1000",
-            ));
-        }
+        let limit = crate::error::page_limit(request.limit)?;
         let after = request
             .cursor
             .as_deref()

@@ -226,7 +226,7 @@ pub struct PartsDto {
 }
 
 /// `GET /files` filters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
@@ -240,6 +240,10 @@ pub struct ListQuery {
     pub prefix: Option<LogicalPath>,
     /// Filename contains (case-insensitive).
     pub q: Option<String>,
+    /// Exactly this filename (compared in NFC, as stored); with `path`,
+    /// the one file at that place.
+    #[param(value_type = Option<String>)]
+    pub filename: Option<Filename>,
     /// JSON object the metadata must contain, e.g. `{"case":"A-1"}`.
     pub metadata: Option<String>,
     /// `available` (default), `pending`, `scanning`, `quarantined` or `deleted`

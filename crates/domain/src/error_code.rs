@@ -28,6 +28,15 @@ macro_rules! error_codes {
                     $(Self::$variant => $code,)+
                 }
             }
+
+            /// The code a client read from a problem document; `None` for a
+            /// code this version does not know (a newer server's).
+            pub fn from_code(code: &str) -> Option<Self> {
+                match code {
+                    $($code => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
         }
     };
 }
@@ -286,6 +295,14 @@ mod tests {
                 "{code:?} is not snake_case"
             );
         }
+    }
+
+    #[test]
+    fn every_code_reads_back_from_its_string() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_code(code.as_str()), Some(*code));
+        }
+        assert_eq!(ErrorCode::from_code("a_code_from_a_newer_server"), None);
     }
 
     #[test]

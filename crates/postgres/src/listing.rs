@@ -103,6 +103,9 @@ pub(crate) fn files_query(tenant: TenantId, query: &FileQuery) -> FilesQuery<'st
             lower(files::filename).like(format!("%{}%", like_escape(&needle.to_lowercase()))),
         );
     }
+    if let Some(filename) = &query.filename {
+        q = q.filter(files::filename.eq(filename.as_str().to_owned()));
+    }
     if let Some(metadata) = &query.metadata {
         q = q.filter(files::metadata.contains(serde_json::Value::Object(metadata.clone())));
     }

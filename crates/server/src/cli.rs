@@ -72,10 +72,16 @@ pub enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The client commands (docs/client.md).
+    #[command(flatten)]
+    Client(coffer_cli::ClientCommand),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
+    /// List the tenant's audit log through the API, newest first (tenant
+    /// admins; a client command: docs/client.md).
+    List(coffer_cli::AuditList),
     /// Write a tenant's audit log as JSON lines, oldest first, each entry
     /// with its chain, seq, prev_hash and hash (docs/audit.md verifies it
     /// offline).
@@ -129,13 +135,68 @@ pub enum TenantCommand {
     },
 }
 
+fn mint_dev_token(
+    config: &Config,
+    tenant: Option<&TenantClaim>,
+    sub: String,
+    roles: &[Role],
+    ttl: time::Duration,
+) -> Result<String, Error> {
+    let issuer = DevIssuer::open(&config.data_dir)?;
+    Ok(issuer.mint(tenant, &Subject::new(sub)?, roles, ttl)?)
+}
+
+/// `coffer login --dev`: a dev token of the embedded server configured here,
+/// valid for a day (the dev issuer has no refresh tokens).
+fn mint_dev_login(
+    config_path: Option<&std::path::Path>,
+    login: &coffer_cli::DevLogin,
+) -> Result<String, coffer_cli::Failure> {
+    let usage = |e: Error| coffer_cli::Failure::usage(format!("login --dev: {e}"));
+    let config = Config::load(config_path).map_err(|e| usage(e.into()))?;
+    let roles = login
+        .roles
+        .iter()
+        .map(|r| r.parse::<Role>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| usage(e.into()))?;
+    let tenant = match &login.tenant {
+        Some(raw) => Some(
+            TenantClaim::parse(raw)
+                .ok_or_else(|| usage("--tenant is neither a slug nor an id".into()))?,
+        ),
+        None => None,
+    };
+    mint_dev_token(
+        &config,
+        tenant.as_ref(),
+        login.sub.clone(),
+        &roles,
+        time::Duration::days(1),
+    )
+    .map_err(usage)
+}
+
 /// Run a parsed command line.
 ///
 /// # Errors
 /// Whatever the command failed with, to be printed by `main`.
 pub async fn run(cli: Cli) -> Result<(), Error> {
+    // Client commands talk to a server: they need no server configuration,
+    // except `login --dev`, which mints with the embedded server's key.
+    match cli.command {
+        Command::Client(command) => {
+            let config_path = cli.config.clone();
+            let mint =
+                move |login: &coffer_cli::DevLogin| mint_dev_login(config_path.as_deref(), login);
+            return Ok(coffer_cli::run(command, &mint).await?);
+        }
+        Command::Audit(AuditCommand::List(args)) => return Ok(coffer_cli::audit_list(args).await?),
+        _ => {}
+    }
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
+        Command::Client(_) | Command::Audit(AuditCommand::List(_)) => Ok(()),
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(&config).await,
         Command::Reap => {
@@ -172,13 +233,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 }
                 None => None,
             };
-            let issuer = DevIssuer::open(&config.data_dir)?;
-            let token = issuer.mint(
-                tenant.as_ref(),
-                &Subject::new(sub)?,
-                &roles,
-                parse_ttl(&ttl)?,
-            )?;
+            let token = mint_dev_token(&config, tenant.as_ref(), sub, &roles, parse_ttl(&ttl)?)?;
             println!("{token}");
             Ok(())
         }

@@ -9,7 +9,11 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("coffer: {err}");
-            std::process::ExitCode::FAILURE
+            // Client commands exit with their failure class (docs/client.md).
+            err.downcast_ref::<coffer_cli::Failure>()
+                .map_or(std::process::ExitCode::FAILURE, |f| {
+                    std::process::ExitCode::from(f.exit)
+                })
         }
     }
 }

@@ -160,6 +160,7 @@ impl Sweeper {
                     path: None,
                     prefix: None,
                     name_contains: None,
+                    filename: None,
                     metadata: None,
                     owner: None,
                     after,

@@ -69,6 +69,9 @@ pub(crate) fn files_query(tenant: &str, query: &FileQuery) -> Result<FilesQuery,
     if let Some(needle) = query.name_contains.as_ref().filter(|n| !n.is_empty()) {
         q = q.filter(instr(coffer_lower(files::filename), needle.to_lowercase()).gt(0));
     }
+    if let Some(filename) = &query.filename {
+        q = q.filter(files::filename.eq(filename.as_str().to_owned()));
+    }
     if let Some(metadata) = &query.metadata {
         let needle = serde_json::Value::Object(metadata.clone()).to_string();
         q = q.filter(coffer_json_contains(files::metadata, needle));

@@ -753,6 +753,34 @@ pub async fn list_files_filters(ports: MetadataPorts) {
             set(&["100%_done.txt", "root.txt"]),
         ),
         (
+            with(&|q| q.filename = Some(Filename::new("Annual Report.PDF").unwrap())),
+            set(&["Annual Report.PDF"]),
+        ),
+        (
+            // Exact: neither a part of the name nor another case.
+            with(&|q| q.filename = Some(Filename::new("Annual Report").unwrap())),
+            set(&[]),
+        ),
+        (
+            with(&|q| q.filename = Some(Filename::new("annual report.pdf").unwrap())),
+            set(&[]),
+        ),
+        (
+            // With a folder: the file at that place, not a namesake below it.
+            with(&|q| {
+                q.filename = Some(Filename::new("photo.png").unwrap());
+                q.path = Some(LogicalPath::new("/docs").unwrap());
+            }),
+            set(&[]),
+        ),
+        (
+            with(&|q| {
+                q.filename = Some(Filename::new("photo.png").unwrap());
+                q.path = Some(LogicalPath::new("/docs/2024").unwrap());
+            }),
+            set(&["photo.png"]),
+        ),
+        (
             with(&|q| {
                 q.metadata = json!({"project": "apollo"}).as_object().cloned();
             }),

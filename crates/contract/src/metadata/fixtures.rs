@@ -190,6 +190,7 @@ pub fn query(filter: ReadFilter) -> FileQuery {
         path: None,
         prefix: None,
         name_contains: None,
+        filename: None,
         metadata: None,
         owner: None,
         after: None,

@@ -148,6 +148,8 @@ pub struct FileQuery {
     pub prefix: Option<LogicalPath>,
     /// Case-insensitive substring of the filename.
     pub name_contains: Option<String>,
+    /// Exactly this filename (with `path`, the one file at a place).
+    pub filename: Option<Filename>,
     /// JSON containment (`metadata @> this`).
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
     pub owner: Option<Subject>,

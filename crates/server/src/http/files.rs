@@ -360,6 +360,7 @@ pub async fn list(
         path: q.path,
         prefix: q.prefix,
         q: q.q,
+        filename: q.filename,
         metadata,
         status: q.status,
         owner,

@@ -204,6 +204,7 @@ const PARAMETERS: &[(&str, &str, Rule)] = &[
     ("/api/v1/files", "owner", SUBJECT),
     ("/api/v1/files", "path", FOLDER),
     ("/api/v1/files", "prefix", FOLDER),
+    ("/api/v1/files", "filename", NAME),
     (
         "/api/v1/tenants/{id}/features/{key}",
         "key",
@@ -506,6 +507,10 @@ mod tests {
                 .unwrap_or_default()
         };
         assert!(parameter("/api/v1/files", "category")["pattern"].is_string());
+        assert_eq!(
+            parameter("/api/v1/files", "filename")["pattern"],
+            property(&doc, "InitiateBody", "filename")["pattern"]
+        );
         assert_eq!(
             strings(&parameter("/api/v1/files", "status")["enum"]),
             ["pending", "scanning", "available", "quarantined", "deleted"]

@@ -160,6 +160,12 @@ async fn bad_input_is_a_clear_4xx(mode: Mode) {
     )
     .await;
     problem(
+        get("/api/v1/files?filename=a%2Fb.pdf").await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "malformed_query",
+    )
+    .await;
+    problem(
         get("/api/v1/nothing-here").await.unwrap(),
         StatusCode::NOT_FOUND,
         "route_not_found",

@@ -118,6 +118,7 @@ async fn assert_rows_match_objects(server: &TestServer, slug: &str) {
                 path: None,
                 prefix: None,
                 name_contains: None,
+                filename: None,
                 metadata: None,
                 owner: None,
                 after,

@@ -9,6 +9,7 @@ mod audit;
 mod audit_chain;
 mod bad_input;
 mod billing;
+mod client_cli;
 mod cors;
 mod credentials;
 mod dedicated_databases;

@@ -1,8 +1,8 @@
 //! Reading files: metadata, listings, download URLs and streamed content.
 
 use coffer_domain::{
-    Action, Category, DispositionKind, ErrorCode, FileId, FileRecord, FileStatus, LogicalPath,
-    PageCursor, Role, Subject, content_disposition,
+    Action, Category, DispositionKind, ErrorCode, FileId, FileRecord, FileStatus, Filename,
+    LogicalPath, PageCursor, Role, Subject, content_disposition,
 };
 use coffer_ports::{
     ByteRange, FileQuery, GetObject, Page, PresignGet, PresignedRequest, ReadFilter,
@@ -21,6 +21,8 @@ pub struct ListFiles {
     pub prefix: Option<LogicalPath>,
     /// Case-insensitive substring of the filename.
     pub q: Option<String>,
+    /// Exactly this filename (NFC, as stored).
+    pub filename: Option<Filename>,
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
     /// Defaults to `available`; `deleted` lists the trash.
     pub status: Option<FileStatus>,
@@ -95,6 +97,7 @@ impl Files {
             path: request.path,
             prefix: request.prefix,
             name_contains,
+            filename: request.filename,
             metadata: request.metadata,
             owner: request.owner,
             after,
@@ -237,6 +240,7 @@ fn list_record(
         "path": request.path,
         "prefix": request.prefix,
         "q": q,
+        "filename": request.filename,
         "metadata": request.metadata,
         "status": request.status,
         "owner": request.owner,

@@ -1,0 +1,184 @@
+//! The client commands of the `coffer` binary: sign in, then list, copy,
+//! move, delete, restore, inspect and share files, and read the audit log
+//! — all through [`coffer_client`], so the bytes go straight between this
+//! machine and the store.
+//!
+//! They live in the one `coffer` binary beside the server's commands: one
+//! thing to install, and `coffer login --dev` on a developer's machine
+//! mints its token with the embedded server's own key (the server crate
+//! passes that in as a [`DevMinter`]). Exit codes are per failure class
+//! ([`exit::code`], docs/client.md).
+
+mod address;
+mod commands;
+pub mod exit;
+mod files;
+mod login_store;
+mod progress;
+mod resume;
+mod settings;
+mod transfer;
+
+use clap::{Args, Subcommand};
+
+pub use exit::Failure;
+
+/// `coffer login --dev`'s request: a dev token for this tenant, user and roles.
+#[derive(Debug, Clone)]
+pub struct DevLogin {
+    pub tenant: Option<String>,
+    pub sub: String,
+    pub roles: Vec<String>,
+}
+
+/// Mints a dev token (the embedded server's issuer), as the server crate can.
+pub type DevMinter<'a> = &'a (dyn Fn(&DevLogin) -> Result<String, Failure> + Sync);
+
+/// Options every client command takes.
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// The Coffer server (default: COFFER_SERVER, then the login's).
+    #[arg(long, global = true)]
+    pub server: Option<String>,
+    /// Machine-readable output: one JSON object per line.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Sign in: the device authorization grant against the issuer (or,
+    /// with --dev, a dev token of the embedded server on this machine).
+    Login {
+        #[command(flatten)]
+        common: Common,
+        /// The OpenID Connect issuer (default: COFFER_ISSUER or client.toml).
+        #[arg(long)]
+        issuer: Option<String>,
+        /// The OAuth client (default: COFFER_CLIENT_ID, client.toml, then `coffer-cli`).
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Embedded mode: mint a dev token instead (needs --sub and --role).
+        #[arg(long)]
+        dev: bool,
+        /// With --dev: the tenant (slug or id).
+        #[arg(long, requires = "dev")]
+        tenant: Option<String>,
+        /// With --dev: the user.
+        #[arg(long, requires = "dev")]
+        sub: Option<String>,
+        /// With --dev: admin, editor, viewer or platform-admin (repeatable).
+        #[arg(long = "role", requires = "dev")]
+        roles: Vec<String>,
+    },
+    /// Forget the stored sign-in.
+    Logout {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List a folder (`coffer:/folder/`), or everything below it with -r.
+    Ls {
+        #[command(flatten)]
+        common: Common,
+        /// The folder (default coffer:/).
+        place: Option<String>,
+        /// Include every folder below.
+        #[arg(short, long)]
+        recursive: bool,
+        /// Filename contains (case-insensitive).
+        #[arg(long)]
+        q: Option<String>,
+        /// `available` (default), `pending`, `scanning`, `quarantined` or `deleted`.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Copy files up (local → coffer:) or down (coffer: → local).
+    Cp {
+        #[command(flatten)]
+        common: Common,
+        source: String,
+        destination: String,
+        /// Copy a directory (or a Coffer folder) and everything below it.
+        #[arg(short, long)]
+        recursive: bool,
+        /// Parts sent at once for large files.
+        #[arg(long, default_value_t = coffer_client::DEFAULT_PARALLELISM)]
+        parallel: usize,
+    },
+    /// Rename or move a file within Coffer.
+    Mv {
+        #[command(flatten)]
+        common: Common,
+        source: String,
+        destination: String,
+    },
+    /// Move a file to the trash (or erase it with --permanent).
+    Rm {
+        #[command(flatten)]
+        common: Common,
+        place: String,
+        #[arg(long)]
+        permanent: bool,
+    },
+    /// Bring a file back from the trash.
+    Restore {
+        #[command(flatten)]
+        common: Common,
+        place: String,
+    },
+    /// Show a file's metadata.
+    Info {
+        #[command(flatten)]
+        common: Common,
+        place: String,
+    },
+    /// Give a member (`user:<sub>`) or a role (`role:<name>`) access to a file.
+    Share {
+        #[command(flatten)]
+        common: Common,
+        place: String,
+        /// `user:<sub>` or `role:<name>`.
+        #[arg(long = "with")]
+        subject: String,
+        /// read, write or manage.
+        #[arg(long, default_value = "read")]
+        access: String,
+        /// Until when (RFC 3339); default: no end.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+}
+
+/// `coffer audit list`: the tenant's audit log, newest first (tenant admins).
+#[derive(Debug, Clone, Args)]
+pub struct AuditList {
+    #[command(flatten)]
+    pub common: Common,
+    /// Only this file's entries.
+    #[arg(long)]
+    pub file: Option<String>,
+    #[arg(long)]
+    pub action: Option<String>,
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// At most this many entries.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+/// Runs a client command.
+///
+/// # Errors
+/// The [`Failure`] to print, with its exit code.
+pub async fn run(command: ClientCommand, dev: DevMinter<'_>) -> Result<(), Failure> {
+    commands::run(command, dev).await
+}
+
+/// Runs `coffer audit list` (the server's `audit` command holds it beside
+/// its own `export` and `verify`).
+///
+/// # Errors
+/// The [`Failure`] to print, with its exit code.
+pub async fn audit_list(args: AuditList) -> Result<(), Failure> {
+    commands::audit_list(args).await
+}

@@ -15,6 +15,21 @@
 //   POST /admin/realms/<realm>/mint          -> {token} body {claims?, header?, sign?}
 //        claims/header are merged over defaults (null deletes a default);
 //        sign: "rs256" (current key, default) | "hs256-public-key" | "none"
+//
+// Device authorization grant (RFC 8628), for `coffer login`: public clients
+// `coffer-device` (access tokens of 600 s) and `coffer-device-short` (4 s, to
+// see tokens renewed mid-transfer), both with refresh tokens. Every endpoint
+// is in the realm's discovery document. A scripted sign-in (cookies kept):
+//   1. POST {device_authorization_endpoint} client_id=coffer-device
+//        -> {device_code, user_code, verification_uri_complete, interval}
+//   2. GET  {verification_uri_complete}          -> a form with hidden `xsrf`
+//      POST {verification_uri} xsrf, user_code, confirm=yes
+//        -> 303 to /realms/<realm>/interaction/<uid>
+//   3. POST /realms/<realm>/interaction/<uid> username, password
+//        -> 303 back into the provider -> 303 ... -> the success page
+//      (consent is implied for these first-party clients)
+//   4. the device's POST {token_endpoint} grant_type=device_code now answers
+//      the tokens; grant_type=refresh_token renews them.
 import { createHmac, createPublicKey, generateKeyPair, randomUUID, sign as rsaSign } from 'node:crypto';
 import { promisify } from 'node:util';
 import { createServer } from 'node:http';
@@ -82,7 +97,17 @@ const SERVICE_CLAIMS = {
   },
 };
 
+// Access token lifetime per client (seconds).
+const DEVICE_CLIENTS = { 'coffer-device': TOKEN_TTL, 'coffer-device-short': 4 };
+
 const CLIENTS = [
+  ...Object.keys(DEVICE_CLIENTS).map((client_id) => ({
+    client_id,
+    token_endpoint_auth_method: 'none',
+    grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+    redirect_uris: [],
+    response_types: [],
+  })),
   {
     client_id: 'coffer-cli',
     client_secret: CLI_SECRET,
@@ -143,25 +168,62 @@ async function passwordGrant(ctx) {
   ctx.body = { access_token: value, expires_in: token.expiration, token_type: 'Bearer', scope: 'api' };
 }
 
+const page = (title, body) => `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${title}</title></head>`
+  + `<body><h1>${title}</h1>${body}</body></html>`;
+
 function buildProvider(issuer, keys) {
+  const mount = new URL(issuer).pathname;
   const provider = new Provider(issuer, {
     clients: CLIENTS,
     jwks: { keys: keys.map((k) => k.jwk) },
+    findAccount: (ctx, id) => (Object.hasOwn(USERS, id) ? { accountId: id, claims: () => ({ sub: id }) } : undefined),
+    interactions: { url: (ctx, interaction) => `${mount}/interaction/${interaction.uid}` },
+    // First-party clients: the grant is implied, no consent page.
+    loadExistingGrant: async (ctx) => {
+      const { client, session, result, provider: p } = ctx.oidc;
+      const grantId = result?.consent?.grantId || session.grantIdFor(client.clientId);
+      if (grantId) return p.Grant.find(grantId);
+      if (!Object.hasOwn(DEVICE_CLIENTS, client.clientId) || !session.accountId) return undefined;
+      const grant = new p.Grant({ clientId: client.clientId, accountId: session.accountId });
+      grant.addOIDCScope('openid offline_access');
+      grant.addResourceScope(RESOURCE, 'api');
+      await grant.save();
+      return grant;
+    },
+    issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      deviceFlow: {
+        enabled: true,
+        userCodeInputSource: async (ctx, form) => { ctx.body = page('Enter your code', form); },
+        userCodeConfirmSource: async (ctx, form, client, deviceInfo, userCode) => {
+          ctx.body = page('Confirm', `<p>${userCode}</p>${form}<button type="submit" form="op.deviceConfirmForm">Continue</button>`);
+        },
+        successSource: async (ctx) => { ctx.body = page('Signed in', '<p>You can close this page.</p>'); },
+      },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => RESOURCE,
         useGrantedResource: () => true,
-        getResourceServerInfo: (ctx, resource) => {
+        getResourceServerInfo: (ctx, resource, client) => {
           if (resource !== RESOURCE) throw new errors.InvalidTarget();
-          return resourceServerInfo;
+          const ttl = DEVICE_CLIENTS[client?.clientId];
+          return ttl ? { ...resourceServerInfo, accessTokenTTL: ttl } : resourceServerInfo;
         },
       },
     },
     extraTokenClaims: (ctx, token) => keycloakClaims(token),
-    ttl: { AccessToken: TOKEN_TTL, ClientCredentials: TOKEN_TTL },
+    ttl: {
+      // Per resource server (and so per device client, above).
+      AccessToken: (ctx, token) => token.resourceServer?.accessTokenTTL ?? TOKEN_TTL,
+      ClientCredentials: (ctx, token) => token.resourceServer?.accessTokenTTL ?? TOKEN_TTL,
+      DeviceCode: 600,
+      RefreshToken: 24 * 3600,
+      Grant: 24 * 3600,
+      Session: 24 * 3600,
+      Interaction: 600,
+    },
   });
   provider.registerGrantType('password', passwordGrant, ['username', 'password', 'resource']);
   return provider;
@@ -242,6 +304,33 @@ async function readJson(req) {
   return text ? JSON.parse(text) : {};
 }
 
+async function readForm(req) {
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+// The sign-in page of an interaction: a password form (the users and the
+// password of the password grant).
+async function interaction(r, req, res) {
+  const details = await r.provider.interactionDetails(req, res);
+  const form = (error) => page('Sign in', `${error ? `<p>${error}</p>` : ''}`
+    + `<form method="post"><label>Username <input name="username"></label>`
+    + `<label>Password <input name="password" type="password"></label><button>Sign in</button></form>`);
+  if (req.method !== 'POST') {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    return res.end(form());
+  }
+  const params = await readForm(req);
+  const username = params.get('username') ?? '';
+  if (!Object.hasOwn(USERS, username) || params.get('password') !== PASSWORD) {
+    res.writeHead(401, { 'content-type': 'text/html' });
+    return res.end(form('Wrong username or password.'));
+  }
+  const result = details.prompt.name === 'login' ? { login: { accountId: username } } : {};
+  return r.provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
+}
+
 const LOCAL = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 const REALM_NAME = '([a-z0-9-]{1,40})';
 const ADMIN = new RegExp(`^/admin/realms/${REALM_NAME}/(rotate|jwks-fetches|mint)$`);
@@ -270,6 +359,7 @@ const server = createServer(async (req, res) => {
     const r = await realm(m[1]);
     const rest = m[2] ?? '/';
     if (req.method === 'GET' && rest === '/jwks') r.jwksFetches += 1;
+    if (/^\/interaction\/[^/]+$/.test(rest)) return await interaction(r, req, res);
     // Mounted under a prefix: oidc-provider derives its mount path from originalUrl.
     req.originalUrl = req.url;
     req.url = rest + url.search;

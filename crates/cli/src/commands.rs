@@ -378,12 +378,20 @@ async fn finish_login(
         client_id: client_id.clone(),
         tokens,
     };
-    // Checked against the server before it is stored: a login that works.
-    let client = Client::builder(server.clone())
-        .token_source(login.clone().token_source(dirs))
-        .build()?;
-    let tenant = client.tenant().await?;
+    // Stored first (checking it may renew it, and the renewal is stored
+    // over it), then checked against the server: a login that fails there
+    // is not kept.
     login.save(dirs)?;
+    let client = Client::builder(server.clone())
+        .token_source(login.token_source(dirs))
+        .build()?;
+    let tenant = match client.tenant().await {
+        Ok(tenant) => tenant,
+        Err(e) => {
+            Login::remove(dirs)?;
+            return Err(e.into());
+        }
+    };
     Settings {
         server: Some(server),
         issuer,

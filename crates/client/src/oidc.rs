@@ -183,7 +183,6 @@ impl Issuer {
     /// # Errors
     /// [`Error::Auth`] when the grant is refused or expires.
     pub async fn wait_for_device(&self, authorization: &DeviceAuthorization) -> Result<Tokens> {
-        let issued_at = OffsetDateTime::now_utc();
         let client = self.client();
         let response = client
             .exchange_device_access_token(&authorization.response)
@@ -191,7 +190,8 @@ impl Issuer {
             .request_async(&self.http, tokio::time::sleep, None)
             .await
             .map_err(|e| Error::Auth(format!("device grant: {}", chain(&e))))?;
-        Ok(tokens(&response, issued_at))
+        // Issued when the last poll was answered, not when polling began.
+        Ok(tokens(&response, OffsetDateTime::now_utc()))
     }
 
     /// Renews tokens with a refresh token.

@@ -666,3 +666,132 @@ async fn a_store_that_is_down_exits_unavailable_after_retries() {
     );
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
+
+#[actix_web::test]
+async fn login_through_the_device_grant_then_tokens_renew_during_a_transfer() {
+    let server = TestServer::start(Mode::Production).await;
+    // The issuer's alice belongs to tenant `acme`.
+    let created = server
+        .create_tenant(&json!({
+            "slug": "acme", "display_name": "Acme", "plan": "starter", "region": "eu-west",
+            "limit_overrides": {"max_file_size": 256 * MIB},
+        }))
+        .await;
+    server.wait_onboarded(created["id"].as_str().unwrap()).await;
+    let issuer = std::env::var("COFFER_TEST_OIDC_ISSUER").unwrap();
+    let cli = Cli::new(&server, None);
+
+    // `coffer login` shows where to sign in, then waits.
+    let mut login = cli
+        .command(&[
+            "login",
+            "--json",
+            "--issuer",
+            &issuer,
+            "--client-id",
+            "coffer-device-short",
+        ])
+        .spawn()
+        .unwrap();
+    let mut stdout = tokio::io::BufReader::new(login.stdout.take().unwrap());
+    let mut first = String::new();
+    tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut first)
+        .await
+        .unwrap();
+    let shown: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{first:?}: {e}"));
+    sign_in_on_the_issuers_pages(&shown, "alice").await;
+    let mut rest = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stdout, &mut rest)
+        .await
+        .unwrap();
+    let status = login.wait().await.unwrap();
+    assert!(status.success(), "login failed: {rest}");
+    let signed_in: Value = serde_json::from_str(rest.trim()).unwrap();
+    assert_eq!(signed_in, json!({"signed_in": true, "tenant": "acme"}));
+
+    // The session is the user's alone.
+    let tokens_file = cli.dir().join("config/coffer/tokens.json");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&tokens_file).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let settings = std::fs::read_to_string(cli.dir().join("config/coffer/client.toml")).unwrap();
+    assert!(
+        settings.contains(&issuer) && settings.contains("coffer-device-short"),
+        "{settings}"
+    );
+
+    // Access tokens live 4 s and are renewed at half that: a transfer of a
+    // few seconds renews them while it runs, and never meets a 401.
+    let local = cli.dir().join("recording.wav");
+    write_pseudo_random(&local, 200 * MIB, 3);
+    let started = time::OffsetDateTime::now_utc();
+    let report = cli
+        .ok(&[
+            "cp",
+            "--parallel",
+            "1",
+            local.to_str().unwrap(),
+            "coffer:/calls/",
+        ])
+        .await
+        .remove(0);
+    let ended = time::OffsetDateTime::now_utc();
+    assert_eq!(report["file"]["checksum_sha256"], sha256_file(&local));
+    assert_eq!(report["file"]["owner"], "alice");
+    let stored: Value = serde_json::from_slice(&std::fs::read(&tokens_file).unwrap()).unwrap();
+    let renewed = time::OffsetDateTime::parse(
+        stored["tokens"]["issued_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert!(
+        renewed > started + time::Duration::milliseconds(500) && renewed < ended,
+        "the stored tokens were issued at {renewed}, the transfer ran {started} … {ended}"
+    );
+}
+
+/// What a person does in the browser: opens the page the CLI showed,
+/// confirms the code, signs in with the test password.
+async fn sign_in_on_the_issuers_pages(shown: &Value, user: &str) {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let page = browser
+        .get(shown["verification_uri_complete"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let xsrf = page
+        .split("name=\"xsrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no xsrf in {page}"));
+    let confirmed = browser
+        .post(shown["verification_uri"].as_str().unwrap())
+        .form(&[
+            ("xsrf", xsrf),
+            ("user_code", shown["user_code"].as_str().unwrap()),
+            ("confirm", "yes"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let interaction = confirmed.url().clone();
+    assert!(
+        interaction.path().contains("/interaction/"),
+        "{interaction}"
+    );
+    let done = browser
+        .post(interaction)
+        .form(&[("username", user), ("password", "coffer-test-password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(done.text().await.unwrap().contains("Signed in"));
+}

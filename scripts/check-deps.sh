@@ -11,12 +11,17 @@
 # beside the domain: it may depend on exactly coffer-domain, serde,
 # serde_json, time, uuid and utoipa, never on the ports, the use cases or
 # infrastructure, and only the server (or a client) may depend on it.
+#
+# coffer-client and coffer-cli (the client library and commands) talk HTTP
+# to a server: they must not reach the ports, the use cases, an adapter, the
+# server or the infrastructure those use.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 FORBIDDEN='^(actix-web|actix-http|actix-rt|diesel|diesel-async|diesel_migrations|aws-sdk-s3|aws-config|aws-smithy-runtime|openidconnect|tokio-postgres|libsqlite3-sys|coffer-clamav)$'
 API_ALLOWED='^(coffer-domain|serde|serde_json|time|uuid|utoipa)$'
-API_USERS='^(coffer-server|coffer-client)$'
+API_USERS='^(coffer-server|coffer-client|coffer-cli)$'
+CLIENT_FORBIDDEN='^(coffer-ports|coffer-service|coffer-s3|coffer-postgres|coffer-keycloak|coffer-fs|coffer-sqlite|coffer-clamav|coffer-server|actix-web|actix-http|diesel|diesel-async|aws-sdk-s3|aws-config|libsqlite3-sys)$'
 
 tree() {
     cargo tree -p "$1" --all-features -e normal,build --prefix none --format '{p}' "${@:2}" 2>/dev/null \
@@ -24,18 +29,24 @@ tree() {
 }
 
 violations() {
-    tree "$1" | grep -E "$FORBIDDEN" || true
+    tree "$1" | grep -E "${2:-$FORBIDDEN}" || true
 }
 
 status=0
-for crate in coffer-domain coffer-ports coffer-service coffer-api; do
-    found="$(violations "$crate")"
+# `$1` must have nothing matching `$2` in its tree; `$3` names what that is.
+forbid() {
+    local found
+    found="$(violations "$1" "$2")"
     if [[ -n "$found" ]]; then
-        echo "dependency rule broken: $crate depends on: $(echo "$found" | tr '\n' ' ')" >&2
+        echo "dependency rule broken: $1 depends on: $(echo "$found" | tr '\n' ' ')" >&2
         status=1
     else
-        echo "ok: $crate has no infrastructure crate in its tree"
+        echo "ok: $1 has no $3 in its tree"
     fi
+}
+
+for crate in coffer-domain coffer-ports coffer-service coffer-api; do
+    forbid "$crate" "$FORBIDDEN" "infrastructure crate"
 done
 
 # `$2` (crate names, one a line) must all match `$3`; `$1` says what they are.
@@ -58,6 +69,14 @@ only "coffer-api's dependencies" "$(tree coffer-api --depth 1 | grep -vx coffer-
 only "coffer-api's dependents" \
     "$(cargo tree -i coffer-api --workspace -e normal,build --depth 1 --prefix none --format '{p}' 2>/dev/null \
         | awk '{print $1}' | sort -u | grep -vx coffer-api)" "$API_USERS"
+
+for crate in coffer-client coffer-cli; do
+    forbid "$crate" "$CLIENT_FORBIDDEN" "server-side crate"
+done
+if [[ -z "$(violations coffer-server "$CLIENT_FORBIDDEN")" ]]; then
+    echo "check-deps is broken: it sees no server-side crate under coffer-server" >&2
+    status=1
+fi
 
 if [[ -z "$(violations coffer-s3)" ]]; then
     echo "check-deps is broken: it does not see aws-sdk-s3 under coffer-s3" >&2

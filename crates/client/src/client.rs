@@ -302,16 +302,13 @@ impl Client {
     }
 
     /// Every item of a paged listing, fetching pages as the stream is read.
-    pub(crate) fn pages<T: DeserializeOwned + 'static>(
+    pub(crate) fn pages<T: DeserializeOwned + Send + 'static>(
         &self,
         path: &'static str,
         cursor_param: &'static str,
         query: Vec<(String, String)>,
         start: Option<String>,
-    ) -> impl Stream<Item = Result<T>> + Send + 'static
-    where
-        T: Send,
-    {
+    ) -> impl Stream<Item = Result<T>> + Send + 'static {
         #[derive(serde::Deserialize)]
         struct Page<T> {
             items: Vec<T>,

@@ -245,11 +245,11 @@ async fn an_upload_killed_half_way_resumes_without_resending_stored_parts(mode: 
     let mut first = cli.command(&args).spawn().unwrap();
     let mut held = Vec::new();
     for _ in 0..1500 {
-        if let Some(parts) = pending_parts(&server, &alice).await {
-            if parts.len() >= 3 {
-                held = parts;
-                break;
-            }
+        if let Some(parts) = pending_parts(&server, &alice).await
+            && parts.len() >= 3
+        {
+            held = parts;
+            break;
         }
         assert!(
             first.try_wait().unwrap().is_none(),

@@ -166,6 +166,14 @@ async fn roomy_tenant(server: &TestServer) -> (String, String) {
     (tenant, alice)
 }
 
+/// A server, an editor of a roomy tenant, and the CLI signed in as them.
+async fn editor_cli(mode: Mode) -> (TestServer, String, Cli) {
+    let server = TestServer::start(mode).await;
+    let (_, alice) = roomy_tenant(&server).await;
+    let cli = Cli::new(&server, Some(&alice));
+    (server, alice, cli)
+}
+
 in_both_modes!(
     cp_round_trips_keep_every_byte_in_bounded_memory,
     an_upload_killed_half_way_resumes_without_resending_stored_parts,
@@ -176,9 +184,7 @@ in_both_modes!(
 );
 
 async fn cp_round_trips_keep_every_byte_in_bounded_memory(mode: Mode) {
-    let server = TestServer::start(mode).await;
-    let (_, alice) = roomy_tenant(&server).await;
-    let cli = Cli::new(&server, Some(&alice));
+    let (server, alice, cli) = editor_cli(mode).await;
     for (name, size) in [
         ("empty.bin", 0),
         ("one.bin", 1),
@@ -226,9 +232,7 @@ async fn cp_round_trips_keep_every_byte_in_bounded_memory(mode: Mode) {
 }
 
 async fn an_upload_killed_half_way_resumes_without_resending_stored_parts(mode: Mode) {
-    let server = TestServer::start(mode).await;
-    let (_, alice) = roomy_tenant(&server).await;
-    let cli = Cli::new(&server, Some(&alice));
+    let (server, alice, cli) = editor_cli(mode).await;
     let local = cli.dir().join("scan.tiff");
     let size = 200 * MIB;
     write_pseudo_random(&local, size, 42);
@@ -242,22 +246,7 @@ async fn an_upload_killed_half_way_resumes_without_resending_stored_parts(mode: 
     ];
 
     // Killed once the store holds three parts.
-    let mut first = cli.command(&args).spawn().unwrap();
-    let mut held = Vec::new();
-    for _ in 0..1500 {
-        if let Some(parts) = pending_parts(&server, &alice).await
-            && parts.len() >= 3
-        {
-            held = parts;
-            break;
-        }
-        assert!(
-            first.try_wait().unwrap().is_none(),
-            "the upload ended before it was killed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    first.kill().await.unwrap();
+    let held = kill_once_stored(&cli, &args, &server, &alice, 3).await;
     // A part whose last bytes were on the wire may still land.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let id_parts = pending_parts(&server, &alice).await.unwrap();
@@ -305,6 +294,32 @@ async fn an_upload_killed_half_way_resumes_without_resending_stored_parts(mode: 
     assert_eq!(sha256_file(&back), sha256_file(&local));
 }
 
+/// Runs `coffer {args}` (an upload to `/resume`) and kills it once the
+/// store holds `parts` of its parts; those parts.
+async fn kill_once_stored(
+    cli: &Cli,
+    args: &[&str],
+    server: &TestServer,
+    token: &str,
+    parts: usize,
+) -> Vec<Value> {
+    let mut upload = cli.command(args).spawn().unwrap();
+    for _ in 0..1500 {
+        if let Some(held) = pending_parts(server, token).await
+            && held.len() >= parts
+        {
+            upload.kill().await.unwrap();
+            return held;
+        }
+        assert!(
+            upload.try_wait().unwrap().is_none(),
+            "the upload ended before it was killed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{parts} parts never arrived");
+}
+
 /// The parts the store holds of the pending upload in `/resume`, once it exists.
 async fn pending_parts(server: &TestServer, token: &str) -> Option<Vec<Value>> {
     let page = ok_json(
@@ -334,9 +349,7 @@ async fn pending_parts(server: &TestServer, token: &str) -> Option<Vec<Value>> {
 }
 
 async fn a_directory_tree_goes_up_and_comes_back_with_its_paths(mode: Mode) {
-    let server = TestServer::start(mode).await;
-    let (_, alice) = roomy_tenant(&server).await;
-    let cli = Cli::new(&server, Some(&alice));
+    let (server, alice, cli) = editor_cli(mode).await;
     let tree = cli.dir().join("matter");
     let files = [
         "brief.txt",
@@ -393,9 +406,7 @@ async fn a_directory_tree_goes_up_and_comes_back_with_its_paths(mode: Mode) {
 }
 
 async fn a_checksum_mismatch_on_download_is_reported_and_nothing_is_kept(mode: Mode) {
-    let server = TestServer::start(mode).await;
-    let (_, alice) = roomy_tenant(&server).await;
-    let cli = Cli::new(&server, Some(&alice));
+    let (server, alice, cli) = editor_cli(mode).await;
     let local = cli.dir().join("ledger.csv");
     std::fs::write(&local, "date,amount\n2026-12-01,100\n").unwrap();
     let file = cli
@@ -620,9 +631,7 @@ async fn files_are_found_moved_trashed_restored_and_shared_by_path(mode: Mode) {
 
 #[actix_web::test]
 async fn a_store_that_is_down_exits_unavailable_after_retries() {
-    let server = TestServer::start(Mode::Production).await;
-    let (_, alice) = roomy_tenant(&server).await;
-    let cli = Cli::new(&server, Some(&alice));
+    let (server, alice, cli) = editor_cli(Mode::Production).await;
     let local = cli.dir().join("archive.tar");
     write_pseudo_random(&local, 3 * PART, 9);
     let args = [
@@ -634,17 +643,7 @@ async fn a_store_that_is_down_exits_unavailable_after_retries() {
         "coffer:/resume/",
     ];
     // Interrupted after its first part...
-    let mut first = cli.command(&args).spawn().unwrap();
-    for _ in 0..1500 {
-        if pending_parts(&server, &alice)
-            .await
-            .is_some_and(|p| !p.is_empty())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    first.kill().await.unwrap();
+    kill_once_stored(&cli, &args, &server, &alice, 1).await;
     // ...and resumed while the store is down: Coffer cannot list the parts.
     let server = server
         .restart_with(&[

@@ -184,7 +184,7 @@ in_both_modes!(
 );
 
 async fn cp_round_trips_keep_every_byte_in_bounded_memory(mode: Mode) {
-    let (server, alice, cli) = editor_cli(mode).await;
+    let (_server, _alice, cli) = editor_cli(mode).await;
     for (name, size) in [
         ("empty.bin", 0),
         ("one.bin", 1),
@@ -349,7 +349,7 @@ async fn pending_parts(server: &TestServer, token: &str) -> Option<Vec<Value>> {
 }
 
 async fn a_directory_tree_goes_up_and_comes_back_with_its_paths(mode: Mode) {
-    let (server, alice, cli) = editor_cli(mode).await;
+    let (_server, _alice, cli) = editor_cli(mode).await;
     let tree = cli.dir().join("matter");
     let files = [
         "brief.txt",

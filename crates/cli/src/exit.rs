@@ -79,6 +79,7 @@ impl From<Error> for Failure {
             Error::Auth(_) => code::AUTH,
             Error::Io { .. } => code::LOCAL_IO,
             Error::Resume(_) => code::CONFLICT,
+            Error::Invalid(_) => code::INVALID,
             _ => code::OTHER,
         };
         Self {

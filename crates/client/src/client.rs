@@ -320,7 +320,7 @@ impl Client {
             let query = query.clone();
             async move {
                 let Some(cursor) = cursor else {
-                    return Ok(None);
+                    return Ok::<_, Error>(None);
                 };
                 let mut call = Call::get(path);
                 call.query = query;

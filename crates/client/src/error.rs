@@ -83,6 +83,10 @@ pub enum Error {
     /// A resumed upload no longer matches the local file or the server.
     #[error("cannot resume: {0}")]
     Resume(String),
+    /// A value that Coffer would refuse, caught before asking it (a
+    /// filename with `/`, a folder with `..`).
+    #[error(transparent)]
+    Invalid(#[from] coffer_domain::ValidationError),
     /// An answer that is not what the API documents.
     #[error("unexpected answer: {0}")]
     Protocol(String),

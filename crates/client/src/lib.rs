@@ -43,6 +43,10 @@
 //!
 //! The request and response types are `coffer-api`'s, the server's own.
 
+/// The guide (docs/client.md), its example compiled as a doctest.
+#[doc = include_str!("../../../docs/client.md")]
+pub mod guide {}
+
 mod calls;
 mod client;
 mod download;
@@ -54,6 +58,7 @@ mod upload;
 
 pub use client::{Client, ClientBuilder, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PARALLELISM, Retry};
 pub use coffer_api as api;
+pub use coffer_domain::ErrorCode;
 pub use download::DownloadReport;
 pub use error::{Code, Error, Result};
 pub use oidc::{DeviceAuthorization, Issuer};

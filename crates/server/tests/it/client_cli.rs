@@ -195,6 +195,12 @@ async fn cp_round_trips_keep_every_byte_in_bounded_memory(mode: Mode) {
         write_pseudo_random(&local, size, size + 7);
         let up_args = ["cp", "--json", local.to_str().unwrap(), "coffer:/round/"];
         let (up, up_rss) = cli.run_measured(&up_args).await;
+        // Piped: no progress bar, nothing on standard error.
+        assert!(
+            up.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&up.stderr)
+        );
         let report = json_lines(&success(up, &up_args)).remove(0);
         assert_eq!(report["file"]["size"], size, "{report}");
         assert_eq!(report["file"]["status"], "available");
@@ -793,4 +799,33 @@ async fn sign_in_on_the_issuers_pages(shown: &Value, user: &str) {
         .unwrap();
     assert_eq!(done.status(), StatusCode::OK);
     assert!(done.text().await.unwrap().contains("Signed in"));
+}
+
+#[actix_web::test]
+async fn login_dev_signs_in_to_the_embedded_server_on_this_machine() {
+    let server = TestServer::start(Mode::Embedded).await;
+    let tenant = server.tenant(json!({})).await;
+    let data_dir = server.data_dir().display().to_string();
+    let cli = Cli::new(&server, None).with_var("COFFER__DATA_DIR", &data_dir);
+    let signed_in = cli
+        .ok(&[
+            "login", "--dev", "--tenant", &tenant, "--sub", "dora", "--role", "editor",
+        ])
+        .await;
+    assert_eq!(signed_in, [json!({"signed_in": true, "tenant": tenant})]);
+    let note = cli.dir().join("note.txt");
+    std::fs::write(&note, "dev").unwrap();
+    let uploaded = cli.ok(&["cp", note.to_str().unwrap(), "coffer:/"]).await;
+    assert_eq!(uploaded[0]["file"]["owner"], "dora");
+
+    // Without the server's key there is no dev token to be had.
+    let elsewhere = Cli::new(&server, None).with_var("COFFER__DATA_DIR", "/nonexistent/coffer");
+    let refused = elsewhere
+        .run(&[
+            "login", "--dev", "--tenant", &tenant, "--sub", "dora", "--role", "editor",
+        ])
+        .await;
+    assert_ne!(refused.status.code(), Some(0));
+    assert_eq!(cli.ok(&["logout"]).await, [json!({"signed_out": true})]);
+    assert_eq!(cli.run(&["ls"]).await.status.code(), Some(3));
 }

@@ -10,6 +10,7 @@ mod audit_chain;
 mod bad_input;
 mod billing;
 mod client_cli;
+mod client_library;
 mod cors;
 mod credentials;
 mod dedicated_databases;

@@ -179,6 +179,7 @@ in_both_modes!(
     an_upload_killed_half_way_resumes_without_resending_stored_parts,
     a_directory_tree_goes_up_and_comes_back_with_its_paths,
     a_checksum_mismatch_on_download_is_reported_and_nothing_is_kept,
+    a_download_resumes_from_its_partial_file_and_checks_all_of_it,
     each_failure_class_has_its_exit_code_and_one_line,
     files_are_found_moved_trashed_restored_and_shared_by_path,
 );
@@ -444,6 +445,40 @@ async fn a_checksum_mismatch_on_download_is_reported_and_nothing_is_kept(mode: M
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(!dest.exists(), "unverified bytes were kept");
     assert!(!cli.dir().join("copy.csv.coffer-partial").exists());
+}
+
+async fn a_download_resumes_from_its_partial_file_and_checks_all_of_it(mode: Mode) {
+    let (_server, _alice, cli) = editor_cli(mode).await;
+    let local = cli.dir().join("minutes.bin");
+    write_pseudo_random(&local, 3 * MIB, 5);
+    cli.ok(&["cp", local.to_str().unwrap(), "coffer:/board/"])
+        .await;
+    let bytes = std::fs::read(&local).unwrap();
+
+    // What an interrupted run left: the first MiB, right.
+    let dest = cli.dir().join("copy.bin");
+    let partial = cli.dir().join("copy.bin.coffer-partial");
+    std::fs::write(&partial, &bytes[..MIB as usize]).unwrap();
+    let report = cli
+        .ok(&["cp", "coffer:/board/minutes.bin", dest.to_str().unwrap()])
+        .await
+        .remove(0);
+    assert_eq!(report["resumed_from"], MIB);
+    assert_eq!(report["bytes_received"], 2 * MIB);
+    assert_eq!(std::fs::read(&dest).unwrap(), bytes);
+    assert!(!partial.exists());
+
+    // A partial file with wrong bytes: the whole is checked, not only the rest.
+    let mut wrong = bytes[..MIB as usize].to_vec();
+    wrong[10] ^= 0xff;
+    std::fs::write(&partial, &wrong).unwrap();
+    let again = cli.dir().join("again.bin");
+    std::fs::rename(&partial, cli.dir().join("again.bin.coffer-partial")).unwrap();
+    let output = cli
+        .run(&["cp", "coffer:/board/minutes.bin", again.to_str().unwrap()])
+        .await;
+    assert_eq!(output.status.code(), Some(11), "{output:?}");
+    assert!(!again.exists());
 }
 
 async fn each_failure_class_has_its_exit_code_and_one_line(mode: Mode) {

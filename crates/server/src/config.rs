@@ -203,6 +203,9 @@ pub struct IdentityConfig {
     pub keycloak: BTreeMap<String, serde_json::Value>,
 }
 
+/// S3's largest part.
+const MAX_PART_SIZE: u64 = 5 << 30;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UploadsConfig {
@@ -603,6 +606,15 @@ impl Config {
                 )));
             }
         }
+        // S3's bounds for a part (the last may be smaller): below them every
+        // multipart upload would fail at `complete`.
+        let part = self.uploads.multipart_part_size;
+        if !(coffer_domain::MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part) {
+            return Err(ConfigError::Invalid(format!(
+                "uploads.multipart_part_size must be from {} (5 MiB) to {MAX_PART_SIZE} (5 GiB), not {part}",
+                coffer_domain::MIN_PART_SIZE
+            )));
+        }
         if self.identity.backend == IdentityBackend::Keycloak
             && !self.identity.keycloak.contains_key("issuer")
         {
@@ -763,6 +775,26 @@ mod tests {
 
         let err = Config::load_from(None, env(&[("COFFER__SERVER__LISTN", "x")])).err();
         assert!(err.is_some_and(|e| e.to_string().contains("listn")));
+    }
+
+    #[test]
+    fn a_part_size_the_store_would_refuse_is_refused_at_start() {
+        for refused in ["1048576", "6442450944"] {
+            let err = Config::load_from(
+                None,
+                env(&[("COFFER__UPLOADS__MULTIPART_PART_SIZE", refused)]),
+            )
+            .err();
+            assert!(
+                err.is_some_and(|e| e.to_string().contains("multipart_part_size")),
+                "{refused}"
+            );
+        }
+        let five_mib = Config::load_from(
+            None,
+            env(&[("COFFER__UPLOADS__MULTIPART_PART_SIZE", "5242880")]),
+        );
+        assert!(five_mib.is_ok());
     }
 
     fn load_toml(toml: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {

@@ -47,7 +47,7 @@ pub use limits::{
 pub use onboarding::{
     Onboarding, OnboardingRequest, OnboardingState, OnboardingStep, steps_from_str, steps_to_string,
 };
-pub use principal::{Principal, Role, Subject};
+pub use principal::{Principal, Role, SYSTEM_SUBJECT, Subject};
 pub use records::{
     RemovalBlock, Retention, RetentionChangeRefused, RetentionMode, RetentionRule,
     decide_retention_change, removal_block,

@@ -54,7 +54,16 @@ impl Subject {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Coffer itself: the actor of what no caller asked for (sweeps,
+    /// onboarding, purges, the operator's command line).
+    pub fn system() -> Self {
+        Self(SYSTEM_SUBJECT.to_owned())
+    }
 }
+
+/// [`Subject::system`]'s string.
+pub const SYSTEM_SUBJECT: &str = "system:coffer";
 
 impl TryFrom<String> for Subject {
     type Error = ValidationError;

@@ -556,10 +556,7 @@ async fn bootstrap_tenant(meta: &MetadataPorts, slug: &str) -> Result<(), Wiring
 /// The record of a tenant created from the command line or at start-up,
 /// where no authenticated caller exists: the actor is Coffer itself.
 pub fn created_by_operator(tenant: &NewTenant, how: &str) -> coffer_ports::Journal {
-    let actor = match coffer_domain::Subject::new("system:coffer") {
-        Ok(actor) => actor,
-        Err(_) => unreachable!("a valid subject"),
-    };
+    let actor = coffer_domain::Subject::system();
     coffer_ports::Journal::audit(coffer_ports::NewAudit {
         actor,
         action: "tenant.created".to_owned(),

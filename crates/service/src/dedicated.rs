@@ -80,7 +80,7 @@ mod tests {
 
     fn journal() -> Journal {
         Journal::audit(NewAudit {
-            actor: Subject::new("system:coffer").unwrap(),
+            actor: Subject::system(),
             action: "tenant.created".into(),
             file_id: None,
             detail: serde_json::Value::Null,

@@ -24,8 +24,6 @@ use crate::recorder::Recorder;
 use crate::tenants::load_tenant;
 use crate::{Caller, ServiceConfig, ServiceError, Stores, TenantCaches};
 
-const SYSTEM_ACTOR: &str = "system:coffer";
-
 /// At most this many onboardings are run per worker round.
 const ROUND: usize = 100;
 
@@ -146,7 +144,7 @@ impl Onboarder {
         let at = self.clock.now();
         let journal = |new: &NewTenant| {
             coffer_ports::Journal::audit(coffer_ports::NewAudit {
-                actor: Subject::new("system:coffer").unwrap_or_else(|_| unreachable!()),
+                actor: Subject::system(),
                 action: "tenant.created".to_owned(),
                 file_id: None,
                 detail: json!({ "via": via, "plan": new.plan, "region": new.region }),
@@ -549,7 +547,7 @@ fn system_journal(
 ) -> Result<Journal, ServiceError> {
     let _ = tenant;
     Ok(Journal::audit(NewAudit {
-        actor: Subject::new(SYSTEM_ACTOR)?,
+        actor: Subject::system(),
         action: action.to_owned(),
         file_id: None,
         detail,

@@ -130,7 +130,7 @@ impl Purge {
             store.remove_bucket(bucket).await?;
         }
         let record = PlatformRecord {
-            actor: Subject::new("system:coffer")?,
+            actor: Subject::system(),
             action: "tenant.purged".to_owned(),
             detail: json!({
                 "slug": tenant.slug,

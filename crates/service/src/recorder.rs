@@ -10,9 +10,6 @@ use serde_json::json;
 
 use crate::{Caller, ErrorKind, ServiceError};
 
-/// Who an operator command (`coffer audit …`) is recorded as.
-const OPERATOR: &str = "system:coffer";
-
 /// Makes audit entries and events, stamped by the clock.
 #[derive(Clone)]
 pub(crate) struct Recorder {
@@ -150,7 +147,7 @@ impl Recorder {
         detail: serde_json::Value,
     ) -> Result<(), ServiceError> {
         let entry = NewAudit {
-            actor: Subject::new(OPERATOR)?,
+            actor: Subject::system(),
             action: action.to_owned(),
             file_id: None,
             detail,

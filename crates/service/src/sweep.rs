@@ -48,9 +48,6 @@ pub struct SweepReport {
     pub failed: u64,
 }
 
-/// The actor the audit log shows for the sweep.
-const SYSTEM_ACTOR: &str = "system:coffer";
-
 /// The sweep of every tenant: expired uploads and trash, interrupted
 /// erases, and cancelled tenants past their retention.
 #[derive(Clone)]
@@ -279,7 +276,7 @@ impl Sweeper {
 }
 
 pub(crate) fn system_caller(tenant: &Tenant) -> Result<Caller, ServiceError> {
-    let subject = Subject::new(SYSTEM_ACTOR)?;
+    let subject = Subject::system();
     Ok(Caller {
         principal: Principal {
             subject,

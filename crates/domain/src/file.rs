@@ -15,6 +15,20 @@ use crate::{
 
 /// Largest accepted free-form metadata object, serialised as JSON.
 pub const METADATA_MAX_BYTES: usize = 16 * 1024;
+/// How deep metadata (and a metadata filter) may nest. Audit records embed
+/// it a level or two deeper, and JSON readers refuse documents past their
+/// own limit (serde_json: 128), so a deeper record could be written but
+/// never read back.
+pub const METADATA_MAX_DEPTH: usize = 32;
+
+/// The nesting of arrays and objects in `value` (a scalar is 0, `{}` is 1).
+pub fn json_depth(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Object(map) => 1 + map.values().map(json_depth).max().unwrap_or(0),
+        serde_json::Value::Array(items) => 1 + items.iter().map(json_depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
 
 macro_rules! string_newtype {
     ($name:ident) => {
@@ -367,7 +381,8 @@ pub fn holds_nul(value: &serde_json::Value) -> bool {
     }
 }
 
-/// Free-form metadata: a JSON object of at most [`METADATA_MAX_BYTES`].
+/// Free-form metadata: a JSON object of at most [`METADATA_MAX_BYTES`],
+/// nested at most [`METADATA_MAX_DEPTH`] levels.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(try_from = "serde_json::Value", into = "serde_json::Value")]
 pub struct Metadata(serde_json::Map<String, serde_json::Value>);
@@ -388,6 +403,13 @@ impl Metadata {
             return Err(ValidationError::new(
                 "metadata",
                 "must not contain U+0000 (NUL), which no database text holds",
+            ));
+        }
+        let depth = 1 + map.values().map(json_depth).max().unwrap_or(0);
+        if depth > METADATA_MAX_DEPTH {
+            return Err(ValidationError::new(
+                "metadata",
+                format!("nests {depth} levels; at most {METADATA_MAX_DEPTH} are allowed"),
             ));
         }
         let size = serde_json::to_vec(&map)
@@ -509,6 +531,17 @@ impl FileRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metadata_nests_at_most_its_depth() {
+        let nested = |levels: usize| {
+            (1..levels).fold(serde_json::json!(1), |v, _| serde_json::json!({ "a": v }))
+        };
+        assert_eq!(json_depth(&serde_json::json!({"a": [1, {"b": 2}]})), 3);
+        assert!(Metadata::new(serde_json::json!({ "x": nested(METADATA_MAX_DEPTH) })).is_ok());
+        let err = Metadata::new(serde_json::json!({ "x": nested(METADATA_MAX_DEPTH + 1) }));
+        assert!(err.is_err_and(|e| e.to_string().contains("levels")));
+    }
 
     #[test]
     fn completion_is_idempotent_and_only_from_pending() {

@@ -35,7 +35,8 @@ pub use error::ValidationError;
 pub use error_code::ErrorCode;
 pub use file::{
     Category, ContentType, FileRecord, FileStatus, FileVersion, Filename, LogicalPath,
-    METADATA_MAX_BYTES, Metadata, NotCompletable, Sha256Digest, Visibility, holds_nul,
+    METADATA_MAX_BYTES, METADATA_MAX_DEPTH, Metadata, NotCompletable, Sha256Digest, Visibility,
+    holds_nul, json_depth,
 };
 pub use grant::{Access, Grant, GrantSubject};
 pub use ids::{FileId, GrantId, TenantId, UploadSessionId, UserId};

@@ -79,6 +79,22 @@ impl Files {
             Some(q) if q.is_empty() => None,
             q => q,
         };
+        if let Some(metadata) = &request.metadata {
+            let depth = 1 + metadata
+                .values()
+                .map(coffer_domain::json_depth)
+                .max()
+                .unwrap_or(0);
+            if depth > coffer_domain::METADATA_MAX_DEPTH {
+                return Err(ServiceError::invalid(
+                    ErrorCode::InvalidQuery,
+                    format!(
+                        "metadata must nest at most {} levels",
+                        coffer_domain::METADATA_MAX_DEPTH
+                    ),
+                ));
+            }
+        }
         let (action, detail) = list_record(&request, name_contains.as_deref(), limit);
         let principal = &caller.principal;
         let filter = if principal.has_role(Role::Admin) {

@@ -214,6 +214,8 @@ error_codes! {
     InvalidParts = "invalid_parts",
     /// 422: an expiry lies in the past.
     ExpiryInPast = "expiry_in_past",
+    /// 422: an expiry lies further ahead than allowed (share links: 365 days).
+    ExpiryTooFar = "expiry_too_far",
     /// 422: the form has no `file` part.
     MissingFile = "missing_file",
     /// 422: the form names no filename.

@@ -75,6 +75,18 @@ uuid_id!(
     "upload_session_id"
 );
 
+uuid_id!(
+    /// A share link: one file, for people outside the tenant.
+    ShareLinkId,
+    "link_id"
+);
+
+impl ShareLinkId {
+    pub fn new_random() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
 impl TenantId {
     pub fn new_random() -> Self {
         Self(Uuid::new_v4())

@@ -21,6 +21,7 @@ pub mod outbound;
 mod principal;
 mod records;
 mod scan;
+mod share_link;
 mod tenant;
 mod tenant_settings;
 pub mod webhook;
@@ -39,7 +40,7 @@ pub use file::{
     holds_nul, json_depth,
 };
 pub use grant::{Access, Grant, GrantSubject};
-pub use ids::{FileId, GrantId, TenantId, UploadSessionId, UserId};
+pub use ids::{FileId, GrantId, ShareLinkId, TenantId, UploadSessionId, UserId};
 pub use key::{BucketName, KeyOutsideTenant, ObjectKey, Placement, SessionPrefix, TenantPrefix};
 pub use limits::{
     LimitOverrides, LimitViolation, MAX_OBJECT_SIZE, MAX_PARTS, MIN_PART_SIZE, NegativeUsage,
@@ -54,6 +55,10 @@ pub use records::{
     decide_retention_change, removal_block,
 };
 pub use scan::{ScanVerdict, SignatureName};
+pub use share_link::{
+    LINK_PASSWORD_ATTEMPTS, LINK_PASSWORD_WINDOW, LinkDead, LinkDigest, LinkPassword, LinkTerms,
+    LinkTermsError, LinkToken, MAX_LINK_DOWNLOADS, MAX_LINK_LIFETIME, PasswordAttempts, ShareLink,
+};
 pub use tenant::{Plan, Region, Tenant, TenantSlug, TenantStatus, is_plain_identifier};
 pub use tenant_settings::{
     ConfigKeyError, EffectiveConfig, FeatureFlag, FeatureKey, FlagState, MAX_RETENTION_DAYS,

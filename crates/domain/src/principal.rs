@@ -60,6 +60,12 @@ impl Subject {
     pub fn system() -> Self {
         Self(SYSTEM_SUBJECT.to_owned())
     }
+
+    /// The actor of what an outside party does through share link `id`
+    /// (`link:<id>`): they have no account, the link is who they are.
+    pub fn link(id: crate::ShareLinkId) -> Self {
+        Self(format!("link:{id}"))
+    }
 }
 
 /// [`Subject::system`]'s string.

@@ -33,6 +33,7 @@ mod scans;
 mod schema;
 mod sessions;
 mod settings;
+mod share_links;
 mod store;
 mod tenants;
 #[cfg(feature = "testing")]

@@ -255,3 +255,21 @@ diesel::table! {
         created_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    share_links (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        file_id -> Uuid,
+        token_digest -> Bytea,
+        password_hash -> Nullable<Text>,
+        expires_at -> Timestamptz,
+        max_downloads -> Nullable<Int4>,
+        downloads -> Int4,
+        wrong_passwords -> Int4,
+        wrong_since -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}

@@ -35,6 +35,7 @@ mod scans;
 mod schema;
 mod sessions;
 mod settings;
+mod share_links;
 mod store;
 mod tenants;
 mod versions;

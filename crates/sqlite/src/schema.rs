@@ -260,3 +260,21 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    share_links (id) {
+        id -> Text,
+        tenant_id -> Text,
+        file_id -> Text,
+        token_digest -> Binary,
+        password_hash -> Nullable<Text>,
+        expires_at -> BigInt,
+        max_downloads -> Nullable<BigInt>,
+        downloads -> BigInt,
+        wrong_passwords -> BigInt,
+        wrong_since -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+        created_by -> Text,
+        created_at -> BigInt,
+    }
+}

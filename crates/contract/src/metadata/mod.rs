@@ -43,6 +43,7 @@ pub mod registry;
 pub mod scans;
 pub mod sessions;
 pub mod settings;
+pub mod share_links;
 pub mod versions;
 
 pub use coffer_ports::MetadataPorts;
@@ -75,6 +76,9 @@ macro_rules! metadata_contract {
         }
         mod sessions {
             $crate::upload_sessions_contract!(super::__metadata_contract_ports());
+        }
+        mod share_links {
+            $crate::share_links_contract!(super::__metadata_contract_ports());
         }
         mod billing {
             $crate::billing_ledger_contract!(super::__metadata_contract_ports());

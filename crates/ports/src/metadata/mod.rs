@@ -23,6 +23,7 @@ mod registry;
 mod scans;
 mod sessions;
 mod settings;
+mod share_links;
 mod tenant_data;
 mod versions;
 
@@ -45,6 +46,7 @@ pub use registry::{NewTenant, TenantPatch, TenantRegistry};
 pub use scans::{ScanJob, ScanQueue};
 pub use sessions::{UploadSession, UploadSessions};
 pub use settings::TenantSettings;
+pub use share_links::{FoundLink, NewShareLink, ShareLinks};
 pub use tenant_data::{OneDatabase, TenantData, TenantDataResolver};
 pub use versions::{FileVersions, NewVersion};
 
@@ -74,6 +76,8 @@ pub use scans::MockScanQueue;
 pub use sessions::MockUploadSessions;
 #[cfg(feature = "mock")]
 pub use settings::MockTenantSettings;
+#[cfg(feature = "mock")]
+pub use share_links::MockShareLinks;
 #[cfg(feature = "mock")]
 pub use tenant_data::MockTenantDataResolver;
 #[cfg(feature = "mock")]

@@ -8,8 +8,8 @@ use coffer_domain::Tenant;
 use crate::{
     AuditLog, BillingLedger, EventOutbox, FileCatalog, FileVersions, Grants, Integrity, JobLocks,
     Journal, Members, MetadataError, MetadataReadiness, NewTenant, OnboardingQueue, OneDatabase,
-    Records, ScanQueue, TenantData, TenantDataResolver, TenantDatabases, TenantRegistry,
-    TenantSettings, UploadSessions,
+    Records, ScanQueue, ShareLinks, TenantData, TenantDataResolver, TenantDatabases,
+    TenantRegistry, TenantSettings, UploadSessions,
 };
 
 /// The metadata ports of one deployment.
@@ -20,6 +20,7 @@ pub struct MetadataPorts {
     pub onboarding: Arc<dyn OnboardingQueue>,
     pub scans: Arc<dyn ScanQueue>,
     pub sessions: Arc<dyn UploadSessions>,
+    pub links: Arc<dyn ShareLinks>,
     pub billing: Arc<dyn BillingLedger>,
     pub jobs: Arc<dyn JobLocks>,
     /// Where each tenant's own data is.
@@ -47,6 +48,7 @@ impl MetadataPorts {
             + OnboardingQueue
             + ScanQueue
             + UploadSessions
+            + ShareLinks
             + BillingLedger
             + JobLocks
             + MetadataReadiness
@@ -65,6 +67,7 @@ impl MetadataPorts {
             onboarding: store.clone(),
             scans: store.clone(),
             sessions: store.clone(),
+            links: store.clone(),
             billing: store.clone(),
             jobs: store.clone(),
             readiness: store.clone(),

@@ -28,10 +28,29 @@ for service in "${SERVICES[@]}"; do
     source .test-services/"$service".env
 done
 
+# What a failed run leaves to go on: a CI log shows only this script's
+# output, and a peer that broke mid-run (a store answering InternalError to
+# every test after some point) says why in its own log.
+diagnose() {
+    echo "== after the failed run: disk, memory, and the peers' complaints" >&2
+    df -h . "${TMPDIR:-/tmp}" >&2 || true
+    free -m >&2 || true
+    for log in .test-services/seaweedfs/weed.log .test-services/*/*.log; do
+        [[ -f "$log" ]] || continue
+        echo "-- $log" >&2
+        grep -iE "error|fail|panic|full|read.?only|no space" "$log" | tail -n 30 >&2 || true
+    done
+}
+
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --no-fail-fast "$@"
+    cargo nextest run --workspace --no-fail-fast "$@" || status=$?
 else
     echo "cargo-nextest not found; falling back to cargo test" >&2
-    cargo test --workspace --no-fail-fast "$@"
+    cargo test --workspace --no-fail-fast "$@" || status=$?
 fi
-cargo test --workspace --doc
+cargo test --workspace --doc || status=$?
+if ((status != 0)); then
+    diagnose
+fi
+exit "$status"

@@ -155,6 +155,12 @@ pub fn start(
             config.plans.clone(),
             config.rate_limits.client_requests_per_minute,
         )),
+        public_url: config
+            .server
+            .public_url
+            .as_deref()
+            .filter(|url| !url.is_empty())
+            .map(|url| url.trim_end_matches('/').to_owned()),
     });
     let routes = http::RouteOptions {
         json_limit: config.server.json_limit_bytes,

@@ -127,6 +127,7 @@ mod tests {
             onboarding: Arc::new(MockOnboardingQueue::new()),
             scans: Arc::new(coffer_ports::MockScanQueue::new()),
             sessions: Arc::new(coffer_ports::MockUploadSessions::new()),
+            links: Arc::new(coffer_ports::MockShareLinks::new()),
             billing: Arc::new(MockBillingLedger::new()),
             jobs: Arc::new(MockJobLocks::new()),
             tenant_data: Arc::new(OneDatabase::new(TenantData {

@@ -7,7 +7,7 @@ use coffer_ports::{Clock, MetadataErrorKind, NewGrant, TenantDataResolver};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::files::FileAccess;
+use crate::files::{AuthorizedFile, FileAccess};
 use crate::recorder::Recorder;
 use crate::{Caller, ServiceError};
 
@@ -44,12 +44,11 @@ impl Sharing {
         caller: &Caller,
         file: FileId,
     ) -> Result<Vec<Grant>, ServiceError> {
-        let (tenant, scope) = caller.member()?;
-        let data = self.tenant_data.tenant_data(tenant).await?;
         Ok(self
             .access
-            .authorized_file(&data, caller, &scope, file, Action::Share)
+            .member_file(self.tenant_data.as_ref(), caller, file, Action::Share)
             .await?
+            .stored
             .grants)
     }
 
@@ -64,11 +63,14 @@ impl Sharing {
         file: FileId,
         request: AddGrant,
     ) -> Result<Grant, ServiceError> {
-        let (tenant, scope) = caller.member()?;
-        let data = self.tenant_data.tenant_data(tenant).await?;
-        let stored = self
+        let AuthorizedFile {
+            scope,
+            data,
+            stored,
+            ..
+        } = self
             .access
-            .authorized_file(&data, caller, &scope, file, Action::Share)
+            .member_file(self.tenant_data.as_ref(), caller, file, Action::Share)
             .await?;
         if stored.file.status == FileStatus::Deleted {
             return Err(ServiceError::conflict(
@@ -112,11 +114,14 @@ impl Sharing {
         file: FileId,
         grant: GrantId,
     ) -> Result<(), ServiceError> {
-        let (tenant, scope) = caller.member()?;
-        let data = self.tenant_data.tenant_data(tenant).await?;
-        let stored = self
+        let AuthorizedFile {
+            scope,
+            data,
+            stored,
+            ..
+        } = self
             .access
-            .authorized_file(&data, caller, &scope, file, Action::Share)
+            .member_file(self.tenant_data.as_ref(), caller, file, Action::Share)
             .await?;
         let journal = self.recorder.announce(
             caller,

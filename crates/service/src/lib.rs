@@ -21,6 +21,7 @@ mod error;
 mod events;
 mod files;
 mod grants;
+mod links;
 mod onboarding;
 mod operations;
 mod platform;
@@ -65,6 +66,7 @@ pub use files::{
     UploadTarget,
 };
 pub use grants::{AddGrant, Sharing};
+pub use links::{CreateLink, CreatedLink, LinkRefusal, LinkSharing, OpenedLink, PasswordProblem};
 pub use onboarding::{CreateTenant, Onboarder};
 pub use operations::Operations;
 pub use platform::{Platform, PlatformMetrics};
@@ -103,6 +105,7 @@ pub struct Coffer {
     files: Files,
     credentials: Credentials,
     sharing: Sharing,
+    links: LinkSharing,
     audit: Audit,
     tenants: Tenants,
     settings: Settings,
@@ -141,6 +144,7 @@ debug_by_name!(
     Files,
     Credentials,
     Sharing,
+    LinkSharing,
     Audit,
     Tenants,
     Settings,
@@ -266,6 +270,15 @@ impl Coffer {
                 config.clone(),
             ),
             sharing: Sharing::new(meta.tenant_data.clone(), clock.clone()),
+            links: LinkSharing::new(
+                meta.links.clone(),
+                meta.registry.clone(),
+                caches.clone(),
+                meta.tenant_data.clone(),
+                stores.clone(),
+                configs.clone(),
+                clock.clone(),
+            ),
             audit: Audit::new(meta.tenant_data.clone(), clock.clone()),
             tenants: Tenants::new(
                 meta.registry.clone(),
@@ -371,6 +384,11 @@ impl Coffer {
     /// The grants of a file.
     pub fn sharing(&self) -> &Sharing {
         &self.sharing
+    }
+
+    /// Share links for people outside the tenant, and their public use.
+    pub fn links(&self) -> &LinkSharing {
+        &self.links
     }
 
     /// The tenant's audit log.

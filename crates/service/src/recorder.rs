@@ -8,7 +8,7 @@ use coffer_domain::{Action, FileId, FileRecord, Subject};
 use coffer_ports::{Clock, Journal, NewAudit, NewEvent, TenantData, TenantScope};
 use serde_json::json;
 
-use crate::{Caller, ErrorKind, ServiceError};
+use crate::{Caller, ErrorKind, RequestMeta, ServiceError};
 
 /// Makes audit entries and events, stamped by the clock.
 #[derive(Clone)]
@@ -29,13 +29,33 @@ impl Recorder {
         file_id: Option<FileId>,
         detail: serde_json::Value,
     ) -> NewAudit {
+        self.entry_of(
+            caller.principal.subject.clone(),
+            &caller.request,
+            action,
+            file_id,
+            detail,
+        )
+    }
+
+    /// The audit entry of what `actor` does now, asked for by `request`
+    /// (also for actors that are not callers: an outside party using a
+    /// share link).
+    pub(crate) fn entry_of(
+        &self,
+        actor: Subject,
+        request: &RequestMeta,
+        action: &str,
+        file_id: Option<FileId>,
+        detail: serde_json::Value,
+    ) -> NewAudit {
         NewAudit {
-            actor: caller.principal.subject.clone(),
+            actor,
             action: action.to_owned(),
             file_id,
             detail,
-            request_id: caller.request.request_id.clone(),
-            client_addr: caller.request.client_addr.clone(),
+            request_id: request.request_id.clone(),
+            client_addr: request.client_addr.clone(),
             at: self.clock.now(),
         }
     }

@@ -39,7 +39,7 @@ fn new_link(
         expires_at: at(1_000),
         max_downloads,
         downloads: 0,
-        password_protected: seed % 2 == 0,
+        password_protected: seed.is_multiple_of(2),
         revoked_at: None,
         created_by: subject("alice"),
         created_at: at(i64::from(seed)),

@@ -10,12 +10,14 @@ mod error;
 mod events;
 mod files;
 mod json_body;
+mod links;
 mod openapi;
 mod openapi_conformance;
 mod openapi_constraints;
 mod openapi_shapes;
 mod ops;
 mod platform;
+mod public;
 pub mod rate_limit;
 mod records;
 mod storage;
@@ -47,6 +49,8 @@ pub struct AppState {
     pub billing: Option<BillingEndpoint>,
     /// Requests per tenant, user and client address.
     pub rate_limits: Arc<rate_limit::RateLimits>,
+    /// `server.public_url`, when configured: the base of share links.
+    pub public_url: Option<String>,
 }
 
 /// What [`configure`] needs from the configuration.
@@ -80,6 +84,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, options: &RouteOptions) {
             .wrap(cors::api(&options.api_origins))
             .wrap(actix_web::middleware::from_fn(cors::refusals_as_problems))
             .configure(files::routes)
+            .configure(links::routes)
             .configure(credentials::routes)
             .configure(records::routes)
             .configure(versions::routes)
@@ -90,6 +95,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, options: &RouteOptions) {
     )
     .configure(billing::routes)
     .configure(ops::routes)
+    .configure(public::routes)
     .service(
         web::scope("/storage")
             .wrap(cors::storage(&options.storage_origins))

@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 use super::openapi_conformance::Conformance;
 use super::openapi_constraints::Constraints;
 use super::openapi_shapes::Shapes;
-use super::{billing, credentials, events, files, platform, records, tenants, versions};
+use super::{billing, credentials, events, files, links, platform, records, tenants, versions};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -19,6 +19,7 @@ use super::{billing, credentials, events, files, platform, records, tenants, ver
         files::list, files::get,
         files::update, files::delete, files::restore, files::download, files::content,
         files::list_grants, files::add_grant, files::remove_grant, files::current_tenant, files::audit,
+        links::create_link, links::list_links, links::revoke_link,
         credentials::issue, credentials::complete_session,
         records::put_retention, records::delete_retention, records::hold_file, records::file_holds,
         records::hold_folder, records::all_holds, records::release,
@@ -43,10 +44,10 @@ use super::{billing, credentials, events, files, platform, records, tenants, ver
         api::SessionFileBody, api::SessionRegistrationDto, api::RefusedDto,
         api::RetentionBody, api::HoldBody, api::FolderHoldBody, api::LegalHoldDto,
         api::LegalHoldsDto, api::RetentionDto, api::InitiateVersionBody, api::VersionDto,
-        api::VersionsDto,
+        api::VersionsDto, api::LinkDto, api::LinkBody, api::LinksDto,
     )),
     modifiers(&Bearer, &Conformance, &Constraints, &Shapes),
-    tags((name = "files"), (name = "records"), (name = "versions"), (name = "permissions"), (name = "tenant"), (name = "platform"), (name = "events"), (name = "billing"))
+    tags((name = "files"), (name = "records"), (name = "versions"), (name = "permissions"), (name = "links"), (name = "tenant"), (name = "platform"), (name = "events"), (name = "billing"))
 )]
 pub struct ApiDoc;
 

@@ -35,6 +35,7 @@ mod regions;
 mod restart;
 mod scanning;
 mod settings;
+mod share_links;
 mod support;
 mod sweep;
 mod tokens;

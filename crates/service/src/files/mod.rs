@@ -124,6 +124,15 @@ impl Files {
     }
 }
 
+/// A file of the caller's tenant that the caller may act on, with the
+/// stores of that tenant's data.
+pub(crate) struct AuthorizedFile<'c> {
+    pub(crate) tenant: &'c coffer_domain::Tenant,
+    pub(crate) scope: TenantScope,
+    pub(crate) data: Arc<TenantData>,
+    pub(crate) stored: StoredFile,
+}
+
 /// Who may do what to a file: loads it and decides an action on it at the
 /// clock's time (grants expire). Every refusal is on record (the one place
 /// that records them).
@@ -139,6 +148,28 @@ impl FileAccess {
             recorder: Recorder::new(clock.clone()),
             clock,
         }
+    }
+
+    /// [`FileAccess::authorized_file`] for a member of an active tenant,
+    /// whose data `resolver` finds.
+    pub(crate) async fn member_file<'c>(
+        &self,
+        resolver: &dyn TenantDataResolver,
+        caller: &'c Caller,
+        id: FileId,
+        action: Action,
+    ) -> Result<AuthorizedFile<'c>, ServiceError> {
+        let (tenant, scope) = caller.member()?;
+        let data = resolver.tenant_data(tenant).await?;
+        let stored = self
+            .authorized_file(&data, caller, &scope, id, action)
+            .await?;
+        Ok(AuthorizedFile {
+            tenant,
+            scope,
+            data,
+            stored,
+        })
     }
 
     /// Load a file of the caller's tenant and check `action` on it. A
@@ -201,7 +232,7 @@ pub(crate) fn check(decision: Decision) -> Result<(), ServiceError> {
     }
 }
 
-fn require_status(file: &FileRecord, status: FileStatus) -> Result<(), ServiceError> {
+pub(crate) fn require_status(file: &FileRecord, status: FileStatus) -> Result<(), ServiceError> {
     if file.status == status {
         return Ok(());
     }

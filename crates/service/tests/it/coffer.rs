@@ -24,6 +24,7 @@ fn ports(registry: MockTenantRegistry, members: MockMembers) -> MetadataPorts {
         onboarding: Arc::new(MockOnboardingQueue::new()),
         scans: Arc::new(MockScanQueue::new()),
         sessions: Arc::new(coffer_ports::MockUploadSessions::new()),
+        links: Arc::new(coffer_ports::MockShareLinks::new()),
         billing: Arc::new(MockBillingLedger::new()),
         jobs: Arc::new(MockJobLocks::new()),
         tenant_data: resolver(data, None, None),

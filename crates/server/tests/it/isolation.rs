@@ -44,6 +44,13 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
         Some(r#"{"subject":"user:mallory","access":"manage"}"#),
     ),
     ("DELETE", "/api/v1/files/{id}/permissions/{grant_id}", None),
+    ("GET", "/api/v1/files/{id}/links", None),
+    (
+        "POST",
+        "/api/v1/files/{id}/links",
+        Some(r#"{"expires_at":"{soon}"}"#),
+    ),
+    ("DELETE", "/api/v1/files/{id}/links/{link_id}", None),
     (
         "PUT",
         "/api/v1/files/{id}/retention",
@@ -130,12 +137,27 @@ async fn other_tenants_get_404_everywhere(mode: Mode) {
     )
     .await;
     let grant_id = grant["id"].as_str().unwrap();
+    let soon = (time::OffsetDateTime::now_utc() + time::Duration::hours(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let link = ok_json(
+        server
+            .req(Method::POST, &format!("/api/v1/files/{id}/links"), &alice)
+            .json(&json!({ "expires_at": soon }))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    let link_id = link["id"].as_str().unwrap();
     upload(&server, &mallory, "b-own.pdf", PDF, json!({})).await;
 
     for (method, template, body) in ROUTES {
         let path = template
             .replace("{id}", id)
             .replace("{grant_id}", grant_id)
+            .replace("{link_id}", link_id)
             .replace("{version}", "1");
         let mut request = server.req(
             Method::from_bytes(method.as_bytes()).unwrap(),
@@ -145,7 +167,7 @@ async fn other_tenants_get_404_everywhere(mode: Mode) {
         if let Some(body) = body {
             request = request
                 .header("content-type", "application/json")
-                .body(*body);
+                .body(body.replace("{soon}", &soon));
         }
         let response = request.send().await.unwrap();
         problem(response, StatusCode::NOT_FOUND, "not_found").await;
@@ -176,6 +198,18 @@ async fn other_tenants_get_404_everywhere(mode: Mode) {
     )
     .await;
     assert_eq!(grants["items"].as_array().unwrap().len(), 1);
+    let links = ok_json(
+        server
+            .req(Method::GET, &format!("/api/v1/files/{id}/links"), &alice)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let links = links["items"].as_array().unwrap();
+    assert_eq!(links.len(), 1, "no link was added: {links:?}");
+    assert_eq!(links[0]["state"], "active", "nor revoked");
     let content = server
         .req(Method::GET, &format!("/api/v1/files/{id}/content"), &alice)
         .send()

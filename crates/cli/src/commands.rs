@@ -168,6 +168,7 @@ pub(crate) async fn run(command: ClientCommand, dev: DevMinter<'_>) -> Result<()
             print_line(ctx.json, &grant, &human);
             Ok(())
         }
+        ClientCommand::Link { action } => crate::links::run(action, &settings, dirs).await,
     }
 }
 
@@ -218,7 +219,11 @@ pub(crate) async fn audit_list(args: AuditList) -> Result<(), Failure> {
 }
 
 /// Builds the client from the options, the environment and the login.
-fn connect(common: &Common, settings: &Settings, dirs: Dirs) -> Result<Context, Failure> {
+pub(crate) fn connect(
+    common: &Common,
+    settings: &Settings,
+    dirs: Dirs,
+) -> Result<Context, Failure> {
     let login = Login::load(&dirs)?;
     let server = common
         .server

@@ -13,6 +13,7 @@ mod address;
 mod commands;
 pub mod exit;
 mod files;
+mod links;
 mod login_store;
 mod progress;
 mod resume;
@@ -146,6 +147,47 @@ pub enum ClientCommand {
         /// Until when (RFC 3339); default: no end.
         #[arg(long)]
         expires: Option<String>,
+    },
+    /// Share a file with people outside the tenant: its share links.
+    Link {
+        #[command(subcommand)]
+        action: LinkCommand,
+    },
+}
+
+/// `coffer link …`: a file's share links (docs/sharing.md).
+#[derive(Debug, Clone, Subcommand)]
+pub enum LinkCommand {
+    /// Make a link and print its URL (shown this once: Coffer keeps no copy).
+    Create {
+        #[command(flatten)]
+        common: Common,
+        place: String,
+        /// How long it lasts (`30m`, `12h`, `7d`; at most `365d`) or until
+        /// when (RFC 3339).
+        #[arg(long)]
+        expires: String,
+        /// At most this many downloads.
+        #[arg(long)]
+        max_downloads: Option<u32>,
+        /// Read a password for the link from the first line of stdin (never
+        /// from the command line, where shells and `ps` keep it).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List a file's links (revoked and expired ones too).
+    Ls {
+        #[command(flatten)]
+        common: Common,
+        place: String,
+    },
+    /// Revoke a link at once.
+    Revoke {
+        #[command(flatten)]
+        common: Common,
+        place: String,
+        /// The link's id (from `coffer link ls`).
+        link: String,
     },
 }
 

@@ -3,7 +3,7 @@
 
 use coffer_api::{
     AuditDto, AuditQueryParams, DownloadDto, EventDto, EventsQuery, FileDto, GrantBody, GrantDto,
-    GrantsDto, ListQuery, TenantViewDto, UpdateBody,
+    GrantsDto, LinkBody, LinkDto, LinksDto, ListQuery, TenantViewDto, UpdateBody,
 };
 use coffer_domain::{Filename, LogicalPath};
 use futures::{Stream, TryStreamExt as _};
@@ -132,6 +132,41 @@ impl Client {
         self.call_empty(Call::new(
             Method::DELETE,
             format!("files/{id}/permissions/{grant_id}"),
+            true,
+        ))
+        .await
+    }
+
+    /// Makes a share link: a public page that downloads the file for anyone
+    /// with its URL ([`LinkDto::url`], in this answer only) until it
+    /// expires, is used up or is revoked.
+    ///
+    /// # Errors
+    /// `403` without manage access; `409` unless the file is available;
+    /// `422` for an expiry past or more than 365 days ahead.
+    pub async fn create_link(&self, id: Uuid, link: &LinkBody) -> Result<LinkDto> {
+        // Not idempotent: a retried POST would make a second link.
+        self.call(Call::new(Method::POST, format!("files/{id}/links"), false).json(link)?)
+            .await
+    }
+
+    /// The share links of a file, revoked and expired ones too (no URLs).
+    ///
+    /// # Errors
+    /// `403` without manage access.
+    pub async fn links(&self, id: Uuid) -> Result<Vec<LinkDto>> {
+        let links: LinksDto = self.call(Call::get(format!("files/{id}/links"))).await?;
+        Ok(links.items)
+    }
+
+    /// Revokes a share link at once (revoking it again is no error).
+    ///
+    /// # Errors
+    /// `404` for a link the file does not have.
+    pub async fn revoke_link(&self, id: Uuid, link_id: Uuid) -> Result<()> {
+        self.call_empty(Call::new(
+            Method::DELETE,
+            format!("files/{id}/links/{link_id}"),
             true,
         ))
         .await

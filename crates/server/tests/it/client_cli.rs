@@ -182,6 +182,7 @@ in_both_modes!(
     a_download_resumes_from_its_partial_file_and_checks_all_of_it,
     each_failure_class_has_its_exit_code_and_one_line,
     files_are_found_moved_trashed_restored_and_shared_by_path,
+    share_links_are_made_listed_and_revoked_by_path,
 );
 
 async fn cp_round_trips_keep_every_byte_in_bounded_memory(mode: Mode) {
@@ -863,4 +864,117 @@ async fn login_dev_signs_in_to_the_embedded_server_on_this_machine() {
     assert_ne!(refused.status.code(), Some(0));
     assert_eq!(cli.ok(&["logout"]).await, [json!({"signed_out": true})]);
     assert_eq!(cli.run(&["ls"]).await.status.code(), Some(3));
+}
+
+async fn share_links_are_made_listed_and_revoked_by_path(mode: Mode) {
+    let (server, _alice, cli) = editor_cli(mode).await;
+    let local = cli.dir().join("offer.bin");
+    write_pseudo_random(&local, 1_000, 3);
+    cli.ok(&["cp", local.to_str().unwrap(), "coffer:/deals/"])
+        .await;
+    let place = "coffer:/deals/offer.bin";
+
+    let made = cli
+        .ok(&[
+            "link",
+            "create",
+            place,
+            "--expires",
+            "2h",
+            "--max-downloads",
+            "1",
+        ])
+        .await
+        .remove(0);
+    let url = made["url"].as_str().unwrap().to_owned();
+    assert!(url.contains("/s/"), "{made}");
+    let left = (time::OffsetDateTime::parse(
+        made["expires_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap()
+        - time::OffsetDateTime::now_utc())
+    .whole_minutes();
+    assert!((118..=120).contains(&left), "2h from now: {made}");
+    let page = server.http.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("offer.bin"));
+
+    // A password comes from stdin, never from the command line.
+    let mut create = cli.command(&[
+        "link",
+        "create",
+        place,
+        "--expires",
+        "1d",
+        "--password-stdin",
+        "--json",
+    ]);
+    create.stdin(std::process::Stdio::piped());
+    let mut child = create.spawn().unwrap();
+    {
+        use tokio::io::AsyncWriteExt as _;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"correct horse\n").await.unwrap();
+    }
+    let guarded = json_lines(&success(
+        child.wait_with_output().await.unwrap(),
+        &["link", "create"],
+    ))
+    .remove(0);
+    assert_eq!(guarded["password_protected"], true);
+    let html = server
+        .http
+        .get(guarded["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"type="password""#), "{html}");
+
+    let listed = cli.ok(&["link", "ls", place]).await;
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|l| l.get("url").is_none()), "{listed:?}");
+    let human = success(cli.run(&["link", "ls", place]).await, &["link", "ls"]);
+    let human = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        human.contains("0/1 downloads") && human.contains(", password"),
+        "{human}"
+    );
+
+    let id = made["id"].as_str().unwrap();
+    cli.ok(&["link", "revoke", place, id]).await;
+    assert_eq!(
+        server.http.get(&url).send().await.unwrap().status(),
+        StatusCode::GONE
+    );
+    let states: Vec<Value> = cli
+        .ok(&["link", "ls", place])
+        .await
+        .into_iter()
+        .map(|l| l["state"].clone())
+        .collect();
+    assert_eq!(states, [json!("revoked"), json!("active")]);
+
+    // Usage mistakes are caught before anything is sent.
+    for args in [
+        &["link", "create", place, "--expires", "soon"][..],
+        &["link", "revoke", place, "not-an-id"][..],
+    ] {
+        let output = cli.run(args).await;
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+    }
+    // A past expiry is the server's 422, exit 9.
+    let past = cli
+        .run(&["link", "create", place, "--expires", "2020-01-01T00:00:00Z"])
+        .await;
+    assert_eq!(
+        past.status.code(),
+        Some(9),
+        "{}",
+        String::from_utf8_lossy(&past.stderr)
+    );
+    assert!(String::from_utf8_lossy(&past.stderr).contains("expiry_in_past"));
 }

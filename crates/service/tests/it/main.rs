@@ -8,6 +8,7 @@ mod billing;
 mod coffer;
 mod credentials;
 mod dispatch;
+mod links;
 mod manage;
 mod metrics;
 mod onboarding;

@@ -16,8 +16,8 @@ use coffer_ports::{
 };
 use coffer_service::{
     Authentication, Billing, Caller, Credentials, EffectiveConfigs, ErrorKind, Events, Files,
-    Onboarder, Purge, Reconciler, RequestMeta, ServiceConfig, ServiceError, Settings, Sharing,
-    Stores, Sweeper, TenantCaches, Tenants,
+    LinkSharing, Onboarder, Purge, Reconciler, RequestMeta, ServiceConfig, ServiceError, Settings,
+    Sharing, Stores, Sweeper, TenantCaches, Tenants,
 };
 use time::OffsetDateTime;
 
@@ -265,6 +265,37 @@ impl SharingFx {
             ..no_data()
         };
         Sharing::new(resolver(data, None, None), clock())
+    }
+}
+
+/// [`LinkSharing`]'s ports.
+#[derive(Default)]
+pub struct LinksFx {
+    pub links: coffer_ports::MockShareLinks,
+    pub registry: MockTenantRegistry,
+    pub files: MockFileCatalog,
+    pub audit: MockAuditLog,
+    pub store: MockObjectStore,
+}
+
+impl LinksFx {
+    pub fn build(self) -> LinkSharing {
+        let config = Config::default().shared();
+        let data = TenantData {
+            files: Arc::new(self.files),
+            audit: Arc::new(self.audit),
+            ..no_data()
+        };
+        let caches = caches(&config);
+        LinkSharing::new(
+            Arc::new(self.links),
+            Arc::new(self.registry),
+            caches.clone(),
+            resolver(data, None, None),
+            stores(self.store, vec![]),
+            configs(&unset(MockTenantSettings::new()), &caches, &config),
+            clock(),
+        )
     }
 }
 

@@ -2,7 +2,8 @@
 # Run every Coffer test on a fresh machine: starts the test peers it needs
 # (SeaweedFS as the S3 store, an oidc-provider issuer shaped like Keycloak,
 # ClamAV's clamd as the malware scanner, schemathesis for the schema
-# fuzzing tests; PostgreSQL is found or started by
+# fuzzing tests, Debian's chromium with playwright-core for the browser
+# tests; PostgreSQL is found or started by
 # the test harness itself), runs the whole workspace under nextest plus the
 # doctests, and stops what it started.
 #
@@ -12,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-SERVICES=(seaweedfs oidc-issuer clamd schemathesis)
+SERVICES=(seaweedfs oidc-issuer clamd schemathesis browser)
 
 stop_services() {
     [[ "${KEEP_SERVICES:-0}" == 1 ]] && return 0

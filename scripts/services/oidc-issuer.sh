@@ -36,15 +36,11 @@ running_pid() {
 
 answers() { curl -sf -o /dev/null --max-time 2 "$BASE/admin/health"; }
 
-# npm ci into .test-services (never into the source tree), again only when the lockfile changed.
+# shellcheck source=scripts/services/npm-ci.sh
+source "$ROOT/scripts/services/npm-ci.sh"
+
 install() {
-    command -v node >/dev/null || { log "node is not installed (Node >= 20 needed)"; exit 1; }
-    mkdir -p "$HOME_DIR"
-    if ! cmp -s "$SRC/package-lock.json" "$HOME_DIR/package-lock.json" || [[ ! -d "$HOME_DIR/node_modules" ]]; then
-        log "npm ci in $HOME_DIR"
-        cp "$SRC/package.json" "$SRC/package-lock.json" "$HOME_DIR/"
-        (cd "$HOME_DIR" && npm ci --no-audit --no-fund --loglevel=error)
-    fi
+    npm_ci_into "$SRC" "$HOME_DIR"
     cp "$SRC/issuer.mjs" "$HOME_DIR/issuer.mjs"
 }
 

@@ -24,6 +24,8 @@ use super::AppState;
 
 const STYLESHEET: &str = include_str!("../../assets/public.css");
 const STYLESHEET_PATH: &str = "/assets/public.css";
+const ICON: &str = include_str!("../../assets/favicon.svg");
+const ICON_PATH: &str = "/assets/favicon.svg";
 
 /// Scripts: none. Styles: our stylesheet. Forms post to this server only
 /// (their `303` to the store is a navigation the browser follows).
@@ -48,7 +50,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(show_link))
             .route(web::post().to(download_link)),
     )
-    .service(web::resource(STYLESHEET_PATH).route(web::get().to(stylesheet)));
+    .service(web::resource(STYLESHEET_PATH).route(web::get().to(stylesheet)))
+    .service(web::resource(ICON_PATH).route(web::get().to(icon)))
+    // Browsers ask for it whatever the page says.
+    .service(web::resource("/favicon.ico").route(web::get().to(icon)));
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,11 +107,19 @@ async fn download_link(
 }
 
 async fn stylesheet() -> HttpResponse {
+    asset("text/css; charset=utf-8", STYLESHEET)
+}
+
+async fn icon() -> HttpResponse {
+    asset("image/svg+xml", ICON)
+}
+
+fn asset(content_type: &str, body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
+        .content_type(content_type)
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .body(STYLESHEET)
+        .body(body)
 }
 
 /// The page a refusal shows. A password problem shows the link's page
@@ -202,7 +215,7 @@ fn link_page(opened: &OpenedLink, problem: Option<&str>, status: StatusCode) -> 
             }
             button type="submit" { "Download" }
         }
-        p.fine { "Shared with you through Coffer. The sender sees when this link is used." }
+        p.fine { "Shared with you through Coffer. Each use of this link is on record." }
     };
     page(status, opened.filename.as_str(), body)
 }
@@ -225,6 +238,7 @@ fn page(status: StatusCode, title: &str, body: Markup) -> HttpResponse {
                 meta name="robots" content="noindex, nofollow";
                 title { (title) " · Coffer" }
                 link rel="stylesheet" href=(STYLESHEET_PATH);
+                link rel="icon" href=(ICON_PATH) type="image/svg+xml";
             }
             body {
                 main {

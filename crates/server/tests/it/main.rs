@@ -9,6 +9,7 @@ mod audit;
 mod audit_chain;
 mod bad_input;
 mod billing;
+mod browser;
 mod client_cli;
 mod client_library;
 mod cors;

@@ -24,13 +24,18 @@ in_both_modes!(
     links_are_their_tenants_own_and_bad_terms_are_refused,
 );
 
-fn in_seconds(secs: i64) -> String {
+pub(crate) fn in_seconds(secs: i64) -> String {
     (OffsetDateTime::now_utc() + time::Duration::seconds(secs))
         .format(&Rfc3339)
         .unwrap()
 }
 
-async fn create_link(server: &TestServer, token: &str, file: &str, body: Value) -> Value {
+pub(crate) async fn create_link(
+    server: &TestServer,
+    token: &str,
+    file: &str,
+    body: Value,
+) -> Value {
     ok_json(
         server
             .req(Method::POST, &format!("/api/v1/files/{file}/links"), token)
@@ -43,7 +48,7 @@ async fn create_link(server: &TestServer, token: &str, file: &str, body: Value) 
     .await
 }
 
-async fn links_of(server: &TestServer, token: &str, file: &str) -> Vec<Value> {
+pub(crate) async fn links_of(server: &TestServer, token: &str, file: &str) -> Vec<Value> {
     ok_json(
         server
             .req(Method::GET, &format!("/api/v1/files/{file}/links"), token)

@@ -1,0 +1,114 @@
+//! Coffer's pages in a real browser: Debian's `chromium` driven by
+//! `playwright-core` (installed by scripts/services/browser.sh), against a
+//! real server in both modes. Each scenario is a script in
+//! `tests/browser/` that this module runs with `node`, handing it what it
+//! needs in its environment; screenshots land in
+//! `target/tmp/screenshots/<scenario>/` (test output, never committed).
+
+use std::path::PathBuf;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::Digest as _;
+
+use crate::journey::in_both_modes;
+use crate::share_links::{create_link, in_seconds, links_of};
+use crate::support::*;
+
+in_both_modes!(a_share_link_works_in_a_browser_without_sign_in);
+
+/// Runs `tests/browser/{script}.mjs` with `vars`; fails the test with the
+/// script's output unless it exits 0.
+async fn run_script(script: &str, mode: Mode, vars: &[(&str, String)]) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/browser")
+        .join(format!("{script}.mjs"));
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("screenshots")
+        .join(format!("{script}-{mode:?}").to_lowercase());
+    std::fs::create_dir_all(&shots).unwrap();
+    let output = tokio::process::Command::new("node")
+        .arg(&path)
+        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("SCREENSHOTS", &shots)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{script} failed ({:?}):\n{}\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+async fn a_share_link_works_in_a_browser_without_sign_in(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    let tenant = server.tenant(json!({})).await;
+    let alice = server.token(Some(&tenant), "alice", &["editor"]).await;
+    let mut bytes = PDF.to_vec();
+    bytes.extend((0..50_000_u32).map(|i| (i % 251) as u8));
+    let filename = "Engagement letter (signed).pdf";
+    let file = upload(&server, &alice, filename, &bytes, json!({})).await;
+    let id = file["id"].as_str().unwrap();
+
+    let guarded = create_link(
+        &server,
+        &alice,
+        id,
+        json!({ "expires_at": in_seconds(3600), "password": "correct horse" }),
+    )
+    .await;
+    let revoked = create_link(
+        &server,
+        &alice,
+        id,
+        json!({ "expires_at": in_seconds(3600) }),
+    )
+    .await;
+    let revoke = server
+        .req(
+            Method::DELETE,
+            &format!(
+                "/api/v1/files/{id}/links/{}",
+                revoked["id"].as_str().unwrap()
+            ),
+            &alice,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), StatusCode::NO_CONTENT);
+    let expired = create_link(&server, &alice, id, json!({ "expires_at": in_seconds(1) })).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+
+    let url = |link: &Value| link["url"].as_str().unwrap().to_owned();
+    run_script(
+        "share_link",
+        mode,
+        &[
+            (
+                "COFFER_TEST_CHROMIUM",
+                std::env::var("COFFER_TEST_CHROMIUM").unwrap(),
+            ),
+            (
+                "COFFER_TEST_BROWSER_MODULES",
+                std::env::var("COFFER_TEST_BROWSER_MODULES").unwrap(),
+            ),
+            ("LINK_URL", url(&guarded)),
+            ("REVOKED_URL", url(&revoked)),
+            ("EXPIRED_URL", url(&expired)),
+            ("PASSWORD", "correct horse".to_owned()),
+            ("FILENAME", filename.to_owned()),
+            ("SHA256", hex::encode(sha2::Sha256::digest(&bytes))),
+        ],
+    )
+    .await;
+
+    // The browser's download went through the link.
+    let links = links_of(&server, &alice, id).await;
+    assert_eq!(links[0]["id"], guarded["id"]);
+    assert_eq!(links[0]["downloads"], 1);
+}

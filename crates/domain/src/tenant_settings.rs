@@ -266,14 +266,18 @@ pub enum FeatureKey {
     /// Every upload waits for a malware scan before it is readable, where
     /// the deployment has a scanner (docs/scanning.md).
     MalwareScanning,
+    /// Share links for people outside the tenant (docs/sharing.md): off,
+    /// no link can be made and none opens.
+    ShareLinks,
 }
 
 impl FeatureKey {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::StreamedUploads,
         Self::MultipartUploads,
         Self::ContentStreaming,
         Self::MalwareScanning,
+        Self::ShareLinks,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -282,6 +286,7 @@ impl FeatureKey {
             Self::MultipartUploads => "multipart_uploads",
             Self::ContentStreaming => "content_streaming",
             Self::MalwareScanning => "malware_scanning",
+            Self::ShareLinks => "share_links",
         }
     }
 

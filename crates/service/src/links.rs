@@ -14,7 +14,7 @@ use std::sync::Arc;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use coffer_domain::{
-    Action, ContentType, DispositionKind, ErrorCode, FileId, FileStatus, Filename,
+    Action, ContentType, DispositionKind, ErrorCode, FeatureKey, FileId, FileStatus, Filename,
     LINK_PASSWORD_ATTEMPTS, LinkDead, LinkPassword, LinkTerms, LinkTermsError, LinkToken,
     PasswordAttempts, ShareLink, ShareLinkId, Subject, Tenant, TenantStatus, content_disposition,
 };
@@ -25,6 +25,7 @@ use coffer_ports::{
 use serde_json::json;
 use time::OffsetDateTime;
 
+use crate::effective_config::require_feature;
 use crate::files::{AuthorizedFile, FileAccess, location, require_status};
 use crate::recorder::Recorder;
 use crate::{Caller, EffectiveConfigs, RequestMeta, ServiceError, Stores, TenantCaches};
@@ -190,6 +191,10 @@ impl LinkSharing {
             data,
             stored,
         } = self.shared_file(caller, file).await?;
+        require_feature(
+            &self.configs.effective_config(tenant).await?,
+            FeatureKey::ShareLinks,
+        )?;
         require_status(&stored.file, FileStatus::Available)?;
         let now = self.clock.now();
         let terms = LinkTerms::new(request.expires_at, request.max_downloads, now)
@@ -388,6 +393,15 @@ impl LinkSharing {
             .await?
             .filter(|tenant| tenant.status == TenantStatus::Active)
             .ok_or(LinkRefusal::Unavailable)?;
+        // A tenant that turned external sharing off closes every link at once.
+        if !self
+            .configs
+            .effective_config(&tenant)
+            .await?
+            .enabled(FeatureKey::ShareLinks)
+        {
+            return Err(LinkRefusal::Unavailable);
+        }
         let scope = TenantScope::new(tenant.id);
         let data = self.tenant_data.tenant_data(&tenant).await?;
         let file = match data.files.get_file(&scope, found.link.file_id).await {

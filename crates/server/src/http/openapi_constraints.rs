@@ -75,6 +75,7 @@ const FEATURES: &[&str] = &[
     "multipart_uploads",
     "content_streaming",
     "malware_scanning",
+    "share_links",
 ];
 const VISIBILITY: Rule = Rule::OneOf(&["private", "tenant"]);
 const FILE_STATUS: Rule =

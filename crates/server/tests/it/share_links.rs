@@ -370,6 +370,30 @@ async fn revoked_expired_trashed_and_suspended_links_open_nothing(mode: Mode) {
     set_status(&server, tenant_id, "active").await;
     assert_eq!(open(&server, live_url).await.0, StatusCode::OK);
 
+    // ...or while the tenant has external sharing switched off, when no
+    // link can be made either.
+    let root = server.platform_admin().await;
+    let flag = format!("/api/v1/tenants/{tenant_id}/features/share_links");
+    let set_flag = |enabled: bool| {
+        server
+            .req(Method::PUT, &flag, &root)
+            .json(&json!({ "enabled": enabled }))
+            .send()
+    };
+    assert_eq!(set_flag(false).await.unwrap().status(), StatusCode::OK);
+    let (status, html) = open(&server, live_url).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("not available"), "{html}");
+    let refused = server
+        .req(Method::POST, &format!("{path}/links"), &alice)
+        .json(&json!({ "expires_at": in_seconds(600) }))
+        .send()
+        .await
+        .unwrap();
+    problem(refused, StatusCode::FORBIDDEN, "feature_disabled").await;
+    assert_eq!(set_flag(true).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(open(&server, live_url).await.0, StatusCode::OK);
+
     // Tokens no link has, or that are no tokens at all.
     let mut forged = token_of(live_url).to_owned();
     forged.replace_range(..1, if forged.starts_with('A') { "B" } else { "A" });

@@ -81,6 +81,18 @@ uuid_id!(
     "link_id"
 );
 
+uuid_id!(
+    /// An upload request: a folder outside parties may upload into.
+    UploadRequestId,
+    "request_id"
+);
+
+impl UploadRequestId {
+    pub fn new_random() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
 impl ShareLinkId {
     pub fn new_random() -> Self {
         Self(Uuid::now_v7())

@@ -24,6 +24,7 @@ mod scan;
 mod share_link;
 mod tenant;
 mod tenant_settings;
+mod upload_request;
 pub mod webhook;
 
 pub use access::{Action, Decision, DenyReason, Resource, decide, effective_access};
@@ -40,7 +41,7 @@ pub use file::{
     holds_nul, json_depth,
 };
 pub use grant::{Access, Grant, GrantSubject};
-pub use ids::{FileId, GrantId, ShareLinkId, TenantId, UploadSessionId, UserId};
+pub use ids::{FileId, GrantId, ShareLinkId, TenantId, UploadRequestId, UploadSessionId, UserId};
 pub use key::{BucketName, KeyOutsideTenant, ObjectKey, Placement, SessionPrefix, TenantPrefix};
 pub use limits::{
     LimitOverrides, LimitViolation, MAX_OBJECT_SIZE, MAX_PARTS, MIN_PART_SIZE, NegativeUsage,
@@ -64,4 +65,8 @@ pub use tenant_settings::{
     ConfigKeyError, EffectiveConfig, FeatureFlag, FeatureKey, FlagState, MAX_RETENTION_DAYS,
     MAX_URL_TTL_SECS, RESERVED_SETTINGS, RecordsRetention, SettingKey, Source, Sourced,
     TenantConfig,
+};
+pub use upload_request::{
+    MAX_REQUEST_FILES, MAX_REQUEST_MESSAGE_CHARS, MAX_REQUEST_TYPES, RequestClosed, RequestTerms,
+    RequestTermsError, UploadRequest,
 };

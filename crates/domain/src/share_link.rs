@@ -34,7 +34,8 @@ pub const LINK_PASSWORD_WINDOW: Duration = Duration::minutes(15);
 /// Random bytes in a token: 256 bits, beyond guessing.
 const TOKEN_BYTES: usize = 32;
 
-/// The secret part of a share link's URL.
+/// The secret part of a public link's URL: a share link's (`/s/…`) or an
+/// upload request's (`/u/…`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct LinkToken(String);
 

@@ -38,6 +38,7 @@ mod store;
 mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod upload_requests;
 mod versions;
 
 pub use changes::CHANNEL as TENANT_CHANGES_CHANNEL;

@@ -273,3 +273,21 @@ diesel::table! {
         created_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    upload_requests (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        token_digest -> Bytea,
+        path -> Text,
+        expires_at -> Timestamptz,
+        max_files -> Int4,
+        max_size -> Int8,
+        allowed_types -> Array<Text>,
+        message -> Nullable<Text>,
+        files_received -> Int4,
+        closed_at -> Nullable<Timestamptz>,
+        created_by -> Text,
+        created_at -> Timestamptz,
+    }
+}

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::error::PgError;
 use crate::rows::corrupt;
 use crate::schema::share_links;
-use crate::store::{PgMetadataStore, platform, transaction};
+use crate::store::{PgMetadataStore, on_platform, platform, transaction};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = share_links, check_for_backend(diesel::pg::Pg))]
@@ -123,16 +123,9 @@ impl TryFrom<LinkRow> for ShareLink {
 impl ShareLinks for PgMetadataStore {
     async fn create_link(&self, new: NewShareLink) -> Result<(), MetadataError> {
         let row = LinkRow::try_from(new)?;
-        transaction!(self, |conn| {
-            platform(
-                conn,
-                diesel::insert_into(share_links::table)
-                    .values(&row)
-                    .execute(&mut &*conn),
-            )
-            .await?;
-            Ok::<_, PgError>(())
-        })?;
+        on_platform!(self, |conn| diesel::insert_into(share_links::table)
+            .values(&row)
+            .execute(&mut &*conn))?;
         Ok(())
     }
 
@@ -142,20 +135,12 @@ impl ShareLinks for PgMetadataStore {
         file: FileId,
     ) -> Result<Vec<ShareLink>, MetadataError> {
         use share_links::dsl as l;
-        let rows: Vec<LinkRow> = transaction!(self, |conn| {
-            Ok::<_, PgError>(
-                platform(
-                    conn,
-                    l::share_links
-                        .filter(l::tenant_id.eq(tenant.as_uuid()))
-                        .filter(l::file_id.eq(file.as_uuid()))
-                        .order((l::created_at.asc(), l::id.asc()))
-                        .select(LinkRow::as_select())
-                        .load(&mut &*conn),
-                )
-                .await?,
-            )
-        })?;
+        let rows: Vec<LinkRow> = on_platform!(self, |conn| l::share_links
+            .filter(l::tenant_id.eq(tenant.as_uuid()))
+            .filter(l::file_id.eq(file.as_uuid()))
+            .order((l::created_at.asc(), l::id.asc()))
+            .select(LinkRow::as_select())
+            .load(&mut &*conn))?;
         Ok(rows
             .into_iter()
             .map(ShareLink::try_from)
@@ -191,18 +176,10 @@ impl ShareLinks for PgMetadataStore {
 
     async fn find_link(&self, digest: LinkDigest) -> Result<Option<FoundLink>, MetadataError> {
         use share_links::dsl as l;
-        let rows: Vec<LinkRow> = transaction!(self, |conn| {
-            Ok::<_, PgError>(
-                platform(
-                    conn,
-                    l::share_links
-                        .filter(l::token_digest.eq(digest.as_bytes().as_slice()))
-                        .select(LinkRow::as_select())
-                        .load(&mut &*conn),
-                )
-                .await?,
-            )
-        })?;
+        let rows: Vec<LinkRow> = on_platform!(self, |conn| l::share_links
+            .filter(l::token_digest.eq(digest.as_bytes().as_slice()))
+            .select(LinkRow::as_select())
+            .load(&mut &*conn))?;
         Ok(rows
             .into_iter()
             .next()
@@ -244,28 +221,20 @@ impl ShareLinks for PgMetadataStore {
         now: OffsetDateTime,
     ) -> Result<Option<ShareLink>, MetadataError> {
         use share_links::dsl as l;
-        let rows: Vec<LinkRow> = transaction!(self, |conn| {
-            Ok::<_, PgError>(
-                platform(
-                    conn,
-                    diesel::update(
-                        l::share_links
-                            .filter(l::id.eq(id.as_uuid()))
-                            .filter(l::revoked_at.is_null())
-                            .filter(l::expires_at.gt(now))
-                            .filter(
-                                l::max_downloads
-                                    .is_null()
-                                    .or(l::downloads.nullable().lt(l::max_downloads)),
-                            ),
-                    )
-                    .set(l::downloads.eq(l::downloads + 1))
-                    .returning(LinkRow::as_returning())
-                    .get_results(&mut &*conn),
-                )
-                .await?,
-            )
-        })?;
+        let rows: Vec<LinkRow> = on_platform!(self, |conn| diesel::update(
+            l::share_links
+                .filter(l::id.eq(id.as_uuid()))
+                .filter(l::revoked_at.is_null())
+                .filter(l::expires_at.gt(now))
+                .filter(
+                    l::max_downloads
+                        .is_null()
+                        .or(l::downloads.nullable().lt(l::max_downloads)),
+                ),
+        )
+        .set(l::downloads.eq(l::downloads + 1))
+        .returning(LinkRow::as_returning())
+        .get_results(&mut &*conn))?;
         Ok(rows
             .into_iter()
             .next()

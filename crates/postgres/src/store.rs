@@ -213,6 +213,17 @@ macro_rules! transaction {
 }
 pub(crate) use transaction;
 
+/// One statement on the platform path (registry tables), in a transaction
+/// of its own: `on_platform!(self, |conn| query.execute(&mut &*conn))`.
+macro_rules! on_platform {
+    ($store:expr, |$conn:ident| $query:expr) => {
+        $crate::store::transaction!($store, |$conn| {
+            Ok::<_, $crate::error::PgError>($crate::store::platform($conn, $query).await?)
+        })
+    };
+}
+pub(crate) use on_platform;
+
 fn set_tenant<'a>(
     conn: &'a AsyncPgConnection,
     tenant: TenantId,

@@ -128,6 +128,7 @@ mod tests {
             scans: Arc::new(coffer_ports::MockScanQueue::new()),
             sessions: Arc::new(coffer_ports::MockUploadSessions::new()),
             links: Arc::new(coffer_ports::MockShareLinks::new()),
+            upload_requests: Arc::new(coffer_ports::MockUploadRequests::new()),
             billing: Arc::new(MockBillingLedger::new()),
             jobs: Arc::new(MockJobLocks::new()),
             tenant_data: Arc::new(OneDatabase::new(TenantData {

@@ -38,6 +38,7 @@ mod settings;
 mod share_links;
 mod store;
 mod tenants;
+mod upload_requests;
 mod versions;
 
 pub use error::SqliteError;

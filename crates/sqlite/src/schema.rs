@@ -278,3 +278,21 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    upload_requests (id) {
+        id -> Text,
+        tenant_id -> Text,
+        token_digest -> Binary,
+        path -> Text,
+        expires_at -> BigInt,
+        max_files -> BigInt,
+        max_size -> BigInt,
+        allowed_types -> Text,
+        message -> Nullable<Text>,
+        files_received -> BigInt,
+        closed_at -> Nullable<BigInt>,
+        created_by -> Text,
+        created_at -> BigInt,
+    }
+}

@@ -44,6 +44,7 @@ pub mod scans;
 pub mod sessions;
 pub mod settings;
 pub mod share_links;
+pub mod upload_requests;
 pub mod versions;
 
 pub use coffer_ports::MetadataPorts;
@@ -79,6 +80,9 @@ macro_rules! metadata_contract {
         }
         mod share_links {
             $crate::share_links_contract!(super::__metadata_contract_ports());
+        }
+        mod upload_requests {
+            $crate::upload_requests_contract!(super::__metadata_contract_ports());
         }
         mod billing {
             $crate::billing_ledger_contract!(super::__metadata_contract_ports());

@@ -25,6 +25,7 @@ mod sessions;
 mod settings;
 mod share_links;
 mod tenant_data;
+mod upload_requests;
 mod versions;
 
 pub use audit::{AuditChain, AuditEntry, AuditLog, AuditQuery, ChainHead, NewAudit};
@@ -48,6 +49,7 @@ pub use sessions::{UploadSession, UploadSessions};
 pub use settings::TenantSettings;
 pub use share_links::{FoundLink, NewShareLink, ShareLinks};
 pub use tenant_data::{OneDatabase, TenantData, TenantDataResolver};
+pub use upload_requests::UploadRequests;
 pub use versions::{FileVersions, NewVersion};
 
 #[cfg(feature = "mock")]
@@ -80,5 +82,7 @@ pub use settings::MockTenantSettings;
 pub use share_links::MockShareLinks;
 #[cfg(feature = "mock")]
 pub use tenant_data::MockTenantDataResolver;
+#[cfg(feature = "mock")]
+pub use upload_requests::MockUploadRequests;
 #[cfg(feature = "mock")]
 pub use versions::MockFileVersions;

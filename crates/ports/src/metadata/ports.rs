@@ -9,7 +9,7 @@ use crate::{
     AuditLog, BillingLedger, EventOutbox, FileCatalog, FileVersions, Grants, Integrity, JobLocks,
     Journal, Members, MetadataError, MetadataReadiness, NewTenant, OnboardingQueue, OneDatabase,
     Records, ScanQueue, ShareLinks, TenantData, TenantDataResolver, TenantDatabases,
-    TenantRegistry, TenantSettings, UploadSessions,
+    TenantRegistry, TenantSettings, UploadRequests, UploadSessions,
 };
 
 /// The metadata ports of one deployment.
@@ -21,6 +21,7 @@ pub struct MetadataPorts {
     pub scans: Arc<dyn ScanQueue>,
     pub sessions: Arc<dyn UploadSessions>,
     pub links: Arc<dyn ShareLinks>,
+    pub upload_requests: Arc<dyn UploadRequests>,
     pub billing: Arc<dyn BillingLedger>,
     pub jobs: Arc<dyn JobLocks>,
     /// Where each tenant's own data is.
@@ -49,6 +50,7 @@ impl MetadataPorts {
             + ScanQueue
             + UploadSessions
             + ShareLinks
+            + UploadRequests
             + BillingLedger
             + JobLocks
             + MetadataReadiness
@@ -68,6 +70,7 @@ impl MetadataPorts {
             scans: store.clone(),
             sessions: store.clone(),
             links: store.clone(),
+            upload_requests: store.clone(),
             billing: store.clone(),
             jobs: store.clone(),
             readiness: store.clone(),

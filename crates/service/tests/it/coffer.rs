@@ -25,6 +25,7 @@ fn ports(registry: MockTenantRegistry, members: MockMembers) -> MetadataPorts {
         scans: Arc::new(MockScanQueue::new()),
         sessions: Arc::new(coffer_ports::MockUploadSessions::new()),
         links: Arc::new(coffer_ports::MockShareLinks::new()),
+        upload_requests: Arc::new(coffer_ports::MockUploadRequests::new()),
         billing: Arc::new(MockBillingLedger::new()),
         jobs: Arc::new(MockJobLocks::new()),
         tenant_data: resolver(data, None, None),

@@ -181,6 +181,18 @@ pub trait EventOutbox: Send + Sync + 'static {
         since: OffsetDateTime,
     ) -> Result<OutboxBacklog, MetadataError>;
 
+    /// Record a change made outside the tenant's own data (in the
+    /// registry: a share link made or revoked) in its audit log and, when
+    /// announced, its outbox — in one transaction, like a change's own.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn record_journal(
+        &self,
+        scope: &TenantScope,
+        journal: Journal,
+    ) -> Result<(), MetadataError>;
+
     /// Record what became of delivering an event.
     ///
     /// # Errors

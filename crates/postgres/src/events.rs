@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use coffer_domain::PageCursor;
 use coffer_ports::{
-    DeliveryOutcome, Event, EventClaim, EventOutbox, MetadataError, OutboxBacklog, Page,
+    DeliveryOutcome, Event, EventClaim, EventOutbox, Journal, MetadataError, OutboxBacklog, Page,
     TenantScope, fetch_size,
 };
 use diesel::prelude::*;
@@ -12,13 +12,29 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::PgError;
+use crate::journal::JournalRows;
 use crate::listing::keyset;
 use crate::rows::EventRow;
 use crate::schema::outbox;
-use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
+use crate::store::{PgMetadataStore, Scope, enter_tenant, read_scoped, scoped, transaction};
 
 #[async_trait]
 impl EventOutbox for PgMetadataStore {
+    async fn record_journal(
+        &self,
+        scope: &TenantScope,
+        journal: Journal,
+    ) -> Result<(), MetadataError> {
+        let tenant = scope.tenant_id();
+        let rows = &JournalRows::new(tenant, journal);
+        transaction!(self, |conn| {
+            enter_tenant(conn, tenant).await?;
+            rows.insert(conn).await?;
+            Ok::<_, PgError>(())
+        })?;
+        Ok(())
+    }
+
     async fn list_events(
         &self,
         scope: &TenantScope,

@@ -106,6 +106,15 @@ pub(crate) struct MergedOutbox {
 
 #[async_trait]
 impl EventOutbox for MergedOutbox {
+    /// In the tenant's own database, with its audit chain.
+    async fn record_journal(
+        &self,
+        scope: &TenantScope,
+        journal: coffer_ports::Journal,
+    ) -> Result<(), MetadataError> {
+        self.own.record_journal(scope, journal).await
+    }
+
     async fn list_events(
         &self,
         scope: &TenantScope,

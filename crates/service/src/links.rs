@@ -216,22 +216,20 @@ impl LinkSharing {
             created_by: caller.principal.subject.clone(),
             created_at: now,
         };
-        // On record before the link exists: no door opens unlogged.
-        self.recorder
-            .record(
-                &data,
-                caller,
-                &scope,
-                "link.created",
-                Some(file),
-                json!({
-                    "link": link.id,
-                    "expires_at": link.expires_at.unix_timestamp(),
-                    "max_downloads": link.max_downloads,
-                    "password": link.password_protected,
-                }),
-            )
-            .await?;
+        // On record (and announced to the tenant's webhook) before the link
+        // exists: no door opens unlogged.
+        let journal = self.recorder.announce(
+            caller,
+            "link.created",
+            &stored.file,
+            json!({
+                "link": link.id,
+                "expires_at": link.expires_at.unix_timestamp(),
+                "max_downloads": link.max_downloads,
+                "password": link.password_protected,
+            }),
+        );
+        data.events.record_journal(&scope, journal).await?;
         self.links
             .create_link(NewShareLink {
                 link: link.clone(),
@@ -269,11 +267,17 @@ impl LinkSharing {
             tenant,
             scope,
             data,
-            ..
+            stored,
         } = self.shared_file(caller, file).await?;
+        // To the microsecond, as every store keeps it: the stored time then
+        // says whether this call revoked the link or an earlier one did.
+        let now = self.clock.now();
+        let now = now
+            .replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+            .unwrap_or(now);
         let revoked = self
             .links
-            .revoke_link(tenant.id, file, link, self.clock.now())
+            .revoke_link(tenant.id, file, link, now)
             .await
             .map_err(|err| {
                 if err.is(MetadataErrorKind::NotFound) {
@@ -282,16 +286,16 @@ impl LinkSharing {
                     err.into()
                 }
             })?;
-        self.recorder
-            .record(
-                &data,
+        // Revoking again changes nothing, so it is no news either.
+        if revoked.revoked_at == Some(now) {
+            let journal = self.recorder.announce(
                 caller,
-                &scope,
                 "link.revoked",
-                Some(file),
+                &stored.file,
                 json!({ "link": link }),
-            )
-            .await?;
+            );
+            data.events.record_journal(&scope, journal).await?;
+        }
         Ok(revoked)
     }
 

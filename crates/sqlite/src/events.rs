@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use coffer_domain::PageCursor;
 use coffer_ports::{
-    DeliveryOutcome, Event, EventClaim, EventOutbox, MetadataError, OutboxBacklog, Page,
+    DeliveryOutcome, Event, EventClaim, EventOutbox, Journal, MetadataError, OutboxBacklog, Page,
     TenantScope, fetch_size,
 };
 use diesel::prelude::*;
@@ -13,12 +13,23 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::SqliteError;
+use crate::journal::JournalRows;
 use crate::rows::{EventRow, id, ns};
 use crate::schema::outbox::dsl as o;
 use crate::store::SqliteMetadataStore;
 
 #[async_trait]
 impl EventOutbox for SqliteMetadataStore {
+    async fn record_journal(
+        &self,
+        scope: &TenantScope,
+        journal: Journal,
+    ) -> Result<(), MetadataError> {
+        let rows = JournalRows::new(scope.tenant_id(), journal)?;
+        self.write(move |conn| rows.insert(conn)).await?;
+        Ok(())
+    }
+
     async fn list_events(
         &self,
         scope: &TenantScope,

@@ -21,6 +21,7 @@ macro_rules! event_outbox_contract {
         $crate::__metadata_cases!($factory; events;
             changes_are_recorded_exactly_when_they_happen,
             events_are_claimed_leased_and_settled,
+            a_journal_of_a_change_elsewhere_is_recorded_in_its_tenant,
         );
     };
 }
@@ -238,5 +239,31 @@ pub async fn events_are_claimed_leased_and_settled(ports: MetadataPorts) {
         secs(&unsettled.items),
         vec![10, 11],
         "events from `settled_before` on wait"
+    );
+}
+
+pub async fn a_journal_of_a_change_elsewhere_is_recorded_in_its_tenant(ports: MetadataPorts) {
+    let t = tenant(&ports, "acme").await;
+    let other = tenant(&ports, "other").await;
+    let outbox = data(&ports, &t).await.events.clone();
+    let announced = change("link.created", None, 40, true);
+    let event_id = announced.event.as_ref().unwrap().id;
+    outbox.record_journal(&scope(&t), announced).await.unwrap();
+    outbox
+        .record_journal(&scope(&t), change("link.revoked", None, 41, false))
+        .await
+        .unwrap();
+    assert_eq!(audited(&ports, &t, "link.created").await, 1);
+    assert_eq!(audited(&ports, &t, "link.revoked").await, 1);
+    let listed: Vec<_> = events(&ports, &t).await.into_iter().map(|e| e.id).collect();
+    assert_eq!(
+        listed,
+        vec![event_id],
+        "announced only when the journal says so"
+    );
+    assert_eq!(audited(&ports, &other, "link.created").await, 0);
+    assert!(
+        events(&ports, &other).await.is_empty(),
+        "in its own tenant only"
     );
 }

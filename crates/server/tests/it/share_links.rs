@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::audit::audit_pages;
+use crate::events::polled;
 use crate::integrity::tenant_id;
 use crate::journey::in_both_modes;
 use crate::lifecycle::set_status;
@@ -332,6 +333,28 @@ async fn revoked_expired_trashed_and_suspended_links_open_nothing(mode: Mode) {
         .map(|l| l["state"].clone())
         .collect();
     assert_eq!(states, [json!("revoked"), json!("expired")]);
+
+    // Making and revoking a link are announced to the tenant's webhook
+    // feed (settled by now: the expiry above waited for more than 2 s).
+    let admin = server.token(Some(&tenant), "boss", &["admin"]).await;
+    let announced: Vec<(String, Value)> = polled(&server, &admin)
+        .await
+        .into_iter()
+        .filter(|e| e["data"]["detail"]["link"] == revoked["id"])
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().to_owned(),
+                e["data"]["file"]["id"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        announced,
+        [
+            ("link.created".to_owned(), json!(id)),
+            ("link.revoked".to_owned(), json!(id))
+        ]
+    );
 
     // A live link opens nothing while its file is in the trash.
     let live = create_link(&server, &alice, id, hour).await;

@@ -30,13 +30,30 @@ async fn made(
 ) -> (String, NewShareLink) {
     let mut fx = LinksFx::default();
     serves_file(&mut fx.files, file);
-    audit_ok(&mut fx.audit);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let log = order.clone();
+    fx.events
+        .expect_record_journal()
+        .times(1)
+        .withf(|_, journal| {
+            journal.audit.action == "link.created"
+                && journal
+                    .event
+                    .as_ref()
+                    .is_some_and(|e| e.kind == "link.created")
+        })
+        .returning(move |_, _| {
+            log.lock().unwrap().push("recorded");
+            Ok(())
+        });
+    let log = order.clone();
     let kept: Arc<Mutex<Option<NewShareLink>>> = Arc::default();
     let keep = kept.clone();
     fx.links
         .expect_create_link()
         .times(1)
         .returning(move |new| {
+            log.lock().unwrap().push("created");
             *keep.lock().unwrap() = Some(new);
             Ok(())
         });
@@ -53,6 +70,11 @@ async fn made(
         )
         .await
         .unwrap();
+    assert_eq!(
+        *order.lock().unwrap(),
+        ["recorded", "created"],
+        "on record and announced before the link exists"
+    );
     let new = kept.lock().unwrap().take().unwrap();
     assert_eq!(
         new.digest,

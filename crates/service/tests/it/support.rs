@@ -275,6 +275,8 @@ pub struct LinksFx {
     pub registry: MockTenantRegistry,
     pub files: MockFileCatalog,
     pub audit: MockAuditLog,
+    /// Where making and revoking a link is recorded and announced.
+    pub events: MockEventOutbox,
     pub store: MockObjectStore,
 }
 
@@ -284,6 +286,7 @@ impl LinksFx {
         let data = TenantData {
             files: Arc::new(self.files),
             audit: Arc::new(self.audit),
+            events: Arc::new(self.events),
             ..no_data()
         };
         let caches = caches(&config);

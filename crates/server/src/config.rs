@@ -649,6 +649,39 @@ impl Config {
         }
     }
 
+    /// The origins a browser sends bytes to on presigned URLs (every S3
+    /// endpoint, with its per-bucket host names unless path style): the
+    /// `connect-src` of the web app's and the upload page's
+    /// Content-Security-Policy. Empty for `fs`, whose URLs are this server's.
+    pub fn browser_store_origins(&self) -> Vec<String> {
+        if self.storage.backend != StorageBackend::S3 {
+            return Vec::new();
+        }
+        let stores = std::iter::once(&self.storage.s3)
+            .chain(self.storage.regions.values().filter_map(|r| r.s3.as_ref()));
+        let mut origins = Vec::new();
+        for s3 in stores {
+            match s3.endpoint.as_deref().map(url::Url::parse) {
+                Some(Ok(endpoint)) => {
+                    let origin = endpoint.origin().ascii_serialization();
+                    if !s3.force_path_style
+                        && let Some(host) = endpoint.host_str()
+                    {
+                        let port = endpoint.port().map(|p| format!(":{p}")).unwrap_or_default();
+                        origins.push(format!("{}://*.{host}{port}", endpoint.scheme()));
+                    }
+                    origins.push(origin);
+                }
+                Some(Err(_)) => {}
+                // AWS: `bucket.s3.region.amazonaws.com`.
+                None => origins.push("https://*.amazonaws.com".to_owned()),
+            }
+        }
+        origins.sort();
+        origins.dedup();
+        origins
+    }
+
     pub fn sqlite_path(&self) -> PathBuf {
         self.metadata
             .sqlite_path
@@ -775,6 +808,25 @@ mod tests {
 
         let err = Config::load_from(None, env(&[("COFFER__SERVER__LISTN", "x")])).err();
         assert!(err.is_some_and(|e| e.to_string().contains("listn")));
+    }
+
+    #[test]
+    fn browsers_may_send_bytes_to_every_store_endpoint_and_no_other() {
+        let embedded = Config::load_from(None, env(&[])).unwrap_or_else(|e| panic!("{e}"));
+        assert!(embedded.browser_store_origins().is_empty());
+        let toml = "[storage]\nbackend = \"s3\"\n[storage.s3]\nendpoint = \"https://s3.example.com\"\n\
+                    [storage.regions.eu]\nbucket = \"eu\"\n[storage.regions.eu.s3]\n\
+                    endpoint = \"http://10.0.0.9:8333/\"\nregion = \"eu\"\nforce_path_style = true\n\
+                    [storage.regions.us]\nbucket = \"us\"\n";
+        let config = load_toml(toml, &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            config.browser_store_origins(),
+            [
+                "http://10.0.0.9:8333",
+                "https://*.s3.example.com",
+                "https://s3.example.com"
+            ]
+        );
     }
 
     #[test]

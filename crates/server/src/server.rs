@@ -161,6 +161,7 @@ pub fn start(
             .as_deref()
             .filter(|url| !url.is_empty())
             .map(|url| url.trim_end_matches('/').to_owned()),
+        store_origins: config.browser_store_origins(),
     });
     let routes = http::RouteOptions {
         json_limit: config.server.json_limit_bytes,

@@ -51,6 +51,9 @@ pub struct AppState {
     pub rate_limits: Arc<rate_limit::RateLimits>,
     /// `server.public_url`, when configured: the base of share links.
     pub public_url: Option<String>,
+    /// Where browsers send bytes on presigned URLs
+    /// ([`crate::config::Config::browser_store_origins`]).
+    pub store_origins: Vec<String>,
 }
 
 /// What [`configure`] needs from the configuration.

@@ -61,7 +61,7 @@ error_codes! {
     StaleSignature = "stale_signature",
 
     // 401: no or refused token.
-    /// 401: no `Authorization: Bearer` header.
+    /// 401: no `Authorization: Bearer` header (nor a web app session).
     MissingToken = "missing_token",
     /// 401: the token is not valid.
     InvalidToken = "invalid_token",
@@ -94,6 +94,9 @@ error_codes! {
     /// 403: a CORS preflight from an origin, or for a method or header, not
     /// allowed here.
     CorsRefused = "cors_refused",
+    /// 403: a request signed in by the web app's session cookie that
+    /// changes something came from another site (CSRF).
+    CrossSiteRequest = "cross_site_request",
 
     // 404
     /// 404: unknown, or another tenant's.

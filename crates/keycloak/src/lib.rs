@@ -8,6 +8,8 @@
 //! - [`dev::DevIssuer`]: the embedded default. Mints and verifies tokens with
 //!   an Ed25519 key kept in the data directory.
 //!
+//! [`web::WebClient`] runs the web app's authorization code flow (PKCE).
+//!
 //! Both share one pipeline (header allowlist, key, signature and standard
 //! claims, claim mapping, a verified-token cache keyed by the token's
 //! SHA-256), so a rule fixed once holds for both. Everything Keycloak-specific
@@ -22,6 +24,7 @@ mod jwks;
 mod keys;
 mod provider;
 mod verifier;
+pub mod web;
 
 pub use config::{ClaimMapping, KeycloakConfig, RoleNames};
 pub use error::KeycloakError;

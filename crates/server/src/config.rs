@@ -33,6 +33,23 @@ pub struct Config {
     pub plans: PlanDefaults,
     pub tenants: TenantsConfig,
     pub bootstrap: BootstrapConfig,
+    pub web: WebConfig,
+}
+
+/// The web app at `/` (docs/web-app.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// Serve the app and its sign-in.
+    pub enabled: bool,
+    /// The app's OAuth client at the issuer (`keycloak` identity): a client
+    /// with the standard flow, PKCE S256 and `{public_url}/app/callback`
+    /// as its redirect URI.
+    pub client_id: String,
+    /// Only when that client is confidential.
+    pub client_secret: Option<SecretString>,
+    /// How long a dev sign-in (embedded issuer) lasts.
+    pub dev_session_secs: u64,
 }
 
 /// The in-process tenant cache.
@@ -478,6 +495,11 @@ cache_ttl_secs = 5
 
 [bootstrap]
 tenant = "acme"
+
+[web]
+enabled = true
+client_id = "coffer-web"
+dev_session_secs = 28800
 "#;
 
 #[derive(Debug, thiserror::Error)]

@@ -11,7 +11,7 @@ use actix_web::{App, HttpServer, web};
 use actix_web_prom::PrometheusMetricsBuilder;
 use tracing_actix_web::TracingLogger;
 
-use crate::config::Config;
+use crate::config::{Config, IdentityBackend};
 use crate::http::{self, AppState, Metrics};
 use crate::telemetry::RequestSpan;
 use crate::wiring::Wiring;
@@ -162,11 +162,13 @@ pub fn start(
             .filter(|url| !url.is_empty())
             .map(|url| url.trim_end_matches('/').to_owned()),
         store_origins: config.browser_store_origins(),
+        sign_in: web_sign_in(config, wiring),
     });
     let routes = http::RouteOptions {
         json_limit: config.server.json_limit_bytes,
         api_origins: config.server.cors_origins.clone(),
         storage_origins: config.storage.cors_origins.clone(),
+        web_app: config.web.enabled,
     };
     let docs = utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url(
         "/api/v1/openapi.json",
@@ -234,4 +236,27 @@ fn register_metrics(
         registry.register(Box::new(http::PoolGauges::new(pools.clone())?))?;
     }
     Ok(metrics)
+}
+
+/// How the web app signs people in: the dev issuer's form in embedded
+/// mode, the issuer's authorization code flow with Keycloak.
+fn web_sign_in(config: &Config, wiring: &Wiring) -> Option<std::sync::Arc<http::WebSignIn>> {
+    if !config.web.enabled {
+        return None;
+    }
+    let sign_in = match config.identity.backend {
+        IdentityBackend::Dev => http::WebSignIn::Dev {
+            issuer: wiring.dev_issuer.clone()?,
+            lifetime: time::Duration::seconds(
+                i64::try_from(config.web.dev_session_secs).unwrap_or(i64::MAX),
+            ),
+        },
+        IdentityBackend::Keycloak => http::WebSignIn::Oidc {
+            issuer: config.identity.keycloak.get("issuer")?.as_str()?.to_owned(),
+            client_id: config.web.client_id.clone(),
+            client_secret: config.web.client_secret.clone(),
+            client: Box::default(),
+        },
+    };
+    Some(std::sync::Arc::new(sign_in))
 }

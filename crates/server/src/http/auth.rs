@@ -13,6 +13,7 @@ use tracing_actix_web::{RequestId, RootSpan};
 
 use super::AppState;
 use super::error::ApiError;
+use super::session::{SESSION_COOKIE, cross_site, same_origin};
 
 /// The authenticated caller of this request, within its tenant's and its
 /// own rate limits. A request refused for want of a valid token counts
@@ -26,15 +27,14 @@ impl FromRequest for Authenticated {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer(req);
+        let token = state
+            .as_deref()
+            .map_or_else(|| bearer(req), |s| credentials(req, s));
         let tenant = req
             .headers()
             .get("x-tenant")
             .map(|v| v.to_str().map(str::to_owned));
-        let meta = RequestMeta {
-            request_id: req.extensions().get::<RequestId>().map(ToString::to_string),
-            client_addr: req.peer_addr().map(|a| a.ip().to_string()),
-        };
+        let meta = request_meta(req);
         let client = req.peer_addr().map(|a| a.ip());
         let span = req.extensions().get::<RootSpan>().cloned();
         Box::pin(async move {
@@ -79,6 +79,31 @@ async fn authenticate(
         .authentication()
         .authenticate(&token, tenant, meta)
         .await?)
+}
+
+/// The request's facts the audit log keeps.
+pub(crate) fn request_meta(req: &HttpRequest) -> RequestMeta {
+    RequestMeta {
+        request_id: req.extensions().get::<RequestId>().map(ToString::to_string),
+        client_addr: req.peer_addr().map(|a| a.ip().to_string()),
+    }
+}
+
+/// The bearer token, or else the web app's session cookie — which a
+/// request that changes something may use only from the app's own pages.
+fn credentials(req: &HttpRequest, state: &AppState) -> Result<String, ApiError> {
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        return bearer(req);
+    }
+    match req.cookie(SESSION_COOKIE) {
+        Some(cookie) if !cookie.value().is_empty() => {
+            if !req.method().is_safe() && !same_origin(req, state) {
+                return Err(cross_site());
+            }
+            Ok(cookie.value().to_owned())
+        }
+        _ => bearer(req),
+    }
 }
 
 fn bearer(req: &HttpRequest) -> Result<String, ApiError> {

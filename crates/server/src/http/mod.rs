@@ -1,5 +1,6 @@
 //! The HTTP API: routes, extractors and the error mapping.
 
+mod app;
 mod auth;
 mod billing;
 mod convert;
@@ -20,6 +21,7 @@ mod platform;
 mod public;
 pub mod rate_limit;
 mod records;
+mod session;
 mod storage;
 mod tenants;
 mod versions;
@@ -36,6 +38,7 @@ pub use deadline::deadline;
 pub use error::ApiError;
 pub use openapi::{ApiDoc, use_case};
 pub use ops::{Job, JobOutcome, Metrics, PoolGauges, docs_index};
+pub use session::WebSignIn;
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
@@ -54,6 +57,8 @@ pub struct AppState {
     /// Where browsers send bytes on presigned URLs
     /// ([`crate::config::Config::browser_store_origins`]).
     pub store_origins: Vec<String>,
+    /// How people sign in to the web app; `None`: no app (`web.enabled`).
+    pub sign_in: Option<Arc<WebSignIn>>,
 }
 
 /// What [`configure`] needs from the configuration.
@@ -65,6 +70,8 @@ pub struct RouteOptions {
     pub api_origins: Vec<String>,
     /// Web origins allowed on the storage route (`storage.cors_origins`).
     pub storage_origins: Vec<String>,
+    /// Serve the web app at `/` and its sign-in (`web.enabled`).
+    pub web_app: bool,
 }
 
 /// Register every route and the request-parsing error handlers.
@@ -99,6 +106,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, options: &RouteOptions) {
     .configure(billing::routes)
     .configure(ops::routes)
     .configure(public::routes)
+    .configure(|cfg| {
+        if options.web_app {
+            app::routes(cfg);
+            session::routes(cfg);
+        }
+    })
     .service(
         web::scope("/storage")
             .wrap(cors::storage(&options.storage_origins))

@@ -228,7 +228,7 @@ fn refusal_page(status: StatusCode, title: &str, text: &str) -> HttpResponse {
     page(status, title, body)
 }
 
-fn page(status: StatusCode, title: &str, body: Markup) -> HttpResponse {
+pub(super) fn page(status: StatusCode, title: &str, body: Markup) -> HttpResponse {
     let document = html! {
         (DOCTYPE)
         html lang="en" {

@@ -100,6 +100,15 @@ const SERVICE_CLAIMS = {
 // Access token lifetime per client (seconds).
 const DEVICE_CLIENTS = { 'coffer-device': TOKEN_TTL, 'coffer-device-short': 4 };
 
+// The web app's client: Coffer's server runs the authorization code flow
+// with PKCE for the browser. Native, so that its loopback redirect URI
+// matches any port (RFC 8252 7.3): each test server listens on its own.
+const WEB_CLIENT = 'coffer-web';
+
+// Clients whose grant is implied (no consent page), as for Keycloak's
+// first-party clients.
+const FIRST_PARTY = new Set([...Object.keys(DEVICE_CLIENTS), WEB_CLIENT]);
+
 const CLIENTS = [
   ...Object.keys(DEVICE_CLIENTS).map((client_id) => ({
     client_id,
@@ -108,6 +117,15 @@ const CLIENTS = [
     redirect_uris: [],
     response_types: [],
   })),
+  {
+    client_id: WEB_CLIENT,
+    application_type: 'native',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: ['http://127.0.0.1/app/callback'],
+    post_logout_redirect_uris: ['http://127.0.0.1/'],
+  },
   {
     client_id: 'coffer-cli',
     client_secret: CLI_SECRET,
@@ -183,7 +201,7 @@ function buildProvider(issuer, keys) {
       const { client, session, result, provider: p } = ctx.oidc;
       const grantId = result?.consent?.grantId || session.grantIdFor(client.clientId);
       if (grantId) return p.Grant.find(grantId);
-      if (!Object.hasOwn(DEVICE_CLIENTS, client.clientId) || !session.accountId) return undefined;
+      if (!FIRST_PARTY.has(client.clientId) || !session.accountId) return undefined;
       const grant = new p.Grant({ clientId: client.clientId, accountId: session.accountId });
       grant.addOIDCScope('openid offline_access');
       grant.addResourceScope(RESOURCE, 'api');
@@ -314,6 +332,20 @@ async function readForm(req) {
 // password of the password grant).
 async function interaction(r, req, res) {
   const details = await r.provider.interactionDetails(req, res);
+  if (details.prompt.name === 'consent' && FIRST_PARTY.has(details.params.client_id)) {
+    // First-party clients are granted what they asked for, without a page.
+    const missing = details.prompt.details;
+    const grant = details.grantId
+      ? await r.provider.Grant.find(details.grantId)
+      : new r.provider.Grant({ accountId: details.session.accountId, clientId: details.params.client_id });
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    const grantId = await grant.save();
+    return r.provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  }
   const form = (error) => page('Sign in', `${error ? `<p>${error}</p>` : ''}`
     + `<form method="post"><label>Username <input name="username"></label>`
     + `<label>Password <input name="password" type="password"></label><button>Sign in</button></form>`);
@@ -333,7 +365,7 @@ async function interaction(r, req, res) {
 
 const LOCAL = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 const REALM_NAME = '([a-z0-9-]{1,40})';
-const ADMIN = new RegExp(`^/admin/realms/${REALM_NAME}/(rotate|jwks-fetches|mint)$`);
+const ADMIN = new RegExp(`^/admin/realms/${REALM_NAME}/(rotate|jwks-fetches|mint|users)$`);
 const REALM = new RegExp(`^/realms/${REALM_NAME}(/.*)?$`);
 
 async function admin(req, res, path) {
@@ -346,6 +378,16 @@ async function admin(req, res, path) {
     case 'POST rotate': return send(res, 200, { kid: await rotate(r, await readJson(req)) });
     case 'GET jwks-fetches': return send(res, 200, { count: r.jwksFetches });
     case 'POST mint': return send(res, 200, { token: mint(r, await readJson(req)) });
+    // A user of the sign-in page (and the password grant) with the claims
+    // Keycloak's mappers would add, as an admin adds one to a realm.
+    case 'POST users': {
+      const { username, claims } = await readJson(req);
+      if (typeof username !== 'string' || !/^[A-Za-z0-9._@-]{1,100}$/.test(username)) {
+        return send(res, 400, { error: 'username: 1 to 100 of A-Z a-z 0-9 . _ @ -' });
+      }
+      USERS[username] = claims ?? {};
+      return send(res, 201, { username });
+    }
     default: return send(res, 405, { error: 'method not allowed' });
   }
 }

@@ -43,4 +43,5 @@ mod tokens;
 mod tracing_export;
 mod verified_bytes;
 mod versions;
+mod web_session;
 mod weed;

@@ -341,6 +341,35 @@ impl TestServer {
         }
     }
 
+    /// A person who signs in to the web app as `user` of `tenant` with
+    /// `roles`: what to type into the sign-in page this mode shows —
+    /// (username, password) at the test issuer, which learns the user
+    /// here as a Keycloak admin would add one; (user, "") for the
+    /// embedded dev form, which takes tenant, user and role itself.
+    pub async fn web_user(&self, tenant: &str, user: &str, roles: &[&str]) -> (String, String) {
+        match self.mode {
+            Mode::Embedded => (user.to_owned(), String::new()),
+            Mode::Production => {
+                let username = format!("{user}@{tenant}");
+                let response = self
+                    .http
+                    .post(format!(
+                        "{}/realms/coffer/users",
+                        env("COFFER_TEST_OIDC_ADMIN")
+                    ))
+                    .json(&json!({
+                        "username": username,
+                        "claims": { "tenant": tenant, "realm_access": { "roles": roles } },
+                    }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), StatusCode::CREATED);
+                (username, env("COFFER_TEST_OIDC_PASSWORD"))
+            }
+        }
+    }
+
     /// A token with arbitrary claims from the test issuer (production mode).
     pub async fn mint(&self, claims: Value, sign: &str) -> String {
         mint_in_realm(&self.http, "coffer", claims, sign).await

@@ -19,7 +19,7 @@ in_both_modes!(a_share_link_works_in_a_browser_without_sign_in);
 
 /// Runs `tests/browser/{script}.mjs` with `vars`; fails the test with the
 /// script's output unless it exits 0.
-async fn run_script(script: &str, mode: Mode, vars: &[(&str, String)]) {
+pub(crate) async fn run_script(script: &str, mode: Mode, vars: &[(&str, String)]) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/browser")
         .join(format!("{script}.mjs"));

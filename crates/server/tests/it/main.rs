@@ -43,5 +43,6 @@ mod tokens;
 mod tracing_export;
 mod verified_bytes;
 mod versions;
+mod web_app;
 mod web_session;
 mod weed;

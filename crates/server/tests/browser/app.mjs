@@ -1,0 +1,119 @@
+// The web app in a real browser: sign in (the dev form in embedded mode,
+// the issuer's page in production), upload through the page — the bytes
+// go to the store's origin, never to Coffer's — see it listed, download it
+// and compare bytes, rename it, trash and restore it; then another tenant's
+// user signs in and sees none of it, and fetching its id answers 404.
+// Run by crates/server/tests/it/web_app.rs, which sets the variables.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+
+const need = (name) => {
+  const value = process.env[name];
+  if (value === undefined) throw new Error(`${name} is not set`);
+  return value;
+};
+
+const require = createRequire(`${need('COFFER_TEST_BROWSER_MODULES')}/`);
+const { chromium } = require('playwright-core');
+
+const base = need('APP_URL');
+const shots = need('SCREENSHOTS');
+const folder = need('FOLDER');
+const browser = await chromium.launch({ executablePath: need('COFFER_TEST_CHROMIUM'), args: ['--no-sandbox'] });
+
+// A signed-in page of a fresh context, failing on console errors.
+async function signedIn(prefix) {
+  const context = await browser.newContext({ acceptDownloads: true });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !/status of 404\b/.test(message.text())) problems.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.push(String(error)));
+  await page.goto(`${base}/#/files?path=${encodeURIComponent(folder)}`);
+  await page.getByRole('link', { name: 'Sign in' }).click();
+  if (process.env[`${prefix}_PASSWORD`]) {
+    await page.locator('input[name=username]').fill(need(`${prefix}_USERNAME`));
+    await page.locator('input[name=password]').fill(need(`${prefix}_PASSWORD`));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  } else {
+    assert.match(await page.locator('body').textContent(), /Not for production/);
+    await page.getByLabel('Tenant').fill(need(`${prefix}_TENANT`));
+    await page.getByLabel('User').fill(need(`${prefix}_USERNAME`));
+    await page.getByLabel('Role').selectOption('editor');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+  await page.waitForURL(`${base}/#/files**`);
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  return { context, page, problems };
+}
+
+try {
+  const dir = await mkdtemp(join(tmpdir(), 'coffer-app-'));
+  const name = need('FILENAME');
+  const bytes = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) % 251));
+  await writeFile(join(dir, name), bytes);
+
+  const { context, page, problems } = await signedIn('A');
+  await page.screenshot({ path: `${shots}/app-empty.png`, fullPage: true });
+  // Every request that carries a body, and where it went.
+  const bodies = [];
+  page.on('request', (request) => {
+    const body = request.postDataBuffer();
+    if (body && body.length >= bytes.length) bodies.push(new URL(request.url()).origin);
+  });
+  await page.getByLabel('Upload files to this folder').setInputFiles(join(dir, name));
+  await page.getByText('done', { exact: true }).waitFor();
+  await page.screenshot({ path: `${shots}/app-uploaded.png`, fullPage: true });
+  const row = page.locator('tbody tr', { hasText: name });
+  await row.waitFor();
+  assert.equal(bodies.length, 1, `one request carried the bytes: ${bodies}`);
+  assert.equal(bodies[0], need('STORE_ORIGIN'));
+
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    row.getByRole('link', { name: `Download ${name}` }).click(),
+  ]);
+  assert.equal(download.suggestedFilename(), name);
+  const got = await readFile(await download.path());
+  assert.equal(createHash('sha256').update(got).digest('hex'), createHash('sha256').update(bytes).digest('hex'));
+
+  // Rename through the dialog the button opens.
+  page.once('dialog', (dialog) => dialog.accept(need('RENAMED')));
+  await row.getByRole('button', { name: `Rename ${name}` }).click();
+  const renamed = page.locator('tbody tr', { hasText: need('RENAMED') });
+  await renamed.waitFor();
+
+  await renamed.getByRole('button', { name: `Move ${need('RENAMED')} to the trash` }).click();
+  await renamed.waitFor({ state: 'detached' });
+  await page.getByRole('link', { name: 'Trash' }).click();
+  const trashed = page.locator('#trash-list tbody tr', { hasText: need('RENAMED') });
+  await trashed.waitFor();
+  await page.screenshot({ path: `${shots}/app-trash.png`, fullPage: true });
+  await trashed.getByRole('button', { name: `Restore ${need('RENAMED')}` }).click();
+  await trashed.waitFor({ state: 'detached' });
+  await page.goto(`${base}/#/files?path=${encodeURIComponent(folder)}`);
+  await page.locator('tbody tr', { hasText: need('RENAMED') }).waitFor();
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: `${shots}/app-phone.png`, fullPage: true });
+  assert.deepEqual(problems, []);
+  const id = await page.locator('tbody tr', { hasText: need('RENAMED') }).getAttribute('data-file');
+  await context.close();
+
+  // Another tenant's member sees none of it.
+  const other = await signedIn('B');
+  await other.page.getByText('No files here yet.').waitFor();
+  const status = await other.page.evaluate(async (file) => (await fetch(`/api/v1/files/${file}`)).status, id);
+  assert.equal(status, 404);
+  await other.page.goto(`${base}/#/files?path=/`);
+  await other.page.getByText('No files here yet.').waitFor();
+  assert.equal(await other.page.locator('#folders li').count(), 0);
+  assert.deepEqual(other.problems, []);
+  console.log(JSON.stringify({ id }));
+} finally {
+  await browser.close();
+}

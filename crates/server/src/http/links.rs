@@ -104,7 +104,7 @@ pub async fn revoke_link(
 
 /// Where outside parties reach this server: `server.public_url`, or else
 /// the address the caller used (the URL goes back to that caller only).
-fn public_base(req: &HttpRequest, state: &AppState) -> String {
+pub(super) fn public_base(req: &HttpRequest, state: &AppState) -> String {
     match &state.public_url {
         Some(url) => url.clone(),
         None => {

@@ -22,6 +22,8 @@ pub mod rate_limit;
 mod records;
 mod storage;
 mod tenants;
+mod upload_page;
+mod upload_requests;
 mod versions;
 
 use std::sync::Arc;
@@ -88,6 +90,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, options: &RouteOptions) {
             .wrap(actix_web::middleware::from_fn(cors::refusals_as_problems))
             .configure(files::routes)
             .configure(links::routes)
+            .configure(upload_requests::routes)
             .configure(credentials::routes)
             .configure(records::routes)
             .configure(versions::routes)
@@ -99,6 +102,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, options: &RouteOptions) {
     .configure(billing::routes)
     .configure(ops::routes)
     .configure(public::routes)
+    .configure(upload_page::routes)
     .service(
         web::scope("/storage")
             .wrap(cors::storage(&options.storage_origins))

@@ -60,6 +60,7 @@ mod platform;
 mod problem;
 mod records;
 mod tenants;
+mod upload_requests;
 mod versions;
 
 pub use audit::*;
@@ -74,4 +75,5 @@ pub use platform::*;
 pub use problem::*;
 pub use records::*;
 pub use tenants::*;
+pub use upload_requests::*;
 pub use versions::*;

@@ -105,6 +105,9 @@ error_codes! {
     RouteNotFound = "route_not_found",
     /// 404: billing events are not configured.
     BillingNotConfigured = "billing_not_configured",
+    /// 404: the upload request lives, but takes no files now (its tenant is
+    /// not active, or has upload requests switched off).
+    RequestUnavailable = "request_unavailable",
 
     // 405
     /// 405: the path exists, not with this method (`Allow` names those it has).
@@ -165,6 +168,12 @@ error_codes! {
     // 410
     /// 410: the caller's tenant is cancelled.
     TenantCancelled = "tenant_cancelled",
+    /// 410: the upload request was closed by its creator or an admin.
+    RequestClosed = "request_closed",
+    /// 410: the upload request has expired.
+    RequestExpired = "request_expired",
+    /// 410: the upload request took every file it allowed.
+    RequestFull = "request_full",
 
     // 413: over a size limit or the quota.
     /// 413: the file is larger than the tenant allows.

@@ -66,6 +66,12 @@ impl Subject {
     pub fn link(id: crate::ShareLinkId) -> Self {
         Self(format!("link:{id}"))
     }
+
+    /// The actor of what an outside party does through upload request `id`
+    /// (`upload_request:<id>`): like a link's, the request is who they are.
+    pub fn upload_request(id: crate::UploadRequestId) -> Self {
+        Self(format!("upload_request:{id}"))
+    }
 }
 
 /// [`Subject::system`]'s string.

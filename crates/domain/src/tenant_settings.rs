@@ -269,15 +269,19 @@ pub enum FeatureKey {
     /// Share links for people outside the tenant (docs/sharing.md): off,
     /// no link can be made and none opens.
     ShareLinks,
+    /// Upload requests for people outside the tenant (docs/sharing.md):
+    /// off, no request can be made and none takes files.
+    UploadRequests,
 }
 
 impl FeatureKey {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::StreamedUploads,
         Self::MultipartUploads,
         Self::ContentStreaming,
         Self::MalwareScanning,
         Self::ShareLinks,
+        Self::UploadRequests,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -287,6 +291,7 @@ impl FeatureKey {
             Self::ContentStreaming => "content_streaming",
             Self::MalwareScanning => "malware_scanning",
             Self::ShareLinks => "share_links",
+            Self::UploadRequests => "upload_requests",
         }
     }
 

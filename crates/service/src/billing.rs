@@ -479,6 +479,7 @@ fn billing_caller(tenant: &Tenant, request: RequestMeta) -> Result<Caller, Servi
         },
         tenant: Some(tenant.clone()),
         request,
+        acting: None,
     })
 }
 

@@ -21,9 +21,19 @@ pub struct Caller {
     pub principal: Principal,
     pub tenant: Option<Tenant>,
     pub request: RequestMeta,
+    /// Someone acting through the principal's rights (an outside party
+    /// using an upload request): the audit log and events name it as the
+    /// actor, while what it makes belongs to the principal.
+    pub acting: Option<Subject>,
 }
 
 impl Caller {
+    /// Who the audit log and events name: [`Caller::acting`] when set, else
+    /// the principal.
+    pub fn actor(&self) -> &Subject {
+        self.acting.as_ref().unwrap_or(&self.principal.subject)
+    }
+
     /// The caller's tenant, for the file API: it must exist and be active.
     ///
     /// # Errors
@@ -140,6 +150,7 @@ impl Authentication {
                     principal,
                     tenant: None,
                     request,
+                    acting: None,
                 });
             }
             return Err(ServiceError::new(
@@ -170,6 +181,7 @@ impl Authentication {
             principal,
             tenant: Some(tenant),
             request,
+            acting: None,
         })
     }
 

@@ -35,6 +35,7 @@ mod stores;
 mod stream;
 mod sweep;
 mod tenants;
+mod upload_requests;
 
 use std::sync::Arc;
 
@@ -77,6 +78,9 @@ pub use settings::{EffectiveConfigView, FeatureView, SetFeature, SettingView, Se
 pub use stores::Stores;
 pub use sweep::{SweepReport, Sweeper};
 pub use tenants::{TenantUpdate, TenantView, Tenants};
+pub use upload_requests::{
+    CreatedRequest, OpenedRequest, REQUEST_MARKER, RequestRefusal, UploadRequesting, VisitorUpload,
+};
 
 /// The ports, caches and configuration the groups are built from, kept so
 /// that a store or sender added after [`Coffer::new`] reaches every group
@@ -106,6 +110,7 @@ pub struct Coffer {
     credentials: Credentials,
     sharing: Sharing,
     links: LinkSharing,
+    upload_requests: UploadRequesting,
     audit: Audit,
     tenants: Tenants,
     settings: Settings,
@@ -145,6 +150,7 @@ debug_by_name!(
     Credentials,
     Sharing,
     LinkSharing,
+    UploadRequesting,
     Audit,
     Tenants,
     Settings,
@@ -246,22 +252,33 @@ impl Coffer {
             clock.clone(),
             config.clone(),
         );
+        let files = Files::new(
+            meta.tenant_data.clone(),
+            scanner.as_ref().map(|_| meta.scans.clone()),
+            meta.sessions.clone(),
+            stores.clone(),
+            configs.clone(),
+            clock.clone(),
+            config.clone(),
+        );
         Self {
+            upload_requests: UploadRequesting::new(
+                meta.upload_requests.clone(),
+                meta.registry.clone(),
+                caches.clone(),
+                meta.tenant_data.clone(),
+                files.clone(),
+                configs.clone(),
+                clock.clone(),
+                config.clone(),
+            ),
             authentication: Authentication::new(
                 identity.clone(),
                 meta.registry.clone(),
                 meta.tenant_data.clone(),
                 caches.clone(),
             ),
-            files: Files::new(
-                meta.tenant_data.clone(),
-                scanner.as_ref().map(|_| meta.scans.clone()),
-                meta.sessions.clone(),
-                stores.clone(),
-                configs.clone(),
-                clock.clone(),
-                config.clone(),
-            ),
+            files,
             credentials: Credentials::new(
                 meta.sessions.clone(),
                 meta.tenant_data.clone(),
@@ -389,6 +406,11 @@ impl Coffer {
     /// Share links for people outside the tenant, and their public use.
     pub fn links(&self) -> &LinkSharing {
         &self.links
+    }
+
+    /// Upload requests for people outside the tenant, and their public use.
+    pub fn upload_requests(&self) -> &UploadRequesting {
+        &self.upload_requests
     }
 
     /// The tenant's audit log.

@@ -30,7 +30,7 @@ impl Recorder {
         detail: serde_json::Value,
     ) -> NewAudit {
         self.entry_of(
-            caller.principal.subject.clone(),
+            caller.actor().clone(),
             &caller.request,
             action,
             file_id,
@@ -92,7 +92,7 @@ impl Recorder {
                     "content_type": file.content_type,
                     "size": file.size_bytes,
                 },
-                "actor": caller.principal.subject,
+                "actor": caller.actor(),
                 "detail": detail,
             }),
         };
@@ -112,7 +112,7 @@ impl Recorder {
         let event = NewEvent {
             id: uuid::Uuid::now_v7(),
             kind: action.to_owned(),
-            data: json!({ "actor": caller.principal.subject, "detail": detail }),
+            data: json!({ "actor": caller.actor(), "detail": detail }),
         };
         Journal::announced(self.audit_entry(caller, action, None, detail), event)
     }

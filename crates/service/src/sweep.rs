@@ -286,5 +286,6 @@ pub(crate) fn system_caller(tenant: &Tenant) -> Result<Caller, ServiceError> {
         },
         tenant: Some(tenant.clone()),
         request: RequestMeta::default(),
+        acting: None,
     })
 }

@@ -24,6 +24,8 @@ mod records;
 mod session;
 mod storage;
 mod tenants;
+mod upload_page;
+mod upload_requests;
 mod versions;
 
 use std::sync::Arc;
@@ -95,6 +97,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, options: &RouteOptions) {
             .wrap(actix_web::middleware::from_fn(cors::refusals_as_problems))
             .configure(files::routes)
             .configure(links::routes)
+            .configure(upload_requests::routes)
             .configure(credentials::routes)
             .configure(records::routes)
             .configure(versions::routes)
@@ -106,6 +109,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, options: &RouteOptions) {
     .configure(billing::routes)
     .configure(ops::routes)
     .configure(public::routes)
+    .configure(upload_page::routes)
     .configure(|cfg| {
         if options.web_app {
             app::routes(cfg);

@@ -9,7 +9,10 @@ use utoipa::{Modify, OpenApi};
 use super::openapi_conformance::Conformance;
 use super::openapi_constraints::Constraints;
 use super::openapi_shapes::Shapes;
-use super::{billing, credentials, events, files, links, platform, records, tenants, versions};
+use super::{
+    billing, credentials, events, files, links, platform, records, tenants, upload_requests,
+    versions,
+};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -20,6 +23,8 @@ use super::{billing, credentials, events, files, links, platform, records, tenan
         files::update, files::delete, files::restore, files::download, files::content,
         files::list_grants, files::add_grant, files::remove_grant, files::current_tenant, files::audit,
         links::create_link, links::list_links, links::revoke_link,
+        upload_requests::create_request, upload_requests::list_requests,
+        upload_requests::get_request, upload_requests::close_request,
         credentials::issue, credentials::complete_session,
         records::put_retention, records::delete_retention, records::hold_file, records::file_holds,
         records::hold_folder, records::all_holds, records::release,
@@ -44,10 +49,11 @@ use super::{billing, credentials, events, files, links, platform, records, tenan
         api::SessionFileBody, api::SessionRegistrationDto, api::RefusedDto,
         api::RetentionBody, api::HoldBody, api::FolderHoldBody, api::LegalHoldDto,
         api::LegalHoldsDto, api::RetentionDto, api::InitiateVersionBody, api::VersionDto,
-        api::VersionsDto, api::LinkDto, api::LinkBody, api::LinksDto,
+        api::VersionsDto, api::LinkDto, api::LinkBody, api::LinksDto, api::UploadRequestDto,
+        api::UploadRequestBody, api::UploadRequestsDto,
     )),
     modifiers(&Bearer, &Conformance, &Constraints, &Shapes),
-    tags((name = "files"), (name = "records"), (name = "versions"), (name = "permissions"), (name = "links"), (name = "tenant"), (name = "platform"), (name = "events"), (name = "billing"))
+    tags((name = "files"), (name = "records"), (name = "versions"), (name = "permissions"), (name = "links"), (name = "upload-requests"), (name = "tenant"), (name = "platform"), (name = "events"), (name = "billing"))
 )]
 pub struct ApiDoc;
 

@@ -76,6 +76,7 @@ const FEATURES: &[&str] = &[
     "content_streaming",
     "malware_scanning",
     "share_links",
+    "upload_requests",
 ];
 const VISIBILITY: Rule = Rule::OneOf(&["private", "tenant"]);
 const FILE_STATUS: Rule =

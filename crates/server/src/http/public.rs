@@ -23,9 +23,9 @@ use tracing_actix_web::RequestId;
 use super::AppState;
 
 const STYLESHEET: &str = include_str!("../../assets/public.css");
-const STYLESHEET_PATH: &str = "/assets/public.css";
+pub(super) const STYLESHEET_PATH: &str = "/assets/public.css";
 const ICON: &str = include_str!("../../assets/favicon.svg");
-const ICON_PATH: &str = "/assets/favicon.svg";
+pub(super) const ICON_PATH: &str = "/assets/favicon.svg";
 
 /// Scripts: none. Styles: our stylesheet. Forms post to this server only
 /// (their `303` to the store is a navigation the browser follows).
@@ -114,7 +114,7 @@ async fn icon() -> HttpResponse {
     asset("image/svg+xml", ICON)
 }
 
-fn asset(content_type: &str, body: &'static str) -> HttpResponse {
+pub(super) fn asset(content_type: &str, body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(content_type)
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
@@ -220,7 +220,7 @@ fn link_page(opened: &OpenedLink, problem: Option<&str>, status: StatusCode) -> 
     page(status, opened.filename.as_str(), body)
 }
 
-fn refusal_page(status: StatusCode, title: &str, text: &str) -> HttpResponse {
+pub(super) fn refusal_page(status: StatusCode, title: &str, text: &str) -> HttpResponse {
     let body = html! {
         h1 { (title) }
         p { (text) }
@@ -229,6 +229,18 @@ fn refusal_page(status: StatusCode, title: &str, text: &str) -> HttpResponse {
 }
 
 pub(super) fn page(status: StatusCode, title: &str, body: Markup) -> HttpResponse {
+    page_with(status, title, body, CONTENT_SECURITY_POLICY, None)
+}
+
+/// A public page under `csp`, with `script` (a path of this server's) when
+/// the page has one.
+pub(super) fn page_with(
+    status: StatusCode,
+    title: &str,
+    body: Markup,
+    csp: &str,
+    script: Option<&str>,
+) -> HttpResponse {
     let document = html! {
         (DOCTYPE)
         html lang="en" {
@@ -239,6 +251,9 @@ pub(super) fn page(status: StatusCode, title: &str, body: Markup) -> HttpRespons
                 title { (title) " · Coffer" }
                 link rel="stylesheet" href=(STYLESHEET_PATH);
                 link rel="icon" href=(ICON_PATH) type="image/svg+xml";
+                @if let Some(script) = script {
+                    script src=(script) defer {}
+                }
             }
             body {
                 main {
@@ -250,7 +265,7 @@ pub(super) fn page(status: StatusCode, title: &str, body: Markup) -> HttpRespons
     };
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
-        .insert_header(("content-security-policy", CONTENT_SECURITY_POLICY))
+        .insert_header(("content-security-policy", csp))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -260,7 +275,7 @@ pub(super) fn page(status: StatusCode, title: &str, body: Markup) -> HttpRespons
 
 /// The public pages count against the client address's request limit:
 /// guessing tokens is slow as well as hopeless.
-fn over_rate(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+pub(super) fn over_rate(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
     let limited = state
         .rate_limits
         .check_client(req.peer_addr().map(|a| a.ip()))
@@ -276,7 +291,7 @@ fn over_rate(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
     Some(page)
 }
 
-fn request_meta(req: &HttpRequest) -> RequestMeta {
+pub(super) fn request_meta(req: &HttpRequest) -> RequestMeta {
     RequestMeta {
         request_id: req.extensions().get::<RequestId>().map(ToString::to_string),
         client_addr: req.peer_addr().map(|a| a.ip().to_string()),
@@ -284,7 +299,7 @@ fn request_meta(req: &HttpRequest) -> RequestMeta {
 }
 
 /// `1.4 MB`, `512 bytes`: sizes as people read them (decimal units).
-fn human_size(bytes: u64) -> String {
+pub(super) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
     if bytes < 1000 {
         return if bytes == 1 {
@@ -304,7 +319,7 @@ fn human_size(bytes: u64) -> String {
 }
 
 /// `3 December 2026, 17:40 UTC`.
-fn day_and_time(at: OffsetDateTime) -> String {
+pub(super) fn day_and_time(at: OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
     format!(
         "{} {} {}, {:02}:{:02} UTC",

@@ -11,11 +11,32 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
+use crate::integrity::tenant_id;
 use crate::journey::in_both_modes;
+use crate::lifecycle::objects_of;
 use crate::share_links::{create_link, in_seconds, links_of};
 use crate::support::*;
+use crate::upload_requests::{close, create_request};
 
-in_both_modes!(a_share_link_works_in_a_browser_without_sign_in);
+in_both_modes!(
+    a_share_link_works_in_a_browser_without_sign_in,
+    an_upload_request_works_in_a_browser_without_sign_in
+);
+
+/// The browser's executable and modules, as scripts/services/browser.sh
+/// installed them.
+fn browser_vars() -> [(&'static str, String); 2] {
+    [
+        (
+            "COFFER_TEST_CHROMIUM",
+            std::env::var("COFFER_TEST_CHROMIUM").unwrap(),
+        ),
+        (
+            "COFFER_TEST_BROWSER_MODULES",
+            std::env::var("COFFER_TEST_BROWSER_MODULES").unwrap(),
+        ),
+    ]
+}
 
 /// Runs `tests/browser/{script}.mjs` with `vars`; fails the test with the
 /// script's output unless it exits 0.
@@ -89,14 +110,8 @@ async fn a_share_link_works_in_a_browser_without_sign_in(mode: Mode) {
         "share_link",
         mode,
         &[
-            (
-                "COFFER_TEST_CHROMIUM",
-                std::env::var("COFFER_TEST_CHROMIUM").unwrap(),
-            ),
-            (
-                "COFFER_TEST_BROWSER_MODULES",
-                std::env::var("COFFER_TEST_BROWSER_MODULES").unwrap(),
-            ),
+            browser_vars()[0].clone(),
+            browser_vars()[1].clone(),
             ("LINK_URL", url(&guarded)),
             ("REVOKED_URL", url(&revoked)),
             ("EXPIRED_URL", url(&expired)),
@@ -111,4 +126,85 @@ async fn a_share_link_works_in_a_browser_without_sign_in(mode: Mode) {
     let links = links_of(&server, &alice, id).await;
     assert_eq!(links[0]["id"], guarded["id"]);
     assert_eq!(links[0]["downloads"], 1);
+}
+
+async fn an_upload_request_works_in_a_browser_without_sign_in(mode: Mode) {
+    let server = TestServer::start(mode).await;
+    let tenant = server.tenant(json!({})).await;
+    let alice = server.token(Some(&tenant), "alice", &["editor"]).await;
+    let terms = |message: &str| {
+        json!({
+            "path": "/matters/2026-114",
+            "expires_at": in_seconds(3600),
+            "max_files": 3,
+            "max_size": 1_000_000,
+            "allowed_types": ["application/pdf"],
+            "message": message,
+        })
+    };
+    let request = create_request(&server, &alice, terms("Please send the signed contract.")).await;
+    let closed = create_request(&server, &alice, terms("Closed already.")).await;
+    let closing = close(&server, &alice, closed["id"].as_str().unwrap()).await;
+    assert_eq!(closing.status(), StatusCode::OK);
+
+    let mut bytes = PDF.to_vec();
+    bytes.extend((0..50_000_u32).map(|i| (i % 251) as u8));
+    let filename = "Contract (signed).pdf";
+    let store_origin = match mode {
+        Mode::Embedded => server.base.clone(),
+        Mode::Production => reqwest::Url::parse(&std::env::var("COFFER_TEST_S3_ENDPOINT").unwrap())
+            .unwrap()
+            .origin()
+            .ascii_serialization(),
+    };
+    let url = |request: &Value| request["url"].as_str().unwrap().to_owned();
+    let [chromium, modules] = browser_vars();
+    run_script(
+        "upload_request",
+        mode,
+        &[
+            chromium,
+            modules,
+            ("REQUEST_URL", url(&request)),
+            ("CLOSED_URL", url(&closed)),
+            ("FILENAME", filename.to_owned()),
+            ("CONTENT_HEX", hex::encode(&bytes)),
+            ("STORE_ORIGIN", store_origin),
+        ],
+    )
+    .await;
+
+    // The file is alice's, verified, in the folder, with exactly the bytes
+    // the browser sent, and its object is in the store (SeaweedFS in S3 mode).
+    let listed = ok_json(
+        server
+            .req(Method::GET, "/api/v1/files?path=/matters/2026-114", &alice)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let items = listed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{listed}");
+    let file = &items[0];
+    assert_eq!(file["filename"], filename);
+    assert_eq!(file["owner"], "alice");
+    assert_eq!(file["status"], "available");
+    assert_eq!(
+        file["checksum_sha256"],
+        hex::encode(sha2::Sha256::digest(&bytes))
+    );
+    let id = file["id"].as_str().unwrap();
+    let content = server
+        .req(Method::GET, &format!("/api/v1/files/{id}/content"), &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(content.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    let objects = objects_of(&server, tenant_id(&server, &alice).await).await;
+    assert!(
+        objects.iter().any(|key| key.contains(id)),
+        "the object is in the store: {objects:?}"
+    );
 }

@@ -80,6 +80,8 @@ const ROUTES: &[(&str, &str, Option<&str>)] = &[
         "/api/v1/files/{id}/versions/{version}/restore",
         None,
     ),
+    ("GET", "/api/v1/upload-requests/{request_id}", None),
+    ("DELETE", "/api/v1/upload-requests/{request_id}", None),
 ];
 
 #[test]
@@ -88,7 +90,9 @@ fn the_matrix_covers_every_file_route_of_the_api() {
     let doc = serde_json::to_value(coffer_server::http::ApiDoc::openapi()).unwrap();
     let mut documented = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
-        if !path.starts_with("/api/v1/files/{id}") {
+        if !path.starts_with("/api/v1/files/{id}")
+            && !path.starts_with("/api/v1/upload-requests/{id}")
+        {
             continue;
         }
         for method in item.as_object().unwrap().keys() {
@@ -97,7 +101,10 @@ fn the_matrix_covers_every_file_route_of_the_api() {
     }
     let covered: BTreeSet<_> = ROUTES
         .iter()
-        .map(|(m, p, _)| ((*m).to_owned(), p.split('?').next().unwrap().to_owned()))
+        .map(|(m, p, _)| {
+            let path = p.split('?').next().unwrap().replace("{request_id}", "{id}");
+            ((*m).to_owned(), path)
+        })
         .collect();
     let missing: Vec<_> = documented.difference(&covered).collect();
     assert!(
@@ -151,6 +158,19 @@ async fn other_tenants_get_404_everywhere(mode: Mode) {
     )
     .await;
     let link_id = link["id"].as_str().unwrap();
+    let request = ok_json(
+        server
+            .req(Method::POST, "/api/v1/upload-requests", &alice)
+            .json(
+                &json!({ "path": "/inbox", "expires_at": soon, "max_files": 3, "max_size": 1000 }),
+            )
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::CREATED,
+    )
+    .await;
+    let request_id = request["id"].as_str().unwrap();
     upload(&server, &mallory, "b-own.pdf", PDF, json!({})).await;
 
     for (method, template, body) in ROUTES {
@@ -158,6 +178,7 @@ async fn other_tenants_get_404_everywhere(mode: Mode) {
             .replace("{id}", id)
             .replace("{grant_id}", grant_id)
             .replace("{link_id}", link_id)
+            .replace("{request_id}", request_id)
             .replace("{version}", "1");
         let mut request = server.req(
             Method::from_bytes(method.as_bytes()).unwrap(),
@@ -210,6 +231,19 @@ async fn other_tenants_get_404_everywhere(mode: Mode) {
     let links = links["items"].as_array().unwrap();
     assert_eq!(links.len(), 1, "no link was added: {links:?}");
     assert_eq!(links[0]["state"], "active", "nor revoked");
+    let requests = |token: &str| {
+        server
+            .req(Method::GET, "/api/v1/upload-requests", token)
+            .send()
+    };
+    let a_requests = ok_json(requests(&alice).await.unwrap(), StatusCode::OK).await;
+    assert_eq!(a_requests["items"][0]["state"], "open", "not closed by B");
+    let b_requests = ok_json(requests(&mallory).await.unwrap(), StatusCode::OK).await;
+    assert_eq!(
+        b_requests["items"],
+        json!([]),
+        "B lists none of A's requests"
+    );
     let content = server
         .req(Method::GET, &format!("/api/v1/files/{id}/content"), &alice)
         .send()

@@ -41,6 +41,7 @@ mod support;
 mod sweep;
 mod tokens;
 mod tracing_export;
+mod upload_requests;
 mod verified_bytes;
 mod versions;
 mod web_app;

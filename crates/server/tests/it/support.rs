@@ -166,7 +166,15 @@ impl TestServer {
             "COFFER__METRICS__LISTEN".to_owned(),
             "127.0.0.1:0".to_owned(),
         )];
-        settings.extend(vars.iter().cloned());
+        // The server's own pages (an upload request's) PUT to the bucket
+        // from the server's origin, as a deployment's would.
+        settings.extend(vars.iter().cloned().map(|(k, v)| {
+            if k == "COFFER__STORAGE__CORS_ORIGINS" {
+                (k, format!("{v},{base}"))
+            } else {
+                (k, v)
+            }
+        }));
         settings.push(("COFFER__SERVER__PUBLIC_URL".to_owned(), base.clone()));
         let config = Config::load_from(None, settings).unwrap_or_else(|e| panic!("{e}"));
         let wiring = wiring::wire_with(&config, wrap)

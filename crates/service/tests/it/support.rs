@@ -624,6 +624,7 @@ pub fn caller(tenant: &Tenant, sub: &str, roles: &[Role]) -> Caller {
             request_id: Some("req-1".into()),
             client_addr: None,
         },
+        acting: None,
     }
 }
 
@@ -637,6 +638,7 @@ pub fn platform_admin() -> Caller {
         },
         tenant: None,
         request: RequestMeta::default(),
+        acting: None,
     }
 }
 

@@ -1,0 +1,83 @@
+// An upload request's public page in a real browser, as an outside party
+// sees it: a fresh context with no sign-in, a file set on the labelled
+// input, Upload clicked, each file's progress and outcome shown; a closed
+// request's page refused; no console error (a CSP violation would be one).
+// Run by crates/server/tests/it/browser.rs, which sets the variables and
+// then checks the file arrived, verified, in the requester's folder.
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+
+const need = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+
+const require = createRequire(`${need('COFFER_TEST_BROWSER_MODULES')}/`);
+const { chromium } = require('playwright-core');
+
+const shots = need('SCREENSHOTS');
+const browser = await chromium.launch({
+  executablePath: need('COFFER_TEST_CHROMIUM'),
+  // Root in a container: Chromium's sandbox needs user namespaces.
+  args: ['--no-sandbox'],
+});
+try {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = [];
+  // A closed request's page (410) is an expected answer, logged by
+  // Chromium as a failed load; anything else — a CSP violation, a refused
+  // PUT to the store (CORS) — is a problem.
+  page.on('console', (message) => {
+    const text = message.text();
+    if (message.type() === 'error' && !/status of 410\b/.test(text)) problems.push(text);
+  });
+  page.on('pageerror', (error) => problems.push(String(error)));
+  const sentTo = [];
+  page.on('request', (request) => {
+    if (request.method() === 'PUT') sentTo.push(new URL(request.url()).origin);
+  });
+
+  const opened = await page.goto(need('REQUEST_URL'));
+  assert.equal(opened.status(), 200);
+  assert.equal(await page.locator('h1').textContent(), 'Send files');
+  assert.match(await page.locator('.message').textContent(), /Please send the signed contract/);
+  await page.screenshot({ path: `${shots}/upload-request.png`, fullPage: true });
+
+  await page.getByLabel('Files to send').setInputFiles({
+    name: need('FILENAME'),
+    mimeType: 'application/pdf',
+    buffer: Buffer.from(need('CONTENT_HEX'), 'hex'),
+  });
+  await page.getByRole('button', { name: 'Upload' }).click();
+  await page.waitForSelector('form[data-state="done"], form[data-state="failed"]', { timeout: 30_000 });
+  const states = await page.locator('#progress li').evaluateAll((items) =>
+    items.map((item) => [item.querySelector('.name').textContent, item.dataset.state,
+      item.querySelector('.state').textContent]));
+  assert.deepEqual(states, [[need('FILENAME'), 'done', 'Received']]);
+  assert.match(await page.getByRole('status').textContent(), /sent/);
+  const progress = await page.locator('#progress progress').evaluate((bar) => bar.value === bar.max);
+  assert.equal(progress, true, 'the progress bar is full');
+  // The bytes went to the store, not to a page of Coffer's own.
+  assert.deepEqual(sentTo, [need('STORE_ORIGIN')]);
+  await page.screenshot({ path: `${shots}/upload-request-done.png`, fullPage: true });
+
+  const refused = await page.goto(need('CLOSED_URL'));
+  assert.equal(refused.status(), 410);
+  assert.match(await page.locator('h1').textContent(), /closed/);
+  assert.equal(await page.locator('input[type="file"]').count(), 0);
+  await page.screenshot({ path: `${shots}/upload-request-closed.png`, fullPage: true });
+
+  // A narrow screen: the card still fits, nothing scrolls sideways.
+  await page.setViewportSize({ width: 360, height: 640 });
+  await page.goto(need('REQUEST_URL'));
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+  assert.equal(overflow, false, 'the page scrolls sideways on a phone');
+  await page.screenshot({ path: `${shots}/upload-request-phone.png`, fullPage: true });
+
+  assert.deepEqual(problems, [], 'no console errors');
+  console.log('upload request page: ok');
+} finally {
+  await browser.close();
+}

@@ -21,8 +21,8 @@ async fn a_member_works_with_files_in_the_web_app_and_another_tenant_sees_nothin
     // server's storage route (there is no other store).
     let store_origin = match mode {
         Mode::Production => {
-            let endpoint = reqwest::Url::parse(&std::env::var("COFFER_TEST_S3_ENDPOINT").unwrap())
-                .unwrap();
+            let endpoint =
+                reqwest::Url::parse(&std::env::var("COFFER_TEST_S3_ENDPOINT").unwrap()).unwrap();
             endpoint.origin().ascii_serialization()
         }
         Mode::Embedded => server.base.clone(),

@@ -94,7 +94,7 @@
         if (!asked.ok) throw new Error(await problemOf(asked));
         const { parts } = await asked.json();
         const start = (number - 1) * size;
-        await put(parts[0].request, file.slice(start, start + size), (sent) =>
+        await put(parts[0], file.slice(start, start + size), (sent) =>
           show.progress(start + sent));
       }
     }

@@ -45,22 +45,38 @@ try {
   assert.match(await page.locator('.message').textContent(), /Please send the signed contract/);
   await page.screenshot({ path: `${shots}/upload-request.png`, fullPage: true });
 
-  await page.getByLabel('Files to send').setInputFiles({
-    name: need('FILENAME'),
-    mimeType: 'application/pdf',
-    buffer: Buffer.from(need('CONTENT_HEX'), 'hex'),
-  });
+  // A large file too, larger than one part: the page sends it in parts.
+  // Its bytes are the PDF header then i % 251 (the test computes the same).
+  const largeSize = Number(need('LARGE_SIZE'));
+  const header = Buffer.from('%PDF-1.7\n');
+  const large = Buffer.alloc(header.length + largeSize);
+  header.copy(large);
+  for (let i = 0; i < largeSize; i += 1) large[header.length + i] = i % 251;
+  await page.getByLabel('Files to send').setInputFiles([
+    {
+      name: need('FILENAME'),
+      mimeType: 'application/pdf',
+      buffer: Buffer.from(need('CONTENT_HEX'), 'hex'),
+    },
+    { name: need('LARGE_NAME'), mimeType: 'application/pdf', buffer: large },
+  ]);
   await page.getByRole('button', { name: 'Upload' }).click();
-  await page.waitForSelector('form[data-state="done"], form[data-state="failed"]', { timeout: 30_000 });
+  await page.waitForSelector('form[data-state="done"], form[data-state="failed"]', { timeout: 60_000 });
   const states = await page.locator('#progress li').evaluateAll((items) =>
     items.map((item) => [item.querySelector('.name').textContent, item.dataset.state,
       item.querySelector('.state').textContent]));
-  assert.deepEqual(states, [[need('FILENAME'), 'done', 'Received']]);
-  assert.match(await page.getByRole('status').textContent(), /sent/);
-  const progress = await page.locator('#progress progress').evaluate((bar) => bar.value === bar.max);
-  assert.equal(progress, true, 'the progress bar is full');
-  // The bytes went to the store, not to a page of Coffer's own.
-  assert.deepEqual(sentTo, [need('STORE_ORIGIN')]);
+  assert.deepEqual(states, [
+    [need('FILENAME'), 'done', 'Received'],
+    [need('LARGE_NAME'), 'done', 'Received'],
+  ]);
+  assert.match(await page.getByRole('status').textContent(), /All 2 files were sent/);
+  const full = await page.locator('#progress progress').evaluateAll((bars) =>
+    bars.every((bar) => bar.value === bar.max));
+  assert.equal(full, true, 'every progress bar is full');
+  // The bytes went to the store, not to a page of Coffer's own: one PUT
+  // for the small file, one per part for the large one.
+  const store = need('STORE_ORIGIN');
+  assert.deepEqual(sentTo, [store, store, store]);
   await page.screenshot({ path: `${shots}/upload-request-done.png`, fullPage: true });
 
   const refused = await page.goto(need('CLOSED_URL'));

@@ -129,7 +129,16 @@ async fn a_share_link_works_in_a_browser_without_sign_in(mode: Mode) {
 }
 
 async fn an_upload_request_works_in_a_browser_without_sign_in(mode: Mode) {
-    let server = TestServer::start(mode).await;
+    // Parts of the smallest size a store takes, so that a file of 6 MB
+    // goes in two.
+    const PART: usize = 5 * 1024 * 1024;
+    let part = PART.to_string();
+    let server = TestServer::start_with(
+        mode,
+        tempfile::tempdir().unwrap(),
+        &[("COFFER__UPLOADS__MULTIPART_PART_SIZE", part.as_str())],
+    )
+    .await;
     let tenant = server.tenant(json!({})).await;
     let alice = server.token(Some(&tenant), "alice", &["editor"]).await;
     let terms = |message: &str| {
@@ -137,7 +146,7 @@ async fn an_upload_request_works_in_a_browser_without_sign_in(mode: Mode) {
             "path": "/matters/2026-114",
             "expires_at": in_seconds(3600),
             "max_files": 3,
-            "max_size": 1_000_000,
+            "max_size": 10_000_000,
             "allowed_types": ["application/pdf"],
             "message": message,
         })
@@ -150,6 +159,10 @@ async fn an_upload_request_works_in_a_browser_without_sign_in(mode: Mode) {
     let mut bytes = PDF.to_vec();
     bytes.extend((0..50_000_u32).map(|i| (i % 251) as u8));
     let filename = "Contract (signed).pdf";
+    let large_name = "Scanned annexes.pdf";
+    let large_size = PART + 1_000;
+    let mut large = b"%PDF-1.7\n".to_vec();
+    large.extend((0..large_size).map(|i| (i % 251) as u8));
     let store_origin = match mode {
         Mode::Embedded => server.base.clone(),
         Mode::Production => reqwest::Url::parse(&std::env::var("COFFER_TEST_S3_ENDPOINT").unwrap())
@@ -170,6 +183,8 @@ async fn an_upload_request_works_in_a_browser_without_sign_in(mode: Mode) {
             ("FILENAME", filename.to_owned()),
             ("CONTENT_HEX", hex::encode(&bytes)),
             ("STORE_ORIGIN", store_origin),
+            ("LARGE_NAME", large_name.to_owned()),
+            ("LARGE_SIZE", large_size.to_string()),
         ],
     )
     .await;
@@ -186,25 +201,26 @@ async fn an_upload_request_works_in_a_browser_without_sign_in(mode: Mode) {
     )
     .await;
     let items = listed["items"].as_array().unwrap();
-    assert_eq!(items.len(), 1, "{listed}");
-    let file = &items[0];
-    assert_eq!(file["filename"], filename);
-    assert_eq!(file["owner"], "alice");
-    assert_eq!(file["status"], "available");
-    assert_eq!(
-        file["checksum_sha256"],
-        hex::encode(sha2::Sha256::digest(&bytes))
-    );
-    let id = file["id"].as_str().unwrap();
-    let content = server
-        .req(Method::GET, &format!("/api/v1/files/{id}/content"), &alice)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(content.bytes().await.unwrap().as_ref(), bytes.as_slice());
+    assert_eq!(items.len(), 2, "{listed}");
     let objects = objects_of(&server, tenant_id(&server, &alice).await).await;
-    assert!(
-        objects.iter().any(|key| key.contains(id)),
-        "the object is in the store: {objects:?}"
-    );
+    for (name, sent) in [(filename, &bytes), (large_name, &large)] {
+        let file = items.iter().find(|f| f["filename"] == name).unwrap();
+        assert_eq!(file["owner"], "alice");
+        assert_eq!(file["status"], "available");
+        assert_eq!(
+            file["checksum_sha256"],
+            hex::encode(sha2::Sha256::digest(sent))
+        );
+        let id = file["id"].as_str().unwrap();
+        let content = server
+            .req(Method::GET, &format!("/api/v1/files/{id}/content"), &alice)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(content.bytes().await.unwrap().as_ref(), sent.as_slice());
+        assert!(
+            objects.iter().any(|key| key.contains(id)),
+            "the object is in the store: {objects:?}"
+        );
+    }
 }

@@ -22,7 +22,12 @@ in_both_modes!(
     a_request_takes_verified_files_from_anyone_into_the_folder,
     closed_expired_full_and_unavailable_requests_take_nothing,
     requests_are_their_creators_and_bad_terms_are_refused,
+    a_large_file_goes_to_the_store_in_parts_through_the_request,
 );
+
+/// The smallest part size a store takes (5 MiB): a file one part larger
+/// goes in two.
+const PART: usize = 5 * 1024 * 1024;
 
 pub(crate) async fn create_request(server: &TestServer, token: &str, body: Value) -> Value {
     ok_json(
@@ -582,4 +587,58 @@ async fn requests_are_their_creators_and_bad_terms_are_refused(mode: Mode) {
         "not_found",
     )
     .await;
+}
+
+async fn a_large_file_goes_to_the_store_in_parts_through_the_request(mode: Mode) {
+    let part = PART.to_string();
+    let server = TestServer::start_with(
+        mode,
+        tempfile::tempdir().unwrap(),
+        &[("COFFER__UPLOADS__MULTIPART_PART_SIZE", part.as_str())],
+    )
+    .await;
+    let tenant = server.tenant(json!({})).await;
+    let alice = server.token(Some(&tenant), "alice", &["editor"]).await;
+    let request = create_request(
+        &server,
+        &alice,
+        hour_request(json!({ "max_size": 20_000_000 })),
+    )
+    .await;
+    let url = request["url"].as_str().unwrap();
+    let mut bytes = PDF.to_vec();
+    bytes.extend((0..PART as u32 + 1000).map(|i| (i % 251) as u8));
+
+    let started = ok_json(
+        start(&server, url, "scan.pdf", bytes.len(), "application/pdf").await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert!(started.get("upload").is_none(), "{started}");
+    assert_eq!(started["multipart"]["part_size"], PART);
+    assert_eq!(started["multipart"]["part_count"], 2);
+    let id = started["file"]["id"].as_str().unwrap();
+    for (number, chunk) in bytes.chunks(PART).enumerate() {
+        let parts = ok_json(
+            server
+                .http
+                .post(format!("{url}/uploads/{id}/parts"))
+                .json(&json!({ "part_numbers": [number + 1] }))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::OK,
+        )
+        .await;
+        let put = put_bytes(&server, &parts["parts"][0], chunk.to_vec()).await;
+        assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    }
+    let done = ok_json(finish(&server, url, id).await, StatusCode::OK).await;
+    assert_eq!(done["status"], "available");
+    let content = server
+        .req(Method::GET, &format!("/api/v1/files/{id}/content"), &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(content.bytes().await.unwrap().as_ref(), bytes.as_slice());
 }

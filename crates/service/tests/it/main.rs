@@ -22,5 +22,6 @@ mod sharing;
 mod support;
 mod sweep;
 mod tenants;
+mod upload_requests;
 mod uploads;
 mod webhook_targets;

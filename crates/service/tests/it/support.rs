@@ -17,7 +17,7 @@ use coffer_ports::{
 use coffer_service::{
     Authentication, Billing, Caller, Credentials, EffectiveConfigs, ErrorKind, Events, Files,
     LinkSharing, Onboarder, Purge, Reconciler, RequestMeta, ServiceConfig, ServiceError, Settings,
-    Sharing, Stores, Sweeper, TenantCaches, Tenants,
+    Sharing, Stores, Sweeper, TenantCaches, Tenants, UploadRequesting,
 };
 use time::OffsetDateTime;
 
@@ -298,6 +298,57 @@ impl LinksFx {
             stores(self.store, vec![]),
             configs(&unset(MockTenantSettings::new()), &caches, &config),
             clock(),
+        )
+    }
+}
+
+/// [`UploadRequesting`]'s ports (and those of the [`Files`] it uploads with).
+#[derive(Default)]
+pub struct RequestsFx {
+    pub requests: coffer_ports::MockUploadRequests,
+    pub registry: MockTenantRegistry,
+    pub settings: MockTenantSettings,
+    pub files: MockFileCatalog,
+    /// The requester's user, provisioned for the visitor's uploads.
+    pub members: MockMembers,
+    pub audit: MockAuditLog,
+    /// Where making and closing a request is recorded.
+    pub events: MockEventOutbox,
+    pub store: MockObjectStore,
+}
+
+impl RequestsFx {
+    pub fn build(self) -> UploadRequesting {
+        let config = Config::default().shared();
+        let data = TenantData {
+            files: Arc::new(self.files),
+            members: Arc::new(self.members),
+            audit: Arc::new(self.audit),
+            events: Arc::new(self.events),
+            ..no_data()
+        };
+        let caches = caches(&config);
+        let resolver = resolver(data, None, None);
+        let stores = stores(self.store, vec![]);
+        let configs = configs(&unset(self.settings), &caches, &config);
+        let files = Files::new(
+            resolver.clone(),
+            None,
+            Arc::new(MockUploadSessions::new()),
+            stores,
+            configs.clone(),
+            clock(),
+            config.clone(),
+        );
+        UploadRequesting::new(
+            Arc::new(self.requests),
+            Arc::new(self.registry),
+            caches,
+            resolver,
+            files,
+            configs,
+            clock(),
+            config,
         )
     }
 }

@@ -48,7 +48,7 @@ fn reserve_echo(fx: &mut FilesFx) {
         });
 }
 
-fn pending_from(
+pub(crate) fn pending_from(
     tenant: coffer_domain::TenantId,
     new: coffer_ports::NewFile,
 ) -> coffer_domain::FileRecord {

@@ -17,6 +17,7 @@ use crate::journey::in_both_modes;
 use crate::lifecycle::set_status;
 use crate::share_links::in_seconds;
 use crate::support::*;
+use crate::verified_bytes::{PART, small_parts_server};
 
 in_both_modes!(
     a_request_takes_verified_files_from_anyone_into_the_folder,
@@ -25,9 +26,13 @@ in_both_modes!(
     a_large_file_goes_to_the_store_in_parts_through_the_request,
 );
 
-/// The smallest part size a store takes (5 MiB): a file one part larger
-/// goes in two.
-const PART: usize = 5 * 1024 * 1024;
+/// A PDF header, then `size` bytes of `i % 251` (the browser scenario
+/// makes the same).
+pub(crate) fn large_pdf(size: usize) -> Vec<u8> {
+    let mut bytes = b"%PDF-1.7\n".to_vec();
+    bytes.extend((0..size).map(|i| (i % 251) as u8));
+    bytes
+}
 
 pub(crate) async fn create_request(server: &TestServer, token: &str, body: Value) -> Value {
     ok_json(
@@ -590,13 +595,7 @@ async fn requests_are_their_creators_and_bad_terms_are_refused(mode: Mode) {
 }
 
 async fn a_large_file_goes_to_the_store_in_parts_through_the_request(mode: Mode) {
-    let part = PART.to_string();
-    let server = TestServer::start_with(
-        mode,
-        tempfile::tempdir().unwrap(),
-        &[("COFFER__UPLOADS__MULTIPART_PART_SIZE", part.as_str())],
-    )
-    .await;
+    let server = small_parts_server(mode).await;
     let tenant = server.tenant(json!({})).await;
     let alice = server.token(Some(&tenant), "alice", &["editor"]).await;
     let request = create_request(
@@ -606,8 +605,7 @@ async fn a_large_file_goes_to_the_store_in_parts_through_the_request(mode: Mode)
     )
     .await;
     let url = request["url"].as_str().unwrap();
-    let mut bytes = PDF.to_vec();
-    bytes.extend((0..PART as u32 + 1000).map(|i| (i % 251) as u8));
+    let bytes = large_pdf(PART + 1000);
 
     let started = ok_json(
         start(&server, url, "scan.pdf", bytes.len(), "application/pdf").await,

@@ -15,6 +15,7 @@ use crate::audit::audit_pages;
 use crate::integrity::tenant_id;
 use crate::journey::in_both_modes;
 use crate::lifecycle::set_status;
+use crate::scanning::{decided, scanning_server};
 use crate::share_links::in_seconds;
 use crate::support::*;
 use crate::verified_bytes::{PART, small_parts_server};
@@ -24,6 +25,7 @@ in_both_modes!(
     closed_expired_full_and_unavailable_requests_take_nothing,
     requests_are_their_creators_and_bad_terms_are_refused,
     a_large_file_goes_to_the_store_in_parts_through_the_request,
+    a_visitors_files_are_scanned_as_members_are,
 );
 
 /// A PDF header, then `size` bytes of `i % 251` (the browser scenario
@@ -639,4 +641,31 @@ async fn a_large_file_goes_to_the_store_in_parts_through_the_request(mode: Mode)
         .await
         .unwrap();
     assert_eq!(content.bytes().await.unwrap().as_ref(), bytes.as_slice());
+}
+
+async fn a_visitors_files_are_scanned_as_members_are(mode: Mode) {
+    use coffer_clamav::testing::{EICAR, shared_tcp_url};
+    let server = scanning_server(mode, &shared_tcp_url(), &[]).await;
+    let tenant = server.tenant(json!({})).await;
+    let alice = server.token(Some(&tenant), "alice", &["editor"]).await;
+    let request = create_request(&server, &alice, hour_request(json!({}))).await;
+    let url = request["url"].as_str().unwrap();
+
+    let eicar = ok_json(
+        send(&server, url, "eicar.txt", EICAR, "text/plain").await,
+        StatusCode::OK,
+    )
+    .await;
+    let clean = ok_json(
+        send(&server, url, "clean.pdf", PDF, "application/pdf").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(eicar["status"], "scanning", "{eicar}");
+    assert_eq!(clean["status"], "scanning", "{clean}");
+    let eicar = decided(&server, &alice, eicar["id"].as_str().unwrap()).await;
+    assert_eq!(eicar["status"], "quarantined", "{eicar}");
+    let clean = decided(&server, &alice, clean["id"].as_str().unwrap()).await;
+    assert_eq!(clean["status"], "available", "{clean}");
+    assert_eq!(clean["owner"], "alice");
 }

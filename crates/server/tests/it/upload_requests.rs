@@ -669,3 +669,43 @@ async fn a_visitors_files_are_scanned_as_members_are(mode: Mode) {
     assert_eq!(clean["status"], "available", "{clean}");
     assert_eq!(clean["owner"], "alice");
 }
+
+/// The page and its JSON endpoints count against the client address's
+/// limit; the endpoints answer `429` as problem+json.
+#[actix_web::test]
+async fn the_public_side_is_limited_per_client_address() {
+    let server = TestServer::start_with(
+        Mode::Embedded,
+        tempfile::tempdir().unwrap(),
+        &[("COFFER__RATE_LIMITS__CLIENT_REQUESTS_PER_MINUTE", "6")],
+    )
+    .await;
+    let tenant = server.tenant(json!({})).await;
+    let alice = server.token(Some(&tenant), "alice", &["editor"]).await;
+    let request = create_request(&server, &alice, hour_request(json!({}))).await;
+    let url = request["url"].as_str().unwrap();
+    for _ in 0..3 {
+        assert_eq!(open(&server, url).await.0, StatusCode::OK);
+        let guessed = start(
+            &server,
+            &server.url("/u/abc"),
+            "x.pdf",
+            3,
+            "application/pdf",
+        )
+        .await;
+        assert_eq!(guessed.status(), StatusCode::NOT_FOUND);
+    }
+    assert_eq!(open(&server, url).await.0, StatusCode::TOO_MANY_REQUESTS);
+    let limited = problem(
+        start(&server, url, "x.pdf", 3, "application/pdf").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    )
+    .await;
+    assert!(limited["detail"].is_string(), "{limited}");
+    assert_eq!(
+        request_of(&server, &alice, request["id"].as_str().unwrap()).await["files_received"],
+        0
+    );
+}

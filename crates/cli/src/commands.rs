@@ -169,6 +169,7 @@ pub(crate) async fn run(command: ClientCommand, dev: DevMinter<'_>) -> Result<()
             Ok(())
         }
         ClientCommand::Link { action } => crate::links::run(action, &settings, dirs).await,
+        ClientCommand::Request { action } => crate::requests::run(action, &settings, dirs).await,
     }
 }
 

@@ -16,6 +16,7 @@ mod files;
 mod links;
 mod login_store;
 mod progress;
+mod requests;
 mod resume;
 mod settings;
 mod transfer;
@@ -152,6 +153,52 @@ pub enum ClientCommand {
     Link {
         #[command(subcommand)]
         action: LinkCommand,
+    },
+    /// Ask people outside the tenant for files: upload requests.
+    Request {
+        #[command(subcommand)]
+        action: RequestCommand,
+    },
+}
+
+/// `coffer request …`: upload requests (docs/sharing.md).
+#[derive(Debug, Clone, Subcommand)]
+pub enum RequestCommand {
+    /// Make a request for a folder and print its URL (shown this once:
+    /// Coffer keeps no copy).
+    Create {
+        #[command(flatten)]
+        common: Common,
+        /// The folder the files go to (`coffer:/clients/acme/`).
+        folder: String,
+        /// How long it lasts (`30m`, `12h`, `7d`; at most `365d`) or until
+        /// when (RFC 3339).
+        #[arg(long)]
+        expires: String,
+        /// At most this many files (1 to 1000).
+        #[arg(long)]
+        max_files: u32,
+        /// The largest file, in bytes.
+        #[arg(long)]
+        max_size: u64,
+        /// A content type it takes (repeat for more); none: any.
+        #[arg(long = "type")]
+        types: Vec<String>,
+        /// Shown on the request's page.
+        #[arg(long)]
+        message: Option<String>,
+    },
+    /// List your requests (a tenant admin: all the tenant's).
+    Ls {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Close a request at once.
+    Close {
+        #[command(flatten)]
+        common: Common,
+        /// The request's id (from `coffer request ls`).
+        id: String,
     },
 }
 

@@ -80,7 +80,7 @@ pub(crate) async fn run(
 }
 
 /// `7d`, `12h`, `30m`, `90s` from `now`, or an RFC 3339 instant.
-fn expiry(raw: &str, now: OffsetDateTime) -> Result<OffsetDateTime, Failure> {
+pub(crate) fn expiry(raw: &str, now: OffsetDateTime) -> Result<OffsetDateTime, Failure> {
     let refused = || {
         Failure::usage(format!(
             "--expires: {raw:?} is neither a duration (30m, 12h, 7d) nor an RFC 3339 time"

@@ -4,6 +4,7 @@
 use coffer_api::{
     AuditDto, AuditQueryParams, DownloadDto, EventDto, EventsQuery, FileDto, GrantBody, GrantDto,
     GrantsDto, LinkBody, LinkDto, LinksDto, ListQuery, TenantViewDto, UpdateBody,
+    UploadRequestBody, UploadRequestDto, UploadRequestsDto,
 };
 use coffer_domain::{Filename, LogicalPath};
 use futures::{Stream, TryStreamExt as _};
@@ -167,6 +168,46 @@ impl Client {
         self.call_empty(Call::new(
             Method::DELETE,
             format!("files/{id}/links/{link_id}"),
+            true,
+        ))
+        .await
+    }
+
+    /// Asks people outside the tenant for files into a folder: a public
+    /// page that takes uploads for anyone with its URL
+    /// ([`UploadRequestDto::url`], in this answer only) until it expires,
+    /// is full or is closed.
+    ///
+    /// # Errors
+    /// `403` for a viewer or with the tenant's `upload_requests` flag off;
+    /// `422` for terms out of range (naming the field).
+    pub async fn create_upload_request(
+        &self,
+        request: &UploadRequestBody,
+    ) -> Result<UploadRequestDto> {
+        // Not idempotent: a retried POST would make a second request.
+        self.call(Call::new(Method::POST, "upload-requests", false).json(request)?)
+            .await
+    }
+
+    /// The caller's upload requests (a tenant admin's: all the tenant's),
+    /// newest first, closed ones too (no URLs).
+    ///
+    /// # Errors
+    /// `402`/`410` for a suspended or cancelled tenant.
+    pub async fn upload_requests(&self) -> Result<Vec<UploadRequestDto>> {
+        let requests: UploadRequestsDto = self.call(Call::get("upload-requests")).await?;
+        Ok(requests.items)
+    }
+
+    /// Closes an upload request at once (closing it again is no error).
+    ///
+    /// # Errors
+    /// `404` for a request the caller did not make (unless an admin).
+    pub async fn close_upload_request(&self, id: Uuid) -> Result<UploadRequestDto> {
+        self.call(Call::new(
+            Method::DELETE,
+            format!("upload-requests/{id}"),
             true,
         ))
         .await

@@ -190,6 +190,16 @@ fn refused(refusal: RequestRefusal) -> HttpResponse {
     problem_response(status, code.as_str(), &detail, None)
 }
 
+/// The client address's rate limit, for the JSON endpoints: `429`
+/// problem+json with `Retry-After`, as the API answers.
+fn over_rate_json(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+    let limited = state
+        .rate_limits
+        .check_client(req.peer_addr().map(|a| a.ip()))
+        .err()?;
+    Some(actix_web::ResponseError::error_response(&limited))
+}
+
 /// A JSON answer that no cache keeps and that sends no referrer.
 fn answer(status: StatusCode, body: &impl serde::Serialize) -> HttpResponse {
     HttpResponse::build(status)
@@ -204,7 +214,7 @@ async fn start_upload(
     token: web::Path<String>,
     body: web::Json<VisitorUploadBody>,
 ) -> HttpResponse {
-    if let Some(limited) = over_rate(&req, &state) {
+    if let Some(limited) = over_rate_json(&req, &state) {
         return limited;
     }
     let body = body.into_inner();
@@ -251,7 +261,7 @@ async fn parts(
     path: web::Path<(String, Uuid)>,
     body: web::Json<PartsBody>,
 ) -> HttpResponse {
-    if let Some(limited) = over_rate(&req, &state) {
+    if let Some(limited) = over_rate_json(&req, &state) {
         return limited;
     }
     let (token, file) = path.into_inner();
@@ -291,7 +301,7 @@ async fn complete(
     state: web::Data<AppState>,
     path: web::Path<(String, Uuid)>,
 ) -> HttpResponse {
-    if let Some(limited) = over_rate(&req, &state) {
+    if let Some(limited) = over_rate_json(&req, &state) {
         return limited;
     }
     let (token, file) = path.into_inner();

@@ -16,7 +16,8 @@ use crate::journey::in_both_modes;
 use crate::lifecycle::objects_of;
 use crate::share_links::{create_link, in_seconds, links_of};
 use crate::support::*;
-use crate::upload_requests::{close, create_request};
+use crate::upload_requests::{close, create_request, large_pdf};
+use crate::verified_bytes::{PART, small_parts_server};
 
 in_both_modes!(
     a_share_link_works_in_a_browser_without_sign_in,
@@ -129,16 +130,8 @@ async fn a_share_link_works_in_a_browser_without_sign_in(mode: Mode) {
 }
 
 async fn an_upload_request_works_in_a_browser_without_sign_in(mode: Mode) {
-    // Parts of the smallest size a store takes, so that a file of 6 MB
-    // goes in two.
-    const PART: usize = 5 * 1024 * 1024;
-    let part = PART.to_string();
-    let server = TestServer::start_with(
-        mode,
-        tempfile::tempdir().unwrap(),
-        &[("COFFER__UPLOADS__MULTIPART_PART_SIZE", part.as_str())],
-    )
-    .await;
+    // 5 MiB parts, so that the large file below goes in two.
+    let server = small_parts_server(mode).await;
     let tenant = server.tenant(json!({})).await;
     let alice = server.token(Some(&tenant), "alice", &["editor"]).await;
     let terms = |message: &str| {
@@ -161,8 +154,7 @@ async fn an_upload_request_works_in_a_browser_without_sign_in(mode: Mode) {
     let filename = "Contract (signed).pdf";
     let large_name = "Scanned annexes.pdf";
     let large_size = PART + 1_000;
-    let mut large = b"%PDF-1.7\n".to_vec();
-    large.extend((0..large_size).map(|i| (i % 251) as u8));
+    let large = large_pdf(large_size);
     let store_origin = match mode {
         Mode::Embedded => server.base.clone(),
         Mode::Production => reqwest::Url::parse(&std::env::var("COFFER_TEST_S3_ENDPOINT").unwrap())

@@ -183,6 +183,7 @@ in_both_modes!(
     each_failure_class_has_its_exit_code_and_one_line,
     files_are_found_moved_trashed_restored_and_shared_by_path,
     share_links_are_made_listed_and_revoked_by_path,
+    upload_requests_are_made_listed_and_closed,
 );
 
 async fn cp_round_trips_keep_every_byte_in_bounded_memory(mode: Mode) {
@@ -977,4 +978,55 @@ async fn share_links_are_made_listed_and_revoked_by_path(mode: Mode) {
         String::from_utf8_lossy(&past.stderr)
     );
     assert!(String::from_utf8_lossy(&past.stderr).contains("expiry_in_past"));
+}
+
+async fn upload_requests_are_made_listed_and_closed(mode: Mode) {
+    let (server, _alice, cli) = editor_cli(mode).await;
+    let made = cli
+        .ok(&[
+            "request",
+            "create",
+            "coffer:/clients/acme/",
+            "--expires",
+            "7d",
+            "--max-files",
+            "3",
+            "--max-size",
+            "1000000",
+            "--type",
+            "application/pdf",
+            "--message",
+            "Receipts, please.",
+        ])
+        .await
+        .remove(0);
+    let url = made["url"].as_str().unwrap().to_owned();
+    assert!(url.contains("/u/"), "{made}");
+    assert_eq!(made["path"], "/clients/acme");
+    assert_eq!(made["allowed_types"], json!(["application/pdf"]));
+    let page = server.http.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Receipts, please."));
+
+    let listed = cli.ok(&["request", "ls"]).await;
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].get("url").is_none(), "{listed:?}");
+    let human = success(cli.run(&["request", "ls"]).await, &["request", "ls"]);
+    let human = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        human.contains("open") && human.contains("0/3 files into coffer:/clients/acme"),
+        "{human}"
+    );
+
+    let id = made["id"].as_str().unwrap();
+    let closed = cli.ok(&["request", "close", id]).await.remove(0);
+    assert_eq!(closed["state"], "closed");
+    assert_eq!(
+        server.http.get(&url).send().await.unwrap().status(),
+        StatusCode::GONE
+    );
+    assert_eq!(
+        cli.run(&["request", "close", "nope"]).await.status.code(),
+        Some(2)
+    );
 }

@@ -32,7 +32,7 @@ const DECISION: Duration = Duration::from_secs(20);
 /// A server that scans with clamd at `clamd` (`tcp://HOST:PORT`): the
 /// worker looks every 100 ms, retries within a second, and events settle
 /// at once; `extra` on top.
-async fn scanning_server(mode: Mode, clamd: &str, extra: &[(&str, &str)]) -> TestServer {
+pub(crate) async fn scanning_server(mode: Mode, clamd: &str, extra: &[(&str, &str)]) -> TestServer {
     let mut settings = vec![
         ("COFFER__SCANNING__CLAMD", clamd),
         ("COFFER__SCANNING__INTERVAL_MS", "100"),
@@ -63,7 +63,7 @@ fn id_of(file: &Value) -> &str {
 }
 
 /// Poll `GET /files/{id}` until the file is no longer `scanning`.
-async fn decided(server: &TestServer, token: &str, id: &str) -> Value {
+pub(crate) async fn decided(server: &TestServer, token: &str, id: &str) -> Value {
     let deadline = Instant::now() + DECISION;
     loop {
         let file = file_view(server, token, id).await;

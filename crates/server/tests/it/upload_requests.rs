@@ -15,19 +15,26 @@ use crate::audit::audit_pages;
 use crate::integrity::tenant_id;
 use crate::journey::in_both_modes;
 use crate::lifecycle::set_status;
+use crate::scanning::{decided, scanning_server};
 use crate::share_links::in_seconds;
 use crate::support::*;
+use crate::verified_bytes::{PART, small_parts_server};
 
 in_both_modes!(
     a_request_takes_verified_files_from_anyone_into_the_folder,
     closed_expired_full_and_unavailable_requests_take_nothing,
     requests_are_their_creators_and_bad_terms_are_refused,
     a_large_file_goes_to_the_store_in_parts_through_the_request,
+    a_visitors_files_are_scanned_as_members_are,
 );
 
-/// The smallest part size a store takes (5 MiB): a file one part larger
-/// goes in two.
-const PART: usize = 5 * 1024 * 1024;
+/// A PDF header, then `size` bytes of `i % 251` (the browser scenario
+/// makes the same).
+pub(crate) fn large_pdf(size: usize) -> Vec<u8> {
+    let mut bytes = b"%PDF-1.7\n".to_vec();
+    bytes.extend((0..size).map(|i| (i % 251) as u8));
+    bytes
+}
 
 pub(crate) async fn create_request(server: &TestServer, token: &str, body: Value) -> Value {
     ok_json(
@@ -590,13 +597,7 @@ async fn requests_are_their_creators_and_bad_terms_are_refused(mode: Mode) {
 }
 
 async fn a_large_file_goes_to_the_store_in_parts_through_the_request(mode: Mode) {
-    let part = PART.to_string();
-    let server = TestServer::start_with(
-        mode,
-        tempfile::tempdir().unwrap(),
-        &[("COFFER__UPLOADS__MULTIPART_PART_SIZE", part.as_str())],
-    )
-    .await;
+    let server = small_parts_server(mode).await;
     let tenant = server.tenant(json!({})).await;
     let alice = server.token(Some(&tenant), "alice", &["editor"]).await;
     let request = create_request(
@@ -606,8 +607,7 @@ async fn a_large_file_goes_to_the_store_in_parts_through_the_request(mode: Mode)
     )
     .await;
     let url = request["url"].as_str().unwrap();
-    let mut bytes = PDF.to_vec();
-    bytes.extend((0..PART as u32 + 1000).map(|i| (i % 251) as u8));
+    let bytes = large_pdf(PART + 1000);
 
     let started = ok_json(
         start(&server, url, "scan.pdf", bytes.len(), "application/pdf").await,
@@ -641,4 +641,71 @@ async fn a_large_file_goes_to_the_store_in_parts_through_the_request(mode: Mode)
         .await
         .unwrap();
     assert_eq!(content.bytes().await.unwrap().as_ref(), bytes.as_slice());
+}
+
+async fn a_visitors_files_are_scanned_as_members_are(mode: Mode) {
+    use coffer_clamav::testing::{EICAR, shared_tcp_url};
+    let server = scanning_server(mode, &shared_tcp_url(), &[]).await;
+    let tenant = server.tenant(json!({})).await;
+    let alice = server.token(Some(&tenant), "alice", &["editor"]).await;
+    let request = create_request(&server, &alice, hour_request(json!({}))).await;
+    let url = request["url"].as_str().unwrap();
+
+    let eicar = ok_json(
+        send(&server, url, "eicar.txt", EICAR, "text/plain").await,
+        StatusCode::OK,
+    )
+    .await;
+    let clean = ok_json(
+        send(&server, url, "clean.pdf", PDF, "application/pdf").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(eicar["status"], "scanning", "{eicar}");
+    assert_eq!(clean["status"], "scanning", "{clean}");
+    let eicar = decided(&server, &alice, eicar["id"].as_str().unwrap()).await;
+    assert_eq!(eicar["status"], "quarantined", "{eicar}");
+    let clean = decided(&server, &alice, clean["id"].as_str().unwrap()).await;
+    assert_eq!(clean["status"], "available", "{clean}");
+    assert_eq!(clean["owner"], "alice");
+}
+
+/// The page and its JSON endpoints count against the client address's
+/// limit; the endpoints answer `429` as problem+json.
+#[actix_web::test]
+async fn the_public_side_is_limited_per_client_address() {
+    let server = TestServer::start_with(
+        Mode::Embedded,
+        tempfile::tempdir().unwrap(),
+        &[("COFFER__RATE_LIMITS__CLIENT_REQUESTS_PER_MINUTE", "6")],
+    )
+    .await;
+    let tenant = server.tenant(json!({})).await;
+    let alice = server.token(Some(&tenant), "alice", &["editor"]).await;
+    let request = create_request(&server, &alice, hour_request(json!({}))).await;
+    let url = request["url"].as_str().unwrap();
+    for _ in 0..3 {
+        assert_eq!(open(&server, url).await.0, StatusCode::OK);
+        let guessed = start(
+            &server,
+            &server.url("/u/abc"),
+            "x.pdf",
+            3,
+            "application/pdf",
+        )
+        .await;
+        assert_eq!(guessed.status(), StatusCode::NOT_FOUND);
+    }
+    assert_eq!(open(&server, url).await.0, StatusCode::TOO_MANY_REQUESTS);
+    let limited = problem(
+        start(&server, url, "x.pdf", 3, "application/pdf").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    )
+    .await;
+    assert!(limited["detail"].is_string(), "{limited}");
+    assert_eq!(
+        request_of(&server, &alice, request["id"].as_str().unwrap()).await["files_received"],
+        0
+    );
 }

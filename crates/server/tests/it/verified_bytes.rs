@@ -28,11 +28,11 @@ in_both_modes!(
 /// The smallest part S3 accepts (all parts but the last), and so the
 /// smallest multipart upload Coffer starts
 /// (`ServiceConfig::multipart_min_part_size`).
-const PART: usize = 5 * 1024 * 1024;
+pub(crate) const PART: usize = 5 * 1024 * 1024;
 
 /// A server whose multipart uploads use the smallest part size, so that a
 /// few parts stay small (the default is 16 MiB).
-async fn small_parts_server(mode: Mode) -> TestServer {
+pub(crate) async fn small_parts_server(mode: Mode) -> TestServer {
     let part = PART.to_string();
     TestServer::start_with(
         mode,

@@ -12,6 +12,7 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::audit::audit_pages;
+use crate::events::polled;
 use crate::integrity::tenant_id;
 use crate::journey::in_both_modes;
 use crate::lifecycle::set_status;
@@ -668,6 +669,29 @@ async fn a_visitors_files_are_scanned_as_members_are(mode: Mode) {
     let clean = decided(&server, &alice, clean["id"].as_str().unwrap()).await;
     assert_eq!(clean["status"], "available", "{clean}");
     assert_eq!(clean["owner"], "alice");
+
+    // Announced to the tenant's webhook feed with the request as actor.
+    let admin = server.token(Some(&tenant), "boss", &["admin"]).await;
+    let actor = format!("upload_request:{}", request["id"].as_str().unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let uploaded: Vec<Value> = polled(&server, &admin)
+            .await
+            .into_iter()
+            .filter(|e| e["type"] == "file.uploaded")
+            .collect();
+        if uploaded.len() == 2 {
+            assert!(
+                uploaded
+                    .iter()
+                    .all(|e| e["data"]["actor"] == actor.as_str()),
+                "{uploaded:#?}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{uploaded:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// The page and its JSON endpoints count against the client address's

@@ -12,15 +12,15 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use coffer_domain::LinkDead;
-use coffer_service::{ErrorKind, LinkRefusal, OpenedLink, PasswordProblem, RequestMeta};
+use coffer_service::{ErrorKind, LinkRefusal, OpenedLink, PasswordProblem, ServiceError};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 use time::OffsetDateTime;
-use tracing_actix_web::RequestId;
 
 use super::AppState;
+use super::auth::request_meta;
 
 const STYLESHEET: &str = include_str!("../../assets/public.css");
 pub(super) const STYLESHEET_PATH: &str = "/assets/public.css";
@@ -151,11 +151,7 @@ fn refused(refusal: LinkRefusal) -> HttpResponse {
             }
             page
         }
-        LinkRefusal::Unknown => refusal_page(
-            StatusCode::NOT_FOUND,
-            "This link does not exist",
-            "Check that the address is complete, or ask the sender for a new link.",
-        ),
+        LinkRefusal::Unknown => unknown_page(),
         LinkRefusal::Dead(dead) => {
             let (title, text) = match dead {
                 LinkDead::Revoked => (
@@ -178,20 +174,35 @@ fn refused(refusal: LinkRefusal) -> HttpResponse {
             "This file is not available",
             "The file behind this link cannot be downloaded now.",
         ),
-        LinkRefusal::Failed(err) => {
-            let status = if err.kind == ErrorKind::Unavailable {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                tracing::error!(code = %err.code, detail = %err.detail, "a share link page failed");
-                StatusCode::INTERNAL_SERVER_ERROR
-            };
-            refusal_page(
-                status,
-                "Something went wrong",
-                "The file cannot be reached right now. Try again in a moment.",
-            )
-        }
+        LinkRefusal::Failed(err) => failed_page(&err, "file", "a share link page"),
     }
+}
+
+/// A token no link or request has: the same page for both, so that it
+/// tells nothing of which kind was guessed.
+pub(super) fn unknown_page() -> HttpResponse {
+    refusal_page(
+        StatusCode::NOT_FOUND,
+        "This link does not exist",
+        "Check that the address is complete, or ask the sender for a new link.",
+    )
+}
+
+/// A public page that failed: `503` while a dependency is down (try
+/// again), else `500`, logged as `page`'s failure; `what` names what
+/// cannot be reached.
+pub(super) fn failed_page(err: &ServiceError, what: &str, page: &str) -> HttpResponse {
+    let status = if err.kind == ErrorKind::Unavailable {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        tracing::error!(code = %err.code, detail = %err.detail, "{page} failed");
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    refusal_page(
+        status,
+        "Something went wrong",
+        &format!("The {what} cannot be reached right now. Try again in a moment."),
+    )
 }
 
 fn link_page(opened: &OpenedLink, problem: Option<&str>, status: StatusCode) -> HttpResponse {
@@ -289,13 +300,6 @@ pub(super) fn over_rate(req: &HttpRequest, state: &AppState) -> Option<HttpRespo
         page.headers_mut().insert(header::RETRY_AFTER, value);
     }
     Some(page)
-}
-
-pub(super) fn request_meta(req: &HttpRequest) -> RequestMeta {
-    RequestMeta {
-        request_id: req.extensions().get::<RequestId>().map(ToString::to_string),
-        client_addr: req.peer_addr().map(|a| a.ip().to_string()),
-    }
 }
 
 /// `1.4 MB`, `512 bytes`: sizes as people read them (decimal units).

@@ -21,13 +21,14 @@ use coffer_api::{
     PartDto, PartsBody, PartsDto, VisitorFileDto, VisitorInitiatedDto, VisitorUploadBody,
 };
 use coffer_domain::{ErrorCode, FileId, RequestClosed};
-use coffer_service::{ErrorKind, OpenedRequest, RequestRefusal, UploadTarget, VisitorUpload};
+use coffer_service::{OpenedRequest, RequestRefusal, UploadTarget, VisitorUpload};
 use maud::html;
 use uuid::Uuid;
 
+use super::auth::request_meta;
 use super::error::{ApiError, problem_response};
 use super::public::{
-    asset, day_and_time, human_size, over_rate, page_with, refusal_page, request_meta,
+    asset, day_and_time, failed_page, human_size, over_rate, page_with, refusal_page, unknown_page,
 };
 use super::{AppState, convert};
 
@@ -117,11 +118,7 @@ fn request_page(opened: &OpenedRequest, store_origins: &[String]) -> HttpRespons
 
 fn refused_page(refusal: RequestRefusal) -> HttpResponse {
     match refusal {
-        RequestRefusal::Unknown => refusal_page(
-            StatusCode::NOT_FOUND,
-            "This link does not exist",
-            "Check that the address is complete, or ask the sender for a new link.",
-        ),
+        RequestRefusal::Unknown => unknown_page(),
         RequestRefusal::Closed(closed) => {
             let (title, text) = closed_text(closed);
             refusal_page(StatusCode::GONE, title, text)
@@ -131,19 +128,7 @@ fn refused_page(refusal: RequestRefusal) -> HttpResponse {
             "This request is not available",
             "It takes no files right now. Ask the sender if you still need to send them.",
         ),
-        RequestRefusal::Failed(err) => {
-            let status = if err.kind == ErrorKind::Unavailable {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                tracing::error!(code = %err.code, detail = %err.detail, "an upload request page failed");
-                StatusCode::INTERNAL_SERVER_ERROR
-            };
-            refusal_page(
-                status,
-                "Something went wrong",
-                "The request cannot be reached right now. Try again in a moment.",
-            )
-        }
+        RequestRefusal::Failed(err) => failed_page(&err, "request", "an upload request page"),
     }
 }
 

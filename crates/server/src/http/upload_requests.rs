@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use coffer_api::{Problem, UploadRequestBody, UploadRequestDto, UploadRequestsDto};
-use coffer_domain::UploadRequestId;
+use coffer_domain::{UploadRequest, UploadRequestId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -92,11 +92,7 @@ pub async fn get_request(
         .upload_requests()
         .get_request(&caller.0, UploadRequestId::from_uuid(*id))
         .await?;
-    Ok(HttpResponse::Ok().json(UploadRequestDto::new(
-        request,
-        None,
-        OffsetDateTime::now_utc(),
-    )))
+    Ok(one(request))
 }
 
 /// Close an upload request at once (its creator or an admin); again: the
@@ -115,9 +111,14 @@ pub async fn close_request(
         .upload_requests()
         .close_request(&caller.0, UploadRequestId::from_uuid(*id))
         .await?;
-    Ok(HttpResponse::Ok().json(UploadRequestDto::new(
+    Ok(one(request))
+}
+
+/// One request as the API shows it after creation (without its URL).
+fn one(request: UploadRequest) -> HttpResponse {
+    HttpResponse::Ok().json(UploadRequestDto::new(
         request,
         None,
         OffsetDateTime::now_utc(),
-    )))
+    ))
 }

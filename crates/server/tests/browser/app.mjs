@@ -9,31 +9,18 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
-
-const need = (name) => {
-  const value = process.env[name];
-  if (value === undefined) throw new Error(`${name} is not set`);
-  return value;
-};
-
-const require = createRequire(`${need('COFFER_TEST_BROWSER_MODULES')}/`);
-const { chromium } = require('playwright-core');
+import { launch, need, watchedPage } from './harness.mjs';
 
 const base = need('APP_URL');
 const shots = need('SCREENSHOTS');
 const folder = need('FOLDER');
-const browser = await chromium.launch({ executablePath: need('COFFER_TEST_CHROMIUM'), args: ['--no-sandbox'] });
+const browser = await launch();
 
 // A signed-in page of a fresh context, failing on console errors.
 async function signedIn(prefix) {
   const context = await browser.newContext({ acceptDownloads: true });
-  const page = await context.newPage();
-  const problems = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !/status of (401|404)\b/.test(message.text())) problems.push(message.text());
-  });
-  page.on('pageerror', (error) => problems.push(String(error)));
+  // Before sign-in the app's session check answers 401; B's fetch of A's file 404.
+  const { page, problems } = await watchedPage(context, [401, 404]);
   await page.goto(`${base}/#/files?path=${encodeURIComponent(folder)}`);
   await page.getByRole('link', { name: 'Sign in' }).click();
   if (process.env[`${prefix}_PASSWORD`]) {

@@ -6,36 +6,15 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-
-const need = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
-
-const require = createRequire(`${need('COFFER_TEST_BROWSER_MODULES')}/`);
-const { chromium } = require('playwright-core');
+import { launch, need, overflows, watchedPage } from './harness.mjs';
 
 const shots = need('SCREENSHOTS');
 const filename = need('FILENAME');
-const browser = await chromium.launch({
-  executablePath: need('COFFER_TEST_CHROMIUM'),
-  // Root in a container: Chromium's sandbox needs user namespaces.
-  args: ['--no-sandbox'],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext({ acceptDownloads: true });
-  const page = await context.newPage();
-  const problems = [];
-  // Refused pages (403 wrong password, 410 dead links) are expected
-  // answers, logged by Chromium as failed loads; anything else — a CSP
-  // violation, a missing asset — is a problem.
-  page.on('console', (message) => {
-    const text = message.text();
-    if (message.type() === 'error' && !/status of (403|410)\b/.test(text)) problems.push(text);
-  });
-  page.on('pageerror', (error) => problems.push(String(error)));
+  // Refused pages (403 wrong password, 410 dead links) are expected answers.
+  const { page, problems } = await watchedPage(context, [403, 410]);
 
   const opened = await page.goto(need('LINK_URL'));
   assert.equal(opened.status(), 200);
@@ -73,8 +52,7 @@ try {
   // A narrow screen: the card still fits, nothing scrolls sideways.
   await page.setViewportSize({ width: 360, height: 640 });
   await page.goto(need('LINK_URL'));
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
-  assert.equal(overflow, false, 'the page scrolls sideways on a phone');
+  assert.equal(await overflows(page), false, 'the page scrolls sideways on a phone');
   await page.screenshot({ path: `${shots}/share-link-phone.png`, fullPage: true });
 
   assert.deepEqual(problems, [], 'no console errors');

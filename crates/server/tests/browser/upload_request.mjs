@@ -5,35 +5,14 @@
 // Run by crates/server/tests/it/browser.rs, which sets the variables and
 // then checks the file arrived, verified, in the requester's folder.
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-
-const need = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
-
-const require = createRequire(`${need('COFFER_TEST_BROWSER_MODULES')}/`);
-const { chromium } = require('playwright-core');
+import { launch, need, overflows, watchedPage } from './harness.mjs';
 
 const shots = need('SCREENSHOTS');
-const browser = await chromium.launch({
-  executablePath: need('COFFER_TEST_CHROMIUM'),
-  // Root in a container: Chromium's sandbox needs user namespaces.
-  args: ['--no-sandbox'],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext();
-  const page = await context.newPage();
-  const problems = [];
-  // A closed request's page (410) is an expected answer, logged by
-  // Chromium as a failed load; anything else — a CSP violation, a refused
-  // PUT to the store (CORS) — is a problem.
-  page.on('console', (message) => {
-    const text = message.text();
-    if (message.type() === 'error' && !/status of 410\b/.test(text)) problems.push(text);
-  });
-  page.on('pageerror', (error) => problems.push(String(error)));
+  // A closed request's page (410) is an expected answer.
+  const { page, problems } = await watchedPage(context, [410]);
   const sentTo = [];
   page.on('request', (request) => {
     if (request.method() === 'PUT') sentTo.push(new URL(request.url()).origin);
@@ -88,8 +67,7 @@ try {
   // A narrow screen: the card still fits, nothing scrolls sideways.
   await page.setViewportSize({ width: 360, height: 640 });
   await page.goto(need('REQUEST_URL'));
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
-  assert.equal(overflow, false, 'the page scrolls sideways on a phone');
+  assert.equal(await overflows(page), false, 'the page scrolls sideways on a phone');
   await page.screenshot({ path: `${shots}/upload-request-phone.png`, fullPage: true });
 
   assert.deepEqual(problems, [], 'no console errors');

@@ -64,13 +64,6 @@ pub(crate) async fn links_of(server: &TestServer, token: &str, file: &str) -> Ve
         .clone()
 }
 
-/// The public page at `url`, fetched with no token: status and text.
-async fn open(server: &TestServer, url: &str) -> (StatusCode, String) {
-    let response = server.http.get(url).send().await.unwrap();
-    let status = response.status();
-    (status, response.text().await.unwrap())
-}
-
 /// The page's download form posted with `password`, with no token.
 async fn post_download(
     server: &TestServer,
@@ -160,13 +153,13 @@ async fn a_link_downloads_for_anyone_until_it_is_used_up(mode: Mode) {
     assert!(!html.contains("password"), "no password asked: {html}");
 
     assert_eq!(download(&server, &url, None).await, PDF);
-    let (status, html) = open(&server, &url).await;
+    let (status, html) = open_page(&server, &url).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("1 download left"), "{html}");
     assert_eq!(download(&server, &url, None).await, PDF);
 
     // Used up: the page and the form both say so.
-    let (status, html) = open(&server, &url).await;
+    let (status, html) = open_page(&server, &url).await;
     assert_eq!(status, StatusCode::GONE);
     assert!(html.contains("used up"), "{html}");
     assert_eq!(
@@ -231,7 +224,7 @@ async fn a_password_guards_a_link_and_wrong_ones_pause_it(mode: Mode) {
     let link = create_link(&server, &alice, id, body.clone()).await;
     assert_eq!(link["password_protected"], true);
     let url = link["url"].as_str().unwrap().to_owned();
-    let (status, html) = open(&server, &url).await;
+    let (status, html) = open_page(&server, &url).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(r#"type="password""#), "{html}");
     assert!(
@@ -311,7 +304,7 @@ async fn revoked_expired_trashed_and_suspended_links_open_nothing(mode: Mode) {
         StatusCode::NO_CONTENT,
         "again: no change"
     );
-    let (status, html) = open(&server, revoked_url).await;
+    let (status, html) = open_page(&server, revoked_url).await;
     assert_eq!(status, StatusCode::GONE);
     assert!(html.contains("withdrawn"), "{html}");
     assert_eq!(
@@ -321,9 +314,9 @@ async fn revoked_expired_trashed_and_suspended_links_open_nothing(mode: Mode) {
 
     let brief = create_link(&server, &alice, id, json!({ "expires_at": in_seconds(2) })).await;
     let brief_url = brief["url"].as_str().unwrap();
-    assert_eq!(open(&server, brief_url).await.0, StatusCode::OK);
+    assert_eq!(open_page(&server, brief_url).await.0, StatusCode::OK);
     tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
-    let (status, html) = open(&server, brief_url).await;
+    let (status, html) = open_page(&server, brief_url).await;
     assert_eq!(status, StatusCode::GONE);
     assert!(html.contains("expired"), "{html}");
 
@@ -366,7 +359,7 @@ async fn revoked_expired_trashed_and_suspended_links_open_nothing(mode: Mode) {
         .await
         .unwrap();
     assert_eq!(trashed.status(), StatusCode::NO_CONTENT);
-    let (status, html) = open(&server, live_url).await;
+    let (status, html) = open_page(&server, live_url).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(
         html.contains("not available") && !html.contains("memo.pdf"),
@@ -387,24 +380,20 @@ async fn revoked_expired_trashed_and_suspended_links_open_nothing(mode: Mode) {
     // ...or while its tenant is suspended.
     let tenant_id = tenant_id(&server, &alice).await;
     set_status(&server, tenant_id, "suspended").await;
-    let (status, html) = open(&server, live_url).await;
+    let (status, html) = open_page(&server, live_url).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(!html.contains("memo.pdf"), "{html}");
     set_status(&server, tenant_id, "active").await;
-    assert_eq!(open(&server, live_url).await.0, StatusCode::OK);
+    assert_eq!(open_page(&server, live_url).await.0, StatusCode::OK);
 
     // ...or while the tenant has external sharing switched off, when no
     // link can be made either.
     let root = server.platform_admin().await;
-    let flag = format!("/api/v1/tenants/{tenant_id}/features/share_links");
-    let set_flag = |enabled: bool| {
-        server
-            .req(Method::PUT, &flag, &root)
-            .json(&json!({ "enabled": enabled }))
-            .send()
-    };
-    assert_eq!(set_flag(false).await.unwrap().status(), StatusCode::OK);
-    let (status, html) = open(&server, live_url).await;
+    assert_eq!(
+        set_feature(&server, &root, tenant_id, "share_links", false).await,
+        StatusCode::OK
+    );
+    let (status, html) = open_page(&server, live_url).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("not available"), "{html}");
     let refused = server
@@ -414,14 +403,17 @@ async fn revoked_expired_trashed_and_suspended_links_open_nothing(mode: Mode) {
         .await
         .unwrap();
     problem(refused, StatusCode::FORBIDDEN, "feature_disabled").await;
-    assert_eq!(set_flag(true).await.unwrap().status(), StatusCode::OK);
-    assert_eq!(open(&server, live_url).await.0, StatusCode::OK);
+    assert_eq!(
+        set_feature(&server, &root, tenant_id, "share_links", true).await,
+        StatusCode::OK
+    );
+    assert_eq!(open_page(&server, live_url).await.0, StatusCode::OK);
 
     // Tokens no link has, or that are no tokens at all.
     let mut forged = token_of(live_url).to_owned();
     forged.replace_range(..1, if forged.starts_with('A') { "B" } else { "A" });
     for bad in [forged.as_str(), "abc", "..%2F..%2Fapi%2Fv1%2Ftenant"] {
-        let (status, html) = open(&server, &server.url(&format!("/s/{bad}"))).await;
+        let (status, html) = open_page(&server, &server.url(&format!("/s/{bad}"))).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
         assert!(html.contains("does not exist"), "{bad}: {html}");
     }

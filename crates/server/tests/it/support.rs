@@ -467,6 +467,35 @@ pub async fn mint_in_realm(http: &Client, realm: &str, claims: Value, sign: &str
     response["token"].as_str().unwrap().to_owned()
 }
 
+/// A public page at `url`, fetched with no token: status and text.
+pub async fn open_page(server: &TestServer, url: &str) -> (StatusCode, String) {
+    let response = server.http.get(url).send().await.unwrap();
+    let status = response.status();
+    (status, response.text().await.unwrap())
+}
+
+/// Turn the feature flag `key` of tenant `id` on or off as the platform
+/// admin `root`; the answer's status.
+pub async fn set_feature(
+    server: &TestServer,
+    root: &str,
+    id: impl std::fmt::Display,
+    key: &str,
+    enabled: bool,
+) -> StatusCode {
+    server
+        .req(
+            Method::PUT,
+            &format!("/api/v1/tenants/{id}/features/{key}"),
+            root,
+        )
+        .json(&json!({ "enabled": enabled }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 /// Assert a problem+json answer with `status` and `code`; returns the body.
 pub async fn problem(response: Response, status: StatusCode, code: &str) -> Value {
     let got = response.status();

@@ -108,12 +108,6 @@ async fn send(server: &TestServer, url: &str, name: &str, bytes: &[u8], ct: &str
     finish(server, url, started["file"]["id"].as_str().unwrap()).await
 }
 
-async fn open(server: &TestServer, url: &str) -> (StatusCode, String) {
-    let response = server.http.get(url).send().await.unwrap();
-    let status = response.status();
-    (status, response.text().await.unwrap())
-}
-
 async fn folder(server: &TestServer, token: &str, path: &str) -> Vec<Value> {
     ok_json(
         server
@@ -290,7 +284,7 @@ async fn a_request_takes_verified_files_from_anyone_into_the_folder(mode: Mode) 
         "request_full",
     )
     .await;
-    let (status, html) = open(&server, &url).await;
+    let (status, html) = open_page(&server, &url).await;
     assert_eq!(status, StatusCode::GONE);
     assert!(html.contains("full") && !html.contains("acme"), "{html}");
 
@@ -344,7 +338,7 @@ async fn closed_expired_full_and_unavailable_requests_take_nothing(mode: Mode) {
     assert!(closed["closed_at"].is_string(), "{closed}");
     let again = ok_json(close(&server, &alice, id).await, StatusCode::OK).await;
     assert_eq!(again["closed_at"], closed["closed_at"], "again: the same");
-    let (status, html) = open(&server, &url).await;
+    let (status, html) = open_page(&server, &url).await;
     assert_eq!(status, StatusCode::GONE);
     assert!(html.contains("closed"), "{html}");
     problem(
@@ -374,9 +368,9 @@ async fn closed_expired_full_and_unavailable_requests_take_nothing(mode: Mode) {
     )
     .await;
     let brief_url = brief["url"].as_str().unwrap();
-    assert_eq!(open(&server, brief_url).await.0, StatusCode::OK);
+    assert_eq!(open_page(&server, brief_url).await.0, StatusCode::OK);
     tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
-    let (status, html) = open(&server, brief_url).await;
+    let (status, html) = open_page(&server, brief_url).await;
     assert_eq!(status, StatusCode::GONE);
     assert!(html.contains("expired"), "{html}");
     problem(
@@ -439,7 +433,7 @@ async fn closed_expired_full_and_unavailable_requests_take_nothing(mode: Mode) {
     let live_url = live["url"].as_str().unwrap();
     let tenant_id = tenant_id(&server, &alice).await;
     set_status(&server, tenant_id, "suspended").await;
-    let (status, html) = open(&server, live_url).await;
+    let (status, html) = open_page(&server, live_url).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("not available"), "{html}");
     problem(
@@ -449,20 +443,16 @@ async fn closed_expired_full_and_unavailable_requests_take_nothing(mode: Mode) {
     )
     .await;
     set_status(&server, tenant_id, "active").await;
-    assert_eq!(open(&server, live_url).await.0, StatusCode::OK);
+    assert_eq!(open_page(&server, live_url).await.0, StatusCode::OK);
 
     // ...or while the tenant has upload requests switched off, when none
     // can be made either.
     let root = server.platform_admin().await;
-    let flag = format!("/api/v1/tenants/{tenant_id}/features/upload_requests");
-    let set_flag = |enabled: bool| {
-        server
-            .req(Method::PUT, &flag, &root)
-            .json(&json!({ "enabled": enabled }))
-            .send()
-    };
-    assert_eq!(set_flag(false).await.unwrap().status(), StatusCode::OK);
-    let (status, html) = open(&server, live_url).await;
+    assert_eq!(
+        set_feature(&server, &root, tenant_id, "upload_requests", false).await,
+        StatusCode::OK
+    );
+    let (status, html) = open_page(&server, live_url).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("not available"), "{html}");
     let refused = server
@@ -472,8 +462,11 @@ async fn closed_expired_full_and_unavailable_requests_take_nothing(mode: Mode) {
         .await
         .unwrap();
     problem(refused, StatusCode::FORBIDDEN, "feature_disabled").await;
-    assert_eq!(set_flag(true).await.unwrap().status(), StatusCode::OK);
-    assert_eq!(open(&server, live_url).await.0, StatusCode::OK);
+    assert_eq!(
+        set_feature(&server, &root, tenant_id, "upload_requests", true).await,
+        StatusCode::OK
+    );
+    assert_eq!(open_page(&server, live_url).await.0, StatusCode::OK);
 
     // Tokens no request has, or that are no tokens at all.
     let token = live_url.rsplit('/').next().unwrap();
@@ -481,7 +474,7 @@ async fn closed_expired_full_and_unavailable_requests_take_nothing(mode: Mode) {
     forged.replace_range(..1, if forged.starts_with('A') { "B" } else { "A" });
     for bad in [forged.as_str(), "abc"] {
         let bad_url = server.url(&format!("/u/{bad}"));
-        let (status, html) = open(&server, &bad_url).await;
+        let (status, html) = open_page(&server, &bad_url).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
         assert!(html.contains("does not exist"), "{bad}: {html}");
         problem(
@@ -709,7 +702,7 @@ async fn the_public_side_is_limited_per_client_address() {
     let request = create_request(&server, &alice, hour_request(json!({}))).await;
     let url = request["url"].as_str().unwrap();
     for _ in 0..3 {
-        assert_eq!(open(&server, url).await.0, StatusCode::OK);
+        assert_eq!(open_page(&server, url).await.0, StatusCode::OK);
         let guessed = start(
             &server,
             &server.url("/u/abc"),
@@ -720,7 +713,10 @@ async fn the_public_side_is_limited_per_client_address() {
         .await;
         assert_eq!(guessed.status(), StatusCode::NOT_FOUND);
     }
-    assert_eq!(open(&server, url).await.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        open_page(&server, url).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     let limited = problem(
         start(&server, url, "x.pdf", 3, "application/pdf").await,
         StatusCode::TOO_MANY_REQUESTS,

@@ -59,11 +59,8 @@ async fn a_member_works_with_files_in_the_web_app_and_another_tenant_sees_nothin
     // in the folder, alice's, with the bytes the page sent.
     let token = server.token(Some(&tenant_a), &alice, &["editor"]).await;
     let listed: Value = server
-        .req(
-            Method::GET,
-            &format!("/api/v1/files?path={}", urlencoding(folder)),
-            &token,
-        )
+        .req(Method::GET, "/api/v1/files", &token)
+        .query(&[("path", folder)])
         .send()
         .await
         .unwrap()
@@ -91,8 +88,4 @@ async fn a_member_works_with_files_in_the_web_app_and_another_tenant_sees_nothin
         .await
         .unwrap();
     assert!(content.as_ref() == expected.as_slice());
-}
-
-fn urlencoding(path: &str) -> String {
-    path.replace('/', "%2F")
 }

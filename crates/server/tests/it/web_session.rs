@@ -116,7 +116,8 @@ async fn issuer_sign_in(
 ) -> Signed {
     let start = server
         .http
-        .get(server.url(&format!("/app/sign-in?return={}", urlencode(return_to))))
+        .get(server.url("/app/sign-in"))
+        .query(&[("return", return_to)])
         .send()
         .await
         .unwrap();
@@ -201,17 +202,6 @@ async fn through_issuer(authorize: &str, username: &str, password: &str, app_bas
         };
     }
     panic!("the issuer never sent the browser back: {url}");
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn with_session(

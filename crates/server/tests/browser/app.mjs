@@ -1,9 +1,13 @@
 // The web app in a real browser: sign in (the dev form in embedded mode,
 // the issuer's page in production), upload through the page — the bytes
-// go to the store's origin, never to Coffer's — see it listed, download it
-// and compare bytes, rename it, trash and restore it; then another tenant's
-// user signs in and sees none of it, and fetching its id answers 404.
-// Run by crates/server/tests/it/web_app.rs, which sets the variables.
+// go to the store's origin, never to Coffer's; a large file in parts —
+// see it listed, download it and compare bytes, rename it, trash and
+// restore it; its details page: move, share with a member and through a
+// link (shown once, revoked); the member signs in and sees it; an admin
+// sees usage and the audit log; then another tenant's user signs in and
+// sees none of it, and fetching its id answers 404.
+// Run by crates/server/tests/it/web_app.rs, which sets the variables and
+// then checks the server's side (owners, bytes, objects in the store).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile, mkdtemp } from 'node:fs/promises';
@@ -23,18 +27,22 @@ const { chromium } = require('playwright-core');
 const base = need('APP_URL');
 const shots = need('SCREENSHOTS');
 const folder = need('FOLDER');
+const store = need('STORE_ORIGIN');
 const browser = await chromium.launch({ executablePath: need('COFFER_TEST_CHROMIUM'), args: ['--no-sandbox'] });
+const sha = (bytes) => createHash('sha256').update(bytes).digest('hex');
+const folderUrl = (path) => `${base}/#/files?path=${encodeURIComponent(path)}`;
 
-// A signed-in page of a fresh context, failing on console errors.
-async function signedIn(prefix) {
+// A signed-in page of a fresh context, failing on console errors but the
+// answers `expected` names (Chromium logs every refused fetch).
+async function signedIn(prefix, expected = /status of (401|404)\b/) {
   const context = await browser.newContext({ acceptDownloads: true });
   const page = await context.newPage();
   const problems = [];
   page.on('console', (message) => {
-    if (message.type() === 'error' && !/status of (401|404)\b/.test(message.text())) problems.push(message.text());
+    if (message.type() === 'error' && !expected.test(message.text())) problems.push(message.text());
   });
   page.on('pageerror', (error) => problems.push(String(error)));
-  await page.goto(`${base}/#/files?path=${encodeURIComponent(folder)}`);
+  await page.goto(folderUrl(folder));
   await page.getByRole('link', { name: 'Sign in' }).click();
   if (process.env[`${prefix}_PASSWORD`]) {
     await page.locator('input[name=username]').fill(need(`${prefix}_USERNAME`));
@@ -44,75 +52,192 @@ async function signedIn(prefix) {
     assert.match(await page.locator('body').textContent(), /Not for production/);
     await page.getByLabel('Tenant').fill(need(`${prefix}_TENANT`));
     await page.getByLabel('User').fill(need(`${prefix}_USERNAME`));
-    await page.getByLabel('Role').selectOption('editor');
+    await page.getByLabel('Role').selectOption(process.env[`${prefix}_ROLE`] ?? 'editor');
     await page.getByRole('button', { name: 'Sign in' }).click();
   }
-  await page.waitForURL(`${base}/#/files**`);
+  await page.waitForURL(`${base}/#/**`);
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
   return { context, page, problems };
+}
+
+// Where a page's bytes went: every PUT's origin, and the largest body
+// Coffer's own origin was sent (JSON of the initiate, parts and complete calls).
+function watchRequests(page) {
+  const seen = { puts: [], largestToCoffer: 0 };
+  page.on('request', (request) => {
+    const origin = new URL(request.url()).origin;
+    if (request.method() === 'PUT') seen.puts.push(origin);
+    else if (origin === base) seen.largestToCoffer = Math.max(seen.largestToCoffer, request.postDataBuffer()?.length ?? 0);
+  });
+  return seen;
 }
 
 try {
   const dir = await mkdtemp(join(tmpdir(), 'coffer-app-'));
   const name = need('FILENAME');
+  const renamedName = need('RENAMED');
   const bytes = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) % 251));
   await writeFile(join(dir, name), bytes);
+  const largeName = need('LARGE_NAME');
+  const largeSize = Number(need('LARGE_SIZE'));
+  const large = Buffer.alloc(largeSize);
+  for (let i = 0; i < largeSize; i += 1) large[i] = (i * 13) % 251;
+  await writeFile(join(dir, largeName), large);
 
   const { context, page, problems } = await signedIn('A');
+  await page.getByText('No files here yet.').waitFor();
   await page.screenshot({ path: `${shots}/app-empty.png`, fullPage: true });
-  // Where the bytes went: every PUT, and the largest body Coffer's own
-  // origin was sent (JSON of the initiate and complete calls).
-  const puts = [];
-  let largestToCoffer = 0;
-  page.on('request', (request) => {
-    const origin = new URL(request.url()).origin;
-    if (request.method() === 'PUT') puts.push(origin);
-    else if (origin === base) largestToCoffer = Math.max(largestToCoffer, request.postDataBuffer()?.length ?? 0);
-  });
+
+  // A small file in one PUT, straight to the store.
+  const seen = watchRequests(page);
   await page.getByLabel('Upload files to this folder').setInputFiles(join(dir, name));
-  await page.getByText('done', { exact: true }).waitFor();
-  await page.screenshot({ path: `${shots}/app-uploaded.png`, fullPage: true });
-  const row = page.locator('tbody tr', { hasText: name });
+  await page.locator('.uploads li[data-state=done]', { hasText: name }).waitFor();
+  const row = page.locator('#list tbody tr', { hasText: name });
   await row.waitFor();
-  assert.deepEqual(puts, [need('STORE_ORIGIN')]);
-  assert.ok(largestToCoffer < 10_000, `Coffer was sent ${largestToCoffer} bytes in one request`);
+  assert.deepEqual(seen.puts, [store]);
+  assert.ok(seen.largestToCoffer < 10_000, `Coffer was sent ${seen.largestToCoffer} bytes in one request`);
+
+  // A large file in parts, in the category "scans": several PUTs, all to the store.
+  seen.puts.length = 0;
+  await page.getByLabel('Category for new files (optional)').fill('scans');
+  await page.getByLabel('Upload files to this folder').setInputFiles(join(dir, largeName));
+  await page.locator('.uploads li', { hasText: largeName }).getByText(/uploading in \d+ parts/).waitFor();
+  await page.screenshot({ path: `${shots}/app-uploading.png`, fullPage: true });
+  await page.locator('.uploads li[data-state=done]', { hasText: largeName }).waitFor();
+  await page.locator('#list tbody tr', { hasText: largeName }).waitFor();
+  await page.screenshot({ path: `${shots}/app-uploaded.png`, fullPage: true });
+  const parts = Number(need('LARGE_PARTS'));
+  assert.deepEqual(seen.puts, Array(parts).fill(store), `one PUT per part, to the store: ${seen.puts}`);
+  assert.ok(seen.largestToCoffer < 10_000, `Coffer was sent ${seen.largestToCoffer} bytes in one request`);
+  assert.equal(await page.locator('.uploads li[data-state=failed]').count(), 0);
 
   const [download] = await Promise.all([
     page.waitForEvent('download'),
     row.getByRole('link', { name: `Download ${name}` }).click(),
   ]);
   assert.equal(download.suggestedFilename(), name);
-  const got = await readFile(await download.path());
-  assert.equal(createHash('sha256').update(got).digest('hex'), createHash('sha256').update(bytes).digest('hex'));
+  assert.equal(sha(await readFile(await download.path())), sha(bytes));
+
+  // Categories and search: the category lists the large file only; a
+  // search for part of the small file's name finds it only.
+  await page.getByRole('link', { name: '🏷 scans' }).click();
+  await page.locator('#list-caption', { hasText: 'in category scans' }).waitFor();
+  assert.deepEqual(await page.locator('#list tbody td.name a').allTextContents(), [largeName]);
+  await page.getByRole('button', { name: 'Clear' }).click();
+  await page.locator('#list-caption').filter({ hasText: new RegExp(`^Files in ${folder}$`) }).waitFor();
+  await page.getByLabel('Search this folder and below').fill(name.slice(0, 9));
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.locator('#list-caption', { hasText: 'matching' }).waitFor();
+  assert.deepEqual(await page.locator('#list tbody td.name a').allTextContents(), [name]);
+  await page.goto(folderUrl(folder));
 
   // Rename through the dialog the button opens.
-  page.once('dialog', (dialog) => dialog.accept(need('RENAMED')));
+  page.once('dialog', (dialog) => dialog.accept(renamedName));
   await row.getByRole('button', { name: `Rename ${name}` }).click();
-  const renamed = page.locator('tbody tr', { hasText: need('RENAMED') });
+  const renamed = page.locator('#list tbody tr', { hasText: renamedName });
   await renamed.waitFor();
 
-  await renamed.getByRole('button', { name: `Move ${need('RENAMED')} to the trash` }).click();
+  await renamed.getByRole('button', { name: `Move ${renamedName} to the trash` }).click();
   await renamed.waitFor({ state: 'detached' });
   await page.getByRole('link', { name: 'Trash' }).click();
-  const trashed = page.locator('#trash-list tbody tr', { hasText: need('RENAMED') });
+  const trashed = page.locator('#trash-list tbody tr', { hasText: renamedName });
   await trashed.waitFor();
   await page.screenshot({ path: `${shots}/app-trash.png`, fullPage: true });
-  await trashed.getByRole('button', { name: `Restore ${need('RENAMED')}` }).click();
+  await trashed.getByRole('button', { name: `Restore ${renamedName}` }).click();
   await trashed.waitFor({ state: 'detached' });
-  await page.goto(`${base}/#/files?path=${encodeURIComponent(folder)}`);
-  await page.locator('tbody tr', { hasText: need('RENAMED') }).waitFor();
+  await page.goto(folderUrl(folder));
+  await renamed.waitFor();
+  const id = await renamed.getAttribute('data-file');
+
+  // The large file's page: move it to a sub-folder, which the folder then shows.
+  await page.getByRole('link', { name: largeName, exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: largeName }).waitFor();
+  await page.getByLabel('Folder', { exact: true }).fill(`${folder}/archive`);
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.locator('#file-facts dd', { hasText: `${folder}/archive` }).waitFor();
+  await page.getByRole('link', { name: 'Back to the folder' }).click();
+  await page.locator('#list-caption', { hasText: `Files in ${folder}/archive` }).waitFor();
+  await page.locator('#list tbody tr', { hasText: largeName }).waitFor();
+  await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'acme' }).click();
+  await page.getByRole('link', { name: '📁 archive' }).waitFor();
+  await page.locator('#list tbody tr', { hasText: largeName }).waitFor({ state: 'detached' });
+
+  // The renamed file's page: share it with carol, and through a link.
+  await page.getByRole('link', { name: renamedName, exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: renamedName }).waitFor();
+  assert.match(await page.locator('#file-facts').textContent(), new RegExp(`Owner${need('A_USERNAME')}`));
+  await page.screenshot({ path: `${shots}/app-details.png`, fullPage: true });
+  await page.getByLabel('Share with').selectOption('user');
+  await page.getByLabel('Member or role').fill(need('C_USERNAME'));
+  await page.getByLabel('Access').selectOption('read');
+  await page.getByRole('button', { name: 'Share', exact: true }).click();
+  await page.locator('#grants tbody tr', { hasText: need('C_USERNAME') }).waitFor();
+
+  await page.getByLabel('Password (optional, 8 or more characters)').fill('correct horse battery');
+  await page.getByLabel('Most downloads (optional)').fill('3');
+  await page.getByRole('button', { name: 'Create link' }).click();
+  const url = page.getByLabel(/New link/);
+  await url.waitFor();
+  const linkUrl = await url.inputValue();
+  assert.match(linkUrl, /\/s\/[A-Za-z0-9_-]{20,}$/);
+  const link = page.locator('#links tbody tr[data-state=active]');
+  await link.waitFor();
+  assert.match(await link.textContent(), /0 of 3/);
+  await page.screenshot({ path: `${shots}/app-share.png`, fullPage: true });
+  // The public page answers while the link lives, not after revoking.
+  assert.equal((await context.request.get(linkUrl)).status(), 200);
+  await link.getByRole('button', { name: /Revoke/ }).click();
+  await page.locator('#links tbody tr[data-state=revoked]').waitFor();
+  assert.notEqual((await context.request.get(linkUrl)).status(), 200);
+  assert.equal(await page.getByLabel(/New link/).isVisible(), true, 'the URL stays until the page changes');
+  await page.reload();
+  await page.locator('#links tbody tr[data-state=revoked]').waitFor();
+  assert.equal(await page.getByLabel(/New link/).isVisible(), false, 'the URL is shown once');
+
+  await page.goto(folderUrl(folder));
+  await renamed.waitFor();
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: `${shots}/app-phone.png`, fullPage: true });
   assert.deepEqual(problems, []);
-  const id = await page.locator('tbody tr', { hasText: need('RENAMED') }).getAttribute('data-file');
   await context.close();
+
+  // carol, a viewer, sees the file shared with her, and only that one.
+  // Her file page asks for its grants and links: 403, she does not manage it.
+  const carol = await signedIn('C', /status of (401|403|404)\b/);
+  await carol.page.locator('#list tbody tr', { hasText: renamedName }).waitFor();
+  assert.equal(await carol.page.locator('#list tbody tr').count(), 1);
+  await carol.page.getByRole('link', { name: renamedName, exact: true }).click();
+  await carol.page.getByRole('heading', { level: 1, name: renamedName }).waitFor();
+  await carol.page.getByText('Only those who manage this file see and change whom it is shared with.').waitFor();
+  assert.deepEqual(carol.problems, []);
+  await carol.context.close();
+
+  // dave, the tenant's admin: usage, the audit log filtered, a file's trail.
+  const dave = await signedIn('D');
+  await dave.page.getByRole('link', { name: 'Admin', exact: true }).click();
+  await dave.page.getByRole('heading', { name: 'Tenant administration' }).waitFor();
+  await dave.page.getByText(/^2 of \d+/).waitFor();
+  await dave.page.getByLabel('Action').fill('grant.added');
+  await dave.page.getByRole('button', { name: 'Filter' }).click();
+  const grantRow = dave.page.locator('#audit tbody tr', { hasText: 'grant.added' });
+  await grantRow.waitFor();
+  assert.equal(await dave.page.locator('#audit tbody tr').count(), 1);
+  await dave.page.screenshot({ path: `${shots}/app-admin.png`, fullPage: true });
+  await grantRow.getByRole('link').click();
+  await dave.page.getByRole('heading', { level: 1, name: renamedName }).waitFor();
+  await dave.page.locator('#trail tbody tr', { hasText: 'file.uploaded' }).first().waitFor();
+  await dave.page.locator('#trail tbody tr', { hasText: 'link.revoked' }).first().waitFor();
+  assert.deepEqual(dave.problems, []);
+  await dave.context.close();
 
   // Another tenant's member sees none of it.
   const other = await signedIn('B');
   await other.page.getByText('No files here yet.').waitFor();
   const status = await other.page.evaluate(async (file) => (await fetch(`/api/v1/files/${file}`)).status, id);
   assert.equal(status, 404);
-  await other.page.goto(`${base}/#/files?path=/`);
+  await other.page.goto(`${base}/#/file/${id}`);
+  await other.page.getByRole('alert').filter({ hasText: /./ }).waitFor();
+  await other.page.goto(folderUrl('/'));
   await other.page.getByText('No files here yet.').waitFor();
   assert.equal(await other.page.locator('#folders li').count(), 0);
   assert.deepEqual(other.problems, []);

@@ -3,6 +3,8 @@
 
 import { $, act, api, el, emptyRow, facts, fileHref, size, when } from './api.js';
 
+// Entries per page of the audit log.
+const AUDIT_PAGE = 50;
 let auditCursor = null;
 
 function meter(label, used, max, format) {
@@ -48,7 +50,7 @@ async function webhook() {
 }
 
 function auditQuery() {
-  const query = new URLSearchParams({ limit: '50' });
+  const query = new URLSearchParams({ limit: String(AUDIT_PAGE) });
   const add = (name, value) => { if (value) query.set(name, value); };
   add('actor', $('audit-actor').value.trim());
   add('action', $('audit-action').value.trim());
@@ -75,7 +77,8 @@ async function audit(more = false) {
       el('td', { class: 'detail' }, detail)));
   }
   if (!more && page.items.length === 0) body.append(emptyRow(5, 'Nothing on record matches.'));
-  auditCursor = page.next_cursor;
+  // A short page is the last, whatever its cursor says.
+  auditCursor = page.items.length < AUDIT_PAGE ? null : page.next_cursor;
   $('audit-more').hidden = !auditCursor;
 }
 

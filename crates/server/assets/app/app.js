@@ -52,22 +52,24 @@ async function places(at) {
     if (file.path !== at.path && file.path.startsWith(base)) names.add(file.path.slice(base.length).split('/')[0]);
   }
   $('folders').replaceChildren(...[...names].sort().map((name) =>
-    el('li', {}, el('a', { href: folderHref(base + name) }, `📁 ${name}`))));
+    el('li', {}, el('a', { href: folderHref(base + name) }, name))));
   $('category-chips').replaceChildren(...[...categories].sort().map((category) => {
-    const link = el('a', { href: `${folderHref(at.path)}&category=${encodeURIComponent(category)}` }, `🏷 ${category}`);
+    const link = el('a', { href: `${folderHref(at.path)}&category=${encodeURIComponent(category)}` }, category);
     if (category === at.category) link.setAttribute('aria-current', 'true');
     return el('li', {}, link);
   }));
   $('categories').replaceChildren(...[...categories].sort().map((category) => el('option', { value: category })));
 }
 
+// Files per page of the list.
+const PAGE = 50;
 let cursor = null;
 
 async function listFiles(more = false) {
   const at = folderRoute();
   const body = $('list').tBodies[0];
   if (!more) { body.replaceChildren(); cursor = null; }
-  const query = new URLSearchParams({ limit: '50' });
+  const query = new URLSearchParams({ limit: String(PAGE) });
   if (filtered(at)) query.set('prefix', at.path); else query.set('path', at.path);
   if (at.q) query.set('q', at.q);
   if (at.category) query.set('category', at.category);
@@ -78,7 +80,8 @@ async function listFiles(more = false) {
   $('list-caption').textContent = what.length ? `Files in ${at.path} and below ${what.join(', ')}` : `Files in ${at.path}`;
   for (const file of page.items) body.append(fileRow(file, filtered(at)));
   if (!more && page.items.length === 0) body.append(emptyRow(4, filtered(at) ? 'No files match.' : 'No files here yet.'));
-  cursor = page.next_cursor;
+  // A short page is the last, whatever its cursor says.
+  cursor = page.items.length < PAGE ? null : page.next_cursor;
   $('more').hidden = !cursor;
 }
 

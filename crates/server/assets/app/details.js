@@ -38,12 +38,27 @@ export async function renderFile(id) {
     ['Changed', when(file.updated_at)],
     ['SHA-256', file.checksum_sha256],
   ]);
-  const metadata = Object.entries(file.metadata ?? {});
-  facts($('file-metadata'), metadata.map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]));
-  if (metadata.length === 0) $('file-metadata').replaceChildren(el('dd', {}, 'No metadata.'));
+  metadata(file);
   $('move-name').value = file.filename;
   $('move-path').value = file.path;
   await Promise.all([versions(file), retention(file), grants(file), links(file), trail(file)]);
+}
+
+// The file's metadata, each key removable (a merge patch with null).
+function metadata(file) {
+  const list = $('file-metadata');
+  const entries = Object.entries(file.metadata ?? {});
+  list.replaceChildren();
+  for (const [key, value] of entries) {
+    const remove = el('button', {
+      type: 'button',
+      class: 'small',
+      onclick: () => act(() => api('PATCH', `/api/v1/files/${file.id}`, { metadata: { [key]: null } }), () => renderFile(file.id)),
+    }, 'Remove');
+    remove.setAttribute('aria-label', `Remove the metadata ${key}`);
+    list.append(el('dt', {}, key), el('dd', {}, typeof value === 'string' ? value : JSON.stringify(value), ' ', remove));
+  }
+  if (entries.length === 0) list.append(el('dd', {}, 'No metadata.'));
 }
 
 async function versions(file) {
@@ -175,6 +190,16 @@ $('move').addEventListener('submit', (event) => {
   if (path !== file.path) change.path = path;
   if (Object.keys(change).length === 0) return;
   act(() => api('PATCH', `/api/v1/files/${file.id}`, change), () => renderFile(file.id));
+});
+
+$('meta').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const file = current;
+  const change = { [$('meta-set-key').value.trim()]: $('meta-set-value').value };
+  act(() => api('PATCH', `/api/v1/files/${file.id}`, { metadata: change }), async () => {
+    $('meta').reset();
+    await renderFile(file.id);
+  });
 });
 
 $('grant').addEventListener('submit', (event) => {

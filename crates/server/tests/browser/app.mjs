@@ -3,7 +3,7 @@
 // go to the store's origin, never to Coffer's; a large file in parts —
 // see it listed, download it and compare bytes, rename it, trash and
 // restore it; its details page: move, share with a member and through a
-// link (shown once, revoked); the member signs in and sees it; an admin
+// link (shown once, revoked), metadata set and filtered on; the member signs in and sees it; an admin
 // sees usage and the audit log; then another tenant's user signs in and
 // sees none of it, and fetching its id answers 404.
 // Run by crates/server/tests/it/web_app.rs, which sets the variables and
@@ -120,7 +120,7 @@ try {
 
   // Categories and search: the category lists the large file only; a
   // search for part of the small file's name finds it only.
-  await page.getByRole('link', { name: '🏷 scans' }).click();
+  await page.getByRole('list', { name: 'Categories' }).getByRole('link', { name: 'scans', exact: true }).click();
   await page.locator('#list-caption', { hasText: 'in category scans' }).waitFor();
   assert.deepEqual(await page.locator('#list tbody td.name a').allTextContents(), [largeName]);
   await page.getByRole('button', { name: 'Clear' }).click();
@@ -159,7 +159,7 @@ try {
   await page.locator('#list-caption', { hasText: `Files in ${folder}/archive` }).waitFor();
   await page.locator('#list tbody tr', { hasText: largeName }).waitFor();
   await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'acme' }).click();
-  await page.getByRole('link', { name: '📁 archive' }).waitFor();
+  await page.getByRole('list', { name: 'Folders' }).getByRole('link', { name: 'archive', exact: true }).waitFor();
   await page.locator('#list tbody tr', { hasText: largeName }).waitFor({ state: 'detached' });
 
   // The renamed file's page: share it with carol, and through a link.
@@ -193,6 +193,21 @@ try {
   await page.reload();
   await page.locator('#links tbody tr[data-state=revoked]').waitFor();
   assert.equal(await page.getByLabel(/New link/).isVisible(), false, 'the URL is shown once');
+
+  // Metadata set on the page, then the folder filtered by it.
+  await page.getByLabel('Key', { exact: true }).fill('case');
+  await page.getByLabel('Value', { exact: true }).fill('A-1');
+  await page.getByRole('button', { name: 'Set', exact: true }).click();
+  await page.locator('#file-metadata dd', { hasText: 'A-1' }).waitFor();
+  await page.goto(folderUrl('/'));
+  await page.getByLabel('Metadata key').fill('case');
+  await page.getByLabel('Metadata value').fill('A-1');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.locator('#list-caption', { hasText: 'with case = A-1' }).waitFor();
+  assert.deepEqual(await page.locator('#list tbody td.name a').allTextContents(), [renamedName]);
+  await page.getByLabel('Metadata value').fill('A-2');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.getByText('No files match.').waitFor();
 
   await page.goto(folderUrl(folder));
   await renamed.waitFor();

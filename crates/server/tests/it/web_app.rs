@@ -2,7 +2,7 @@
 //! sign in, upload straight to the store (a large file in parts), list,
 //! categories and search, download, rename, trash, restore, move; share
 //! with a member who then sees the file, and through a link shown once
-//! and revoked; an admin's usage and audit log; another tenant's member
+//! and revoked; metadata set and filtered on; an admin's usage and audit log; another tenant's member
 //! sees none of it. Then the server's side: owners, exact bytes, the
 //! objects in the store (SeaweedFS in production mode), the grant.
 
@@ -85,6 +85,7 @@ async fn a_member_works_with_files_in_the_web_app_and_another_tenant_sees_nothin
     assert_eq!(small["filename"], "Statement 2026 (final).bin");
     assert_eq!(small["status"], "available");
     assert_eq!(small["owner"], json!(alice));
+    assert_eq!(small["metadata"], json!({ "case": "A-1" }));
     let expected: Vec<u8> = (0..300_000_u32).map(|i| ((i * 7) % 251) as u8).collect();
     let large = only_file(&server, &token, &format!("{folder}/archive")).await;
     assert_eq!(large["filename"], "Scanned annexes.bin");

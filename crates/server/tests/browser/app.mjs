@@ -4,7 +4,7 @@
 // see it listed, download it and compare bytes, rename it, trash and
 // restore it; its details page: move, share with a member and through a
 // link (shown once, revoked), metadata set and filtered on; the member signs in and sees it; an admin
-// sees usage and the audit log; then another tenant's user signs in and
+// sees usage, sets the webhook and filters the audit log; then another tenant's user signs in and
 // sees none of it, and fetching its id answers 404.
 // Run by crates/server/tests/it/web_app.rs, which sets the variables and
 // then checks the server's side (owners, bytes, objects in the store).
@@ -232,6 +232,20 @@ try {
   await dave.page.getByRole('link', { name: 'Admin', exact: true }).click();
   await dave.page.getByRole('heading', { name: 'Tenant administration' }).waitFor();
   await dave.page.getByText(/^2 of \d+/).waitFor();
+  // The webhook: set (its secret shown once), removed, set again.
+  const hook = need('WEBHOOK_URL');
+  await dave.page.getByText(/^No webhook/).waitFor();
+  await dave.page.getByLabel('Deliver events to').fill(`${hook}/first`);
+  await dave.page.getByRole('button', { name: 'Save' }).click();
+  await dave.page.getByLabel(/Signing secret/).waitFor();
+  assert.match(await dave.page.getByLabel(/Signing secret/).inputValue(), /^whsec_/);
+  await dave.page.getByText(`Events go to ${hook}/first`, { exact: false }).waitFor();
+  await dave.page.getByRole('button', { name: 'Remove' }).click();
+  await dave.page.getByText(/^No webhook/).waitFor();
+  assert.equal(await dave.page.getByLabel(/Signing secret/).isVisible(), false);
+  await dave.page.getByLabel('Deliver events to').fill(hook);
+  await dave.page.getByRole('button', { name: 'Save' }).click();
+  await dave.page.getByText(`Events go to ${hook} since`, { exact: false }).waitFor();
   await dave.page.getByLabel('Action').fill('grant.added');
   await dave.page.getByRole('button', { name: 'Filter' }).click();
   const grantRow = dave.page.locator('#audit tbody tr', { hasText: 'grant.added' });

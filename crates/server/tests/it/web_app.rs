@@ -2,20 +2,22 @@
 //! sign in, upload straight to the store (a large file in parts), list,
 //! categories and search, download, rename, trash, restore, move; share
 //! with a member who then sees the file, and through a link shown once
-//! and revoked; metadata set and filtered on; an admin's usage and audit log; another tenant's member
-//! sees none of it. Then the server's side: owners, exact bytes, the
-//! objects in the store (SeaweedFS in production mode), the grant.
+//! and revoked; metadata set and filtered on; an admin's usage, webhook
+//! and audit log; another tenant's member sees none of it. Then the
+//! server's side: owners, exact bytes, the objects in the store (SeaweedFS
+//! in production mode), the grant, the webhook.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
 use crate::browser::run_script;
+use crate::events::free_port;
 use crate::integrity::tenant_id;
 use crate::journey::in_both_modes;
 use crate::lifecycle::objects_of;
 use crate::support::*;
-use crate::verified_bytes::{PART, small_parts_server};
+use crate::verified_bytes::PART;
 
 in_both_modes!(a_member_works_with_files_in_the_web_app_and_another_tenant_sees_nothing);
 
@@ -23,8 +25,18 @@ in_both_modes!(a_member_works_with_files_in_the_web_app_and_another_tenant_sees_
 const MULTIPART_FROM: usize = 16 * 1024 * 1024;
 
 async fn a_member_works_with_files_in_the_web_app_and_another_tenant_sees_nothing(mode: Mode) {
-    // 5 MiB parts, so that the large file goes in four.
-    let server = small_parts_server(mode).await;
+    // 5 MiB parts, so that the large file goes in four; a webhook on
+    // loopback allowed, for the admin page to set one.
+    let part = PART.to_string();
+    let server = TestServer::start_with(
+        mode,
+        tempfile::tempdir().unwrap(),
+        &[
+            ("COFFER__UPLOADS__MULTIPART_PART_SIZE", part.as_str()),
+            ("COFFER__EVENTS__ALLOWED_WEBHOOK_HOSTS", "127.0.0.1"),
+        ],
+    )
+    .await;
     let tenant_a = server.tenant(json!({})).await;
     let tenant_b = server.tenant(json!({})).await;
     let (alice, alice_password) = server.web_user(&tenant_a, "alice", &["editor"]).await;
@@ -44,6 +56,7 @@ async fn a_member_works_with_files_in_the_web_app_and_another_tenant_sees_nothin
     let folder = "/clients/acme";
     let large_size = MULTIPART_FROM + 1000;
     let large_parts = large_size.div_ceil(PART);
+    let webhook = format!("http://127.0.0.1:{}/coffer", free_port());
     let user = |prefix: &str, tenant: &str, name: &str, password: &str, role: &str| {
         [
             (format!("{prefix}_TENANT"), tenant.to_owned()),
@@ -69,6 +82,7 @@ async fn a_member_works_with_files_in_the_web_app_and_another_tenant_sees_nothin
         ("LARGE_NAME".into(), "Scanned annexes.bin".to_owned()),
         ("LARGE_SIZE".into(), large_size.to_string()),
         ("LARGE_PARTS".into(), large_parts.to_string()),
+        ("WEBHOOK_URL".into(), webhook.clone()),
     ];
     vars.extend(user("A", &tenant_a, &alice, &alice_password, "editor"));
     vars.extend(user("C", &tenant_a, &carol, &carol_password, "viewer"));
@@ -142,6 +156,19 @@ async fn a_member_works_with_files_in_the_web_app_and_another_tenant_sees_nothin
         })
         .collect();
     assert_eq!(subjects, [(format!("user:{carol}").as_str(), "read")]);
+
+    // The webhook dave set on the admin page.
+    let admin = server.token(Some(&tenant_a), &dave, &["admin"]).await;
+    let hook = ok_json(
+        server
+            .req(Method::GET, "/api/v1/tenant/webhook", &admin)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(hook["url"], json!(webhook));
 }
 
 /// The one file directly in `path`.

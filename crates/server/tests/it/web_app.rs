@@ -131,19 +131,7 @@ async fn a_member_works_with_files_in_the_web_app_and_another_tenant_sees_nothin
 
     // The grant the page made: carol may read the file, nothing more.
     let id = small["id"].as_str().unwrap();
-    let grants = ok_json(
-        server
-            .req(
-                Method::GET,
-                &format!("/api/v1/files/{id}/permissions"),
-                &token,
-            )
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let grants = get_ok(&server, &token, &format!("/api/v1/files/{id}/permissions")).await;
     let subjects: Vec<(&str, &str)> = grants["items"]
         .as_array()
         .unwrap()
@@ -159,34 +147,28 @@ async fn a_member_works_with_files_in_the_web_app_and_another_tenant_sees_nothin
 
     // The webhook dave set on the admin page.
     let admin = server.token(Some(&tenant_a), &dave, &["admin"]).await;
-    let hook = ok_json(
-        server
-            .req(Method::GET, "/api/v1/tenant/webhook", &admin)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let hook = get_ok(&server, &admin, "/api/v1/tenant/webhook").await;
     assert_eq!(hook["url"], json!(webhook));
 }
 
 /// The one file directly in `path`.
 async fn only_file(server: &TestServer, token: &str, path: &str) -> Value {
-    let listed = ok_json(
-        server
-            .req(
-                Method::GET,
-                &format!("/api/v1/files?path={}", path.replace('/', "%2F")),
-                token,
-            )
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
+    let listed = get_ok(
+        server,
+        token,
+        &format!("/api/v1/files?path={}", path.replace('/', "%2F")),
     )
     .await;
     let items = listed["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{listed}");
     items[0].clone()
+}
+
+/// A GET that must answer 200, its JSON.
+async fn get_ok(server: &TestServer, token: &str, path: &str) -> Value {
+    ok_json(
+        server.req(Method::GET, path, token).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await
 }

@@ -3,7 +3,8 @@
 // go to the store's origin, never to Coffer's; a large file in parts —
 // see it listed, download it and compare bytes, rename it, trash and
 // restore it; its details page: move, share with a member and through a
-// link (shown once, revoked), metadata set and filtered on; the member signs in and sees it; an admin
+// link (shown once, revoked), metadata set and filtered on; a file's
+// versions (one made current), retention and hold; the member signs in and sees it; an admin
 // sees usage, sets the webhook and filters the audit log; then another tenant's user signs in and
 // sees none of it, and fetching its id answers 404.
 // Run by crates/server/tests/it/web_app.rs, which sets the variables and
@@ -209,6 +210,21 @@ try {
   await page.getByRole('button', { name: 'Search', exact: true }).click();
   await page.getByText('No files match.').waitFor();
 
+  // A file with a history: its versions, the first made current again;
+  // its retention and legal hold.
+  const ledger = need('LEDGER');
+  await page.goto(folderUrl('/records'));
+  await page.getByRole('link', { name: ledger, exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: ledger }).waitFor();
+  await page.locator('#versions tbody tr').nth(1).waitFor();
+  assert.equal(await page.locator('#versions tbody tr').count(), 2);
+  await page.locator('#retention', { hasText: /governance until/ }).waitFor();
+  await page.locator('#retention', { hasText: /Legal holdyes/ }).waitFor();
+  await page.screenshot({ path: `${shots}/app-versions.png`, fullPage: true });
+  await page.getByRole('button', { name: 'Make current' }).click();
+  await page.locator('#versions tbody tr').nth(2).waitFor();
+  assert.match(await page.locator('#file-facts').textContent(), /Version3/);
+
   await page.goto(folderUrl(folder));
   await renamed.waitFor();
   await page.setViewportSize({ width: 390, height: 844 });
@@ -231,7 +247,7 @@ try {
   const dave = await signedIn('D');
   await dave.page.getByRole('link', { name: 'Admin', exact: true }).click();
   await dave.page.getByRole('heading', { name: 'Tenant administration' }).waitFor();
-  await dave.page.getByText(/^2 of \d+/).waitFor();
+  await dave.page.getByText(/^3 of \d+/).waitFor();
   // The webhook: set (its secret shown once), removed, set again.
   const hook = need('WEBHOOK_URL');
   await dave.page.getByText(/^No webhook/).waitFor();
@@ -256,6 +272,9 @@ try {
   await dave.page.getByRole('heading', { level: 1, name: renamedName }).waitFor();
   await dave.page.locator('#trail tbody tr', { hasText: 'file.uploaded' }).first().waitFor();
   await dave.page.locator('#trail tbody tr', { hasText: 'link.revoked' }).first().waitFor();
+  await dave.page.goto(folderUrl('/records'));
+  await dave.page.getByRole('link', { name: ledger, exact: true }).click();
+  await dave.page.locator('#holds li', { hasText: 'Audit 2026' }).waitFor();
   assert.deepEqual(dave.problems, []);
   await dave.context.close();
 

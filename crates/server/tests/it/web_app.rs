@@ -2,7 +2,8 @@
 //! sign in, upload straight to the store (a large file in parts), list,
 //! categories and search, download, rename, trash, restore, move; share
 //! with a member who then sees the file, and through a link shown once
-//! and revoked; metadata set and filtered on; an admin's usage, webhook
+//! and revoked; metadata set and filtered on; versions (one made current),
+//! retention and a legal hold shown; an admin's usage, webhook
 //! and audit log; another tenant's member sees none of it. Then the
 //! server's side: owners, exact bytes, the objects in the store (SeaweedFS
 //! in production mode), the grant, the webhook.
@@ -16,8 +17,10 @@ use crate::events::free_port;
 use crate::integrity::tenant_id;
 use crate::journey::in_both_modes;
 use crate::lifecycle::objects_of;
+use crate::share_links::in_seconds;
 use crate::support::*;
 use crate::verified_bytes::PART;
+use crate::versions::add_version;
 
 in_both_modes!(a_member_works_with_files_in_the_web_app_and_another_tenant_sees_nothing);
 
@@ -53,6 +56,42 @@ async fn a_member_works_with_files_in_the_web_app_and_another_tenant_sees_nothin
         }
         Mode::Embedded => server.base.clone(),
     };
+    // A file with a history, kept: two versions, governance retention and
+    // a legal hold (set through the API: the app shows them).
+    let alice_token = server.token(Some(&tenant_a), &alice, &["editor"]).await;
+    let admin = server.token(Some(&tenant_a), &dave, &["admin"]).await;
+    let ledger = upload(
+        &server,
+        &alice_token,
+        "Ledger 2025.bin",
+        &[1; 1000],
+        json!({ "path": "/records" }),
+    )
+    .await;
+    let ledger_path = format!("/api/v1/files/{}", ledger["id"].as_str().unwrap());
+    add_version(&server, &alice_token, &ledger_path, &[2; 2000]).await;
+    for (method, path, body, status) in [
+        (
+            Method::PUT,
+            "retention",
+            json!({ "mode": "governance", "retain_until": in_seconds(86_400) }),
+            StatusCode::OK,
+        ),
+        (
+            Method::POST,
+            "legal-holds",
+            json!({ "reason": "Audit 2026" }),
+            StatusCode::CREATED,
+        ),
+    ] {
+        let response = server
+            .req(method, &format!("{ledger_path}/{path}"), &admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        ok_json(response, status).await;
+    }
     let folder = "/clients/acme";
     let large_size = MULTIPART_FROM + 1000;
     let large_parts = large_size.div_ceil(PART);
@@ -83,6 +122,7 @@ async fn a_member_works_with_files_in_the_web_app_and_another_tenant_sees_nothin
         ("LARGE_SIZE".into(), large_size.to_string()),
         ("LARGE_PARTS".into(), large_parts.to_string()),
         ("WEBHOOK_URL".into(), webhook.clone()),
+        ("LEDGER".into(), "Ledger 2025.bin".to_owned()),
     ];
     vars.extend(user("A", &tenant_a, &alice, &alice_password, "editor"));
     vars.extend(user("C", &tenant_a, &carol, &carol_password, "viewer"));
@@ -145,8 +185,12 @@ async fn a_member_works_with_files_in_the_web_app_and_another_tenant_sees_nothin
         .collect();
     assert_eq!(subjects, [(format!("user:{carol}").as_str(), "read")]);
 
+    // The version alice made current again: the first one's bytes, as a third.
+    let ledger = get_ok(&server, &token, &ledger_path).await;
+    assert_eq!(ledger["version"], 3);
+    assert_eq!(ledger["size"], 1000);
+
     // The webhook dave set on the admin page.
-    let admin = server.token(Some(&tenant_a), &dave, &["admin"]).await;
     let hook = get_ok(&server, &admin, "/api/v1/tenant/webhook").await;
     assert_eq!(hook["url"], json!(webhook));
 }

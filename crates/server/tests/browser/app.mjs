@@ -227,8 +227,15 @@ try {
 
   await page.goto(folderUrl(folder));
   await renamed.waitFor();
+  // At a phone's width nothing is wider than the screen.
+  const fits = () => page.evaluate(() => document.documentElement.scrollWidth <= innerWidth);
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: `${shots}/app-phone.png`, fullPage: true });
+  assert.ok(await fits(), 'the folder fits a phone');
+  await page.getByRole('link', { name: renamedName, exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: renamedName }).waitFor();
+  await page.screenshot({ path: `${shots}/app-phone-details.png`, fullPage: true });
+  assert.ok(await fits(), "a file's page fits a phone");
   assert.deepEqual(problems, []);
   await context.close();
 

@@ -174,6 +174,20 @@ async function start() {
   await render();
 }
 
+// At a phone's width the tables fold into one block per row: each cell
+// then carries its column's name (shown by the stylesheet), kept up to
+// date as rows come and go.
+function labelCells() {
+  for (const table of document.querySelectorAll('main table')) {
+    const names = [...table.tHead.rows[0].cells].map((cell) => cell.textContent);
+    for (const row of table.tBodies[0].rows) {
+      if (row.cells.length !== names.length) continue;
+      [...row.cells].forEach((cell, i) => { if (!cell.dataset.label) cell.dataset.label = names[i]; });
+    }
+  }
+}
+new MutationObserver(labelCells).observe($('main'), { childList: true, subtree: true });
+
 $('sign-out').addEventListener('click', async () => {
   const response = await fetch('/app/sign-out', { method: 'POST' });
   const next = await response.json();

@@ -1,76 +1,34 @@
-// Coffer's web app (docs/web-app.md). Every call goes to /api/v1 with the
-// session cookie: it is HttpOnly, so this script never holds a token. File
-// bytes go straight to the store on the presigned URLs the API hands out.
+// Coffer's web app (docs/web-app.md): a hash-routed page over /api/v1.
+// Every call carries the session cookie (HttpOnly: this script never holds
+// a token); file bytes go straight to the store on presigned URLs.
+//
+//   #/files?path=/a/b&q=…&category=…&meta=key=value   a folder, or a search in it
+//   #/file/{id}                                       one file
+//   #/trash                                           the trash
+//   #/admin                                           tenant administration (admins)
 
-const $ = (id) => document.getElementById(id);
-const problemBox = $('problem');
+import { $, act, api, el, emptyRow, fileHref, folderHref, route, show, size, when } from './api.js';
+import { uploadAll } from './upload.js';
+import { renderFile, setAdmin } from './details.js';
+import { renderAdmin } from './admin.js';
 
-class Problem extends Error {
-  constructor(status, body) {
-    super(body?.detail ?? body?.title ?? `request failed (${status})`);
-    this.status = status;
-    this.code = body?.code;
-  }
+const VIEWS = ['files', 'trash', 'file', 'admin'];
+
+// The folder view's state from the address.
+function folderRoute() {
+  const { params } = route();
+  const meta = params.get('meta') ?? '';
+  const split = meta.indexOf('=');
+  return {
+    path: params.get('path') || '/',
+    q: params.get('q') || '',
+    category: params.get('category') || '',
+    metaKey: split > 0 ? meta.slice(0, split) : '',
+    metaValue: split > 0 ? meta.slice(split + 1) : '',
+  };
 }
 
-function signIn() {
-  location.assign(`/app/sign-in?return=${encodeURIComponent(`/${location.hash}`)}`);
-}
-
-// A call to the API; on 401 the session is refreshed once, then sign-in.
-async function api(method, path, body, retried = false) {
-  const init = { method, headers: { accept: 'application/json' } };
-  if (body !== undefined) {
-    init.headers['content-type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-  const response = await fetch(path, init);
-  if (response.status === 401 && !retried) {
-    const refreshed = await fetch('/app/session/refresh', { method: 'POST' });
-    if (refreshed.ok) return api(method, path, body, true);
-    signIn();
-    throw new Problem(401, { detail: 'Your session has ended.' });
-  }
-  const text = await response.text();
-  const json = text ? JSON.parse(text) : null;
-  if (!response.ok) throw new Problem(response.status, json);
-  return json;
-}
-
-function show(error) {
-  problemBox.textContent = error ? error.message : '';
-  problemBox.hidden = !error;
-}
-
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) {
-    if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value);
-  }
-  node.append(...children);
-  return node;
-}
-
-const size = (bytes) => {
-  if (bytes < 1000) return `${bytes} B`;
-  const units = ['kB', 'MB', 'GB', 'TB'];
-  let value = bytes / 1000;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) { value /= 1000; unit += 1; }
-  return `${value.toFixed(1)} ${units[unit]}`;
-};
-
-const when = (iso) => new Date(iso).toLocaleString();
-
-// The folder shown: `#/files?path=/a/b`.
-function route() {
-  const [view, query] = location.hash.replace(/^#\/?/, '').split('?');
-  const params = new URLSearchParams(query ?? '');
-  return { view: view || 'files', path: params.get('path') || '/', q: params.get('q') || '' };
-}
-
-const folderHref = (path) => `#/files?path=${encodeURIComponent(path)}`;
+const filtered = (at) => Boolean(at.q || at.category || at.metaKey);
 
 function crumbs(path) {
   const nav = $('crumbs');
@@ -80,49 +38,64 @@ function crumbs(path) {
     at += `/${part}`;
     nav.append(' / ', el('a', { href: folderHref(at) }, part));
   }
+  nav.lastElementChild.setAttribute('aria-current', 'page');
 }
 
-// Sub-folders of `path`, from the paths of the files below it.
-async function folders(path) {
-  const list = $('folders');
-  list.replaceChildren();
-  const below = await api('GET', `/api/v1/files?prefix=${encodeURIComponent(path)}&limit=1000`);
-  const base = path === '/' ? '/' : `${path}/`;
+// Sub-folders and categories of `path`, from the files below it.
+async function places(at) {
+  const below = await api('GET', `/api/v1/files?prefix=${encodeURIComponent(at.path)}&limit=1000`);
+  const base = at.path === '/' ? '/' : `${at.path}/`;
   const names = new Set();
+  const categories = new Set();
   for (const file of below.items) {
-    if (file.path !== path && file.path.startsWith(base)) names.add(file.path.slice(base.length).split('/')[0]);
+    categories.add(file.category);
+    if (file.path !== at.path && file.path.startsWith(base)) names.add(file.path.slice(base.length).split('/')[0]);
   }
-  for (const name of [...names].sort()) {
-    list.append(el('li', {}, el('a', { href: folderHref(base + name) }, `📁 ${name}`)));
-  }
+  $('folders').replaceChildren(...[...names].sort().map((name) =>
+    el('li', {}, el('a', { href: folderHref(base + name) }, name))));
+  $('category-chips').replaceChildren(...[...categories].sort().map((category) => {
+    const link = el('a', { href: `${folderHref(at.path)}&category=${encodeURIComponent(category)}` }, category);
+    if (category === at.category) link.setAttribute('aria-current', 'true');
+    return el('li', {}, link);
+  }));
+  $('categories').replaceChildren(...[...categories].sort().map((category) => el('option', { value: category })));
 }
 
+// Files per page of the list.
+const PAGE = 50;
 let cursor = null;
 
 async function listFiles(more = false) {
-  const { path, q } = route();
+  const at = folderRoute();
   const body = $('list').tBodies[0];
   if (!more) { body.replaceChildren(); cursor = null; }
-  const query = new URLSearchParams({ limit: '50' });
-  if (q) { query.set('prefix', path); query.set('q', q); } else query.set('path', path);
+  const query = new URLSearchParams({ limit: String(PAGE) });
+  if (filtered(at)) query.set('prefix', at.path); else query.set('path', at.path);
+  if (at.q) query.set('q', at.q);
+  if (at.category) query.set('category', at.category);
+  if (at.metaKey) query.set('metadata', JSON.stringify({ [at.metaKey]: at.metaValue }));
   if (cursor) query.set('cursor', cursor);
   const page = await api('GET', `/api/v1/files?${query}`);
-  $('list-caption').textContent = q ? `Files matching “${q}”` : `Files in ${path}`;
-  for (const file of page.items) body.append(fileRow(file));
-  if (!more && page.items.length === 0) body.append(el('tr', {}, el('td', { colspan: '4' }, 'No files here yet.')));
-  cursor = page.next_cursor;
+  const what = [at.q && `matching “${at.q}”`, at.category && `in category ${at.category}`, at.metaKey && `with ${at.metaKey} = ${at.metaValue}`].filter(Boolean);
+  $('list-caption').textContent = what.length ? `Files in ${at.path} and below ${what.join(', ')}` : `Files in ${at.path}`;
+  for (const file of page.items) body.append(fileRow(file, filtered(at)));
+  if (!more && page.items.length === 0) body.append(emptyRow(4, filtered(at) ? 'No files match.' : 'No files here yet.'));
+  // A short page is the last, whatever its cursor says.
+  cursor = page.items.length < PAGE ? null : page.next_cursor;
   $('more').hidden = !cursor;
 }
 
-function fileRow(file) {
+function fileRow(file, showFolder) {
   const rename = el('button', { type: 'button', onclick: () => renameFile(file) }, 'Rename');
-  const trash = el('button', { type: 'button', onclick: () => trashFile(file) }, 'Move to trash');
+  const trash = el('button', { type: 'button', onclick: () => act(() => api('DELETE', `/api/v1/files/${file.id}`), render) }, 'Move to trash');
   const download = el('a', { class: 'button', href: `/api/v1/files/${file.id}/download` }, 'Download');
   rename.setAttribute('aria-label', `Rename ${file.filename}`);
   trash.setAttribute('aria-label', `Move ${file.filename} to the trash`);
   download.setAttribute('aria-label', `Download ${file.filename}`);
+  const name = el('td', { class: 'name' }, el('a', { href: fileHref(file.id) }, file.filename));
+  if (showFolder) name.append(el('span', { class: 'fine' }, ` in ${file.path}`));
   return el('tr', { 'data-file': file.id },
-    el('td', {}, file.filename),
+    name,
     el('td', {}, size(file.size)),
     el('td', {}, when(file.updated_at ?? file.created_at)),
     el('td', { class: 'actions' }, download, rename, trash));
@@ -131,73 +104,17 @@ function fileRow(file) {
 async function renameFile(file) {
   const name = prompt(`New name for ${file.filename}`, file.filename);
   if (!name || name === file.filename) return;
-  await act(() => api('PATCH', `/api/v1/files/${file.id}`, { filename: name }));
+  await act(() => api('PATCH', `/api/v1/files/${file.id}`, { filename: name }), render);
 }
 
-async function trashFile(file) {
-  await act(() => api('DELETE', `/api/v1/files/${file.id}`));
-}
-
-async function restoreFile(file) {
-  await act(() => api('POST', `/api/v1/files/${file.id}/restore`));
-}
-
-async function act(change) {
-  try {
-    show(null);
-    await change();
-    await render();
-  } catch (error) {
-    show(error);
-  }
-}
-
-// One file: initiate, PUT straight to the store with the headers the
-// presigned URL binds (progress from the upload's events), complete.
-async function upload(file) {
-  const bar = el('progress', { max: String(file.size || 1), value: '0' });
-  const state = el('span', {}, 'starting…');
-  bar.setAttribute('aria-label', `Upload of ${file.name}`);
-  $('uploads').append(el('li', {}, el('span', {}, file.name), bar, state));
-  try {
-    const started = await api('POST', '/api/v1/files', {
-      filename: file.name,
-      size: file.size,
-      path: route().path,
-      ...(file.type ? { content_type: file.type } : {}),
-    });
-    if (!started.upload) throw new Error('this file needs a multipart upload, which the app does not do yet');
-    state.textContent = 'uploading…';
-    await put(started.upload, file, (sent) => { bar.value = sent; });
-    state.textContent = 'checking…';
-    const done = await api('POST', `/api/v1/files/${started.file.id}/complete`);
-    bar.value = bar.max;
-    state.textContent = done.status === 'available' ? 'done' : done.status;
-  } catch (error) {
-    state.textContent = `failed: ${error.message}`;
-  }
-}
-
-function put(target, file, progress) {
-  return new Promise((resolve, reject) => {
-    const request = new XMLHttpRequest();
-    request.open(target.method ?? 'PUT', target.url);
-    for (const [name, value] of Object.entries(target.headers ?? {})) {
-      // The browser sets the length itself.
-      if (name.toLowerCase() !== 'content-length') request.setRequestHeader(name, value);
-    }
-    request.upload.addEventListener('progress', (event) => progress(event.loaded));
-    request.addEventListener('load', () => (request.status < 300
-      ? resolve()
-      : reject(new Error(`the store refused the bytes (${request.status})`))));
-    request.addEventListener('error', () => reject(new Error('the store could not be reached')));
-    request.send(file);
-  });
-}
-
-async function uploadAll(files) {
-  await Promise.all([...files].map(upload));
-  await render();
+async function renderFiles() {
+  const at = folderRoute();
+  crumbs(at.path);
+  $('q').value = at.q;
+  $('category').value = at.category;
+  $('meta-key').value = at.metaKey;
+  $('meta-value').value = at.metaValue;
+  await Promise.all([places(at), listFiles()]);
 }
 
 async function renderTrash() {
@@ -205,29 +122,38 @@ async function renderTrash() {
   body.replaceChildren();
   const page = await api('GET', '/api/v1/files?status=deleted&limit=200');
   for (const file of page.items) {
-    const restore = el('button', { type: 'button', onclick: () => restoreFile(file) }, 'Restore');
+    const restore = el('button', {
+      type: 'button',
+      onclick: () => act(() => api('POST', `/api/v1/files/${file.id}/restore`), render),
+    }, 'Restore');
     restore.setAttribute('aria-label', `Restore ${file.filename}`);
     body.append(el('tr', { 'data-file': file.id },
       el('td', {}, file.filename), el('td', {}, file.path), el('td', { class: 'actions' }, restore)));
   }
-  if (page.items.length === 0) body.append(el('tr', {}, el('td', { colspan: '3' }, 'The trash is empty.')));
+  if (page.items.length === 0) body.append(emptyRow(3, 'The trash is empty.'));
 }
 
+let lastView = null;
+
 async function render() {
-  const { view, path, q } = route();
-  $('files').hidden = view !== 'files';
-  $('trash').hidden = view !== 'trash';
+  const { view, rest } = route();
+  const shown = VIEWS.includes(view) ? view : 'files';
+  for (const name of VIEWS) $(name).hidden = name !== shown;
+  for (const link of document.querySelectorAll('#nav a')) {
+    if (link.getAttribute('href') === `#/${shown}`) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
   try {
-    if (view === 'trash') {
-      await renderTrash();
-    } else {
-      crumbs(path);
-      $('q').value = q;
-      await Promise.all([folders(path), listFiles()]);
-    }
+    if (shown === 'trash') await renderTrash();
+    else if (shown === 'file') await renderFile(rest);
+    else if (shown === 'admin') await renderAdmin();
+    else await renderFiles();
   } catch (error) {
     show(error);
   }
+  // A new page moves the focus to its content, as a page load would.
+  if (lastView !== null && (shown !== lastView || shown === 'file')) $('main').focus();
+  lastView = shown;
 }
 
 async function start() {
@@ -238,12 +164,29 @@ async function start() {
     return;
   }
   const session = await response.json();
+  const admin = session.roles.includes('admin');
+  setAdmin(admin);
   $('who').textContent = `${session.subject}${session.tenant ? ` · ${session.tenant.display_name}` : ''}`;
   $('sign-out').hidden = false;
   $('nav').hidden = false;
+  $('nav-admin').hidden = !admin;
   addEventListener('hashchange', () => { show(null); render(); });
   await render();
 }
+
+// At a phone's width the tables fold into one block per row: each cell
+// then carries its column's name (shown by the stylesheet), kept up to
+// date as rows come and go.
+function labelCells() {
+  for (const table of document.querySelectorAll('main table')) {
+    const names = [...table.tHead.rows[0].cells].map((cell) => cell.textContent);
+    for (const row of table.tBodies[0].rows) {
+      if (row.cells.length !== names.length) continue;
+      [...row.cells].forEach((cell, i) => { if (!cell.dataset.label) cell.dataset.label = names[i]; });
+    }
+  }
+}
+new MutationObserver(labelCells).observe($('main'), { childList: true, subtree: true });
 
 $('sign-out').addEventListener('click', async () => {
   const response = await fetch('/app/sign-out', { method: 'POST' });
@@ -253,20 +196,38 @@ $('sign-out').addEventListener('click', async () => {
 
 $('search').addEventListener('submit', (event) => {
   event.preventDefault();
-  const { path } = route();
+  const query = new URLSearchParams({ path: folderRoute().path });
   const q = $('q').value.trim();
-  location.hash = `#/files?path=${encodeURIComponent(path)}${q ? `&q=${encodeURIComponent(q)}` : ''}`;
+  const category = $('category').value.trim();
+  const key = $('meta-key').value.trim();
+  if (q) query.set('q', q);
+  if (category) query.set('category', category);
+  if (key) query.set('meta', `${key}=${$('meta-value').value}`);
+  location.hash = `#/files?${query}`;
 });
 
+$('clear').addEventListener('click', () => { location.hash = folderHref(folderRoute().path); });
+
 $('more').addEventListener('click', () => listFiles(true).catch(show));
-$('pick').addEventListener('change', (event) => { uploadAll(event.target.files); event.target.value = ''; });
+
+async function send(files) {
+  const category = $('upload-category').value.trim();
+  await uploadAll(files, folderRoute().path, category);
+  await render();
+}
+
+$('pick').addEventListener('change', (event) => {
+  const files = [...event.target.files];
+  event.target.value = '';
+  send(files);
+});
 const drop = $('drop');
 drop.addEventListener('dragover', (event) => { event.preventDefault(); drop.classList.add('over'); });
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));
 drop.addEventListener('drop', (event) => {
   event.preventDefault();
   drop.classList.remove('over');
-  uploadAll(event.dataTransfer.files);
+  send(event.dataTransfer.files);
 });
 
 start();

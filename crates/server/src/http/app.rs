@@ -10,13 +10,24 @@ use actix_web::{HttpResponse, web};
 use super::AppState;
 
 const INDEX: &str = include_str!("../../assets/app/index.html");
-const SCRIPT: &str = include_str!("../../assets/app/app.js");
 const STYLESHEET: &str = include_str!("../../assets/app/app.css");
+/// The app's ES modules: the page loads `app.js`, which imports the rest.
+const MODULES: [(&str, &str); 5] = [
+    ("app.js", include_str!("../../assets/app/app.js")),
+    ("api.js", include_str!("../../assets/app/api.js")),
+    ("upload.js", include_str!("../../assets/app/upload.js")),
+    ("details.js", include_str!("../../assets/app/details.js")),
+    ("admin.js", include_str!("../../assets/app/admin.js")),
+];
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/").route(web::get().to(index)))
-        .service(web::resource("/app/assets/app.js").route(web::get().to(script)))
         .service(web::resource("/app/assets/app.css").route(web::get().to(stylesheet)));
+    for (file, source) in MODULES {
+        cfg.service(web::resource(format!("/app/assets/{file}")).route(
+            web::get().to(move || async move { asset("text/javascript; charset=utf-8", source) }),
+        ));
+    }
 }
 
 /// Scripts and styles of our own only, no inline code; the API here and
@@ -41,10 +52,6 @@ async fn index(state: web::Data<AppState>) -> HttpResponse {
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .body(INDEX)
-}
-
-async fn script() -> HttpResponse {
-    asset("text/javascript; charset=utf-8", SCRIPT)
 }
 
 async fn stylesheet() -> HttpResponse {

@@ -27,7 +27,12 @@ async fn send(server: &TestServer, method: Method, path: &str, token: &str) -> r
 
 /// Upload `bytes` as the next version of the file at `path` and complete
 /// it: the file, with the upload's id added as `upload`.
-async fn add_version(server: &TestServer, token: &str, path: &str, bytes: &[u8]) -> Value {
+pub(crate) async fn add_version(
+    server: &TestServer,
+    token: &str,
+    path: &str,
+    bytes: &[u8],
+) -> Value {
     let initiated = ok_json(
         server
             .req(Method::POST, &format!("{path}/versions"), token)

@@ -156,8 +156,14 @@ async function render() {
   lastView = shown;
 }
 
-async function start() {
+// A reload after the access token expired renews it first (when the
+// issuer gave a refresh token) rather than ask to sign in again.
+async function start(renewed = false) {
   const response = await fetch('/app/session', { headers: { accept: 'application/json' } });
+  if (response.status === 401 && !renewed) {
+    const refreshed = await fetch('/app/session/refresh', { method: 'POST' });
+    if (refreshed.ok) return start(true);
+  }
   if (response.status === 401) {
     $('sign-in').href = `/app/sign-in?return=${encodeURIComponent(`/${location.hash}`)}`;
     $('signed-out').hidden = false;

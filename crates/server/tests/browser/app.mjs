@@ -223,6 +223,21 @@ try {
   await page.screenshot({ path: `${shots}/app-phone-details.png`, fullPage: true });
   assert.ok(await fits(), "a file's page fits a phone");
   assert.deepEqual(problems, []);
+
+  // The session ends (its cookie gone, as when the token expires): the
+  // next call answers 401 and the app renews the session with the issuer's
+  // refresh token, or, with no refresh token (dev sign-in), asks to sign
+  // in again — never a broken page.
+  await context.clearCookies({ name: 'coffer_session' });
+  await page.evaluate((hash) => { location.hash = hash; }, `#/files?path=${encodeURIComponent(folder)}`);
+  if (process.env.A_PASSWORD) {
+    await page.locator('#list tbody tr', { hasText: renamedName }).waitFor();
+    const renewed = await context.cookies();
+    assert.ok(renewed.some((c) => c.name === 'coffer_session' && c.httpOnly), 'a renewed session cookie');
+  } else {
+    await page.waitForURL(/\/app\/sign-in/);
+    await page.getByRole('heading', { name: 'Development sign-in' }).waitFor();
+  }
   await context.close();
 
   // carol, a viewer, sees the file shared with her, and only that one.

@@ -19,13 +19,14 @@ lint:
 fmt:
     cargo fmt --all
 
-# Micro-benchmarks of the hot paths (criterion); see docs/benchmarks.md
-bench *ARGS:
-    cargo bench --workspace --bench hot_paths {{ARGS}}
+# Every whole-system benchmark, one table of ratios measured in the same run
+# (starts its peers, installs wrk and oha); see docs/benchmarks.md
+bench:
+    scripts/bench/run.py
 
-# The whole-request download benchmark against pgbench -S (starts its peers)
-bench-download:
-    scripts/bench-download.sh
+# Micro-benchmarks of the hot paths (criterion)
+bench-micro *ARGS:
+    cargo bench --workspace --bench hot_paths {{ARGS}}
 
 # Start the test peers and print their environment, for running single tests
 services:

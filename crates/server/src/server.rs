@@ -170,10 +170,11 @@ pub fn start(
         storage_origins: config.storage.cors_origins.clone(),
         web_app: config.web.enabled,
     };
-    let docs = utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url(
-        "/api/v1/openapi.json",
-        <http::ApiDoc as utoipa::OpenApi>::openapi(),
-    );
+    // The UI only points at the document, which `http::openapi` serves
+    // from one serialised copy: an embedded document would be cloned into
+    // every worker's app (megabytes each, measured in docs/benchmarks.md).
+    let docs = utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+        .config(utoipa_swagger_ui::Config::new(["/api/v1/openapi.json"]));
     let request_timeout = config.request_timeout();
     let mut server = HttpServer::new(move || {
         let registry = registry.clone();

@@ -74,8 +74,18 @@ impl Modify for Bearer {
     }
 }
 
+/// The document, serialised once: it is large and never changes while the
+/// server runs.
+static DOCUMENT: std::sync::LazyLock<bytes::Bytes> = std::sync::LazyLock::new(|| {
+    serde_json::to_vec(&ApiDoc::openapi())
+        .map(bytes::Bytes::from)
+        .unwrap_or_default()
+});
+
 pub async fn document() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(DOCUMENT.clone())
 }
 
 /// One operation of the document: its method, its path's segments (`None`

@@ -167,11 +167,13 @@ async fn rare_metadata_and_names_at_100k_files_are_found_through_terms() {
         assert!(page.items.iter().all(|f| f.tenant_id == big.id), "{name}");
 
         let plan = db.explain_list_files(big.id, q).await.unwrap();
+        // (An index-only scan when the visibility map allows.)
         assert!(
-            plan.contains("Index Scan Backward using file_terms_pkey on file_terms"),
+            plan.contains("Scan Backward using file_terms_pkey on file_terms "),
             "rare {name} is not served by the terms' primary key:\n{plan}"
         );
-        for walk in ["files_keyset", "Seq Scan", "Sort"] {
+        // The one sort is of the needle's own terms, to pick the rarest.
+        for walk in ["files_keyset", "Seq Scan", "Sort Key: file"] {
             assert!(!plan.contains(walk), "rare {name} uses {walk}:\n{plan}");
         }
     }

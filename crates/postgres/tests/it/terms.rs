@@ -76,13 +76,45 @@ async fn metadata_containment_through_terms_matches_containment() {
     let (b, b_owner) = tenant(&store, "terms-b").await;
     let shared = json!({"case": "4242", "tags": ["x", "y"], "n": {"b": 1, "c": [{"d": null}]}});
     put(&store, &a, owner, "a.pdf", shared.clone(), 1).await;
-    put(&store, &a, owner, "b.pdf", json!({"case": "4243", "tags": ["y"]}), 2).await;
-    put(&store, &a, owner, "c.pdf", json!({"deep": {"er": [{"k": true}]}}), 3).await;
+    put(
+        &store,
+        &a,
+        owner,
+        "b.pdf",
+        json!({"case": "4243", "tags": ["y"]}),
+        2,
+    )
+    .await;
+    put(
+        &store,
+        &a,
+        owner,
+        "c.pdf",
+        json!({"deep": {"er": [{"k": true}]}}),
+        3,
+    )
+    .await;
     put(&store, &a, owner, "d.pdf", json!({}), 4).await;
-    put(&store, &a, owner, "e.pdf", json!({"case": "a.b=c", "tags": "x"}), 5).await;
+    put(
+        &store,
+        &a,
+        owner,
+        "e.pdf",
+        json!({"case": "a.b=c", "tags": "x"}),
+        5,
+    )
+    .await;
     // The other tenant holds the same values: never listed for A.
     put(&store, &b, b_owner, "a.pdf", shared, 1).await;
-    put(&store, &b, b_owner, "theirs.pdf", json!({"case": "4242"}), 2).await;
+    put(
+        &store,
+        &b,
+        b_owner,
+        "theirs.pdf",
+        json!({"case": "4242"}),
+        2,
+    )
+    .await;
 
     for (needle, expected) in [
         (json!({"case": "4242"}), set(&["a.pdf"])),
@@ -143,7 +175,11 @@ async fn name_contains_through_terms_matches_like() {
     for (needle, expected) in [
         (
             "REPORT",
-            set(&["Quarterly-Report.PDF", "report_2024%.txt", "reportx2024.txt"]),
+            set(&[
+                "Quarterly-Report.PDF",
+                "report_2024%.txt",
+                "reportx2024.txt",
+            ]),
         ),
         // `_` and `%` are literal.
         ("t_2", set(&["report_2024%.txt"])),

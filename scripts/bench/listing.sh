@@ -141,10 +141,12 @@ query() {
                 ON files.tenant_id = file_terms.tenant_id AND files.id = file_terms.file_id
               WHERE file_terms.tenant_id = '$t'
                 AND file_terms.term = (SELECT d.term
-                    FROM unnest(coffer_metadata_terms('$needle_meta')
-                                || coffer_name_terms('$needle_name')) AS d (term)
+                    FROM (SELECT coffer_metadata_terms('$needle_meta')
+                                 || coffer_name_terms('$needle_name') AS terms) AS n,
+                         unnest(n.terms) AS d (term)
                     ORDER BY (SELECT count(*) FROM (SELECT FROM file_terms x
-                              WHERE x.tenant_id = '$t' AND x.term = d.term LIMIT 1000) AS s),
+                              WHERE x.tenant_id = '$t' AND x.term = d.term
+                              LIMIT greatest(100, 1000 / cardinality(n.terms))) AS s),
                              d.term
                     LIMIT 1)
                 AND $where

@@ -207,24 +207,29 @@ fn has_leaf(value: &serde_json::Value) -> bool {
 }
 
 /// The term of `metadata` and `name` with the fewest files in `tenant`,
-/// chosen in the listing's own statement: each is counted up to 1000 by a
-/// probe of the primary key (ties go to the first in text order).
+/// chosen in the listing's own statement by index-only probes of the
+/// primary key, each counting up to a cap: 1000 entries in all, shared by
+/// the needle's terms, at least 100 each (so a long `q` stays cheap to
+/// probe). Terms past the cap tie; ties go to the first in text order.
 fn rarest_term<QS: 'static>(
     tenant: TenantId,
     metadata: serde_json::Map<String, serde_json::Value>,
     name: String,
 ) -> Box<dyn BoxableExpression<QS, Pg, SqlType = Text>> {
     Box::new(
-        diesel::dsl::sql::<Text>("(SELECT d.term FROM unnest(coffer_metadata_terms(")
+        diesel::dsl::sql::<Text>("(SELECT d.term FROM (SELECT coffer_metadata_terms(")
             .bind::<Jsonb, _>(serde_json::Value::Object(metadata))
             .sql(") || coffer_name_terms(")
             .bind::<Text, _>(name)
             .sql(
-                ")) AS d (term) ORDER BY (SELECT count(*) FROM (SELECT FROM file_terms x \
-                 WHERE x.tenant_id = ",
+                ") AS terms) AS n, unnest(n.terms) AS d (term) \
+                 ORDER BY (SELECT count(*) FROM (SELECT FROM file_terms x WHERE x.tenant_id = ",
             )
             .bind::<diesel::sql_types::Uuid, _>(*tenant.as_uuid())
-            .sql(" AND x.term = d.term LIMIT 1000) AS s), d.term LIMIT 1)"),
+            .sql(
+                " AND x.term = d.term LIMIT greatest(100, 1000 / cardinality(n.terms))) AS s), \
+                 d.term LIMIT 1)",
+            ),
     )
 }
 

@@ -1,7 +1,7 @@
 //! Listing at scale: a tenant of 100 k files pages correctly and every page,
 //! first or deep, is an index scan.
 
-use coffer_domain::PageCursor;
+use coffer_domain::{PageCursor, Tenant, UserId};
 use coffer_ports::{FileCatalog, FileQuery, ReadFilter, TenantScope};
 use coffer_postgres::testing::TestDb;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
@@ -17,6 +17,36 @@ fn first_page(limit: u32) -> FileQuery {
     }
 }
 
+/// `FILES` available files of `t` owned by `owner` in `/bulk`, inserted by
+/// one statement as the owner in the tenant's scope; the name, metadata
+/// and second of creation are SQL of the row number `i`.
+async fn seed(
+    conn: &mut AsyncPgConnection,
+    t: &Tenant,
+    owner: UserId,
+    name: &str,
+    metadata: &str,
+    second: &str,
+) {
+    let t = t.id;
+    conn.batch_execute(&format!(
+        "BEGIN;
+         SET LOCAL coffer.tenant_id = '{t}';
+         INSERT INTO files (id, tenant_id, owner_id, owner_subject, category, path, filename,
+                            content_type, size_bytes, visibility, metadata, status, bucket,
+                            object_key, created_at, updated_at)
+         SELECT gen_random_uuid(), '{t}', '{owner}', 'owner', 'documents', '/bulk',
+                {name}, 'text/plain', 1, 'private', {metadata}, 'available', 'coffer-files',
+                't/{t}/documents/' || i,
+                timestamptz '2024-01-01 00:00:00+00' + ({second}) * interval '1 second',
+                now()
+         FROM generate_series(1, {FILES}) AS i;
+         COMMIT;"
+    ))
+    .await
+    .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_of_100k_files_pages_by_index() {
     let db = TestDb::new().await;
@@ -26,27 +56,10 @@ async fn a_tenant_of_100k_files_pages_by_index() {
     let (small, small_owner) = tenant(&store, "small").await;
     file(&store, &small, small_owner, "neighbour.txt").await;
 
-    // One statement, run as the owner in the tenant's scope. Pairs of rows
-    // share a creation time so the id has to break ties.
+    // Pairs of rows share a creation time so the id has to break ties.
     let mut conn = AsyncPgConnection::establish(&db.owner_url()).await.unwrap();
-    let t = big.id;
-    conn.batch_execute(&format!(
-        "BEGIN;
-         SET LOCAL coffer.tenant_id = '{t}';
-         INSERT INTO files (id, tenant_id, owner_id, owner_subject, category, path, filename,
-                            content_type, size_bytes, visibility, metadata, status, bucket,
-                            object_key, created_at, updated_at)
-         SELECT gen_random_uuid(), '{t}', '{owner}', 'owner', 'documents', '/bulk',
-                'file-' || i, 'text/plain', 1, 'private', '{{}}', 'available', 'coffer-files',
-                't/{t}/documents/' || i,
-                timestamptz '2024-01-01 00:00:00+00' + (i / 2) * interval '1 second',
-                now()
-         FROM generate_series(1, {FILES}) AS i;
-         COMMIT;
-         ANALYZE files;"
-    ))
-    .await
-    .unwrap();
+    seed(&mut conn, &big, owner, "'file-' || i", "'{}'", "i / 2").await;
+    conn.batch_execute("ANALYZE files").await.unwrap();
 
     let scope = TenantScope::new(big.id);
     let mut query = first_page(1000);
@@ -120,25 +133,16 @@ async fn rare_metadata_and_names_at_100k_files_are_found_through_terms() {
     file(&store, &small, small_owner, "quokka.txt").await;
 
     let mut conn = AsyncPgConnection::establish(&db.owner_url()).await.unwrap();
-    let t = big.id;
-    conn.batch_execute(&format!(
-        "BEGIN;
-         SET LOCAL coffer.tenant_id = '{t}';
-         INSERT INTO files (id, tenant_id, owner_id, owner_subject, category, path, filename,
-                            content_type, size_bytes, visibility, metadata, status, bucket,
-                            object_key, created_at, updated_at)
-         SELECT gen_random_uuid(), '{t}', '{owner}', 'owner', 'documents', '/bulk',
-                CASE WHEN i % 10000 = 42 THEN 'quokka-' ELSE 'file-' END || i,
-                'text/plain', 1, 'private',
-                jsonb_build_object('dept', 'd' || i % 10)
-                  || CASE WHEN i % 10000 = 42 THEN '{{\"case\": \"4242\"}}'::jsonb ELSE '{{}}' END,
-                'available', 'coffer-files', 't/{t}/documents/' || i,
-                timestamptz '2024-01-01 00:00:00+00' + i * interval '1 second', now()
-         FROM generate_series(1, {FILES}) AS i;
-         COMMIT;"
-    ))
-    .await
-    .unwrap();
+    seed(
+        &mut conn,
+        &big,
+        owner,
+        "CASE WHEN i % 10000 = 42 THEN 'quokka-' ELSE 'file-' END || i",
+        "jsonb_build_object('dept', 'd' || i % 10)
+           || CASE WHEN i % 10000 = 42 THEN '{\"case\": \"4242\"}'::jsonb ELSE '{}' END",
+        "i",
+    )
+    .await;
     // The probes that pick the rarest term are index-only scans: they want
     // the visibility map.
     for table in ["files", "file_terms"] {

@@ -65,6 +65,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Search terms of a file (migration `file_terms`), kept by triggers.
+    file_terms (tenant_id, term, created_at, file_id) {
+        tenant_id -> Uuid,
+        term -> Text,
+        created_at -> Timestamptz,
+        file_id -> Uuid,
+    }
+}
+
+diesel::table! {
     file_versions (tenant_id, file_id, version) {
         tenant_id -> Uuid,
         file_id -> Uuid,
@@ -216,6 +226,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     tenants,
     users,
     files,
+    file_terms,
     file_versions,
     legal_holds,
     grants,

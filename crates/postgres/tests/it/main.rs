@@ -10,4 +10,5 @@ mod rls;
 mod router;
 mod scale;
 mod support;
+mod terms;
 mod transactions;

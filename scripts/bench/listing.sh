@@ -76,7 +76,7 @@ INSERT INTO files (id, tenant_id, owner_id, owner_subject, category, path, filen
                    content_type, size_bytes, visibility, metadata, status, bucket,
                    object_key, created_at, updated_at)
 SELECT gen_random_uuid(), '$t', u.id, u.subject, 'documents',
-       '/d' || (i % 5) || '/e' || (i % 2),
+       CASE WHEN i % ($n / 10) = 42 THEN '/rare/case' ELSE '/d' || (i % 5) || '/e' || (i % 2) END,
        CASE WHEN i % ($n / 10) = 42 THEN 'quokka'
             ELSE (ARRAY['invoice', 'photo', 'report', 'notes', 'scan',
                         'draft', 'memo', 'plan', 'sheet', 'letter'])[(i / 7) % 10 + 1]
@@ -102,7 +102,7 @@ ALTER TABLE file_terms DROP CONSTRAINT file_terms_pkey;
 DROP INDEX file_terms_file;
 INSERT INTO file_terms (tenant_id, term, created_at, file_id)
 SELECT f.tenant_id, t.term, f.created_at, f.id
-FROM files f CROSS JOIN LATERAL unnest(coffer_file_terms(f.filename, f.metadata)) AS t (term);
+FROM files f CROSS JOIN LATERAL unnest(coffer_file_terms(f.filename, f.metadata, f.path)) AS t (term);
 ALTER TABLE file_terms ADD PRIMARY KEY (tenant_id, term, created_at, file_id);
 CREATE INDEX file_terms_file ON file_terms (tenant_id, file_id);
 SQL
@@ -121,11 +121,12 @@ cursor() {
 query() {
     local t=$1 filter=$2 c=$3
     local where="files.tenant_id = '$t' AND files.status = 'available' AND files.erase_started_at IS NULL"
-    local needle_meta='{}' needle_name='' cur=''
+    local needle_meta='{}' needle_name='' needle_prefix='' cur=''
     case "$filter" in
         no_filter) ;;
         path) where+=" AND files.path = '/d1/e1'" ;;
-        prefix) where+=" AND (files.path = '/d1' OR files.path LIKE '/d1/%')" ;;
+        prefix) needle_prefix='/d1' ;;
+        prefix_rare) needle_prefix='/rare' ;;
         metadata_rare) needle_meta='{"case": "4242"}' ;;
         metadata_common) needle_meta='{"dept": "d3"}' ;;
         q_rare) needle_name='quokka' ;;
@@ -135,14 +136,17 @@ query() {
     esac
     [[ "$needle_meta" != '{}' ]] && where+=" AND files.metadata @> '$needle_meta'"
     [[ -n "$needle_name" ]] && where+=" AND lower(files.filename) LIKE '%$needle_name%'"
+    [[ -n "$needle_prefix" ]] && where+=" AND (files.path = '$needle_prefix' OR files.path LIKE '$needle_prefix/%')"
     [[ -n "$cur" ]] && where+=" AND (files.created_at, files.id) < $cur"
-    if [[ "$terms" == t && ("$needle_meta" != '{}' || ${#needle_name} -ge 3) ]]; then
+    if [[ "$terms" == t && ("$needle_meta" != '{}' || ${#needle_name} -ge 3 || -n "$needle_prefix") ]]; then
         echo "SELECT files.* FROM file_terms INNER JOIN files
                 ON files.tenant_id = file_terms.tenant_id AND files.id = file_terms.file_id
               WHERE file_terms.tenant_id = '$t'
                 AND file_terms.term = (SELECT d.term
                     FROM (SELECT coffer_metadata_terms('$needle_meta')
-                                 || coffer_name_terms('$needle_name') AS terms) AS n,
+                                 || coffer_name_terms('$needle_name')
+                                 || (SELECT array_agg('p:' || p) FROM (SELECT '$needle_prefix' AS p) AS f
+                                     WHERE p <> '') AS terms) AS n,
                          unnest(n.terms) AS d (term)
                     ORDER BY (SELECT count(*) FROM (SELECT FROM file_terms x
                               WHERE x.tenant_id = '$t' AND x.term = d.term
@@ -175,7 +179,7 @@ ms() {
 
 big_cursor=$(cursor "$BIG_TENANT" "$BIG")
 small_cursor=$(cursor "$SMALL_TENANT" "$SMALL")
-for filter in no_filter path prefix metadata_rare metadata_common q_rare q_common owner deep_page; do
+for filter in no_filter path prefix prefix_rare metadata_rare metadata_common q_rare q_common owner deep_page; do
     big=$(ms "$BIG_TENANT" "$(query "$BIG_TENANT" "$filter" "$big_cursor")")
     small=$(ms "$SMALL_TENANT" "$(query "$SMALL_TENANT" "$filter" "$small_cursor")")
     ratio=$(awk -v a="$big" -v b="$small" 'BEGIN { printf "%.2f", a / b }')

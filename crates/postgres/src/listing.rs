@@ -137,8 +137,8 @@ macro_rules! filtered {
 /// the caller knows whether another page follows. Also used by the test
 /// harness to `EXPLAIN` exactly what the adapter runs.
 ///
-/// A metadata filter with a leaf, or a name filter of three characters or
-/// more, walks the rarest of its terms in `file_terms` in keyset order and
+/// A metadata filter with a leaf, a name filter of three characters or
+/// more, or a folder prefix (not the root) walks the rarest of its terms in `file_terms` in keyset order and
 /// joins each file: under row-level security PostgreSQL keeps `@>` and
 /// `LIKE` (not leakproof) out of index conditions, while equality on the
 /// terms is one (docs/postgres.md#search-terms). Every filter is still
@@ -148,7 +148,12 @@ pub(crate) fn files_query(tenant: TenantId, query: &FileQuery) -> FilesQuery {
     let limit = i64::from(fetch_size(query.limit));
     let metadata = query.metadata.as_ref().filter(|m| m.values().any(has_leaf));
     let name = name_needle(query).filter(|n| n.chars().count() >= 3);
-    if metadata.is_none() && name.is_none() {
+    let prefix = query
+        .prefix
+        .as_ref()
+        .filter(|p| !p.is_root())
+        .map(|p| p.as_str().to_owned());
+    if metadata.is_none() && name.is_none() && prefix.is_none() {
         let q = files::table
             .select(FileRow::as_select())
             .order((files::created_at.desc(), files::id.desc()))
@@ -161,6 +166,7 @@ pub(crate) fn files_query(tenant: TenantId, query: &FileQuery) -> FilesQuery {
         tenant,
         metadata.cloned().unwrap_or_default(),
         name.unwrap_or_default(),
+        prefix.unwrap_or_default(),
     );
     let q = file_terms::table
         .inner_join(
@@ -206,7 +212,8 @@ fn has_leaf(value: &serde_json::Value) -> bool {
     }
 }
 
-/// The term of `metadata` and `name` with the fewest files in `tenant`,
+/// The term of `metadata`, `name` and the folder `prefix` (empty: none)
+/// with the fewest files in `tenant`,
 /// chosen in the listing's own statement by index-only probes of the
 /// primary key, each counting up to a cap: 1000 entries in all, shared by
 /// the needle's terms, at least 100 each (so a long `q` stays cheap to
@@ -215,14 +222,17 @@ fn rarest_term<QS: 'static>(
     tenant: TenantId,
     metadata: serde_json::Map<String, serde_json::Value>,
     name: String,
+    prefix: String,
 ) -> Box<dyn BoxableExpression<QS, Pg, SqlType = Text>> {
     Box::new(
         diesel::dsl::sql::<Text>("(SELECT d.term FROM (SELECT coffer_metadata_terms(")
             .bind::<Jsonb, _>(serde_json::Value::Object(metadata))
             .sql(") || coffer_name_terms(")
             .bind::<Text, _>(name)
+            .sql(") || (SELECT array_agg('p:' || p) FROM (SELECT ")
+            .bind::<Text, _>(prefix)
             .sql(
-                ") AS terms) AS n, unnest(n.terms) AS d (term) \
+                " AS p) AS f WHERE p <> '') AS terms) AS n, unnest(n.terms) AS d (term) \
                  ORDER BY (SELECT count(*) FROM (SELECT FROM file_terms x WHERE x.tenant_id = ",
             )
             .bind::<diesel::sql_types::Uuid, _>(*tenant.as_uuid())

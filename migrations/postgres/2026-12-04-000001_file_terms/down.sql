@@ -3,7 +3,8 @@ DROP TRIGGER files_terms_insert ON files;
 DROP TABLE file_terms;
 DROP FUNCTION coffer_file_terms_update();
 DROP FUNCTION coffer_file_terms_insert();
-DROP FUNCTION coffer_file_terms(text, jsonb);
+DROP FUNCTION coffer_file_terms(text, jsonb, text);
+DROP FUNCTION coffer_path_terms(text);
 DROP FUNCTION coffer_metadata_terms(jsonb);
 DROP FUNCTION coffer_name_terms(text);
 

@@ -56,10 +56,26 @@ CREATE FUNCTION coffer_metadata_terms(doc jsonb) RETURNS text[]
         FROM leaves
     $$;
 
--- A file's terms; `lower` here is the one the listing's `LIKE` rechecks.
-CREATE FUNCTION coffer_file_terms(filename text, metadata jsonb) RETURNS text[]
+-- The folder `path` and each folder above it (not the root), as
+-- `p:<folder>`: `/a/b` gives `p:/a` and `p:/a/b`. A file is below the
+-- prefix `/a` (`path = '/a' OR path LIKE '/a/%'`, whose `LIKE` is not
+-- leakproof either) exactly when it has the term `p:/a`.
+CREATE FUNCTION coffer_path_terms(path text) RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$ SELECT coffer_name_terms(lower(filename)) || coffer_metadata_terms(metadata) $$;
+    AS $$
+        SELECT coalesce(array_agg('p:' || array_to_string(parts[1:i], '/')), '{}')
+        FROM string_to_array(path, '/') AS parts,
+             generate_series(2, cardinality(parts)) AS i
+        WHERE path <> '/'
+    $$;
+
+-- A file's terms; `lower` here is the one the listing's `LIKE` rechecks.
+CREATE FUNCTION coffer_file_terms(filename text, metadata jsonb, path text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+        SELECT coffer_name_terms(lower(filename)) || coffer_metadata_terms(metadata)
+               || coffer_path_terms(path)
+    $$;
 
 -- created_at mirrors files.created_at, so a page walks the primary key in
 -- the listing's keyset order `(created_at, id)`.
@@ -92,7 +108,7 @@ CREATE FUNCTION coffer_file_terms_insert() RETURNS trigger
         INSERT INTO file_terms (tenant_id, term, created_at, file_id)
         SELECT n.tenant_id, t.term, n.created_at, n.id
         FROM inserted_files n
-        CROSS JOIN LATERAL unnest(coffer_file_terms(n.filename, n.metadata)) AS t (term);
+        CROSS JOIN LATERAL unnest(coffer_file_terms(n.filename, n.metadata, n.path)) AS t (term);
         RETURN NULL;
     END
     $$;
@@ -104,7 +120,7 @@ CREATE FUNCTION coffer_file_terms_update() RETURNS trigger
         DELETE FROM file_terms WHERE tenant_id = OLD.tenant_id AND file_id = OLD.id;
         INSERT INTO file_terms (tenant_id, term, created_at, file_id)
         SELECT NEW.tenant_id, t.term, NEW.created_at, NEW.id
-        FROM unnest(coffer_file_terms(NEW.filename, NEW.metadata)) AS t (term);
+        FROM unnest(coffer_file_terms(NEW.filename, NEW.metadata, NEW.path)) AS t (term);
         RETURN NULL;
     END
     $$;
@@ -112,10 +128,11 @@ CREATE FUNCTION coffer_file_terms_update() RETURNS trigger
 CREATE TRIGGER files_terms_insert AFTER INSERT ON files
     REFERENCING NEW TABLE AS inserted_files
     FOR EACH STATEMENT EXECUTE FUNCTION coffer_file_terms_insert();
-CREATE TRIGGER files_terms_update AFTER UPDATE OF filename, metadata, created_at ON files
+CREATE TRIGGER files_terms_update AFTER UPDATE OF filename, metadata, path, created_at ON files
     FOR EACH ROW
     WHEN (OLD.filename IS DISTINCT FROM NEW.filename
           OR OLD.metadata IS DISTINCT FROM NEW.metadata
+          OR OLD.path IS DISTINCT FROM NEW.path
           OR OLD.created_at IS DISTINCT FROM NEW.created_at)
     EXECUTE FUNCTION coffer_file_terms_update();
 
@@ -125,7 +142,7 @@ ALTER TABLE files NO FORCE ROW LEVEL SECURITY;
 INSERT INTO file_terms (tenant_id, term, created_at, file_id)
 SELECT f.tenant_id, t.term, f.created_at, f.id
 FROM files f
-CROSS JOIN LATERAL unnest(coffer_file_terms(f.filename, f.metadata)) AS t (term);
+CROSS JOIN LATERAL unnest(coffer_file_terms(f.filename, f.metadata, f.path)) AS t (term);
 ALTER TABLE files FORCE ROW LEVEL SECURITY;
 
 -- Like files and grants: the transaction's tenant only; the platform path
@@ -138,7 +155,7 @@ CREATE POLICY tenant_isolation ON file_terms
 -- Written only by the triggers, as the caller.
 GRANT SELECT, INSERT, DELETE ON file_terms TO coffer_app;
 GRANT EXECUTE ON FUNCTION coffer_name_terms(text), coffer_metadata_terms(jsonb),
-    coffer_file_terms(text, jsonb) TO coffer_app;
+    coffer_path_terms(text), coffer_file_terms(text, jsonb, text) TO coffer_app;
 
 -- What RLS made useless to the service: the listing now finds these
 -- filters through file_terms.

@@ -120,12 +120,12 @@ async fn a_tenant_of_100k_files_pages_by_index() {
     }
 }
 
-/// A rare metadata value and a rare word among 100 k files are found through
-/// the terms' primary key under row-level security, not by a walk of the
-/// files that filters nearly all of them out. Seeded through the triggers
+/// A rare metadata value, a rare word and a rare folder among 100 k files
+/// are found through the terms' primary key under row-level security, not
+/// by a walk of the files that filters nearly all of them out. Seeded through the triggers
 /// (one statement), so this also keeps their bulk cost in view.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rare_metadata_and_names_at_100k_files_are_found_through_terms() {
+async fn rare_metadata_names_and_folders_at_100k_files_are_found_through_terms() {
     let db = TestDb::new().await;
     let store = db.store(2).unwrap();
     let (big, owner) = tenant(&store, "big").await;
@@ -143,6 +143,16 @@ async fn rare_metadata_and_names_at_100k_files_are_found_through_terms() {
         "i",
     )
     .await;
+    // The same ten files in a folder of their own, for a rare prefix.
+    conn.batch_execute(&format!(
+        "BEGIN;
+         SET LOCAL coffer.tenant_id = '{}';
+         UPDATE files SET path = '/rare/case' WHERE filename LIKE 'quokka-%';
+         COMMIT;",
+        big.id
+    ))
+    .await
+    .unwrap();
     // The probes that pick the rarest term are index-only scans: they want
     // the visibility map.
     for table in ["files", "file_terms"] {
@@ -165,7 +175,15 @@ async fn rare_metadata_and_names_at_100k_files_are_found_through_terms() {
         name_contains: Some("QUOKKA".to_owned()),
         ..first_page(100)
     };
-    for (name, q) in [("metadata", &rare_metadata), ("q", &rare_name)] {
+    let rare_prefix = FileQuery {
+        prefix: Some(coffer_domain::LogicalPath::new("/rare").unwrap()),
+        ..first_page(100)
+    };
+    for (name, q) in [
+        ("metadata", &rare_metadata),
+        ("q", &rare_name),
+        ("prefix", &rare_prefix),
+    ] {
         let page = store.list_files(&scope, q).await.unwrap();
         assert_eq!(page.items.len(), 10, "{name}");
         assert!(page.items.iter().all(|f| f.tenant_id == big.id), "{name}");

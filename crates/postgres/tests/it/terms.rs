@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use coffer_domain::{FileStatus, Filename, Metadata, PageCursor, Tenant, UserId};
+use coffer_domain::{FileStatus, Filename, LogicalPath, Metadata, PageCursor, Tenant, UserId};
 use coffer_ports::{FileCatalog, FilePatch, FileQuery, ReadFilter, TenantScope};
 use coffer_postgres::PgMetadataStore;
 use coffer_postgres::testing::TestDb;
@@ -303,4 +303,85 @@ async fn a_changed_file_is_found_under_its_new_terms_only() {
         .await
         .unwrap();
     assert_eq!(names(&store, &a, &by_name("omeg")).await, omega);
+}
+
+/// A pending file `name` in the folder `path`.
+async fn put_in(store: &PgMetadataStore, t: &Tenant, owner: UserId, path: &str, name: &str) {
+    let mut f = new_file(t, owner, name, 1);
+    f.path = LogicalPath::new(path).unwrap();
+    store
+        .reserve_upload(&TenantScope::new(t.id), f, &limits(), record())
+        .await
+        .unwrap();
+}
+
+fn by_prefix(prefix: &str) -> FileQuery {
+    FileQuery {
+        prefix: Some(LogicalPath::new(prefix).unwrap()),
+        ..pending()
+    }
+}
+
+#[tokio::test]
+async fn a_prefix_through_terms_is_the_folder_and_every_folder_below() {
+    let db = TestDb::new().await;
+    let store = db.store(2).unwrap();
+    let (a, owner) = tenant(&store, "terms-a").await;
+    let (b, b_owner) = tenant(&store, "terms-b").await;
+    for (path, name) in [
+        ("/", "root.txt"),
+        ("/a", "a.txt"),
+        ("/a/b", "ab.txt"),
+        ("/a/b/c", "abc.txt"),
+        ("/a/bc", "a-bc.txt"),
+        ("/ab", "sibling.txt"),
+        ("/x_y", "underscore.txt"),
+        ("/xzy", "not-underscore.txt"),
+    ] {
+        put_in(&store, &a, owner, path, name).await;
+    }
+    put_in(&store, &b, b_owner, "/a", "other-tenant.txt").await;
+
+    assert_eq!(
+        names(&store, &a, &by_prefix("/a")).await,
+        set(&["a.txt", "ab.txt", "abc.txt", "a-bc.txt"])
+    );
+    assert_eq!(
+        names(&store, &a, &by_prefix("/a/b")).await,
+        set(&["ab.txt", "abc.txt"])
+    );
+    // `_` and `%` are literal in a folder name.
+    assert_eq!(
+        names(&store, &a, &by_prefix("/x_y")).await,
+        set(&["underscore.txt"])
+    );
+    assert_eq!(names(&store, &a, &by_prefix("/nowhere")).await, set(&[]));
+    // The root is every folder (no term: the plain listing).
+    assert_eq!(names(&store, &a, &by_prefix("/")).await.len(), 8);
+
+    // A move takes the file's folder terms with it.
+    let sibling = store
+        .list_files(&TenantScope::new(a.id), &by_prefix("/ab"))
+        .await
+        .unwrap()
+        .items[0]
+        .id;
+    store
+        .update_file(
+            &TenantScope::new(a.id),
+            sibling,
+            FilePatch {
+                path: Some(LogicalPath::new("/a/b/moved").unwrap()),
+                ..FilePatch::default()
+            },
+            at(5),
+            record(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(names(&store, &a, &by_prefix("/ab")).await, set(&[]));
+    assert_eq!(
+        names(&store, &a, &by_prefix("/a/b")).await,
+        set(&["ab.txt", "abc.txt", "sibling.txt"])
+    );
 }

@@ -64,6 +64,30 @@ async fn names(store: &PgMetadataStore, t: &Tenant, q: &FileQuery) -> BTreeSet<S
         .collect()
 }
 
+/// The one file `q` lists in `t`.
+async fn only(store: &PgMetadataStore, t: &Tenant, q: &FileQuery) -> coffer_domain::FileId {
+    store
+        .list_files(&TenantScope::new(t.id), q)
+        .await
+        .unwrap()
+        .items[0]
+        .id
+}
+
+/// Applies `patch` to `t`'s file `id` at second `second`.
+async fn patch(
+    store: &PgMetadataStore,
+    t: &Tenant,
+    id: coffer_domain::FileId,
+    patch: FilePatch,
+    second: i64,
+) {
+    store
+        .update_file(&TenantScope::new(t.id), id, patch, at(second), record())
+        .await
+        .unwrap();
+}
+
 fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|n| (*n).to_owned()).collect()
 }
@@ -255,27 +279,14 @@ async fn a_changed_file_is_found_under_its_new_terms_only() {
     let store = db.store(2).unwrap();
     let (a, owner) = tenant(&store, "terms-a").await;
     put(&store, &a, owner, "alpha.txt", json!({"k": "v1"}), 1).await;
-    let id = store
-        .list_files(&TenantScope::new(a.id), &pending())
-        .await
-        .unwrap()
-        .items[0]
-        .id;
+    let id = only(&store, &a, &pending()).await;
 
-    store
-        .update_file(
-            &TenantScope::new(a.id),
-            id,
-            FilePatch {
-                filename: Some(Filename::new("omega.txt").unwrap()),
-                metadata: Some(Metadata::new(json!({"k": "v2"})).unwrap()),
-                ..FilePatch::default()
-            },
-            at(2),
-            record(),
-        )
-        .await
-        .unwrap();
+    let renamed = FilePatch {
+        filename: Some(Filename::new("omega.txt").unwrap()),
+        metadata: Some(Metadata::new(json!({"k": "v2"})).unwrap()),
+        ..FilePatch::default()
+    };
+    patch(&store, &a, id, renamed, 2).await;
     let omega = set(&["omega.txt"]);
     assert_eq!(names(&store, &a, &by_name("alpha")).await, set(&[]));
     assert_eq!(names(&store, &a, &by_name("omeg")).await, omega);
@@ -289,19 +300,11 @@ async fn a_changed_file_is_found_under_its_new_terms_only() {
     );
 
     // A change of something else keeps the terms.
-    store
-        .update_file(
-            &TenantScope::new(a.id),
-            id,
-            FilePatch {
-                visibility: Some(coffer_domain::Visibility::Tenant),
-                ..FilePatch::default()
-            },
-            at(3),
-            record(),
-        )
-        .await
-        .unwrap();
+    let shared = FilePatch {
+        visibility: Some(coffer_domain::Visibility::Tenant),
+        ..FilePatch::default()
+    };
+    patch(&store, &a, id, shared, 3).await;
     assert_eq!(names(&store, &a, &by_name("omeg")).await, omega);
 }
 
@@ -360,25 +363,12 @@ async fn a_prefix_through_terms_is_the_folder_and_every_folder_below() {
     assert_eq!(names(&store, &a, &by_prefix("/")).await.len(), 8);
 
     // A move takes the file's folder terms with it.
-    let sibling = store
-        .list_files(&TenantScope::new(a.id), &by_prefix("/ab"))
-        .await
-        .unwrap()
-        .items[0]
-        .id;
-    store
-        .update_file(
-            &TenantScope::new(a.id),
-            sibling,
-            FilePatch {
-                path: Some(LogicalPath::new("/a/b/moved").unwrap()),
-                ..FilePatch::default()
-            },
-            at(5),
-            record(),
-        )
-        .await
-        .unwrap();
+    let sibling = only(&store, &a, &by_prefix("/ab")).await;
+    let moved = FilePatch {
+        path: Some(LogicalPath::new("/a/b/moved").unwrap()),
+        ..FilePatch::default()
+    };
+    patch(&store, &a, sibling, moved, 5).await;
     assert_eq!(names(&store, &a, &by_prefix("/ab")).await, set(&[]));
     assert_eq!(
         names(&store, &a, &by_prefix("/a/b")).await,

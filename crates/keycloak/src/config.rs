@@ -156,8 +156,11 @@ mod defaults {
     pub fn token_types() -> Vec<String> {
         vec!["Bearer".into(), "at+jwt".into()]
     }
+    /// Verified tokens kept: one per active session, so above the users
+    /// of 10,000 active tenants (docs/benchmarks.md); an entry is the
+    /// token's hash and its principal, a few hundred bytes.
     pub fn cache_capacity() -> u64 {
-        10_000
+        100_000
     }
     pub fn http_timeout_secs() -> u64 {
         10

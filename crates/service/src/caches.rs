@@ -31,17 +31,23 @@ impl std::fmt::Debug for TenantCaches {
     }
 }
 
+/// Tenants kept at once: above the 10,000 active tenants of a large
+/// deployment (docs/benchmarks.md), so that requests spread over all of them
+/// do not evict one another and read the registry. An entry is a tenant row
+/// (under a kilobyte); entries exist only for tenants seen.
+const MAX_TENANTS: u64 = 100_000;
+
 impl TenantCaches {
     /// Tenants and their configuration are kept for `ttl`.
     pub fn new(ttl: Duration) -> Self {
         Self {
             tenants: Cache::builder()
-                .max_capacity(10_000)
+                .max_capacity(MAX_TENANTS)
                 .time_to_live(ttl)
                 .build(),
-            slugs: Cache::builder().max_capacity(10_000).build(),
+            slugs: Cache::builder().max_capacity(MAX_TENANTS).build(),
             configs: Cache::builder()
-                .max_capacity(10_000)
+                .max_capacity(MAX_TENANTS)
                 .time_to_live(ttl)
                 .build(),
             users: Cache::builder()

@@ -7,13 +7,8 @@ use secrecy::ExposeSecret;
 
 use crate::{S3Config, S3Error};
 
-/// Builds the SDK client the adapter uses for every call.
-pub(crate) async fn build(config: &S3Config) -> Result<aws_sdk_s3::Client, S3Error> {
-    let shared = shared_config(config, config.endpoint.as_ref()).await?;
-    Ok(s3_client(config, &shared))
-}
-
-/// The S3 client of `config` on its `shared` configuration.
+/// The SDK client the adapter uses for every call: `config` on its
+/// `shared` configuration ([`shared_config`]).
 pub(crate) fn s3_client(config: &S3Config, shared: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     let s3 = aws_sdk_s3::config::Builder::from(shared)
         .force_path_style(config.force_path_style)

@@ -195,8 +195,8 @@ mod tests {
             force_path_style: true,
             ..S3Config::default()
         };
-        match crate::client::build(&config).await {
-            Ok(client) => client,
+        match crate::client::shared_config(&config, config.endpoint.as_ref()).await {
+            Ok(shared) => crate::client::s3_client(&config, &shared),
             Err(e) => panic!("client: {e}"),
         }
     }

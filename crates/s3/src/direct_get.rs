@@ -133,15 +133,23 @@ impl DirectGet {
         };
         let credentials = self.credentials.get().await?;
         let direct = self.sign(base, &probe, now, expires_in, &credentials)?;
-        let sdk_headers = sdk
+        let sdk_has_headers = sdk
             .headers()
             .any(|(name, _)| !name.eq_ignore_ascii_case("host"));
-        if direct == sdk_url && !sdk_headers {
-            Ok(Some(base.into()))
-        } else {
-            tracing::info!(bucket, "presigned GET URLs of this bucket stay on the SDK");
-            Ok(None)
+        if direct == sdk_url && !sdk_has_headers {
+            return Ok(Some(base.into()));
         }
+        if access_key(&direct) != access_key(sdk_url) {
+            // The SDK's identity cache and this one hold different
+            // generations of rotating credentials: not a verdict on the
+            // bucket, so not remembered.
+            return Err(S3Error::Unexpected {
+                operation: "presign GetObject (probe)",
+                detail: "the SDK signed with other credentials".to_owned(),
+            });
+        }
+        tracing::info!(bucket, "presigned GET URLs of this bucket stay on the SDK");
+        Ok(None)
     }
 
     /// The presigned URL of `input` under `base` (from [`Self::endpoint`]).
@@ -215,6 +223,14 @@ impl DirectGet {
         }
         Ok(url)
     }
+}
+
+/// The access key id in `url`'s `X-Amz-Credential` (the part before the
+/// encoded `/` of the date).
+fn access_key(url: &str) -> Option<&str> {
+    url.split(['?', '&'])
+        .find_map(|param| param.strip_prefix("X-Amz-Credential="))
+        .and_then(|credential| credential.split("%2F").next())
 }
 
 fn push_param(url: &mut String, name: &str, value: &str) {
@@ -319,15 +335,19 @@ mod tests {
         (sdk, direct)
     }
 
-    fn signed_directly(paths: &Paths, bucket: &str) -> bool {
+    /// What the signer remembers of `bucket`: `None` nothing yet,
+    /// `Some(None)` the SDK's, `Some(Some(base))` signed directly.
+    fn remembered(paths: &Paths, bucket: &str) -> Option<Option<Arc<str>>> {
         paths
             .direct
             .endpoints
             .read()
             .ok()
             .and_then(|endpoints| endpoints.get(bucket).cloned())
-            .flatten()
-            .is_some()
+    }
+
+    fn signed_directly(paths: &Paths, bucket: &str) -> bool {
+        matches!(remembered(paths, bucket), Some(Some(_)))
     }
 
     fn query(url: &str) -> Vec<(String, String)> {
@@ -446,12 +466,26 @@ mod tests {
         let request = request(Some(DISPOSITION), None);
         let (sdk, direct) = both(&paths, &request).await;
         assert_eq!(direct, sdk);
-        assert!(!signed_directly(&paths, "coffer-test"));
+        assert_eq!(remembered(&paths, "coffer-test"), Some(None));
         assert!(
             direct.url.contains("%2Fus-east-1%2Fs3%2F"),
             "{}",
             direct.url
         );
+    }
+
+    #[tokio::test]
+    async fn a_probe_signed_with_other_credentials_is_not_remembered() {
+        let mut paths = paths(self_hosted(), None).await;
+        // As when the SDK's cache and this one hold different generations
+        // of rotating credentials.
+        paths.direct.credentials = SigningCredentials::new(SharedCredentialsProvider::new(
+            Credentials::new("ROTATED", "rotated", None, None, "test"),
+        ));
+        let request = request(None, None);
+        let (sdk, direct) = both(&paths, &request).await;
+        assert_eq!(direct, sdk);
+        assert_eq!(remembered(&paths, "coffer-test"), None);
     }
 
     #[tokio::test]

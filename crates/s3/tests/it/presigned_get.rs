@@ -86,15 +86,16 @@ async fn a_presigned_get_is_the_sdks_url_and_downloads_the_object() {
 
     let response = reqwest::get(&presigned.url).await.expect("GET");
     assert!(response.status().is_success(), "{}", response.status());
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    assert_eq!(header("content-disposition").as_deref(), Some(DISPOSITION));
-    assert_eq!(header("content-type").as_deref(), Some("application/pdf"));
+    let headers = response.headers();
+    for (name, expected) in [
+        ("content-disposition", DISPOSITION),
+        ("content-type", "application/pdf"),
+    ] {
+        assert_eq!(
+            headers.get(name).map(|v| v.as_bytes()),
+            Some(expected.as_bytes())
+        );
+    }
     let downloaded = response.bytes().await.expect("body");
     assert_eq!(downloaded.as_ref(), body.as_slice());
 }

@@ -7,10 +7,10 @@ use secrecy::ExposeSecret;
 
 use crate::{S3Config, S3Error};
 
-/// Builds the SDK client the adapter uses for every call.
-pub(crate) async fn build(config: &S3Config) -> Result<aws_sdk_s3::Client, S3Error> {
-    let shared = shared_config(config, config.endpoint.as_ref()).await?;
-    let s3 = aws_sdk_s3::config::Builder::from(&shared)
+/// The SDK client the adapter uses for every call: `config` on its
+/// `shared` configuration ([`shared_config`]).
+pub(crate) fn s3_client(config: &S3Config, shared: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let s3 = aws_sdk_s3::config::Builder::from(shared)
         .force_path_style(config.force_path_style)
         // The SDK's default (CRC32 on every upload, checked on every
         // download) breaks several S3-compatible stores and would add headers
@@ -18,7 +18,7 @@ pub(crate) async fn build(config: &S3Config) -> Result<aws_sdk_s3::Client, S3Err
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
         .build();
-    Ok(aws_sdk_s3::Client::from_conf(s3))
+    aws_sdk_s3::Client::from_conf(s3)
 }
 
 /// Region, timeouts and credentials of every SDK client of one store (S3,

@@ -31,11 +31,13 @@ mod client;
 mod config;
 mod copy;
 mod credentials;
+mod direct_get;
 mod error;
 mod lock;
 mod multipart;
 mod objects;
 mod presign;
+mod signing_credentials;
 mod store;
 mod upload;
 

@@ -12,13 +12,15 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::presigning::{PresignedRequest as SdkPresigned, PresigningConfig};
 use aws_sdk_s3::types::ServerSideEncryption;
+use coffer_domain::ContentType;
 use coffer_ports::{PresignGet, PresignPart, PresignPut, PresignedRequest};
 use time::OffsetDateTime;
 
+use crate::direct_get::DirectGet;
 use crate::{S3Config, S3Error};
 
 /// When the signature starts to count and how long it lasts.
-fn signing_window(
+pub(crate) fn signing_window(
     now: OffsetDateTime,
     expires_in: Duration,
 ) -> Result<(PresigningConfig, OffsetDateTime), S3Error> {
@@ -84,22 +86,63 @@ pub(crate) async fn put(
     Ok(port)
 }
 
+/// What a presigned GET names, borrowed from the request.
+pub(crate) struct GetInput<'a> {
+    pub(crate) bucket: &'a str,
+    pub(crate) key: &'a str,
+    pub(crate) content_disposition: Option<&'a str>,
+    pub(crate) content_type: Option<&'a str>,
+}
+
+/// Presigns a GET directly with SigV4 when `direct` reproduces the SDK for
+/// the bucket ([`DirectGet`]), with the SDK otherwise.
 pub(crate) async fn get(
     client: &aws_sdk_s3::Client,
+    direct: Option<&DirectGet>,
     request: &PresignGet,
 ) -> Result<PresignedRequest, S3Error> {
     let (window, expires_at) = signing_window(request.now, request.expires_in)?;
     let location = &request.location;
-    let presigned = client
+    let input = GetInput {
+        bucket: location.bucket().as_str(),
+        key: location.key().as_str(),
+        content_disposition: request.content_disposition.as_deref(),
+        content_type: request.content_type.as_ref().map(ContentType::as_str),
+    };
+    if let Some(direct) = direct
+        && let Some(base) = direct.endpoint(client, input.bucket).await
+    {
+        let url = direct
+            .presign(&base, &input, request.now, request.expires_in)
+            .await?;
+        return Ok(PresignedRequest {
+            method: "GET".to_owned(),
+            url,
+            headers: BTreeMap::new(),
+            expires_at,
+        });
+    }
+    Ok(into_port(
+        &sdk_get(client, &input, window).await?,
+        expires_at,
+    ))
+}
+
+/// Presigns a GET with the SDK.
+pub(crate) async fn sdk_get(
+    client: &aws_sdk_s3::Client,
+    input: &GetInput<'_>,
+    window: PresigningConfig,
+) -> Result<SdkPresigned, S3Error> {
+    client
         .get_object()
-        .bucket(location.bucket().as_str())
-        .key(location.key().as_str())
-        .set_response_content_disposition(request.content_disposition.clone())
-        .set_response_content_type(request.content_type.as_ref().map(|t| t.as_str().to_owned()))
+        .bucket(input.bucket)
+        .key(input.key)
+        .set_response_content_disposition(input.content_disposition.map(str::to_owned))
+        .set_response_content_type(input.content_type.map(str::to_owned))
         .presigned(window)
         .await
-        .map_err(|e| S3Error::sdk("presign GetObject", e))?;
-    Ok(into_port(&presigned, expires_at))
+        .map_err(|e| S3Error::sdk("presign GetObject", e))
 }
 
 pub(crate) async fn part(
@@ -152,8 +195,8 @@ mod tests {
             force_path_style: true,
             ..S3Config::default()
         };
-        match crate::client::build(&config).await {
-            Ok(client) => client,
+        match crate::client::shared_config(&config, config.endpoint.as_ref()).await {
+            Ok(shared) => crate::client::s3_client(&config, &shared),
             Err(e) => panic!("client: {e}"),
         }
     }
@@ -265,7 +308,7 @@ mod tests {
             now: OffsetDateTime::now_utc(),
             expires_in: S3Config::MAX_PRESIGN + Duration::from_secs(1),
         };
-        let err = get(&offline_client().await, &request).await.err();
+        let err = get(&offline_client().await, None, &request).await.err();
         assert!(matches!(err, Some(S3Error::Refused(_))), "{err:?}");
     }
 

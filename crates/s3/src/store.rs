@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -9,6 +10,7 @@ use coffer_ports::{
 };
 
 use crate::copy::CopySettings;
+use crate::direct_get::DirectGet;
 use crate::lock::LockedBuckets;
 use crate::upload::UploadSettings;
 use crate::{S3Config, S3Error, bucket, client, copy, lock, multipart, objects, presign, upload};
@@ -21,6 +23,8 @@ use crate::{S3Config, S3Error, bucket, client, copy, lock, multipart, objects, p
 #[derive(Debug, Clone)]
 pub struct S3Store {
     client: aws_sdk_s3::Client,
+    /// Presigns GET without the SDK's per-call work (`direct_get`).
+    direct_get: Option<Arc<DirectGet>>,
     region: String,
     sse: bool,
     upload: UploadSettings,
@@ -37,7 +41,8 @@ impl S3Store {
     /// # Errors
     /// [`S3Error::Config`] for an invalid configuration.
     pub async fn new(config: S3Config) -> Result<Self, S3Error> {
-        let client = client::build(&config).await?;
+        let shared = client::shared_config(&config, config.endpoint.as_ref()).await?;
+        let client = client::s3_client(&config, &shared);
         if config.copy_part_size_bytes < S3Config::MIN_PART_SIZE {
             return Err(S3Error::Config(format!(
                 "copy_part_size_bytes must be at least {} (S3's smallest part)",
@@ -47,6 +52,7 @@ impl S3Store {
         let part_size = usize::try_from(config.part_size_bytes)
             .map_err(|_| S3Error::Config("part_size_bytes too large".to_owned()))?;
         Ok(Self {
+            direct_get: DirectGet::new(&shared).map(Arc::new),
             client,
             region: config.region,
             sse: config.server_side_encryption,
@@ -73,7 +79,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn presign_get(&self, request: PresignGet) -> Result<PresignedRequest, StoreError> {
-        Ok(presign::get(&self.client, &request).await?)
+        Ok(presign::get(&self.client, self.direct_get.as_deref(), &request).await?)
     }
 
     async fn head(&self, location: &ObjectLocation) -> Result<ObjectMeta, StoreError> {

@@ -9,5 +9,6 @@ mod copy;
 mod cors;
 mod credentials;
 mod object_lock;
+mod presigned_get;
 mod refusals;
 mod support;

@@ -337,6 +337,7 @@ fn two_tenants(
             None,
             None,
         ),
+        Arc::new(AllDue),
         Arc::new(sender),
         caches(&config),
         clock(),

@@ -17,7 +17,9 @@ use crate::journal::JournalRows;
 use crate::listing::keyset;
 use crate::rows::EventRow;
 use crate::schema::outbox;
-use crate::store::{PgMetadataStore, Scope, enter_tenant, read_scoped, scoped, transaction};
+use crate::store::{
+    PgMetadataStore, Scope, enter_tenant, read_scoped, scoped, set_config, transaction,
+};
 
 /// One tenant's answer to [`UNDELIVERED`].
 #[derive(QueryableByName)]
@@ -74,8 +76,15 @@ impl UndeliveredEvents for PgMetadataStore {
             .bind::<Array<diesel::sql_types::Uuid>, _>(tenants)
             .bind::<Array<Timestamptz>, _>(since)
             .bind::<Timestamptz, _>(now);
-        let rows: Vec<UndeliveredRow> =
-            read_scoped!(self, Scope::Platform, |c| query.load(&mut &*c))?;
+        // Thousands of cheap probes look costly to the planner, whose JIT
+        // compilation then takes longer than the probes (EXPLAIN ANALYZE,
+        // 10,000 tenants: 246 ms with it, 84 ms without): off for this
+        // transaction, pipelined with the query.
+        let rows: Vec<UndeliveredRow> = read_scoped!(self, Scope::Platform, |c| async move {
+            let no_jit = diesel::select(set_config("jit", "off", true)).execute(&mut &*c);
+            let (_, rows) = futures::future::try_join(no_jit, query.load(&mut &*c)).await?;
+            Ok(rows)
+        })?;
         Ok(rows
             .into_iter()
             .map(|row| Undelivered {

@@ -277,7 +277,14 @@ pub async fn a_journal_of_a_change_elsewhere_is_recorded_in_its_tenant(ports: Me
 pub async fn undelivered_events_are_found_across_tenants(ports: MetadataPorts) {
     use DeliveryOutcome::{Dead, Delivered, Retry};
     let names = [
-        "due", "leased", "retrying", "delivered", "dead", "older", "unasked", "quiet",
+        "due",
+        "leased",
+        "retrying",
+        "delivered",
+        "dead",
+        "older",
+        "unasked",
+        "quiet",
     ];
     let mut tenants = std::collections::HashMap::new();
     for name in names {
@@ -304,7 +311,10 @@ pub async fn undelivered_events_are_found_across_tenants(ports: MetadataPorts) {
         let ports = &ports;
         async move {
             let outbox = data(ports, &t).await.events.clone();
-            let claimed = outbox.claim_events(&scope(&t), &claim(lease)).await.unwrap();
+            let claimed = outbox
+                .claim_events(&scope(&t), &claim(lease))
+                .await
+                .unwrap();
             assert_eq!(claimed.len(), 1, "{name}");
             if let Some(outcome) = outcome {
                 outbox

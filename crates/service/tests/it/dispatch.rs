@@ -482,13 +482,21 @@ fn undelivered_by_round(
     mock.expect_undelivered_events()
         .returning(move |at, subscribers| {
             assert_eq!(at, now());
-            assert_eq!(subscribers.len(), tenants, "every tenant with a webhook asked");
+            assert_eq!(
+                subscribers.len(),
+                tenants,
+                "every tenant with a webhook asked"
+            );
             assert!(
                 subscribers
                     .iter()
                     .all(|s| s.since == time::macros::datetime!(2020-01-01 00:00 UTC))
             );
-            Ok(rounds.lock().unwrap().pop_front().expect("a round too many"))
+            Ok(rounds
+                .lock()
+                .unwrap()
+                .pop_front()
+                .expect("a round too many"))
         });
     fx.undelivered = Some(mock);
 }
@@ -608,10 +616,18 @@ async fn only_tenants_with_events_due_or_a_wrong_count_get_a_turn() {
 
     *round.lock().unwrap() = 2;
     let second = events.dispatch_events().await.unwrap();
-    assert_eq!(second.backlog, backlog(1, 2), "the waiting retry still counts");
+    assert_eq!(
+        second.backlog,
+        backlog(1, 2),
+        "the waiting retry still counts"
+    );
     *round.lock().unwrap() = 3;
     let third = events.dispatch_events().await.unwrap();
-    assert_eq!(third.backlog, backlog(0, 2), "delivered elsewhere: back to zero");
+    assert_eq!(
+        third.backlog,
+        backlog(0, 2),
+        "delivered elsewhere: back to zero"
+    );
     *round.lock().unwrap() = 4;
     let fourth = events.dispatch_events().await.unwrap();
     assert_eq!(fourth.backlog, backlog(0, 2));

@@ -280,6 +280,10 @@ pub struct Events {
 }
 
 impl Events {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the dispatcher reads the registry and settings, each tenant's outbox and the one question across them, and sends"
+    )]
     pub fn new(
         registry: Arc<dyn TenantRegistry>,
         settings: Arc<dyn TenantSettings>,

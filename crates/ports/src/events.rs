@@ -139,6 +139,52 @@ pub trait WebhookSender: Send + Sync + 'static {
     async fn resolve(&self, host: &str) -> Result<Vec<std::net::IpAddr>, String>;
 }
 
+/// A tenant whose webhook takes its events created at or after `since`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subscriber {
+    pub tenant: TenantId,
+    pub since: OffsetDateTime,
+}
+
+/// What a subscriber's outbox holds that was never delivered (created at
+/// or after its `since`): enough for the dispatcher to know whom to give a
+/// turn, and whose count of the backlog is still right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Undelivered {
+    pub tenant: TenantId,
+    /// Some await delivery (not dead): due, leased by a dispatcher, or
+    /// waiting for a retry.
+    pub awaiting: bool,
+    /// One of them is due (`next_attempt_at` reached): what
+    /// [`EventOutbox::claim_events`] with that `since` would take, unless
+    /// another dispatcher takes it first.
+    pub due: bool,
+    /// Some are dead-lettered.
+    pub dead: bool,
+}
+
+/// Which tenants have undelivered events, asked across tenants (the
+/// platform path) so that the dispatcher's round costs one question, not
+/// one per tenant with a webhook.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait UndeliveredEvents: Send + Sync + 'static {
+    /// Of `subscribers`, those with undelivered events as of `now` (see
+    /// [`Undelivered`]), in no particular order; a subscriber with none is
+    /// left out. One query over the shared database; a tenant whose data
+    /// is in a database of its own is asked there too. A tenant whose own
+    /// database cannot be reached is answered as due, so that its turn
+    /// meets (and reports) the failure.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal` (the shared database).
+    async fn undelivered_events(
+        &self,
+        now: OffsetDateTime,
+        subscribers: &[Subscriber],
+    ) -> Result<Vec<Undelivered>, MetadataError>;
+}
+
 /// A tenant's outbox of events (written by each change's [`Journal`]):
 /// polled by clients, claimed and delivered by the dispatcher.
 #[cfg_attr(feature = "mock", mockall::automock)]

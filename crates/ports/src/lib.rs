@@ -29,8 +29,8 @@ pub use error::{
     StoreError, StoreErrorKind,
 };
 pub use events::{
-    DeliveryOutcome, Event, EventClaim, EventOutbox, Journal, NewEvent, OutboxBacklog,
-    WebhookRequest, WebhookSender,
+    DeliveryOutcome, Event, EventClaim, EventOutbox, Journal, NewEvent, OutboxBacklog, Subscriber,
+    Undelivered, UndeliveredEvents, WebhookRequest, WebhookSender,
 };
 pub use identity::{IdentityProvider, TenantClaim, VerifiedIdentity};
 pub use jobs::{JobLock, JobLocks};
@@ -51,6 +51,8 @@ pub use clock::MockClock;
 pub use credentials::MockCredentialIssuer;
 #[cfg(feature = "mock")]
 pub use events::MockEventOutbox;
+#[cfg(feature = "mock")]
+pub use events::MockUndeliveredEvents;
 #[cfg(feature = "mock")]
 pub use events::MockWebhookSender;
 #[cfg(feature = "mock")]

@@ -2,9 +2,10 @@
 
 use async_trait::async_trait;
 use coffer_domain::PageCursor;
+use coffer_domain::TenantId;
 use coffer_ports::{
     DeliveryOutcome, Event, EventClaim, EventOutbox, Journal, MetadataError, OutboxBacklog, Page,
-    TenantScope, fetch_size,
+    Subscriber, TenantScope, Undelivered, UndeliveredEvents, fetch_size,
 };
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -16,7 +17,85 @@ use crate::journal::JournalRows;
 use crate::listing::keyset;
 use crate::rows::EventRow;
 use crate::schema::outbox;
-use crate::store::{PgMetadataStore, Scope, enter_tenant, read_scoped, scoped, transaction};
+use crate::store::{
+    PgMetadataStore, Scope, enter_tenant, read_scoped, scoped, set_config, transaction,
+};
+
+/// One tenant's answer to [`UNDELIVERED`].
+#[derive(QueryableByName)]
+struct UndeliveredRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    tenant: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    awaiting: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    due: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    dead: bool,
+}
+
+/// Of the subscribers (`$1` their ids, `$2` their `since`), those with
+/// undelivered events from their `since` on: awaiting, due by `$3` (what
+/// [`EventOutbox::claim_events`] would take), dead — for every tenant in
+/// one statement. Each probe is an index range of one tenant (on
+/// `outbox_awaiting`, or `outbox_dead`), so a tenant with nothing
+/// undelivered costs an index descent or two, however many events it had.
+const UNDELIVERED: &str = "\
+SELECT * FROM (
+    SELECT w.tenant AS tenant,
+           EXISTS (SELECT 1 FROM outbox o
+                   WHERE o.tenant_id = w.tenant AND o.published_at IS NULL AND o.dead_at IS NULL
+                     AND o.created_at >= w.since) AS awaiting,
+           EXISTS (SELECT 1 FROM outbox o
+                   WHERE o.tenant_id = w.tenant AND o.published_at IS NULL AND o.dead_at IS NULL
+                     AND o.created_at >= w.since AND o.next_attempt_at <= $3) AS due,
+           EXISTS (SELECT 1 FROM outbox o
+                   WHERE o.tenant_id = w.tenant AND o.dead_at IS NOT NULL
+                     AND o.created_at >= w.since) AS dead
+    FROM unnest($1::uuid[], $2::timestamptz[]) AS w (tenant, since)
+) AS found
+WHERE awaiting OR dead";
+
+/// Over this database's outbox, on the platform path: policy
+/// `platform_reads_undelivered` lets it see the rows not delivered, and no
+/// others.
+#[async_trait]
+impl UndeliveredEvents for PgMetadataStore {
+    async fn undelivered_events(
+        &self,
+        now: OffsetDateTime,
+        subscribers: &[Subscriber],
+    ) -> Result<Vec<Undelivered>, MetadataError> {
+        use diesel::sql_types::{Array, Timestamptz};
+        if subscribers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tenants: Vec<Uuid> = subscribers.iter().map(|s| *s.tenant.as_uuid()).collect();
+        let since: Vec<OffsetDateTime> = subscribers.iter().map(|s| s.since).collect();
+        let query = diesel::sql_query(UNDELIVERED)
+            .bind::<Array<diesel::sql_types::Uuid>, _>(tenants)
+            .bind::<Array<Timestamptz>, _>(since)
+            .bind::<Timestamptz, _>(now);
+        // Thousands of cheap probes look costly to the planner, whose JIT
+        // compilation then takes longer than the probes (EXPLAIN ANALYZE,
+        // 10,000 tenants: 246 ms with it, 84 ms without): off for this
+        // transaction, pipelined with the query.
+        let rows: Vec<UndeliveredRow> = read_scoped!(self, Scope::Platform, |c| async move {
+            let no_jit = diesel::select(set_config("jit", "off", true)).execute(&mut &*c);
+            let (_, rows) = futures::future::try_join(no_jit, query.load(&mut &*c)).await?;
+            Ok(rows)
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Undelivered {
+                tenant: TenantId::from_uuid(row.tenant),
+                awaiting: row.awaiting,
+                due: row.due,
+                dead: row.dead,
+            })
+            .collect())
+    }
+}
 
 #[async_trait]
 impl EventOutbox for PgMetadataStore {

@@ -13,11 +13,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use coffer_domain::{PageCursor, Tenant};
+use coffer_domain::{PageCursor, Tenant, TenantId};
 use coffer_ports::{
-    MetadataError, MetadataErrorKind, MetadataPorts, TenantData, TenantDataResolver,
-    TenantDatabases, TenantRegistry, databases_for,
+    MetadataError, MetadataErrorKind, MetadataPorts, Subscriber, TenantData, TenantDataResolver,
+    TenantDatabases, TenantRegistry, Undelivered, UndeliveredEvents, databases_for,
 };
+use time::OffsetDateTime;
 
 use crate::dedicated::DedicatedDatabases;
 use crate::error::PgError;
@@ -36,6 +37,7 @@ pub struct DatabaseRouter {
 }
 
 /// A dedicated database's stores and the pool behind them.
+#[derive(Clone)]
 struct Opened {
     data: Arc<TenantData>,
     pool: PgMetadataStore,
@@ -108,15 +110,11 @@ impl DatabaseRouter {
         let router = Arc::new(self);
         MetadataPorts {
             tenant_data: router.clone(),
+            undelivered: router.clone(),
             databases: configured.then_some(router as Arc<dyn TenantDatabases>),
             // The registry-level ports; its one-database resolver is replaced.
             ..MetadataPorts::in_one(shared)
         }
-    }
-
-    /// The opened data of `database`, if any.
-    fn opened(&self, database: &str) -> Option<Arc<TenantData>> {
-        Some(self.opened.read().ok()?.get(database)?.data.clone())
     }
 
     /// Close this process's pool of the tenant's database (when the last
@@ -166,14 +164,17 @@ impl DatabaseRouter {
     }
 }
 
-#[async_trait]
-impl TenantDataResolver for DatabaseRouter {
-    async fn tenant_data(&self, tenant: &Tenant) -> Result<Arc<TenantData>, MetadataError> {
-        let Some(database) = &tenant.dedicated_database else {
-            return Ok(self.shared_data.clone());
-        };
-        if let Some(data) = self.opened(database) {
-            return Ok(data);
+impl DatabaseRouter {
+    /// The stores of `tenant`'s own database (`database`) and the pool
+    /// behind them, opened on first use.
+    fn open(&self, tenant: &Tenant, database: &str) -> Result<Opened, MetadataError> {
+        if let Some(opened) = self
+            .opened
+            .read()
+            .ok()
+            .and_then(|o| o.get(database).cloned())
+        {
+            return Ok(opened);
         }
         let Some(dedicated) = &self.dedicated else {
             return Err(unavailable(format!(
@@ -206,10 +207,88 @@ impl TenantDataResolver for DatabaseRouter {
             .map_err(|_| unavailable("the map of opened databases is poisoned".to_owned()))?;
         // Another unit of work may have opened it meanwhile: keep one pool.
         Ok(opened
-            .entry(database.clone())
+            .entry(database.to_owned())
             .or_insert(Opened { data, pool })
-            .data
             .clone())
+    }
+
+    /// What of `subscriber`'s events in its own database is undelivered;
+    /// due when the database cannot be asked, so that the tenant's turn
+    /// meets the failure and reports it, as it would without this question.
+    async fn undelivered_in_own(
+        &self,
+        now: OffsetDateTime,
+        tenant: &Tenant,
+        database: &str,
+        subscriber: Subscriber,
+    ) -> Option<Undelivered> {
+        let asked = match self.open(tenant, database) {
+            Ok(opened) => opened.pool.undelivered_events(now, &[subscriber]).await,
+            Err(err) => Err(err),
+        };
+        match asked {
+            Ok(found) => found.into_iter().next(),
+            Err(err) => {
+                tracing::debug!(tenant = %tenant.slug, error = %err, "its own database cannot say what awaits delivery; given a turn");
+                Some(Undelivered {
+                    tenant: tenant.id,
+                    awaiting: true,
+                    due: true,
+                    dead: false,
+                })
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl TenantDataResolver for DatabaseRouter {
+    async fn tenant_data(&self, tenant: &Tenant) -> Result<Arc<TenantData>, MetadataError> {
+        match &tenant.dedicated_database {
+            None => Ok(self.shared_data.clone()),
+            Some(database) => Ok(self.open(tenant, database)?.data),
+        }
+    }
+}
+
+/// One question to the shared database (every tenant's events there,
+/// those of the registry's changes to dedicated tenants included) and one
+/// to the tenants table for the subscribers with a database of their own,
+/// then one to each of those databases, all at once: a round's cost grows
+/// with the dedicated tenants with a webhook, never with the shared ones.
+#[async_trait]
+impl UndeliveredEvents for DatabaseRouter {
+    async fn undelivered_events(
+        &self,
+        now: OffsetDateTime,
+        subscribers: &[Subscriber],
+    ) -> Result<Vec<Undelivered>, MetadataError> {
+        let (shared, dedicated) = futures::future::try_join(
+            self.shared.undelivered_events(now, subscribers),
+            self.shared.dedicated_tenants(),
+        )
+        .await?;
+        let by_id: HashMap<TenantId, Subscriber> =
+            subscribers.iter().map(|s| (s.tenant, *s)).collect();
+        let own = futures::future::join_all(dedicated.iter().filter_map(|tenant| {
+            let subscriber = *by_id.get(&tenant.id)?;
+            let database = tenant.dedicated_database.as_deref()?;
+            Some(self.undelivered_in_own(now, tenant, database, subscriber))
+        }))
+        .await;
+        // What either database holds undelivered.
+        let mut merged: HashMap<TenantId, Undelivered> = HashMap::new();
+        for found in shared.into_iter().chain(own.into_iter().flatten()) {
+            merged
+                .entry(found.tenant)
+                .and_modify(|u| {
+                    u.awaiting |= found.awaiting;
+                    u.due |= found.due;
+                    u.dead |= found.dead;
+                })
+                .or_insert(found);
+        }
+        Ok(merged.into_values().collect())
     }
 }
 

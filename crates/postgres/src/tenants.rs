@@ -93,6 +93,20 @@ fn not_found_as_tenant(row: Result<TenantRow, PgError>) -> Result<Tenant, Metada
     }
 }
 
+impl PgMetadataStore {
+    /// Every tenant with a database of its own (the platform path).
+    pub(crate) async fn dedicated_tenants(&self) -> Result<Vec<Tenant>, MetadataError> {
+        let rows: Vec<TenantRow> = read_scoped!(self, Scope::Platform, |c| tenants::table
+            .filter(tenants::dedicated_database.is_not_null())
+            .select(TenantRow::as_select())
+            .load(&mut &*c))?;
+        Ok(rows
+            .into_iter()
+            .map(Tenant::try_from)
+            .collect::<Result<_, _>>()?)
+    }
+}
+
 #[async_trait]
 impl TenantRegistry for PgMetadataStore {
     async fn create_tenant(

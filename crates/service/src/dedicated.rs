@@ -130,6 +130,7 @@ mod tests {
             links: Arc::new(coffer_ports::MockShareLinks::new()),
             upload_requests: Arc::new(coffer_ports::MockUploadRequests::new()),
             billing: Arc::new(MockBillingLedger::new()),
+            undelivered: Arc::new(coffer_ports::MockUndeliveredEvents::new()),
             jobs: Arc::new(MockJobLocks::new()),
             tenant_data: Arc::new(OneDatabase::new(TenantData {
                 files: Arc::new(MockFileCatalog::new()),

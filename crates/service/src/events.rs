@@ -21,8 +21,9 @@ use coffer_domain::outbound::TargetRefused;
 use coffer_domain::webhook::{self, WebhookUrl};
 use coffer_domain::{ErrorCode, PageCursor, TenantId, TenantSlug};
 use coffer_ports::{
-    Clock, DeliveryOutcome, Event, EventClaim, OutboxBacklog, Page, TenantClaim, TenantData,
-    TenantDataResolver, TenantRegistry, TenantScope, TenantSettings, WebhookRequest, WebhookSender,
+    Clock, DeliveryOutcome, Event, EventClaim, OutboxBacklog, Page, Subscriber, TenantClaim,
+    TenantData, TenantDataResolver, TenantRegistry, TenantScope, TenantSettings, Undelivered,
+    UndeliveredEvents, WebhookRequest, WebhookSender,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -139,8 +140,9 @@ impl DispatchReport {
 struct Dispatching {
     turns: Mutex<HashSet<TenantId>>,
     slots: tokio::sync::Semaphore,
-    /// Each tenant's backlog as counted after its last turn.
-    backlogs: Mutex<HashMap<TenantId, OutboxBacklog>>,
+    /// Each tenant's backlog as counted after its last turn, and the
+    /// `since` of the webhook it was counted for.
+    backlogs: Mutex<HashMap<TenantId, (OffsetDateTime, OutboxBacklog)>>,
 }
 
 impl Dispatching {
@@ -152,11 +154,45 @@ impl Dispatching {
         }
     }
 
-    fn counted(&self, tenant: TenantId, backlog: OutboxBacklog) {
+    fn counted(&self, tenant: TenantId, since: OffsetDateTime, backlog: OutboxBacklog) {
         self.backlogs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(tenant, backlog);
+            .insert(tenant, (since, backlog));
+    }
+
+    /// Whether a tenant with a webhook from `since` needs a turn, given
+    /// what of its events is undelivered (`None`: nothing). Only a tenant
+    /// with something due has events to deliver. The others get a turn
+    /// only to be counted (its claim finds nothing), when this process's
+    /// count of them is missing or wrong: never counted (or for another
+    /// `since`) while something is undelivered, or counted with events
+    /// awaiting, or dead, where none are now or the other way round
+    /// (another dispatcher delivered, dead-lettered or leased them). A
+    /// tenant with nothing undelivered is counted at zero without a query.
+    /// A tenant whose awaiting events are all leased or waiting for a retry
+    /// is *not* at zero: it keeps its last count until one is due again.
+    fn wants_turn(
+        &self,
+        tenant: TenantId,
+        since: OffsetDateTime,
+        undelivered: Option<Undelivered>,
+    ) -> bool {
+        if undelivered.is_some_and(|u| u.due) {
+            return true;
+        }
+        let mut backlogs = self.backlogs.lock().unwrap_or_else(PoisonError::into_inner);
+        match (backlogs.get(&tenant), undelivered) {
+            (Some((counted_since, counted)), _) if *counted_since == since => {
+                let (awaiting, dead) = undelivered.map_or((false, false), |u| (u.awaiting, u.dead));
+                (counted.awaiting > 0) != awaiting || (counted.dead > 0) != dead
+            }
+            (_, None) => {
+                backlogs.insert(tenant, (since, OutboxBacklog::default()));
+                false
+            }
+            (_, Some(_)) => true,
+        }
     }
 
     /// The sum over `tenants` (those with a webhook now); the others'
@@ -166,7 +202,7 @@ impl Dispatching {
         backlogs.retain(|tenant, _| tenants.contains(tenant));
         backlogs
             .values()
-            .fold(OutboxBacklog::default(), |sum, b| OutboxBacklog {
+            .fold(OutboxBacklog::default(), |sum, (_, b)| OutboxBacklog {
                 awaiting: sum.awaiting + b.awaiting,
                 dead: sum.dead + b.dead,
             })
@@ -234,6 +270,7 @@ pub struct Events {
     registry: Arc<dyn TenantRegistry>,
     settings: Arc<dyn TenantSettings>,
     tenant_data: Arc<dyn TenantDataResolver>,
+    undelivered: Arc<dyn UndeliveredEvents>,
     webhooks: Arc<dyn WebhookSender>,
     caches: Arc<TenantCaches>,
     clock: Arc<dyn Clock>,
@@ -243,10 +280,15 @@ pub struct Events {
 }
 
 impl Events {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the dispatcher reads the registry and settings, each tenant's outbox and the one question across them, and sends"
+    )]
     pub fn new(
         registry: Arc<dyn TenantRegistry>,
         settings: Arc<dyn TenantSettings>,
         tenant_data: Arc<dyn TenantDataResolver>,
+        undelivered: Arc<dyn UndeliveredEvents>,
         webhooks: Arc<dyn WebhookSender>,
         caches: Arc<TenantCaches>,
         clock: Arc<dyn Clock>,
@@ -256,6 +298,7 @@ impl Events {
             registry,
             settings,
             tenant_data,
+            undelivered,
             webhooks,
             caches,
             recorder: Recorder::new(clock.clone()),
@@ -376,21 +419,30 @@ impl Events {
             .map_err(|e| ServiceError::internal(format!("stored webhook setting: {e}")))
     }
 
-    /// One round of delivery: every tenant with a webhook gets a turn at its
-    /// due events, all turns at once (bounded by the delivery slots), unless
-    /// a turn of an earlier round still runs for it. Safe on several
-    /// instances at once (claims are leased), and to run while earlier
-    /// rounds still run: `coffer serve` starts one per tick without waiting
-    /// for the last, so no tenant's slow receiver holds up the others.
+    /// One round of delivery: every tenant with a webhook and events due
+    /// gets a turn at them, all turns at once (bounded by the delivery
+    /// slots), unless a turn of an earlier round still runs for it. Safe on
+    /// several instances at once (claims are leased), and to run while
+    /// earlier rounds still run: `coffer serve` starts one per tick without
+    /// waiting for the last, so no tenant's slow receiver holds up the
+    /// others.
+    ///
+    /// A round costs two queries whatever the number of tenants with a
+    /// webhook (those tenants, then which of them have undelivered events),
+    /// and a turn for each tenant with events due; a tenant with nothing
+    /// due costs a turn only when this process's count of its backlog must
+    /// be corrected (see [`Dispatching::wants_turn`]).
     ///
     /// # Errors
-    /// Only when the tenants with a webhook cannot be read (the database
-    /// down); a tenant whose turn fails is logged and counted, a failed
-    /// delivery is recorded and retried later.
+    /// Only when the tenants with a webhook, or which of them have
+    /// undelivered events, cannot be read (the database down); a tenant whose turn
+    /// fails is logged and counted, a failed delivery is recorded and
+    /// retried later.
     pub async fn dispatch_events(&self) -> Result<DispatchReport, ServiceError> {
         let mut report = DispatchReport::default();
         let mut turns = FuturesUnordered::new();
         let mut with_webhook = HashSet::new();
+        let mut hooked = Vec::new();
         // One query for the tenants with a webhook, not one per tenant.
         for (tenant, slug, value) in self
             .settings
@@ -398,17 +450,40 @@ impl Events {
             .await?
         {
             with_webhook.insert(tenant);
-            let hook: Webhook = match serde_json::from_value(value) {
-                Ok(hook) => hook,
+            match serde_json::from_value::<Webhook>(value) {
+                Ok(hook) => hooked.push((tenant, slug, hook)),
                 Err(err) => {
                     tracing::error!(tenant = %slug, error = %err, "unreadable webhook setting; skipped");
-                    continue;
                 }
-            };
+            }
+        }
+        // One question for those of them with undelivered events.
+        let undelivered: HashMap<TenantId, Undelivered> = if hooked.is_empty() {
+            HashMap::new()
+        } else {
+            let subscribers: Vec<Subscriber> = hooked
+                .iter()
+                .map(|(tenant, _, hook)| Subscriber {
+                    tenant: *tenant,
+                    since: hook.since,
+                })
+                .collect();
+            self.undelivered
+                .undelivered_events(self.clock.now(), &subscribers)
+                .await?
+                .into_iter()
+                .map(|u| (u.tenant, u))
+                .collect()
+        };
+        for (tenant, slug, hook) in hooked {
             let Some(turn) = self.dispatching.turn(tenant) else {
                 report.busy += 1;
                 continue;
             };
+            let found = undelivered.get(&tenant).copied();
+            if !self.dispatching.wants_turn(tenant, hook.since, found) {
+                continue;
+            }
             turns.push(async move {
                 let outcome = self.dispatch_tenant(tenant, &slug, &hook).await;
                 drop(turn);
@@ -458,7 +533,7 @@ impl Events {
             report.add(lane?);
         }
         let backlog = data.events.backlog(&turn.scope, hook.since).await?;
-        self.dispatching.counted(tenant, backlog);
+        self.dispatching.counted(tenant, hook.since, backlog);
         Ok(report)
     }
 

@@ -335,6 +335,7 @@ impl Coffer {
                 meta.registry.clone(),
                 meta.settings.clone(),
                 meta.tenant_data.clone(),
+                meta.undelivered.clone(),
                 webhooks.clone(),
                 caches.clone(),
                 clock.clone(),

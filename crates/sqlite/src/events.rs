@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use coffer_domain::PageCursor;
 use coffer_ports::{
     DeliveryOutcome, Event, EventClaim, EventOutbox, Journal, MetadataError, OutboxBacklog, Page,
-    TenantScope, fetch_size,
+    Subscriber, TenantScope, Undelivered, UndeliveredEvents, fetch_size,
 };
 use diesel::prelude::*;
 use time::OffsetDateTime;
@@ -17,6 +17,55 @@ use crate::journal::JournalRows;
 use crate::rows::{EventRow, id, ns};
 use crate::schema::outbox::dsl as o;
 use crate::store::SqliteMetadataStore;
+
+/// SQLite runs in the process, so there is no round trip to save: one
+/// read transaction asks each subscriber in turn, each an index range of
+/// its own (on `outbox_awaiting`, then `outbox_dead`).
+#[async_trait]
+impl UndeliveredEvents for SqliteMetadataStore {
+    async fn undelivered_events(
+        &self,
+        now: OffsetDateTime,
+        subscribers: &[Subscriber],
+    ) -> Result<Vec<Undelivered>, MetadataError> {
+        let now = ns(now)?;
+        let asked = subscribers
+            .iter()
+            .map(|s| Ok::<_, SqliteError>((s.tenant, id(s.tenant.as_uuid()), ns(s.since)?)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self
+            .read(move |conn| {
+                let mut found = Vec::new();
+                for (tenant, key, since) in asked {
+                    let of_tenant = || {
+                        o::outbox
+                            .filter(o::tenant_id.eq(key.clone()))
+                            .filter(o::created_at.ge(since))
+                            .filter(o::published_at.is_null())
+                    };
+                    // The earliest attempt among those awaiting, if any.
+                    let next: Option<i64> = of_tenant()
+                        .filter(o::dead_at.is_null())
+                        .select(diesel::dsl::min(o::next_attempt_at))
+                        .get_result(conn)?;
+                    let dead: bool = diesel::select(diesel::dsl::exists(
+                        of_tenant().filter(o::dead_at.is_not_null()),
+                    ))
+                    .get_result(conn)?;
+                    if next.is_some() || dead {
+                        found.push(Undelivered {
+                            tenant,
+                            awaiting: next.is_some(),
+                            due: next.is_some_and(|next| next <= now),
+                            dead,
+                        });
+                    }
+                }
+                Ok(found)
+            })
+            .await?)
+    }
+}
 
 #[async_trait]
 impl EventOutbox for SqliteMetadataStore {

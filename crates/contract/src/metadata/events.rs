@@ -6,6 +6,7 @@
 use coffer_domain::{Filename, PageCursor, Role};
 use coffer_ports::{
     DeliveryOutcome, Event, EventClaim, FilePatch, MetadataErrorKind, MetadataPorts, OutboxBacklog,
+    Subscriber, Undelivered,
 };
 use serde_json::json;
 
@@ -22,6 +23,7 @@ macro_rules! event_outbox_contract {
             changes_are_recorded_exactly_when_they_happen,
             events_are_claimed_leased_and_settled,
             a_journal_of_a_change_elsewhere_is_recorded_in_its_tenant,
+            undelivered_events_are_found_across_tenants,
         );
     };
 }
@@ -265,5 +267,131 @@ pub async fn a_journal_of_a_change_elsewhere_is_recorded_in_its_tenant(ports: Me
     assert!(
         events(&ports, &other).await.is_empty(),
         "in its own tenant only"
+    );
+}
+
+/// The dispatcher's one question per round: of the tenants asked about
+/// (each with its webhook's `since`), those with undelivered events —
+/// awaiting (due, leased or waiting for a retry) or dead — and never those
+/// whose events are delivered, older than `since`, or who were not asked.
+pub async fn undelivered_events_are_found_across_tenants(ports: MetadataPorts) {
+    use DeliveryOutcome::{Dead, Delivered, Retry};
+    let names = [
+        "due",
+        "leased",
+        "retrying",
+        "delivered",
+        "dead",
+        "older",
+        "unasked",
+        "quiet",
+    ];
+    let mut tenants = std::collections::HashMap::new();
+    for name in names {
+        let t = tenant(&ports, name).await;
+        if name != "quiet" {
+            // In the tenant's own data (its own database, where it has one).
+            data(&ports, &t)
+                .await
+                .events
+                .record_journal(&scope(&t), change("file.updated", None, 10, true))
+                .await
+                .unwrap();
+        }
+        tenants.insert(name, t);
+    }
+    let claim = |lease: i64| EventClaim {
+        now: at(100),
+        since: at(0),
+        lease: time::Duration::seconds(lease),
+        limit: 10,
+    };
+    let settle = |name: &'static str, lease: i64, outcome: Option<DeliveryOutcome>| {
+        let t = tenants[name].clone();
+        let ports = &ports;
+        async move {
+            let outbox = data(ports, &t).await.events.clone();
+            let claimed = outbox
+                .claim_events(&scope(&t), &claim(lease))
+                .await
+                .unwrap();
+            assert_eq!(claimed.len(), 1, "{name}");
+            if let Some(outcome) = outcome {
+                outbox
+                    .record_delivery(&scope(&t), claimed[0].id, outcome)
+                    .await
+                    .unwrap();
+            }
+        }
+    };
+    settle("leased", 3600, None).await;
+    let retry = Retry {
+        error: "refused".into(),
+        retry_at: at(500),
+    };
+    settle("retrying", 60, Some(retry)).await;
+    settle("delivered", 60, Some(Delivered { at: at(101) })).await;
+    let dead = Dead {
+        error: "gone".into(),
+        at: at(101),
+    };
+    settle("dead", 60, Some(dead)).await;
+
+    let asked: Vec<Subscriber> = names
+        .iter()
+        .filter(|name| **name != "unasked")
+        .map(|name| Subscriber {
+            tenant: tenants[name].id,
+            since: at(if *name == "older" { 20 } else { 0 }),
+        })
+        .collect();
+    let found = |now: i64| {
+        let (ports, asked, tenants) = (&ports, &asked, &tenants);
+        async move {
+            let mut found: Vec<(&str, bool, bool, bool)> = ports
+                .undelivered
+                .undelivered_events(at(now), asked)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|u: Undelivered| {
+                    let name = names
+                        .iter()
+                        .find(|name| tenants[*name].id == u.tenant)
+                        .unwrap();
+                    (*name, u.awaiting, u.due, u.dead)
+                })
+                .collect();
+            found.sort();
+            found
+        }
+    };
+    // (tenant, awaiting, due, dead)
+    assert_eq!(
+        found(200).await,
+        vec![
+            ("dead", false, false, true),
+            ("due", true, true, false),
+            ("leased", true, false, false),
+            ("retrying", true, false, false),
+        ]
+    );
+    assert_eq!(
+        found(5000).await,
+        vec![
+            ("dead", false, false, true),
+            ("due", true, true, false),
+            ("leased", true, true, false),
+            ("retrying", true, true, false),
+        ],
+        "due again once the lease ends and at the retry time"
+    );
+    assert!(
+        ports
+            .undelivered
+            .undelivered_events(at(200), &[])
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

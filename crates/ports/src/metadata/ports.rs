@@ -9,7 +9,7 @@ use crate::{
     AuditLog, BillingLedger, EventOutbox, FileCatalog, FileVersions, Grants, Integrity, JobLocks,
     Journal, Members, MetadataError, MetadataReadiness, NewTenant, OnboardingQueue, OneDatabase,
     Records, ScanQueue, ShareLinks, TenantData, TenantDataResolver, TenantDatabases,
-    TenantRegistry, TenantSettings, UploadRequests, UploadSessions,
+    TenantRegistry, TenantSettings, UndeliveredEvents, UploadRequests, UploadSessions,
 };
 
 /// The metadata ports of one deployment.
@@ -26,6 +26,8 @@ pub struct MetadataPorts {
     pub jobs: Arc<dyn JobLocks>,
     /// Where each tenant's own data is.
     pub tenant_data: Arc<dyn TenantDataResolver>,
+    /// Which tenants have undelivered events, over every database.
+    pub undelivered: Arc<dyn UndeliveredEvents>,
     /// Dedicated databases, where the deployment has them (`None`: a
     /// tenant with one is refused).
     pub databases: Option<Arc<dyn TenantDatabases>>,
@@ -60,6 +62,7 @@ impl MetadataPorts {
             + AuditLog
             + Integrity
             + EventOutbox
+            + UndeliveredEvents
             + Records
             + FileVersions,
     {
@@ -74,6 +77,7 @@ impl MetadataPorts {
             billing: store.clone(),
             jobs: store.clone(),
             readiness: store.clone(),
+            undelivered: store.clone(),
             tenant_data: Arc::new(OneDatabase::new(TenantData::in_one(store))),
             databases: None,
         }

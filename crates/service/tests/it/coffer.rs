@@ -27,6 +27,7 @@ fn ports(registry: MockTenantRegistry, members: MockMembers) -> MetadataPorts {
         links: Arc::new(coffer_ports::MockShareLinks::new()),
         upload_requests: Arc::new(coffer_ports::MockUploadRequests::new()),
         billing: Arc::new(MockBillingLedger::new()),
+        undelivered: Arc::new(coffer_ports::MockUndeliveredEvents::new()),
         jobs: Arc::new(MockJobLocks::new()),
         tenant_data: resolver(data, None, None),
         databases: None,

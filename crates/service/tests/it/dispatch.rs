@@ -337,6 +337,7 @@ fn two_tenants(
             None,
             None,
         ),
+        Arc::new(AllDue),
         Arc::new(sender),
         caches(&config),
         clock(),
@@ -442,4 +443,200 @@ async fn deliveries_in_flight_are_bounded_over_all_tenants() {
     // Delivered to the other tenant; the stuck one was busy when it began.
     assert_eq!((report.delivered, report.busy), (1, 1));
     assert_eq!(sent_to(&sent, &fast), [waiting.id.to_string()]);
+}
+
+/// `n` tenants with a webhook set in 2020, as the settings answer them.
+fn hooked_tenants(fx: &mut EventsFx, n: usize) -> Vec<coffer_domain::Tenant> {
+    let tenants: Vec<_> = (0..n).map(|_| tenant(TenantStatus::Active)).collect();
+    let answered = tenants.clone();
+    fx.settings
+        .expect_setting_across_tenants()
+        .returning(move |_| {
+            Ok(answered
+                .iter()
+                .map(|t| {
+                    let hook = json!({ "url": format!("https://{}.example/x", t.id), "secret": SECRET, "since": "2020-01-01T00:00:00Z" });
+                    (t.id, t.slug.clone(), hook)
+                })
+                .collect())
+        });
+    let rows = tenants.clone();
+    fx.registry.expect_get_tenant().returning(move |id| {
+        rows.iter()
+            .find(|t| t.id == id)
+            .cloned()
+            .ok_or_else(|| meta_err(coffer_ports::MetadataErrorKind::NotFound))
+    });
+    tenants
+}
+
+/// The store's answers to the rounds' questions about undelivered events,
+/// one per round, each checked to ask about every tenant with a webhook.
+fn undelivered_by_round(
+    fx: &mut EventsFx,
+    tenants: usize,
+    rounds: Vec<Vec<coffer_ports::Undelivered>>,
+) {
+    let mut mock = coffer_ports::MockUndeliveredEvents::new();
+    let rounds = Mutex::new(std::collections::VecDeque::from(rounds));
+    mock.expect_undelivered_events()
+        .returning(move |at, subscribers| {
+            assert_eq!(at, now());
+            assert_eq!(
+                subscribers.len(),
+                tenants,
+                "every tenant with a webhook asked"
+            );
+            assert!(
+                subscribers
+                    .iter()
+                    .all(|s| s.since == time::macros::datetime!(2020-01-01 00:00 UTC))
+            );
+            Ok(rounds
+                .lock()
+                .unwrap()
+                .pop_front()
+                .expect("a round too many"))
+        });
+    fx.undelivered = Some(mock);
+}
+
+fn undelivered(
+    tenant: &coffer_domain::Tenant,
+    awaiting: bool,
+    due: bool,
+    dead: bool,
+) -> coffer_ports::Undelivered {
+    coffer_ports::Undelivered {
+        tenant: tenant.id,
+        awaiting,
+        due,
+        dead,
+    }
+}
+
+#[tokio::test]
+async fn a_round_with_nothing_due_claims_and_counts_for_no_tenant() {
+    let mut fx = EventsFx::default();
+    hooked_tenants(&mut fx, 1000);
+    // Three rounds, and the store has nothing undelivered for anyone: one
+    // question per round, no tenant looked up, claimed from or counted.
+    undelivered_by_round(&mut fx, 1000, vec![Vec::new(); 3]);
+    fx.resolutions = Some(0);
+    fx.registry.checkpoint();
+    fx.registry.expect_get_tenant().never();
+    fx.events.expect_claim_events().never();
+    fx.events.expect_backlog().never();
+    fx.sender.expect_send().never();
+    let events = fx.build();
+    for _ in 0..3 {
+        let report = events.dispatch_events().await.unwrap();
+        assert_eq!(report, coffer_service::DispatchReport::default());
+    }
+}
+
+#[tokio::test]
+async fn only_tenants_with_events_due_or_a_wrong_count_get_a_turn() {
+    let mut fx = EventsFx::default();
+    fx.config.delivery.max_attempts = 3;
+    let tenants = hooked_tenants(&mut fx, 1000);
+    let (retried, dead) = (tenants[1].clone(), tenants[2].clone());
+    undelivered_by_round(
+        &mut fx,
+        1000,
+        vec![
+            // 1: one due (its delivery fails), one with dead letters only,
+            // never counted by this process.
+            vec![
+                undelivered(&retried, true, true, false),
+                undelivered(&dead, false, false, true),
+            ],
+            // 2: the retry waits: nothing due is not a backlog of zero.
+            vec![
+                undelivered(&retried, true, false, false),
+                undelivered(&dead, false, false, true),
+            ],
+            // 3: another instance delivered it: counted again, at zero.
+            vec![undelivered(&dead, false, false, true)],
+            // 4: nothing changed.
+            vec![undelivered(&dead, false, false, true)],
+        ],
+    );
+    let due = Mutex::new(vec![event(&retried, 0)]);
+    let claimed = Arc::new(Mutex::new(Vec::new()));
+    let log = claimed.clone();
+    fx.events.expect_claim_events().returning(move |scope, _| {
+        log.lock().unwrap().push(scope.tenant_id());
+        Ok(due.lock().unwrap().drain(..).collect())
+    });
+    fx.events
+        .expect_record_delivery()
+        .times(1)
+        .returning(|_, _, outcome| {
+            assert!(matches!(outcome, DeliveryOutcome::Retry { .. }));
+            Ok(())
+        });
+    let counts = Arc::new(Mutex::new(Vec::new()));
+    let log = counts.clone();
+    let round = Arc::new(Mutex::new(1));
+    let at_round = round.clone();
+    let (r, d) = (retried.id, dead.id);
+    fx.events.expect_backlog().returning(move |scope, _| {
+        let tenant = scope.tenant_id();
+        log.lock().unwrap().push(tenant);
+        let round = *at_round.lock().unwrap();
+        Ok(match (tenant, round) {
+            (t, 1) if t == r => coffer_ports::OutboxBacklog {
+                awaiting: 1,
+                dead: 0,
+            },
+            (t, _) if t == r => coffer_ports::OutboxBacklog::default(),
+            (t, _) if t == d => coffer_ports::OutboxBacklog {
+                awaiting: 0,
+                dead: 2,
+            },
+            _ => panic!("counted a tenant with nothing undelivered"),
+        })
+    });
+    fx.sender
+        .expect_send()
+        .times(1)
+        .returning(|_| Err("refused".into()));
+    let events = fx.build();
+    let backlog = |awaiting, dead| coffer_ports::OutboxBacklog { awaiting, dead };
+
+    let first = events.dispatch_events().await.unwrap();
+    assert_eq!((first.retried, first.backlog), (1, backlog(1, 2)));
+    let mut turns = claimed.lock().unwrap().clone();
+    turns.sort();
+    turns.dedup();
+    let mut both = vec![retried.id, dead.id];
+    both.sort();
+    assert_eq!(turns, both, "the due tenant and the uncounted one");
+
+    *round.lock().unwrap() = 2;
+    let second = events.dispatch_events().await.unwrap();
+    assert_eq!(
+        second.backlog,
+        backlog(1, 2),
+        "the waiting retry still counts"
+    );
+    *round.lock().unwrap() = 3;
+    let third = events.dispatch_events().await.unwrap();
+    assert_eq!(
+        third.backlog,
+        backlog(0, 2),
+        "delivered elsewhere: back to zero"
+    );
+    *round.lock().unwrap() = 4;
+    let fourth = events.dispatch_events().await.unwrap();
+    assert_eq!(fourth.backlog, backlog(0, 2));
+    assert_eq!(
+        counts.lock().unwrap().len(),
+        3,
+        "counted in round 1 (both) and round 3 (the one delivered elsewhere) only"
+    );
+    // Round 1: the due tenant claims its event, then finds none left; the
+    // uncounted one finds none. Round 3: the recounted one finds none.
+    assert_eq!(claimed.lock().unwrap().len(), 4);
 }

@@ -11,8 +11,9 @@ use coffer_ports::{
     MockEventOutbox, MockFileCatalog, MockFileVersions, MockGrants, MockIdentityProvider,
     MockIntegrity, MockMembers, MockObjectStore, MockOnboardingQueue, MockRecords, MockScanQueue,
     MockTenantDataResolver, MockTenantDatabases, MockTenantRegistry, MockTenantSettings,
-    MockUploadSessions, MockWebhookSender, OneDatabase, PresignedRequest, ScanQueue, StoreError,
-    StoreErrorKind, StoredFile, TenantData, TenantDataResolver, TenantDatabases, TenantSettings,
+    MockUndeliveredEvents, MockUploadSessions, MockWebhookSender, OneDatabase, PresignedRequest,
+    ScanQueue, StoreError, StoreErrorKind, StoredFile, TenantData, TenantDataResolver,
+    TenantDatabases, TenantSettings, Undelivered, UndeliveredEvents,
 };
 use coffer_service::{
     Authentication, Billing, Caller, Credentials, EffectiveConfigs, ErrorKind, Events, Files,
@@ -93,6 +94,30 @@ pub fn no_versions() -> MockFileVersions {
         .returning(|_, _, _| Ok(Vec::new()));
     versions.expect_folded_upload().returning(|_, _| Ok(None));
     versions
+}
+
+/// The outbox as the dispatcher asks it across tenants: every tenant asked
+/// about has events due (the dispatcher then gives each a turn, as a store
+/// with something due for everyone would).
+pub struct AllDue;
+
+#[async_trait::async_trait]
+impl UndeliveredEvents for AllDue {
+    async fn undelivered_events(
+        &self,
+        _: OffsetDateTime,
+        subscribers: &[coffer_ports::Subscriber],
+    ) -> Result<Vec<Undelivered>, MetadataError> {
+        Ok(subscribers
+            .iter()
+            .map(|s| Undelivered {
+                tenant: s.tenant,
+                awaiting: true,
+                due: true,
+                dead: false,
+            })
+            .collect())
+    }
 }
 
 /// Every tenant's data is `data`, in one database, resolved `times` times
@@ -474,6 +499,9 @@ pub struct EventsFx {
     pub registry: MockTenantRegistry,
     pub settings: MockTenantSettings,
     pub events: MockEventOutbox,
+    /// Which tenants have undelivered events; every one asked about has
+    /// some due when `None`.
+    pub undelivered: Option<MockUndeliveredEvents>,
     /// How often the tenant data must be resolved (any number of times
     /// when `None`).
     pub resolutions: Option<usize>,
@@ -492,6 +520,10 @@ impl EventsFx {
             Arc::new(self.registry),
             Arc::new(self.settings),
             resolver(data, None, self.resolutions),
+            match self.undelivered {
+                Some(undelivered) => Arc::new(undelivered),
+                None => Arc::new(AllDue),
+            },
             Arc::new(self.sender),
             caches(&config),
             clock(),

@@ -424,6 +424,13 @@ def profile(name: str):
         log(f"profile: {OUT / f'perf-{name}.txt'}")
 
 
+def transactions() -> int:
+    """Transactions PostgreSQL counted for the bench database (its
+    statistics reach pg_stat_database within a second of going idle)."""
+    time.sleep(1.5)
+    return int(psql(f"SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '{DB}'"))
+
+
 def pgbench(select_only: bool) -> float:
     mode = ["-S"] if select_only else []
     out = run(["pgbench", *mode, "-n", "-c", str(CONNECTIONS), "-j", "2", "-T", str(DURATION), f"{PG}/{PGBENCH_DB}"])
@@ -440,6 +447,7 @@ class Bench:
         self.pg_select = 0.0
         self.pg_tpcb = 0.0
         self.download_rate = 0.0
+        self.xacts_per_download = 0.0
 
     def references(self) -> None:
         log(f"pgbench: scale 10, -S and TPC-B, {DURATION}s each with {CONNECTIONS} clients")
@@ -461,8 +469,10 @@ class Bench:
             file_id = upload(token, "report.pdf")
             download = f"{BASE}/api/v1/files/{file_id}/download?redirect=false"
             wrk("warm-up", download, token, duration=3)
+            before = transactions()
             with profile("download"):
-                self.download_rate, _, _ = wrk("download", download, token)
+                self.download_rate, _, done = wrk("download", download, token)
+            self.xacts_per_download = (transactions() - before) / done
             add(Row("download, one user and file", self.download_rate, "req/s", "pgbench -S", self.pg_select, ">= 0.50"))
 
             log("seeding 100 tenants x 10 users, one file each")
@@ -692,7 +702,8 @@ def main() -> None:
             subprocess.run([str(ROOT / "scripts/services" / f"{service}.sh"), "stop"], check=False)
     machine = f"{os.cpu_count()} cores, PostgreSQL at {host_port}, {CONNECTIONS} connections, {DURATION} s runs"
     report = f"=== {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, {machine}\n" \
-             f"pgbench -S {bench.pg_select:,.0f} TPS, pgbench TPC-B {bench.pg_tpcb:,.0f} TPS\n{table()}\n"
+             f"pgbench -S {bench.pg_select:,.0f} TPS, pgbench TPC-B {bench.pg_tpcb:,.0f} TPS, " \
+             f"PostgreSQL transactions per download {bench.xacts_per_download:.2f}\n{table()}\n"
     print(report)
     with open(OUT / "table.txt", "a") as f:
         f.write(report)

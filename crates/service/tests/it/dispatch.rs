@@ -27,6 +27,30 @@ fn event(tenant: &coffer_domain::Tenant, attempts: u32) -> Event {
     }
 }
 
+/// The registry answers the row of each of `tenants` (its row says where
+/// its events are), and `NotFound` for any other.
+fn registry_knows(fx: &mut EventsFx, tenants: &[coffer_domain::Tenant]) {
+    let rows = tenants.to_vec();
+    fx.registry.expect_get_tenant().returning(move |id| {
+        rows.iter()
+            .find(|t| t.id == id)
+            .cloned()
+            .ok_or_else(|| meta_err(coffer_ports::MetadataErrorKind::NotFound))
+    });
+}
+
+/// `t`'s webhook setting as the store answers it across tenants.
+fn webhook_row(
+    t: &coffer_domain::Tenant,
+) -> (
+    coffer_domain::TenantId,
+    coffer_domain::TenantSlug,
+    serde_json::Value,
+) {
+    let hook = json!({ "url": format!("https://{}.example/x", t.id), "secret": SECRET, "since": "2020-01-01T00:00:00Z" });
+    (t.id, t.slug.clone(), hook)
+}
+
 /// A fixture with one tenant whose webhook is set, `events` due, and a
 /// policy of 3 attempts with a 10 s base; records what is sent and what
 /// outcomes are recorded.
@@ -45,13 +69,7 @@ fn fixture(
     };
     // Each tenant with a webhook is looked up (its row says where its
     // events are) and its data resolved once per round.
-    let rows = tenants.clone();
-    fx.registry.expect_get_tenant().returning(move |id| {
-        rows.iter()
-            .find(|t| t.id == id)
-            .cloned()
-            .ok_or_else(|| meta_err(coffer_ports::MetadataErrorKind::NotFound))
-    });
+    registry_knows(&mut fx, &tenants);
     fx.resolutions = Some(usize::from(hooked.is_some()));
     // The store answers the tenants with a webhook, in one query.
     fx.settings
@@ -279,13 +297,7 @@ fn two_tenants(
         ..DeliveryPolicy::default()
     };
     let rows = [slow.clone(), fast.clone()];
-    let hooks: Vec<_> = rows
-        .iter()
-        .map(|t| {
-            let hook = json!({ "url": format!("https://{}.example/x", t.id), "secret": SECRET, "since": "2020-01-01T00:00:00Z" });
-            (t.id, t.slug.clone(), hook)
-        })
-        .collect();
+    let hooks: Vec<_> = rows.iter().map(webhook_row).collect();
     let hooked: Hooked = Arc::new(Mutex::new(vec![slow.id, fast.id]));
     let with_hook = hooked.clone();
     fx.settings
@@ -298,12 +310,7 @@ fn two_tenants(
                 .cloned()
                 .collect())
         });
-    fx.registry.expect_get_tenant().returning(move |id| {
-        rows.iter()
-            .find(|t| t.id == id)
-            .cloned()
-            .ok_or_else(|| meta_err(coffer_ports::MetadataErrorKind::NotFound))
-    });
+    registry_knows(&mut fx, &rows);
     let due: Due = Arc::default();
     let queues = due.clone();
     fx.events
@@ -451,22 +458,8 @@ fn hooked_tenants(fx: &mut EventsFx, n: usize) -> Vec<coffer_domain::Tenant> {
     let answered = tenants.clone();
     fx.settings
         .expect_setting_across_tenants()
-        .returning(move |_| {
-            Ok(answered
-                .iter()
-                .map(|t| {
-                    let hook = json!({ "url": format!("https://{}.example/x", t.id), "secret": SECRET, "since": "2020-01-01T00:00:00Z" });
-                    (t.id, t.slug.clone(), hook)
-                })
-                .collect())
-        });
-    let rows = tenants.clone();
-    fx.registry.expect_get_tenant().returning(move |id| {
-        rows.iter()
-            .find(|t| t.id == id)
-            .cloned()
-            .ok_or_else(|| meta_err(coffer_ports::MetadataErrorKind::NotFound))
-    });
+        .returning(move |_| Ok(answered.iter().map(webhook_row).collect()));
+    registry_knows(fx, &tenants);
     tenants
 }
 

@@ -211,6 +211,18 @@ impl Usage {
         Ok(())
     }
 
+    /// This usage with one more file of `size` bytes reserved, when it
+    /// [`Usage::admits`] it: what a batch of reservations checks entry by
+    /// entry, in order, against one read of the counters.
+    pub fn with_reservation(&self, limits: &PlanLimits, size: u64) -> Result<Self, LimitViolation> {
+        self.admits(limits, size)?;
+        Ok(Self {
+            reserved_bytes: self.reserved_bytes.saturating_add(size),
+            reserved_files: self.reserved_files.saturating_add(1),
+            ..*self
+        })
+    }
+
     /// The usage that a tenant's changes add up to, as the stored counters
     /// hold it. A negative counter means the accounting went wrong somewhere:
     /// refused rather than read as a huge unsigned number.
@@ -311,6 +323,28 @@ mod tests {
             requests_per_minute: 600,
             user_requests_per_minute: 60,
         }
+    }
+
+    #[test]
+    fn reservations_in_a_row_each_count_against_the_next() -> Result<(), LimitViolation> {
+        let l = limits();
+        let first = Usage::default().with_reservation(&l, 600)?;
+        assert_eq!((first.reserved_bytes, first.reserved_files), (600, 1));
+        assert_eq!(
+            first.with_reservation(&l, 500),
+            Err(LimitViolation::QuotaBytes {
+                needed: 500,
+                available: 400
+            })
+        );
+        let second = first.with_reservation(&l, 400)?;
+        assert_eq!(second.reserved_bytes, 1000);
+        let third = second.with_reservation(&l, 0)?;
+        assert_eq!(
+            third.with_reservation(&l, 0),
+            Err(LimitViolation::QuotaFiles { max: 3 })
+        );
+        Ok(())
     }
 
     #[test]

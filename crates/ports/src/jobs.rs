@@ -37,6 +37,19 @@ impl fmt::Debug for JobLock {
     }
 }
 
+/// Claims of background jobs, so that one instance runs each at a time.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait::async_trait]
+pub trait JobLocks: Send + Sync + 'static {
+    /// Claim the background job `job` for this process: `None` while
+    /// another holder (in any process sharing the database, where the store
+    /// can tell) has it. The claim lasts until the guard is dropped.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database cannot be reached.
+    async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>, MetadataError>;
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -61,17 +74,4 @@ mod tests {
         drop(lock);
         assert!(released.load(Ordering::SeqCst));
     }
-}
-
-/// Claims of background jobs, so that one instance runs each at a time.
-#[cfg_attr(feature = "mock", mockall::automock)]
-#[async_trait::async_trait]
-pub trait JobLocks: Send + Sync + 'static {
-    /// Claim the background job `job` for this process: `None` while
-    /// another holder (in any process sharing the database, where the store
-    /// can tell) has it. The claim lasts until the guard is dropped.
-    ///
-    /// # Errors
-    /// `Unavailable` when the database cannot be reached.
-    async fn try_lock_job(&self, job: &str) -> Result<Option<JobLock>, MetadataError>;
 }

@@ -7,6 +7,7 @@
 //! for the caller. With the `mock` feature, mockall mocks (`MockObjectStore`,
 //! …) are generated for unit tests.
 
+mod batch;
 mod billing;
 mod changes;
 mod clock;
@@ -20,6 +21,7 @@ mod object_store;
 mod platform;
 mod scanner;
 
+pub use batch::{Batcher, KeyedBatcher};
 pub use billing::{BillingChange, BillingEffect, BillingLedger, BillingRecorded, NewBillingEvent};
 pub use changes::{NoTenantChanges, TenantChange, TenantChanges};
 pub use clock::{Clock, SystemClock};

@@ -4,17 +4,17 @@ use async_trait::async_trait;
 use coffer_domain::ChainHash;
 use coffer_ports::{
     AuditChain, AuditEntry, AuditLog, AuditQuery, ChainHead, MAX_PAGE_SIZE, MetadataError,
-    NewAudit, Page, TenantScope, fetch_size,
+    NewAudit, Page, TenantAudits, TenantScope, fetch_size,
 };
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::error::PgError;
-use crate::journal::{append_linked, lock_head};
+use crate::journal::append_batch;
 use crate::listing::keyset;
 use crate::rows::{AuditRow, corrupt};
 use crate::schema::{audit_chain_heads, audit_events};
-use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
+use crate::store::{PgMetadataStore, Scope, read_scoped, transaction};
 
 #[async_trait]
 impl AuditLog for PgMetadataStore {
@@ -26,25 +26,19 @@ impl AuditLog for PgMetadataStore {
         self.group_commit.append(self, scope, entry).await
     }
 
-    async fn append_audits(
-        &self,
-        scope: &TenantScope,
-        entries: Vec<NewAudit>,
-    ) -> Result<(), MetadataError> {
-        if entries.is_empty() {
+    async fn append_audits(&self, batch: &[TenantAudits]) -> Result<(), MetadataError> {
+        let mut tenants = TenantAudits::rows(batch, |tenant, e| {
+            Ok::<_, std::convert::Infallible>(AuditRow::new(tenant, e.clone()))
+        })
+        .unwrap_or_else(|never| match never {});
+        if tenants.is_empty() {
             return Ok(());
         }
-        let tenant = scope.tenant_id();
-        let rows: &Vec<AuditRow> = &entries
-            .into_iter()
-            .map(|e| AuditRow::new(tenant, e))
-            .collect();
-        // The tenant setting and the head's lock pipelined, then every row
-        // and the new head pipelined: one lock for the whole batch.
-        transaction!(self, |conn| {
-            let head = scoped(conn, tenant, lock_head(conn, tenant)).await?;
-            Ok(append_linked(conn, tenant, head, rows).await?)
-        })?;
+        // Heads locked in one order everywhere: two batches (of this or
+        // another instance) never each hold a head the other waits for.
+        tenants.sort_by_key(|(tenant, _)| *tenant.as_uuid());
+        let tenants = &tenants;
+        transaction!(self, |conn| Ok(append_batch(conn, tenants).await?))?;
         Ok(())
     }
 

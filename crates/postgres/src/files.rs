@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use crate::error::{PgError, db_kind};
 use crate::journal::JournalRows;
 use crate::listing::files_query;
+use crate::reservations::Reservation;
 use crate::rows::{FileRow, FileVersionRow, GrantRow, UsageRow, grants_from, status_of, to_i64};
 use crate::schema::{file_versions, files, grants, usage_counters};
 use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
@@ -32,7 +33,7 @@ struct FileChanges {
     updated_at: OffsetDateTime,
 }
 
-fn live_conflict(e: PgError, what: &str) -> PgError {
+pub(crate) fn live_conflict(e: PgError, what: &str) -> PgError {
     if db_kind(&e) == Some(DatabaseErrorKind::UniqueViolation) {
         PgError::Conflict(format!("a live file already has {what}"))
     } else {
@@ -132,7 +133,6 @@ impl FileCatalog for PgMetadataStore {
         journal: Journal,
     ) -> Result<FileRecord, MetadataError> {
         let tenant = scope.tenant_id();
-        let journal = &JournalRows::new(tenant, journal);
         let size = to_i64(file.size_bytes, "size_bytes")?;
         let row = FileRow {
             id: *file.id.as_uuid(),
@@ -163,35 +163,13 @@ impl FileCatalog for PgMetadataStore {
             version: 1,
             version_of: file.version_of.map(|id| *id.as_uuid()),
         };
-        let row = &row;
-        let inserted = transaction!(self, |conn| {
-            // The counter row is locked for the rest of the transaction:
-            // concurrent reservations of the tenant queue here, and each
-            // sees the reservations committed before it.
-            let usage = scoped(
-                conn,
-                tenant,
-                usage_counters::table
-                    .filter(usage_counters::tenant_id.eq(tenant.as_uuid()))
-                    .select(UsageRow::as_select())
-                    .for_update()
-                    .get_result(&mut &*conn),
-            )
-            .await
-            .optional()?
-            .ok_or(PgError::NotFound("tenant"))?;
-            Usage::try_from(usage)?.admits(limits, file.size_bytes)?;
-            let inserted = diesel::insert_into(files::table)
-                .values(row)
-                .returning(FileRow::as_returning())
-                .get_result(conn)
-                .await
-                .map_err(|e| live_conflict(e.into(), "this path and filename"))?;
-            adjust_usage(conn, scope, UsageChange::reserve(size)).await?;
-            journal.insert(conn).await?;
-            Ok(inserted)
-        })?;
-        Ok(inserted.try_into()?)
+        let reservation = Reservation {
+            row,
+            size: file.size_bytes,
+            limits: limits.clone(),
+            journal: JournalRows::new(tenant, journal),
+        };
+        Ok(self.reserve(tenant, reservation).await?.try_into()?)
     }
 
     async fn get_file(&self, scope: &TenantScope, id: FileId) -> Result<StoredFile, MetadataError> {

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::rows::{AuditRow, OutboxRow};
 use crate::schema::{audit_chain_heads, audit_events, outbox};
+use crate::store::{enter_tenant, scoped};
 
 impl AuditRow {
     pub(crate) fn new(tenant: TenantId, entry: NewAudit) -> Self {
@@ -83,19 +84,15 @@ pub(crate) fn lock_head(
         .get_result(&mut &*conn)
 }
 
-/// Links `rows` after `head` and writes them and the new head, pipelined
-/// into one round trip.
-pub(crate) async fn append_linked(
-    conn: &AsyncPgConnection,
-    tenant: TenantId,
+/// `rows` linked after `head`, and the new head.
+fn link<'r>(
     head: (i64, Vec<u8>),
-    rows: &[AuditRow],
-) -> QueryResult<()> {
-    use audit_chain_heads::dsl as h;
+    rows: impl IntoIterator<Item = &'r AuditRow>,
+) -> QueryResult<(Vec<AuditRow>, i64, ChainHash)> {
     let (mut seq, prev) = head;
     let mut prev = ChainHash::from_slice(&prev)
         .ok_or_else(|| chain_error("the audit chain head is not 32 bytes".into()))?;
-    let mut linked = Vec::with_capacity(rows.len());
+    let mut linked = Vec::new();
     for row in rows {
         seq += 1;
         let row = row.linked(seq, &prev)?;
@@ -106,13 +103,69 @@ pub(crate) async fn append_linked(
             .unwrap_or(prev);
         linked.push(row);
     }
+    Ok((linked, seq, prev))
+}
+
+/// Writes `linked` rows and the new head `(seq, hash)`, pipelined.
+async fn write_linked(
+    conn: &AsyncPgConnection,
+    tenant: TenantId,
+    (linked, seq, hash): (Vec<AuditRow>, i64, ChainHash),
+) -> QueryResult<()> {
+    use audit_chain_heads::dsl as h;
     let insert = diesel::insert_into(audit_events::table)
         .values(&linked)
         .execute(&mut &*conn);
     let head = diesel::update(h::audit_chain_heads.find(tenant.as_uuid()))
-        .set((h::seq.eq(seq), h::hash.eq(prev.as_bytes().to_vec())))
+        .set((h::seq.eq(seq), h::hash.eq(hash.as_bytes().to_vec())))
         .execute(&mut &*conn);
     futures::future::try_join(insert, head).await.map(|_| ())
+}
+
+/// Links `rows` after `head` and writes them and the new head, pipelined
+/// into one round trip.
+pub(crate) async fn append_linked<'r>(
+    conn: &AsyncPgConnection,
+    tenant: TenantId,
+    head: (i64, Vec<u8>),
+    rows: impl IntoIterator<Item = &'r AuditRow>,
+) -> QueryResult<()> {
+    write_linked(conn, tenant, link(head, rows)?).await
+}
+
+/// Appends each tenant's rows after its chain head, in two round trips
+/// whatever the number of tenants: every tenant's setting and head lock,
+/// then every tenant's setting, rows and new head. A tenant's statements
+/// follow its `SET LOCAL`, because diesel-async sends requests in the order
+/// they are first polled and `try_join_all` first polls in order; were
+/// that ever to change, a statement would run in another tenant's scope
+/// and row-level security would refuse it (never write it elsewhere).
+/// Heads are locked in the order of `tenants`: sort them by id.
+pub(crate) async fn append_batch(
+    conn: &AsyncPgConnection,
+    tenants: &[(TenantId, Vec<AuditRow>)],
+) -> QueryResult<()> {
+    let heads = futures::future::try_join_all(
+        tenants
+            .iter()
+            .map(|(tenant, _)| scoped(conn, *tenant, lock_head(conn, *tenant))),
+    )
+    .await?;
+    let linked = tenants
+        .iter()
+        .zip(heads)
+        .map(|((tenant, rows), head)| Ok((*tenant, link(head, rows)?)))
+        .collect::<QueryResult<Vec<_>>>()?;
+    futures::future::try_join_all(linked.into_iter().map(|(tenant, linked)| async move {
+        let (_, ()) = futures::future::try_join(
+            enter_tenant(conn, tenant),
+            write_linked(conn, tenant, linked),
+        )
+        .await?;
+        Ok::<_, diesel::result::Error>(())
+    }))
+    .await
+    .map(|_| ())
 }
 
 /// The rows a journal adds.
@@ -140,23 +193,31 @@ impl JournalRows {
     /// The event insert pipelined with the lock of the chain head, then the
     /// linked audit row with the new head: two round trips, the head held
     /// only for the last one and the commit.
-    pub(crate) fn insert<'a>(
-        &'a self,
-        conn: &'a AsyncPgConnection,
-    ) -> impl Future<Output = QueryResult<()>> + Send + 'a {
-        let tenant = TenantId::from_uuid(self.audit.tenant_id);
-        let event = self.event.as_ref().map(|row| {
-            diesel::insert_into(outbox::table)
-                .values(row)
-                .execute(&mut &*conn)
-        });
-        let head = lock_head(conn, tenant);
-        async move {
-            let head = match event {
-                Some(event) => futures::future::try_join(event, head).await?.1,
-                None => head.await?,
-            };
-            append_linked(conn, tenant, head, std::slice::from_ref(&self.audit)).await
-        }
+    pub(crate) async fn insert(&self, conn: &AsyncPgConnection) -> QueryResult<()> {
+        insert_journals(conn, &[self]).await
     }
+}
+
+/// [`JournalRows::insert`] for several journals of one tenant (a batch of
+/// changes): every event in one insert, every audit row in one link.
+pub(crate) async fn insert_journals(
+    conn: &AsyncPgConnection,
+    journals: &[&JournalRows],
+) -> QueryResult<()> {
+    let Some(first) = journals.first() else {
+        return Ok(());
+    };
+    let tenant = TenantId::from_uuid(first.audit.tenant_id);
+    let events: Vec<&OutboxRow> = journals.iter().filter_map(|j| j.event.as_ref()).collect();
+    let event = (!events.is_empty()).then(|| {
+        diesel::insert_into(outbox::table)
+            .values(events)
+            .execute(&mut &*conn)
+    });
+    let head = lock_head(conn, tenant);
+    let head = match event {
+        Some(event) => futures::future::try_join(event, head).await?.1,
+        None => head.await?,
+    };
+    append_linked(conn, tenant, head, journals.iter().map(|j| &j.audit)).await
 }

@@ -27,6 +27,7 @@ mod migrate;
 mod onboarding;
 mod readiness;
 mod records;
+mod reservations;
 mod router;
 mod rows;
 mod scans;

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use coffer_domain::PageCursor;
 use coffer_ports::{
     AuditChain, AuditEntry, AuditLog, AuditQuery, ChainHead, DeliveryOutcome, Event, EventClaim,
-    EventOutbox, MetadataError, MetadataErrorKind, NewAudit, OutboxBacklog, Page, TenantScope,
+    EventOutbox, MetadataError, MetadataErrorKind, NewAudit, OutboxBacklog, Page, TenantAudits,
+    TenantScope,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -34,12 +35,8 @@ impl AuditLog for MergedAuditLog {
         self.own.append_audit(scope, entry).await
     }
 
-    async fn append_audits(
-        &self,
-        scope: &TenantScope,
-        entries: Vec<NewAudit>,
-    ) -> Result<(), MetadataError> {
-        self.own.append_audits(scope, entries).await
+    async fn append_audits(&self, batch: &[TenantAudits]) -> Result<(), MetadataError> {
+        self.own.append_audits(batch).await
     }
 
     async fn chain_heads(&self, scope: &TenantScope) -> Result<Vec<ChainHead>, MetadataError> {

@@ -37,8 +37,10 @@ pub struct PgMetadataStore {
     pub(crate) ready_timeout: Option<Duration>,
     /// For the dedicated connections that hold job locks (`jobs.rs`).
     pub(crate) app_url: std::sync::Arc<str>,
-    /// Batches the audit appends of this database, per tenant.
+    /// Batches the audit appends of this database, across tenants.
     pub(crate) group_commit: coffer_ports::GroupCommit,
+    /// Batches the upload reservations of this database, per tenant.
+    pub(crate) reservations: crate::reservations::ReservationBatches,
 }
 
 impl fmt::Debug for PgMetadataStore {
@@ -163,6 +165,7 @@ impl PgMetadataStore {
             ready_timeout: options.statement_timeout,
             app_url: app_url.into(),
             group_commit: coffer_ports::GroupCommit::new(),
+            reservations: Default::default(),
         })
     }
 }

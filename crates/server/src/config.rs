@@ -491,7 +491,7 @@ client_requests_per_minute = 1200
 public = false
 
 [tenants]
-cache_ttl_secs = 5
+cache_ttl_secs = 60
 
 [bootstrap]
 tenant = "acme"

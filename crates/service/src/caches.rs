@@ -3,6 +3,7 @@
 //! through one group must drop what another group cached.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use coffer_domain::{Role, Subject, Tenant, TenantConfig, TenantId, TenantSlug, UserId};
@@ -21,8 +22,11 @@ pub struct TenantCaches {
     tenants: Cache<TenantClaim, Tenant>,
     /// Slugs are immutable: which slug entry to drop for a tenant id.
     slugs: Cache<TenantId, TenantSlug>,
-    pub(crate) configs: Cache<TenantId, Arc<TenantConfig>>,
+    configs: Cache<TenantId, Arc<TenantConfig>>,
     pub(crate) users: Cache<(TenantId, Subject, Vec<Role>), UserId>,
+    /// How many times anything was dropped: a value read before a drop
+    /// and cached after it would be stale, and is dropped again.
+    drops: AtomicU64,
 }
 
 impl std::fmt::Debug for TenantCaches {
@@ -54,6 +58,32 @@ impl TenantCaches {
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(300))
                 .build(),
+            drops: AtomicU64::new(0),
+        }
+    }
+
+    /// Where the drops stand: taken before reading what is to be cached.
+    pub(crate) fn drops_seen(&self) -> u64 {
+        self.drops.load(Ordering::SeqCst)
+    }
+
+    /// Whether something was dropped since `seen`. Checked after caching a
+    /// value read since `seen`: a change that committed while it was being
+    /// read (its drop came before the insert) would otherwise stay cached
+    /// until the TTL.
+    fn dropped_since(&self, seen: u64) -> bool {
+        self.drops.load(Ordering::SeqCst) != seen
+    }
+
+    pub(crate) fn config(&self, tenant: TenantId) -> Option<Arc<TenantConfig>> {
+        self.configs.get(&tenant)
+    }
+
+    /// Caches a tenant's configuration read since `seen` ([`Self::drops_seen`]).
+    pub(crate) fn cache_config(&self, tenant: TenantId, config: Arc<TenantConfig>, seen: u64) {
+        self.configs.insert(tenant, config);
+        if self.dropped_since(seen) {
+            self.configs.invalidate(&tenant);
         }
     }
 
@@ -67,6 +97,7 @@ impl TenantCaches {
         if let Some(tenant) = self.tenants.get(claim) {
             return Ok(Some(tenant));
         }
+        let seen = self.drops_seen();
         let found = match claim {
             TenantClaim::Id(id) => registry.get_tenant(*id).await,
             TenantClaim::Slug(slug) => registry.find_tenant_by_slug(slug).await,
@@ -75,6 +106,9 @@ impl TenantCaches {
             Ok(tenant) => {
                 self.slugs.insert(tenant.id, tenant.slug.clone());
                 self.tenants.insert(claim.clone(), tenant.clone());
+                if self.dropped_since(seen) {
+                    self.tenants.invalidate(claim);
+                }
                 Ok(Some(tenant))
             }
             Err(err) if err.is(MetadataErrorKind::NotFound) => Ok(None),
@@ -90,6 +124,7 @@ impl TenantCaches {
 
     /// Drop everything cached about the tenant `id`.
     fn forget_tenant_id(&self, id: TenantId) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
         self.tenants.invalidate(&TenantClaim::Id(id));
         if let Some(slug) = self.slugs.get(&id) {
             self.tenants.invalidate(&TenantClaim::Slug(slug));
@@ -99,6 +134,7 @@ impl TenantCaches {
 
     /// Drop every cached tenant and configuration (changes may have been missed).
     fn forget_all_tenants(&self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
         self.tenants.invalidate_all();
         self.configs.invalidate_all();
     }
@@ -114,5 +150,73 @@ impl TenantCaches {
                 TenantChange::All => self.forget_all_tenants(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "fixtures fail the test loudly")]
+mod tests {
+    use coffer_domain::{LimitOverrides, Plan, Region, TenantStatus};
+    use coffer_ports::{MockTenantRegistry, NewTenant};
+    use time::OffsetDateTime;
+
+    use super::*;
+
+    fn tenant(status: TenantStatus) -> Tenant {
+        NewTenant {
+            id: TenantId::from_uuid(uuid::Uuid::from_u128(7)),
+            slug: TenantSlug::new("acme").unwrap(),
+            display_name: "Acme".into(),
+            plan: Plan::Starter,
+            status,
+            region: Region::new("eu-west").unwrap(),
+            dedicated_bucket: None,
+            dedicated_database: None,
+            limit_overrides: LimitOverrides::default(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        }
+        .planned()
+    }
+
+    #[tokio::test]
+    async fn a_tenant_read_before_a_change_is_not_kept_past_the_changes_drop() {
+        let caches = Arc::new(TenantCaches::new(Duration::from_secs(3600)));
+        let claim = TenantClaim::Id(tenant(TenantStatus::Active).id);
+        let mut registry = MockTenantRegistry::new();
+        let mut reads = 0;
+        let during = caches.clone();
+        registry.expect_get_tenant().times(2).returning(move |id| {
+            reads += 1;
+            if reads == 1 {
+                // The suspension commits, and its notification drops the
+                // tenant, while the old row is on its way to the cache.
+                during.forget_tenant_id(id);
+                Ok(tenant(TenantStatus::Active))
+            } else {
+                Ok(tenant(TenantStatus::Suspended))
+            }
+        });
+        let first = caches.resolve(&registry, &claim).await.unwrap().unwrap();
+        assert_eq!(first.status, TenantStatus::Active, "what the read saw");
+        let second = caches.resolve(&registry, &claim).await.unwrap().unwrap();
+        assert_eq!(second.status, TenantStatus::Suspended, "read again");
+        let third = caches.resolve(&registry, &claim).await.unwrap().unwrap();
+        assert_eq!(third.status, TenantStatus::Suspended, "cached from then on");
+    }
+
+    #[test]
+    fn a_configuration_read_before_a_drop_is_not_cached() {
+        let caches = TenantCaches::new(Duration::from_secs(3600));
+        let id = TenantId::from_uuid(uuid::Uuid::from_u128(7));
+        let config = Arc::new(TenantConfig {
+            settings: Vec::new(),
+            features: Vec::new(),
+        });
+        let seen = caches.drops_seen();
+        caches.forget_tenant_id(id);
+        caches.cache_config(id, config.clone(), seen);
+        assert!(caches.config(id).is_none());
+        caches.cache_config(id, config, caches.drops_seen());
+        assert!(caches.config(id).is_some());
     }
 }

@@ -220,7 +220,7 @@ impl ServiceConfig {
             upload_window: Duration::from_secs(3600),
             multipart_part_size: 16 * MIB,
             multipart_min_part_size: coffer_domain::MIN_PART_SIZE,
-            tenant_cache_ttl: Duration::from_secs(5),
+            tenant_cache_ttl: Duration::from_secs(60),
             delivery: crate::DeliveryPolicy::default(),
             outbound: coffer_domain::outbound::OutboundPolicy::default(),
             erase_grace: Duration::from_secs(300),

@@ -88,9 +88,10 @@ impl EffectiveConfigs {
     }
 
     async fn stored_config(&self, tenant: TenantId) -> Result<Arc<TenantConfig>, ServiceError> {
-        if let Some(config) = self.caches.configs.get(&tenant) {
+        if let Some(config) = self.caches.config(tenant) {
             return Ok(config);
         }
+        let seen = self.caches.drops_seen();
         let scope = TenantScope::new(tenant);
         let (settings, features) = futures::future::try_join(
             self.settings.list_settings(&scope),
@@ -98,7 +99,7 @@ impl EffectiveConfigs {
         )
         .await?;
         let config = Arc::new(TenantConfig { settings, features });
-        self.caches.configs.insert(tenant, config.clone());
+        self.caches.cache_config(tenant, config.clone(), seen);
         Ok(config)
     }
 }

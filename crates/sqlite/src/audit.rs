@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use coffer_domain::ChainHash;
 use coffer_ports::{
     AuditChain, AuditEntry, AuditLog, AuditQuery, ChainHead, MAX_PAGE_SIZE, MetadataError,
-    NewAudit, Page, TenantScope, fetch_size,
+    NewAudit, Page, TenantAudits, TenantScope, fetch_size,
 };
 use diesel::prelude::*;
 
@@ -24,21 +24,18 @@ impl AuditLog for SqliteMetadataStore {
         self.group_commit.append(self, scope, entry).await
     }
 
-    async fn append_audits(
-        &self,
-        scope: &TenantScope,
-        entries: Vec<NewAudit>,
-    ) -> Result<(), MetadataError> {
-        let tenant = id(scope.tenant_id().as_uuid());
-        let rows = entries
-            .into_iter()
-            .map(|e| AuditRow::new(scope.tenant_id(), e))
-            .collect::<Result<Vec<_>, _>>()?;
-        if rows.is_empty() {
+    async fn append_audits(&self, batch: &[TenantAudits]) -> Result<(), MetadataError> {
+        let tenants = TenantAudits::rows(batch, |tenant, e| AuditRow::new(tenant, e.clone()))?;
+        if tenants.is_empty() {
             return Ok(());
         }
+        // One write transaction for the batch (SQLite has one writer).
         Ok(self
-            .write(move |conn| append_linked(conn, &tenant, &rows))
+            .write(move |conn| {
+                tenants
+                    .iter()
+                    .try_for_each(|(tenant, rows)| append_linked(conn, &id(tenant.as_uuid()), rows))
+            })
             .await?)
     }
 

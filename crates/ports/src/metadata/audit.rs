@@ -26,6 +26,35 @@ pub struct NewAudit {
     pub at: OffsetDateTime,
 }
 
+/// One tenant's share of a batch of appends: its entries, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantAudits {
+    pub scope: TenantScope,
+    pub entries: Vec<NewAudit>,
+}
+
+impl TenantAudits {
+    /// Each tenant of `batch` with its entries as an adapter's rows
+    /// (`row`), in the batch's order, leaving out tenants without entries.
+    ///
+    /// # Errors
+    /// The first error of `row`.
+    pub fn rows<R, E>(
+        batch: &[Self],
+        row: impl Fn(TenantId, &NewAudit) -> Result<R, E>,
+    ) -> Result<Vec<(TenantId, Vec<R>)>, E> {
+        batch
+            .iter()
+            .filter(|t| !t.entries.is_empty())
+            .map(|t| {
+                let tenant = t.scope.tenant_id();
+                let rows: Result<Vec<R>, E> = t.entries.iter().map(|e| row(tenant, e)).collect();
+                rows.map(|rows| (tenant, rows))
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
     pub id: Uuid,
@@ -126,7 +155,7 @@ pub trait AuditLog: Send + Sync + 'static {
     /// Append to the audit log (append-only: nothing updates or deletes
     /// it) what is not a change: a download URL issued, content streamed,
     /// a read, a refusal. Returns once the entry is committed. Adapters
-    /// gather concurrent appends of a tenant into one
+    /// gather concurrent appends of every tenant of a database into one
     /// [`AuditLog::append_audits`] ([`crate::GroupCommit`]).
     ///
     /// # Errors
@@ -134,16 +163,14 @@ pub trait AuditLog: Send + Sync + 'static {
     async fn append_audit(&self, scope: &TenantScope, entry: NewAudit)
     -> Result<(), MetadataError>;
 
-    /// Append `entries`, in order, in one transaction that takes the
-    /// tenant's chain head once.
+    /// Append each tenant's entries, in order, in one transaction that
+    /// takes each tenant's chain head once, in ascending tenant id order
+    /// (so that two batches never wait on each other's heads), every row
+    /// written in its own tenant's scope. All or nothing.
     ///
     /// # Errors
     /// `Unavailable`, `Internal`.
-    async fn append_audits(
-        &self,
-        scope: &TenantScope,
-        entries: Vec<NewAudit>,
-    ) -> Result<(), MetadataError>;
+    async fn append_audits(&self, batch: &[TenantAudits]) -> Result<(), MetadataError>;
 
     /// The heads of the tenant's chains (none before its first entry).
     ///

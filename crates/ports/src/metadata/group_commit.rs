@@ -1,44 +1,29 @@
-//! Group commit of audit appends: what arrives for a tenant while its
-//! previous batch is being written goes into the next batch, one
-//! transaction (and one lock of the tenant's chain head) for all of them.
+//! Group commit of audit appends: what arrives for any tenant of a
+//! database while its previous batch is being written goes into the next
+//! batch ([`crate::Batcher`]), one transaction for all of them (each
+//! tenant's chain head locked once, in tenant id order).
 //!
 //! Every append waits until the batch holding its entry committed, so an
-//! access is on record before the caller grants it. No task is spawned:
-//! whoever takes a tenant's writer lock writes everything pending, and the
-//! others are woken by their batch's outcome. A writer that is dropped
-//! mid-write (its request cancelled) drops the senders of its batch, whose
-//! callers then fail with `Unavailable` rather than wait forever.
+//! access is on record before the caller grants it. One batch across
+//! tenants rather than one per tenant: with many tenants each asking
+//! rarely, per-tenant batches hold one entry each, and every access paid a
+//! commit (a WAL flush) of its own (docs/benchmarks.md).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::BTreeMap;
 
-use coffer_domain::TenantId;
-use futures::channel::oneshot;
-use futures::future::{Either, select};
+use uuid::Uuid;
 
-use crate::{AuditLog, MetadataError, MetadataErrorKind, NewAudit, TenantScope};
+use crate::{
+    AuditLog, Batcher, MetadataError, MetadataErrorKind, NewAudit, TenantAudits, TenantScope,
+};
 
 type Outcome = Result<(), MetadataError>;
 
-/// One tenant's queue: entries waiting for a batch, and the lock its one
-/// batch in flight holds.
-#[derive(Default)]
-struct Lane {
-    pending: Mutex<Vec<(NewAudit, oneshot::Sender<Outcome>)>>,
-    writer: futures::lock::Mutex<()>,
-}
-
-/// Batches [`AuditLog::append_audit`] into [`AuditLog::append_audits`],
-/// per tenant. One per store (database), shared by its clones.
-#[derive(Default, Clone)]
+/// Batches [`AuditLog::append_audit`] into [`AuditLog::append_audits`]
+/// across tenants. One per store (database), shared by its clones.
+#[derive(Debug, Default, Clone)]
 pub struct GroupCommit {
-    lanes: Arc<Mutex<HashMap<TenantId, Arc<Lane>>>>,
-}
-
-impl std::fmt::Debug for GroupCommit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GroupCommit").finish_non_exhaustive()
-    }
+    batcher: Batcher<(TenantScope, NewAudit), Outcome>,
 }
 
 impl GroupCommit {
@@ -46,13 +31,8 @@ impl GroupCommit {
         Self::default()
     }
 
-    fn lane(&self, tenant: TenantId) -> Arc<Lane> {
-        let mut lanes = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
-        lanes.entry(tenant).or_default().clone()
-    }
-
     /// Appends `entry` through `log`'s batch method, together with whatever
-    /// else is pending for the tenant, and returns once it is committed.
+    /// else is pending for any tenant, and returns once it is committed.
     ///
     /// # Errors
     /// The batch's error; `Unavailable` when the batch's writer was
@@ -63,51 +43,63 @@ impl GroupCommit {
         scope: &TenantScope,
         entry: NewAudit,
     ) -> Result<(), MetadataError> {
-        let lane = self.lane(scope.tenant_id());
-        let (tx, mut rx) = oneshot::channel();
-        lane.pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((entry, tx));
-        loop {
-            // Our batch may be written by someone else while we wait for
-            // the writer lock; whichever comes first.
-            let guard = match select(&mut rx, lane.writer.lock()).await {
-                Either::Left((outcome, _)) => return outcome.unwrap_or_else(|_| abandoned()),
-                Either::Right((guard, _)) => guard,
-            };
-            let batch =
-                std::mem::take(&mut *lane.pending.lock().unwrap_or_else(PoisonError::into_inner));
-            if batch.is_empty() {
-                // Our entry was in a batch that finished before we got the
-                // lock: its outcome is waiting for us.
-                drop(guard);
-                return (&mut rx).await.unwrap_or_else(|_| abandoned());
-            }
-            let (entries, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-            let outcome = log.append_audits(scope, entries).await;
-            drop(guard);
-            for waiter in waiters {
-                let copy = match &outcome {
-                    Ok(()) => Ok(()),
-                    Err(e) => Err(MetadataError::new(e.kind(), e.message())),
-                };
-                // A waiter that went away needs no answer.
-                let _ = waiter.send(copy);
-            }
-            // Our entry was in this batch (it was pending until now).
-            if let Ok(Some(outcome)) = rx.try_recv() {
-                return outcome;
-            }
-        }
+        self.batcher
+            .submit((*scope, entry), |batch| write(log, batch))
+            .await
+            .unwrap_or_else(|| {
+                Err(MetadataError::new(
+                    MetadataErrorKind::Unavailable,
+                    "the audit batch holding this entry was abandoned before it committed",
+                ))
+            })
     }
 }
 
-fn abandoned() -> Outcome {
-    Err(MetadataError::new(
-        MetadataErrorKind::Unavailable,
-        "the audit batch holding this entry was abandoned before it committed",
-    ))
+/// Writes the batch grouped by tenant (in id order) and returns each
+/// entry's outcome. When a batch of several tenants fails for a reason
+/// other than the database being unavailable, each tenant's share is
+/// written on its own, so one tenant's bad entry does not fail another's
+/// access.
+async fn write(log: &dyn AuditLog, batch: Vec<(TenantScope, NewAudit)>) -> Vec<Outcome> {
+    let count = batch.len();
+    let mut tenants: BTreeMap<Uuid, (TenantAudits, Vec<usize>)> = BTreeMap::new();
+    for (at, (scope, entry)) in batch.into_iter().enumerate() {
+        let (audits, positions) =
+            tenants
+                .entry(*scope.tenant_id().as_uuid())
+                .or_insert_with(|| {
+                    let audits = TenantAudits {
+                        scope,
+                        entries: Vec::new(),
+                    };
+                    (audits, Vec::new())
+                });
+        audits.entries.push(entry);
+        positions.push(at);
+    }
+    let (audits, positions): (Vec<_>, Vec<_>) = tenants.into_values().unzip();
+    let outcome = log.append_audits(&audits).await;
+    let alone = audits.len() > 1
+        && outcome
+            .as_ref()
+            .is_err_and(|e| !e.is(MetadataErrorKind::Unavailable));
+    let mut outcomes: Vec<Outcome> = (0..count).map(|_| copy(&outcome)).collect();
+    if alone {
+        for (tenant, positions) in audits.iter().zip(positions) {
+            let outcome = log.append_audits(std::slice::from_ref(tenant)).await;
+            for at in positions {
+                outcomes[at] = copy(&outcome);
+            }
+        }
+    }
+    outcomes
+}
+
+fn copy(outcome: &Outcome) -> Outcome {
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(e) => Err(MetadataError::new(e.kind(), e.message())),
+    }
 }
 
 #[cfg(test)]
@@ -116,37 +108,22 @@ fn abandoned() -> Outcome {
     reason = "a failed append should fail the test loudly"
 )]
 mod tests {
-    use std::future::Future;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
+    use std::sync::Mutex;
 
     use async_trait::async_trait;
-    use coffer_domain::Subject;
+    use coffer_domain::{Subject, TenantId};
 
     use super::*;
+    use crate::batch::tests::YieldOnce;
     use crate::{AuditChain, AuditEntry, AuditQuery, ChainHead, Page};
 
-    /// Pending once, so that the other futures of a `join_all` run.
-    struct YieldOnce(bool);
-
-    impl Future for YieldOnce {
-        type Output = ();
-        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-            if self.0 {
-                Poll::Ready(())
-            } else {
-                self.0 = true;
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-        }
-    }
-
-    /// Keeps what each batch wrote; fails batches while `fail` is set.
+    /// Keeps what each batch wrote, as `tenant/action`; fails batches
+    /// while `fail` is set, and any batch holding `refused`'s entries.
     #[derive(Default)]
     struct Log {
         batches: Mutex<Vec<Vec<String>>>,
         fail: bool,
+        refused: Option<u128>,
     }
 
     impl Log {
@@ -160,17 +137,24 @@ mod tests {
         async fn append_audit(&self, _: &TenantScope, _: NewAudit) -> Result<(), MetadataError> {
             unreachable!("the group commit writes batches")
         }
-        async fn append_audits(
-            &self,
-            _: &TenantScope,
-            entries: Vec<NewAudit>,
-        ) -> Result<(), MetadataError> {
+        async fn append_audits(&self, batch: &[TenantAudits]) -> Result<(), MetadataError> {
             YieldOnce(false).await;
             if self.fail {
                 return Err(MetadataError::new(MetadataErrorKind::Unavailable, "down"));
             }
-            let actions = entries.into_iter().map(|e| e.action).collect();
-            self.batches.lock().unwrap().push(actions);
+            let tenant = |t: &TenantAudits| t.scope.tenant_id().as_uuid().as_u128();
+            if batch.iter().any(|t| Some(tenant(t)) == self.refused) {
+                return Err(MetadataError::new(MetadataErrorKind::Internal, "refused"));
+            }
+            let written = batch
+                .iter()
+                .flat_map(|t| {
+                    t.entries
+                        .iter()
+                        .map(move |e| format!("{}/{}", tenant(t), e.action))
+                })
+                .collect();
+            self.batches.lock().unwrap().push(written);
             Ok(())
         }
         async fn chain_heads(&self, _: &TenantScope) -> Result<Vec<ChainHead>, MetadataError> {
@@ -223,7 +207,8 @@ mod tests {
                     .await
                     .unwrap();
                 // Returned only once its batch was written.
-                assert!(log.written().iter().flatten().any(|a| *a == action));
+                let written = format!("1/{action}");
+                assert!(log.written().iter().flatten().any(|a| *a == written));
             }
         });
         futures::executor::block_on(futures::future::join_all(appends));
@@ -231,27 +216,53 @@ mod tests {
         assert_eq!(sizes, vec![1, 9], "10 entries in 2 transactions");
     }
 
-    #[test]
-    fn tenants_have_lanes_of_their_own() {
-        let log = Log::default();
+    /// Appends of `(tenant, action)`, concurrently, and their outcomes.
+    fn append_all(log: &Log, appends: &[(u128, &str)]) -> Vec<Outcome> {
         let commit = GroupCommit::new();
-        let appends = (0..4).map(|i| {
-            let (log, commit) = (&log, &commit);
+        let appends = appends.iter().map(|(tenant, action)| {
+            let (log, commit) = (log, &commit);
             async move {
                 commit
-                    .append(log, &scope(i % 2), entry(format!("t{}", i % 2)))
+                    .append(log, &scope(*tenant), entry((*action).to_owned()))
                     .await
-                    .unwrap();
             }
         });
-        futures::executor::block_on(futures::future::join_all(appends));
-        let mut batches = log.written();
-        batches.sort();
-        let expected: Vec<Vec<String>> = ["t0", "t0", "t1", "t1"]
-            .iter()
-            .map(|t| vec![(*t).to_owned()])
-            .collect();
-        assert_eq!(batches, expected);
+        futures::executor::block_on(futures::future::join_all(appends))
+    }
+
+    #[test]
+    fn tenants_share_a_batch_each_in_order_and_by_tenant_id() {
+        let log = Log::default();
+        let appends = [(2, "a"), (3, "b"), (1, "c"), (3, "d"), (1, "e")];
+        let outcomes = append_all(&log, &appends);
+        assert!(outcomes.iter().all(Result::is_ok));
+        // The first writes alone; the rest arrived during its batch.
+        let expected: Vec<Vec<String>> = vec![
+            vec!["2/a".into()],
+            vec!["1/c".into(), "1/e".into(), "3/b".into(), "3/d".into()],
+        ];
+        assert_eq!(log.written(), expected);
+    }
+
+    #[test]
+    fn a_tenant_whose_entries_fail_does_not_fail_the_others() {
+        let log = Log {
+            refused: Some(2),
+            ..Log::default()
+        };
+        let appends = [(1, "a"), (1, "b"), (2, "c"), (3, "d")];
+        let outcomes = append_all(&log, &appends);
+        let failed: Vec<bool> = outcomes.iter().map(Result::is_err).collect();
+        assert_eq!(failed, [false, false, true, false]);
+        assert!(
+            outcomes[2]
+                .as_ref()
+                .is_err_and(|e| e.is(MetadataErrorKind::Internal))
+        );
+        // After the mixed batch failed, each tenant's share alone.
+        let expected: Vec<Vec<String>> =
+            vec![vec!["1/a".into()], vec!["1/b".into()], vec!["3/d".into()]];
+        assert_eq!(log.written(), expected);
     }
 
     #[test]

@@ -28,7 +28,7 @@ mod tenant_data;
 mod upload_requests;
 mod versions;
 
-pub use audit::{AuditChain, AuditEntry, AuditLog, AuditQuery, ChainHead, NewAudit};
+pub use audit::{AuditChain, AuditEntry, AuditLog, AuditQuery, ChainHead, NewAudit, TenantAudits};
 pub use databases::{TenantDatabases, databases_for};
 pub use files::{
     FileCatalog, FileCatalogLayer, FilePatch, FileQuery, NewFile, ObjectFacts, ReadFilter,

@@ -6,6 +6,7 @@ mod audit_chain;
 mod contract;
 mod jobs;
 mod migrations;
+mod reservations;
 mod rls;
 mod router;
 mod scale;

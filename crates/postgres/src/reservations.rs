@@ -1,0 +1,186 @@
+//! Upload reservations, batched per tenant. Every reservation locks the
+//! tenant's one `usage_counters` row until its commit, so one tenant's
+//! concurrent initiates would queue on that lock one commit (one WAL flush)
+//! at a time. Those arriving while a batch is written go into the next:
+//! one transaction, one lock of the counters, the quota checked entry by
+//! entry in order of arrival, and each caller answered after the commit
+//! with its own outcome (its file, or why not).
+
+use coffer_domain::{PlanLimits, TenantId, Usage, UsageChange};
+use coffer_ports::{KeyedBatcher, MetadataError, MetadataErrorKind, TenantScope};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::error::PgError;
+use crate::files::{adjust_usage, live_conflict};
+use crate::journal::{JournalRows, insert_journals};
+use crate::rows::{FileRow, UsageRow};
+use crate::schema::{files, usage_counters};
+use crate::store::{PgMetadataStore, scoped, transaction};
+
+/// One upload to reserve: its pending row, its size against the limits,
+/// and the record of it.
+pub(crate) struct Reservation {
+    pub(crate) row: FileRow,
+    pub(crate) size: u64,
+    pub(crate) limits: PlanLimits,
+    pub(crate) journal: JournalRows,
+}
+
+type Outcome = Result<FileRow, MetadataError>;
+
+/// The reservation lanes of a database, one per tenant.
+pub(crate) type ReservationBatches = KeyedBatcher<TenantId, Reservation, Outcome>;
+
+impl PgMetadataStore {
+    /// Reserves `reservation` together with the tenant's others pending.
+    pub(crate) async fn reserve(&self, tenant: TenantId, reservation: Reservation) -> Outcome {
+        self.reservations
+            .submit(tenant, reservation, |batch| self.write(tenant, batch))
+            .await
+            .unwrap_or_else(|| {
+                Err(MetadataError::new(
+                    MetadataErrorKind::Unavailable,
+                    "the reservation batch holding this upload was abandoned before it committed",
+                ))
+            })
+    }
+
+    /// Writes a batch and answers each entry. A batch that fails as a whole
+    /// for a reason other than the database being unavailable is written
+    /// entry by entry, so one entry's fault is its own.
+    async fn write(&self, tenant: TenantId, batch: Vec<Reservation>) -> Vec<Outcome> {
+        if let [one] = batch.as_slice() {
+            return vec![self.reserve_alone(tenant, one).await.map_err(Into::into)];
+        }
+        match self.reserve_together(tenant, &batch).await {
+            Ok(outcomes) => outcomes,
+            Err(e) if e.kind() == MetadataErrorKind::Unavailable => {
+                let e = MetadataError::from(e);
+                batch
+                    .iter()
+                    .map(|_| Err(MetadataError::new(e.kind(), e.message())))
+                    .collect()
+            }
+            Err(_) => {
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for reservation in &batch {
+                    let outcome = self.reserve_alone(tenant, reservation).await;
+                    outcomes.push(outcome.map_err(Into::into));
+                }
+                outcomes
+            }
+        }
+    }
+
+    /// One reservation in a transaction of its own.
+    async fn reserve_alone(
+        &self,
+        tenant: TenantId,
+        reservation: &Reservation,
+    ) -> Result<FileRow, PgError> {
+        let scope = TenantScope::new(tenant);
+        transaction!(self, |conn| {
+            // The counter row is locked for the rest of the transaction:
+            // concurrent reservations of the tenant queue here, and each
+            // sees the reservations committed before it.
+            lock_usage(conn, tenant)
+                .await?
+                .admits(&reservation.limits, reservation.size)?;
+            let inserted = diesel::insert_into(files::table)
+                .values(&reservation.row)
+                .returning(FileRow::as_returning())
+                .get_result(conn)
+                .await
+                .map_err(|e| live_conflict(e.into(), "this path and filename"))?;
+            adjust_usage(
+                conn,
+                &scope,
+                UsageChange::reserve(reservation.row.size_bytes),
+            )
+            .await?;
+            reservation.journal.insert(conn).await?;
+            Ok(inserted)
+        })
+    }
+
+    /// Several reservations of one tenant in one transaction: every row
+    /// inserted at once (those whose live path and name are taken are
+    /// skipped: a conflict), then the quota walked in order of arrival
+    /// over the inserted ones, the refused deleted again, the counters
+    /// moved once and every admitted journal written.
+    async fn reserve_together(
+        &self,
+        tenant: TenantId,
+        batch: &[Reservation],
+    ) -> Result<Vec<Outcome>, PgError> {
+        let scope = TenantScope::new(tenant);
+        transaction!(self, |conn| {
+            let mut usage = lock_usage(conn, tenant).await?;
+            let mut inserted: std::collections::HashMap<Uuid, FileRow> =
+                diesel::insert_into(files::table)
+                    .values(batch.iter().map(|r| &r.row).collect::<Vec<_>>())
+                    .on_conflict_do_nothing()
+                    .returning(FileRow::as_returning())
+                    .get_results(conn)
+                    .await?
+                    .into_iter()
+                    .map(|row| (row.id, row))
+                    .collect();
+            let mut outcomes = Vec::with_capacity(batch.len());
+            let mut refused = Vec::new();
+            let mut admitted = Vec::new();
+            let mut change = UsageChange::default();
+            for reservation in batch {
+                let Some(row) = inserted.remove(&reservation.row.id) else {
+                    outcomes.push(Err(PgError::Conflict(
+                        "a live file already has this path and filename".into(),
+                    )
+                    .into()));
+                    continue;
+                };
+                match usage.with_reservation(&reservation.limits, reservation.size) {
+                    Ok(next) => {
+                        usage = next;
+                        change += UsageChange::reserve(reservation.row.size_bytes);
+                        admitted.push(&reservation.journal);
+                        outcomes.push(Ok(row));
+                    }
+                    Err(violation) => {
+                        refused.push(row.id);
+                        outcomes.push(Err(PgError::Quota(violation).into()));
+                    }
+                }
+            }
+            if !refused.is_empty() {
+                diesel::delete(files::table.filter(files::id.eq_any(&refused)))
+                    .execute(conn)
+                    .await?;
+            }
+            if !admitted.is_empty() {
+                adjust_usage(conn, &scope, change).await?;
+                insert_journals(conn, &admitted).await?;
+            }
+            Ok(outcomes)
+        })
+    }
+}
+
+/// Begins the tenant's unit of work by locking its usage counters, and
+/// returns them.
+async fn lock_usage(conn: &mut AsyncPgConnection, tenant: TenantId) -> Result<Usage, PgError> {
+    let row = scoped(
+        conn,
+        tenant,
+        usage_counters::table
+            .filter(usage_counters::tenant_id.eq(tenant.as_uuid()))
+            .select(UsageRow::as_select())
+            .for_update()
+            .get_result(&mut &*conn),
+    )
+    .await
+    .optional()?
+    .ok_or(PgError::NotFound("tenant"))?;
+    Usage::try_from(row)
+}

@@ -163,12 +163,68 @@ pub struct Undelivered {
     pub dead: bool,
 }
 
+/// A tenant with events a dispatcher may still deliver, or with one
+/// dead-lettered lately: the answer of [`UndeliveredEvents::pending_events`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    pub tenant: TenantId,
+    /// The oldest of its events not delivered, not dead and not passed
+    /// over (see [`EventOutbox::pass_over`]); `None` when it has none (it
+    /// is listed for a dead letter only). Older than its webhook's `since`,
+    /// or with no webhook at all, such events wait to be passed over.
+    pub oldest: Option<OffsetDateTime>,
+    /// One of those is due (`next_attempt_at` reached).
+    pub due: bool,
+    /// One of its events was dead-lettered at or after the instant asked.
+    pub dead_lately: bool,
+}
+
+/// Which tenants have a webhook, as the dispatcher knows them (in memory).
+pub trait Subscribed: Send + Sync {
+    fn subscribed(&self, tenant: TenantId) -> bool;
+}
+
+impl<V: Send + Sync, S: std::hash::BuildHasher + Send + Sync> Subscribed
+    for std::collections::HashMap<TenantId, V, S>
+{
+    fn subscribed(&self, tenant: TenantId) -> bool {
+        self.contains_key(&tenant)
+    }
+}
+
+impl<S: std::hash::BuildHasher + Send + Sync> Subscribed
+    for std::collections::HashSet<TenantId, S>
+{
+    fn subscribed(&self, tenant: TenantId) -> bool {
+        self.contains(&tenant)
+    }
+}
+
 /// Which tenants have undelivered events, asked across tenants (the
 /// platform path) so that the dispatcher's round costs one question, not
 /// one per tenant with a webhook.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait UndeliveredEvents: Send + Sync + 'static {
+    /// Every tenant with events a dispatcher may still deliver (see
+    /// [`Pending`]) or with an event dead-lettered at or after
+    /// `dead_since`, in no particular order: what a round asks. Its cost
+    /// grows with those tenants, never with tenants that have nothing
+    /// pending. The shared database answers for every tenant, webhook or
+    /// not (those without one have their events passed over); a tenant
+    /// with a database of its own is asked there only when `subscribed`
+    /// says it has a webhook, and answered as due when that database cannot
+    /// be reached.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal` (the shared database).
+    async fn pending_events(
+        &self,
+        now: OffsetDateTime,
+        dead_since: OffsetDateTime,
+        subscribed: std::sync::Arc<dyn Subscribed>,
+    ) -> Result<Vec<Pending>, MetadataError>;
+
     /// Of `subscribers`, those with undelivered events as of `now` (see
     /// [`Undelivered`]), in no particular order; a subscriber with none is
     /// left out. One query over the shared database; a tenant whose data
@@ -238,6 +294,20 @@ pub trait EventOutbox: Send + Sync + 'static {
         scope: &TenantScope,
         journal: Journal,
     ) -> Result<(), MetadataError>;
+
+    /// Pass over the tenant's events created before `before` that are not
+    /// delivered, dead or passed over yet: they are never delivered (their
+    /// tenant had no webhook then, or they precede its webhook's `since`),
+    /// stay listed for polling, and no longer count as pending (see
+    /// [`UndeliveredEvents::pending_events`]). How many were passed over.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Internal`.
+    async fn pass_over(
+        &self,
+        scope: &TenantScope,
+        before: OffsetDateTime,
+    ) -> Result<u64, MetadataError>;
 
     /// Record what became of delivering an event.
     ///

@@ -31,8 +31,8 @@ pub use error::{
     StoreError, StoreErrorKind,
 };
 pub use events::{
-    DeliveryOutcome, Event, EventClaim, EventOutbox, Journal, NewEvent, OutboxBacklog, Subscriber,
-    Undelivered, UndeliveredEvents, WebhookRequest, WebhookSender,
+    DeliveryOutcome, Event, EventClaim, EventOutbox, Journal, NewEvent, OutboxBacklog, Pending,
+    Subscribed, Subscriber, Undelivered, UndeliveredEvents, WebhookRequest, WebhookSender,
 };
 pub use identity::{IdentityProvider, TenantClaim, VerifiedIdentity};
 pub use jobs::{JobLock, JobLocks};

@@ -5,9 +5,10 @@ use coffer_domain::PageCursor;
 use coffer_domain::TenantId;
 use coffer_ports::{
     DeliveryOutcome, Event, EventClaim, EventOutbox, Journal, MetadataError, OutboxBacklog, Page,
-    Subscriber, TenantScope, Undelivered, UndeliveredEvents, fetch_size,
+    Pending, Subscribed, Subscriber, TenantScope, Undelivered, UndeliveredEvents, fetch_size,
 };
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 use diesel_async::RunQueryDsl;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -56,11 +57,115 @@ SELECT * FROM (
 ) AS found
 WHERE awaiting OR dead";
 
+/// Events a dispatcher may still deliver: not delivered, dead or passed
+/// over (the predicate of the partial indexes `outbox_awaiting` and
+/// `outbox_due`, which a query must state to be served by them).
+fn pending() -> Box<dyn BoxableExpression<outbox::table, diesel::pg::Pg, SqlType = Bool>> {
+    use outbox::dsl as o;
+    Box::new(
+        o::published_at
+            .is_null()
+            .and(o::dead_at.is_null())
+            .and(o::passed_at.is_null()),
+    )
+}
+
+/// One tenant's answer to [`PENDING`].
+#[derive(QueryableByName)]
+struct PendingRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    tenant: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    oldest: Option<OffsetDateTime>,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    due: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    dead_lately: bool,
+}
+
+/// Every tenant with pending events (not delivered, dead or passed over),
+/// its oldest one and whether one is due by `$1`; then every tenant with
+/// an event dead-lettered at or after `$2`. The pending tenants are walked
+/// as a loose index scan of `outbox_awaiting` (one descent per tenant that
+/// has something pending, from the last one found), each probed once on
+/// `outbox_due` (a correlated subquery, so that the planner cannot swap
+/// the probes for one scan of every tenant's due events); the dead ones
+/// are a range of `outbox_dead_lately`. A tenant with nothing pending
+/// costs nothing, however many events it had.
+const PENDING: &str = "\
+WITH RECURSIVE pending (tenant, oldest) AS (
+    (SELECT tenant_id, created_at FROM outbox
+     WHERE published_at IS NULL AND dead_at IS NULL AND passed_at IS NULL
+     ORDER BY tenant_id, created_at LIMIT 1)
+    UNION ALL
+    SELECT next.tenant_id, next.created_at
+    FROM pending, LATERAL (
+        SELECT tenant_id, created_at FROM outbox
+        WHERE published_at IS NULL AND dead_at IS NULL AND passed_at IS NULL
+          AND tenant_id > pending.tenant
+        ORDER BY tenant_id, created_at LIMIT 1
+    ) AS next
+)
+SELECT p.tenant, p.oldest,
+       coalesce((SELECT true FROM outbox o
+                 WHERE o.tenant_id = p.tenant AND o.published_at IS NULL AND o.dead_at IS NULL
+                   AND o.passed_at IS NULL AND o.next_attempt_at <= $1
+                 LIMIT 1), false) AS due,
+       false AS dead_lately
+FROM pending p
+UNION ALL
+SELECT DISTINCT tenant_id, NULL::timestamptz, false, true
+FROM outbox WHERE dead_at >= $2";
+
+/// `EXPLAIN (ANALYZE, FORMAT JSON)` of exactly the [`PENDING`] question as
+/// the adapter asks it (the platform path), for tests that prove it costs
+/// nothing for tenants with nothing pending.
+#[cfg(feature = "testing")]
+pub(crate) async fn explain_pending(
+    conn: &mut diesel_async::AsyncPgConnection,
+    now: OffsetDateTime,
+    dead_since: OffsetDateTime,
+) -> Result<String, PgError> {
+    use diesel::sql_types::Timestamptz;
+    use diesel_async::{AnsiTransactionManager, TransactionManager};
+    let query = diesel::sql_query(PENDING)
+        .bind::<Timestamptz, _>(now)
+        .bind::<Timestamptz, _>(dead_since);
+    AnsiTransactionManager::begin_transaction(&mut *conn).await?;
+    let c: &diesel_async::AsyncPgConnection = conn;
+    let explain = crate::listing::Explain("EXPLAIN (ANALYZE, FORMAT JSON) ", query);
+    let lines = crate::store::platform(c, explain.load::<String>(&mut &*c)).await;
+    AnsiTransactionManager::rollback_transaction(&mut *conn).await?;
+    Ok(lines?.join("\n"))
+}
+
 /// Over this database's outbox, on the platform path: policy
 /// `platform_reads_undelivered` lets it see the rows not delivered, and no
 /// others.
 #[async_trait]
 impl UndeliveredEvents for PgMetadataStore {
+    async fn pending_events(
+        &self,
+        now: OffsetDateTime,
+        dead_since: OffsetDateTime,
+        _subscribed: std::sync::Arc<dyn Subscribed>,
+    ) -> Result<Vec<Pending>, MetadataError> {
+        use diesel::sql_types::Timestamptz;
+        let query = diesel::sql_query(PENDING)
+            .bind::<Timestamptz, _>(now)
+            .bind::<Timestamptz, _>(dead_since);
+        let rows: Vec<PendingRow> = read_scoped!(self, Scope::Platform, |c| query.load(&mut &*c))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Pending {
+                tenant: TenantId::from_uuid(row.tenant),
+                oldest: row.oldest,
+                due: row.due,
+                dead_lately: row.dead_lately,
+            })
+            .collect())
+    }
+
     async fn undelivered_events(
         &self,
         now: OffsetDateTime,
@@ -153,8 +258,7 @@ impl EventOutbox for PgMetadataStore {
                 o::outbox
                     .select(o::id)
                     .filter(o::tenant_id.eq(tenant.as_uuid()))
-                    .filter(o::published_at.is_null())
-                    .filter(o::dead_at.is_null())
+                    .filter(pending())
                     .filter(o::next_attempt_at.le(claim.now))
                     .filter(o::created_at.ge(claim.since))
                     .order((o::created_at.asc(), o::id.asc()))
@@ -197,8 +301,7 @@ impl EventOutbox for PgMetadataStore {
             if dead {
                 q.filter(o::dead_at.is_not_null())
             } else {
-                q.filter(o::published_at.is_null())
-                    .filter(o::dead_at.is_null())
+                q.filter(pending())
             }
         };
         let (awaiting, dead) = (count(false), count(true));
@@ -212,6 +315,28 @@ impl EventOutbox for PgMetadataStore {
             awaiting: u64::try_from(awaiting).unwrap_or(0),
             dead: u64::try_from(dead).unwrap_or(0),
         })
+    }
+
+    async fn pass_over(
+        &self,
+        scope: &TenantScope,
+        before: OffsetDateTime,
+    ) -> Result<u64, MetadataError> {
+        use outbox::dsl as o;
+        let tenant = scope.tenant_id();
+        let passed = transaction!(self, |conn| {
+            let update = diesel::update(
+                o::outbox
+                    .filter(o::tenant_id.eq(tenant.as_uuid()))
+                    .filter(pending())
+                    .filter(o::created_at.lt(before)),
+            )
+            .set(o::passed_at.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+            >("now()")));
+            Ok::<_, PgError>(scoped(conn, tenant, update.execute(&mut &*conn)).await?)
+        })?;
+        Ok(u64::try_from(passed).unwrap_or(0))
     }
 
     async fn record_delivery(

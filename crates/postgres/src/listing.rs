@@ -243,6 +243,30 @@ fn rarest_term<QS: 'static>(
     )
 }
 
+/// `query` prefixed with `self.0` (`EXPLAIN` and its options): its plan's
+/// lines, for tests that prove which indexes serve a query.
+#[cfg(feature = "testing")]
+pub(crate) struct Explain<Q>(pub(crate) &'static str, pub(crate) Q);
+
+#[cfg(feature = "testing")]
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Explain<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(self.0);
+        self.1.walk_ast(out.reborrow())
+    }
+}
+
+#[cfg(feature = "testing")]
+impl<Q> QueryId for Explain<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+#[cfg(feature = "testing")]
+impl<Q> Query for Explain<Q> {
+    type SqlType = Text;
+}
+
 /// `EXPLAIN` of exactly the listing query the adapter runs, for tests that
 /// prove the keyset index serves it.
 #[cfg(feature = "testing")]
@@ -251,28 +275,13 @@ pub(crate) async fn explain_files_query(
     tenant: TenantId,
     query: &FileQuery,
 ) -> Result<String, PgError> {
-    struct Explain<Q>(Q);
-    impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Explain<Q> {
-        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-            out.push_sql("EXPLAIN ");
-            self.0.walk_ast(out.reborrow())
-        }
-    }
-    impl<Q> QueryId for Explain<Q> {
-        type QueryId = ();
-        const HAS_STATIC_QUERY_ID: bool = false;
-    }
-    impl<Q> Query for Explain<Q> {
-        type SqlType = Text;
-    }
-
     use diesel_async::{AnsiTransactionManager, RunQueryDsl, TransactionManager};
     AnsiTransactionManager::begin_transaction(&mut *conn).await?;
     let c: &diesel_async::AsyncPgConnection = conn;
     let lines = scoped(
         c,
         tenant,
-        Explain(files_query(tenant, query)).load::<String>(&mut &*c),
+        Explain("EXPLAIN ", files_query(tenant, query)).load::<String>(&mut &*c),
     )
     .await;
     AnsiTransactionManager::rollback_transaction(&mut *conn).await?;

@@ -153,6 +153,21 @@ impl EventOutbox for MergedOutbox {
         })
     }
 
+    /// In both databases (the registry's events of the tenant are in the
+    /// shared one).
+    async fn pass_over(
+        &self,
+        scope: &TenantScope,
+        before: OffsetDateTime,
+    ) -> Result<u64, MetadataError> {
+        let (own, shared) = futures::future::try_join(
+            self.own.pass_over(scope, before),
+            self.shared.pass_over(scope, before),
+        )
+        .await?;
+        Ok(own + shared)
+    }
+
     async fn record_delivery(
         &self,
         scope: &TenantScope,

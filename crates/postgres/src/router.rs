@@ -15,8 +15,9 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 use coffer_domain::{PageCursor, Tenant, TenantId};
 use coffer_ports::{
-    MetadataError, MetadataErrorKind, MetadataPorts, Subscriber, TenantData, TenantDataResolver,
-    TenantDatabases, TenantRegistry, Undelivered, UndeliveredEvents, databases_for,
+    MetadataError, MetadataErrorKind, MetadataPorts, Pending, Subscribed, Subscriber, TenantData,
+    TenantDataResolver, TenantDatabases, TenantRegistry, Undelivered, UndeliveredEvents,
+    databases_for,
 };
 use time::OffsetDateTime;
 
@@ -241,6 +242,64 @@ impl DatabaseRouter {
     }
 }
 
+impl DatabaseRouter {
+    /// What of `tenant`'s events in its own database is pending; due when
+    /// the database cannot be asked (see [`DatabaseRouter::undelivered_in_own`]).
+    async fn pending_in_own(
+        &self,
+        now: OffsetDateTime,
+        dead_since: OffsetDateTime,
+        tenant: &Tenant,
+        database: &str,
+        subscribed: Arc<dyn Subscribed>,
+    ) -> Vec<Pending> {
+        let asked = match self.open(tenant, database) {
+            Ok(opened) => {
+                opened
+                    .pool
+                    .pending_events(now, dead_since, subscribed)
+                    .await
+            }
+            Err(err) => Err(err),
+        };
+        match asked {
+            // Its own database holds its events only.
+            Ok(found) => found
+                .into_iter()
+                .filter(|p| p.tenant == tenant.id)
+                .collect(),
+            Err(err) => {
+                tracing::debug!(tenant = %tenant.slug, error = %err, "its own database cannot say what is pending; given a turn");
+                vec![Pending {
+                    tenant: tenant.id,
+                    oldest: None,
+                    due: true,
+                    dead_lately: false,
+                }]
+            }
+        }
+    }
+}
+
+/// The answers of several databases, one per tenant: `fold` merges a
+/// tenant's further answers into its first.
+fn merged<T>(
+    answers: impl IntoIterator<Item = T>,
+    tenant: impl Fn(&T) -> TenantId,
+    fold: impl Fn(&mut T, T),
+) -> Vec<T> {
+    let mut merged: HashMap<TenantId, T> = HashMap::new();
+    for found in answers {
+        match merged.entry(tenant(&found)) {
+            std::collections::hash_map::Entry::Occupied(mut first) => fold(first.get_mut(), found),
+            std::collections::hash_map::Entry::Vacant(none) => {
+                none.insert(found);
+            }
+        }
+    }
+    merged.into_values().collect()
+}
+
 #[async_trait]
 impl TenantDataResolver for DatabaseRouter {
     async fn tenant_data(&self, tenant: &Tenant) -> Result<Arc<TenantData>, MetadataError> {
@@ -258,6 +317,43 @@ impl TenantDataResolver for DatabaseRouter {
 /// with the dedicated tenants with a webhook, never with the shared ones.
 #[async_trait]
 impl UndeliveredEvents for DatabaseRouter {
+    /// The shared database's answer (every tenant's events there), and that
+    /// of the own database of each dedicated tenant with a webhook, asked
+    /// all at once: besides the tenants with something pending, a round's
+    /// cost grows with the dedicated tenants with a webhook only.
+    async fn pending_events(
+        &self,
+        now: OffsetDateTime,
+        dead_since: OffsetDateTime,
+        subscribed: Arc<dyn Subscribed>,
+    ) -> Result<Vec<Pending>, MetadataError> {
+        let (shared, dedicated) = futures::future::try_join(
+            self.shared
+                .pending_events(now, dead_since, subscribed.clone()),
+            self.shared.dedicated_tenants(),
+        )
+        .await?;
+        let own = futures::future::join_all(dedicated.iter().filter_map(|tenant| {
+            let database = tenant.dedicated_database.as_deref()?;
+            subscribed
+                .subscribed(tenant.id)
+                .then(|| self.pending_in_own(now, dead_since, tenant, database, subscribed.clone()))
+        }))
+        .await;
+        Ok(merged(
+            shared.into_iter().chain(own.into_iter().flatten()),
+            |p| p.tenant,
+            |p, found| {
+                p.oldest = match (p.oldest, found.oldest) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                p.due |= found.due;
+                p.dead_lately |= found.dead_lately;
+            },
+        ))
+    }
+
     async fn undelivered_events(
         &self,
         now: OffsetDateTime,
@@ -277,18 +373,15 @@ impl UndeliveredEvents for DatabaseRouter {
         }))
         .await;
         // What either database holds undelivered.
-        let mut merged: HashMap<TenantId, Undelivered> = HashMap::new();
-        for found in shared.into_iter().chain(own.into_iter().flatten()) {
-            merged
-                .entry(found.tenant)
-                .and_modify(|u| {
-                    u.awaiting |= found.awaiting;
-                    u.due |= found.due;
-                    u.dead |= found.dead;
-                })
-                .or_insert(found);
-        }
-        Ok(merged.into_values().collect())
+        Ok(merged(
+            shared.into_iter().chain(own.into_iter().flatten()),
+            |u| u.tenant,
+            |u, found| {
+                u.awaiting |= found.awaiting;
+                u.due |= found.due;
+                u.dead |= found.dead;
+            },
+        ))
     }
 }
 

@@ -167,6 +167,7 @@ diesel::table! {
         next_attempt_at -> Timestamptz,
         last_error -> Nullable<Text>,
         dead_at -> Nullable<Timestamptz>,
+        passed_at -> Nullable<Timestamptz>,
     }
 }
 

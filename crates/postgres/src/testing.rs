@@ -235,6 +235,49 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// `n` active tenants `<prefix>-<i>`, each with a webhook set in 2020,
+    /// by SQL in bulk as the database owner (past row-level security).
+    ///
+    /// # Errors
+    /// When the statements fail.
+    pub async fn seed_webhook_tenants(&self, prefix: &str, n: usize) -> Result<(), String> {
+        self.execute_in(
+            self.name(),
+            &format!(
+                "BEGIN;
+                 INSERT INTO tenants (id, slug, display_name, plan, status, region, created_at)
+                 SELECT gen_random_uuid(), '{prefix}-' || i, '{prefix} ' || i, 'starter',
+                        'active', 'eu-west', now()
+                 FROM generate_series(1, {n}) AS i;
+                 INSERT INTO tenant_settings (tenant_id, key, value)
+                 SELECT id, 'webhook', jsonb_build_object(
+                            'url', 'https://' || slug || '.hooks.example/coffer',
+                            'secret', 'whsec_test',
+                            'since', '2020-01-01T00:00:00Z')
+                 FROM tenants WHERE starts_with(slug, '{prefix}-');
+                 COMMIT;"
+            ),
+        )
+        .await
+    }
+
+    /// `EXPLAIN (ANALYZE, FORMAT JSON)` of the question a dispatcher round
+    /// asks ([`coffer_ports::UndeliveredEvents::pending_events`]), as
+    /// `coffer_app` on the platform path.
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub async fn explain_pending_events(
+        &self,
+        now: time::OffsetDateTime,
+        dead_since: time::OffsetDateTime,
+    ) -> Result<String, PgError> {
+        let mut conn = AsyncPgConnection::establish(&self.app_url()).await?;
+        crate::events::explain_pending(&mut conn, now, dead_since).await
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         // Best effort, on a thread of its own: Drop cannot await, and the

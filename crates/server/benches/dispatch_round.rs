@@ -34,29 +34,10 @@ impl IdentityProvider for NoIdentity {
     }
 }
 
-/// `n` active tenants, each with a webhook set in 2020 and no event, in
-/// one statement as the database owner (past row-level security).
+/// `n` active tenants, each with a webhook set in 2020 and no event.
 async fn seed(db: &TestDb, n: usize) {
-    db.execute_in(
-        db.name(),
-        &format!(
-            "BEGIN;
-             INSERT INTO tenants (id, slug, display_name, plan, status, region, created_at)
-             SELECT gen_random_uuid(), 'bench-' || i, 'Bench ' || i, 'starter', 'active',
-                    'eu-west', now()
-             FROM generate_series(1, {n}) AS i;
-             INSERT INTO tenant_settings (tenant_id, key, value)
-             SELECT id, 'webhook', jsonb_build_object(
-                        'url', 'https://' || slug || '.hooks.example/coffer',
-                        'secret', 'whsec_bench',
-                        'since', '2020-01-01T00:00:00Z')
-             FROM tenants;
-             COMMIT;
-             ANALYZE;"
-        ),
-    )
-    .await
-    .unwrap();
+    db.seed_webhook_tenants("bench", n).await.unwrap();
+    db.execute_in(db.name(), "ANALYZE").await.unwrap();
 }
 
 /// The median round, in milliseconds, over `rounds` after the warm-up.

@@ -2,8 +2,9 @@
 //! shared by every group that reads or changes tenants: a change made
 //! through one group must drop what another group cached.
 
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use coffer_domain::{Role, Subject, Tenant, TenantConfig, TenantId, TenantSlug, UserId};
@@ -27,6 +28,17 @@ pub struct TenantCaches {
     /// How many times anything was dropped: a value read before a drop
     /// and cached after it would be stale, and is dropped again.
     drops: AtomicU64,
+    /// Tenants whose webhook the event dispatcher (which keeps every
+    /// webhook in memory) must read again: every tenant that changed.
+    webhooks: Mutex<StaleWebhooks>,
+}
+
+/// What the event dispatcher must read again of the webhooks it holds.
+#[derive(Debug, Default)]
+pub(crate) struct StaleWebhooks {
+    /// All of them (changes may have been missed, or never read yet).
+    pub(crate) all: bool,
+    pub(crate) tenants: HashSet<TenantId>,
 }
 
 impl std::fmt::Debug for TenantCaches {
@@ -59,6 +71,27 @@ impl TenantCaches {
                 .time_to_live(Duration::from_secs(300))
                 .build(),
             drops: AtomicU64::new(0),
+            webhooks: Mutex::new(StaleWebhooks {
+                all: true,
+                tenants: HashSet::new(),
+            }),
+        }
+    }
+
+    /// The webhooks to read again since the last call (see
+    /// [`TenantCaches::webhook_changed`]).
+    pub(crate) fn take_stale_webhooks(&self) -> StaleWebhooks {
+        std::mem::take(&mut *self.webhooks.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The tenant's webhook may have changed (`None`: any tenant's).
+    pub(crate) fn webhook_changed(&self, tenant: Option<TenantId>) {
+        let mut stale = self.webhooks.lock().unwrap_or_else(PoisonError::into_inner);
+        match tenant {
+            Some(id) => {
+                stale.tenants.insert(id);
+            }
+            None => stale.all = true,
         }
     }
 
@@ -123,13 +156,14 @@ impl TenantCaches {
     }
 
     /// Drop everything cached about the tenant `id`.
-    fn forget_tenant_id(&self, id: TenantId) {
+    pub(crate) fn forget_tenant_id(&self, id: TenantId) {
         self.drops.fetch_add(1, Ordering::SeqCst);
         self.tenants.invalidate(&TenantClaim::Id(id));
         if let Some(slug) = self.slugs.get(&id) {
             self.tenants.invalidate(&TenantClaim::Slug(slug));
         }
         self.configs.invalidate(&id);
+        self.webhook_changed(Some(id));
     }
 
     /// Drop every cached tenant and configuration (changes may have been missed).
@@ -137,6 +171,7 @@ impl TenantCaches {
         self.drops.fetch_add(1, Ordering::SeqCst);
         self.tenants.invalidate_all();
         self.configs.invalidate_all();
+        self.webhook_changed(None);
     }
 
     /// Follow the tenant changes of every instance, dropping cached tenants

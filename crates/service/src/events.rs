@@ -13,17 +13,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use futures::{FutureExt as _, StreamExt};
 use tracing::Instrument as _;
 
 use coffer_domain::outbound::TargetRefused;
 use coffer_domain::webhook::{self, WebhookUrl};
 use coffer_domain::{ErrorCode, PageCursor, TenantId, TenantSlug};
 use coffer_ports::{
-    Clock, DeliveryOutcome, Event, EventClaim, OutboxBacklog, Page, Subscriber, TenantClaim,
-    TenantData, TenantDataResolver, TenantRegistry, TenantScope, TenantSettings, Undelivered,
-    UndeliveredEvents, WebhookRequest, WebhookSender,
+    Clock, DeliveryOutcome, Event, EventClaim, OutboxBacklog, Page, Pending, Subscribed,
+    Subscriber, TenantClaim, TenantData, TenantDataResolver, TenantRegistry, TenantScope,
+    TenantSettings, Undelivered, UndeliveredEvents, WebhookRequest, WebhookSender,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -135,14 +135,112 @@ impl DispatchReport {
     }
 }
 
+/// How often the dispatcher reads every webhook again, the backstop should
+/// a change notification be lost (changes reach it at once otherwise, see
+/// [`TenantCaches::webhook_changed`]). Reading them all costs what a round
+/// cost before it kept them in memory (docs/benchmarks.md).
+const WEBHOOKS_RELOAD: Duration = Duration::from_secs(600);
+
+/// A tenant's webhook as the dispatcher keeps it.
+#[derive(Debug, Clone)]
+struct Hooked {
+    slug: TenantSlug,
+    hook: Webhook,
+}
+
+/// Every tenant's webhook, in memory; read in full at the first round and
+/// every [`WEBHOOKS_RELOAD`], and tenant by tenant as they change.
+type Hooks = HashMap<TenantId, Hooked>;
+
+/// The webhooks held, and when they were last read in full.
+#[derive(Default)]
+struct HeldHooks {
+    by_tenant: Arc<Hooks>,
+    loaded_at: Option<std::time::Instant>,
+}
+
+/// This process's counts of the tenants' backlogs (the operator's gauges),
+/// kept so that a round touches only the tenants whose count may be wrong.
+#[derive(Default)]
+struct Counts {
+    /// Each tenant with a webhook as counted after its last turn (or at
+    /// zero without a query), and the `since` it was counted for.
+    by_tenant: HashMap<TenantId, (OffsetDateTime, OutboxBacklog)>,
+    /// Those counted with events awaiting: each is asked about at every
+    /// round, as its count is wrong once none are pending.
+    awaiting: HashSet<TenantId>,
+    /// Tenants with a webhook never counted for its `since`: asked about in
+    /// full (the one question per subscriber) at the next round.
+    uncounted: HashSet<TenantId>,
+    /// `by_tenant` summed.
+    sum: OutboxBacklog,
+}
+
+impl Counts {
+    fn set(&mut self, tenant: TenantId, since: OffsetDateTime, backlog: OutboxBacklog) {
+        self.forget(tenant);
+        self.sum.awaiting += backlog.awaiting;
+        self.sum.dead += backlog.dead;
+        if backlog.awaiting > 0 {
+            self.awaiting.insert(tenant);
+        }
+        self.by_tenant.insert(tenant, (since, backlog));
+    }
+
+    fn forget(&mut self, tenant: TenantId) {
+        if let Some((_, old)) = self.by_tenant.remove(&tenant) {
+            self.sum.awaiting -= old.awaiting;
+            self.sum.dead -= old.dead;
+        }
+        self.awaiting.remove(&tenant);
+        self.uncounted.remove(&tenant);
+    }
+
+    /// The tenant's webhook is now `hook` (`None`: it has none): a count
+    /// for another `since` is worthless.
+    fn hooked(&mut self, tenant: TenantId, hook: Option<&Webhook>) {
+        match hook {
+            Some(hook) if self.counted(tenant, hook.since).is_some() => {}
+            Some(_) => {
+                self.forget(tenant);
+                self.uncounted.insert(tenant);
+            }
+            None => self.forget(tenant),
+        }
+    }
+
+    fn counted(&self, tenant: TenantId, since: OffsetDateTime) -> Option<OutboxBacklog> {
+        self.by_tenant
+            .get(&tenant)
+            .filter(|(counted_since, _)| *counted_since == since)
+            .map(|(_, backlog)| *backlog)
+    }
+}
+
+/// What a round knows of a tenant with a webhook.
+struct Known<'a> {
+    since: OffsetDateTime,
+    /// Its pending events (`None`: nothing pending, nothing dead lately).
+    pending: Option<&'a Pending>,
+    /// Asked in full (it was not counted): what is undelivered from its
+    /// `since` on (`None` inside: nothing).
+    full: Option<Option<Undelivered>>,
+}
+
 /// What this process's dispatcher is doing: the tenants it holds a turn
-/// for, and the delivery slots left over all tenants.
+/// for, the delivery slots left over all tenants, the webhooks it holds
+/// and its counts of the backlogs.
 struct Dispatching {
     turns: Mutex<HashSet<TenantId>>,
     slots: tokio::sync::Semaphore,
-    /// Each tenant's backlog as counted after its last turn, and the
-    /// `since` of the webhook it was counted for.
-    backlogs: Mutex<HashMap<TenantId, (OffsetDateTime, OutboxBacklog)>>,
+    hooks: Mutex<HeldHooks>,
+    /// One refresh of the webhooks at a time, so that an older read never
+    /// replaces a newer one.
+    refreshing: tokio::sync::Mutex<()>,
+    counts: Mutex<Counts>,
+    /// When the last round asked what is pending: the next one asks for
+    /// the events dead-lettered since then (less a lease's margin).
+    asked: Mutex<Option<OffsetDateTime>>,
 }
 
 impl Dispatching {
@@ -150,62 +248,80 @@ impl Dispatching {
         Self {
             turns: Mutex::default(),
             slots: tokio::sync::Semaphore::new(policy.in_flight.max(1) as usize),
-            backlogs: Mutex::default(),
+            hooks: Mutex::default(),
+            refreshing: tokio::sync::Mutex::new(()),
+            counts: Mutex::default(),
+            asked: Mutex::default(),
         }
     }
 
+    fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The tenant's backlog counted after its turn, unless its webhook
+    /// changed meanwhile.
     fn counted(&self, tenant: TenantId, since: OffsetDateTime, backlog: OutboxBacklog) {
-        self.backlogs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(tenant, (since, backlog));
-    }
-
-    /// Whether a tenant with a webhook from `since` needs a turn, given
-    /// what of its events is undelivered (`None`: nothing). Only a tenant
-    /// with something due has events to deliver. The others get a turn
-    /// only to be counted (its claim finds nothing), when this process's
-    /// count of them is missing or wrong: never counted (or for another
-    /// `since`) while something is undelivered, or counted with events
-    /// awaiting, or dead, where none are now or the other way round
-    /// (another dispatcher delivered, dead-lettered or leased them). A
-    /// tenant with nothing undelivered is counted at zero without a query.
-    /// A tenant whose awaiting events are all leased or waiting for a retry
-    /// is *not* at zero: it keeps its last count until one is due again.
-    fn wants_turn(
-        &self,
-        tenant: TenantId,
-        since: OffsetDateTime,
-        undelivered: Option<Undelivered>,
-    ) -> bool {
-        if undelivered.is_some_and(|u| u.due) {
-            return true;
-        }
-        let mut backlogs = self.backlogs.lock().unwrap_or_else(PoisonError::into_inner);
-        match (backlogs.get(&tenant), undelivered) {
-            (Some((counted_since, counted)), _) if *counted_since == since => {
-                let (awaiting, dead) = undelivered.map_or((false, false), |u| (u.awaiting, u.dead));
-                (counted.awaiting > 0) != awaiting || (counted.dead > 0) != dead
-            }
-            (_, None) => {
-                backlogs.insert(tenant, (since, OutboxBacklog::default()));
-                false
-            }
-            (_, Some(_)) => true,
+        let hooks = self.hooks.lock().unwrap_or_else(PoisonError::into_inner);
+        if hooks
+            .by_tenant
+            .get(&tenant)
+            .is_some_and(|h| h.hook.since == since)
+        {
+            self.counts().set(tenant, since, backlog);
         }
     }
 
-    /// The sum over `tenants` (those with a webhook now); the others'
-    /// counts are forgotten.
-    fn total(&self, tenants: &HashSet<TenantId>) -> OutboxBacklog {
-        let mut backlogs = self.backlogs.lock().unwrap_or_else(PoisonError::into_inner);
-        backlogs.retain(|tenant, _| tenants.contains(tenant));
-        backlogs
-            .values()
-            .fold(OutboxBacklog::default(), |sum, (_, b)| OutboxBacklog {
-                awaiting: sum.awaiting + b.awaiting,
-                dead: sum.dead + b.dead,
-            })
+    /// The instant from which this round asks for dead letters: the last
+    /// round's question, less `margin` for transactions that committed
+    /// after it with an earlier time.
+    fn dead_since(&self, now: OffsetDateTime, margin: time::Duration) -> OffsetDateTime {
+        let mut asked = self.asked.lock().unwrap_or_else(PoisonError::into_inner);
+        let last = asked.map_or(now, |last| last.min(now));
+        *asked = Some(now);
+        last - margin
+    }
+
+    /// Whether a tenant with a webhook needs a turn, and if so whether it
+    /// has pending events older than its webhook to pass over first. Only
+    /// a tenant with something due has events to deliver. The others get
+    /// a turn only to be counted (its claim finds nothing), when this
+    /// process's count of them is missing or wrong: never counted (or for
+    /// another `since`) while something is undelivered, or counted with
+    /// events awaiting where none are now or the other way round, or with
+    /// no dead letters where one was dead-lettered lately (another
+    /// dispatcher delivered, dead-lettered or leased them). A tenant with
+    /// nothing undelivered is counted at zero without a query. A tenant
+    /// whose awaiting events are all leased or waiting for a retry is
+    /// *not* at zero: it keeps its last count until one is due again.
+    fn wants_turn(&self, tenant: TenantId, known: &Known<'_>) -> Option<bool> {
+        let pending = known.pending;
+        let pass = pending
+            .and_then(|p| p.oldest)
+            .is_some_and(|oldest| oldest < known.since);
+        let due = pending.is_some_and(|p| p.due);
+        let mut counts = self.counts();
+        let wanted = match (known.full, counts.counted(tenant, known.since)) {
+            (Some(full), _) => match full {
+                Some(_) => true,
+                None if pass => true,
+                None => {
+                    counts.set(tenant, known.since, OutboxBacklog::default());
+                    false
+                }
+            },
+            (None, Some(counted)) => {
+                let awaiting = pending.is_some_and(|p| p.oldest.is_some());
+                let dead_lately = pending.is_some_and(|p| p.dead_lately);
+                due || pass
+                    || (counted.awaiting > 0) != awaiting
+                    || (dead_lately && counted.dead == 0)
+            }
+            // Not counted and not asked in full (its webhook changed during
+            // the round): asked in full at the next round.
+            (None, None) => due || pass,
+        };
+        wanted.then_some(pass)
     }
 
     /// The tenant's turn, unless a turn of an earlier round still runs.
@@ -345,6 +461,7 @@ impl Events {
         self.settings
             .put_setting(&scope, WEBHOOK_SETTING, Some(value), journal)
             .await?;
+        self.caches.forget_tenant_id(scope.tenant_id());
         Ok(hook)
     }
 
@@ -360,6 +477,7 @@ impl Events {
         self.settings
             .put_setting(&scope, WEBHOOK_SETTING, None, journal)
             .await?;
+        self.caches.forget_tenant_id(scope.tenant_id());
         Ok(())
     }
 
@@ -419,6 +537,123 @@ impl Events {
             .map_err(|e| ServiceError::internal(format!("stored webhook setting: {e}")))
     }
 
+    /// Every tenant's webhook, as held in memory: read in full at the
+    /// first round, after changes may have been missed, and every
+    /// [`WEBHOOKS_RELOAD`]; otherwise only the tenants that changed since
+    /// the last round are read again (see [`TenantCaches::webhook_changed`]).
+    async fn webhooks(&self) -> Result<Arc<Hooks>, ServiceError> {
+        let _one_at_a_time = self.dispatching.refreshing.lock().await;
+        let stale = self.caches.take_stale_webhooks();
+        let held = self
+            .dispatching
+            .hooks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .loaded_at;
+        if stale.all || held.is_none_or(|at| at.elapsed() >= WEBHOOKS_RELOAD) {
+            let read = self.read_webhooks().await;
+            let hooks = read.inspect_err(|_| self.caches.webhook_changed(None))?;
+            let hooks = Arc::new(hooks);
+            let mut counts = self.dispatching.counts();
+            let gone: Vec<TenantId> = counts
+                .by_tenant
+                .keys()
+                .chain(counts.uncounted.iter())
+                .filter(|t| !hooks.contains_key(t))
+                .copied()
+                .collect();
+            for tenant in gone {
+                counts.forget(tenant);
+            }
+            for (tenant, hooked) in hooks.iter() {
+                counts.hooked(*tenant, Some(&hooked.hook));
+            }
+            drop(counts);
+            let mut held = self
+                .dispatching
+                .hooks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            *held = HeldHooks {
+                by_tenant: hooks.clone(),
+                loaded_at: Some(std::time::Instant::now()),
+            };
+            return Ok(hooks);
+        }
+        let mut changed = Vec::with_capacity(stale.tenants.len());
+        for tenant in &stale.tenants {
+            match self.fresh_webhook(*tenant).await {
+                Ok(hooked) => changed.push((*tenant, hooked)),
+                Err(err) => {
+                    for tenant in &stale.tenants {
+                        self.caches.webhook_changed(Some(*tenant));
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        let mut held = self
+            .dispatching
+            .hooks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !changed.is_empty() {
+            let hooks = Arc::make_mut(&mut held.by_tenant);
+            let mut counts = self.dispatching.counts();
+            for (tenant, hooked) in changed {
+                counts.hooked(tenant, hooked.as_ref().map(|h| &h.hook));
+                match hooked {
+                    Some(hooked) => hooks.insert(tenant, hooked),
+                    None => hooks.remove(&tenant),
+                };
+            }
+        }
+        Ok(held.by_tenant.clone())
+    }
+
+    /// Every tenant's webhook, in one query.
+    async fn read_webhooks(&self) -> Result<Hooks, ServiceError> {
+        let mut hooks = HashMap::new();
+        for (tenant, slug, value) in self
+            .settings
+            .setting_across_tenants(WEBHOOK_SETTING)
+            .await?
+        {
+            match serde_json::from_value::<Webhook>(value) {
+                Ok(hook) => {
+                    hooks.insert(tenant, Hooked { slug, hook });
+                }
+                Err(err) => {
+                    tracing::error!(tenant = %slug, error = %err, "unreadable webhook setting; skipped");
+                }
+            }
+        }
+        Ok(hooks)
+    }
+
+    /// The tenant's webhook as stored now (`None`: none, or the tenant is
+    /// gone, or its setting is unreadable).
+    async fn fresh_webhook(&self, tenant: TenantId) -> Result<Option<Hooked>, ServiceError> {
+        let claim = TenantClaim::Id(tenant);
+        let Some(row) = self.caches.resolve(self.registry.as_ref(), &claim).await? else {
+            return Ok(None);
+        };
+        let scope = TenantScope::new(tenant);
+        let Some(value) = self.settings.get_setting(&scope, WEBHOOK_SETTING).await? else {
+            return Ok(None);
+        };
+        match serde_json::from_value::<Webhook>(value) {
+            Ok(hook) => Ok(Some(Hooked {
+                slug: row.slug,
+                hook,
+            })),
+            Err(err) => {
+                tracing::error!(tenant = %row.slug, error = %err, "unreadable webhook setting; skipped");
+                Ok(None)
+            }
+        }
+    }
+
     /// One round of delivery: every tenant with a webhook and events due
     /// gets a turn at them, all turns at once (bounded by the delivery
     /// slots), unless a turn of an earlier round still runs for it. Safe on
@@ -427,68 +662,111 @@ impl Events {
     /// waiting for the last, so no tenant's slow receiver holds up the
     /// others.
     ///
-    /// A round costs two queries whatever the number of tenants with a
-    /// webhook (those tenants, then which of them have undelivered events),
-    /// and a turn for each tenant with events due; a tenant with nothing
-    /// due costs a turn only when this process's count of its backlog must
-    /// be corrected (see [`Dispatching::wants_turn`]).
+    /// The webhooks are held in memory (see [`Events::webhooks`]), and a
+    /// round asks one question across tenants: which have events pending
+    /// (or one dead-lettered lately). Its cost grows with those tenants,
+    /// and with the tenants whose count this process holds with events
+    /// awaiting, never with the tenants that have nothing pending; a tenant
+    /// with a webhook this process never counted is asked about in full
+    /// once more (the first round asks about every one). A tenant with
+    /// events due gets a turn; one with nothing due only when this
+    /// process's count of its backlog must be corrected (see
+    /// [`Dispatching::wants_turn`]). Pending events that will never be
+    /// delivered — of a tenant without a webhook, or older than its
+    /// webhook's `since` — are passed over (see
+    /// [`coffer_ports::EventOutbox::pass_over`]), so that they are no
+    /// longer pending.
     ///
     /// # Errors
-    /// Only when the tenants with a webhook, or which of them have
-    /// undelivered events, cannot be read (the database down); a tenant whose turn
-    /// fails is logged and counted, a failed delivery is recorded and
-    /// retried later.
+    /// Only when the webhooks, or which tenants have pending events, cannot
+    /// be read (the database down); a tenant whose turn fails is logged
+    /// and counted, a failed delivery is recorded and retried later.
     pub async fn dispatch_events(&self) -> Result<DispatchReport, ServiceError> {
-        let mut report = DispatchReport::default();
-        let mut turns = FuturesUnordered::new();
-        let mut with_webhook = HashSet::new();
-        let mut hooked = Vec::new();
-        // One query for the tenants with a webhook, not one per tenant.
-        for (tenant, slug, value) in self
-            .settings
-            .setting_across_tenants(WEBHOOK_SETTING)
-            .await?
-        {
-            with_webhook.insert(tenant);
-            match serde_json::from_value::<Webhook>(value) {
-                Ok(hook) => hooked.push((tenant, slug, hook)),
-                Err(err) => {
-                    tracing::error!(tenant = %slug, error = %err, "unreadable webhook setting; skipped");
-                }
-            }
-        }
-        // One question for those of them with undelivered events.
-        let undelivered: HashMap<TenantId, Undelivered> = if hooked.is_empty() {
-            HashMap::new()
-        } else {
-            let subscribers: Vec<Subscriber> = hooked
+        let hooks = self.webhooks().await?;
+        let now = self.clock.now();
+        let dead_since = self
+            .dispatching
+            .dead_since(now, to_time(self.config.delivery.lease));
+        let (uncounted, mut candidates): (Vec<Subscriber>, HashSet<TenantId>) = {
+            let counts = self.dispatching.counts();
+            let uncounted = counts
+                .uncounted
                 .iter()
-                .map(|(tenant, _, hook)| Subscriber {
-                    tenant: *tenant,
-                    since: hook.since,
+                .filter_map(|tenant| {
+                    hooks.get(tenant).map(|h| Subscriber {
+                        tenant: *tenant,
+                        since: h.hook.since,
+                    })
                 })
                 .collect();
-            self.undelivered
-                .undelivered_events(self.clock.now(), &subscribers)
-                .await?
-                .into_iter()
-                .map(|u| (u.tenant, u))
-                .collect()
+            (uncounted, counts.awaiting.clone())
         };
-        for (tenant, slug, hook) in hooked {
+        let subscribed: Arc<dyn Subscribed> = hooks.clone();
+        let asked_in_full = async {
+            if uncounted.is_empty() {
+                Ok(Vec::new())
+            } else {
+                self.undelivered.undelivered_events(now, &uncounted).await
+            }
+        };
+        let (pending, full) = futures::future::try_join(
+            self.undelivered.pending_events(now, dead_since, subscribed),
+            asked_in_full,
+        )
+        .await?;
+        let pending: HashMap<TenantId, Pending> =
+            pending.into_iter().map(|p| (p.tenant, p)).collect();
+        let full: HashMap<TenantId, Undelivered> =
+            full.into_iter().map(|u| (u.tenant, u)).collect();
+        let in_full: HashSet<TenantId> = uncounted.iter().map(|s| s.tenant).collect();
+        candidates.extend(pending.keys().copied());
+        candidates.extend(in_full.iter().copied());
+
+        let mut report = DispatchReport::default();
+        let mut turns = FuturesUnordered::new();
+        for tenant in candidates {
+            let found = pending.get(&tenant);
+            let Some(hooked) = hooks.get(&tenant) else {
+                // Pending events of a tenant without a webhook: passed over.
+                if found.is_some_and(|p| p.oldest.is_some()) {
+                    let Some(turn) = self.dispatching.turn(tenant) else {
+                        continue;
+                    };
+                    turns.push(
+                        async move {
+                            let outcome = self.pass_over_unhooked(tenant).await;
+                            drop(turn);
+                            (tenant.to_string(), outcome)
+                        }
+                        .boxed(),
+                    );
+                }
+                continue;
+            };
             let Some(turn) = self.dispatching.turn(tenant) else {
                 report.busy += 1;
                 continue;
             };
-            let found = undelivered.get(&tenant).copied();
-            if !self.dispatching.wants_turn(tenant, hook.since, found) {
+            let known = Known {
+                since: hooked.hook.since,
+                pending: found,
+                full: in_full
+                    .contains(&tenant)
+                    .then(|| full.get(&tenant).copied()),
+            };
+            let Some(pass) = self.dispatching.wants_turn(tenant, &known) else {
                 continue;
-            }
-            turns.push(async move {
-                let outcome = self.dispatch_tenant(tenant, &slug, &hook).await;
-                drop(turn);
-                (slug, outcome)
-            });
+            };
+            turns.push(
+                async move {
+                    let outcome = self
+                        .dispatch_tenant(tenant, &hooked.slug, &hooked.hook, pass)
+                        .await;
+                    drop(turn);
+                    (hooked.slug.to_string(), outcome)
+                }
+                .boxed(),
+            );
         }
         while let Some((slug, outcome)) = turns.next().await {
             match outcome {
@@ -499,17 +777,44 @@ impl Events {
                 }
             }
         }
-        report.backlog = self.dispatching.total(&with_webhook);
+        report.backlog = self.dispatching.counts().sum;
         Ok(report)
     }
 
-    /// A tenant's turn: up to [`DeliveryPolicy::batch`] due events, in
+    /// Pass over the pending events of a tenant without a webhook in
+    /// memory, after reading its webhook again: those before its `since`
+    /// if it has one after all (held from the next round on), else those
+    /// older than [`DeliveryPolicy::settle`] — a webhook set meanwhile
+    /// has a `since` after them, as its transaction takes less than that.
+    async fn pass_over_unhooked(&self, tenant: TenantId) -> Result<DispatchReport, ServiceError> {
+        let asked = self.clock.now();
+        let claim = TenantClaim::Id(tenant);
+        let Some(row) = self.caches.resolve(self.registry.as_ref(), &claim).await? else {
+            return Ok(DispatchReport::default());
+        };
+        let scope = TenantScope::new(tenant);
+        let before = match self.stored_webhook(&scope).await? {
+            Some(hook) => {
+                self.caches.webhook_changed(Some(tenant));
+                hook.since
+            }
+            None => asked - to_time(self.config.delivery.settle),
+        };
+        let data = self.tenant_data.tenant_data(&row).await?;
+        let passed = data.events.pass_over(&scope, before).await?;
+        tracing::debug!(tenant = %row.slug, passed, "events that will never be delivered passed over");
+        Ok(DispatchReport::default())
+    }
+
+    /// A tenant's turn: its events older than its webhook passed over when
+    /// `pass`, then up to [`DeliveryPolicy::batch`] due events, in
     /// [`DeliveryPolicy::per_tenant`] lanes.
     async fn dispatch_tenant(
         &self,
         tenant: TenantId,
         slug: &TenantSlug,
         hook: &Webhook,
+        pass: bool,
     ) -> Result<DispatchReport, ServiceError> {
         // Where its events are: the tenant row says (cached, as on the
         // request path).
@@ -527,6 +832,9 @@ impl Events {
             hook,
             left: AtomicU32::new(self.config.delivery.batch),
         };
+        if pass {
+            data.events.pass_over(&turn.scope, hook.since).await?;
+        }
         let lanes = self.config.delivery.per_tenant.max(1);
         let mut report = DispatchReport::default();
         for lane in futures::future::join_all((0..lanes).map(|_| self.lane(&turn))).await {

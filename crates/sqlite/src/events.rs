@@ -6,23 +6,98 @@ use async_trait::async_trait;
 use coffer_domain::PageCursor;
 use coffer_ports::{
     DeliveryOutcome, Event, EventClaim, EventOutbox, Journal, MetadataError, OutboxBacklog, Page,
-    Subscriber, TenantScope, Undelivered, UndeliveredEvents, fetch_size,
+    Pending, Subscribed, Subscriber, TenantScope, Undelivered, UndeliveredEvents, fetch_size,
 };
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::SqliteError;
 use crate::journal::JournalRows;
-use crate::rows::{EventRow, id, ns};
+use crate::rows::{EventRow, id, ns, time_of, uuid_of};
 use crate::schema::outbox::dsl as o;
 use crate::store::SqliteMetadataStore;
+
+/// Events a dispatcher may still deliver: not delivered, dead or passed
+/// over (the predicate of the partial indexes `outbox_awaiting` and
+/// `outbox_due`).
+fn pending()
+-> Box<dyn BoxableExpression<crate::schema::outbox::table, diesel::sqlite::Sqlite, SqlType = Bool>>
+{
+    Box::new(
+        o::published_at
+            .is_null()
+            .and(o::dead_at.is_null())
+            .and(o::passed_at.is_null()),
+    )
+}
 
 /// SQLite runs in the process, so there is no round trip to save: one
 /// read transaction asks each subscriber in turn, each an index range of
 /// its own (on `outbox_awaiting`, then `outbox_dead`).
 #[async_trait]
 impl UndeliveredEvents for SqliteMetadataStore {
+    /// The pending tenants one after the other, each the first entry of
+    /// `outbox_awaiting` past the last one found (a loose index scan), its
+    /// due probe on `outbox_due`; the dead ones a range of
+    /// `outbox_dead_lately`.
+    async fn pending_events(
+        &self,
+        now: OffsetDateTime,
+        dead_since: OffsetDateTime,
+        _subscribed: std::sync::Arc<dyn Subscribed>,
+    ) -> Result<Vec<Pending>, MetadataError> {
+        let (now, dead_since) = (ns(now)?, ns(dead_since)?);
+        let rows = self
+            .read(move |conn| {
+                let pending = || o::outbox.filter(pending());
+                let mut found = Vec::new();
+                let mut last: Option<String> = None;
+                loop {
+                    let mut next = pending()
+                        .select((o::tenant_id, o::created_at))
+                        .order((o::tenant_id.asc(), o::created_at.asc()))
+                        .limit(1)
+                        .into_boxed();
+                    if let Some(last) = last {
+                        next = next.filter(o::tenant_id.gt(last));
+                    }
+                    let Some((tenant, oldest)) = next.first::<(String, i64)>(conn).optional()?
+                    else {
+                        break;
+                    };
+                    let due: bool = diesel::select(diesel::dsl::exists(
+                        pending()
+                            .filter(o::tenant_id.eq(tenant.clone()))
+                            .filter(o::next_attempt_at.le(now)),
+                    ))
+                    .get_result(conn)?;
+                    found.push((tenant.clone(), Some(oldest), due, false));
+                    last = Some(tenant);
+                }
+                let dead: Vec<String> = o::outbox
+                    .select(o::tenant_id)
+                    .filter(o::dead_at.ge(dead_since))
+                    .distinct()
+                    .load(conn)?;
+                found.extend(dead.into_iter().map(|t| (t, None, false, true)));
+                Ok(found)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(tenant, oldest, due, dead_lately)| {
+                Ok(Pending {
+                    tenant: coffer_domain::TenantId::from_uuid(uuid_of(&tenant, "outbox tenant")?),
+                    oldest: oldest.map(time_of).transpose()?,
+                    due,
+                    dead_lately,
+                })
+            })
+            .collect::<Result<_, SqliteError>>()
+            .map_err(Into::into)
+    }
+
     async fn undelivered_events(
         &self,
         now: OffsetDateTime,
@@ -127,8 +202,7 @@ impl EventOutbox for SqliteMetadataStore {
                 let due: Vec<String> = o::outbox
                     .select(o::id)
                     .filter(o::tenant_id.eq(&tenant))
-                    .filter(o::published_at.is_null())
-                    .filter(o::dead_at.is_null())
+                    .filter(pending())
                     .filter(o::next_attempt_at.le(now))
                     .filter(o::created_at.ge(since))
                     .order((o::created_at.asc(), o::id.asc()))
@@ -164,11 +238,7 @@ impl EventOutbox for SqliteMetadataStore {
                         .filter(o::tenant_id.eq(tenant.clone()))
                         .filter(o::created_at.ge(since))
                 };
-                let awaiting = of_tenant()
-                    .filter(o::published_at.is_null())
-                    .filter(o::dead_at.is_null())
-                    .count()
-                    .get_result(conn)?;
+                let awaiting = of_tenant().filter(pending()).count().get_result(conn)?;
                 let dead = of_tenant()
                     .filter(o::dead_at.is_not_null())
                     .count()
@@ -180,6 +250,28 @@ impl EventOutbox for SqliteMetadataStore {
             awaiting: u64::try_from(awaiting).unwrap_or(0),
             dead: u64::try_from(dead).unwrap_or(0),
         })
+    }
+
+    async fn pass_over(
+        &self,
+        scope: &TenantScope,
+        before: OffsetDateTime,
+    ) -> Result<u64, MetadataError> {
+        let tenant = id(scope.tenant_id().as_uuid());
+        let (before, now) = (ns(before)?, ns(OffsetDateTime::now_utc())?);
+        let passed = self
+            .write(move |conn| {
+                Ok(diesel::update(
+                    o::outbox
+                        .filter(o::tenant_id.eq(&tenant))
+                        .filter(pending())
+                        .filter(o::created_at.lt(before)),
+                )
+                .set(o::passed_at.eq(Some(now)))
+                .execute(conn)?)
+            })
+            .await?;
+        Ok(u64::try_from(passed).unwrap_or(0))
     }
 
     async fn record_delivery(

@@ -155,6 +155,7 @@ diesel::table! {
         next_attempt_at -> BigInt,
         last_error -> Nullable<Text>,
         dead_at -> Nullable<BigInt>,
+        passed_at -> Nullable<BigInt>,
     }
 }
 

@@ -6,7 +6,7 @@
 use coffer_domain::{Filename, PageCursor, Role};
 use coffer_ports::{
     DeliveryOutcome, Event, EventClaim, FilePatch, MetadataErrorKind, MetadataPorts, OutboxBacklog,
-    Subscriber, Undelivered,
+    Pending, Subscriber, Undelivered,
 };
 use serde_json::json;
 
@@ -24,6 +24,7 @@ macro_rules! event_outbox_contract {
             events_are_claimed_leased_and_settled,
             a_journal_of_a_change_elsewhere_is_recorded_in_its_tenant,
             undelivered_events_are_found_across_tenants,
+            pending_events_are_found_and_passed_over,
         );
     };
 }
@@ -270,6 +271,48 @@ pub async fn a_journal_of_a_change_elsewhere_is_recorded_in_its_tenant(ports: Me
     );
 }
 
+/// A tenant of each of `names`, every one but `quiet` with an event at 10
+/// (in its own data: its own database, where it has one).
+async fn with_an_event<'a>(
+    ports: &MetadataPorts,
+    names: &[&'a str],
+) -> std::collections::HashMap<&'a str, coffer_domain::Tenant> {
+    let mut tenants = std::collections::HashMap::new();
+    for name in names {
+        let t = tenant(ports, name).await;
+        if *name != "quiet" {
+            data(ports, &t)
+                .await
+                .events
+                .record_journal(&scope(&t), change("file.updated", None, 10, true))
+                .await
+                .unwrap();
+        }
+        tenants.insert(*name, t);
+    }
+    tenants
+}
+
+/// `answers` as `(name, what)` by `row`, named after their tenant (one
+/// of `names`), sorted.
+fn by_name<'a, T, W: Ord>(
+    answers: Vec<T>,
+    names: &[&'a str],
+    tenants: &std::collections::HashMap<&str, coffer_domain::Tenant>,
+    row: impl Fn(T) -> (coffer_domain::TenantId, W),
+) -> Vec<(&'a str, W)> {
+    let mut found: Vec<(&'a str, W)> = answers
+        .into_iter()
+        .map(|answer| {
+            let (id, what) = row(answer);
+            let name = names.iter().find(|name| tenants[**name].id == id).unwrap();
+            (*name, what)
+        })
+        .collect();
+    found.sort();
+    found
+}
+
 /// The dispatcher's one question per round: of the tenants asked about
 /// (each with its webhook's `since`), those with undelivered events —
 /// awaiting (due, leased or waiting for a retry) or dead — and never those
@@ -286,20 +329,7 @@ pub async fn undelivered_events_are_found_across_tenants(ports: MetadataPorts) {
         "unasked",
         "quiet",
     ];
-    let mut tenants = std::collections::HashMap::new();
-    for name in names {
-        let t = tenant(&ports, name).await;
-        if name != "quiet" {
-            // In the tenant's own data (its own database, where it has one).
-            data(&ports, &t)
-                .await
-                .events
-                .record_journal(&scope(&t), change("file.updated", None, 10, true))
-                .await
-                .unwrap();
-        }
-        tenants.insert(name, t);
-    }
+    let tenants = with_an_event(&ports, &names).await;
     let claim = |lease: i64| EventClaim {
         now: at(100),
         since: at(0),
@@ -348,41 +378,29 @@ pub async fn undelivered_events_are_found_across_tenants(ports: MetadataPorts) {
     let found = |now: i64| {
         let (ports, asked, tenants) = (&ports, &asked, &tenants);
         async move {
-            let mut found: Vec<(&str, bool, bool, bool)> = ports
-                .undelivered
-                .undelivered_events(at(now), asked)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|u: Undelivered| {
-                    let name = names
-                        .iter()
-                        .find(|name| tenants[*name].id == u.tenant)
-                        .unwrap();
-                    (*name, u.awaiting, u.due, u.dead)
-                })
-                .collect();
-            found.sort();
-            found
+            let answer = ports.undelivered.undelivered_events(at(now), asked).await;
+            by_name(answer.unwrap(), &names, tenants, |u: Undelivered| {
+                (u.tenant, (u.awaiting, u.due, u.dead))
+            })
         }
     };
     // (tenant, awaiting, due, dead)
     assert_eq!(
         found(200).await,
         vec![
-            ("dead", false, false, true),
-            ("due", true, true, false),
-            ("leased", true, false, false),
-            ("retrying", true, false, false),
+            ("dead", (false, false, true)),
+            ("due", (true, true, false)),
+            ("leased", (true, false, false)),
+            ("retrying", (true, false, false)),
         ]
     );
     assert_eq!(
         found(5000).await,
         vec![
-            ("dead", false, false, true),
-            ("due", true, true, false),
-            ("leased", true, true, false),
-            ("retrying", true, true, false),
+            ("dead", (false, false, true)),
+            ("due", (true, true, false)),
+            ("leased", (true, true, false)),
+            ("retrying", (true, true, false)),
         ],
         "due again once the lease ends and at the retry time"
     );
@@ -394,4 +412,116 @@ pub async fn undelivered_events_are_found_across_tenants(ports: MetadataPorts) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// The dispatcher's question at every round: the tenants with events it
+/// may still deliver (not delivered, dead or passed over) — the oldest of
+/// them and whether one is due — and those with an event dead-lettered
+/// lately; never those whose events are delivered, dead long ago, passed
+/// over, or who have none. Passing over takes a tenant's pending events
+/// older than the instant given off that list (and off its claims and
+/// backlog), once, and keeps them listed for polling.
+pub async fn pending_events_are_found_and_passed_over(ports: MetadataPorts) {
+    use DeliveryOutcome::{Dead, Delivered, Retry};
+    let names = ["due", "retrying", "delivered", "dead", "passed", "quiet"];
+    let tenants = with_an_event(&ports, &names).await;
+    let claim = EventClaim {
+        now: at(100),
+        since: at(0),
+        lease: time::Duration::seconds(60),
+        limit: 10,
+    };
+    for (name, outcome) in [
+        (
+            "retrying",
+            Retry {
+                error: "refused".into(),
+                retry_at: at(500),
+            },
+        ),
+        ("delivered", Delivered { at: at(101) }),
+        (
+            "dead",
+            Dead {
+                error: "gone".into(),
+                at: at(101),
+            },
+        ),
+    ] {
+        let t = &tenants[name];
+        let outbox = data(&ports, t).await.events.clone();
+        let claimed = outbox.claim_events(&scope(t), &claim).await.unwrap();
+        assert_eq!(claimed.len(), 1, "{name}");
+        outbox
+            .record_delivery(&scope(t), claimed[0].id, outcome)
+            .await
+            .unwrap();
+    }
+    let subscribed: std::sync::Arc<dyn coffer_ports::Subscribed> = std::sync::Arc::new(
+        tenants
+            .values()
+            .map(|t| t.id)
+            .collect::<std::collections::HashSet<_>>(),
+    );
+    let found = |dead_since: i64| {
+        let (ports, tenants, subscribed) = (&ports, &tenants, subscribed.clone());
+        async move {
+            let answer = ports
+                .undelivered
+                .pending_events(at(200), at(dead_since), subscribed)
+                .await;
+            by_name(answer.unwrap(), &names, tenants, |p: Pending| {
+                (p.tenant, (p.oldest, p.due, p.dead_lately))
+            })
+        }
+    };
+    // (tenant, oldest, due, dead lately)
+    assert_eq!(
+        found(100).await,
+        vec![
+            ("dead", (None, false, true)),
+            ("due", (Some(at(10)), true, false)),
+            ("passed", (Some(at(10)), true, false)),
+            ("retrying", (Some(at(10)), false, false)),
+        ]
+    );
+    assert_eq!(
+        found(102).await,
+        vec![
+            ("due", (Some(at(10)), true, false)),
+            ("passed", (Some(at(10)), true, false)),
+            ("retrying", (Some(at(10)), false, false)),
+        ],
+        "dead-lettered before the instant asked"
+    );
+
+    let passed = &tenants["passed"];
+    let outbox = data(&ports, passed).await.events.clone();
+    let pass = |before: i64| {
+        let outbox = outbox.clone();
+        async move { outbox.pass_over(&scope(passed), at(before)).await.unwrap() }
+    };
+    assert_eq!(pass(10).await, 0, "not older than the instant given");
+    assert_eq!(pass(20).await, 1);
+    assert_eq!(pass(20).await, 0, "passed over once");
+    assert_eq!(
+        found(102).await,
+        vec![
+            ("due", (Some(at(10)), true, false)),
+            ("retrying", (Some(at(10)), false, false)),
+        ]
+    );
+    assert!(
+        outbox
+            .claim_events(&scope(passed), &claim)
+            .await
+            .unwrap()
+            .is_empty(),
+        "never claimed"
+    );
+    assert_eq!(
+        outbox.backlog(&scope(passed), at(0)).await.unwrap(),
+        OutboxBacklog::default()
+    );
+    assert_eq!(events(&ports, passed).await.len(), 1, "still polled");
 }

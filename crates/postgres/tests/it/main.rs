@@ -4,6 +4,7 @@
 
 mod audit_chain;
 mod contract;
+mod dispatch;
 mod jobs;
 mod migrations;
 mod reservations;

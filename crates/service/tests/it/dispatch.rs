@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use coffer_domain::{TenantStatus, webhook};
-use coffer_ports::{DeliveryOutcome, Event, TenantScope, WebhookRequest};
-use coffer_service::DeliveryPolicy;
+use coffer_ports::{DeliveryOutcome, Event, Pending, TenantChange, TenantScope, WebhookRequest};
+use coffer_service::{DeliveryPolicy, TenantCaches};
 use serde_json::json;
 
 use crate::support::*;
@@ -290,7 +290,7 @@ fn two_tenants(
     slow: &coffer_domain::Tenant,
     fast: &coffer_domain::Tenant,
     in_flight: u32,
-) -> (coffer_service::Events, Due, Sent, Hooked) {
+) -> (coffer_service::Events, Due, Sent, Hooked, Arc<TenantCaches>) {
     let mut fx = EventsFx::default();
     fx.config.delivery = DeliveryPolicy {
         in_flight,
@@ -300,8 +300,10 @@ fn two_tenants(
     let hooks: Vec<_> = rows.iter().map(webhook_row).collect();
     let hooked: Hooked = Arc::new(Mutex::new(vec![slow.id, fast.id]));
     let with_hook = hooked.clone();
+    let stored = hooks.clone();
     fx.settings
         .expect_setting_across_tenants()
+        .times(1)
         .returning(move |_| {
             let with_hook = with_hook.lock().unwrap();
             Ok(hooks
@@ -309,6 +311,18 @@ fn two_tenants(
                 .filter(|(id, _, _)| with_hook.contains(id))
                 .cloned()
                 .collect())
+        });
+    // A tenant's webhook read again after it changed.
+    let with_hook = hooked.clone();
+    fx.settings
+        .expect_get_setting()
+        .returning(move |scope, key| {
+            assert_eq!(key, "webhook");
+            let tenant = scope.tenant_id();
+            Ok(stored
+                .iter()
+                .find(|(id, _, _)| *id == tenant && with_hook.lock().unwrap().contains(id))
+                .map(|(_, _, hook)| hook.clone()))
         });
     registry_knows(&mut fx, &rows);
     let due: Due = Arc::default();
@@ -333,6 +347,7 @@ fn two_tenants(
         sent: sent.clone(),
     };
     let config = fx.config.0.clone();
+    let caches = caches(&config);
     let events = coffer_service::Events::new(
         Arc::new(fx.registry),
         Arc::new(fx.settings),
@@ -344,13 +359,13 @@ fn two_tenants(
             None,
             None,
         ),
-        Arc::new(AllDue),
+        Arc::new(AllDue::default()),
         Arc::new(sender),
-        caches(&config),
+        caches.clone(),
         clock(),
         Arc::new(config),
     );
-    (events, due, sent, hooked)
+    (events, due, sent, hooked, caches)
 }
 
 fn sent_to(sent: &Sent, tenant: &coffer_domain::Tenant) -> Vec<String> {
@@ -391,7 +406,7 @@ async fn run_until_sent(
 #[tokio::test]
 async fn a_stuck_receiver_delays_only_its_own_tenant() {
     let (slow, fast) = (tenant(TenantStatus::Active), tenant(TenantStatus::Active));
-    let (events, due, sent, _) = two_tenants(&slow, &fast, 64);
+    let (events, due, sent, _, _) = two_tenants(&slow, &fast, 64);
     let (slow_events, first) = (vec![event(&slow, 0), event(&slow, 0)], event(&fast, 0));
     due.lock().unwrap().insert(slow.id, slow_events.clone());
     due.lock().unwrap().insert(fast.id, vec![first.clone()]);
@@ -425,14 +440,18 @@ async fn a_stuck_receiver_delays_only_its_own_tenant() {
 #[tokio::test]
 async fn deliveries_in_flight_are_bounded_over_all_tenants() {
     let (slow, fast) = (tenant(TenantStatus::Active), tenant(TenantStatus::Active));
-    let (events, due, sent, hooked) = two_tenants(&slow, &fast, 1);
+    let (events, due, sent, hooked, caches) = two_tenants(&slow, &fast, 1);
     hooked.lock().unwrap().retain(|id| *id == slow.id);
     due.lock().unwrap().insert(slow.id, vec![event(&slow, 0)]);
 
     let mut stuck = Box::pin(events.dispatch_events());
     run_until_sent(&mut stuck, &sent, &slow).await;
-    // The other tenant sets its webhook and has an event due.
+    // The other tenant sets its webhook (this process hears of it) and has
+    // an event due.
     hooked.lock().unwrap().push(fast.id);
+    caches
+        .follow_changes(Arc::new(Feed(vec![TenantChange::Tenant(fast.id)])))
+        .await;
     let waiting = event(&fast, 0);
     due.lock().unwrap().insert(fast.id, vec![waiting.clone()]);
     let mut next = Box::pin(events.dispatch_events());
@@ -452,39 +471,46 @@ async fn deliveries_in_flight_are_bounded_over_all_tenants() {
     assert_eq!(sent_to(&sent, &fast), [waiting.id.to_string()]);
 }
 
-/// `n` tenants with a webhook set in 2020, as the settings answer them.
+/// `n` tenants with a webhook set in 2020, as the settings answer them
+/// (read once, however many rounds run).
 fn hooked_tenants(fx: &mut EventsFx, n: usize) -> Vec<coffer_domain::Tenant> {
     let tenants: Vec<_> = (0..n).map(|_| tenant(TenantStatus::Active)).collect();
     let answered = tenants.clone();
     fx.settings
         .expect_setting_across_tenants()
+        .times(1)
         .returning(move |_| Ok(answered.iter().map(webhook_row).collect()));
     registry_knows(fx, &tenants);
     tenants
 }
 
-/// The store's answers to the rounds' questions about undelivered events,
-/// one per round, each checked to ask about every tenant with a webhook.
-fn undelivered_by_round(
+/// The store's answers to the rounds' questions: at the first round only,
+/// what is undelivered for every tenant with a webhook (none counted yet),
+/// asked in full; at every round, what is pending, one answer per round.
+fn asked_by_round(
     fx: &mut EventsFx,
     tenants: usize,
-    rounds: Vec<Vec<coffer_ports::Undelivered>>,
+    in_full: Vec<coffer_ports::Undelivered>,
+    rounds: Vec<Vec<Pending>>,
 ) {
     let mut mock = coffer_ports::MockUndeliveredEvents::new();
-    let rounds = Mutex::new(std::collections::VecDeque::from(rounds));
     mock.expect_undelivered_events()
+        .times(1)
         .returning(move |at, subscribers| {
             assert_eq!(at, now());
-            assert_eq!(
-                subscribers.len(),
-                tenants,
-                "every tenant with a webhook asked"
-            );
+            assert_eq!(subscribers.len(), tenants, "every tenant with a webhook");
             assert!(
                 subscribers
                     .iter()
                     .all(|s| s.since == time::macros::datetime!(2020-01-01 00:00 UTC))
             );
+            Ok(in_full.clone())
+        });
+    let rounds = Mutex::new(std::collections::VecDeque::from(rounds));
+    mock.expect_pending_events()
+        .returning(move |at, dead_since, _| {
+            assert_eq!(at, now());
+            assert!(dead_since < at);
             Ok(rounds
                 .lock()
                 .unwrap()
@@ -508,18 +534,42 @@ fn undelivered(
     }
 }
 
+/// `tenant` has events pending (the oldest a minute old), `due` or not.
+fn pending(tenant: &coffer_domain::Tenant, due: bool) -> Pending {
+    Pending {
+        tenant: tenant.id,
+        oldest: Some(now() - time::Duration::minutes(1)),
+        due,
+        dead_lately: false,
+    }
+}
+
+/// `tenant` had an event dead-lettered lately, and has nothing pending.
+fn dead_lately(tenant: &coffer_domain::Tenant) -> Pending {
+    Pending {
+        tenant: tenant.id,
+        oldest: None,
+        due: false,
+        dead_lately: true,
+    }
+}
+
 #[tokio::test]
 async fn a_round_with_nothing_due_claims_and_counts_for_no_tenant() {
     let mut fx = EventsFx::default();
     hooked_tenants(&mut fx, 1000);
-    // Three rounds, and the store has nothing undelivered for anyone: one
-    // question per round, no tenant looked up, claimed from or counted.
-    undelivered_by_round(&mut fx, 1000, vec![Vec::new(); 3]);
+    // Three rounds, and the store has nothing undelivered for anyone: the
+    // webhooks read once, one question per round (the first also asks
+    // about every tenant in full), no tenant looked up, claimed from or
+    // counted.
+    asked_by_round(&mut fx, 1000, Vec::new(), vec![Vec::new(); 3]);
     fx.resolutions = Some(0);
     fx.registry.checkpoint();
     fx.registry.expect_get_tenant().never();
+    fx.settings.expect_get_setting().never();
     fx.events.expect_claim_events().never();
     fx.events.expect_backlog().never();
+    fx.events.expect_pass_over().never();
     fx.sender.expect_send().never();
     let events = fx.build();
     for _ in 0..3 {
@@ -533,26 +583,29 @@ async fn only_tenants_with_events_due_or_a_wrong_count_get_a_turn() {
     let mut fx = EventsFx::default();
     fx.config.delivery.max_attempts = 3;
     let tenants = hooked_tenants(&mut fx, 1000);
-    let (retried, dead) = (tenants[1].clone(), tenants[2].clone());
-    undelivered_by_round(
+    let (retried, dead, late) = (tenants[1].clone(), tenants[2].clone(), tenants[3].clone());
+    asked_by_round(
         &mut fx,
         1000,
+        // Round 1, never counted by this process: one due (its delivery
+        // fails), one with dead letters only.
         vec![
-            // 1: one due (its delivery fails), one with dead letters only,
-            // never counted by this process.
-            vec![
-                undelivered(&retried, true, true, false),
-                undelivered(&dead, false, false, true),
-            ],
+            undelivered(&retried, true, true, false),
+            undelivered(&dead, false, false, true),
+        ],
+        vec![
+            // 1: what is pending.
+            vec![pending(&retried, true)],
             // 2: the retry waits: nothing due is not a backlog of zero.
-            vec![
-                undelivered(&retried, true, false, false),
-                undelivered(&dead, false, false, true),
-            ],
+            vec![pending(&retried, false)],
             // 3: another instance delivered it: counted again, at zero.
-            vec![undelivered(&dead, false, false, true)],
+            Vec::new(),
             // 4: nothing changed.
-            vec![undelivered(&dead, false, false, true)],
+            Vec::new(),
+            // 5: another instance dead-lettered one of `late`'s events
+            // (counted at zero), and one more of `dead`'s (counted with
+            // dead letters already).
+            vec![dead_lately(&late), dead_lately(&dead)],
         ],
     );
     let due = Mutex::new(vec![event(&retried, 0)]);
@@ -569,11 +622,12 @@ async fn only_tenants_with_events_due_or_a_wrong_count_get_a_turn() {
             assert!(matches!(outcome, DeliveryOutcome::Retry { .. }));
             Ok(())
         });
+    fx.events.expect_pass_over().never();
     let counts = Arc::new(Mutex::new(Vec::new()));
     let log = counts.clone();
     let round = Arc::new(Mutex::new(1));
     let at_round = round.clone();
-    let (r, d) = (retried.id, dead.id);
+    let (r, d, l) = (retried.id, dead.id, late.id);
     fx.events.expect_backlog().returning(move |scope, _| {
         let tenant = scope.tenant_id();
         log.lock().unwrap().push(tenant);
@@ -587,6 +641,10 @@ async fn only_tenants_with_events_due_or_a_wrong_count_get_a_turn() {
             (t, _) if t == d => coffer_ports::OutboxBacklog {
                 awaiting: 0,
                 dead: 2,
+            },
+            (t, 5) if t == l => coffer_ports::OutboxBacklog {
+                awaiting: 0,
+                dead: 1,
             },
             _ => panic!("counted a tenant with nothing undelivered"),
         })
@@ -624,12 +682,91 @@ async fn only_tenants_with_events_due_or_a_wrong_count_get_a_turn() {
     *round.lock().unwrap() = 4;
     let fourth = events.dispatch_events().await.unwrap();
     assert_eq!(fourth.backlog, backlog(0, 2));
+    *round.lock().unwrap() = 5;
+    let fifth = events.dispatch_events().await.unwrap();
+    assert_eq!(fifth.backlog, backlog(0, 3), "dead-lettered elsewhere");
     assert_eq!(
         counts.lock().unwrap().len(),
-        3,
-        "counted in round 1 (both) and round 3 (the one delivered elsewhere) only"
+        4,
+        "counted in round 1 (both), round 3 (the one delivered elsewhere) and round 5 (the one dead-lettered elsewhere) only"
     );
     // Round 1: the due tenant claims its event, then finds none left; the
-    // uncounted one finds none. Round 3: the recounted one finds none.
-    assert_eq!(claimed.lock().unwrap().len(), 4);
+    // uncounted one finds none. Rounds 3 and 5: the recounted one finds none.
+    assert_eq!(claimed.lock().unwrap().len(), 5);
+}
+
+/// Pending events that will never be delivered are passed over, so that
+/// they stop being pending: a tenant with no webhook (read again first)
+/// has those older than the settle time passed over, and is not claimed
+/// from; a tenant with a webhook, those older than its `since`, and then
+/// its turn goes on.
+#[tokio::test]
+async fn events_that_will_never_be_delivered_are_passed_over() {
+    let mut fx = EventsFx::default();
+    let (hooked, unhooked) = (tenant(TenantStatus::Active), tenant(TenantStatus::Active));
+    registry_knows(&mut fx, &[hooked.clone(), unhooked.clone()]);
+    let row = webhook_row(&hooked);
+    fx.settings
+        .expect_setting_across_tenants()
+        .times(1)
+        .returning(move |_| Ok(vec![row.clone()]));
+    let (h, u) = (hooked.id, unhooked.id);
+    fx.settings
+        .expect_get_setting()
+        .times(1)
+        .returning(move |scope, key| {
+            assert_eq!((scope.tenant_id(), key), (u, "webhook"));
+            Ok(None)
+        });
+    let mut mock = coffer_ports::MockUndeliveredEvents::new();
+    // Nothing from the webhook's `since` on.
+    mock.expect_undelivered_events()
+        .times(1)
+        .returning(|_, _| Ok(Vec::new()));
+    mock.expect_pending_events()
+        .times(1)
+        .returning(move |_, _, subscribed| {
+            assert!(subscribed.subscribed(h) && !subscribed.subscribed(u));
+            Ok(vec![
+                Pending {
+                    tenant: h,
+                    oldest: Some(time::macros::datetime!(2019-06-01 00:00 UTC)),
+                    due: true,
+                    dead_lately: false,
+                },
+                pending(&unhooked, true),
+            ])
+        });
+    fx.undelivered = Some(mock);
+    let passed = Arc::new(Mutex::new(Vec::new()));
+    let log = passed.clone();
+    fx.events
+        .expect_pass_over()
+        .times(2)
+        .returning(move |scope, before| {
+            log.lock().unwrap().push((scope.tenant_id(), before));
+            Ok(1)
+        });
+    fx.events.expect_claim_events().returning(move |scope, _| {
+        assert_eq!(scope.tenant_id(), h, "only the tenant with a webhook");
+        Ok(Vec::new())
+    });
+    fx.events
+        .expect_backlog()
+        .times(1)
+        .returning(|_, _| Ok(coffer_ports::OutboxBacklog::default()));
+    fx.sender.expect_send().never();
+    let settle = fx.config.delivery.settle;
+    let events = fx.build();
+    let report = events.dispatch_events().await.unwrap();
+    assert_eq!((report.delivered, report.failed), (0, 0));
+    let mut passed = passed.lock().unwrap().clone();
+    passed.sort_by_key(|(tenant, _)| *tenant != h);
+    assert_eq!(
+        passed,
+        vec![
+            (h, time::macros::datetime!(2020-01-01 00:00 UTC)),
+            (u, now() - time::Duration::try_from(settle).unwrap()),
+        ]
+    );
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_domain::{FeatureFlag, FileStatus, LimitOverrides, Role, Source, TenantStatus};
-use coffer_ports::{MetadataErrorKind, MockTenantSettings, TenantChange, TenantChanges};
+use coffer_ports::{MetadataErrorKind, MockTenantSettings, TenantChange};
 use coffer_service::{ErrorKind, InitiateUpload, NewFileFields, ServiceConfig, SetFeature};
 use serde_json::json;
 
@@ -240,14 +240,6 @@ async fn a_setting_is_stored_normalised_journalled_and_applied_at_once() {
     assert_eq!(view.value, Some(json!(["image/*"])));
     assert_eq!(view.source, Source::Setting);
     assert_eq!(view.effective, json!(["image/*"]));
-}
-
-struct Feed(Vec<TenantChange>);
-
-impl TenantChanges for Feed {
-    fn subscribe(&self) -> futures::stream::BoxStream<'static, TenantChange> {
-        Box::pin(futures::stream::iter(self.0.clone()))
-    }
 }
 
 #[tokio::test]

@@ -98,16 +98,43 @@ pub fn no_versions() -> MockFileVersions {
 
 /// The outbox as the dispatcher asks it across tenants: every tenant asked
 /// about has events due (the dispatcher then gives each a turn, as a store
-/// with something due for everyone would).
-pub struct AllDue;
+/// with something due for everyone would) — asked in full, or, once asked
+/// in full, asked what is pending.
+#[derive(Default)]
+pub struct AllDue(std::sync::Mutex<Vec<coffer_domain::TenantId>>);
 
 #[async_trait::async_trait]
 impl UndeliveredEvents for AllDue {
+    async fn pending_events(
+        &self,
+        now: OffsetDateTime,
+        _: OffsetDateTime,
+        subscribed: Arc<dyn coffer_ports::Subscribed>,
+    ) -> Result<Vec<coffer_ports::Pending>, MetadataError> {
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|t| subscribed.subscribed(**t))
+            .map(|t| coffer_ports::Pending {
+                tenant: *t,
+                oldest: Some(now),
+                due: true,
+                dead_lately: false,
+            })
+            .collect())
+    }
+
     async fn undelivered_events(
         &self,
         _: OffsetDateTime,
         subscribers: &[coffer_ports::Subscriber],
     ) -> Result<Vec<Undelivered>, MetadataError> {
+        let mut asked = self.0.lock().unwrap();
+        asked.extend(subscribers.iter().map(|s| s.tenant));
+        asked.sort();
+        asked.dedup();
         Ok(subscribers
             .iter()
             .map(|s| Undelivered {
@@ -150,6 +177,15 @@ pub fn stores(store: MockObjectStore, regions: Vec<(Region, MockObjectStore)>) -
             stores.with_region(region, Arc::new(store))
         });
     Arc::new(stores)
+}
+
+/// A feed of tenant changes that reports `self.0`, then ends.
+pub struct Feed(pub Vec<coffer_ports::TenantChange>);
+
+impl coffer_ports::TenantChanges for Feed {
+    fn subscribe(&self) -> futures::stream::BoxStream<'static, coffer_ports::TenantChange> {
+        Box::pin(futures::stream::iter(self.0.clone()))
+    }
 }
 
 pub fn caches(config: &ServiceConfig) -> Arc<TenantCaches> {
@@ -522,7 +558,7 @@ impl EventsFx {
             resolver(data, None, self.resolutions),
             match self.undelivered {
                 Some(undelivered) => Arc::new(undelivered),
-                None => Arc::new(AllDue),
+                None => Arc::new(AllDue::default()),
             },
             Arc::new(self.sender),
             caches(&config),

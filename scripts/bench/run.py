@@ -23,7 +23,7 @@ Environment: BENCH_DURATION (s per load run, 10), BENCH_CONNECTIONS (64),
 BENCH_PG (postgres://postgres@127.0.0.1:5432), BENCH_PORT (28490), BENCH_BIN
 (a built `coffer`), BENCH_ONLY (comma-separated scenario names), BENCH_STREAM_MIB
 (1024),
-BENCH_PERF=1 (a perf profile of the download run, in .test-services/bench);
+BENCH_PERF=1 (perf profiles of the download runs, in .test-services/bench);
 any COFFER__… variable reaches the server.
 """
 
@@ -496,7 +496,8 @@ class Bench:
 
             script = rotating_script("download-many", parallel(seed, users))
             wrk("warm-up", download, script=script, duration=3)
-            rate, _, _ = wrk("download-many", BASE, script=script)
+            with profile("download-many"):
+                rate, _, _ = wrk("download-many", BASE, script=script)
             add(Row("download, 1,000 users in 100 tenants", rate, "req/s", "pgbench -S", self.pg_select, ">= 0.50"))
 
             offered = self.pg_select / 2
@@ -577,7 +578,8 @@ end
             warmed = 0
             while warmed < 1.5 * len(pairs):
                 warmed += wrk("warm-up", BASE, script=script, duration=5)[2]
-            spread, _, _ = wrk("download-10k", BASE, script=script)
+            with profile("tenants"):
+                spread, _, _ = wrk("download-10k", BASE, script=script)
             add(Row("download over 10,000 tenants", spread, "req/s", "one tenant", one, ">= 0.80"))
 
     def streaming(self) -> None:

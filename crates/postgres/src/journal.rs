@@ -7,6 +7,8 @@ use coffer_domain::{ChainHash, ChainedFields, TenantId, chain_time};
 use coffer_ports::{Journal, NewAudit};
 use std::future::Future;
 
+use futures::future::Either;
+
 use diesel::QueryResult;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -113,9 +115,23 @@ async fn write_linked(
     (linked, seq, hash): (Vec<AuditRow>, i64, ChainHash),
 ) -> QueryResult<()> {
     use audit_chain_heads::dsl as h;
-    let insert = diesel::insert_into(audit_events::table)
-        .values(&linked)
-        .execute(&mut &*conn);
+    // A single-row insert has a fixed text, so it is prepared once per
+    // connection; a multi-row insert's text depends on its row count, and
+    // PostgreSQL parses and plans it every time. With many tenants a batch
+    // holds one row per tenant, and that parsing showed in the profile
+    // (docs/benchmarks.md).
+    let insert = match linked.as_slice() {
+        [row] => Either::Left(
+            diesel::insert_into(audit_events::table)
+                .values(row)
+                .execute(&mut &*conn),
+        ),
+        rows => Either::Right(
+            diesel::insert_into(audit_events::table)
+                .values(rows)
+                .execute(&mut &*conn),
+        ),
+    };
     let head = diesel::update(h::audit_chain_heads.find(tenant.as_uuid()))
         .set((h::seq.eq(seq), h::hash.eq(hash.as_bytes().to_vec())))
         .execute(&mut &*conn);
@@ -209,11 +225,20 @@ pub(crate) async fn insert_journals(
     };
     let tenant = TenantId::from_uuid(first.audit.tenant_id);
     let events: Vec<&OutboxRow> = journals.iter().filter_map(|j| j.event.as_ref()).collect();
-    let event = (!events.is_empty()).then(|| {
-        diesel::insert_into(outbox::table)
-            .values(events)
-            .execute(&mut &*conn)
-    });
+    let event = match events.as_slice() {
+        [] => None,
+        // Prepared once, as above.
+        [row] => Some(Either::Left(
+            diesel::insert_into(outbox::table)
+                .values(*row)
+                .execute(&mut &*conn),
+        )),
+        _ => Some(Either::Right(
+            diesel::insert_into(outbox::table)
+                .values(events)
+                .execute(&mut &*conn),
+        )),
+    };
     let head = lock_head(conn, tenant);
     let head = match event {
         Some(event) => futures::future::try_join(event, head).await?.1,

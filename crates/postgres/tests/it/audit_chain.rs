@@ -2,14 +2,15 @@
 //! writes concurrent appends in fewer transactions than entries, and rows
 //! written before the chain existed are chained by `migrate`.
 
+use coffer_domain::TenantId;
 use coffer_domain::{ChainHash, Subject};
-use coffer_ports::{AuditChain, AuditLog, NewAudit, TenantScope};
+use coffer_ports::{AuditChain, AuditLog, GroupCommit, NewAudit, TenantRegistry, TenantScope};
 use coffer_postgres::testing::TestDb;
 use diesel::QueryableByName;
 use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::support::{at, tenant};
+use crate::support::{at, new_tenant, record, tenant};
 
 #[derive(QueryableByName)]
 struct Count {
@@ -151,13 +152,17 @@ async fn migrate_chains_rows_written_before_the_chain() {
 #[tokio::test]
 async fn appends_of_many_tenants_share_one_transaction_each_in_its_own_chain() {
     // More tenants than `try_join_all` polls from an array (30): the batch
-    // goes through its ordered-queue path too.
+    // goes through its ordered-queue path too. All in one lane.
     const TENANTS: usize = 40;
     let db = TestDb::new().await;
     let store = db.store(8).unwrap();
     let mut scopes = Vec::new();
     for i in 0..TENANTS {
-        let (t, _) = tenant(&store, &format!("tenant-{i}")).await;
+        let mut new = new_tenant(&format!("tenant-{i}"), 0);
+        let id = (i as u128 + 1) * GroupCommit::LANES as u128;
+        new.id = TenantId::from_uuid(uuid::Uuid::from_u128(id));
+        assert_eq!(GroupCommit::lane(new.id), 0);
+        let t = store.create_tenant(new, record()).await.unwrap();
         scopes.push(TenantScope::new(t.id));
     }
     let appends = scopes.iter().enumerate().flat_map(|(i, scope)| {

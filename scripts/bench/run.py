@@ -23,7 +23,7 @@ Environment: BENCH_DURATION (s per load run, 10), BENCH_CONNECTIONS (64),
 BENCH_PG (postgres://postgres@127.0.0.1:5432), BENCH_PORT (28490), BENCH_BIN
 (a built `coffer`), BENCH_ONLY (comma-separated scenario names), BENCH_STREAM_MIB
 (1024),
-BENCH_PERF=1 (perf profiles of the download runs, in .test-services/bench);
+BENCH_PERF=1 (perf profiles of the download and initiate runs, in .test-services/bench);
 any COFFER__… variable reaches the server.
 """
 
@@ -520,7 +520,8 @@ function request()
     ["content-type"] = "application/json"}}, body)
 end
 """)
-            rate, _, _ = wrk("initiate", BASE, script=script)
+            with profile("initiate"):
+                rate, _, _ = wrk("initiate", BASE, script=script)
             add(Row("initiate upload (reservation + presigned PUT)", rate, "req/s", "pgbench TPC-B", self.pg_tpcb, ">= 0.50"))
 
             # complete: files initiated and PUT beforehand, each completed

@@ -36,13 +36,21 @@ pub(crate) type ReservationBatches = KeyedBatcher<TenantId, Reservation, Outcome
 impl PgMetadataStore {
     /// Reserves `reservation` together with the tenant's others pending.
     pub(crate) async fn reserve(&self, tenant: TenantId, reservation: Reservation) -> Outcome {
+        let store = self.clone();
         self.reservations
-            .submit(tenant, reservation, |batch| self.write(tenant, batch))
+            .submit_detached(
+                tenant,
+                reservation,
+                |batch| async move { store.write(tenant, batch).await },
+                // A batch outlives its writer's request: cancelling one
+                // initiate must not fail (or hide the commit of) the others.
+                |task| drop(tokio::spawn(task)),
+            )
             .await
             .unwrap_or_else(|| {
                 Err(MetadataError::new(
                     MetadataErrorKind::Unavailable,
-                    "the reservation batch holding this upload was abandoned before it committed",
+                    "the reservation batch holding this upload was dropped before it answered",
                 ))
             })
     }

@@ -23,6 +23,9 @@ pub struct TenantDto {
     pub dedicated_bucket: Option<String>,
     /// Its own PostgreSQL database, when it has one (a database per tenant).
     pub dedicated_database: Option<String>,
+    /// Its own schema in the shared PostgreSQL database, when it has one (a
+    /// schema per tenant).
+    pub dedicated_schema: Option<String>,
     #[schema(value_type = Object)]
     pub limit_overrides: LimitOverrides,
     #[serde(with = "time::serde::rfc3339")]
@@ -50,6 +53,7 @@ impl From<Tenant> for TenantDto {
             region: t.region.into(),
             dedicated_bucket: t.dedicated_bucket,
             dedicated_database: t.dedicated_database,
+            dedicated_schema: t.dedicated_schema,
             limit_overrides: t.limit_overrides,
             created_at: t.created_at,
             suspended_at: t.suspended_at,
@@ -129,6 +133,11 @@ pub struct CreateTenantBody {
     /// A PostgreSQL database of its own; omitted, the configured plans
     /// decide (`metadata.dedicated.plans`).
     pub dedicated_database: Option<bool>,
+    /// A schema of its own in the shared PostgreSQL database; omitted, the
+    /// configured plans decide (`metadata.schemas.plans`). Not with
+    /// `"dedicated_database": true`.
+    #[serde(default)]
+    pub dedicated_schema: Option<bool>,
     /// The first tenant administrator (the identity provider's subject),
     /// created with the `admin` role by the onboarding job.
     #[schema(value_type = Option<String>)]

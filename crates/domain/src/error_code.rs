@@ -240,6 +240,8 @@ error_codes! {
     RegionNotPlaced = "region_not_placed",
     /// 422: a dedicated database was asked for and none are configured.
     DedicatedDatabaseUnavailable = "dedicated_database_unavailable",
+    /// 422: a schema of its own was asked for and schemas are not configured.
+    DedicatedSchemaUnavailable = "dedicated_schema_unavailable",
     /// 422: no such tenant setting.
     UnknownSetting = "unknown_setting",
     /// 422: the setting is managed by its own endpoint.

@@ -468,6 +468,7 @@ mod tests {
             region,
             dedicated_bucket: None,
             dedicated_database: None,
+            dedicated_schema: None,
             limit_overrides: LimitOverrides::default(),
             created_at: time::OffsetDateTime::UNIX_EPOCH,
             suspended_at: None,

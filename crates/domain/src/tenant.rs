@@ -184,6 +184,12 @@ pub struct Tenant {
     /// tenant's files, users, grants and their records live apart from the
     /// shared database. Chosen at creation and never changed.
     pub dedicated_database: Option<String>,
+    /// PostgreSQL schema of its own in a shared database (a schema per
+    /// tenant): its tables apart from every other tenant's, on a server it
+    /// shares. Chosen at creation; never set together with
+    /// `dedicated_database`.
+    #[serde(default)]
+    pub dedicated_schema: Option<String>,
     pub limit_overrides: LimitOverrides,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -196,6 +202,12 @@ pub struct Tenant {
 }
 
 impl Tenant {
+    /// Whether its data lives apart from the shared tables: in a database
+    /// or a schema of its own.
+    pub fn keeps_data_apart(&self) -> bool {
+        self.dedicated_database.is_some() || self.dedicated_schema.is_some()
+    }
+
     /// Its place in the tenant listing, which runs by `(created_at, id)`.
     pub fn page_cursor(&self) -> PageCursor {
         PageCursor {

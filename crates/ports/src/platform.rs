@@ -37,7 +37,7 @@ impl TenantUsage {
     /// counters are there, not in the registry.
     pub fn new(tenant: coffer_domain::Tenant, usage: Usage, users: u64) -> Self {
         Self {
-            dedicated: tenant.dedicated_database.is_some(),
+            dedicated: tenant.keeps_data_apart(),
             tenant: tenant.id,
             slug: tenant.slug,
             plan: tenant.plan,

@@ -94,21 +94,7 @@ impl DedicatedDatabases {
     /// The dedicated database of `tenant`, checked to be a plain identifier
     /// (it is spliced into `CREATE DATABASE`); `None` without one.
     pub(crate) fn database_of(tenant: &Tenant) -> Result<Option<&str>, PgError> {
-        tenant
-            .dedicated_database
-            .as_deref()
-            .map(|name| {
-                // PostgreSQL's identifiers are at most 63 bytes.
-                if coffer_domain::is_plain_identifier(name, 63) {
-                    Ok(name)
-                } else {
-                    Err(PgError::InvalidState(format!(
-                        "tenant {} has an invalid dedicated database name",
-                        tenant.slug
-                    )))
-                }
-            })
-            .transpose()
+        plain_name(tenant, tenant.dedicated_database.as_deref(), "database")
     }
 
     /// Create `tenant`'s database if it does not exist, migrate it and put
@@ -139,24 +125,7 @@ impl DedicatedDatabases {
             ))
             .await?;
         let mut owner = AsyncPgConnection::establish(&server.admin_url_of(name)).await?;
-        let row = TenantRow::of(tenant)?;
-        // The owner is bound by FORCE ROW LEVEL SECURITY too; this session
-        // is closed right after, so the setting goes with it.
-        owner.batch_execute("SET coffer.platform = 'on'").await?;
-        diesel::insert_into(tenants::table)
-            .values(&row)
-            .on_conflict(tenants::id)
-            .do_nothing()
-            .execute(&mut owner)
-            .await?;
-        // Its counters live with its files.
-        diesel::insert_into(usage_counters::table)
-            .values(usage_counters::tenant_id.eq(tenant.id.as_uuid()))
-            .on_conflict(usage_counters::tenant_id)
-            .do_nothing()
-            .execute(&mut owner)
-            .await?;
-        Ok(())
+        insert_tenant_copy(&mut owner, tenant).await
     }
 
     /// Drop `tenant`'s database, closing whatever sessions it still has.
@@ -203,16 +172,59 @@ impl DedicatedDatabases {
             &server.admin_url_of(name),
             MigrateOptions {
                 app_password: self.app_password.clone(),
+                schema: None,
             },
         )
         .await
     }
 }
 
+/// `name` (of `tenant`'s own `what`), checked to be a plain identifier of at
+/// most 63 bytes (PostgreSQL's longest) before it is spliced into SQL.
+pub(crate) fn plain_name<'a>(
+    tenant: &Tenant,
+    name: Option<&'a str>,
+    what: &str,
+) -> Result<Option<&'a str>, PgError> {
+    match name {
+        Some(name) if !coffer_domain::is_plain_identifier(name, 63) => Err(PgError::InvalidState(
+            format!("tenant {} has an invalid {what} name", tenant.slug),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// Put `tenant`'s row and usage counters where its data lives (an owner's
+/// session on its own database, or with the search path on its schema),
+/// unless they are there already. The session is closed right after, so
+/// the platform setting goes with it.
+pub(crate) async fn insert_tenant_copy(
+    owner: &mut AsyncPgConnection,
+    tenant: &Tenant,
+) -> Result<(), PgError> {
+    let row = TenantRow::of(tenant)?;
+    // The owner is bound by FORCE ROW LEVEL SECURITY too.
+    owner.batch_execute("SET coffer.platform = 'on'").await?;
+    diesel::insert_into(tenants::table)
+        .values(&row)
+        .on_conflict(tenants::id)
+        .do_nothing()
+        .execute(owner)
+        .await?;
+    // Its counters live with its files.
+    diesel::insert_into(usage_counters::table)
+        .values(usage_counters::tenant_id.eq(tenant.id.as_uuid()))
+        .on_conflict(usage_counters::tenant_id)
+        .do_nothing()
+        .execute(owner)
+        .await?;
+    Ok(())
+}
+
 #[derive(QueryableByName)]
-struct Exists {
+pub(crate) struct Exists {
     #[diesel(sql_type = diesel::sql_types::Bool)]
-    exists: bool,
+    pub(crate) exists: bool,
 }
 
 async fn database_exists(conn: &mut AsyncPgConnection, name: &str) -> Result<bool, PgError> {

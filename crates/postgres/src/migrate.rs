@@ -22,6 +22,12 @@ pub struct MigrateOptions {
     /// service can connect as `postgres://coffer_app:<password>@…`. When
     /// not set, its login is left as a DBA configured it.
     pub app_password: Option<String>,
+    /// Migrate this schema (a tenant's, schema per tenant) rather than the
+    /// database's default one: the session's search path is the schema,
+    /// then `public` (where extensions such as `pg_trgm` live), so every
+    /// table, function and the migrations' own bookkeeping are made there.
+    /// Must be a plain identifier (it is spliced into `SET search_path`).
+    pub schema: Option<String>,
 }
 
 impl std::fmt::Debug for MigrateOptions {
@@ -31,6 +37,7 @@ impl std::fmt::Debug for MigrateOptions {
                 "app_password",
                 &self.app_password.as_ref().map(|_| "<redacted>"),
             )
+            .field("schema", &self.schema)
             .finish()
     }
 }
@@ -62,6 +69,15 @@ pub async fn migrate_with(
         // Replicas starting together take turns; the lock ends with the session.
         diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
             .execute(&mut conn)?;
+        if let Some(schema) = &options.schema {
+            if !coffer_domain::is_plain_identifier(schema, 63) {
+                return Err(PgError::InvalidState(format!(
+                    "{schema:?} is not a plain lower-case identifier"
+                )));
+            }
+            diesel::sql_query(format!("SET search_path TO \"{schema}\", public"))
+                .execute(&mut conn)?;
+        }
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map_err(|e| PgError::Migration(e.to_string()))?

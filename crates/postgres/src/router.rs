@@ -1,13 +1,14 @@
-//! Which database holds a tenant's data, as `coffer serve` runs on
-//! PostgreSQL: the shared database holds the registry (tenants, settings,
-//! feature flags, onboarding, billing, job locks) and the data of every
-//! tenant without a database of its own; each dedicated database holds its
-//! tenant's files, users, grants, usage and their audit log and events
-//! (docs/tenants-databases.md).
+//! Which database (and schema) holds a tenant's data, as `coffer serve`
+//! runs on PostgreSQL: the shared database holds the registry (tenants,
+//! settings, feature flags, onboarding, billing, job locks) and the data of
+//! every tenant without a home of its own; each dedicated database, and
+//! each tenant schema in the shared database, holds its tenant's files,
+//! users, grants, usage and their audit log and events
+//! (docs/tenants-placement.md).
 //!
-//! The tenant row names its database, and that never changes, so the
-//! stores of a dedicated database are opened once and kept for the life of
-//! the process.
+//! The tenant row names its database or schema, and that never changes, so
+//! the stores of either are opened once and kept for the life of the
+//! process.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -24,6 +25,7 @@ use time::OffsetDateTime;
 use crate::dedicated::DedicatedDatabases;
 use crate::error::PgError;
 use crate::merged::{MergedAuditLog, MergedOutbox};
+use crate::schemas::DedicatedSchemas;
 use crate::store::PgMetadataStore;
 
 /// Routes each tenant's data to the shared database or to its own, and
@@ -35,6 +37,10 @@ pub struct DatabaseRouter {
     dedicated: Option<DedicatedDatabases>,
     /// The data of each dedicated database, by its name, opened on first use.
     opened: Arc<RwLock<HashMap<String, Opened>>>,
+    schemas: Option<DedicatedSchemas>,
+    /// The data of each tenant schema, by its name, made on first use (on
+    /// the shared pool).
+    in_schemas: RwLock<HashMap<String, Opened>>,
 }
 
 /// A dedicated database's stores and the pool behind them.
@@ -77,6 +83,7 @@ impl std::fmt::Debug for DatabaseRouter {
         f.debug_struct("DatabaseRouter")
             .field("shared", &self.shared)
             .field("dedicated", &self.dedicated.is_some())
+            .field("schemas", &self.schemas.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -94,7 +101,17 @@ impl DatabaseRouter {
             shared,
             dedicated,
             opened: Arc::default(),
+            schemas: None,
+            in_schemas: RwLock::default(),
         }
+    }
+
+    /// Tenant schemas in the shared database, where `schemas` is `Some`;
+    /// without, a tenant with a schema of its own is refused (`Unavailable`).
+    #[must_use]
+    pub fn with_schemas(mut self, schemas: Option<DedicatedSchemas>) -> Self {
+        self.schemas = schemas;
+        self
     }
 
     /// A view of the dedicated databases' pools, for metrics.
@@ -107,7 +124,7 @@ impl DatabaseRouter {
     /// and dedicated databases are offered only where they are configured.
     pub fn ports(self) -> MetadataPorts {
         let shared = Arc::new(self.shared.clone());
-        let configured = self.dedicated.is_some();
+        let configured = self.dedicated.is_some() || self.schemas.is_some();
         let router = Arc::new(self);
         MetadataPorts {
             tenant_data: router.clone(),
@@ -125,11 +142,15 @@ impl DatabaseRouter {
         {
             opened.remove(database);
         }
+        if let (Some(schema), Ok(mut opened)) = (&tenant.dedicated_schema, self.in_schemas.write())
+        {
+            opened.remove(schema);
+        }
     }
 
-    /// Apply the pending migrations to the dedicated database of every
-    /// tenant that has one, going on past failures: each tenant's outcome
-    /// (the versions applied, or the error), oldest tenant first.
+    /// Apply the pending migrations to the dedicated database or schema of
+    /// every tenant that has one, going on past failures: each tenant's
+    /// outcome (the versions applied, or the error), oldest tenant first.
     ///
     /// # Errors
     /// Only when the tenants cannot be listed.
@@ -141,13 +162,20 @@ impl DatabaseRouter {
         loop {
             let page = self.shared.list_tenants(after, 500).await?;
             for tenant in page.items {
-                if tenant.dedicated_database.is_none() {
-                    continue;
-                }
-                let outcome = match &self.dedicated {
-                    Some(dedicated) => dedicated.migrate(&tenant).await,
-                    None => Err(PgError::InvalidState(
+                let outcome = match (
+                    &tenant.dedicated_database,
+                    &tenant.dedicated_schema,
+                    &self.dedicated,
+                    &self.schemas,
+                ) {
+                    (None, None, _, _) => continue,
+                    (Some(_), _, Some(dedicated), _) => dedicated.migrate(&tenant).await,
+                    (Some(_), _, None, _) => Err(PgError::InvalidState(
                         "no dedicated databases are configured (metadata.dedicated)".to_owned(),
+                    )),
+                    (None, Some(_), _, Some(schemas)) => schemas.migrate(&tenant).await,
+                    (None, Some(_), _, None) => Err(PgError::InvalidState(
+                        "no tenant schemas are configured (metadata.schemas)".to_owned(),
                     )),
                 };
                 outcomes.push((tenant, outcome));
@@ -166,6 +194,65 @@ impl DatabaseRouter {
 }
 
 impl DatabaseRouter {
+    /// The stores of `tenant`'s own database or schema, opened on first
+    /// use; `None` for a tenant whose data is in the shared tables.
+    fn own(&self, tenant: &Tenant) -> Result<Option<Opened>, MetadataError> {
+        match (&tenant.dedicated_database, &tenant.dedicated_schema) {
+            (Some(database), _) => self.open(tenant, database).map(Some),
+            (None, Some(schema)) => self.open_schema(tenant, schema).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// A tenant's stores over `own`: its audit log and events merged with
+    /// what the registry recorded of it.
+    fn data_over(&self, own: &PgMetadataStore) -> Arc<TenantData> {
+        Arc::new(TenantData {
+            files: Arc::new(own.clone()),
+            members: Arc::new(own.clone()),
+            grants: Arc::new(own.clone()),
+            integrity: Arc::new(own.clone()),
+            records: Arc::new(own.clone()),
+            versions: Arc::new(own.clone()),
+            audit: Arc::new(MergedAuditLog {
+                own: own.clone(),
+                shared: self.shared.clone(),
+            }),
+            events: Arc::new(MergedOutbox {
+                own: own.clone(),
+                shared: self.shared.clone(),
+            }),
+        })
+    }
+
+    /// The stores of `tenant`'s schema (`schema`) in the shared database.
+    fn open_schema(&self, tenant: &Tenant, schema: &str) -> Result<Opened, MetadataError> {
+        if let Some(opened) = self
+            .in_schemas
+            .read()
+            .ok()
+            .and_then(|o| o.get(schema).cloned())
+        {
+            return Ok(opened);
+        }
+        if self.schemas.is_none() {
+            return Err(unavailable(format!(
+                "tenant {} has the schema {schema}, and no tenant schemas are configured (metadata.schemas)",
+                tenant.id
+            )));
+        }
+        let own = self.shared.in_schema(schema)?;
+        let data = self.data_over(&own);
+        let mut opened = self
+            .in_schemas
+            .write()
+            .map_err(|_| unavailable("the map of opened schemas is poisoned".to_owned()))?;
+        Ok(opened
+            .entry(schema.to_owned())
+            .or_insert(Opened { data, pool: own })
+            .clone())
+    }
+
     /// The stores of `tenant`'s own database (`database`) and the pool
     /// behind them, opened on first use.
     fn open(&self, tenant: &Tenant, database: &str) -> Result<Opened, MetadataError> {
@@ -185,23 +272,8 @@ impl DatabaseRouter {
         };
         let url = dedicated.server_for(&tenant.region).app_url_of(database);
         let own = PgMetadataStore::connect_with(&url, dedicated.pool)?;
-        let pool = own.clone();
-        let data = Arc::new(TenantData {
-            files: Arc::new(own.clone()),
-            members: Arc::new(own.clone()),
-            grants: Arc::new(own.clone()),
-            integrity: Arc::new(own.clone()),
-            records: Arc::new(own.clone()),
-            versions: Arc::new(own.clone()),
-            audit: Arc::new(MergedAuditLog {
-                own: own.clone(),
-                shared: self.shared.clone(),
-            }),
-            events: Arc::new(MergedOutbox {
-                own,
-                shared: self.shared.clone(),
-            }),
-        });
+        let data = self.data_over(&own);
+        let pool = own;
         let mut opened = self
             .opened
             .write()
@@ -220,11 +292,11 @@ impl DatabaseRouter {
         &self,
         now: OffsetDateTime,
         tenant: &Tenant,
-        database: &str,
         subscriber: Subscriber,
     ) -> Option<Undelivered> {
-        let asked = match self.open(tenant, database) {
-            Ok(opened) => opened.pool.undelivered_events(now, &[subscriber]).await,
+        let asked = match self.own(tenant) {
+            Ok(Some(opened)) => opened.pool.undelivered_events(now, &[subscriber]).await,
+            Ok(None) => Ok(Vec::new()),
             Err(err) => Err(err),
         };
         match asked {
@@ -250,16 +322,16 @@ impl DatabaseRouter {
         now: OffsetDateTime,
         dead_since: OffsetDateTime,
         tenant: &Tenant,
-        database: &str,
         subscribed: Arc<dyn Subscribed>,
     ) -> Vec<Pending> {
-        let asked = match self.open(tenant, database) {
-            Ok(opened) => {
+        let asked = match self.own(tenant) {
+            Ok(Some(opened)) => {
                 opened
                     .pool
                     .pending_events(now, dead_since, subscribed)
                     .await
             }
+            Ok(None) => Ok(Vec::new()),
             Err(err) => Err(err),
         };
         match asked {
@@ -303,10 +375,10 @@ fn merged<T>(
 #[async_trait]
 impl TenantDataResolver for DatabaseRouter {
     async fn tenant_data(&self, tenant: &Tenant) -> Result<Arc<TenantData>, MetadataError> {
-        match &tenant.dedicated_database {
-            None => Ok(self.shared_data.clone()),
-            Some(database) => Ok(self.open(tenant, database)?.data),
-        }
+        Ok(match self.own(tenant)? {
+            None => self.shared_data.clone(),
+            Some(own) => own.data,
+        })
     }
 }
 
@@ -333,12 +405,12 @@ impl UndeliveredEvents for DatabaseRouter {
             self.shared.dedicated_tenants(),
         )
         .await?;
-        let own = futures::future::join_all(dedicated.iter().filter_map(|tenant| {
-            let database = tenant.dedicated_database.as_deref()?;
-            subscribed
-                .subscribed(tenant.id)
-                .then(|| self.pending_in_own(now, dead_since, tenant, database, subscribed.clone()))
-        }))
+        let own = futures::future::join_all(
+            dedicated
+                .iter()
+                .filter(|tenant| subscribed.subscribed(tenant.id))
+                .map(|tenant| self.pending_in_own(now, dead_since, tenant, subscribed.clone())),
+        )
         .await;
         Ok(merged(
             shared.into_iter().chain(own.into_iter().flatten()),
@@ -368,8 +440,7 @@ impl UndeliveredEvents for DatabaseRouter {
             subscribers.iter().map(|s| (s.tenant, *s)).collect();
         let own = futures::future::join_all(dedicated.iter().filter_map(|tenant| {
             let subscriber = *by_id.get(&tenant.id)?;
-            let database = tenant.dedicated_database.as_deref()?;
-            Some(self.undelivered_in_own(now, tenant, database, subscriber))
+            Some(self.undelivered_in_own(now, tenant, subscriber))
         }))
         .await;
         // What either database holds undelivered.
@@ -388,19 +459,32 @@ impl UndeliveredEvents for DatabaseRouter {
 #[async_trait]
 impl TenantDatabases for DatabaseRouter {
     async fn provision_database(&self, tenant: &Tenant) -> Result<(), MetadataError> {
-        match &self.dedicated {
-            Some(dedicated) => Ok(dedicated.provision(tenant).await?),
-            // Nothing to make for a tenant without one; one with is refused.
-            None => databases_for(None, tenant).map(|_| ()),
+        match (&self.dedicated, &self.schemas) {
+            (Some(dedicated), _) if tenant.dedicated_database.is_some() => {
+                Ok(dedicated.provision(tenant).await?)
+            }
+            (_, Some(schemas)) if tenant.dedicated_schema.is_some() => {
+                Ok(schemas.provision(tenant).await?)
+            }
+            // Nothing to make for a tenant without either; one with a home
+            // this deployment does not have is refused.
+            _ if !tenant.keeps_data_apart() => Ok(()),
+            _ => databases_for(None, tenant).map(|_| ()),
         }
     }
 
     async fn drop_database(&self, tenant: &Tenant) -> Result<(), MetadataError> {
-        let Some(dedicated) = &self.dedicated else {
-            return databases_for(None, tenant).map(|_| ());
-        };
-        // Close this process's pool before the database goes.
+        // Close this process's pool (or forget its stores) before it goes.
         self.forget(tenant);
-        Ok(dedicated.drop_database(tenant).await?)
+        match (&self.dedicated, &self.schemas) {
+            (Some(dedicated), _) if tenant.dedicated_database.is_some() => {
+                Ok(dedicated.drop_database(tenant).await?)
+            }
+            (_, Some(schemas)) if tenant.dedicated_schema.is_some() => {
+                Ok(schemas.drop_schema(tenant).await?)
+            }
+            _ if !tenant.keeps_data_apart() => Ok(()),
+            _ => databases_for(None, tenant).map(|_| ()),
+        }
     }
 }

@@ -11,6 +11,7 @@ diesel::table! {
         region -> Text,
         dedicated_bucket -> Nullable<Text>,
         dedicated_database -> Nullable<Text>,
+        dedicated_schema -> Nullable<Text>,
         limit_overrides -> Jsonb,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,

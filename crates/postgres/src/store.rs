@@ -41,6 +41,58 @@ pub struct PgMetadataStore {
     pub(crate) group_commit: coffer_ports::GroupCommit,
     /// Batches the upload reservations of this database, per tenant.
     pub(crate) reservations: crate::reservations::ReservationBatches,
+    /// The tenant schema every transaction of this store works in (schema
+    /// per tenant); `None` for the database's default search path.
+    pub(crate) in_schema: Option<InSchema>,
+}
+
+/// What puts a transaction in one tenant's schema: `SET LOCAL search_path`,
+/// sent right after `BEGIN`, so it ends with the transaction and a pooled
+/// connection goes back without it.
+#[derive(Clone)]
+pub(crate) struct InSchema {
+    /// `SET LOCAL search_path TO "<schema>"`, for write transactions.
+    pub(crate) set: std::sync::Arc<str>,
+    /// `BEGIN READ ONLY` and the same setting in one simple-protocol message.
+    pub(crate) begin_read: std::sync::Arc<str>,
+}
+
+impl PgMetadataStore {
+    /// This store's pool with every transaction in `schema` (which must be a
+    /// plain identifier: it is spliced into `SET LOCAL search_path`) and
+    /// nothing else on the search path, so a table missing there fails
+    /// rather than falling back to the shared tables. Audit appends and
+    /// reservations batch apart from the shared store's: a batch is one
+    /// transaction, and so in one schema.
+    ///
+    /// # Errors
+    /// `InvalidState` for a name that is not a plain identifier.
+    pub fn in_schema(&self, schema: &str) -> Result<Self, PgError> {
+        if !coffer_domain::is_plain_identifier(schema, 63) {
+            return Err(PgError::InvalidState(format!(
+                "{schema:?} is not a plain lower-case identifier"
+            )));
+        }
+        let set = format!("SET LOCAL search_path TO \"{schema}\"");
+        Ok(Self {
+            pool: self.pool.clone(),
+            ready_timeout: self.ready_timeout,
+            app_url: self.app_url.clone(),
+            group_commit: coffer_ports::GroupCommit::new(),
+            reservations: Default::default(),
+            in_schema: Some(InSchema {
+                begin_read: format!("BEGIN READ ONLY; {set}").into(),
+                set: set.into(),
+            }),
+        })
+    }
+
+    /// What opens a read-only transaction of this store.
+    pub(crate) fn begin_read(&self) -> &str {
+        self.in_schema
+            .as_ref()
+            .map_or("BEGIN READ ONLY", |s| &s.begin_read)
+    }
 }
 
 impl fmt::Debug for PgMetadataStore {
@@ -166,6 +218,7 @@ impl PgMetadataStore {
             app_url: app_url.into(),
             group_commit: coffer_ports::GroupCommit::new(),
             reservations: Default::default(),
+            in_schema: None,
         })
     }
 }
@@ -186,6 +239,10 @@ macro_rules! transaction {
             let $conn: &mut diesel_async::AsyncPgConnection = &mut pooled;
             let result: Result<_, $crate::error::PgError> = async {
                 diesel_async::AnsiTransactionManager::begin_transaction(&mut *$conn).await?;
+                if let Some(schema) = &$store.in_schema {
+                    diesel_async::SimpleAsyncConnection::batch_execute(&mut *$conn, &schema.set)
+                        .await?;
+                }
                 let outcome: Result<_, $crate::error::PgError> = async { $body }.await;
                 match outcome {
                     Ok(value) => {
@@ -322,6 +379,7 @@ impl Drop for ReadConn {
 /// other two, which keep their order as in [`scoped`].
 pub(crate) async fn pipelined_read<'a, T>(
     conn: &'a AsyncPgConnection,
+    begin: &'a str,
     scope: Scope,
     first: impl Future<Output = QueryResult<T>> + Send + 'a,
 ) -> QueryResult<T> {
@@ -330,7 +388,7 @@ pub(crate) async fn pipelined_read<'a, T>(
         Scope::Platform => ("coffer.platform", "on".to_owned()),
     };
     let mut begin_conn = conn;
-    let begin = begin_conn.batch_execute("BEGIN READ ONLY");
+    let begin = begin_conn.batch_execute(begin);
     let set = diesel::select(set_config(name, value, true)).execute(&mut &*conn);
     let (_, _, out) = futures::future::try_join3(begin, set, first).await?;
     Ok(out)
@@ -351,7 +409,7 @@ macro_rules! read_scoped {
     ($store:expr, $scope:expr, |$c:ident| $first:expr) => {{
         let lent = $crate::store::ReadConn::get($store).await?;
         let result = match lent.conn() {
-            Ok($c) => $crate::store::pipelined_read($c, $scope, $first).await,
+            Ok($c) => $crate::store::pipelined_read($c, $store.begin_read(), $scope, $first).await,
             Err(_) => Err(diesel::result::Error::BrokenTransactionManager),
         };
         lent.finish(result).await

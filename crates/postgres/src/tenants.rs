@@ -94,10 +94,14 @@ fn not_found_as_tenant(row: Result<TenantRow, PgError>) -> Result<Tenant, Metada
 }
 
 impl PgMetadataStore {
-    /// Every tenant with a database of its own (the platform path).
+    /// Every tenant with a database or a schema of its own (the platform path).
     pub(crate) async fn dedicated_tenants(&self) -> Result<Vec<Tenant>, MetadataError> {
         let rows: Vec<TenantRow> = read_scoped!(self, Scope::Platform, |c| tenants::table
-            .filter(tenants::dedicated_database.is_not_null())
+            .filter(
+                tenants::dedicated_database
+                    .is_not_null()
+                    .or(tenants::dedicated_schema.is_not_null()),
+            )
             .select(TenantRow::as_select())
             .load(&mut &*c))?;
         Ok(rows

@@ -167,7 +167,8 @@ impl TestDb {
             .execute(&mut conn)
             .await
             .map_err(|e| e.to_string())?;
-        let column = if table == "tenants" {
+        // `tenants`, or schema-qualified `<schema>.tenants`.
+        let column = if table.rsplit('.').next() == Some("tenants") {
             "id"
         } else {
             "tenant_id"
@@ -179,6 +180,31 @@ impl TestDb {
         .get_result(&mut conn)
         .await
         .map_err(|e| e.to_string())?;
+        Ok(row.n)
+    }
+
+    /// `SELECT count(*)` of `table` (schema-qualified as the caller likes)
+    /// as the service role in `scope`'s tenant transaction: what row-level
+    /// security lets that tenant see of it, whatever search path it names.
+    ///
+    /// # Errors
+    /// When the service role cannot connect or the query fails.
+    pub async fn count_in_scope(&self, table: &str, scope: Uuid) -> Result<i64, String> {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = connect(&self.app_url()).await?;
+        diesel::sql_query("SELECT set_config('coffer.tenant_id', $1, false)")
+            .bind::<diesel::sql_types::Text, _>(scope.to_string())
+            .execute(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        let row: Count = diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
+            .get_result(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(row.n)
     }
 
@@ -405,6 +431,7 @@ async fn ensure_template(server: &ServerUrl) -> Result<String, String> {
             &server.database(&name),
             MigrateOptions {
                 app_password: Some(APP_PASSWORD.to_owned()),
+                schema: None,
             },
         )
         .await

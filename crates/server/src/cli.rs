@@ -132,6 +132,10 @@ pub enum TenantCommand {
         /// (`metadata.dedicated.plans`).
         #[arg(long)]
         dedicated_database: Option<bool>,
+        /// A schema of its own in the shared database (`true`/`false`);
+        /// default: as the plan says (`metadata.schemas.plans`).
+        #[arg(long)]
+        dedicated_schema: Option<bool>,
     },
 }
 
@@ -302,6 +306,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             admin,
             bucket,
             dedicated_database,
+            dedicated_schema,
         }) => {
             let wiring = wiring::wire(&config).await?;
             let slug = TenantSlug::new(slug)?;
@@ -313,6 +318,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 limit_overrides: LimitOverrides::default(),
                 dedicated_bucket: bucket.map(coffer_domain::BucketName::new).transpose()?,
                 dedicated_database,
+                dedicated_schema,
                 admin_subject: admin.map(Subject::new).transpose()?,
             };
             let created = wiring
@@ -521,15 +527,15 @@ async fn migrate(config: &Config) -> Result<(), Error> {
     match report.failures() {
         0 => Ok(()),
         failed => Err(format!(
-            "{failed} of {} dedicated database(s) failed to migrate",
+            "{failed} of {} dedicated database(s) and schema(s) failed to migrate",
             report.dedicated.len()
         )
         .into()),
     }
 }
 
-/// Migrate the shared database, then every tenant's dedicated database one
-/// after the other, going on past a failure (each is in the report).
+/// Migrate the shared database, then every tenant's dedicated database or
+/// schema one after the other, going on past a failure (each is in the report).
 ///
 /// # Errors
 /// The shared database failing to migrate, or the tenants not being listed.
@@ -561,13 +567,17 @@ pub async fn migrate_all(config: &Config) -> Result<MigrateReport, Error> {
                 url.expose_secret(),
                 config.pool_options(),
             )?;
-            let router = coffer_postgres::DatabaseRouter::new(registry, wiring::dedicated(config)?);
+            let router = coffer_postgres::DatabaseRouter::new(registry, wiring::dedicated(config)?)
+                .with_schemas(wiring::schemas(config)?);
             let dedicated = router
                 .migrate_dedicated()
                 .await?
                 .into_iter()
                 .map(|(tenant, outcome)| DedicatedMigration {
-                    database: tenant.dedicated_database.unwrap_or_default(),
+                    database: tenant
+                        .dedicated_database
+                        .or_else(|| tenant.dedicated_schema.map(|s| format!("schema {s}")))
+                        .unwrap_or_default(),
                     tenant: tenant.slug,
                     outcome: outcome.map_err(|e| e.to_string()),
                 })

@@ -117,6 +117,21 @@ pub struct MetadataConfig {
     /// SQLite file; `<data_dir>/coffer.db` when empty.
     pub sqlite_path: Option<PathBuf>,
     pub dedicated: DedicatedConfig,
+    pub schemas: SchemasConfig,
+}
+
+/// Tenant schemas (a schema per tenant in the shared database,
+/// docs/tenants-placement.md): off unless `enabled`; PostgreSQL only, made
+/// and migrated through `migration_url` (the owner role).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemasConfig {
+    pub enabled: bool,
+    /// Tenants of these plans get a schema of their own, unless their
+    /// creation says `"dedicated_schema": false` (or they get a database).
+    pub plans: Vec<coffer_domain::Plan>,
+    /// Schemas are named `<prefix><tenant id without dashes>`.
+    pub schema_prefix: String,
 }
 
 /// Dedicated databases (a database per tenant, docs/tenants-databases.md):
@@ -427,6 +442,11 @@ database_prefix = "coffer_t_"
 pool_size = 4
 regions = {}
 
+[metadata.schemas]
+enabled = false
+plans = ["professional"]
+schema_prefix = "coffer_s_"
+
 [storage]
 backend = "fs"
 bucket = "coffer"
@@ -563,6 +583,7 @@ impl Config {
                 .with_list_parse_key("server.cors_origins")
                 .with_list_parse_key("storage.cors_origins")
                 .with_list_parse_key("metadata.dedicated.plans")
+                .with_list_parse_key("metadata.schemas.plans")
                 .with_list_parse_key("scanning.plans")
                 .with_list_parse_key("events.allowed_webhook_hosts")
                 .source(Some(env)),

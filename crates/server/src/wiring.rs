@@ -108,7 +108,8 @@ async fn metadata_and_changes(config: &Config) -> Result<Metadata, WiringError> 
             .map_err(|e| fail("connecting to PostgreSQL")(e.to_string()))?;
             // Changes are announced on the shared database (the registry).
             let changes = Arc::new(shared.clone());
-            let router = coffer_postgres::DatabaseRouter::new(shared.clone(), dedicated(config)?);
+            let router = coffer_postgres::DatabaseRouter::new(shared.clone(), dedicated(config)?)
+                .with_schemas(schemas(config)?);
             let pools = Pools {
                 shared,
                 dedicated: router.dedicated_pools(),
@@ -180,18 +181,60 @@ pub fn dedicated(
     Ok(Some(dedicated))
 }
 
+/// Where tenant schemas are made, from `[metadata.schemas]`; `None` unless
+/// it is enabled.
+///
+/// # Errors
+/// Schemas with the SQLite backend, or without `metadata.migration_url`
+/// (the owner role makes and migrates them).
+pub fn schemas(config: &Config) -> Result<Option<coffer_postgres::DedicatedSchemas>, WiringError> {
+    if !config.metadata.schemas.enabled {
+        return Ok(None);
+    }
+    if config.metadata.backend != MetadataBackend::Postgres {
+        return Err(fail("metadata.schemas")(
+            "tenant schemas need the postgres backend".into(),
+        ));
+    }
+    let owner = config.metadata.migration_url.as_ref().ok_or_else(|| {
+        fail("metadata.schemas")(
+            "metadata.migration_url (the owner role) is required: it makes and migrates the schemas"
+                .into(),
+        )
+    })?;
+    Ok(Some(coffer_postgres::DedicatedSchemas {
+        owner_url: owner.expose_secret().to_owned(),
+    }))
+}
+
+/// Which new tenants get a schema of their own, for the use cases.
+///
+/// # Errors
+/// A `schema_prefix` that is not a plain identifier.
+fn dedicated_schema_policy(
+    config: &Config,
+) -> Result<Option<coffer_service::DedicatedPolicy>, WiringError> {
+    let s = &config.metadata.schemas;
+    if !s.enabled {
+        return Ok(None);
+    }
+    coffer_service::DedicatedPolicy::for_schemas(s.schema_prefix.clone(), s.plans.iter().copied())
+        .map(Some)
+        .map_err(|e| fail("metadata.schemas.schema_prefix")(e.to_string()))
+}
+
 /// Which new tenants get a dedicated database, for the use cases.
 ///
 /// # Errors
 /// A `database_prefix` that is not a plain identifier.
 fn dedicated_database_policy(
     config: &Config,
-) -> Result<Option<coffer_service::DedicatedDatabasePolicy>, WiringError> {
+) -> Result<Option<coffer_service::DedicatedPolicy>, WiringError> {
     let d = &config.metadata.dedicated;
     if d.admin_url.is_none() {
         return Ok(None);
     }
-    coffer_service::DedicatedDatabasePolicy::new(d.database_prefix.clone(), d.plans.iter().copied())
+    coffer_service::DedicatedPolicy::new(d.database_prefix.clone(), d.plans.iter().copied())
         .map(Some)
         .map_err(|e| fail("metadata.dedicated.database_prefix")(e.to_string()))
 }
@@ -204,6 +247,7 @@ pub fn migrate_options(config: &Config) -> coffer_postgres::MigrateOptions {
             .app_password
             .as_ref()
             .map(|p| p.expose_secret().to_owned()),
+        schema: None,
     }
 }
 
@@ -347,6 +391,7 @@ pub async fn wire_with(
     service.onboarding_lease = Duration::from_secs(config.jobs.onboarding_lease_secs.max(1));
     service.tenant_cache_ttl = Duration::from_secs(config.tenants.cache_ttl_secs.max(1));
     service.dedicated_databases = dedicated_database_policy(config)?;
+    service.dedicated_schemas = dedicated_schema_policy(config)?;
     service.scanning = scanning_policy(&config.scanning);
     service.credentials = credentials_policy(&config.credentials);
     service.outbound = OutboundPolicy::parse(&config.events.allowed_webhook_hosts)
@@ -538,6 +583,7 @@ async fn bootstrap_tenant(meta: &MetadataPorts, slug: &str) -> Result<(), Wiring
         region: Region::new("local").map_err(|e| fail("bootstrap tenant")(e.to_string()))?,
         dedicated_bucket: None,
         dedicated_database: None,
+        dedicated_schema: None,
         limit_overrides: LimitOverrides::default(),
         created_at: time::OffsetDateTime::now_utc(),
     };

@@ -82,7 +82,11 @@ pub struct ServiceConfig {
     pub onboarding_lease: Duration,
     /// Which new tenants get a database of their own (a database per tenant);
     /// `None`: every tenant lives in the shared database.
-    pub dedicated_databases: Option<DedicatedDatabasePolicy>,
+    pub dedicated_databases: Option<DedicatedPolicy>,
+    /// Which new tenants get a schema of their own in the shared database
+    /// (a schema per tenant); `None`: no tenant does. A tenant given a
+    /// database of its own gets no schema.
+    pub dedicated_schemas: Option<DedicatedPolicy>,
     /// Malware scanning, where the deployment has a scanner.
     pub scanning: ScanningPolicy,
     pub credentials: CredentialsPolicy,
@@ -169,15 +173,16 @@ impl Default for ScanningPolicy {
     }
 }
 
-/// The rule for dedicated databases: tenants of these plans get one (unless
-/// their creation asks otherwise), named `<prefix><tenant id without dashes>`.
+/// The rule for dedicated databases (and, the same, for tenant schemas):
+/// tenants of these plans get one (unless their creation asks otherwise),
+/// named `<prefix><tenant id without dashes>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DedicatedDatabasePolicy {
+pub struct DedicatedPolicy {
     prefix: String,
     pub plans: Vec<coffer_domain::Plan>,
 }
 
-impl DedicatedDatabasePolicy {
+impl DedicatedPolicy {
     /// The longest prefix: with the 32 hex digits of the id it must fit
     /// PostgreSQL's 63-byte identifiers.
     pub const MAX_PREFIX_LEN: usize = 31;
@@ -190,12 +195,31 @@ impl DedicatedDatabasePolicy {
         prefix: impl Into<String>,
         plans: impl IntoIterator<Item = coffer_domain::Plan>,
     ) -> Result<Self, coffer_domain::ValidationError> {
-        let prefix = prefix.into();
+        Self::named(prefix.into(), plans, "database_prefix")
+    }
+
+    /// The rule for tenant schemas: as [`Self::new`], the prefix reported
+    /// as `schema_prefix`.
+    ///
+    /// # Errors
+    /// As [`Self::new`].
+    pub fn for_schemas(
+        prefix: impl Into<String>,
+        plans: impl IntoIterator<Item = coffer_domain::Plan>,
+    ) -> Result<Self, coffer_domain::ValidationError> {
+        Self::named(prefix.into(), plans, "schema_prefix")
+    }
+
+    fn named(
+        prefix: String,
+        plans: impl IntoIterator<Item = coffer_domain::Plan>,
+        field: &'static str,
+    ) -> Result<Self, coffer_domain::ValidationError> {
         if !coffer_domain::is_plain_identifier(&prefix, Self::MAX_PREFIX_LEN) {
             return Err(coffer_domain::ValidationError::new(
-                "database_prefix",
+                field,
                 format!(
-                    "the dedicated database prefix must be 1 to {} of a-z, 0-9 and _, not starting with a digit",
+                    "the prefix must be 1 to {} of a-z, 0-9 and _, not starting with a digit",
                     Self::MAX_PREFIX_LEN
                 ),
             ));
@@ -206,7 +230,7 @@ impl DedicatedDatabasePolicy {
         })
     }
 
-    /// The database of tenant `id`.
+    /// The database (or schema) of tenant `id`.
     pub fn name_for(&self, id: coffer_domain::TenantId) -> String {
         format!("{}{}", self.prefix, id.as_uuid().simple())
     }
@@ -227,6 +251,7 @@ impl ServiceConfig {
             bucket_cors_origins: Vec::new(),
             onboarding_lease: Duration::from_secs(300),
             dedicated_databases: None,
+            dedicated_schemas: None,
             scanning: ScanningPolicy::default(),
             credentials: CredentialsPolicy::default(),
         }

@@ -73,6 +73,7 @@ mod tests {
             region: Region::new("eu-west").unwrap(),
             dedicated_bucket: None,
             dedicated_database: database.map(str::to_owned),
+            dedicated_schema: None,
             limit_overrides: LimitOverrides::default(),
             created_at: OffsetDateTime::UNIX_EPOCH,
         }

@@ -51,8 +51,7 @@ pub use billing::{
 pub use caches::TenantCaches;
 pub use caller::{Authentication, Caller, RequestMeta};
 pub use config::{
-    CredentialsPolicy, DedicatedDatabasePolicy, PlanDefaults, PlanDurations, ScanningPolicy,
-    ServiceConfig,
+    CredentialsPolicy, DedicatedPolicy, PlanDefaults, PlanDurations, ScanningPolicy, ServiceConfig,
 };
 pub use credentials::{
     CredentialAccess, Credentials, CredentialsRequest, IssuedCredentials, MIN_CREDENTIAL_TTL,

@@ -37,8 +37,12 @@ pub struct CreateTenant {
     pub limit_overrides: LimitOverrides,
     pub dedicated_bucket: Option<coffer_domain::BucketName>,
     /// A database of its own: `None` follows the configured plans
-    /// ([`crate::DedicatedDatabasePolicy`]), `Some` asks for or declines one.
+    /// ([`crate::DedicatedPolicy`]), `Some` asks for or declines one.
     pub dedicated_database: Option<bool>,
+    /// A schema of its own in the shared database: `None` follows the
+    /// configured plans (`ServiceConfig::dedicated_schemas`), `Some` asks for
+    /// or declines one. A tenant given a database of its own gets none.
+    pub dedicated_schema: Option<bool>,
     /// The first tenant administrator, created by the onboarding job.
     pub admin_subject: Option<Subject>,
 }
@@ -106,6 +110,33 @@ impl Onboarder {
         }
     }
 
+    /// The schema a new tenant gets, if any: none for one with a database
+    /// of its own (asking for both is refused).
+    fn dedicated_schema(
+        &self,
+        id: TenantId,
+        plan: Plan,
+        asked: Option<bool>,
+        database: Option<&String>,
+    ) -> Result<Option<String>, ServiceError> {
+        let placement = self.config.dedicated_schemas.as_ref();
+        match (asked, placement, database) {
+            (Some(true), _, Some(_)) => {
+                Err(ServiceError::from(coffer_domain::ValidationError::new(
+                    "dedicated_schema",
+                    "a tenant has a database or a schema of its own, not both",
+                )))
+            }
+            (_, _, Some(_)) | (Some(false), _, _) | (None, None, _) => Ok(None),
+            (Some(true), None, _) => Err(ServiceError::invalid(
+                ErrorCode::DedicatedSchemaUnavailable,
+                "no tenant schemas are configured (metadata.schemas)",
+            )),
+            (Some(true), Some(p), None) => Ok(Some(p.name_for(id))),
+            (None, Some(p), None) => Ok(p.plans.contains(&plan).then(|| p.name_for(id))),
+        }
+    }
+
     /// Onboard a tenant (platform admins): validate it, record it as
     /// `provisioning` and queue its onboarding, which a worker runs
     /// ([`Onboarder::onboard_pending`]).
@@ -169,9 +200,16 @@ impl Onboarder {
         let id = TenantId::new_random();
         let dedicated_database =
             self.dedicated_database(id, request.plan, request.dedicated_database)?;
+        let dedicated_schema = self.dedicated_schema(
+            id,
+            request.plan,
+            request.dedicated_schema,
+            dedicated_database.as_ref(),
+        )?;
         let new = NewTenant {
             id,
             dedicated_database,
+            dedicated_schema,
             slug: request.slug,
             display_name,
             plan: request.plan,

@@ -151,8 +151,8 @@ impl Purge {
         Ok(deleted)
     }
 
-    /// Drop the tenant's dedicated database, if it has one, then its rows
-    /// in the registry. The database goes first: were the registry row gone
+    /// Drop the tenant's dedicated database or schema, if it has one, then
+    /// its rows in the registry. The database goes first: were the registry row gone
     /// first, nothing would name the database any more.
     ///
     /// # Errors
@@ -164,7 +164,7 @@ impl Purge {
         tenant: &Tenant,
         record: PlatformRecord,
     ) -> Result<(), MetadataError> {
-        if tenant.dedicated_database.is_some() {
+        if tenant.keeps_data_apart() {
             // Asked afresh: a database dropped cannot be undone, so a
             // reactivation meanwhile must stop it here (the registry checks
             // again when it purges the rows).

@@ -78,6 +78,7 @@ pub(crate) struct TenantRow {
     pub region: String,
     pub dedicated_bucket: Option<String>,
     pub dedicated_database: Option<String>,
+    pub dedicated_schema: Option<String>,
     pub limit_overrides: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -99,6 +100,7 @@ impl TenantRow {
             region: new.region.as_str().to_owned(),
             dedicated_bucket: new.dedicated_bucket.clone(),
             dedicated_database: new.dedicated_database.clone(),
+            dedicated_schema: new.dedicated_schema.clone(),
             limit_overrides: serde_json::to_string(&new.limit_overrides)
                 .map_err(|e| SqliteError::CorruptRow(format!("limit overrides: {e}")))?,
             created_at: created,
@@ -126,6 +128,7 @@ impl TryFrom<TenantRow> for Tenant {
             region: Region::new(row.region).map_err(|e| corrupt("tenant region", e))?,
             dedicated_bucket: row.dedicated_bucket,
             dedicated_database: row.dedicated_database,
+            dedicated_schema: row.dedicated_schema,
             limit_overrides: serde_json::from_str::<LimitOverrides>(&row.limit_overrides)
                 .map_err(|e| corrupt("tenant limit overrides", e))?,
             created_at: time_of(row.created_at)?,

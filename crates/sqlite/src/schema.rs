@@ -11,6 +11,7 @@ diesel::table! {
         region -> Text,
         dedicated_bucket -> Nullable<Text>,
         dedicated_database -> Nullable<Text>,
+        dedicated_schema -> Nullable<Text>,
         limit_overrides -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,

@@ -60,11 +60,24 @@ pub fn dedicate_tenants(prefix: &str) {
     let _ = DEDICATED_PREFIX.set(prefix.to_owned());
 }
 
+/// The prefix of a schema of its own for every tenant the cases create
+/// (see [`schema_per_tenant`]).
+static SCHEMA_PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Run the cases with every tenant in a schema of its own named
+/// `<prefix><id>`, as [`dedicate_tenants`] does with databases.
+pub fn schema_per_tenant(prefix: &str) {
+    let _ = SCHEMA_PREFIX.set(prefix.to_owned());
+}
+
 /// An active tenant `slug`, created at `at(created)`.
 pub fn new_tenant(slug: &str, created: i64) -> NewTenant {
     let id = TenantId::new_random();
     NewTenant {
         dedicated_database: DEDICATED_PREFIX
+            .get()
+            .map(|prefix| format!("{prefix}{}", id.as_uuid().simple())),
+        dedicated_schema: SCHEMA_PREFIX
             .get()
             .map(|prefix| format!("{prefix}{}", id.as_uuid().simple())),
         id,

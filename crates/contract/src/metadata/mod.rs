@@ -48,7 +48,9 @@ pub mod upload_requests;
 pub mod versions;
 
 pub use coffer_ports::MetadataPorts;
-pub use fixtures::{at, dedicate_tenants, file, limits, lock_soon, new_tenant, query, record};
+pub use fixtures::{
+    at, dedicate_tenants, file, limits, lock_soon, new_tenant, query, record, schema_per_tenant,
+};
 
 /// Expands to one `#[tokio::test]` per case of every metadata port, each
 /// port's cases in a module of its own (`registry::…`, `files::…`).

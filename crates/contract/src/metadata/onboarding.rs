@@ -43,6 +43,7 @@ async fn queue(ports: &MetadataPorts, slug: &str, secs: i64) -> Tenant {
     new.status = TenantStatus::Provisioning;
     // Onboarding cases are about the queue: the database step is not theirs.
     new.dedicated_database = None;
+    new.dedicated_schema = None;
     let (tenant, job) = ports
         .onboarding
         .create_onboarding(

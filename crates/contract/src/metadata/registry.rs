@@ -158,7 +158,7 @@ async fn platform_usage(ports: &MetadataPorts) -> Vec<(String, u64, u64)> {
     let mut summary = Vec::new();
     for item in page.items {
         let t = ports.registry.get_tenant(item.tenant).await.unwrap();
-        assert_eq!(item.dedicated, t.dedicated_database.is_some(), "{item:?}");
+        assert_eq!(item.dedicated, t.keeps_data_apart(), "{item:?}");
         let counts = if item.dedicated {
             assert_eq!(
                 (item.usage, item.users),
@@ -235,6 +235,7 @@ pub async fn purge_removes_only_a_cancelled_tenant(ports: MetadataPorts) {
     // whole): its usage, its events, the journal of its registry changes.
     let shared = Tenant {
         dedicated_database: None,
+        dedicated_schema: None,
         ..t.clone()
     };
     assert_eq!(

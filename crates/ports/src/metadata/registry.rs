@@ -24,6 +24,8 @@ pub struct NewTenant {
     pub dedicated_bucket: Option<String>,
     /// See [`Tenant::dedicated_database`].
     pub dedicated_database: Option<String>,
+    /// See [`Tenant::dedicated_schema`].
+    pub dedicated_schema: Option<String>,
     pub limit_overrides: LimitOverrides,
     pub created_at: OffsetDateTime,
 }
@@ -41,6 +43,7 @@ impl NewTenant {
             region: self.region.clone(),
             dedicated_bucket: self.dedicated_bucket.clone(),
             dedicated_database: self.dedicated_database.clone(),
+            dedicated_schema: self.dedicated_schema.clone(),
             limit_overrides: self.limit_overrides.clone(),
             created_at: self.created_at,
             suspended_at: None,

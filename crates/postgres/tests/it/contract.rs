@@ -35,3 +35,22 @@ mod dedicated {
         (router.ports(), db)
     });
 }
+
+/// The same suite with every tenant in a schema of its own in the test
+/// database (schema per tenant): the registry in `public`, each tenant's
+/// data in `<prefix><id>`, reached through the shared pool with the search
+/// path set in every transaction.
+mod schemas {
+    use coffer_postgres::testing::TestDb;
+    use coffer_postgres::{DatabaseRouter, DedicatedSchemas};
+
+    coffer_contract::metadata_contract!(async {
+        let db = TestDb::new().await;
+        coffer_contract::metadata::schema_per_tenant("coffer_s_");
+        let schemas = DedicatedSchemas {
+            owner_url: db.owner_url(),
+        };
+        let router = DatabaseRouter::new(db.store(8).unwrap(), None).with_schemas(Some(schemas));
+        (router.ports(), db)
+    });
+}

@@ -11,6 +11,7 @@ mod reservations;
 mod rls;
 mod router;
 mod scale;
+mod schemas;
 mod support;
 mod terms;
 mod transactions;

@@ -61,6 +61,7 @@ pub async fn create(
         limit_overrides: b.limit_overrides,
         dedicated_bucket: b.dedicated_bucket,
         dedicated_database: b.dedicated_database,
+        dedicated_schema: b.dedicated_schema,
         admin_subject: b.admin_subject,
     };
     let tenant = state

@@ -249,6 +249,7 @@ fn request(region: &str) -> CreateTenant {
         limit_overrides: LimitOverrides::default(),
         dedicated_bucket: Some(BucketName::new("globex-own").unwrap()),
         dedicated_database: None,
+        dedicated_schema: None,
         admin_subject: Some(Subject::new("boss").unwrap()),
     }
 }
@@ -256,7 +257,7 @@ fn request(region: &str) -> CreateTenant {
 /// What `create_tenant` put into the new tenant's `dedicated_database`,
 /// for a request of `plan` asking `asked`, with `placement` configured.
 async fn database_chosen(
-    placement: Option<coffer_service::DedicatedDatabasePolicy>,
+    placement: Option<coffer_service::DedicatedPolicy>,
     plan: Plan,
     asked: Option<bool>,
 ) -> Result<Option<String>, coffer_service::ServiceError> {
@@ -291,8 +292,7 @@ async fn database_chosen(
 
 #[tokio::test]
 async fn dedicated_databases_follow_the_plan_unless_the_request_says_otherwise() {
-    let enterprise =
-        || coffer_service::DedicatedDatabasePolicy::new("coffer_t_", [Plan::Enterprise]).ok();
+    let enterprise = || coffer_service::DedicatedPolicy::new("coffer_t_", [Plan::Enterprise]).ok();
     let named = database_chosen(enterprise(), Plan::Enterprise, None)
         .await
         .unwrap();
@@ -330,14 +330,122 @@ async fn dedicated_databases_follow_the_plan_unless_the_request_says_otherwise()
     );
 }
 
+/// What `create_tenant` put into the new tenant's `(dedicated_database,
+/// dedicated_schema)`, for a request of `plan` asking `asked` (database,
+/// schema), with both rules configured as given.
+async fn homes_chosen(
+    databases: Option<coffer_service::DedicatedPolicy>,
+    schemas: Option<coffer_service::DedicatedPolicy>,
+    plan: Plan,
+    asked: (Option<bool>, Option<bool>),
+) -> Result<(Option<String>, Option<String>), coffer_service::ServiceError> {
+    let mut fx = OnboarderFx::default();
+    fx.config.dedicated_databases = databases;
+    fx.config.dedicated_schemas = schemas;
+    let chosen = Arc::new(Mutex::new(None));
+    let seen = chosen.clone();
+    fx.onboarding
+        .expect_create_onboarding()
+        .returning(move |n, o, _| {
+            *seen.lock().unwrap() =
+                Some((n.dedicated_database.clone(), n.dedicated_schema.clone()));
+            let t = Tenant {
+                id: n.id,
+                dedicated_database: n.dedicated_database,
+                dedicated_schema: n.dedicated_schema,
+                ..tenant(TenantStatus::Provisioning)
+            };
+            let mut j = job(&t);
+            j.request = o.request;
+            Ok((t, j))
+        });
+    let req = CreateTenant {
+        plan,
+        dedicated_database: asked.0,
+        dedicated_schema: asked.1,
+        ..request("eu-west")
+    };
+    let t = fx.build().create_tenant(&platform_admin(), req).await?;
+    let stored = chosen.lock().unwrap().clone().unwrap();
+    assert_eq!((t.dedicated_database, t.dedicated_schema), stored);
+    Ok(stored)
+}
+
+#[tokio::test]
+async fn schemas_follow_the_plan_and_never_come_with_a_database() {
+    use coffer_service::DedicatedPolicy;
+    let enterprise = || DedicatedPolicy::new("coffer_t_", [Plan::Enterprise]).ok();
+    let professional = || DedicatedPolicy::for_schemas("coffer_s_", [Plan::Professional]).ok();
+    let (db, schema) = homes_chosen(
+        enterprise(),
+        professional(),
+        Plan::Professional,
+        (None, None),
+    )
+    .await
+    .unwrap();
+    let schema = schema.expect("a professional tenant gets its own schema");
+    assert!(db.is_none());
+    assert!(
+        schema.starts_with("coffer_s_") && schema.len() == "coffer_s_".len() + 32,
+        "{schema}"
+    );
+    // An enterprise tenant gets its database, and so no schema.
+    let (db, schema) = homes_chosen(enterprise(), professional(), Plan::Enterprise, (None, None))
+        .await
+        .unwrap();
+    assert!(db.is_some() && schema.is_none(), "{db:?} {schema:?}");
+    // Starter: neither, unless asked.
+    assert_eq!(
+        homes_chosen(enterprise(), professional(), Plan::Starter, (None, None))
+            .await
+            .unwrap(),
+        (None, None)
+    );
+    let (_, asked) = homes_chosen(None, professional(), Plan::Starter, (None, Some(true)))
+        .await
+        .unwrap();
+    assert!(asked.is_some());
+    assert_eq!(
+        homes_chosen(
+            None,
+            professional(),
+            Plan::Professional,
+            (None, Some(false))
+        )
+        .await
+        .unwrap(),
+        (None, None)
+    );
+    assert_err(
+        homes_chosen(None, None, Plan::Professional, (None, Some(true))).await,
+        ErrorKind::Invalid,
+        "dedicated_schema_unavailable",
+    );
+    assert_err(
+        homes_chosen(
+            enterprise(),
+            professional(),
+            Plan::Starter,
+            (Some(true), Some(true)),
+        )
+        .await,
+        ErrorKind::Invalid,
+        "validation_failed",
+    );
+    for bad in ["", "9x", "a-b", &"x".repeat(32)] {
+        assert!(DedicatedPolicy::for_schemas(bad, []).is_err(), "{bad}");
+    }
+}
+
 #[test]
 fn database_prefixes_are_plain_identifiers() {
-    use coffer_service::DedicatedDatabasePolicy;
+    use coffer_service::DedicatedPolicy;
     for good in ["coffer_t_", "t", "_x9"] {
-        assert!(DedicatedDatabasePolicy::new(good, []).is_ok(), "{good}");
+        assert!(DedicatedPolicy::new(good, []).is_ok(), "{good}");
     }
     for bad in ["", "9x", "Coffer", "a-b", "a;drop", &"x".repeat(32)] {
-        assert!(DedicatedDatabasePolicy::new(bad, []).is_err(), "{bad}");
+        assert!(DedicatedPolicy::new(bad, []).is_err(), "{bad}");
     }
 }
 

@@ -715,6 +715,7 @@ pub fn tenant(status: TenantStatus) -> Tenant {
         region: Region::new("eu-west").unwrap(),
         dedicated_bucket: None,
         dedicated_database: None,
+        dedicated_schema: None,
         limit_overrides: LimitOverrides::default(),
         created_at: now(),
         suspended_at: None,

@@ -16,6 +16,7 @@ fn create(slug: &str) -> CreateTenant {
         limit_overrides: LimitOverrides::default(),
         dedicated_bucket: None,
         dedicated_database: None,
+        dedicated_schema: None,
         admin_subject: None,
     }
 }

@@ -508,10 +508,10 @@ class Bench:
             rate, _, _ = wrk("file-read", f"{BASE}/api/v1/files/{file_id}", token)
             add(Row("GET /files/{id}", rate, "req/s", "pgbench -S", self.pg_select, ">= 0.70"))
 
-            # Statistics, as any database in service has them: on a fresh
-            # database (no ANALYZE yet) the foreign-key checks' cached
-            # generic plans pick a tenant-wide index over the key's own
-            # (docs/benchmarks.md), which no deployment keeps for long.
+            # Statistics, as any database in service has them and as pgbench
+            # has after its initialisation. (Before migration
+            # 2026-12-06-000002 a fresh database's foreign-key checks also
+            # walked the tenant's files without them: docs/benchmarks.md.)
             psql("ANALYZE", DB)
             script = OUT / "initiate.lua"
             script.write_text(f"""

@@ -5,6 +5,7 @@
 mod audit_chain;
 mod contract;
 mod dispatch;
+mod foreign_keys;
 mod jobs;
 mod migrations;
 mod reservations;

@@ -39,6 +39,7 @@ mod settings;
 mod share_links;
 mod support;
 mod sweep;
+mod tenant_schemas;
 mod tokens;
 mod tracing_export;
 mod upload_requests;

@@ -46,6 +46,10 @@ pub struct TestServer {
 /// PostgreSQL server (see [`TestServer::start_with`]).
 pub const DEDICATED_DATABASES: (&str, &str) = ("COFFER__METADATA__DEDICATED__ADMIN_URL", "auto");
 
+/// An extra setting that turns tenant schemas on (schema per tenant, in
+/// the test's database, made through its owner; see [`TestServer::start_with`]).
+pub const TENANT_SCHEMAS: (&str, &str) = ("COFFER__METADATA__SCHEMAS__ENABLED", "true");
+
 /// Passes the metadata store through unchanged.
 pub type Wrap = Box<dyn FnOnce(MetadataPorts) -> MetadataPorts>;
 
@@ -144,6 +148,11 @@ impl TestServer {
                     "COFFER__METADATA__DEDICATED__DATABASE_PREFIX".to_owned(),
                     db.dedicated_prefix(),
                 ));
+            } else if (*k, *v) == TENANT_SCHEMAS {
+                // The owner of the test's database makes the schemas.
+                let db = db.as_ref().expect("tenant schemas need PostgreSQL");
+                vars.push((k.to_string(), v.to_string()));
+                vars.push(("COFFER__METADATA__MIGRATION_URL".to_owned(), db.owner_url()));
             } else {
                 vars.push(((*k).to_owned(), (*v).to_owned()));
             }

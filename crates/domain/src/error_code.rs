@@ -238,6 +238,8 @@ error_codes! {
     BodyIncomplete = "body_incomplete",
     /// 422: no storage placement is configured for the region.
     RegionNotPlaced = "region_not_placed",
+    /// 422: regional databases are configured, and none for the region.
+    RegionWithoutDatabase = "region_without_database",
     /// 422: a dedicated database was asked for and none are configured.
     DedicatedDatabaseUnavailable = "dedicated_database_unavailable",
     /// 422: a schema of its own was asked for and schemas are not configured.

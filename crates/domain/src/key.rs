@@ -469,6 +469,7 @@ mod tests {
             dedicated_bucket: None,
             dedicated_database: None,
             dedicated_schema: None,
+            metadata_region: None,
             limit_overrides: LimitOverrides::default(),
             created_at: time::OffsetDateTime::UNIX_EPOCH,
             suspended_at: None,

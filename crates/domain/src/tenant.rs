@@ -190,6 +190,13 @@ pub struct Tenant {
     /// `dedicated_database`.
     #[serde(default)]
     pub dedicated_schema: Option<String>,
+    /// The region whose shared database holds its data (regional shared
+    /// databases, for residency), when its region has one; `None`: the
+    /// registry's database. A schema of its own is made in that database
+    /// too. Chosen at creation; never set with `dedicated_database` (a
+    /// dedicated database is made on its region's server already).
+    #[serde(default)]
+    pub metadata_region: Option<Region>,
     pub limit_overrides: LimitOverrides,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -202,10 +209,12 @@ pub struct Tenant {
 }
 
 impl Tenant {
-    /// Whether its data lives apart from the shared tables: in a database
-    /// or a schema of its own.
+    /// Whether its data lives apart from the registry's tables: in a
+    /// database or a schema of its own, or in its region's shared database.
     pub fn keeps_data_apart(&self) -> bool {
-        self.dedicated_database.is_some() || self.dedicated_schema.is_some()
+        self.dedicated_database.is_some()
+            || self.dedicated_schema.is_some()
+            || self.metadata_region.is_some()
     }
 
     /// Its place in the tenant listing, which runs by `(created_at, id)`.

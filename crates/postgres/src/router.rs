@@ -10,11 +10,11 @@
 //! the stores of either are opened once and kept for the life of the
 //! process.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use coffer_domain::{PageCursor, Tenant, TenantId};
+use coffer_domain::{PageCursor, Region, Tenant, TenantId};
 use coffer_ports::{
     MetadataError, MetadataErrorKind, MetadataPorts, Pending, Subscribed, Subscriber, TenantData,
     TenantDataResolver, TenantDatabases, TenantRegistry, Undelivered, UndeliveredEvents,
@@ -25,6 +25,8 @@ use time::OffsetDateTime;
 use crate::dedicated::DedicatedDatabases;
 use crate::error::PgError;
 use crate::merged::{MergedAuditLog, MergedOutbox};
+use crate::migrate::MigrateOptions;
+use crate::regions::RegionalDatabase;
 use crate::schemas::DedicatedSchemas;
 use crate::store::PgMetadataStore;
 
@@ -41,6 +43,14 @@ pub struct DatabaseRouter {
     /// The data of each tenant schema, by its name, made on first use (on
     /// the shared pool).
     in_schemas: RwLock<HashMap<String, Opened>>,
+    /// Each region's shared database, with the stores of its tenants.
+    regions: BTreeMap<Region, Regional>,
+}
+
+/// A region's shared database and the stores its tenants share.
+struct Regional {
+    database: RegionalDatabase,
+    data: Arc<TenantData>,
 }
 
 /// A dedicated database's stores and the pool behind them.
@@ -103,7 +113,62 @@ impl DatabaseRouter {
             opened: Arc::default(),
             schemas: None,
             in_schemas: RwLock::default(),
+            regions: BTreeMap::new(),
         }
+    }
+
+    /// A shared database per region: the data of the tenants the registry
+    /// places there (`Tenant::metadata_region`). A tenant placed in a
+    /// region missing here is refused (`Unavailable`).
+    #[must_use]
+    pub fn with_regions(mut self, regions: BTreeMap<Region, RegionalDatabase>) -> Self {
+        self.regions = regions
+            .into_iter()
+            .map(|(region, database)| {
+                let data = self.data_over(&database.store);
+                (region, Regional { database, data })
+            })
+            .collect();
+        self
+    }
+
+    /// The shared database of `tenant`'s metadata region.
+    fn regional(&self, tenant: &Tenant, region: &Region) -> Result<&Regional, MetadataError> {
+        self.regions.get(region).ok_or_else(|| {
+            unavailable(format!(
+                "tenant {} keeps its data in the database of region {region}, and none is configured for it (metadata.regions)",
+                tenant.slug
+            ))
+        })
+    }
+
+    /// Where `tenant`'s schema is made: its region's database, else the
+    /// registry's. `Unavailable` when schemas are not configured.
+    fn schemas_for(&self, tenant: &Tenant) -> Result<DedicatedSchemas, MetadataError> {
+        let Some(schemas) = &self.schemas else {
+            return Err(unavailable(format!(
+                "tenant {} has a schema of its own, and no tenant schemas are configured (metadata.schemas)",
+                tenant.slug
+            )));
+        };
+        match &tenant.metadata_region {
+            Some(region) => Ok(self.regional(tenant, region)?.database.schemas()),
+            None => Ok(schemas.clone()),
+        }
+    }
+
+    /// Apply the pending migrations to every region's shared database,
+    /// going on past failures: each region's outcome, in name order.
+    pub async fn migrate_regions(
+        &self,
+        options: &MigrateOptions,
+    ) -> Vec<(Region, Result<Vec<String>, PgError>)> {
+        let mut outcomes = Vec::new();
+        for (region, regional) in &self.regions {
+            let outcome = regional.database.migrate(options.clone()).await;
+            outcomes.push((region.clone(), outcome));
+        }
+        outcomes
     }
 
     /// Tenant schemas in the shared database, where `schemas` is `Some`;
@@ -124,7 +189,8 @@ impl DatabaseRouter {
     /// and dedicated databases are offered only where they are configured.
     pub fn ports(self) -> MetadataPorts {
         let shared = Arc::new(self.shared.clone());
-        let configured = self.dedicated.is_some() || self.schemas.is_some();
+        let configured =
+            self.dedicated.is_some() || self.schemas.is_some() || !self.regions.is_empty();
         let router = Arc::new(self);
         MetadataPorts {
             tenant_data: router.clone(),
@@ -173,10 +239,10 @@ impl DatabaseRouter {
                     (Some(_), _, None, _) => Err(PgError::InvalidState(
                         "no dedicated databases are configured (metadata.dedicated)".to_owned(),
                     )),
-                    (None, Some(_), _, Some(schemas)) => schemas.migrate(&tenant).await,
-                    (None, Some(_), _, None) => Err(PgError::InvalidState(
-                        "no tenant schemas are configured (metadata.schemas)".to_owned(),
-                    )),
+                    (None, Some(_), _, _) => match self.schemas_for(&tenant) {
+                        Ok(schemas) => schemas.migrate(&tenant).await,
+                        Err(err) => Err(PgError::InvalidState(err.to_string())),
+                    },
                 };
                 outcomes.push((tenant, outcome));
             }
@@ -197,10 +263,21 @@ impl DatabaseRouter {
     /// The stores of `tenant`'s own database or schema, opened on first
     /// use; `None` for a tenant whose data is in the shared tables.
     fn own(&self, tenant: &Tenant) -> Result<Option<Opened>, MetadataError> {
-        match (&tenant.dedicated_database, &tenant.dedicated_schema) {
-            (Some(database), _) => self.open(tenant, database).map(Some),
-            (None, Some(schema)) => self.open_schema(tenant, schema).map(Some),
-            (None, None) => Ok(None),
+        match (
+            &tenant.dedicated_database,
+            &tenant.dedicated_schema,
+            &tenant.metadata_region,
+        ) {
+            (Some(database), _, _) => self.open(tenant, database).map(Some),
+            (None, Some(schema), _) => self.open_schema(tenant, schema).map(Some),
+            (None, None, Some(region)) => {
+                let regional = self.regional(tenant, region)?;
+                Ok(Some(Opened {
+                    data: regional.data.clone(),
+                    pool: regional.database.store.clone(),
+                }))
+            }
+            (None, None, None) => Ok(None),
         }
     }
 
@@ -225,7 +302,8 @@ impl DatabaseRouter {
         })
     }
 
-    /// The stores of `tenant`'s schema (`schema`) in the shared database.
+    /// The stores of `tenant`'s schema (`schema`) in the shared database
+    /// of its region, or else the registry's.
     fn open_schema(&self, tenant: &Tenant, schema: &str) -> Result<Opened, MetadataError> {
         if let Some(opened) = self
             .in_schemas
@@ -241,7 +319,11 @@ impl DatabaseRouter {
                 tenant.id
             )));
         }
-        let own = self.shared.in_schema(schema)?;
+        let base = match &tenant.metadata_region {
+            Some(region) => &self.regional(tenant, region)?.database.store,
+            None => &self.shared,
+        };
+        let own = base.in_schema(schema)?;
         let data = self.data_over(&own);
         let mut opened = self
             .in_schemas
@@ -353,6 +435,22 @@ impl DatabaseRouter {
     }
 }
 
+/// A region's answer; nothing when its database cannot be asked, so that
+/// the other regions' tenants still get their turns (this region's wait
+/// for the next round, and the failure is logged).
+async fn answered_or_skipped<T>(
+    region: &Region,
+    asked: impl std::future::Future<Output = Result<Vec<T>, MetadataError>>,
+) -> Vec<T> {
+    match asked.await {
+        Ok(found) => found,
+        Err(err) => {
+            tracing::warn!(%region, error = %err, "the region's database cannot say what awaits delivery; its tenants wait a round");
+            Vec::new()
+        }
+    }
+}
+
 /// The answers of several databases, one per tenant: `fold` merges a
 /// tenant's further answers into its first.
 fn merged<T>(
@@ -410,10 +508,20 @@ impl UndeliveredEvents for DatabaseRouter {
                 .iter()
                 .filter(|tenant| subscribed.subscribed(tenant.id))
                 .map(|tenant| self.pending_in_own(now, dead_since, tenant, subscribed.clone())),
-        )
-        .await;
+        );
+        let regional = futures::future::join_all(self.regions.iter().map(|(region, r)| {
+            let asked = r
+                .database
+                .store
+                .pending_events(now, dead_since, subscribed.clone());
+            answered_or_skipped(region, asked)
+        }));
+        let (own, regional) = futures::future::join(own, regional).await;
         Ok(merged(
-            shared.into_iter().chain(own.into_iter().flatten()),
+            shared
+                .into_iter()
+                .chain(own.into_iter().flatten())
+                .chain(regional.into_iter().flatten()),
             |p| p.tenant,
             |p, found| {
                 p.oldest = match (p.oldest, found.oldest) {
@@ -441,11 +549,20 @@ impl UndeliveredEvents for DatabaseRouter {
         let own = futures::future::join_all(dedicated.iter().filter_map(|tenant| {
             let subscriber = *by_id.get(&tenant.id)?;
             Some(self.undelivered_in_own(now, tenant, subscriber))
-        }))
-        .await;
-        // What either database holds undelivered.
+        }));
+        let regional = futures::future::join_all(self.regions.iter().map(|(region, r)| {
+            answered_or_skipped(
+                region,
+                r.database.store.undelivered_events(now, subscribers),
+            )
+        }));
+        let (own, regional) = futures::future::join(own, regional).await;
+        // What any database holds undelivered.
         Ok(merged(
-            shared.into_iter().chain(own.into_iter().flatten()),
+            shared
+                .into_iter()
+                .chain(own.into_iter().flatten())
+                .chain(regional.into_iter().flatten()),
             |u| u.tenant,
             |u, found| {
                 u.awaiting |= found.awaiting;
@@ -459,15 +576,20 @@ impl UndeliveredEvents for DatabaseRouter {
 #[async_trait]
 impl TenantDatabases for DatabaseRouter {
     async fn provision_database(&self, tenant: &Tenant) -> Result<(), MetadataError> {
-        match (&self.dedicated, &self.schemas) {
+        match (&self.dedicated, &tenant.metadata_region) {
             (Some(dedicated), _) if tenant.dedicated_database.is_some() => {
                 Ok(dedicated.provision(tenant).await?)
             }
-            (_, Some(schemas)) if tenant.dedicated_schema.is_some() => {
-                Ok(schemas.provision(tenant).await?)
+            _ if tenant.dedicated_schema.is_some() => {
+                Ok(self.schemas_for(tenant)?.provision(tenant).await?)
             }
-            // Nothing to make for a tenant without either; one with a home
-            // this deployment does not have is refused.
+            (_, Some(region)) if tenant.dedicated_database.is_none() => Ok(self
+                .regional(tenant, region)?
+                .database
+                .provision(tenant)
+                .await?),
+            // Nothing to make for a tenant without a home apart; one with a
+            // home this deployment does not have is refused.
             _ if !tenant.keeps_data_apart() => Ok(()),
             _ => databases_for(None, tenant).map(|_| ()),
         }
@@ -476,13 +598,18 @@ impl TenantDatabases for DatabaseRouter {
     async fn drop_database(&self, tenant: &Tenant) -> Result<(), MetadataError> {
         // Close this process's pool (or forget its stores) before it goes.
         self.forget(tenant);
-        match (&self.dedicated, &self.schemas) {
+        match (&self.dedicated, &tenant.metadata_region) {
             (Some(dedicated), _) if tenant.dedicated_database.is_some() => {
                 Ok(dedicated.drop_database(tenant).await?)
             }
-            (_, Some(schemas)) if tenant.dedicated_schema.is_some() => {
-                Ok(schemas.drop_schema(tenant).await?)
+            _ if tenant.dedicated_schema.is_some() => {
+                Ok(self.schemas_for(tenant)?.drop_schema(tenant).await?)
             }
+            (_, Some(region)) if tenant.dedicated_database.is_none() => Ok(self
+                .regional(tenant, region)?
+                .database
+                .remove_tenant(tenant)
+                .await?),
             _ if !tenant.keeps_data_apart() => Ok(()),
             _ => databases_for(None, tenant).map(|_| ()),
         }

@@ -48,6 +48,7 @@ pub(crate) struct TenantRow {
     pub dedicated_bucket: Option<String>,
     pub dedicated_database: Option<String>,
     pub dedicated_schema: Option<String>,
+    pub metadata_region: Option<String>,
     pub limit_overrides: serde_json::Value,
     pub created_at: OffsetDateTime,
     pub suspended_at: Option<OffsetDateTime>,
@@ -72,6 +73,7 @@ impl TenantRow {
             dedicated_bucket: new.dedicated_bucket.clone(),
             dedicated_database: new.dedicated_database.clone(),
             dedicated_schema: new.dedicated_schema.clone(),
+            metadata_region: new.metadata_region.as_ref().map(|r| r.as_str().to_owned()),
             limit_overrides: overrides_json(&new.limit_overrides)?,
             created_at: new.created_at,
             suspended_at: None,
@@ -92,6 +94,10 @@ impl TenantRow {
             dedicated_bucket: tenant.dedicated_bucket.clone(),
             dedicated_database: tenant.dedicated_database.clone(),
             dedicated_schema: tenant.dedicated_schema.clone(),
+            metadata_region: tenant
+                .metadata_region
+                .as_ref()
+                .map(|r| r.as_str().to_owned()),
             limit_overrides: overrides_json(&tenant.limit_overrides)?,
             created_at: tenant.created_at,
             suspended_at: tenant.suspended_at,
@@ -118,6 +124,11 @@ impl TryFrom<TenantRow> for Tenant {
             dedicated_bucket: row.dedicated_bucket,
             dedicated_database: row.dedicated_database,
             dedicated_schema: row.dedicated_schema,
+            metadata_region: row
+                .metadata_region
+                .map(Region::new)
+                .transpose()
+                .map_err(|e| corrupt("tenant metadata region", e))?,
             limit_overrides: serde_json::from_value::<LimitOverrides>(row.limit_overrides)
                 .map_err(|e| corrupt("tenant limit overrides", e))?,
             created_at: row.created_at,

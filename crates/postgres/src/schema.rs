@@ -12,6 +12,7 @@ diesel::table! {
         dedicated_bucket -> Nullable<Text>,
         dedicated_database -> Nullable<Text>,
         dedicated_schema -> Nullable<Text>,
+        metadata_region -> Nullable<Text>,
         limit_overrides -> Jsonb,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,

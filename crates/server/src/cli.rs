@@ -482,7 +482,17 @@ async fn reconcile(config: &Config, tenant: Option<String>, repair: bool) -> Res
 #[derive(Debug, Default)]
 pub struct MigrateReport {
     pub shared: Vec<String>,
+    /// Each region's shared database (`[metadata.regions]`), in name order.
+    pub regions: Vec<RegionMigration>,
     pub dedicated: Vec<DedicatedMigration>,
+}
+
+/// One regional shared database's migration.
+#[derive(Debug)]
+pub struct RegionMigration {
+    pub region: coffer_domain::Region,
+    /// The versions applied, or why it failed.
+    pub outcome: Result<Vec<String>, String>,
 }
 
 /// One dedicated database's migration.
@@ -497,6 +507,7 @@ pub struct DedicatedMigration {
 impl MigrateReport {
     pub fn failures(&self) -> usize {
         self.dedicated.iter().filter(|d| d.outcome.is_err()).count()
+            + self.regions.iter().filter(|r| r.outcome.is_err()).count()
     }
 }
 
@@ -513,6 +524,16 @@ async fn migrate(config: &Config) -> Result<(), Error> {
     for name in &report.shared {
         println!("  {name}");
     }
+    for r in &report.regions {
+        match &r.outcome {
+            Ok(applied) => println!(
+                "region {} database: applied {} migration(s)",
+                r.region,
+                applied.len()
+            ),
+            Err(e) => println!("region {} database: FAILED: {e}", r.region),
+        }
+    }
     for d in &report.dedicated {
         match &d.outcome {
             Ok(applied) => println!(
@@ -527,8 +548,8 @@ async fn migrate(config: &Config) -> Result<(), Error> {
     match report.failures() {
         0 => Ok(()),
         failed => Err(format!(
-            "{failed} of {} dedicated database(s) and schema(s) failed to migrate",
-            report.dedicated.len()
+            "{failed} of {} regional database(s), dedicated database(s) and schema(s) failed to migrate",
+            report.regions.len() + report.dedicated.len()
         )
         .into()),
     }
@@ -568,7 +589,19 @@ pub async fn migrate_all(config: &Config) -> Result<MigrateReport, Error> {
                 config.pool_options(),
             )?;
             let router = coffer_postgres::DatabaseRouter::new(registry, wiring::dedicated(config)?)
-                .with_schemas(wiring::schemas(config)?);
+                .with_schemas(wiring::schemas(config)?)
+                .with_regions(wiring::regional_databases(config)?);
+            // The regions' tables first: a tenant schema there is migrated
+            // after the database it lives in.
+            let regions = router
+                .migrate_regions(&wiring::migrate_options(config))
+                .await
+                .into_iter()
+                .map(|(region, outcome)| RegionMigration {
+                    region,
+                    outcome: outcome.map_err(|e| e.to_string()),
+                })
+                .collect();
             let dedicated = router
                 .migrate_dedicated()
                 .await?
@@ -582,7 +615,11 @@ pub async fn migrate_all(config: &Config) -> Result<MigrateReport, Error> {
                     outcome: outcome.map_err(|e| e.to_string()),
                 })
                 .collect();
-            Ok(MigrateReport { shared, dedicated })
+            Ok(MigrateReport {
+                shared,
+                regions,
+                dedicated,
+            })
         }
     }
 }

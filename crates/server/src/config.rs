@@ -118,6 +118,24 @@ pub struct MetadataConfig {
     pub sqlite_path: Option<PathBuf>,
     pub dedicated: DedicatedConfig,
     pub schemas: SchemasConfig,
+    /// Region → its shared database (`[metadata.regions.eu-west]`): the
+    /// data of that region's tenants lives there, the registry stays in
+    /// the database above. Once any is set, a tenant of a region without
+    /// one is refused at creation.
+    #[serde(default)]
+    pub regions: BTreeMap<String, RegionDatabaseConfig>,
+}
+
+/// One region's shared database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionDatabaseConfig {
+    /// The service role's URL (`coffer_app`).
+    pub url: SecretString,
+    /// The owner role's URL: migrations, and the tenants' rows and schemas.
+    pub migration_url: SecretString,
+    /// Connections to it; `metadata.pool_size` when unset.
+    pub pool_size: Option<usize>,
 }
 
 /// Tenant schemas (a schema per tenant in the shared database,
@@ -746,6 +764,7 @@ impl Config {
 /// `_` for `-` (a region name has no `_`, so nothing is ambiguous).
 fn region_env_key(key: &str) -> String {
     for prefix in [
+        "COFFER__METADATA__REGIONS__",
         "COFFER__STORAGE__REGIONS__",
         "COFFER__STORAGE__REGION_BUCKETS__",
     ] {

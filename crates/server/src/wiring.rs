@@ -95,6 +95,17 @@ async fn metadata_and_changes(config: &Config) -> Result<Metadata, WiringError> 
                 coffer_postgres::migrate_with(owner.expose_secret(), migrate_options(config))
                     .await
                     .map_err(|e| fail("migrating PostgreSQL")(e.to_string()))?;
+                // The regions' shared databases are as much this instance's
+                // as the registry's (dedicated ones and schemas are left to
+                // `coffer migrate`).
+                for (name, region) in &config.metadata.regions {
+                    coffer_postgres::migrate_with(
+                        region.migration_url.expose_secret(),
+                        migrate_options(config),
+                    )
+                    .await
+                    .map_err(|e| fail("migrating PostgreSQL")(format!("region {name}: {e}")))?;
+                }
             }
             let url = config.metadata.url.as_ref().ok_or_else(|| {
                 fail("metadata")(
@@ -109,7 +120,8 @@ async fn metadata_and_changes(config: &Config) -> Result<Metadata, WiringError> 
             // Changes are announced on the shared database (the registry).
             let changes = Arc::new(shared.clone());
             let router = coffer_postgres::DatabaseRouter::new(shared.clone(), dedicated(config)?)
-                .with_schemas(schemas(config)?);
+                .with_schemas(schemas(config)?)
+                .with_regions(regional_databases(config)?);
             let pools = Pools {
                 shared,
                 dedicated: router.dedicated_pools(),
@@ -205,6 +217,46 @@ pub fn schemas(config: &Config) -> Result<Option<coffer_postgres::DedicatedSchem
     Ok(Some(coffer_postgres::DedicatedSchemas {
         owner_url: owner.expose_secret().to_owned(),
     }))
+}
+
+/// Each region's shared database, from `[metadata.regions]` (connected
+/// lazily, like the registry's pool).
+///
+/// # Errors
+/// Regions with the SQLite backend, a region name that is not valid, or a
+/// pool that cannot be configured.
+pub fn regional_databases(
+    config: &Config,
+) -> Result<std::collections::BTreeMap<Region, coffer_postgres::RegionalDatabase>, WiringError> {
+    let mut regions = std::collections::BTreeMap::new();
+    if config.metadata.regions.is_empty() {
+        return Ok(regions);
+    }
+    if config.metadata.backend != MetadataBackend::Postgres {
+        return Err(fail("metadata.regions")(
+            "regional databases need the postgres backend".into(),
+        ));
+    }
+    for (name, r) in &config.metadata.regions {
+        let region =
+            Region::new(name.clone()).map_err(|e| fail("metadata.regions")(e.to_string()))?;
+        let store = coffer_postgres::PgMetadataStore::connect_with(
+            r.url.expose_secret(),
+            coffer_postgres::PoolOptions {
+                max_size: r.pool_size.unwrap_or(config.metadata.pool_size).max(1),
+                ..config.pool_options()
+            },
+        )
+        .map_err(|e| fail("metadata.regions")(format!("{name}: {e}")))?;
+        regions.insert(
+            region,
+            coffer_postgres::RegionalDatabase {
+                store,
+                owner_url: r.migration_url.expose_secret().to_owned(),
+            },
+        );
+    }
+    Ok(regions)
 }
 
 /// Which new tenants get a schema of their own, for the use cases.
@@ -392,6 +444,13 @@ pub async fn wire_with(
     service.tenant_cache_ttl = Duration::from_secs(config.tenants.cache_ttl_secs.max(1));
     service.dedicated_databases = dedicated_database_policy(config)?;
     service.dedicated_schemas = dedicated_schema_policy(config)?;
+    service.metadata_regions = config
+        .metadata
+        .regions
+        .keys()
+        .map(|name| Region::new(name.clone()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| fail("metadata.regions")(e.to_string()))?;
     service.scanning = scanning_policy(&config.scanning);
     service.credentials = credentials_policy(&config.credentials);
     service.outbound = OutboundPolicy::parse(&config.events.allowed_webhook_hosts)
@@ -584,6 +643,7 @@ async fn bootstrap_tenant(meta: &MetadataPorts, slug: &str) -> Result<(), Wiring
         dedicated_bucket: None,
         dedicated_database: None,
         dedicated_schema: None,
+        metadata_region: None,
         limit_overrides: LimitOverrides::default(),
         created_at: time::OffsetDateTime::now_utc(),
     };

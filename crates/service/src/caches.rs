@@ -208,6 +208,7 @@ mod tests {
             dedicated_bucket: None,
             dedicated_database: None,
             dedicated_schema: None,
+            metadata_region: None,
             limit_overrides: LimitOverrides::default(),
             created_at: OffsetDateTime::UNIX_EPOCH,
         }

@@ -87,6 +87,10 @@ pub struct ServiceConfig {
     /// (a schema per tenant); `None`: no tenant does. A tenant given a
     /// database of its own gets no schema.
     pub dedicated_schemas: Option<DedicatedPolicy>,
+    /// The regions with a shared database of their own (`[metadata.regions]`),
+    /// where their tenants' data lives. Empty: every tenant's data is in the
+    /// registry's database; otherwise a tenant of another region is refused.
+    pub metadata_regions: Vec<coffer_domain::Region>,
     /// Malware scanning, where the deployment has a scanner.
     pub scanning: ScanningPolicy,
     pub credentials: CredentialsPolicy,
@@ -252,6 +256,7 @@ impl ServiceConfig {
             onboarding_lease: Duration::from_secs(300),
             dedicated_databases: None,
             dedicated_schemas: None,
+            metadata_regions: Vec::new(),
             scanning: ScanningPolicy::default(),
             credentials: CredentialsPolicy::default(),
         }

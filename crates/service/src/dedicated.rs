@@ -74,6 +74,7 @@ mod tests {
             dedicated_bucket: None,
             dedicated_database: database.map(str::to_owned),
             dedicated_schema: None,
+            metadata_region: None,
             limit_overrides: LimitOverrides::default(),
             created_at: OffsetDateTime::UNIX_EPOCH,
         }

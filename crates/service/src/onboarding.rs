@@ -196,6 +196,16 @@ impl Onboarder {
         if !self.config.placement.serves_region(&request.region) {
             return Err(region_not_placed(&request.region));
         }
+        let regions = &self.config.metadata_regions;
+        if !regions.is_empty() && !regions.contains(&request.region) {
+            return Err(ServiceError::invalid(
+                ErrorCode::RegionWithoutDatabase,
+                format!(
+                    "no database is configured for region {} (metadata.regions)",
+                    request.region
+                ),
+            ));
+        }
         let now = self.clock.now();
         let id = TenantId::new_random();
         let dedicated_database =
@@ -206,10 +216,15 @@ impl Onboarder {
             request.dedicated_schema,
             dedicated_database.as_ref(),
         )?;
+        // Its region's shared database holds its data (and its schema),
+        // unless it has a database of its own.
+        let metadata_region =
+            (dedicated_database.is_none() && !regions.is_empty()).then(|| request.region.clone());
         let new = NewTenant {
             id,
             dedicated_database,
             dedicated_schema,
+            metadata_region,
             slug: request.slug,
             display_name,
             plan: request.plan,

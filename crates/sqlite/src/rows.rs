@@ -79,6 +79,7 @@ pub(crate) struct TenantRow {
     pub dedicated_bucket: Option<String>,
     pub dedicated_database: Option<String>,
     pub dedicated_schema: Option<String>,
+    pub metadata_region: Option<String>,
     pub limit_overrides: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -101,6 +102,7 @@ impl TenantRow {
             dedicated_bucket: new.dedicated_bucket.clone(),
             dedicated_database: new.dedicated_database.clone(),
             dedicated_schema: new.dedicated_schema.clone(),
+            metadata_region: new.metadata_region.as_ref().map(|r| r.as_str().to_owned()),
             limit_overrides: serde_json::to_string(&new.limit_overrides)
                 .map_err(|e| SqliteError::CorruptRow(format!("limit overrides: {e}")))?,
             created_at: created,
@@ -129,6 +131,11 @@ impl TryFrom<TenantRow> for Tenant {
             dedicated_bucket: row.dedicated_bucket,
             dedicated_database: row.dedicated_database,
             dedicated_schema: row.dedicated_schema,
+            metadata_region: row
+                .metadata_region
+                .map(Region::new)
+                .transpose()
+                .map_err(|e| corrupt("tenant metadata region", e))?,
             limit_overrides: serde_json::from_str::<LimitOverrides>(&row.limit_overrides)
                 .map_err(|e| corrupt("tenant limit overrides", e))?,
             created_at: time_of(row.created_at)?,

@@ -12,6 +12,7 @@ diesel::table! {
         dedicated_bucket -> Nullable<Text>,
         dedicated_database -> Nullable<Text>,
         dedicated_schema -> Nullable<Text>,
+        metadata_region -> Nullable<Text>,
         limit_overrides -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,

@@ -77,6 +77,7 @@ pub fn new_tenant(slug: &str, created: i64) -> NewTenant {
         dedicated_database: DEDICATED_PREFIX
             .get()
             .map(|prefix| format!("{prefix}{}", id.as_uuid().simple())),
+        metadata_region: None,
         dedicated_schema: SCHEMA_PREFIX
             .get()
             .map(|prefix| format!("{prefix}{}", id.as_uuid().simple())),

@@ -236,6 +236,7 @@ pub async fn purge_removes_only_a_cancelled_tenant(ports: MetadataPorts) {
     let shared = Tenant {
         dedicated_database: None,
         dedicated_schema: None,
+        metadata_region: None,
         ..t.clone()
     };
     assert_eq!(

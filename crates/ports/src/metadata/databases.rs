@@ -49,6 +49,12 @@ pub fn databases_for<'a>(
                 .dedicated_schema
                 .as_deref()
                 .map(|name| ("schema", name))
+        })
+        .or_else(|| {
+            tenant
+                .metadata_region
+                .as_ref()
+                .map(|region| ("regional database", region.as_str()))
         });
     match (own, databases) {
         (None, _) => Ok(None),

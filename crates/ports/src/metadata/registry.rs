@@ -26,6 +26,8 @@ pub struct NewTenant {
     pub dedicated_database: Option<String>,
     /// See [`Tenant::dedicated_schema`].
     pub dedicated_schema: Option<String>,
+    /// See [`Tenant::metadata_region`].
+    pub metadata_region: Option<Region>,
     pub limit_overrides: LimitOverrides,
     pub created_at: OffsetDateTime,
 }
@@ -44,6 +46,7 @@ impl NewTenant {
             dedicated_bucket: self.dedicated_bucket.clone(),
             dedicated_database: self.dedicated_database.clone(),
             dedicated_schema: self.dedicated_schema.clone(),
+            metadata_region: self.metadata_region.clone(),
             limit_overrides: self.limit_overrides.clone(),
             created_at: self.created_at,
             suspended_at: None,

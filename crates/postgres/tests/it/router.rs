@@ -43,7 +43,7 @@ fn own_database(db: &TestDb, slug: &str) -> NewTenant {
 }
 
 /// An audit record (and event) of `action` at `at(secs)`.
-fn announced(action: &str, secs: i64) -> Journal {
+pub(crate) fn announced(action: &str, secs: i64) -> Journal {
     Journal::announced(
         NewAudit {
             actor: Subject::new("router").unwrap(),

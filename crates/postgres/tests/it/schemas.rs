@@ -152,7 +152,7 @@ async fn a_schema_tenant_is_unavailable_without_schemas_configured() {
 }
 
 /// The newest migration's directory under `migrations/postgres`.
-fn newest_migration() -> (String, String) {
+pub(crate) fn newest_migration() -> (String, String) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/postgres");
     let mut names: Vec<String> = std::fs::read_dir(&root)
         .unwrap()

@@ -7,7 +7,7 @@ use coffer_domain::{
     BucketName, LimitOverrides, Onboarding, OnboardingRequest, OnboardingState, OnboardingStep,
     Plan, Region, Role, Subject, Tenant, TenantSlug, TenantStatus,
 };
-use coffer_ports::{MetadataErrorKind, OnboardingUpdate, StoreErrorKind};
+use coffer_ports::{MetadataErrorKind, NewTenant, OnboardingUpdate, StoreErrorKind};
 use coffer_service::{CreateTenant, ErrorKind};
 
 use crate::support::*;
@@ -254,6 +254,29 @@ fn request(region: &str) -> CreateTenant {
     }
 }
 
+/// The new tenant `create_tenant` queued for `req` with `fx`'s
+/// configuration (the view it answered is the same tenant).
+async fn queued_as(
+    mut fx: OnboarderFx,
+    req: CreateTenant,
+) -> Result<NewTenant, coffer_service::ServiceError> {
+    let queued = Arc::new(Mutex::new(None));
+    let seen = queued.clone();
+    fx.onboarding
+        .expect_create_onboarding()
+        .returning(move |n, o, _| {
+            *seen.lock().unwrap() = Some(n.clone());
+            let t = n.planned();
+            let mut j = job(&t);
+            j.request = o.request;
+            Ok((t, j))
+        });
+    let t = fx.build().create_tenant(&platform_admin(), req).await?;
+    let new = queued.lock().unwrap().clone().unwrap();
+    assert_eq!(t, new.planned());
+    Ok(new)
+}
+
 /// What `create_tenant` put into the new tenant's `dedicated_database`,
 /// for a request of `plan` asking `asked`, with `placement` configured.
 async fn database_chosen(
@@ -263,31 +286,12 @@ async fn database_chosen(
 ) -> Result<Option<String>, coffer_service::ServiceError> {
     let mut fx = OnboarderFx::default();
     fx.config.dedicated_databases = placement;
-    let chosen = Arc::new(Mutex::new(None));
-    let seen = chosen.clone();
-    fx.onboarding
-        .expect_create_onboarding()
-        .returning(move |n, o, _| {
-            *seen.lock().unwrap() = Some(n.dedicated_database.clone());
-            let t = Tenant {
-                id: n.id,
-                dedicated_database: n.dedicated_database,
-                ..tenant(TenantStatus::Provisioning)
-            };
-            let mut j = job(&t);
-            j.request = o.request;
-            Ok((t, j))
-        });
-    let app = fx.build();
     let req = CreateTenant {
         plan,
         dedicated_database: asked,
         ..request("eu-west")
     };
-    let t = app.create_tenant(&platform_admin(), req).await?;
-    let stored = chosen.lock().unwrap().clone().flatten();
-    assert_eq!(t.dedicated_database, stored);
-    Ok(stored)
+    Ok(queued_as(fx, req).await?.dedicated_database)
 }
 
 #[tokio::test]
@@ -342,33 +346,14 @@ async fn homes_chosen(
     let mut fx = OnboarderFx::default();
     fx.config.dedicated_databases = databases;
     fx.config.dedicated_schemas = schemas;
-    let chosen = Arc::new(Mutex::new(None));
-    let seen = chosen.clone();
-    fx.onboarding
-        .expect_create_onboarding()
-        .returning(move |n, o, _| {
-            *seen.lock().unwrap() =
-                Some((n.dedicated_database.clone(), n.dedicated_schema.clone()));
-            let t = Tenant {
-                id: n.id,
-                dedicated_database: n.dedicated_database,
-                dedicated_schema: n.dedicated_schema,
-                ..tenant(TenantStatus::Provisioning)
-            };
-            let mut j = job(&t);
-            j.request = o.request;
-            Ok((t, j))
-        });
     let req = CreateTenant {
         plan,
         dedicated_database: asked.0,
         dedicated_schema: asked.1,
         ..request("eu-west")
     };
-    let t = fx.build().create_tenant(&platform_admin(), req).await?;
-    let stored = chosen.lock().unwrap().clone().unwrap();
-    assert_eq!((t.dedicated_database, t.dedicated_schema), stored);
-    Ok(stored)
+    let new = queued_as(fx, req).await?;
+    Ok((new.dedicated_database, new.dedicated_schema))
 }
 
 #[tokio::test]
@@ -436,6 +421,37 @@ async fn schemas_follow_the_plan_and_never_come_with_a_database() {
     for bad in ["", "9x", "a-b", &"x".repeat(32)] {
         assert!(DedicatedPolicy::for_schemas(bad, []).is_err(), "{bad}");
     }
+}
+
+#[tokio::test]
+async fn regional_databases_place_their_regions_tenants_and_refuse_other_regions() {
+    let placed = |region: &str, database: Option<bool>| {
+        let mut fx = OnboarderFx::default();
+        fx.config.metadata_regions = vec![Region::new("eu-west").unwrap()];
+        fx.config.dedicated_databases =
+            coffer_service::DedicatedPolicy::new("coffer_t_", [Plan::Enterprise]).ok();
+        let req = CreateTenant {
+            plan: Plan::Starter,
+            dedicated_database: database,
+            ..request(region)
+        };
+        async move { queued_as(fx, req).await.map(|new| new.metadata_region) }
+    };
+    assert_eq!(
+        placed("eu-west", None).await.unwrap(),
+        Some(Region::new("eu-west").unwrap()),
+        "its region's database holds its data"
+    );
+    assert_eq!(
+        placed("eu-west", Some(true)).await.unwrap(),
+        None,
+        "a database of its own is made on its region's server instead"
+    );
+    assert_err(
+        placed("us-east", None).await,
+        ErrorKind::Invalid,
+        "region_without_database",
+    );
 }
 
 #[test]

@@ -716,6 +716,7 @@ pub fn tenant(status: TenantStatus) -> Tenant {
         dedicated_bucket: None,
         dedicated_database: None,
         dedicated_schema: None,
+        metadata_region: None,
         limit_overrides: LimitOverrides::default(),
         created_at: now(),
         suspended_at: None,

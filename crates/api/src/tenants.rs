@@ -26,6 +26,9 @@ pub struct TenantDto {
     /// Its own schema in the shared PostgreSQL database, when it has one (a
     /// schema per tenant).
     pub dedicated_schema: Option<String>,
+    /// The region whose shared database holds its data, when its region has
+    /// one (regional databases); none: the registry's database.
+    pub metadata_region: Option<String>,
     #[schema(value_type = Object)]
     pub limit_overrides: LimitOverrides,
     #[serde(with = "time::serde::rfc3339")]
@@ -54,6 +57,7 @@ impl From<Tenant> for TenantDto {
             dedicated_bucket: t.dedicated_bucket,
             dedicated_database: t.dedicated_database,
             dedicated_schema: t.dedicated_schema,
+            metadata_region: t.metadata_region.map(Into::into),
             limit_overrides: t.limit_overrides,
             created_at: t.created_at,
             suspended_at: t.suspended_at,

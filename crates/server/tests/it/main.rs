@@ -32,6 +32,7 @@ mod outage;
 mod outbound;
 mod rate_limits;
 mod records;
+mod regional_databases;
 mod regions;
 mod restart;
 mod scanning;

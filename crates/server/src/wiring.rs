@@ -743,6 +743,82 @@ mod tests {
     }
 
     #[test]
+    fn tenant_schemas_are_off_by_default_and_need_the_owner_and_postgres() {
+        let off = config(&[]).unwrap();
+        assert!(schemas(&off).unwrap().is_none());
+        assert!(dedicated_schema_policy(&off).unwrap().is_none());
+        let owner = "postgres://owner:pw@db:5432/coffer";
+        let on = config(&[
+            ("COFFER__METADATA__SCHEMAS__ENABLED", "true"),
+            ("COFFER__METADATA__MIGRATION_URL", owner),
+        ])
+        .unwrap();
+        assert_eq!(schemas(&on).unwrap().unwrap().owner_url, owner);
+        let policy = dedicated_schema_policy(&on).unwrap().unwrap();
+        assert_eq!(policy.plans, [Plan::Professional], "the default plans");
+        let id = TenantId::new_random();
+        assert_eq!(
+            policy.name_for(id),
+            format!("coffer_s_{}", id.as_uuid().simple())
+        );
+        // Without the owner, or on the embedded store, nothing could make them.
+        let ownerless = config(&[("COFFER__METADATA__SCHEMAS__ENABLED", "true")]).unwrap();
+        assert!(schemas(&ownerless).is_err());
+        let embedded = config(&[
+            ("COFFER__METADATA__BACKEND", "sqlite"),
+            ("COFFER__METADATA__SCHEMAS__ENABLED", "true"),
+            ("COFFER__METADATA__MIGRATION_URL", owner),
+        ])
+        .unwrap();
+        assert!(schemas(&embedded).is_err());
+        let bad_prefix = config(&[
+            ("COFFER__METADATA__SCHEMAS__ENABLED", "true"),
+            ("COFFER__METADATA__SCHEMAS__SCHEMA_PREFIX", "Bad-Prefix"),
+        ])
+        .unwrap();
+        assert!(dedicated_schema_policy(&bad_prefix).is_err());
+    }
+
+    #[tokio::test]
+    async fn regional_databases_come_from_the_environment_with_dashed_names() {
+        let config = config(&[
+            (
+                "COFFER__METADATA__REGIONS__EU_WEST__URL",
+                "postgres://coffer_app:pw@db-eu:5432/coffer",
+            ),
+            (
+                "COFFER__METADATA__REGIONS__EU_WEST__MIGRATION_URL",
+                "postgres://owner:pw@db-eu:5432/coffer",
+            ),
+        ])
+        .unwrap();
+        let regions = regional_databases(&config).unwrap();
+        let eu = Region::new("eu-west").unwrap();
+        assert_eq!(regions.keys().collect::<Vec<_>>(), [&eu]);
+        assert_eq!(
+            regions[&eu].owner_url,
+            "postgres://owner:pw@db-eu:5432/coffer"
+        );
+        let embedded = Config::load_from(
+            None,
+            [
+                ("COFFER__METADATA__BACKEND", "sqlite"),
+                (
+                    "COFFER__METADATA__REGIONS__EU_WEST__URL",
+                    "postgres://a@eu/c",
+                ),
+                (
+                    "COFFER__METADATA__REGIONS__EU_WEST__MIGRATION_URL",
+                    "postgres://b@eu/c",
+                ),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        )
+        .unwrap();
+        assert!(regional_databases(&embedded).is_err());
+    }
+
+    #[test]
     fn dedicated_databases_refuse_what_cannot_work() {
         let cases: [&[(&str, &str)]; 4] = [
             // No service-role URL.

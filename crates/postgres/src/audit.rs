@@ -23,7 +23,9 @@ impl AuditLog for PgMetadataStore {
         scope: &TenantScope,
         entry: NewAudit,
     ) -> Result<(), MetadataError> {
-        self.group_commit.append(self, scope, entry).await
+        self.group_commit
+            .append(self, scope, entry, |task| drop(tokio::spawn(task)))
+            .await
     }
 
     async fn append_audits(&self, batch: &[TenantAudits]) -> Result<(), MetadataError> {

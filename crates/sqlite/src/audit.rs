@@ -21,7 +21,9 @@ impl AuditLog for SqliteMetadataStore {
         scope: &TenantScope,
         entry: NewAudit,
     ) -> Result<(), MetadataError> {
-        self.group_commit.append(self, scope, entry).await
+        self.group_commit
+            .append(self, scope, entry, |task| drop(tokio::spawn(task)))
+            .await
     }
 
     async fn append_audits(&self, batch: &[TenantAudits]) -> Result<(), MetadataError> {

@@ -5,12 +5,16 @@
 //! over a few lanes, each with one batch in flight.
 //!
 //! Every append waits until the batch holding its entry committed, so an
-//! access is on record before the caller grants it. One batch across
+//! access is on record before the caller grants it. A batch is written by
+//! a task of its own: a caller that goes away mid-batch (a cancelled
+//! download) neither fails the others' appends nor hides their commit. One batch across
 //! tenants rather than one per tenant: with many tenants each asking
 //! rarely, per-tenant batches hold one entry each, and every access paid a
 //! commit (a WAL flush) of its own (docs/benchmarks.md).
 
 use std::collections::BTreeMap;
+
+use futures::future::BoxFuture;
 
 use uuid::Uuid;
 
@@ -53,25 +57,34 @@ impl GroupCommit {
 
     /// Appends `entry` through `log`'s batch method, together with whatever
     /// else is pending for any tenant, and returns once it is committed.
+    /// The batch is written by a task `spawn` runs, over a clone of `log`
+    /// made once per batch by the caller whose turn it is to write.
     ///
     /// # Errors
-    /// The batch's error; `Unavailable` when the batch's writer was
-    /// cancelled before it finished.
-    pub async fn append(
+    /// The batch's error; `Unavailable` when the batch's task was dropped
+    /// (the runtime shutting down) before it answered.
+    pub async fn append<L: AuditLog + Clone>(
         &self,
-        log: &dyn AuditLog,
+        log: &L,
         scope: &TenantScope,
         entry: NewAudit,
+        spawn: impl FnOnce(BoxFuture<'static, ()>),
     ) -> Result<(), MetadataError> {
         self.lanes
-            .submit(Self::lane(scope.tenant_id()), (*scope, entry), |batch| {
-                write(log, batch)
-            })
+            .submit_detached(
+                Self::lane(scope.tenant_id()),
+                (*scope, entry),
+                |batch| {
+                    let log = log.clone();
+                    async move { write(&log, batch).await }
+                },
+                spawn,
+            )
             .await
             .unwrap_or_else(|| {
                 Err(MetadataError::new(
                     MetadataErrorKind::Unavailable,
-                    "the audit batch holding this entry was abandoned before it committed",
+                    "the audit batch holding this entry was dropped before it answered",
                 ))
             })
     }
@@ -130,10 +143,13 @@ fn copy(outcome: &Outcome) -> Outcome {
     reason = "a failed append should fail the test loudly"
 )]
 mod tests {
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
     use async_trait::async_trait;
     use coffer_domain::{Subject, TenantId};
+    use futures::executor::LocalPool;
+    use futures::future::LocalBoxFuture;
+    use futures::task::LocalSpawnExt as _;
 
     use super::*;
     use crate::batch::tests::YieldOnce;
@@ -141,9 +157,9 @@ mod tests {
 
     /// Keeps what each batch wrote, as `tenant/action`; fails batches
     /// while `fail` is set, and any batch holding `refused`'s entries.
-    #[derive(Default)]
+    #[derive(Default, Clone)]
     struct Log {
-        batches: Mutex<Vec<Vec<String>>>,
+        batches: Arc<Mutex<Vec<Vec<String>>>>,
         fail: bool,
         refused: Option<u128>,
     }
@@ -223,20 +239,52 @@ mod tests {
         scope.tenant_id().as_uuid().as_u128() / LANES
     }
 
+    /// What an append needs besides its entry: the log, owned by the
+    /// batch's task, and a spawner of the test's pool for that task.
+    #[derive(Clone)]
+    struct Writer {
+        log: Log,
+        spawner: futures::executor::LocalSpawner,
+    }
+
+    impl Writer {
+        fn spawn(&self, task: BoxFuture<'static, ()>) {
+            self.spawner.spawn_local(task).unwrap();
+        }
+        async fn append(self, commit: &GroupCommit, scope: TenantScope, action: String) -> Outcome {
+            commit
+                .append(&self.log, &scope, entry(action), |t| self.spawn(t))
+                .await
+        }
+    }
+
+    /// Runs the appends `appends` makes to completion on one thread, the
+    /// batches' tasks included.
+    fn run<'f, T>(log: &Log, appends: impl FnOnce(Writer) -> Vec<LocalBoxFuture<'f, T>>) -> Vec<T> {
+        let mut pool = LocalPool::new();
+        let writer = Writer {
+            log: log.clone(),
+            spawner: pool.spawner(),
+        };
+        let futures = appends(writer);
+        pool.run_until(futures::future::join_all(futures))
+    }
+
     #[test]
     fn tenants_of_different_lanes_are_written_apart() {
         let log = Log::default();
         let commit = GroupCommit::new();
         // Tenant ids 0..8: two tenants in each lane.
-        let appends = (0..8_u128).map(|raw| {
-            let (log, commit) = (&log, &commit);
-            async move {
-                let scope = TenantScope::new(TenantId::from_uuid(uuid::Uuid::from_u128(raw)));
-                assert_eq!(GroupCommit::lane(scope.tenant_id()) as u128, raw % LANES);
-                commit.append(log, &scope, entry(format!("r{raw}"))).await
-            }
+        let outcomes = run(&log, |writer| {
+            (0..8_u128)
+                .map(|raw| {
+                    let scope = TenantScope::new(TenantId::from_uuid(uuid::Uuid::from_u128(raw)));
+                    assert_eq!(GroupCommit::lane(scope.tenant_id()) as u128, raw % LANES);
+                    Box::pin(writer.clone().append(&commit, scope, format!("r{raw}")))
+                        as LocalBoxFuture<'_, _>
+                })
+                .collect()
         });
-        let outcomes = futures::executor::block_on(futures::future::join_all(appends));
         assert!(outcomes.iter().all(Result::is_ok));
         // The first of each lane alone, then the second: no batch mixes lanes.
         let mut batches: Vec<Vec<String>> = log.written();
@@ -252,20 +300,23 @@ mod tests {
     fn appends_arriving_during_a_batch_go_together_into_the_next() {
         let log = Log::default();
         let commit = GroupCommit::new();
-        let appends = (0..10).map(|i| {
-            let (log, commit) = (&log, &commit);
-            async move {
-                let action = format!("read.{i}");
-                commit
-                    .append(log, &scope(1), entry(action.clone()))
-                    .await
-                    .unwrap();
-                // Returned only once its batch was written.
-                let written = format!("1/{action}");
-                assert!(log.written().iter().flatten().any(|a| *a == written));
-            }
+        run(&log, |writer| {
+            (0..10)
+                .map(|i| {
+                    let (log, commit, writer) = (&log, &commit, writer.clone());
+                    Box::pin(async move {
+                        let action = format!("read.{i}");
+                        writer
+                            .append(commit, scope(1), action.clone())
+                            .await
+                            .unwrap();
+                        // Returned only once its batch was written.
+                        let written = format!("1/{action}");
+                        assert!(log.written().iter().flatten().any(|a| *a == written));
+                    }) as LocalBoxFuture<'_, _>
+                })
+                .collect()
         });
-        futures::executor::block_on(futures::future::join_all(appends));
         let sizes: Vec<usize> = log.written().iter().map(Vec::len).collect();
         assert_eq!(sizes, vec![1, 9], "10 entries in 2 transactions");
     }
@@ -273,15 +324,18 @@ mod tests {
     /// Appends of `(tenant, action)`, concurrently, and their outcomes.
     fn append_all(log: &Log, appends: &[(u128, &str)]) -> Vec<Outcome> {
         let commit = GroupCommit::new();
-        let appends = appends.iter().map(|(tenant, action)| {
-            let (log, commit) = (log, &commit);
-            async move {
-                commit
-                    .append(log, &scope(*tenant), entry((*action).to_owned()))
-                    .await
-            }
-        });
-        futures::executor::block_on(futures::future::join_all(appends))
+        run(log, |writer| {
+            appends
+                .iter()
+                .map(|(tenant, action)| {
+                    Box::pin(
+                        writer
+                            .clone()
+                            .append(&commit, scope(*tenant), (*action).to_owned()),
+                    ) as LocalBoxFuture<'_, _>
+                })
+                .collect()
+        })
     }
 
     #[test]
@@ -327,11 +381,46 @@ mod tests {
         };
         let commit = GroupCommit::new();
         let s = scope(1);
-        let appends = (0..5).map(|i| commit.append(&log, &s, entry(format!("r{i}"))));
-        let outcomes = futures::executor::block_on(futures::future::join_all(appends));
-        assert!(outcomes.iter().all(|o| {
+        let outcomes = run(&log, |writer| {
+            (0..5)
+                .map(|i| {
+                    Box::pin(writer.clone().append(&commit, s, format!("r{i}")))
+                        as LocalBoxFuture<'_, _>
+                })
+                .collect()
+        });
+        assert!(outcomes.iter().all(|o: &Outcome| {
             o.as_ref()
                 .is_err_and(|e| e.is(MetadataErrorKind::Unavailable))
         }));
+    }
+
+    #[test]
+    fn a_writer_cancelled_mid_batch_neither_fails_nor_hides_the_others() {
+        let log = Log::default();
+        let commit = GroupCommit::new();
+        let mut pool = LocalPool::new();
+        let writer = Writer {
+            log: log.clone(),
+            spawner: pool.spawner(),
+        };
+        // The first caller takes the writer's turn and spawns its batch,
+        // then goes away (its download cancelled); the second queues.
+        let mut first = Box::pin(writer.clone().append(&commit, scope(1), "a".into()));
+        let waker = futures::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(first.as_mut().poll(&mut cx).is_pending());
+        drop(first);
+        let second = writer.append(&commit, scope(2), "b".into());
+        assert!(
+            pool.run_until(second).is_ok(),
+            "the next batch is not failed"
+        );
+        let written: Vec<String> = log.written().into_iter().flatten().collect();
+        assert_eq!(
+            written,
+            ["1/a", "2/b"],
+            "the cancelled caller's entry committed all the same"
+        );
     }
 }

@@ -68,6 +68,8 @@ fn responses_round_trip() {
         "region": "eu-west",
         "dedicated_bucket": null,
         "dedicated_database": null,
+        "dedicated_schema": "coffer_s_0196b1d46f1e7c3a9a432a1c5e0f9b13",
+        "metadata_region": "eu-west",
         "limit_overrides": { "max_files": 10 },
         "created_at": "2026-01-01T00:00:00Z",
         "suspended_at": null,
@@ -132,6 +134,7 @@ fn requests_round_trip() {
         "limit_overrides": { "max_file_size": 1024 },
         "dedicated_bucket": null,
         "dedicated_database": true,
+        "dedicated_schema": false,
         "admin_subject": "alice"
     }));
     round_trips::<UpdateTenantBody>(&json!({

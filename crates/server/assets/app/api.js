@@ -12,7 +12,13 @@ export class Problem extends Error {
   }
 }
 
+// Several calls in flight may all meet the ended session: the first one
+// navigates, the others must not abort its navigation with one of their own.
+let signingIn = false;
+
 export function signIn() {
+  if (signingIn) return;
+  signingIn = true;
   location.assign(`/app/sign-in?return=${encodeURIComponent(`/${location.hash}`)}`);
 }
 

@@ -43,6 +43,11 @@ pub struct TenantDto {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub purge_after: Option<OffsetDateTime>,
+    /// Set while a move copies its data: its writes answer `503`
+    /// (`tenant_moving`) until the switch, its reads go on.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub writes_frozen_at: Option<OffsetDateTime>,
 }
 
 impl From<Tenant> for TenantDto {
@@ -63,6 +68,7 @@ impl From<Tenant> for TenantDto {
             suspended_at: t.suspended_at,
             cancelled_at: t.cancelled_at,
             purge_after: t.purge_after,
+            writes_frozen_at: t.writes_frozen_at,
         }
     }
 }
@@ -84,6 +90,87 @@ pub struct TenantViewDto {
     /// when there is none.
     #[schema(value_type = Option<Object>)]
     pub billing: Option<serde_json::Value>,
+    /// `placed`, `moving:<next step>` while a move runs, or
+    /// `move_failed:<step>` (docs/tenants-placement.md).
+    #[serde(default = "placed")]
+    pub placement_status: String,
+    /// Its last move's progress; `null` for a tenant never moved.
+    #[serde(default, rename = "move")]
+    pub last_move: Option<MoveDto>,
+}
+
+fn placed() -> String {
+    "placed".to_owned()
+}
+
+/// Where a tenant's data lives: the placement fields of its row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PlacementDto {
+    pub dedicated_database: Option<String>,
+    pub dedicated_schema: Option<String>,
+    pub dedicated_bucket: Option<String>,
+}
+
+impl From<coffer_domain::TenantPlacement> for PlacementDto {
+    fn from(p: coffer_domain::TenantPlacement) -> Self {
+        Self {
+            dedicated_database: p.dedicated_database,
+            dedicated_schema: p.dedicated_schema,
+            dedicated_bucket: p.dedicated_bucket,
+        }
+    }
+}
+
+/// A tenant's move to another placement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MoveDto {
+    /// `queued`, `running`, `done` or `failed`.
+    #[schema(value_type = String, example = "running")]
+    pub state: coffer_domain::MoveState,
+    /// The step running now, or the one that failed last.
+    #[schema(value_type = Option<String>, example = "copy_rows")]
+    pub current_step: Option<coffer_domain::MoveStep>,
+    #[schema(value_type = Vec<String>)]
+    pub steps_done: Vec<coffer_domain::MoveStep>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub from: PlacementDto,
+    pub to: PlacementDto,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<coffer_domain::TenantMove> for MoveDto {
+    fn from(m: coffer_domain::TenantMove) -> Self {
+        Self {
+            state: m.state,
+            current_step: m.current_step,
+            steps_done: m.steps_done,
+            attempts: m.attempts,
+            last_error: m.last_error,
+            from: m.source.into(),
+            to: m.target.into(),
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// `POST /api/v1/tenants/{id}/move`: where to move a tenant. What is left
+/// out follows the configured plans, as at onboarding.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveTenantBody {
+    /// A database of its own (`[metadata.dedicated]`).
+    #[serde(default)]
+    pub dedicated_database: Option<bool>,
+    /// A schema of its own (`[metadata.schemas]`).
+    #[serde(default)]
+    pub dedicated_schema: Option<bool>,
+    /// A bucket of its own, made by the move; its objects are copied there.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "acme-records")]
+    pub dedicated_bucket: Option<coffer_domain::BucketName>,
 }
 
 /// Where a tenant's onboarding stands.

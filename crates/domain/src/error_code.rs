@@ -156,6 +156,13 @@ error_codes! {
     OnboardingFailed = "onboarding_failed",
     /// 409: only a failed onboarding can be retried.
     NotFailed = "not_failed",
+    /// 409: the tenant is being moved to another placement already.
+    MoveInProgress = "move_in_progress",
+    /// 409: the tenant cannot be moved from where it is to where it was
+    /// asked to go (docs/tenants-placement.md names the moves there are).
+    MoveUnsupported = "move_unsupported",
+    /// 409: the tenant is placed there already.
+    AlreadyPlaced = "already_placed",
     /// 409: the upload session's registration window has closed.
     UploadSessionExpired = "upload_session_expired",
     /// 409: the metadata store reported a conflict nothing more specific names.
@@ -278,6 +285,9 @@ error_codes! {
     ScannerUnavailable = "scanner_unavailable",
     /// 503: the request did not complete in time.
     RequestTimeout = "request_timeout",
+    /// 503: the tenant is moving to another placement; writes wait for the
+    /// switch (`Retry-After`), reads go on.
+    TenantMoving = "tenant_moving",
 }
 
 impl fmt::Display for ErrorCode {

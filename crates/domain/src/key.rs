@@ -475,6 +475,7 @@ mod tests {
             suspended_at: None,
             cancelled_at: None,
             purge_after: None,
+            writes_frozen_at: None,
         };
         let names = |p: &Placement, t: &Tenant| -> Vec<String> {
             p.buckets_for(t).into_iter().map(String::from).collect()

@@ -23,6 +23,7 @@ mod records;
 mod scan;
 mod share_link;
 mod tenant;
+mod tenant_move;
 mod tenant_settings;
 mod upload_request;
 pub mod webhook;
@@ -61,6 +62,9 @@ pub use share_link::{
     LinkTermsError, LinkToken, MAX_LINK_DOWNLOADS, MAX_LINK_LIFETIME, PasswordAttempts, ShareLink,
 };
 pub use tenant::{Plan, Region, Tenant, TenantSlug, TenantStatus, is_plain_identifier};
+pub use tenant_move::{
+    MoveState, MoveStep, TenantMove, TenantPlacement, move_steps_from_str, move_steps_to_string,
+};
 pub use tenant_settings::{
     ConfigKeyError, EffectiveConfig, FeatureFlag, FeatureKey, FlagState, MAX_RETENTION_DAYS,
     MAX_URL_TTL_SECS, RESERVED_SETTINGS, RecordsRetention, SettingKey, Source, Sourced,

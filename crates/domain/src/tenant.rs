@@ -206,6 +206,10 @@ pub struct Tenant {
     pub cancelled_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub purge_after: Option<OffsetDateTime>,
+    /// Set while a move copies its data elsewhere (`TenantMove`): its writes
+    /// answer `503` until the switch, its reads go on.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub writes_frozen_at: Option<OffsetDateTime>,
 }
 
 impl Tenant {
@@ -215,6 +219,14 @@ impl Tenant {
         self.dedicated_database.is_some()
             || self.dedicated_schema.is_some()
             || self.metadata_region.is_some()
+    }
+
+    /// The database or schema of its own, if any: where its rows are, as
+    /// far as caches of its row ids need to know.
+    pub fn home(&self) -> Option<String> {
+        self.dedicated_database
+            .clone()
+            .or_else(|| self.dedicated_schema.clone())
     }
 
     /// Its place in the tenant listing, which runs by `(created_at, id)`.

@@ -24,6 +24,7 @@ mod listing;
 mod members;
 mod merged;
 mod migrate;
+mod moves;
 mod onboarding;
 mod readiness;
 mod records;

@@ -17,8 +17,8 @@ use async_trait::async_trait;
 use coffer_domain::{PageCursor, Region, Tenant, TenantId};
 use coffer_ports::{
     MetadataError, MetadataErrorKind, MetadataPorts, Pending, Subscribed, Subscriber, TenantData,
-    TenantDataResolver, TenantDatabases, TenantRegistry, Undelivered, UndeliveredEvents,
-    databases_for,
+    TenantDataResolver, TenantDatabases, TenantMoves, TenantRegistry, Undelivered,
+    UndeliveredEvents, databases_for,
 };
 use time::OffsetDateTime;
 
@@ -195,6 +195,10 @@ impl DatabaseRouter {
         MetadataPorts {
             tenant_data: router.clone(),
             undelivered: router.clone(),
+            moves: configured.then(|| TenantMoves {
+                queue: shared.clone(),
+                rows: router.clone(),
+            }),
             databases: configured.then_some(router as Arc<dyn TenantDatabases>),
             // The registry-level ports; its one-database resolver is replaced.
             ..MetadataPorts::in_one(shared)
@@ -279,6 +283,13 @@ impl DatabaseRouter {
             }
             (None, None, None) => Ok(None),
         }
+    }
+
+    /// The store that holds `tenant`'s rows as its row places them.
+    pub(crate) fn store_of(&self, tenant: &Tenant) -> Result<PgMetadataStore, MetadataError> {
+        Ok(self
+            .own(tenant)?
+            .map_or_else(|| self.shared.clone(), |own| own.pool))
     }
 
     /// A tenant's stores over `own`: its audit log and events merged with

@@ -54,6 +54,7 @@ pub(crate) struct TenantRow {
     pub suspended_at: Option<OffsetDateTime>,
     pub cancelled_at: Option<OffsetDateTime>,
     pub purge_after: Option<OffsetDateTime>,
+    pub writes_frozen_at: Option<OffsetDateTime>,
 }
 
 fn overrides_json(o: &LimitOverrides) -> Result<serde_json::Value, PgError> {
@@ -79,6 +80,7 @@ impl TenantRow {
             suspended_at: None,
             cancelled_at: None,
             purge_after: None,
+            writes_frozen_at: None,
         })
     }
 
@@ -103,6 +105,7 @@ impl TenantRow {
             suspended_at: tenant.suspended_at,
             cancelled_at: tenant.cancelled_at,
             purge_after: tenant.purge_after,
+            writes_frozen_at: tenant.writes_frozen_at,
         })
     }
 }
@@ -135,6 +138,7 @@ impl TryFrom<TenantRow> for Tenant {
             suspended_at: row.suspended_at,
             cancelled_at: row.cancelled_at,
             purge_after: row.purge_after,
+            writes_frozen_at: row.writes_frozen_at,
         })
     }
 }

@@ -19,6 +19,7 @@ diesel::table! {
         suspended_at -> Nullable<Timestamptz>,
         cancelled_at -> Nullable<Timestamptz>,
         purge_after -> Nullable<Timestamptz>,
+        writes_frozen_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -303,5 +304,26 @@ diesel::table! {
         closed_at -> Nullable<Timestamptz>,
         created_by -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    /// Tenant moves (migration `tenant_moves`), on the platform path.
+    tenant_moves (tenant_id) {
+        tenant_id -> Uuid,
+        state -> Text,
+        source_database -> Nullable<Text>,
+        source_schema -> Nullable<Text>,
+        source_bucket -> Nullable<Text>,
+        target_database -> Nullable<Text>,
+        target_schema -> Nullable<Text>,
+        target_bucket -> Nullable<Text>,
+        steps_done -> Text,
+        current_step -> Nullable<Text>,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+        lease_until -> Nullable<Timestamptz>,
+        queued_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }

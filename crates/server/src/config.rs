@@ -286,6 +286,10 @@ pub struct JobsConfig {
     /// How long a worker holds a claimed onboarding before another
     /// instance may take it over (its worker died).
     pub onboarding_lease_secs: u64,
+    /// How long a moving tenant's writes are frozen before its rows are
+    /// copied (every instance sees the freeze; writes under way end).
+    /// Moves run on the onboarding interval, under its lease.
+    pub move_freeze_grace_ms: u64,
 }
 
 /// Temporary store credentials (docs/storage.md, "Temporary credentials");
@@ -491,6 +495,7 @@ reconcile_grace_secs = 3600
 erase_grace_secs = 300
 onboarding_interval_ms = 1000
 onboarding_lease_secs = 300
+move_freeze_grace_ms = 5000
 
 [events]
 dispatch_interval_ms = 1000

@@ -116,6 +116,7 @@ pub fn spawn(config: &Config, wiring: &Wiring, metrics: &Metrics) -> Jobs {
         )));
     }
     if config.onboarding_interval_ms > 0 {
+        let moves_metrics = metrics.clone();
         let (coffer, metrics) = (wiring.coffer.clone(), metrics.clone());
         jobs.running.push(actix_web::rt::spawn(periodically(
             Duration::from_millis(config.onboarding_interval_ms),
@@ -123,6 +124,17 @@ pub fn spawn(config: &Config, wiring: &Wiring, metrics: &Metrics) -> Jobs {
                 let (coffer, metrics) = (coffer.clone(), metrics.clone());
                 async move {
                     log_onboarding(coffer.onboarder().onboard_pending().await, &metrics);
+                }
+            },
+        )));
+        // Moves on a loop of their own: a long copy never holds up onboarding.
+        let coffer = wiring.coffer.clone();
+        jobs.running.push(actix_web::rt::spawn(periodically(
+            Duration::from_millis(config.onboarding_interval_ms),
+            move || {
+                let (coffer, metrics) = (coffer.clone(), moves_metrics.clone());
+                async move {
+                    log_moves(coffer.mover().move_pending().await, &metrics);
                 }
             },
         )));
@@ -218,6 +230,17 @@ fn log_onboarding(outcome: Result<usize, ServiceError>, metrics: &Metrics) {
         Ok(ran) => tracing::debug!(ran, "onboardings run"),
         Err(err) => {
             tracing::warn!(error = %err, "onboarding round failed; retrying at the next tick");
+        }
+    }
+}
+
+fn log_moves(outcome: Result<usize, ServiceError>, metrics: &Metrics) {
+    metrics.job_ran(Job::Move, ok_or_failed(&outcome));
+    match outcome {
+        Ok(0) => {}
+        Ok(ran) => tracing::info!(ran, "tenant moves run"),
+        Err(err) => {
+            tracing::warn!(error = %err, "tenant move round failed; retrying at the next tick");
         }
     }
 }

@@ -24,7 +24,9 @@ pub struct TenantCaches {
     /// Slugs are immutable: which slug entry to drop for a tenant id.
     slugs: Cache<TenantId, TenantSlug>,
     configs: Cache<TenantId, Arc<TenantConfig>>,
-    pub(crate) users: Cache<(TenantId, Subject, Vec<Role>), UserId>,
+    /// Keyed by the tenant's home too: a user id cached before a move is
+    /// not taken for one in the database it moved to.
+    pub(crate) users: Cache<(TenantId, Option<String>, Subject, Vec<Role>), UserId>,
     /// How many times anything was dropped: a value read before a drop
     /// and cached after it would be stale, and is dropped again.
     drops: AtomicU64,

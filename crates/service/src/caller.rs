@@ -64,6 +64,22 @@ impl Caller {
         }
     }
 
+    /// Whether the caller's tenant takes writes now: not while a move
+    /// copies its data (docs/tenants-placement.md), when reads go on.
+    ///
+    /// # Errors
+    /// `Unavailable` (`tenant_moving`, answered with `Retry-After`).
+    pub fn writable(&self) -> Result<(), ServiceError> {
+        match self.tenant.as_ref().and_then(|t| t.writes_frozen_at) {
+            Some(_) => Err(ServiceError::new(
+                ErrorKind::Unavailable,
+                ErrorCode::TenantMoving,
+                "this tenant is moving to another placement; writes resume after the switch",
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// [`Caller::member`], for tenant administrators only.
     ///
     /// # Errors
@@ -192,7 +208,7 @@ impl Authentication {
         subject: &Subject,
         roles: &[Role],
     ) -> Result<UserId, ServiceError> {
-        let key = (tenant.id, subject.clone(), roles.to_vec());
+        let key = (tenant.id, tenant.home(), subject.clone(), roles.to_vec());
         if let Some(id) = self.caches.users.get(&key) {
             return Ok(id);
         }

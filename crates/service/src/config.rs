@@ -80,6 +80,11 @@ pub struct ServiceConfig {
     /// How long a worker holds a claimed onboarding before another may
     /// take it over (a worker that died).
     pub onboarding_lease: Duration,
+    /// How long a tenant's writes are frozen before a move copies its rows:
+    /// every instance drops the tenant it cached (the change feed) and the
+    /// writes that began before the freeze end. Moves are claimed with the
+    /// onboarding lease.
+    pub move_freeze_grace: Duration,
     /// Which new tenants get a database of their own (a database per tenant);
     /// `None`: every tenant lives in the shared database.
     pub dedicated_databases: Option<DedicatedPolicy>,
@@ -254,6 +259,7 @@ impl ServiceConfig {
             erase_grace: Duration::from_secs(300),
             bucket_cors_origins: Vec::new(),
             onboarding_lease: Duration::from_secs(300),
+            move_freeze_grace: Duration::from_secs(5),
             dedicated_databases: None,
             dedicated_schemas: None,
             metadata_regions: Vec::new(),

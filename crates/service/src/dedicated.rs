@@ -145,6 +145,7 @@ mod tests {
                 versions: Arc::new(coffer_ports::MockFileVersions::new()),
             })),
             databases: with_databases.then(|| Arc::new(databases) as Arc<dyn TenantDatabases>),
+            moves: None,
             readiness: Arc::new(MockMetadataReadiness::new()),
         }
     }

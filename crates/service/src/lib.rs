@@ -22,6 +22,7 @@ mod events;
 mod files;
 mod grants;
 mod links;
+mod moves;
 mod onboarding;
 mod operations;
 mod platform;
@@ -67,6 +68,7 @@ pub use files::{
 };
 pub use grants::{AddGrant, Sharing};
 pub use links::{CreateLink, CreatedLink, LinkRefusal, LinkSharing, OpenedLink, PasswordProblem};
+pub use moves::{MoveTenant, Mover};
 pub use onboarding::{CreateTenant, Onboarder};
 pub use operations::Operations;
 pub use platform::{Platform, PlatformMetrics};
@@ -114,6 +116,7 @@ pub struct Coffer {
     tenants: Tenants,
     settings: Settings,
     onboarder: Onboarder,
+    mover: Mover,
     billing: Billing,
     events: Events,
     sweeper: Sweeper,
@@ -312,6 +315,15 @@ impl Coffer {
                 caches.clone(),
                 clock.clone(),
             ),
+            mover: Mover::new(
+                meta.registry.clone(),
+                meta.moves.clone(),
+                meta.databases.clone(),
+                stores.clone(),
+                caches.clone(),
+                clock.clone(),
+                config.clone(),
+            ),
             onboarder: Onboarder::new(
                 meta.registry.clone(),
                 meta.onboarding.clone(),
@@ -431,6 +443,11 @@ impl Coffer {
     /// New tenants, and the onboarding that makes them.
     pub fn onboarder(&self) -> &Onboarder {
         &self.onboarder
+    }
+
+    /// Tenants moving between placements.
+    pub fn mover(&self) -> &Mover {
+        &self.mover
     }
 
     /// Billing events.

@@ -92,13 +92,13 @@ impl Onboarder {
     }
 
     /// The dedicated database a new tenant gets, if any.
-    fn dedicated_database(
-        &self,
+    pub(crate) fn dedicated_database(
+        config: &ServiceConfig,
         id: TenantId,
         plan: Plan,
         asked: Option<bool>,
     ) -> Result<Option<String>, ServiceError> {
-        let placement = self.config.dedicated_databases.as_ref();
+        let placement = config.dedicated_databases.as_ref();
         match (asked, placement) {
             (Some(false), _) | (None, None) => Ok(None),
             (Some(true), None) => Err(ServiceError::invalid(
@@ -112,14 +112,14 @@ impl Onboarder {
 
     /// The schema a new tenant gets, if any: none for one with a database
     /// of its own (asking for both is refused).
-    fn dedicated_schema(
-        &self,
+    pub(crate) fn dedicated_schema(
+        config: &ServiceConfig,
         id: TenantId,
         plan: Plan,
         asked: Option<bool>,
         database: Option<&String>,
     ) -> Result<Option<String>, ServiceError> {
-        let placement = self.config.dedicated_schemas.as_ref();
+        let placement = config.dedicated_schemas.as_ref();
         match (asked, placement, database) {
             (Some(true), _, Some(_)) => {
                 Err(ServiceError::from(coffer_domain::ValidationError::new(
@@ -209,8 +209,9 @@ impl Onboarder {
         let now = self.clock.now();
         let id = TenantId::new_random();
         let dedicated_database =
-            self.dedicated_database(id, request.plan, request.dedicated_database)?;
-        let dedicated_schema = self.dedicated_schema(
+            Self::dedicated_database(&self.config, id, request.plan, request.dedicated_database)?;
+        let dedicated_schema = Self::dedicated_schema(
+            &self.config,
             id,
             request.plan,
             request.dedicated_schema,

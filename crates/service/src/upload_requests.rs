@@ -450,7 +450,7 @@ impl UploadRequesting {
         let tenant = &resolved.tenant;
         let subject = resolved.request.created_by.clone();
         let roles = vec![Role::Editor];
-        let key = (tenant.id, subject.clone(), roles.clone());
+        let key = (tenant.id, tenant.home(), subject.clone(), roles.clone());
         let user_id = match self.caches.users.get(&key) {
             Some(id) => id,
             None => {
@@ -463,7 +463,7 @@ impl UploadRequesting {
                 id
             }
         };
-        Ok(Caller {
+        let caller = Caller {
             principal: coffer_domain::Principal {
                 subject,
                 tenant: Some(tenant.id),
@@ -473,7 +473,10 @@ impl UploadRequesting {
             tenant: Some(tenant.clone()),
             request: meta.clone(),
             acting: Some(Subject::upload_request(resolved.request.id)),
-        })
+        };
+        // A visitor only uploads: a write.
+        caller.writable()?;
+        Ok(caller)
     }
 
     /// The request of `token` and its active tenant, open or not.

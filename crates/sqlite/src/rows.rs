@@ -86,6 +86,7 @@ pub(crate) struct TenantRow {
     pub suspended_at: Option<i64>,
     pub cancelled_at: Option<i64>,
     pub purge_after: Option<i64>,
+    pub writes_frozen_at: Option<i64>,
 }
 
 impl TenantRow {
@@ -110,6 +111,7 @@ impl TenantRow {
             suspended_at: None,
             cancelled_at: None,
             purge_after: None,
+            writes_frozen_at: None,
         })
     }
 }
@@ -142,6 +144,7 @@ impl TryFrom<TenantRow> for Tenant {
             suspended_at: time_opt(row.suspended_at)?,
             cancelled_at: time_opt(row.cancelled_at)?,
             purge_after: time_opt(row.purge_after)?,
+            writes_frozen_at: time_opt(row.writes_frozen_at)?,
         })
     }
 }

@@ -19,6 +19,7 @@ diesel::table! {
         suspended_at -> Nullable<BigInt>,
         cancelled_at -> Nullable<BigInt>,
         purge_after -> Nullable<BigInt>,
+        writes_frozen_at -> Nullable<BigInt>,
     }
 }
 

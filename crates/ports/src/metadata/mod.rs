@@ -14,6 +14,7 @@ mod grants;
 mod group_commit;
 mod integrity;
 mod members;
+mod moves;
 mod onboarding;
 mod page;
 mod ports;
@@ -38,9 +39,10 @@ pub use grants::{Grants, NewGrant};
 pub use group_commit::GroupCommit;
 pub use integrity::{FileObject, FileObjectQuery, Integrity};
 pub use members::Members;
+pub use moves::{MoveProgress, MoveQueue, NewMove, ObjectRef, TableCopy, TenantRowCopier};
 pub use onboarding::{NewOnboarding, OnboardingQueue, OnboardingQueueLayer, OnboardingUpdate};
 pub use page::{MAX_PAGE_SIZE, Page, TenantScope, fetch_size, page_size};
-pub use ports::MetadataPorts;
+pub use ports::{MetadataPorts, TenantMoves};
 pub use readiness::MetadataReadiness;
 pub use records::{BindingRecord, HoldTarget, LegalHold, NewLegalHold, Records};
 pub use registry::{NewTenant, TenantPatch, TenantRegistry};
@@ -64,6 +66,8 @@ pub use grants::MockGrants;
 pub use integrity::MockIntegrity;
 #[cfg(feature = "mock")]
 pub use members::MockMembers;
+#[cfg(feature = "mock")]
+pub use moves::{MockMoveQueue, MockTenantRowCopier};
 #[cfg(feature = "mock")]
 pub use onboarding::MockOnboardingQueue;
 #[cfg(feature = "mock")]

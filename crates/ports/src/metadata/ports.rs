@@ -7,9 +7,10 @@ use coffer_domain::Tenant;
 
 use crate::{
     AuditLog, BillingLedger, EventOutbox, FileCatalog, FileVersions, Grants, Integrity, JobLocks,
-    Journal, Members, MetadataError, MetadataReadiness, NewTenant, OnboardingQueue, OneDatabase,
-    Records, ScanQueue, ShareLinks, TenantData, TenantDataResolver, TenantDatabases,
-    TenantRegistry, TenantSettings, UndeliveredEvents, UploadRequests, UploadSessions,
+    Journal, Members, MetadataError, MetadataReadiness, MoveQueue, NewTenant, OnboardingQueue,
+    OneDatabase, Records, ScanQueue, ShareLinks, TenantData, TenantDataResolver, TenantDatabases,
+    TenantRegistry, TenantRowCopier, TenantSettings, UndeliveredEvents, UploadRequests,
+    UploadSessions,
 };
 
 /// The metadata ports of one deployment.
@@ -31,6 +32,9 @@ pub struct MetadataPorts {
     /// Dedicated databases, where the deployment has them (`None`: a
     /// tenant with one is refused).
     pub databases: Option<Arc<dyn TenantDatabases>>,
+    /// Moving tenants between placements, where the deployment has more
+    /// than one (`None`: a move is refused).
+    pub moves: Option<TenantMoves>,
     pub readiness: Arc<dyn MetadataReadiness>,
 }
 
@@ -80,7 +84,22 @@ impl MetadataPorts {
             undelivered: store.clone(),
             tenant_data: Arc::new(OneDatabase::new(TenantData::in_one(store))),
             databases: None,
+            moves: None,
         }
+    }
+}
+
+/// The two ports a move needs: its queue in the registry and the copy of
+/// rows between placements.
+#[derive(Clone)]
+pub struct TenantMoves {
+    pub queue: Arc<dyn MoveQueue>,
+    pub rows: Arc<dyn TenantRowCopier>,
+}
+
+impl std::fmt::Debug for TenantMoves {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantMoves").finish_non_exhaustive()
     }
 }
 

@@ -52,6 +52,7 @@ impl NewTenant {
             suspended_at: None,
             cancelled_at: None,
             purge_after: None,
+            writes_frozen_at: None,
         }
     }
 }

@@ -8,6 +8,7 @@ mod dispatch;
 mod foreign_keys;
 mod jobs;
 mod migrations;
+mod moves;
 mod regions;
 mod reservations;
 mod rls;

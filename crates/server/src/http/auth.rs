@@ -35,6 +35,12 @@ impl FromRequest for Authenticated {
             .get("x-tenant")
             .map(|v| v.to_str().map(str::to_owned));
         let meta = request_meta(req);
+        let writes = !matches!(
+            *req.method(),
+            actix_web::http::Method::GET
+                | actix_web::http::Method::HEAD
+                | actix_web::http::Method::OPTIONS
+        );
         let client = req.peer_addr().map(|a| a.ip());
         let span = req.extensions().get::<RootSpan>().cloned();
         Box::pin(async move {
@@ -59,6 +65,9 @@ impl FromRequest for Authenticated {
                 span.record("tenant_id", tracing::field::display(tenant.id));
             }
             state.rate_limits.check_caller(&caller)?;
+            if writes {
+                caller.writable().map_err(ApiError::from)?;
+            }
             Ok(Authenticated(caller))
         })
     }

@@ -129,6 +129,8 @@ pub fn tenant_view(v: TenantView) -> TenantViewDto {
         usage: v.usage,
         onboarding: v.onboarding.map(Into::into),
         billing: v.billing,
+        placement_status: "placed".to_owned(),
+        last_move: None,
     }
 }
 

@@ -36,6 +36,7 @@ pub enum Job {
     Dispatch,
     Scan,
     Onboarding,
+    Move,
     Sweep,
     Reconcile,
 }
@@ -153,6 +154,7 @@ impl Metrics {
             Job::Dispatch => "dispatch",
             Job::Scan => "scan",
             Job::Onboarding => "onboarding",
+            Job::Move => "move",
             Job::Sweep => "sweep",
             Job::Reconcile => "reconcile",
         };

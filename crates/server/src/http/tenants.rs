@@ -2,11 +2,12 @@
 
 use actix_web::{HttpResponse, web};
 use coffer_api::{
-    CreateTenantBody, EffectiveConfigDto, FeatureBody, FeatureDto, PageDto, PageQuery, Problem,
-    SettingBody, SettingDto, TenantDto, TenantViewDto, UpdateTenantBody,
+    CreateTenantBody, EffectiveConfigDto, FeatureBody, FeatureDto, MoveDto, MoveTenantBody,
+    PageDto, PageQuery, Problem, SettingBody, SettingDto, TenantDto, TenantViewDto,
+    UpdateTenantBody,
 };
 use coffer_domain::TenantId;
-use coffer_service::{CreateTenant, SetFeature, TenantUpdate};
+use coffer_service::{CreateTenant, MoveTenant, SetFeature, TenantUpdate};
 use uuid::Uuid;
 
 use super::AppState;
@@ -40,7 +41,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         "/tenants/{id}/effective-config",
         web::get().to(effective_config),
     )
-    .service(web::resource("/tenants/{id}/retry").route(web::post().to(retry)));
+    .service(web::resource("/tenants/{id}/retry").route(web::post().to(retry)))
+    .service(web::resource("/tenants/{id}/move").route(web::post().to(move_tenant)));
 }
 
 /// Onboard a tenant: recorded as `provisioning`, onboarded by a worker
@@ -100,12 +102,15 @@ pub async fn get(
     caller: Authenticated,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = state
-        .coffer
-        .tenants()
-        .get_tenant(&caller.0, TenantId::from_uuid(*id))
-        .await?;
-    Ok(HttpResponse::Ok().json(convert::tenant_view(view)))
+    let id = TenantId::from_uuid(*id);
+    let view = state.coffer.tenants().get_tenant(&caller.0, id).await?;
+    let last_move = state.coffer.mover().move_of(id).await?;
+    let mut dto = convert::tenant_view(view);
+    if let Some(last_move) = last_move {
+        dto.placement_status = last_move.placement_status();
+        dto.last_move = Some(last_move.into());
+    }
+    Ok(HttpResponse::Ok().json(dto))
 }
 
 /// Change plan, limits or status (suspend, reactivate, cancel).
@@ -124,11 +129,16 @@ pub async fn update(
         status: b.status,
         limit_overrides: b.limit_overrides,
     };
+    let plan_changed = update.plan.is_some();
     let tenant = state
         .coffer
         .tenants()
         .update_tenant(&caller.0, TenantId::from_uuid(*id), update)
         .await?;
+    if plan_changed {
+        // The new plan's placement, where it differs (docs/tenants-placement.md).
+        state.coffer.mover().follow_plan(&caller.0, &tenant).await?;
+    }
     Ok(HttpResponse::Ok().json(TenantDto::from(tenant)))
 }
 
@@ -271,4 +281,28 @@ pub async fn effective_config(
         .tenant_effective_config(&caller.0, TenantId::from_uuid(*id))
         .await?;
     Ok(HttpResponse::Ok().json(view))
+}
+
+/// Move a tenant to another placement (a database, schema or bucket of its
+/// own), as a job: `GET /tenants/{id}` shows its progress.
+#[utoipa::path(post, path = "/api/v1/tenants/{id}/move", tag = "platform", params(("id" = Uuid, Path)), request_body = MoveTenantBody,
+    responses((status = 202, body = MoveDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+pub async fn move_tenant(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    id: web::Path<Uuid>,
+    body: JsonBody<MoveTenantBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let request = MoveTenant {
+        dedicated_database: b.dedicated_database,
+        dedicated_schema: b.dedicated_schema,
+        dedicated_bucket: b.dedicated_bucket,
+    };
+    let queued = state
+        .coffer
+        .mover()
+        .request_move(&caller.0, TenantId::from_uuid(*id), request)
+        .await?;
+    Ok(HttpResponse::Accepted().json(MoveDto::from(queued)))
 }

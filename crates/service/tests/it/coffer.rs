@@ -31,6 +31,7 @@ fn ports(registry: MockTenantRegistry, members: MockMembers) -> MetadataPorts {
         jobs: Arc::new(MockJobLocks::new()),
         tenant_data: resolver(data, None, None),
         databases: None,
+        moves: None,
         readiness: Arc::new(readiness_ok()),
     }
 }

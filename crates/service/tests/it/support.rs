@@ -722,6 +722,7 @@ pub fn tenant(status: TenantStatus) -> Tenant {
         suspended_at: None,
         cancelled_at: None,
         purge_after: None,
+        writes_frozen_at: None,
     }
 }
 

@@ -1,0 +1,665 @@
+//! Moving a tenant to another placement as a job (docs/tenants-placement.md):
+//! a platform administrator (or a plan change) queues it, a worker
+//! ([`Mover::move_pending`], inside `coffer serve`) claims it and runs the
+//! steps in order — provision the target, freeze writes, copy rows, copy
+//! objects, verify, switch, remove the source. Every step is safe to run
+//! again, so a worker that dies anywhere leaves a move the next one
+//! finishes; a step that keeps failing stops the move with writes open and
+//! the tenant where it was.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use coffer_domain::{
+    BucketName, ErrorCode, MoveState, MoveStep, ObjectKey, Plan, Subject, Tenant, TenantId,
+    TenantMove, TenantPlacement, TenantStatus,
+};
+use coffer_ports::{
+    BucketSpec, Clock, Journal, MetadataErrorKind, MoveProgress, NewAudit, NewMove, ObjectLocation,
+    ObjectRef, StoreErrorKind, TableCopy, TenantDatabases, TenantMoves, TenantRegistry,
+};
+use futures::StreamExt as _;
+use serde_json::json;
+
+use crate::onboarding::Onboarder;
+use crate::recorder::Recorder;
+use crate::tenants::load_tenant;
+use crate::{Caller, ErrorKind, ServiceConfig, ServiceError, Stores, TenantCaches, stream};
+
+/// At most this many moves are run per worker round.
+const ROUND: usize = 10;
+/// Runs of a move (a retry after a failed step, or a reclaimed lease,
+/// counts) before it stops as failed.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// Where a platform administrator asks a tenant to go. `None` follows the
+/// configured plans, as at onboarding.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MoveTenant {
+    pub dedicated_database: Option<bool>,
+    pub dedicated_schema: Option<bool>,
+    /// A bucket of its own for its objects; `None` keeps the one it has.
+    pub dedicated_bucket: Option<BucketName>,
+}
+
+/// Tenants changing placement.
+#[derive(Clone)]
+pub struct Mover {
+    registry: Arc<dyn TenantRegistry>,
+    moves: Option<TenantMoves>,
+    databases: Option<Arc<dyn TenantDatabases>>,
+    stores: Arc<Stores>,
+    caches: Arc<TenantCaches>,
+    clock: Arc<dyn Clock>,
+    config: Arc<ServiceConfig>,
+    recorder: Recorder,
+}
+
+impl std::fmt::Debug for Mover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mover")
+            .field("moves", &self.moves.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn unsupported(detail: impl Into<String>) -> ServiceError {
+    ServiceError::conflict(ErrorCode::MoveUnsupported, detail)
+}
+
+fn system_journal(at: time::OffsetDateTime, action: &str, detail: serde_json::Value) -> Journal {
+    Journal::audit(NewAudit {
+        actor: Subject::system(),
+        action: action.to_owned(),
+        file_id: None,
+        detail,
+        request_id: None,
+        client_addr: None,
+        at,
+    })
+}
+
+impl Mover {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a move reaches the registry, both placements and the object store, besides the cache, clock and configuration"
+    )]
+    pub fn new(
+        registry: Arc<dyn TenantRegistry>,
+        moves: Option<TenantMoves>,
+        databases: Option<Arc<dyn TenantDatabases>>,
+        stores: Arc<Stores>,
+        caches: Arc<TenantCaches>,
+        clock: Arc<dyn Clock>,
+        config: Arc<ServiceConfig>,
+    ) -> Self {
+        Self {
+            registry,
+            moves,
+            databases,
+            stores,
+            caches,
+            recorder: Recorder::new(clock.clone()),
+            clock,
+            config,
+        }
+    }
+
+    fn ports(&self) -> Result<&TenantMoves, ServiceError> {
+        self.moves.as_ref().ok_or_else(|| {
+            unsupported("this deployment has one placement (no dedicated databases or schemas are configured)")
+        })
+    }
+
+    /// Where `tenant` goes for `request` under `plan`; the move refused
+    /// when it has nowhere else to go, or comes from a home of its own.
+    fn target_of(
+        &self,
+        tenant: &Tenant,
+        plan: Plan,
+        request: &MoveTenant,
+    ) -> Result<TenantPlacement, ServiceError> {
+        let source = TenantPlacement::of(tenant);
+        let database = Onboarder::dedicated_database(
+            &self.config,
+            tenant.id,
+            plan,
+            request.dedicated_database,
+        )?;
+        let schema = Onboarder::dedicated_schema(
+            &self.config,
+            tenant.id,
+            plan,
+            request.dedicated_schema,
+            database.as_ref(),
+        )?;
+        let target = TenantPlacement {
+            dedicated_database: database,
+            dedicated_schema: schema,
+            dedicated_bucket: request
+                .dedicated_bucket
+                .clone()
+                .map(String::from)
+                .or_else(|| source.dedicated_bucket.clone()),
+        };
+        if target == source {
+            return Err(ServiceError::conflict(
+                ErrorCode::AlreadyPlaced,
+                "the tenant is placed there already",
+            ));
+        }
+        if !source.in_shared_tables() || tenant.metadata_region.is_some() {
+            return Err(unsupported(
+                "only a tenant in the shared tables of the registry's database can be moved (docs/tenants-placement.md)",
+            ));
+        }
+        if source.dedicated_bucket.is_some() && target.dedicated_bucket != source.dedicated_bucket {
+            return Err(unsupported("a tenant with a bucket of its own keeps it"));
+        }
+        Ok(target)
+    }
+
+    /// Queue a move of tenant `id` (platform admins).
+    ///
+    /// # Errors
+    /// `Forbidden`; `NotFound`; `Conflict` (`move_in_progress`,
+    /// `already_placed`, `move_unsupported`) or `Invalid` for a placement
+    /// that is not configured.
+    pub async fn request_move(
+        &self,
+        caller: &Caller,
+        id: TenantId,
+        request: MoveTenant,
+    ) -> Result<TenantMove, ServiceError> {
+        caller.require_platform_admin()?;
+        let tenant = load_tenant(self.registry.as_ref(), id).await?;
+        self.queue(caller, &tenant, tenant.plan, &request).await
+    }
+
+    /// After a plan change: queue the move its new plan's placement calls
+    /// for, if any. A tenant that has a home of its own keeps it (a
+    /// downgrade never moves data into shared tables), and a deployment
+    /// with one placement moves nothing.
+    ///
+    /// # Errors
+    /// As [`Mover::request_move`], but never for a tenant that stays.
+    pub async fn follow_plan(
+        &self,
+        caller: &Caller,
+        tenant: &Tenant,
+    ) -> Result<Option<TenantMove>, ServiceError> {
+        if self.moves.is_none() || tenant.keeps_data_apart() {
+            return Ok(None);
+        }
+        match self.target_of(tenant, tenant.plan, &MoveTenant::default()) {
+            Err(err) if err.code == ErrorCode::AlreadyPlaced => Ok(None),
+            Err(err) => Err(err),
+            Ok(_) => self
+                .queue(caller, tenant, tenant.plan, &MoveTenant::default())
+                .await
+                .map(Some),
+        }
+    }
+
+    async fn queue(
+        &self,
+        caller: &Caller,
+        tenant: &Tenant,
+        plan: Plan,
+        request: &MoveTenant,
+    ) -> Result<TenantMove, ServiceError> {
+        let ports = self.ports()?;
+        if tenant.status != TenantStatus::Active {
+            return Err(ServiceError::conflict(
+                ErrorCode::InvalidTransition,
+                format!("a {} tenant is not moved", tenant.status),
+            ));
+        }
+        let target = self.target_of(tenant, plan, request)?;
+        let journal = self.recorder.journal(
+            caller,
+            "tenant.move_queued",
+            None,
+            json!({ "from": TenantPlacement::of(tenant), "to": target }),
+        );
+        let new = NewMove {
+            source: TenantPlacement::of(tenant),
+            target,
+            queued_at: self.clock.now(),
+        };
+        ports
+            .queue
+            .queue_move(tenant.id, new, journal)
+            .await
+            .map_err(|err| {
+                if err.is(MetadataErrorKind::Conflict) {
+                    ServiceError::conflict(ErrorCode::MoveInProgress, err.to_string())
+                } else {
+                    err.into()
+                }
+            })
+    }
+
+    /// The tenant's last move, if it was ever moved (platform path).
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn move_of(&self, id: TenantId) -> Result<Option<TenantMove>, ServiceError> {
+        let Some(ports) = &self.moves else {
+            return Ok(None);
+        };
+        match ports.queue.get_move(id).await {
+            Ok(job) => Ok(Some(job)),
+            Err(err) if err.is(MetadataErrorKind::NotFound) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Claim and run moves until none is due (at most a round's worth).
+    /// Returns how many ran.
+    ///
+    /// # Errors
+    /// The registry failing to claim or record; what was left running is
+    /// claimed again once its lease ends.
+    pub async fn move_pending(&self) -> Result<usize, ServiceError> {
+        let Some(ports) = &self.moves else {
+            return Ok(0);
+        };
+        let lease = time::Duration::try_from(self.config.onboarding_lease)
+            .unwrap_or(time::Duration::MINUTE);
+        let mut ran = 0;
+        while ran < ROUND {
+            let Some(job) = ports.queue.claim_move(self.clock.now(), lease).await? else {
+                break;
+            };
+            self.run(ports, job).await?;
+            ran += 1;
+        }
+        Ok(ran)
+    }
+
+    async fn run(&self, ports: &TenantMoves, mut job: TenantMove) -> Result<(), ServiceError> {
+        let id = job.tenant_id;
+        while let Some(step) = job.next_step() {
+            job = self
+                .record(ports, &job, job.steps_done.clone(), Some(step), None)
+                .await?;
+            // The tenant row as it is now: at the source until the switch.
+            let tenant = load_tenant(self.registry.as_ref(), id).await?;
+            match self.do_step(ports, step, &tenant, &job).await {
+                Ok(StepDone { redo }) => {
+                    let mut done = job.steps_done.clone();
+                    if let Some(from) = redo {
+                        // Verification found the copy stale: copy again.
+                        done.retain(|s| *s < from);
+                    } else {
+                        done.push(step);
+                    }
+                    let change = self.change_of(step, &job, redo.is_some());
+                    job = self.record(ports, &job, done, None, Some(change)).await?;
+                    if redo.is_some() {
+                        return self
+                            .retry_or_fail(
+                                ports,
+                                &job,
+                                step,
+                                "the source changed while it was copied",
+                            )
+                            .await;
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(tenant = %id, step = %step, error = %err, "a move step failed");
+                    return self
+                        .retry_or_fail(ports, &job, step, &err.to_string())
+                        .await;
+                }
+            }
+        }
+        let at = self.clock.now();
+        ports
+            .queue
+            .record_move(
+                id,
+                MoveProgress {
+                    state: MoveState::Done,
+                    steps_done: job.steps_done.clone(),
+                    current_step: None,
+                    last_error: None,
+                    writes_frozen_at: None,
+                    placement: None,
+                    at,
+                },
+                Some(system_journal(
+                    at,
+                    "tenant.move_done",
+                    json!({ "to": job.target }),
+                )),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// What a finished step changes on the tenant row.
+    fn change_of(&self, step: MoveStep, job: &TenantMove, redone: bool) -> RowChange {
+        let at = self.clock.now();
+        match step {
+            MoveStep::Freeze => RowChange {
+                writes_frozen_at: Some(Some(at)),
+                placement: None,
+                journal: Some(system_journal(
+                    at,
+                    "tenant.writes_frozen",
+                    json!({ "to": job.target }),
+                )),
+            },
+            MoveStep::Switch => RowChange {
+                writes_frozen_at: Some(None),
+                placement: Some(job.target.clone()),
+                journal: Some(system_journal(
+                    at,
+                    "tenant.moved",
+                    json!({ "from": job.source, "to": job.target }),
+                )),
+            },
+            _ if redone => RowChange::default(),
+            _ => RowChange::default(),
+        }
+    }
+
+    async fn record(
+        &self,
+        ports: &TenantMoves,
+        job: &TenantMove,
+        steps_done: Vec<MoveStep>,
+        current_step: Option<MoveStep>,
+        change: Option<RowChange>,
+    ) -> Result<TenantMove, ServiceError> {
+        let change = change.unwrap_or_default();
+        let moved = ports
+            .queue
+            .record_move(
+                job.tenant_id,
+                MoveProgress {
+                    state: MoveState::Running,
+                    steps_done,
+                    current_step: current_step.or(job.current_step),
+                    last_error: job.last_error.clone(),
+                    writes_frozen_at: change.writes_frozen_at,
+                    placement: change.placement,
+                    at: self.clock.now(),
+                },
+                change.journal,
+            )
+            .await?;
+        if change.writes_frozen_at.is_some() {
+            self.caches.forget_tenant_id(job.tenant_id);
+        }
+        Ok(moved)
+    }
+
+    /// A failed step: queued again for the next round, or — past the
+    /// attempts — stopped with writes open (unless the switch was made,
+    /// after which only the source's removal is left, and it is retried).
+    async fn retry_or_fail(
+        &self,
+        ports: &TenantMoves,
+        job: &TenantMove,
+        step: MoveStep,
+        error: &str,
+    ) -> Result<(), ServiceError> {
+        let at = self.clock.now();
+        let give_up = job.attempts >= MAX_ATTEMPTS && !job.switched();
+        let progress = MoveProgress {
+            state: if give_up {
+                MoveState::Failed
+            } else {
+                MoveState::Queued
+            },
+            steps_done: job.steps_done.clone(),
+            current_step: Some(step),
+            last_error: Some(error.to_owned()),
+            writes_frozen_at: give_up.then_some(None),
+            placement: None,
+            at,
+        };
+        let journal = give_up.then(|| {
+            system_journal(
+                at,
+                "tenant.move_failed",
+                json!({ "step": step, "error": error }),
+            )
+        });
+        ports
+            .queue
+            .record_move(job.tenant_id, progress, journal)
+            .await?;
+        if give_up {
+            self.caches.forget_tenant_id(job.tenant_id);
+        }
+        Ok(())
+    }
+
+    async fn do_step(
+        &self,
+        ports: &TenantMoves,
+        step: MoveStep,
+        tenant: &Tenant,
+        job: &TenantMove,
+    ) -> Result<StepDone, ServiceError> {
+        let target = job.target.apply_to(tenant);
+        let new_bucket = self.new_bucket(job)?;
+        match step {
+            MoveStep::Provision => {
+                if let Some(databases) = &self.databases {
+                    databases.provision_database(&target).await?;
+                }
+                if let Some(bucket) = &new_bucket {
+                    let spec = BucketSpec {
+                        bucket: bucket.clone(),
+                        cors_origins: self.config.bucket_cors_origins.clone(),
+                        abort_incomplete_multipart_days: 2,
+                        transitions: Vec::new(),
+                    };
+                    self.stores.for_tenant(tenant).ensure_bucket(&spec).await?;
+                }
+            }
+            MoveStep::Freeze => {}
+            MoveStep::CopyRows => {
+                // Every instance has seen the freeze, and writes that began
+                // before it have ended, once the grace has passed.
+                if let Some(frozen) = tenant.writes_frozen_at {
+                    let waited = self.clock.now() - frozen;
+                    if let Ok(left) = Duration::try_from(
+                        time::Duration::try_from(self.config.move_freeze_grace)
+                            .unwrap_or(time::Duration::ZERO)
+                            - waited,
+                    ) {
+                        tokio::time::sleep(left).await;
+                    }
+                }
+                ports
+                    .rows
+                    .copy_rows(
+                        tenant,
+                        &job.source,
+                        &job.target,
+                        new_bucket.as_ref().map(|b| b.as_str().to_owned()),
+                    )
+                    .await?;
+            }
+            MoveStep::CopyObjects => {
+                if let Some(bucket) = &new_bucket {
+                    let refs = ports.rows.object_refs(tenant, &job.source).await?;
+                    self.copy_objects(tenant, &refs, bucket).await?;
+                }
+            }
+            MoveStep::Verify => {
+                let (source, copied) = futures::future::try_join(
+                    ports.rows.count_rows(tenant, &job.source),
+                    ports.rows.count_rows(tenant, &job.target),
+                )
+                .await?;
+                if let Some(differs) = first_difference(&source, &copied) {
+                    tracing::warn!(tenant = %tenant.slug, %differs, "the copy differs from the source; copying again");
+                    return Ok(StepDone {
+                        redo: Some(MoveStep::CopyRows),
+                    });
+                }
+                let refs = ports.rows.object_refs(tenant, &job.target).await?;
+                self.verify_objects(tenant, &refs).await?;
+            }
+            MoveStep::Switch => {}
+            MoveStep::RemoveSource => {
+                if new_bucket.is_some() {
+                    let refs = ports
+                        .rows
+                        .object_refs(&job.source.apply_to(tenant), &job.source)
+                        .await?;
+                    self.remove_objects(tenant, &refs).await;
+                }
+                ports
+                    .rows
+                    .remove_rows(&job.source.apply_to(tenant), &job.source)
+                    .await?;
+            }
+        }
+        Ok(StepDone { redo: None })
+    }
+
+    /// The bucket the tenant's objects go to, when it changes.
+    fn new_bucket(&self, job: &TenantMove) -> Result<Option<BucketName>, ServiceError> {
+        if job.target.dedicated_bucket == job.source.dedicated_bucket {
+            return Ok(None);
+        }
+        Ok(job
+            .target
+            .dedicated_bucket
+            .clone()
+            .map(BucketName::new)
+            .transpose()?)
+    }
+
+    fn locations(
+        tenant: &Tenant,
+        object: &ObjectRef,
+        to: &BucketName,
+    ) -> Result<(ObjectLocation, ObjectLocation), ServiceError> {
+        let key = ObjectKey::parse(object.key.clone())?;
+        let from = ObjectLocation::new(
+            tenant.id,
+            BucketName::new(object.bucket.clone())?,
+            key.clone(),
+        )?;
+        let to = ObjectLocation::new(tenant.id, to.clone(), key)?;
+        Ok((from, to))
+    }
+
+    /// Server-side copies into `bucket`; a pending upload's missing object
+    /// is skipped, a required one's is an error.
+    async fn copy_objects(
+        &self,
+        tenant: &Tenant,
+        refs: &[ObjectRef],
+        bucket: &BucketName,
+    ) -> Result<(), ServiceError> {
+        let store = self.stores.for_tenant(tenant);
+        for object in refs {
+            let (from, to) = Self::locations(tenant, object, bucket)?;
+            match store.copy(&from, &to).await {
+                Ok(_) => {}
+                Err(err) if err.kind() == StoreErrorKind::NotFound && !object.required => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Each required object in its new place, read whole: its length and
+    /// SHA-256 those its row records.
+    async fn verify_objects(
+        &self,
+        tenant: &Tenant,
+        refs: &[ObjectRef],
+    ) -> Result<(), ServiceError> {
+        let store = self.stores.for_tenant(tenant);
+        for object in refs.iter().filter(|o| o.required) {
+            let bucket = BucketName::new(object.bucket.clone())?;
+            let (location, _) = Self::locations(tenant, object, &bucket)?;
+            let got = store.get_stream(&location, None).await?;
+            let (mut body, meter) = stream::meter(got.body, object.size);
+            while let Some(chunk) = body.next().await {
+                if chunk.is_err() {
+                    break;
+                }
+            }
+            let read = stream::read(&meter);
+            let matches = !read.over_limit
+                && read.bytes == object.size
+                && object
+                    .checksum_sha256
+                    .as_deref()
+                    .is_none_or(|sum| sum == read.digest().as_bytes().as_slice());
+            if !matches {
+                return Err(ServiceError::new(
+                    ErrorKind::Internal,
+                    ErrorCode::Internal,
+                    format!(
+                        "the copy of {} does not match its file's size and SHA-256",
+                        object.key
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The source's objects, once the tenant reads from the target; one
+    /// that cannot be deleted (an object lock) is left and logged.
+    async fn remove_objects(&self, tenant: &Tenant, refs: &[ObjectRef]) {
+        let store = self.stores.for_tenant(tenant);
+        for object in refs {
+            let Ok(bucket) = BucketName::new(object.bucket.clone()) else {
+                continue;
+            };
+            let Ok((location, _)) = Self::locations(tenant, object, &bucket) else {
+                continue;
+            };
+            match store.delete(&location).await {
+                Ok(()) => {}
+                Err(err) if err.kind() == StoreErrorKind::NotFound => {}
+                Err(err) => {
+                    tracing::warn!(tenant = %tenant.slug, key = %object.key, error = %err, "a moved object's source copy was left in place");
+                }
+            }
+        }
+    }
+}
+
+/// What a step asks of the tenant row, recorded with it.
+#[derive(Default)]
+struct RowChange {
+    writes_frozen_at: Option<Option<time::OffsetDateTime>>,
+    placement: Option<TenantPlacement>,
+    journal: Option<Journal>,
+}
+
+/// A step's outcome: done, or the step to go back to.
+struct StepDone {
+    redo: Option<MoveStep>,
+}
+
+/// The first table whose rows differ between the two sides.
+fn first_difference(source: &[TableCopy], copied: &[TableCopy]) -> Option<String> {
+    source
+        .iter()
+        .zip(copied)
+        .find(|(a, b)| a != b)
+        .map(|(a, b)| {
+            format!(
+                "{}: {} rows at the source, {} copied",
+                a.table, a.rows, b.rows
+            )
+        })
+        .or_else(|| (source.len() != copied.len()).then(|| "the tables differ".to_owned()))
+}

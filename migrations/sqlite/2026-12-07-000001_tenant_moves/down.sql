@@ -1,0 +1,1 @@
+ALTER TABLE tenants DROP COLUMN writes_frozen_at;

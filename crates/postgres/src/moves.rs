@@ -206,7 +206,7 @@ impl DatabaseRouter {
         tenant: &Tenant,
         at: &TenantPlacement,
     ) -> Result<PgMetadataStore, MetadataError> {
-        Ok(self.store_of(&at.apply_to(tenant))?)
+        self.store_of(&at.apply_to(tenant))
     }
 }
 

@@ -80,10 +80,6 @@ fn system_journal(at: time::OffsetDateTime, action: &str, detail: serde_json::Va
 }
 
 impl Mover {
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "a move reaches the registry, both placements and the object store, besides the cache, clock and configuration"
-    )]
     pub fn new(
         registry: Arc<dyn TenantRegistry>,
         moves: Option<TenantMoves>,

@@ -40,6 +40,7 @@ mod settings;
 mod share_links;
 mod support;
 mod sweep;
+mod tenant_moves;
 mod tenant_schemas;
 mod tokens;
 mod tracing_export;

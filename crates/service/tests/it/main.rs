@@ -11,6 +11,7 @@ mod dispatch;
 mod links;
 mod manage;
 mod metrics;
+mod moves;
 mod onboarding;
 mod purge;
 mod reads;

@@ -1,0 +1,341 @@
+//! Moving a tenant end to end (docs/tenants-placement.md): a Starter tenant
+//! upgraded to Enterprise moves its rows to a database of its own and its
+//! objects to a bucket of its own; reads go on while its writes wait for
+//! the switch, and a server killed in the middle of a move leaves one the
+//! restarted server finishes, with nothing lost or doubled.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+use crate::support::*;
+
+/// Moves run on the onboarding tick, with a freeze long enough to be seen
+/// and a lease short enough for a restarted server to take a move over.
+const MOVES: &[(&str, &str)] = &[
+    ("COFFER__JOBS__ONBOARDING_INTERVAL_MS", "200"),
+    ("COFFER__JOBS__MOVE_FREEZE_GRACE_MS", "2500"),
+    ("COFFER__JOBS__ONBOARDING_LEASE_SECS", "2"),
+];
+
+async fn server() -> TestServer {
+    let mut extra = vec![DEDICATED_DATABASES];
+    extra.extend_from_slice(MOVES);
+    TestServer::start_with(Mode::Production, tempfile::tempdir().unwrap(), &extra).await
+}
+
+struct Starter {
+    id: String,
+    slug: String,
+    admin: String,
+    reader: String,
+    /// Each file's id and the SHA-256 of its bytes.
+    files: Vec<(String, Vec<u8>)>,
+}
+
+async fn starter(server: &TestServer) -> Starter {
+    let slug = format!("mover-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let created = server
+        .create_tenant(&json!({
+            "slug": slug, "display_name": "Mover", "plan": "starter", "region": "eu-west",
+            "admin_subject": "boss",
+        }))
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let view = server.wait_onboarded(&id).await;
+    assert_eq!(view["dedicated_database"], Value::Null);
+    let admin = server.token(Some(&slug), "boss", &["admin"]).await;
+    let reader = server.token(Some(&slug), "reader", &["viewer"]).await;
+    let mut files = Vec::new();
+    for (name, bytes) in [("a.pdf", PDF), ("b.png", PNG), ("c.pdf", PDF)] {
+        let file = upload(server, &admin, name, bytes, json!({})).await;
+        let id = file["id"].as_str().unwrap().to_owned();
+        files.push((id, Sha256::digest(bytes).to_vec()));
+    }
+    // The reader sees a.pdf through a grant.
+    let grant = server
+        .req(
+            Method::POST,
+            &format!("/api/v1/files/{}/permissions", files[0].0),
+            &admin,
+        )
+        .json(&json!({"subject": "user:reader", "access": "read"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grant.status(), StatusCode::CREATED);
+    Starter {
+        id,
+        slug,
+        admin,
+        reader,
+        files,
+    }
+}
+
+/// A file's bytes, fetched from the presigned URL Coffer hands out: `None`
+/// when the download is refused.
+async fn downloaded(server: &TestServer, token: &str, id: &str) -> Option<Vec<u8>> {
+    let response = server
+        .req(
+            Method::GET,
+            &format!("/api/v1/files/{id}/download?redirect=false"),
+            token,
+        )
+        .send()
+        .await
+        .unwrap();
+    if response.status() != StatusCode::OK {
+        return None;
+    }
+    let body: Value = response.json().await.unwrap();
+    let url = body["url"].as_str().unwrap();
+    let bytes = reqwest::get(url).await.unwrap();
+    assert_eq!(bytes.status(), StatusCode::OK, "{url}");
+    Some(Sha256::digest(bytes.bytes().await.unwrap()).to_vec())
+}
+
+async fn assert_every_file_reads_the_same(server: &TestServer, t: &Starter) {
+    for (id, sha) in &t.files {
+        assert_eq!(
+            downloaded(server, &t.admin, id).await.as_ref(),
+            Some(sha),
+            "file {id}"
+        );
+    }
+    assert_eq!(
+        downloaded(server, &t.reader, &t.files[0].0).await.as_ref(),
+        Some(&t.files[0].1),
+        "the grant came along"
+    );
+}
+
+/// `POST /api/v1/tenants/{id}/move` with `body`, as `token`.
+async fn move_tenant(server: &TestServer, id: &str, token: &str, body: Value) -> reqwest::Response {
+    server
+        .req(Method::POST, &format!("/api/v1/tenants/{id}/move"), token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The tenant's plan changed to Enterprise.
+async fn upgrade(server: &TestServer, id: &str, root: &str) {
+    let upgraded = server
+        .req(Method::PATCH, &format!("/api/v1/tenants/{id}"), root)
+        .json(&json!({"plan": "enterprise"}))
+        .send()
+        .await
+        .unwrap();
+    ok_json(upgraded, StatusCode::OK).await;
+}
+
+async fn view(server: &TestServer, id: &str) -> Value {
+    server.tenant_admin_view(id).await
+}
+
+/// Polls the tenant view until `until` holds of it.
+async fn wait_for(server: &TestServer, id: &str, until: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = view(server, id).await;
+        if until(&v) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "the move did not get there: {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn rows(server: &TestServer, database: &str, table: &str, tenant: &str) -> i64 {
+    server
+        .db()
+        .unwrap()
+        .count_rows(database, table, tenant.parse().unwrap())
+        .await
+        .unwrap()
+}
+
+fn audit_verify(server: &TestServer, slug: &str) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .args(["audit", "verify", "--tenant", slug])
+        .envs(server.vars().iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn a_starter_tenant_moved_to_its_own_database_and_bucket_reads_the_same_throughout() {
+    let server = server().await;
+    let t = starter(&server).await;
+    let shared = server.db().unwrap().name().to_owned();
+    assert_every_file_reads_the_same(&server, &t).await;
+    let root = server.platform_admin().await;
+    let bucket = format!("moved-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+
+    // A platform administrator moves it; the plan follows.
+    let queued = move_tenant(
+        &server,
+        &t.id,
+        &root,
+        json!({"dedicated_database": true, "dedicated_bucket": bucket}),
+    )
+    .await;
+    let queued = ok_json(queued, StatusCode::ACCEPTED).await;
+    assert_eq!(
+        queued["to"]["dedicated_bucket"],
+        bucket.as_str(),
+        "{queued}"
+    );
+    let twice = move_tenant(&server, &t.id, &root, json!({"dedicated_database": true})).await;
+    problem(twice, StatusCode::CONFLICT, "move_in_progress").await;
+
+    // While its writes are frozen, reads go on and writes wait.
+    wait_for(&server, &t.id, |v| !v["writes_frozen_at"].is_null()).await;
+    let write = server
+        .req(Method::POST, "/api/v1/files", &t.admin)
+        .json(
+            &json!({"filename": "late.pdf", "content_type": "application/pdf", "size": PDF.len()}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        write
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned()),
+        Some("5".to_owned())
+    );
+    problem(write, StatusCode::SERVICE_UNAVAILABLE, "tenant_moving").await;
+    assert_every_file_reads_the_same(&server, &t).await;
+
+    let placed = wait_for(&server, &t.id, |v| v["placement_status"] == "placed").await;
+    let database = placed["dedicated_database"].as_str().unwrap().to_owned();
+    assert_eq!(placed["dedicated_bucket"], bucket.as_str(), "{placed}");
+    assert_eq!(placed["writes_frozen_at"], Value::Null);
+    assert_eq!(placed["move"]["state"], "done", "{placed}");
+
+    // Its rows are in its database only, its objects in its bucket.
+    for (table, expected) in [("files", 3), ("users", 2), ("grants", 1)] {
+        assert_eq!(
+            rows(&server, &database, table, &t.id).await,
+            expected,
+            "{table}"
+        );
+        assert_eq!(
+            rows(&server, &shared, table, &t.id).await,
+            0,
+            "{table} left in the shared tables"
+        );
+    }
+    for (id, _) in &t.files {
+        let record = file_record(
+            &server,
+            coffer_domain::TenantId::from_uuid(t.id.parse().unwrap()),
+            coffer_domain::FileId::from_uuid(id.parse().unwrap()),
+        )
+        .await;
+        assert_eq!(record.bucket.as_str(), bucket, "file {id}");
+    }
+    assert_every_file_reads_the_same(&server, &t).await;
+
+    // An upgrade now keeps it where it is; new writes land in its database.
+    upgrade(&server, &t.id, &root).await;
+    upload(&server, &t.admin, "after.pdf", PDF, json!({})).await;
+    assert_eq!(rows(&server, &database, "files", &t.id).await, 4);
+
+    // Its audit log reads whole (what came before the move included), and
+    // both of its chains verify.
+    let audit = ok_json(
+        server
+            .req(Method::GET, "/api/v1/audit?limit=200", &t.admin)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in ["file.download_url", "tenant.move_queued", "tenant.moved"] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+    let verified = audit_verify(&server, &t.slug);
+    assert!(
+        verified.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verified.stdout),
+        String::from_utf8_lossy(&verified.stderr)
+    );
+}
+
+#[actix_web::test]
+async fn an_upgrade_killed_mid_move_is_finished_by_the_restarted_server_with_nothing_lost_or_doubled()
+ {
+    let server = server().await;
+    let t = starter(&server).await;
+    let shared = server.db().unwrap().name().to_owned();
+    let root = server.platform_admin().await;
+    assert_every_file_reads_the_same(&server, &t).await;
+
+    // The plan change queues the move its placement calls for.
+    upgrade(&server, &t.id, &root).await;
+    let copying = wait_for(&server, &t.id, |v| {
+        v["placement_status"] == "moving:copy_rows"
+    })
+    .await;
+    assert_eq!(
+        copying["dedicated_database"],
+        Value::Null,
+        "not switched yet"
+    );
+
+    // Killed while it copies (or waits to); the restarted server takes the
+    // move over once the dead worker's lease has run out.
+    let server = server.kill_and_restart().await;
+    let placed = wait_for(&server, &t.id, |v| v["placement_status"] == "placed").await;
+    assert!(
+        placed["move"]["attempts"].as_u64().unwrap() >= 2,
+        "{placed}"
+    );
+    let database = placed["dedicated_database"].as_str().unwrap().to_owned();
+    for (table, expected) in [
+        ("files", 3),
+        ("users", 2),
+        ("grants", 1),
+        ("usage_counters", 1),
+    ] {
+        assert_eq!(
+            rows(&server, &database, table, &t.id).await,
+            expected,
+            "{table}"
+        );
+    }
+    for table in ["files", "users", "grants"] {
+        assert_eq!(rows(&server, &shared, table, &t.id).await, 0, "{table}");
+    }
+    let usage = &placed["usage"];
+    assert_eq!(usage["file_count"], 3, "{placed}");
+    assert_every_file_reads_the_same(&server, &t).await;
+}
+
+#[actix_web::test]
+async fn moves_are_refused_where_there_is_nowhere_to_go() {
+    let server = TestServer::start(Mode::Production).await;
+    let root = server.platform_admin().await;
+    let t = starter(&server).await;
+    let refused = move_tenant(&server, &t.id, &root, json!({"dedicated_database": true})).await;
+    problem(refused, StatusCode::CONFLICT, "move_unsupported").await;
+    let not_admin = move_tenant(&server, &t.id, &t.admin, json!({})).await;
+    problem(not_admin, StatusCode::FORBIDDEN, "platform_admin_required").await;
+    let unknown = move_tenant(&server, &t.id, &root, json!({"somewhere": "else"})).await;
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -3,8 +3,8 @@
 //! them and the server reads them.
 
 use coffer_api::{
-    AuditQueryParams, CreateTenantBody, FileDto, GrantBody, GrantDto, InitiateBody, PageDto,
-    PartsBody, Problem, RetentionBody, TenantViewDto, UpdateTenantBody,
+    AuditQueryParams, CreateTenantBody, FileDto, GrantBody, GrantDto, InitiateBody, MoveTenantBody,
+    PageDto, PartsBody, Problem, RetentionBody, TenantViewDto, UpdateTenantBody,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -75,6 +75,15 @@ fn responses_round_trip() {
         "suspended_at": null,
         "cancelled_at": null,
         "purge_after": null,
+        "writes_frozen_at": "2026-01-02T00:00:00Z",
+        "placement_status": "moving:copy_rows",
+        "move": {
+            "state": "running", "current_step": "copy_rows",
+            "steps_done": ["provision", "freeze"], "attempts": 1, "last_error": null,
+            "from": { "dedicated_database": null, "dedicated_schema": null, "dedicated_bucket": null },
+            "to": { "dedicated_database": "coffer_t_1", "dedicated_schema": null, "dedicated_bucket": "acme-own" },
+            "updated_at": "2026-01-02T00:00:01Z"
+        },
         "limits": {
             "max_file_size": 1, "max_total_bytes": 2, "max_files": 3,
             "allowed_content_types": ["image/*"], "url_ttl_secs": 900,
@@ -142,6 +151,11 @@ fn requests_round_trip() {
         "plan": "starter",
         "status": null,
         "limit_overrides": null
+    }));
+    round_trips::<MoveTenantBody>(&json!({
+        "dedicated_database": true,
+        "dedicated_schema": null,
+        "dedicated_bucket": "acme-records"
     }));
     round_trips::<AuditQueryParams>(&json!({
         "actor": null,

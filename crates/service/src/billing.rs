@@ -77,6 +77,10 @@ pub struct BillingReceipt {
     /// Why it was ignored or unchanged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
+    /// The tenant as the event left it, when it changed it (its plan may
+    /// call for another placement: [`crate::Mover::follow_plan`]).
+    #[serde(skip)]
+    pub changed: Option<Tenant>,
 }
 
 /// How billing events are authenticated: the endpoint's signing secret and
@@ -270,14 +274,14 @@ impl Billing {
                     err.into()
                 }
             })?;
-        let (outcome, reason) = match recorded {
-            BillingRecorded::Replay => (BillingOutcome::Replay, None),
-            BillingRecorded::Superseded => (BillingOutcome::Ignored, Some("superseded")),
+        let (outcome, reason, changed) = match recorded {
+            BillingRecorded::Replay => (BillingOutcome::Replay, None, None),
+            BillingRecorded::Superseded => (BillingOutcome::Ignored, Some("superseded"), None),
             BillingRecorded::Recorded(changed) => {
-                if let Some(tenant) = changed {
-                    self.caches.forget_tenant(&tenant);
+                if let Some(tenant) = &changed {
+                    self.caches.forget_tenant(tenant);
                 }
-                (decision.outcome, decision.reason)
+                (decision.outcome, decision.reason, changed)
             }
         };
         match outcome {
@@ -291,6 +295,7 @@ impl Billing {
             kind,
             outcome,
             reason,
+            changed,
         })
     }
 

@@ -169,37 +169,53 @@ impl Mover {
     ) -> Result<TenantMove, ServiceError> {
         caller.require_platform_admin()?;
         let tenant = load_tenant(self.registry.as_ref(), id).await?;
-        self.queue(caller, &tenant, tenant.plan, &request).await
+        self.queue(Some(caller), &tenant, tenant.plan, &request)
+            .await
     }
 
-    /// After a plan change: queue the move its new plan's placement calls
-    /// for, if any. A tenant that has a home of its own keeps it (a
-    /// downgrade never moves data into shared tables), and a deployment
-    /// with one placement moves nothing.
+    /// After a plan change (by `caller`, or by a billing event when
+    /// `None`): queue the move its new plan's placement calls for, if any.
+    /// A tenant that has a home of its own keeps it (a downgrade never
+    /// moves data into shared tables), one that is not active waits until
+    /// it is, and a deployment with one placement moves nothing.
     ///
     /// # Errors
     /// As [`Mover::request_move`], but never for a tenant that stays.
     pub async fn follow_plan(
         &self,
-        caller: &Caller,
+        caller: Option<&Caller>,
         tenant: &Tenant,
     ) -> Result<Option<TenantMove>, ServiceError> {
-        if self.moves.is_none() || tenant.keeps_data_apart() {
+        if self.moves.is_none()
+            || tenant.keeps_data_apart()
+            || tenant.status != TenantStatus::Active
+        {
             return Ok(None);
         }
+        let stays = |err: &ServiceError| {
+            // Placed there already, or a move (asked for before) under way:
+            // the plan change itself stands.
+            matches!(
+                err.code,
+                ErrorCode::AlreadyPlaced | ErrorCode::MoveInProgress
+            )
+        };
         match self.target_of(tenant, tenant.plan, &MoveTenant::default()) {
-            Err(err) if err.code == ErrorCode::AlreadyPlaced => Ok(None),
+            Err(err) if stays(&err) => Ok(None),
             Err(err) => Err(err),
-            Ok(_) => self
+            Ok(_) => match self
                 .queue(caller, tenant, tenant.plan, &MoveTenant::default())
                 .await
-                .map(Some),
+            {
+                Err(err) if stays(&err) => Ok(None),
+                other => other.map(Some),
+            },
         }
     }
 
     async fn queue(
         &self,
-        caller: &Caller,
+        caller: Option<&Caller>,
         tenant: &Tenant,
         plan: Plan,
         request: &MoveTenant,
@@ -212,12 +228,13 @@ impl Mover {
             ));
         }
         let target = self.target_of(tenant, plan, request)?;
-        let journal = self.recorder.journal(
-            caller,
-            "tenant.move_queued",
-            None,
-            json!({ "from": TenantPlacement::of(tenant), "to": target }),
-        );
+        let detail = json!({ "from": TenantPlacement::of(tenant), "to": target });
+        let journal = match caller {
+            Some(caller) => self
+                .recorder
+                .journal(caller, "tenant.move_queued", None, detail),
+            None => system_journal(self.clock.now(), "tenant.move_queued", detail),
+        };
         let new = NewMove {
             source: TenantPlacement::of(tenant),
             target,

@@ -68,5 +68,13 @@ pub async fn receive(
         .billing()
         .receive_billing_event(webhook, Some(signature), &body, meta)
         .await?;
+    if let Some(tenant) = &receipt.changed {
+        // A plan the event changed may call for another placement. The event
+        // is recorded already: a move that cannot be queued now is logged,
+        // and a platform administrator can ask for it.
+        if let Err(err) = state.coffer.mover().follow_plan(None, tenant).await {
+            tracing::warn!(tenant = %tenant.slug, error = %err, "the move a billing event's plan calls for was not queued");
+        }
+    }
     Ok(HttpResponse::Ok().json(receipt))
 }

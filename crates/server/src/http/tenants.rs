@@ -137,7 +137,11 @@ pub async fn update(
         .await?;
     if plan_changed {
         // The new plan's placement, where it differs (docs/tenants-placement.md).
-        state.coffer.mover().follow_plan(&caller.0, &tenant).await?;
+        state
+            .coffer
+            .mover()
+            .follow_plan(Some(&caller.0), &tenant)
+            .await?;
     }
     Ok(HttpResponse::Ok().json(TenantDto::from(tenant)))
 }

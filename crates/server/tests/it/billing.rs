@@ -483,3 +483,52 @@ async fn billing_events_out_of_order_apply_the_latest_in_production() {
 async fn billing_events_out_of_order_apply_the_latest_embedded() {
     billing_events_out_of_order_apply_the_latest(Mode::Embedded).await;
 }
+
+#[actix_web::test]
+async fn a_plan_a_billing_event_upgrades_moves_the_tenant_to_its_placement() {
+    let mut extra = vec![
+        ("COFFER__BILLING__WEBHOOK_SECRET", SECRET),
+        DEDICATED_DATABASES,
+    ];
+    extra.extend_from_slice(crate::tenant_moves::MOVES);
+    let server =
+        TestServer::start_with(Mode::Production, tempfile::tempdir().unwrap(), &extra).await;
+    let (_, admin, id) = onboard(&server).await;
+    let file = upload(&server, &admin, "kept.pdf", PDF, json!({})).await;
+    let receipt = deliver(
+        &server,
+        &event(
+            "evt_move_1",
+            "customer.subscription.updated",
+            subscription(&id, "enterprise_yearly"),
+        ),
+    )
+    .await;
+    assert_eq!(receipt["outcome"], "applied", "{receipt}");
+    let placed = crate::tenant_moves::wait_for(&server, &id, |v| {
+        v["placement_status"] == "placed" && !v["dedicated_database"].is_null()
+    })
+    .await;
+    assert_eq!(placed["plan"], "enterprise");
+    let database = placed["dedicated_database"].as_str().unwrap();
+    assert_eq!(
+        server
+            .db()
+            .unwrap()
+            .count_rows(database, "files", id.parse().unwrap())
+            .await
+            .unwrap(),
+        1
+    );
+    let read = server
+        .req(
+            Method::GET,
+            &format!("/api/v1/files/{}/content", file["id"].as_str().unwrap()),
+            &admin,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::OK);
+    assert_eq!(read.bytes().await.unwrap().as_ref(), PDF);
+}

@@ -14,7 +14,7 @@ use crate::support::*;
 
 /// Moves run on the onboarding tick, with a freeze long enough to be seen
 /// and a lease short enough for a restarted server to take a move over.
-const MOVES: &[(&str, &str)] = &[
+pub const MOVES: &[(&str, &str)] = &[
     ("COFFER__JOBS__ONBOARDING_INTERVAL_MS", "200"),
     ("COFFER__JOBS__MOVE_FREEZE_GRACE_MS", "2500"),
     ("COFFER__JOBS__ONBOARDING_LEASE_SECS", "2"),
@@ -138,7 +138,7 @@ async fn view(server: &TestServer, id: &str) -> Value {
 }
 
 /// Polls the tenant view until `until` holds of it.
-async fn wait_for(server: &TestServer, id: &str, until: impl Fn(&Value) -> bool) -> Value {
+pub async fn wait_for(server: &TestServer, id: &str, until: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let v = view(server, id).await;

@@ -64,7 +64,7 @@ async fn an_upgrade_to_a_plan_with_a_database_queues_the_move_there() {
     };
     let queued = Queued::default();
     let moved = mover(&tenant, true, &queued)
-        .follow_plan(&platform_admin(), &tenant)
+        .follow_plan(Some(&platform_admin()), &tenant)
         .await
         .unwrap()
         .expect("a move");
@@ -83,7 +83,7 @@ async fn a_plan_whose_placement_is_the_same_a_home_apart_or_one_placement_moves_
     let starter = tenant(TenantStatus::Active);
     assert!(
         mover(&starter, true, &queued)
-            .follow_plan(&platform_admin(), &starter)
+            .follow_plan(Some(&platform_admin()), &starter)
             .await
             .unwrap()
             .is_none()
@@ -95,7 +95,7 @@ async fn a_plan_whose_placement_is_the_same_a_home_apart_or_one_placement_moves_
     };
     assert!(
         mover(&apart, true, &queued)
-            .follow_plan(&platform_admin(), &apart)
+            .follow_plan(Some(&platform_admin()), &apart)
             .await
             .unwrap()
             .is_none()
@@ -106,7 +106,7 @@ async fn a_plan_whose_placement_is_the_same_a_home_apart_or_one_placement_moves_
     };
     assert!(
         mover(&enterprise, false, &queued)
-            .follow_plan(&platform_admin(), &enterprise)
+            .follow_plan(Some(&platform_admin()), &enterprise)
             .await
             .unwrap()
             .is_none()

@@ -531,6 +531,10 @@ impl MoveQueue for PgMetadataStore {
         use tenant_moves::dsl as m;
         let journal = &journal.map(|j| JournalRows::new(tenant, j));
         let progress = &progress;
+        // A move that stopped holds no worker's lease.
+        let lease_until = progress
+            .lease_until
+            .filter(|_| progress.state == MoveState::Running);
         let row = transaction!(self, |conn| {
             let state = platform(
                 conn,
@@ -551,6 +555,7 @@ impl MoveQueue for PgMetadataStore {
             let row = diesel::update(m::tenant_moves.find(tenant.as_uuid()))
                 .set((
                     m::state.eq(progress.state.as_str()),
+                    m::lease_until.eq(lease_until),
                     m::steps_done.eq(move_steps_to_string(&progress.steps_done)),
                     m::current_step.eq(progress.current_step.map(|s| s.as_str())),
                     m::last_error.eq(progress.last_error.as_deref()),
@@ -559,16 +564,6 @@ impl MoveQueue for PgMetadataStore {
                 .returning(MoveRow::as_returning())
                 .get_result(&mut &*conn)
                 .await?;
-            // A move that stopped holds no worker's lease.
-            let row = if progress.state != MoveState::Running {
-                diesel::update(m::tenant_moves.find(tenant.as_uuid()))
-                    .set(m::lease_until.eq(None::<OffsetDateTime>))
-                    .returning(MoveRow::as_returning())
-                    .get_result(&mut &*conn)
-                    .await?
-            } else {
-                row
-            };
             let t = tenants::table.find(tenant.as_uuid());
             if let Some(frozen) = progress.writes_frozen_at {
                 diesel::update(t)

@@ -278,17 +278,25 @@ impl Mover {
         let Some(ports) = &self.moves else {
             return Ok(0);
         };
-        let lease = time::Duration::try_from(self.config.onboarding_lease)
-            .unwrap_or(time::Duration::MINUTE);
         let mut ran = 0;
         while ran < ROUND {
-            let Some(job) = ports.queue.claim_move(self.clock.now(), lease).await? else {
+            let Some(job) = ports
+                .queue
+                .claim_move(self.clock.now(), self.lease())
+                .await?
+            else {
                 break;
             };
             self.run(ports, job).await?;
             ran += 1;
         }
         Ok(ran)
+    }
+
+    /// How long a worker holds a move between two steps: the onboarding
+    /// lease, which must outlast the longest step (a big tenant's copy).
+    fn lease(&self) -> time::Duration {
+        time::Duration::try_from(self.config.onboarding_lease).unwrap_or(time::Duration::MINUTE)
     }
 
     async fn run(&self, ports: &TenantMoves, mut job: TenantMove) -> Result<(), ServiceError> {
@@ -308,7 +316,11 @@ impl Mover {
                     } else {
                         done.push(step);
                     }
-                    let change = self.change_of(step, &job, redo.is_some());
+                    let change = if redo.is_some() {
+                        RowChange::default()
+                    } else {
+                        self.change_of(step, &job)
+                    };
                     job = self.record(ports, &job, done, None, Some(change)).await?;
                     if redo.is_some() {
                         return self
@@ -341,6 +353,7 @@ impl Mover {
                     last_error: None,
                     writes_frozen_at: None,
                     placement: None,
+                    lease_until: None,
                     at,
                 },
                 Some(system_journal(
@@ -354,7 +367,7 @@ impl Mover {
     }
 
     /// What a finished step changes on the tenant row.
-    fn change_of(&self, step: MoveStep, job: &TenantMove, redone: bool) -> RowChange {
+    fn change_of(&self, step: MoveStep, job: &TenantMove) -> RowChange {
         let at = self.clock.now();
         match step {
             MoveStep::Freeze => RowChange {
@@ -375,7 +388,6 @@ impl Mover {
                     json!({ "from": job.source, "to": job.target }),
                 )),
             },
-            _ if redone => RowChange::default(),
             _ => RowChange::default(),
         }
     }
@@ -400,6 +412,9 @@ impl Mover {
                     last_error: job.last_error.clone(),
                     writes_frozen_at: change.writes_frozen_at,
                     placement: change.placement,
+                    // Renewed at every step: a worker alive is never
+                    // taken over between two steps.
+                    lease_until: Some(self.clock.now() + self.lease()),
                     at: self.clock.now(),
                 },
                 change.journal,
@@ -434,6 +449,7 @@ impl Mover {
             last_error: Some(error.to_owned()),
             writes_frozen_at: give_up.then_some(None),
             placement: None,
+            lease_until: None,
             at,
         };
         let journal = give_up.then(|| {

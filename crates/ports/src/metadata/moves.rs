@@ -29,6 +29,9 @@ pub struct MoveProgress {
     pub writes_frozen_at: Option<Option<OffsetDateTime>>,
     /// The tenant row's placement from now on (the switch).
     pub placement: Option<TenantPlacement>,
+    /// A running move's worker holds it until then (renewed at every
+    /// step); a stopped move holds no lease whatever this says.
+    pub lease_until: Option<OffsetDateTime>,
     pub at: OffsetDateTime,
 }
 

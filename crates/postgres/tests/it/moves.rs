@@ -230,6 +230,7 @@ async fn a_move_is_queued_once_claimed_and_switches_the_row_with_its_writes() {
         last_error: None,
         writes_frozen_at: frozen,
         placement,
+        lease_until: Some(at(64)),
         at: at(4),
     };
     queue
@@ -263,6 +264,15 @@ async fn a_move_is_queued_once_claimed_and_switches_the_row_with_its_writes() {
     let row = ports.registry.get_tenant(tenant.id).await.unwrap();
     assert_eq!(row.writes_frozen_at, None);
     assert_eq!(TenantPlacement::of(&row), target);
+    // Each step renewed the lease past the claim's (at 62 s).
+    assert!(
+        queue
+            .claim_move(at(63), time::Duration::minutes(1))
+            .await
+            .unwrap()
+            .is_none(),
+        "renewed"
+    );
     // A worker that died leaves its lease to run out; then it is claimed again.
     let reclaimed = queue
         .claim_move(at(200), time::Duration::minutes(1))

@@ -11,18 +11,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_domain::{
-    BucketName, ErrorCode, MoveState, MoveStep, ObjectKey, Plan, Subject, Tenant, TenantId,
-    TenantMove, TenantPlacement, TenantStatus,
+    BucketName, ErrorCode, MoveState, MoveStep, ObjectKey, Plan, Tenant, TenantId, TenantMove,
+    TenantPlacement, TenantStatus,
 };
 use coffer_ports::{
-    BucketSpec, Clock, Journal, MetadataErrorKind, MoveProgress, NewAudit, NewMove, ObjectLocation,
-    ObjectRef, StoreErrorKind, TableCopy, TenantDatabases, TenantMoves, TenantRegistry,
+    Clock, Journal, MetadataErrorKind, MoveProgress, NewMove, ObjectLocation, ObjectRef,
+    StoreErrorKind, TableCopy, TenantDatabases, TenantMoves, TenantRegistry,
 };
 use futures::StreamExt as _;
 use serde_json::json;
 
-use crate::onboarding::Onboarder;
-use crate::recorder::Recorder;
+use crate::onboarding::{Onboarder, ensure_dedicated_bucket};
+use crate::recorder::{Recorder, system_journal};
 use crate::tenants::load_tenant;
 use crate::{Caller, ErrorKind, ServiceConfig, ServiceError, Stores, TenantCaches, stream};
 
@@ -65,18 +65,6 @@ impl std::fmt::Debug for Mover {
 
 fn unsupported(detail: impl Into<String>) -> ServiceError {
     ServiceError::conflict(ErrorCode::MoveUnsupported, detail)
-}
-
-fn system_journal(at: time::OffsetDateTime, action: &str, detail: serde_json::Value) -> Journal {
-    Journal::audit(NewAudit {
-        actor: Subject::system(),
-        action: action.to_owned(),
-        file_id: None,
-        detail,
-        request_id: None,
-        client_addr: None,
-        at,
-    })
 }
 
 impl Mover {
@@ -484,13 +472,8 @@ impl Mover {
                     databases.provision_database(&target).await?;
                 }
                 if let Some(bucket) = &new_bucket {
-                    let spec = BucketSpec {
-                        bucket: bucket.clone(),
-                        cors_origins: self.config.bucket_cors_origins.clone(),
-                        abort_incomplete_multipart_days: 2,
-                        transitions: Vec::new(),
-                    };
-                    self.stores.for_tenant(tenant).ensure_bucket(&spec).await?;
+                    ensure_dedicated_bucket(&self.stores, &self.config, tenant, bucket.clone())
+                        .await?;
                 }
             }
             MoveStep::Freeze => {}

@@ -13,14 +13,14 @@ use coffer_domain::{
     Plan, Region, Role, Subject, Tenant, TenantId, TenantSlug, TenantStatus,
 };
 use coffer_ports::{
-    BucketSpec, Clock, Journal, MetadataErrorKind, NewAudit, NewOnboarding, NewTenant,
-    OnboardingQueue, OnboardingUpdate, StoreErrorKind, TenantDataResolver, TenantDatabases,
-    TenantRegistry, TenantScope,
+    BucketSpec, Clock, MetadataErrorKind, NewOnboarding, NewTenant, OnboardingQueue,
+    OnboardingUpdate, StoreErrorKind, TenantDataResolver, TenantDatabases, TenantRegistry,
+    TenantScope,
 };
 use serde_json::json;
 
 use crate::dedicated::{drop_database, provision_database};
-use crate::recorder::Recorder;
+use crate::recorder::{Recorder, system_journal};
 use crate::tenants::load_tenant;
 use crate::{Caller, ServiceConfig, ServiceError, Stores, TenantCaches};
 
@@ -174,15 +174,11 @@ impl Onboarder {
     ) -> Result<Tenant, ServiceError> {
         let at = self.clock.now();
         let journal = |new: &NewTenant| {
-            coffer_ports::Journal::audit(coffer_ports::NewAudit {
-                actor: Subject::system(),
-                action: "tenant.created".to_owned(),
-                file_id: None,
-                detail: json!({ "via": via, "plan": new.plan, "region": new.region }),
-                request_id: None,
-                client_addr: None,
+            system_journal(
                 at,
-            })
+                "tenant.created",
+                json!({ "via": via, "plan": new.plan, "region": new.region }),
+            )
         };
         self.queue_tenant(request, journal).await
     }
@@ -392,15 +388,7 @@ impl Onboarder {
             OnboardingStep::Placement => {
                 self.check_region(tenant)?;
                 if let Some(bucket) = dedicated_bucket(tenant)? {
-                    let spec = BucketSpec {
-                        bucket,
-                        cors_origins: self.config.bucket_cors_origins.clone(),
-                        abort_incomplete_multipart_days: 2,
-                        transitions: Vec::new(),
-                    };
-                    // On the region's store: a dedicated bucket is where the
-                    // tenant's objects live, so it must be in its region.
-                    self.stores.for_tenant(tenant).ensure_bucket(&spec).await?;
+                    ensure_dedicated_bucket(&self.stores, &self.config, tenant, bucket).await?;
                 }
                 Ok(())
             }
@@ -447,11 +435,10 @@ impl Onboarder {
             OnboardingStep::AdminUser => {
                 if let Some(subject) = &job.request.admin_subject {
                     let journal = system_journal(
-                        tenant,
                         self.clock.now(),
                         "user.removed",
                         json!({ "subject": subject, "why": "onboarding failed" }),
-                    )?;
+                    );
                     let data = self.tenant_data.tenant_data(tenant).await?;
                     data.members
                         .remove_user(&TenantScope::new(tenant.id), subject, journal)
@@ -480,12 +467,7 @@ impl Onboarder {
             tenant_status: None,
             at: now,
         };
-        let journal = system_journal(
-            tenant,
-            now,
-            "tenant.onboarding_step",
-            json!({ "step": step }),
-        )?;
+        let journal = system_journal(now, "tenant.onboarding_step", json!({ "step": step }));
         self.onboarding
             .update_onboarding(tenant.id, update, journal)
             .await?;
@@ -512,7 +494,7 @@ impl Onboarder {
         let detail = json!({ "slug": tenant.slug, "plan": tenant.plan, "region": tenant.region });
         // On record in the audit log; not announced as an event (the
         // tenant's feed starts with `tenant.created`, as it always did).
-        let journal = system_journal(tenant, now, "tenant.activated", detail)?;
+        let journal = system_journal(now, "tenant.activated", detail);
         let finished = self
             .onboarding
             .update_onboarding(tenant.id, update, journal)
@@ -551,11 +533,10 @@ impl Onboarder {
             at: now,
         };
         let journal = system_journal(
-            tenant,
             now,
             "tenant.onboarding_failed",
             json!({ "step": step, "error": error }),
-        )?;
+        );
         let failed = self
             .onboarding
             .update_onboarding(tenant.id, update, journal)
@@ -585,28 +566,28 @@ fn region_not_placed(region: &coffer_domain::Region) -> ServiceError {
     )
 }
 
+/// Make `bucket`, a tenant's own, on its region's store (a dedicated
+/// bucket is where the tenant's objects live, so it must be in its region):
+/// private, with the deployment's CORS origins and multipart clean-up.
+pub(crate) async fn ensure_dedicated_bucket(
+    stores: &Stores,
+    config: &ServiceConfig,
+    tenant: &Tenant,
+    bucket: coffer_domain::BucketName,
+) -> Result<(), ServiceError> {
+    let spec = BucketSpec {
+        bucket,
+        cors_origins: config.bucket_cors_origins.clone(),
+        abort_incomplete_multipart_days: 2,
+        transitions: Vec::new(),
+    };
+    Ok(stores.for_tenant(tenant).ensure_bucket(&spec).await?)
+}
+
 fn dedicated_bucket(tenant: &Tenant) -> Result<Option<coffer_domain::BucketName>, ServiceError> {
     Ok(tenant
         .dedicated_bucket
         .clone()
         .map(coffer_domain::BucketName::new)
         .transpose()?)
-}
-
-fn system_journal(
-    tenant: &Tenant,
-    at: time::OffsetDateTime,
-    action: &str,
-    detail: serde_json::Value,
-) -> Result<Journal, ServiceError> {
-    let _ = tenant;
-    Ok(Journal::audit(NewAudit {
-        actor: Subject::system(),
-        action: action.to_owned(),
-        file_id: None,
-        detail,
-        request_id: None,
-        client_addr: None,
-        at,
-    }))
 }

@@ -191,3 +191,21 @@ fn action_name(action: Action) -> &'static str {
         Action::Delete => "delete",
     }
 }
+
+/// What the platform itself does to a tenant (a job's step, not a
+/// caller's request), recorded as `system:coffer`.
+pub(crate) fn system_journal(
+    at: time::OffsetDateTime,
+    action: &str,
+    detail: serde_json::Value,
+) -> Journal {
+    Journal::audit(NewAudit {
+        actor: Subject::system(),
+        action: action.to_owned(),
+        file_id: None,
+        detail,
+        request_id: None,
+        client_addr: None,
+        at,
+    })
+}

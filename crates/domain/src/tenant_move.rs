@@ -97,6 +97,24 @@ impl TenantPlacement {
     pub fn in_shared_tables(&self) -> bool {
         self.dedicated_database.is_none() && self.dedicated_schema.is_none()
     }
+
+    /// How far apart it keeps the tenant's rows: 0 in shared tables, 1 in
+    /// a schema of its own, 2 in a database of its own. A plan change only
+    /// ever moves a tenant further apart.
+    pub fn isolation(&self) -> u8 {
+        match (&self.dedicated_database, &self.dedicated_schema) {
+            (Some(_), _) => 2,
+            (None, Some(_)) => 1,
+            (None, None) => 0,
+        }
+    }
+
+    /// Whether the tenant's audit chain is in the registry's own tables
+    /// here (shared tables, no metadata region). Anywhere else the chain
+    /// is the home's and moves with it.
+    pub fn chain_in_registry(&self, tenant: &Tenant) -> bool {
+        self.in_shared_tables() && tenant.metadata_region.is_none()
+    }
 }
 
 /// One tenant's move: from where, to where, and how far it got.
@@ -246,5 +264,44 @@ mod tests {
         assert!(TenantPlacement::default().in_shared_tables());
         let json = serde_json::to_string(&target).unwrap_or_default();
         assert!(json.contains("coffer_t_1"), "{json}");
+    }
+
+    #[test]
+    fn isolation_ranks_placements_and_the_chain_follows_the_home() {
+        let at = |database: Option<&str>, schema: Option<&str>| TenantPlacement {
+            dedicated_database: database.map(Into::into),
+            dedicated_schema: schema.map(Into::into),
+            dedicated_bucket: None,
+        };
+        let shared = at(None, None);
+        let schema = at(None, Some("tenant_x"));
+        let database = at(Some("coffer_t_x"), None);
+        assert!(shared.isolation() < schema.isolation());
+        assert!(schema.isolation() < database.isolation());
+        let mut tenant = Tenant {
+            id: TenantId::new_random(),
+            slug: crate::TenantSlug::new("acme").unwrap_or_else(|_| unreachable!()),
+            display_name: "Acme".into(),
+            plan: crate::Plan::Starter,
+            status: crate::TenantStatus::Active,
+            region: crate::Region::new("eu-west").unwrap_or_else(|_| unreachable!()),
+            dedicated_bucket: None,
+            dedicated_database: None,
+            dedicated_schema: None,
+            metadata_region: None,
+            limit_overrides: crate::LimitOverrides::default(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            suspended_at: None,
+            cancelled_at: None,
+            purge_after: None,
+            writes_frozen_at: None,
+        };
+        assert!(shared.chain_in_registry(&tenant));
+        assert!(!schema.chain_in_registry(&tenant));
+        tenant.metadata_region = Some(tenant.region.clone());
+        assert!(
+            !shared.chain_in_registry(&tenant),
+            "a region's shared tables are a home"
+        );
     }
 }

@@ -70,6 +70,10 @@ pub enum MetadataErrorKind {
     InvalidState,
     /// The database could not be reached; retry later.
     Unavailable,
+    /// The tenant's data is being moved and this write cannot land where
+    /// it was aimed (its old home's audit chain is sealed); retry shortly,
+    /// when it lands in the new one.
+    Moving,
     Internal,
 }
 
@@ -126,6 +130,7 @@ kind_display!(MetadataErrorKind {
     QuotaExceeded => "quota exceeded",
     InvalidState => "invalid state",
     Unavailable => "unavailable",
+    Moving => "tenant moving",
     Internal => "internal",
 });
 kind_display!(IdentityErrorKind {

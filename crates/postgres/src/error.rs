@@ -61,6 +61,10 @@ const OUTAGE_MESSAGES: &[&str] = &[
     "the database system is not yet accepting connections",
 ];
 
+/// How the trigger of a sealed audit chain (migration
+/// `2026-12-08-000001_sealed_chains`) begins its refusal.
+const SEALED_CHAIN: &str = "coffer: the audit chain of tenant";
+
 fn is_outage(info: &(dyn diesel::result::DatabaseErrorInformation + Send + Sync)) -> bool {
     let message = info.message();
     OUTAGE_MESSAGES
@@ -91,6 +95,11 @@ impl PgError {
             }
             PgError::Quota(_) => K::QuotaExceeded,
             PgError::InvalidState(_) => K::InvalidState,
+            PgError::Diesel(DieselError::DatabaseError(DatabaseErrorKind::Unknown, info))
+                if info.message().starts_with(SEALED_CHAIN) =>
+            {
+                K::Moving
+            }
             PgError::Diesel(DieselError::DatabaseError(DatabaseErrorKind::Unknown, info))
                 if is_outage(info.as_ref()) =>
             {

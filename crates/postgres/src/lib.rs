@@ -11,6 +11,7 @@
 
 mod audit;
 mod billing;
+mod chain_carry;
 mod changes;
 mod dedicated;
 mod error;

@@ -14,7 +14,8 @@ use coffer_domain::{
     move_steps_to_string,
 };
 use coffer_ports::{
-    Journal, MetadataError, MoveProgress, MoveQueue, NewMove, ObjectRef, TableCopy, TenantRowCopier,
+    ChainCarried, Journal, MetadataError, MoveProgress, MoveQueue, NewMove, ObjectRef, TableCopy,
+    TenantRowCopier,
 };
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Uuid as SqlUuid};
@@ -30,13 +31,13 @@ use crate::store::{PgMetadataStore, Scope, enter_tenant, platform, read_scoped, 
 
 /// A table a move copies: its name and primary key, in an order where
 /// every row's foreign keys point at rows copied before it.
-struct Table {
-    name: &'static str,
+pub(crate) struct Table {
+    pub(crate) name: &'static str,
     /// `ORDER BY` of the primary key.
-    order: &'static str,
+    pub(crate) order: &'static str,
     /// The rows after the last one of the previous page (`$2`, its JSON;
     /// `'{}'` for the first page).
-    after: &'static str,
+    pub(crate) after: &'static str,
 }
 
 const TABLES: &[Table] = &[
@@ -73,7 +74,7 @@ const TABLES: &[Table] = &[
 ];
 
 /// Rows per page read from the source.
-const PAGE: usize = 500;
+pub(crate) const PAGE: usize = 500;
 
 #[derive(QueryableByName)]
 struct JsonText {
@@ -82,11 +83,11 @@ struct JsonText {
 }
 
 #[derive(QueryableByName)]
-struct Counted {
+pub(crate) struct Counted {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
-    rows: i64,
+    pub(crate) rows: i64,
     #[diesel(sql_type = Text)]
-    digest: String,
+    pub(crate) digest: String,
 }
 
 fn json_error(e: serde_json::Error) -> PgError {
@@ -95,7 +96,7 @@ fn json_error(e: serde_json::Error) -> PgError {
 
 impl PgMetadataStore {
     /// One page of `table`'s rows of `tenant` after `after` (a row's JSON).
-    async fn export_page(
+    pub(crate) async fn export_page(
         &self,
         tenant: TenantId,
         table: &Table,
@@ -201,7 +202,7 @@ fn rewritten(
 
 impl DatabaseRouter {
     /// The store that holds `tenant`'s rows when placed at `at`.
-    fn store_at(
+    pub(crate) fn store_at(
         &self,
         tenant: &Tenant,
         at: &TenantPlacement,
@@ -342,6 +343,25 @@ impl TenantRowCopier for DatabaseRouter {
             Ok(())
         })?;
         Ok(())
+    }
+
+    async fn carry_chain(
+        &self,
+        tenant: &Tenant,
+        from: &TenantPlacement,
+        to: &TenantPlacement,
+        seal: bool,
+    ) -> Result<ChainCarried, MetadataError> {
+        let (source, target) = (self.store_at(tenant, from)?, self.store_at(tenant, to)?);
+        Ok(crate::chain_carry::carry(&source, &target, tenant.id, seal).await?)
+    }
+
+    async fn unseal_chain(
+        &self,
+        tenant: &Tenant,
+        at: &TenantPlacement,
+    ) -> Result<(), MetadataError> {
+        Ok(self.store_at(tenant, at)?.unseal_chain(tenant.id).await?)
     }
 }
 

@@ -223,6 +223,7 @@ diesel::table! {
         tenant_id -> Uuid,
         seq -> Int8,
         hash -> Bytea,
+        sealed_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -155,6 +155,11 @@ impl From<MetadataError> for ServiceError {
                     "the metadata store is unavailable; retry later",
                 )
             }
+            MetadataErrorKind::Moving => Self::new(
+                ErrorKind::Unavailable,
+                ErrorCode::TenantMoving,
+                "the tenant is being moved; retry in a moment",
+            ),
             MetadataErrorKind::Internal => {
                 tracing::error!(error = ?err, "metadata store failed");
                 Self::internal("internal error")

@@ -95,9 +95,8 @@ impl Mover {
         })
     }
 
-    /// Where `tenant` goes for `request` under `plan`; the move refused
-    /// when it has nowhere else to go, or comes from a home of its own.
-    fn target_of(
+    /// Where `tenant` goes for `request` under `plan`.
+    fn placement_for(
         &self,
         tenant: &Tenant,
         plan: Plan,
@@ -117,24 +116,38 @@ impl Mover {
             request.dedicated_schema,
             database.as_ref(),
         )?;
-        let target = TenantPlacement {
+        Ok(TenantPlacement {
             dedicated_database: database,
             dedicated_schema: schema,
             dedicated_bucket: request
                 .dedicated_bucket
                 .clone()
                 .map(String::from)
-                .or_else(|| source.dedicated_bucket.clone()),
-        };
+                .or(source.dedicated_bucket),
+        })
+    }
+
+    /// Where `tenant` goes for `request` under `plan`; the move refused
+    /// when it has nowhere else to go, or where it may not go.
+    fn target_of(
+        &self,
+        tenant: &Tenant,
+        plan: Plan,
+        request: &MoveTenant,
+    ) -> Result<TenantPlacement, ServiceError> {
+        let source = TenantPlacement::of(tenant);
+        let target = self.placement_for(tenant, plan, request)?;
         if target == source {
             return Err(ServiceError::conflict(
                 ErrorCode::AlreadyPlaced,
                 "the tenant is placed there already",
             ));
         }
-        if !source.in_shared_tables() || tenant.metadata_region.is_some() {
+        if target.chain_in_registry(tenant) && !source.chain_in_registry(tenant) {
+            // Its audit chain from before it left is still there, as the
+            // registry's chain of the tenant: one chain a table may hold.
             return Err(unsupported(
-                "only a tenant in the shared tables of the registry's database can be moved (docs/tenants-placement.md)",
+                "a tenant that has left the registry's shared tables is never moved back into them (docs/tenants-placement.md)",
             ));
         }
         if source.dedicated_bucket.is_some() && target.dedicated_bucket != source.dedicated_bucket {
@@ -162,9 +175,9 @@ impl Mover {
     }
 
     /// After a plan change (by `caller`, or by a billing event when
-    /// `None`): queue the move its new plan's placement calls for, if any.
-    /// A tenant that has a home of its own keeps it (a downgrade never
-    /// moves data into shared tables), one that is not active waits until
+    /// `None`): queue the move its new plan's placement calls for, if it
+    /// keeps the tenant further apart than now (schema, then database): a
+    /// downgrade keeps the home it has. One that is not active waits until
     /// it is, and a deployment with one placement moves nothing.
     ///
     /// # Errors
@@ -174,10 +187,7 @@ impl Mover {
         caller: Option<&Caller>,
         tenant: &Tenant,
     ) -> Result<Option<TenantMove>, ServiceError> {
-        if self.moves.is_none()
-            || tenant.keeps_data_apart()
-            || tenant.status != TenantStatus::Active
-        {
+        if self.moves.is_none() || tenant.status != TenantStatus::Active {
             return Ok(None);
         }
         let stays = |err: &ServiceError| {
@@ -188,16 +198,16 @@ impl Mover {
                 ErrorCode::AlreadyPlaced | ErrorCode::MoveInProgress
             )
         };
-        match self.target_of(tenant, tenant.plan, &MoveTenant::default()) {
+        let target = self.placement_for(tenant, tenant.plan, &MoveTenant::default())?;
+        if target.isolation() <= TenantPlacement::of(tenant).isolation() {
+            return Ok(None);
+        }
+        match self
+            .queue(caller, tenant, tenant.plan, &MoveTenant::default())
+            .await
+        {
             Err(err) if stays(&err) => Ok(None),
-            Err(err) => Err(err),
-            Ok(_) => match self
-                .queue(caller, tenant, tenant.plan, &MoveTenant::default())
-                .await
-            {
-                Err(err) if stays(&err) => Ok(None),
-                other => other.map(Some),
-            },
+            other => other.map(Some),
         }
     }
 
@@ -447,6 +457,14 @@ impl Mover {
                 json!({ "step": step, "error": error }),
             )
         });
+        if give_up && step == MoveStep::Switch {
+            // The seal may have been set: the tenant stays, and its chain
+            // must take entries again.
+            let tenant = load_tenant(self.registry.as_ref(), job.tenant_id).await?;
+            if carries_chain(&tenant, job) {
+                ports.rows.unseal_chain(&tenant, &job.source).await?;
+            }
+        }
         ports
             .queue
             .record_move(job.tenant_id, progress, journal)
@@ -499,6 +517,14 @@ impl Mover {
                         new_bucket.as_ref().map(|b| b.as_str().to_owned()),
                     )
                     .await?;
+                if carries_chain(tenant, job) {
+                    // The bulk of the chain now; at the switch only what
+                    // reads appended meanwhile is left.
+                    ports
+                        .rows
+                        .carry_chain(tenant, &job.source, &job.target, false)
+                        .await?;
+                }
             }
             MoveStep::CopyObjects => {
                 if let Some(bucket) = &new_bucket {
@@ -521,7 +547,19 @@ impl Mover {
                 let refs = ports.rows.object_refs(tenant, &job.target).await?;
                 self.verify_objects(tenant, &refs).await?;
             }
-            MoveStep::Switch => {}
+            MoveStep::Switch => {
+                if carries_chain(tenant, job) {
+                    // Sealed, the source's chain takes no further entry:
+                    // the target ends with all of it, and an instance
+                    // that has not seen the switch yet is refused
+                    // (`tenant_moving`) rather than write where nobody
+                    // will read.
+                    ports
+                        .rows
+                        .carry_chain(tenant, &job.source, &job.target, true)
+                        .await?;
+                }
+            }
             MoveStep::RemoveSource => {
                 if new_bucket.is_some() {
                     let refs = ports
@@ -530,10 +568,15 @@ impl Mover {
                         .await?;
                     self.remove_objects(tenant, &refs).await;
                 }
-                ports
-                    .rows
-                    .remove_rows(&job.source.apply_to(tenant), &job.source)
-                    .await?;
+                let source = job.source.apply_to(tenant);
+                if carries_chain(&source, job) {
+                    // A home of its own: dropped whole, like at purge.
+                    if let Some(databases) = &self.databases {
+                        databases.drop_database(&source).await?;
+                    }
+                } else {
+                    ports.rows.remove_rows(&source, &job.source).await?;
+                }
             }
         }
         Ok(StepDone { redo: None })
@@ -646,6 +689,12 @@ impl Mover {
             }
         }
     }
+}
+
+/// Whether `job` takes the tenant's audit chain and events along: it
+/// leaves a home of its own, where they are its home's, not the registry's.
+fn carries_chain(tenant: &Tenant, job: &TenantMove) -> bool {
+    !job.source.chain_in_registry(tenant)
 }
 
 /// What a step asks of the tenant row, recorded with it.

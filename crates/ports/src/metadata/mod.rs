@@ -39,7 +39,9 @@ pub use grants::{Grants, NewGrant};
 pub use group_commit::GroupCommit;
 pub use integrity::{FileObject, FileObjectQuery, Integrity};
 pub use members::Members;
-pub use moves::{MoveProgress, MoveQueue, NewMove, ObjectRef, TableCopy, TenantRowCopier};
+pub use moves::{
+    ChainCarried, MoveProgress, MoveQueue, NewMove, ObjectRef, TableCopy, TenantRowCopier,
+};
 pub use onboarding::{NewOnboarding, OnboardingQueue, OnboardingQueueLayer, OnboardingUpdate};
 pub use page::{MAX_PAGE_SIZE, Page, TenantScope, fetch_size, page_size};
 pub use ports::{MetadataPorts, TenantMoves};

@@ -106,8 +106,8 @@ pub trait TenantRowCopier: Send + Sync + 'static {
     /// Copy `tenant`'s rows (users, files with their search terms, grants,
     /// versions, legal holds, usage counters) from `from` to `to`, first
     /// removing what an earlier attempt copied there. With `bucket`, the
-    /// copied file and version rows name it. Its audit log and events stay
-    /// where they are (they are read together with the new ones).
+    /// copied file and version rows name it. Its audit log and events are
+    /// not copied here: see [`TenantRowCopier::carry_chain`].
     ///
     /// # Errors
     /// `Unavailable`; `InvalidState` for placements this deployment lacks.
@@ -136,4 +136,42 @@ pub trait TenantRowCopier: Send + Sync + 'static {
     /// Remove `tenant`'s copied rows from `at` (the source, once switched).
     async fn remove_rows(&self, tenant: &Tenant, at: &TenantPlacement)
     -> Result<(), MetadataError>;
+
+    /// Carry `tenant`'s audit chain and events from its home of its own
+    /// at `from` to `to`: the entries the target lacks (entries never
+    /// change, so only those after its head), the head, and the events
+    /// (their delivery state taken from the source). Then the entries both
+    /// sides hold are compared, and the head carried is returned.
+    ///
+    /// With `seal`, the source's chain is sealed first, so that nothing
+    /// can be linked after it any more (an append there fails `Moving`)
+    /// and the target ends with the whole chain. Safe to run again.
+    ///
+    /// # Errors
+    /// `Unavailable`; `Internal` when the entries carried differ from the
+    /// source's.
+    async fn carry_chain(
+        &self,
+        tenant: &Tenant,
+        from: &TenantPlacement,
+        to: &TenantPlacement,
+        seal: bool,
+    ) -> Result<ChainCarried, MetadataError>;
+
+    /// Lift the seal of `tenant`'s chain at `at` (a move given up after
+    /// its switch began). Nothing to do when it is not sealed.
+    async fn unseal_chain(
+        &self,
+        tenant: &Tenant,
+        at: &TenantPlacement,
+    ) -> Result<(), MetadataError>;
+}
+
+/// The audit chain as a carry left it at the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainCarried {
+    /// The last entry's place (0: the tenant has no entry yet).
+    pub seq: u64,
+    /// Entries copied by this call.
+    pub copied: u64,
 }

@@ -315,3 +315,137 @@ impl TenantMoveSteps {
             .collect()
     }
 }
+
+/// A journal entry announced as an event, for the chain and the outbox.
+fn announced(n: u32) -> coffer_ports::Journal {
+    let audit = record().audit;
+    coffer_ports::Journal::announced(
+        coffer_ports::NewAudit {
+            action: format!("test.entry_{n}"),
+            ..audit
+        },
+        coffer_ports::NewEvent {
+            id: uuid::Uuid::now_v7(),
+            kind: "test.entry".into(),
+            data: serde_json::json!({ "n": n }),
+        },
+    )
+}
+
+#[tokio::test]
+async fn a_chain_carried_from_a_home_is_whole_and_its_sealed_source_takes_no_more() {
+    use coffer_ports::AuditChain;
+    let db = TestDb::new().await;
+    let ports = ports(&db);
+    let TenantMoves { rows, .. } = ports.moves.clone().expect("moves with schemas");
+    let tenant = ports
+        .create_tenant(new_tenant("carried", 0), record())
+        .await
+        .unwrap();
+    let simple = tenant.id.as_uuid().simple();
+    let place = |name: String| TenantPlacement {
+        dedicated_schema: Some(name),
+        ..TenantPlacement::default()
+    };
+    let (source, target) = (
+        place(format!("coffer_s_{simple}")),
+        place(format!("coffer_m_{simple}")),
+    );
+    let databases = ports.databases.clone().unwrap();
+    let at_source = source.apply_to(&tenant);
+    let at_target = target.apply_to(&tenant);
+    databases.provision_database(&at_source).await.unwrap();
+    databases.provision_database(&at_target).await.unwrap();
+    let scope = TenantScope::new(tenant.id);
+    let from = ports.tenant_data.tenant_data(&at_source).await.unwrap();
+    let to = ports.tenant_data.tenant_data(&at_target).await.unwrap();
+    for n in 0..7 {
+        from.events
+            .record_journal(&scope, announced(n))
+            .await
+            .unwrap();
+    }
+
+    // The bulk, twice: the second finds nothing left to copy.
+    let carried = rows
+        .carry_chain(&tenant, &source, &target, false)
+        .await
+        .unwrap();
+    assert_eq!((carried.seq, carried.copied), (7, 7));
+    let again = rows
+        .carry_chain(&tenant, &source, &target, false)
+        .await
+        .unwrap();
+    assert_eq!((again.seq, again.copied), (7, 0));
+
+    // Reads go on appending at the source; the sealed carry takes them too.
+    for n in 7..10 {
+        from.audit
+            .append_audit(&scope, announced(n).audit)
+            .await
+            .unwrap();
+    }
+    let sealed = rows
+        .carry_chain(&tenant, &source, &target, true)
+        .await
+        .unwrap();
+    assert_eq!((sealed.seq, sealed.copied), (10, 3));
+    let err = from
+        .audit
+        .append_audit(&scope, announced(10).audit)
+        .await
+        .unwrap_err();
+    assert!(err.is(MetadataErrorKind::Moving), "{err}");
+
+    // The target's chain is the source's, entry for entry, and its head
+    // takes the next entry.
+    let main = |heads: Vec<coffer_ports::ChainHead>| {
+        heads
+            .into_iter()
+            .find(|h| h.chain == AuditChain::Main)
+            .unwrap()
+    };
+    let (a, b) = (
+        main(from.audit.chain_heads(&scope).await.unwrap()),
+        main(to.audit.chain_heads(&scope).await.unwrap()),
+    );
+    assert_eq!((a.seq, a.hash), (b.seq, b.hash));
+    let (a, b) = (
+        from.audit
+            .read_chain(&scope, AuditChain::Main, 0, 100)
+            .await
+            .unwrap(),
+        to.audit
+            .read_chain(&scope, AuditChain::Main, 0, 100)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(a, b);
+    assert_eq!(b.len(), 10);
+    to.audit
+        .append_audit(&scope, announced(11).audit)
+        .await
+        .unwrap();
+    assert_eq!(main(to.audit.chain_heads(&scope).await.unwrap()).seq, 11);
+    // Every event came along, once.
+    let events = to
+        .events
+        .list_events(&scope, None, at(1_000_000), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        events
+            .items
+            .iter()
+            .filter(|e| e.kind == "test.entry")
+            .count(),
+        7
+    );
+
+    // A move given up before its switch lifts the seal.
+    rows.unseal_chain(&tenant, &source).await.unwrap();
+    from.audit
+        .append_audit(&scope, announced(12).audit)
+        .await
+        .unwrap();
+}

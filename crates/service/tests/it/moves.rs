@@ -115,6 +115,69 @@ async fn a_plan_whose_placement_is_the_same_a_home_apart_or_one_placement_moves_
 }
 
 #[tokio::test]
+async fn a_tenant_with_a_home_of_its_own_moves_further_apart_never_back() {
+    let queued = Queued::default();
+    let admin = platform_admin();
+    // A Professional tenant in its schema, upgraded: to its database.
+    let in_schema = Tenant {
+        plan: Plan::Enterprise,
+        dedicated_schema: Some("coffer_s_x".into()),
+        ..tenant(TenantStatus::Active)
+    };
+    let moved = mover(&in_schema, true, &queued)
+        .follow_plan(None, &in_schema)
+        .await
+        .unwrap()
+        .expect("a move");
+    assert!(moved.target.dedicated_database.is_some());
+    assert_eq!(moved.target.dedicated_schema, None);
+    assert_eq!(moved.source.dedicated_schema.as_deref(), Some("coffer_s_x"));
+    // A regional tenant (its home is its region's shared tables) asked
+    // to its own database, and back into its region's shared tables.
+    let regional = Tenant {
+        metadata_region: Some(coffer_domain::Region::new("eu-west").unwrap()),
+        ..tenant(TenantStatus::Active)
+    };
+    let to_database = MoveTenant {
+        dedicated_database: Some(true),
+        ..MoveTenant::default()
+    };
+    mover(&regional, true, &queued)
+        .request_move(&admin, regional.id, to_database)
+        .await
+        .unwrap();
+    let in_database = Tenant {
+        dedicated_database: Some("coffer_t_x".into()),
+        ..regional.clone()
+    };
+    let back = mover(&in_database, true, &queued)
+        .request_move(
+            &admin,
+            in_database.id,
+            MoveTenant {
+                dedicated_database: Some(false),
+                ..MoveTenant::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(back.target.in_shared_tables());
+    // A downgrade alone moves nobody back.
+    let downgraded = Tenant {
+        plan: Plan::Starter,
+        ..in_database
+    };
+    assert!(
+        mover(&downgraded, true, &queued)
+            .follow_plan(None, &downgraded)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(queued.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
 async fn asked_moves_are_refused_where_there_is_nowhere_to_go() {
     let queued = Queued::default();
     let admin = platform_admin();
@@ -137,13 +200,20 @@ async fn asked_moves_are_refused_where_there_is_nowhere_to_go() {
         ErrorKind::Conflict,
         "already_placed",
     );
+    // Out of a schema of its own, never back into the registry's tables,
+    // where its former chain would meet the one it takes along.
     let apart = Tenant {
         dedicated_schema: Some("coffer_s_x".into()),
         ..tenant(TenantStatus::Active)
     };
+    let to_shared = MoveTenant {
+        dedicated_database: Some(false),
+        dedicated_schema: Some(false),
+        ..MoveTenant::default()
+    };
     assert_err(
         mover(&apart, true, &queued)
-            .request_move(&admin, apart.id, to_database.clone())
+            .request_move(&admin, apart.id, to_shared.clone())
             .await,
         ErrorKind::Conflict,
         "move_unsupported",

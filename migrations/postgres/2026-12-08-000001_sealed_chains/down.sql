@@ -1,0 +1,3 @@
+DROP TRIGGER audit_chain_sealed ON audit_chain_heads;
+DROP FUNCTION coffer_refuse_sealed_append();
+ALTER TABLE audit_chain_heads DROP COLUMN sealed_at;

@@ -1,0 +1,22 @@
+-- A tenant moving from a home of its own takes its audit chain along
+-- (docs/tenants-placement.md). At the switch the source's chain is sealed:
+-- its head records when, and from then on no entry can be linked after it,
+-- so an access recorded by an instance that has not yet seen the switch
+-- fails (and is retried at the target) instead of landing in a chain that
+-- is about to be dropped. Moving the head forward is the one thing a seal
+-- refuses; locking it (an upsert that keeps its seq) still works.
+ALTER TABLE audit_chain_heads ADD COLUMN sealed_at timestamptz;
+
+CREATE FUNCTION coffer_refuse_sealed_append() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.sealed_at IS NOT NULL AND NEW.seq <> OLD.seq THEN
+        RAISE EXCEPTION 'coffer: the audit chain of tenant % is sealed (the tenant is moving)', OLD.tenant_id
+            USING ERRCODE = 'CF001';
+    END IF;
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER audit_chain_sealed BEFORE UPDATE ON audit_chain_heads
+    FOR EACH ROW EXECUTE FUNCTION coffer_refuse_sealed_append();

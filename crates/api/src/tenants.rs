@@ -109,6 +109,10 @@ pub struct PlacementDto {
     pub dedicated_database: Option<String>,
     pub dedicated_schema: Option<String>,
     pub dedicated_bucket: Option<String>,
+    /// The region whose shared database holds its rows (without a database
+    /// of its own, where regional databases are configured).
+    #[schema(value_type = Option<String>, example = "eu-west")]
+    pub metadata_region: Option<coffer_domain::Region>,
 }
 
 impl From<coffer_domain::TenantPlacement> for PlacementDto {
@@ -117,6 +121,7 @@ impl From<coffer_domain::TenantPlacement> for PlacementDto {
             dedicated_database: p.dedicated_database,
             dedicated_schema: p.dedicated_schema,
             dedicated_bucket: p.dedicated_bucket,
+            metadata_region: p.metadata_region,
         }
     }
 }

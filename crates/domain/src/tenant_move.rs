@@ -70,6 +70,10 @@ pub struct TenantPlacement {
     pub dedicated_database: Option<String>,
     pub dedicated_schema: Option<String>,
     pub dedicated_bucket: Option<String>,
+    /// The region whose shared database holds it, when it has no database
+    /// of its own and the deployment has regional databases.
+    #[serde(default)]
+    pub metadata_region: Option<crate::Region>,
 }
 
 impl TenantPlacement {
@@ -79,6 +83,7 @@ impl TenantPlacement {
             dedicated_database: tenant.dedicated_database.clone(),
             dedicated_schema: tenant.dedicated_schema.clone(),
             dedicated_bucket: tenant.dedicated_bucket.clone(),
+            metadata_region: tenant.metadata_region.clone(),
         }
     }
 
@@ -88,6 +93,7 @@ impl TenantPlacement {
             dedicated_database: self.dedicated_database.clone(),
             dedicated_schema: self.dedicated_schema.clone(),
             dedicated_bucket: self.dedicated_bucket.clone(),
+            metadata_region: self.metadata_region.clone(),
             ..tenant.clone()
         }
     }
@@ -112,8 +118,8 @@ impl TenantPlacement {
     /// Whether the tenant's audit chain is in the registry's own tables
     /// here (shared tables, no metadata region). Anywhere else the chain
     /// is the home's and moves with it.
-    pub fn chain_in_registry(&self, tenant: &Tenant) -> bool {
-        self.in_shared_tables() && tenant.metadata_region.is_none()
+    pub fn chain_in_registry(&self) -> bool {
+        self.in_shared_tables() && self.metadata_region.is_none()
     }
 }
 
@@ -259,6 +265,7 @@ mod tests {
             dedicated_database: Some("coffer_t_1".into()),
             dedicated_schema: None,
             dedicated_bucket: Some("own".into()),
+            metadata_region: None,
         };
         assert!(!target.in_shared_tables());
         assert!(TenantPlacement::default().in_shared_tables());
@@ -272,35 +279,21 @@ mod tests {
             dedicated_database: database.map(Into::into),
             dedicated_schema: schema.map(Into::into),
             dedicated_bucket: None,
+            metadata_region: None,
         };
         let shared = at(None, None);
         let schema = at(None, Some("tenant_x"));
         let database = at(Some("coffer_t_x"), None);
         assert!(shared.isolation() < schema.isolation());
         assert!(schema.isolation() < database.isolation());
-        let mut tenant = Tenant {
-            id: TenantId::new_random(),
-            slug: crate::TenantSlug::new("acme").unwrap_or_else(|_| unreachable!()),
-            display_name: "Acme".into(),
-            plan: crate::Plan::Starter,
-            status: crate::TenantStatus::Active,
-            region: crate::Region::new("eu-west").unwrap_or_else(|_| unreachable!()),
-            dedicated_bucket: None,
-            dedicated_database: None,
-            dedicated_schema: None,
-            metadata_region: None,
-            limit_overrides: crate::LimitOverrides::default(),
-            created_at: OffsetDateTime::UNIX_EPOCH,
-            suspended_at: None,
-            cancelled_at: None,
-            purge_after: None,
-            writes_frozen_at: None,
+        assert!(shared.chain_in_registry());
+        assert!(!schema.chain_in_registry());
+        let regional = TenantPlacement {
+            metadata_region: Some(crate::Region::new("eu-west").unwrap_or_else(|_| unreachable!())),
+            ..shared
         };
-        assert!(shared.chain_in_registry(&tenant));
-        assert!(!schema.chain_in_registry(&tenant));
-        tenant.metadata_region = Some(tenant.region.clone());
         assert!(
-            !shared.chain_in_registry(&tenant),
+            !regional.chain_in_registry(),
             "a region's shared tables are a home"
         );
     }

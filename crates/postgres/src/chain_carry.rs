@@ -3,7 +3,7 @@
 //! their own `seq` and `hash`, so the target is always a prefix of the
 //! source's chain, and a carry copies only what lies after the target's
 //! head. At the switch the source's head is sealed (migration
-//! `2026-12-08-000001_sealed_chains`), so the last carry is the whole chain.
+//! `2026-12-08-000001_moves_from_homes`), so the last carry is the whole chain.
 
 use coffer_domain::TenantId;
 use coffer_ports::ChainCarried;

@@ -62,7 +62,7 @@ const OUTAGE_MESSAGES: &[&str] = &[
 ];
 
 /// How the trigger of a sealed audit chain (migration
-/// `2026-12-08-000001_sealed_chains`) begins its refusal.
+/// `2026-12-08-000001_moves_from_homes`) begins its refusal.
 const SEALED_CHAIN: &str = "coffer: the audit chain of tenant";
 
 fn is_outage(info: &(dyn diesel::result::DatabaseErrorInformation + Send + Sync)) -> bool {

@@ -376,6 +376,8 @@ struct MoveRow {
     target_database: Option<String>,
     target_schema: Option<String>,
     target_bucket: Option<String>,
+    source_metadata_region: Option<String>,
+    target_metadata_region: Option<String>,
     steps_done: String,
     current_step: Option<String>,
     attempts: i32,
@@ -383,6 +385,12 @@ struct MoveRow {
     lease_until: Option<OffsetDateTime>,
     queued_at: OffsetDateTime,
     updated_at: OffsetDateTime,
+}
+
+fn region_of(raw: Option<String>) -> Result<Option<coffer_domain::Region>, PgError> {
+    raw.map(coffer_domain::Region::new)
+        .transpose()
+        .map_err(|e| PgError::CorruptRow(e.to_string()))
 }
 
 impl TryFrom<MoveRow> for TenantMove {
@@ -396,11 +404,13 @@ impl TryFrom<MoveRow> for TenantMove {
                 dedicated_database: row.source_database,
                 dedicated_schema: row.source_schema,
                 dedicated_bucket: row.source_bucket,
+                metadata_region: region_of(row.source_metadata_region)?,
             },
             target: TenantPlacement {
                 dedicated_database: row.target_database,
                 dedicated_schema: row.target_schema,
                 dedicated_bucket: row.target_bucket,
+                metadata_region: region_of(row.target_metadata_region)?,
             },
             state: row.state.parse::<MoveState>().map_err(corrupt)?,
             steps_done: move_steps_from_str(&row.steps_done).map_err(corrupt)?,
@@ -439,6 +449,8 @@ impl MoveQueue for PgMetadataStore {
             target_database: new.target.dedicated_database,
             target_schema: new.target.dedicated_schema,
             target_bucket: new.target.dedicated_bucket,
+            source_metadata_region: new.source.metadata_region.map(String::from),
+            target_metadata_region: new.target.metadata_region.map(String::from),
             steps_done: String::new(),
             current_step: None,
             attempts: 0,
@@ -600,6 +612,8 @@ impl MoveQueue for PgMetadataStore {
                         tenants::dedicated_database.eq(placement.dedicated_database.as_deref()),
                         tenants::dedicated_schema.eq(placement.dedicated_schema.as_deref()),
                         tenants::dedicated_bucket.eq(placement.dedicated_bucket.as_deref()),
+                        tenants::metadata_region
+                            .eq(placement.metadata_region.as_ref().map(|r| r.as_str())),
                         tenants::updated_at.eq(progress.at),
                     ))
                     .execute(&mut &*conn)

@@ -319,6 +319,8 @@ diesel::table! {
         target_database -> Nullable<Text>,
         target_schema -> Nullable<Text>,
         target_bucket -> Nullable<Text>,
+        source_metadata_region -> Nullable<Text>,
+        target_metadata_region -> Nullable<Text>,
         steps_done -> Text,
         current_step -> Nullable<Text>,
         attempts -> Int4,

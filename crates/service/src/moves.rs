@@ -117,13 +117,17 @@ impl Mover {
             database.as_ref(),
         )?;
         Ok(TenantPlacement {
-            dedicated_database: database,
-            dedicated_schema: schema,
             dedicated_bucket: request
                 .dedicated_bucket
                 .clone()
                 .map(String::from)
                 .or(source.dedicated_bucket),
+            // Its region's shared database holds it unless it has a
+            // database of its own, as at onboarding.
+            metadata_region: (database.is_none() && !self.config.metadata_regions.is_empty())
+                .then(|| tenant.region.clone()),
+            dedicated_database: database,
+            dedicated_schema: schema,
         })
     }
 
@@ -143,7 +147,7 @@ impl Mover {
                 "the tenant is placed there already",
             ));
         }
-        if target.chain_in_registry(tenant) && !source.chain_in_registry(tenant) {
+        if target.chain_in_registry() && !source.chain_in_registry() {
             // Its audit chain from before it left is still there, as the
             // registry's chain of the tenant: one chain a table may hold.
             return Err(unsupported(
@@ -461,7 +465,7 @@ impl Mover {
             // The seal may have been set: the tenant stays, and its chain
             // must take entries again.
             let tenant = load_tenant(self.registry.as_ref(), job.tenant_id).await?;
-            if carries_chain(&tenant, job) {
+            if carries_chain(job) {
                 ports.rows.unseal_chain(&tenant, &job.source).await?;
             }
         }
@@ -517,7 +521,7 @@ impl Mover {
                         new_bucket.as_ref().map(|b| b.as_str().to_owned()),
                     )
                     .await?;
-                if carries_chain(tenant, job) {
+                if carries_chain(job) {
                     // The bulk of the chain now; at the switch only what
                     // reads appended meanwhile is left.
                     ports
@@ -548,7 +552,7 @@ impl Mover {
                 self.verify_objects(tenant, &refs).await?;
             }
             MoveStep::Switch => {
-                if carries_chain(tenant, job) {
+                if carries_chain(job) {
                     // Sealed, the source's chain takes no further entry:
                     // the target ends with all of it, and an instance
                     // that has not seen the switch yet is refused
@@ -569,7 +573,7 @@ impl Mover {
                     self.remove_objects(tenant, &refs).await;
                 }
                 let source = job.source.apply_to(tenant);
-                if carries_chain(&source, job) {
+                if carries_chain(job) {
                     // A home of its own: dropped whole, like at purge.
                     if let Some(databases) = &self.databases {
                         databases.drop_database(&source).await?;
@@ -693,8 +697,8 @@ impl Mover {
 
 /// Whether `job` takes the tenant's audit chain and events along: it
 /// leaves a home of its own, where they are its home's, not the registry's.
-fn carries_chain(tenant: &Tenant, job: &TenantMove) -> bool {
-    !job.source.chain_in_registry(tenant)
+fn carries_chain(job: &TenantMove) -> bool {
+    !job.source.chain_in_registry()
 }
 
 /// What a step asks of the tenant row, recorded with it.

@@ -36,10 +36,15 @@ struct Starter {
 }
 
 async fn starter(server: &TestServer) -> Starter {
+    on_plan(server, "starter").await
+}
+
+/// A tenant of eu-west on `plan`, with three files and a grant.
+async fn on_plan(server: &TestServer, plan: &str) -> Starter {
     let slug = format!("mover-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let created = server
         .create_tenant(&json!({
-            "slug": slug, "display_name": "Mover", "plan": "starter", "region": "eu-west",
+            "slug": slug, "display_name": "Mover", "plan": plan, "region": "eu-west",
             "admin_subject": "boss",
         }))
         .await;
@@ -120,6 +125,25 @@ async fn move_tenant(server: &TestServer, id: &str, token: &str, body: Value) ->
         .send()
         .await
         .unwrap()
+}
+
+/// The actions of the tenant's audit log, as its admin reads them.
+async fn audit_actions(server: &TestServer, token: &str) -> Vec<String> {
+    let audit = ok_json(
+        server
+            .req(Method::GET, "/api/v1/audit?limit=200", token)
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// The tenant's plan changed to Enterprise.
@@ -250,23 +274,12 @@ async fn a_starter_tenant_moved_to_its_own_database_and_bucket_reads_the_same_th
 
     // Its audit log reads whole (what came before the move included), and
     // both of its chains verify.
-    let audit = ok_json(
-        server
-            .req(Method::GET, "/api/v1/audit?limit=200", &t.admin)
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
-    let actions: Vec<&str> = audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = audit_actions(&server, &t.admin).await;
     for action in ["file.download_url", "tenant.move_queued", "tenant.moved"] {
-        assert!(actions.contains(&action), "{action} in {actions:?}");
+        assert!(
+            actions.iter().any(|a| a == action),
+            "{action} in {actions:?}"
+        );
     }
     let verified = audit_verify(&server, &t.slug);
     assert!(
@@ -338,4 +351,97 @@ async fn moves_are_refused_where_there_is_nowhere_to_go() {
     problem(not_admin, StatusCode::FORBIDDEN, "platform_admin_required").await;
     let unknown = move_tenant(&server, &t.id, &root, json!({"somewhere": "else"})).await;
     assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[actix_web::test]
+async fn a_regional_tenant_upgraded_out_of_its_schema_takes_its_audit_chain_to_its_database() {
+    let eu = coffer_postgres::testing::TestDb::new().await;
+    let (url, owner) = (eu.app_url(), eu.owner_url());
+    let mut extra = vec![
+        DEDICATED_DATABASES,
+        TENANT_SCHEMAS,
+        ("COFFER__METADATA__REGIONS__EU_WEST__URL", url.as_str()),
+        (
+            "COFFER__METADATA__REGIONS__EU_WEST__MIGRATION_URL",
+            owner.as_str(),
+        ),
+    ];
+    extra.extend_from_slice(MOVES);
+    let server =
+        TestServer::start_with(Mode::Production, tempfile::tempdir().unwrap(), &extra).await;
+    let t = on_plan(&server, "professional").await;
+    let placed = view(&server, &t.id).await;
+    let schema = placed["dedicated_schema"].as_str().unwrap().to_owned();
+    assert_eq!(placed["metadata_region"], "eu-west", "{placed}");
+    let id: uuid::Uuid = t.id.parse().unwrap();
+    assert_eq!(
+        eu.count_rows(eu.name(), &format!("{schema}.files"), id)
+            .await,
+        Ok(3)
+    );
+    assert_every_file_reads_the_same(&server, &t).await;
+    let entries_before = eu
+        .count_rows(eu.name(), &format!("{schema}.audit_events"), id)
+        .await
+        .unwrap();
+    assert!(entries_before > 0);
+
+    // The upgrade to Enterprise moves it out of its schema.
+    let root = server.platform_admin().await;
+    upgrade(&server, &t.id, &root).await;
+    wait_for(&server, &t.id, |v| !v["writes_frozen_at"].is_null()).await;
+    let write = server
+        .req(
+            Method::DELETE,
+            &format!("/api/v1/files/{}", t.files[2].0),
+            &t.admin,
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(write, StatusCode::SERVICE_UNAVAILABLE, "tenant_moving").await;
+    assert_every_file_reads_the_same(&server, &t).await;
+    let placed = wait_for(&server, &t.id, |v| v["placement_status"] == "placed").await;
+    let database = placed["dedicated_database"].as_str().unwrap().to_owned();
+    assert_eq!(placed["dedicated_schema"], Value::Null, "{placed}");
+
+    // Its rows, chain and events are in its database; the schema is gone.
+    for (table, expected) in [("files", 3), ("users", 2), ("grants", 1)] {
+        assert_eq!(
+            rows(&server, &database, table, &t.id).await,
+            expected,
+            "{table}"
+        );
+    }
+    let carried = rows(&server, &database, "audit_events", &t.id).await;
+    assert!(
+        carried >= entries_before,
+        "{carried} entries carried of at least {entries_before}"
+    );
+    assert!(
+        eu.count_rows(eu.name(), &format!("{schema}.files"), id)
+            .await
+            .is_err(),
+        "the schema was dropped"
+    );
+    assert_every_file_reads_the_same(&server, &t).await;
+    upload(&server, &t.admin, "after.pdf", PDF, json!({})).await;
+    assert_eq!(rows(&server, &database, "files", &t.id).await, 4);
+
+    // Everything it recorded in its schema reads on from its database,
+    // and the chain verifies across the move.
+    let actions = audit_actions(&server, &t.admin).await;
+    for action in ["file.download_url", "grant.added", "tenant.moved"] {
+        assert!(
+            actions.iter().any(|a| a == action),
+            "{action} in {actions:?}"
+        );
+    }
+    let verified = audit_verify(&server, &t.slug);
+    assert!(
+        verified.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verified.stdout),
+        String::from_utf8_lossy(&verified.stderr)
+    );
 }

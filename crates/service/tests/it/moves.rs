@@ -17,6 +17,8 @@ type Queued = Arc<Mutex<Vec<TenantPlacement>>>;
 fn mover(tenant: &Tenant, with_moves: bool, queued: &Queued) -> Mover {
     let mut config = Config::default().0;
     config.dedicated_databases = DedicatedPolicy::new("coffer_t_", [Plan::Enterprise]).ok();
+    // A regional tenant's deployment has regional databases.
+    config.metadata_regions = tenant.metadata_region.iter().cloned().collect();
     let mut registry = MockTenantRegistry::new();
     let found = tenant.clone();
     registry
@@ -150,6 +152,7 @@ async fn a_tenant_with_a_home_of_its_own_moves_further_apart_never_back() {
         dedicated_database: Some("coffer_t_x".into()),
         ..regional.clone()
     };
+    // Back into its region's shared tables: the regional database.
     let back = mover(&in_database, true, &queued)
         .request_move(
             &admin,
@@ -162,6 +165,7 @@ async fn a_tenant_with_a_home_of_its_own_moves_further_apart_never_back() {
         .await
         .unwrap();
     assert!(back.target.in_shared_tables());
+    assert_eq!(back.target.metadata_region, regional.metadata_region);
     // A downgrade alone moves nobody back.
     let downgraded = Tenant {
         plan: Plan::Starter,

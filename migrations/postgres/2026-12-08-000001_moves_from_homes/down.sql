@@ -1,3 +1,4 @@
+ALTER TABLE tenant_moves DROP COLUMN source_metadata_region, DROP COLUMN target_metadata_region;
 DROP TRIGGER audit_chain_sealed ON audit_chain_heads;
 DROP FUNCTION coffer_refuse_sealed_append();
 ALTER TABLE audit_chain_heads DROP COLUMN sealed_at;

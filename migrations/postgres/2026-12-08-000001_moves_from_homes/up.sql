@@ -20,3 +20,9 @@ $$;
 
 CREATE TRIGGER audit_chain_sealed BEFORE UPDATE ON audit_chain_heads
     FOR EACH ROW EXECUTE FUNCTION coffer_refuse_sealed_append();
+
+-- A move also changes which region's shared database holds the tenant
+-- (none once it has a database of its own; its region's when it leaves
+-- one), so a move records that side of both placements too.
+ALTER TABLE tenant_moves ADD COLUMN source_metadata_region text,
+    ADD COLUMN target_metadata_region text;

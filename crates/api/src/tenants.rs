@@ -113,6 +113,9 @@ pub struct PlacementDto {
     /// of its own, where regional databases are configured).
     #[schema(value_type = Option<String>, example = "eu-west")]
     pub metadata_region: Option<coffer_domain::Region>,
+    /// The tenant's region.
+    #[schema(value_type = Option<String>, example = "eu-west")]
+    pub region: Option<coffer_domain::Region>,
 }
 
 impl From<coffer_domain::TenantPlacement> for PlacementDto {
@@ -122,6 +125,7 @@ impl From<coffer_domain::TenantPlacement> for PlacementDto {
             dedicated_schema: p.dedicated_schema,
             dedicated_bucket: p.dedicated_bucket,
             metadata_region: p.metadata_region,
+            region: p.region,
         }
     }
 }
@@ -176,6 +180,14 @@ pub struct MoveTenantBody {
     #[serde(default)]
     #[schema(value_type = Option<String>, example = "acme-records")]
     pub dedicated_bucket: Option<coffer_domain::BucketName>,
+    /// Another region: its objects (and, with regional databases, its
+    /// rows) are moved there. Needs `confirm_region_change`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "us-east")]
+    pub region: Option<coffer_domain::Region>,
+    /// `true` to confirm that the tenant's data may leave its region.
+    #[serde(default)]
+    pub confirm_region_change: bool,
 }
 
 /// Where a tenant's onboarding stands.

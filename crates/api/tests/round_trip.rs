@@ -80,8 +80,8 @@ fn responses_round_trip() {
         "move": {
             "state": "running", "current_step": "copy_rows",
             "steps_done": ["provision", "freeze"], "attempts": 1, "last_error": null,
-            "from": { "dedicated_database": null, "dedicated_schema": null, "dedicated_bucket": null, "metadata_region": "eu-west" },
-            "to": { "dedicated_database": "coffer_t_1", "dedicated_schema": null, "dedicated_bucket": "acme-own", "metadata_region": null },
+            "from": { "dedicated_database": null, "dedicated_schema": null, "dedicated_bucket": null, "metadata_region": "eu-west", "region": "eu-west" },
+            "to": { "dedicated_database": "coffer_t_1", "dedicated_schema": null, "dedicated_bucket": "acme-own", "metadata_region": null, "region": "eu-west" },
             "updated_at": "2026-01-02T00:00:01Z"
         },
         "limits": {
@@ -155,7 +155,9 @@ fn requests_round_trip() {
     round_trips::<MoveTenantBody>(&json!({
         "dedicated_database": true,
         "dedicated_schema": null,
-        "dedicated_bucket": "acme-records"
+        "dedicated_bucket": "acme-records",
+        "region": "us-east",
+        "confirm_region_change": true
     }));
     round_trips::<AuditQueryParams>(&json!({
         "actor": null,

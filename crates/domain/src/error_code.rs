@@ -288,6 +288,9 @@ error_codes! {
     /// 503: the tenant is moving to another placement; writes wait for the
     /// switch (`Retry-After`), reads go on.
     TenantMoving = "tenant_moving",
+    /// A move to another region was asked for without
+    /// `confirm_region_change: true` (residency is a promise).
+    RegionChangeUnconfirmed = "region_change_unconfirmed",
 }
 
 impl fmt::Display for ErrorCode {

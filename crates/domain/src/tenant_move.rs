@@ -74,6 +74,10 @@ pub struct TenantPlacement {
     /// of its own and the deployment has regional databases.
     #[serde(default)]
     pub metadata_region: Option<crate::Region>,
+    /// The tenant's region (where its objects are kept); `None` leaves it
+    /// as it is.
+    #[serde(default)]
+    pub region: Option<crate::Region>,
 }
 
 impl TenantPlacement {
@@ -84,6 +88,7 @@ impl TenantPlacement {
             dedicated_schema: tenant.dedicated_schema.clone(),
             dedicated_bucket: tenant.dedicated_bucket.clone(),
             metadata_region: tenant.metadata_region.clone(),
+            region: Some(tenant.region.clone()),
         }
     }
 
@@ -94,6 +99,7 @@ impl TenantPlacement {
             dedicated_schema: self.dedicated_schema.clone(),
             dedicated_bucket: self.dedicated_bucket.clone(),
             metadata_region: self.metadata_region.clone(),
+            region: self.region.clone().unwrap_or_else(|| tenant.region.clone()),
             ..tenant.clone()
         }
     }
@@ -118,6 +124,20 @@ impl TenantPlacement {
     /// Whether the tenant's audit chain is in the registry's own tables
     /// here (shared tables, no metadata region). Anywhere else the chain
     /// is the home's and moves with it.
+    /// Whether `other` keeps the rows in the same tables as this (only
+    /// its bucket or region differs): then a move leaves the rows where
+    /// they are, and only the bucket they name changes.
+    pub fn same_home(&self, other: &Self) -> bool {
+        self.dedicated_database == other.dedicated_database
+            && self.dedicated_schema == other.dedicated_schema
+            && self.metadata_region == other.metadata_region
+    }
+
+    /// Whether the move to `other` changes the tenant's region.
+    pub fn changes_region(&self, other: &Self) -> bool {
+        other.region.is_some() && self.region.is_some() && self.region != other.region
+    }
+
     pub fn chain_in_registry(&self) -> bool {
         self.in_shared_tables() && self.metadata_region.is_none()
     }
@@ -266,6 +286,7 @@ mod tests {
             dedicated_schema: None,
             dedicated_bucket: Some("own".into()),
             metadata_region: None,
+            region: None,
         };
         assert!(!target.in_shared_tables());
         assert!(TenantPlacement::default().in_shared_tables());
@@ -280,6 +301,7 @@ mod tests {
             dedicated_schema: schema.map(Into::into),
             dedicated_bucket: None,
             metadata_region: None,
+            region: None,
         };
         let shared = at(None, None);
         let schema = at(None, Some("tenant_x"));

@@ -345,6 +345,32 @@ impl TenantRowCopier for DatabaseRouter {
         Ok(())
     }
 
+    async fn rebucket(
+        &self,
+        tenant: &Tenant,
+        at: &TenantPlacement,
+        bucket: String,
+    ) -> Result<u64, MetadataError> {
+        let store = self.store_at(tenant, at)?;
+        let id = tenant.id;
+        let bucket = &bucket;
+        let changed = transaction!(store, |conn| {
+            enter_tenant(conn, id).await?;
+            let mut changed = 0;
+            for table in ["files", "file_versions"] {
+                changed += diesel::sql_query(format!(
+                    "UPDATE {table} SET bucket = $2 WHERE tenant_id = $1 AND bucket <> $2"
+                ))
+                .bind::<SqlUuid, _>(*id.as_uuid())
+                .bind::<Text, _>(bucket)
+                .execute(&mut &*conn)
+                .await?;
+            }
+            Ok(changed)
+        })?;
+        Ok(u64::try_from(changed).unwrap_or_default())
+    }
+
     async fn carry_chain(
         &self,
         tenant: &Tenant,
@@ -378,6 +404,8 @@ struct MoveRow {
     target_bucket: Option<String>,
     source_metadata_region: Option<String>,
     target_metadata_region: Option<String>,
+    source_region: Option<String>,
+    target_region: Option<String>,
     steps_done: String,
     current_step: Option<String>,
     attempts: i32,
@@ -405,12 +433,14 @@ impl TryFrom<MoveRow> for TenantMove {
                 dedicated_schema: row.source_schema,
                 dedicated_bucket: row.source_bucket,
                 metadata_region: region_of(row.source_metadata_region)?,
+                region: region_of(row.source_region)?,
             },
             target: TenantPlacement {
                 dedicated_database: row.target_database,
                 dedicated_schema: row.target_schema,
                 dedicated_bucket: row.target_bucket,
                 metadata_region: region_of(row.target_metadata_region)?,
+                region: region_of(row.target_region)?,
             },
             state: row.state.parse::<MoveState>().map_err(corrupt)?,
             steps_done: move_steps_from_str(&row.steps_done).map_err(corrupt)?,
@@ -451,6 +481,8 @@ impl MoveQueue for PgMetadataStore {
             target_bucket: new.target.dedicated_bucket,
             source_metadata_region: new.source.metadata_region.map(String::from),
             target_metadata_region: new.target.metadata_region.map(String::from),
+            source_region: new.source.region.map(String::from),
+            target_region: new.target.region.map(String::from),
             steps_done: String::new(),
             current_step: None,
             attempts: 0,
@@ -618,6 +650,12 @@ impl MoveQueue for PgMetadataStore {
                     ))
                     .execute(&mut &*conn)
                     .await?;
+                if let Some(region) = &placement.region {
+                    diesel::update(t)
+                        .set(tenants::region.eq(region.as_str()))
+                        .execute(&mut &*conn)
+                        .await?;
+                }
             }
             enter_tenant(conn, tenant).await?;
             let notify = crate::changes::notify(conn, tenant);

@@ -321,6 +321,8 @@ diesel::table! {
         target_bucket -> Nullable<Text>,
         source_metadata_region -> Nullable<Text>,
         target_metadata_region -> Nullable<Text>,
+        source_region -> Nullable<Text>,
+        target_region -> Nullable<Text>,
         steps_done -> Text,
         current_step -> Nullable<Text>,
         attempts -> Int4,

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_domain::{
-    BucketName, ErrorCode, MoveState, MoveStep, ObjectKey, Plan, Tenant, TenantId, TenantMove,
-    TenantPlacement, TenantStatus,
+    BucketName, ContentType, ErrorCode, MoveState, MoveStep, ObjectKey, Plan, Region, Tenant,
+    TenantId, TenantMove, TenantPlacement, TenantStatus,
 };
 use coffer_ports::{
     Clock, Journal, MetadataErrorKind, MoveProgress, NewMove, ObjectLocation, ObjectRef,
@@ -21,7 +21,7 @@ use coffer_ports::{
 use futures::StreamExt as _;
 use serde_json::json;
 
-use crate::onboarding::{Onboarder, ensure_dedicated_bucket};
+use crate::onboarding::{Onboarder, ensure_dedicated_bucket, region_not_placed};
 use crate::recorder::{Recorder, system_journal};
 use crate::tenants::load_tenant;
 use crate::{Caller, ErrorKind, ServiceConfig, ServiceError, Stores, TenantCaches, stream};
@@ -40,6 +40,12 @@ pub struct MoveTenant {
     pub dedicated_schema: Option<bool>,
     /// A bucket of its own for its objects; `None` keeps the one it has.
     pub dedicated_bucket: Option<BucketName>,
+    /// Another region for the tenant: its objects (and its rows, with
+    /// regional databases) go there. `None` keeps the one it has.
+    pub region: Option<Region>,
+    /// Residency is a promise to the tenant: a region change is made only
+    /// when the request says so in as many words.
+    pub confirm_region_change: bool,
 }
 
 /// Tenants changing placement.
@@ -103,6 +109,10 @@ impl Mover {
         request: &MoveTenant,
     ) -> Result<TenantPlacement, ServiceError> {
         let source = TenantPlacement::of(tenant);
+        let region = request
+            .region
+            .clone()
+            .unwrap_or_else(|| tenant.region.clone());
         let database = Onboarder::dedicated_database(
             &self.config,
             tenant.id,
@@ -125,7 +135,8 @@ impl Mover {
             // Its region's shared database holds it unless it has a
             // database of its own, as at onboarding.
             metadata_region: (database.is_none() && !self.config.metadata_regions.is_empty())
-                .then(|| tenant.region.clone()),
+                .then(|| region.clone()),
+            region: Some(region),
             dedicated_database: database,
             dedicated_schema: schema,
         })
@@ -157,7 +168,53 @@ impl Mover {
         if source.dedicated_bucket.is_some() && target.dedicated_bucket != source.dedicated_bucket {
             return Err(unsupported("a tenant with a bucket of its own keeps it"));
         }
+        if source.changes_region(&target) {
+            self.check_region_change(&source, &target, request)?;
+        }
         Ok(target)
+    }
+
+    /// A region change: confirmed, to a region this deployment serves, of
+    /// a tenant whose rows are in shared tables and whose objects are in
+    /// its region's buckets.
+    fn check_region_change(
+        &self,
+        source: &TenantPlacement,
+        target: &TenantPlacement,
+        request: &MoveTenant,
+    ) -> Result<(), ServiceError> {
+        let Some(region) = &target.region else {
+            return Ok(());
+        };
+        if !request.confirm_region_change {
+            return Err(ServiceError::invalid(
+                ErrorCode::RegionChangeUnconfirmed,
+                format!(
+                    "moving the tenant to region {region} changes where its data is kept: say so with \"confirm_region_change\": true"
+                ),
+            ));
+        }
+        if source.isolation() > 0 || target.isolation() > 0 {
+            return Err(unsupported(
+                "a tenant with a database or schema of its own does not change region (docs/tenants-placement.md)",
+            ));
+        }
+        if source.dedicated_bucket.is_some() {
+            return Err(unsupported(
+                "a tenant with a bucket of its own does not change region: its bucket is in its region",
+            ));
+        }
+        if !self.config.placement.serves_region(region) {
+            return Err(region_not_placed(region));
+        }
+        let regions = &self.config.metadata_regions;
+        if !regions.is_empty() && !regions.contains(region) {
+            return Err(ServiceError::invalid(
+                ErrorCode::RegionWithoutDatabase,
+                format!("no database is configured for region {region} (metadata.regions)"),
+            ));
+        }
+        Ok(())
     }
 
     /// Queue a move of tenant `id` (platform admins).
@@ -486,16 +543,19 @@ impl Mover {
         tenant: &Tenant,
         job: &TenantMove,
     ) -> Result<StepDone, ServiceError> {
-        let target = job.target.apply_to(tenant);
-        let new_bucket = self.new_bucket(job)?;
+        let (source, target) = (job.source.apply_to(tenant), job.target.apply_to(tenant));
+        // Rows move only between homes; a move of the bucket or region
+        // alone leaves them where they are and renames their bucket.
+        let rows_move = !job.source.same_home(&job.target);
+        let objects = self.objects_move(job)?;
+        let to_bucket = objects.as_ref().and_then(|o| o.to_bucket.clone());
         match step {
             MoveStep::Provision => {
                 if let Some(databases) = &self.databases {
                     databases.provision_database(&target).await?;
                 }
-                if let Some(bucket) = &new_bucket {
-                    ensure_dedicated_bucket(&self.stores, &self.config, tenant, bucket.clone())
-                        .await?;
+                if let Some(bucket) = self.new_dedicated_bucket(job)? {
+                    ensure_dedicated_bucket(&self.stores, &self.config, &target, bucket).await?;
                 }
             }
             MoveStep::Freeze => {}
@@ -512,47 +572,53 @@ impl Mover {
                         tokio::time::sleep(left).await;
                     }
                 }
-                ports
-                    .rows
-                    .copy_rows(
-                        tenant,
-                        &job.source,
-                        &job.target,
-                        new_bucket.as_ref().map(|b| b.as_str().to_owned()),
-                    )
-                    .await?;
-                if carries_chain(job) {
-                    // The bulk of the chain now; at the switch only what
-                    // reads appended meanwhile is left.
+                if rows_move {
                     ports
                         .rows
-                        .carry_chain(tenant, &job.source, &job.target, false)
+                        .copy_rows(
+                            tenant,
+                            &job.source,
+                            &job.target,
+                            to_bucket.as_ref().map(|b| b.as_str().to_owned()),
+                        )
                         .await?;
+                    if carries_chain(job) {
+                        // The bulk of the chain now; at the switch only
+                        // what reads appended meanwhile is left.
+                        ports
+                            .rows
+                            .carry_chain(tenant, &job.source, &job.target, false)
+                            .await?;
+                    }
                 }
             }
             MoveStep::CopyObjects => {
-                if let Some(bucket) = &new_bucket {
+                if let Some(objects) = &objects {
                     let refs = ports.rows.object_refs(tenant, &job.source).await?;
-                    self.copy_objects(tenant, &refs, bucket).await?;
+                    self.copy_objects(&source, &target, &refs, objects).await?;
                 }
             }
             MoveStep::Verify => {
-                let (source, copied) = futures::future::try_join(
-                    ports.rows.count_rows(tenant, &job.source),
-                    ports.rows.count_rows(tenant, &job.target),
-                )
-                .await?;
-                if let Some(differs) = first_difference(&source, &copied) {
-                    tracing::warn!(tenant = %tenant.slug, %differs, "the copy differs from the source; copying again");
-                    return Ok(StepDone {
-                        redo: Some(MoveStep::CopyRows),
-                    });
+                if rows_move {
+                    let (at_source, copied) = futures::future::try_join(
+                        ports.rows.count_rows(tenant, &job.source),
+                        ports.rows.count_rows(tenant, &job.target),
+                    )
+                    .await?;
+                    if let Some(differs) = first_difference(&at_source, &copied) {
+                        tracing::warn!(tenant = %tenant.slug, %differs, "the copy differs from the source; copying again");
+                        return Ok(StepDone {
+                            redo: Some(MoveStep::CopyRows),
+                        });
+                    }
                 }
-                let refs = ports.rows.object_refs(tenant, &job.target).await?;
-                self.verify_objects(tenant, &refs).await?;
+                if let Some(objects) = &objects {
+                    let refs = ports.rows.object_refs(tenant, &job.source).await?;
+                    self.verify_objects(&target, &refs, objects).await?;
+                }
             }
             MoveStep::Switch => {
-                if carries_chain(job) {
+                if rows_move && carries_chain(job) {
                     // Sealed, the source's chain takes no further entry:
                     // the target ends with all of it, and an instance
                     // that has not seen the switch yet is refused
@@ -565,15 +631,23 @@ impl Mover {
                 }
             }
             MoveStep::RemoveSource => {
-                if new_bucket.is_some() {
-                    let refs = ports
+                // The rows name the objects to remove until they are
+                // renamed (same home) or dropped (another home).
+                let refs = match &objects {
+                    Some(_) => ports.rows.object_refs(&source, &job.source).await?,
+                    None => Vec::new(),
+                };
+                if !rows_move && let Some(bucket) = &to_bucket {
+                    ports
                         .rows
-                        .object_refs(&job.source.apply_to(tenant), &job.source)
+                        .rebucket(&target, &job.target, bucket.as_str().to_owned())
                         .await?;
-                    self.remove_objects(tenant, &refs).await;
                 }
-                let source = job.source.apply_to(tenant);
-                if carries_chain(job) {
+                if let Some(objects) = &objects {
+                    self.remove_objects(&source, &refs, objects).await;
+                }
+                if !rows_move {
+                } else if carries_chain(job) {
                     // A home of its own: dropped whole, like at purge.
                     if let Some(databases) = &self.databases {
                         databases.drop_database(&source).await?;
@@ -586,8 +660,8 @@ impl Mover {
         Ok(StepDone { redo: None })
     }
 
-    /// The bucket the tenant's objects go to, when it changes.
-    fn new_bucket(&self, job: &TenantMove) -> Result<Option<BucketName>, ServiceError> {
+    /// The dedicated bucket the move makes, when it asks for a new one.
+    fn new_dedicated_bucket(&self, job: &TenantMove) -> Result<Option<BucketName>, ServiceError> {
         if job.target.dedicated_bucket == job.source.dedicated_bucket {
             return Ok(None);
         }
@@ -599,34 +673,79 @@ impl Mover {
             .transpose()?)
     }
 
+    /// How the tenant's objects move, if they do: to a new dedicated
+    /// bucket, or to its new region's bucket and store.
+    fn objects_move(&self, job: &TenantMove) -> Result<Option<ObjectsMove>, ServiceError> {
+        let mut to_bucket = self.new_dedicated_bucket(job)?;
+        let mut across_stores = false;
+        if let (true, Some(from), Some(to)) = (
+            job.source.changes_region(&job.target),
+            &job.source.region,
+            &job.target.region,
+        ) {
+            let buckets = &self.config.placement.regions;
+            if to_bucket.is_none() && buckets.get(from) != buckets.get(to) {
+                to_bucket = buckets.get(to).cloned();
+            }
+            across_stores = !Arc::ptr_eq(self.stores.for_region(from), self.stores.for_region(to));
+        }
+        Ok(
+            (to_bucket.is_some() || across_stores).then_some(ObjectsMove {
+                to_bucket,
+                across_stores,
+            }),
+        )
+    }
+
     fn locations(
         tenant: &Tenant,
         object: &ObjectRef,
-        to: &BucketName,
+        objects: &ObjectsMove,
     ) -> Result<(ObjectLocation, ObjectLocation), ServiceError> {
         let key = ObjectKey::parse(object.key.clone())?;
-        let from = ObjectLocation::new(
-            tenant.id,
-            BucketName::new(object.bucket.clone())?,
-            key.clone(),
-        )?;
-        let to = ObjectLocation::new(tenant.id, to.clone(), key)?;
-        Ok((from, to))
+        let from = BucketName::new(object.bucket.clone())?;
+        let to = objects.to_bucket.clone().unwrap_or_else(|| from.clone());
+        Ok((
+            ObjectLocation::new(tenant.id, from, key.clone())?,
+            ObjectLocation::new(tenant.id, to, key)?,
+        ))
     }
 
-    /// Server-side copies into `bucket`; a pending upload's missing object
-    /// is skipped, a required one's is an error.
+    /// Copies into the new place: server-side within one store, streamed
+    /// from one to the other across regions' stores. A pending upload's
+    /// missing object is skipped, a required one's is an error.
     async fn copy_objects(
         &self,
-        tenant: &Tenant,
+        source: &Tenant,
+        target: &Tenant,
         refs: &[ObjectRef],
-        bucket: &BucketName,
+        objects: &ObjectsMove,
     ) -> Result<(), ServiceError> {
-        let store = self.stores.for_tenant(tenant);
+        let (from_store, to_store) = (
+            self.stores.for_tenant(source),
+            self.stores.for_tenant(target),
+        );
         for object in refs {
-            let (from, to) = Self::locations(tenant, object, bucket)?;
-            match store.copy(&from, &to).await {
-                Ok(_) => {}
+            let (from, to) = Self::locations(source, object, objects)?;
+            let copied = if objects.across_stores {
+                match from_store.get_stream(&from, None).await {
+                    Ok(got) => {
+                        let content_type = got
+                            .content_type
+                            .and_then(|raw| ContentType::new(raw).ok())
+                            .map_or_else(|| ContentType::new(ContentType::OCTET_STREAM), Ok)?;
+                        to_store
+                            .put_stream(&to, &content_type, got.body)
+                            .await
+                            .map(|_| ())
+                    }
+                    Err(err) => Err(err),
+                }
+            } else {
+                from_store.copy(&from, &to).await.map(|_| ())
+            };
+            match copied {
+                Ok(()) => {}
                 Err(err) if err.kind() == StoreErrorKind::NotFound && !object.required => {}
                 Err(err) => return Err(err.into()),
             }
@@ -638,13 +757,13 @@ impl Mover {
     /// SHA-256 those its row records.
     async fn verify_objects(
         &self,
-        tenant: &Tenant,
+        target: &Tenant,
         refs: &[ObjectRef],
+        objects: &ObjectsMove,
     ) -> Result<(), ServiceError> {
-        let store = self.stores.for_tenant(tenant);
+        let store = self.stores.for_tenant(target);
         for object in refs.iter().filter(|o| o.required) {
-            let bucket = BucketName::new(object.bucket.clone())?;
-            let (location, _) = Self::locations(tenant, object, &bucket)?;
+            let (_, location) = Self::locations(target, object, objects)?;
             let got = store.get_stream(&location, None).await?;
             let (mut body, meter) = stream::meter(got.body, object.size);
             while let Some(chunk) = body.next().await {
@@ -674,25 +793,40 @@ impl Mover {
     }
 
     /// The source's objects, once the tenant reads from the target; one
-    /// that cannot be deleted (an object lock) is left and logged.
-    async fn remove_objects(&self, tenant: &Tenant, refs: &[ObjectRef]) {
-        let store = self.stores.for_tenant(tenant);
+    /// that cannot be deleted (an object lock) is left and logged. Within
+    /// one store, an object already in the new bucket is the copy, and
+    /// stays.
+    async fn remove_objects(&self, source: &Tenant, refs: &[ObjectRef], objects: &ObjectsMove) {
+        let store = self.stores.for_tenant(source);
         for object in refs {
-            let Ok(bucket) = BucketName::new(object.bucket.clone()) else {
+            let Ok((location, _)) = Self::locations(source, object, objects) else {
                 continue;
             };
-            let Ok((location, _)) = Self::locations(tenant, object, &bucket) else {
+            if !objects.across_stores
+                && objects
+                    .to_bucket
+                    .as_ref()
+                    .is_some_and(|b| b.as_str() == object.bucket)
+            {
                 continue;
-            };
+            }
             match store.delete(&location).await {
                 Ok(()) => {}
                 Err(err) if err.kind() == StoreErrorKind::NotFound => {}
                 Err(err) => {
-                    tracing::warn!(tenant = %tenant.slug, key = %object.key, error = %err, "a moved object's source copy was left in place");
+                    tracing::warn!(tenant = %source.slug, key = %object.key, error = %err, "a moved object's source copy was left in place");
                 }
             }
         }
     }
+}
+
+/// Where a move sends the tenant's objects.
+struct ObjectsMove {
+    /// The bucket they go to; `None` keeps each one's bucket name.
+    to_bucket: Option<BucketName>,
+    /// From one region's store to another's (streamed through Coffer).
+    across_stores: bool,
 }
 
 /// Whether `job` takes the tenant's audit chain and events along: it

@@ -559,7 +559,7 @@ impl Onboarder {
     }
 }
 
-fn region_not_placed(region: &coffer_domain::Region) -> ServiceError {
+pub(crate) fn region_not_placed(region: &coffer_domain::Region) -> ServiceError {
     ServiceError::invalid(
         ErrorCode::RegionNotPlaced,
         format!("no storage placement is configured for region {region}"),

@@ -26,3 +26,14 @@ CREATE TRIGGER audit_chain_sealed BEFORE UPDATE ON audit_chain_heads
 -- one), so a move records that side of both placements too.
 ALTER TABLE tenant_moves ADD COLUMN source_metadata_region text,
     ADD COLUMN target_metadata_region text;
+
+-- A move may change the tenant's region (confirmed by whoever asked):
+-- where its objects are kept, and its region's shared database.
+ALTER TABLE tenant_moves ADD COLUMN source_region text,
+    ADD COLUMN target_region text;
+
+-- A move to another bucket that leaves the rows where they are renames the
+-- bucket its file and version rows name. A version's bytes stay final;
+-- only where they are kept may change, so the service role may update
+-- that one column of a version and nothing else.
+GRANT UPDATE (bucket) ON file_versions TO coffer_app;

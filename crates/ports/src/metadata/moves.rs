@@ -133,6 +133,16 @@ pub trait TenantRowCopier: Send + Sync + 'static {
         at: &TenantPlacement,
     ) -> Result<Vec<ObjectRef>, MetadataError>;
 
+    /// Make `tenant`'s file and version rows at `at` name `bucket` (a move
+    /// that changes only the bucket leaves the rows where they are).
+    /// Returns how many rows changed.
+    async fn rebucket(
+        &self,
+        tenant: &Tenant,
+        at: &TenantPlacement,
+        bucket: String,
+    ) -> Result<u64, MetadataError>;
+
     /// Remove `tenant`'s copied rows from `at` (the source, once switched).
     async fn remove_rows(&self, tenant: &Tenant, at: &TenantPlacement)
     -> Result<(), MetadataError>;

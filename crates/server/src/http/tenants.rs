@@ -288,7 +288,7 @@ pub async fn effective_config(
 }
 
 /// Move a tenant to another placement (a database, schema or bucket of its
-/// own), as a job: `GET /tenants/{id}` shows its progress.
+/// own, or another region), as a job: `GET /tenants/{id}` shows its progress.
 #[utoipa::path(post, path = "/api/v1/tenants/{id}/move", tag = "platform", params(("id" = Uuid, Path)), request_body = MoveTenantBody,
     responses((status = 202, body = MoveDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
 pub async fn move_tenant(
@@ -302,6 +302,8 @@ pub async fn move_tenant(
         dedicated_database: b.dedicated_database,
         dedicated_schema: b.dedicated_schema,
         dedicated_bucket: b.dedicated_bucket,
+        region: b.region,
+        confirm_region_change: b.confirm_region_change,
     };
     let queued = state
         .coffer

@@ -21,7 +21,7 @@ fn short() -> String {
 }
 
 /// A client of one endpoint, past Coffer.
-fn s3(endpoint: &str, key_id: &str, secret: &str) -> aws_sdk_s3::Client {
+pub(crate) fn s3(endpoint: &str, key_id: &str, secret: &str) -> aws_sdk_s3::Client {
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
         .region(aws_sdk_s3::config::Region::new("us-east-1"))
@@ -42,7 +42,7 @@ fn env(name: &str) -> String {
     std::env::var(name).unwrap()
 }
 
-fn shared_store() -> aws_sdk_s3::Client {
+pub(crate) fn shared_store() -> aws_sdk_s3::Client {
     s3(
         &env("COFFER_TEST_S3_ENDPOINT"),
         &env("COFFER_TEST_S3_ACCESS_KEY_ID"),
@@ -61,7 +61,10 @@ async fn bucket_names(client: &aws_sdk_s3::Client) -> BTreeSet<String> {
 
 /// Every `(bucket, key)` under `t/{tenant}/` in every bucket of the
 /// endpoint: not only the buckets Coffer was told about.
-async fn objects_of(client: &aws_sdk_s3::Client, tenant: TenantId) -> BTreeSet<(String, String)> {
+pub(crate) async fn objects_of(
+    client: &aws_sdk_s3::Client,
+    tenant: TenantId,
+) -> BTreeSet<(String, String)> {
     let prefix = format!("t/{tenant}/");
     let mut found = BTreeSet::new();
     for bucket in bucket_names(client).await {

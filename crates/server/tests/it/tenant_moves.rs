@@ -445,3 +445,183 @@ async fn a_regional_tenant_upgraded_out_of_its_schema_takes_its_audit_chain_to_i
         String::from_utf8_lossy(&verified.stderr)
     );
 }
+
+#[actix_web::test]
+async fn a_tenant_moved_to_another_region_once_confirmed_keeps_nothing_in_the_old_one() {
+    use crate::regions::{objects_of, s3, shared_store};
+    use crate::weed::{MOVED_REGION_WEED_BASE, Weed};
+    let weed = Weed::start(MOVED_REGION_WEED_BASE).await;
+    let (eu, us) = (
+        coffer_postgres::testing::TestDb::new().await,
+        coffer_postgres::testing::TestDb::new().await,
+    );
+    let short = || uuid::Uuid::new_v4().simple().to_string()[..10].to_owned();
+    let (eu_bucket, us_bucket) = (format!("mv-eu-{}", short()), format!("mv-us-{}", short()));
+    let settings = [
+        // us-east: a bucket on the default endpoint and a database.
+        (
+            "COFFER__STORAGE__REGIONS__US_EAST__BUCKET",
+            us_bucket.clone(),
+        ),
+        ("COFFER__METADATA__REGIONS__US_EAST__URL", us.app_url()),
+        (
+            "COFFER__METADATA__REGIONS__US_EAST__MIGRATION_URL",
+            us.owner_url(),
+        ),
+        // eu-west: a bucket on an endpoint of its own, and a database.
+        (
+            "COFFER__STORAGE__REGIONS__EU_WEST__BUCKET",
+            eu_bucket.clone(),
+        ),
+        (
+            "COFFER__STORAGE__REGIONS__EU_WEST__S3__ENDPOINT",
+            weed.endpoint(),
+        ),
+        (
+            "COFFER__STORAGE__REGIONS__EU_WEST__S3__ACCESS_KEY_ID",
+            "coffer-test".to_owned(),
+        ),
+        (
+            "COFFER__STORAGE__REGIONS__EU_WEST__S3__SECRET_ACCESS_KEY",
+            weed.secret.clone(),
+        ),
+        ("COFFER__METADATA__REGIONS__EU_WEST__URL", eu.app_url()),
+        (
+            "COFFER__METADATA__REGIONS__EU_WEST__MIGRATION_URL",
+            eu.owner_url(),
+        ),
+    ];
+    let mut extra: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    extra.extend_from_slice(MOVES);
+    let server =
+        TestServer::start_with(Mode::Production, tempfile::tempdir().unwrap(), &extra).await;
+    let t = starter(&server).await;
+    let id = coffer_domain::TenantId::from_uuid(t.id.parse().unwrap());
+    let (eu_store, us_store) = (
+        s3(&weed.endpoint(), "coffer-test", &weed.secret),
+        shared_store(),
+    );
+    assert_eq!(objects_of(&eu_store, id).await.len(), 3);
+    assert_every_file_reads_the_same(&server, &t).await;
+    let root = server.platform_admin().await;
+
+    // Residency is a promise: not without saying so.
+    let to_us = json!({"region": "us-east"});
+    let unconfirmed = move_tenant(&server, &t.id, &root, to_us).await;
+    problem(
+        unconfirmed,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "region_change_unconfirmed",
+    )
+    .await;
+    let nowhere = move_tenant(
+        &server,
+        &t.id,
+        &root,
+        json!({"region": "ap-south", "confirm_region_change": true}),
+    )
+    .await;
+    problem(
+        nowhere,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "region_not_placed",
+    )
+    .await;
+    let queued = move_tenant(
+        &server,
+        &t.id,
+        &root,
+        json!({"region": "us-east", "confirm_region_change": true}),
+    )
+    .await;
+    let queued = ok_json(queued, StatusCode::ACCEPTED).await;
+    assert_eq!(queued["to"]["region"], "us-east", "{queued}");
+    assert_eq!(queued["to"]["metadata_region"], "us-east", "{queued}");
+
+    let placed = wait_for(&server, &t.id, |v| v["placement_status"] == "placed").await;
+    assert_eq!(placed["region"], "us-east", "{placed}");
+    assert_eq!(placed["metadata_region"], "us-east", "{placed}");
+
+    // Its rows and audit chain are in us-east's database, none in eu-west's;
+    // its objects in us-east's bucket, none left on eu-west's endpoint.
+    let uuid = *id.as_uuid();
+    for (table, expected) in [("files", 3), ("users", 2), ("grants", 1)] {
+        assert_eq!(
+            us.count_rows(us.name(), table, uuid).await,
+            Ok(expected),
+            "{table}"
+        );
+        assert_eq!(
+            eu.count_rows(eu.name(), table, uuid).await,
+            Ok(0),
+            "{table}"
+        );
+    }
+    assert!(
+        us.count_rows(us.name(), "audit_events", uuid)
+            .await
+            .unwrap()
+            > 0
+    );
+    assert_eq!(eu.count_rows(eu.name(), "audit_events", uuid).await, Ok(0));
+    assert!(
+        objects_of(&eu_store, id).await.is_empty(),
+        "objects left in eu-west"
+    );
+    let in_us = objects_of(&us_store, id).await;
+    assert_eq!(in_us.len(), 3, "{in_us:?}");
+    assert!(
+        in_us.iter().all(|(bucket, _)| *bucket == us_bucket),
+        "{in_us:?}"
+    );
+    assert_every_file_reads_the_same(&server, &t).await;
+    upload(&server, &t.admin, "after.pdf", PDF, json!({})).await;
+    assert_eq!(us.count_rows(us.name(), "files", uuid).await, Ok(4));
+
+    let verified = audit_verify(&server, &t.slug);
+    assert!(
+        verified.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verified.stdout),
+        String::from_utf8_lossy(&verified.stderr)
+    );
+}
+
+#[actix_web::test]
+async fn a_move_to_a_bucket_of_its_own_alone_leaves_the_rows_where_they_are() {
+    let server = server().await;
+    let t = starter(&server).await;
+    let shared = server.db().unwrap().name().to_owned();
+    assert_every_file_reads_the_same(&server, &t).await;
+    let root = server.platform_admin().await;
+    let bucket = format!("own-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let queued = move_tenant(
+        &server,
+        &t.id,
+        &root,
+        json!({"dedicated_database": false, "dedicated_bucket": bucket}),
+    )
+    .await;
+    ok_json(queued, StatusCode::ACCEPTED).await;
+    let placed = wait_for(&server, &t.id, |v| v["placement_status"] == "placed").await;
+    assert_eq!(placed["dedicated_bucket"], bucket.as_str(), "{placed}");
+    assert_eq!(placed["dedicated_database"], Value::Null, "{placed}");
+    // Same tables, every row still there, naming the new bucket.
+    for (table, expected) in [("files", 3), ("users", 2), ("grants", 1)] {
+        assert_eq!(
+            rows(&server, &shared, table, &t.id).await,
+            expected,
+            "{table}"
+        );
+    }
+    for (id, _) in &t.files {
+        let record = file_record(
+            &server,
+            coffer_domain::TenantId::from_uuid(t.id.parse().unwrap()),
+            coffer_domain::FileId::from_uuid(id.parse().unwrap()),
+        )
+        .await;
+        assert_eq!(record.bucket.as_str(), bucket, "file {id}");
+    }
+    assert_every_file_reads_the_same(&server, &t).await;
+}

@@ -14,6 +14,7 @@ pub const STOPPED_WEED_BASE: u16 = 28100;
 pub const FROZEN_WEED_BASE: u16 = 28120;
 pub const EU_WEST_WEED_BASE: u16 = 28140;
 pub const SHORT_SESSIONS_WEED_BASE: u16 = 28160;
+pub const MOVED_REGION_WEED_BASE: u16 = 28180;
 
 /// A `weed mini` of one test's own, started through the same script (and
 /// so the same flags) as the shared peer, on its own data directory.

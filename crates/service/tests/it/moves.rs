@@ -75,7 +75,8 @@ async fn an_upgrade_to_a_plan_with_a_database_queues_the_move_there() {
         moved.target.dedicated_database.as_deref(),
         Some(expected.as_str())
     );
-    assert_eq!(moved.source, TenantPlacement::default());
+    assert_eq!(moved.source, TenantPlacement::of(&tenant));
+    assert!(moved.source.in_shared_tables());
     assert_eq!(queued.lock().unwrap().len(), 1);
 }
 
@@ -242,4 +243,42 @@ async fn asked_moves_are_refused_where_there_is_nowhere_to_go() {
         "platform_admin_required",
     );
     assert!(queued.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_region_change_is_confirmed_and_only_for_a_tenant_in_shared_tables() {
+    let queued = Queued::default();
+    let admin = platform_admin();
+    let us = coffer_domain::Region::new("us-east").unwrap();
+    let to_us = |confirm| MoveTenant {
+        region: Some(us.clone()),
+        confirm_region_change: confirm,
+        ..MoveTenant::default()
+    };
+    let starter = tenant(TenantStatus::Active);
+    assert_err(
+        mover(&starter, true, &queued)
+            .request_move(&admin, starter.id, to_us(false))
+            .await,
+        ErrorKind::Invalid,
+        "region_change_unconfirmed",
+    );
+    let in_schema = Tenant {
+        dedicated_schema: Some("coffer_s_x".into()),
+        ..tenant(TenantStatus::Active)
+    };
+    assert_err(
+        mover(&in_schema, true, &queued)
+            .request_move(&admin, in_schema.id, to_us(true))
+            .await,
+        ErrorKind::Conflict,
+        "move_unsupported",
+    );
+    assert!(queued.lock().unwrap().is_empty());
+    let moved = mover(&starter, true, &queued)
+        .request_move(&admin, starter.id, to_us(true))
+        .await
+        .unwrap();
+    assert_eq!(moved.target.region, Some(us));
+    assert_eq!(moved.source.region, Some(starter.region.clone()));
 }

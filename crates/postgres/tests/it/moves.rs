@@ -263,7 +263,12 @@ async fn a_move_is_queued_once_claimed_and_switches_the_row_with_its_writes() {
     assert!(switched.switched());
     let row = ports.registry.get_tenant(tenant.id).await.unwrap();
     assert_eq!(row.writes_frozen_at, None);
-    assert_eq!(TenantPlacement::of(&row), target);
+    // A move that names no region keeps the tenant's.
+    assert_eq!(
+        TenantPlacement::of(&row),
+        TenantPlacement::of(&target.apply_to(&row))
+    );
+    assert_eq!(row.dedicated_schema, target.dedicated_schema);
     // Each step renewed the lease past the claim's (at 62 s).
     assert!(
         queue

@@ -10,16 +10,16 @@ ALTER TABLE audit_chain_heads ADD COLUMN sealed_at timestamptz;
 CREATE FUNCTION coffer_refuse_sealed_append() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF OLD.sealed_at IS NOT NULL AND NEW.seq <> OLD.seq THEN
-        RAISE EXCEPTION 'coffer: the audit chain of tenant % is sealed (the tenant is moving)', OLD.tenant_id
-            USING ERRCODE = 'CF001';
-    END IF;
-    RETURN NEW;
+    RAISE EXCEPTION 'coffer: the audit chain of tenant % is sealed (the tenant is moving)', OLD.tenant_id
+        USING ERRCODE = 'CF001';
 END;
 $$;
 
+-- The WHEN clause keeps every ordinary append (two updates of the head)
+-- from calling the function at all: only a sealed head moved runs it.
 CREATE TRIGGER audit_chain_sealed BEFORE UPDATE ON audit_chain_heads
-    FOR EACH ROW EXECUTE FUNCTION coffer_refuse_sealed_append();
+    FOR EACH ROW WHEN (OLD.sealed_at IS NOT NULL AND NEW.seq <> OLD.seq)
+    EXECUTE FUNCTION coffer_refuse_sealed_append();
 
 -- A move also changes which region's shared database holds the tenant
 -- (none once it has a database of its own; its region's when it leaves

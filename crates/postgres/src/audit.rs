@@ -9,8 +9,8 @@ use coffer_ports::{
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use crate::audit_batch::append_batch;
 use crate::error::PgError;
-use crate::journal::append_batch;
 use crate::listing::keyset;
 use crate::rows::{AuditRow, corrupt};
 use crate::schema::{audit_chain_heads, audit_events};

@@ -16,7 +16,6 @@ use uuid::Uuid;
 
 use crate::rows::{AuditRow, OutboxRow};
 use crate::schema::{audit_chain_heads, audit_events, outbox};
-use crate::store::{enter_tenant, scoped};
 
 impl AuditRow {
     pub(crate) fn new(tenant: TenantId, entry: NewAudit) -> Self {
@@ -60,7 +59,7 @@ impl AuditRow {
     }
 }
 
-fn chain_error(message: String) -> diesel::result::Error {
+pub(crate) fn chain_error(message: String) -> diesel::result::Error {
     diesel::result::Error::DeserializationError(message.into())
 }
 
@@ -87,7 +86,7 @@ pub(crate) fn lock_head(
 }
 
 /// `rows` linked after `head`, and the new head.
-fn link<'r>(
+pub(crate) fn link<'r>(
     head: (i64, Vec<u8>),
     rows: impl IntoIterator<Item = &'r AuditRow>,
 ) -> QueryResult<(Vec<AuditRow>, i64, ChainHash)> {
@@ -147,41 +146,6 @@ pub(crate) async fn append_linked<'r>(
     rows: impl IntoIterator<Item = &'r AuditRow>,
 ) -> QueryResult<()> {
     write_linked(conn, tenant, link(head, rows)?).await
-}
-
-/// Appends each tenant's rows after its chain head, in two round trips
-/// whatever the number of tenants: every tenant's setting and head lock,
-/// then every tenant's setting, rows and new head. A tenant's statements
-/// follow its `SET LOCAL`, because diesel-async sends requests in the order
-/// they are first polled and `try_join_all` first polls in order; were
-/// that ever to change, a statement would run in another tenant's scope
-/// and row-level security would refuse it (never write it elsewhere).
-/// Heads are locked in the order of `tenants`: sort them by id.
-pub(crate) async fn append_batch(
-    conn: &AsyncPgConnection,
-    tenants: &[(TenantId, Vec<AuditRow>)],
-) -> QueryResult<()> {
-    let heads = futures::future::try_join_all(
-        tenants
-            .iter()
-            .map(|(tenant, _)| scoped(conn, *tenant, lock_head(conn, *tenant))),
-    )
-    .await?;
-    let linked = tenants
-        .iter()
-        .zip(heads)
-        .map(|((tenant, rows), head)| Ok((*tenant, link(head, rows)?)))
-        .collect::<QueryResult<Vec<_>>>()?;
-    futures::future::try_join_all(linked.into_iter().map(|(tenant, linked)| async move {
-        let (_, ()) = futures::future::try_join(
-            enter_tenant(conn, tenant),
-            write_linked(conn, tenant, linked),
-        )
-        .await?;
-        Ok::<_, diesel::result::Error>(())
-    }))
-    .await
-    .map(|_| ())
 }
 
 /// The rows a journal adds.

@@ -10,6 +10,7 @@
 //! with its first query. See `docs/postgres.md`.
 
 mod audit;
+mod audit_batch;
 mod billing;
 mod chain_carry;
 mod changes;

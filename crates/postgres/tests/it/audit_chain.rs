@@ -214,3 +214,67 @@ async fn appends_of_many_tenants_share_one_transaction_each_in_its_own_chain() {
         assert_eq!((head[0].seq, head[0].hash), (chain.len() as u64, prev));
     }
 }
+
+/// A batch starts the chain of a tenant that has no head yet at the
+/// genesis, and a sealed head (its tenant moving) fails the whole batch,
+/// which then leaves every chain as it was.
+#[tokio::test]
+async fn a_batch_starts_missing_chains_and_a_sealed_head_writes_none_of_it() {
+    let db = TestDb::new().await;
+    let store = db.store(4).unwrap();
+    let (a, _) = tenant(&store, "acme").await;
+    let (fresh, _) = tenant(&store, "fresh").await;
+    let (moving, _) = tenant(&store, "moving").await;
+    let mut owner = AsyncPgConnection::establish(&db.owner_url()).await.unwrap();
+    let by_owner = |sql: &str, t: TenantId| {
+        diesel::sql_query(sql.to_owned()).bind::<diesel::sql_types::Uuid, _>(*t.as_uuid())
+    };
+    // As a tenant from before the chain existed: no head, no entries.
+    for sql in [
+        "DELETE FROM audit_events WHERE tenant_id = $1",
+        "DELETE FROM audit_chain_heads WHERE tenant_id = $1",
+    ] {
+        by_owner(sql, fresh.id).execute(&mut owner).await.unwrap();
+    }
+    let batch = |tenants: &[&coffer_domain::Tenant]| {
+        tenants
+            .iter()
+            .map(|t| coffer_ports::TenantAudits {
+                scope: TenantScope::new(t.id),
+                entries: vec![entry(format!("file.read.{}", t.slug))],
+            })
+            .collect::<Vec<_>>()
+    };
+    store.append_audits(&batch(&[&a, &fresh])).await.unwrap();
+    let chain = store
+        .read_chain(&TenantScope::new(fresh.id), AuditChain::Main, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(chain.len(), 1);
+    assert_eq!(chain[0].seq, Some(1));
+    let first = chain[0].chained_fields().unwrap().hash(&ChainHash::GENESIS);
+    assert_eq!(chain[0].hash, Some(first), "linked after the genesis");
+
+    by_owner(
+        "UPDATE audit_chain_heads SET sealed_at = now() WHERE tenant_id = $1",
+        moving.id,
+    )
+    .execute(&mut owner)
+    .await
+    .unwrap();
+    let seqs = || async {
+        let mut seqs = Vec::new();
+        for t in [&a, &fresh, &moving] {
+            let heads = store.chain_heads(&TenantScope::new(t.id)).await.unwrap();
+            seqs.push(heads[0].seq);
+        }
+        seqs
+    };
+    let before = seqs().await;
+    let err = store
+        .append_audits(&batch(&[&a, &fresh, &moving]))
+        .await
+        .unwrap_err();
+    assert!(err.is(coffer_ports::MetadataErrorKind::Moving), "{err}");
+    assert_eq!(before, seqs().await, "nothing of the batch written");
+}

@@ -269,6 +269,75 @@ async fn the_audit_log_is_append_only_for_the_service() {
     conn.batch_execute("COMMIT").await.unwrap();
 }
 
+/// The group commit's scope (`coffer.audit_batch`) spans tenants, so it
+/// must stay as narrow as designed: the chain heads of the tenants it
+/// names, inserts into their audit log, and nothing else.
+#[tokio::test]
+async fn an_audit_batch_reaches_only_the_chains_of_the_tenants_it_names() {
+    let Loaded { db, a, b } = two_tenants().await;
+    let mut conn = app(&db).await;
+    let begin_batch = format!(
+        "BEGIN; SELECT set_config('coffer.audit_batch', '{{{}}}', true)",
+        a.id
+    );
+    conn.batch_execute(&begin_batch).await.unwrap();
+    for table in TENANT_TABLES.iter().chain(&["tenants"]) {
+        assert_eq!(
+            count(&mut conn, table).await,
+            0,
+            "{table} in an audit batch"
+        );
+    }
+    let heads: Vec<TenantOf> = diesel::sql_query("SELECT tenant_id FROM audit_chain_heads")
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(heads.len(), 1, "A's head, not B's");
+    assert_eq!(heads[0].tenant_id, *a.id.as_uuid());
+    let b_head = format!(
+        "UPDATE audit_chain_heads SET seq = seq + 1 WHERE tenant_id = '{}'",
+        b.id
+    );
+    assert_eq!(
+        diesel::sql_query(&b_head).execute(&mut conn).await.unwrap(),
+        0
+    );
+    let insert = |tenant: TenantId| {
+        format!(
+            "INSERT INTO audit_events (id, tenant_id, actor, action, at)
+             VALUES ('{}', '{tenant}', 'x', 'file.read', now())",
+            Uuid::new_v4()
+        )
+    };
+    let mine = diesel::sql_query(insert(a.id))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(mine, 1, "a tenant the batch names takes an entry");
+    conn.batch_execute("COMMIT").await.unwrap();
+
+    let refused = [
+        insert(b.id),
+        "UPDATE audit_events SET action = 'rewritten'".to_owned(),
+        "DELETE FROM audit_chain_heads".to_owned(),
+    ];
+    for sql in refused {
+        conn.batch_execute(&begin_batch).await.unwrap();
+        let err = diesel::sql_query(&sql)
+            .execute(&mut conn)
+            .await
+            .expect_err(&sql);
+        let err = err.to_string();
+        assert!(
+            err.contains("row-level security") || err.contains("permission denied"),
+            "{sql}: {err}"
+        );
+        conn.batch_execute("ROLLBACK").await.unwrap();
+    }
+    // The setting ends with its transaction, like the tenant's.
+    assert_eq!(count(&mut conn, "audit_chain_heads").await, 0);
+}
+
 #[tokio::test]
 async fn the_adapter_sees_nothing_of_another_tenant_through_scoped_calls() {
     let Loaded { db, a, b } = two_tenants().await;

@@ -78,12 +78,7 @@ async fn lock_heads(
         .map(Uuid::to_string)
         .collect::<Vec<_>>()
         .join(",");
-    let scope = diesel::select(set_config(
-        "coffer.audit_batch",
-        format!("{{{listed}}}"),
-        true,
-    ))
-    .execute(&mut &*conn);
+    let scope = diesel::select(set_config("coffer.audit_batch", listed, true)).execute(&mut &*conn);
     let (_, mut locked) = futures::future::try_join(scope, lock(conn, ids)).await?;
     if locked.len() < ids.len() {
         diesel::sql_query(ENSURE_HEADS)

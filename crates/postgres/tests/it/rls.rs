@@ -277,7 +277,7 @@ async fn an_audit_batch_reaches_only_the_chains_of_the_tenants_it_names() {
     let Loaded { db, a, b } = two_tenants().await;
     let mut conn = app(&db).await;
     let begin_batch = format!(
-        "BEGIN; SELECT set_config('coffer.audit_batch', '{{{}}}', true)",
+        "BEGIN; SELECT set_config('coffer.audit_batch', '{}', true)",
         a.id
     );
     conn.batch_execute(&begin_batch).await.unwrap();

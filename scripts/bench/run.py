@@ -704,6 +704,10 @@ CREATE TEMP TABLE clones AS
 {copy("files", f"x.tenant_id = '{tenant}'",
       "jsonb_build_object('tenant_id', c.tid, 'id', c.fid, 'owner_id', c.uid, "
       f"'object_key', replace(x.object_key, '{tenant}', c.tid::text))")}
+-- Each clone's audit chain head, as its onboarding would have made it, so
+-- the statistics and the plans see the 10,000 heads of the steady state.
+INSERT INTO audit_chain_heads (tenant_id, seq, hash)
+  SELECT c.tid, 0, decode(repeat('00', 32), 'hex') FROM clones c;
 COMMIT;
 ANALYZE;
 """

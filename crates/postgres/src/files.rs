@@ -16,6 +16,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use time::OffsetDateTime;
 
 use crate::error::{PgError, db_kind};
+use crate::file_read::file_and_grants;
 use crate::journal::JournalRows;
 use crate::listing::files_query;
 use crate::reservations::Reservation;
@@ -174,9 +175,10 @@ impl FileCatalog for PgMetadataStore {
 
     async fn get_file(&self, scope: &TenantScope, id: FileId) -> Result<StoredFile, MetadataError> {
         let tenant = scope.tenant_id();
-        // The hot path: file and grants pipelined with BEGIN and the
-        // tenant setting, then COMMIT.
-        let (file, grant_rows) =
+        // The hot path: one round trip, outside a transaction block.
+        let (file, grant_rows) = if self.in_schema.is_none() {
+            file_and_grants(self, tenant, id).await?
+        } else {
             read_scoped!(self, Scope::Tenant(tenant), |c| futures::future::try_join(
                 files::table
                     .find(id.as_uuid())
@@ -192,7 +194,8 @@ impl FileCatalog for PgMetadataStore {
             .map_err(|e| match e {
                 PgError::Diesel(diesel::result::Error::NotFound) => PgError::NotFound("file"),
                 e => e,
-            })?;
+            })?
+        };
         Ok(StoredFile {
             file: file.try_into()?,
             grants: grants_from(grant_rows)?,

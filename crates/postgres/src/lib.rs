@@ -17,6 +17,7 @@ mod changes;
 mod dedicated;
 mod error;
 mod events;
+mod file_read;
 mod files;
 mod grants;
 mod integrity;

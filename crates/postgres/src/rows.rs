@@ -143,7 +143,7 @@ impl TryFrom<TenantRow> for Tenant {
     }
 }
 
-#[derive(Debug, Queryable, Selectable, Insertable)]
+#[derive(Debug, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = files, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct FileRow {
     pub id: Uuid,
@@ -328,7 +328,7 @@ impl TryFrom<LegalHoldRow> for LegalHold {
     }
 }
 
-#[derive(Debug, Queryable, Selectable, Insertable)]
+#[derive(Debug, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = grants, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct GrantRow {
     pub id: Uuid,

@@ -338,6 +338,50 @@ async fn an_audit_batch_reaches_only_the_chains_of_the_tenants_it_names() {
     assert_eq!(count(&mut conn, "audit_chain_heads").await, 0);
 }
 
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: Uuid,
+}
+
+/// The one-round-trip read of a file and its grants runs outside a
+/// transaction block, each function entering the tenant it is given: it
+/// must find nothing of another tenant and leave no tenant behind on the
+/// connection.
+#[tokio::test]
+async fn the_one_trip_read_enters_only_the_tenant_it_names_and_leaves_none_behind() {
+    let Loaded { db, a, b } = two_tenants().await;
+    let mut conn = app(&db).await;
+    begin_as(&mut conn, a.id).await;
+    let granted: Id = diesel::sql_query("SELECT file_id AS id FROM grants")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    conn.batch_execute("COMMIT").await.unwrap();
+    let read = |function: &str, tenant: TenantId| {
+        format!(
+            "SELECT tenant_id FROM {function}('{tenant}', '{}')",
+            granted.id
+        )
+    };
+    for (function, tenant, expected) in [
+        ("coffer_tenant_file", a.id, 1),
+        ("coffer_tenant_file_grants", a.id, 1),
+        ("coffer_tenant_file", b.id, 0),
+        ("coffer_tenant_file_grants", b.id, 0),
+    ] {
+        let rows: Vec<TenantOf> = diesel::sql_query(read(function, tenant))
+            .load(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), expected, "{function} in the scope of {tenant}");
+        assert!(rows.iter().all(|r| r.tenant_id == *a.id.as_uuid()));
+        for table in TENANT_TABLES {
+            assert_eq!(count(&mut conn, table).await, 0, "{table} after {function}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_adapter_sees_nothing_of_another_tenant_through_scoped_calls() {
     let Loaded { db, a, b } = two_tenants().await;

@@ -14,7 +14,7 @@ use crate::error::PgError;
 use crate::listing::keyset;
 use crate::rows::{AuditRow, corrupt};
 use crate::schema::{audit_chain_heads, audit_events};
-use crate::store::{PgMetadataStore, Scope, read_scoped, transaction};
+use crate::store::{HandConn, PgMetadataStore, Scope, read_scoped};
 
 #[async_trait]
 impl AuditLog for PgMetadataStore {
@@ -39,8 +39,14 @@ impl AuditLog for PgMetadataStore {
         // Heads locked in one order everywhere: two batches (of this or
         // another instance) never each hold a head the other waits for.
         tenants.sort_by_key(|(tenant, _)| *tenant.as_uuid());
-        let tenants = &tenants;
-        transaction!(self, |conn| Ok(append_batch(conn, tenants).await?))?;
+        // The transaction by hand, so that `BEGIN` rides the first round
+        // trip; the lent connection is discarded unless it ends cleanly.
+        let lent = HandConn::get(self).await?;
+        let result = match lent.conn() {
+            Ok(conn) => append_batch(conn, self.begin_write(), &tenants).await,
+            Err(_) => Err(diesel::result::Error::BrokenTransactionManager),
+        };
+        lent.finish(result).await?;
         Ok(())
     }
 

@@ -1,6 +1,8 @@
 //! The group commit's write (`AuditLog::append_audits`): the audit rows of
 //! many tenants linked into their chains in one transaction of four
-//! prepared statements whatever the number of tenants. The batch names its tenants
+//! prepared statements whatever the number of tenants, in three round
+//! trips (`BEGIN` pipelined with the first statements, as on the read
+//! path, then the writes, then `COMMIT`). The batch names its tenants
 //! in `coffer.audit_batch`, which row-level security on the two chain
 //! tables honours (migration `2026-12-09-000001_audit_batches`), instead of
 //! a `SET LOCAL coffer.tenant_id` and a statement of each kind per tenant.
@@ -16,7 +18,7 @@ use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{
     Array, BigInt, Bytea, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid,
 };
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -38,10 +40,11 @@ const ENSURE_HEADS: &str = "INSERT INTO audit_chain_heads (tenant_id, seq, hash)
 /// with it; the group commit then writes each tenant's share on its own.
 pub(crate) async fn append_batch(
     conn: &AsyncPgConnection,
+    begin: &str,
     tenants: &[(TenantId, Vec<AuditRow>)],
 ) -> QueryResult<()> {
     let ids: Vec<Uuid> = tenants.iter().map(|(t, _)| *t.as_uuid()).collect();
-    let mut heads = lock_heads(conn, &ids).await?;
+    let mut heads = lock_heads(conn, begin, &ids).await?;
     let mut rows = Columns::default();
     let mut moved = Heads::default();
     for (tenant, audits) in tenants {
@@ -66,11 +69,13 @@ pub(crate) async fn append_batch(
     Ok(())
 }
 
-/// Sets the batch's tenants and locks every head, in one round trip; a
-/// tenant without a head yet (its first entry) gets one at the genesis,
-/// and the heads are locked again. `ids` sorted.
+/// Opens the transaction (`begin`), sets the batch's tenants and locks
+/// every head, in one round trip; a tenant without a head yet (its first
+/// entry) gets one at the genesis, and the heads are locked again. `ids`
+/// sorted.
 async fn lock_heads(
     conn: &AsyncPgConnection,
+    begin: &str,
     ids: &[Uuid],
 ) -> QueryResult<BTreeMap<Uuid, (i64, Vec<u8>)>> {
     let listed = ids
@@ -78,8 +83,12 @@ async fn lock_heads(
         .map(Uuid::to_string)
         .collect::<Vec<_>>()
         .join(",");
+    // `BEGIN` is a simple-protocol message sent when first polled, before
+    // the other two, which keep their order (as in `store::pipelined_read`).
+    let mut begin_conn = conn;
+    let begin = begin_conn.batch_execute(begin);
     let scope = diesel::select(set_config("coffer.audit_batch", listed, true)).execute(&mut &*conn);
-    let (_, mut locked) = futures::future::try_join(scope, lock(conn, ids)).await?;
+    let (_, _, mut locked) = futures::future::try_join3(begin, scope, lock(conn, ids)).await?;
     if locked.len() < ids.len() {
         diesel::sql_query(ENSURE_HEADS)
             .bind::<Array<SqlUuid>, _>(ids)

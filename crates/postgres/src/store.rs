@@ -55,6 +55,9 @@ pub(crate) struct InSchema {
     pub(crate) set: std::sync::Arc<str>,
     /// `BEGIN READ ONLY` and the same setting in one simple-protocol message.
     pub(crate) begin_read: std::sync::Arc<str>,
+    /// `BEGIN` and the same setting, for writes whose transaction is
+    /// managed by hand ([`HandConn`]).
+    pub(crate) begin_write: std::sync::Arc<str>,
 }
 
 impl PgMetadataStore {
@@ -82,9 +85,15 @@ impl PgMetadataStore {
             reservations: Default::default(),
             in_schema: Some(InSchema {
                 begin_read: format!("BEGIN READ ONLY; {set}").into(),
+                begin_write: format!("BEGIN; {set}").into(),
                 set: set.into(),
             }),
         })
+    }
+
+    /// What opens a read-write transaction managed by hand.
+    pub(crate) fn begin_write(&self) -> &str {
+        self.in_schema.as_ref().map_or("BEGIN", |s| &s.begin_write)
     }
 
     /// What opens a read-only transaction of this store.
@@ -322,16 +331,16 @@ pub(crate) async fn enter_tenant(conn: &AsyncPgConnection, tenant: TenantId) -> 
     set_tenant(conn, tenant).await.map(|_| ())
 }
 
-/// A pooled connection lent to one read-only unit of work that manages its
-/// transaction by hand (see [`read_scoped!`]). Unless [`ReadConn::finish`]
+/// A pooled connection lent to one unit of work that manages its
+/// transaction by hand (the reads of [`read_scoped!`], the audit batch). Unless [`HandConn::finish`]
 /// ends the transaction cleanly, the connection is taken out of the pool
 /// and closed, so no connection returns with a transaction — or a tenant
 /// setting — still open.
-pub(crate) struct ReadConn {
+pub(crate) struct HandConn {
     conn: Option<Object<AsyncPgConnection>>,
 }
 
-impl ReadConn {
+impl HandConn {
     pub(crate) async fn get(store: &PgMetadataStore) -> Result<Self, PgError> {
         Ok(Self {
             conn: Some(store.pool.get().await?),
@@ -365,7 +374,7 @@ impl ReadConn {
     }
 }
 
-impl Drop for ReadConn {
+impl Drop for HandConn {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             drop(Object::take(conn));
@@ -407,7 +416,7 @@ pub(crate) enum Scope {
 /// Evaluates to `Result<T, PgError>`.
 macro_rules! read_scoped {
     ($store:expr, $scope:expr, |$c:ident| $first:expr) => {{
-        let lent = $crate::store::ReadConn::get($store).await?;
+        let lent = $crate::store::HandConn::get($store).await?;
         let result = match lent.conn() {
             Ok($c) => $crate::store::pipelined_read($c, $store.begin_read(), $scope, $first).await,
             Err(_) => Err(diesel::result::Error::BrokenTransactionManager),

@@ -24,7 +24,7 @@ BENCH_PG (postgres://postgres@127.0.0.1:5432), BENCH_PORT (28490), BENCH_BIN
 (a built `coffer`), BENCH_ONLY (comma-separated scenario names), BENCH_STREAM_MIB
 (1024),
 BENCH_PERF=1 (perf profiles of the download and initiate runs, in .test-services/bench);
-any COFFER__… variable reaches the server.
+BENCH_KEEP_DB=1 (the last scenario's database is left for EXPLAIN); any COFFER__… variable reaches the server.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -239,6 +240,9 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
 
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
     def rss_mib(self) -> float:
         assert self.proc
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -434,6 +438,40 @@ def profile(name: str):
         log(f"profile: {OUT / f'perf-{name}.txt'}")
 
 
+def cpu_seconds(pid: int | None) -> tuple[float, float]:
+    """CPU seconds used so far by the server (`pid`, all its threads) and by
+    every PostgreSQL process (pooled backends live across a run)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def used(stat: Path) -> float:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    server, postgres = 0.0, 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.parent.name == str(pid):
+                server = used(stat)
+            elif (stat.parent / "comm").read_text().strip() == "postgres":
+                postgres += used(stat)
+        except (OSError, IndexError, ValueError):
+            continue  # a process that ended meanwhile
+    return server, postgres
+
+
+@contextlib.contextmanager
+def cpu_per_request(name: str, pid: int | None, counted: list[int]):
+    """Logs the server's and PostgreSQL's CPU time per request over a run
+    whose request count the block appends to `counted`: unlike a rate, it
+    barely moves with what else the machine runs."""
+    before = cpu_seconds(pid)
+    yield
+    after = cpu_seconds(pid)
+    if counted and counted[-1]:
+        server, postgres = ((a - b) * 1e6 / counted[-1] for a, b in zip(after, before))
+        log(f"{name}: CPU per request: server {server:.0f} us, PostgreSQL {postgres:.0f} us")
+
+
 def transactions() -> int:
     """Transactions PostgreSQL counted for the bench database (its
     statistics reach pg_stat_database within a second of going idle)."""
@@ -558,7 +596,7 @@ end
     def tenants(self) -> None:
         """The download spread over 10,000 tenants against one tenant."""
         fresh_database(self.binary)
-        with Server(self.binary, postgres_env(self.peer), "tenants"):
+        with Server(self.binary, postgres_env(self.peer), "tenants") as server:
             template = f"bench-{int(time.time())}"
             tenant = new_tenant(self.issuer, template)
             token = self.issuer.user(template, "bench-user")
@@ -577,15 +615,20 @@ end
             script = rotating_script("download-10k", parallel(line, pairs, 32))
             single = f"{BASE}/api/v1/files/{file_id}/download?redirect=false"
             wrk("warm-up", single, token, duration=3)
-            one, _, _ = wrk("download-one-tenant", single, token)
+            counted: list[int] = []
+            with cpu_per_request("one tenant", server.pid(), counted), profile("one-tenant"):
+                one, _, requests = wrk("download-one-tenant", single, token)
+                counted.append(requests)
             # Steady state, not first contact: every tenant's first request
-            # provisions its user and reads its tenant row; warm up until
-            # the rotation went round more than once.
-            warmed = 0
-            while warmed < 1.5 * len(pairs):
-                warmed += wrk("warm-up", BASE, script=script, duration=5)[2]
-            with profile("tenants"):
-                spread, _, _ = wrk("download-10k", BASE, script=script)
+            # verifies its token and provisions its user. Each wrk thread
+            # walks the rotation from its own offset, and every run starts
+            # again there, so one run must take each thread round it all.
+            seconds = max(5, math.ceil(2.5 * len(pairs) / (0.4 * one)))
+            while wrk("warm-up", BASE, script=script, duration=seconds)[2] < 2.2 * len(pairs):
+                seconds *= 2
+            with cpu_per_request("10,000 tenants", server.pid(), counted), profile("tenants"):
+                spread, _, requests = wrk("download-10k", BASE, script=script)
+                counted.append(requests)
             add(Row("download over 10,000 tenants", spread, "req/s", "one tenant", one, ">= 0.80"))
 
     def streaming(self) -> None:
@@ -734,7 +777,9 @@ def main() -> None:
             log(f"--- {name}")
             getattr(bench, name)()
     finally:
-        psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        # BENCH_KEEP_DB=1 leaves the last scenario's database for EXPLAIN.
+        if os.environ.get("BENCH_KEEP_DB") != "1":
+            psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         for service in started:
             subprocess.run([str(ROOT / "scripts/services" / f"{service}.sh"), "stop"], check=False)
     machine = f"{os.cpu_count()} cores, PostgreSQL at {host_port}, {CONNECTIONS} connections, {DURATION} s runs"

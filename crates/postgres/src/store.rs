@@ -81,7 +81,7 @@ impl PgMetadataStore {
             pool: self.pool.clone(),
             ready_timeout: self.ready_timeout,
             app_url: self.app_url.clone(),
-            group_commit: coffer_ports::GroupCommit::new(),
+            group_commit: coffer_ports::GroupCommit::new(self.group_commit.lane_count()),
             reservations: Default::default(),
             in_schema: Some(InSchema {
                 begin_read: format!("BEGIN READ ONLY; {set}").into(),
@@ -157,16 +157,21 @@ pub struct PoolOptions {
     /// server cancels a statement that runs longer (a lock wait, a runaway
     /// query) and the error maps to `Unavailable`.
     pub statement_timeout: Option<Duration>,
+    /// Audit group-commit batches in flight at once
+    /// ([`coffer_ports::GroupCommit::new`]); a dedicated database or a
+    /// tenant schema gets as many of its own.
+    pub audit_lanes: usize,
 }
 
 impl PoolOptions {
-    /// `max_size` connections, no timeouts.
+    /// `max_size` connections, no timeouts, one audit lane.
     pub fn new(max_size: usize) -> Self {
         Self {
             max_size,
             connect_timeout: None,
             checkout_timeout: None,
             statement_timeout: None,
+            audit_lanes: 1,
         }
     }
 }
@@ -225,7 +230,7 @@ impl PgMetadataStore {
             pool,
             ready_timeout: options.statement_timeout,
             app_url: app_url.into(),
-            group_commit: coffer_ports::GroupCommit::new(),
+            group_commit: coffer_ports::GroupCommit::new(options.audit_lanes),
             reservations: Default::default(),
             in_schema: None,
         })

@@ -114,6 +114,10 @@ pub struct MetadataConfig {
     /// PostgreSQL's `statement_timeout` for the service's sessions (also the
     /// client-side bound of the readiness probe). 0: no bound.
     pub statement_timeout_secs: u64,
+    /// Audit group-commit batches in flight at once per database (each
+    /// keeps one PostgreSQL backend busy; fewer make larger batches).
+    /// 0: half the cores of this machine, at least one.
+    pub audit_lanes: usize,
     /// SQLite file; `<data_dir>/coffer.db` when empty.
     pub sqlite_path: Option<PathBuf>,
     pub dedicated: DedicatedConfig,
@@ -457,6 +461,7 @@ pool_size = 32
 connect_timeout_secs = 5
 checkout_timeout_secs = 5
 statement_timeout_secs = 10
+audit_lanes = 0
 
 [metadata.dedicated]
 plans = ["enterprise"]
@@ -699,6 +704,10 @@ impl Config {
             connect_timeout: seconds(self.metadata.connect_timeout_secs),
             checkout_timeout: seconds(self.metadata.checkout_timeout_secs),
             statement_timeout: seconds(self.metadata.statement_timeout_secs),
+            audit_lanes: match self.metadata.audit_lanes {
+                0 => coffer_ports::GroupCommit::default_lanes(),
+                lanes => lanes,
+            },
         }
     }
 
@@ -1094,6 +1103,7 @@ s3 = { region = "sa-east-1", part_size_bytes = 6291456 }
         assert_eq!(pool.connect_timeout, Some(Duration::from_secs(5)));
         assert_eq!(pool.checkout_timeout, Some(Duration::from_secs(5)));
         assert_eq!(pool.statement_timeout, Some(Duration::from_secs(10)));
+        assert_eq!(pool.audit_lanes, coffer_ports::GroupCommit::default_lanes());
         assert_eq!(config.request_timeout(), Some(Duration::from_secs(30)));
         assert_eq!(config.storage.s3.operation_timeout, Duration::from_secs(20));
         let tuned = Config::load_from(
@@ -1103,10 +1113,12 @@ s3 = { region = "sa-east-1", part_size_bytes = 6291456 }
                 ("COFFER__METADATA__CHECKOUT_TIMEOUT_SECS", "2"),
                 ("COFFER__SERVER__REQUEST_TIMEOUT_SECS", "0"),
                 ("COFFER__STORAGE__S3__OPERATION_TIMEOUT", "3"),
+                ("COFFER__METADATA__AUDIT_LANES", "3"),
             ]),
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(tuned.pool_options().statement_timeout, None);
+        assert_eq!(tuned.pool_options().audit_lanes, 3);
         assert_eq!(
             tuned.pool_options().checkout_timeout,
             Some(Duration::from_secs(2))

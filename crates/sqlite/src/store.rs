@@ -94,7 +94,9 @@ impl SqliteMetadataStore {
             pool,
             path,
             jobs: crate::jobs::Claims::default(),
-            group_commit: coffer_ports::GroupCommit::new(),
+            // SQLite has one writer at a time: more lanes would only queue
+            // smaller batches on its lock.
+            group_commit: coffer_ports::GroupCommit::new(1),
         })
     }
 

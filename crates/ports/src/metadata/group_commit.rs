@@ -27,31 +27,54 @@ use crate::{
 type Outcome = Result<(), MetadataError>;
 
 /// Batches [`AuditLog::append_audit`] into [`AuditLog::append_audits`]
-/// across tenants, in [`GroupCommit::LANES`] lanes. One per store
-/// (database), shared by its clones.
-#[derive(Debug, Default, Clone)]
+/// across tenants, in a few lanes. One per store (database), shared by
+/// its clones.
+#[derive(Debug, Clone)]
 pub struct GroupCommit {
     lanes: KeyedBatcher<usize, (TenantScope, NewAudit), Outcome>,
+    count: usize,
+}
+
+impl Default for GroupCommit {
+    /// One lane.
+    fn default() -> Self {
+        Self::new(1)
+    }
 }
 
 impl GroupCommit {
-    /// Batches in flight at once per database, each over its own share of
-    /// the tenants. One lane would put every tenant's audit work on one
-    /// PostgreSQL backend, one core, one batch at a time — with 10,000
-    /// tenants that single backend was the limit while the machine idled
-    /// (docs/benchmarks.md); a lane per tenant pays a commit per access.
-    /// Lanes never share a tenant, so their batches never lock the same
-    /// chain head.
-    pub const LANES: usize = 4;
+    /// At most `lanes` batches in flight at once (at least one), each over
+    /// its own share of the tenants. Each lane keeps a database backend
+    /// (a core) busy a batch at a time, and every lane more makes each
+    /// batch smaller: a batch's round trips, commit and task cost the same
+    /// whatever it holds. On two cores one lane serves 10,000 tenants with
+    /// a third less CPU per request than four did (docs/benchmarks.md); a
+    /// database with many cores needs more to keep its audit work off a
+    /// single backend. Lanes never share a tenant, so their batches never
+    /// lock the same chain head; one tenant always has one lane.
+    pub fn new(lanes: usize) -> Self {
+        Self {
+            lanes: KeyedBatcher::default(),
+            count: lanes.max(1),
+        }
+    }
 
-    pub fn new() -> Self {
-        Self::default()
+    /// The lane count a deployment gets unless it sets one: half the
+    /// cores this process may use, at least one (the database is taken to
+    /// be sized like its clients).
+    pub fn default_lanes() -> usize {
+        std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
+    }
+
+    /// How many lanes there are.
+    pub fn lane_count(&self) -> usize {
+        self.count
     }
 
     /// The lane of `tenant`'s entries.
-    pub fn lane(tenant: TenantId) -> usize {
-        let lanes = Self::LANES as u128;
+    pub fn lane(&self, tenant: TenantId) -> usize {
         // Random bits (UUID v4 and v7 alike end in them): an even spread.
+        let lanes = self.count as u128;
         usize::try_from(tenant.as_uuid().as_u128() % lanes).unwrap_or_default()
     }
 
@@ -72,7 +95,7 @@ impl GroupCommit {
     ) -> Result<(), MetadataError> {
         self.lanes
             .submit_detached(
-                Self::lane(scope.tenant_id()),
+                self.lane(scope.tenant_id()),
                 (*scope, entry),
                 |batch| {
                     let log = log.clone();
@@ -228,7 +251,11 @@ mod tests {
         }
     }
 
-    const LANES: u128 = GroupCommit::LANES as u128;
+    const LANES: u128 = 4;
+
+    fn four_lanes() -> GroupCommit {
+        GroupCommit::new(LANES as usize)
+    }
 
     /// Tenant `n` of lane 0.
     fn scope(n: u128) -> TenantScope {
@@ -273,13 +300,13 @@ mod tests {
     #[test]
     fn tenants_of_different_lanes_are_written_apart() {
         let log = Log::default();
-        let commit = GroupCommit::new();
+        let commit = four_lanes();
         // Tenant ids 0..8: two tenants in each lane.
         let outcomes = run(&log, |writer| {
             (0..8_u128)
                 .map(|raw| {
                     let scope = TenantScope::new(TenantId::from_uuid(uuid::Uuid::from_u128(raw)));
-                    assert_eq!(GroupCommit::lane(scope.tenant_id()) as u128, raw % LANES);
+                    assert_eq!(commit.lane(scope.tenant_id()) as u128, raw % LANES);
                     Box::pin(writer.clone().append(&commit, scope, format!("r{raw}")))
                         as LocalBoxFuture<'_, _>
                 })
@@ -297,9 +324,32 @@ mod tests {
     }
 
     #[test]
+    fn one_lane_batches_every_tenant_together() {
+        let log = Log::default();
+        // No lanes asked for is one lane.
+        let commit = GroupCommit::new(0);
+        assert_eq!(commit.lane_count(), 1);
+        let outcomes = run(&log, |writer| {
+            (0..8_u128)
+                .map(|raw| {
+                    let scope = TenantScope::new(TenantId::from_uuid(uuid::Uuid::from_u128(raw)));
+                    assert_eq!(commit.lane(scope.tenant_id()), 0);
+                    Box::pin(writer.clone().append(&commit, scope, format!("r{raw}")))
+                        as LocalBoxFuture<'_, _>
+                })
+                .collect()
+        });
+        assert!(outcomes.iter().all(Result::is_ok));
+        // The first alone; the seven that arrived meanwhile, of seven
+        // tenants (four lanes wrote eight batches above), in one.
+        let sizes: Vec<usize> = log.written().iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![1, 7]);
+    }
+
+    #[test]
     fn appends_arriving_during_a_batch_go_together_into_the_next() {
         let log = Log::default();
-        let commit = GroupCommit::new();
+        let commit = four_lanes();
         run(&log, |writer| {
             (0..10)
                 .map(|i| {
@@ -323,7 +373,7 @@ mod tests {
 
     /// Appends of `(tenant, action)`, concurrently, and their outcomes.
     fn append_all(log: &Log, appends: &[(u128, &str)]) -> Vec<Outcome> {
-        let commit = GroupCommit::new();
+        let commit = four_lanes();
         run(log, |writer| {
             appends
                 .iter()
@@ -379,7 +429,7 @@ mod tests {
             fail: true,
             ..Log::default()
         };
-        let commit = GroupCommit::new();
+        let commit = four_lanes();
         let s = scope(1);
         let outcomes = run(&log, |writer| {
             (0..5)
@@ -398,7 +448,7 @@ mod tests {
     #[test]
     fn a_writer_cancelled_mid_batch_neither_fails_nor_hides_the_others() {
         let log = Log::default();
-        let commit = GroupCommit::new();
+        let commit = four_lanes();
         let mut pool = LocalPool::new();
         let writer = Writer {
             log: log.clone(),

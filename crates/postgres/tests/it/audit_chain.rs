@@ -4,7 +4,7 @@
 
 use coffer_domain::TenantId;
 use coffer_domain::{ChainHash, Subject};
-use coffer_ports::{AuditChain, AuditLog, GroupCommit, NewAudit, TenantRegistry, TenantScope};
+use coffer_ports::{AuditChain, AuditLog, NewAudit, TenantRegistry, TenantScope};
 use coffer_postgres::testing::TestDb;
 use diesel::QueryableByName;
 use diesel::sql_types::BigInt;
@@ -152,16 +152,15 @@ async fn migrate_chains_rows_written_before_the_chain() {
 #[tokio::test]
 async fn appends_of_many_tenants_share_one_transaction_each_in_its_own_chain() {
     // More tenants than `try_join_all` polls from an array (30): the batch
-    // goes through its ordered-queue path too. All in one lane.
+    // goes through its ordered-queue path too. All in one lane (a store's
+    // pool options give it one unless set).
     const TENANTS: usize = 40;
     let db = TestDb::new().await;
     let store = db.store(8).unwrap();
     let mut scopes = Vec::new();
     for i in 0..TENANTS {
         let mut new = new_tenant(&format!("tenant-{i}"), 0);
-        let id = (i as u128 + 1) * GroupCommit::LANES as u128;
-        new.id = TenantId::from_uuid(uuid::Uuid::from_u128(id));
-        assert_eq!(GroupCommit::lane(new.id), 0);
+        new.id = TenantId::from_uuid(uuid::Uuid::from_u128(i as u128 + 1));
         let t = store.create_tenant(new, record()).await.unwrap();
         scopes.push(TenantScope::new(t.id));
     }

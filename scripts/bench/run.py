@@ -459,15 +459,28 @@ def cpu_seconds(pid: int | None) -> tuple[float, float]:
     return server, postgres
 
 
+def wal_counters() -> list[float]:
+    """WAL records, full-page images and bytes written so far, and
+    checkpoints begun (the whole cluster: nothing else runs meanwhile)."""
+    row = psql("SELECT w.wal_records, w.wal_fpi, w.wal_bytes, b.checkpoints_timed + b.checkpoints_req "
+               "FROM pg_stat_wal w, pg_stat_bgwriter b")
+    return [float(v) for v in row.split("|")]
+
+
 def wrk_with_cpu(name: str, pid: int | None, url: str, **kwargs) -> float:
     """A `wrk` run's rate, logging the server's and PostgreSQL's CPU time per
-    request over it: unlike a rate, it barely moves with what else the
-    machine runs, and it says which side a difference is on."""
-    before = cpu_seconds(pid)
+    request over it (unlike a rate, it barely moves with what else the
+    machine runs, and it says which side a difference is on) and the WAL
+    each request wrote: full-page images follow a checkpoint, and how many
+    depends on how many distinct pages the run touches."""
+    before, wal_before = cpu_seconds(pid), wal_counters()
     rate, _, requests = wrk(name, url, **kwargs)
-    after = cpu_seconds(pid)
+    after, wal_after = cpu_seconds(pid), wal_counters()
     server, postgres = ((a - b) * 1e6 / max(requests, 1) for a, b in zip(after, before))
-    log(f"{name}: CPU per request: server {server:.0f} us, PostgreSQL {postgres:.0f} us")
+    records, fpi, wal_bytes = ((a - b) / max(requests, 1) for a, b in zip(wal_after[:3], wal_before[:3]))
+    log(f"{name}: CPU per request: server {server:.0f} us, PostgreSQL {postgres:.0f} us; "
+        f"WAL per request: {records:.1f} records, {fpi:.2f} full pages, {wal_bytes:.0f} bytes; "
+        f"checkpoints begun during the run: {wal_after[3] - wal_before[3]:.0f}")
     return rate
 
 
@@ -613,9 +626,7 @@ end
 
             script = rotating_script("download-10k", parallel(line, pairs, 32))
             single = f"{BASE}/api/v1/files/{file_id}/download?redirect=false"
-            wrk("warm-up", single, token, duration=3)
-            with profile("one-tenant"):
-                one = wrk_with_cpu("download-one-tenant", server.pid(), single, token=token)
+            one = wrk("warm-up", single, token, duration=3)[0]
             # Steady state, not first contact: every tenant's first request
             # verifies its token and provisions its user. Each wrk thread
             # walks the rotation from its own offset, and every run starts
@@ -623,9 +634,21 @@ end
             seconds = max(5, math.ceil(2.5 * len(pairs) / (0.4 * one)))
             while wrk("warm-up", BASE, script=script, duration=seconds)[2] < 2.2 * len(pairs):
                 seconds *= 2
-            with profile("tenants"):
-                spread = wrk_with_cpu("download-10k", server.pid(), BASE, script=script)
-            add(Row("download over 10,000 tenants", spread, "req/s", "one tenant", one, ">= 0.80"))
+            # This machine's own rate drifts by more than the difference
+            # measured here (docs/benchmarks.md), so the two runs take turns
+            # and the table shows the turn whose ratio is the median of three.
+            ones, spreads = [], []
+            for turn in range(3):
+                with profile("one-tenant") if turn == 0 else contextlib.nullcontext():
+                    ones.append(wrk_with_cpu("download-one-tenant", server.pid(), single, token=token))
+                with profile("tenants") if turn == 0 else contextlib.nullcontext():
+                    spreads.append(wrk_with_cpu("download-10k", server.pid(), BASE, script=script))
+                log(f"turn {turn + 1}: 10,000 tenants {spreads[-1]:,.0f} req/s, one tenant {ones[-1]:,.0f}: "
+                    f"{spreads[-1] / ones[-1]:.2f}")
+            turns = sorted(zip(spreads, ones), key=lambda turn: turn[0] / turn[1])
+            spread, one = turns[len(turns) // 2]
+            add(Row("download over 10,000 tenants (median of 3 turns)", spread, "req/s",
+                    "one tenant", one, ">= 0.80"))
 
     def streaming(self) -> None:
         """1 GiB up (multipart/form-data) and down (/content) through Coffer

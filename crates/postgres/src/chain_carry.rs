@@ -116,14 +116,8 @@ impl PgMetadataStore {
         let rows = serde_json::Value::Array(page.to_vec()).to_string();
         transaction!(self, |conn| {
             enter_tenant(conn, tenant).await?;
-            diesel::sql_query(
-                "INSERT INTO audit_events SELECT * FROM json_populate_recordset(NULL::audit_events, $1::json) \
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind::<Text, _>(&rows)
-            .execute(&mut &*conn)
-            .await?;
-            // `hash` arrives as PostgreSQL's hex text of the bytea.
+            // The head first: the entries reference it. `hash` arrives
+            // as PostgreSQL's hex text of the bytea.
             diesel::sql_query(
                 "INSERT INTO audit_chain_heads (tenant_id, seq, hash) VALUES ($1, $2, $3::text::bytea) \
                  ON CONFLICT (tenant_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash \
@@ -132,6 +126,13 @@ impl PgMetadataStore {
             .bind::<SqlUuid, _>(*tenant.as_uuid())
             .bind::<BigInt, _>(seq)
             .bind::<Text, _>(hash)
+            .execute(&mut &*conn)
+            .await?;
+            diesel::sql_query(
+                "INSERT INTO audit_events SELECT * FROM json_populate_recordset(NULL::audit_events, $1::json) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind::<Text, _>(&rows)
             .execute(&mut &*conn)
             .await?;
             Ok(())

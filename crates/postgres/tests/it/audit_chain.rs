@@ -164,16 +164,7 @@ async fn appends_of_many_tenants_share_one_transaction_each_in_its_own_chain() {
         let t = store.create_tenant(new, record()).await.unwrap();
         scopes.push(TenantScope::new(t.id));
     }
-    let appends = scopes.iter().enumerate().flat_map(|(i, scope)| {
-        let store = &store;
-        (0..2).map(move |n| async move {
-            store
-                .append_audit(scope, entry(format!("file.read.{i}.{n}")))
-                .await
-                .unwrap();
-        })
-    });
-    futures::future::join_all(appends).await;
+    append_two_each_at_once(&store, &scopes).await;
 
     let mut conn = AsyncPgConnection::establish(&db.owner_url()).await.unwrap();
     let txs: Count = diesel::sql_query(
@@ -276,4 +267,65 @@ async fn a_batch_starts_missing_chains_and_a_sealed_head_writes_none_of_it() {
         .unwrap_err();
     assert!(err.is(coffer_ports::MetadataErrorKind::Moving), "{err}");
     assert_eq!(before, seqs().await, "nothing of the batch written");
+}
+
+#[tokio::test]
+async fn audit_appends_lock_no_tenant_row() {
+    // An entry's foreign key names its chain head, which the append already
+    // holds: checking it takes no lock on the tenant's row (a lock there is
+    // a page write and a WAL record per tenant of every batch).
+    let db = TestDb::new().await;
+    let store = db.store(8).unwrap();
+    let mut scopes = Vec::new();
+    for i in 0..3 {
+        let (t, _) = tenant(&store, &format!("lockless-{i}")).await;
+        scopes.push(TenantScope::new(t.id));
+    }
+    let mut conn = AsyncPgConnection::establish(&db.owner_url()).await.unwrap();
+    let before = tenant_row_lockers(&mut conn).await;
+    append_two_each_at_once(&store, &scopes).await;
+    assert_eq!(tenant_row_lockers(&mut conn).await, before);
+    for scope in &scopes {
+        let chain = store
+            .read_chain(scope, AuditChain::Main, 0, 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            chain
+                .iter()
+                .filter(|e| e.action.starts_with("file.read."))
+                .count(),
+            2
+        );
+    }
+}
+
+/// Each tenant row's `xmax`: the last transaction that locked or replaced it.
+async fn tenant_row_lockers(conn: &mut AsyncPgConnection) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct Xmax {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        xmax: String,
+    }
+    diesel::sql_query("SELECT xmax::text AS xmax FROM tenants ORDER BY id")
+        .load::<Xmax>(conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.xmax)
+        .collect()
+}
+
+/// Two entries for each tenant of `scopes` (`file.read.<tenant>.<n>`), all
+/// appended at once: the first alone, the rest in one batch across tenants.
+async fn append_two_each_at_once(store: &coffer_postgres::PgMetadataStore, scopes: &[TenantScope]) {
+    let appends = scopes.iter().enumerate().flat_map(|(i, scope)| {
+        (0..2).map(move |n| async move {
+            store
+                .append_audit(scope, entry(format!("file.read.{i}.{n}")))
+                .await
+                .unwrap();
+        })
+    });
+    futures::future::join_all(appends).await;
 }

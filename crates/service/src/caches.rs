@@ -63,9 +63,9 @@ const USER_TTL: Duration = Duration::from_secs(300);
 /// Keeps each entry for between half its TTL and the whole of it, drawn
 /// per entry. Entries cached together — every tenant after a restart, or a
 /// burst over many tenants — would otherwise expire together and all be
-/// read again within the same second, every TTL (at 10,000 tenants that
-/// was a third of a 10-second run's requests reading their tenant again,
-/// docs/benchmarks.md). The TTL stays the bound on staleness.
+/// read again within the same seconds, every TTL (at 10,000 tenants, up to
+/// a third of a 10-second run's requests; docs/benchmarks.md). The TTL
+/// stays the bound on staleness.
 struct SpreadTtl {
     ttl: Duration,
     draw: RandomState,

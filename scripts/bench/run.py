@@ -467,20 +467,39 @@ def wal_counters() -> list[float]:
     return [float(v) for v in row.split("|")]
 
 
+REGISTRY_TABLES = ("tenants", "tenant_settings", "tenant_features", "users")
+
+
+def registry_reads() -> list[float]:
+    """Scans so far of the tables the request path caches (tenants, their
+    configuration, users): per request, how often a cache entry was read
+    again. PostgreSQL publishes a backend's counts within a second of it
+    going idle, so a run's last second may land in the next reading."""
+    names = ", ".join(f"'{t}'" for t in REGISTRY_TABLES)
+    rows = psql(f"SELECT relname, coalesce(seq_scan, 0) + coalesce(idx_scan, 0), n_tup_upd + n_tup_ins "
+                f"FROM pg_stat_user_tables WHERE relname IN ({names})", DB).splitlines()
+    found = {name: (float(scans), float(writes)) for name, scans, writes in (r.split("|") for r in rows)}
+    return [v for t in REGISTRY_TABLES for v in found.get(t, (0.0, 0.0))]
+
+
 def wrk_with_cpu(name: str, pid: int | None, url: str, **kwargs) -> float:
     """A `wrk` run's rate, logging the server's and PostgreSQL's CPU time per
     request over it (unlike a rate, it barely moves with what else the
     machine runs, and it says which side a difference is on) and the WAL
     each request wrote: full-page images follow a checkpoint, and how many
     depends on how many distinct pages the run touches."""
-    before, wal_before = cpu_seconds(pid), wal_counters()
+    before, wal_before, reads_before = cpu_seconds(pid), wal_counters(), registry_reads()
     rate, _, requests = wrk(name, url, **kwargs)
     after, wal_after = cpu_seconds(pid), wal_counters()
+    time.sleep(1.5)
+    reads = [(a - b) * 1000 / max(requests, 1) for a, b in zip(registry_reads(), reads_before)]
     server, postgres = ((a - b) * 1e6 / max(requests, 1) for a, b in zip(after, before))
     records, fpi, wal_bytes = ((a - b) / max(requests, 1) for a, b in zip(wal_after[:3], wal_before[:3]))
     log(f"{name}: CPU per request: server {server:.0f} us, PostgreSQL {postgres:.0f} us; "
         f"WAL per request: {records:.1f} records, {fpi:.2f} full pages, {wal_bytes:.0f} bytes; "
         f"checkpoints begun during the run: {wal_after[3] - wal_before[3]:.0f}")
+    log(f"{name}: per 1,000 requests, scans (writes) of " + ", ".join(
+        f"{t} {reads[2 * i]:.1f} ({reads[2 * i + 1]:.1f})" for i, t in enumerate(REGISTRY_TABLES)))
     return rate
 
 

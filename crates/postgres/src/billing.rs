@@ -90,10 +90,10 @@ impl BillingLedger for PgMetadataStore {
                 }
             };
             // The record belongs to the tenant: written in its scope. Other
-            // instances drop their cached tenant when this commits.
+            // instances drop their cached tenant when this commits (the
+            // changed row's trigger notifies them; crate::changes).
             enter_tenant(conn, *tenant).await?;
-            futures::future::try_join(journal.insert(conn), crate::changes::notify(conn, *tenant))
-                .await?;
+            journal.insert(conn).await?;
             Ok(BillingRecorded::Recorded(
                 changed.map(TryInto::try_into).transpose()?,
             ))

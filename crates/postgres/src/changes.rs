@@ -1,8 +1,10 @@
-//! Tenant changes across instances: every write that changes a tenant, its
-//! settings or its feature flags runs `pg_notify` inside its own
-//! transaction (PostgreSQL delivers it only on commit, and not at all on
-//! rollback), and [`TenantChanges::subscribe`] `LISTEN`s on a dedicated
-//! connection, reconnecting when it drops.
+//! Tenant changes across instances: a trigger on `tenants`,
+//! `tenant_settings` and `tenant_features` runs `pg_notify` for every row
+//! changed, whoever changes it (migration `2026-12-11-000001`; PostgreSQL
+//! delivers it only on commit, and not at all on rollback); a tenant move,
+//! whose progress lives elsewhere, notifies with [`notify`]. And
+//! [`TenantChanges::subscribe`] `LISTEN`s on a dedicated connection,
+//! reconnecting when it drops.
 
 use std::future::Future;
 use std::time::Duration;
@@ -18,7 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::store::PgMetadataStore;
 
-/// The channel, its payload the tenant id.
+/// The channel, its payload the tenant id (the triggers name it too).
 pub const CHANNEL: &str = "coffer_tenant_changed";
 
 /// How often an idle listener checks that its connection still answers.

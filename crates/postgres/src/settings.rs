@@ -1,5 +1,6 @@
 //! Per-tenant settings (the tenant's webhook, among others) and feature
-//! flags. Every change notifies other instances ([`crate::changes`]).
+//! flags. Every change notifies other instances (a trigger on each table;
+//! [`crate::changes`]).
 
 use async_trait::async_trait;
 use coffer_domain::{FeatureFlag, TenantId, TenantSlug};
@@ -9,7 +10,6 @@ use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use time::OffsetDateTime;
 
-use crate::changes::notify;
 use crate::error::PgError;
 use crate::journal::JournalRows;
 use crate::schema::tenant_features as f;
@@ -71,7 +71,7 @@ impl TenantSettings for PgMetadataStore {
         let value = &value;
         Ok(transaction!(self, |conn| {
             write_setting(conn, tenant, key, value.as_ref(), at).await?;
-            futures::future::try_join(rows.insert(conn), notify(conn, tenant)).await?;
+            rows.insert(conn).await?;
             Ok(())
         })?)
     }
@@ -163,7 +163,7 @@ impl TenantSettings for PgMetadataStore {
                     .await?;
                 }
             }
-            futures::future::try_join(rows.insert(conn), notify(conn, tenant)).await?;
+            rows.insert(conn).await?;
             Ok(())
         })?)
     }

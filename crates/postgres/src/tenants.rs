@@ -192,9 +192,9 @@ impl TenantRegistry for PgMetadataStore {
             let row = update_tenant_row(conn, id, changes).await?;
             // The record belongs to the tenant: written in its scope.
             enter_tenant(conn, id).await?;
-            // Other instances drop their cached copy once this commits.
-            futures::future::try_join(journal.insert(conn), crate::changes::notify(conn, id))
-                .await?;
+            // Other instances drop their cached copy once this commits (the
+            // row's trigger notifies them; crate::changes).
+            journal.insert(conn).await?;
             Ok(row)
         })?;
         Ok(row.try_into()?)

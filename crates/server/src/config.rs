@@ -56,11 +56,24 @@ pub struct WebConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantsConfig {
-    /// How long a resolved tenant and its settings and flags are cached.
-    /// Changes drop the entry at once on every instance (PostgreSQL
-    /// `LISTEN/NOTIFY`); the TTL is the backstop should a notification be
-    /// lost.
-    pub cache_ttl_secs: u64,
+    /// How long at most a resolved tenant and its settings and flags are
+    /// cached; unset, [`TenantsConfig::cache_ttl`] picks it by backend.
+    pub cache_ttl_secs: Option<u64>,
+}
+
+impl TenantsConfig {
+    /// On PostgreSQL every change to a tenant, a setting or a flag
+    /// notifies every instance, whoever makes it (a trigger per table), so
+    /// the TTL is only a backstop: 300 s. On SQLite a `coffer tenant`
+    /// command run beside `coffer serve` is another process that nothing
+    /// reports, and the TTL is how soon the server sees it: 60 s.
+    pub fn cache_ttl(&self, backend: MetadataBackend) -> Duration {
+        let secs = self.cache_ttl_secs.unwrap_or(match backend {
+            MetadataBackend::Postgres => 300,
+            MetadataBackend::Sqlite => 60,
+        });
+        Duration::from_secs(secs.max(1))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -539,7 +552,6 @@ client_requests_per_minute = 1200
 public = false
 
 [tenants]
-cache_ttl_secs = 60
 
 [bootstrap]
 tenant = "acme"
@@ -836,6 +848,21 @@ mod tests {
         assert_eq!(config.public_url(), "http://127.0.0.1:8080");
         assert_eq!(config.plans, PlanDefaults::default());
         assert!(config.storage.transitions.is_empty());
+    }
+
+    #[test]
+    fn the_tenant_cache_keeps_entries_longer_where_every_change_is_notified() {
+        let config = Config::load_from(None, env(&[])).unwrap_or_else(|e| panic!("{e}"));
+        let ttl = |backend| config.tenants.cache_ttl(backend).as_secs();
+        assert_eq!(ttl(MetadataBackend::Sqlite), 60);
+        assert_eq!(ttl(MetadataBackend::Postgres), 300);
+        let set = Config::load_from(None, env(&[("COFFER__TENANTS__CACHE_TTL_SECS", "15")]))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            set.tenants.cache_ttl(MetadataBackend::Postgres).as_secs(),
+            15
+        );
+        assert_eq!(set.tenants.cache_ttl(MetadataBackend::Sqlite).as_secs(), 15);
     }
 
     #[test]

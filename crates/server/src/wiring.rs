@@ -442,7 +442,7 @@ pub async fn wire_with(
     service.bucket_cors_origins = config.storage.cors_origins.clone();
     service.onboarding_lease = Duration::from_secs(config.jobs.onboarding_lease_secs.max(1));
     service.move_freeze_grace = Duration::from_millis(config.jobs.move_freeze_grace_ms);
-    service.tenant_cache_ttl = Duration::from_secs(config.tenants.cache_ttl_secs.max(1));
+    service.tenant_cache_ttl = config.tenants.cache_ttl(config.metadata.backend);
     service.dedicated_databases = dedicated_database_policy(config)?;
     service.dedicated_schemas = dedicated_schema_policy(config)?;
     service.metadata_regions = config

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audit_chain;
+mod changes;
 mod contract;
 mod dispatch;
 mod foreign_keys;

@@ -477,9 +477,11 @@ def registry_reads() -> list[float]:
     going idle, so a run's last second may land in the next reading."""
     names = ", ".join(f"'{t}'" for t in REGISTRY_TABLES)
     rows = psql(f"SELECT relname, coalesce(seq_scan, 0) + coalesce(idx_scan, 0), n_tup_upd + n_tup_ins "
-                f"FROM pg_stat_user_tables WHERE relname IN ({names})", DB).splitlines()
+                f"FROM pg_stat_user_tables WHERE relname IN ({names}) UNION ALL "
+                f"SELECT 'sessions', sessions, 0 FROM pg_stat_database WHERE datname = current_database()",
+                DB).splitlines()
     found = {name: (float(scans), float(writes)) for name, scans, writes in (r.split("|") for r in rows)}
-    return [v for t in REGISTRY_TABLES for v in found.get(t, (0.0, 0.0))]
+    return [v for t in (*REGISTRY_TABLES, "sessions") for v in found.get(t, (0.0, 0.0))]
 
 
 def wrk_with_cpu(name: str, pid: int | None, url: str, **kwargs) -> float:
@@ -499,7 +501,8 @@ def wrk_with_cpu(name: str, pid: int | None, url: str, **kwargs) -> float:
         f"WAL per request: {records:.1f} records, {fpi:.2f} full pages, {wal_bytes:.0f} bytes; "
         f"checkpoints begun during the run: {wal_after[3] - wal_before[3]:.0f}")
     log(f"{name}: per 1,000 requests, scans (writes) of " + ", ".join(
-        f"{t} {reads[2 * i]:.1f} ({reads[2 * i + 1]:.1f})" for i, t in enumerate(REGISTRY_TABLES)))
+        f"{t} {reads[2 * i]:.1f} ({reads[2 * i + 1]:.1f})" for i, t in enumerate(REGISTRY_TABLES))
+        + f"; sessions opened {reads[-2]:.1f}")
     return rate
 
 

@@ -544,7 +544,7 @@ class Bench:
         """Download (one user; 1,000 users in 100 tenants), open-loop p99,
         file read, initiate and complete."""
         fresh_database(self.binary)
-        with Server(self.binary, postgres_env(self.peer), "postgres"):
+        with Server(self.binary, postgres_env(self.peer), "postgres") as server:
             slug = f"bench-{int(time.time())}"
             new_tenant(self.issuer, slug)
             token = self.issuer.user(slug, "bench-user")
@@ -613,10 +613,15 @@ end
                 return initiated["file"]["id"]
 
             ids = parallel(staged, range(count))
+            before = cpu_seconds(server.pid())
             started_at = time.monotonic()
-            latencies = parallel(lambda fid: timed(lambda: api("POST", f"/api/v1/files/{fid}/complete", token)),
-                                 ids, CONNECTIONS)
+            with profile("complete"):
+                latencies = parallel(lambda fid: timed(lambda: api("POST", f"/api/v1/files/{fid}/complete", token)),
+                                     ids, CONNECTIONS)
             rate = count / (time.monotonic() - started_at)
+            after = cpu_seconds(server.pid())
+            coffer, postgres = ((a - b) * 1e6 / count for a, b in zip(after, before))
+            log(f"complete: CPU per request: server {coffer:.0f} us, PostgreSQL {postgres:.0f} us")
             add(Row(f"complete, {count} staged uploads (copy + verify in the store)", rate, "req/s",
                     "pgbench TPC-B", self.pg_tpcb, ">= 0.50"))
             log(f"complete p99 {statistics.quantiles(latencies, n=100)[98]:.0f} ms")

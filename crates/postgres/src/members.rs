@@ -15,6 +15,13 @@ use crate::journal::JournalRows;
 use crate::schema::users;
 use crate::store::{PgMetadataStore, Scope, enter_tenant, read_scoped, scoped, transaction};
 
+/// How stale `last_seen_at` may be before a provisioning refreshes it.
+/// Every instance provisions a user again whenever its cache entry
+/// expires; writing each time made steady traffic over many users a
+/// stream of committed writes (docs/benchmarks.md, "Re-reads of cached
+/// tenants, counted"), for a column nothing in the product reads.
+const LAST_SEEN_GRANULARITY: time::Duration = time::Duration::HOUR;
+
 #[async_trait]
 impl Members for PgMetadataStore {
     async fn upsert_user(
@@ -27,6 +34,25 @@ impl Members for PgMetadataStore {
         let mut role_names: Vec<String> = roles.iter().map(|r| r.as_str().to_owned()).collect();
         role_names.sort();
         role_names.dedup();
+        // Read first: a user with the same roles, seen recently, needs no
+        // write (and no commit to flush).
+        let stored: Option<(Uuid, Vec<String>, OffsetDateTime)> =
+            read_scoped!(self, Scope::Tenant(tenant), |c| users::table
+                .filter(users::tenant_id.eq(tenant.as_uuid()))
+                .filter(users::subject.eq(subject.as_str()))
+                .select((users::id, users::roles, users::last_seen_at))
+                .first(&mut &*c))
+            .map(Some)
+            .or_else(|e| match e {
+                PgError::Diesel(diesel::result::Error::NotFound) => Ok(None),
+                e => Err(e),
+            })?;
+        if let Some((id, roles, seen)) = stored
+            && roles == role_names
+            && OffsetDateTime::now_utc() - seen < LAST_SEEN_GRANULARITY
+        {
+            return Ok(UserId::from_uuid(id));
+        }
         let role_names = &role_names;
         let result = transaction!(self, |conn| {
             let now = OffsetDateTime::now_utc();

@@ -8,6 +8,7 @@ mod contract;
 mod dispatch;
 mod foreign_keys;
 mod jobs;
+mod members;
 mod migrations;
 mod moves;
 mod regions;

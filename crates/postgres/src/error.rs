@@ -140,3 +140,12 @@ pub(crate) fn db_kind(err: &PgError) -> Option<DatabaseErrorKind> {
         _ => None,
     }
 }
+
+/// A row that may be missing: diesel's `NotFound` as `None`.
+pub(crate) fn found<T>(result: Result<T, PgError>) -> Result<Option<T>, PgError> {
+    match result {
+        Ok(row) => Ok(Some(row)),
+        Err(PgError::Diesel(DieselError::NotFound)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}

@@ -10,7 +10,7 @@ use diesel_async::RunQueryDsl;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::error::{PgError, db_kind};
+use crate::error::{PgError, db_kind, found};
 use crate::journal::JournalRows;
 use crate::schema::users;
 use crate::store::{PgMetadataStore, Scope, enter_tenant, read_scoped, scoped, transaction};
@@ -37,16 +37,11 @@ impl Members for PgMetadataStore {
         // Read first: a user with the same roles, seen recently, needs no
         // write (and no commit to flush).
         let stored: Option<(Uuid, Vec<String>, OffsetDateTime)> =
-            read_scoped!(self, Scope::Tenant(tenant), |c| users::table
+            found(read_scoped!(self, Scope::Tenant(tenant), |c| users::table
                 .filter(users::tenant_id.eq(tenant.as_uuid()))
                 .filter(users::subject.eq(subject.as_str()))
                 .select((users::id, users::roles, users::last_seen_at))
-                .first(&mut &*c))
-            .map(Some)
-            .or_else(|e| match e {
-                PgError::Diesel(diesel::result::Error::NotFound) => Ok(None),
-                e => Err(e),
-            })?;
+                .first(&mut &*c)))?;
         if let Some((id, roles, seen)) = stored
             && roles == role_names
             && OffsetDateTime::now_utc() - seen < LAST_SEEN_GRANULARITY

@@ -35,52 +35,32 @@ async fn provisioning_writes_only_new_roles_or_a_stale_last_seen() {
         ))
     };
 
+    let db = &db;
+    let run = move |statements: String| async move {
+        db.execute_in(db.name(), &statements).await.unwrap();
+    };
+    let provision = |roles: &'static [Role]| store.upsert_user(&scope, &subject, roles);
+
     // Seen ten minutes ago with the same roles: nothing is written.
-    db.execute_in(db.name(), &set_seen("10 minutes"))
-        .await
-        .unwrap();
-    let again = store
-        .upsert_user(&scope, &subject, &[Role::Editor])
-        .await
-        .unwrap();
-    assert_eq!(again, owner);
-    db.execute_in(
-        db.name(),
-        &check("rewritten", "last_seen_at < now() - interval '9 minutes'"),
-    )
-    .await
-    .unwrap();
+    run(set_seen("10 minutes")).await;
+    assert_eq!(provision(&[Role::Editor]).await.unwrap(), owner);
+    run(check(
+        "rewritten",
+        "last_seen_at < now() - interval '9 minutes'",
+    ))
+    .await;
 
     // New roles are written at once.
-    store
-        .upsert_user(&scope, &subject, &[Role::Viewer])
-        .await
-        .unwrap();
-    db.execute_in(
-        db.name(),
-        &check(
-            "roles kept",
-            "roles = '{viewer}' AND last_seen_at > now() - interval '1 minute'",
-        ),
-    )
-    .await
-    .unwrap();
+    provision(&[Role::Viewer]).await.unwrap();
+    let fresh = "last_seen_at > now() - interval '1 minute'";
+    run(check(
+        "roles kept",
+        &format!("roles = '{{viewer}}' AND {fresh}"),
+    ))
+    .await;
 
     // Seen two hours ago: the same roles refresh the time.
-    db.execute_in(db.name(), &set_seen("2 hours"))
-        .await
-        .unwrap();
-    store
-        .upsert_user(&scope, &subject, &[Role::Viewer])
-        .await
-        .unwrap();
-    db.execute_in(
-        db.name(),
-        &check(
-            "not refreshed",
-            "last_seen_at > now() - interval '1 minute'",
-        ),
-    )
-    .await
-    .unwrap();
+    run(set_seen("2 hours")).await;
+    provision(&[Role::Viewer]).await.unwrap();
+    run(check("not refreshed", fresh)).await;
 }

@@ -15,12 +15,13 @@ use diesel::result::DatabaseErrorKind;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use time::OffsetDateTime;
 
+use crate::completions::Completion;
 use crate::error::{PgError, db_kind};
 use crate::file_read::file_and_grants;
 use crate::journal::JournalRows;
 use crate::listing::files_query;
 use crate::reservations::Reservation;
-use crate::rows::{FileRow, FileVersionRow, GrantRow, UsageRow, grants_from, status_of, to_i64};
+use crate::rows::{FileRow, GrantRow, UsageRow, grants_from, status_of, to_i64};
 use crate::schema::{file_versions, files, grants, usage_counters};
 use crate::store::{PgMetadataStore, Scope, read_scoped, scoped, transaction};
 
@@ -257,54 +258,12 @@ impl FileCatalog for PgMetadataStore {
         journal: Journal,
     ) -> Result<FileRecord, MetadataError> {
         let tenant = scope.tenant_id();
-        let journal = &JournalRows::new(tenant, journal);
-        let size = to_i64(facts.size_bytes, "size_bytes")?;
-        let checksum = facts.checksum_sha256.map(|d| d.as_bytes().to_vec());
-        let checksum = &checksum;
-        let facts = &facts;
-        let row = transaction!(self, |conn| {
-            let current = lock_live_file(conn, tenant, id).await?;
-            let pending = status_of(&current.status)?
-                .needs_completion()
-                .map_err(|e| PgError::InvalidState(e.to_string()))?;
-            if !pending {
-                return Ok(current);
-            }
-            let status = if facts.awaits_scan {
-                FileStatus::Scanning
-            } else {
-                FileStatus::Available
-            };
-            let updated = diesel::update(files::table.find(id.as_uuid()))
-                .set((
-                    files::status.eq(status.as_str()),
-                    files::object_key.eq(facts.key.as_str()),
-                    files::size_bytes.eq(size),
-                    files::checksum_sha256.eq(checksum.clone().or(current.checksum_sha256.clone())),
-                    files::content_type.eq(facts.content_type.as_str()),
-                    files::multipart_upload_id.eq(None::<String>),
-                    files::upload_expires_at.eq(None::<OffsetDateTime>),
-                    files::updated_at.eq(facts.at),
-                    files::retention_mode.eq(facts.retention.map(|r| r.mode.as_str())),
-                    files::retain_until.eq(facts.retention.map(|r| r.retain_until)),
-                ))
-                .returning(FileRow::as_returning())
-                .get_result(conn)
-                .await?;
-            diesel::insert_into(file_versions::table)
-                .values(FileVersionRow::current_of(
-                    &updated,
-                    &updated.owner_subject,
-                    facts.at,
-                    None,
-                ))
-                .execute(conn)
-                .await?;
-            adjust_usage(conn, scope, UsageChange::complete(current.size_bytes, size)).await?;
-            journal.insert(conn).await?;
-            Ok(updated)
-        })?;
-        Ok(row.try_into()?)
+        let completion = Completion {
+            id,
+            facts,
+            journal: JournalRows::new(tenant, journal),
+        };
+        Ok(self.complete(tenant, completion).await?.try_into()?)
     }
 
     async fn record_scan(

@@ -7,7 +7,7 @@
 //! with its own outcome (its file, or why not).
 
 use coffer_domain::{PlanLimits, TenantId, Usage, UsageChange};
-use coffer_ports::{KeyedBatcher, MetadataError, MetadataErrorKind, TenantScope};
+use coffer_ports::{KeyedBatcher, TenantScope};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::error::PgError;
 use crate::files::{adjust_usage, live_conflict};
 use crate::journal::{JournalRows, insert_journals};
+use crate::lanes::{self, together_or_alone};
 use crate::rows::{FileRow, UsageRow};
 use crate::schema::{files, usage_counters};
 use crate::store::{PgMetadataStore, scoped, transaction};
@@ -28,7 +29,7 @@ pub(crate) struct Reservation {
     pub(crate) journal: JournalRows,
 }
 
-type Outcome = Result<FileRow, MetadataError>;
+type Outcome = lanes::Outcome<FileRow>;
 
 /// The reservation lanes of a database, one per tenant.
 pub(crate) type ReservationBatches = KeyedBatcher<TenantId, Reservation, Outcome>;
@@ -37,49 +38,17 @@ impl PgMetadataStore {
     /// Reserves `reservation` together with the tenant's others pending.
     pub(crate) async fn reserve(&self, tenant: TenantId, reservation: Reservation) -> Outcome {
         let store = self.clone();
-        self.reservations
-            .submit_detached(
-                tenant,
-                reservation,
-                |batch| async move { store.write(tenant, batch).await },
-                // A batch outlives its writer's request: cancelling one
-                // initiate must not fail (or hide the commit of) the others.
-                |task| drop(tokio::spawn(task)),
-            )
-            .await
-            .unwrap_or_else(|| {
-                Err(MetadataError::new(
-                    MetadataErrorKind::Unavailable,
-                    "the reservation batch holding this upload was dropped before it answered",
-                ))
-            })
-    }
-
-    /// Writes a batch and answers each entry. A batch that fails as a whole
-    /// for a reason other than the database being unavailable is written
-    /// entry by entry, so one entry's fault is its own.
-    async fn write(&self, tenant: TenantId, batch: Vec<Reservation>) -> Vec<Outcome> {
-        if let [one] = batch.as_slice() {
-            return vec![self.reserve_alone(tenant, one).await.map_err(Into::into)];
-        }
-        match self.reserve_together(tenant, &batch).await {
-            Ok(outcomes) => outcomes,
-            Err(e) if e.kind() == MetadataErrorKind::Unavailable => {
-                let e = MetadataError::from(e);
-                batch
-                    .iter()
-                    .map(|_| Err(MetadataError::new(e.kind(), e.message())))
-                    .collect()
-            }
-            Err(_) => {
-                let mut outcomes = Vec::with_capacity(batch.len());
-                for reservation in &batch {
-                    let outcome = self.reserve_alone(tenant, reservation).await;
-                    outcomes.push(outcome.map_err(Into::into));
-                }
-                outcomes
-            }
-        }
+        lanes::submit(
+            &self.reservations,
+            tenant,
+            reservation,
+            "reservation",
+            |batch| async move {
+                let together = store.reserve_together(tenant, &batch);
+                together_or_alone(&batch, together, |one| store.reserve_alone(tenant, one)).await
+            },
+        )
+        .await
     }
 
     /// One reservation in a transaction of its own.

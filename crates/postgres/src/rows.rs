@@ -143,7 +143,7 @@ impl TryFrom<TenantRow> for Tenant {
     }
 }
 
-#[derive(Debug, Queryable, QueryableByName, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = files, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct FileRow {
     pub id: Uuid,

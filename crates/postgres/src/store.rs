@@ -41,6 +41,8 @@ pub struct PgMetadataStore {
     pub(crate) group_commit: coffer_ports::GroupCommit,
     /// Batches the upload reservations of this database, per tenant.
     pub(crate) reservations: crate::reservations::ReservationBatches,
+    /// Batches the upload completions of this database, per tenant.
+    pub(crate) completions: crate::completions::CompletionBatches,
     /// The tenant schema every transaction of this store works in (schema
     /// per tenant); `None` for the database's default search path.
     pub(crate) in_schema: Option<InSchema>,
@@ -64,8 +66,8 @@ impl PgMetadataStore {
     /// This store's pool with every transaction in `schema` (which must be a
     /// plain identifier: it is spliced into `SET LOCAL search_path`) and
     /// nothing else on the search path, so a table missing there fails
-    /// rather than falling back to the shared tables. Audit appends and
-    /// reservations batch apart from the shared store's: a batch is one
+    /// rather than falling back to the shared tables. Audit appends,
+    /// reservations and completions batch apart from the shared store's: a batch is one
     /// transaction, and so in one schema.
     ///
     /// # Errors
@@ -83,6 +85,7 @@ impl PgMetadataStore {
             app_url: self.app_url.clone(),
             group_commit: coffer_ports::GroupCommit::new(self.group_commit.lane_count()),
             reservations: Default::default(),
+            completions: Default::default(),
             in_schema: Some(InSchema {
                 begin_read: format!("BEGIN READ ONLY; {set}").into(),
                 begin_write: format!("BEGIN; {set}").into(),
@@ -232,6 +235,7 @@ impl PgMetadataStore {
             app_url: app_url.into(),
             group_commit: coffer_ports::GroupCommit::new(options.audit_lanes),
             reservations: Default::default(),
+            completions: Default::default(),
             in_schema: None,
         })
     }

@@ -4,6 +4,7 @@
 
 mod audit_chain;
 mod changes;
+mod completions;
 mod contract;
 mod dispatch;
 mod foreign_keys;

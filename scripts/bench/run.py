@@ -488,6 +488,27 @@ def registry_reads() -> list[float]:
     return [v for t in (*REGISTRY_TABLES, "sessions") for v in found.get(t, (0.0, 0.0))]
 
 
+def table_work() -> dict[str, tuple[float, ...]]:
+    """Per table so far: (scans, tuples read by them, tuples written);
+    read by the complete run to say where PostgreSQL's scans go."""
+    rows = psql("SELECT relname, coalesce(seq_scan, 0) + coalesce(idx_scan, 0), "
+                "coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0), n_tup_ins + n_tup_upd + n_tup_del "
+                "FROM pg_stat_user_tables", DB).splitlines()
+    return {name: tuple(float(v) for v in rest) for name, *rest in (r.split("|") for r in rows)}
+
+
+def log_table_work(name: str, before: dict[str, tuple[float, ...]], requests: int) -> None:
+    """The tables with the most tuples read per request between `before`
+    and now: scans, tuples read, tuples written, per request."""
+    time.sleep(1.5)
+    after = table_work()
+    per = {t: [(a - b) / max(requests, 1) for a, b in zip(v, before.get(t, (0.0, 0.0, 0.0)))]
+           for t, v in after.items()}
+    top = sorted(per.items(), key=lambda kv: -kv[1][1])[:8]
+    log(f"{name}: per request, table scans / tuples read / tuples written: " + "; ".join(
+        f"{t} {s:.1f} / {r:.1f} / {w:.1f}" for t, (s, r, w) in top))
+
+
 def wrk_with_cpu(name: str, pid: int | None, url: str, **kwargs) -> float:
     """A `wrk` run's rate, logging the server's and PostgreSQL's CPU time per
     request over it (unlike a rate, it barely moves with what else the
@@ -641,7 +662,7 @@ end
                 return initiated["file"]["id"]
 
             ids = parallel(staged, range(count))
-            before = cpu_seconds(server.pid())
+            before, tables = cpu_seconds(server.pid()), table_work()
             share = DatabaseShare()
             started_at = time.monotonic()
             with profile("complete"):
@@ -654,6 +675,7 @@ end
             add(Row(f"complete, {count} staged uploads (copy + verify in the store)", rate, "req/s",
                     "pgbench TPC-B", self.pg_tpcb, ">= 0.50"))
             share.row("complete", count, "pgbench TPC-B", self.pg_tpcb_cpu)
+            log_table_work("complete", tables, count)
             log(f"complete p99 {statistics.quantiles(latencies, n=100)[98]:.0f} ms")
 
             # What the machine does sustain: the p99 at half the download's

@@ -23,7 +23,7 @@ use crate::journal::{JournalRows, insert_journals};
 use crate::lanes::{self, together_or_alone};
 use crate::rows::{FileRow, FileVersionRow, status_of, to_i64};
 use crate::schema::{file_versions, files};
-use crate::store::{PgMetadataStore, scoped, transaction};
+use crate::store::{PgMetadataStore, transaction};
 
 /// One verified upload to make available (or `scanning`), with the
 /// record of it.
@@ -183,24 +183,24 @@ fn needs_completion(row: &FileRow) -> Result<bool, PgError> {
 }
 
 /// Begins the tenant's unit of work on `conn` by locking the rows of the
-/// files `ids` that exist and are not being erased, in id order.
+/// files `ids` (sorted) that exist and are not being erased, in id order.
+/// One key probe each: under forced RLS `id = ANY(…)` is not leakproof, so
+/// PostgreSQL evaluates it after the policy, as a filter over every file
+/// of the tenant (13 ms for 20 files of a 28,000-file tenant).
 async fn lock_live_files(
     conn: &mut AsyncPgConnection,
     tenant: TenantId,
     ids: &[Uuid],
 ) -> Result<Vec<FileRow>, PgError> {
-    Ok(scoped(
-        conn,
-        tenant,
-        files::table
-            .filter(files::id.eq_any(ids))
-            .filter(files::erase_started_at.is_null())
-            .order(files::id)
-            .select(FileRow::as_select())
-            .for_update()
-            .load(&mut &*conn),
-    )
-    .await?)
+    let mut rows = Vec::with_capacity(ids.len());
+    for id in ids {
+        match lock_live_file(conn, tenant, FileId::from_uuid(*id)).await {
+            Ok(row) => rows.push(row),
+            Err(PgError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(rows)
 }
 
 /// The update that makes the pending file `current` hold the verified

@@ -16,7 +16,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use time::OffsetDateTime;
 
 use crate::completions::Completion;
-use crate::error::{PgError, db_kind};
+use crate::error::{PgError, db_kind, found};
 use crate::file_read::file_and_grants;
 use crate::journal::JournalRows;
 use crate::listing::files_query;
@@ -115,15 +115,12 @@ pub(crate) async fn adjust_usage(
 impl FileCatalog for PgMetadataStore {
     async fn usage(&self, scope: &TenantScope) -> Result<Usage, MetadataError> {
         let tenant = scope.tenant_id();
-        let row = read_scoped!(self, Scope::Tenant(tenant), |c| usage_counters::table
-            .select(UsageRow::as_select())
-            .filter(usage_counters::tenant_id.eq(tenant.as_uuid()))
-            .get_result(&mut &*c))
-        .map(Some)
-        .or_else(|e| match e {
-            PgError::Diesel(diesel::result::Error::NotFound) => Ok(None),
-            e => Err(e),
-        })?;
+        let row = found(read_scoped!(self, Scope::Tenant(tenant), |c| {
+            usage_counters::table
+                .select(UsageRow::as_select())
+                .filter(usage_counters::tenant_id.eq(tenant.as_uuid()))
+                .get_result(&mut &*c)
+        }))?;
         Ok(row.map_or(Ok(Usage::default()), Usage::try_from)?)
     }
 

@@ -10,7 +10,7 @@ use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use time::OffsetDateTime;
 
-use crate::error::PgError;
+use crate::error::{PgError, found};
 use crate::journal::JournalRows;
 use crate::schema::tenant_features as f;
 use crate::schema::tenant_settings as s;
@@ -47,15 +47,12 @@ impl TenantSettings for PgMetadataStore {
         key: &str,
     ) -> Result<Option<serde_json::Value>, MetadataError> {
         let tenant = scope.tenant_id();
-        read_scoped!(self, Scope::Tenant(tenant), |c| s::table
-            .find((tenant.as_uuid(), key))
-            .select(s::value)
-            .get_result(&mut &*c))
-        .map(Some)
-        .or_else(|e| match e {
-            PgError::Diesel(diesel::result::Error::NotFound) => Ok(None),
-            e => Err(e.into()),
-        })
+        Ok(found(read_scoped!(self, Scope::Tenant(tenant), |c| {
+            s::table
+                .find((tenant.as_uuid(), key))
+                .select(s::value)
+                .get_result(&mut &*c)
+        }))?)
     }
 
     async fn put_setting(
@@ -95,15 +92,10 @@ impl TenantSettings for PgMetadataStore {
     ) -> Result<Option<FeatureFlag>, MetadataError> {
         let tenant = scope.tenant_id();
         let row: Option<(String, bool, Option<time::OffsetDateTime>)> =
-            read_scoped!(self, Scope::Tenant(tenant), |c| f::table
+            found(read_scoped!(self, Scope::Tenant(tenant), |c| f::table
                 .find((tenant.as_uuid(), key))
                 .select((f::key, f::enabled, f::expires_at))
-                .get_result(&mut &*c))
-            .map(Some)
-            .or_else(|e| match e {
-                PgError::Diesel(diesel::result::Error::NotFound) => Ok(None),
-                e => Err(e),
-            })?;
+                .get_result(&mut &*c)))?;
         Ok(row.map(flag))
     }
 

@@ -31,6 +31,7 @@ mod merged;
 mod migrate;
 mod moves;
 mod onboarding;
+mod prepared;
 mod readiness;
 mod records;
 mod regions;

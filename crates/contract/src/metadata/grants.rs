@@ -40,6 +40,8 @@ pub async fn grants_replace_list_delete(ports: MetadataPorts) {
     assert_eq!(bob.access, Access::Read);
     assert_eq!(bob.expires_at, Some(at(500)));
     assert_eq!(bob.created_by.as_str(), "alice");
+    // The file's read carries its grants whole, an expiry included.
+    assert_eq!(d.files.get_file(&s, f.id).await.unwrap().grants, vec![bob]);
     let viewers = grants
         .put_grant(
             &s,
@@ -59,7 +61,9 @@ pub async fn grants_replace_list_delete(ports: MetadataPorts) {
     assert_eq!(listed.len(), 2, "{listed:?}");
     assert!(listed.contains(&viewers));
     assert!(listed.contains(&bob2));
-    assert_eq!(d.files.get_file(&s, f.id).await.unwrap().grants.len(), 2);
+    let read = d.files.get_file(&s, f.id).await.unwrap().grants;
+    assert_eq!(read.len(), 2, "{read:?}");
+    assert!(listed.iter().all(|g| read.contains(g)), "{read:?}");
     assert!(grants.list_grants(&s, g.id).await.unwrap().is_empty());
 
     assert_kind(

@@ -359,16 +359,23 @@ async fn the_one_trip_read_enters_only_the_tenant_it_names_and_leaves_none_behin
         .unwrap();
     conn.batch_execute("COMMIT").await.unwrap();
     let read = |function: &str, tenant: TenantId| {
+        // The one-call read returns its file as a composite column.
+        let tenant_of = match function {
+            "coffer_tenant_file_read" => "(file_row).tenant_id AS tenant_id",
+            _ => "tenant_id",
+        };
         format!(
-            "SELECT tenant_id FROM {function}('{tenant}', '{}')",
+            "SELECT {tenant_of} FROM {function}('{tenant}', '{}')",
             granted.id
         )
     };
     for (function, tenant, expected) in [
         ("coffer_tenant_file", a.id, 1),
         ("coffer_tenant_file_grants", a.id, 1),
+        ("coffer_tenant_file_read", a.id, 1),
         ("coffer_tenant_file", b.id, 0),
         ("coffer_tenant_file_grants", b.id, 0),
+        ("coffer_tenant_file_read", b.id, 0),
     ] {
         let rows: Vec<TenantOf> = diesel::sql_query(read(function, tenant))
             .load(&mut conn)

@@ -1,0 +1,1 @@
+DROP FUNCTION coffer_tenant_file_read(uuid, uuid);

@@ -131,9 +131,17 @@ impl PgMetadataStore {
                 }
             }
             if !refused.is_empty() {
-                diesel::delete(files::table.filter(files::id.eq_any(&refused)))
-                    .execute(conn)
-                    .await?;
+                // One delete by key each, pipelined: `id = ANY(…)` let the
+                // planner walk the tenant's key range when its statistics
+                // had not seen the tenant grow (the rows are this
+                // transaction's own, so their order takes no lock).
+                let conn: &AsyncPgConnection = conn;
+                futures::future::try_join_all(
+                    refused
+                        .iter()
+                        .map(|id| diesel::delete(files::table.find(id)).execute(&mut &*conn)),
+                )
+                .await?;
             }
             if !admitted.is_empty() {
                 adjust_usage(conn, &scope, change).await?;

@@ -82,7 +82,7 @@ impl FileWithGrants {
             ));
         }
         let (tenant_id, file_id) = (self.file.tenant_id, self.file.id);
-        let grants = self
+        let mut grants = self
             .grant_ids
             .into_iter()
             .zip(self.grant_subjects)
@@ -102,7 +102,9 @@ impl FileWithGrants {
                     created_at,
                 },
             )
-            .collect();
+            .collect::<Vec<_>>();
+        // Oldest first, like the other reads; the arrays come unsorted.
+        grants.sort_by_key(|g| (g.created_at, g.id));
         Ok((self.file, grants))
     }
 }

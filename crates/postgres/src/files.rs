@@ -186,7 +186,7 @@ impl FileCatalog for PgMetadataStore {
                 grants::table
                     .filter(grants::file_id.eq(id.as_uuid()))
                     .select(GrantRow::as_select())
-                    .order(grants::created_at.asc())
+                    .order((grants::created_at.asc(), grants::id.asc()))
                     .load(&mut &*c),
             ))
             .map_err(|e| match e {

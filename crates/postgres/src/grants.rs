@@ -29,7 +29,7 @@ impl Grants for PgMetadataStore {
                 grants::table
                     .filter(grants::file_id.eq(file.as_uuid()))
                     .select(GrantRow::as_select())
-                    .order(grants::created_at.asc())
+                    .order((grants::created_at.asc(), grants::id.asc()))
                     .load(&mut &*c),
             ))?;
         if !exists {

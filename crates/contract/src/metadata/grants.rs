@@ -12,6 +12,7 @@ macro_rules! grants_contract {
     ($factory:expr) => {
         $crate::__metadata_cases!($factory; grants;
             grants_replace_list_delete,
+            a_file_read_lists_its_grants_oldest_first,
         );
     };
 }
@@ -96,4 +97,23 @@ pub async fn grants_replace_list_delete(ports: MetadataPorts) {
         MetadataErrorKind::NotFound,
         "list on unknown file",
     );
+}
+
+/// A file's read lists its grants oldest first, as `list_grants` does,
+/// whatever order they were made or named in (here the reverse of both).
+pub async fn a_file_read_lists_its_grants_oldest_first(ports: MetadataPorts) {
+    let t = tenant(&ports, "acme").await;
+    let d = data(&ports, &t).await;
+    let o = user(&ports, &t, "alice", &[Role::Editor]).await;
+    let s = scope(&t);
+    let f = available(&ports, &t, file(&t, (o, "alice"), "/", "f", 1, 1)).await;
+    let mut made = Vec::new();
+    for (to, secs) in [("role:viewer", 300), ("user:bob", 200), ("user:zed", 100)] {
+        let mut new = grant(f.id, to, Access::Read, None);
+        new.created_at = at(secs);
+        made.push(d.grants.put_grant(&s, new, record()).await.unwrap());
+    }
+    made.reverse();
+    assert_eq!(d.grants.list_grants(&s, f.id).await.unwrap(), made);
+    assert_eq!(d.files.get_file(&s, f.id).await.unwrap().grants, made);
 }

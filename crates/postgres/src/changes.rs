@@ -24,9 +24,9 @@ use crate::store::PgMetadataStore;
 pub const CHANNEL: &str = "coffer_tenant_changed";
 
 /// How often an idle listener checks that its connection still answers.
-const HEARTBEAT: Duration = Duration::from_secs(10);
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(10);
 /// The longest wait between two reconnection attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// `pg_notify(CHANNEL, tenant)`, to run inside the change's transaction.
 pub(crate) fn notify<'a>(
@@ -53,7 +53,7 @@ impl TenantChanges for PgMetadataStore {
 async fn listen(url: std::sync::Arc<str>, tx: mpsc::UnboundedSender<TenantChange>) {
     let mut backoff = Duration::from_millis(100);
     while !tx.is_closed() {
-        match connect(&url).await {
+        match connect(&url, &format!("LISTEN {CHANNEL}")).await {
             Ok(mut conn) => {
                 backoff = Duration::from_millis(100);
                 // Whatever happened while not listening is unknown.
@@ -77,12 +77,13 @@ async fn listen(url: std::sync::Arc<str>, tx: mpsc::UnboundedSender<TenantChange
     }
 }
 
-async fn connect(url: &str) -> Result<AsyncPgConnection, String> {
+/// A connection of its own that has run `listen` (its `LISTEN` statements).
+pub(crate) async fn connect(url: &str, listen: &str) -> Result<AsyncPgConnection, String> {
     let mut conn = tokio::time::timeout(MAX_BACKOFF * 2, AsyncPgConnection::establish(url))
         .await
         .map_err(|_| "connecting timed out".to_owned())?
         .map_err(|e| e.to_string())?;
-    conn.batch_execute(&format!("LISTEN {CHANNEL}"))
+    conn.batch_execute(listen)
         .await
         .map_err(|e| e.to_string())?;
     Ok(conn)

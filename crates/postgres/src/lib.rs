@@ -18,6 +18,7 @@ mod completions;
 mod dedicated;
 mod error;
 mod events;
+mod file_cache;
 mod file_read;
 mod files;
 mod grants;

@@ -24,6 +24,7 @@ use time::OffsetDateTime;
 
 use crate::dedicated::DedicatedDatabases;
 use crate::error::PgError;
+use crate::file_cache::CachedFiles;
 use crate::merged::{MergedAuditLog, MergedOutbox};
 use crate::migrate::MigrateOptions;
 use crate::regions::RegionalDatabase;
@@ -107,7 +108,12 @@ impl DatabaseRouter {
     /// (`Unavailable`).
     pub fn new(shared: PgMetadataStore, dedicated: Option<DedicatedDatabases>) -> Self {
         Self {
-            shared_data: Arc::new(TenantData::in_one(Arc::new(shared.clone()))),
+            // The hot reads of the shared database's tenants answer from
+            // this instance's file cache (file_cache.rs).
+            shared_data: Arc::new(TenantData {
+                files: Arc::new(CachedFiles::new(shared.clone())),
+                ..TenantData::in_one(Arc::new(shared.clone()))
+            }),
             shared,
             dedicated,
             opened: Arc::default(),

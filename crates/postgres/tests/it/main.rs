@@ -7,6 +7,7 @@ mod changes;
 mod completions;
 mod contract;
 mod dispatch;
+mod file_cache;
 mod foreign_keys;
 mod jobs;
 mod members;

@@ -261,7 +261,10 @@ async fn listen(url: Arc<str>, cache: Weak<FileCache>) {
         let Some(channel) = cache.upgrade().map(|c| c.fence_channel.clone()) else {
             return;
         };
-        match connect(&url, &format!("LISTEN {CHANNEL}; LISTEN {channel}")).await {
+        // The fence's commit need not wait for its WAL flush: it changes
+        // nothing, and its notification is queued in commit order either way.
+        let listen = format!("SET synchronous_commit TO off; LISTEN {CHANNEL}; LISTEN {channel}");
+        match connect(&url, &listen).await {
             Ok(mut conn) => {
                 backoff = Duration::from_millis(100);
                 let Some(live) = cache.upgrade() else { return };

@@ -6,14 +6,15 @@
 use std::sync::Arc;
 
 use coffer_domain::{
-    Access, ContentType, FileId, FileStatus, Filename, GrantId, Sha256Digest, Subject, Tenant,
+    Access, ContentType, FileId, FileRecord, FileStatus, Filename, GrantId, Sha256Digest, Subject,
+    Tenant,
 };
 use coffer_ports::{
     FileCatalog as _, FilePatch, Grants as _, NewGrant, ObjectFacts, StoredFile, TenantData,
     TenantScope,
 };
-use coffer_postgres::DatabaseRouter;
 use coffer_postgres::testing::TestDb;
+use coffer_postgres::{DatabaseRouter, PgMetadataStore};
 
 use crate::support::{at, file, record, tenant};
 
@@ -40,8 +41,8 @@ async fn cached(data: &TenantData, scope: &TenantScope, id: FileId) -> StoredFil
     read(data, scope, id).await
 }
 
-#[tokio::test]
-async fn a_cached_read_sees_every_change_committed_before_it_from_anywhere() {
+/// A tenant `acme` with one available file, on a fresh database.
+async fn available_file() -> (TestDb, PgMetadataStore, Tenant, FileRecord) {
     let db = TestDb::new().await;
     let store = db.store(4).unwrap();
     let (acme, owner) = tenant(&store, "acme").await;
@@ -56,10 +57,17 @@ async fn a_cached_read_sees_every_change_committed_before_it_from_anywhere() {
         awaits_scan: false,
         retention: None,
     };
-    store
+    let available = store
         .mark_available(&scope, pending.id, facts, record())
         .await
         .unwrap();
+    (db, store, acme, available)
+}
+
+#[tokio::test]
+async fn a_cached_read_sees_every_change_committed_before_it_from_anywhere() {
+    let (db, store, acme, pending) = available_file().await;
+    let scope = TenantScope::new(acme.id);
     let grant = store
         .put_grant(
             &scope,
@@ -151,24 +159,8 @@ async fn a_cached_read_sees_every_change_committed_before_it_from_anywhere() {
 
 #[tokio::test]
 async fn without_its_listener_the_cache_answers_nothing_until_it_is_back() {
-    let db = TestDb::new().await;
-    let store = db.store(4).unwrap();
-    let (acme, owner) = tenant(&store, "acme").await;
+    let (db, _store, acme, pending) = available_file().await;
     let scope = TenantScope::new(acme.id);
-    let pending = file(&store, &acme, owner, "a.pdf").await;
-    let facts = ObjectFacts {
-        key: pending.key.clone(),
-        size_bytes: 1,
-        checksum_sha256: None,
-        content_type: ContentType::new("application/pdf").unwrap(),
-        at: at(5),
-        awaits_scan: false,
-        retention: None,
-    };
-    store
-        .mark_available(&scope, pending.id, facts, record())
-        .await
-        .unwrap();
     let data = instance(&db, &acme).await;
     cached(&data, &scope, pending.id).await;
     db.execute_in(db.name(), NO_READS).await.unwrap();
